@@ -1,0 +1,312 @@
+package model
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Normalization maps a pixel in [0,1] (8-bit value / 255) to the network's
+// input: (x - Mean[c]) / Std[c] for channel c of R, G, B.
+type Normalization struct {
+	Mean [3]float32 `json:"mean"`
+	Std  [3]float32 `json:"std"`
+}
+
+// UnitNormalization only rescales to [0,1], as the reference does.
+func UnitNormalization() Normalization {
+	return Normalization{Std: [3]float32{1, 1, 1}}
+}
+
+// Provenance records how a model was made.
+type Provenance struct {
+	Created string             `json:"created,omitempty"`
+	Data    string             `json:"data,omitempty"`
+	Config  string             `json:"config,omitempty"`
+	Parent  string             `json:"parent,omitempty"` // version of the model it was fine-tuned from
+	Epochs  int                `json:"epochs,omitempty"`
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+}
+
+// Model is a network spec with its weights: what a model file holds.
+type Model struct {
+	Spec          Spec
+	Normalization Normalization
+	Provenance    Provenance
+	// Weights holds every parameter of Spec.Arch().Params(), row-major,
+	// keyed by name.
+	Weights map[string][]float32
+}
+
+// New returns a model for spec with every weight zero.
+func New(spec Spec, norm Normalization) (*Model, error) {
+	a, err := spec.Arch()
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Spec: spec, Normalization: norm, Weights: map[string][]float32{}}
+	for _, p := range a.Params() {
+		m.Weights[p.Name] = make([]float32, shapeSize(p.Shape))
+	}
+	return m, nil
+}
+
+// Initialize draws fresh weights: He-normal for weights, zero for biases.
+// The same seed gives the same weights.
+func (m *Model) Initialize(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	a, _ := m.Spec.Arch() // the spec was validated by New or Load
+	for _, p := range a.Params() {
+		w := m.Weights[p.Name]
+		if len(p.Shape) == 1 { // bias
+			clear(w)
+			continue
+		}
+		std := math.Sqrt(2 / float64(p.FanIn))
+		for i := range w {
+			w[i] = float32(rng.NormFloat64() * std)
+		}
+	}
+}
+
+// Clone returns a deep copy of m.
+func (m *Model) Clone() *Model {
+	c := *m
+	c.Provenance.Metrics = maps.Clone(m.Provenance.Metrics)
+	c.Weights = make(map[string][]float32, len(m.Weights))
+	for k, v := range m.Weights {
+		c.Weights[k] = slices.Clone(v)
+	}
+	return &c
+}
+
+func shapeSize(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+// The file layout, all integers little-endian:
+//
+//	magic "DEEPRANK" | uint32 format version | uint32 header length |
+//	header (JSON) | float32 tensor data in header order | SHA-256 of all before
+const (
+	fileMagic   = "DEEPRANK"
+	fileVersion = 1
+	prefixLen   = len(fileMagic) + 8
+	sumLen      = sha256.Size
+	// maxHeaderLen bounds the JSON header so a corrupt length cannot make
+	// the loader allocate without limit.
+	maxHeaderLen = 16 << 20
+)
+
+type fileHeader struct {
+	Spec          Spec          `json:"spec"`
+	Normalization Normalization `json:"normalization"`
+	Provenance    Provenance    `json:"provenance"`
+	Tensors       []tensorEntry `json:"tensors"`
+}
+
+type tensorEntry struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+}
+
+// Sentinel errors of Decode and Load, matched with errors.Is.
+var (
+	// ErrNotModel is returned when the data does not start like a model file.
+	ErrNotModel = errors.New("not a deeprank model file")
+	// ErrTruncated is returned when the file ends before its declared size.
+	ErrTruncated = errors.New("model file is truncated")
+	// ErrCorrupt is returned when the checksum or the content is wrong.
+	ErrCorrupt = errors.New("model file is corrupt")
+	// ErrIncompatible is returned for a format version or a spec this build
+	// cannot run.
+	ErrIncompatible = errors.New("model file is incompatible")
+)
+
+// Encode returns the model in the file format.
+func (m *Model) Encode() ([]byte, error) {
+	a, err := m.Spec.Arch()
+	if err != nil {
+		return nil, fmt.Errorf("encode model: %w", err)
+	}
+	h := fileHeader{Spec: m.Spec, Normalization: m.Normalization, Provenance: m.Provenance}
+	n := 0
+	for _, p := range a.Params() {
+		w, ok := m.Weights[p.Name]
+		if !ok || len(w) != shapeSize(p.Shape) {
+			return nil, fmt.Errorf("encode model: parameter %s has %d values, want %d", p.Name, len(w), shapeSize(p.Shape))
+		}
+		h.Tensors = append(h.Tensors, tensorEntry{p.Name, p.Shape})
+		n += len(w)
+	}
+	js, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("encode model header: %w", err)
+	}
+	buf := make([]byte, 0, prefixLen+len(js)+4*n+sumLen)
+	buf = append(buf, fileMagic...)
+	buf = binary.LittleEndian.AppendUint32(buf, fileVersion)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(js)))
+	buf = append(buf, js...)
+	for _, t := range h.Tensors {
+		for _, v := range m.Weights[t.Name] {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+	}
+	sum := sha256.Sum256(buf)
+	return append(buf, sum[:]...), nil
+}
+
+// Decode parses a model file. It verifies the checksum, the spec and that
+// the tensors are exactly those the spec needs.
+func Decode(data []byte) (*Model, error) {
+	if len(data) < prefixLen || !bytes.Equal(data[:len(fileMagic)], []byte(fileMagic)) {
+		return nil, ErrNotModel
+	}
+	if v := binary.LittleEndian.Uint32(data[len(fileMagic):]); v != fileVersion {
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrIncompatible, v, fileVersion)
+	}
+	hlen := int(binary.LittleEndian.Uint32(data[len(fileMagic)+4:]))
+	if hlen > maxHeaderLen {
+		return nil, fmt.Errorf("%w: header length %d", ErrCorrupt, hlen)
+	}
+	if len(data) < prefixLen+hlen+sumLen {
+		return nil, fmt.Errorf("%w: %d bytes, header alone needs %d", ErrTruncated, len(data), prefixLen+hlen+sumLen)
+	}
+	var h fileHeader
+	if err := json.Unmarshal(data[prefixLen:prefixLen+hlen], &h); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
+	}
+	a, err := h.Spec.Arch()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIncompatible, err)
+	}
+	params := a.Params()
+	if len(params) != len(h.Tensors) {
+		return nil, fmt.Errorf("%w: %d tensors, the spec needs %d", ErrCorrupt, len(h.Tensors), len(params))
+	}
+	n := 0
+	for i, p := range params {
+		t := h.Tensors[i]
+		if t.Name != p.Name || !slices.Equal(t.Shape, p.Shape) {
+			return nil, fmt.Errorf("%w: tensor %d is %s%v, the spec needs %s%v", ErrCorrupt, i, t.Name, t.Shape, p.Name, p.Shape)
+		}
+		n += shapeSize(p.Shape)
+	}
+	want := prefixLen + hlen + 4*n + sumLen
+	if len(data) < want {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrTruncated, len(data), want)
+	}
+	if len(data) > want {
+		return nil, fmt.Errorf("%w: %d bytes of trailing data", ErrCorrupt, len(data)-want)
+	}
+	body := data[:want-sumLen]
+	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], data[want-sumLen:]) {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	m := &Model{Spec: h.Spec, Normalization: h.Normalization, Provenance: h.Provenance, Weights: map[string][]float32{}}
+	off := prefixLen + hlen
+	for _, p := range params {
+		w := make([]float32, shapeSize(p.Shape))
+		for i := range w {
+			w[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[off:]))
+			off += 4
+		}
+		m.Weights[p.Name] = w
+	}
+	for c, s := range m.Normalization.Std {
+		if !(s > 0) {
+			return nil, fmt.Errorf("%w: normalization std of channel %d is %g", ErrCorrupt, c, s)
+		}
+	}
+	return m, nil
+}
+
+// Version is the model's content hash: the first 16 hex digits of the
+// SHA-256 of its encoding. Two models with the same version embed alike.
+func (m *Model) Version() (string, error) {
+	b, err := m.Encode()
+	if err != nil {
+		return "", err
+	}
+	return versionOf(b), nil
+}
+
+func versionOf(encoded []byte) string {
+	sum := sha256.Sum256(encoded)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Load reads and verifies a model file.
+func Load(path string) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	m, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Save writes the model to path atomically (temporary file, fsync, rename,
+// fsync of the folder) and returns its version.
+func (m *Model) Save(path string) (string, error) {
+	b, err := m.Encode()
+	if err != nil {
+		return "", err
+	}
+	if err := WriteFileAtomic(path, b); err != nil {
+		return "", fmt.Errorf("save model: %w", err)
+	}
+	return versionOf(b), nil
+}
+
+// WriteFileAtomic replaces path with data so that a crash leaves either the
+// old or the new content, never a mix.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

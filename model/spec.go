@@ -1,0 +1,145 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Backbone names accepted in Spec.Backbone.
+const (
+	// BackboneCompact is a small VGG-style network sized for CPUs: one 3x3
+	// convolution and one 2x2 max-pool per stage, channels doubling per stage.
+	BackboneCompact = "compact"
+	// BackboneVGG16 is VGG16 without its top, laid out as in the reference
+	// implementation: 13 convolutions in 5 blocks with 2x2 max-pools.
+	BackboneVGG16 = "vgg16"
+)
+
+// Spec describes the multi-scale deep-ranking network once; the trainer and
+// the fast forward pass both build from it. The zero value is not valid: start
+// from DefaultSpec or ReferenceSpec and change fields.
+type Spec struct {
+	// InputSize is the side of the square RGB input in pixels (reference 224).
+	InputSize int `json:"input_size"`
+	// Backbone selects the ConvNet branch: BackboneCompact or BackboneVGG16.
+	Backbone string `json:"backbone"`
+	// Width is the channel count of the compact backbone's first stage;
+	// each further stage doubles it. Ignored by vgg16.
+	Width int `json:"width,omitempty"`
+	// Stages is the number of conv+pool stages of the compact backbone.
+	// Ignored by vgg16.
+	Stages int `json:"stages,omitempty"`
+	// DenseDim is the width of the two fully connected layers after the
+	// backbone's global average pool (reference 4096).
+	DenseDim int `json:"dense_dim"`
+	// Dropout is the drop probability after each of those layers during
+	// training (reference 0.6). Inference never drops.
+	Dropout float64 `json:"dropout"`
+	// Shallow holds the two shallow branches that see the coarse image.
+	Shallow []ShallowBranch `json:"shallow"`
+	// EmbeddingDim is the size of the final, L2-normalised embedding
+	// (reference 4096).
+	EmbeddingDim int `json:"embedding_dim"`
+}
+
+// ShallowBranch is one of the reference's shallow branches: a strided
+// convolution on the full image followed by a max-pool, flattened and
+// L2-normalised. Both use Keras 'same' padding.
+type ShallowBranch struct {
+	Filters    int `json:"filters"`
+	Kernel     int `json:"kernel"`
+	Stride     int `json:"stride"`
+	PoolKernel int `json:"pool_kernel"`
+	PoolStride int `json:"pool_stride"`
+}
+
+// ReferenceSpec is the network of the reference Keras implementation: VGG16 at
+// 224x224, dense layers and embedding of 4096.
+func ReferenceSpec() Spec {
+	return Spec{
+		InputSize:    224,
+		Backbone:     BackboneVGG16,
+		DenseDim:     4096,
+		Dropout:      0.6,
+		Shallow:      ScaledShallowBranches(224),
+		EmbeddingDim: 4096,
+	}
+}
+
+// DefaultSpec is the compact network used by default: small enough to train
+// and embed on a laptop CPU.
+func DefaultSpec() Spec {
+	return Spec{
+		InputSize:    64,
+		Backbone:     BackboneCompact,
+		Width:        16,
+		Stages:       4,
+		DenseDim:     256,
+		Dropout:      0.3,
+		Shallow:      ScaledShallowBranches(64),
+		EmbeddingDim: 128,
+	}
+}
+
+// ScaledShallowBranches returns the reference's shallow branches (96 filters,
+// conv 8x8 stride 16 then max-pool 3x3 stride 4; conv 8x8 stride 32 then
+// max-pool 7x7 stride 2) with convolution kernel and stride scaled by
+// inputSize/224, so that the branches see the same share of the image at any
+// input size. The pools are kept as they are. At 224 it is exactly the
+// reference.
+func ScaledShallowBranches(inputSize int) []ShallowBranch {
+	f := float64(inputSize) / 224
+	scale := func(v, lo int) int { return max(lo, int(math.Round(float64(v)*f))) }
+	return []ShallowBranch{
+		{Filters: 96, Kernel: scale(8, 3), Stride: scale(16, 1), PoolKernel: 3, PoolStride: 4},
+		{Filters: 96, Kernel: scale(8, 3), Stride: scale(32, 1), PoolKernel: 7, PoolStride: 2},
+	}
+}
+
+// ErrInvalidSpec is returned (wrapped) when a Spec cannot describe a network.
+var ErrInvalidSpec = errors.New("invalid model spec")
+
+// Validate reports the first field that makes s unusable.
+func (s Spec) Validate() error {
+	bad := func(field string, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidSpec, field, fmt.Sprintf(format, args...))
+	}
+	if s.InputSize < 8 || s.InputSize > 1024 {
+		return bad("input_size", "%d is outside 8..1024", s.InputSize)
+	}
+	switch s.Backbone {
+	case BackboneCompact:
+		if s.Width < 1 || s.Width > 1024 {
+			return bad("width", "%d is outside 1..1024", s.Width)
+		}
+		if s.Stages < 1 || s.InputSize>>s.Stages < 1 {
+			return bad("stages", "%d stages of 2x2 pooling do not fit an input of %d", s.Stages, s.InputSize)
+		}
+	case BackboneVGG16:
+		if s.InputSize < 32 {
+			return bad("input_size", "vgg16 pools 5 times and needs at least 32, got %d", s.InputSize)
+		}
+	default:
+		return bad("backbone", "%q is not one of %q, %q", s.Backbone, BackboneCompact, BackboneVGG16)
+	}
+	if s.DenseDim < 1 || s.DenseDim > 16384 {
+		return bad("dense_dim", "%d is outside 1..16384", s.DenseDim)
+	}
+	if s.Dropout < 0 || s.Dropout >= 1 {
+		return bad("dropout", "%g is outside [0, 1)", s.Dropout)
+	}
+	if s.EmbeddingDim < 1 || s.EmbeddingDim > 16384 {
+		return bad("embedding_dim", "%d is outside 1..16384", s.EmbeddingDim)
+	}
+	for i, b := range s.Shallow {
+		field := fmt.Sprintf("shallow[%d]", i)
+		if b.Filters < 1 || b.Kernel < 1 || b.Stride < 1 || b.PoolKernel < 1 || b.PoolStride < 1 {
+			return bad(field, "filters, kernel, stride, pool_kernel and pool_stride must all be at least 1: %+v", b)
+		}
+		if b.Kernel > s.InputSize {
+			return bad(field, "kernel %d is larger than the input %d", b.Kernel, s.InputSize)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,59 @@
+package trainer
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+// sharedParams makes parameter nodes whose values are the model's own weight
+// slices: what the optimiser writes, model.Net reads at once.
+func sharedParams(m *model.Model) paramFunc {
+	return func(g *G.ExprGraph, p model.Param, shape tensor.Shape) *G.Node {
+		t := tensor.New(tensor.WithBacking(m.Weights[p.Name]), tensor.WithShape(shape...))
+		return G.NewTensor(g, tensor.Float32, shape.Dims(), G.WithShape(shape...), G.WithName(p.Name), G.WithValue(t))
+	}
+}
+
+// graphForward runs the network's inference graph in gorgonia. The trainer
+// itself evaluates with model.Net; this exists to prove the two engines agree
+// and to measure the speed-up.
+type graphForward struct {
+	ng    *netGraph
+	vm    G.VM
+	batch int
+	x     *tensor.Dense
+}
+
+func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
+	a, err := m.Spec.Arch()
+	if err != nil {
+		return nil, err
+	}
+	ng, err := buildNet(a, batch, tensor.Float32, sharedParams(m), false)
+	if err != nil {
+		return nil, err
+	}
+	in := a.Input
+	x := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(batch, in.C, in.H, in.W))
+	if err := G.Let(ng.input, x); err != nil {
+		return nil, err
+	}
+	return &graphForward{ng: ng, vm: G.NewTapeMachine(ng.g), batch: batch, x: x}, nil
+}
+
+// Forward embeds exactly batch images laid out as for model.Net.Forward.
+func (f *graphForward) Forward(x []float32) ([]float32, error) {
+	copy(f.x.Data().([]float32), x)
+	defer f.vm.Reset()
+	if err := f.vm.RunAll(); err != nil {
+		return nil, fmt.Errorf("gorgonia forward: %w", err)
+	}
+	out := f.ng.embed.Value().Data().([]float32)
+	return append([]float32(nil), out...), nil
+}
+
+func (f *graphForward) Close() { f.vm.Close() }

@@ -1,0 +1,248 @@
+package trainer
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+// netGraph is the network of a model.Arch as a gorgonia expression graph for
+// a fixed number of images.
+type netGraph struct {
+	g      *G.ExprGraph
+	input  *G.Node   // (N, 3, S, S)
+	params []*G.Node // in model.Arch.Params order
+	masks  []*G.Node // dropout masks (N, units), in layer order; empty at inference
+	embed  *G.Node   // (N, Dim), rows of unit length
+	consts int      // counter for unique constant names
+}
+
+// paramFunc makes the graph node of a parameter. shape is the shape the graph
+// needs (biases broadcast as (1, C, 1, 1) or (1, C)); it has as many values
+// as p.Shape.
+type paramFunc func(g *G.ExprGraph, p model.Param, shape tensor.Shape) *G.Node
+
+// buildNet builds the network for n images of data type dt. With training
+// set, each Dropout layer becomes a product with a mask input (see masks);
+// otherwise it is left out.
+func buildNet(a model.Arch, n int, dt tensor.Dtype, param paramFunc, training bool) (*netGraph, error) {
+	ng := &netGraph{g: G.NewGraph()}
+	in := a.Input
+	ng.input = G.NewTensor(ng.g, dt, 4, G.WithShape(n, in.C, in.H, in.W), G.WithName("input"))
+	byName := map[string]model.Param{}
+	for _, p := range a.Params() {
+		byName[p.Name] = p
+	}
+	get := func(name string, shape tensor.Shape) *G.Node {
+		node := param(ng.g, byName[name], shape)
+		ng.params = append(ng.params, node)
+		return node
+	}
+	var outs []*G.Node
+	for _, b := range a.Branches {
+		h := ng.input
+		for _, l := range b.Layers {
+			var err error
+			if h, err = ng.layer(l, h, n, dt, get, training); err != nil {
+				return nil, fmt.Errorf("build %s: %w", b.Name, err)
+			}
+		}
+		outs = append(outs, h)
+	}
+	h, err := G.Concat(1, outs...)
+	if err != nil {
+		return nil, fmt.Errorf("build concat: %w", err)
+	}
+	for _, l := range a.Head {
+		if h, err = ng.layer(l, h, n, dt, get, training); err != nil {
+			return nil, fmt.Errorf("build head: %w", err)
+		}
+	}
+	ng.embed = h
+	return ng, nil
+}
+
+func (ng *netGraph) layer(l model.Layer, h *G.Node, n int, dt tensor.Dtype, get func(string, tensor.Shape) *G.Node, training bool) (*G.Node, error) {
+	var err error
+	switch l.Kind {
+	case model.Conv:
+		w := get(l.Name+".w", tensor.Shape{l.Out.C, l.In.C, l.Kernel, l.Kernel})
+		b := get(l.Name+".b", tensor.Shape{1, l.Out.C, 1, 1})
+		pad := []int{l.Pad.Top, l.Pad.Left}
+		if l.Pad.Top != l.Pad.Bottom || l.Pad.Left != l.Pad.Right {
+			// Conv2d pads symmetrically only: pad explicitly instead.
+			if h, err = ng.zeroPad(h, l.Pad, dt); err != nil {
+				return nil, err
+			}
+			pad = []int{0, 0}
+		}
+		if h, err = G.Conv2d(h, w, tensor.Shape{l.Kernel, l.Kernel}, pad, []int{l.Stride, l.Stride}, []int{1, 1}); err != nil {
+			return nil, err
+		}
+		if h, err = G.BroadcastAdd(h, b, nil, []byte{0, 2, 3}); err != nil {
+			return nil, err
+		}
+	case model.MaxPool:
+		// MaxPool2D reads pad[1] and pad[3] as the top and left offsets and
+		// pad[0], pad[2] as the extra rows and columns at the bottom and right
+		// (see shared/facts.md); padded cells are never the maximum.
+		pad := []int{l.Pad.Bottom, l.Pad.Top, l.Pad.Right, l.Pad.Left}
+		return G.MaxPool2D(h, tensor.Shape{l.Kernel, l.Kernel}, pad, []int{l.Stride, l.Stride})
+	case model.GlobalAvgPool:
+		// GlobalAveragePool2D has no gradient in gorgonia: mean over H*W.
+		if h, err = G.Reshape(h, tensor.Shape{n, l.In.C, l.In.H * l.In.W}); err != nil {
+			return nil, err
+		}
+		return G.Mean(h, 2)
+	case model.Dense:
+		if h.Dims() != 2 {
+			if h, err = G.Reshape(h, tensor.Shape{n, l.In.Size()}); err != nil {
+				return nil, err
+			}
+		}
+		w := get(l.Name+".w", tensor.Shape{l.In.Size(), l.Out.C})
+		b := get(l.Name+".b", tensor.Shape{1, l.Out.C})
+		if h, err = G.Mul(h, w); err != nil {
+			return nil, err
+		}
+		if h, err = G.BroadcastAdd(h, b, nil, []byte{0}); err != nil {
+			return nil, err
+		}
+	case model.Dropout:
+		if !training || l.Rate == 0 {
+			return h, nil
+		}
+		mask := G.NewMatrix(ng.g, dt, G.WithShape(n, l.In.Size()), G.WithName(fmt.Sprintf("dropout%d", len(ng.masks))))
+		ng.masks = append(ng.masks, mask)
+		return G.HadamardProd(h, mask)
+	case model.L2Normalize:
+		return ng.l2Normalize(h, n, l.In.Size(), dt)
+	default:
+		return nil, fmt.Errorf("layer kind %v has no graph", l.Kind)
+	}
+	if l.ReLU {
+		return G.Rectify(h)
+	}
+	return h, nil
+}
+
+// l2Normalize divides each row by sqrt(sum of squares + model.L2Epsilon).
+// gorgonia's Norm has no epsilon, hence by hand.
+func (ng *netGraph) l2Normalize(h *G.Node, n, dim int, dt tensor.Dtype) (*G.Node, error) {
+	var err error
+	if h.Dims() != 2 {
+		if h, err = G.Reshape(h, tensor.Shape{n, dim}); err != nil {
+			return nil, err
+		}
+	}
+	sq, err := G.Square(h)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := G.Sum(sq, 1)
+	if err != nil {
+		return nil, err
+	}
+	if ss, err = G.Add(ss, scalar(dt, model.L2Epsilon)); err != nil {
+		return nil, err
+	}
+	norm, err := G.Sqrt(ss)
+	if err != nil {
+		return nil, err
+	}
+	if norm, err = G.Reshape(norm, tensor.Shape{n, 1}); err != nil {
+		return nil, err
+	}
+	return G.BroadcastHadamardDiv(h, norm, nil, []byte{1})
+}
+
+// zeroPad surrounds h (N, C, H, W) with zeros.
+func (ng *netGraph) zeroPad(h *G.Node, p model.Padding, dt tensor.Dtype) (*G.Node, error) {
+	var err error
+	s := h.Shape().Clone()
+	zeros := func(rows, cols int) *G.Node {
+		ng.consts++
+		t := tensor.New(tensor.Of(dt), tensor.WithShape(s[0], s[1], rows, cols))
+		// A graph input, not a constant: constants made outside the graph
+		// break Concat's edges.
+		return G.NewTensor(ng.g, dt, 4, G.WithShape(t.Shape()...), G.WithValue(t), G.WithName(fmt.Sprintf("zeropad%d", ng.consts)))
+	}
+	parts := []*G.Node{}
+	if p.Top > 0 {
+		parts = append(parts, zeros(p.Top, s[3]))
+	}
+	parts = append(parts, h)
+	if p.Bottom > 0 {
+		parts = append(parts, zeros(p.Bottom, s[3]))
+	}
+	if h, err = G.Concat(2, parts...); err != nil {
+		return nil, err
+	}
+	rows := s[2] + p.Top + p.Bottom
+	// A new slice: Concat keeps the one it is given as the node's children.
+	parts = nil
+	if p.Left > 0 {
+		parts = append(parts, zeros(rows, p.Left))
+	}
+	parts = append(parts, h)
+	if p.Right > 0 {
+		parts = append(parts, zeros(rows, p.Right))
+	}
+	return G.Concat(3, parts...)
+}
+
+func scalar(dt tensor.Dtype, v float64) *G.Node {
+	if dt == tensor.Float64 {
+		return G.NewConstant(v)
+	}
+	return G.NewConstant(float32(v))
+}
+
+// tripletLoss is the paper's ranking loss, per triplet:
+// mean over triplets of max(0, gap + |q-p|^2 - |q-n|^2). embed holds the
+// batch laid out as B queries, then B positives, then B negatives.
+func tripletLoss(embed *G.Node, b int, gap float64, dt tensor.Dtype) (loss, dpos, dneg *G.Node, err error) {
+	q, err := G.Slice(embed, G.S(0, b))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := G.Slice(embed, G.S(b, 2*b))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	n, err := G.Slice(embed, G.S(2*b, 3*b))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sqDist := func(a, c *G.Node) (*G.Node, error) {
+		d, err := G.Sub(a, c)
+		if err != nil {
+			return nil, err
+		}
+		if d, err = G.Square(d); err != nil {
+			return nil, err
+		}
+		return G.Sum(d, 1)
+	}
+	if dpos, err = sqDist(q, p); err != nil {
+		return nil, nil, nil, err
+	}
+	if dneg, err = sqDist(q, n); err != nil {
+		return nil, nil, nil, err
+	}
+	margin, err := G.Sub(dpos, dneg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if margin, err = G.Add(margin, scalar(dt, gap)); err != nil {
+		return nil, nil, nil, err
+	}
+	if margin, err = G.Rectify(margin); err != nil {
+		return nil, nil, nil, err
+	}
+	loss, err = G.Mean(margin)
+	return loss, dpos, dneg, err
+}
