@@ -3,6 +3,7 @@ module github.com/deeprank/deeprank
 go 1.26.8
 
 require (
+	golang.org/x/image v0.48.0
 	gonum.org/v1/gonum v0.17.0
 	gorgonia.org/gorgonia v0.9.18
 	gorgonia.org/tensor v0.9.24

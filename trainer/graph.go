@@ -17,7 +17,7 @@ type netGraph struct {
 	params []*G.Node // in model.Arch.Params order
 	masks  []*G.Node // dropout masks (N, units), in layer order; empty at inference
 	embed  *G.Node   // (N, Dim), rows of unit length
-	consts int      // counter for unique constant names
+	consts int       // counter for unique constant names
 }
 
 // paramFunc makes the graph node of a parameter. shape is the shape the graph

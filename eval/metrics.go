@@ -1,0 +1,138 @@
+// Package eval measures how well vectors rank images: the paper's similarity
+// precision over triplets, and Recall@K and mean average precision over a
+// labelled gallery. It also computes the simple baselines every model is
+// judged against (raw pixels, colour histogram, perceptual hash).
+//
+// All distances are squared Euclidean. Ties are broken by index, so results
+// are deterministic.
+package eval
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// SquaredDistance is the squared Euclidean distance of two equal-length
+// vectors.
+func SquaredDistance(a, b []float32) float32 {
+	var s float32
+	for i, x := range a {
+		d := x - b[i]
+		s += d * d
+	}
+	return s
+}
+
+// TripletScore is the paper's similarity precision: the share of triplets
+// whose positive is strictly closer to the query than the negative. vec
+// gives each triplet's (query, positive, negative) vectors.
+func TripletScore(n int, vec func(i int) (q, p, neg []float32)) float64 {
+	if n == 0 {
+		return 0
+	}
+	right := 0
+	for i := range n {
+		q, p, ng := vec(i)
+		if SquaredDistance(q, p) < SquaredDistance(q, ng) {
+			right++
+		}
+	}
+	return float64(right) / float64(n)
+}
+
+// Retrieval holds ranking metrics averaged over queries.
+type Retrieval struct {
+	Queries int
+	// Recall maps K to the share of queries with a relevant item among the
+	// K nearest (Recall@K as in metric learning).
+	Recall map[int]float64
+	// MAP is the mean over queries of average precision over the whole
+	// ranked gallery.
+	MAP float64
+}
+
+// String formats the metrics on one line.
+func (r Retrieval) String() string {
+	ks := make([]int, 0, len(r.Recall))
+	for k := range r.Recall {
+		ks = append(ks, k)
+	}
+	sort.Ints(ks)
+	s := ""
+	for _, k := range ks {
+		s += fmt.Sprintf("R@%d %.3f  ", k, r.Recall[k])
+	}
+	return s + fmt.Sprintf("mAP %.3f (%d queries)", r.MAP, r.Queries)
+}
+
+// Rank scores queries against a gallery. A gallery item is relevant to a
+// query when their labels are equal. With sameSet, queries and gallery are
+// one set and each query's own item is left out (leave-one-out). Queries
+// with no relevant item are skipped.
+func Rank(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int) Retrieval {
+	r := Retrieval{Recall: map[int]float64{}}
+	type hit struct {
+		d   float32
+		rel bool
+		idx int
+	}
+	hits := make([]hit, 0, len(gallery))
+	var apSum float64
+	for qi, q := range queries {
+		hits = hits[:0]
+		relevant := 0
+		for gi, g := range gallery {
+			if sameSet && gi == qi {
+				continue
+			}
+			rel := gLabels[gi] == qLabels[qi]
+			if rel {
+				relevant++
+			}
+			hits = append(hits, hit{SquaredDistance(q, g), rel, gi})
+		}
+		if relevant == 0 {
+			continue
+		}
+		slices.SortFunc(hits, func(a, b hit) int {
+			if a.d != b.d {
+				if a.d < b.d {
+					return -1
+				}
+				return 1
+			}
+			return a.idx - b.idx
+		})
+		r.Queries++
+		first := -1
+		found := 0
+		var ap float64
+		for i, h := range hits {
+			if h.rel {
+				if first < 0 {
+					first = i
+				}
+				found++
+				ap += float64(found) / float64(i+1)
+			}
+		}
+		apSum += ap / float64(relevant)
+		for _, k := range ks {
+			if first < k {
+				r.Recall[k]++
+			}
+		}
+	}
+	if r.Queries > 0 {
+		for _, k := range ks {
+			r.Recall[k] /= float64(r.Queries)
+		}
+		r.MAP = apSum / float64(r.Queries)
+	} else {
+		for _, k := range ks {
+			r.Recall[k] = 0
+		}
+	}
+	return r
+}

@@ -1,0 +1,162 @@
+package imageio
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"math"
+	"math/rand/v2"
+)
+
+// Augment describes random changes applied to training images. The zero
+// value changes nothing. Geometric changes map each output pixel back into the
+// source and sample it bilinearly; points outside take the nearest edge pixel
+// (Keras fill_mode 'nearest').
+type Augment struct {
+	// HorizontalFlip and VerticalFlip mirror the image with probability 1/2.
+	HorizontalFlip bool `json:"horizontal_flip"`
+	VerticalFlip   bool `json:"vertical_flip"`
+	// Rotation is the largest rotation, in degrees, either way.
+	Rotation float64 `json:"rotation"`
+	// Shear is the largest shear angle, in degrees, either way (Keras
+	// shear_range).
+	Shear float64 `json:"shear"`
+	// Zoom draws each axis's zoom factor from [1-Zoom, 1+Zoom].
+	Zoom float64 `json:"zoom"`
+	// Crop keeps a random square of side between (1-Crop) and 1 of the
+	// image, scaled back up to full size. 0 disables it.
+	Crop float64 `json:"crop"`
+	// ColorJitter scales brightness, contrast and saturation by random
+	// factors in [1-ColorJitter, 1+ColorJitter].
+	ColorJitter float64 `json:"color_jitter"`
+	// JPEGProbability is the chance of re-encoding the image as JPEG at a
+	// random quality in [JPEGMinQuality, 95].
+	JPEGProbability float64 `json:"jpeg_probability"`
+	JPEGMinQuality  int     `json:"jpeg_min_quality"`
+}
+
+// Apply returns an augmented copy of img, drawing every choice from rng.
+// img is not changed.
+func (a Augment) Apply(img *image.RGBA, rng *rand.Rand) *image.RGBA {
+	out := a.geometric(img, rng)
+	if a.JPEGProbability > 0 && rng.Float64() < a.JPEGProbability {
+		q := a.JPEGMinQuality + rng.IntN(max(96-a.JPEGMinQuality, 1))
+		out = jpegRoundTrip(out, q)
+	}
+	if a.ColorJitter > 0 {
+		jitter(out, a.ColorJitter, rng)
+	}
+	return out
+}
+
+func uniform(rng *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+
+// geometric applies flips, rotation, shear, zoom and crop as one affine map.
+func (a Augment) geometric(img *image.RGBA, rng *rand.Rand) *image.RGBA {
+	// The map from output to source coordinates, both centred:
+	// src = M * dst.
+	m := [4]float64{1, 0, 0, 1}
+	mul := func(n [4]float64) { // m = m * n
+		m = [4]float64{m[0]*n[0] + m[1]*n[2], m[0]*n[1] + m[1]*n[3], m[2]*n[0] + m[3]*n[2], m[2]*n[1] + m[3]*n[3]}
+	}
+	var tx, ty float64
+	w, h := float64(img.Rect.Dx()), float64(img.Rect.Dy())
+	changed := false
+	if a.Crop > 0 {
+		s := uniform(rng, 1-a.Crop, 1)
+		mul([4]float64{s, 0, 0, s})
+		// Keep the crop inside the image.
+		tx = uniform(rng, -1, 1) * (1 - s) * w / 2
+		ty = uniform(rng, -1, 1) * (1 - s) * h / 2
+		changed = true
+	}
+	if a.Rotation > 0 {
+		t := uniform(rng, -a.Rotation, a.Rotation) * math.Pi / 180
+		mul([4]float64{math.Cos(t), -math.Sin(t), math.Sin(t), math.Cos(t)})
+		changed = true
+	}
+	if a.Shear > 0 {
+		s := uniform(rng, -a.Shear, a.Shear) * math.Pi / 180
+		mul([4]float64{1, -math.Sin(s), 0, math.Cos(s)})
+		changed = true
+	}
+	if a.Zoom > 0 {
+		mul([4]float64{uniform(rng, 1-a.Zoom, 1+a.Zoom), 0, 0, uniform(rng, 1-a.Zoom, 1+a.Zoom)})
+		changed = true
+	}
+	if a.HorizontalFlip && rng.IntN(2) == 1 {
+		mul([4]float64{-1, 0, 0, 1})
+		changed = true
+	}
+	if a.VerticalFlip && rng.IntN(2) == 1 {
+		mul([4]float64{1, 0, 0, -1})
+		changed = true
+	}
+	out := image.NewRGBA(image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy()))
+	if !changed {
+		copy(out.Pix, img.Pix)
+		return out
+	}
+	cx, cy := (w-1)/2, (h-1)/2
+	for y := range img.Rect.Dy() {
+		dy := float64(y) - cy
+		for x := range img.Rect.Dx() {
+			dx := float64(x) - cx
+			sx := m[0]*dx + m[1]*dy + cx + tx
+			sy := m[2]*dx + m[3]*dy + cy + ty
+			bilinear(img, sx, sy, out.Pix[y*out.Stride+4*x:y*out.Stride+4*x+4])
+		}
+	}
+	return out
+}
+
+// bilinear samples img at (x, y), clamping to the edge, into px (RGBA).
+func bilinear(img *image.RGBA, x, y float64, px []byte) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	x = min(max(x, 0), float64(w-1))
+	y = min(max(y, 0), float64(h-1))
+	x0, y0 := int(x), int(y)
+	x1, y1 := min(x0+1, w-1), min(y0+1, h-1)
+	fx, fy := x-float64(x0), y-float64(y0)
+	at := func(xx, yy, c int) float64 { return float64(img.Pix[yy*img.Stride+4*xx+c]) }
+	for c := range 4 {
+		top := at(x0, y0, c)*(1-fx) + at(x1, y0, c)*fx
+		bot := at(x0, y1, c)*(1-fx) + at(x1, y1, c)*fx
+		px[c] = uint8(math.Round(top*(1-fy) + bot*fy))
+	}
+}
+
+func jpegRoundTrip(img *image.RGBA, quality int) *image.RGBA {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+		return img // encoding into memory does not fail for an RGBA image
+	}
+	dec, err := jpeg.Decode(&buf)
+	if err != nil {
+		return img
+	}
+	return Square(dec, img.Rect.Dx())
+}
+
+// jitter changes brightness, contrast and saturation in place.
+func jitter(img *image.RGBA, strength float64, rng *rand.Rand) {
+	bright := uniform(rng, 1-strength, 1+strength)
+	contrast := uniform(rng, 1-strength, 1+strength)
+	sat := uniform(rng, 1-strength, 1+strength)
+	var mean float64
+	n := img.Rect.Dx() * img.Rect.Dy()
+	for i := 0; i < len(img.Pix); i += 4 {
+		mean += 0.299*float64(img.Pix[i]) + 0.587*float64(img.Pix[i+1]) + 0.114*float64(img.Pix[i+2])
+	}
+	mean /= float64(n)
+	clamp := func(v float64) uint8 { return uint8(math.Round(min(max(v, 0), 255))) }
+	for i := 0; i < len(img.Pix); i += 4 {
+		r, g, b := float64(img.Pix[i]), float64(img.Pix[i+1]), float64(img.Pix[i+2])
+		grey := 0.299*r + 0.587*g + 0.114*b
+		for c, v := range [3]float64{r, g, b} {
+			v = grey + (v-grey)*sat
+			v = mean + (v-mean)*contrast
+			img.Pix[i+c] = clamp(v * bright)
+		}
+	}
+}

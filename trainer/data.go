@@ -1,0 +1,183 @@
+package trainer
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"image"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/deeprank/deeprank/eval"
+	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/model"
+)
+
+// imageCache holds every image a run needs, decoded once and resized to the
+// network input. Memory: 4*size*size bytes per distinct image.
+type imageCache map[string]*image.RGBA
+
+// loadImages decodes paths (relative to root) in parallel. progress, if not
+// nil, is called now and then with the count done.
+func loadImages(ctx context.Context, root string, paths []string, size, workers int, progress func(done int)) (imageCache, error) {
+	cache := make(imageCache, len(paths))
+	var mu sync.Mutex
+	var done atomic.Int64
+	var firstErr error
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				img, err := imageio.LoadSquare(filepath.Join(root, p), size, nil)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("load training image: %w", err)
+				}
+				cache[p] = img
+				mu.Unlock()
+				if n := done.Add(1); progress != nil && n%1000 == 0 {
+					progress(int(n))
+				}
+			}
+		}()
+	}
+	for _, p := range paths {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return cache, firstErr
+}
+
+// distinctPaths lists each image of the triplets once, in first-seen order.
+func distinctPaths(sets ...[]Triplet) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ts := range sets {
+		for _, t := range ts {
+			for _, p := range [3]string{t.Query, t.Positive, t.Negative} {
+				if !seen[p] {
+					seen[p] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// seedFor derives a reproducible seed from the run seed and indices, so the
+// same step gets the same augmentations however the work is scheduled and
+// whether or not the run was resumed.
+func seedFor(seed uint64, parts ...int) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	h.Write(b[:])
+	for _, p := range parts {
+		binary.LittleEndian.PutUint64(b[:], uint64(p))
+		h.Write(b[:])
+	}
+	return h.Sum64()
+}
+
+// batchFiller writes batches of triplets into the network's input layout:
+// the B queries, then the B positives, then the B negatives.
+type batchFiller struct {
+	cache   imageCache
+	norm    model.Normalization
+	size    int
+	workers int
+}
+
+func newBatchFiller(cache imageCache, norm model.Normalization, size, workers int) *batchFiller {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return &batchFiller{cache: cache, norm: norm, size: size, workers: workers}
+}
+
+// fill writes batch into x. With aug non-nil, every image is augmented with
+// a generator seeded from seed and its slot.
+func (f *batchFiller) fill(batch []Triplet, x []float32, aug *imageio.Augment, seed uint64) {
+	b := len(batch)
+	per := 3 * f.size * f.size
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range min(f.workers, 3*b) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= 3*b {
+					return
+				}
+				t := batch[j%b]
+				img := f.cache[[3]string{t.Query, t.Positive, t.Negative}[j/b]]
+				if aug != nil {
+					img = aug.Apply(img, rand.New(rand.NewPCG(seed, uint64(j))))
+				}
+				imageio.ToTensor(img, f.norm, x[j*per:(j+1)*per])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// toTensor writes one cached image, unaugmented, into dst.
+func (f *batchFiller) toTensor(path string, dst []float32) {
+	imageio.ToTensor(f.cache[path], f.norm, dst)
+}
+
+// mineNegatives replaces each triplet's negative in x by an image of the
+// batch from another class, chosen on the current embeddings: "hard" takes
+// the closest; "semihard" the closest that is farther than the positive,
+// else the closest. labels gives the class of each of the 3B images.
+func mineNegatives(net *model.Net, x []float32, labels []int, b int, mode string) {
+	emb := net.Forward(x, 3*b)
+	dim := net.Dim()
+	per := len(x) / (3 * b)
+	vec := func(j int) []float32 { return emb[j*dim : (j+1)*dim] }
+	chosen := make([]int, b)
+	for i := range b {
+		dpos := eval.SquaredDistance(vec(i), vec(b+i))
+		best, bestD := -1, float32(0)
+		semi, semiD := -1, float32(0)
+		for j := range 3 * b {
+			if labels[j] == labels[i] {
+				continue
+			}
+			d := eval.SquaredDistance(vec(i), vec(j))
+			if best < 0 || d < bestD {
+				best, bestD = j, d
+			}
+			if d > dpos && (semi < 0 || d < semiD) {
+				semi, semiD = j, d
+			}
+		}
+		if mode == "semihard" && semi >= 0 {
+			best = semi
+		}
+		chosen[i] = best
+	}
+	src := append([]float32(nil), x...)
+	for i, j := range chosen {
+		if j >= 0 {
+			copy(x[(2*b+i)*per:(2*b+i+1)*per], src[j*per:(j+1)*per])
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package trainer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/model"
+)
+
+// Options configures a training run. DefaultOptions gives the documented
+// defaults; config.Load fills it from a YAML file, DEEPRANK_* variables and
+// flags.
+type Options struct {
+	// Model is the network to train. Ignored when InitModel is set: a
+	// fine-tuned model keeps its spec.
+	Model model.Spec `json:"model"`
+	// Normalization maps pixels in [0,1] to network inputs.
+	Normalization model.Normalization `json:"normalization"`
+	// InitModel, when set, is a model file to fine-tune instead of starting
+	// from random weights.
+	InitModel string `json:"init_model"`
+	Data      Data   `json:"data"`
+
+	Epochs int `json:"epochs"`
+	// StepsPerEpoch caps the optimiser steps of an epoch; 0 means one pass
+	// over the epoch's triplets.
+	StepsPerEpoch int `json:"steps_per_epoch"`
+	// BatchSize counts triplets; a batch holds three times as many images.
+	BatchSize int `json:"batch_size"`
+	// Gap is the hinge margin g of max(0, g + D(q,p) - D(q,n)).
+	Gap float64 `json:"gap"`
+	// Optimizer is "sgd" (with momentum) or "adam".
+	Optimizer    string  `json:"optimizer"`
+	LearningRate float64 `json:"learning_rate"`
+	Momentum     float64 `json:"momentum"`
+	Nesterov     bool    `json:"nesterov"`
+	WeightDecay  float64 `json:"weight_decay"`
+	// Mining replaces each triplet's negative by one chosen in the batch:
+	// "none", "semihard" or "hard". Needs class labels (data.classes).
+	Mining string `json:"mining"`
+	Seed   uint64 `json:"seed"`
+
+	Augment imageio.Augment `json:"augment"`
+
+	// Output is where the best model (by held-out similarity precision) is
+	// written.
+	Output string `json:"output"`
+	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
+	RunDir string `json:"run_dir"`
+	// CheckpointEvery is the longest time between checkpoints.
+	CheckpointEvery time.Duration `json:"checkpoint_every"`
+	// Patience stops training after this many epochs without a better
+	// held-out precision; 0 never stops early.
+	Patience int `json:"patience"`
+	// Workers prepares images in parallel; 0 means GOMAXPROCS.
+	Workers int `json:"workers"`
+}
+
+// Data says where the triplets come from. Exactly one of Triplets and
+// Classes is set.
+type Data struct {
+	// Root is the folder image paths are relative to.
+	Root string `json:"root"`
+	// Triplets is a triplet file (query,positive,negative per line).
+	Triplets string `json:"triplets"`
+	// ValTriplets is a held-out triplet file; when empty, ValFraction of
+	// the triplets (chosen by a hash of the query path) are held out.
+	ValTriplets string `json:"val_triplets"`
+	// Classes is a folder of class subfolders (relative to Root, or
+	// absolute); triplets are sampled anew every epoch.
+	Classes string `json:"classes"`
+	// ValFraction of the images (or triplets) is held out for evaluation,
+	// chosen by a hash of the path.
+	ValFraction float64 `json:"val_fraction"`
+	// Positives per image and Negatives per positive, for the sampler.
+	Positives int `json:"positives"`
+	Negatives int `json:"negatives"`
+	// MaxValTriplets caps the held-out triplets evaluated every epoch.
+	MaxValTriplets int `json:"max_val_triplets"`
+}
+
+// DefaultOptions are the defaults of every field: the reference's
+// optimiser (SGD, lr 0.001, Nesterov momentum 0.9, batch 8) and augmentation,
+// on the compact spec.
+func DefaultOptions() Options {
+	return Options{
+		Model:         model.DefaultSpec(),
+		Normalization: model.UnitNormalization(),
+		Data: Data{
+			ValFraction:    0.2,
+			Positives:      1,
+			Negatives:      1,
+			MaxValTriplets: 2000,
+		},
+		Epochs:       25,
+		BatchSize:    8,
+		Gap:          1,
+		Optimizer:    "sgd",
+		LearningRate: 0.001,
+		Momentum:     0.9,
+		Nesterov:     true,
+		Mining:       "none",
+		Seed:         1,
+		Augment: imageio.Augment{
+			HorizontalFlip: true,
+			VerticalFlip:   true,
+			Rotation:       30,
+			Shear:          0.2,
+			Zoom:           0.2,
+		},
+		Output:          "model.drk",
+		RunDir:          "runs/train",
+		CheckpointEvery: 5 * time.Minute,
+	}
+}
+
+// Validate reports the first impossible value, naming its config key.
+func (o Options) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+	}
+	if o.InitModel == "" {
+		if err := o.Model.Validate(); err != nil {
+			return fmt.Errorf("config: model: %w", err)
+		}
+	}
+	for c, s := range o.Normalization.Std {
+		if !(s > 0) {
+			return bad("normalization.std", "channel %d is %g; it must be above 0", c, s)
+		}
+	}
+	switch {
+	case o.Data.Triplets == "" && o.Data.Classes == "":
+		return bad("data", "set data.triplets (a triplet file) or data.classes (a folder of class folders)")
+	case o.Data.Triplets != "" && o.Data.Classes != "":
+		return bad("data", "set only one of data.triplets and data.classes")
+	case o.Data.ValFraction < 0 || o.Data.ValFraction >= 1:
+		return bad("data.val_fraction", "%g is outside [0, 1)", o.Data.ValFraction)
+	case o.Data.Classes != "" && (o.Data.Positives < 1 || o.Data.Negatives < 1):
+		return bad("data.positives", "positives (%d) and negatives (%d) must be at least 1", o.Data.Positives, o.Data.Negatives)
+	case o.Data.MaxValTriplets < 1:
+		return bad("data.max_val_triplets", "%d must be at least 1", o.Data.MaxValTriplets)
+	case o.Epochs < 1:
+		return bad("epochs", "%d must be at least 1", o.Epochs)
+	case o.StepsPerEpoch < 0:
+		return bad("steps_per_epoch", "%d must not be negative", o.StepsPerEpoch)
+	case o.BatchSize < 1 || o.BatchSize > 4096:
+		return bad("batch_size", "%d is outside 1..4096", o.BatchSize)
+	case !(o.Gap > 0):
+		return bad("gap", "%g must be above 0", o.Gap)
+	case o.Optimizer != "sgd" && o.Optimizer != "adam":
+		return bad("optimizer", "%q is not sgd or adam", o.Optimizer)
+	case !(o.LearningRate > 0) || o.LearningRate > 10:
+		return bad("learning_rate", "%g is outside (0, 10]", o.LearningRate)
+	case o.Momentum < 0 || o.Momentum >= 1:
+		return bad("momentum", "%g is outside [0, 1)", o.Momentum)
+	case o.WeightDecay < 0:
+		return bad("weight_decay", "%g must not be negative", o.WeightDecay)
+	case o.Mining != "none" && o.Mining != "semihard" && o.Mining != "hard":
+		return bad("mining", "%q is not none, semihard or hard", o.Mining)
+	case o.Mining != "none" && o.Data.Classes == "":
+		return bad("mining", "mining needs class labels: use data.classes, or set mining: none")
+	case o.Augment.Rotation < 0 || o.Augment.Rotation > 180:
+		return bad("augment.rotation", "%g is outside 0..180 degrees", o.Augment.Rotation)
+	case o.Augment.Shear < 0 || o.Augment.Shear >= 90:
+		return bad("augment.shear", "%g is outside [0, 90) degrees", o.Augment.Shear)
+	case o.Augment.Zoom < 0 || o.Augment.Zoom >= 1:
+		return bad("augment.zoom", "%g is outside [0, 1)", o.Augment.Zoom)
+	case o.Augment.Crop < 0 || o.Augment.Crop >= 1:
+		return bad("augment.crop", "%g is outside [0, 1)", o.Augment.Crop)
+	case o.Augment.ColorJitter < 0 || o.Augment.ColorJitter >= 1:
+		return bad("augment.color_jitter", "%g is outside [0, 1)", o.Augment.ColorJitter)
+	case o.Augment.JPEGProbability < 0 || o.Augment.JPEGProbability > 1:
+		return bad("augment.jpeg_probability", "%g is outside [0, 1]", o.Augment.JPEGProbability)
+	case o.Augment.JPEGProbability > 0 && (o.Augment.JPEGMinQuality < 1 || o.Augment.JPEGMinQuality > 95):
+		return bad("augment.jpeg_min_quality", "%d is outside 1..95", o.Augment.JPEGMinQuality)
+	case o.Output == "":
+		return bad("output", "must name the model file to write")
+	case o.RunDir == "":
+		return bad("run_dir", "must name a folder for checkpoints and curves")
+	case o.CheckpointEvery <= 0:
+		return bad("checkpoint_every", "%v must be above 0", o.CheckpointEvery)
+	case o.Patience < 0:
+		return bad("patience", "%d must not be negative", o.Patience)
+	case o.Workers < 0:
+		return bad("workers", "%d must not be negative", o.Workers)
+	}
+	return nil
+}

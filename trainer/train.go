@@ -1,0 +1,442 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/deeprank/deeprank/eval"
+	"github.com/deeprank/deeprank/model"
+)
+
+// EpochMetrics is one row of the training curves.
+type EpochMetrics struct {
+	Epoch     int     `json:"epoch"`
+	TrainLoss float64 `json:"train_loss"`
+	ValLoss   float64 `json:"val_loss"`
+	// ValPrecision is the paper's similarity precision on held-out
+	// triplets.
+	ValPrecision float64 `json:"val_precision"`
+	// ValRecall1 is Recall@1 among held-out images (class labels only;
+	// -1 without labels).
+	ValRecall1     float64 `json:"val_recall1"`
+	TripletsPerSec float64 `json:"triplets_per_sec"`
+	Seconds        float64 `json:"seconds"`
+}
+
+// Result is what a training run produced.
+type Result struct {
+	// Model is the best model (by held-out precision), also written to
+	// Options.Output.
+	Model   *model.Model
+	Version string
+	// Initial holds the held-out metrics of the model before training.
+	Initial EpochMetrics
+	Best    EpochMetrics
+	History []EpochMetrics
+	// Stopped says why training ended before Options.Epochs, if it did.
+	Stopped string
+}
+
+// run is the state of one training run.
+type run struct {
+	opts   Options
+	log    io.Writer
+	m      *model.Model
+	net    *model.Net
+	arch   model.Arch
+	src    *source
+	filler *batchFiller
+
+	ng       *netGraph
+	loss     *G.Node
+	vm       G.VM
+	x        *tensor.Dense
+	masks    []*tensor.Dense
+	names    []string
+	weights  [][]float32
+	grads    [][]float32
+	opt      *optimizer
+	state    checkpointState
+	lastSave time.Time
+}
+
+// Train trains a model as opts say, writing progress lines to log. With
+// resume, it continues from the checkpoint in opts.RunDir if there is one.
+// Cancelling ctx writes a checkpoint and returns ctx's error.
+func Train(ctx context.Context, opts Options, log io.Writer, resume bool) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Workers == 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if err := os.MkdirAll(opts.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	r := &run{opts: opts, log: log}
+	if err := r.setupModel(resume); err != nil {
+		return nil, err
+	}
+	src, err := newSource(opts)
+	if err != nil {
+		return nil, err
+	}
+	r.src = src
+	fmt.Fprintf(log, "data: %s\n", src.describe())
+	paths := src.allPaths(opts)
+	fmt.Fprintf(log, "loading %d images at %dx%d...\n", len(paths), r.m.Spec.InputSize, r.m.Spec.InputSize)
+	cache, err := loadImages(ctx, src.root, paths, r.m.Spec.InputSize, opts.Workers, func(n int) {
+		fmt.Fprintf(log, "  %d/%d images\n", n, len(paths))
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.filler = newBatchFiller(cache, r.m.Normalization, r.m.Spec.InputSize, opts.Workers)
+	if err := r.buildGraph(); err != nil {
+		return nil, err
+	}
+	defer r.vm.Close()
+	return r.loop(ctx)
+}
+
+// setupModel starts from a checkpoint, a model to fine-tune, or random
+// weights, in that order.
+func (r *run) setupModel(resume bool) error {
+	o := r.opts
+	r.opt = newOptimizer(o)
+	if resume {
+		st, m, err := loadCheckpoint(r.checkpointPath())
+		switch {
+		case err == nil:
+			r.m, r.state = m, st
+			// Hyperparameters come from the options; the optimiser's
+			// buffers carry over when it is the same kind.
+			if st.Optimizer.Kind == o.Optimizer {
+				r.opt.Step, r.opt.M, r.opt.V = st.Optimizer.Step, st.Optimizer.M, st.Optimizer.V
+			}
+			fmt.Fprintf(r.log, "resuming from %s at epoch %d, step %d\n", r.checkpointPath(), st.Epoch+1, st.Step)
+		case errors.Is(err, os.ErrNotExist):
+			fmt.Fprintf(r.log, "no checkpoint in %s: starting afresh\n", o.RunDir)
+		default:
+			return err
+		}
+	}
+	if r.m == nil && o.InitModel != "" {
+		m, err := model.Load(o.InitModel)
+		if err != nil {
+			return fmt.Errorf("init_model: %w", err)
+		}
+		v, _ := m.Version()
+		m.Provenance = model.Provenance{Parent: v}
+		m.Normalization = o.Normalization
+		r.m = m
+		fmt.Fprintf(r.log, "fine-tuning %s (version %s)\n", o.InitModel, v)
+	}
+	if r.m == nil {
+		m, err := model.New(o.Model, o.Normalization)
+		if err != nil {
+			return fmt.Errorf("config: model: %w", err)
+		}
+		m.Initialize(o.Seed)
+		r.m = m
+	}
+	r.arch, _ = r.m.Spec.Arch()
+	net, err := model.NewNet(r.m, &model.NetOptions{Workers: o.Workers})
+	if err != nil {
+		return err
+	}
+	r.net = net
+	return nil
+}
+
+func (r *run) buildGraph() error {
+	b := r.opts.BatchSize
+	ng, err := buildNet(r.arch, 3*b, tensor.Float32, sharedParams(r.m), true)
+	if err != nil {
+		return err
+	}
+	loss, _, _, err := tripletLoss(ng.embed, b, r.opts.Gap, tensor.Float32)
+	if err != nil {
+		return fmt.Errorf("build loss: %w", err)
+	}
+	if _, err := G.Grad(loss, ng.params...); err != nil {
+		return fmt.Errorf("build gradients: %w", err)
+	}
+	in := r.arch.Input
+	r.x = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(3*b, in.C, in.H, in.W))
+	if err := G.Let(ng.input, r.x); err != nil {
+		return err
+	}
+	for _, mn := range ng.masks {
+		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mn.Shape()...))
+		if err := G.Let(mn, t); err != nil {
+			return err
+		}
+		r.masks = append(r.masks, t)
+	}
+	r.ng, r.loss = ng, loss
+	r.vm = G.NewTapeMachine(ng.g, G.BindDualValues(ng.params...))
+	for _, p := range ng.params {
+		r.names = append(r.names, p.Name())
+		r.weights = append(r.weights, p.Value().Data().([]float32))
+	}
+	return nil
+}
+
+// step runs one optimiser step on x and returns the batch loss.
+func (r *run) step(seed uint64) (float64, error) {
+	rng := rand.New(rand.NewPCG(seed, 0xd409))
+	for i := range r.masks {
+		rate := float32(r.dropoutRate(i))
+		keep := 1 / (1 - rate)
+		d := r.masks[i].Data().([]float32)
+		for j := range d {
+			if rng.Float32() < rate {
+				d[j] = 0
+			} else {
+				d[j] = keep
+			}
+		}
+	}
+	defer r.vm.Reset()
+	if err := r.vm.RunAll(); err != nil {
+		return 0, fmt.Errorf("train step: %w", err)
+	}
+	if r.grads == nil {
+		for _, p := range r.ng.params {
+			g, err := p.Grad()
+			if err != nil {
+				return 0, fmt.Errorf("train step: gradient of %s: %w", p.Name(), err)
+			}
+			r.grads = append(r.grads, g.Data().([]float32))
+		}
+	}
+	loss := float64(r.loss.Value().Data().(float32))
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, fmt.Errorf("train step: loss is %v: lower learning_rate", loss)
+	}
+	r.opt.update(r.names, r.weights, r.grads)
+	return loss, nil
+}
+
+// dropoutRate is the rate of the i-th dropout mask, in layer order.
+func (r *run) dropoutRate(i int) float64 {
+	n := 0
+	for _, b := range r.arch.Branches {
+		for _, l := range b.Layers {
+			if l.Kind == model.Dropout && l.Rate > 0 {
+				if n == i {
+					return l.Rate
+				}
+				n++
+			}
+		}
+	}
+	return 0
+}
+
+func (r *run) loop(ctx context.Context) (*Result, error) {
+	o := r.opts
+	b := o.BatchSize
+	st := &r.state
+	res := &Result{}
+	if st.Epoch == 0 && st.Step == 0 {
+		m := r.evaluate(0, 0, 0, 0)
+		st.Initial = m
+		fmt.Fprintf(r.log, "untrained: held-out precision %.4f  recall@1 %s  loss %.4f\n", m.ValPrecision, recallText(m.ValRecall1), m.ValLoss)
+	}
+	res.Initial = st.Initial
+	r.lastSave = time.Now()
+	for ; st.Epoch < o.Epochs; st.Epoch++ {
+		ts := r.src.epochTriplets(o, st.Epoch)
+		steps := (len(ts) + b - 1) / b
+		if o.StepsPerEpoch > 0 {
+			steps = min(steps, o.StepsPerEpoch)
+		}
+		start := time.Now()
+		lastLog := start
+		firstStep := st.Step
+		batch := make([]Triplet, b)
+		x := r.x.Data().([]float32)
+		for ; st.Step < steps; st.Step++ {
+			if err := ctx.Err(); err != nil {
+				if serr := r.saveCheckpoint(); serr != nil {
+					return nil, serr
+				}
+				fmt.Fprintf(r.log, "interrupted: checkpoint written to %s; continue with --resume\n", r.checkpointPath())
+				return nil, err
+			}
+			// The last short batch is filled from the epoch's start, so
+			// any number of triplets works.
+			for i := range b {
+				batch[i] = ts[(st.Step*b+i)%len(ts)]
+			}
+			seed := seedFor(o.Seed, st.Epoch, st.Step)
+			r.filler.fill(batch, x, &o.Augment, seed)
+			if o.Mining != "none" {
+				mineNegatives(r.net, x, r.src.batchLabels(batch), b, o.Mining)
+			}
+			loss, err := r.step(seed)
+			if err != nil {
+				return nil, err
+			}
+			st.LossSum += loss
+			st.LossN++
+			if now := time.Now(); now.Sub(lastLog) >= 10*time.Second || st.Step == steps-1 {
+				done := st.Step + 1 - firstStep
+				rate := float64(done*b) / now.Sub(start).Seconds()
+				left := float64((steps-st.Step-1)+(o.Epochs-st.Epoch-1)*steps) * float64(b) / rate
+				fmt.Fprintf(r.log, "epoch %d/%d  step %d/%d  loss %.4f  %.1f triplets/s  ETA %s\n",
+					st.Epoch+1, o.Epochs, st.Step+1, steps, st.LossSum/float64(st.LossN), rate, (time.Duration(left) * time.Second).Round(time.Second))
+				lastLog = now
+			}
+			if time.Since(r.lastSave) >= o.CheckpointEvery {
+				if err := r.saveCheckpoint(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		secs := time.Since(start).Seconds()
+		m := r.evaluate(st.Epoch+1, st.LossSum/float64(max(st.LossN, 1)), float64((steps-firstStep)*b)/secs, secs)
+		st.History = append(st.History, m)
+		st.Step, st.LossSum, st.LossN = 0, 0, 0
+		fmt.Fprintf(r.log, "epoch %d/%d done: train loss %.4f  held-out loss %.4f  precision %.4f  recall@1 %s  (%.0fs)\n",
+			m.Epoch, o.Epochs, m.TrainLoss, m.ValLoss, m.ValPrecision, recallText(m.ValRecall1), secs)
+		if st.BestEpoch == 0 || m.ValPrecision > st.Best.ValPrecision {
+			st.Best, st.BestEpoch = m, m.Epoch
+			if err := r.saveBest(); err != nil {
+				return nil, err
+			}
+		}
+		if err := writeCurves(o.RunDir, st.Initial, st.History); err != nil {
+			return nil, err
+		}
+		stop := ""
+		if o.Patience > 0 && m.Epoch-st.BestEpoch >= o.Patience {
+			stop = fmt.Sprintf("early stop: no better held-out precision for %d epochs", o.Patience)
+		}
+		st.Epoch++ // the checkpoint records the next epoch to run
+		err := r.saveCheckpoint()
+		st.Epoch--
+		if err != nil {
+			return nil, err
+		}
+		if stop != "" {
+			fmt.Fprintln(r.log, stop)
+			res.Stopped = stop
+			break
+		}
+	}
+	best, err := model.Load(o.Output)
+	if err != nil {
+		return nil, fmt.Errorf("train: reload best model: %w", err)
+	}
+	res.Model = best
+	res.Version, _ = best.Version()
+	res.Best, res.History = st.Best, st.History
+	fmt.Fprintf(r.log, "best model: epoch %d, held-out precision %.4f, written to %s (version %s)\n", st.BestEpoch, st.Best.ValPrecision, o.Output, res.Version)
+	return res, nil
+}
+
+func recallText(v float64) string {
+	if v < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
+// evaluate measures the current weights on the held-out data with the fast
+// forward pass (no gorgonia run, so no gradient is disturbed).
+func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
+	m := EpochMetrics{Epoch: epoch, TrainLoss: trainLoss, TripletsPerSec: rate, Seconds: secs, ValRecall1: -1}
+	val := r.src.val
+	paths := distinctPaths(val)
+	if r.src.valSet != nil {
+		paths = append(paths, r.src.valSet.Paths...)
+	}
+	vecs := r.embedPaths(paths)
+	var lossSum float64
+	m.ValPrecision = eval.TripletScore(len(val), func(i int) (q, p, n []float32) {
+		t := val[i]
+		q, p, n = vecs[t.Query], vecs[t.Positive], vecs[t.Negative]
+		lossSum += max(0, r.opts.Gap+float64(eval.SquaredDistance(q, p))-float64(eval.SquaredDistance(q, n)))
+		return q, p, n
+	})
+	m.ValLoss = lossSum / float64(max(len(val), 1))
+	if vs := r.src.valSet; vs != nil {
+		g := make([][]float32, len(vs.Paths))
+		for i, p := range vs.Paths {
+			g[i] = vecs[p]
+		}
+		m.ValRecall1 = eval.Rank(g, vs.Labels, g, vs.Labels, true, []int{1}).Recall[1]
+	}
+	return m
+}
+
+// embedPaths embeds cached images without augmentation.
+func (r *run) embedPaths(paths []string) map[string][]float32 {
+	const chunk = 64
+	out := make(map[string][]float32, len(paths))
+	paths = slices.Compact(slices.Sorted(slices.Values(paths)))
+	per := 3 * r.m.Spec.InputSize * r.m.Spec.InputSize
+	x := make([]float32, chunk*per)
+	dim := r.net.Dim()
+	for lo := 0; lo < len(paths); lo += chunk {
+		hi := min(lo+chunk, len(paths))
+		for i, p := range paths[lo:hi] {
+			r.filler.toTensor(p, x[i*per:(i+1)*per])
+		}
+		emb := r.net.Forward(x[:(hi-lo)*per], hi-lo)
+		for i, p := range paths[lo:hi] {
+			out[p] = emb[i*dim : (i+1)*dim]
+		}
+	}
+	return out
+}
+
+func (r *run) checkpointPath() string { return filepath.Join(r.opts.RunDir, "checkpoint.drc") }
+
+func (r *run) saveCheckpoint() error {
+	r.state.Optimizer = *r.opt
+	if err := saveCheckpoint(r.checkpointPath(), r.m, r.state); err != nil {
+		return err
+	}
+	r.lastSave = time.Now()
+	return nil
+}
+
+// saveBest writes the current weights to Output with their provenance.
+func (r *run) saveBest() error {
+	m := r.m.Clone()
+	best := r.state.Best
+	m.Provenance.Created = time.Now().UTC().Format(time.RFC3339)
+	m.Provenance.Data = r.src.describe()
+	m.Provenance.Epochs = best.Epoch
+	m.Provenance.Metrics = map[string]float64{
+		"val_precision": best.ValPrecision,
+		"val_loss":      best.ValLoss,
+		"train_loss":    best.TrainLoss,
+	}
+	if best.ValRecall1 >= 0 {
+		m.Provenance.Metrics["val_recall1"] = best.ValRecall1
+	}
+	if dir := filepath.Dir(r.opts.Output); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("save model: %w", err)
+		}
+	}
+	_, err := m.Save(r.opts.Output)
+	return err
+}

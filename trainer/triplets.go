@@ -1,0 +1,241 @@
+package trainer
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Triplet names three images by path relative to a dataset root: Positive
+// is more similar to Query than Negative is.
+type Triplet struct {
+	Query, Positive, Negative string
+}
+
+var roles = [3]string{"query", "positive", "negative"}
+
+// ErrTripletSyntax is returned (wrapped in a *LineError) for a malformed line
+// of a triplet file.
+var ErrTripletSyntax = errors.New("malformed triplet")
+
+// LineError locates a problem in a text file.
+type LineError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// ParseTriplets reads the reference's triplet format: one
+// "query,positive,negative" line per triplet. Blank lines and lines starting
+// with '#' are skipped. name is used in errors.
+func ParseTriplets(r io.Reader, name string) ([]Triplet, error) {
+	ts, _, err := parseTriplets(r, name)
+	return ts, err
+}
+
+// parseTriplets is ParseTriplets that also returns each triplet's line.
+func parseTriplets(r io.Reader, name string) ([]Triplet, []int, error) {
+	var ts []Triplet
+	var lines []int
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		f := strings.Split(text, ",")
+		if len(f) != 3 {
+			return nil, nil, &LineError{name, line, fmt.Errorf("%w: want 3 comma-separated paths (query,positive,negative), got %d fields", ErrTripletSyntax, len(f))}
+		}
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+			if f[i] == "" {
+				return nil, nil, &LineError{name, line, fmt.Errorf("%w: %s path is empty", ErrTripletSyntax, roles[i])}
+			}
+		}
+		ts = append(ts, Triplet{f[0], f[1], f[2]})
+		lines = append(lines, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, &LineError{name, line + 1, err}
+	}
+	return ts, lines, nil
+}
+
+// ReadTripletFile parses the triplet file at path and checks that every image
+// it names exists under root; the error names the file, line and image.
+func ReadTripletFile(path, root string) ([]Triplet, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read triplets: %w", err)
+	}
+	defer f.Close()
+	ts, lines, err := parseTriplets(f, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("read triplets: %s holds no triplet", path)
+	}
+	checked := map[string]bool{}
+	for i, t := range ts {
+		for role, p := range [3]string{t.Query, t.Positive, t.Negative} {
+			if checked[p] {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+				return nil, &LineError{path, lines[i], fmt.Errorf("%s image %s: %w", roles[role], p, err)}
+			}
+			checked[p] = true
+		}
+	}
+	return ts, nil
+}
+
+// WriteTriplets writes triplets in the reference format.
+func WriteTriplets(w io.Writer, ts []Triplet) error {
+	bw := bufio.NewWriter(w)
+	for _, t := range ts {
+		for _, p := range []string{t.Query, t.Positive, t.Negative} {
+			if strings.ContainsAny(p, ",\n") {
+				return fmt.Errorf("write triplets: path %q holds a comma or newline, which the format cannot carry", p)
+			}
+		}
+		fmt.Fprintf(bw, "%s,%s,%s\n", t.Query, t.Positive, t.Negative)
+	}
+	return bw.Flush()
+}
+
+// imageExts are the file name extensions taken as images when scanning.
+var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".webp": true, ".bmp": true, ".tif": true, ".tiff": true}
+
+// IsImageName reports whether a file name has an image extension.
+func IsImageName(name string) bool { return imageExts[strings.ToLower(filepath.Ext(name))] }
+
+// Labelled is a set of images with class labels, paths relative to Root.
+type Labelled struct {
+	Root    string
+	Paths   []string
+	Labels  []int    // index into Classes, per path
+	Classes []string // class folder names, sorted
+}
+
+// ScanClasses reads a folder of class subfolders: every image file under
+// root/CLASS/ (at any depth) is labelled CLASS.
+func ScanClasses(root string) (*Labelled, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("scan classes: %w", err)
+	}
+	ds := &Labelled{Root: root}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		label := len(ds.Classes)
+		n := 0
+		err := filepath.WalkDir(filepath.Join(root, e.Name()), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() && IsImageName(d.Name()) {
+				rel, _ := filepath.Rel(root, p)
+				ds.Paths = append(ds.Paths, filepath.ToSlash(rel))
+				ds.Labels = append(ds.Labels, label)
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scan classes: %w", err)
+		}
+		if n > 0 {
+			ds.Classes = append(ds.Classes, e.Name())
+		}
+	}
+	if len(ds.Classes) < 2 {
+		return nil, fmt.Errorf("scan classes: %s has %d class folders with images; triplets need at least 2", root, len(ds.Classes))
+	}
+	return ds, nil
+}
+
+// Split divides the set in two by a hash of each path: about frac of every
+// class goes to the second set. The split depends only on the paths.
+func (ds *Labelled) Split(frac float64) (train, held *Labelled) {
+	train = &Labelled{Root: ds.Root, Classes: ds.Classes}
+	held = &Labelled{Root: ds.Root, Classes: ds.Classes}
+	for i, p := range ds.Paths {
+		dst := train
+		if HashFraction(p) < frac {
+			dst = held
+		}
+		dst.Paths = append(dst.Paths, p)
+		dst.Labels = append(dst.Labels, ds.Labels[i])
+	}
+	return train, held
+}
+
+// HashFraction maps a string to [0, 1) by FNV-1a: a stable split key.
+func HashFraction(s string) float64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return float64(h>>11) / (1 << 53)
+}
+
+// byClass groups path indices by label.
+func (ds *Labelled) byClass() [][]int {
+	groups := make([][]int, len(ds.Classes))
+	for i, l := range ds.Labels {
+		groups[l] = append(groups[l], i)
+	}
+	return groups
+}
+
+// SampleTriplets follows the reference sampler: for every image, pos
+// positives from its own class and, for each positive, neg negatives from
+// other classes, all drawn at random from rng.
+func (ds *Labelled) SampleTriplets(pos, neg int, rng *rand.Rand) []Triplet {
+	groups := ds.byClass()
+	var ts []Triplet
+	for i, p := range ds.Paths {
+		same := groups[ds.Labels[i]]
+		if len(same) < 2 {
+			continue
+		}
+		for range pos {
+			j := same[rng.IntN(len(same))]
+			for j == i {
+				j = same[rng.IntN(len(same))]
+			}
+			for range neg {
+				k := rng.IntN(len(ds.Paths))
+				for ds.Labels[k] == ds.Labels[i] {
+					k = rng.IntN(len(ds.Paths))
+				}
+				ts = append(ts, Triplet{p, ds.Paths[j], ds.Paths[k]})
+			}
+		}
+	}
+	return ts
+}
+
+// classesWithPairs counts classes that can give a positive pair.
+func (ds *Labelled) classesWithPairs() int {
+	return len(slices.DeleteFunc(ds.byClass(), func(g []int) bool { return len(g) < 2 }))
+}
