@@ -43,13 +43,13 @@ func TripletScore(n int, vec func(i int) (q, p, neg []float32)) float64 {
 
 // Retrieval holds ranking metrics averaged over queries.
 type Retrieval struct {
-	Queries int
+	Queries int `json:"queries"`
 	// Recall maps K to the share of queries with a relevant item among the
 	// K nearest (Recall@K as in metric learning).
-	Recall map[int]float64
+	Recall map[int]float64 `json:"recall_at"`
 	// MAP is the mean over queries of average precision over the whole
 	// ranked gallery.
-	MAP float64
+	MAP float64 `json:"map"`
 }
 
 // String formats the metrics on one line.

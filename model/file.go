@@ -294,6 +294,10 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
+	// CreateTemp makes the file private; these are shareable artefacts.
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
 	if err = f.Sync(); err != nil {
 		return err
 	}

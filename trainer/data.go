@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/deeprank/deeprank/dataset"
 	"hash/fnv"
 	"image"
 	"math/rand/v2"
@@ -63,7 +64,7 @@ func loadImages(ctx context.Context, root string, paths []string, size, workers 
 }
 
 // distinctPaths lists each image of the triplets once, in first-seen order.
-func distinctPaths(sets ...[]Triplet) []string {
+func distinctPaths(sets ...[]dataset.Triplet) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, ts := range sets {
@@ -112,7 +113,7 @@ func newBatchFiller(cache imageCache, norm model.Normalization, size, workers in
 
 // fill writes batch into x. With aug non-nil, every image is augmented with
 // a generator seeded from seed and its slot.
-func (f *batchFiller) fill(batch []Triplet, x []float32, aug *imageio.Augment, seed uint64) {
+func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Augment, seed uint64) {
 	b := len(batch)
 	per := 3 * f.size * f.size
 	var wg sync.WaitGroup

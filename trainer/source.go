@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"fmt"
+	"github.com/deeprank/deeprank/dataset"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -11,13 +12,13 @@ import (
 type source struct {
 	root string // image paths are relative to it
 	// fixed holds a triplet file's training triplets; nil for classes.
-	fixed []Triplet
+	fixed []dataset.Triplet
 	// train holds the training images of a class folder; nil for a file.
-	train *Labelled
-	val   []Triplet
+	train *dataset.Labelled
+	val   []dataset.Triplet
 	// valSet holds held-out labelled images (at most maxRetrieval) for
 	// Recall@1; nil without labels.
-	valSet *Labelled
+	valSet *dataset.Labelled
 	labels map[string]int
 	desc   string
 }
@@ -30,21 +31,21 @@ func newSource(o Options) (*source, error) {
 	d := o.Data
 	if d.Triplets != "" {
 		file := joinRoot(d.Root, d.Triplets)
-		all, err := ReadTripletFile(file, d.Root)
+		all, err := dataset.ReadTripletFile(file, d.Root)
 		if err != nil {
 			return nil, err
 		}
 		s := &source{root: d.Root, desc: fmt.Sprintf("triplet file %s", file)}
 		if d.ValTriplets != "" {
 			vf := joinRoot(d.Root, d.ValTriplets)
-			if s.val, err = ReadTripletFile(vf, d.Root); err != nil {
+			if s.val, err = dataset.ReadTripletFile(vf, d.Root); err != nil {
 				return nil, err
 			}
 			s.fixed = all
 			s.desc += fmt.Sprintf(" (%d triplets), held out %s (%d)", len(all), vf, len(s.val))
 		} else {
 			for _, t := range all {
-				if HashFraction(t.Query) < d.ValFraction {
+				if dataset.HashFraction(t.Query) < d.ValFraction {
 					s.val = append(s.val, t)
 				} else {
 					s.fixed = append(s.fixed, t)
@@ -59,23 +60,23 @@ func newSource(o Options) (*source, error) {
 		return s, nil
 	}
 	dir := joinRoot(d.Root, d.Classes)
-	all, err := ScanClasses(dir)
+	all, err := dataset.ScanClasses(dir)
 	if err != nil {
 		return nil, err
 	}
 	train, held := all.Split(d.ValFraction)
-	if train.classesWithPairs() < 1 || len(train.Classes) < 2 {
+	if train.ClassesWithPairs() < 1 || len(train.Classes) < 2 {
 		return nil, fmt.Errorf("data: %s has too few training images per class", dir)
 	}
 	s := &source{root: dir, train: train, labels: map[string]int{}}
 	for i, p := range all.Paths {
 		s.labels[p] = all.Labels[i]
 	}
-	if len(held.Paths) > 0 && held.classesWithPairs() > 0 {
+	if len(held.Paths) > 0 && held.ClassesWithPairs() > 0 {
 		s.val = capTriplets(held.SampleTriplets(1, 1, rand.New(rand.NewPCG(o.Seed, 0x7a1))), d.MaxValTriplets)
 		s.valSet = held
 		if len(held.Paths) > maxRetrieval {
-			s.valSet = &Labelled{Root: held.Root, Classes: held.Classes,
+			s.valSet = &dataset.Labelled{Root: held.Root, Classes: held.Classes,
 				Paths: held.Paths[:maxRetrieval], Labels: held.Labels[:maxRetrieval]}
 		}
 	}
@@ -93,11 +94,11 @@ func joinRoot(root, p string) string {
 }
 
 // capTriplets keeps at most n triplets, spread over the list.
-func capTriplets(ts []Triplet, n int) []Triplet {
+func capTriplets(ts []dataset.Triplet, n int) []dataset.Triplet {
 	if len(ts) <= n {
 		return ts
 	}
-	out := make([]Triplet, n)
+	out := make([]dataset.Triplet, n)
 	for i := range out {
 		out[i] = ts[i*len(ts)/n]
 	}
@@ -120,9 +121,9 @@ func (s *source) allPaths(o Options) []string {
 
 // epochTriplets returns the training triplets of an epoch in a shuffled
 // order that depends only on the seed and the epoch.
-func (s *source) epochTriplets(o Options, epoch int) []Triplet {
+func (s *source) epochTriplets(o Options, epoch int) []dataset.Triplet {
 	rng := rand.New(rand.NewPCG(seedFor(o.Seed, epoch), 0xe90c))
-	var ts []Triplet
+	var ts []dataset.Triplet
 	if s.train != nil {
 		ts = s.train.SampleTriplets(o.Data.Positives, o.Data.Negatives, rng)
 	} else {
@@ -133,7 +134,7 @@ func (s *source) epochTriplets(o Options, epoch int) []Triplet {
 }
 
 // batchLabels gives the class of each image of a batch in input order.
-func (s *source) batchLabels(batch []Triplet) []int {
+func (s *source) batchLabels(batch []dataset.Triplet) []int {
 	b := len(batch)
 	labels := make([]int, 3*b)
 	for i, t := range batch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/deeprank/deeprank/dataset"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -268,7 +269,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		start := time.Now()
 		lastLog := start
 		firstStep := st.Step
-		batch := make([]Triplet, b)
+		batch := make([]dataset.Triplet, b)
 		x := r.x.Data().([]float32)
 		for ; st.Step < steps; st.Step++ {
 			if err := ctx.Err(); err != nil {

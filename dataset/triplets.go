@@ -1,4 +1,7 @@
-package trainer
+// Package dataset reads and writes the training data of deeprank: triplet
+// files in the reference's format and folders of class subfolders, with a
+// stable hash split and the reference's triplet sampler.
+package dataset
 
 import (
 	"bufio"
@@ -198,8 +201,8 @@ func HashFraction(s string) float64 {
 	return float64(h>>11) / (1 << 53)
 }
 
-// byClass groups path indices by label.
-func (ds *Labelled) byClass() [][]int {
+// ByClass groups path indices by label.
+func (ds *Labelled) ByClass() [][]int {
 	groups := make([][]int, len(ds.Classes))
 	for i, l := range ds.Labels {
 		groups[l] = append(groups[l], i)
@@ -211,7 +214,7 @@ func (ds *Labelled) byClass() [][]int {
 // positives from its own class and, for each positive, neg negatives from
 // other classes, all drawn at random from rng.
 func (ds *Labelled) SampleTriplets(pos, neg int, rng *rand.Rand) []Triplet {
-	groups := ds.byClass()
+	groups := ds.ByClass()
 	var ts []Triplet
 	for i, p := range ds.Paths {
 		same := groups[ds.Labels[i]]
@@ -235,7 +238,7 @@ func (ds *Labelled) SampleTriplets(pos, neg int, rng *rand.Rand) []Triplet {
 	return ts
 }
 
-// classesWithPairs counts classes that can give a positive pair.
-func (ds *Labelled) classesWithPairs() int {
-	return len(slices.DeleteFunc(ds.byClass(), func(g []int) bool { return len(g) < 2 }))
+// ClassesWithPairs counts classes that can give a positive pair.
+func (ds *Labelled) ClassesWithPairs() int {
+	return len(slices.DeleteFunc(ds.ByClass(), func(g []int) bool { return len(g) < 2 }))
 }

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/deeprank/deeprank/trainer"
+)
+
+func newTrainCmd() *cobra.Command {
+	var resume bool
+	cmd := &cobra.Command{
+		Use:   "train --config FILE",
+		Short: "Train a deep-ranking model from triplets",
+		Long: `Train learns the deep-ranking embedding with the per-triplet hinge loss
+max(0, g + D(q,p) - D(q,n)), D the squared Euclidean distance.
+
+Triplets come from a triplet file (train.data.triplets, one
+"query,positive,negative" line each, paths relative to train.data.root) or
+are sampled every epoch from a folder of class subfolders
+(train.data.classes). A share of the data is held out and scored after every
+epoch; the best model is written to train.output. Checkpoints, metrics.csv and
+curves.png go to train.run_dir. Ctrl-C writes a checkpoint; --resume goes on
+from it.`,
+		Example: `  deeprank train --config retrain.yaml
+  deeprank train --config retrain.yaml --resume
+  DEEPRANK_TRAIN_EPOCHS=5 deeprank train --config retrain.yaml --output small.drk`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := loadConfig(cmd, map[string]string{
+				"train.epochs":     "epochs",
+				"train.output":     "output",
+				"train.run_dir":    "run-dir",
+				"train.seed":       "seed",
+				"train.init_model": "init-model",
+			})
+			if err != nil {
+				return err
+			}
+			if err := l.Train.Validate(); err != nil {
+				return usageError{err}
+			}
+			_, err = trainer.Train(cmd.Context(), l.Train, cmd.ErrOrStderr(), resume)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&resume, "resume", false, "continue from the checkpoint in the run folder, if any")
+	f.Int("epochs", 0, "epochs to train (key train.epochs, env DEEPRANK_TRAIN_EPOCHS)")
+	f.String("output", "", "model file to write (key train.output, env DEEPRANK_TRAIN_OUTPUT)")
+	f.String("run-dir", "", "folder for checkpoints and curves (key train.run_dir, env DEEPRANK_TRAIN_RUN_DIR)")
+	f.Uint64("seed", 0, "random seed (key train.seed, env DEEPRANK_TRAIN_SEED)")
+	f.String("init-model", "", "model file to fine-tune (key train.init_model, env DEEPRANK_TRAIN_INIT_MODEL)")
+	return cmd
+}

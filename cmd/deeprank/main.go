@@ -1,0 +1,55 @@
+// Command deeprank learns fine-grained image similarity from triplets
+// (Wang et al., CVPR 2014) and evaluates the models it learns.
+//
+// Exit status: 0 on success, 1 on failure, 2 for a usage or configuration
+// error, 130 when interrupted (Ctrl-C or SIGTERM).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/deeprank/deeprank/config"
+)
+
+// Exit codes, documented in the root command's help.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// usageError marks errors in how the command was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newRootCmd().ExecuteContext(ctx)
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "deeprank:", err)
+	var ue usageError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.As(err, &ue), errors.Is(err, config.ErrInvalid):
+		return exitUsage
+	}
+	return exitFailure
+}

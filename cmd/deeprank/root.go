@@ -1,0 +1,44 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/deeprank/deeprank/config"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "deeprank",
+		Short: "Fine-grained image similarity with deep ranking",
+		Long: `deeprank learns an image embedding from (query, positive, negative) triplets,
+after "Learning Fine-grained Image Similarity with Deep Ranking" (Wang et al.,
+CVPR 2014), and measures how well it ranks images.
+
+Configuration comes from built-in defaults, a YAML file (--config), DEEPRANK_*
+environment variables and flags, each overriding the one before; see
+config.example.yaml for every key.
+
+EXIT STATUS
+  0    success
+  1    failure (the message says what failed)
+  2    usage or configuration error
+  130  interrupted (Ctrl-C or SIGTERM); training leaves a checkpoint to --resume`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.PersistentFlags().String("config", "", "YAML configuration file (see config.example.yaml)")
+	root.AddCommand(newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd())
+	return root
+}
+
+// loadConfig reads the configuration named by --config, with the flags of
+// cmd bound to their keys.
+func loadConfig(cmd *cobra.Command, bind map[string]string) (*config.Loaded, error) {
+	file, _ := cmd.Flags().GetString("config")
+	flags := map[string]*pflag.Flag{}
+	for key, name := range bind {
+		flags[key] = cmd.Flags().Lookup(name)
+	}
+	return config.Load(file, flags)
+}

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestExampleFile proves config.example.yaml names every key with its
+// default.
+func TestExampleFile(t *testing.T) {
+	l, err := Load("../config.example.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(l.Config, Default()) {
+		t.Errorf("example file differs from the defaults:\n got %+v\nwant %+v", l.Config, Default())
+	}
+	for k, s := range l.Sources {
+		if s != FromFile {
+			t.Errorf("key %s is not in the example file (source %s)", k, s)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+		want string // substring of the error
+	}{
+		{"unknown key", "train:\n  epochz: 3\n", `unknown key "train.epochz"`},
+		{"unknown section", "serve:\n  port: 1\n", `unknown key "serve.port"`},
+		{"string for int", "train:\n  epochs: ten\n", "train.epochs"},
+		{"fraction for int", "train:\n  batch_size: 2.5\n", "train.batch_size"},
+		{"word for bool", "train:\n  nesterov: maybe\n", "train.nesterov"},
+		{"list for number", "train:\n  gap: [1, 2]\n", "train.gap"},
+		{"bad duration", "train:\n  checkpoint_every: soon\n", "train.checkpoint_every"},
+		{"not yaml", "train: [\n", "read"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, tc.body), nil)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "train:\n  epochs: 3\n  batch_size: 16\n  gap: 0.5\n")
+	t.Setenv("DEEPRANK_TRAIN_BATCH_SIZE", "32")
+	t.Setenv("DEEPRANK_TRAIN_GAP", "0.25")
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	fs.Float64("gap", 1, "")
+	if err := fs.Parse([]string{"--gap=2"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(file, map[string]*pflag.Flag{"train.gap": fs.Lookup("gap")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		key    string
+		got    any
+		want   any
+		source Source
+	}{
+		{"train.epochs", l.Train.Epochs, 3, FromFile},
+		{"train.batch_size", l.Train.BatchSize, 32, FromEnv},
+		{"train.gap", l.Train.Gap, 2.0, FromFlag},
+		{"train.optimizer", l.Train.Optimizer, "sgd", FromDefault},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want || l.Sources[tc.key] != tc.source {
+			t.Errorf("%s = %v from %s, want %v from %s", tc.key, tc.got, l.Sources[tc.key], tc.want, tc.source)
+		}
+	}
+}
+
+func TestEnvWrongType(t *testing.T) {
+	t.Setenv("DEEPRANK_TRAIN_EPOCHS", "many")
+	_, err := Load("", nil)
+	if err == nil || !strings.Contains(err.Error(), "train.epochs") {
+		t.Fatalf("err = %v, want one naming train.epochs", err)
+	}
+}

@@ -1,0 +1,231 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/model"
+)
+
+// baselineSize is the side images are resized to for the baselines, the
+// same whatever the model's input size.
+const baselineSize = 64
+
+// Ks are the cut-offs of Recall@K in reports.
+var Ks = []int{1, 5, 10}
+
+// Set is what an evaluation runs on: labelled images, triplets, or both.
+// Paths are relative to Root.
+type Set struct {
+	Root string
+	// Paths and Labels are a labelled gallery for Recall@K and mAP
+	// (leave-one-out: every image queries all the others). Optional.
+	Paths  []string
+	Labels []int
+	// Triplets give the similarity precision. Optional.
+	Triplets []dataset.Triplet
+}
+
+// Options says which methods to evaluate besides the baselines.
+type Options struct {
+	// Models are evaluated under their names, in order.
+	Models []NamedModel
+	// Workers decode images; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// NamedModel is a model with the name its report row carries.
+type NamedModel struct {
+	Name  string
+	Model *model.Model
+}
+
+// MethodResult is one row of a report.
+type MethodResult struct {
+	Method string `json:"method"`
+	// Precision is the similarity precision on the set's triplets (-1
+	// without triplets).
+	Precision float64 `json:"similarity_precision"`
+	// Retrieval is nil without labels.
+	Retrieval *Retrieval `json:"retrieval,omitempty"`
+}
+
+// Report holds the results of every method on one set.
+type Report struct {
+	Images   int            `json:"images"`
+	Triplets int            `json:"triplets"`
+	Results  []MethodResult `json:"results"`
+}
+
+// Run evaluates the models of opts and every baseline on set.
+func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
+	paths := append([]string(nil), set.Paths...)
+	seen := map[string]bool{}
+	for _, p := range paths {
+		seen[p] = true
+	}
+	for _, t := range set.Triplets {
+		for _, p := range [3]string{t.Query, t.Positive, t.Negative} {
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("evaluate: no images")
+	}
+	sizes := []int{baselineSize}
+	for _, nm := range opts.Models {
+		sizes = append(sizes, nm.Model.Spec.InputSize)
+	}
+	imgs, err := decodeAll(ctx, set.Root, paths, sizes, opts.Workers)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Images: len(paths), Triplets: len(set.Triplets)}
+	for mi, nm := range opts.Models {
+		net, err := model.NewNet(nm.Model, nil)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
+		}
+		vecs := embedAll(net, nm.Model.Normalization, imgs, mi+1)
+		rep.Results = append(rep.Results, score(nm.Name, set, paths, vecs))
+	}
+	for _, b := range Baselines {
+		vecs := make(map[string][]float32, len(paths))
+		for _, p := range paths {
+			vecs[p] = b.Describe(imgs[p][0])
+		}
+		rep.Results = append(rep.Results, score(b.Name, set, paths, vecs))
+	}
+	return rep, nil
+}
+
+// decodeAll decodes every image once and resizes it to each size.
+func decodeAll(ctx context.Context, root string, paths []string, sizes []int, workers int) (map[string][]*image.RGBA, error) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	out := make(map[string][]*image.RGBA, len(paths))
+	var mu sync.Mutex
+	var firstErr error
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				img, err := imageio.DecodeFile(filepath.Join(root, p), nil)
+				var rs []*image.RGBA
+				if err == nil {
+					for _, s := range sizes {
+						rs = append(rs, imageio.Square(img, s))
+					}
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("evaluate: %w", err)
+				}
+				out[p] = rs
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, p := range paths {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, firstErr
+}
+
+// embedAll runs the network over the images of size index si.
+func embedAll(net *model.Net, norm model.Normalization, imgs map[string][]*image.RGBA, si int) map[string][]float32 {
+	const chunk = 64
+	paths := make([]string, 0, len(imgs))
+	for p := range imgs {
+		paths = append(paths, p)
+	}
+	per := net.InputShape().Size()
+	dim := net.Dim()
+	out := make(map[string][]float32, len(paths))
+	x := make([]float32, chunk*per)
+	for lo := 0; lo < len(paths); lo += chunk {
+		hi := min(lo+chunk, len(paths))
+		for i, p := range paths[lo:hi] {
+			imageio.ToTensor(imgs[p][si], norm, x[i*per:(i+1)*per])
+		}
+		emb := net.Forward(x[:(hi-lo)*per], hi-lo)
+		for i, p := range paths[lo:hi] {
+			out[p] = emb[i*dim : (i+1)*dim]
+		}
+	}
+	return out
+}
+
+func score(name string, set Set, paths []string, vecs map[string][]float32) MethodResult {
+	r := MethodResult{Method: name, Precision: -1}
+	if len(set.Triplets) > 0 {
+		r.Precision = TripletScore(len(set.Triplets), func(i int) (q, p, n []float32) {
+			t := set.Triplets[i]
+			return vecs[t.Query], vecs[t.Positive], vecs[t.Negative]
+		})
+	}
+	if len(set.Labels) > 0 {
+		g := make([][]float32, len(set.Paths))
+		for i, p := range set.Paths {
+			g[i] = vecs[p]
+		}
+		ret := Rank(g, set.Labels, g, set.Labels, true, Ks)
+		r.Retrieval = &ret
+	}
+	return r
+}
+
+// WriteTable prints the report as an aligned table.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "method\tsim. precision")
+	for _, k := range Ks {
+		fmt.Fprintf(tw, "\tR@%d", k)
+	}
+	fmt.Fprintf(tw, "\tmAP\n")
+	na := "-"
+	for _, m := range r.Results {
+		p := na
+		if m.Precision >= 0 {
+			p = fmt.Sprintf("%.4f", m.Precision)
+		}
+		fmt.Fprintf(tw, "%s\t%s", m.Method, p)
+		for _, k := range Ks {
+			if m.Retrieval != nil {
+				fmt.Fprintf(tw, "\t%.4f", m.Retrieval.Recall[k])
+			} else {
+				fmt.Fprintf(tw, "\t%s", na)
+			}
+		}
+		if m.Retrieval != nil {
+			fmt.Fprintf(tw, "\t%.4f\n", m.Retrieval.MAP)
+		} else {
+			fmt.Fprintf(tw, "\t%s\n", na)
+		}
+	}
+	fmt.Fprintf(tw, "(%d images, %d triplets)\n", r.Images, r.Triplets)
+	return tw.Flush()
+}
