@@ -1,0 +1,140 @@
+package trainer
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+// gradCase is one graph whose gradients are checked against central
+// finite differences, in float64.
+type gradCase struct {
+	name string
+	// build makes the function under test from the input x; get makes
+	// parameters.
+	build   func(ng *netGraph, x *G.Node, get func(string, tensor.Shape) *G.Node) (*G.Node, error)
+	inShape tensor.Shape
+}
+
+func layerCase(name string, l model.Layer, inShape tensor.Shape) gradCase {
+	return gradCase{name: name, inShape: inShape, build: func(ng *netGraph, x *G.Node, get func(string, tensor.Shape) *G.Node) (*G.Node, error) {
+		return ng.layer(l, x, inShape[0], tensor.Float64, get, true)
+	}}
+}
+
+func TestGradients(t *testing.T) {
+	sq := func(s int) model.Shape { return model.Shape{C: 2, H: s, W: s} }
+	cases := []gradCase{
+		layerCase("conv-3x3-same-relu", model.Layer{Kind: model.Conv, Name: "c", Kernel: 3, Stride: 1, ReLU: true,
+			Pad: model.Padding{Top: 1, Bottom: 1, Left: 1, Right: 1}, In: sq(5), Out: model.Shape{C: 3, H: 5, W: 5}}, tensor.Shape{2, 2, 5, 5}),
+		layerCase("conv-strided-asymmetric-pad", model.Layer{Kind: model.Conv, Name: "c", Kernel: 3, Stride: 2,
+			Pad: model.Padding{Bottom: 1, Right: 1}, In: sq(6), Out: model.Shape{C: 3, H: 3, W: 3}}, tensor.Shape{2, 2, 6, 6}),
+		layerCase("maxpool-padded", model.Layer{Kind: model.MaxPool, Kernel: 3, Stride: 2,
+			Pad: model.Padding{Bottom: 1, Right: 1}, In: sq(6), Out: model.Shape{C: 2, H: 3, W: 3}}, tensor.Shape{2, 2, 6, 6}),
+		layerCase("maxpool-2x2", model.Layer{Kind: model.MaxPool, Kernel: 2, Stride: 2, In: sq(4), Out: sq(2)}, tensor.Shape{2, 2, 4, 4}),
+		layerCase("global-avg-pool", model.Layer{Kind: model.GlobalAvgPool, In: sq(4), Out: model.Shape{C: 2, H: 1, W: 1}}, tensor.Shape{2, 2, 4, 4}),
+		layerCase("dense-relu-from-4d", model.Layer{Kind: model.Dense, Name: "d", ReLU: true, In: sq(2), Out: model.Shape{C: 5, H: 1, W: 1}}, tensor.Shape{3, 2, 2, 2}),
+		layerCase("dropout", model.Layer{Kind: model.Dropout, Rate: 0.5, In: model.Shape{C: 6, H: 1, W: 1}, Out: model.Shape{C: 6, H: 1, W: 1}}, tensor.Shape{3, 6}),
+		layerCase("l2-normalize", model.Layer{Kind: model.L2Normalize, In: model.Shape{C: 6, H: 1, W: 1}, Out: model.Shape{C: 6, H: 1, W: 1}}, tensor.Shape{3, 6}),
+		{name: "triplet-loss", inShape: tensor.Shape{6, 4}, build: func(ng *netGraph, x *G.Node, _ func(string, tensor.Shape) *G.Node) (*G.Node, error) {
+			loss, _, _, err := tripletLoss(x, 2, 1, tensor.Float64)
+			return loss, err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { checkGradients(t, tc) })
+	}
+}
+
+func checkGradients(t *testing.T, tc gradCase) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ng := &netGraph{g: G.NewGraph()}
+	randT := func(shape tensor.Shape) []float64 {
+		v := make([]float64, shape.TotalSize())
+		for i := range v {
+			v[i] = rng.NormFloat64()
+		}
+		return v
+	}
+	var nodes []*G.Node
+	var values [][]float64
+	addNode := func(name string, shape tensor.Shape) *G.Node {
+		v := randT(shape)
+		n := G.NewTensor(ng.g, tensor.Float64, shape.Dims(), G.WithShape(shape...), G.WithName(name),
+			G.WithValue(tensor.New(tensor.WithBacking(v), tensor.WithShape(shape...))))
+		nodes = append(nodes, n)
+		values = append(values, v)
+		return n
+	}
+	x := addNode("x", tc.inShape)
+	out, err := tc.build(ng, x, addNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ng.masks { // a fixed dropout mask of 0 and 2
+		v := make([]float64, m.Shape().TotalSize())
+		for j := range v {
+			v[j] = float64(2 * ((i + j) % 2))
+		}
+		if err := G.Let(m, tensor.New(tensor.WithBacking(v), tensor.WithShape(m.Shape()...))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A random projection makes a scalar of every output.
+	obj := out
+	if out.Shape().TotalSize() > 1 {
+		r := G.NewTensor(ng.g, tensor.Float64, out.Dims(), G.WithShape(out.Shape()...), G.WithName("r"),
+			G.WithValue(tensor.New(tensor.WithBacking(randT(out.Shape())), tensor.WithShape(out.Shape()...))))
+		if obj, err = G.HadamardProd(out, r); err != nil {
+			t.Fatal(err)
+		}
+		if obj, err = G.Sum(obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := G.Grad(obj, nodes...); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(ng.g, G.BindDualValues(nodes...))
+	defer vm.Close()
+	run := func() float64 {
+		defer vm.Reset()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		return obj.Value().Data().(float64)
+	}
+	run()
+	analytic := make([][]float64, len(nodes))
+	for i, n := range nodes {
+		g, err := n.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		analytic[i] = append([]float64(nil), g.Data().([]float64)...)
+	}
+	const eps = 1e-6
+	worst := 0.0
+	for i, v := range values {
+		for j := range v {
+			orig := v[j]
+			v[j] = orig + eps
+			up := run()
+			v[j] = orig - eps
+			down := run()
+			v[j] = orig
+			numeric := (up - down) / (2 * eps)
+			diff := math.Abs(numeric-analytic[i][j]) / math.Max(1, math.Abs(numeric))
+			worst = max(worst, diff)
+			if diff > 1e-5 {
+				t.Errorf("%s[%d]: analytic %.8f, numeric %.8f", nodes[i].Name(), j, analytic[i][j], numeric)
+			}
+		}
+	}
+	t.Logf("worst relative gradient error %.2g over %d inputs", worst, len(nodes))
+}

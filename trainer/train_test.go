@@ -1,0 +1,201 @@
+package trainer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+// mustClassImages writes a small labelled image folder: each class is a
+// hue with noise and a random bright square.
+func mustClassImages(t testing.TB, classes, perClass int) string {
+	t.Helper()
+	root := t.TempDir()
+	rng := rand.New(rand.NewPCG(9, 9))
+	hues := []color.RGBA{{200, 40, 40, 255}, {40, 200, 40, 255}, {40, 40, 200, 255}, {200, 200, 40, 255}}
+	for c := range classes {
+		dir := filepath.Join(root, string(rune('a'+c)))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range perClass {
+			img := image.NewRGBA(image.Rect(0, 0, 20, 20))
+			x0, y0 := rng.IntN(12), rng.IntN(12)
+			for y := range 20 {
+				for x := range 20 {
+					h := hues[c%len(hues)]
+					n := func(v uint8) uint8 { return uint8(min(255, max(0, int(v)+rng.IntN(61)-30))) }
+					px := color.RGBA{n(h.R), n(h.G), n(h.B), 255}
+					if x >= x0 && x < x0+6 && y >= y0 && y < y0+6 {
+						px = color.RGBA{250, 250, 250, 255}
+					}
+					img.SetRGBA(x, y, px)
+				}
+			}
+			var buf bytes.Buffer
+			if err := png.Encode(&buf, img); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, string(rune('a'+i))+".png"), buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return root
+}
+
+func testOptions(t testing.TB, classes string) Options {
+	o := DefaultOptions()
+	o.Model = smallSpec(16)
+	o.Data.Classes = classes
+	o.Data.ValFraction = 0.3
+	o.Epochs = 2
+	o.StepsPerEpoch = 4
+	o.BatchSize = 4
+	o.Mining = "semihard"
+	o.Optimizer = "adam"
+	o.Augment.Crop = 0.2
+	o.Augment.ColorJitter = 0.2
+	o.Augment.JPEGProbability = 0.5
+	o.Augment.JPEGMinQuality = 50
+	dir := t.TempDir()
+	o.Output = filepath.Join(dir, "model.drk")
+	o.RunDir = filepath.Join(dir, "run")
+	return o
+}
+
+// modelWeights returns a model file's weights and metrics, which (unlike
+// its creation time) a reproducible run must repeat exactly.
+func modelWeights(t testing.TB, path string) []byte {
+	t.Helper()
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Provenance.Created = ""
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestTrainReproducibleAndResumable trains once straight through, then
+// again with interruptions at random moments and --resume: both must write
+// the very same model.
+func TestTrainReproducibleAndResumable(t *testing.T) {
+	classes := mustClassImages(t, 3, 8)
+	straight := testOptions(t, classes)
+	straight.CheckpointEvery = time.Hour
+	res, err := Train(context.Background(), straight, io.Discard, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.History) != 2 || res.Initial.ValPrecision <= 0 {
+		t.Fatalf("history %+v, initial %+v", res.History, res.Initial)
+	}
+	for _, f := range []string{"metrics.csv", "curves.png", "checkpoint.drc"} {
+		if _, err := os.Stat(filepath.Join(straight.RunDir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	want := modelWeights(t, straight.Output)
+
+	broken := testOptions(t, classes)
+	broken.CheckpointEvery = time.Nanosecond // a checkpoint after every step
+	rng := rand.New(rand.NewPCG(5, 5))
+	interrupted := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 50 {
+			t.Fatal("training never finished")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+rng.IntN(60))*time.Millisecond)
+		_, err := Train(ctx, broken, io.Discard, true)
+		cancel()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatal(err)
+		}
+		interrupted++
+	}
+	t.Logf("interrupted %d times", interrupted)
+	if !bytes.Equal(modelWeights(t, broken.Output), want) {
+		t.Error("an interrupted and resumed run wrote a different model than a straight run")
+	}
+}
+
+func TestTrainFineTune(t *testing.T) {
+	classes := mustClassImages(t, 3, 6)
+	o := testOptions(t, classes)
+	o.Epochs = 1
+	if _, err := Train(context.Background(), o, io.Discard, false); err != nil {
+		t.Fatal(err)
+	}
+	parent, err := model.Load(o.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, _ := parent.Version()
+	ft := testOptions(t, classes)
+	ft.Epochs = 1
+	ft.InitModel = o.Output
+	ft.Model = model.DefaultSpec() // ignored: the fine-tuned model keeps its spec
+	res, err := Train(context.Background(), ft, io.Discard, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Model.Provenance.Parent != pv || res.Model.Spec.InputSize != parent.Spec.InputSize {
+		t.Errorf("fine-tuned model: parent %q (want %q), input %d", res.Model.Provenance.Parent, pv, res.Model.Spec.InputSize)
+	}
+}
+
+func TestTrainErrors(t *testing.T) {
+	classes := mustClassImages(t, 2, 4)
+	// A triplet file naming a missing image, and one malformed line.
+	missing := filepath.Join(t.TempDir(), "missing.txt")
+	os.WriteFile(missing, []byte("a/a.png,a/b.png,b/a.png\na/a.png,a/b.png,b/zzz.png\n"), 0o644)
+	malformed := filepath.Join(t.TempDir(), "malformed.txt")
+	os.WriteFile(malformed, []byte("a/a.png,a/b.png,b/a.png\na/a.png;a/b.png\n"), 0o644)
+	notImage := filepath.Join(classes, "a", "text.png")
+	cases := []struct {
+		name  string
+		edit  func(o *Options)
+		setup func()
+		want  string
+	}{
+		{"missing image", func(o *Options) { o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, missing, "none" }, nil, "missing.txt:2: negative image b/zzz.png"},
+		{"malformed line", func(o *Options) { o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, malformed, "none" }, nil, "malformed.txt:2: malformed triplet"},
+		{"text file as image", func(o *Options) {}, func() { os.WriteFile(notImage, []byte("not a png"), 0o644) }, "text.png"},
+		{"mining without labels", func(o *Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
+		{"zero batch", func(o *Options) { o.BatchSize = 0 }, nil, "batch_size"},
+		{"bad optimizer", func(o *Options) { o.Optimizer = "rmsprop" }, nil, "optimizer"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(t, classes)
+			tc.edit(&o)
+			if tc.setup != nil {
+				tc.setup()
+				defer os.Remove(notImage)
+			}
+			_, err := Train(context.Background(), o, io.Discard, false)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
