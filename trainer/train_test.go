@@ -177,8 +177,12 @@ func TestTrainErrors(t *testing.T) {
 		setup func()
 		want  string
 	}{
-		{"missing image", func(o *Options) { o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, missing, "none" }, nil, "missing.txt:2: negative image b/zzz.png"},
-		{"malformed line", func(o *Options) { o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, malformed, "none" }, nil, "malformed.txt:2: malformed triplet"},
+		{"missing image", func(o *Options) {
+			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, missing, "none"
+		}, nil, "missing.txt:2: negative image b/zzz.png"},
+		{"malformed line", func(o *Options) {
+			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, malformed, "none"
+		}, nil, "malformed.txt:2: malformed triplet"},
 		{"text file as image", func(o *Options) {}, func() { os.WriteFile(notImage, []byte("not a png"), 0o644) }, "text.png"},
 		{"mining without labels", func(o *Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
 		{"zero batch", func(o *Options) { o.BatchSize = 0 }, nil, "batch_size"},

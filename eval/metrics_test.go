@@ -1,0 +1,86 @@
+package eval
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"testing"
+)
+
+func TestRank(t *testing.T) {
+	// Points on a line; labels: 0 0 1 1.
+	vecs := [][]float32{{0}, {1}, {1.6}, {5}}
+	labels := []int{0, 0, 1, 1}
+	r := Rank(vecs, labels, vecs, labels, true, []int{1, 2})
+	// Query 0: nearest is 1 (rel) -> R@1 hit, AP 1.
+	// Query 1: nearest is 2 (1.6, not rel), then 0 (rel) -> R@1 miss, R@2 hit, AP 1/2.
+	// Query 2: nearest is 1 (not rel), then 0, then 3 (rel at rank 3) -> AP 1/3.
+	// Query 3: nearest is 2 (rel) -> AP 1.
+	cases := []struct {
+		name      string
+		got, want float64
+	}{
+		{"R@1", r.Recall[1], 2.0 / 4},
+		{"R@2", r.Recall[2], 3.0 / 4},
+		{"mAP", r.MAP, (1 + 0.5 + 1.0/3 + 1) / 4},
+		{"queries", float64(r.Queries), 4},
+	}
+	for _, tc := range cases {
+		if math.Abs(tc.got-tc.want) > 1e-9 {
+			t.Errorf("%s = %g, want %g", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestTripletScore(t *testing.T) {
+	v := map[string][]float32{"q": {0, 0}, "near": {0, 1}, "far": {3, 0}}
+	ts := [][3]string{{"q", "near", "far"}, {"q", "far", "near"}, {"q", "near", "near"}}
+	got := TripletScore(len(ts), func(i int) (q, p, n []float32) { return v[ts[i][0]], v[ts[i][1]], v[ts[i][2]] })
+	// A tie counts as wrong: only the first is right.
+	if got != 1.0/3 {
+		t.Errorf("precision %g, want 1/3", got)
+	}
+}
+
+func TestBaselines(t *testing.T) {
+	plain := func(c color.RGBA) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, 32, 32))
+		for i := 0; i < len(img.Pix); i += 4 {
+			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, 255
+		}
+		return img
+	}
+	gradient := plain(color.RGBA{})
+	for y := range 32 {
+		for x := range 32 {
+			gradient.SetRGBA(x, y, color.RGBA{uint8(8 * x), uint8(8 * y), 0, 255})
+		}
+	}
+	for _, b := range Baselines {
+		t.Run(b.Name, func(t *testing.T) {
+			a1, a2 := b.Describe(gradient), b.Describe(gradient)
+			if SquaredDistance(a1, a2) != 0 {
+				t.Error("the same image gave different descriptors")
+			}
+			if b.Name == "phash" {
+				if len(a1) != 64 {
+					t.Errorf("phash has %d bits", len(a1))
+				}
+				return
+			}
+			red, closeRed, blue := b.Describe(plain(color.RGBA{200, 0, 0, 255})), b.Describe(plain(color.RGBA{215, 0, 0, 255})), b.Describe(plain(color.RGBA{0, 0, 200, 255}))
+			if b.Name == "color-histogram" && !(SquaredDistance(red, closeRed) < SquaredDistance(red, blue)) {
+				t.Error("a close red is not nearer to red than blue is")
+			}
+		})
+	}
+}
+
+func ExampleRank() {
+	gallery := [][]float32{{0, 0}, {0, 1}, {5, 5}, {5, 6}}
+	labels := []int{0, 0, 1, 1}
+	r := Rank(gallery, labels, gallery, labels, true, []int{1})
+	fmt.Println(r)
+	// Output: R@1 1.000  mAP 1.000 (4 queries)
+}

@@ -1,0 +1,166 @@
+package imageio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/image/bmp"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+func testImage() *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for y := range 30 {
+		for x := range 40 {
+			img.SetRGBA(x, y, color.RGBA{uint8(6 * x), uint8(8 * y), 100, 255})
+		}
+	}
+	return img
+}
+
+func encode(t *testing.T, enc func(*bytes.Buffer, image.Image) error, img image.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := enc(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// hugePNG is a valid PNG header declaring width x height, without pixels.
+func hugePNG(t *testing.T, width, height int) []byte {
+	small := encode(t, func(b *bytes.Buffer, i image.Image) error { return png.Encode(b, i) }, image.NewGray(image.Rect(0, 0, 1, 1)))
+	// IHDR: type at bytes 12..15, width and height at 16..23, CRC of type
+	// and data at 29..32.
+	b := bytes.Clone(small)
+	binary.BigEndian.PutUint32(b[16:], uint32(width))
+	binary.BigEndian.PutUint32(b[20:], uint32(height))
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	return b
+}
+
+func TestDecode(t *testing.T) {
+	img := testImage()
+	pngData := encode(t, func(b *bytes.Buffer, i image.Image) error { return png.Encode(b, i) }, img)
+	jpegData := encode(t, func(b *bytes.Buffer, i image.Image) error { return jpeg.Encode(b, i, nil) }, img)
+	bmpData := encode(t, func(b *bytes.Buffer, i image.Image) error { return bmp.Encode(b, i) }, img)
+	cases := []struct {
+		name    string
+		data    []byte
+		opts    *Options
+		want    error
+		wantDim image.Point
+	}{
+		{"png", pngData, nil, nil, image.Pt(40, 30)},
+		{"jpeg", jpegData, nil, nil, image.Pt(40, 30)},
+		{"bmp", bmpData, nil, nil, image.Pt(40, 30)},
+		{"zero bytes", nil, nil, ErrNotImage, image.Point{}},
+		{"text", []byte("just some text"), nil, ErrNotImage, image.Point{}},
+		{"truncated jpeg", jpegData[:len(jpegData)/2], nil, ErrNotImage, image.Point{}},
+		{"declares 100000x100000", hugePNG(t, 100000, 100000), nil, ErrTooLarge, image.Point{}},
+		{"over a custom limit", pngData, &Options{MaxPixels: 100}, ErrTooLarge, image.Point{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Decode(tc.data, tc.opts)
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("err = %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Bounds().Size() != tc.wantDim {
+				t.Errorf("size %v, want %v", got.Bounds().Size(), tc.wantDim)
+			}
+		})
+	}
+}
+
+func TestSquareAndTensor(t *testing.T) {
+	sq := Square(testImage(), 8)
+	if sq.Rect.Dx() != 8 || sq.Rect.Dy() != 8 {
+		t.Fatalf("size %v", sq.Rect)
+	}
+	norm := model.Normalization{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}
+	x := make([]float32, 3*64)
+	ToTensor(sq, norm, x)
+	for i, v := range x {
+		if v < -1 || v > 1 {
+			t.Fatalf("value %d = %g outside [-1, 1]", i, v)
+		}
+	}
+	// Blue is 100 everywhere: (100/255 - 0.5) / 0.5.
+	if want := float32(100.0/255-0.5) / 0.5; abs32(x[2*64+10]-want) > 0.02 {
+		t.Errorf("blue plane %g, want %g", x[2*64+10], want)
+	}
+	// A transparent image is composited on white.
+	clear := image.NewNRGBA(image.Rect(0, 0, 4, 4))
+	if px := Square(clear, 4).RGBAAt(1, 1); px != (color.RGBA{255, 255, 255, 255}) {
+		t.Errorf("transparent pixel became %v, want white", px)
+	}
+}
+
+func abs32(v float32) float32 { return max(v, -v) }
+
+func TestAugmentDeterministic(t *testing.T) {
+	img := Square(testImage(), 32)
+	a := Augment{HorizontalFlip: true, VerticalFlip: true, Rotation: 30, Shear: 10, Zoom: 0.2, Crop: 0.3, ColorJitter: 0.3, JPEGProbability: 1, JPEGMinQuality: 30}
+	one := a.Apply(img, rand.New(rand.NewPCG(1, 2)))
+	two := a.Apply(img, rand.New(rand.NewPCG(1, 2)))
+	other := a.Apply(img, rand.New(rand.NewPCG(3, 4)))
+	if !bytes.Equal(one.Pix, two.Pix) {
+		t.Error("the same seed gave different augmentations")
+	}
+	if bytes.Equal(one.Pix, other.Pix) || bytes.Equal(one.Pix, img.Pix) {
+		t.Error("augmentation changed nothing")
+	}
+	if same := (Augment{}).Apply(img, rand.New(rand.NewPCG(1, 2))); !bytes.Equal(same.Pix, img.Pix) {
+		t.Error("the zero Augment changed the image")
+	}
+	flip := Augment{HorizontalFlip: true}
+	for seed := range uint64(8) {
+		out := flip.Apply(img, rand.New(rand.NewPCG(seed, 0)))
+		if out.RGBAAt(0, 5) != img.RGBAAt(0, 5) && out.RGBAAt(0, 5) != img.RGBAAt(31, 5) {
+			t.Fatalf("a horizontal flip moved pixel (0,5) elsewhere than (31,5)")
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	img := testImage()
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	f.Add(buf.Bytes())
+	buf.Reset()
+	jpeg.Encode(&buf, img, nil)
+	f.Add(buf.Bytes())
+	buf.Reset()
+	bmp.Encode(&buf, img)
+	f.Add(buf.Bytes())
+	f.Add([]byte("GIF89a"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Decode(data, &Options{MaxPixels: 1 << 20})
+		if err != nil {
+			if !errors.Is(err, ErrNotImage) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		if b := got.Bounds(); b.Dx()*b.Dy() > 1<<20 {
+			t.Fatalf("decoded %v over the pixel limit", b)
+		}
+		Square(got, 8)
+	})
+}
