@@ -181,13 +181,19 @@ func im2col(l Layer, img, col []float32) {
 						continue
 					}
 					src := plane[y*W : (y+1)*W]
-					for ox := range OW {
-						x := ox*s + kx - l.Pad.Left
-						if x < 0 || x >= W {
-							d[ox] = 0
-						} else {
-							d[ox] = src[x]
-						}
+					// Output columns whose input x = ox*s + kx - pad is
+					// inside the row: [lo, hi).
+					off := kx - l.Pad.Left
+					lo := min(max((-off+s-1)/s, 0), OW)
+					hi := min(max((W-off+s-1)/s, lo), OW)
+					clear(d[:lo])
+					clear(d[hi:])
+					if s == 1 {
+						copy(d[lo:hi], src[lo+off:hi+off])
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						d[ox] = src[ox*s+off]
 					}
 				}
 			}
@@ -198,6 +204,22 @@ func im2col(l Layer, img, col []float32) {
 func maxPool(l Layer, h []float32, count int) []float32 {
 	out := make([]float32, count*l.Out.Size())
 	H, W, OH, OW := l.In.H, l.In.W, l.Out.H, l.Out.W
+	if l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && H%2 == 0 && W%2 == 0 {
+		// The backbone's pool: no clipping, no padding.
+		for p := range count * l.In.C {
+			in := h[p*H*W : (p+1)*H*W]
+			o := out[p*OH*OW : (p+1)*OH*OW]
+			for oy := range OH {
+				r0 := in[2*oy*W : (2*oy+1)*W]
+				r1 := in[(2*oy+1)*W : (2*oy+2)*W]
+				row := o[oy*OW : (oy+1)*OW]
+				for ox := range row {
+					row[ox] = max(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
+				}
+			}
+		}
+		return out
+	}
 	for p := range count * l.In.C {
 		in := h[p*H*W : (p+1)*H*W]
 		o := out[p*OH*OW : (p+1)*OH*OW]
@@ -249,9 +271,7 @@ func (n *Net) dense(l Layer, h []float32, count int) []float32 {
 
 func relu(v []float32) {
 	for i, x := range v {
-		if x < 0 {
-			v[i] = 0
-		}
+		v[i] = max(x, 0)
 	}
 }
 

@@ -1,9 +1,12 @@
 package trainer
 
 import (
+	"context"
+	"io"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/model"
 )
 
@@ -50,4 +53,58 @@ func BenchmarkForward(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
 	})
+}
+
+// BenchmarkTrainStep measures training throughput in triplets/s: filling
+// an augmented batch, the gorgonia forward and backward pass and the
+// optimiser update, for the default spec.
+func BenchmarkTrainStep(b *testing.B) {
+	classes := mustClassImages(b, 4, 16)
+	for _, mining := range []string{"none", "semihard"} {
+		b.Run("mining="+mining, func(b *testing.B) {
+			o := testOptions(b, classes)
+			o.Model = model.DefaultSpec()
+			o.BatchSize = 16
+			o.Mining = mining
+			if err := o.Validate(); err != nil {
+				b.Fatal(err)
+			}
+			r := &run{opts: o, log: io.Discard}
+			if err := r.setupModel(false); err != nil {
+				b.Fatal(err)
+			}
+			src, err := newSource(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.src = src
+			cache, err := loadImages(context.Background(), src.root, src.allPaths(o), o.Model.InputSize, 2, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.filler = newBatchFiller(cache, r.m.Normalization, o.Model.InputSize, 0)
+			if err := r.buildGraph(); err != nil {
+				b.Fatal(err)
+			}
+			defer r.vm.Close()
+			ts := src.epochTriplets(o, 0)
+			x := r.x.Data().([]float32)
+			step := 0
+			for b.Loop() {
+				batch := make([]dataset.Triplet, o.BatchSize)
+				for i := range batch {
+					batch[i] = ts[(step*o.BatchSize+i)%len(ts)]
+				}
+				r.filler.fill(batch, x, &o.Augment, uint64(step))
+				if mining != "none" {
+					mineNegatives(r.net, x, src.batchLabels(batch), o.BatchSize, mining)
+				}
+				if _, err := r.step(uint64(step)); err != nil {
+					b.Fatal(err)
+				}
+				step++
+			}
+			b.ReportMetric(float64(b.N*o.BatchSize)/b.Elapsed().Seconds(), "triplets/s")
+		})
+	}
 }

@@ -34,8 +34,11 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	err := newRootCmd().ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "deeprank:", err)
+	}
+	stop()
 	os.Exit(exitCode(err))
 }
 
@@ -43,7 +46,6 @@ func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "deeprank:", err)
 	var ue usageError
 	switch {
 	case errors.Is(err, context.Canceled):

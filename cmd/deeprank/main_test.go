@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+// runCLI runs the root command with args and returns its output and the
+// exit code main would give.
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	if err != nil {
+		out.WriteString(err.Error())
+	}
+	return out.String(), exitCode(err)
+}
+
+func writePNG(t *testing.T, path string, c color.Gray) {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 12, 12))
+	for i := range img.Pix {
+		img.Pix[i] = c.Y + uint8(i%7)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCLI(t *testing.T) {
+	dir := t.TempDir()
+	for i, class := range []string{"dark", "light"} {
+		for j := range 3 {
+			writePNG(t, filepath.Join(dir, "data", class, string(rune('a'+j))+".png"), color.Gray{Y: uint8(40 + 150*i + 10*j)})
+		}
+	}
+	m, err := model.New(model.DefaultSpec(), model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(1)
+	modelPath := filepath.Join(dir, "m.drk")
+	if _, err := m.Save(modelPath); err != nil {
+		t.Fatal(err)
+	}
+	badConfig := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badConfig, []byte("train:\n  epochs: \"ten\"\n"), 0o644)
+	unknownKey := filepath.Join(dir, "unknown.yaml")
+	os.WriteFile(unknownKey, []byte("train:\n  learning_rat: 0.1\n"), 0o644)
+	corrupt := filepath.Join(dir, "corrupt.drk")
+	os.WriteFile(corrupt, []byte("DEEPRANK garbage"), 0o644)
+	img := filepath.Join(dir, "data", "dark", "a.png")
+
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"help", []string{"--help"}, exitOK, "EXIT STATUS"},
+		{"triplets", []string{"triplets", "--input", filepath.Join(dir, "data"), "--pos", "2", "--neg", "1", "--out", filepath.Join(dir, "t.txt")}, exitOK, "wrote 12 triplets from 6 images in 2 classes"},
+		{"eval triplet file", []string{"eval", "--model", modelPath, "--triplets", filepath.Join(dir, "t.txt"), "--root", filepath.Join(dir, "data")}, exitOK, "phash"},
+		{"eval classes json", []string{"eval", "--model", modelPath, "--classes", filepath.Join(dir, "data"), "--json"}, exitOK, `"similarity_precision"`},
+		{"distance to itself", []string{"distance", "--model", modelPath, "--image1", img, "--image2", img}, exitOK, "0.000000"},
+		{"distance corrupt model", []string{"distance", "--model", corrupt, "--image1", img, "--image2", img}, exitFailure, "corrupt.drk"},
+		{"distance missing image", []string{"distance", "--model", modelPath, "--image1", img, "--image2", filepath.Join(dir, "nope.png")}, exitFailure, "nope.png"},
+		{"train config wrong type", []string{"train", "--config", badConfig}, exitUsage, "train.epochs"},
+		{"train config unknown key", []string{"train", "--config", unknownKey}, exitUsage, `unknown key "train.learning_rat"`},
+		{"train without data", []string{"train"}, exitUsage, "data.triplets"},
+		{"eval without set", []string{"eval", "--model", modelPath}, exitUsage, "one of --classes and --triplets"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d (want %d), output:\n%s\nwant it to contain %q", code, tc.wantCode, out, tc.want)
+			}
+		})
+	}
+}
