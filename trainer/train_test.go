@@ -99,7 +99,9 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	classes := mustClassImages(t, 3, 8)
 	straight := testOptions(t, classes)
 	straight.CheckpointEvery = time.Hour
+	began := time.Now()
 	res, err := Train(context.Background(), straight, io.Discard, false)
+	took := time.Since(began)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,10 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 		if attempt > 50 {
 			t.Fatal("training never finished")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(5+rng.IntN(60))*time.Millisecond)
+		// Stop somewhere in the run; later attempts get longer so that the
+		// test ends however slow the machine (or the race detector) is.
+		limit := time.Duration(float64(took) * (0.02 + 0.2*rng.Float64()) * (1 + float64(attempt)/10))
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
 		_, err := Train(ctx, broken, io.Discard, true)
 		cancel()
 		if err == nil {
@@ -201,5 +206,19 @@ func TestTrainErrors(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestTrainEarlyStop(t *testing.T) {
+	o := testOptions(t, mustClassImages(t, 3, 6))
+	o.Epochs = 5
+	o.Patience = 1
+	o.LearningRate = 1e-12 // nothing changes, so nothing improves
+	res, err := Train(context.Background(), o, io.Discard, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.History) != 2 || !strings.Contains(res.Stopped, "early stop") {
+		t.Fatalf("ran %d epochs, stopped %q; want an early stop after 2", len(res.History), res.Stopped)
 	}
 }
