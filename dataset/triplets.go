@@ -5,6 +5,8 @@ package dataset
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -175,14 +177,20 @@ func ScanClasses(root string) (*Labelled, error) {
 	return ds, nil
 }
 
-// Split divides the set in two by a hash of each path: about frac of every
-// class goes to the second set. The split depends only on the paths.
-func (ds *Labelled) Split(frac float64) (train, held *Labelled) {
+// Split divides the set in two by a hash: about frac of the images go to
+// the second set. The hash is of each image's path, or with byClass of its
+// class name, so that whole classes (instances) are held out. The split
+// depends only on the names.
+func (ds *Labelled) Split(frac float64, byClass bool) (train, held *Labelled) {
 	train = &Labelled{Root: ds.Root, Classes: ds.Classes}
 	held = &Labelled{Root: ds.Root, Classes: ds.Classes}
 	for i, p := range ds.Paths {
+		key := p
+		if byClass {
+			key = ds.Classes[ds.Labels[i]]
+		}
 		dst := train
-		if HashFraction(p) < frac {
+		if HashFraction(key) < frac {
 			dst = held
 		}
 		dst.Paths = append(dst.Paths, p)
@@ -191,14 +199,11 @@ func (ds *Labelled) Split(frac float64) (train, held *Labelled) {
 	return train, held
 }
 
-// HashFraction maps a string to [0, 1) by FNV-1a: a stable split key.
+// HashFraction maps a string to [0, 1) by SHA-256: a stable split key
+// that spreads even near-identical names (1f600, 1f601) evenly.
 func HashFraction(s string) float64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return float64(h>>11) / (1 << 53)
+	sum := sha256.Sum256([]byte(s))
+	return float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
 }
 
 // ByClass groups path indices by label.
@@ -212,18 +217,24 @@ func (ds *Labelled) ByClass() [][]int {
 
 // SampleTriplets follows the reference sampler: for every image, pos
 // positives from its own class and, for each positive, neg negatives from
-// other classes, all drawn at random from rng.
-func (ds *Labelled) SampleTriplets(pos, neg int, rng *rand.Rand) []Triplet {
+// other classes, all drawn at random from rng. An image alone in its class
+// gets no triplet, unless selfPositive is set: then it is its own positive
+// (training augments the two copies differently, which teaches invariance to
+// the augmentations, as for copy detection).
+func (ds *Labelled) SampleTriplets(pos, neg int, selfPositive bool, rng *rand.Rand) []Triplet {
 	groups := ds.ByClass()
 	var ts []Triplet
+	if len(groups) < 2 {
+		return nil
+	}
 	for i, p := range ds.Paths {
 		same := groups[ds.Labels[i]]
-		if len(same) < 2 {
+		if len(same) < 2 && !selfPositive {
 			continue
 		}
 		for range pos {
-			j := same[rng.IntN(len(same))]
-			for j == i {
+			j := i
+			for len(same) > 1 && j == i {
 				j = same[rng.IntN(len(same))]
 			}
 			for range neg {

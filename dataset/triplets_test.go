@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"fmt"
 	"errors"
 	"io/fs"
 	"math/rand/v2"
@@ -117,7 +118,7 @@ func TestSampleTriplets(t *testing.T) {
 	for i, p := range ds.Paths {
 		label[p] = ds.Labels[i]
 	}
-	ts := ds.SampleTriplets(2, 3, rand.New(rand.NewPCG(1, 1)))
+	ts := ds.SampleTriplets(2, 3, false, rand.New(rand.NewPCG(1, 1)))
 	// Every image of a class with a pair: 7 images x 2 positives x 3 negatives.
 	if len(ts) != 7*2*3 {
 		t.Fatalf("%d triplets, want %d", len(ts), 7*2*3)
@@ -138,20 +139,33 @@ func TestScanClassesNeedsTwo(t *testing.T) {
 	}
 }
 
+func TestHashFractionSpreads(t *testing.T) {
+	// Near-identical keys, like emoji codes, must land all over [0, 1).
+	low := 0
+	for i := range 1000 {
+		if HashFraction(fmt.Sprintf("1f%03x", i)) < 0.2 {
+			low++
+		}
+	}
+	if low < 150 || low > 250 {
+		t.Errorf("%d of 1000 near-identical keys below 0.2, want about 200", low)
+	}
+}
+
 func TestSplitIsStable(t *testing.T) {
 	ds := &Labelled{Classes: []string{"a", "b"}}
 	for i := range 1000 {
 		ds.Paths = append(ds.Paths, strings.Repeat("p", i%7)+string(rune('a'+i%26))+strings.Repeat("q", i/26))
 		ds.Labels = append(ds.Labels, i%2)
 	}
-	train, held := ds.Split(0.2)
+	train, held := ds.Split(0.2, false)
 	if len(train.Paths)+len(held.Paths) != 1000 {
 		t.Fatal("split lost images")
 	}
 	if f := float64(len(held.Paths)) / 1000; f < 0.15 || f > 0.25 {
 		t.Errorf("held out %.2f, want about 0.2", f)
 	}
-	_, again := ds.Split(0.2)
+	_, again := ds.Split(0.2, false)
 	if len(again.Paths) != len(held.Paths) || again.Paths[0] != held.Paths[0] {
 		t.Error("split is not stable")
 	}

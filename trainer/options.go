@@ -70,6 +70,16 @@ type Data struct {
 	// Classes is a folder of class subfolders (relative to Root, or
 	// absolute); triplets are sampled anew every epoch.
 	Classes string `json:"classes"`
+	// Mix, instead of Classes, lists several class folders, each with its
+	// own sampler counts, whose triplets are mixed in every epoch (e.g.
+	// more triplets from a small set). Negatives come from the same folder.
+	Mix []ClassSource `json:"mix"`
+	// SelfPositives makes an image alone in its class its own positive;
+	// the two copies are augmented differently (copy detection).
+	SelfPositives bool `json:"self_positives"`
+	// SplitBy chooses what the held-out hash is of: "path" (images) or
+	// "class" (whole classes, for instance-level data).
+	SplitBy string `json:"split_by"`
 	// ValFraction of the images (or triplets) is held out for evaluation,
 	// chosen by a hash of the path.
 	ValFraction float64 `json:"val_fraction"`
@@ -78,6 +88,13 @@ type Data struct {
 	Negatives int `json:"negatives"`
 	// MaxValTriplets caps the held-out triplets evaluated every epoch.
 	MaxValTriplets int `json:"max_val_triplets"`
+}
+
+// ClassSource is one class folder of Data.Mix.
+type ClassSource struct {
+	Classes   string `json:"classes"`
+	Positives int    `json:"positives"`
+	Negatives int    `json:"negatives"`
 }
 
 // DefaultOptions are the defaults of every field: the reference's
@@ -89,6 +106,8 @@ func DefaultOptions() Options {
 		Normalization: model.UnitNormalization(),
 		Data: Data{
 			ValFraction:    0.2,
+			SplitBy:        "path",
+			Mix:            []ClassSource{},
 			Positives:      1,
 			Negatives:      1,
 			MaxValTriplets: 2000,
@@ -131,10 +150,10 @@ func (o Options) Validate() error {
 		}
 	}
 	switch {
-	case o.Data.Triplets == "" && o.Data.Classes == "":
-		return bad("data", "set data.triplets (a triplet file) or data.classes (a folder of class folders)")
-	case o.Data.Triplets != "" && o.Data.Classes != "":
-		return bad("data", "set only one of data.triplets and data.classes")
+	case countSet(o.Data.Triplets != "", o.Data.Classes != "", len(o.Data.Mix) > 0) != 1:
+		return bad("data", "set one of data.triplets (a triplet file), data.classes (a folder of class folders) and data.mix")
+	case o.Data.SplitBy != "path" && o.Data.SplitBy != "class":
+		return bad("data.split_by", "%q is not path or class", o.Data.SplitBy)
 	case o.Data.ValFraction < 0 || o.Data.ValFraction >= 1:
 		return bad("data.val_fraction", "%g is outside [0, 1)", o.Data.ValFraction)
 	case o.Data.Classes != "" && (o.Data.Positives < 1 || o.Data.Negatives < 1):
@@ -159,8 +178,8 @@ func (o Options) Validate() error {
 		return bad("weight_decay", "%g must not be negative", o.WeightDecay)
 	case o.Mining != "none" && o.Mining != "semihard" && o.Mining != "hard":
 		return bad("mining", "%q is not none, semihard or hard", o.Mining)
-	case o.Mining != "none" && o.Data.Classes == "":
-		return bad("mining", "mining needs class labels: use data.classes, or set mining: none")
+	case o.Mining != "none" && o.Data.Triplets != "":
+		return bad("mining", "mining needs class labels: use data.classes or data.mix, or set mining: none")
 	case o.Augment.Rotation < 0 || o.Augment.Rotation > 180:
 		return bad("augment.rotation", "%g is outside 0..180 degrees", o.Augment.Rotation)
 	case o.Augment.Shear < 0 || o.Augment.Shear >= 90:
@@ -186,5 +205,20 @@ func (o Options) Validate() error {
 	case o.Workers < 0:
 		return bad("workers", "%d must not be negative", o.Workers)
 	}
+	for i, m := range o.Data.Mix {
+		if m.Classes == "" || m.Positives < 1 || m.Negatives < 1 {
+			return bad(fmt.Sprintf("data.mix[%d]", i), "needs classes, and positives and negatives of at least 1")
+		}
+	}
 	return nil
+}
+
+func countSet(flags ...bool) int {
+	n := 0
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
 }

@@ -1,11 +1,14 @@
 package trainer
 
 import (
+	"errors"
 	"fmt"
-	"github.com/deeprank/deeprank/dataset"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
+
+	"github.com/deeprank/deeprank/dataset"
 )
 
 // source provides the triplets of each epoch and the held-out data.
@@ -13,14 +16,21 @@ type source struct {
 	root string // image paths are relative to it
 	// fixed holds a triplet file's training triplets; nil for classes.
 	fixed []dataset.Triplet
-	// train holds the training images of a class folder; nil for a file.
-	train *dataset.Labelled
-	val   []dataset.Triplet
+	// parts hold the training images of class folders; nil for a file.
+	parts   []trainPart
+	classes []string // class names over all parts, by label
+	val     []dataset.Triplet
 	// valSet holds held-out labelled images (at most maxRetrieval) for
 	// Recall@1; nil without labels.
 	valSet *dataset.Labelled
 	labels map[string]int
 	desc   string
+}
+
+// trainPart is one class folder's training images and sampler settings.
+type trainPart struct {
+	set                  *dataset.Labelled
+	positives, negatives int
 }
 
 // maxRetrieval caps the held-out images ranked every epoch (the cost grows
@@ -59,30 +69,74 @@ func newSource(o Options) (*source, error) {
 		s.val = capTriplets(s.val, d.MaxValTriplets)
 		return s, nil
 	}
-	dir := joinRoot(d.Root, d.Classes)
-	all, err := dataset.ScanClasses(dir)
-	if err != nil {
-		return nil, err
+	parts := d.Mix
+	if len(parts) == 0 {
+		parts = []ClassSource{{Classes: d.Classes, Positives: d.Positives, Negatives: d.Negatives}}
 	}
-	train, held := all.Split(d.ValFraction)
-	if train.ClassesWithPairs() < 1 || len(train.Classes) < 2 {
-		return nil, fmt.Errorf("data: %s has too few training images per class", dir)
+	s := &source{root: d.Root, labels: map[string]int{}}
+	held := &dataset.Labelled{Root: d.Root}
+	var descs []string
+	for _, part := range parts {
+		dir := joinRoot(d.Root, part.Classes)
+		all, err := dataset.ScanClasses(dir)
+		if err != nil {
+			return nil, err
+		}
+		// Paths and labels relative to the common root and unique across
+		// the parts.
+		absRoot, err1 := filepath.Abs(rootOrDot(d.Root))
+		absDir, err2 := filepath.Abs(dir)
+		rel, err := filepath.Rel(absRoot, absDir)
+		if err = errors.Join(err1, err2, err); err != nil {
+			return nil, fmt.Errorf("data: %s: %w", dir, err)
+		}
+		train, h := all.Split(d.ValFraction, d.SplitBy == "class")
+		offset := len(s.classes)
+		for _, set := range []*dataset.Labelled{train, h} {
+			set.Root = d.Root
+			for i := range set.Paths {
+				set.Paths[i] = filepath.ToSlash(filepath.Join(rel, set.Paths[i]))
+				set.Labels[i] += offset
+				s.labels[set.Paths[i]] = set.Labels[i]
+			}
+		}
+		for _, c := range all.Classes {
+			s.classes = append(s.classes, filepath.Join(rel, c))
+		}
+		train.Classes = s.classes
+		if len(train.Paths) == 0 || (train.ClassesWithPairs() == 0 && !d.SelfPositives) {
+			return nil, fmt.Errorf("data: %s has too few training images per class (set data.self_positives for one image per class)", dir)
+		}
+		s.parts = append(s.parts, trainPart{train, part.Positives, part.Negatives})
+		held.Paths = append(held.Paths, h.Paths...)
+		held.Labels = append(held.Labels, h.Labels...)
+		descs = append(descs, fmt.Sprintf("%s: %d classes, %d training images, %d held out", dir, len(all.Classes), len(train.Paths), len(h.Paths)))
 	}
-	s := &source{root: dir, train: train, labels: map[string]int{}}
-	for i, p := range all.Paths {
-		s.labels[p] = all.Labels[i]
-	}
-	if len(held.Paths) > 0 && held.ClassesWithPairs() > 0 {
-		s.val = capTriplets(held.SampleTriplets(1, 1, rand.New(rand.NewPCG(o.Seed, 0x7a1))), d.MaxValTriplets)
+	held.Classes = s.classes
+	if len(held.Paths) > 0 {
+		s.val = capTriplets(held.SampleTriplets(1, 1, d.SelfPositives, rand.New(rand.NewPCG(o.Seed, 0x7a1))), d.MaxValTriplets)
 		s.valSet = held
 		if len(held.Paths) > maxRetrieval {
 			s.valSet = &dataset.Labelled{Root: held.Root, Classes: held.Classes,
 				Paths: held.Paths[:maxRetrieval], Labels: held.Labels[:maxRetrieval]}
 		}
 	}
-	s.desc = fmt.Sprintf("class folders %s: %d classes, %d training images, %d held out (%g by path hash)",
-		dir, len(all.Classes), len(train.Paths), len(held.Paths), d.ValFraction)
+	s.desc = fmt.Sprintf("class folders (%g held out by %s hash) %s", d.ValFraction, splitName(d.SplitBy), strings.Join(descs, "; "))
 	return s, nil
+}
+
+func splitName(by string) string {
+	if by == "class" {
+		return "class"
+	}
+	return "path"
+}
+
+func rootOrDot(root string) string {
+	if root == "" {
+		return "."
+	}
+	return root
 }
 
 // joinRoot resolves p against root unless it is absolute.
@@ -110,8 +164,8 @@ func (s *source) describe() string { return s.desc }
 // allPaths lists every image the run reads.
 func (s *source) allPaths(o Options) []string {
 	paths := distinctPaths(s.fixed, s.val)
-	if s.train != nil {
-		paths = append(paths, s.train.Paths...)
+	for _, p := range s.parts {
+		paths = append(paths, p.set.Paths...)
 	}
 	if s.valSet != nil {
 		paths = append(paths, s.valSet.Paths...)
@@ -123,11 +177,9 @@ func (s *source) allPaths(o Options) []string {
 // order that depends only on the seed and the epoch.
 func (s *source) epochTriplets(o Options, epoch int) []dataset.Triplet {
 	rng := rand.New(rand.NewPCG(seedFor(o.Seed, epoch), 0xe90c))
-	var ts []dataset.Triplet
-	if s.train != nil {
-		ts = s.train.SampleTriplets(o.Data.Positives, o.Data.Negatives, rng)
-	} else {
-		ts = slices.Clone(s.fixed)
+	ts := slices.Clone(s.fixed)
+	for _, p := range s.parts {
+		ts = append(ts, p.set.SampleTriplets(p.positives, p.negatives, o.Data.SelfPositives, rng)...)
 	}
 	rng.Shuffle(len(ts), func(i, j int) { ts[i], ts[j] = ts[j], ts[i] })
 	return ts

@@ -222,3 +222,50 @@ func TestTrainEarlyStop(t *testing.T) {
 		t.Fatalf("ran %d epochs, stopped %q; want an early stop after 2", len(res.History), res.Stopped)
 	}
 }
+
+// TestTrainMix trains on two class folders at once, one of single-image
+// classes (their own positives), holding out whole classes.
+func TestTrainMix(t *testing.T) {
+	pairs := mustClassImages(t, 4, 2)
+	singles := mustClassImages(t, 4, 1)
+	o := testOptions(t, "")
+	o.Data.Classes = ""
+	o.Data.Mix = []ClassSource{{Classes: pairs, Positives: 1, Negatives: 1}, {Classes: singles, Positives: 3, Negatives: 1}}
+	o.Data.SelfPositives = true
+	o.Data.SplitBy = "class"
+	o.Data.ValFraction = 0.2 // holds out classes c and d of each folder
+	o.Epochs = 1
+	src, err := newSource(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := src.epochTriplets(o, 0)
+	self := 0
+	for _, tr := range ts {
+		if src.labels[tr.Query] != src.labels[tr.Positive] || src.labels[tr.Query] == src.labels[tr.Negative] {
+			t.Fatalf("bad triplet %v", tr)
+		}
+		if tr.Query == tr.Positive {
+			self++
+		}
+	}
+	trainSingles := len(src.parts[1].set.Paths)
+	if self != 3*trainSingles || len(ts) != len(src.parts[0].set.Paths)+3*trainSingles {
+		t.Errorf("%d triplets, %d self-positive; %d training singles", len(ts), self, trainSingles)
+	}
+	if src.valSet == nil {
+		t.Fatal("nothing held out")
+	}
+	for _, p := range src.valSet.Paths { // held-out classes are not trained on
+		for _, part := range src.parts {
+			for _, q := range part.set.Paths {
+				if filepath.Dir(p) == filepath.Dir(q) {
+					t.Fatalf("class of %s is both held out and trained", p)
+				}
+			}
+		}
+	}
+	if _, err := Train(context.Background(), o, io.Discard, false); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -56,7 +56,7 @@ precision is computed.`,
 					ds = spread(ds, o.maxImages)
 				}
 				set = eval.Set{Root: ds.Root, Paths: ds.Paths, Labels: ds.Labels,
-					Triplets: ds.SampleTriplets(1, 1, rand.New(rand.NewPCG(o.seed, 0)))}
+					Triplets: ds.SampleTriplets(1, 1, false, rand.New(rand.NewPCG(o.seed, 0)))}
 			} else {
 				ts, err := dataset.ReadTripletFile(o.triplets, o.root)
 				if err != nil {

@@ -40,7 +40,7 @@ image, --pos positives from its own class folder and, for each positive,
 			if err != nil {
 				return err
 			}
-			ts := ds.SampleTriplets(o.positives, o.negatives, rand.New(rand.NewPCG(o.seed, 0)))
+			ts := ds.SampleTriplets(o.positives, o.negatives, false, rand.New(rand.NewPCG(o.seed, 0)))
 			var buf bytes.Buffer
 			if err := dataset.WriteTriplets(&buf, ts); err != nil {
 				return err
