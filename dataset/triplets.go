@@ -178,10 +178,12 @@ func ScanClasses(root string) (*Labelled, error) {
 }
 
 // Split divides the set in two by a hash: about frac of the images go to
-// the second set. The hash is of each image's path, or with byClass of its
-// class name, so that whole classes (instances) are held out. The split
-// depends only on the names.
-func (ds *Labelled) Split(frac float64, byClass bool) (train, held *Labelled) {
+// the second set. The hash is of salt + each image's path, or with byClass
+// of salt + its class name, so that whole classes (instances) are held out.
+// The split depends only on the names and the salt; a different salt gives
+// a split independent of one made before (a validation set carved from data
+// that was itself split by hash).
+func (ds *Labelled) Split(frac float64, byClass bool, salt string) (train, held *Labelled) {
 	train = &Labelled{Root: ds.Root, Classes: ds.Classes}
 	held = &Labelled{Root: ds.Root, Classes: ds.Classes}
 	for i, p := range ds.Paths {
@@ -190,7 +192,7 @@ func (ds *Labelled) Split(frac float64, byClass bool) (train, held *Labelled) {
 			key = ds.Classes[ds.Labels[i]]
 		}
 		dst := train
-		if HashFraction(key) < frac {
+		if HashFraction(salt+key) < frac {
 			dst = held
 		}
 		dst.Paths = append(dst.Paths, p)
@@ -224,8 +226,8 @@ func (ds *Labelled) ByClass() [][]int {
 func (ds *Labelled) SampleTriplets(pos, neg int, selfPositive bool, rng *rand.Rand) []Triplet {
 	groups := ds.ByClass()
 	var ts []Triplet
-	if len(groups) < 2 {
-		return nil
+	if ds.nonEmptyClasses() < 2 {
+		return nil // no negative anywhere
 	}
 	for i, p := range ds.Paths {
 		same := groups[ds.Labels[i]]
@@ -247,6 +249,16 @@ func (ds *Labelled) SampleTriplets(pos, neg int, selfPositive bool, rng *rand.Ra
 		}
 	}
 	return ts
+}
+
+func (ds *Labelled) nonEmptyClasses() int {
+	n := 0
+	for _, g := range ds.ByClass() {
+		if len(g) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // ClassesWithPairs counts classes that can give a positive pair.

@@ -2,8 +2,8 @@ package dataset
 
 import (
 	"bytes"
-	"fmt"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -158,14 +158,14 @@ func TestSplitIsStable(t *testing.T) {
 		ds.Paths = append(ds.Paths, strings.Repeat("p", i%7)+string(rune('a'+i%26))+strings.Repeat("q", i/26))
 		ds.Labels = append(ds.Labels, i%2)
 	}
-	train, held := ds.Split(0.2, false)
+	train, held := ds.Split(0.2, false, "")
 	if len(train.Paths)+len(held.Paths) != 1000 {
 		t.Fatal("split lost images")
 	}
 	if f := float64(len(held.Paths)) / 1000; f < 0.15 || f > 0.25 {
 		t.Errorf("held out %.2f, want about 0.2", f)
 	}
-	_, again := ds.Split(0.2, false)
+	_, again := ds.Split(0.2, false, "")
 	if len(again.Paths) != len(held.Paths) || again.Paths[0] != held.Paths[0] {
 		t.Error("split is not stable")
 	}
@@ -191,4 +191,12 @@ func FuzzParseTriplets(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSampleTripletsWithoutNegatives(t *testing.T) {
+	// Two classes named, but images in only one: no triplet, and no hang.
+	ds := &Labelled{Classes: []string{"a", "b"}, Paths: []string{"a/1", "a/2"}, Labels: []int{0, 0}}
+	if ts := ds.SampleTriplets(1, 1, true, rand.New(rand.NewPCG(1, 1))); len(ts) != 0 {
+		t.Errorf("got %d triplets without any negative", len(ts))
+	}
 }

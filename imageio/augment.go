@@ -3,9 +3,12 @@ package imageio
 import (
 	"bytes"
 	"image"
+	"image/draw"
 	"image/jpeg"
 	"math"
 	"math/rand/v2"
+
+	xdraw "golang.org/x/image/draw"
 )
 
 // Augment describes random changes applied to training images. The zero
@@ -29,6 +32,9 @@ type Augment struct {
 	// ColorJitter scales brightness, contrast and saturation by random
 	// factors in [1-ColorJitter, 1+ColorJitter].
 	ColorJitter float64 `json:"color_jitter"`
+	// Downscale shrinks the image to a random side in [1-Downscale, 1] of
+	// its size and scales it back up, losing detail as a thumbnail does.
+	Downscale float64 `json:"downscale"`
 	// JPEGProbability is the chance of re-encoding the image as JPEG at a
 	// random quality in [JPEGMinQuality, 95].
 	JPEGProbability float64 `json:"jpeg_probability"`
@@ -39,6 +45,9 @@ type Augment struct {
 // img is not changed.
 func (a Augment) Apply(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 	out := a.geometric(img, rng)
+	if a.Downscale > 0 {
+		out = downscale(out, uniform(rng, 1-a.Downscale, 1))
+	}
 	if a.JPEGProbability > 0 && rng.Float64() < a.JPEGProbability {
 		q := a.JPEGMinQuality + rng.IntN(max(96-a.JPEGMinQuality, 1))
 		out = jpegRoundTrip(out, q)
@@ -126,6 +135,16 @@ func bilinear(img *image.RGBA, x, y float64, px []byte) {
 	}
 }
 
+// downscale scales img by s and back to its size.
+func downscale(img *image.RGBA, s float64) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	small := image.NewRGBA(image.Rect(0, 0, max(1, int(float64(w)*s)), max(1, int(float64(h)*s))))
+	xdraw.ApproxBiLinear.Scale(small, small.Bounds(), img, img.Bounds(), xdraw.Src, nil)
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	xdraw.ApproxBiLinear.Scale(out, out.Bounds(), small, small.Bounds(), xdraw.Src, nil)
+	return out
+}
+
 func jpegRoundTrip(img *image.RGBA, quality int) *image.RGBA {
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
@@ -135,7 +154,9 @@ func jpegRoundTrip(img *image.RGBA, quality int) *image.RGBA {
 	if err != nil {
 		return img
 	}
-	return Square(dec, img.Rect.Dx())
+	out := image.NewRGBA(image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy()))
+	draw.Draw(out, out.Bounds(), dec, dec.Bounds().Min, draw.Src)
+	return out
 }
 
 // jitter changes brightness, contrast and saturation in place.

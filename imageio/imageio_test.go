@@ -116,7 +116,7 @@ func abs32(v float32) float32 { return max(v, -v) }
 
 func TestAugmentDeterministic(t *testing.T) {
 	img := Square(testImage(), 32)
-	a := Augment{HorizontalFlip: true, VerticalFlip: true, Rotation: 30, Shear: 10, Zoom: 0.2, Crop: 0.3, ColorJitter: 0.3, JPEGProbability: 1, JPEGMinQuality: 30}
+	a := Augment{HorizontalFlip: true, VerticalFlip: true, Rotation: 30, Shear: 10, Zoom: 0.2, Crop: 0.3, Downscale: 0.5, ColorJitter: 0.3, JPEGProbability: 1, JPEGMinQuality: 30}
 	one := a.Apply(img, rand.New(rand.NewPCG(1, 2)))
 	two := a.Apply(img, rand.New(rand.NewPCG(1, 2)))
 	other := a.Apply(img, rand.New(rand.NewPCG(3, 4)))

@@ -190,6 +190,8 @@ func (o Options) Validate() error {
 		return bad("augment.crop", "%g is outside [0, 1)", o.Augment.Crop)
 	case o.Augment.ColorJitter < 0 || o.Augment.ColorJitter >= 1:
 		return bad("augment.color_jitter", "%g is outside [0, 1)", o.Augment.ColorJitter)
+	case o.Augment.Downscale < 0 || o.Augment.Downscale >= 1:
+		return bad("augment.downscale", "%g is outside [0, 1)", o.Augment.Downscale)
 	case o.Augment.JPEGProbability < 0 || o.Augment.JPEGProbability > 1:
 		return bad("augment.jpeg_probability", "%g is outside [0, 1]", o.Augment.JPEGProbability)
 	case o.Augment.JPEGProbability > 0 && (o.Augment.JPEGMinQuality < 1 || o.Augment.JPEGMinQuality > 95):

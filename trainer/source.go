@@ -90,7 +90,7 @@ func newSource(o Options) (*source, error) {
 		if err = errors.Join(err1, err2, err); err != nil {
 			return nil, fmt.Errorf("data: %s: %w", dir, err)
 		}
-		train, h := all.Split(d.ValFraction, d.SplitBy == "class")
+		train, h := all.Split(d.ValFraction, d.SplitBy == "class", "validation:")
 		offset := len(s.classes)
 		for _, set := range []*dataset.Labelled{train, h} {
 			set.Root = d.Root
@@ -104,7 +104,7 @@ func newSource(o Options) (*source, error) {
 			s.classes = append(s.classes, filepath.Join(rel, c))
 		}
 		train.Classes = s.classes
-		if len(train.Paths) == 0 || (train.ClassesWithPairs() == 0 && !d.SelfPositives) {
+		if len(train.SampleTriplets(1, 1, d.SelfPositives, rand.New(rand.NewPCG(1, 1)))) == 0 {
 			return nil, fmt.Errorf("data: %s has too few training images per class (set data.self_positives for one image per class)", dir)
 		}
 		s.parts = append(s.parts, trainPart{train, part.Positives, part.Negatives})

@@ -233,7 +233,7 @@ func TestTrainMix(t *testing.T) {
 	o.Data.Mix = []ClassSource{{Classes: pairs, Positives: 1, Negatives: 1}, {Classes: singles, Positives: 3, Negatives: 1}}
 	o.Data.SelfPositives = true
 	o.Data.SplitBy = "class"
-	o.Data.ValFraction = 0.2 // holds out classes c and d of each folder
+	o.Data.ValFraction = 0.3
 	o.Epochs = 1
 	src, err := newSource(o)
 	if err != nil {

@@ -1,0 +1,232 @@
+// Command mkdefaultdata lays out the training and evaluation data of the
+// default model from the emoji images of two vendors and a set of photos:
+//
+//	OUT/train/emoji/CODE/{google,twitter}.png    instance pairs (80% of codes)
+//	OUT/train/photos/NAME/{orig,2x}.jpg          photos (80%), with their 2x version
+//	OUT/eval/emoji/{google,twitter}/CODE/*.png   held-out codes, one vendor per side
+//	OUT/eval/photos/gallery/NAME/orig.jpg        held-out photos
+//	OUT/eval/photos/queries/T/NAME/q.png         their copies under transform T
+//	OUT/eval/triplets.txt                        held-out triplets of both sets
+//
+// The held-out codes and photos are a fixed 20%, chosen by a hash of the
+// code or photo name (dataset.HashFraction), so training never sees them.
+// scripts/fetch-default-data.sh runs it.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/imageio"
+)
+
+// heldOut is the share of codes and photos kept for evaluation.
+const heldOut = 0.2
+
+// transforms are the copy-detection edits evaluated one by one, and mixed.
+var transforms = []struct {
+	name  string
+	apply func(*image.RGBA, *rand.Rand) *image.RGBA
+}{
+	{"crop", imageio.Augment{Crop: 0.4}.Apply},
+	{"downscale", imageio.Augment{Downscale: 0.75}.Apply},
+	{"rotate", imageio.Augment{Rotation: 20}.Apply},
+	{"jpeg", imageio.Augment{JPEGProbability: 1, JPEGMinQuality: 10}.Apply},
+	{"color", imageio.Augment{ColorJitter: 0.4}.Apply},
+	{"flip", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return flipHorizontal(img) }},
+	{"mix", imageio.Augment{Crop: 0.3, Rotation: 10, Downscale: 0.5, ColorJitter: 0.3, JPEGProbability: 1, JPEGMinQuality: 30, HorizontalFlip: true}.Apply},
+}
+
+// flipHorizontal mirrors img left to right.
+func flipHorizontal(img *image.RGBA) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			copy(out.Pix[y*out.Stride+4*(w-1-x):][:4], img.Pix[y*img.Stride+4*x:][:4])
+		}
+	}
+	return out
+}
+
+func main() {
+	google := flag.String("emoji-google", "", "folder of the Google emoji PNGs (img/google/64)")
+	twitter := flag.String("emoji-twitter", "", "folder of the Twitter emoji PNGs (img/twitter/64)")
+	photos := flag.String("photos", "", "folder of photos (JPEG)")
+	photos2x := flag.String("photos-2x", "", "optional folder of the same photos at twice the size, named NAME@2x.jpg")
+	out := flag.String("out", "", "output folder")
+	flag.Parse()
+	if err := run(*google, *twitter, *photos, *photos2x, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "mkdefaultdata:", err)
+		os.Exit(1)
+	}
+}
+
+func run(google, twitter, photos, photos2x, out string) error {
+	if google == "" || twitter == "" || photos == "" || out == "" {
+		return fmt.Errorf("-emoji-google, -emoji-twitter, -photos and -out are required")
+	}
+	codes, err := commonPNGs(google, twitter)
+	if err != nil {
+		return err
+	}
+	var triplets []dataset.Triplet
+	var heldCodes []string
+	for _, c := range codes {
+		if dataset.HashFraction(c) < heldOut {
+			heldCodes = append(heldCodes, c)
+			err = errors.Join(
+				link(filepath.Join(google, c+".png"), filepath.Join(out, "eval/emoji/google", c, "google.png")),
+				link(filepath.Join(twitter, c+".png"), filepath.Join(out, "eval/emoji/twitter", c, "twitter.png")))
+		} else {
+			err = errors.Join(
+				link(filepath.Join(google, c+".png"), filepath.Join(out, "train/emoji", c, "google.png")),
+				link(filepath.Join(twitter, c+".png"), filepath.Join(out, "train/emoji", c, "twitter.png")))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	rng := rand.New(rand.NewPCG(2014, 1))
+	for i, c := range heldCodes {
+		n := heldCodes[(i+1+rng.IntN(len(heldCodes)-1))%len(heldCodes)]
+		triplets = append(triplets, dataset.Triplet{
+			Query: "emoji/google/" + c + "/google.png", Positive: "emoji/twitter/" + c + "/twitter.png", Negative: "emoji/twitter/" + n + "/twitter.png"})
+	}
+
+	names, err := filepath.Glob(filepath.Join(photos, "*.jpg"))
+	if err != nil {
+		return err
+	}
+	var heldPhotos []string
+	for _, p := range names {
+		name := strings.TrimSuffix(filepath.Base(p), ".jpg")
+		if dataset.HashFraction(name) < heldOut {
+			heldPhotos = append(heldPhotos, name)
+			if err := link(p, filepath.Join(out, "eval/photos/gallery", name, "orig.jpg")); err != nil {
+				return err
+			}
+			if err := writeQueries(p, filepath.Join(out, "eval/photos/queries"), name); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := link(p, filepath.Join(out, "train/photos", name, "orig.jpg")); err != nil {
+			return err
+		}
+		if photos2x != "" {
+			if p2 := filepath.Join(photos2x, name+"@2x.jpg"); exists(p2) {
+				if err := link(p2, filepath.Join(out, "train/photos", name, "2x.jpg")); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for i, name := range heldPhotos {
+		n := heldPhotos[(i+1+rng.IntN(len(heldPhotos)-1))%len(heldPhotos)]
+		triplets = append(triplets, dataset.Triplet{
+			Query: "photos/queries/mix/" + name + "/q.png", Positive: "photos/gallery/" + name + "/orig.jpg", Negative: "photos/gallery/" + n + "/orig.jpg"})
+	}
+	var buf bytes.Buffer
+	if err := dataset.WriteTriplets(&buf, triplets); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "eval/triplets.txt"), buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("emoji: %d codes, %d held out; photos: %d, %d held out; %d held-out triplets\n",
+		len(codes), len(heldCodes), len(names), len(heldPhotos), len(triplets))
+	return nil
+}
+
+// commonPNGs lists the names (without .png) present in both folders.
+func commonPNGs(a, b string) ([]string, error) {
+	list := func(dir string) (map[string]bool, error) {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]bool{}
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".png") {
+				m[strings.TrimSuffix(e.Name(), ".png")] = true
+			}
+		}
+		return m, nil
+	}
+	la, err := list(a)
+	if err != nil {
+		return nil, err
+	}
+	lb, err := list(b)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for n := range la {
+		if lb[n] {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	if len(out) < 10 {
+		return nil, fmt.Errorf("only %d emoji in both %s and %s", len(out), a, b)
+	}
+	return out, nil
+}
+
+// writeQueries writes the photo at src under every transform, seeded by
+// the photo's name so the set is the same on every machine.
+func writeQueries(src, dir, name string) error {
+	img, err := imageio.DecodeFile(src, nil)
+	if err != nil {
+		return err
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, img.Bounds().Dx(), img.Bounds().Dy()))
+	draw.Draw(rgba, rgba.Bounds(), img, img.Bounds().Min, draw.Src)
+	for ti, t := range transforms {
+		seed := uint64(dataset.HashFraction(name) * (1 << 53))
+		q := t.apply(rgba, rand.New(rand.NewPCG(seed, uint64(ti))))
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, q); err != nil {
+			return err
+		}
+		p := filepath.Join(dir, t.name, name, "q.png")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// link places a copy of src at dst (a hard link where possible).
+func link(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	os.Remove(dst)
+	if os.Link(src, dst) == nil {
+		return nil
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
