@@ -7,6 +7,8 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -26,10 +28,16 @@ var Ks = []int{1, 5, 10}
 // Paths are relative to Root.
 type Set struct {
 	Root string
-	// Paths and Labels are a labelled gallery for Recall@K and mAP
-	// (leave-one-out: every image queries all the others). Optional.
+	// Paths and Labels are a labelled gallery for Recall@K and mAP.
+	// Without queries, every gallery image queries all the others
+	// (leave-one-out). Optional.
 	Paths  []string
 	Labels []int
+	// QueryPaths and QueryLabels, when set, are the queries, ranked
+	// against the whole gallery. A query is relevant to gallery items of its
+	// label; a query whose label is in no gallery item is left out.
+	QueryPaths  []string
+	QueryLabels []int
 	// Triplets give the similarity precision. Optional.
 	Triplets []dataset.Triplet
 }
@@ -67,10 +75,13 @@ type Report struct {
 
 // Run evaluates the models of opts and every baseline on set.
 func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
-	paths := append([]string(nil), set.Paths...)
+	var paths []string
 	seen := map[string]bool{}
-	for _, p := range paths {
-		seen[p] = true
+	for _, p := range append(slices.Clone(set.Paths), set.QueryPaths...) {
+		if !seen[p] {
+			seen[p] = true
+			paths = append(paths, p)
+		}
 	}
 	for _, t := range set.Triplets {
 		for _, p := range [3]string{t.Query, t.Positive, t.Negative} {
@@ -188,44 +199,85 @@ func score(name string, set Set, paths []string, vecs map[string][]float32) Meth
 		})
 	}
 	if len(set.Labels) > 0 {
-		g := make([][]float32, len(set.Paths))
-		for i, p := range set.Paths {
-			g[i] = vecs[p]
+		g := lookup(vecs, set.Paths)
+		var ret Retrieval
+		if len(set.QueryPaths) > 0 {
+			ret = Rank(lookup(vecs, set.QueryPaths), set.QueryLabels, g, set.Labels, false, Ks)
+		} else {
+			ret = Rank(g, set.Labels, g, set.Labels, true, Ks)
 		}
-		ret := Rank(g, set.Labels, g, set.Labels, true, Ks)
 		r.Retrieval = &ret
 	}
 	return r
 }
 
+func lookup(vecs map[string][]float32, paths []string) [][]float32 {
+	out := make([][]float32, len(paths))
+	for i, p := range paths {
+		out[i] = vecs[p]
+	}
+	return out
+}
+
+// header and cells give the report's table, shared by the writers.
+func header() []string {
+	h := []string{"method", "sim. precision"}
+	for _, k := range Ks {
+		h = append(h, fmt.Sprintf("R@%d", k))
+	}
+	return append(h, "mAP")
+}
+
+func (r *Report) cells() [][]string {
+	cell := func(v float64, ok bool) string {
+		if !ok {
+			return "-"
+		}
+		return fmt.Sprintf("%.4f", v)
+	}
+	var rows [][]string
+	for _, m := range r.Results {
+		row := []string{m.Method, cell(m.Precision, m.Precision >= 0)}
+		ret := m.Retrieval
+		for _, k := range Ks {
+			row = append(row, cell(ret.at(k), ret != nil))
+		}
+		rows = append(rows, append(row, cell(ret.mean(), ret != nil)))
+	}
+	return rows
+}
+
+func (r *Retrieval) at(k int) float64 {
+	if r == nil {
+		return 0
+	}
+	return r.Recall[k]
+}
+
+func (r *Retrieval) mean() float64 {
+	if r == nil {
+		return 0
+	}
+	return r.MAP
+}
+
 // WriteTable prints the report as an aligned table.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "method\tsim. precision")
-	for _, k := range Ks {
-		fmt.Fprintf(tw, "\tR@%d", k)
-	}
-	fmt.Fprintf(tw, "\tmAP\n")
-	na := "-"
-	for _, m := range r.Results {
-		p := na
-		if m.Precision >= 0 {
-			p = fmt.Sprintf("%.4f", m.Precision)
-		}
-		fmt.Fprintf(tw, "%s\t%s", m.Method, p)
-		for _, k := range Ks {
-			if m.Retrieval != nil {
-				fmt.Fprintf(tw, "\t%.4f", m.Retrieval.Recall[k])
-			} else {
-				fmt.Fprintf(tw, "\t%s", na)
-			}
-		}
-		if m.Retrieval != nil {
-			fmt.Fprintf(tw, "\t%.4f\n", m.Retrieval.MAP)
-		} else {
-			fmt.Fprintf(tw, "\t%s\n", na)
-		}
+	for _, row := range append([][]string{header()}, r.cells()...) {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	fmt.Fprintf(tw, "(%d images, %d triplets)\n", r.Images, r.Triplets)
 	return tw.Flush()
+}
+
+// WriteMarkdown prints the report as a markdown table.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	h := header()
+	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(h, " | "), strings.Repeat("---|", len(h)))
+	for _, row := range r.cells() {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+	}
+	_, err := fmt.Fprintf(w, "\n%d images, %d triplets.\n", r.Images, r.Triplets)
+	return err
 }

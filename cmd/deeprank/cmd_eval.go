@@ -2,11 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"math/rand/v2"
+	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
 )
@@ -14,103 +15,150 @@ import (
 type evalOptions struct {
 	model     string
 	untrained bool
-	classes   string
-	triplets  string
-	root      string
-	maxImages int
+	set       eval.SetSpec
+	suite     string
 	seed      uint64
 	json      bool
+	markdown  bool
+}
+
+// namedReport is one set's report, as printed.
+type namedReport struct {
+	Name   string       `json:"name"`
+	Report *eval.Report `json:"report"`
 }
 
 func newEvalCmd() *cobra.Command {
 	var o evalOptions
 	cmd := &cobra.Command{
-		Use:   "eval --model M (--classes DIR | --triplets FILE [--root DIR])",
+		Use:   "eval --model M (--classes DIR | --queries DIR --gallery DIR | --triplets FILE [--root DIR] | --suite FILE)",
 		Short: "Score a model and simple baselines on labelled images or triplets",
 		Long: `Eval prints, for the model and for baselines computed in the same run (raw
 16x16 pixels, colour histogram, perceptual hash):
 
   similarity precision  the share of triplets ranked right, D(q,p) < D(q,n)
                         (the paper's metric)
-  R@1, R@5, R@10        the share of queries with an image of their class among
-                        the K nearest others (labelled folders only)
+  R@1, R@5, R@10        the share of queries with a relevant image among the K
+                        nearest
   mAP                   mean average precision over the ranked gallery
 
-With --classes, every image queries all the others (leave-one-out) and one
-triplet per image is sampled for the precision. With --triplets, only the
-precision is computed.`,
+Sets:
+  --classes DIR         class subfolders; every image queries all the others
+                        (leave-one-out), and one sampled triplet per image
+                        gives the precision
+  --queries/--gallery   two folders of class subfolders: each query is ranked
+                        against the gallery, relevant where the class folder
+                        names match (e.g. one emoji vendor against another)
+  --triplets FILE       a triplet file: the precision only
+  --suite FILE          a YAML list of such sets, all scored in one run:
+                          sets:
+                            - {name: emoji, queries: q/, gallery: g/}
+                            - {name: held-out, triplets: t.txt, root: data/}`,
 		Example: `  deeprank eval --model model.drk --classes data/fashion-mnist/test
+  deeprank eval --model model.drk --untrained --suite models/default/eval.yaml --markdown
   deeprank eval --model model.drk --triplets val.txt --root ./dataset --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (o.classes == "") == (o.triplets == "") {
-				return usagef("eval: give one of --classes and --triplets")
-			}
-			var set eval.Set
-			if o.classes != "" {
-				ds, err := dataset.ScanClasses(o.classes)
+			suite := &eval.Suite{Sets: []eval.SetSpec{o.set}}
+			if o.suite != "" {
+				if o.set != (eval.SetSpec{Root: o.set.Root, MaxImages: o.set.MaxImages}) {
+					return usagef("eval: give either --suite or one set")
+				}
+				f, err := os.Open(o.suite)
 				if err != nil {
 					return err
 				}
-				if o.maxImages > 0 && len(ds.Paths) > o.maxImages {
-					ds = spread(ds, o.maxImages)
-				}
-				set = eval.Set{Root: ds.Root, Paths: ds.Paths, Labels: ds.Labels,
-					Triplets: ds.SampleTriplets(1, 1, false, rand.New(rand.NewPCG(o.seed, 0)))}
-			} else {
-				ts, err := dataset.ReadTripletFile(o.triplets, o.root)
+				suite, err = eval.ParseSuite(f, o.suite)
+				f.Close()
 				if err != nil {
-					return err
+					return usageError{err}
 				}
-				set = eval.Set{Root: o.root, Triplets: ts}
+			} else if err := o.set.Validate(); err != nil {
+				return usagef("eval: give one of --classes, --queries with --gallery, --triplets and --suite")
 			}
-			var opts eval.Options
-			if o.model != "" {
-				m, err := model.Load(o.model)
-				if err != nil {
-					return err
-				}
-				opts.Models = append(opts.Models, eval.NamedModel{Name: "model", Model: m})
-				if o.untrained {
-					u, err := model.New(m.Spec, m.Normalization)
-					if err != nil {
-						return err
-					}
-					u.Initialize(o.seed)
-					opts.Models = append(opts.Models, eval.NamedModel{Name: "untrained", Model: u})
-				}
-			}
-			rep, err := eval.Run(cmd.Context(), set, opts)
+			opts, err := evalModels(o)
 			if err != nil {
 				return err
 			}
-			if o.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+			var reports []namedReport
+			for _, spec := range suite.Sets {
+				set, err := spec.Build(o.seed)
+				if err != nil {
+					return err
+				}
+				rep, err := eval.Run(cmd.Context(), set, opts)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, namedReport{spec.Name, rep})
 			}
-			return rep.WriteTable(cmd.OutOrStdout())
+			return printReports(cmd.OutOrStdout(), reports, o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model file (without it, only the baselines)")
 	f.BoolVar(&o.untrained, "untrained", false, "also score a randomly initialised network of the model's spec")
-	f.StringVar(&o.classes, "classes", "", "folder of class subfolders")
-	f.StringVar(&o.triplets, "triplets", "", "triplet file")
-	f.StringVar(&o.root, "root", ".", "folder the triplet file's paths are relative to")
-	f.IntVar(&o.maxImages, "max-images", 5000, "with --classes, use at most this many images, spread over the folder (0: all)")
+	f.StringVar(&o.set.Classes, "classes", "", "folder of class subfolders")
+	f.StringVar(&o.set.Queries, "queries", "", "folder of class subfolders of queries (with --gallery)")
+	f.StringVar(&o.set.Gallery, "gallery", "", "folder of class subfolders to search (with --queries)")
+	f.StringVar(&o.set.Triplets, "triplets", "", "triplet file")
+	f.StringVar(&o.set.Root, "root", ".", "folder the triplet file's paths are relative to")
+	f.IntVar(&o.set.MaxImages, "max-images", 5000, "with --classes, use at most this many images, spread over the folder (0: all)")
+	f.StringVar(&o.suite, "suite", "", "YAML file listing several sets")
 	f.Uint64Var(&o.seed, "seed", 1, "seed for sampling triplets and the untrained network")
 	f.BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	f.BoolVar(&o.markdown, "markdown", false, "print markdown tables")
 	return cmd
 }
 
-// spread keeps n images taken evenly over the set, so every class stays.
-func spread(ds *dataset.Labelled, n int) *dataset.Labelled {
-	out := &dataset.Labelled{Root: ds.Root, Classes: ds.Classes}
-	for i := range n {
-		j := i * len(ds.Paths) / n
-		out.Paths = append(out.Paths, ds.Paths[j])
-		out.Labels = append(out.Labels, ds.Labels[j])
+// evalModels loads the model of --model and, with --untrained, its
+// untrained twin.
+func evalModels(o evalOptions) (eval.Options, error) {
+	var opts eval.Options
+	if o.model == "" {
+		return opts, nil
 	}
-	return out
+	m, err := model.Load(o.model)
+	if err != nil {
+		return opts, err
+	}
+	opts.Models = append(opts.Models, eval.NamedModel{Name: "model", Model: m})
+	if o.untrained {
+		u, err := model.New(m.Spec, m.Normalization)
+		if err != nil {
+			return opts, err
+		}
+		u.Initialize(o.seed)
+		opts.Models = append(opts.Models, eval.NamedModel{Name: "untrained", Model: u})
+	}
+	return opts, nil
+}
+
+func printReports(w io.Writer, reports []namedReport, o evalOptions) error {
+	if o.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(reports)
+	}
+	for i, r := range reports {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if o.markdown {
+			if r.Name != "" {
+				fmt.Fprintf(w, "### %s\n\n", r.Name)
+			}
+			if err := r.Report.WriteMarkdown(w); err != nil {
+				return err
+			}
+			continue
+		}
+		if r.Name != "" {
+			fmt.Fprintf(w, "== %s\n", r.Name)
+		}
+		if err := r.Report.WriteTable(w); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -71,6 +71,10 @@ func TestCLI(t *testing.T) {
 	corrupt := filepath.Join(dir, "corrupt.drk")
 	os.WriteFile(corrupt, []byte("DEEPRANK garbage"), 0o644)
 	img := filepath.Join(dir, "data", "dark", "a.png")
+	suite := filepath.Join(dir, "suite.yaml")
+	os.WriteFile(suite, []byte("sets:\n  - {name: both, classes: "+filepath.Join(dir, "data")+"}\n  - {name: t, triplets: "+filepath.Join(dir, "t.txt")+", root: "+filepath.Join(dir, "data")+"}\n"), 0o644)
+	badSuite := filepath.Join(dir, "bad-suite.yaml")
+	os.WriteFile(badSuite, []byte("sets:\n  - {name: x, queries: a}\n"), 0o644)
 
 	cases := []struct {
 		name     string
@@ -88,7 +92,10 @@ func TestCLI(t *testing.T) {
 		{"train config wrong type", []string{"train", "--config", badConfig}, exitUsage, "train.epochs"},
 		{"train config unknown key", []string{"train", "--config", unknownKey}, exitUsage, `unknown key "train.learning_rat"`},
 		{"train without data", []string{"train"}, exitUsage, "data.triplets"},
-		{"eval without set", []string{"eval", "--model", modelPath}, exitUsage, "one of --classes and --triplets"},
+		{"eval without set", []string{"eval", "--model", modelPath}, exitUsage, "give one of --classes, --queries with --gallery"},
+		{"eval queries against gallery", []string{"eval", "--model", modelPath, "--queries", filepath.Join(dir, "data"), "--gallery", filepath.Join(dir, "data"), "--untrained"}, exitOK, "untrained"},
+		{"eval suite markdown", []string{"eval", "--model", modelPath, "--suite", suite, "--markdown"}, exitOK, "### both\n\n| method | sim. precision | R@1 |"},
+		{"eval bad suite", []string{"eval", "--model", modelPath, "--suite", badSuite}, exitUsage, `sets[0] ("x")`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
