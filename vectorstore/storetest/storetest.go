@@ -1,0 +1,312 @@
+// Package storetest is the conformance suite every vectorstore.Store
+// implementation must pass: run it from the implementation's tests with a
+// function that gives a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+// ID returns the test item id for n: the hex SHA-256 of its decimal form.
+func ID(n int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprint(n)))
+	return hex.EncodeToString(sum[:])
+}
+
+// Items makes n items of dimension dim with unit-length random vectors;
+// item i is in class "c<i%3>" and under path "dir<i%2>/".
+func Items(n, dim int, seed uint64) []vectorstore.Item {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	items := make([]vectorstore.Item, n)
+	for i := range items {
+		v := make([]float32, dim)
+		var ss float64
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+			ss += float64(v[j]) * float64(v[j])
+		}
+		for j := range v {
+			v[j] /= float32(math.Sqrt(ss))
+		}
+		items[i] = vectorstore.Item{ID: ID(i), Vector: v, Metadata: vectorstore.Metadata{
+			Path: fmt.Sprintf("dir%d/img%d.png", i%2, i), Size: int64(100 + i), Width: 64, Height: 48,
+			ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Class: fmt.Sprintf("c%d", i%3)}}
+	}
+	return items
+}
+
+const (
+	dim     = 16
+	version = "model-a"
+)
+
+// Run runs the whole suite. newStore must return an empty store; the suite
+// closes it.
+func Run(t *testing.T, newStore func(t *testing.T) vectorstore.Store) {
+	ctx := context.Background()
+	spec := vectorstore.Spec{Dim: dim, Metric: vectorstore.MetricL2, ModelVersion: version}
+	open := func(t *testing.T, name string) (vectorstore.Store, vectorstore.Collection) {
+		s := newStore(t)
+		t.Cleanup(func() { s.Close() })
+		if err := s.Create(ctx, name, spec); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, c
+	}
+
+	t.Run("Collections", func(t *testing.T) {
+		s := newStore(t)
+		defer s.Close()
+		if err := s.Create(ctx, "alpha", spec); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, "beta", vectorstore.Spec{Dim: 3, Metric: vectorstore.MetricCosine, ModelVersion: "b"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, "alpha", spec); !errors.Is(err, vectorstore.ErrExists) {
+			t.Errorf("create twice: err = %v, want ErrExists", err)
+		}
+		for _, bad := range []string{"", "1abc", "has space", "dash-ed", "../up"} {
+			if err := s.Create(ctx, bad, spec); !errors.Is(err, vectorstore.ErrInvalid) {
+				t.Errorf("create %q: err = %v, want ErrInvalid", bad, err)
+			}
+		}
+		if _, err := s.Open(ctx, "missing"); !errors.Is(err, vectorstore.ErrNotFound) {
+			t.Errorf("open missing: err = %v, want ErrNotFound", err)
+		}
+		infos, err := s.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(infos) != 2 || infos[0].Name != "alpha" || infos[1].Name != "beta" || infos[1].Dim != 3 || infos[1].ModelVersion != "b" || infos[1].Metric != vectorstore.MetricCosine {
+			t.Fatalf("list = %+v", infos)
+		}
+		if err := s.Drop(ctx, "alpha"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Drop(ctx, "alpha"); !errors.Is(err, vectorstore.ErrNotFound) {
+			t.Errorf("drop twice: err = %v, want ErrNotFound", err)
+		}
+		if infos, _ := s.List(ctx); len(infos) != 1 {
+			t.Errorf("after drop: %+v", infos)
+		}
+	})
+
+	t.Run("UpsertGetCount", func(t *testing.T) {
+		_, c := open(t, "items")
+		items := Items(50, dim, 1)
+		if err := c.Upsert(ctx, version, items); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := c.Count(ctx); n != 50 {
+			t.Fatalf("count %d, want 50", n)
+		}
+		got, err := c.Get(ctx, []string{ID(7), ID(999), ID(3)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != ID(7) || got[1].ID != ID(3) {
+			t.Fatalf("get returned %d items: %+v", len(got), got)
+		}
+		assertItem(t, got[0], items[7])
+		// Upserting again replaces, never duplicates.
+		again := Items(10, dim, 2)
+		for i := range again {
+			again[i].Metadata.Path = "moved/" + again[i].Metadata.Path
+		}
+		if err := c.Upsert(ctx, version, again); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := c.Count(ctx); n != 50 {
+			t.Fatalf("count after re-upsert %d, want 50", n)
+		}
+		got, _ = c.Get(ctx, []string{ID(4)})
+		assertItem(t, got[0], again[4])
+		info, _ := c.Info(ctx)
+		if info.Count != 50 || info.Dim != dim || info.ModelVersion != version {
+			t.Errorf("info %+v", info)
+		}
+	})
+
+	t.Run("Search", func(t *testing.T) {
+		_, c := open(t, "search")
+		items := Items(200, dim, 3)
+		if err := c.Upsert(ctx, version, items); err != nil {
+			t.Fatal(err)
+		}
+		hits, err := c.Search(ctx, version, items[42].Vector, 5, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != 5 || hits[0].ID != ID(42) || hits[0].Distance > 1e-3 || hits[0].Metadata.Path != items[42].Metadata.Path {
+			t.Fatalf("search for item 42: %+v", hits)
+		}
+		for i := 1; i < len(hits); i++ {
+			if hits[i].Distance < hits[i-1].Distance {
+				t.Fatalf("hits not nearest first: %+v", hits)
+			}
+		}
+		// Distances are Euclidean, checked against brute force.
+		want := math.Sqrt(sqDist(items[42].Vector, vectorOf(items, hits[1].ID)))
+		if math.Abs(float64(hits[1].Distance)-want) > 1e-3 {
+			t.Errorf("distance %g, want Euclidean %g", hits[1].Distance, want)
+		}
+		best := nearest(items, items[42].Vector, nil)
+		if hits[1].ID != best[1] {
+			t.Errorf("second hit %s, brute force says %s", hits[1].ID, best[1])
+		}
+		filters := []struct {
+			name   string
+			filter vectorstore.Filter
+		}{
+			{"class", vectorstore.Filter{Class: "c1"}},
+			{"path prefix", vectorstore.Filter{PathPrefix: "dir0/"}},
+			{"both", vectorstore.Filter{Class: "c2", PathPrefix: "dir1/"}},
+		}
+		for _, tc := range filters {
+			hits, err := c.Search(ctx, version, items[0].Vector, 10, &tc.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantIDs := nearest(items, items[0].Vector, &tc.filter)[:10]
+			for i, h := range hits {
+				if !tc.filter.Match(h.Metadata) || h.ID != wantIDs[i] {
+					t.Fatalf("filter %s: hit %d = %s (%+v), want %s", tc.name, i, h.ID, h.Metadata, wantIDs[i])
+				}
+			}
+		}
+		if hits, _ := c.Search(ctx, version, items[0].Vector, 1000, nil); len(hits) != 200 {
+			t.Errorf("k over the count gave %d hits, want 200", len(hits))
+		}
+		if _, err := c.Search(ctx, version, items[0].Vector, 0, nil); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("k = 0: err = %v, want ErrInvalid", err)
+		}
+	})
+
+	t.Run("ModelMismatch", func(t *testing.T) {
+		_, c := open(t, "mismatch")
+		items := Items(3, dim, 4)
+		if err := c.Upsert(ctx, "model-b", items); !errors.Is(err, vectorstore.ErrModelMismatch) {
+			t.Errorf("upsert of another model: err = %v, want ErrModelMismatch", err)
+		}
+		short := Items(1, dim-1, 4)
+		if err := c.Upsert(ctx, version, short); !errors.Is(err, vectorstore.ErrModelMismatch) {
+			t.Errorf("upsert of another dimension: err = %v, want ErrModelMismatch", err)
+		}
+		if _, err := c.Search(ctx, "model-b", items[0].Vector, 3, nil); !errors.Is(err, vectorstore.ErrModelMismatch) {
+			t.Errorf("search with another model: err = %v, want ErrModelMismatch", err)
+		}
+		if n, _ := c.Count(ctx); n != 0 {
+			t.Errorf("refused upserts stored %d items", n)
+		}
+		bad := Items(1, dim, 4)
+		bad[0].ID = "not-a-hash"
+		if err := c.Upsert(ctx, version, bad); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("bad id: err = %v, want ErrInvalid", err)
+		}
+	})
+
+	t.Run("DeleteScan", func(t *testing.T) {
+		_, c := open(t, "deletes")
+		items := Items(30, dim, 5)
+		if err := c.Upsert(ctx, version, items); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delete(ctx, []string{ID(0), ID(5), ID(12345)}); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := c.Count(ctx); n != 28 {
+			t.Fatalf("count after delete %d, want 28", n)
+		}
+		if got, _ := c.Get(ctx, []string{ID(5)}); len(got) != 0 {
+			t.Errorf("deleted item still there")
+		}
+		seen := map[string]bool{}
+		if err := c.Scan(ctx, func(it vectorstore.Item) error {
+			if seen[it.ID] || len(it.Vector) != dim {
+				return fmt.Errorf("bad scan item %s", it.ID)
+			}
+			seen[it.ID] = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 28 || seen[ID(0)] {
+			t.Errorf("scan saw %d items", len(seen))
+		}
+		hits, _ := c.Search(ctx, version, items[5].Vector, 1, nil)
+		if len(hits) == 1 && hits[0].ID == ID(5) {
+			t.Error("search found a deleted item")
+		}
+	})
+}
+
+func assertItem(t *testing.T, got, want vectorstore.Item) {
+	t.Helper()
+	if got.ID != want.ID || got.Metadata.Path != want.Metadata.Path || got.Metadata.Class != want.Metadata.Class ||
+		got.Metadata.Size != want.Metadata.Size || got.Metadata.Width != want.Metadata.Width || !got.Metadata.ModTime.Equal(want.Metadata.ModTime) {
+		t.Errorf("item %s = %+v, want %+v", want.ID, got.Metadata, want.Metadata)
+	}
+	for i, v := range want.Vector {
+		if math.Abs(float64(got.Vector[i]-v)) > 1e-6 {
+			t.Errorf("item %s vector[%d] = %g, want %g", want.ID, i, got.Vector[i], v)
+			return
+		}
+	}
+}
+
+func sqDist(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		d := float64(a[i] - b[i])
+		s += d * d
+	}
+	return s
+}
+
+func vectorOf(items []vectorstore.Item, id string) []float32 {
+	for _, it := range items {
+		if it.ID == id {
+			return it.Vector
+		}
+	}
+	return nil
+}
+
+// nearest ranks items by brute force.
+func nearest(items []vectorstore.Item, q []float32, f *vectorstore.Filter) []string {
+	type d struct {
+		id string
+		d  float64
+	}
+	var ds []d
+	for _, it := range items {
+		if f.Match(it.Metadata) {
+			ds = append(ds, d{it.ID, sqDist(q, it.Vector)})
+		}
+	}
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j].d < ds[j-1].d; j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
+	}
+	ids := make([]string, len(ds))
+	for i := range ds {
+		ids[i] = ds[i].id
+	}
+	return ids
+}

@@ -1,0 +1,153 @@
+// Package vectorstore defines the contract of deeprank's vector stores:
+// named collections of image vectors, each stamped with the dimension and
+// the model version its vectors come from.
+//
+// A collection refuses vectors and queries of another dimension or model
+// version (ErrModelMismatch): vectors of two models never mix, and changing
+// models means a reindex. Items are keyed by the SHA-256 of the image's bytes,
+// so writing the same image twice is idempotent.
+//
+// Implementations: the embedded store (package vectorstore/embedded) and
+// Milvus (package milvus). Both must pass the conformance suite of package
+// vectorstore/storetest.
+package vectorstore
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"time"
+)
+
+// Metrics, the distance a collection ranks by. For the unit-length vectors
+// of deeprank models all three rank alike.
+const (
+	// MetricL2 is the Euclidean distance.
+	MetricL2 = "L2"
+	// MetricCosine is 1 - cosine similarity.
+	MetricCosine = "COSINE"
+	// MetricIP is the negated inner product.
+	MetricIP = "IP"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrNotFound is returned when a collection does not exist.
+	ErrNotFound = errors.New("collection not found")
+	// ErrExists is returned when creating a collection that exists.
+	ErrExists = errors.New("collection already exists")
+	// ErrModelMismatch is returned for vectors or queries of another
+	// dimension or model version than the collection's.
+	ErrModelMismatch = errors.New("model mismatch: the collection holds vectors of another model; run `deeprank reindex`, or use the model the collection was made with")
+	// ErrInvalid is returned for a bad argument: a name, an id, a k.
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// Spec fixes what a collection holds.
+type Spec struct {
+	Dim          int    `json:"dim"`
+	Metric       string `json:"metric"`
+	ModelVersion string `json:"model_version"`
+}
+
+// Info describes a collection.
+type Info struct {
+	Name string `json:"name"`
+	Spec
+	Count int `json:"count"`
+}
+
+// Metadata is stored with each vector.
+type Metadata struct {
+	Path    string    `json:"path"`
+	Size    int64     `json:"size"`
+	Width   int       `json:"width"`
+	Height  int       `json:"height"`
+	ModTime time.Time `json:"mod_time"`
+	// Class is the name of the image's parent folder.
+	Class string `json:"class,omitempty"`
+}
+
+// Item is one stored image.
+type Item struct {
+	// ID is the hex SHA-256 of the image file's bytes.
+	ID       string    `json:"id"`
+	Vector   []float32 `json:"vector,omitempty"`
+	Metadata Metadata  `json:"metadata"`
+}
+
+// Hit is a search result.
+type Hit struct {
+	ID       string   `json:"id"`
+	Metadata Metadata `json:"metadata"`
+	// Distance under the collection's metric; 0 for the query itself.
+	Distance float32 `json:"distance"`
+}
+
+// Filter restricts a search to items whose metadata match every field set.
+type Filter struct {
+	Class      string `json:"class,omitempty"`
+	PathPrefix string `json:"path_prefix,omitempty"`
+}
+
+// Match reports whether m passes the filter; a nil filter passes all.
+func (f *Filter) Match(m Metadata) bool {
+	if f == nil {
+		return true
+	}
+	if f.Class != "" && m.Class != f.Class {
+		return false
+	}
+	return f.PathPrefix == "" || (len(m.Path) >= len(f.PathPrefix) && m.Path[:len(f.PathPrefix)] == f.PathPrefix)
+}
+
+// Store holds collections.
+type Store interface {
+	// Create makes an empty collection.
+	Create(ctx context.Context, name string, spec Spec) error
+	// Open returns an existing collection.
+	Open(ctx context.Context, name string) (Collection, error)
+	// List describes every collection, sorted by name.
+	List(ctx context.Context) ([]Info, error)
+	// Drop deletes a collection and its vectors.
+	Drop(ctx context.Context, name string) error
+	// Close releases the store.
+	Close() error
+}
+
+// Collection is a set of items of one model.
+type Collection interface {
+	Info(ctx context.Context) (Info, error)
+	// Upsert writes items made by modelVersion, replacing those with the
+	// same ID. When it returns nil the items are durable.
+	Upsert(ctx context.Context, modelVersion string, items []Item) error
+	// Delete removes items; unknown IDs are ignored.
+	Delete(ctx context.Context, ids []string) error
+	// Get returns the items of ids that exist, with their vectors, in the
+	// order of ids.
+	Get(ctx context.Context, ids []string) ([]Item, error)
+	// Search returns the k nearest items to a query vector made by
+	// modelVersion, nearest first, among those matching filter (nil: all).
+	Search(ctx context.Context, modelVersion string, query []float32, k int, filter *Filter) ([]Hit, error)
+	// Count is the number of items.
+	Count(ctx context.Context) (int, error)
+	// Scan calls fn for every item, in no particular order, until fn
+	// returns an error.
+	Scan(ctx context.Context, fn func(Item) error) error
+}
+
+var (
+	nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
+	idRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ValidName reports whether name can name a collection in every store:
+// a letter or underscore, then letters, digits and underscores (Milvus's
+// rule), at most 255 characters.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// ValidID reports whether id is a hex SHA-256.
+func ValidID(id string) bool { return idRE.MatchString(id) }
+
+// ValidMetric reports whether m is one of the metrics.
+func ValidMetric(m string) bool { return m == MetricL2 || m == MetricCosine || m == MetricIP }
