@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -34,12 +35,82 @@ const EnvPrefix = "DEEPRANK"
 
 // Config is the whole configuration.
 type Config struct {
-	Train trainer.Options `json:"train"`
+	// Model is the model file that ingest and query embed with; empty
+	// means the default model built into deeprank.
+	Model  string          `json:"model"`
+	Store  Store           `json:"store"`
+	Ingest Ingest          `json:"ingest"`
+	Query  Query           `json:"query"`
+	Train  trainer.Options `json:"train"`
+}
+
+// Store says where vectors are kept.
+type Store struct {
+	// Kind is "embedded" (files under Dir).
+	Kind string `json:"kind"`
+	// Dir is the embedded store's folder; empty means
+	// $XDG_DATA_HOME/deeprank (~/.local/share/deeprank).
+	Dir string `json:"dir"`
+	// Metric of new collections: L2, COSINE or IP.
+	Metric string `json:"metric"`
+}
+
+// Ingest tunes ingestion.
+type Ingest struct {
+	BatchSize int `json:"batch_size"`
+	// Workers decode images; 0 means all cores.
+	Workers int `json:"workers"`
+	// MaxPixels refuses, before decoding, images declaring more pixels.
+	MaxPixels int64 `json:"max_pixels"`
+}
+
+// Query tunes searches.
+type Query struct {
+	TopK int `json:"top_k"`
 }
 
 // Default returns the built-in defaults.
 func Default() Config {
-	return Config{Train: trainer.DefaultOptions()}
+	return Config{
+		Store:  Store{Kind: "embedded", Metric: "L2"},
+		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000},
+		Query:  Query{TopK: 10},
+		Train:  trainer.DefaultOptions(),
+	}
+}
+
+// StoreDir is the embedded store's folder after defaults.
+func (c Config) StoreDir() string {
+	if c.Store.Dir != "" {
+		return c.Store.Dir
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "deeprank")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".deeprank")
+	}
+	return filepath.Join(home, ".local", "share", "deeprank")
+}
+
+// Validate checks the values ingest and query use.
+func (c Config) Validate() error {
+	switch {
+	case c.Store.Kind != "embedded":
+		return fmt.Errorf("%w: store.kind: %q is not embedded", ErrInvalid, c.Store.Kind)
+	case c.Store.Metric != "L2" && c.Store.Metric != "COSINE" && c.Store.Metric != "IP":
+		return fmt.Errorf("%w: store.metric: %q is not L2, COSINE or IP", ErrInvalid, c.Store.Metric)
+	case c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 4096:
+		return fmt.Errorf("%w: ingest.batch_size: %d is outside 1..4096", ErrInvalid, c.Ingest.BatchSize)
+	case c.Ingest.Workers < 0:
+		return fmt.Errorf("%w: ingest.workers: %d must not be negative", ErrInvalid, c.Ingest.Workers)
+	case c.Ingest.MaxPixels < 1:
+		return fmt.Errorf("%w: ingest.max_pixels: %d must be at least 1", ErrInvalid, c.Ingest.MaxPixels)
+	case c.Query.TopK < 1 || c.Query.TopK > 10000:
+		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
+	}
+	return nil
 }
 
 // ErrInvalid is returned (wrapped) for any configuration error.
@@ -71,7 +142,7 @@ type Loaded struct {
 // training, trainer.Options.Validate).
 func Load(file string, flags map[string]*pflag.Flag) (*Loaded, error) {
 	v := viper.New()
-	defaults, err := flatten(Default())
+	defaults, err := Flatten(Default())
 	if err != nil {
 		return nil, err
 	}
@@ -142,9 +213,9 @@ func decodeMessage(err error) string {
 	return strings.ReplaceAll(msg, "\n\n", "; ")
 }
 
-// flatten lists the leaf keys of c with their default values. Slices and
-// arrays are leaves.
-func flatten(c Config) (map[string]any, error) {
+// Flatten lists the leaf keys of c with their values. Slices and arrays
+// are leaves.
+func Flatten(c Config) (map[string]any, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
@@ -179,7 +250,7 @@ func flatten(c Config) (map[string]any, error) {
 
 // Keys lists every configuration key, sorted.
 func Keys() []string {
-	d, _ := flatten(Default())
+	d, _ := Flatten(Default())
 	keys := make([]string, 0, len(d))
 	for k := range d {
 		keys = append(keys, k)

@@ -9,6 +9,7 @@ package embedder
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 
@@ -64,6 +65,46 @@ func (e *Embedder) Dim() int { return e.net.Dim() }
 // ModelVersion is the version of the model the vectors come from.
 func (e *Embedder) ModelVersion() string { return e.version }
 
+// Input is one decoded image, ready for the network.
+type Input struct {
+	// Width and Height are the image's own size, before resizing.
+	Width, Height int
+	tensor        []float32
+}
+
+// Decode turns image file bytes into an Input: decoding (within the pixel
+// limit), resizing and normalising. It is safe to call from many goroutines.
+func (e *Embedder) Decode(data []byte) (*Input, error) {
+	img, err := imageio.Decode(data, e.opts.Decode)
+	if err != nil {
+		return nil, err
+	}
+	size := e.m.Spec.InputSize
+	in := &Input{Width: img.Bounds().Dx(), Height: img.Bounds().Dy(), tensor: make([]float32, 3*size*size)}
+	imageio.ToTensor(imageio.Square(img, size), e.m.Normalization, in.tensor)
+	return in, nil
+}
+
+// Embed runs the network over inputs, sharing the work among the workers,
+// and returns one unit-length vector per input.
+func (e *Embedder) Embed(inputs []*Input) [][]float32 {
+	if len(inputs) == 0 {
+		return nil
+	}
+	per := len(inputs[0].tensor)
+	x := make([]float32, len(inputs)*per)
+	for i, in := range inputs {
+		copy(x[i*per:], in.tensor)
+	}
+	emb := e.net.Forward(x, len(inputs))
+	dim := e.Dim()
+	out := make([][]float32, len(inputs))
+	for i := range out {
+		out[i] = emb[i*dim : (i+1)*dim : (i+1)*dim]
+	}
+	return out
+}
+
 // Result is the outcome for one input.
 type Result struct {
 	Vector []float32 // nil when Err is set
@@ -74,16 +115,13 @@ type Result struct {
 // order: a file that cannot be read or decoded gets an error naming it and
 // does not stop the others. The error return is for ctx only.
 func (e *Embedder) EmbedFiles(ctx context.Context, paths []string) ([]Result, error) {
-	size := e.m.Spec.InputSize
-	per := 3 * size * size
 	results := make([]Result, len(paths))
 	for lo := 0; lo < len(paths); lo += e.opts.BatchSize {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		hi := min(lo+e.opts.BatchSize, len(paths))
-		x := make([]float32, (hi-lo)*per)
-		ok := make([]bool, hi-lo)
+		inputs := make([]*Input, hi-lo)
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, e.opts.Workers)
 		for i := lo; i < hi; i++ {
@@ -91,41 +129,28 @@ func (e *Embedder) EmbedFiles(ctx context.Context, paths []string) ([]Result, er
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				img, err := imageio.LoadSquare(paths[i], size, e.opts.Decode)
-				if err != nil {
-					results[i].Err = err
-					return
+				data, err := os.ReadFile(paths[i])
+				if err == nil {
+					inputs[i-lo], err = e.Decode(data)
+					if err != nil {
+						err = &os.PathError{Op: "decode", Path: paths[i], Err: err}
+					}
 				}
-				imageio.ToTensor(img, e.m.Normalization, x[(i-lo)*per:(i-lo+1)*per])
-				ok[i-lo] = true
+				results[i].Err = err
 			}()
 		}
 		wg.Wait()
-		e.forward(x, ok, results[lo:hi])
+		var good []*Input
+		var at []int
+		for i, in := range inputs {
+			if in != nil {
+				good = append(good, in)
+				at = append(at, lo+i)
+			}
+		}
+		for j, v := range e.Embed(good) {
+			results[at[j]].Vector = v
+		}
 	}
 	return results, nil
-}
-
-// forward embeds the decoded images of a batch (those with ok set).
-func (e *Embedder) forward(x []float32, ok []bool, results []Result) {
-	per := len(x) / len(ok)
-	n := 0
-	for i, good := range ok {
-		if good {
-			copy(x[n*per:(n+1)*per], x[i*per:(i+1)*per])
-			n++
-		}
-	}
-	if n == 0 {
-		return
-	}
-	emb := e.net.Forward(x[:n*per], n)
-	dim := e.Dim()
-	n = 0
-	for i, good := range ok {
-		if good {
-			results[i].Vector = emb[n*dim : (n+1)*dim : (n+1)*dim]
-			n++
-		}
-	}
 }

@@ -2,7 +2,8 @@
 // (Wang et al., CVPR 2014) and evaluates the models it learns.
 //
 // Exit status: 0 on success, 1 on failure, 2 for a usage or configuration
-// error, 130 when interrupted (Ctrl-C or SIGTERM).
+// error, 3 when ingest stored what it could but some files failed, 130 when
+// interrupted (Ctrl-C or SIGTERM).
 package main
 
 import (
@@ -21,6 +22,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1
 	exitUsage       = 2
+	exitPartial     = 3
 	exitInterrupted = 130
 )
 
@@ -52,6 +54,8 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &ue), errors.Is(err, config.ErrInvalid):
 		return exitUsage
+	case errors.Is(err, errPartial):
+		return exitPartial
 	}
 	return exitFailure
 }

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deeprank/deeprank/ingest"
+)
+
+// errPartial marks a run that stored what it could but had failures.
+var errPartial = errors.New("some files could not be ingested")
+
+type ingestOptions struct {
+	collection string
+	shard      string
+	json       bool
+}
+
+func newIngestCmd() *cobra.Command {
+	var o ingestOptions
+	cmd := &cobra.Command{
+		Use:   "ingest --collection NAME PATH...",
+		Short: "Embed images and store their vectors",
+		Long: `Ingest walks the files and folders given (folders recursively, taking files
+with an image extension: jpg, jpeg, png, gif, webp, bmp, tif, tiff), embeds
+every image with the model and writes the vectors, with the path, size,
+dimensions, modification time and folder name of each image, into the
+collection, creating it if needed.
+
+An image's ID is the SHA-256 of its bytes: running ingest again skips what the
+collection holds, so an interrupted run resumes where it stopped and the same
+picture is stored once. A file that cannot be read or decoded is reported in
+the closing summary, with the reason, and the others go on.
+
+--shard i/n takes only the files whose ID falls in shard i of n, so that n
+workers can share a corpus.
+
+EXIT STATUS
+  0    every file was stored or already there
+  1    the run failed (store, model, interrupted input)
+  2    usage or configuration error
+  3    done, but some files failed (listed in the summary)
+  130  interrupted; what was stored stays, re-run to finish`,
+		Example: `  deeprank ingest --collection images ./photos
+  deeprank ingest --collection images --shard 0/4 /data/photos
+  DEEPRANK_STORE_DIR=/tmp/store deeprank ingest --collection test a.jpg b.png`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			shard, shards, err := parseShard(o.shard)
+			if err != nil {
+				return err
+			}
+			l, err := loadRuntime(cmd, map[string]string{"ingest.batch_size": "batch-size", "ingest.workers": "workers"})
+			if err != nil {
+				return err
+			}
+			if o.collection == "" {
+				return usagef("ingest: --collection is required")
+			}
+			emb, err := newEmbedder(l.Config)
+			if err != nil {
+				return err
+			}
+			store, err := openStore(l.Config)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			coll, created, err := openOrCreate(cmd.Context(), store, o.collection, l.Store.Metric, emb)
+			if err != nil {
+				return err
+			}
+			if created {
+				fmt.Fprintf(cmd.ErrOrStderr(), "created collection %q (model %s, %d dimensions)\n", o.collection, emb.ModelVersion(), emb.Dim())
+			}
+			progress := newProgressPrinter(cmd.ErrOrStderr())
+			sum, err := ingest.Run(cmd.Context(), emb, coll, args, &ingest.Options{
+				BatchSize: l.Ingest.BatchSize, Workers: l.Ingest.Workers,
+				Shard: shard, Shards: shards, Progress: progress.update,
+			})
+			progress.finish()
+			if sum != nil {
+				printSummary(cmd.OutOrStdout(), sum, o.json)
+			}
+			if err != nil {
+				return err
+			}
+			if sum.Failed > 0 {
+				return errPartial
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.collection, "collection", "images", "collection to write")
+	f.StringVar(&o.shard, "shard", "0/1", "take shard i of n (by image ID), as i/n")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
+	f.Int("batch-size", 0, "images embedded and written together (key ingest.batch_size)")
+	f.Int("workers", 0, "decoding goroutines, 0 = all cores (key ingest.workers)")
+	addStoreFlags(cmd)
+	return cmd
+}
+
+func parseShard(s string) (int, int, error) {
+	i, n, ok := strings.Cut(s, "/")
+	a, err1 := strconv.Atoi(i)
+	b, err2 := strconv.Atoi(n)
+	if !ok || err1 != nil || err2 != nil || b < 1 || a < 0 || a >= b {
+		return 0, 0, usagef("--shard %q: want i/n with 0 <= i < n, e.g. 0/4", s)
+	}
+	return a, b, nil
+}
+
+func printSummary(w io.Writer, s *ingest.Summary, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(s)
+		return
+	}
+	fmt.Fprintf(w, "ingested %d, skipped %d (already stored), failed %d", s.Ingested, s.Skipped, s.Failed)
+	if s.OtherShard > 0 {
+		fmt.Fprintf(w, ", %d left to other shards", s.OtherShard)
+	}
+	fmt.Fprintf(w, " (%d image files, %.1fs)\n", s.Found, s.Elapsed)
+	for _, f := range s.Failures {
+		fmt.Fprintf(w, "  failed: %s: %s\n", f.Path, f.Reason)
+	}
+}
+
+// progressPrinter shows progress on a terminal as one rewritten line, and
+// elsewhere as a log line every ten seconds.
+type progressPrinter struct {
+	w        io.Writer
+	terminal bool
+	last     time.Time
+	shown    bool
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	p := &progressPrinter{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.terminal = true
+		}
+	}
+	return p
+}
+
+func (p *progressPrinter) update(pr ingest.Progress) {
+	if !p.terminal && time.Since(p.last) < 10*time.Second {
+		return
+	}
+	p.last = time.Now()
+	rate := float64(pr.Done) / pr.Elapsed.Seconds()
+	line := fmt.Sprintf("%d files, %.1f files/s", pr.Done, rate)
+	if pr.Total >= 0 {
+		line = fmt.Sprintf("%d/%d files, %.1f files/s", pr.Done, pr.Total, rate)
+		if rate > 0 && pr.Total > pr.Done {
+			line += fmt.Sprintf(", ETA %s", (time.Duration(float64(pr.Total-pr.Done)/rate) * time.Second).Round(time.Second))
+		}
+	}
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.shown = true
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+func (p *progressPrinter) finish() {
+	if p.shown {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deeprank/deeprank/config"
+	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/model"
+	defaultmodel "github.com/deeprank/deeprank/models/default"
+	"github.com/deeprank/deeprank/vectorstore"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
+)
+
+// storeFlags are the keys every command that uses a store binds.
+var storeFlags = map[string]string{
+	"model":     "model",
+	"store.dir": "store-dir",
+}
+
+func addStoreFlags(cmd *cobra.Command) {
+	cmd.Flags().String("model", "", "model file (key model, env DEEPRANK_MODEL; default: the built-in model)")
+	cmd.Flags().String("store-dir", "", "embedded store folder (key store.dir, env DEEPRANK_STORE_DIR)")
+}
+
+// loadRuntime loads the configuration with the store flags and the extra
+// bindings, and validates what ingest and query use.
+func loadRuntime(cmd *cobra.Command, extra map[string]string) (*config.Loaded, error) {
+	bind := map[string]string{}
+	for k, v := range storeFlags {
+		bind[k] = v
+	}
+	for k, v := range extra {
+		bind[k] = v
+	}
+	l, err := loadConfig(cmd, bind)
+	if err != nil {
+		return nil, err
+	}
+	return l, l.Validate()
+}
+
+func openStore(c config.Config) (vectorstore.Store, error) {
+	return embedded.Open(c.StoreDir())
+}
+
+// loadModel loads the configured model, or the built-in one.
+func loadModel(c config.Config) (*model.Model, error) {
+	if c.Model == "" {
+		return defaultmodel.Load()
+	}
+	return model.Load(c.Model)
+}
+
+func newEmbedder(c config.Config) (*embedder.Embedder, error) {
+	m, err := loadModel(c)
+	if err != nil {
+		return nil, err
+	}
+	return embedder.New(m, &embedder.Options{Workers: c.Ingest.Workers, BatchSize: c.Ingest.BatchSize,
+		Decode: &imageio.Options{MaxPixels: c.Ingest.MaxPixels}})
+}
+
+// openOrCreate opens a collection, creating it for the embedder's model if
+// it does not exist.
+func openOrCreate(ctx context.Context, s vectorstore.Store, name, metric string, e *embedder.Embedder) (vectorstore.Collection, bool, error) {
+	c, err := s.Open(ctx, name)
+	if err == nil {
+		return c, false, nil
+	}
+	if !errors.Is(err, vectorstore.ErrNotFound) {
+		return nil, false, err
+	}
+	spec := vectorstore.Spec{Dim: e.Dim(), Metric: metric, ModelVersion: e.ModelVersion()}
+	if err := s.Create(ctx, name, spec); err != nil {
+		return nil, false, err
+	}
+	c, err = s.Open(ctx, name)
+	if err != nil {
+		return nil, false, fmt.Errorf("open new collection: %w", err)
+	}
+	return c, true, nil
+}
