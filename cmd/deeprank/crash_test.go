@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
+)
+
+// TestCrashSafety runs the real binary on a few hundred images, kills it
+// with SIGKILL at random moments, then lets a run finish: the store must
+// open cleanly and hold exactly one vector per distinct valid image.
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "deeprank")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	// A run takes about a second, so the kills land mid-ingest.
+	s := model.DefaultSpec()
+	s.Width, s.DenseDim, s.EmbeddingDim = 8, 32, 16
+	m, err := model.New(s, model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(3)
+	modelPath := filepath.Join(dir, "m.drk")
+	if _, err := m.Save(modelPath); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	images := filepath.Join(dir, "images")
+	for i := range n {
+		img := image.NewRGBA(image.Rect(0, 0, 320, 240))
+		for p := range img.Pix {
+			img.Pix[p] = uint8(i*31 + p*(1+i%7))
+		}
+		var buf bytes.Buffer
+		png.Encode(&buf, img)
+		p := filepath.Join(images, fmt.Sprintf("c%d", i%5), fmt.Sprintf("%03d.png", i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, buf.Bytes(), 0o644)
+	}
+	// Two copies of one image and one broken file: neither adds a vector.
+	dup, _ := os.ReadFile(filepath.Join(images, "c0", "000.png"))
+	os.WriteFile(filepath.Join(images, "dup.png"), dup, 0o644)
+	os.WriteFile(filepath.Join(images, "broken.png"), []byte("no"), 0o644)
+
+	storeDir := filepath.Join(dir, "store")
+	run := func(ctx context.Context) error {
+		cmd := exec.CommandContext(ctx, bin, "ingest", "--collection", "crash", "--model", modelPath,
+			"--store-dir", storeDir, "--batch-size", "8", images)
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
+		return cmd.Run()
+	}
+	count := func() int {
+		st, err := embedded.Open(storeDir)
+		if err != nil {
+			t.Fatalf("store after a kill: %v", err)
+		}
+		defer st.Close()
+		c, err := st.Open(context.Background(), "crash")
+		if err != nil {
+			return 0 // killed before the collection was made
+		}
+		got, _ := c.Count(context.Background())
+		return got
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	midway := 0
+	var counts []int
+	for range 6 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(100+rng.IntN(700))*time.Millisecond)
+		err := run(ctx)
+		cancel()
+		if ctx.Err() == nil {
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitPartial {
+				t.Fatalf("run ended with %v", err)
+			}
+		}
+		got := count()
+		counts = append(counts, got)
+		if ctx.Err() != nil && got > 0 && got < n {
+			midway++
+		}
+	}
+	t.Logf("vectors stored after each killed run: %v", counts)
+	if midway == 0 {
+		t.Fatal("no run was killed in the middle of ingesting: the test proved nothing")
+	}
+	err = run(context.Background())
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitPartial {
+		t.Fatalf("final run: %v, want exit %d for the broken file", err, exitPartial)
+	}
+	st, err := embedded.Open(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := st.Open(context.Background(), "crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Count(context.Background()); got != n {
+		t.Errorf("store holds %d vectors, want %d (one per distinct valid image)", got, n)
+	}
+}
