@@ -48,7 +48,7 @@ func ParseSuite(r io.Reader, name string) (*Suite, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var s Suite
-	if err := dec.Decode(&s); err != nil {
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrSuite, name, err)
 	}
 	if len(s.Sets) == 0 {

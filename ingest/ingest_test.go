@@ -60,7 +60,7 @@ func writeImages(t testing.TB, dir string, n int) {
 	for i := range n {
 		img := image.NewRGBA(image.Rect(0, 0, 24, 20))
 		for p := range img.Pix {
-			img.Pix[p] = uint8(i*7 + p*(i%5+1))
+			img.Pix[p] = uint8(i*7 + p*(i%5+1) + i/256)
 		}
 		var buf bytes.Buffer
 		png.Encode(&buf, img)
