@@ -167,4 +167,3 @@ func BenchmarkIngestMemory(b *testing.B) {
 		})
 	}
 }
-
