@@ -3,7 +3,9 @@
 //
 // Decoding checks the header's declared size before any pixel is decoded, so
 // a small file that declares a huge image is refused cheaply. Supported
-// formats: JPEG, PNG, GIF (first frame), WebP, BMP and TIFF.
+// formats: JPEG (turned upright by its EXIF orientation; CMYK and grey
+// included), PNG (8 and 16 bits, grey, palette, alpha), GIF (first frame),
+// WebP, BMP and TIFF. Transparent areas are composited on white.
 package imageio
 
 import (
@@ -65,9 +67,12 @@ func Decode(data []byte, opts *Options) (image.Image, error) {
 	if px := int64(cfg.Width) * int64(cfg.Height); px > opts.maxPixels() {
 		return nil, fmt.Errorf("%w: declares %dx%d = %d pixels, the limit is %d", ErrTooLarge, cfg.Width, cfg.Height, px, opts.maxPixels())
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotImage, err)
+	}
+	if format == "jpeg" {
+		img = orient(img, jpegOrientation(data))
 	}
 	return img, nil
 }
