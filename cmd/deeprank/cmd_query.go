@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -59,6 +60,10 @@ class=NAME (the image's folder name) and path=PREFIX, comma-separated.`,
 			}
 			defer store.Close()
 			coll, err := store.Open(cmd.Context(), o.collection)
+			if errors.Is(err, vectorstore.ErrNotFound) {
+				return fmt.Errorf("%w: no collection %q in %s; ingest first (deeprank ingest --collection %s DIR) or list them (deeprank collections)",
+					err, o.collection, l.StoreDir(), o.collection)
+			}
 			if err != nil {
 				return err
 			}

@@ -92,11 +92,19 @@ func TestCLI(t *testing.T) {
 		{"train config wrong type", []string{"train", "--config", badConfig}, exitUsage, "train.epochs"},
 		{"train config unknown key", []string{"train", "--config", unknownKey}, exitUsage, `unknown key "train.learning_rat"`},
 		{"train without data", []string{"train"}, exitUsage, "data.triplets"},
+		{"query unknown collection", []string{"query", "--image", img, "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), "--collection", "nope"}, exitFailure, "ingest first"},
+		{"ingest then query", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), filepath.Join(dir, "data")}, exitOK, "ingested 6, skipped 0"},
+		{"query finds itself", []string{"query", "--image", img, "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), "--top-k", "2"}, exitOK, "1     0.0000    " + img},
+		{"ingest with a broken file", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), corrupt, filepath.Join(dir, "data")}, exitPartial, "failed: " + corrupt},
+		{"ingest bad shard", []string{"ingest", "--shard", "4/4", filepath.Join(dir, "data")}, exitUsage, "--shard"},
+		{"collections", []string{"collections", "--store-dir", filepath.Join(dir, "store")}, exitOK, "images  6"},
+		{"config show from env", []string{"config", "show"}, exitOK, "env DEEPRANK_QUERY_TOP_K"},
 		{"eval without set", []string{"eval", "--model", modelPath}, exitUsage, "give one of --classes, --queries with --gallery"},
 		{"eval queries against gallery", []string{"eval", "--model", modelPath, "--queries", filepath.Join(dir, "data"), "--gallery", filepath.Join(dir, "data"), "--untrained"}, exitOK, "untrained"},
 		{"eval suite markdown", []string{"eval", "--model", modelPath, "--suite", suite, "--markdown"}, exitOK, "### both\n\n| method | sim. precision | R@1 |"},
 		{"eval bad suite", []string{"eval", "--model", modelPath, "--suite", badSuite}, exitUsage, `sets[0] ("x")`},
 	}
+	t.Setenv("DEEPRANK_QUERY_TOP_K", "7")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := runCLI(t, tc.args...)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Evaluates the default model on its held-out data, in one run of
+# `deeprank eval`, and writes models/default/REPORT.md with the training
+# curves beside it. Run after scripts/fetch-default-data.sh and training.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go build -o bin/deeprank ./cmd/deeprank
+run=${1:-runs/default}
+cp "$run/metrics.csv" "$run/curves.png" models/default/
+version=$(go run ./internal/tools/modelinfo models/default/model.drk)
+{
+  cat <<HEAD
+# The default model: evaluation report
+
+$version
+
+Made by deeprank's own trainer from [train.yaml](train.yaml):
+
+    scripts/fetch-default-data.sh
+    go run ./cmd/deeprank train --config models/default/train.yaml
+
+Training data: the emoji of 80% of Unicode codes drawn by Google and by
+Twitter (the same code in two styles is a positive pair), and 80% of the
+landscape photos of Debian's endless-sky-data with their 2x versions (a
+photo against itself under crop, rotation, downscaling, colour and JPEG
+changes: copy detection). Held out, and never seen in training: the emoji of
+a fixed 20% of codes and a fixed 20% of photos, chosen by a SHA-256 hash of
+the code or photo name. Curves: [metrics.csv](metrics.csv), below.
+
+![training curves](curves.png)
+
+Every table below comes from one run of:
+
+    go run ./cmd/deeprank eval --model models/default/model.drk --untrained \\
+      --suite models/default/eval.yaml --markdown
+
+"untrained" is the same network with its initial random weights; the other
+rows are the baselines: raw 16x16 pixels, an RGB colour histogram and a DCT
+perceptual hash. R@K: the share of queries whose match is among the K
+nearest; for copy detection the gallery is every held-out photo and each
+query a transformed copy of one of them.
+
+HEAD
+  bin/deeprank eval --model models/default/model.drk --untrained --suite models/default/eval.yaml --markdown
+  cat <<'TAIL'
+
+## Data licences
+
+- Emoji: Google Noto Emoji images, Apache-2.0 (npm emoji-datasource-google
+  16.0.0); Twitter Twemoji images, CC-BY-4.0 (npm emoji-datasource-twitter
+  16.0.0).
+- Photos: Debian endless-sky-data 0.9.8 `images/land` (public domain from
+  morguefile.com; some CC-BY-SA-3.0/4.0 by the photographers the package's
+  copyright file names) and endless-sky-high-dpi.
+TAIL
+} > models/default/REPORT.md.tmp
+mv models/default/REPORT.md.tmp models/default/REPORT.md
+echo "wrote models/default/REPORT.md"
