@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/deeprank/deeprank/dataset"
@@ -123,47 +120,17 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 
 // decodeAll decodes every image once and resizes it to each size.
 func decodeAll(ctx context.Context, root string, paths []string, sizes []int, workers int) (map[string][]*image.RGBA, error) {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	out := make(map[string][]*image.RGBA, len(paths))
-	var mu sync.Mutex
-	var firstErr error
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range work {
-				img, err := imageio.DecodeFile(filepath.Join(root, p), nil)
-				var rs []*image.RGBA
-				if err == nil {
-					for _, s := range sizes {
-						rs = append(rs, imageio.Square(img, s))
-					}
-				}
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("evaluate: %w", err)
-				}
-				out[p] = rs
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, p := range paths {
-		if ctx.Err() != nil {
-			break
+	imgs, err := imageio.LoadAll(ctx, root, paths, workers, func(img image.Image) []*image.RGBA {
+		rs := make([]*image.RGBA, len(sizes))
+		for i, s := range sizes {
+			rs[i] = imageio.Square(img, s)
 		}
-		work <- p
+		return rs
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
 	}
-	close(work)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return out, firstErr
+	return imgs, nil
 }
 
 // embedAll runs the network over the images of size index si.

@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/deeprank/deeprank/dataset"
 	"hash/fnv"
 	"image"
 	"math/rand/v2"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/deeprank/deeprank/dataset"
 
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/imageio"
@@ -22,45 +22,14 @@ import (
 // network input. Memory: 4*size*size bytes per distinct image.
 type imageCache map[string]*image.RGBA
 
-// loadImages decodes paths (relative to root) in parallel. progress, if not
-// nil, is called now and then with the count done.
+// loadImages decodes paths (relative to root) in parallel, resized for the
+// network. progress, if not nil, is called now and then with the count done.
 func loadImages(ctx context.Context, root string, paths []string, size, workers int, progress func(done int)) (imageCache, error) {
-	cache := make(imageCache, len(paths))
-	var mu sync.Mutex
-	var done atomic.Int64
-	var firstErr error
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range work {
-				img, err := imageio.LoadSquare(filepath.Join(root, p), size, nil)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("load training image: %w", err)
-				}
-				cache[p] = img
-				mu.Unlock()
-				if n := done.Add(1); progress != nil && n%1000 == 0 {
-					progress(int(n))
-				}
-			}
-		}()
+	cache, err := imageio.LoadAll(ctx, root, paths, workers, func(img image.Image) *image.RGBA { return imageio.Square(img, size) }, progress)
+	if err != nil {
+		return nil, fmt.Errorf("load training image: %w", err)
 	}
-	for _, p := range paths {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- p
-	}
-	close(work)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return cache, firstErr
+	return cache, nil
 }
 
 // distinctPaths lists each image of the triplets once, in first-seen order.
