@@ -43,15 +43,18 @@ type Options struct {
 
 	Augment imageio.Augment `json:"augment"`
 
-	// Output is where the best model (by held-out similarity precision) is
-	// written.
+	// Output is where the best model (by SelectBy) is written.
 	Output string `json:"output"`
+	// SelectBy is the held-out metric that picks the best epoch and drives
+	// Patience: "precision" (similarity precision on triplets), "recall1"
+	// (Recall@1 among held-out images; needs class labels) or "loss".
+	SelectBy string `json:"select_by"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
 	RunDir string `json:"run_dir"`
 	// CheckpointEvery is the longest time between checkpoints.
 	CheckpointEvery time.Duration `json:"checkpoint_every"`
 	// Patience stops training after this many epochs without a better
-	// held-out precision; 0 never stops early.
+	// held-out SelectBy metric; 0 never stops early.
 	Patience int `json:"patience"`
 	// Workers prepares images in parallel; 0 means GOMAXPROCS.
 	Workers int `json:"workers"`
@@ -129,6 +132,7 @@ func DefaultOptions() Options {
 			Zoom:           0.2,
 		},
 		Output:          "model.drk",
+		SelectBy:        "precision",
 		RunDir:          "runs/train",
 		CheckpointEvery: 5 * time.Minute,
 	}
@@ -196,6 +200,10 @@ func (o Options) Validate() error {
 		return bad("augment.jpeg_probability", "%g is outside [0, 1]", o.Augment.JPEGProbability)
 	case o.Augment.JPEGProbability > 0 && (o.Augment.JPEGMinQuality < 1 || o.Augment.JPEGMinQuality > 95):
 		return bad("augment.jpeg_min_quality", "%d is outside 1..95", o.Augment.JPEGMinQuality)
+	case o.SelectBy != "precision" && o.SelectBy != "recall1" && o.SelectBy != "loss":
+		return bad("select_by", "%q is not precision, recall1 or loss", o.SelectBy)
+	case o.SelectBy == "recall1" && o.Data.Triplets != "":
+		return bad("select_by", "recall1 needs class labels: use data.classes or data.mix")
 	case o.Output == "":
 		return bad("output", "must name the model file to write")
 	case o.RunDir == "":

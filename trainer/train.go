@@ -315,7 +315,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		st.Step, st.LossSum, st.LossN = 0, 0, 0
 		fmt.Fprintf(r.log, "epoch %d/%d done: train loss %.4f  held-out loss %.4f  precision %.4f  recall@1 %s  (%.0fs)\n",
 			m.Epoch, o.Epochs, m.TrainLoss, m.ValLoss, m.ValPrecision, recallText(m.ValRecall1), secs)
-		if st.BestEpoch == 0 || m.ValPrecision > st.Best.ValPrecision {
+		if st.BestEpoch == 0 || better(o.SelectBy, m, st.Best) {
 			st.Best, st.BestEpoch = m, m.Epoch
 			if err := r.saveBest(); err != nil {
 				return nil, err
@@ -326,7 +326,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		}
 		stop := ""
 		if o.Patience > 0 && m.Epoch-st.BestEpoch >= o.Patience {
-			stop = fmt.Sprintf("early stop: no better held-out precision for %d epochs", o.Patience)
+			stop = fmt.Sprintf("early stop: no better held-out %s for %d epochs", o.SelectBy, o.Patience)
 		}
 		st.Epoch++ // the checkpoint records the next epoch to run
 		err := r.saveCheckpoint()
@@ -347,8 +347,20 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	res.Model = best
 	res.Version, _ = best.Version()
 	res.Best, res.History = st.Best, st.History
-	fmt.Fprintf(r.log, "best model: epoch %d, held-out precision %.4f, written to %s (version %s)\n", st.BestEpoch, st.Best.ValPrecision, o.Output, res.Version)
+	fmt.Fprintf(r.log, "best model (by held-out %s): epoch %d, precision %.4f, recall@1 %s, written to %s (version %s)\n",
+		o.SelectBy, st.BestEpoch, st.Best.ValPrecision, recallText(st.Best.ValRecall1), o.Output, res.Version)
 	return res, nil
+}
+
+// better reports whether m beats best on the metric named by selectBy.
+func better(selectBy string, m, best EpochMetrics) bool {
+	switch selectBy {
+	case "recall1":
+		return m.ValRecall1 > best.ValRecall1
+	case "loss":
+		return m.ValLoss < best.ValLoss
+	}
+	return m.ValPrecision > best.ValPrecision
 }
 
 func recallText(v float64) string {

@@ -269,3 +269,24 @@ func TestTrainMix(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBetter(t *testing.T) {
+	base := EpochMetrics{ValPrecision: 0.9, ValRecall1: 0.5, ValLoss: 0.2}
+	cases := []struct {
+		selectBy string
+		m        EpochMetrics
+		want     bool
+	}{
+		{"precision", EpochMetrics{ValPrecision: 0.91, ValRecall1: 0.1, ValLoss: 0.9}, true},
+		{"precision", EpochMetrics{ValPrecision: 0.9, ValRecall1: 0.9, ValLoss: 0.1}, false},
+		{"recall1", EpochMetrics{ValPrecision: 0.1, ValRecall1: 0.51, ValLoss: 0.9}, true},
+		{"recall1", EpochMetrics{ValPrecision: 0.99, ValRecall1: 0.5, ValLoss: 0.1}, false},
+		{"loss", EpochMetrics{ValPrecision: 0.1, ValRecall1: 0.1, ValLoss: 0.19}, true},
+		{"loss", EpochMetrics{ValPrecision: 0.99, ValRecall1: 0.9, ValLoss: 0.2}, false},
+	}
+	for _, tc := range cases {
+		if got := better(tc.selectBy, tc.m, base); got != tc.want {
+			t.Errorf("better(%s, %+v) = %v, want %v", tc.selectBy, tc.m, got, tc.want)
+		}
+	}
+}
