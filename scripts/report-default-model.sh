@@ -42,6 +42,7 @@ query a transformed copy of one of them.
 
 HEAD
   bin/deeprank eval --model models/default/model.drk --untrained --suite models/default/eval.yaml --markdown
+  if [ -f models/default/RUN-NOTES.md ]; then echo; cat models/default/RUN-NOTES.md; fi
   cat <<'TAIL'
 
 ## Data licences
