@@ -60,8 +60,10 @@ func writeImages(t testing.TB, dir string, n int) {
 	for i := range n {
 		img := image.NewRGBA(image.Rect(0, 0, 24, 20))
 		for p := range img.Pix {
-			img.Pix[p] = uint8(i*7 + p*(i%5+1) + i/256)
+			img.Pix[p] = uint8(i*7 + p*(i%5+1))
 		}
+		// The first pixel spells i, so every image is distinct.
+		img.Pix[0], img.Pix[1], img.Pix[2] = uint8(i), uint8(i>>8), uint8(i>>16)
 		var buf bytes.Buffer
 		png.Encode(&buf, img)
 		p := filepath.Join(dir, []string{"cats", "dogs", "birds"}[i%3], "img"+strings.Repeat("x", i%4)+string(rune('a'+i%26))+itoa(i)+".png")
