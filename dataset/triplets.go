@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -226,7 +225,13 @@ func (ds *Labelled) ByClass() [][]int {
 func (ds *Labelled) SampleTriplets(pos, neg int, selfPositive bool, rng *rand.Rand) []Triplet {
 	groups := ds.ByClass()
 	var ts []Triplet
-	if ds.nonEmptyClasses() < 2 {
+	nonEmpty := 0
+	for _, g := range groups {
+		if len(g) > 0 {
+			nonEmpty++
+		}
+	}
+	if nonEmpty < 2 {
 		return nil // no negative anywhere
 	}
 	for i, p := range ds.Paths {
@@ -249,19 +254,4 @@ func (ds *Labelled) SampleTriplets(pos, neg int, selfPositive bool, rng *rand.Ra
 		}
 	}
 	return ts
-}
-
-func (ds *Labelled) nonEmptyClasses() int {
-	n := 0
-	for _, g := range ds.ByClass() {
-		if len(g) > 0 {
-			n++
-		}
-	}
-	return n
-}
-
-// ClassesWithPairs counts classes that can give a positive pair.
-func (ds *Labelled) ClassesWithPairs() int {
-	return len(slices.DeleteFunc(ds.ByClass(), func(g []int) bool { return len(g) < 2 }))
 }

@@ -16,6 +16,7 @@ type netGraph struct {
 	input  *G.Node   // (N, 3, S, S)
 	params []*G.Node // in model.Arch.Params order
 	masks  []*G.Node // dropout masks (N, units), in layer order; empty at inference
+	rates  []float64 // the drop probability of each mask
 	embed  *G.Node   // (N, Dim), rows of unit length
 	consts int       // counter for unique constant names
 }
@@ -117,6 +118,7 @@ func (ng *netGraph) layer(l model.Layer, h *G.Node, n int, dt tensor.Dtype, get 
 		}
 		mask := G.NewMatrix(ng.g, dt, G.WithShape(n, l.In.Size()), G.WithName(fmt.Sprintf("dropout%d", len(ng.masks))))
 		ng.masks = append(ng.masks, mask)
+		ng.rates = append(ng.rates, l.Rate)
 		return G.HadamardProd(h, mask)
 	case model.L2Normalize:
 		return ng.l2Normalize(h, n, l.In.Size(), dt)

@@ -200,7 +200,7 @@ func (r *run) buildGraph() error {
 func (r *run) step(seed uint64) (float64, error) {
 	rng := rand.New(rand.NewPCG(seed, 0xd409))
 	for i := range r.masks {
-		rate := float32(r.dropoutRate(i))
+		rate := float32(r.ng.rates[i])
 		keep := 1 / (1 - rate)
 		d := r.masks[i].Data().([]float32)
 		for j := range d {
@@ -230,22 +230,6 @@ func (r *run) step(seed uint64) (float64, error) {
 	}
 	r.opt.update(r.names, r.weights, r.grads)
 	return loss, nil
-}
-
-// dropoutRate is the rate of the i-th dropout mask, in layer order.
-func (r *run) dropoutRate(i int) float64 {
-	n := 0
-	for _, b := range r.arch.Branches {
-		for _, l := range b.Layers {
-			if l.Kind == model.Dropout && l.Rate > 0 {
-				if n == i {
-					return l.Rate
-				}
-				n++
-			}
-		}
-	}
-	return 0
 }
 
 func (r *run) loop(ctx context.Context) (*Result, error) {
