@@ -105,7 +105,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
-		vecs := embedAll(net, nm.Model.Normalization, imgs, mi+1)
+		vecs := EmbedImages(net, nm.Model.Normalization, paths, func(p string) *image.RGBA { return imgs[p][mi+1] })
 		rep.Results = append(rep.Results, score(nm.Name, set, paths, vecs))
 	}
 	for _, b := range Baselines {
@@ -133,13 +133,11 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 	return imgs, nil
 }
 
-// embedAll runs the network over the images of size index si.
-func embedAll(net *model.Net, norm model.Normalization, imgs map[string][]*image.RGBA, si int) map[string][]float32 {
+// EmbedImages runs net over the image that img gives for each path, in
+// batches, and returns each path's vector. Paths may repeat.
+func EmbedImages(net *model.Net, norm model.Normalization, paths []string, img func(path string) *image.RGBA) map[string][]float32 {
 	const chunk = 64
-	paths := make([]string, 0, len(imgs))
-	for p := range imgs {
-		paths = append(paths, p)
-	}
+	paths = slices.Compact(slices.Sorted(slices.Values(paths)))
 	per := net.InputShape().Size()
 	dim := net.Dim()
 	out := make(map[string][]float32, len(paths))
@@ -147,7 +145,7 @@ func embedAll(net *model.Net, norm model.Normalization, imgs map[string][]*image
 	for lo := 0; lo < len(paths); lo += chunk {
 		hi := min(lo+chunk, len(paths))
 		for i, p := range paths[lo:hi] {
-			imageio.ToTensor(imgs[p][si], norm, x[i*per:(i+1)*per])
+			imageio.ToTensor(img(p), norm, x[i*per:(i+1)*per])
 		}
 		emb := net.Forward(x[:(hi-lo)*per], hi-lo)
 		for i, p := range paths[lo:hi] {

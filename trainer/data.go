@@ -108,11 +108,6 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Au
 	wg.Wait()
 }
 
-// toTensor writes one cached image, unaugmented, into dst.
-func (f *batchFiller) toTensor(path string, dst []float32) {
-	imageio.ToTensor(f.cache[path], f.norm, dst)
-}
-
 // mineNegatives replaces each triplet's negative in x by an image of the
 // batch from another class, chosen on the current embeddings: "hard" takes
 // the closest; "semihard" the closest that is farther than the positive,

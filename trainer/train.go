@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/deeprank/deeprank/dataset"
+	"image"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"time"
+
+	"github.com/deeprank/deeprank/dataset"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -363,7 +364,7 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 	if r.src.valSet != nil {
 		paths = append(paths, r.src.valSet.Paths...)
 	}
-	vecs := r.embedPaths(paths)
+	vecs := eval.EmbedImages(r.net, r.m.Normalization, paths, func(p string) *image.RGBA { return r.filler.cache[p] })
 	var lossSum float64
 	m.ValPrecision = eval.TripletScore(len(val), func(i int) (q, p, n []float32) {
 		t := val[i]
@@ -380,27 +381,6 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 		m.ValRecall1 = eval.Rank(g, vs.Labels, g, vs.Labels, true, []int{1}).Recall[1]
 	}
 	return m
-}
-
-// embedPaths embeds cached images without augmentation.
-func (r *run) embedPaths(paths []string) map[string][]float32 {
-	const chunk = 64
-	out := make(map[string][]float32, len(paths))
-	paths = slices.Compact(slices.Sorted(slices.Values(paths)))
-	per := 3 * r.m.Spec.InputSize * r.m.Spec.InputSize
-	x := make([]float32, chunk*per)
-	dim := r.net.Dim()
-	for lo := 0; lo < len(paths); lo += chunk {
-		hi := min(lo+chunk, len(paths))
-		for i, p := range paths[lo:hi] {
-			r.filler.toTensor(p, x[i*per:(i+1)*per])
-		}
-		emb := r.net.Forward(x[:(hi-lo)*per], hi-lo)
-		for i, p := range paths[lo:hi] {
-			out[p] = emb[i*dim : (i+1)*dim]
-		}
-	}
-	return out
 }
 
 func (r *run) checkpointPath() string { return filepath.Join(r.opts.RunDir, "checkpoint.drc") }
