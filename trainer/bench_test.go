@@ -99,7 +99,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				if mining != "none" {
 					mineNegatives(r.net, x, src.batchLabels(batch), o.BatchSize, mining)
 				}
-				if _, err := r.step(uint64(step)); err != nil {
+				if _, err := r.step(uint64(step), 1); err != nil {
 					b.Fatal(err)
 				}
 				step++

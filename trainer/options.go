@@ -36,6 +36,10 @@ type Options struct {
 	Momentum     float64 `json:"momentum"`
 	Nesterov     bool    `json:"nesterov"`
 	WeightDecay  float64 `json:"weight_decay"`
+	// LRSchedule is "constant", or "cosine": the learning rate falls from
+	// LearningRate to zero along a half cosine over the run's steps, which
+	// lets the last epochs settle into a minimum instead of bouncing around it.
+	LRSchedule string `json:"lr_schedule"`
 	// Mining replaces each triplet's negative by one chosen in the batch:
 	// "none", "semihard" or "hard". Needs class labels (data.classes).
 	Mining string `json:"mining"`
@@ -120,6 +124,7 @@ func DefaultOptions() Options {
 		Gap:          1,
 		Optimizer:    "sgd",
 		LearningRate: 0.001,
+		LRSchedule:   "constant",
 		Momentum:     0.9,
 		Nesterov:     true,
 		Mining:       "none",
@@ -200,6 +205,8 @@ func (o Options) Validate() error {
 		return bad("augment.jpeg_probability", "%g is outside [0, 1]", o.Augment.JPEGProbability)
 	case o.Augment.JPEGProbability > 0 && (o.Augment.JPEGMinQuality < 1 || o.Augment.JPEGMinQuality > 95):
 		return bad("augment.jpeg_min_quality", "%d is outside 1..95", o.Augment.JPEGMinQuality)
+	case o.LRSchedule != "constant" && o.LRSchedule != "cosine":
+		return bad("lr_schedule", "%q is not constant or cosine", o.LRSchedule)
 	case o.SelectBy != "precision" && o.SelectBy != "recall1" && o.SelectBy != "loss":
 		return bad("select_by", "%q is not precision, recall1 or loss", o.SelectBy)
 	case o.SelectBy == "recall1" && o.Data.Triplets != "":

@@ -197,8 +197,9 @@ func (r *run) buildGraph() error {
 	return nil
 }
 
-// step runs one optimiser step on x and returns the batch loss.
-func (r *run) step(seed uint64) (float64, error) {
+// step runs one optimiser step on x, at the learning rate scaled by
+// lrScale, and returns the batch loss.
+func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 	rng := rand.New(rand.NewPCG(seed, 0xd409))
 	for i := range r.masks {
 		rate := float32(r.ng.rates[i])
@@ -229,7 +230,7 @@ func (r *run) step(seed uint64) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, fmt.Errorf("train step: loss is %v: lower learning_rate", loss)
 	}
-	r.opt.update(r.names, r.weights, r.grads)
+	r.opt.update(r.names, r.weights, r.grads, lrScale)
 	return loss, nil
 }
 
@@ -274,7 +275,8 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			if o.Mining != "none" {
 				mineNegatives(r.net, x, r.src.batchLabels(batch), b, o.Mining)
 			}
-			loss, err := r.step(seed)
+			progress := (float64(st.Epoch) + float64(st.Step)/float64(steps)) / float64(o.Epochs)
+			loss, err := r.step(seed, lrScale(o.LRSchedule, progress))
 			if err != nil {
 				return nil, err
 			}

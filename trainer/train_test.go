@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -99,6 +100,9 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	classes := mustClassImages(t, 3, 8)
 	straight := testOptions(t, classes)
 	straight.CheckpointEvery = time.Hour
+	// The cosine schedule's factor must follow from the saved epoch and
+	// step, or a resumed run would drift from the straight one.
+	straight.LRSchedule = "cosine"
 	began := time.Now()
 	res, err := Train(context.Background(), straight, io.Discard, false)
 	took := time.Since(began)
@@ -116,6 +120,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	want := modelWeights(t, straight.Output)
 
 	broken := testOptions(t, classes)
+	broken.LRSchedule = "cosine"
 	broken.CheckpointEvery = time.Nanosecond // a checkpoint after every step
 	rng := rand.New(rand.NewPCG(5, 5))
 	interrupted := 0
@@ -192,6 +197,7 @@ func TestTrainErrors(t *testing.T) {
 		{"mining without labels", func(o *Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
 		{"zero batch", func(o *Options) { o.BatchSize = 0 }, nil, "batch_size"},
 		{"bad optimizer", func(o *Options) { o.Optimizer = "rmsprop" }, nil, "optimizer"},
+		{"bad schedule", func(o *Options) { o.LRSchedule = "step" }, nil, "lr_schedule"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,6 +293,25 @@ func TestBetter(t *testing.T) {
 	for _, tc := range cases {
 		if got := better(tc.selectBy, tc.m, base); got != tc.want {
 			t.Errorf("better(%s, %+v) = %v, want %v", tc.selectBy, tc.m, got, tc.want)
+		}
+	}
+}
+
+func TestLRScale(t *testing.T) {
+	cases := []struct {
+		schedule string
+		progress float64
+		want     float64
+	}{
+		{"constant", 0, 1},
+		{"constant", 0.9, 1},
+		{"cosine", 0, 1},
+		{"cosine", 0.5, 0.5},
+		{"cosine", 1, 0},
+	}
+	for _, tc := range cases {
+		if got := lrScale(tc.schedule, tc.progress); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("lrScale(%q, %g) = %g, want %g", tc.schedule, tc.progress, got, tc.want)
 		}
 	}
 }
