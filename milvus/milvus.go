@@ -1,0 +1,540 @@
+// Package milvus keeps deeprank's vectors in Milvus, the vector database for
+// collections that outgrow one machine. It implements the vectorstore
+// contract and passes its conformance suite (vectorstore/storetest).
+//
+// Every deeprank collection is a Milvus alias (the name users see) pointing
+// at a physical collection named NAME__xxxxxxxx. The physical collection's
+// schema holds the primary key id (the image's SHA-256, VarChar), path,
+// model_version, metadata (JSON) and the vector; its description records the
+// deeprank name, model version and metric, so the dimension and model are
+// checked on open. Rebuild fills a new physical collection and then moves
+// the alias in one step, so queries switch at once from the old vectors to
+// the new (deeprank reindex).
+//
+// Searches and queries run at the configured consistency level (Strong by
+// default, so a query right after an ingest sees it). Transient gRPC
+// failures (Unavailable, ResourceExhausted) are retried with exponential
+// backoff by the SDK's interceptor; every call is bounded by
+// Config.RequestTimeout, and Open by Config.ConnectTimeout, so an
+// unreachable server is an error, never a hang.
+package milvus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/milvus-io/milvus-sdk-go/v2/client"
+	"github.com/milvus-io/milvus-sdk-go/v2/entity"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+// Config is how to reach Milvus and how to index. The zero value of a field
+// means its default (DefaultConfig).
+type Config struct {
+	// Address is host:port, or an http(s):// URI (https turns on TLS).
+	Address string `json:"address"`
+	// Username and Password, or Token (an API key or "user:password"),
+	// when the server has authentication on.
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Token    string `json:"token"`
+	// TLS encrypts the connection.
+	TLS bool `json:"tls"`
+	// Database holds the collections; empty means "default".
+	Database string `json:"database"`
+	// ConnectTimeout bounds Open; RequestTimeout bounds every call after.
+	ConnectTimeout time.Duration `json:"connect_timeout"`
+	RequestTimeout time.Duration `json:"request_timeout"`
+	// Index is HNSW, IVF_FLAT, FLAT or AUTOINDEX.
+	Index string `json:"index"`
+	// HNSWM and HNSWEfConstruction build HNSW; IVFNList builds IVF_FLAT.
+	HNSWM              int `json:"hnsw_m"`
+	HNSWEfConstruction int `json:"hnsw_ef_construction"`
+	IVFNList           int `json:"ivf_nlist"`
+	// SearchEf (HNSW, raised to k when lower) and SearchNProbe (IVF_FLAT)
+	// trade search speed for recall.
+	SearchEf     int `json:"search_ef"`
+	SearchNProbe int `json:"search_nprobe"`
+	// Consistency is Strong, Bounded, Session or Eventually.
+	Consistency string `json:"consistency"`
+	// BatchBytes caps the size of one upsert request; Milvus refuses
+	// messages over its grpc.serverMaxRecvSize (64 MB by default).
+	BatchBytes int `json:"batch_bytes"`
+}
+
+// DefaultConfig is the configuration of a local Milvus standalone.
+func DefaultConfig() Config {
+	return Config{
+		Address:            "127.0.0.1:19530",
+		ConnectTimeout:     10 * time.Second,
+		RequestTimeout:     60 * time.Second,
+		Index:              "HNSW",
+		HNSWM:              16,
+		HNSWEfConstruction: 200,
+		IVFNList:           1024,
+		SearchEf:           64,
+		SearchNProbe:       16,
+		Consistency:        "Strong",
+		BatchBytes:         16 << 20,
+	}
+}
+
+var consistencyLevels = map[string]entity.ConsistencyLevel{
+	"Strong": entity.ClStrong, "Bounded": entity.ClBounded,
+	"Session": entity.ClSession, "Eventually": entity.ClEventually,
+}
+
+func knownConsistency(c string) bool { _, ok := consistencyLevels[c]; return ok }
+
+// Validate reports the first impossible value, naming its key.
+func (c Config) Validate() error {
+	switch {
+	case c.Address == "":
+		return errors.New("milvus.address: empty; give host:port")
+	case c.ConnectTimeout <= 0 || c.RequestTimeout <= 0:
+		return errors.New("milvus.connect_timeout and milvus.request_timeout must be above 0")
+	case !slices.Contains([]string{"HNSW", "IVF_FLAT", "FLAT", "AUTOINDEX"}, c.Index):
+		return fmt.Errorf("milvus.index: %q is not HNSW, IVF_FLAT, FLAT or AUTOINDEX", c.Index)
+	case c.HNSWM < 2 || c.HNSWM > 2048 || c.HNSWEfConstruction < 1:
+		return fmt.Errorf("milvus.hnsw_m (%d) must be in 2..2048 and milvus.hnsw_ef_construction (%d) at least 1", c.HNSWM, c.HNSWEfConstruction)
+	case c.IVFNList < 1 || c.IVFNList > 65536:
+		return fmt.Errorf("milvus.ivf_nlist: %d is outside 1..65536", c.IVFNList)
+	case c.SearchEf < 1 || c.SearchNProbe < 1:
+		return fmt.Errorf("milvus.search_ef (%d) and milvus.search_nprobe (%d) must be at least 1", c.SearchEf, c.SearchNProbe)
+	case !knownConsistency(c.Consistency):
+		return fmt.Errorf("milvus.consistency: %q is not Strong, Bounded, Session or Eventually", c.Consistency)
+	case c.BatchBytes < 1<<20:
+		return fmt.Errorf("milvus.batch_bytes: %d is below 1 MiB", c.BatchBytes)
+	}
+	return nil
+}
+
+// ErrUnreachable is returned by Open when no Milvus answers in time.
+var ErrUnreachable = errors.New("milvus is unreachable")
+
+// Store is a Milvus database seen as a vectorstore.Store. It is safe for
+// concurrent use.
+type Store struct {
+	cfg Config
+	cli client.Client
+
+	mu sync.Mutex
+	// written holds the physical collections upserted to, flushed on Close
+	// so that their segments are sealed and indexed.
+	written map[string]bool
+}
+
+var _ vectorstore.Store = (*Store)(nil)
+
+// Open connects to Milvus. It fails with ErrUnreachable within
+// cfg.ConnectTimeout when no server answers.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open milvus: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	cli, err := client.NewClient(cctx, client.Config{
+		Address: cfg.Address, Username: cfg.Username, Password: cfg.Password, APIKey: cfg.Token,
+		EnableTLSAuth: cfg.TLS, DBName: cfg.Database,
+	})
+	if err != nil {
+		if cctx.Err() != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("open milvus at %s: %w: no answer within %v (is the server running? set milvus.address or --milvus-address)", cfg.Address, ErrUnreachable, cfg.ConnectTimeout)
+		}
+		return nil, fmt.Errorf("open milvus at %s: %w", cfg.Address, err)
+	}
+	return &Store{cfg: cfg, cli: cli, written: map[string]bool{}}, nil
+}
+
+// Version is the server's version, such as "v2.3.5".
+func (s *Store) Version(ctx context.Context) (string, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	return s.cli.GetVersion(ctx)
+}
+
+// call bounds one request by the request timeout.
+func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
+}
+
+// description is what a physical collection records about itself.
+type description struct {
+	Deeprank     int    `json:"deeprank"`
+	Name         string `json:"name"`
+	ModelVersion string `json:"model_version"`
+	Metric       string `json:"metric"`
+}
+
+const descriptionFormat = 1
+
+// parseDescription reads a physical collection's description; ok is false
+// for collections deeprank did not make.
+func parseDescription(s string) (d description, ok bool) {
+	if json.Unmarshal([]byte(s), &d) != nil || d.Deeprank != descriptionFormat ||
+		!vectorstore.ValidName(d.Name) || d.ModelVersion == "" || !vectorstore.ValidMetric(d.Metric) {
+		return description{}, false
+	}
+	return d, true
+}
+
+// Field names of the schema.
+const (
+	fieldID       = "id"
+	fieldPath     = "path"
+	fieldVersion  = "model_version"
+	fieldMetadata = "metadata"
+	fieldVector   = "vector"
+	maxPathLen    = 4096
+)
+
+// maxNameLen leaves room for the physical suffix "__xxxxxxxx" within
+// Milvus's 255 characters.
+const maxNameLen = 255 - 10
+
+func checkName(op, name string) error {
+	if !vectorstore.ValidName(name) || len(name) > maxNameLen {
+		return fmt.Errorf("%s collection %q: %w: a name is a letter or _, then letters, digits or _, at most %d characters on Milvus", op, name, vectorstore.ErrInvalid, maxNameLen)
+	}
+	return nil
+}
+
+// Create makes an empty collection: a physical collection with its index,
+// loaded, and the alias name pointing at it.
+func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) error {
+	if err := checkName("create", name); err != nil {
+		return err
+	}
+	if _, err := s.resolve(ctx, name); err == nil {
+		return fmt.Errorf("create collection %q: %w", name, vectorstore.ErrExists)
+	} else if !errors.Is(err, vectorstore.ErrNotFound) {
+		return err
+	}
+	phys, err := s.createPhysical(ctx, name, spec)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := s.cli.CreateAlias(cctx, phys, name); err != nil {
+		s.dropPhysical(ctx, phys)
+		return fmt.Errorf("create collection %q: alias: %w", name, err)
+	}
+	return nil
+}
+
+// createPhysical makes, indexes and loads a physical collection for name.
+func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstore.Spec) (string, error) {
+	if spec.Dim < 1 || spec.Dim > 32768 || !vectorstore.ValidMetric(spec.Metric) || spec.ModelVersion == "" || len(spec.ModelVersion) > 64 {
+		return "", fmt.Errorf("create collection %q: %w: spec %+v", name, vectorstore.ErrInvalid, spec)
+	}
+	var suffix [4]byte
+	rand.Read(suffix[:])
+	phys := name + "__" + hex.EncodeToString(suffix[:])
+	desc, _ := json.Marshal(description{Deeprank: descriptionFormat, Name: name, ModelVersion: spec.ModelVersion, Metric: spec.Metric})
+	schema := entity.NewSchema().WithName(phys).WithDescription(string(desc)).
+		WithField(entity.NewField().WithName(fieldID).WithDataType(entity.FieldTypeVarChar).WithMaxLength(64).WithIsPrimaryKey(true)).
+		WithField(entity.NewField().WithName(fieldPath).WithDataType(entity.FieldTypeVarChar).WithMaxLength(maxPathLen)).
+		WithField(entity.NewField().WithName(fieldVersion).WithDataType(entity.FieldTypeVarChar).WithMaxLength(64)).
+		WithField(entity.NewField().WithName(fieldMetadata).WithDataType(entity.FieldTypeJSON)).
+		WithField(entity.NewField().WithName(fieldVector).WithDataType(entity.FieldTypeFloatVector).WithDim(int64(spec.Dim)))
+	idx, err := s.index(spec.Metric)
+	if err != nil {
+		return "", fmt.Errorf("create collection %q: %w", name, err)
+	}
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := s.cli.CreateCollection(cctx, schema, 1, client.WithConsistencyLevel(s.consistency())); err != nil {
+		return "", fmt.Errorf("create collection %q: %w", name, err)
+	}
+	if err := s.cli.CreateIndex(cctx, phys, fieldVector, idx, false); err != nil {
+		s.dropPhysical(ctx, phys)
+		return "", fmt.Errorf("create collection %q: index %s: %w", name, s.cfg.Index, err)
+	}
+	if err := s.cli.LoadCollection(cctx, phys, false); err != nil {
+		s.dropPhysical(ctx, phys)
+		return "", fmt.Errorf("create collection %q: load: %w", name, err)
+	}
+	return phys, nil
+}
+
+func (s *Store) consistency() entity.ConsistencyLevel { return consistencyLevels[s.cfg.Consistency] }
+
+func metricType(m string) entity.MetricType {
+	switch m {
+	case vectorstore.MetricCosine:
+		return entity.COSINE
+	case vectorstore.MetricIP:
+		return entity.IP
+	}
+	return entity.L2
+}
+
+func (s *Store) index(metric string) (entity.Index, error) {
+	mt := metricType(metric)
+	switch s.cfg.Index {
+	case "IVF_FLAT":
+		return entity.NewIndexIvfFlat(mt, s.cfg.IVFNList)
+	case "FLAT":
+		return entity.NewIndexFlat(mt)
+	case "AUTOINDEX":
+		return entity.NewIndexAUTOINDEX(mt)
+	}
+	return entity.NewIndexHNSW(mt, s.cfg.HNSWM, s.cfg.HNSWEfConstruction)
+}
+
+func (s *Store) searchParam(k int) (entity.SearchParam, error) {
+	switch s.cfg.Index {
+	case "IVF_FLAT":
+		return entity.NewIndexIvfFlatSearchParam(s.cfg.SearchNProbe)
+	case "FLAT":
+		return entity.NewIndexFlatSearchParam()
+	case "AUTOINDEX":
+		return entity.NewIndexAUTOINDEXSearchParam(1)
+	}
+	return entity.NewIndexHNSWSearchParam(max(s.cfg.SearchEf, k))
+}
+
+// physical is a deeprank physical collection.
+type physical struct {
+	phys string
+	desc description
+	dim  int
+}
+
+// resolve finds the physical collection behind name (an alias).
+func (s *Store) resolve(ctx context.Context, name string) (physical, error) {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	coll, err := s.cli.DescribeCollection(cctx, name)
+	if err != nil {
+		if isNotFound(err) {
+			return physical{}, fmt.Errorf("collection %q: %w", name, vectorstore.ErrNotFound)
+		}
+		return physical{}, fmt.Errorf("collection %q: %w", name, err)
+	}
+	p, ok := toPhysical(coll)
+	if !ok || p.desc.Name != name {
+		return physical{}, fmt.Errorf("collection %q: %w: it exists in Milvus but deeprank did not make it; use another name", name, vectorstore.ErrInvalid)
+	}
+	return p, nil
+}
+
+func toPhysical(coll *entity.Collection) (physical, bool) {
+	if coll.Schema == nil {
+		return physical{}, false
+	}
+	d, ok := parseDescription(coll.Schema.Description)
+	if !ok {
+		return physical{}, false
+	}
+	p := physical{phys: coll.Schema.CollectionName, desc: d}
+	for _, f := range coll.Schema.Fields {
+		if f.Name == fieldVector {
+			fmt.Sscan(f.TypeParams[entity.TypeParamDim], &p.dim)
+		}
+	}
+	return p, p.dim > 0
+}
+
+// isNotFound reports Milvus's "collection not found" error; the 2.3
+// server answers with a status message, not a code the SDK maps.
+func isNotFound(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "not found") || strings.Contains(msg, "can't find") || strings.Contains(msg, "not exist")
+}
+
+// Open returns an existing collection. Its operations address the physical
+// collection the alias pointed at when opened: a handle never mixes the
+// vectors of two models, even if a reindex switches the alias meanwhile.
+func (s *Store) Open(ctx context.Context, name string) (vectorstore.Collection, error) {
+	if err := checkName("open", name); err != nil {
+		return nil, err
+	}
+	p, err := s.resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &collection{s: s, p: p}, nil
+}
+
+// physicals lists deeprank's physical collections.
+func (s *Store) physicals(ctx context.Context) ([]physical, error) {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	colls, err := s.cli.ListCollections(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("list collections: %w", err)
+	}
+	var out []physical
+	for _, c := range colls {
+		if !strings.Contains(c.Name, "__") {
+			continue // not deeprank's
+		}
+		full, err := s.cli.DescribeCollection(cctx, c.Name)
+		if err != nil {
+			if isNotFound(err) {
+				continue // dropped meanwhile
+			}
+			return nil, fmt.Errorf("list collections: %s: %w", c.Name, err)
+		}
+		if p, ok := toPhysical(full); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// List describes every collection, sorted by name. Physical collections
+// that no alias points at (a reindex cut short) are not listed.
+func (s *Store) List(ctx context.Context) ([]vectorstore.Info, error) {
+	ps, err := s.physicals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []vectorstore.Info
+	for _, p := range ps {
+		live, err := s.resolve(ctx, p.desc.Name)
+		if err != nil || live.phys != p.phys {
+			continue
+		}
+		info, err := (&collection{s: s, p: p}).Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b vectorstore.Info) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Drop deletes a collection: the alias, the physical collection behind it
+// and any left by a reindex cut short.
+func (s *Store) Drop(ctx context.Context, name string) error {
+	if err := checkName("drop", name); err != nil {
+		return err
+	}
+	if _, err := s.resolve(ctx, name); err != nil {
+		return fmt.Errorf("drop %w", err)
+	}
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := s.cli.DropAlias(cctx, name); err != nil {
+		return fmt.Errorf("drop collection %q: alias: %w", name, err)
+	}
+	ps, err := s.physicals(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if p.desc.Name == name {
+			if err := s.dropPhysical(ctx, p.phys); err != nil {
+				return fmt.Errorf("drop collection %q: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) dropPhysical(ctx context.Context, phys string) error {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	s.mu.Lock()
+	delete(s.written, phys)
+	s.mu.Unlock()
+	return s.cli.DropCollection(cctx, phys)
+}
+
+// Rebuild makes an empty collection under spec that will replace name,
+// calls fill to write it, then moves the alias name to it in one step and
+// only then drops the old vectors. If fill fails, name is left as it was.
+func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec, fill func(context.Context, vectorstore.Collection) error) error {
+	if err := checkName("reindex", name); err != nil {
+		return err
+	}
+	old, err := s.resolve(ctx, name)
+	if err != nil {
+		return fmt.Errorf("reindex %w", err)
+	}
+	phys, err := s.createPhysical(ctx, name, spec)
+	if err != nil {
+		return err
+	}
+	fresh, err := s.resolvePhysical(ctx, phys)
+	if err != nil {
+		s.dropPhysical(ctx, phys)
+		return err
+	}
+	if err := fill(ctx, &collection{s: s, p: fresh}); err != nil {
+		s.dropPhysical(context.WithoutCancel(ctx), phys)
+		return err
+	}
+	if err := s.flush(ctx, phys); err != nil {
+		return err
+	}
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := s.cli.AlterAlias(cctx, phys, name); err != nil {
+		s.dropPhysical(context.WithoutCancel(ctx), phys)
+		return fmt.Errorf("reindex %q: switch alias: %w", name, err)
+	}
+	if err := s.dropPhysical(ctx, old.phys); err != nil {
+		return fmt.Errorf("reindex %q: switched, but dropping the old vectors (%s) failed: %w", name, old.phys, err)
+	}
+	return nil
+}
+
+func (s *Store) resolvePhysical(ctx context.Context, phys string) (physical, error) {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	coll, err := s.cli.DescribeCollection(cctx, phys)
+	if err != nil {
+		return physical{}, err
+	}
+	p, ok := toPhysical(coll)
+	if !ok {
+		return physical{}, fmt.Errorf("collection %s: unreadable description", phys)
+	}
+	return p, nil
+}
+
+func (s *Store) flush(ctx context.Context, phys string) error {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	if err := s.cli.Flush(cctx, phys, false); err != nil {
+		return fmt.Errorf("flush %s: %w", phys, err)
+	}
+	s.mu.Lock()
+	delete(s.written, phys)
+	s.mu.Unlock()
+	return nil
+}
+
+// Close flushes the collections written to (sealing their segments so
+// Milvus indexes them) and disconnects.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	phys := make([]string, 0, len(s.written))
+	for p := range s.written {
+		phys = append(phys, p)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, p := range phys {
+		if err := s.flush(context.Background(), p); err != nil && !isNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, s.cli.Close())
+	return errors.Join(errs...)
+}
