@@ -111,6 +111,13 @@ type Store interface {
 	List(ctx context.Context) ([]Info, error)
 	// Drop deletes a collection and its vectors.
 	Drop(ctx context.Context, name string) error
+	// Rebuild replaces the collection name by a new one under spec: it
+	// makes the new collection empty, calls fill to write it, then switches
+	// name to it in one step, and only after the switch drops the old items.
+	// Until the switch, Open(name) gives the old collection; if fill fails,
+	// name is left as it was. It is how a collection moves to a new model
+	// (deeprank reindex).
+	Rebuild(ctx context.Context, name string, spec Spec, fill func(context.Context, Collection) error) error
 	// Close releases the store.
 	Close() error
 }

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -64,11 +66,12 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: lock: %w", dir, err)
 	}
-	// Leftovers of a create or drop cut short by a crash.
-	leftovers, _ := filepath.Glob(filepath.Join(dir, ".create-*"))
-	drops, _ := filepath.Glob(filepath.Join(dir, ".drop-*"))
-	for _, p := range append(leftovers, drops...) {
-		os.RemoveAll(p)
+	// Leftovers of a create, drop or rebuild cut short by a crash.
+	for _, pattern := range []string{".create-*", ".drop-*", ".rebuild-*"} {
+		leftovers, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, p := range leftovers {
+			os.RemoveAll(p)
+		}
 	}
 	return &Store{dir: dir, lock: lock, open: map[string]*collection{}}, nil
 }
@@ -98,17 +101,72 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 		return fmt.Errorf("create collection %q: %w", name, err)
 	}
 	defer os.RemoveAll(tmp)
-	js, _ := json.Marshal(spec)
-	if err := writeSynced(filepath.Join(tmp, "spec.json"), js); err != nil {
-		return fmt.Errorf("create collection %q: %w", name, err)
-	}
-	if err := writeSynced(filepath.Join(tmp, "log"), nil); err != nil {
+	if err := writeCollection(tmp, spec); err != nil {
 		return fmt.Errorf("create collection %q: %w", name, err)
 	}
 	if err := os.Rename(tmp, s.path(name)); err != nil {
 		return fmt.Errorf("create collection %q: %w", name, err)
 	}
 	return syncDir(s.dir)
+}
+
+// writeCollection writes an empty collection's files into dir.
+func writeCollection(dir string, spec vectorstore.Spec) error {
+	js, _ := json.Marshal(spec)
+	if err := writeSynced(filepath.Join(dir, "spec.json"), js); err != nil {
+		return err
+	}
+	return writeSynced(filepath.Join(dir, "log"), nil)
+}
+
+// Rebuild writes the new collection in a folder aside, then exchanges it
+// with the old one in a single rename (renameat2 RENAME_EXCHANGE), so a
+// crash leaves either the old collection or the new one under name, never
+// neither; the old folder is removed after. The store's lock is held
+// throughout: other processes cannot open the store meanwhile, while this
+// one keeps serving the old collection until the switch.
+func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec, fill func(context.Context, vectorstore.Collection) error) error {
+	if !vectorstore.ValidName(name) {
+		return fmt.Errorf("reindex collection %q: %w", name, vectorstore.ErrInvalid)
+	}
+	if spec.Dim < 1 || !vectorstore.ValidMetric(spec.Metric) || spec.ModelVersion == "" {
+		return fmt.Errorf("reindex collection %q: %w: spec %+v", name, vectorstore.ErrInvalid, spec)
+	}
+	if _, err := os.Stat(s.path(name)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reindex collection %q: %w", name, vectorstore.ErrNotFound)
+	}
+	stage, err := os.MkdirTemp(s.dir, ".rebuild-*")
+	if err != nil {
+		return fmt.Errorf("reindex collection %q: %w", name, err)
+	}
+	defer os.RemoveAll(stage) // after the exchange, it holds the old collection
+	if err := writeCollection(stage, spec); err != nil {
+		return fmt.Errorf("reindex collection %q: %w", name, err)
+	}
+	fresh, err := loadCollection(name, stage)
+	if err != nil {
+		return err
+	}
+	err = fill(ctx, fresh)
+	if cerr := fresh.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := unix.Renameat2(unix.AT_FDCWD, stage, unix.AT_FDCWD, s.path(name), unix.RENAME_EXCHANGE); err != nil {
+		return fmt.Errorf("reindex collection %q: switch: %w", name, err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("reindex collection %q: switch: %w", name, err)
+	}
+	if old, ok := s.open[name]; ok {
+		old.close()
+		delete(s.open, name)
+	}
+	return nil
 }
 
 // Open returns an existing collection, loading it on first use.

@@ -220,6 +220,55 @@ func Run(t *testing.T, newStore func(t *testing.T) vectorstore.Store) {
 		}
 	})
 
+	t.Run("Rebuild", func(t *testing.T) {
+		s, c := open(t, "rebuilt")
+		if err := c.Upsert(ctx, version, Items(20, dim, 6)); err != nil {
+			t.Fatal(err)
+		}
+		next := vectorstore.Spec{Dim: dim + 2, Metric: vectorstore.MetricL2, ModelVersion: "model-b"}
+		assertSpec := func(when string, want vectorstore.Spec) {
+			t.Helper()
+			c, err := s.Open(ctx, "rebuilt")
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			info, err := c.Info(ctx)
+			if err != nil || info.Spec != want || info.Count != 20 {
+				t.Fatalf("%s: info %+v (%v), want %+v with 20 items", when, info, err, want)
+			}
+		}
+		boom := errors.New("boom")
+		err := s.Rebuild(ctx, "rebuilt", next, func(ctx context.Context, nc vectorstore.Collection) error {
+			if err := nc.Upsert(ctx, "model-b", Items(3, dim+2, 7)); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("failed fill: err = %v, want boom", err)
+		}
+		assertSpec("after a failed rebuild", spec)
+		fresh := Items(20, dim+2, 8)
+		err = s.Rebuild(ctx, "rebuilt", next, func(ctx context.Context, nc vectorstore.Collection) error {
+			assertSpec("during the rebuild", spec)
+			return nc.Upsert(ctx, "model-b", fresh)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSpec("after the rebuild", next)
+		nc, _ := s.Open(ctx, "rebuilt")
+		if hits, err := nc.Search(ctx, "model-b", fresh[3].Vector, 1, nil); err != nil || len(hits) != 1 || hits[0].ID != ID(3) {
+			t.Errorf("search after rebuild: %+v, %v", hits, err)
+		}
+		if infos, _ := s.List(ctx); len(infos) != 1 || infos[0].Name != "rebuilt" {
+			t.Errorf("list after rebuild: %+v", infos)
+		}
+		if err := s.Rebuild(ctx, "missing", next, func(context.Context, vectorstore.Collection) error { return nil }); !errors.Is(err, vectorstore.ErrNotFound) {
+			t.Errorf("rebuild of a missing collection: err = %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("DeleteScan", func(t *testing.T) {
 		_, c := open(t, "deletes")
 		items := Items(30, dim, 5)
