@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/deeprank/deeprank/milvus"
 	"github.com/deeprank/deeprank/trainer"
 )
 
@@ -46,13 +47,27 @@ type Config struct {
 
 // Store says where vectors are kept.
 type Store struct {
-	// Kind is "embedded" (files under Dir).
+	// Kind is "embedded" (files under Dir) or "milvus" (a Milvus server).
 	Kind string `json:"kind"`
 	// Dir is the embedded store's folder; empty means
 	// $XDG_DATA_HOME/deeprank (~/.local/share/deeprank).
 	Dir string `json:"dir"`
-	// Metric of new collections: L2, COSINE or IP.
+	// Metric of new collections: L2, COSINE or IP; empty means L2 on the
+	// embedded store and COSINE on Milvus.
 	Metric string `json:"metric"`
+	// Milvus is how to reach and index Milvus, for kind milvus.
+	Milvus milvus.Config `json:"milvus"`
+}
+
+// MetricOrDefault is the metric of new collections after defaults.
+func (s Store) MetricOrDefault() string {
+	switch {
+	case s.Metric != "":
+		return s.Metric
+	case s.Kind == "milvus":
+		return "COSINE"
+	}
+	return "L2"
 }
 
 // Ingest tunes ingestion.
@@ -72,7 +87,7 @@ type Query struct {
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		Store:  Store{Kind: "embedded", Metric: "L2"},
+		Store:  Store{Kind: "embedded", Milvus: milvus.DefaultConfig()},
 		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000},
 		Query:  Query{TopK: 10},
 		Train:  trainer.DefaultOptions(),
@@ -97,9 +112,9 @@ func (c Config) StoreDir() string {
 // Validate checks the values ingest and query use.
 func (c Config) Validate() error {
 	switch {
-	case c.Store.Kind != "embedded":
-		return fmt.Errorf("%w: store.kind: %q is not embedded", ErrInvalid, c.Store.Kind)
-	case c.Store.Metric != "L2" && c.Store.Metric != "COSINE" && c.Store.Metric != "IP":
+	case c.Store.Kind != "embedded" && c.Store.Kind != "milvus":
+		return fmt.Errorf("%w: store.kind: %q is not embedded or milvus", ErrInvalid, c.Store.Kind)
+	case c.Store.Metric != "" && c.Store.Metric != "L2" && c.Store.Metric != "COSINE" && c.Store.Metric != "IP":
 		return fmt.Errorf("%w: store.metric: %q is not L2, COSINE or IP", ErrInvalid, c.Store.Metric)
 	case c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 4096:
 		return fmt.Errorf("%w: ingest.batch_size: %d is outside 1..4096", ErrInvalid, c.Ingest.BatchSize)
@@ -109,6 +124,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: ingest.max_pixels: %d must be at least 1", ErrInvalid, c.Ingest.MaxPixels)
 	case c.Query.TopK < 1 || c.Query.TopK > 10000:
 		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
+	}
+	if c.Store.Kind == "milvus" {
+		if err := c.Store.Milvus.Validate(); err != nil {
+			return fmt.Errorf("%w: store.%v", ErrInvalid, err)
+		}
 	}
 	return nil
 }
@@ -239,6 +259,8 @@ func Flatten(c Config) (map[string]any, error) {
 	walk("", tree)
 	// json turns durations into nanoseconds: keep them readable.
 	out["train.checkpoint_every"] = c.Train.CheckpointEvery.String()
+	out["store.milvus.connect_timeout"] = c.Store.Milvus.ConnectTimeout.String()
+	out["store.milvus.request_timeout"] = c.Store.Milvus.RequestTimeout.String()
 	// Fields left out when empty still are valid keys.
 	for _, k := range []string{"train.model.width", "train.model.stages"} {
 		if _, ok := out[k]; !ok {

@@ -264,7 +264,7 @@ func (c *collection) Search(ctx context.Context, version string, q []float32, k 
 func distance(metric string, score float32) float32 {
 	switch metric {
 	case vectorstore.MetricCosine:
-		return 1 - score
+		return max(0, 1-score) // rounding can put a vector's similarity to itself above 1
 	case vectorstore.MetricIP:
 		return -score
 	}

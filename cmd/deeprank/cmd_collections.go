@@ -31,7 +31,7 @@ func newCollectionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := openStore(l.Config)
+			store, err := openStore(cmd.Context(), l.Config)
 			if err != nil {
 				return err
 			}

@@ -69,12 +69,12 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
-			store, err := openStore(l.Config)
+			store, err := openStore(cmd.Context(), l.Config)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			coll, created, err := openOrCreate(cmd.Context(), store, o.collection, l.Store.Metric, emb)
+			coll, created, err := openOrCreate(cmd.Context(), store, o.collection, l.Store.MetricOrDefault(), emb)
 			if err != nil {
 				return err
 			}

@@ -64,6 +64,17 @@ func TestCLI(t *testing.T) {
 	if _, err := m.Save(modelPath); err != nil {
 		t.Fatal(err)
 	}
+	m.Initialize(2)
+	model2 := filepath.Join(dir, "m2.drk")
+	if _, err := m.Save(model2); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := model.Load(model2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, _ := loaded.Version()
+	store := filepath.Join(dir, "store")
 	badConfig := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badConfig, []byte("train:\n  epochs: \"ten\"\n"), 0o644)
 	unknownKey := filepath.Join(dir, "unknown.yaml")
@@ -98,6 +109,13 @@ func TestCLI(t *testing.T) {
 		{"ingest with a broken file", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), corrupt, filepath.Join(dir, "data")}, exitPartial, "failed: " + corrupt},
 		{"ingest bad shard", []string{"ingest", "--shard", "4/4", filepath.Join(dir, "data")}, exitUsage, "--shard"},
 		{"collections", []string{"collections", "--store-dir", filepath.Join(dir, "store")}, exitOK, "images  6"},
+		{"reindex without model", []string{"reindex", "--store-dir", store}, exitUsage, "--model is required"},
+		{"reindex to a new model", []string{"reindex", "--store-dir", store, "--model", model2}, exitOK, `switched collection "images" to model ` + v2},
+		{"collections after reindex", []string{"collections", "--store-dir", store}, exitOK, v2},
+		{"query with the old model", []string{"query", "--image", img, "--model", modelPath, "--store-dir", store}, exitFailure, "model mismatch"},
+		{"query with the new model", []string{"query", "--image", img, "--model", model2, "--store-dir", store, "--top-k", "1"}, exitOK, "1     0.0000    " + img},
+		{"reindex again is a no-op", []string{"reindex", "--store-dir", store, "--model", model2}, exitOK, "nothing to do"},
+		{"milvus unreachable", []string{"collections", "--store", "milvus", "--milvus-address", "127.0.0.1:9"}, exitFailure, "milvus is unreachable"},
 		{"config show from env", []string{"config", "show"}, exitOK, "env DEEPRANK_QUERY_TOP_K"},
 		{"eval without set", []string{"eval", "--model", modelPath}, exitUsage, "give one of --classes, --queries with --gallery"},
 		{"eval queries against gallery", []string{"eval", "--model", modelPath, "--queries", filepath.Join(dir, "data"), "--gallery", filepath.Join(dir, "data"), "--untrained"}, exitOK, "untrained"},
@@ -105,6 +123,7 @@ func TestCLI(t *testing.T) {
 		{"eval bad suite", []string{"eval", "--model", modelPath, "--suite", badSuite}, exitUsage, `sets[0] ("x")`},
 	}
 	t.Setenv("DEEPRANK_QUERY_TOP_K", "7")
+	t.Setenv("DEEPRANK_STORE_MILVUS_CONNECT_TIMEOUT", "2s")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := runCLI(t, tc.args...)

@@ -37,7 +37,7 @@ EXIT STATUS
 		SilenceUsage:  true,
 	}
 	root.PersistentFlags().String("config", "", "YAML configuration file (see config.example.yaml)")
-	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd())
+	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd(), newReindexCmd())
 	return root
 }
 

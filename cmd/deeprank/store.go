@@ -10,6 +10,7 @@ import (
 	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/milvus"
 	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 	"github.com/deeprank/deeprank/vectorstore"
@@ -18,13 +19,17 @@ import (
 
 // storeFlags are the keys every command that uses a store binds.
 var storeFlags = map[string]string{
-	"model":     "model",
-	"store.dir": "store-dir",
+	"model":                "model",
+	"store.kind":           "store",
+	"store.dir":            "store-dir",
+	"store.milvus.address": "milvus-address",
 }
 
 func addStoreFlags(cmd *cobra.Command) {
 	cmd.Flags().String("model", "", "model file (key model, env DEEPRANK_MODEL; default: the built-in model)")
+	cmd.Flags().String("store", "", "where vectors live: embedded or milvus (key store.kind, env DEEPRANK_STORE_KIND; default embedded)")
 	cmd.Flags().String("store-dir", "", "embedded store folder (key store.dir, env DEEPRANK_STORE_DIR)")
+	cmd.Flags().String("milvus-address", "", "Milvus host:port (key store.milvus.address, env DEEPRANK_STORE_MILVUS_ADDRESS; default 127.0.0.1:19530)")
 }
 
 // loadRuntime loads the configuration with the store flags and the extra
@@ -44,7 +49,10 @@ func loadRuntime(cmd *cobra.Command, extra map[string]string) (*config.Loaded, e
 	return l, l.Validate()
 }
 
-func openStore(c config.Config) (vectorstore.Store, error) {
+func openStore(ctx context.Context, c config.Config) (vectorstore.Store, error) {
+	if c.Store.Kind == "milvus" {
+		return milvus.Open(ctx, c.Store.Milvus)
+	}
 	return embedded.Open(c.StoreDir())
 }
 

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deeprank/deeprank/ingest"
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+func newReindexCmd() *cobra.Command {
+	var (
+		collection  string
+		dropMissing bool
+		asJSON      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "reindex --collection NAME --model NEW",
+		Short: "Re-embed a collection with another model, switching queries at once",
+		Long: `Reindex embeds every image of a collection again, from its file, with the
+model given, into a new collection; then it switches the collection's name to
+the new vectors in one step, and only after that drops the old ones. Queries
+run meanwhile get the old vectors, and after the switch the new ones: never a
+mix, never a half-built collection. On Milvus the name is an alias moved from
+one physical collection to the next; the embedded store exchanges two folders
+in one rename (other processes wait on its lock while the reindex runs).
+
+Every stored image must still be readable at its path with the same bytes.
+If some are not (moved, deleted, edited), the reindex stops before the switch
+and lists them, leaving the collection as it was; --drop-missing goes on
+without them. Images ingested into the collection while a reindex runs are not
+carried over: ingest them again after.
+
+EXIT STATUS
+  0    switched to the new model
+  1    failed; the collection is unchanged
+  2    usage or configuration error
+  130  interrupted; the collection is unchanged`,
+		Example: `  deeprank reindex --collection images --model runs/retrain/model.drk
+  deeprank reindex --collection images --model new.drk --store milvus --milvus-address 10.0.0.5:19530`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := loadRuntime(cmd, map[string]string{"ingest.batch_size": "batch-size", "ingest.workers": "workers"})
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("model") {
+				return usagef("reindex: --model is required: the model file to move the collection to")
+			}
+			emb, err := newEmbedder(l.Config)
+			if err != nil {
+				return err
+			}
+			store, err := openStore(cmd.Context(), l.Config)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
+			old, err := store.Open(ctx, collection)
+			if err != nil {
+				return err
+			}
+			info, err := old.Info(ctx)
+			if err != nil {
+				return err
+			}
+			if info.ModelVersion == emb.ModelVersion() {
+				fmt.Fprintf(cmd.OutOrStdout(), "collection %q already holds vectors of model %s: nothing to do\n", collection, info.ModelVersion)
+				return nil
+			}
+			// The old collection's items, by path: the images to embed again.
+			paths := map[string]string{}
+			if err := old.Scan(ctx, func(it vectorstore.Item) error {
+				paths[it.ID] = it.Metadata.Path
+				return nil
+			}); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "reindexing %q: %d images, model %s -> %s\n", collection, len(paths), info.ModelVersion, emb.ModelVersion())
+			spec := vectorstore.Spec{Dim: emb.Dim(), Metric: info.Metric, ModelVersion: emb.ModelVersion()}
+			var sum *ingest.Summary
+			err = store.Rebuild(ctx, collection, spec, func(ctx context.Context, fresh vectorstore.Collection) error {
+				files := make([]string, 0, len(paths))
+				for _, p := range paths {
+					files = append(files, p)
+				}
+				slices.Sort(files)
+				progress := newProgressPrinter(stderr)
+				var err error
+				sum, err = ingest.Run(ctx, emb, fresh, files, &ingest.Options{
+					BatchSize: l.Ingest.BatchSize, Workers: l.Ingest.Workers, Progress: progress.update})
+				progress.finish()
+				if err != nil {
+					return err
+				}
+				lost, err := missingIDs(ctx, fresh, paths)
+				if err != nil {
+					return err
+				}
+				if len(lost) > 0 && !dropMissing {
+					for _, id := range lost[:min(len(lost), 20)] {
+						fmt.Fprintf(stderr, "  not re-embedded: %s (id %.12s): the file is gone or its bytes changed\n", paths[id], id)
+					}
+					return fmt.Errorf("reindex %q: %d of %d images could not be embedded again from their files (listed above); the collection is unchanged. Restore them, or pass --drop-missing to reindex without them", collection, len(lost), len(paths))
+				}
+				if len(lost) > 0 {
+					fmt.Fprintf(stderr, "dropping %d images whose files are gone or changed (--drop-missing)\n", len(lost))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			printSummary(cmd.OutOrStdout(), sum, asJSON)
+			fmt.Fprintf(cmd.OutOrStdout(), "switched collection %q to model %s\n", collection, emb.ModelVersion())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&collection, "collection", "images", "collection to reindex")
+	f.BoolVar(&dropMissing, "drop-missing", false, "go on without images whose file is gone or changed")
+	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	f.Int("batch-size", 0, "images embedded and written together (key ingest.batch_size)")
+	f.Int("workers", 0, "decoding goroutines, 0 = all cores (key ingest.workers)")
+	addStoreFlags(cmd)
+	return cmd
+}
+
+// missingIDs lists the ids of want that c lacks, sorted.
+func missingIDs(ctx context.Context, c vectorstore.Collection, want map[string]string) ([]string, error) {
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var lost []string
+	const chunk = 1000
+	for i := 0; i < len(ids); i += chunk {
+		part := ids[i:min(i+chunk, len(ids))]
+		got, err := c.Get(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		have := make(map[string]bool, len(got))
+		for _, it := range got {
+			have[it.ID] = true
+		}
+		for _, id := range part {
+			if !have[id] {
+				lost = append(lost, id)
+			}
+		}
+	}
+	return lost, nil
+}
