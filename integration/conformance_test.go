@@ -1,0 +1,43 @@
+package integration
+
+import (
+	"context"
+	"testing"
+
+	"github.com/deeprank/deeprank/vectorstore"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
+	"github.com/deeprank/deeprank/vectorstore/storetest"
+)
+
+// TestConformance runs the store contract's suite against Milvus, and
+// beside it against the embedded store, so one run shows both pass.
+func TestConformance(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) vectorstore.Store {
+			s, err := embedded.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
+	t.Run("milvus", func(t *testing.T) {
+		srv := startMilvus(t)
+		srv.announce(t)
+		storetest.Run(t, func(t *testing.T) vectorstore.Store {
+			s := srv.open(t)
+			// Each subtest starts from an empty database.
+			ctx := context.Background()
+			infos, err := s.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, i := range infos {
+				if err := s.Drop(ctx, i.Name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return s
+		})
+	})
+}
