@@ -93,6 +93,8 @@ type outcome struct {
 	skipped bool
 	other   bool
 	failure error
+	// fatal stops the whole run: the store failed, not the file.
+	fatal error
 }
 
 // Run ingests the files and folders of paths into coll. Files in folders
@@ -235,6 +237,10 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 				break
 			}
 			switch {
+			case out.fatal != nil:
+				sum.Found = sum.Ingested + sum.Skipped + sum.OtherShard + sum.Failed
+				sum.Elapsed = time.Since(start).Seconds()
+				return sum, out.fatal
 			case out.failure != nil:
 				sum.Failed++
 				sum.Failures = append(sum.Failures, Failure{Path: out.path, Reason: reason(out.failure)})
@@ -346,16 +352,11 @@ func prepareGroup(ctx context.Context, emb *embedder.Embedder, coll vectorstore.
 	known := map[string]bool{}
 	if len(lookup) > 0 {
 		have, err := coll.Get(ctx, lookup)
+		if err != nil {
+			return []outcome{{path: group[0].path, fatal: fmt.Errorf("ingest: look up in the store: %w", err)}}
+		}
 		for _, it := range have {
 			known[it.ID] = true
-		}
-		if err != nil {
-			for i := range outs {
-				if datas[i] != nil {
-					outs[i].failure = fmt.Errorf("look up in the store: %w", err)
-					datas[i] = nil
-				}
-			}
 		}
 	}
 	for i, j := range group {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"image"
 	"image/jpeg"
@@ -200,4 +201,29 @@ func hugePNG(width, height int) []byte {
 	binary.BigEndian.PutUint32(b[20:], uint32(height))
 	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
 	return b
+}
+
+// failingLookups is a collection whose store stops answering lookups.
+type failingLookups struct{ vectorstore.Collection }
+
+var errStoreDown = errors.New("store down")
+
+func (failingLookups) Get(context.Context, []string) ([]vectorstore.Item, error) {
+	return nil, errStoreDown
+}
+
+// TestIngestStopsWhenTheStoreFails: a store that fails is not a file that
+// fails; the run stops with the store's error instead of trying every file.
+func TestIngestStopsWhenTheStoreFails(t *testing.T) {
+	e := mustEmbedder(t)
+	dir := t.TempDir()
+	writeImages(t, filepath.Join(dir, "img"), 40)
+	_, c := mustCollection(t, filepath.Join(dir, "store"), e)
+	sum, err := Run(context.Background(), e, failingLookups{c}, []string{filepath.Join(dir, "img")}, &Options{Workers: 2})
+	if !errors.Is(err, errStoreDown) {
+		t.Fatalf("err = %v, want the store's error", err)
+	}
+	if sum.Failed != 0 || sum.Ingested != 0 {
+		t.Errorf("summary %+v: files were blamed for the store's failure", sum)
+	}
 }

@@ -365,7 +365,38 @@ func (s *Store) Open(ctx context.Context, name string) (vectorstore.Collection, 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.ensureLoaded(ctx, p); err != nil {
+		return nil, err
+	}
 	return &collection{s: s, p: p}, nil
+}
+
+// ensureLoaded waits until the collection is in the query nodes' memory:
+// after a server restart Milvus reloads collections on its own, and until
+// it has, every query fails. A collection released by hand is loaded again.
+func (s *Store) ensureLoaded(ctx context.Context, p physical) error {
+	cctx, cancel := s.call(ctx)
+	defer cancel()
+	for {
+		state, err := s.cli.GetLoadState(cctx, p.phys, nil)
+		if err != nil {
+			return fmt.Errorf("open collection %q: load state: %w", p.desc.Name, err)
+		}
+		switch state {
+		case entity.LoadStateLoaded:
+			return nil
+		case entity.LoadStateNotLoad:
+			if err := s.cli.LoadCollection(cctx, p.phys, false); err != nil {
+				return fmt.Errorf("open collection %q: load: %w", p.desc.Name, err)
+			}
+			return nil
+		}
+		select {
+		case <-cctx.Done():
+			return fmt.Errorf("open collection %q: still loading after %v: %w", p.desc.Name, s.cfg.RequestTimeout, cctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // physicals lists deeprank's physical collections.
