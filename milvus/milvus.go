@@ -551,6 +551,34 @@ func (s *Store) flush(ctx context.Context, phys string) error {
 	return nil
 }
 
+// WaitIndexed flushes the collection name and waits until its index covers
+// every stored vector, or ctx ends. Searches work before that (unindexed
+// segments are searched exhaustively) but are slower; call it after a bulk
+// ingest to query at full speed.
+func (s *Store) WaitIndexed(ctx context.Context, name string) error {
+	p, err := s.resolve(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.flush(ctx, p.phys); err != nil {
+		return err
+	}
+	for {
+		total, indexed, err := s.cli.GetIndexBuildProgress(ctx, p.phys, fieldVector)
+		if err != nil {
+			return fmt.Errorf("index progress of %q: %w", name, err)
+		}
+		if indexed >= total {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("index of %q: %d of %d vectors indexed: %w", name, indexed, total, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // Close flushes the collections written to (sealing their segments so
 // Milvus indexes them) and disconnects.
 func (s *Store) Close() error {

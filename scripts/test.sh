@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# The project's tests: every package, with the race detector. Tests that need
-# data fetched by scripts/ (Fashion-MNIST) skip, saying so, when it is absent;
-# .ci/run fetches it first.
+# The project's tests: every package with the race detector, then the
+# integration tests against a real Milvus in a container, verbose so the log
+# shows that they ran and which Milvus version answered.
+#
+# Set-up it does itself: starts a Docker engine (scripts/docker-engine.sh,
+# installing Debian's docker.io if needed) and, unless DEEPRANK_MILVUS_IMAGE
+# names an image to use, builds the local Milvus image (scripts/milvus-image.sh)
+# for machines without a registry. Tests that need data fetched by scripts/
+# (Fashion-MNIST) skip, saying so, when it is absent; .ci/run fetches it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -race -count=1 -timeout 30m ./... "$@"
+scripts/docker-engine.sh
+if [ -z "${DEEPRANK_MILVUS_IMAGE:-}" ]; then
+  scripts/milvus-image.sh
+  export DEEPRANK_MILVUS_IMAGE=deeprank/milvus-standalone:v2.3.5
+fi
+# Here the integration tests must run: fail rather than skip without Docker.
+export DEEPRANK_REQUIRE_DOCKER=1
+go test -race -count=1 -timeout 30m $(go list ./... | grep -v /integration) "$@"
+go test -race -count=1 -timeout 30m -v ./integration "$@"
