@@ -12,16 +12,21 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/deeprank/deeprank/milvus"
 )
+
+var loopback = netip.MustParseAddr("127.0.0.1")
 
 // DefaultImage is the official Milvus standalone image.
 const DefaultImage = "milvusdb/milvus:v2.3.5"
@@ -67,7 +72,16 @@ func startMilvus(t testing.TB) *server {
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:        image(),
 			ExposedPorts: []string{"19530/tcp", "9091/tcp"},
-			Cmd:          []string{"milvus", "run", "standalone"},
+			// Published on loopback only: nothing outside this machine
+			// reaches the test server.
+			HostConfigModifier: func(hc *container.HostConfig) {
+				hc.PublishAllPorts = false
+				hc.PortBindings = network.PortMap{}
+				for _, p := range []string{"19530/tcp", "9091/tcp"} {
+					hc.PortBindings[network.MustParsePort(p)] = []network.PortBinding{{HostIP: loopback}}
+				}
+			},
+			Cmd: []string{"milvus", "run", "standalone"},
 			Env: map[string]string{
 				"ETCD_USE_EMBED": "true", "ETCD_DATA_DIR": "/var/lib/milvus/etcd",
 				"ETCD_CONFIG_PATH": "/milvus/configs/embedEtcd.yaml", "COMMON_STORAGETYPE": "local",
