@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
 
 	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"github.com/milvus-io/milvus-sdk-go/v2/entity"
@@ -273,7 +274,9 @@ func distance(metric string, score float32) float32 {
 
 // filterExpr is the boolean expression of a filter: the class in the JSON
 // metadata, the path by prefix. Values are quoted as JSON strings, which
-// Milvus's expression grammar reads alike.
+// Milvus's expression grammar reads alike. The prefix is a range of paths,
+// not a like pattern: Milvus 2.3's like has no escapes, so a path holding %
+// or _ could not be matched literally.
 func filterExpr(f *vectorstore.Filter) string {
 	if f == nil {
 		return ""
@@ -283,17 +286,37 @@ func filterExpr(f *vectorstore.Filter) string {
 		terms = append(terms, fmt.Sprintf(`%s["class"] == %s`, fieldMetadata, quote(f.Class)))
 	}
 	if f.PathPrefix != "" {
-		terms = append(terms, fmt.Sprintf(`%s like %s`, fieldPath, quote(likePrefix(f.PathPrefix)+"%")))
+		terms = append(terms, fmt.Sprintf(`%s >= %s`, fieldPath, quote(f.PathPrefix)))
+		if upper, ok := prefixEnd(f.PathPrefix); ok {
+			terms = append(terms, fmt.Sprintf(`%s < %s`, fieldPath, quote(upper)))
+		}
 	}
 	return strings.Join(terms, " && ")
 }
 
-// likePrefix escapes the wildcards of Milvus's like: % and _.
-func likePrefix(p string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p)
+// prefixEnd is the least string above every string starting with p: p
+// with its last rune incremented (UTF-8 orders bytes as code points). ok is
+// false when no such string exists (p is all U+10FFFF).
+func prefixEnd(p string) (string, bool) {
+	runes := []rune(p)
+	for i := len(runes) - 1; i >= 0; i-- {
+		r := runes[i] + 1
+		if r >= 0xD800 && r <= 0xDFFF { // surrogates are not runes
+			r = 0xE000
+		}
+		if r <= unicode.MaxRune {
+			runes[i] = r
+			return string(runes[:i+1]), true
+		}
+	}
+	return "", false
 }
 
+// quote makes s a string literal: JSON's escapes, without the HTML ones.
 func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
 }

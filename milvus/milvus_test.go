@@ -1,0 +1,162 @@
+package milvus
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+func TestFilterExpr(t *testing.T) {
+	cases := []struct {
+		name   string
+		filter *vectorstore.Filter
+		want   string
+	}{
+		{"none", nil, ""},
+		{"empty", &vectorstore.Filter{}, ""},
+		{"class", &vectorstore.Filter{Class: "beach"}, `metadata["class"] == "beach"`},
+		{"prefix", &vectorstore.Filter{PathPrefix: "/photos/"}, `path >= "/photos/" && path < "/photos0"`},
+		{"both", &vectorstore.Filter{Class: "c1", PathPrefix: "a"}, `metadata["class"] == "c1" && path >= "a" && path < "b"`},
+		// Quotes cannot end the string early; like's wildcards mean
+		// nothing in a range.
+		{"quote", &vectorstore.Filter{Class: `x" || true || "`}, `metadata["class"] == "x\" || true || \""`},
+		{"wildcards", &vectorstore.Filter{PathPrefix: `/a_b%`}, `path >= "/a_b%" && path < "/a_b&"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := filterExpr(tc.filter); got != tc.want {
+				t.Errorf("filterExpr = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPrefixEnd(t *testing.T) {
+	cases := []struct {
+		prefix, want string
+		ok           bool
+	}{
+		{"a", "b", true},
+		{"/photos/", "/photos0", true},
+		{"caf\u00e9", "caf\u00ea", true},
+		{"x\U0010FFFF", "y", true},
+		{"\uD7FF", "\uE000", true},
+		{"\U0010FFFF", "", false},
+	}
+	for _, tc := range cases {
+		got, ok := prefixEnd(tc.prefix)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("prefixEnd(%q) = %q, %v; want %q, %v", tc.prefix, got, ok, tc.want, tc.ok)
+		}
+		// Every string with the prefix sorts below the end.
+		if ok && !(tc.prefix+"\U0010FFFF\U0010FFFF" < got) {
+			t.Errorf("prefixEnd(%q) = %q is not above the prefix's strings", tc.prefix, got)
+		}
+	}
+}
+
+func TestDistance(t *testing.T) {
+	cases := []struct {
+		metric string
+		score  float32
+		want   float64
+	}{
+		{vectorstore.MetricL2, 4, 2},     // Milvus gives the squared distance
+		{vectorstore.MetricL2, -1e-7, 0}, // rounding below zero
+		{vectorstore.MetricCosine, 0.25, 0.75},
+		{vectorstore.MetricCosine, 1.0000001, 0},
+		{vectorstore.MetricIP, 0.5, -0.5},
+	}
+	for _, tc := range cases {
+		if got := distance(tc.metric, tc.score); math.Abs(float64(got)-tc.want) > 1e-6 {
+			t.Errorf("distance(%s, %g) = %g, want %g", tc.metric, tc.score, got, tc.want)
+		}
+	}
+}
+
+func TestParseDescription(t *testing.T) {
+	cases := []struct {
+		text string
+		ok   bool
+	}{
+		{`{"deeprank":1,"name":"images","model_version":"abc","metric":"L2"}`, true},
+		{`{"deeprank":2,"name":"images","model_version":"abc","metric":"L2"}`, false}, // a future format
+		{`{"deeprank":1,"name":"bad name","model_version":"abc","metric":"L2"}`, false},
+		{`{"deeprank":1,"name":"images","model_version":"","metric":"L2"}`, false},
+		{`{"deeprank":1,"name":"images","model_version":"abc","metric":"HAMMING"}`, false},
+		{`a collection someone else made`, false},
+		{``, false},
+	}
+	for _, tc := range cases {
+		d, ok := parseDescription(tc.text)
+		if ok != tc.ok || (ok && d.Name != "images") {
+			t.Errorf("parseDescription(%q) = %+v, %v; want ok %v", tc.text, d, ok, tc.ok)
+		}
+	}
+}
+
+func FuzzParseDescription(f *testing.F) {
+	f.Add(`{"deeprank":1,"name":"images","model_version":"abc","metric":"COSINE"}`)
+	f.Add(`{"deeprank":1}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, text string) {
+		d, ok := parseDescription(text)
+		if ok && (!vectorstore.ValidName(d.Name) || !vectorstore.ValidMetric(d.Metric) || d.ModelVersion == "") {
+			t.Fatalf("accepted %q as %+v", text, d)
+		}
+	})
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"default", func(*Config) {}, ""},
+		{"no address", func(c *Config) { c.Address = "" }, "milvus.address"},
+		{"no timeout", func(c *Config) { c.RequestTimeout = 0 }, "milvus.request_timeout"},
+		{"index", func(c *Config) { c.Index = "DISKANN" }, "milvus.index"},
+		{"hnsw", func(c *Config) { c.HNSWM = 1 }, "milvus.hnsw_m"},
+		{"nlist", func(c *Config) { c.IVFNList = 0 }, "milvus.ivf_nlist"},
+		{"ef", func(c *Config) { c.SearchEf = 0 }, "milvus.search_ef"},
+		{"consistency", func(c *Config) { c.Consistency = "strong" }, "milvus.consistency"},
+		{"batch", func(c *Config) { c.BatchBytes = 1000 }, "milvus.batch_bytes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.edit(&c)
+			err := c.Validate()
+			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate() = %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBatching(t *testing.T) {
+	// Upsert splits a batch so that no request passes BatchBytes: 128
+	// dimensions and a short path are about 1 KB an item.
+	it := vectorstore.Item{Vector: make([]float32, 128), Metadata: vectorstore.Metadata{Path: "/p/x.jpg"}}
+	if b := itemBytes(it); b < 4*128 || b > 2048 {
+		t.Errorf("itemBytes = %d, want about 1 KB", b)
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Address = "127.0.0.1:9" // discard: nothing answers gRPC there
+	cfg.ConnectTimeout = 500 * time.Millisecond
+	start := time.Now()
+	_, err := Open(t.Context(), cfg)
+	if err == nil || !strings.Contains(err.Error(), ErrUnreachable.Error()) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("gave up after %v; the connect timeout is 500ms", took)
+	}
+}
