@@ -21,7 +21,7 @@ func ExampleOpen() {
 		log.Fatal(err) // ErrUnreachable after cfg.ConnectTimeout
 	}
 	defer store.Close()
-	spec := vectorstore.Spec{Dim: 128, Metric: vectorstore.MetricCosine, ModelVersion: "19707c8527c3c130"}
+	spec := vectorstore.Spec{Dim: 128, Metric: vectorstore.MetricCosine, ModelVersion: "84c90bebca5df34b"}
 	if err := store.Create(ctx, "images", spec); err != nil {
 		log.Fatal(err)
 	}

@@ -30,7 +30,6 @@ func TestCrashSafety(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	// A run takes about a second, so the kills land mid-ingest.
 	s := model.DefaultSpec()
 	s.Width, s.DenseDim, s.EmbeddingDim = 8, 32, 16
 	m, err := model.New(s, model.UnitNormalization())
@@ -61,12 +60,18 @@ func TestCrashSafety(t *testing.T) {
 	os.WriteFile(filepath.Join(images, "broken.png"), []byte("no"), 0o644)
 
 	storeDir := filepath.Join(dir, "store")
-	run := func(ctx context.Context) error {
+	runInto := func(ctx context.Context, store string) error {
 		cmd := exec.CommandContext(ctx, bin, "ingest", "--collection", "crash", "--model", modelPath,
-			"--store-dir", storeDir, "--batch-size", "8", images)
+			"--store-dir", store, "--batch-size", "8", images)
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
 		return cmd.Run()
 	}
+	run := func(ctx context.Context) error { return runInto(ctx, storeDir) }
+	// Time one whole run into a scratch store, so that the kills below
+	// land within a run however fast this machine is.
+	began := time.Now()
+	runInto(context.Background(), filepath.Join(dir, "scratch"))
+	whole := time.Since(began)
 	count := func() int {
 		st, err := embedded.Open(storeDir)
 		if err != nil {
@@ -84,7 +89,7 @@ func TestCrashSafety(t *testing.T) {
 	midway := 0
 	var counts []int
 	for range 6 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(100+rng.IntN(700))*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration((0.1+0.8*rng.Float64())*float64(whole)))
 		err := run(ctx)
 		cancel()
 		if ctx.Err() == nil {
