@@ -21,7 +21,7 @@ func ExampleOpen() {
 		log.Fatal(err) // ErrUnreachable after cfg.ConnectTimeout
 	}
 	defer store.Close()
-	spec := vectorstore.Spec{Dim: 128, Metric: vectorstore.MetricCosine, ModelVersion: "84c90bebca5df34b"}
+	spec := vectorstore.Spec{Dim: 128, Metric: vectorstore.MetricCosine, ModelVersion: "dfc26c601ab59df1"}
 	if err := store.Create(ctx, "images", spec); err != nil {
 		log.Fatal(err)
 	}

@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
-run=${1:-runs/default}
-cp "$run/metrics.csv" "$run/curves.png" models/default/
+# Stage 2's curves under the usual names, stage 1's beside them.
+cp runs/default-finetune/metrics.csv runs/default-finetune/curves.png models/default/
+cp runs/default/metrics.csv models/default/metrics-stage1.csv
+cp runs/default/curves.png models/default/curves-stage1.png
 version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 {
   cat <<HEAD
@@ -14,10 +16,11 @@ version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 
 $version
 
-Made by deeprank's own trainer from [train.yaml](train.yaml):
+Made by deeprank's own trainer in two stages, [train.yaml](train.yaml)
+from random weights, then [finetune.yaml](finetune.yaml) from its result:
 
     scripts/fetch-default-data.sh
-    go run ./cmd/deeprank train --config models/default/train.yaml
+    scripts/train-default-model.sh
 
 Training data: the emoji of 80% of Unicode codes drawn by Google and by
 Twitter (the same code in two styles is a positive pair), and 80% of the
@@ -25,9 +28,11 @@ landscape photos of Debian's endless-sky-data with their 2x versions (a
 photo against itself under crop, rotation, downscaling, colour and JPEG
 changes: copy detection). Held out, and never seen in training: the emoji of
 a fixed 20% of codes and a fixed 20% of photos, chosen by a SHA-256 hash of
-the code or photo name. Curves: [metrics.csv](metrics.csv), below.
+the code or photo name. Curves of stage 2: [metrics.csv](metrics.csv), below;
+of stage 1: [metrics-stage1.csv](metrics-stage1.csv),
+[curves-stage1.png](curves-stage1.png).
 
-![training curves](curves.png)
+![training curves of stage 2](curves.png)
 
 Every table below comes from one run of:
 
