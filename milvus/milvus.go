@@ -220,28 +220,30 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 	} else if !errors.Is(err, vectorstore.ErrNotFound) {
 		return err
 	}
-	phys, err := s.createPhysical(ctx, name, spec)
+	p, err := s.createPhysical(ctx, name, spec)
 	if err != nil {
 		return err
 	}
 	cctx, cancel := s.call(ctx)
 	defer cancel()
-	if err := s.cli.CreateAlias(cctx, phys, name); err != nil {
-		s.dropPhysical(ctx, phys)
+	if err := s.cli.CreateAlias(cctx, p.phys, name); err != nil {
+		s.dropPhysical(ctx, p.phys)
 		return fmt.Errorf("create collection %q: alias: %w", name, err)
 	}
 	return nil
 }
 
 // createPhysical makes, indexes and loads a physical collection for name.
-func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstore.Spec) (string, error) {
+func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstore.Spec) (physical, error) {
 	if spec.Dim < 1 || spec.Dim > 32768 || !vectorstore.ValidMetric(spec.Metric) || spec.ModelVersion == "" || len(spec.ModelVersion) > 64 {
-		return "", fmt.Errorf("create collection %q: %w: spec %+v", name, vectorstore.ErrInvalid, spec)
+		return physical{}, fmt.Errorf("create collection %q: %w: spec %+v", name, vectorstore.ErrInvalid, spec)
 	}
 	var suffix [4]byte
 	rand.Read(suffix[:])
 	phys := name + "__" + hex.EncodeToString(suffix[:])
-	desc, _ := json.Marshal(description{Deeprank: descriptionFormat, Name: name, ModelVersion: spec.ModelVersion, Metric: spec.Metric})
+	p := physical{phys: phys, dim: spec.Dim,
+		desc: description{Deeprank: descriptionFormat, Name: name, ModelVersion: spec.ModelVersion, Metric: spec.Metric}}
+	desc, _ := json.Marshal(p.desc)
 	schema := entity.NewSchema().WithName(phys).WithDescription(string(desc)).
 		WithField(entity.NewField().WithName(fieldID).WithDataType(entity.FieldTypeVarChar).WithMaxLength(64).WithIsPrimaryKey(true)).
 		WithField(entity.NewField().WithName(fieldPath).WithDataType(entity.FieldTypeVarChar).WithMaxLength(maxPathLen)).
@@ -250,22 +252,22 @@ func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstor
 		WithField(entity.NewField().WithName(fieldVector).WithDataType(entity.FieldTypeFloatVector).WithDim(int64(spec.Dim)))
 	idx, err := s.index(spec.Metric)
 	if err != nil {
-		return "", fmt.Errorf("create collection %q: %w", name, err)
+		return physical{}, fmt.Errorf("create collection %q: %w", name, err)
 	}
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	if err := s.cli.CreateCollection(cctx, schema, 1, client.WithConsistencyLevel(s.consistency())); err != nil {
-		return "", fmt.Errorf("create collection %q: %w", name, err)
+		return physical{}, fmt.Errorf("create collection %q: %w", name, err)
 	}
 	if err := s.cli.CreateIndex(cctx, phys, fieldVector, idx, false); err != nil {
 		s.dropPhysical(ctx, phys)
-		return "", fmt.Errorf("create collection %q: index %s: %w", name, s.cfg.Index, err)
+		return physical{}, fmt.Errorf("create collection %q: index %s: %w", name, s.cfg.Index, err)
 	}
 	if err := s.cli.LoadCollection(cctx, phys, false); err != nil {
 		s.dropPhysical(ctx, phys)
-		return "", fmt.Errorf("create collection %q: load: %w", name, err)
+		return physical{}, fmt.Errorf("create collection %q: load: %w", name, err)
 	}
-	return phys, nil
+	return p, nil
 }
 
 func (s *Store) consistency() entity.ConsistencyLevel { return consistencyLevels[s.cfg.Consistency] }
@@ -497,15 +499,11 @@ func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec,
 	if err != nil {
 		return fmt.Errorf("reindex %w", err)
 	}
-	phys, err := s.createPhysical(ctx, name, spec)
+	fresh, err := s.createPhysical(ctx, name, spec)
 	if err != nil {
 		return err
 	}
-	fresh, err := s.resolvePhysical(ctx, phys)
-	if err != nil {
-		s.dropPhysical(ctx, phys)
-		return err
-	}
+	phys := fresh.phys
 	if err := fill(ctx, &collection{s: s, p: fresh}); err != nil {
 		s.dropPhysical(context.WithoutCancel(ctx), phys)
 		return err
@@ -523,20 +521,6 @@ func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec,
 		return fmt.Errorf("reindex %q: switched, but dropping the old vectors (%s) failed: %w", name, old.phys, err)
 	}
 	return nil
-}
-
-func (s *Store) resolvePhysical(ctx context.Context, phys string) (physical, error) {
-	cctx, cancel := s.call(ctx)
-	defer cancel()
-	coll, err := s.cli.DescribeCollection(cctx, phys)
-	if err != nil {
-		return physical{}, err
-	}
-	p, ok := toPhysical(coll)
-	if !ok {
-		return physical{}, fmt.Errorf("collection %s: unreadable description", phys)
-	}
-	return p, nil
 }
 
 func (s *Store) flush(ctx context.Context, phys string) error {
