@@ -58,7 +58,7 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
-			l, err := loadRuntime(cmd, map[string]string{"ingest.batch_size": "batch-size", "ingest.workers": "workers"})
+			l, err := loadRuntime(cmd, embedFlags)
 			if err != nil {
 				return err
 			}
@@ -103,8 +103,7 @@ EXIT STATUS
 	f.StringVar(&o.collection, "collection", "images", "collection to write")
 	f.StringVar(&o.shard, "shard", "0/1", "take shard i of n (by image ID), as i/n")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
-	f.Int("batch-size", 0, "images embedded and written together (key ingest.batch_size)")
-	f.Int("workers", 0, "decoding goroutines, 0 = all cores (key ingest.workers)")
+	addEmbedFlags(cmd)
 	addStoreFlags(cmd)
 	return cmd
 }

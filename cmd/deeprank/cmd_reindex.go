@@ -43,7 +43,7 @@ EXIT STATUS
   deeprank reindex --collection images --model new.drk --store milvus --milvus-address 10.0.0.5:19530`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := loadRuntime(cmd, map[string]string{"ingest.batch_size": "batch-size", "ingest.workers": "workers"})
+			l, err := loadRuntime(cmd, embedFlags)
 			if err != nil {
 				return err
 			}
@@ -124,8 +124,7 @@ EXIT STATUS
 	f.StringVar(&collection, "collection", "images", "collection to reindex")
 	f.BoolVar(&dropMissing, "drop-missing", false, "go on without images whose file is gone or changed")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
-	f.Int("batch-size", 0, "images embedded and written together (key ingest.batch_size)")
-	f.Int("workers", 0, "decoding goroutines, 0 = all cores (key ingest.workers)")
+	addEmbedFlags(cmd)
 	addStoreFlags(cmd)
 	return cmd
 }

@@ -25,6 +25,15 @@ var storeFlags = map[string]string{
 	"store.milvus.address": "milvus-address",
 }
 
+// embedFlags are the ingest keys that the commands embedding images in
+// bulk (ingest, reindex) bind.
+var embedFlags = map[string]string{"ingest.batch_size": "batch-size", "ingest.workers": "workers"}
+
+func addEmbedFlags(cmd *cobra.Command) {
+	cmd.Flags().Int("batch-size", 0, "images embedded and written together (key ingest.batch_size)")
+	cmd.Flags().Int("workers", 0, "decoding goroutines, 0 = all cores (key ingest.workers)")
+}
+
 func addStoreFlags(cmd *cobra.Command) {
 	cmd.Flags().String("model", "", "model file (key model, env DEEPRANK_MODEL; default: the built-in model)")
 	cmd.Flags().String("store", "", "where vectors live: embedded or milvus (key store.kind, env DEEPRANK_STORE_KIND; default embedded)")
