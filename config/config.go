@@ -109,6 +109,15 @@ func (c Config) StoreDir() string {
 	return filepath.Join(home, ".local", "share", "deeprank")
 }
 
+// StoreLocation names where the store is, for messages: its folder, or
+// the Milvus server.
+func (c Config) StoreLocation() string {
+	if c.Store.Kind == "milvus" {
+		return "Milvus at " + c.Store.Milvus.Address
+	}
+	return c.StoreDir()
+}
+
 // Validate checks the values ingest and query use.
 func (c Config) Validate() error {
 	switch {
@@ -257,10 +266,7 @@ func Flatten(c Config) (map[string]any, error) {
 		}
 	}
 	walk("", tree)
-	// json turns durations into nanoseconds: keep them readable.
-	out["train.checkpoint_every"] = c.Train.CheckpointEvery.String()
-	out["store.milvus.connect_timeout"] = c.Store.Milvus.ConnectTimeout.String()
-	out["store.milvus.request_timeout"] = c.Store.Milvus.RequestTimeout.String()
+	readableDurations(out, "", reflect.ValueOf(c))
 	// Fields left out when empty still are valid keys.
 	for _, k := range []string{"train.model.width", "train.model.stages"} {
 		if _, ok := out[k]; !ok {
@@ -268,6 +274,24 @@ func Flatten(c Config) (map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// readableDurations writes every time.Duration field of the struct v, by
+// its json key under prefix, in its text form ("5m0s"): json would give
+// nanoseconds.
+func readableDurations(out map[string]any, prefix string, v reflect.Value) {
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		switch f := v.Field(i); {
+		case f.Type() == reflect.TypeOf(time.Duration(0)):
+			out[prefix+name] = time.Duration(f.Int()).String()
+		case f.Kind() == reflect.Struct:
+			readableDurations(out, prefix+name+".", f)
+		}
+	}
 }
 
 // Keys lists every configuration key, sorted.

@@ -103,3 +103,15 @@ func TestEnvWrongType(t *testing.T) {
 		t.Fatalf("err = %v, want one naming train.epochs", err)
 	}
 }
+
+func TestStoreLocation(t *testing.T) {
+	c := Default()
+	c.Store.Dir = "/data/store"
+	if got := c.StoreLocation(); got != "/data/store" {
+		t.Errorf("embedded: %q", got)
+	}
+	c.Store.Kind = "milvus"
+	if got := c.StoreLocation(); got != "Milvus at 127.0.0.1:19530" {
+		t.Errorf("milvus: %q", got)
+	}
+}

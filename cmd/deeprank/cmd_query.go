@@ -62,7 +62,7 @@ class=NAME (the image's folder name) and path=PREFIX, comma-separated.`,
 			coll, err := store.Open(cmd.Context(), o.collection)
 			if errors.Is(err, vectorstore.ErrNotFound) {
 				return fmt.Errorf("%w: no collection %q in %s; ingest first (deeprank ingest --collection %s DIR) or list them (deeprank collections)",
-					err, o.collection, l.StoreDir(), o.collection)
+					err, o.collection, l.StoreLocation(), o.collection)
 			}
 			if err != nil {
 				return err
