@@ -83,11 +83,8 @@ func (s *Store) path(name string) string { return filepath.Join(s.dir, name) }
 
 // Create makes an empty collection.
 func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) error {
-	if !vectorstore.ValidName(name) {
-		return fmt.Errorf("create collection %q: %w: a name is a letter or _, then letters, digits or _", name, vectorstore.ErrInvalid)
-	}
-	if spec.Dim < 1 || !vectorstore.ValidMetric(spec.Metric) || spec.ModelVersion == "" {
-		return fmt.Errorf("create collection %q: %w: spec %+v", name, vectorstore.ErrInvalid, spec)
+	if err := checkNew("create", name, spec); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,6 +107,17 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 	return syncDir(s.dir)
 }
 
+// checkNew checks the name and spec of a collection about to be made.
+func checkNew(op, name string, spec vectorstore.Spec) error {
+	if !vectorstore.ValidName(name) {
+		return fmt.Errorf("%s collection %q: %w: a name is a letter or _, then letters, digits or _", op, name, vectorstore.ErrInvalid)
+	}
+	if spec.Dim < 1 || !vectorstore.ValidMetric(spec.Metric) || spec.ModelVersion == "" {
+		return fmt.Errorf("%s collection %q: %w: spec %+v", op, name, vectorstore.ErrInvalid, spec)
+	}
+	return nil
+}
+
 // writeCollection writes an empty collection's files into dir.
 func writeCollection(dir string, spec vectorstore.Spec) error {
 	js, _ := json.Marshal(spec)
@@ -126,11 +134,8 @@ func writeCollection(dir string, spec vectorstore.Spec) error {
 // throughout: other processes cannot open the store meanwhile, while this
 // one keeps serving the old collection until the switch.
 func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec, fill func(context.Context, vectorstore.Collection) error) error {
-	if !vectorstore.ValidName(name) {
-		return fmt.Errorf("reindex collection %q: %w", name, vectorstore.ErrInvalid)
-	}
-	if spec.Dim < 1 || !vectorstore.ValidMetric(spec.Metric) || spec.ModelVersion == "" {
-		return fmt.Errorf("reindex collection %q: %w: spec %+v", name, vectorstore.ErrInvalid, spec)
+	if err := checkNew("reindex", name, spec); err != nil {
+		return err
 	}
 	if _, err := os.Stat(s.path(name)); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reindex collection %q: %w", name, vectorstore.ErrNotFound)
