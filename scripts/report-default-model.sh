@@ -5,10 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
-# Stage 2's curves under the usual names, stage 1's beside them.
-cp runs/default-finetune/metrics.csv runs/default-finetune/curves.png models/default/
-cp runs/default/metrics.csv models/default/metrics-stage1.csv
-cp runs/default/curves.png models/default/curves-stage1.png
+# Each stage's curves and log; stage 3's curves (the final model's) also
+# under the usual names.
+for n in 1 2 3; do
+  cp runs/default-stage$n/metrics.csv models/default/metrics-stage$n.csv
+  cp runs/default-stage$n/curves.png models/default/curves-stage$n.png
+  cp runs/default-stage$n/train.log models/default/stage$n.log
+done
+cp runs/default-stage3/metrics.csv runs/default-stage3/curves.png models/default/
 version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 {
   cat <<HEAD
@@ -16,8 +20,10 @@ version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 
 $version
 
-Made by deeprank's own trainer in two stages, [train.yaml](train.yaml)
-from random weights, then [finetune.yaml](finetune.yaml) from its result:
+Made by deeprank's own trainer in three stages: [stage1.yaml](stage1.yaml)
+from random weights, then [stage2.yaml](stage2.yaml) and
+[stage3.yaml](stage3.yaml), each from the result of the one before
+(scripts/train-default-model.sh runs them):
 
     scripts/fetch-default-data.sh
     scripts/train-default-model.sh
@@ -28,11 +34,14 @@ landscape photos of Debian's endless-sky-data with their 2x versions (a
 photo against itself under crop, rotation, downscaling, colour and JPEG
 changes: copy detection). Held out, and never seen in training: the emoji of
 a fixed 20% of codes and a fixed 20% of photos, chosen by a SHA-256 hash of
-the code or photo name. Curves of stage 2: [metrics.csv](metrics.csv), below;
-of stage 1: [metrics-stage1.csv](metrics-stage1.csv),
-[curves-stage1.png](curves-stage1.png).
+the code or photo name. Also never seen in training, and from other
+sources than the training photos: 24 wallpapers of two other Debian
+packages (mate-backgrounds' nature photos, ukui-wallpapers), a check of how
+the model does on photos unlike its training photos. Curves of stage 3: [metrics.csv](metrics.csv), below;
+of each stage: metrics-stageN.csv, curves-stageN.png, and its log
+stageN.log (N = 1, 2, 3).
 
-![training curves of stage 2](curves.png)
+![training curves of stage 3](curves.png)
 
 Every table below comes from one run of:
 
@@ -58,6 +67,10 @@ HEAD
 - Photos: Debian endless-sky-data 0.9.8 `images/land` (public domain from
   morguefile.com; some CC-BY-SA-3.0/4.0 by the photographers the package's
   copyright file names) and endless-sky-high-dpi.
+- Unseen-source photos (evaluation only): Debian mate-backgrounds 1.26.0
+  `backgrounds/mate/nature` (GPL-2+, by the photographers its copyright
+  file names) and ukui-wallpapers 20.04.3 (CC-BY-SA-3.0, Ubuntu Kylin
+  community contributors).
 TAIL
 } > models/default/REPORT.md.tmp
 mv models/default/REPORT.md.tmp models/default/REPORT.md

@@ -242,7 +242,13 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	if st.Epoch == 0 && st.Step == 0 {
 		m := r.evaluate(0, 0, 0, 0)
 		st.Initial = m
-		fmt.Fprintf(r.log, "untrained: held-out precision %.4f  recall@1 %s  loss %.4f\n", m.ValPrecision, recallText(m.ValRecall1), m.ValLoss)
+		// A fine-tuning run starts from trained weights: say so, so that its
+		// first line is not read as a random network's.
+		label := "untrained"
+		if o.InitModel != "" {
+			label = "initial model"
+		}
+		fmt.Fprintf(r.log, "%s: held-out precision %.4f  recall@1 %s  loss %.4f\n", label, m.ValPrecision, recallText(m.ValRecall1), m.ValLoss)
 	}
 	res.Initial = st.Initial
 	r.lastSave = time.Now()

@@ -1,8 +1,9 @@
 // Package defaultmodel holds deeprank's default model, built into the
 // binary so that ingest and query work with no model file at hand.
 //
-// The model was trained by deeprank's own trainer; train.yaml beside this
-// file is its recipe and REPORT.md its evaluation.
+// The model was trained by deeprank's own trainer; stage1.yaml to
+// stage3.yaml beside this file are its recipe (scripts/train-default-model.sh
+// runs them in turn) and REPORT.md is its evaluation.
 package defaultmodel
 
 import (

@@ -7,9 +7,14 @@
 //	OUT/eval/photos/gallery/NAME/orig.jpg        held-out photos
 //	OUT/eval/photos/queries/T/NAME/q.png         their copies under transform T
 //	OUT/eval/triplets.txt                        held-out triplets of both sets
+//	OUT/eval/unseen/gallery/NAME/orig.EXT        photos from other sources, all held out
+//	OUT/eval/unseen/queries/T/NAME/q.png         their copies under transform T
 //
 // The held-out codes and photos are a fixed 20%, chosen by a hash of the
 // code or photo name (dataset.HashFraction), so training never sees them.
+// The unseen photos come from other sources than the training photos and
+// are all held out: they show how the model does on photos unlike any it
+// was trained on.
 // scripts/fetch-default-data.sh runs it.
 package main
 
@@ -66,8 +71,17 @@ func main() {
 	photos := flag.String("photos", "", "folder of photos (JPEG)")
 	photos2x := flag.String("photos-2x", "", "optional folder of the same photos at twice the size, named NAME@2x.jpg")
 	out := flag.String("out", "", "output folder")
+	var unseen []string
+	flag.Func("unseen", "a folder of photos (JPEG or PNG) from another source, evaluated only (repeatable)", func(dir string) error {
+		unseen = append(unseen, dir)
+		return nil
+	})
 	flag.Parse()
 	if err := run(*google, *twitter, *photos, *photos2x, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "mkdefaultdata:", err)
+		os.Exit(1)
+	}
+	if err := writeUnseen(unseen, filepath.Join(*out, "eval/unseen")); err != nil {
 		fmt.Fprintln(os.Stderr, "mkdefaultdata:", err)
 		os.Exit(1)
 	}
@@ -147,6 +161,38 @@ func run(google, twitter, photos, photos2x, out string) error {
 	}
 	fmt.Printf("emoji: %d codes, %d held out; photos: %d, %d held out; %d held-out triplets\n",
 		len(codes), len(heldCodes), len(names), len(heldPhotos), len(triplets))
+	return nil
+}
+
+// writeUnseen lays out the photos of every folder in dirs as a gallery and
+// its transformed copies, under out. A photo is named after its folder and
+// file (e.g. nature-Aqua), since names repeat across sources.
+func writeUnseen(dirs []string, out string) error {
+	n := 0
+	for _, dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			ext := strings.ToLower(filepath.Ext(e.Name()))
+			if e.IsDir() || (ext != ".jpg" && ext != ".png") {
+				continue
+			}
+			name := filepath.Base(dir) + "-" + strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
+			p := filepath.Join(dir, e.Name())
+			if err := link(p, filepath.Join(out, "gallery", name, "orig"+ext)); err != nil {
+				return err
+			}
+			if err := writeQueries(p, filepath.Join(out, "queries"), name); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			n++
+		}
+	}
+	if len(dirs) > 0 {
+		fmt.Printf("unseen photos: %d from %d folders\n", n, len(dirs))
+	}
 	return nil
 }
 
