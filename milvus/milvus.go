@@ -235,7 +235,7 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 
 // createPhysical makes, indexes and loads a physical collection for name.
 func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstore.Spec) (physical, error) {
-	if spec.Dim < 1 || spec.Dim > 32768 || !vectorstore.ValidMetric(spec.Metric) || spec.ModelVersion == "" || len(spec.ModelVersion) > 64 {
+	if !spec.Valid() || spec.Dim > 32768 || len(spec.ModelVersion) > 64 {
 		return physical{}, fmt.Errorf("create collection %q: %w: spec %+v", name, vectorstore.ErrInvalid, spec)
 	}
 	var suffix [4]byte

@@ -158,3 +158,8 @@ func ValidID(id string) bool { return idRE.MatchString(id) }
 
 // ValidMetric reports whether m is one of the metrics.
 func ValidMetric(m string) bool { return m == MetricL2 || m == MetricCosine || m == MetricIP }
+
+// Valid reports whether every store can make a collection under s: a
+// positive dimension, a known metric and a model version. A store may have
+// narrower limits of its own.
+func (s Spec) Valid() bool { return s.Dim >= 1 && ValidMetric(s.Metric) && s.ModelVersion != "" }

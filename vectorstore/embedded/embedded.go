@@ -112,7 +112,7 @@ func checkNew(op, name string, spec vectorstore.Spec) error {
 	if !vectorstore.ValidName(name) {
 		return fmt.Errorf("%s collection %q: %w: a name is a letter or _, then letters, digits or _", op, name, vectorstore.ErrInvalid)
 	}
-	if spec.Dim < 1 || !vectorstore.ValidMetric(spec.Metric) || spec.ModelVersion == "" {
+	if !spec.Valid() {
 		return fmt.Errorf("%s collection %q: %w: spec %+v", op, name, vectorstore.ErrInvalid, spec)
 	}
 	return nil
