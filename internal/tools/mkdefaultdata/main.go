@@ -77,17 +77,13 @@ func main() {
 		return nil
 	})
 	flag.Parse()
-	if err := run(*google, *twitter, *photos, *photos2x, *out); err != nil {
-		fmt.Fprintln(os.Stderr, "mkdefaultdata:", err)
-		os.Exit(1)
-	}
-	if err := writeUnseen(unseen, filepath.Join(*out, "eval/unseen")); err != nil {
+	if err := run(*google, *twitter, *photos, *photos2x, unseen, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "mkdefaultdata:", err)
 		os.Exit(1)
 	}
 }
 
-func run(google, twitter, photos, photos2x, out string) error {
+func run(google, twitter, photos, photos2x string, unseen []string, out string) error {
 	if google == "" || twitter == "" || photos == "" || out == "" {
 		return fmt.Errorf("-emoji-google, -emoji-twitter, -photos and -out are required")
 	}
@@ -128,10 +124,7 @@ func run(google, twitter, photos, photos2x, out string) error {
 		name := strings.TrimSuffix(filepath.Base(p), ".jpg")
 		if dataset.HashFraction(name) < heldOut {
 			heldPhotos = append(heldPhotos, name)
-			if err := link(p, filepath.Join(out, "eval/photos/gallery", name, "orig.jpg")); err != nil {
-				return err
-			}
-			if err := writeQueries(p, filepath.Join(out, "eval/photos/queries"), name); err != nil {
+			if err := writeCopyDetection(p, filepath.Join(out, "eval/photos"), name); err != nil {
 				return err
 			}
 			continue
@@ -161,7 +154,7 @@ func run(google, twitter, photos, photos2x, out string) error {
 	}
 	fmt.Printf("emoji: %d codes, %d held out; photos: %d, %d held out; %d held-out triplets\n",
 		len(codes), len(heldCodes), len(names), len(heldPhotos), len(triplets))
-	return nil
+	return writeUnseen(unseen, filepath.Join(out, "eval/unseen"))
 }
 
 // writeUnseen lays out the photos of every folder in dirs as a gallery and
@@ -180,12 +173,8 @@ func writeUnseen(dirs []string, out string) error {
 				continue
 			}
 			name := filepath.Base(dir) + "-" + strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
-			p := filepath.Join(dir, e.Name())
-			if err := link(p, filepath.Join(out, "gallery", name, "orig"+ext)); err != nil {
+			if err := writeCopyDetection(filepath.Join(dir, e.Name()), out, name); err != nil {
 				return err
-			}
-			if err := writeQueries(p, filepath.Join(out, "queries"), name); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
 			}
 			n++
 		}
@@ -230,6 +219,19 @@ func commonPNGs(a, b string) ([]string, error) {
 		return nil, fmt.Errorf("only %d emoji in both %s and %s", len(out), a, b)
 	}
 	return out, nil
+}
+
+// writeCopyDetection places the photo at src in the gallery under dir
+// (dir/gallery/NAME/orig.EXT) and its transformed copies beside it
+// (dir/queries/T/NAME/q.png).
+func writeCopyDetection(src, dir, name string) error {
+	if err := link(src, filepath.Join(dir, "gallery", name, "orig"+strings.ToLower(filepath.Ext(src)))); err != nil {
+		return err
+	}
+	if err := writeQueries(src, filepath.Join(dir, "queries"), name); err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	return nil
 }
 
 // writeQueries writes the photo at src under every transform, seeded by
