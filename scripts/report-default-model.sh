@@ -5,14 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
-# Each stage's curves and log; stage 3's curves (the final model's) also
-# under the usual names.
+# Each stage's curves and log.
 for n in 1 2 3; do
   cp runs/default-stage$n/metrics.csv models/default/metrics-stage$n.csv
   cp runs/default-stage$n/curves.png models/default/curves-stage$n.png
   cp runs/default-stage$n/train.log models/default/stage$n.log
 done
-cp runs/default-stage3/metrics.csv runs/default-stage3/curves.png models/default/
 version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 {
   cat <<HEAD
@@ -37,11 +35,12 @@ a fixed 20% of codes and a fixed 20% of photos, chosen by a SHA-256 hash of
 the code or photo name. Also never seen in training, and from other
 sources than the training photos: 24 wallpapers of two other Debian
 packages (mate-backgrounds' nature photos, ukui-wallpapers), a check of how
-the model does on photos unlike its training photos. Curves of stage 3: [metrics.csv](metrics.csv), below;
-of each stage: metrics-stageN.csv, curves-stageN.png, and its log
-stageN.log (N = 1, 2, 3).
+the model does on photos unlike its training photos. Each stage's curves
+are in metrics-stageN.csv and curves-stageN.png, and its log in stageN.log
+(N = 1, 2, 3); stage 3's, which made this model, are
+[metrics-stage3.csv](metrics-stage3.csv), below.
 
-![training curves of stage 3](curves.png)
+![training curves of stage 3](curves-stage3.png)
 
 Every table below comes from one run of:
 
