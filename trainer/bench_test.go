@@ -1,8 +1,7 @@
 package trainer
 
 import (
-	"context"
-	"io"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -57,38 +56,25 @@ func BenchmarkForward(b *testing.B) {
 
 // BenchmarkTrainStep measures training throughput in triplets/s: filling
 // an augmented batch, the gorgonia forward and backward pass and the
-// optimiser update, for the default spec.
+// optimiser update, for the default spec; with the batch in one shard and
+// in two that run in parallel (compare the triplets/s side by side).
 func BenchmarkTrainStep(b *testing.B) {
 	classes := mustClassImages(b, 4, 16)
-	for _, mining := range []string{"none", "semihard"} {
-		b.Run("mining="+mining, func(b *testing.B) {
+	for _, bc := range []struct {
+		mining string
+		shards int
+	}{{"semihard", 1}, {"semihard", 2}, {"semihard", 4}} {
+		b.Run(fmt.Sprintf("mining=%s/shards=%d", bc.mining, bc.shards), func(b *testing.B) {
+			mining := bc.mining
 			o := testOptions(b, classes)
 			o.Model = model.DefaultSpec()
-			o.BatchSize = 16
+			o.BatchSize = 48
+			o.BatchShards = bc.shards
 			o.Mining = mining
-			if err := o.Validate(); err != nil {
-				b.Fatal(err)
-			}
-			r := &run{opts: o, log: io.Discard}
-			if err := r.setupModel(false); err != nil {
-				b.Fatal(err)
-			}
-			src, err := newSource(o)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r.src = src
-			cache, err := loadImages(context.Background(), src.root, src.allPaths(o), o.Model.InputSize, 2, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r.filler = newBatchFiller(cache, r.m.Normalization, o.Model.InputSize, 0)
-			if err := r.buildGraph(); err != nil {
-				b.Fatal(err)
-			}
-			defer r.vm.Close()
+			r := prepareRun(b, o)
+			src := r.src
 			ts := src.epochTriplets(o, 0)
-			x := r.x.Data().([]float32)
+			x := r.x
 			step := 0
 			for b.Loop() {
 				batch := make([]dataset.Triplet, o.BatchSize)

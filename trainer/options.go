@@ -28,6 +28,12 @@ type Options struct {
 	StepsPerEpoch int `json:"steps_per_epoch"`
 	// BatchSize counts triplets; a batch holds three times as many images.
 	BatchSize int `json:"batch_size"`
+	// BatchShards splits every batch into this many equal parts that run
+	// in parallel, each on its own copy of the graph, their gradients
+	// averaged: gorgonia runs one op at a time, so this is what keeps a
+	// second core busy. The trained weights depend on it (sums of floats
+	// in another order), never on the number of cores.
+	BatchShards int `json:"batch_shards"`
 	// Gap is the hinge margin g of max(0, g + D(q,p) - D(q,n)).
 	Gap float64 `json:"gap"`
 	// Optimizer is "sgd" (with momentum) or "adam".
@@ -121,6 +127,7 @@ func DefaultOptions() Options {
 		},
 		Epochs:       25,
 		BatchSize:    8,
+		BatchShards:  1,
 		Gap:          1,
 		Optimizer:    "sgd",
 		LearningRate: 0.001,
@@ -175,6 +182,8 @@ func (o Options) Validate() error {
 		return bad("steps_per_epoch", "%d must not be negative", o.StepsPerEpoch)
 	case o.BatchSize < 1 || o.BatchSize > 4096:
 		return bad("batch_size", "%d is outside 1..4096", o.BatchSize)
+	case o.BatchShards < 1 || o.BatchSize%o.BatchShards != 0:
+		return bad("batch_shards", "%d does not divide batch_size %d into equal parts", o.BatchShards, o.BatchSize)
 	case !(o.Gap > 0):
 		return bad("gap", "%g must be above 0", o.Gap)
 	case o.Optimizer != "sgd" && o.Optimizer != "adam":

@@ -11,13 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/deeprank/deeprank/dataset"
-
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
-
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
 )
@@ -61,14 +58,11 @@ type run struct {
 	src    *source
 	filler *batchFiller
 
-	ng       *netGraph
-	loss     *G.Node
-	vm       G.VM
-	x        *tensor.Dense
-	masks    []*tensor.Dense
+	shards []*shard
+	// x is the whole batch: b queries, then b positives, then b negatives.
+	x        []float32
 	names    []string
 	weights  [][]float32
-	grads    [][]float32
 	opt      *optimizer
 	state    checkpointState
 	lastSave time.Time
@@ -109,7 +103,7 @@ func Train(ctx context.Context, opts Options, log io.Writer, resume bool) (*Resu
 	if err := r.buildGraph(); err != nil {
 		return nil, err
 	}
-	defer r.vm.Close()
+	defer r.close()
 	return r.loop(ctx)
 }
 
@@ -163,74 +157,77 @@ func (r *run) setupModel(resume bool) error {
 	return nil
 }
 
+// buildGraph builds one training graph per batch shard, all over the
+// model's weights.
 func (r *run) buildGraph() error {
-	b := r.opts.BatchSize
-	ng, err := buildNet(r.arch, 3*b, tensor.Float32, sharedParams(r.m), true)
-	if err != nil {
-		return err
-	}
-	loss, _, _, err := tripletLoss(ng.embed, b, r.opts.Gap, tensor.Float32)
-	if err != nil {
-		return fmt.Errorf("build loss: %w", err)
-	}
-	if _, err := G.Grad(loss, ng.params...); err != nil {
-		return fmt.Errorf("build gradients: %w", err)
-	}
-	in := r.arch.Input
-	r.x = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(3*b, in.C, in.H, in.W))
-	if err := G.Let(ng.input, r.x); err != nil {
-		return err
-	}
-	for _, mn := range ng.masks {
-		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mn.Shape()...))
-		if err := G.Let(mn, t); err != nil {
+	k := r.opts.BatchShards
+	for range k {
+		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts.Gap)
+		if err != nil {
+			r.close()
 			return err
 		}
-		r.masks = append(r.masks, t)
+		r.shards = append(r.shards, s)
 	}
-	r.ng, r.loss = ng, loss
-	r.vm = G.NewTapeMachine(ng.g, G.BindDualValues(ng.params...))
-	for _, p := range ng.params {
+	in := r.arch.Input
+	r.x = make([]float32, 3*r.opts.BatchSize*in.C*in.H*in.W)
+	for _, p := range r.shards[0].ng.params {
 		r.names = append(r.names, p.Name())
 		r.weights = append(r.weights, p.Value().Data().([]float32))
 	}
 	return nil
 }
 
-// step runs one optimiser step on x, at the learning rate scaled by
-// lrScale, and returns the batch loss.
-func (r *run) step(seed uint64, lrScale float64) (float64, error) {
-	rng := rand.New(rand.NewPCG(seed, 0xd409))
-	for i := range r.masks {
-		rate := float32(r.ng.rates[i])
-		keep := 1 / (1 - rate)
-		d := r.masks[i].Data().([]float32)
-		for j := range d {
-			if rng.Float32() < rate {
-				d[j] = 0
-			} else {
-				d[j] = keep
-			}
-		}
+func (r *run) close() {
+	for _, s := range r.shards {
+		s.Close()
 	}
-	defer r.vm.Reset()
-	if err := r.vm.RunAll(); err != nil {
+}
+
+// step runs one optimiser step on r.x, at the learning rate scaled by
+// lrScale, and returns the batch loss. The shards run in parallel; each
+// draws its dropout masks from its own stream of seed.
+func (r *run) step(seed uint64, lrScale float64) (float64, error) {
+	b, k := r.opts.BatchSize, len(r.shards)
+	losses := make([]float64, k)
+	errs := make([]error, k)
+	var wg sync.WaitGroup
+	for i, s := range r.shards {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, 0xd409+uint64(i)))
+			losses[i], errs[i] = s.run(r.x, b, i*s.b, rng)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return 0, fmt.Errorf("train step: %w", err)
 	}
-	if r.grads == nil {
-		for _, p := range r.ng.params {
-			g, err := p.Grad()
-			if err != nil {
-				return 0, fmt.Errorf("train step: gradient of %s: %w", p.Name(), err)
+	// The batch's loss is the mean of the shards' equal-sized means, and so
+	// is its gradient.
+	grads, loss := r.shards[0].grads, losses[0]
+	for i, s := range r.shards[1:] {
+		loss += losses[i+1]
+		for p, g := range s.grads {
+			sum := grads[p]
+			for j, v := range g {
+				sum[j] += v
 			}
-			r.grads = append(r.grads, g.Data().([]float32))
+			clear(g)
 		}
 	}
-	loss := float64(r.loss.Value().Data().(float32))
+	if k > 1 {
+		loss /= float64(k)
+		inv := 1 / float32(k)
+		for _, g := range grads {
+			for j := range g {
+				g[j] *= inv
+			}
+		}
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, fmt.Errorf("train step: loss is %v: lower learning_rate", loss)
 	}
-	r.opt.update(r.names, r.weights, r.grads, lrScale)
+	r.opt.update(r.names, r.weights, grads, lrScale)
 	return loss, nil
 }
 
@@ -262,7 +259,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		lastLog := start
 		firstStep := st.Step
 		batch := make([]dataset.Triplet, b)
-		x := r.x.Data().([]float32)
+		x := r.x
 		for ; st.Step < steps; st.Step++ {
 			if err := ctx.Err(); err != nil {
 				if serr := r.saveCheckpoint(); serr != nil {

@@ -93,6 +93,94 @@ func modelWeights(t testing.TB, path string) []byte {
 	return b
 }
 
+// prepareRun sets up what Train does before its loop: the model, the
+// triplet source, the image cache and the training graphs.
+func prepareRun(t testing.TB, o Options) *run {
+	t.Helper()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := &run{opts: o, log: io.Discard}
+	if err := r.setupModel(false); err != nil {
+		t.Fatal(err)
+	}
+	src, err := newSource(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.src = src
+	cache, err := loadImages(context.Background(), src.root, src.allPaths(o), o.Model.InputSize, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.filler = newBatchFiller(cache, r.m.Normalization, o.Model.InputSize, 0)
+	if err := r.buildGraph(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.close)
+	return r
+}
+
+// TestBatchShards checks that a batch split into shards takes the same
+// step as the whole batch: the loss and the weight changes agree (up to the
+// order of float sums) for every number of shards.
+func TestBatchShards(t *testing.T) {
+	classes := mustClassImages(t, 3, 8)
+	// Plain SGD's first step is the gradient times the rate, so a wrong
+	// scale would show (Adam's first step would hide it).
+	const lr = 0.01
+	step := func(shards int) (loss float64, delta []float32) {
+		o := testOptions(t, classes)
+		o.Model.Dropout = 0 // the shards draw different masks
+		o.BatchSize = 12
+		o.BatchShards = shards
+		o.Optimizer, o.LearningRate, o.Momentum = "sgd", lr, 0
+		r := prepareRun(t, o)
+		x := r.x
+		rng := rand.New(rand.NewPCG(3, 3))
+		for i := range x {
+			x[i] = rng.Float32()
+		}
+		var before []float32
+		for _, w := range r.weights {
+			before = append(before, w...)
+		}
+		loss, err := r.step(1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		for _, w := range r.weights {
+			for _, v := range w {
+				delta = append(delta, v-before[i])
+				i++
+			}
+		}
+		return loss, delta
+	}
+	wantLoss, want := step(1)
+	var scale float64
+	for _, d := range want {
+		scale = max(scale, math.Abs(float64(d)))
+	}
+	if scale == 0 {
+		t.Fatal("one step changed no weight")
+	}
+	for _, shards := range []int{2, 3, 4} {
+		loss, got := step(shards)
+		if math.Abs(loss-wantLoss) > 1e-5*math.Abs(wantLoss) {
+			t.Errorf("%d shards: loss %v, want %v", shards, loss, wantLoss)
+		}
+		var worst float64
+		for i := range got {
+			worst = max(worst, math.Abs(float64(got[i]-want[i])))
+		}
+		if worst > 1e-4*scale {
+			t.Errorf("%d shards: a weight change differs by %g (largest change %g)", shards, worst, scale)
+		}
+	}
+}
+
 // TestTrainReproducibleAndResumable trains once straight through, then
 // again with interruptions at random moments and --resume: both must write
 // the very same model.
@@ -103,6 +191,9 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	// The cosine schedule's factor must follow from the saved epoch and
 	// step, or a resumed run would drift from the straight one.
 	straight.LRSchedule = "cosine"
+	// Shards run in parallel goroutines: their results must not depend on
+	// which finishes first.
+	straight.BatchShards = 2
 	began := time.Now()
 	res, err := Train(context.Background(), straight, io.Discard, false)
 	took := time.Since(began)
@@ -121,6 +212,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 
 	broken := testOptions(t, classes)
 	broken.LRSchedule = "cosine"
+	broken.BatchShards = 2
 	broken.CheckpointEvery = time.Nanosecond // a checkpoint after every step
 	rng := rand.New(rand.NewPCG(5, 5))
 	interrupted := 0
@@ -196,6 +288,7 @@ func TestTrainErrors(t *testing.T) {
 		{"text file as image", func(o *Options) {}, func() { os.WriteFile(notImage, []byte("not a png"), 0o644) }, "text.png"},
 		{"mining without labels", func(o *Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
 		{"zero batch", func(o *Options) { o.BatchSize = 0 }, nil, "batch_size"},
+		{"uneven shards", func(o *Options) { o.BatchShards = 3 }, nil, "batch_shards: 3 does not divide batch_size 4"},
 		{"bad optimizer", func(o *Options) { o.Optimizer = "rmsprop" }, nil, "optimizer"},
 		{"bad schedule", func(o *Options) { o.LRSchedule = "step" }, nil, "lr_schedule"},
 	}
