@@ -138,7 +138,8 @@ type Labelled struct {
 }
 
 // ScanClasses reads a folder of class subfolders: every image file under
-// root/CLASS/ (at any depth) is labelled CLASS.
+// root/CLASS/ (at any depth), or symbolic link to one, is labelled CLASS.
+// A broken link is an error, not a silent gap in the data.
 func ScanClasses(root string) (*Labelled, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -155,12 +156,22 @@ func ScanClasses(root string) (*Labelled, error) {
 			if err != nil {
 				return err
 			}
-			if d.Type().IsRegular() && IsImageName(d.Name()) {
-				rel, _ := filepath.Rel(root, p)
-				ds.Paths = append(ds.Paths, filepath.ToSlash(rel))
-				ds.Labels = append(ds.Labels, label)
-				n++
+			if d.IsDir() || !IsImageName(d.Name()) {
+				return nil
 			}
+			if !d.Type().IsRegular() {
+				info, err := os.Stat(p) // follows a link
+				if err != nil {
+					return fmt.Errorf("%s: a broken link (%w); mend or remove it", p, err)
+				}
+				if !info.Mode().IsRegular() { // a link to a folder, a device
+					return nil
+				}
+			}
+			rel, _ := filepath.Rel(root, p)
+			ds.Paths = append(ds.Paths, filepath.ToSlash(rel))
+			ds.Labels = append(ds.Labels, label)
+			n++
 			return nil
 		})
 		if err != nil {

@@ -130,6 +130,40 @@ func TestSampleTriplets(t *testing.T) {
 	}
 }
 
+func TestScanClassesLinks(t *testing.T) {
+	tests := []struct {
+		name    string
+		target  string // link target, relative to the class folder
+		want    int    // images scanned; -1 for an error
+		wantErr string
+	}{
+		{"link to an image", "x.png", 3, ""},
+		{"link to a folder", ".", 2, ""},
+		{"broken link", "gone.png", -1, "broken link"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := mustClasses(t, map[string]int{"cat": 1, "dog": 1})
+			if err := os.Symlink(tt.target, filepath.Join(root, "cat", "linked.png")); err != nil {
+				t.Fatal(err)
+			}
+			ds, err := ScanClasses(root)
+			if tt.want < 0 {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "linked.png") {
+					t.Fatalf("err = %v, want one naming linked.png and %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ds.Paths) != tt.want {
+				t.Errorf("scanned %v, want %d images", ds.Paths, tt.want)
+			}
+		})
+	}
+}
+
 func TestScanClassesNeedsTwo(t *testing.T) {
 	if _, err := ScanClasses(mustClasses(t, map[string]int{"only": 3})); err == nil {
 		t.Error("a single class was accepted")
