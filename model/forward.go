@@ -14,8 +14,15 @@ import (
 // L2Normalize, in every engine, so a zero vector stays finite.
 const L2Epsilon = 1e-12
 
-// sgemm is the BLAS the forward pass multiplies with.
+// sgemm is the BLAS the forward pass multiplies with: gonum's pure Go, or
+// OpenBLAS in a build with the openblas tag (blas_openblas.go).
 var sgemm blas.Float32Level3 = gonum.Implementation{}
+
+var blasName = "gonum (pure Go)"
+
+// BLAS names the library this build multiplies matrices with, in the fast
+// forward pass and in the trainer.
+func BLAS() string { return blasName }
 
 // Net is the fast inference engine of a model: im2col and SGEMM in pure Go,
 // no autodiff graph. It reads the model's weights in place, so a Net sees

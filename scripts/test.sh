@@ -4,7 +4,8 @@
 # shows that they ran and which Milvus version answered.
 #
 # Set-up it does itself: starts a Docker engine (scripts/docker-engine.sh,
-# installing Debian's docker.io if needed) and, unless DEEPRANK_MILVUS_IMAGE
+# installing Debian's docker.io if needed), installs OpenBLAS for the
+# optional openblas build (scripts/openblas.sh) and, unless DEEPRANK_MILVUS_IMAGE
 # names an image to use, builds the local Milvus image (scripts/milvus-image.sh)
 # for machines without a registry. Tests that need data fetched by scripts/
 # (Fashion-MNIST) skip, saying so, when it is absent; .ci/run fetches it first.
@@ -18,4 +19,10 @@ fi
 # Here the integration tests must run: fail rather than skip without Docker.
 export DEEPRANK_REQUIRE_DOCKER=1
 go test -race -count=1 -timeout 30m $(go list ./... | grep -v /integration) "$@"
+# The optional OpenBLAS build: its Sgemm against gonum's, and the engines
+# that multiply with it (the fast forward pass, and the trainer's gradients
+# and its agreement with the fast pass).
+scripts/openblas.sh
+go test -race -count=1 -timeout 30m -tags openblas ./internal/openblas ./model "$@"
+go test -race -count=1 -timeout 30m -tags openblas -run 'TestParity|TestGradients' ./trainer "$@"
 go test -race -count=1 -timeout 30m -v ./integration "$@"

@@ -91,6 +91,7 @@ func Train(ctx context.Context, opts Options, log io.Writer, resume bool) (*Resu
 	}
 	r.src = src
 	fmt.Fprintf(log, "data: %s\n", src.describe())
+	fmt.Fprintf(log, "matrix products: %s\n", model.BLAS())
 	paths := src.allPaths(opts)
 	fmt.Fprintf(log, "loading %d images at %dx%d...\n", len(paths), r.m.Spec.InputSize, r.m.Spec.InputSize)
 	cache, err := loadImages(ctx, src.root, paths, r.m.Spec.InputSize, opts.Workers, func(n int) {

@@ -1,0 +1,10 @@
+//go:build openblas && cgo
+
+package model
+
+import "github.com/deeprank/deeprank/internal/openblas"
+
+func init() {
+	sgemm = openblas.Implementation{}
+	blasName = "OpenBLAS: " + openblas.Describe()
+}
