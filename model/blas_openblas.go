@@ -6,5 +6,5 @@ import "github.com/deeprank/deeprank/internal/openblas"
 
 func init() {
 	sgemm = openblas.Implementation{}
-	blasName = "OpenBLAS: " + openblas.Describe()
+	blasName = openblas.Describe()
 }

@@ -21,7 +21,8 @@ func init() { C.openblas_set_num_threads(1) }
 // gonum's blas.Float32Level3 and gorgonia's BLAS interface.
 type Implementation struct{ gonum.Implementation }
 
-// Describe names the library, its version and the CPU kernel it chose.
+// Describe names the library, its version, build options and the CPU
+// kernel it chose: "OpenBLAS 0.3.21 ... , kernel Cooperlake".
 func Describe() string {
 	return fmt.Sprintf("%s, kernel %s", C.GoString(C.openblas_get_config()), C.GoString(C.openblas_get_corename()))
 }
