@@ -9,8 +9,7 @@ if docker info >/dev/null 2>&1; then
 fi
 if ! command -v dockerd >/dev/null 2>&1; then
   echo "docker-engine: installing Debian's docker.io"
-  [ -n "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock)" ] || apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  "$(dirname "$0")/apt-install.sh" docker.io
 fi
 log=${DOCKERD_LOG:-/tmp/dockerd.log}
 echo "docker-engine: starting dockerd (log: $log)"

@@ -8,5 +8,4 @@ if dpkg -s libopenblas-dev >/dev/null 2>&1; then
   exit 0
 fi
 echo "openblas: installing Debian's libopenblas-dev"
-[ -n "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock)" ] || apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null
+"$(dirname "$0")/apt-install.sh" libopenblas-dev
