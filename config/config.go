@@ -268,7 +268,7 @@ func Flatten(c Config) (map[string]any, error) {
 	walk("", tree)
 	readableDurations(out, "", reflect.ValueOf(c))
 	// Fields left out when empty still are valid keys.
-	for _, k := range []string{"train.model.width", "train.model.stages"} {
+	for _, k := range []string{"train.model.width", "train.model.stages", "train.model.color_features"} {
 		if _, ok := out[k]; !ok {
 			out[k] = 0
 		}

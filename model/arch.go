@@ -182,6 +182,16 @@ func (s Spec) Arch() (Arch, error) {
 		a.Branches = append(a.Branches, Branch{Name: name, Layers: b.layers})
 		concat += b.cur.Size()
 	}
+	if s.ColorFeatures > 0 {
+		b := &builder{cur: in}
+		// Kernel 2, stride 2: every pixel is seen once, at a quarter of the
+		// cost of a 1x1 convolution at every pixel.
+		b.conv("color.conv", s.ColorFeatures, 2, 2, true)
+		b.add(Layer{Kind: GlobalAvgPool})
+		b.add(Layer{Kind: L2Normalize})
+		a.Branches = append(a.Branches, Branch{Name: "color", Layers: b.layers})
+		concat += b.cur.Size()
+	}
 
 	head := &builder{cur: Shape{concat, 1, 1}}
 	head.dense("embedding", s.EmbeddingDim, false)

@@ -38,6 +38,13 @@ type Spec struct {
 	Dropout float64 `json:"dropout"`
 	// Shallow holds the two shallow branches that see the coarse image.
 	Shallow []ShallowBranch `json:"shallow"`
+	// ColorFeatures, when above 0, adds a branch of that many units that
+	// sees which colours an image holds but not where: a 2x2 convolution of
+	// stride 2 with ReLU, averaged over the image, a learned soft histogram
+	// of colours (and of the finest texture). Crops, flips and rotations
+	// barely move it, where the shallow branches, which keep the layout,
+	// move with every pixel. 0 (the reference) has no such branch.
+	ColorFeatures int `json:"color_features,omitempty"`
 	// EmbeddingDim is the size of the final, L2-normalised embedding
 	// (reference 4096).
 	EmbeddingDim int `json:"embedding_dim"`
@@ -131,6 +138,9 @@ func (s Spec) Validate() error {
 	}
 	if s.EmbeddingDim < 1 || s.EmbeddingDim > 16384 {
 		return bad("embedding_dim", "%d is outside 1..16384", s.EmbeddingDim)
+	}
+	if s.ColorFeatures < 0 || s.ColorFeatures > 16384 {
+		return bad("color_features", "%d is outside 0..16384", s.ColorFeatures)
 	}
 	for i, b := range s.Shallow {
 		field := fmt.Sprintf("shallow[%d]", i)

@@ -34,6 +34,9 @@ func TestGradients(t *testing.T) {
 			Pad: model.Padding{Top: 1, Bottom: 1, Left: 1, Right: 1}, In: sq(5), Out: model.Shape{C: 3, H: 5, W: 5}}, tensor.Shape{2, 2, 5, 5}),
 		layerCase("conv-strided-asymmetric-pad", model.Layer{Kind: model.Conv, Name: "c", Kernel: 3, Stride: 2,
 			Pad: model.Padding{Bottom: 1, Right: 1}, In: sq(6), Out: model.Shape{C: 3, H: 3, W: 3}}, tensor.Shape{2, 2, 6, 6}),
+		// The colour branch's convolution: kernel = stride.
+		layerCase("conv-2x2-stride-2-relu", model.Layer{Kind: model.Conv, Name: "c", Kernel: 2, Stride: 2, ReLU: true,
+			In: sq(4), Out: model.Shape{C: 3, H: 2, W: 2}}, tensor.Shape{2, 2, 4, 4}),
 		layerCase("maxpool-padded", model.Layer{Kind: model.MaxPool, Kernel: 3, Stride: 2,
 			Pad: model.Padding{Bottom: 1, Right: 1}, In: sq(6), Out: model.Shape{C: 2, H: 3, W: 3}}, tensor.Shape{2, 2, 6, 6}),
 		layerCase("maxpool-2x2", model.Layer{Kind: model.MaxPool, Kernel: 2, Stride: 2, In: sq(4), Out: sq(2)}, tensor.Shape{2, 2, 4, 4}),

@@ -48,6 +48,8 @@ func TestParity(t *testing.T) {
 	}
 	noShallow := smallSpec(32)
 	noShallow.Shallow = nil
+	color := smallSpec(32)
+	color.ColorFeatures = 5
 	cases := []struct {
 		name  string
 		spec  model.Spec
@@ -57,6 +59,7 @@ func TestParity(t *testing.T) {
 		{"compact-small", smallSpec(32), 4},
 		{"compact-odd-padding", odd, 2},
 		{"no-shallow", noShallow, 2},
+		{"color-branch", color, 3},
 		{"reference-shallow-224", ref224, 2},
 		{"vgg16", vgg, 2},
 	}

@@ -1,0 +1,75 @@
+package model
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(*Spec)
+		field string // "" when valid
+	}{
+		{"default", func(*Spec) {}, ""},
+		{"color branch", func(s *Spec) { s.ColorFeatures = 32 }, ""},
+		{"negative color features", func(s *Spec) { s.ColorFeatures = -1 }, "color_features"},
+		{"tiny input", func(s *Spec) { s.InputSize = 4 }, "input_size"},
+		{"unknown backbone", func(s *Spec) { s.Backbone = "resnet" }, "backbone"},
+		{"too many stages", func(s *Spec) { s.Stages = 7 }, "stages"},
+		{"dropout of 1", func(s *Spec) { s.Dropout = 1 }, "dropout"},
+		{"zero embedding", func(s *Spec) { s.EmbeddingDim = 0 }, "embedding_dim"},
+		{"shallow kernel too big", func(s *Spec) { s.Shallow[1].Kernel = 65 }, "shallow[1]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := DefaultSpec()
+			tc.edit(&s)
+			err := s.Validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("Validate() = %v, want ErrInvalidSpec naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+// TestColorBranch checks the colour branch's layout: a 2x2 convolution of
+// stride 2 with ReLU over the full image, averaged, normalised, and fed to
+// the head.
+func TestColorBranch(t *testing.T) {
+	s := DefaultSpec()
+	plain, err := s.Arch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ColorFeatures = 24
+	a, err := s.Arch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Branches) != len(plain.Branches)+1 {
+		t.Fatalf("%d branches, want %d", len(a.Branches), len(plain.Branches)+1)
+	}
+	b := a.Branches[len(a.Branches)-1]
+	var kinds []string
+	for _, l := range b.Layers {
+		kinds = append(kinds, l.Kind.String())
+	}
+	if got := strings.Join(kinds, ","); b.Name != "color" || got != "conv,gap,l2norm" {
+		t.Fatalf("branch %s = %s, want color = conv,gap,l2norm", b.Name, got)
+	}
+	conv := b.Layers[0]
+	if conv.Kernel != 2 || conv.Stride != 2 || !conv.ReLU || conv.In.H != s.InputSize || conv.Out.C != 24 {
+		t.Errorf("conv = %+v, want 2x2 stride 2 with ReLU over %dx%d into 24 channels", conv, s.InputSize, s.InputSize)
+	}
+	if got, want := a.Head[0].In.C, plain.Head[0].In.C+24; got != want {
+		t.Errorf("head input %d, want %d", got, want)
+	}
+}
