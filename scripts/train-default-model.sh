@@ -6,9 +6,8 @@
 #   stage 3   8 epochs, another warm restart with stronger crops; writes
 #            models/default/model.drk
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
-# the default model was: about an hour and three quarters on two cores
-# (the pure-Go build, estimated from the trainer's benchmark: two and a
-# quarter hours). Needs the data of scripts/fetch-default-data.sh. Each
+# the default model was: about two hours on two cores (the pure-Go build,
+# estimated from the trainer's benchmark: about two and a half hours). Needs the data of scripts/fetch-default-data.sh. Each
 # stage's log goes to its run folder (train.log). Arguments go to every
 # `deeprank train` run: after an interruption run it again with --resume;
 # finished stages are not run again (each leaves stage.done in its run
