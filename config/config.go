@@ -266,22 +266,17 @@ func Flatten(c Config) (map[string]any, error) {
 		}
 	}
 	walk("", tree)
-	readableDurations(out, "", reflect.ValueOf(c))
-	// Fields left out when empty still are valid keys.
-	for _, k := range []string{"train.model.width", "train.model.stages", "train.model.color_features"} {
-		if _, ok := out[k]; !ok {
-			out[k] = 0
-		}
-	}
+	fixLeaves(out, "", reflect.ValueOf(c))
 	return out, nil
 }
 
-// readableDurations writes every time.Duration field of the struct v, by
-// its json key under prefix, in its text form ("5m0s"): json would give
-// nanoseconds.
-func readableDurations(out map[string]any, prefix string, v reflect.Value) {
+// fixLeaves mends the leaves json gets wrong in out, walking the struct v
+// with its json keys under prefix: every time.Duration in its text form
+// ("5m0s"), where json would give nanoseconds; and every field left out
+// when empty (omitempty) with its zero value, since it still is a valid key.
+func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
 	for i := range v.NumField() {
-		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		name, opts, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
 		if name == "" || name == "-" {
 			continue
 		}
@@ -289,7 +284,9 @@ func readableDurations(out map[string]any, prefix string, v reflect.Value) {
 		case f.Type() == reflect.TypeOf(time.Duration(0)):
 			out[prefix+name] = time.Duration(f.Int()).String()
 		case f.Kind() == reflect.Struct:
-			readableDurations(out, prefix+name+".", f)
+			fixLeaves(out, prefix+name+".", f)
+		case slices.Contains(strings.Split(opts, ","), "omitempty") && f.IsZero():
+			out[prefix+name] = f.Interface()
 		}
 	}
 }

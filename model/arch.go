@@ -170,17 +170,22 @@ func (s Spec) Arch() (Arch, error) {
 	cnn.dense("convnet.fc2", s.DenseDim, true)
 	cnn.add(Layer{Kind: Dropout, Rate: s.Dropout})
 	cnn.add(Layer{Kind: L2Normalize})
-	a.Branches = append(a.Branches, Branch{Name: "convnet", Layers: cnn.layers})
+	// Every branch starts from the input and ends in a flat vector; the head
+	// sees them concatenated.
+	concat := 0
+	addBranch := func(name string, b *builder) {
+		a.Branches = append(a.Branches, Branch{Name: name, Layers: b.layers})
+		concat += b.cur.Size()
+	}
+	addBranch("convnet", cnn)
 
-	concat := cnn.cur.Size()
 	for i, sb := range s.Shallow {
 		name := fmt.Sprintf("shallow%d", i+1)
 		b := &builder{cur: in}
 		b.conv(name+".conv", sb.Filters, sb.Kernel, sb.Stride, false)
 		b.pool(sb.PoolKernel, sb.PoolStride)
 		b.add(Layer{Kind: L2Normalize})
-		a.Branches = append(a.Branches, Branch{Name: name, Layers: b.layers})
-		concat += b.cur.Size()
+		addBranch(name, b)
 	}
 	if s.ColorFeatures > 0 {
 		b := &builder{cur: in}
@@ -189,8 +194,7 @@ func (s Spec) Arch() (Arch, error) {
 		b.conv("color.conv", s.ColorFeatures, 2, 2, true)
 		b.add(Layer{Kind: GlobalAvgPool})
 		b.add(Layer{Kind: L2Normalize})
-		a.Branches = append(a.Branches, Branch{Name: "color", Layers: b.layers})
-		concat += b.cur.Size()
+		addBranch("color", b)
 	}
 
 	head := &builder{cur: Shape{concat, 1, 1}}
