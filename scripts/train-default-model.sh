@@ -7,11 +7,11 @@
 #            models/default/model.drk
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
 # the default model was: about two hours on two cores (the pure-Go build,
-# estimated from the trainer's benchmark: about two and a half hours). Needs the data of scripts/fetch-default-data.sh. Each
-# stage's log goes to its run folder (train.log). Arguments go to every
-# `deeprank train` run: after an interruption run it again with --resume;
-# finished stages are not run again (each leaves stage.done in its run
-# folder).
+# estimated from the trainer's benchmark: about two and a half hours).
+# Needs the data of scripts/fetch-default-data.sh. Each stage's log goes to
+# its run folder (train.log). Arguments go to every `deeprank train` run:
+# after an interruption run it again with --resume; finished stages are not
+# run again (each leaves stage.done in its run folder).
 # Usage: scripts/train-default-model.sh [--resume]
 set -euo pipefail
 cd "$(dirname "$0")/.."
