@@ -211,6 +211,11 @@ func (ds *Labelled) Split(frac float64, byClass bool, salt string) (train, held 
 	return train, held
 }
 
+// ValidationSalt is the salt of the trainer's validation split (Split with
+// byClass and data.val_fraction): tools that rebuild the set the trainer
+// held out use it too.
+const ValidationSalt = "validation:"
+
 // HashFraction maps a string to [0, 1) by SHA-256: a stable split key
 // that spreads even near-identical names (1f600, 1f601) evenly.
 func HashFraction(s string) float64 {

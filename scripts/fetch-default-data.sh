@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the default model's data from the package registries and lays it
-# out for training and evaluation (see internal/tools/mkdefaultdata):
+# out for training, validation and evaluation (see
+# internal/tools/mkdefaultdata):
 #   emoji of two vendors (npm emoji-datasource-google 16.0.0, Apache-2.0;
 #   emoji-datasource-twitter 16.0.0, CC-BY-4.0) and the landscape photos of
 #   Debian's endless-sky-data / endless-sky-high-dpi (public domain and
@@ -11,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-data/default}
-if [ -d "$out/eval/unseen/gallery" ]; then
+# val/ is the newest part of the layout: data laid out before it is redone.
+if [ -d "$out/val/photos/queries" ]; then
   echo "fetch-default-data: $out already there"
   exit 0
 fi

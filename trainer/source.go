@@ -90,7 +90,7 @@ func newSource(o Options) (*source, error) {
 		if err = errors.Join(err1, err2, err); err != nil {
 			return nil, fmt.Errorf("data: %s: %w", dir, err)
 		}
-		train, h := all.Split(d.ValFraction, d.SplitBy == "class", "validation:")
+		train, h := all.Split(d.ValFraction, d.SplitBy == "class", dataset.ValidationSalt)
 		offset := len(s.classes)
 		for _, set := range []*dataset.Labelled{train, h} {
 			set.Root = d.Root

@@ -9,12 +9,20 @@
 //	OUT/eval/triplets.txt                        held-out triplets of both sets
 //	OUT/eval/unseen/gallery/NAME/orig.EXT        photos from other sources, all held out
 //	OUT/eval/unseen/queries/T/NAME/q.png         their copies under transform T
+//	OUT/val/emoji/{google,twitter}/CODE/*.png    the trainer's validation codes
+//	OUT/val/photos/queries/T/NAME/q*.png         copies of its validation photos
 //
 // The held-out codes and photos are a fixed 20%, chosen by a hash of the
 // code or photo name (dataset.HashFraction), so training never sees them.
 // The unseen photos come from other sources than the training photos and
 // are all held out: they show how the model does on photos unlike any it
 // was trained on.
+//
+// OUT/val is for choosing between models without looking at OUT/eval: the
+// codes and photos of OUT/train that the trainer holds out for validation
+// (data.val_fraction of the classes, split by dataset.ValidationSalt), laid
+// out like OUT/eval. Its photo queries are ranked against OUT/train/photos,
+// so the photos training saw are the distractors.
 // scripts/fetch-default-data.sh runs it.
 package main
 
@@ -38,6 +46,16 @@ import (
 
 // heldOut is the share of codes and photos kept for evaluation.
 const heldOut = 0.2
+
+// valFraction is the default model's data.val_fraction
+// (models/default/stageN.yaml): the share of the training codes and photos
+// the trainer holds out for validation.
+const valFraction = 0.1
+
+// valDraws is the number of copies of each validation photo under each
+// transform: there are only about 20 such photos, too few for one copy each
+// to tell two models apart.
+const valDraws = 5
 
 // transforms are the copy-detection edits evaluated one by one, and mixed.
 var transforms = []struct {
@@ -93,6 +111,7 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 	}
 	var triplets []dataset.Triplet
 	var heldCodes []string
+	valCodes, valPhotos := 0, 0
 	for _, c := range codes {
 		if dataset.HashFraction(c) < heldOut {
 			heldCodes = append(heldCodes, c)
@@ -103,6 +122,12 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 			err = errors.Join(
 				link(filepath.Join(google, c+".png"), filepath.Join(out, "train/emoji", c, "google.png")),
 				link(filepath.Join(twitter, c+".png"), filepath.Join(out, "train/emoji", c, "twitter.png")))
+			if err == nil && isValidation(c) {
+				valCodes++
+				err = errors.Join(
+					link(filepath.Join(google, c+".png"), filepath.Join(out, "val/emoji/google", c, "google.png")),
+					link(filepath.Join(twitter, c+".png"), filepath.Join(out, "val/emoji/twitter", c, "twitter.png")))
+			}
 		}
 		if err != nil {
 			return err
@@ -132,6 +157,12 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 		if err := link(p, filepath.Join(out, "train/photos", name, "orig.jpg")); err != nil {
 			return err
 		}
+		if isValidation(name) {
+			valPhotos++
+			if err := writeQueries(p, filepath.Join(out, "val/photos/queries"), name, valDraws); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
 		if photos2x != "" {
 			if p2 := filepath.Join(photos2x, name+"@2x.jpg"); exists(p2) {
 				if err := link(p2, filepath.Join(out, "train/photos", name, "2x.jpg")); err != nil {
@@ -154,6 +185,7 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 	}
 	fmt.Printf("emoji: %d codes, %d held out; photos: %d, %d held out; %d held-out triplets\n",
 		len(codes), len(heldCodes), len(names), len(heldPhotos), len(triplets))
+	fmt.Printf("validation: %d codes, %d photos\n", valCodes, valPhotos)
 	return writeUnseen(unseen, filepath.Join(out, "eval/unseen"))
 }
 
@@ -228,37 +260,52 @@ func writeCopyDetection(src, dir, name string) error {
 	if err := link(src, filepath.Join(dir, "gallery", name, "orig"+strings.ToLower(filepath.Ext(src)))); err != nil {
 		return err
 	}
-	if err := writeQueries(src, filepath.Join(dir, "queries"), name); err != nil {
+	if err := writeQueries(src, filepath.Join(dir, "queries"), name, 1); err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
 	return nil
 }
 
-// writeQueries writes the photo at src under every transform, seeded by
-// the photo's name so the set is the same on every machine.
-func writeQueries(src, dir, name string) error {
+// writeQueries writes draws copies of the photo at src under every
+// transform (dir/T/NAME/q.png, then q1.png, q2.png...), seeded by the
+// photo's name so the set is the same on every machine.
+func writeQueries(src, dir, name string, draws int) error {
 	img, err := imageio.DecodeFile(src, nil)
 	if err != nil {
 		return err
 	}
 	rgba := image.NewRGBA(image.Rect(0, 0, img.Bounds().Dx(), img.Bounds().Dy()))
 	draw.Draw(rgba, rgba.Bounds(), img, img.Bounds().Min, draw.Src)
+	seed := uint64(dataset.HashFraction(name) * (1 << 53))
 	for ti, t := range transforms {
-		seed := uint64(dataset.HashFraction(name) * (1 << 53))
-		q := t.apply(rgba, rand.New(rand.NewPCG(seed, uint64(ti))))
-		var buf bytes.Buffer
-		if err := png.Encode(&buf, q); err != nil {
-			return err
-		}
-		p := filepath.Join(dir, t.name, name, "q.png")
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-			return err
+		for k := range draws {
+			// Draw 0's stream is the one a single copy has always used, so
+			// the evaluation queries stay the same.
+			q := t.apply(rgba, rand.New(rand.NewPCG(seed, uint64(ti)|uint64(k)<<32)))
+			var buf bytes.Buffer
+			if err := png.Encode(&buf, q); err != nil {
+				return err
+			}
+			file := "q.png"
+			if k > 0 {
+				file = fmt.Sprintf("q%d.png", k)
+			}
+			p := filepath.Join(dir, t.name, name, file)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// isValidation reports whether the trainer holds out the training class
+// name (an emoji code or photo name) for validation.
+func isValidation(name string) bool {
+	return dataset.HashFraction(dataset.ValidationSalt+name) < valFraction
 }
 
 // link places a copy of src at dst (a hard link where possible).
