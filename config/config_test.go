@@ -115,3 +115,34 @@ func TestStoreLocation(t *testing.T) {
 		t.Errorf("milvus: %q", got)
 	}
 }
+
+// FuzzLoad reads arbitrary configuration files: Load must return a
+// configuration or an ErrInvalid, never panic, and what it accepts must
+// flatten back into keys.
+func FuzzLoad(f *testing.F) {
+	example, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(example))
+	f.Add("train:\n  epochs: 3\n  augment:\n    crop: 0.3\n")
+	f.Add("train:\n  model:\n    shallow:\n      - {filters: 8, kernel: 4, stride: 4}\n")
+	f.Add("train:\n  checkpoint_every: 2m\n  epochs: ten\n")
+	f.Add("train: [\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		p := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Load(p, nil)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+			return
+		}
+		if _, err := Flatten(l.Config); err != nil {
+			t.Fatalf("accepted, but Flatten fails: %v", err)
+		}
+	})
+}
