@@ -1,0 +1,43 @@
+package imageio_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+
+	"github.com/deeprank/deeprank/imageio"
+)
+
+func ExampleDecode() {
+	// A 400x300 PNG, half transparent: Square composites it on white.
+	img := image.NewNRGBA(image.Rect(0, 0, 400, 300))
+	for y := range 300 {
+		for x := range 400 {
+			img.Set(x, y, color.NRGBA{0, 0, 255, 128})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		panic(err)
+	}
+
+	decoded, err := imageio.Decode(buf.Bytes(), nil)
+	if err != nil {
+		panic(err)
+	}
+	sq := imageio.Square(decoded, 64)
+	fmt.Println(sq.Bounds().Size(), sq.RGBAAt(32, 32))
+
+	// Limits are checked on the declared size, before decoding.
+	_, err = imageio.Decode(buf.Bytes(), &imageio.Options{MaxPixels: 100_000})
+	fmt.Println(errors.Is(err, imageio.ErrTooLarge))
+	_, err = imageio.Decode([]byte("plain text, not an image"), nil)
+	fmt.Println(errors.Is(err, imageio.ErrNotImage))
+	// Output:
+	// (64,64) {127 127 255 255}
+	// true
+	// true
+}
