@@ -57,8 +57,28 @@ func loadCheckpoint(path string) (checkpointState, *model.Model, error) {
 		return checkpointState{}, nil, fmt.Errorf("load checkpoint %s: %w (delete it to start afresh)", path, err)
 	}
 	m, err := model.Decode(cf.Model)
+	if err == nil {
+		err = cf.State.check(m)
+	}
 	if err != nil {
 		return checkpointState{}, nil, fmt.Errorf("load checkpoint %s: %w (delete it to start afresh)", path, err)
 	}
 	return cf.State, m, nil
+}
+
+// check reports a state that cannot belong to a run of m: the weights are
+// checksummed, the state is not, so damage to it can still decode.
+func (st checkpointState) check(m *model.Model) error {
+	if st.Epoch < 0 || st.Step < 0 || st.LossN < 0 || st.BestEpoch < 0 || st.Optimizer.Step < 0 {
+		return fmt.Errorf("damaged state: epoch %d, step %d, loss count %d, best epoch %d, optimizer step %d",
+			st.Epoch, st.Step, st.LossN, st.BestEpoch, st.Optimizer.Step)
+	}
+	for _, buffers := range []map[string][]float32{st.Optimizer.M, st.Optimizer.V} {
+		for name, b := range buffers {
+			if w, ok := m.Weights[name]; !ok || len(w) != len(b) {
+				return fmt.Errorf("damaged state: optimizer buffer %q has %d values for a parameter of %d", name, len(b), len(w))
+			}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,98 @@
+package trainer
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+// smallCheckpoint returns a small model and a state that fits it, with
+// Adam buffers for one parameter.
+func smallCheckpoint(t testing.TB) (*model.Model, checkpointState) {
+	t.Helper()
+	m, err := model.New(smallSpec(16), model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(1)
+	var name string
+	for n := range m.Weights {
+		name = n
+		break
+	}
+	n := len(m.Weights[name])
+	st := checkpointState{Epoch: 1, Step: 3, LossSum: 2.5, LossN: 3, BestEpoch: 1,
+		Optimizer: optimizer{Kind: "adam", Step: 7,
+			M: map[string][]float32{name: make([]float32, n)}, V: map[string][]float32{name: make([]float32, n)}}}
+	return m, st
+}
+
+func TestCheckpointState(t *testing.T) {
+	m, good := smallCheckpoint(t)
+	var name string
+	for n := range good.Optimizer.M {
+		name = n
+	}
+	cases := []struct {
+		name string
+		edit func(st *checkpointState)
+		want string // substring of the error; "" for none
+	}{
+		{"as saved", func(st *checkpointState) {}, ""},
+		{"negative step", func(st *checkpointState) { st.Step = -1 }, "step -1"},
+		{"negative epoch", func(st *checkpointState) { st.Epoch = -2 }, "epoch -2"},
+		{"short buffer", func(st *checkpointState) { st.Optimizer.V = map[string][]float32{name: {1}} }, "has 1 values"},
+		{"unknown parameter", func(st *checkpointState) { st.Optimizer.M = map[string][]float32{"nope.w": {1}} }, `"nope.w"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := good
+			tc.edit(&st)
+			path := filepath.Join(t.TempDir(), "checkpoint.drc")
+			if err := saveCheckpoint(path, m, st); err != nil {
+				t.Fatal(err)
+			}
+			got, _, err := loadCheckpoint(path)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("load: %v", err)
+			case tc.want == "" && (got.Step != st.Step || got.Optimizer.Step != st.Optimizer.Step):
+				t.Errorf("loaded state %+v, saved %+v", got, st)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "delete it")):
+				t.Errorf("err = %v, want one naming %q and the way out", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzLoadCheckpoint reads damaged checkpoint files: an error, or a state
+// that fits its model, never a panic.
+func FuzzLoadCheckpoint(f *testing.F) {
+	m, st := smallCheckpoint(f)
+	path := filepath.Join(f.TempDir(), "checkpoint.drc")
+	if err := saveCheckpoint(path, m, st); err != nil {
+		f.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add(data[:len(data)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "checkpoint.drc")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, m, err := loadCheckpoint(path)
+		if err != nil {
+			return
+		}
+		if err := st.check(m); err != nil {
+			t.Fatalf("loaded a state that does not fit its model: %v", err)
+		}
+	})
+}
