@@ -53,7 +53,7 @@ const heldOut = 0.2
 const valFraction = 0.1
 
 // valDraws is the number of copies of each validation photo under each
-// transform: there are only about 20 such photos, too few for one copy each
+// transform: there are only 24 such photos, too few for one copy each
 // to tell two models apart.
 const valDraws = 5
 
