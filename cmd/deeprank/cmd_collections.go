@@ -63,6 +63,9 @@ func newCollectionsCmd() *cobra.Command {
 				return usagef("collections: unknown verb %q; use list, describe or drop", verb)
 			}
 			if asJSON {
+				if infos == nil {
+					infos = []vectorstore.Info{} // an empty store lists as [], not null
+				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(infos)

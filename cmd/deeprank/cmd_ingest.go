@@ -38,7 +38,9 @@ collection, creating it if needed.
 An image's ID is the SHA-256 of its bytes: running ingest again skips what the
 collection holds, so an interrupted run resumes where it stopped and the same
 picture is stored once. A file that cannot be read or decoded is reported in
-the closing summary, with the reason, and the others go on.
+the closing summary, with the reason, and the others go on. When none of the
+paths given exists (a mistyped folder), ingest stops before it creates or
+touches the collection.
 
 --shard i/n takes only the files whose ID falls in shard i of n, so that n
 workers can share a corpus.
@@ -64,6 +66,9 @@ EXIT STATUS
 			}
 			if o.collection == "" {
 				return usagef("ingest: --collection is required")
+			}
+			if err := anyExists(args); err != nil {
+				return err
 			}
 			emb, err := newEmbedder(l.Config)
 			if err != nil {
@@ -106,6 +111,17 @@ EXIT STATUS
 	addEmbedFlags(cmd)
 	addStoreFlags(cmd)
 	return cmd
+}
+
+// anyExists returns nil when at least one of paths exists, and otherwise a
+// usage error naming them all.
+func anyExists(paths []string) error {
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return nil
+		}
+	}
+	return usagef("ingest: nothing to ingest: %s not found; check the path (nothing was stored)", strings.Join(paths, ", "))
 }
 
 func parseShard(s string) (int, int, error) {

@@ -107,6 +107,8 @@ func TestCLI(t *testing.T) {
 		{"ingest then query", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), filepath.Join(dir, "data")}, exitOK, "ingested 6, skipped 0"},
 		{"query finds itself", []string{"query", "--image", img, "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), "--top-k", "2"}, exitOK, "1     0.0000    " + img},
 		{"ingest with a broken file", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), corrupt, filepath.Join(dir, "data")}, exitPartial, "failed: " + corrupt},
+		{"ingest a missing folder", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "untouched"), "--collection", "typo", filepath.Join(dir, "phtos")}, exitUsage, "phtos not found"},
+		{"no collection from a missing folder", []string{"collections", "--store-dir", filepath.Join(dir, "untouched"), "--json"}, exitOK, "[]"},
 		{"ingest bad shard", []string{"ingest", "--shard", "4/4", filepath.Join(dir, "data")}, exitUsage, "--shard"},
 		{"collections", []string{"collections", "--store-dir", filepath.Join(dir, "store")}, exitOK, "images  6"},
 		{"reindex without model", []string{"reindex", "--store-dir", store}, exitUsage, "--model is required"},
