@@ -130,11 +130,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("train:\n  checkpoint_every: 2m\n  epochs: ten\n")
 	f.Add("train: [\n")
 	f.Fuzz(func(t *testing.T, body string) {
-		p := filepath.Join(t.TempDir(), "c.yaml")
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		l, err := Load(p, nil)
+		l, err := Load(writeFile(t, body), nil)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("err = %v, want ErrInvalid", err)

@@ -202,7 +202,7 @@ func (ds *Labelled) Split(frac float64, byClass bool, salt string) (train, held 
 			key = ds.Classes[ds.Labels[i]]
 		}
 		dst := train
-		if HashFraction(salt+key) < frac {
+		if HeldOut(salt, key, frac) {
 			dst = held
 		}
 		dst.Paths = append(dst.Paths, p)
@@ -213,8 +213,14 @@ func (ds *Labelled) Split(frac float64, byClass bool, salt string) (train, held 
 
 // ValidationSalt is the salt of the trainer's validation split (Split with
 // byClass and data.val_fraction): tools that rebuild the set the trainer
-// held out use it too.
+// held out use it with HeldOut.
 const ValidationSalt = "validation:"
+
+// HeldOut reports whether key falls in the held-out frac of a split salted
+// with salt: the rule of Split, for tools that rebuild a split's sets.
+func HeldOut(salt, key string, frac float64) bool {
+	return HashFraction(salt+key) < frac
+}
 
 // HashFraction maps a string to [0, 1) by SHA-256: a stable split key
 // that spreads even near-identical names (1f600, 1f601) evenly.

@@ -55,7 +55,7 @@ func newSource(o Options) (*source, error) {
 			s.desc += fmt.Sprintf(" (%d triplets), held out %s (%d)", len(all), vf, len(s.val))
 		} else {
 			for _, t := range all {
-				if dataset.HashFraction(t.Query) < d.ValFraction {
+				if dataset.HeldOut("", t.Query, d.ValFraction) {
 					s.val = append(s.val, t)
 				} else {
 					s.fixed = append(s.fixed, t)

@@ -24,7 +24,7 @@ func TestConformance(t *testing.T) {
 var spec = vectorstore.Spec{Dim: 8, Metric: vectorstore.MetricL2, ModelVersion: "v1"}
 
 // mustStore opens a store in dir with a collection "c" holding n items.
-func mustStore(t *testing.T, dir string, n int) (*Store, vectorstore.Collection) {
+func mustStore(t testing.TB, dir string, n int) (*Store, vectorstore.Collection) {
 	t.Helper()
 	s, err := Open(dir)
 	if err != nil {

@@ -78,19 +78,8 @@ func FuzzReplay(f *testing.F) {
 // deleted, in FuzzReplay's (uint16 length, payload) form.
 func realRecords(f *testing.F) []byte {
 	dir := f.TempDir()
-	s, err := Open(dir)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := s.Create(ctx, "c", spec); err != nil {
-		f.Fatal(err)
-	}
-	c, err := s.Open(ctx, "c")
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := errors.Join(c.Upsert(ctx, "v1", storetest.Items(3, spec.Dim, 1)), c.Delete(ctx, []string{storetest.ID(1)})); err != nil {
+	s, c := mustStore(f, dir, 3)
+	if err := c.Delete(context.Background(), []string{storetest.ID(1)}); err != nil {
 		f.Fatal(err)
 	}
 	s.Close()

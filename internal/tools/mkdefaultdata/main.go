@@ -112,21 +112,24 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 	var triplets []dataset.Triplet
 	var heldCodes []string
 	valCodes, valPhotos := 0, 0
+	// vendorPair lays out code c as a query and its match, one vendor on
+	// each side: dir/google/CODE/google.png against dir/twitter/CODE/twitter.png.
+	vendorPair := func(c, dir string) error {
+		return errors.Join(
+			link(filepath.Join(google, c+".png"), filepath.Join(dir, "google", c, "google.png")),
+			link(filepath.Join(twitter, c+".png"), filepath.Join(dir, "twitter", c, "twitter.png")))
+	}
 	for _, c := range codes {
-		if dataset.HashFraction(c) < heldOut {
+		if dataset.HeldOut("", c, heldOut) {
 			heldCodes = append(heldCodes, c)
-			err = errors.Join(
-				link(filepath.Join(google, c+".png"), filepath.Join(out, "eval/emoji/google", c, "google.png")),
-				link(filepath.Join(twitter, c+".png"), filepath.Join(out, "eval/emoji/twitter", c, "twitter.png")))
+			err = vendorPair(c, filepath.Join(out, "eval/emoji"))
 		} else {
 			err = errors.Join(
 				link(filepath.Join(google, c+".png"), filepath.Join(out, "train/emoji", c, "google.png")),
 				link(filepath.Join(twitter, c+".png"), filepath.Join(out, "train/emoji", c, "twitter.png")))
 			if err == nil && isValidation(c) {
 				valCodes++
-				err = errors.Join(
-					link(filepath.Join(google, c+".png"), filepath.Join(out, "val/emoji/google", c, "google.png")),
-					link(filepath.Join(twitter, c+".png"), filepath.Join(out, "val/emoji/twitter", c, "twitter.png")))
+				err = vendorPair(c, filepath.Join(out, "val/emoji"))
 			}
 		}
 		if err != nil {
@@ -147,7 +150,7 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 	var heldPhotos []string
 	for _, p := range names {
 		name := strings.TrimSuffix(filepath.Base(p), ".jpg")
-		if dataset.HashFraction(name) < heldOut {
+		if dataset.HeldOut("", name, heldOut) {
 			heldPhotos = append(heldPhotos, name)
 			if err := writeCopyDetection(p, filepath.Join(out, "eval/photos"), name); err != nil {
 				return err
@@ -278,6 +281,10 @@ func writeQueries(src, dir, name string, draws int) error {
 	draw.Draw(rgba, rgba.Bounds(), img, img.Bounds().Min, draw.Src)
 	seed := uint64(dataset.HashFraction(name) * (1 << 53))
 	for ti, t := range transforms {
+		qdir := filepath.Join(dir, t.name, name)
+		if err := os.MkdirAll(qdir, 0o755); err != nil {
+			return err
+		}
 		for k := range draws {
 			// Draw 0's stream is the one a single copy has always used, so
 			// the evaluation queries stay the same.
@@ -290,11 +297,7 @@ func writeQueries(src, dir, name string, draws int) error {
 			if k > 0 {
 				file = fmt.Sprintf("q%d.png", k)
 			}
-			p := filepath.Join(dir, t.name, name, file)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(qdir, file), buf.Bytes(), 0o644); err != nil {
 				return err
 			}
 		}
@@ -305,7 +308,7 @@ func writeQueries(src, dir, name string, draws int) error {
 // isValidation reports whether the trainer holds out the training class
 // name (an emoji code or photo name) for validation.
 func isValidation(name string) bool {
-	return dataset.HashFraction(dataset.ValidationSalt+name) < valFraction
+	return dataset.HeldOut(dataset.ValidationSalt, name, valFraction)
 }
 
 // link places a copy of src at dst (a hard link where possible).
