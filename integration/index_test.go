@@ -90,9 +90,9 @@ func TestFilterLiterals(t *testing.T) {
 		filter vectorstore.Filter
 		want   string
 	}{
-		{vectorstore.Filter{PathPrefix: "/a_b/"}, "/a_b/1.jpg"},
-		{vectorstore.Filter{PathPrefix: "/100%/"}, "/100%/3.jpg"},
-		{vectorstore.Filter{Class: `say "cheese"`}, "/a_b/1.jpg"},
+		{vectorstore.Filter{PathPrefixes: []string{"/a_b/"}}, "/a_b/1.jpg"},
+		{vectorstore.Filter{PathPrefixes: []string{"/100%/"}}, "/100%/3.jpg"},
+		{vectorstore.Filter{Classes: []string{`say "cheese"`}}, "/a_b/1.jpg"},
 	}
 	for _, tc := range cases {
 		hits, err := c.Search(ctx, "m", items[1].Vector, 4, &tc.filter)

@@ -282,14 +282,23 @@ func filterExpr(f *vectorstore.Filter) string {
 		return ""
 	}
 	var terms []string
-	if f.Class != "" {
-		terms = append(terms, fmt.Sprintf(`%s["class"] == %s`, fieldMetadata, quote(f.Class)))
-	}
-	if f.PathPrefix != "" {
-		terms = append(terms, fmt.Sprintf(`%s >= %s`, fieldPath, quote(f.PathPrefix)))
-		if upper, ok := prefixEnd(f.PathPrefix); ok {
-			terms = append(terms, fmt.Sprintf(`%s < %s`, fieldPath, quote(upper)))
+	if len(f.Classes) > 0 {
+		quoted := make([]string, len(f.Classes))
+		for i, c := range f.Classes {
+			quoted[i] = quote(c)
 		}
+		terms = append(terms, fmt.Sprintf(`%s["class"] in [%s]`, fieldMetadata, strings.Join(quoted, ", ")))
+	}
+	if len(f.PathPrefixes) > 0 {
+		var any []string
+		for _, p := range f.PathPrefixes {
+			r := fmt.Sprintf(`%s >= %s`, fieldPath, quote(p))
+			if upper, ok := prefixEnd(p); ok {
+				r = fmt.Sprintf(`(%s && %s < %s)`, r, fieldPath, quote(upper))
+			}
+			any = append(any, r)
+		}
+		terms = append(terms, "("+strings.Join(any, " || ")+")")
 	}
 	return strings.Join(terms, " && ")
 }

@@ -31,7 +31,7 @@ func ExampleOpen() {
 	}
 	query := make([]float32, 128)
 	query[0] = 1
-	hits, err := images.Search(ctx, spec.ModelVersion, query, 5, &vectorstore.Filter{Class: "beach"})
+	hits, err := images.Search(ctx, spec.ModelVersion, query, 5, &vectorstore.Filter{Classes: []string{"beach"}})
 	if err != nil {
 		log.Fatal(err)
 	}

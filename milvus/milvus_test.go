@@ -17,13 +17,14 @@ func TestFilterExpr(t *testing.T) {
 	}{
 		{"none", nil, ""},
 		{"empty", &vectorstore.Filter{}, ""},
-		{"class", &vectorstore.Filter{Class: "beach"}, `metadata["class"] == "beach"`},
-		{"prefix", &vectorstore.Filter{PathPrefix: "/photos/"}, `path >= "/photos/" && path < "/photos0"`},
-		{"both", &vectorstore.Filter{Class: "c1", PathPrefix: "a"}, `metadata["class"] == "c1" && path >= "a" && path < "b"`},
+		{"class", &vectorstore.Filter{Classes: []string{"beach"}}, `metadata["class"] in ["beach"]`},
+		{"prefix", &vectorstore.Filter{PathPrefixes: []string{"/photos/"}}, `((path >= "/photos/" && path < "/photos0"))`},
+		{"both", &vectorstore.Filter{Classes: []string{"c1"}, PathPrefixes: []string{"a"}}, `metadata["class"] in ["c1"] && ((path >= "a" && path < "b"))`},
+		{"any of", &vectorstore.Filter{Classes: []string{"c1", "c2"}, PathPrefixes: []string{"a", "b"}}, `metadata["class"] in ["c1", "c2"] && ((path >= "a" && path < "b") || (path >= "b" && path < "c"))`},
 		// Quotes cannot end the string early; like's wildcards mean
 		// nothing in a range.
-		{"quote", &vectorstore.Filter{Class: `x" || true || "`}, `metadata["class"] == "x\" || true || \""`},
-		{"wildcards", &vectorstore.Filter{PathPrefix: `/a_b%`}, `path >= "/a_b%" && path < "/a_b&"`},
+		{"quote", &vectorstore.Filter{Classes: []string{`x" || true || "`}}, `metadata["class"] in ["x\" || true || \""]`},
+		{"wildcards", &vectorstore.Filter{PathPrefixes: []string{`/a_b%`}}, `((path >= "/a_b%" && path < "/a_b&"))`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -84,21 +86,35 @@ type Hit struct {
 	Distance float32 `json:"distance"`
 }
 
-// Filter restricts a search to items whose metadata match every field set.
+// Filter restricts a search. An item passes when its class is any of
+// Classes (none given: any class) and its path starts with any of
+// PathPrefixes (none given: any path).
 type Filter struct {
-	Class      string `json:"class,omitempty"`
-	PathPrefix string `json:"path_prefix,omitempty"`
+	Classes      []string `json:"classes,omitempty"`
+	PathPrefixes []string `json:"path_prefixes,omitempty"`
 }
 
 // Match reports whether m passes the filter; a nil filter passes all.
-func (f *Filter) Match(m Metadata) bool {
+func (f *Filter) Match(m Metadata) bool { return f.MatchFields(m.Class, m.Path) }
+
+// MatchFields is Match on an item's class and path alone, for stores that
+// keep them apart from the rest of the metadata.
+func (f *Filter) MatchFields(class, path string) bool {
 	if f == nil {
 		return true
 	}
-	if f.Class != "" && m.Class != f.Class {
+	if len(f.Classes) > 0 && !slices.Contains(f.Classes, class) {
 		return false
 	}
-	return f.PathPrefix == "" || (len(m.Path) >= len(f.PathPrefix) && m.Path[:len(f.PathPrefix)] == f.PathPrefix)
+	if len(f.PathPrefixes) == 0 {
+		return true
+	}
+	for _, p := range f.PathPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Store holds collections.

@@ -104,9 +104,9 @@ func parseFilter(s string) (*vectorstore.Filter, error) {
 		k, v, ok := strings.Cut(part, "=")
 		switch {
 		case ok && k == "class":
-			f.Class = v
+			f.Classes = append(f.Classes, v)
 		case ok && k == "path":
-			f.PathPrefix = v
+			f.PathPrefixes = append(f.PathPrefixes, v)
 		default:
 			return nil, usagef("--filter %q: want class=NAME and/or path=PREFIX, comma-separated", s)
 		}

@@ -173,9 +173,9 @@ func Run(t *testing.T, newStore func(t *testing.T) vectorstore.Store) {
 			name   string
 			filter vectorstore.Filter
 		}{
-			{"class", vectorstore.Filter{Class: "c1"}},
-			{"path prefix", vectorstore.Filter{PathPrefix: "dir0/"}},
-			{"both", vectorstore.Filter{Class: "c2", PathPrefix: "dir1/"}},
+			{"class", vectorstore.Filter{Classes: []string{"c1"}}},
+			{"path prefix", vectorstore.Filter{PathPrefixes: []string{"dir0/"}}},
+			{"both", vectorstore.Filter{Classes: []string{"c2"}, PathPrefixes: []string{"dir1/"}}},
 		}
 		for _, tc := range filters {
 			hits, err := c.Search(ctx, version, items[0].Vector, 10, &tc.filter)
