@@ -52,7 +52,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	store, err := embedded.Open(filepath.Join(dir, "store"))
+	store, err := embedded.Open(filepath.Join(dir, "store"), nil)
 	if err != nil {
 		panic(err)
 	}

@@ -40,7 +40,7 @@ func mustEmbedder(t testing.TB) *embedder.Embedder {
 
 func mustCollection(t testing.TB, dir string, e *embedder.Embedder) (vectorstore.Store, vectorstore.Collection) {
 	t.Helper()
-	s, err := embedded.Open(dir)
+	s, err := embedded.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestIngestDuplicatesAndShards(t *testing.T) {
 
 func TestIngestRefusesOtherModel(t *testing.T) {
 	e := mustEmbedder(t)
-	s, err := embedded.Open(t.TempDir())
+	s, err := embedded.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func BenchmarkStores(b *testing.B) {
 		measureQueries(b, c, items, queries, "")
 	}
 	b.Run("embedded", func(b *testing.B) {
-		s, err := embedded.Open(b.TempDir())
+		s, err := embedded.Open(b.TempDir(), nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 func TestConformance(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) vectorstore.Store {
-			s, err := embedded.Open(t.TempDir())
+			s, err := embedded.Open(t.TempDir(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

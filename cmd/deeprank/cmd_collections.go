@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -31,18 +32,21 @@ func newCollectionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := openStore(cmd.Context(), l.Config)
+			mode := readStore
+			if verb == "drop" {
+				mode = writeStore
+			}
+			store, err := openStore(cmd, l.Config, mode)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
 			var infos []vectorstore.Info
+			var listErr error // a collection that could not be read; the others are listed
 			switch verb {
 			case "list":
-				if infos, err = store.List(ctx); err != nil {
-					return err
-				}
+				infos, listErr = store.List(ctx)
 			case "describe":
 				c, err := store.Open(ctx, args[1])
 				if err != nil {
@@ -68,17 +72,18 @@ func newCollectionsCmd() *cobra.Command {
 				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(infos)
+				return errors.Join(enc.Encode(infos), listErr)
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "name\tcount\tdim\tmetric\tmodel")
 			for _, i := range infos {
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", i.Name, i.Count, i.Dim, i.Metric, i.ModelVersion)
 			}
-			return tw.Flush()
+			return errors.Join(tw.Flush(), listErr)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	addStoreFlags(cmd)
+	addWaitFlag(cmd)
 	return cmd
 }

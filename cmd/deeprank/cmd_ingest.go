@@ -74,7 +74,7 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
-			store, err := openStore(cmd.Context(), l.Config)
+			store, err := openStore(cmd, l.Config, writeStore)
 			if err != nil {
 				return err
 			}
@@ -110,6 +110,7 @@ EXIT STATUS
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
 	addEmbedFlags(cmd)
 	addStoreFlags(cmd)
+	addWaitFlag(cmd)
 	return cmd
 }
 

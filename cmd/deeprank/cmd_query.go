@@ -54,7 +54,7 @@ class=NAME (the image's folder name) and path=PREFIX, comma-separated.`,
 			if res[0].Err != nil {
 				return res[0].Err
 			}
-			store, err := openStore(cmd.Context(), l.Config)
+			store, err := openStore(cmd, l.Config, readStore)
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
-			store, err := openStore(cmd.Context(), l.Config)
+			store, err := openStore(cmd, l.Config, writeStore)
 			if err != nil {
 				return err
 			}
@@ -126,6 +126,7 @@ EXIT STATUS
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	addEmbedFlags(cmd)
 	addStoreFlags(cmd)
+	addWaitFlag(cmd)
 	return cmd
 }
 

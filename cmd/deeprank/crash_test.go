@@ -73,7 +73,7 @@ func TestCrashSafety(t *testing.T) {
 	runInto(context.Background(), filepath.Join(dir, "scratch"))
 	whole := time.Since(began)
 	count := func() int {
-		st, err := embedded.Open(storeDir)
+		st, err := embedded.Open(storeDir, nil)
 		if err != nil {
 			t.Fatalf("store after a kill: %v", err)
 		}
@@ -111,7 +111,7 @@ func TestCrashSafety(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitPartial {
 		t.Fatalf("final run: %v, want exit %d for the broken file", err, exitPartial)
 	}
-	st, err := embedded.Open(storeDir)
+	st, err := embedded.Open(storeDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,8 @@ EXIT STATUS
 		SilenceUsage:  true,
 	}
 	root.PersistentFlags().String("config", "", "YAML configuration file (see config.example.yaml)")
-	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd(), newReindexCmd())
+	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd(), newReindexCmd(),
+		newCheckCmd(), newRepairCmd(), newCompactCmd())
 	return root
 }
 

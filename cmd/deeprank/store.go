@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -58,11 +59,53 @@ func loadRuntime(cmd *cobra.Command, extra map[string]string) (*config.Loaded, e
 	return l, l.Validate()
 }
 
-func openStore(ctx context.Context, c config.Config) (vectorstore.Store, error) {
+// access is what a command does with the store: readers (query, listing,
+// check) run beside one writer (ingest, reindex, drop, repair, compact).
+type access int
+
+const (
+	readStore access = iota
+	writeStore
+)
+
+// addWaitFlag adds --wait to a command that writes to the embedded store.
+func addWaitFlag(cmd *cobra.Command) {
+	cmd.Flags().Duration("wait", 30*time.Second, "how long to wait for another deeprank process writing to the embedded store")
+}
+
+// openStore opens the configured store. On the embedded store a writer
+// takes its lock, waiting up to --wait with a line on stderr, and notices
+// (a torn write dropped, a migration) go to stderr.
+func openStore(cmd *cobra.Command, c config.Config, mode access) (vectorstore.Store, error) {
 	if c.Store.Kind == "milvus" {
-		return milvus.Open(ctx, c.Store.Milvus)
+		return milvus.Open(cmd.Context(), c.Store.Milvus)
 	}
-	return embedded.Open(c.StoreDir())
+	stderr := cmd.ErrOrStderr()
+	opts := &embedded.Options{
+		ReadOnly:       mode == readStore,
+		ReleaseScanned: true, // one command, one search: keep the resident set small
+		Logf:           func(format string, args ...any) { fmt.Fprintf(stderr, "deeprank: "+format+"\n", args...) },
+	}
+	if mode == writeStore {
+		opts.LockWait, _ = cmd.Flags().GetDuration("wait")
+		opts.OnLockWait = func(pid int) {
+			fmt.Fprintf(stderr, "waiting up to %s for deeprank process %d, which is writing to %s\n", opts.LockWait, pid, c.StoreDir())
+		}
+	}
+	return embedded.Open(c.StoreDir(), opts)
+}
+
+// embeddedStore opens the embedded store for the commands that only it
+// has (check, repair, compact).
+func embeddedStore(cmd *cobra.Command, c config.Config, mode access) (*embedded.Store, error) {
+	if c.Store.Kind == "milvus" {
+		return nil, usagef("%s: only the embedded store has it; Milvus keeps its own files", cmd.Name())
+	}
+	s, err := openStore(cmd, c, mode)
+	if err != nil {
+		return nil, err
+	}
+	return s.(*embedded.Store), nil
 }
 
 // loadModel loads the configured model, or the built-in one.

@@ -1,521 +1,343 @@
 package embedded
 
 import (
-	"bufio"
-	"cmp"
-	"container/heap"
+	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
-	"math"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
-	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/internal/atomicfile"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
-// Log records: uint32 payload length | uint32 CRC-32C of the payload |
-// payload. Payload: op byte | 32-byte id | for an upsert, uint32 metadata
-// length, metadata JSON, then dim float32 values. Little-endian.
-const (
-	opUpsert = 1
-	opDelete = 2
-	headLen  = 8
-	// maxRecord bounds a record's declared length, so a damaged length
-	// cannot make replay allocate without limit.
-	maxRecord = 64 << 20
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
+// collection is an open collection: its segments mapped, its log replayed
+// into memory. A writer's collection is the only one that changes the
+// files; a reader's follows them, reloading when the manifest is replaced
+// and reading what was appended to the log.
 type collection struct {
-	name string
-	dir  string
-	spec vectorstore.Spec
+	store    *Store
+	name     string
+	dir      string
+	mname    string // the manifest's file name: manifestName, or a rebuild's staging one
+	writable bool
 
 	mu     sync.RWMutex
-	log    *os.File
-	size   int64 // bytes of valid log
-	dead   int   // records in the log that no longer count
-	ids    []string
-	vecs   []float32 // len(ids) * dim, row i is item i
-	meta   []vectorstore.Metadata
-	pos    map[string]int
 	closed bool
+	st     *state
+	mapped map[string]*segment // by file name, shared by successive states
+}
+
+// state is what a collection holds at one moment.
+type state struct {
+	man   *manifest
+	mstat os.FileInfo // the manifest file's, to notice its replacement
+	segs  []*segView
+	mem   *memtable
+	log   *os.File
+	// logEnd is the end of the last record that verified; torn the bytes
+	// after it that are a write cut short (a reader leaves them alone: the
+	// write may still be under way).
+	logEnd, torn int64
+}
+
+// segView is a segment with the rows of it that are no longer live.
+type segView struct {
+	*segment
+	ref  segmentRef
+	dead bitset // from the mask file and the log
+	live int
 }
 
 var _ vectorstore.Collection = (*collection)(nil)
 
-func loadCollection(name, dir string) (*collection, error) {
-	js, err := os.ReadFile(filepath.Join(dir, "spec.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("open collection %q: %w", name, vectorstore.ErrNotFound)
+var errClosed = errors.New("collection is closed")
+
+func (c *collection) path(file string) string { return filepath.Join(c.dir, file) }
+
+// load reads the collection's current state. A reader may find a file the
+// manifest names already gone (a writer compacted meanwhile): it then
+// reads the new manifest.
+func (c *collection) load() (*state, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := c.tryLoad()
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 10 {
+			return st, err
+		}
+		if _, serr := os.Stat(c.path(c.mname)); errors.Is(serr, fs.ErrNotExist) {
+			return nil, c.errorf("open", vectorstore.ErrNotFound)
+		}
 	}
+}
+
+func (c *collection) errorf(op string, err error) error {
+	return fmt.Errorf("%s collection %q: %w", op, c.name, err)
+}
+
+func (c *collection) tryLoad() (*state, error) {
+	f, err := os.Open(c.path(c.mname))
 	if err != nil {
-		return nil, fmt.Errorf("open collection %q: %w", name, err)
-	}
-	c := &collection{name: name, dir: dir, pos: map[string]int{}}
-	if err := json.Unmarshal(js, &c.spec); err != nil || c.spec.Dim < 1 {
-		return nil, fmt.Errorf("open collection %q: %w: spec.json: %v", name, ErrCorrupt, err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open collection %q: %w", name, err)
-	}
-	c.log = f
-	if err := c.replay(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open collection %q: %w", name, err)
-	}
-	if c.dead > 1000 && c.dead > len(c.ids) {
-		if err := c.compact(); err != nil {
-			c.log.Close()
-			return nil, fmt.Errorf("open collection %q: compact: %w", name, err)
-		}
-	}
-	return c, nil
-}
-
-// replay rebuilds the index from the log, cutting off a torn final record.
-func (c *collection) replay() error {
-	st, err := c.log.Stat()
-	if err != nil {
-		return err
-	}
-	total := st.Size()
-	r := bufio.NewReaderSize(c.log, 1<<20)
-	var off int64
-	head := make([]byte, headLen)
-	var payload []byte
-	for off < total {
-		if _, err := io.ReadFull(r, head); err != nil { // a header cut short: only the end can be torn
-			return c.truncateTail(off)
-		}
-		plen := int64(binary.LittleEndian.Uint32(head))
-		sum := binary.LittleEndian.Uint32(head[4:])
-		if plen > maxRecord || off+headLen+plen > total {
-			return c.truncateTail(off)
-		}
-		payload = grow(payload, int(plen))
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return err
-		}
-		if crc32.Checksum(payload, castagnoli) != sum {
-			if off+headLen+plen == total { // the last record, torn
-				return c.truncateTail(off)
-			}
-			return fmt.Errorf("%w: log record at byte %d fails its checksum", ErrCorrupt, off)
-		}
-		if err := c.apply(payload); err != nil {
-			return fmt.Errorf("%w: log record at byte %d: %v", ErrCorrupt, off, err)
-		}
-		off += headLen + plen
-	}
-	c.size = off
-	_, err = c.log.Seek(off, io.SeekStart)
-	return err
-}
-
-// truncateTail drops an unacknowledged torn write at the end of the log.
-func (c *collection) truncateTail(off int64) error {
-	if err := c.log.Truncate(off); err != nil {
-		return err
-	}
-	if err := c.log.Sync(); err != nil {
-		return err
-	}
-	c.size = off
-	_, err := c.log.Seek(off, io.SeekStart)
-	return err
-}
-
-func grow(b []byte, n int) []byte {
-	if cap(b) < n {
-		return make([]byte, n)
-	}
-	return b[:n]
-}
-
-// apply replays one record's payload into memory.
-func (c *collection) apply(p []byte) error {
-	if len(p) < 33 {
-		return errors.New("record too short")
-	}
-	id := hex.EncodeToString(p[1:33])
-	switch p[0] {
-	case opDelete:
-		if c.remove(id) {
-			c.dead++
-		}
-		c.dead++
-		return nil
-	case opUpsert:
-		p = p[33:]
-		if len(p) < 4 {
-			return errors.New("upsert too short")
-		}
-		ml := int(binary.LittleEndian.Uint32(p))
-		if len(p) != 4+ml+4*c.spec.Dim {
-			return fmt.Errorf("upsert of %d bytes, want %d", len(p), 4+ml+4*c.spec.Dim)
-		}
-		var m vectorstore.Metadata
-		if err := json.Unmarshal(p[4:4+ml], &m); err != nil {
-			return err
-		}
-		vec := make([]float32, c.spec.Dim)
-		for i := range vec {
-			vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(p[4+ml+4*i:]))
-		}
-		if c.put(vectorstore.Item{ID: id, Vector: vec, Metadata: m}) {
-			c.dead++
-		}
-		return nil
-	}
-	return fmt.Errorf("unknown op %d", p[0])
-}
-
-// put stores an item in memory; it reports whether it replaced one.
-func (c *collection) put(it vectorstore.Item) bool {
-	if i, ok := c.pos[it.ID]; ok {
-		copy(c.vecs[i*c.spec.Dim:], it.Vector)
-		c.meta[i] = it.Metadata
-		return true
-	}
-	c.pos[it.ID] = len(c.ids)
-	c.ids = append(c.ids, it.ID)
-	c.vecs = append(c.vecs, it.Vector...)
-	c.meta = append(c.meta, it.Metadata)
-	return false
-}
-
-// remove deletes an item from memory by moving the last one into its slot.
-func (c *collection) remove(id string) bool {
-	i, ok := c.pos[id]
-	if !ok {
-		return false
-	}
-	last := len(c.ids) - 1
-	d := c.spec.Dim
-	if i != last {
-		c.ids[i] = c.ids[last]
-		c.meta[i] = c.meta[last]
-		copy(c.vecs[i*d:(i+1)*d], c.vecs[last*d:])
-		c.pos[c.ids[i]] = i
-	}
-	c.ids = c.ids[:last]
-	c.meta = c.meta[:last]
-	c.vecs = c.vecs[:last*d]
-	delete(c.pos, id)
-	return true
-}
-
-func encodeRecord(buf []byte, op byte, id string, it *vectorstore.Item) []byte {
-	start := len(buf)
-	buf = append(buf, make([]byte, headLen)...)
-	buf = append(buf, op)
-	raw, _ := hex.DecodeString(id) // ids are validated before
-	buf = append(buf, raw...)
-	if it != nil {
-		js, _ := json.Marshal(it.Metadata)
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(js)))
-		buf = append(buf, js...)
-		for _, v := range it.Vector {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		}
-	}
-	payload := buf[start+headLen:]
-	binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, castagnoli))
-	return buf
-}
-
-// write appends records and fsyncs; on failure it cuts the log back so no
-// partial batch stays behind.
-func (c *collection) write(buf []byte) error {
-	if c.closed {
-		return errors.New("collection is closed")
-	}
-	if _, err := c.log.Write(buf); err != nil {
-		c.rollback()
-		return err
-	}
-	if err := c.log.Sync(); err != nil {
-		c.rollback()
-		return err
-	}
-	c.size += int64(len(buf))
-	return nil
-}
-
-func (c *collection) rollback() {
-	c.log.Truncate(c.size)
-	c.log.Seek(c.size, io.SeekStart)
-}
-
-func (c *collection) Info(ctx context.Context) (vectorstore.Info, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return vectorstore.Info{Name: c.name, Spec: c.spec, Count: len(c.ids)}, nil
-}
-
-func (c *collection) checkModel(op, version string, dim int) error {
-	if version != c.spec.ModelVersion || dim != c.spec.Dim {
-		return fmt.Errorf("%s in %q: vectors of model %s (dim %d), the collection holds model %s (dim %d): %w",
-			op, c.name, version, dim, c.spec.ModelVersion, c.spec.Dim, vectorstore.ErrModelMismatch)
-	}
-	return nil
-}
-
-func (c *collection) Upsert(ctx context.Context, version string, items []vectorstore.Item) error {
-	var buf []byte
-	for _, it := range items {
-		if err := c.checkModel("upsert", version, len(it.Vector)); err != nil {
-			return err
-		}
-		if !vectorstore.ValidID(it.ID) {
-			return fmt.Errorf("upsert in %q: %w: id %q is not a hex SHA-256", c.name, vectorstore.ErrInvalid, it.ID)
-		}
-		buf = encodeRecord(buf, opUpsert, it.ID, &it)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.write(buf); err != nil {
-		return fmt.Errorf("upsert in %q: %w", c.name, err)
-	}
-	for _, it := range items {
-		if c.put(vectorstore.Item{ID: it.ID, Vector: append([]float32(nil), it.Vector...), Metadata: it.Metadata}) {
-			c.dead++
-		}
-	}
-	return nil
-}
-
-func (c *collection) Delete(ctx context.Context, ids []string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var buf []byte
-	for _, id := range ids {
-		if _, ok := c.pos[id]; ok {
-			buf = encodeRecord(buf, opDelete, id, nil)
-		}
-	}
-	if len(buf) == 0 {
-		return nil
-	}
-	if err := c.write(buf); err != nil {
-		return fmt.Errorf("delete in %q: %w", c.name, err)
-	}
-	for _, id := range ids {
-		if c.remove(id) {
-			c.dead += 2
-		}
-	}
-	return nil
-}
-
-func (c *collection) Get(ctx context.Context, ids []string) ([]vectorstore.Item, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	var out []vectorstore.Item
-	for _, id := range ids {
-		if i, ok := c.pos[id]; ok {
-			out = append(out, c.item(i))
-		}
-	}
-	return out, nil
-}
-
-func (c *collection) item(i int) vectorstore.Item {
-	d := c.spec.Dim
-	return vectorstore.Item{ID: c.ids[i], Vector: append([]float32(nil), c.vecs[i*d:(i+1)*d]...), Metadata: c.meta[i]}
-}
-
-func (c *collection) Count(ctx context.Context) (int, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.ids), nil
-}
-
-func (c *collection) Scan(ctx context.Context, fn func(vectorstore.Item) error) error {
-	const chunk = 1024
-	// Copy chunks under the lock and call fn without it, so fn may write.
-	c.mu.RLock()
-	ids := append([]string(nil), c.ids...)
-	c.mu.RUnlock()
-	for lo := 0; lo < len(ids); lo += chunk {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		items, _ := c.Get(ctx, ids[lo:min(lo+chunk, len(ids))])
-		for _, it := range items {
-			if err := fn(it); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (c *collection) Search(ctx context.Context, version string, q []float32, k int, filter *vectorstore.Filter) ([]vectorstore.Hit, error) {
-	if err := c.checkModel("search", version, len(q)); err != nil {
 		return nil, err
 	}
-	if k < 1 {
-		return nil, fmt.Errorf("search in %q: %w: k = %d", c.name, vectorstore.ErrInvalid, k)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	n := len(c.ids)
-	parts := 1
-	if n >= 20000 {
-		parts = runtime.GOMAXPROCS(0)
+	data, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return nil, err
 	}
-	results := make([]hitHeap, parts)
-	var wg sync.WaitGroup
-	for p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[p] = c.topK(q, k, filter, p*n/parts, (p+1)*n/parts)
-		}()
+	man, err := decodeManifest(data)
+	if err != nil {
+		return nil, c.corrupt(&Damage{File: c.mname, Offset: -1, Reason: err.Error()})
 	}
-	wg.Wait()
-	var all hitHeap
-	for _, r := range results {
-		all = append(all, r...)
-	}
-	// Nearest first; ties by position, for stable results.
-	slices.SortFunc(all, func(a, b hit) int { return cmp.Or(cmp.Compare(a.d, b.d), cmp.Compare(a.idx, b.idx)) })
-	if len(all) > k {
-		all = all[:k]
-	}
-	out := make([]vectorstore.Hit, len(all))
-	for i, h := range all {
-		out[i] = vectorstore.Hit{ID: c.ids[h.idx], Metadata: c.meta[h.idx], Distance: c.finish(h.d)}
-	}
-	return out, nil
-}
-
-// score is a distance proxy that ranks like the metric: squared L2, or the
-// negated dot product (cosine also divides by the norms).
-func (c *collection) score(q []float32, qnorm float32, i int) float32 {
-	v := c.vecs[i*c.spec.Dim : (i+1)*c.spec.Dim]
-	switch c.spec.Metric {
-	case vectorstore.MetricL2:
-		return sqDist(q, v)
-	case vectorstore.MetricCosine:
-		var dot, vv float32
-		for j, x := range q {
-			dot += x * v[j]
-			vv += v[j] * v[j]
+	st := &state{man: man, mstat: fi, mem: newMemtable(man.Spec.Dim)}
+	ok := false
+	defer func() {
+		if !ok && st.log != nil {
+			st.log.Close()
 		}
-		if vv == 0 || qnorm == 0 {
-			return 1
+	}()
+	for _, ref := range man.Segments {
+		seg, err := c.segment(ref.File, man.Spec.Dim)
+		if err != nil {
+			return nil, err
 		}
-		return 1 - dot/(qnorm*float32(math.Sqrt(float64(vv))))
-	default:
-		var dot float32
-		for j, x := range q {
-			dot += x * v[j]
+		if seg.n != ref.Rows {
+			return nil, c.corrupt(&Damage{File: ref.File, Offset: -1, Reason: fmt.Sprintf("%d rows, the manifest says %d", seg.n, ref.Rows)})
 		}
-		return -dot
-	}
-}
-
-func sqDist(a, b []float32) float32 {
-	var s float32
-	for i, x := range a {
-		d := x - b[i]
-		s += d * d
-	}
-	return s
-}
-
-// finish turns a score into the reported distance.
-func (c *collection) finish(s float32) float32 {
-	if c.spec.Metric == vectorstore.MetricL2 {
-		return float32(math.Sqrt(float64(s)))
-	}
-	return s
-}
-
-type hit struct {
-	d   float32
-	idx int
-}
-
-// hitHeap is a max-heap on distance: the worst of the best k on top.
-type hitHeap []hit
-
-func (h hitHeap) Len() int { return len(h) }
-func (h hitHeap) Less(i, j int) bool {
-	if h[i].d != h[j].d {
-		return h[i].d > h[j].d
-	}
-	return h[i].idx > h[j].idx
-}
-func (h hitHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *hitHeap) Push(x any)   { *h = append(*h, x.(hit)) }
-func (h *hitHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-func (c *collection) topK(q []float32, k int, filter *vectorstore.Filter, lo, hi int) hitHeap {
-	var qn float32
-	for _, x := range q {
-		qn += x * x
-	}
-	qn = float32(math.Sqrt(float64(qn)))
-	h := make(hitHeap, 0, k+1)
-	for i := lo; i < hi; i++ {
-		if !filter.Match(c.meta[i]) {
-			continue
+		v := &segView{segment: seg, ref: ref, dead: newBitset(seg.n)}
+		if ref.Mask != "" {
+			if v.dead, err = readMask(c.path(ref.Mask), seg.n); err != nil {
+				return nil, c.corrupt(err)
+			}
 		}
-		d := c.score(q, qn, i)
-		if len(h) < k {
-			heap.Push(&h, hit{d, i})
-		} else if d < h[0].d {
-			h[0] = hit{d, i}
-			heap.Fix(&h, 0)
+		v.live = seg.n - v.dead.count()
+		if v.live != ref.Live {
+			return nil, c.corrupt(&Damage{File: ref.Mask, Offset: -1, Reason: fmt.Sprintf("%d live rows, the manifest says %d", v.live, ref.Live)})
 		}
+		st.segs = append(st.segs, v)
 	}
-	return h
+	flag := os.O_RDONLY
+	if c.writable {
+		flag = os.O_RDWR
+	}
+	if st.log, err = os.OpenFile(c.path(man.Log), flag, 0); err != nil {
+		return nil, err
+	}
+	if err := c.readLog(st); err != nil {
+		return nil, err
+	}
+	if c.writable && st.torn > 0 {
+		if err := st.log.Truncate(st.logEnd); err != nil {
+			return nil, c.errorf("open", err)
+		}
+		if err := st.log.Sync(); err != nil {
+			return nil, c.errorf("open", err)
+		}
+		c.store.logf("collection %q: dropped %d bytes of a write cut short at the end of %s (never acknowledged)", c.name, st.torn, man.Log)
+		st.torn = 0
+	}
+	ok = true
+	return st, nil
 }
 
-// compact rewrites the log with only the live items.
-func (c *collection) compact() error {
-	var buf []byte
-	for i := range c.ids {
-		it := c.item(i)
-		buf = encodeRecord(buf, opUpsert, it.ID, &it)
+// segment maps a segment file, or returns the mapping it already has.
+func (c *collection) segment(file string, dim int) (*segment, error) {
+	if s, ok := c.mapped[file]; ok {
+		return s, nil
 	}
-	path := filepath.Join(c.dir, "log")
-	if err := model.WriteFileAtomic(path, buf); err != nil {
-		return err
+	s, err := openSegment(c.dir, file, dim)
+	if err != nil {
+		var d *Damage
+		if errors.As(err, &d) {
+			return nil, c.corrupt(d)
+		}
+		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	c.mapped[file] = s
+	return s, nil
+}
+
+// corrupt reports damage with what to do about it.
+func (c *collection) corrupt(err error) error {
+	return fmt.Errorf("collection %q: %w: %w; `deeprank check` lists the damage, `deeprank repair --collection %s` keeps everything that verifies",
+		c.name, ErrCorrupt, err, c.name)
+}
+
+// readLog reads the log from st.logEnd to its end into st.
+func (c *collection) readLog(st *state) error {
+	fi, err := st.log.Stat()
 	if err != nil {
 		return err
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
+	n := fi.Size() - st.logEnd
+	if n <= 0 {
+		return nil
+	}
+	data := make([]byte, n)
+	if _, err := st.log.ReadAt(data, st.logEnd); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	c.log.Close()
-	c.log, c.size, c.dead = f, int64(len(buf)), 0
+	scan := scanLog(st.man.Log, st.logEnd, data, st.man.Spec.Dim, st.apply)
+	st.logEnd, st.torn = scan.end, scan.torn
+	if scan.damage != nil {
+		return c.corrupt(scan.damage)
+	}
 	return nil
+}
+
+// apply applies log entries: an item lives in exactly one place, the
+// memtable or one segment row, so an upsert or delete of an id kills its
+// segment row.
+func (st *state) apply(es []entry) {
+	for _, e := range es {
+		_, inMem := st.mem.pos[e.id]
+		if !inMem {
+			st.kill(e.id)
+		}
+		if e.op == opUpsert {
+			st.mem.put(e.item)
+		} else {
+			st.mem.remove(e.id)
+		}
+	}
+}
+
+func (st *state) kill(id string) {
+	raw, _ := hex.DecodeString(id)
+	for _, v := range st.segs {
+		if i := v.find(raw); i >= 0 && !v.dead.has(i) {
+			v.dead.set(i)
+			v.live--
+			return
+		}
+	}
+}
+
+// locate finds a live item: in the memtable (seg nil, row its index), or a
+// segment row.
+func (st *state) locate(id string) (seg *segView, row int, ok bool) {
+	if i, ok := st.mem.pos[id]; ok {
+		return nil, i, true
+	}
+	raw, err := hex.DecodeString(id)
+	if err != nil || len(raw) != 32 {
+		return nil, 0, false
+	}
+	for _, v := range st.segs {
+		if i := v.find(raw); i >= 0 && !v.dead.has(i) {
+			return v, i, true
+		}
+	}
+	return nil, 0, false
+}
+
+func (st *state) item(seg *segView, row int) (vectorstore.Item, error) {
+	if seg == nil {
+		return st.mem.item(row), nil
+	}
+	m, err := seg.meta(row)
+	return vectorstore.Item{ID: hex.EncodeToString(seg.id(row)), Vector: slices.Clone(seg.vector(row)), Metadata: m}, err
+}
+
+func (st *state) count() int {
+	n := len(st.mem.ids)
+	for _, v := range st.segs {
+		n += v.live
+	}
+	return n
+}
+
+// view runs fn on the current state, after a reader has caught up with
+// the files.
+func (c *collection) view(fn func(*state) error) error {
+	if !c.writable {
+		if err := c.refresh(); err != nil {
+			return err
+		}
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return c.errorf("use", errClosed)
+	}
+	return fn(c.st)
+}
+
+// refresh brings a reader's state up to date: a new manifest (compaction,
+// reindex, drop) is loaded whole, and records appended to the log are
+// read. Two stats when nothing changed.
+func (c *collection) refresh() error {
+	fi, err := os.Stat(c.path(c.mname))
+	if errors.Is(err, fs.ErrNotExist) {
+		return c.errorf("open", vectorstore.ErrNotFound)
+	}
+	if err != nil {
+		return c.errorf("open", err)
+	}
+	c.mu.RLock()
+	st := c.st
+	if c.closed {
+		c.mu.RUnlock()
+		return c.errorf("use", errClosed)
+	}
+	newManifest := !os.SameFile(fi, st.mstat) || fi.ModTime() != st.mstat.ModTime() || fi.Size() != st.mstat.Size()
+	grew := false
+	if !newManifest {
+		lfi, err := st.log.Stat()
+		grew = err == nil && lfi.Size() != st.logEnd+st.torn
+	}
+	c.mu.RUnlock()
+	if !newManifest && !grew {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st != st { // another goroutine refreshed meanwhile
+		return nil
+	}
+	if grew {
+		return c.readLog(st)
+	}
+	fresh, err := c.load()
+	if err != nil {
+		return err
+	}
+	c.swap(fresh)
+	return nil
+}
+
+// swap replaces the state, closing the old log and unmapping segments the
+// new state does not use. The caller holds c.mu for writing.
+func (c *collection) swap(fresh *state) {
+	old := c.st
+	c.st = fresh
+	if old == nil {
+		return
+	}
+	if old.log != fresh.log {
+		old.log.Close()
+	}
+	keep := map[string]bool{}
+	for _, v := range fresh.segs {
+		keep[v.file] = true
+	}
+	for file, s := range c.mapped {
+		if !keep[file] {
+			s.close()
+			delete(c.mapped, file)
+		}
+	}
 }
 
 func (c *collection) close() error {
@@ -525,5 +347,412 @@ func (c *collection) close() error {
 		return nil
 	}
 	c.closed = true
-	return c.log.Close()
+	var errs []error
+	if c.st != nil {
+		errs = append(errs, c.st.log.Close())
+	}
+	for file, s := range c.mapped {
+		errs = append(errs, s.close())
+		delete(c.mapped, file)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *collection) Info(ctx context.Context) (vectorstore.Info, error) {
+	var info vectorstore.Info
+	err := c.view(func(st *state) error {
+		info = vectorstore.Info{Name: c.name, Spec: st.man.Spec, Count: st.count()}
+		return nil
+	})
+	return info, err
+}
+
+func (c *collection) Count(ctx context.Context) (int, error) {
+	n := 0
+	err := c.view(func(st *state) error { n = st.count(); return nil })
+	return n, err
+}
+
+func checkModel(name, op, version string, dim int, spec vectorstore.Spec) error {
+	if version != spec.ModelVersion || dim != spec.Dim {
+		return fmt.Errorf("%s in %q: vectors of model %s (dim %d), the collection holds model %s (dim %d): %w",
+			op, name, version, dim, spec.ModelVersion, spec.Dim, vectorstore.ErrModelMismatch)
+	}
+	return nil
+}
+
+func (c *collection) Get(ctx context.Context, ids []string) ([]vectorstore.Item, error) {
+	var out []vectorstore.Item
+	err := c.view(func(st *state) error {
+		for _, id := range ids {
+			if seg, row, ok := st.locate(id); ok {
+				it, err := st.item(seg, row)
+				if err != nil {
+					return c.corrupt(err)
+				}
+				out = append(out, it)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (c *collection) Has(ctx context.Context, ids []string) ([]bool, error) {
+	out := make([]bool, len(ids))
+	err := c.view(func(st *state) error {
+		for i, id := range ids {
+			_, _, out[i] = st.locate(id)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Scan copies a chunk of items at a time under the lock and calls fn
+// without it, so fn may write to the collection.
+func (c *collection) Scan(ctx context.Context, fn func(vectorstore.Item) error) error {
+	const chunk = 1024
+	var ids []string
+	err := c.view(func(st *state) error {
+		ids = slices.Clone(st.mem.ids)
+		for _, v := range st.segs {
+			for i := range v.n {
+				if !v.dead.has(i) {
+					ids = append(ids, hex.EncodeToString(v.id(i)))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for lo := 0; lo < len(ids); lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		items, err := c.Get(ctx, ids[lo:min(lo+chunk, len(ids))])
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// edit runs fn on the writer's state under the lock.
+func (c *collection) edit(op string, fn func(*state) error) error {
+	if !c.writable {
+		return c.errorf(op, ErrReadOnly)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.errorf(op, errClosed)
+	}
+	return fn(c.st)
+}
+
+func (c *collection) Upsert(ctx context.Context, version string, items []vectorstore.Item) error {
+	return c.edit("upsert in", func(st *state) error {
+		entries := make([]entry, len(items))
+		for i, it := range items {
+			if err := checkModel(c.name, "upsert", version, len(it.Vector), st.man.Spec); err != nil {
+				return err
+			}
+			if !vectorstore.ValidID(it.ID) {
+				return fmt.Errorf("upsert in %q: %w: id %q is not a hex SHA-256", c.name, vectorstore.ErrInvalid, it.ID)
+			}
+			it.Vector = slices.Clone(it.Vector)
+			entries[i] = entry{op: opUpsert, id: it.ID, item: it}
+		}
+		return c.append(st, "upsert in", entries)
+	})
+}
+
+func (c *collection) Delete(ctx context.Context, ids []string) error {
+	return c.edit("delete in", func(st *state) error {
+		var entries []entry
+		for _, id := range ids {
+			if _, _, ok := st.locate(id); ok {
+				entries = append(entries, entry{op: opDelete, id: id})
+			}
+		}
+		return c.append(st, "delete in", entries)
+	})
+}
+
+// append writes entries to the log as one record (more only past
+// maxRecord), fsyncs, then applies them; on failure it cuts the log back,
+// so no part of the batch stays behind. A log grown past the store's
+// threshold is then compacted into a segment.
+func (c *collection) append(st *state, op string, entries []entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var buf []byte
+	for _, p := range encodeEntries(entries) {
+		buf = appendRecord(buf, p)
+	}
+	if _, err := st.log.WriteAt(buf, st.logEnd); err != nil {
+		st.log.Truncate(st.logEnd)
+		return fmt.Errorf("%s %q: %w", op, c.name, err)
+	}
+	if err := st.log.Sync(); err != nil {
+		st.log.Truncate(st.logEnd)
+		return fmt.Errorf("%s %q: %w", op, c.name, err)
+	}
+	st.logEnd += int64(len(buf))
+	st.apply(entries)
+	if st.logEnd >= c.store.opts.CompactLogBytes {
+		if err := c.compactLocked(false); err != nil {
+			return fmt.Errorf("%s %q: the batch is stored; compacting the log after it: %w", op, c.name, err)
+		}
+	}
+	return nil
+}
+
+// memtable holds the items of the log in memory.
+type memtable struct {
+	dim  int
+	ids  []string
+	vecs []float32 // row i is item i
+	meta []vectorstore.Metadata
+	pos  map[string]int
+}
+
+func newMemtable(dim int) *memtable { return &memtable{dim: dim, pos: map[string]int{}} }
+
+func (m *memtable) put(it vectorstore.Item) {
+	if i, ok := m.pos[it.ID]; ok {
+		copy(m.vecs[i*m.dim:], it.Vector)
+		m.meta[i] = it.Metadata
+		return
+	}
+	m.pos[it.ID] = len(m.ids)
+	m.ids = append(m.ids, it.ID)
+	m.vecs = append(m.vecs, it.Vector...)
+	m.meta = append(m.meta, it.Metadata)
+}
+
+// remove deletes an item by moving the last one into its slot.
+func (m *memtable) remove(id string) bool {
+	i, ok := m.pos[id]
+	if !ok {
+		return false
+	}
+	last, d := len(m.ids)-1, m.dim
+	if i != last {
+		m.ids[i], m.meta[i] = m.ids[last], m.meta[last]
+		copy(m.vecs[i*d:(i+1)*d], m.vecs[last*d:])
+		m.pos[m.ids[i]] = i
+	}
+	m.ids, m.meta, m.vecs = m.ids[:last], m.meta[:last], m.vecs[:last*d]
+	delete(m.pos, id)
+	return true
+}
+
+func (m *memtable) vector(i int) []float32 { return m.vecs[i*m.dim : (i+1)*m.dim] }
+
+func (m *memtable) item(i int) vectorstore.Item {
+	return vectorstore.Item{ID: m.ids[i], Vector: slices.Clone(m.vector(i)), Metadata: m.meta[i]}
+}
+
+// sortedMem is the memtable as a rowSource, in id order.
+type sortedMem struct {
+	m     *memtable
+	order []int
+	raw   [][]byte
+	metas [][]byte
+}
+
+func newSortedMem(m *memtable) *sortedMem {
+	s := &sortedMem{m: m, order: make([]int, len(m.ids)), raw: make([][]byte, len(m.ids)), metas: make([][]byte, len(m.ids))}
+	for i := range s.order {
+		s.order[i] = i
+		s.raw[i], _ = hex.DecodeString(m.ids[i])
+	}
+	slices.SortFunc(s.order, func(a, b int) int { return strings.Compare(m.ids[a], m.ids[b]) })
+	return s
+}
+
+func (s *sortedMem) rows() int              { return len(s.order) }
+func (s *sortedMem) id(i int) []byte        { return s.raw[s.order[i]] }
+func (s *sortedMem) vector(i int) []float32 { return s.m.vector(s.order[i]) }
+func (s *sortedMem) class(i int) string     { return s.m.meta[s.order[i]].Class }
+func (s *sortedMem) path(i int) string      { return s.m.meta[s.order[i]].Path }
+func (s *sortedMem) metaJSON(i int) []byte {
+	j := s.order[i]
+	if s.metas[j] == nil {
+		s.metas[j], _ = json.Marshal(s.m.meta[j])
+	}
+	return s.metas[j]
+}
+
+// merged is the live rows of several sources, in id order.
+type merged struct {
+	refs []rowRef
+}
+
+type rowRef struct {
+	src rowSource
+	i   int
+}
+
+func (m *merged) rows() int              { return len(m.refs) }
+func (m *merged) id(i int) []byte        { return m.refs[i].src.id(m.refs[i].i) }
+func (m *merged) vector(i int) []float32 { return m.refs[i].src.vector(m.refs[i].i) }
+func (m *merged) class(i int) string     { return m.refs[i].src.class(m.refs[i].i) }
+func (m *merged) path(i int) string      { return m.refs[i].src.path(m.refs[i].i) }
+func (m *merged) metaJSON(i int) []byte  { return m.refs[i].src.metaJSON(m.refs[i].i) }
+
+// compactLocked moves the log into a new segment, merging into it the
+// newest segments no bigger than what is merged so far (so that segments
+// grow geometrically and an item is rewritten O(log n) times), or every
+// segment when full is set; persists the masks the log changed; and
+// starts an empty log. The new set of files is published by replacing the
+// manifest: a crash before leaves the old set, after the new one; files no
+// manifest names are removed by the next writer. The caller holds c.mu.
+func (c *collection) compactLocked(full bool) error {
+	st := c.st
+	mem := newSortedMem(st.mem)
+	src := &merged{}
+	for i := range mem.rows() {
+		src.refs = append(src.refs, rowRef{mem, i})
+	}
+	keep := len(st.segs)
+	for keep > 0 && (full || st.segs[keep-1].live <= len(src.refs)) {
+		keep--
+		v := st.segs[keep]
+		if err := v.verifyAll(); err != nil {
+			return c.corrupt(err)
+		}
+		for i := range v.n {
+			if !v.dead.has(i) {
+				src.refs = append(src.refs, rowRef{v.segment, i})
+			}
+		}
+	}
+	slices.SortFunc(src.refs, func(a, b rowRef) int { return bytes.Compare(a.src.id(a.i), b.src.id(b.i)) })
+
+	man := *st.man
+	man.Segments = nil
+	var created []string
+	fail := func(err error) error {
+		for _, f := range created {
+			os.Remove(c.path(f))
+		}
+		return err
+	}
+	for _, v := range st.segs[:keep] {
+		ref := v.ref
+		if ref.Live != v.live { // the log killed rows of it: a new mask
+			ref.Mask, ref.Live = newName("mask-"), v.live
+			if err := writeMask(c.path(ref.Mask), v.n, v.dead); err != nil {
+				return fail(err)
+			}
+			created = append(created, ref.Mask)
+		}
+		man.Segments = append(man.Segments, ref)
+	}
+	if n := src.rows(); n > 0 {
+		ref := segmentRef{File: newName("seg-"), Rows: n, Live: n}
+		if err := writeSegment(c.path(ref.File), man.Spec.Dim, src); err != nil {
+			return fail(err)
+		}
+		created = append(created, ref.File)
+		man.Segments = append(man.Segments, ref)
+	}
+	man.Log = newName("log-")
+	log, err := createLog(c.path(man.Log))
+	if err != nil {
+		return fail(err)
+	}
+	created = append(created, man.Log)
+	if err := writeManifest(c.dir, c.mname, &man); err != nil {
+		log.Close()
+		return fail(err)
+	}
+	old := st.man.files()
+	fresh, err := c.loadWith(&man, log)
+	if err != nil {
+		return err
+	}
+	c.swap(fresh)
+	c.removeUnused(old, man.files())
+	return nil
+}
+
+// loadWith is the state of a manifest the writer has just published.
+func (c *collection) loadWith(man *manifest, log *os.File) (*state, error) {
+	fi, err := os.Stat(c.path(c.mname))
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	st := &state{man: man, mstat: fi, mem: newMemtable(man.Spec.Dim), log: log}
+	for _, ref := range man.Segments {
+		seg, err := c.segment(ref.File, man.Spec.Dim)
+		if err != nil {
+			log.Close()
+			return nil, err
+		}
+		v := &segView{segment: seg, ref: ref, dead: newBitset(seg.n), live: ref.Live}
+		if ref.Mask != "" {
+			if v.dead, err = readMask(c.path(ref.Mask), seg.n); err != nil {
+				log.Close()
+				return nil, c.corrupt(err)
+			}
+		}
+		st.segs = append(st.segs, v)
+	}
+	return st, nil
+}
+
+// removeUnused deletes the files of old that fresh no longer names. A
+// reader that has them open or mapped keeps reading them until it moves
+// to the new manifest.
+func (c *collection) removeUnused(old, fresh []string) {
+	for _, f := range old {
+		if !slices.Contains(fresh, f) {
+			os.Remove(c.path(f))
+		}
+	}
+	atomicfile.SyncDir(c.dir)
+}
+
+// createLog makes a new, empty log file, durably.
+func createLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return f, nil
+}
+
+// removeStray deletes what a crash left in a writer's collection folder:
+// files the manifest does not name (a compaction or reindex cut short, a
+// migration's old files, temporary files). Files set aside by repair
+// (*.damaged) are kept.
+func (c *collection) removeStray() {
+	ents, err := os.ReadDir(c.dir)
+	if err != nil {
+		return
+	}
+	named := c.st.man.files()
+	for _, e := range ents {
+		if !slices.Contains(named, e.Name()) && !strings.HasSuffix(e.Name(), damagedSuffix) {
+			os.RemoveAll(c.path(e.Name()))
+		}
+	}
 }

@@ -1,48 +1,82 @@
-// Package embedded is deeprank's default vector store: files under one
-// folder, exact top-k search in memory, nothing else to install.
-//
-// Each collection is a folder holding spec.json and an append-only log of
-// checksummed records (upserts and deletes). Upsert writes its whole batch,
-// fsyncs, and only then returns: what it returned for survives a kill -9 or a
-// power loss. On open the log is replayed; a torn record at its end (a batch
-// cut short by a crash, never acknowledged) is cut off, while damage anywhere
-// else is reported as ErrCorrupt rather than silently skipped. The log is
-// rewritten (temporary file, fsync, rename) when most of it is dead records.
-//
-// All vectors of an open collection live in memory: 4*dim bytes each plus
-// metadata. One process at a time may open a store folder (a lock file
-// enforces it); within the process, a Store and its collections are safe for
-// concurrent use.
 package embedded
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
-	"syscall"
+	"time"
+	"unsafe"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/deeprank/deeprank/internal/atomicfile"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
-// ErrLocked is returned by Open when another process holds the store.
-var ErrLocked = errors.New("store is in use by another deeprank process")
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrLocked is returned by Open for a writer when another process
+	// holds the store's writer lock past Options.LockWait.
+	ErrLocked = errors.New("store is in use by another deeprank process that writes to it")
+	// ErrCorrupt is returned when a collection's files fail their checks
+	// in a way a write cut short by a crash cannot explain. The error
+	// holds a *Damage saying where.
+	ErrCorrupt = errors.New("store is damaged")
+	// ErrReadOnly is returned for a write through a store opened read-only.
+	ErrReadOnly = errors.New("store is open read-only")
+	// ErrOldFormat is returned by a read-only store for a collection in
+	// the format before segments, which only a writer migrates.
+	ErrOldFormat = errors.New("collection is in the old format; any writing command (deeprank ingest, or deeprank compact) migrates it")
+)
 
-// ErrCorrupt is returned when a collection's files are damaged beyond a torn
-// final write.
-var ErrCorrupt = errors.New("store is corrupt")
+// Damage says where a collection's files fail their checks.
+type Damage struct {
+	// File is the file's name within the collection's folder.
+	File string
+	// Offset is the byte offset of the damaged record in a log, or -1.
+	Offset int64
+	// Reason says what is wrong.
+	Reason string
+}
+
+func (d *Damage) Error() string {
+	if d.Offset >= 0 {
+		return fmt.Sprintf("%s at byte %d: %s", d.File, d.Offset, d.Reason)
+	}
+	return fmt.Sprintf("%s: %s", d.File, d.Reason)
+}
+
+// Options configure Open; nil means the defaults.
+type Options struct {
+	// ReadOnly opens the store as a reader: no lock, no writes, and the
+	// collections follow what the writer commits.
+	ReadOnly bool
+	// LockWait is how long a writer waits for another writer to finish
+	// (0: fail at once with ErrLocked).
+	LockWait time.Duration
+	// OnLockWait is called once when a writer starts waiting, with the
+	// holder's process id (0 if unknown).
+	OnLockWait func(pid int)
+	// CompactLogBytes is the log size past which a write compacts the
+	// log into a segment (default 16 MB).
+	CompactLogBytes int64
+	// ReleaseScanned drops a search's scanned vector pages from the
+	// process's resident set after use (they stay in the page cache):
+	// for one-shot commands over big collections. A long-lived reader
+	// leaves it off to keep its vectors mapped.
+	ReleaseScanned bool
+	// Logf receives notices a user should see: a torn write dropped, a
+	// collection migrated. Nil discards them.
+	Logf func(format string, args ...any)
+}
 
 // Store is a folder of collections.
 type Store struct {
 	dir  string
-	lock *os.File
+	opts Options
+	lock *os.File // the writer's; nil for a reader
 
 	mu   sync.Mutex
 	open map[string]*collection
@@ -50,40 +84,76 @@ type Store struct {
 
 var _ vectorstore.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the store in dir.
-func Open(dir string) (*Store, error) {
+// Open opens the store in dir; a writer creates it if needed and takes
+// the writer lock, waiting up to opts.LockWait for another writer.
+func Open(dir string, opts *Options) (*Store, error) {
+	s := &Store{dir: dir, open: map[string]*collection{}}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.CompactLogBytes <= 0 {
+		s.opts.CompactLogBytes = 16 << 20
+	}
+	if x := uint16(1); *(*byte)(unsafe.Pointer(&x)) != 1 {
+		return nil, errors.New("open store: the embedded store's files are little-endian, and this machine is not")
+	}
+	if s.opts.ReadOnly {
+		return s, nil
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := acquire(filepath.Join(dir, "LOCK"), s.opts.LockWait, s.opts.OnLockWait)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("open store %s: %w", dir, ErrLocked)
-		}
-		return nil, fmt.Errorf("open store %s: lock: %w", dir, err)
-	}
-	// Leftovers of a create, drop or rebuild cut short by a crash.
+	s.lock = lock
+	// Leftovers of a create or drop cut short by a crash.
 	for _, pattern := range []string{".create-*", ".drop-*", ".rebuild-*"} {
 		leftovers, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, p := range leftovers {
 			os.RemoveAll(p)
 		}
 	}
-	return &Store{dir: dir, lock: lock, open: map[string]*collection{}}, nil
+	return s, nil
 }
 
-// Dir is the store's folder.
-func (s *Store) Dir() string { return s.dir }
+func (s *Store) logf(format string, args ...any) {
+	if s.opts.Logf != nil {
+		s.opts.Logf(format, args...)
+	}
+}
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name) }
+
+func (s *Store) writer(op, name string) error {
+	if s.lock == nil {
+		return fmt.Errorf("%s collection %q: %w", op, name, ErrReadOnly)
+	}
+	return nil
+}
+
+// checkNew checks the name and spec of a collection about to be made.
+func checkNew(op, name string, spec vectorstore.Spec) error {
+	if !vectorstore.ValidName(name) {
+		return invalidName(op, name)
+	}
+	if !spec.Valid() {
+		return fmt.Errorf("%s collection %q: %w: spec %+v", op, name, vectorstore.ErrInvalid, spec)
+	}
+	return nil
+}
+
+func invalidName(op, name string) error {
+	return fmt.Errorf("%s collection %q: %w: a name is a letter or _, then letters, digits or _ (at most 255)", op, name, vectorstore.ErrInvalid)
+}
 
 // Create makes an empty collection.
 func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) error {
 	if err := checkNew("create", name, spec); err != nil {
+		return err
+	}
+	if err := s.writer("create", name); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -92,99 +162,49 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 		return fmt.Errorf("create collection %q: %w", name, vectorstore.ErrExists)
 	}
 	// Build the folder aside and rename it in, so a crash never leaves a
-	// collection without its spec.
+	// collection without its manifest.
 	tmp, err := os.MkdirTemp(s.dir, ".create-*")
 	if err != nil {
 		return fmt.Errorf("create collection %q: %w", name, err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := writeCollection(tmp, spec); err != nil {
+	if err := newCollectionFiles(tmp, manifestName, spec); err != nil {
 		return fmt.Errorf("create collection %q: %w", name, err)
 	}
 	if err := os.Rename(tmp, s.path(name)); err != nil {
 		return fmt.Errorf("create collection %q: %w", name, err)
 	}
-	return syncDir(s.dir)
+	return atomicfile.SyncDir(s.dir)
 }
 
-// checkNew checks the name and spec of a collection about to be made.
-func checkNew(op, name string, spec vectorstore.Spec) error {
-	if !vectorstore.ValidName(name) {
-		return fmt.Errorf("%s collection %q: %w: a name is a letter or _, then letters, digits or _", op, name, vectorstore.ErrInvalid)
-	}
-	if !spec.Valid() {
-		return fmt.Errorf("%s collection %q: %w: spec %+v", op, name, vectorstore.ErrInvalid, spec)
-	}
-	return nil
-}
-
-// writeCollection writes an empty collection's files into dir.
-func writeCollection(dir string, spec vectorstore.Spec) error {
-	js, _ := json.Marshal(spec)
-	if err := writeSynced(filepath.Join(dir, "spec.json"), js); err != nil {
-		return err
-	}
-	return writeSynced(filepath.Join(dir, "log"), nil)
-}
-
-// Rebuild writes the new collection in a folder aside, then exchanges it
-// with the old one in a single rename (renameat2 RENAME_EXCHANGE), so a
-// crash leaves either the old collection or the new one under name, never
-// neither; the old folder is removed after. The store's lock is held
-// throughout: other processes cannot open the store meanwhile, while this
-// one keeps serving the old collection until the switch.
-func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec, fill func(context.Context, vectorstore.Collection) error) error {
-	if err := checkNew("reindex", name, spec); err != nil {
-		return err
-	}
-	if _, err := os.Stat(s.path(name)); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("reindex collection %q: %w", name, vectorstore.ErrNotFound)
-	}
-	stage, err := os.MkdirTemp(s.dir, ".rebuild-*")
-	if err != nil {
-		return fmt.Errorf("reindex collection %q: %w", name, err)
-	}
-	defer os.RemoveAll(stage) // after the exchange, it holds the old collection
-	if err := writeCollection(stage, spec); err != nil {
-		return fmt.Errorf("reindex collection %q: %w", name, err)
-	}
-	fresh, err := loadCollection(name, stage)
+// newCollectionFiles writes an empty collection's log and manifest into
+// dir, the manifest under mname.
+func newCollectionFiles(dir, mname string, spec vectorstore.Spec) error {
+	m := &manifest{Format: formatVersion, UID: newName("")[:16], Spec: spec, Log: newName("log-")}
+	f, err := createLog(filepath.Join(dir, m.Log))
 	if err != nil {
 		return err
 	}
-	err = fill(ctx, fresh)
-	if cerr := fresh.close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := unix.Renameat2(unix.AT_FDCWD, stage, unix.AT_FDCWD, s.path(name), unix.RENAME_EXCHANGE); err != nil {
-		return fmt.Errorf("reindex collection %q: switch: %w", name, err)
-	}
-	if err := syncDir(s.dir); err != nil {
-		return fmt.Errorf("reindex collection %q: switch: %w", name, err)
-	}
-	if old, ok := s.open[name]; ok {
-		old.close()
-		delete(s.open, name)
-	}
-	return nil
+	f.Close()
+	return writeManifest(dir, mname, m)
 }
 
-// Open returns an existing collection, loading it on first use.
+// Open returns an existing collection, loading it on first use. A writer
+// migrates a collection of the old format here.
 func (s *Store) Open(ctx context.Context, name string) (vectorstore.Collection, error) {
 	if !vectorstore.ValidName(name) {
-		return nil, fmt.Errorf("open collection %q: %w", name, vectorstore.ErrInvalid)
+		return nil, invalidName("open", name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.openLocked(name)
+}
+
+func (s *Store) openLocked(name string) (*collection, error) {
 	if c, ok := s.open[name]; ok {
 		return c, nil
 	}
-	c, err := loadCollection(name, s.path(name))
+	c, err := s.load(name, s.path(name), manifestName)
 	if err != nil {
 		return nil, err
 	}
@@ -192,37 +212,84 @@ func (s *Store) Open(ctx context.Context, name string) (vectorstore.Collection, 
 	return c, nil
 }
 
-// List describes every collection, sorted by name.
-func (s *Store) List(ctx context.Context) ([]vectorstore.Info, error) {
+// load opens the collection whose files are in dir under manifest mname.
+func (s *Store) load(name, dir, mname string) (*collection, error) {
+	c := &collection{store: s, name: name, dir: dir, mname: mname, writable: s.lock != nil, mapped: map[string]*segment{}}
+	if _, err := os.Stat(c.path(mname)); errors.Is(err, fs.ErrNotExist) {
+		if err := c.migrate(); err != nil {
+			return nil, err
+		}
+	}
+	st, err := c.load()
+	if err != nil {
+		c.close()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, c.errorf("open", fmt.Errorf("%w: a file its manifest names is missing: %v", ErrCorrupt, err))
+		}
+		return nil, err
+	}
+	c.st = st
+	if c.writable && mname == manifestName {
+		c.removeStray()
+	}
+	return c, nil
+}
+
+// Names lists the collections' folders, sorted, whether they read or not.
+func (s *Store) Names() ([]string, error) {
 	ents, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list collections: %w", err)
 	}
-	var out []vectorstore.Info
+	var out []string
 	for _, e := range ents {
-		if !e.IsDir() || !vectorstore.ValidName(e.Name()) {
-			continue
+		if e.IsDir() && vectorstore.ValidName(e.Name()) {
+			out = append(out, e.Name())
 		}
-		c, err := s.Open(ctx, e.Name())
-		if err != nil {
-			return nil, err
-		}
-		info, _ := c.Info(ctx)
-		out = append(out, info)
 	}
-	slices.SortFunc(out, func(a, b vectorstore.Info) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
+// List describes every collection, sorted by name. A collection that
+// cannot be read does not hide the others: they are returned, with an
+// error naming each that failed.
+func (s *Store) List(ctx context.Context) ([]vectorstore.Info, error) {
+	names, err := s.Names()
+	if err != nil {
+		return nil, err
+	}
+	var out []vectorstore.Info
+	var errs []error
+	for _, name := range names {
+		c, err := s.Open(ctx, name)
+		if err == nil {
+			var info vectorstore.Info
+			if info, err = c.Info(ctx); err == nil {
+				out = append(out, info)
+				continue
+			}
+		}
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
+}
+
 // Drop deletes a collection: renamed away first, so a crash never leaves
-// half a collection under its name.
+// half a collection under its name. A reader with it open sees
+// ErrNotFound from then on.
 func (s *Store) Drop(ctx context.Context, name string) error {
 	if !vectorstore.ValidName(name) {
-		return fmt.Errorf("drop collection %q: %w", name, vectorstore.ErrInvalid)
+		return invalidName("drop", name)
+	}
+	if err := s.writer("drop", name); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := os.Stat(s.path(name)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(s.path(name)); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("drop collection %q: %w", name, vectorstore.ErrNotFound)
 	}
 	if c, ok := s.open[name]; ok {
@@ -237,10 +304,99 @@ func (s *Store) Drop(ctx context.Context, name string) error {
 		os.Remove(trash)
 		return fmt.Errorf("drop collection %q: %w", name, err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := atomicfile.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("drop collection %q: %w", name, err)
 	}
 	return os.RemoveAll(trash)
+}
+
+// rebuildManifest is the staging manifest of a reindex under way.
+const rebuildManifest = "MANIFEST.rebuild"
+
+// Rebuild writes the new collection's files beside the old ones under a
+// staging manifest, compacts them into a segment, then renames the
+// staging manifest over the collection's: readers go from the old items to
+// the new in that one step, and a crash before it leaves the old
+// collection (the next writer removes the staging files).
+func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec, fill func(context.Context, vectorstore.Collection) error) error {
+	if err := checkNew("reindex", name, spec); err != nil {
+		return err
+	}
+	if err := s.writer("reindex", name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old, err := s.openLocked(name) // also clears what an earlier rebuild left
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("reindex collection %q: %w", name, err)
+	}
+	if err := newCollectionFiles(old.dir, rebuildManifest, spec); err != nil {
+		return fail(err)
+	}
+	fresh, err := s.load(name, old.dir, rebuildManifest)
+	if err != nil {
+		return err
+	}
+	discard := func() {
+		fresh.mu.Lock()
+		files := fresh.st.man.files()
+		fresh.mu.Unlock()
+		fresh.close()
+		for _, f := range append(files, rebuildManifest) {
+			if f != manifestName {
+				os.Remove(fresh.path(f))
+			}
+		}
+	}
+	if err := fill(ctx, fresh); err != nil {
+		discard()
+		return err
+	}
+	fresh.mu.Lock()
+	err = fresh.compactLocked(true)
+	fresh.mu.Unlock()
+	if err != nil {
+		discard()
+		return fail(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := os.Rename(fresh.path(rebuildManifest), fresh.path(manifestName)); err != nil {
+		discard()
+		return fail(fmt.Errorf("switch: %w", err))
+	}
+	if err := atomicfile.SyncDir(old.dir); err != nil {
+		return fail(fmt.Errorf("switch: %w", err))
+	}
+	fresh.mu.Lock()
+	fresh.mname = manifestName
+	fresh.st.mstat, _ = os.Stat(fresh.path(manifestName))
+	newFiles := fresh.st.man.files()
+	fresh.mu.Unlock()
+	old.mu.Lock()
+	oldFiles := old.st.man.files()
+	old.mu.Unlock()
+	old.close()
+	old.removeUnused(oldFiles, newFiles)
+	s.open[name] = fresh
+	return nil
+}
+
+// Compact moves a collection's log into its segments and merges them into
+// one, dropping deleted and replaced rows: what `deeprank compact` does.
+func (s *Store) Compact(ctx context.Context, name string) error {
+	if err := s.writer("compact", name); err != nil {
+		return err
+	}
+	c, err := s.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	return c.(*collection).edit("compact", func(*state) error { return c.(*collection).compactLocked(true) })
 }
 
 // Close closes every collection and releases the lock.
@@ -252,31 +408,9 @@ func (s *Store) Close() error {
 		errs = append(errs, c.close())
 		delete(s.open, name)
 	}
-	errs = append(errs, s.lock.Close())
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
+		s.lock = nil
+	}
 	return errors.Join(errs...)
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,11 +1,22 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/deeprank/deeprank/vectorstore"
 	"github.com/deeprank/deeprank/vectorstore/storetest"
@@ -13,7 +24,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) vectorstore.Store {
-		s, err := Open(t.TempDir())
+		s, err := Open(t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -26,7 +37,7 @@ var spec = vectorstore.Spec{Dim: 8, Metric: vectorstore.MetricL2, ModelVersion: 
 // mustStore opens a store in dir with a collection "c" holding n items.
 func mustStore(t testing.TB, dir string, n int) (*Store, vectorstore.Collection) {
 	t.Helper()
-	s, err := Open(dir)
+	s, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +71,7 @@ func TestPersistsAndLocks(t *testing.T) {
 	if err := c.Delete(context.Background(), []string{storetest.ID(3)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir); !errors.Is(err, ErrLocked) {
+	if _, err := Open(dir, nil); !errors.Is(err, ErrLocked) {
 		t.Errorf("second open: err = %v, want ErrLocked", err)
 	}
 	s.Close()
@@ -71,88 +82,528 @@ func TestPersistsAndLocks(t *testing.T) {
 	}
 }
 
-// TestTornTail simulates a crash in the middle of a write: the partial
-// record at the end is dropped, everything before it kept.
-func TestTornTail(t *testing.T) {
+// logFile is the path of collection c's current log.
+func logFile(t testing.TB, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "c", manifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := decodeManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "c", m.Log)
+}
+
+// batches makes a collection "c" of n items written in batches of 10,
+// and returns the store's folder.
+func batches(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	s, c := mustStore(t, dir, 0)
+	items := storetest.Items(n, 8, 1)
+	for lo := 0; lo < n; lo += 10 {
+		if err := c.Upsert(context.Background(), "v1", items[lo:min(lo+10, n)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	return dir
+}
+
+func snapshot(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() != "LOCK" {
+			b, _ := os.ReadFile(p)
+			out[p] = string(b)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestDamage: each way a log can be damaged or torn. Torn tails (never
+// acknowledged) are ignored by a reader, which changes nothing, and cut
+// off by a writer, which says so; every acknowledged item is still there.
+// Damage fails loudly in readers and writers alike, naming the offset, and
+// changes nothing.
+func TestDamage(t *testing.T) {
+	const n = 50 // five records of ten items
 	cases := []struct {
-		name string
-		tail []byte
+		name    string
+		damage  func(log []byte) []byte
+		torn    bool  // else damage
+		at      int64 // the damaged record's offset, for damage
+		wantLen int   // items, for a torn tail
 	}{
-		{"half a header", []byte{9, 0, 0}},
-		{"header promising more than there is", []byte{200, 0, 0, 0, 1, 2, 3, 4, 1}},
-		{"full record with a bad checksum", append([]byte{3, 0, 0, 0, 0, 0, 0, 0}, 1, 2, 3)},
+		{"bit flip in the first record's length", func(b []byte) []byte { b[4] ^= 1; return b }, false, 0, 0},
+		{"bit flip in a middle record's length", func(b []byte) []byte { b[recLen(b, 2)+4] ^= 1; return b }, false, -3, 0},
+		{"flipped byte in the last record's payload", func(b []byte) []byte { b[len(b)-200] ^= 0xff; return b }, false, -5, 0},
+		{"zero-filled tail", func(b []byte) []byte { return append(b, make([]byte, 8)...) }, true, 0, n},
+		{"long zero-filled tail", func(b []byte) []byte { return append(b, make([]byte, 5000)...) }, true, 0, n},
+		{"half a header", func(b []byte) []byte { return append(b, 'D', 'R', 'L') }, true, 0, n},
+		{"last record cut short", func(b []byte) []byte { return b[:len(b)-100] }, true, 0, n - 10},
+		{"garbage header at the end", func(b []byte) []byte { return append(b, bytes.Repeat([]byte{7}, 40)...) }, false, -6, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s, _ := mustStore(t, dir, 10)
-			s.Close()
-			log := filepath.Join(dir, "c", "log")
-			f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+			dir := batches(t, n)
+			log := logFile(t, dir)
+			data, _ := os.ReadFile(log)
+			at := tc.at
+			if at < 0 {
+				at = int64(recLen(data, int(-at)-1))
+			}
+			os.WriteFile(log, tc.damage(data), 0o644)
+			before := snapshot(t, dir)
+			ctx := context.Background()
+
+			r, err := Open(dir, &Options{ReadOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.Write(tc.tail)
-			f.Close()
-			s, c := mustStore(t, dir, 0)
-			if n := count(t, c); n != 10 {
-				t.Errorf("%d items after a torn tail, want 10", n)
+			defer r.Close()
+			c, err := r.Open(ctx, "c")
+			if !tc.torn {
+				var d *Damage
+				if !errors.Is(err, ErrCorrupt) || !errors.As(err, &d) || d.Offset != at || !strings.Contains(err.Error(), "deeprank repair") {
+					t.Fatalf("reader: err = %v, want ErrCorrupt at byte %d saying to repair", err, at)
+				}
+				w, err := Open(dir, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Open(ctx, "c"); !errors.Is(err, ErrCorrupt) {
+					t.Errorf("writer: err = %v, want ErrCorrupt", err)
+				}
+				w.Close()
+				if !maps.Equal(before, snapshot(t, dir)) {
+					t.Error("opening a damaged collection changed its files")
+				}
+				return
 			}
-			// The store keeps working after the cut.
-			if err := c.Upsert(context.Background(), "v1", storetest.Items(12, 8, 1)); err != nil {
+			if err != nil {
+				t.Fatalf("reader: %v", err)
+			}
+			if got := count(t, c); got != tc.wantLen {
+				t.Errorf("reader: %d items, want %d", got, tc.wantLen)
+			}
+			if !maps.Equal(before, snapshot(t, dir)) {
+				t.Error("a reader changed the files")
+			}
+			var notices []string
+			w, err := Open(dir, &Options{Logf: func(f string, a ...any) { notices = append(notices, fmt.Sprintf(f, a...)) }})
+			if err != nil {
 				t.Fatal(err)
 			}
-			s.Close()
-			s, c = mustStore(t, dir, 0)
-			defer s.Close()
-			if n := count(t, c); n != 12 {
-				t.Errorf("%d items after writing past the cut, want 12", n)
+			defer w.Close()
+			wc, err := w.Open(ctx, "c")
+			if err != nil {
+				t.Fatalf("writer: %v", err)
+			}
+			if got := count(t, wc); got != tc.wantLen {
+				t.Errorf("writer: %d items, want %d", got, tc.wantLen)
+			}
+			if len(notices) != 1 || !strings.Contains(notices[0], "dropped") {
+				t.Errorf("writer notices %q, want one about the dropped bytes", notices)
+			}
+			// The store keeps working after the cut.
+			if err := wc.Upsert(ctx, "v1", storetest.Items(n+3, 8, 1)[n:]); err != nil {
+				t.Fatal(err)
+			}
+			if got := count(t, wc); got != tc.wantLen+3 {
+				t.Errorf("after writing past the cut: %d items, want %d", got, tc.wantLen+3)
 			}
 		})
 	}
 }
 
-func TestCorruptMiddleIsReported(t *testing.T) {
+// recLen is the offset of record i (0-based) of a log.
+func recLen(log []byte, i int) int {
+	off := 0
+	for range i {
+		off += recordHead + int(binary.LittleEndian.Uint32(log[off+4:]))
+	}
+	return off
+}
+
+func TestLocks(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := mustStore(t, dir, 10)
-	s.Close()
-	log := filepath.Join(dir, "c", "log")
-	data, err := os.ReadFile(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[20] ^= 0xff // inside the first record's payload
-	os.WriteFile(log, data, 0o644)
-	s, err = Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := mustStore(t, dir, 20)
 	defer s.Close()
-	if _, err := s.Open(context.Background(), "c"); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("err = %v, want ErrCorrupt", err)
+	if err := c.Delete(context.Background(), []string{storetest.ID(3)}); err != nil {
+		t.Fatal(err)
+	}
+	waited := -1
+	start := time.Now()
+	_, err := Open(dir, &Options{LockWait: 300 * time.Millisecond, OnLockWait: func(pid int) { waited = pid }})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Errorf("second writer: err = %v, want ErrLocked naming pid %d", err, os.Getpid())
+	}
+	if waited != os.Getpid() || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("second writer waited %v, told of pid %d", time.Since(start), waited)
+	}
+	r, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("a reader beside the writer: %v", err)
+	}
+	defer r.Close()
+	rc, err := r.Open(context.Background(), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, rc); n != 19 {
+		t.Errorf("reader: %d items, want 19", n)
+	}
+	for _, err := range []error{
+		r.Create(context.Background(), "d", spec),
+		r.Drop(context.Background(), "c"),
+		rc.Upsert(context.Background(), "v1", storetest.Items(1, 8, 1)),
+	} {
+		if !errors.Is(err, ErrReadOnly) {
+			t.Errorf("write through a reader: err = %v, want ErrReadOnly", err)
+		}
 	}
 }
 
+// TestReaderFollowsWriter: a reader that stays open sees each batch, a
+// compaction, a rebuild (old items, then new) and a drop.
+func TestReaderFollowsWriter(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	w, wc := mustStore(t, dir, 10)
+	defer w.Close()
+	r, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rc, err := r.Open(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := storetest.Items(30, 8, 1)
+	steps := []struct {
+		name string
+		do   func() error
+		want int
+	}{
+		{"upsert", func() error { return wc.Upsert(ctx, "v1", items[10:20]) }, 20},
+		{"delete", func() error { return wc.Delete(ctx, []string{items[0].ID, items[15].ID}) }, 18},
+		{"compact", func() error { return w.Compact(ctx, "c") }, 18},
+		{"upsert after compaction", func() error { return wc.Upsert(ctx, "v1", items[20:30]) }, 28},
+		{"delete from a segment", func() error { return wc.Delete(ctx, []string{items[1].ID}) }, 27},
+	}
+	for _, step := range steps {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if n := count(t, rc); n != step.want {
+			t.Errorf("after %s the reader counts %d, want %d", step.name, n, step.want)
+		}
+	}
+	if got, _ := rc.Get(ctx, []string{items[1].ID, items[2].ID}); len(got) != 1 || got[0].ID != items[2].ID {
+		t.Errorf("reader's Get after a delete from a segment: %v", got)
+	}
+	spec2 := vectorstore.Spec{Dim: 8, Metric: vectorstore.MetricL2, ModelVersion: "v2"}
+	err = w.Rebuild(ctx, "c", spec2, func(ctx context.Context, fresh vectorstore.Collection) error {
+		if n := count(t, rc); n != 27 {
+			t.Errorf("during the rebuild the reader counts %d, want the old 27", n)
+		}
+		return fresh.Upsert(ctx, "v2", items[:5])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := rc.Info(ctx)
+	if err != nil || info.Count != 5 || info.ModelVersion != "v2" {
+		t.Errorf("after the rebuild the reader has %+v, %v; want 5 items of v2", info, err)
+	}
+	if err := w.Drop(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.Count(ctx); !errors.Is(err, vectorstore.ErrNotFound) {
+		t.Errorf("after a drop the reader gets %v, want ErrNotFound", err)
+	}
+}
+
+// TestCompaction: a log past the threshold becomes segments, which merge
+// as they grow; the collection reads the same through it all, in this
+// process and after a reopen.
 func TestCompaction(t *testing.T) {
 	dir := t.TempDir()
-	s, c := mustStore(t, dir, 0)
 	ctx := context.Background()
-	items := storetest.Items(10, 8, 1)
-	for range 300 { // 3000 records for 10 live items
-		if err := c.Upsert(ctx, "v1", items); err != nil {
+	s, err := Open(dir, &Options{CompactLogBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, "c", spec); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Open(ctx, "c")
+	items := storetest.Items(400, 8, 1)
+	for lo := 0; lo < 400; lo += 7 {
+		if err := c.Upsert(ctx, "v1", items[lo:min(lo+7, 400)]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.Close()
-	log := filepath.Join(dir, "c", "log")
-	before, _ := os.Stat(log)
-	s, c = mustStore(t, dir, 0)
-	defer s.Close()
-	after, _ := os.Stat(log)
-	if n := count(t, c); n != 10 || after.Size()*100 > before.Size() {
-		t.Errorf("%d items; log %d bytes before open, %d after", n, before.Size(), after.Size())
+	var gone []string
+	for i := 0; i < 400; i += 3 {
+		gone = append(gone, items[i].ID)
 	}
-	if hits, _ := c.Search(ctx, "v1", items[4].Vector, 1, nil); len(hits) != 1 || hits[0].ID != items[4].ID {
-		t.Errorf("search after compaction: %+v", hits)
+	if err := c.Delete(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	// Replace some, with new vectors.
+	again := storetest.Items(400, 8, 2)
+	if err := c.Upsert(ctx, "v1", again[100:150]); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]float32{}
+	for i, it := range items {
+		if i%3 != 0 {
+			want[it.ID] = it.Vector
+		}
+	}
+	for _, it := range again[100:150] {
+		want[it.ID] = it.Vector
+	}
+	// Segments merge like a binary counter: one per bit of the number of
+	// compactions so far.
+	if st := c.(*collection).st; len(st.segs) < 1 || len(st.segs) > 6 || st.logEnd >= 4<<10 {
+		t.Errorf("%d segments and a log of %d bytes for 400 items in 4 KB logs", len(st.segs), st.logEnd)
+	}
+	checkHolds(t, c, want)
+	s.Close()
+	s, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err = s.Open(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHolds(t, c, want)
+	if err := s.Compact(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.(*collection).st; len(st.segs) != 1 || st.segs[0].n != len(want) {
+		t.Errorf("after a full compaction: %d segments", len(st.segs))
+	}
+	checkHolds(t, c, want)
+	ents, _ := os.ReadDir(filepath.Join(dir, "c"))
+	if len(ents) != 3 { // manifest, segment, log
+		t.Errorf("%d files left after compaction, want 3", len(ents))
+	}
+}
+
+// checkHolds checks a collection holds exactly want, by every read path.
+func checkHolds(t *testing.T, c vectorstore.Collection, want map[string][]float32) {
+	t.Helper()
+	ctx := context.Background()
+	if n := count(t, c); n != len(want) {
+		t.Errorf("count %d, want %d", n, len(want))
+	}
+	seen := 0
+	c.Scan(ctx, func(it vectorstore.Item) error {
+		seen++
+		if !slices.Equal(it.Vector, want[it.ID]) {
+			t.Errorf("scan: item %s has the wrong vector", it.ID[:8])
+		}
+		return nil
+	})
+	if seen != len(want) {
+		t.Errorf("scan saw %d items, want %d", seen, len(want))
+	}
+	for id, v := range want {
+		hits, err := c.Search(ctx, "v1", v, 1, nil)
+		if err != nil || len(hits) != 1 || hits[0].ID != id || hits[0].Distance > 1e-3 {
+			t.Fatalf("search for %s: %+v, %v", id[:8], hits, err)
+		}
+	}
+}
+
+// TestMigration: a collection of the old format is read by a writer into
+// the new one, item for item; a reader asks for a writer first.
+func TestMigration(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	items := storetest.Items(30, 8, 1)
+	writeLegacy(t, filepath.Join(dir, "c"), items, []string{items[4].ID})
+	r, _ := Open(dir, &Options{ReadOnly: true})
+	if _, err := r.Open(ctx, "c"); !errors.Is(err, ErrOldFormat) {
+		t.Errorf("reader: err = %v, want ErrOldFormat", err)
+	}
+	r.Close()
+	var notices []string
+	s, err := Open(dir, &Options{Logf: func(f string, a ...any) { notices = append(notices, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := s.Open(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]float32{}
+	for _, it := range items {
+		want[it.ID] = it.Vector
+	}
+	delete(want, items[4].ID)
+	checkHolds(t, c, want)
+	if got, _ := c.Get(ctx, []string{items[7].ID}); len(got) != 1 || got[0].Metadata != items[7].Metadata {
+		t.Errorf("metadata after migration: %+v, want %+v", got, items[7].Metadata)
+	}
+	for _, f := range []string{legacySpec, legacyLog} {
+		if _, err := os.Stat(filepath.Join(dir, "c", f)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("old file %s still there", f)
+		}
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], "29 items") {
+		t.Errorf("notices %q", notices)
+	}
+}
+
+// writeLegacy writes a collection folder in the format before segments.
+func writeLegacy(t *testing.T, dir string, items []vectorstore.Item, deleted []string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	js, _ := json.Marshal(spec)
+	os.WriteFile(filepath.Join(dir, legacySpec), js, 0o644)
+	var log []byte
+	frame := func(p []byte) {
+		log = binary.LittleEndian.AppendUint32(log, uint32(len(p)))
+		log = binary.LittleEndian.AppendUint32(log, crc(p))
+		log = append(log, p...)
+	}
+	for _, it := range items {
+		frame(encodeEntries([]entry{{op: opUpsert, id: it.ID, item: it}})[0][4:])
+	}
+	for _, id := range deleted {
+		frame(encodeEntries([]entry{{op: opDelete, id: id}})[0][4:])
+	}
+	os.WriteFile(filepath.Join(dir, legacyLog), log, 0o644)
+}
+
+// TestCheckAndRepair: check finds damage without changing anything;
+// repair keeps every record that verifies, sets the damaged log aside and
+// leaves a collection that checks clean.
+func TestCheckAndRepair(t *testing.T) {
+	dir := batches(t, 50)
+	ctx := context.Background()
+	log := logFile(t, dir)
+	data, _ := os.ReadFile(log)
+	second := recLen(data, 1)
+	data[second+30] ^= 0xff // the second record's payload
+	os.WriteFile(log, data, 0o644)
+	before := snapshot(t, dir)
+
+	r, _ := Open(dir, &Options{ReadOnly: true})
+	rep, err := r.Check(ctx, "c")
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || len(rep.Damage) != 1 || rep.Damage[0].Offset != int64(second) {
+		t.Fatalf("check: %+v, want one damage at byte %d", rep, second)
+	}
+	if !maps.Equal(before, snapshot(t, dir)) {
+		t.Error("check changed the files")
+	}
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fixed, err := s.Repair(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fixed.Items != 40 || fixed.RecordsKept != 4 || fixed.DamagedBytes == 0 || len(fixed.MovedAside) != 1 {
+		t.Errorf("repair: %+v, want 40 items from 4 records, the damaged log set aside", fixed)
+	}
+	aside, err := os.ReadFile(filepath.Join(dir, "c", fixed.MovedAside[0]))
+	if err != nil || !bytes.Equal(aside, data) {
+		t.Errorf("the damaged log set aside differs from it (%v)", err)
+	}
+	rep, err = s.Check(ctx, "c")
+	if err != nil || !rep.OK() || rep.Items != 40 {
+		t.Errorf("check after repair: %+v, %v", rep, err)
+	}
+}
+
+// TestSegmentDamage: damage in a segment's vectors shows in check (open
+// verifies only the small sections); damage in its ids fails the open.
+func TestSegmentDamage(t *testing.T) {
+	cases := []struct {
+		name     string
+		section  int
+		openFail bool
+	}{
+		{"vectors", secVectors, false},
+		{"ids", secIDs, true},
+		{"metadata", secMetas, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := batches(t, 30)
+			ctx := context.Background()
+			s, _ := Open(dir, nil)
+			if err := s.Compact(ctx, "c"); err != nil {
+				t.Fatal(err)
+			}
+			seg := s.open["c"].st.segs[0]
+			file := filepath.Join(dir, "c", seg.file)
+			at := seg.secs[tc.section][0] + 5
+			s.Close()
+			data, _ := os.ReadFile(file)
+			data[at] ^= 0x55
+			os.WriteFile(file, data, 0o644)
+			s, _ = Open(dir, &Options{ReadOnly: true})
+			defer s.Close()
+			_, err := s.Open(ctx, "c")
+			if tc.openFail != errors.Is(err, ErrCorrupt) {
+				t.Errorf("open: %v; want ErrCorrupt: %v", err, tc.openFail)
+			}
+			rep, err := s.Check(ctx, "c")
+			if err != nil || rep.OK() || rep.Damage[0].File != seg.file {
+				t.Errorf("check: %+v, %v; want damage in %s", rep, err, seg.file)
+			}
+		})
+	}
+}
+
+func TestDotBlock(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, d := range []int{1, 3, 7, 8, 9, 16, 31, 32, 33, 64, 100, 128, 129, 512} {
+		for _, n := range []int{1, 2, 5} {
+			q := make([]float32, d)
+			rows := make([]float32, n*d+3) // longer than needed: only n rows count
+			for i := range q {
+				q[i] = float32(rng.NormFloat64())
+			}
+			for i := range rows {
+				rows[i] = float32(rng.NormFloat64())
+			}
+			got := make([]float32, n)
+			dotBlock(q, rows, got)
+			gen := make([]float32, n)
+			dotBlockGeneric(q, rows, gen)
+			for r := range n {
+				var want, mag float64
+				for j := range d {
+					want += float64(q[j]) * float64(rows[r*d+j])
+					mag += math.Abs(float64(q[j]) * float64(rows[r*d+j]))
+				}
+				tol := 1e-6 * (mag + 1)
+				if math.Abs(float64(got[r])-want) > tol || math.Abs(float64(gen[r])-want) > tol {
+					t.Errorf("d %d row %d: kernel %g, generic %g, want %g", d, r, got[r], gen[r], want)
+				}
+			}
+		}
 	}
 }

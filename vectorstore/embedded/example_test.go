@@ -17,7 +17,7 @@ func Example() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	store, err := embedded.Open(dir)
+	store, err := embedded.Open(dir, nil)
 	if err != nil {
 		panic(err)
 	}

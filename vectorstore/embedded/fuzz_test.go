@@ -1,12 +1,12 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
+	"maps"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/deeprank/deeprank/vectorstore"
@@ -16,12 +16,14 @@ import (
 // FuzzReplay opens a collection whose log holds arbitrary records, framed
 // with valid checksums so that their payloads reach the decoder, then an
 // arbitrary tail. records is a run of (uint16 length, payload) pairs.
-// Opening must fail with ErrCorrupt or give a collection that counts,
-// scans and searches consistently; it must never panic.
+// A reader must fail with ErrCorrupt, changing nothing, or give a
+// collection that counts, scans and searches consistently; a writer must
+// then agree with it, item for item. Nothing may panic.
 func FuzzReplay(f *testing.F) {
 	f.Add(realRecords(f), []byte(nil))
-	f.Add(realRecords(f), []byte{200, 0, 0, 0, 1, 2, 3, 4, 1})
-	f.Add([]byte{33, 0, opDelete}, []byte(nil))
+	f.Add(realRecords(f), []byte{'D', 'R', 'L', '2', 1, 2, 3, 4, 1})
+	f.Add(realRecords(f), make([]byte, 20))
+	f.Add([]byte{37, 0, 1, 0, 0, 0, opDelete}, []byte(nil))
 	f.Fuzz(func(t *testing.T, records, tail []byte) {
 		dir := t.TempDir()
 		s, _ := mustStore(t, dir, 0)
@@ -29,49 +31,72 @@ func FuzzReplay(f *testing.F) {
 		var log []byte
 		for len(records) >= 2 {
 			n := min(int(binary.LittleEndian.Uint16(records)), len(records)-2)
-			payload := records[2 : 2+n]
+			log = appendRecord(log, records[2:2+n])
 			records = records[2+n:]
-			log = binary.LittleEndian.AppendUint32(log, uint32(len(payload)))
-			log = binary.LittleEndian.AppendUint32(log, crc32.Checksum(payload, castagnoli))
-			log = append(log, payload...)
 		}
 		log = append(log, tail...)
-		if err := os.WriteFile(filepath.Join(dir, "c", "log"), log, 0o644); err != nil {
+		if err := os.WriteFile(logFile(t, dir), log, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		s, err := Open(dir)
+		before := snapshot(t, dir)
+		r, err := Open(dir, &Options{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
+		defer r.Close()
 		ctx := context.Background()
-		c, err := s.Open(ctx, "c")
+		c, err := r.Open(ctx, "c")
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("open: %v, want ErrCorrupt or success", err)
 			}
+			if !maps.Equal(before, snapshot(t, dir)) {
+				t.Fatal("a failed open changed the files")
+			}
 			return
 		}
-		n, err := c.Count(ctx)
+		items := consistent(t, c)
+		w, err := Open(dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		scanned := 0
-		err = c.Scan(ctx, func(it vectorstore.Item) error {
-			scanned++
-			if len(it.Vector) != spec.Dim {
-				t.Errorf("item %s has %d values, want %d", it.ID, len(it.Vector), spec.Dim)
-			}
-			return nil
-		})
-		if err != nil || scanned != n {
-			t.Fatalf("scan: %d items, err %v; count says %d", scanned, err, n)
+		defer w.Close()
+		wc, err := w.Open(ctx, "c")
+		if err != nil {
+			t.Fatalf("the writer fails where the reader opened: %v", err)
 		}
-		hits, err := c.Search(ctx, spec.ModelVersion, make([]float32, spec.Dim), 5, nil)
-		if err != nil || len(hits) != min(n, 5) {
-			t.Fatalf("search: %d hits, err %v; %d items", len(hits), err, n)
+		if got := consistent(t, wc); !maps.EqualFunc(items, got, func(a, b vectorstore.Item) bool {
+			return a.Metadata == b.Metadata && bytes.Equal(floatBytes(a.Vector), floatBytes(b.Vector))
+		}) {
+			t.Fatalf("the writer reads %d items, the reader %d", len(got), len(items))
 		}
 	})
+}
+
+// consistent checks a collection counts, scans and searches alike, and
+// returns its items.
+func consistent(t *testing.T, c vectorstore.Collection) map[string]vectorstore.Item {
+	ctx := context.Background()
+	n, err := c.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := map[string]vectorstore.Item{}
+	err = c.Scan(ctx, func(it vectorstore.Item) error {
+		if len(it.Vector) != spec.Dim {
+			t.Errorf("item %s has %d values, want %d", it.ID, len(it.Vector), spec.Dim)
+		}
+		items[it.ID] = it
+		return nil
+	})
+	if err != nil || len(items) != n {
+		t.Fatalf("scan: %d items, err %v; count says %d", len(items), err, n)
+	}
+	hits, err := c.Search(ctx, spec.ModelVersion, make([]float32, spec.Dim), 5, nil)
+	if err != nil || len(hits) != min(n, 5) {
+		t.Fatalf("search: %d hits, err %v; %d items", len(hits), err, n)
+	}
+	return items
 }
 
 // realRecords is the log of a real collection of three items, one of them
@@ -83,16 +108,16 @@ func realRecords(f *testing.F) []byte {
 		f.Fatal(err)
 	}
 	s.Close()
-	log, err := os.ReadFile(filepath.Join(dir, "c", "log"))
+	log, err := os.ReadFile(logFile(f, dir))
 	if err != nil {
 		f.Fatal(err)
 	}
 	var out []byte
-	for len(log) >= headLen {
-		n := int(binary.LittleEndian.Uint32(log))
+	for len(log) >= recordHead {
+		n := int(binary.LittleEndian.Uint32(log[4:]))
 		out = binary.LittleEndian.AppendUint16(out, uint16(n))
-		out = append(out, log[headLen:headLen+n]...)
-		log = log[headLen+n:]
+		out = append(out, log[recordHead:recordHead+n]...)
+		log = log[recordHead+n:]
 	}
 	return out
 }

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deeprank/deeprank/vectorstore/embedded"
+)
+
+// errDamaged makes check exit 1 after printing its report.
+var errDamaged = errors.New("damage found")
+
+func newCheckCmd() *cobra.Command {
+	var collection string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "check [--collection NAME]",
+		Short: "Verify every byte of the embedded store's collections",
+		Long: `Check reads every file of a collection of the embedded store (its manifest,
+every section of every segment, every log record) and verifies each
+checksum, without changing anything; it runs beside ingest and queries.
+Without --collection it checks them all.
+
+A write cut short at the end of a log (a crash or power loss during an
+ingest) is reported as a torn tail: it was never acknowledged, and the next
+writing command drops it. Anything else that fails is damage: check names
+the file and byte offset, and 'deeprank repair' keeps everything that
+verifies.
+
+EXIT STATUS
+  0    every collection checked verifies
+  1    damage found (listed), or the check could not run`,
+		Example: `  deeprank check
+  deeprank check --collection images --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := loadRuntime(cmd, nil)
+			if err != nil {
+				return err
+			}
+			store, err := embeddedStore(cmd, l.Config, readStore)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			names := []string{collection}
+			if collection == "" {
+				if names, err = store.Names(); err != nil {
+					return err
+				}
+			}
+			var reports []*embedded.CheckReport
+			damaged := false
+			for _, name := range names {
+				r, err := store.Check(cmd.Context(), name)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, r)
+				damaged = damaged || !r.OK()
+			}
+			printCheck(cmd.OutOrStdout(), reports, asJSON)
+			if damaged {
+				return fmt.Errorf("%w: run `deeprank repair --collection NAME` for each damaged collection", errDamaged)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&collection, "collection", "", "the collection to check (default: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	addStoreFlags(cmd)
+	return cmd
+}
+
+func printCheck(w io.Writer, reports []*embedded.CheckReport, asJSON bool) {
+	if asJSON {
+		if reports == nil {
+			reports = []*embedded.CheckReport{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(reports)
+		return
+	}
+	for _, r := range reports {
+		switch {
+		case !r.OK():
+			fmt.Fprintf(w, "%s: DAMAGED\n", r.Collection)
+			for _, d := range r.Damage {
+				fmt.Fprintf(w, "  %v\n", d)
+			}
+		case r.OldFormat:
+			fmt.Fprintf(w, "%s: ok, %d items (old format: any writing command, or deeprank compact, migrates it)\n", r.Collection, r.Items)
+		case r.TornBytes > 0:
+			fmt.Fprintf(w, "%s: ok, %d items (a write cut short left %d bytes at the end of the log; the next writing command drops them)\n", r.Collection, r.Items, r.TornBytes)
+		default:
+			fmt.Fprintf(w, "%s: ok, %d items\n", r.Collection, r.Items)
+		}
+	}
+}
+
+func newRepairCmd() *cobra.Command {
+	var collection string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "repair --collection NAME",
+		Short: "Keep everything of a damaged collection that verifies",
+		Long: `Repair rebuilds a damaged collection of the embedded store from what
+verifies: every log record that passes its checksums is kept, a segment that
+fails is set aside, and the damaged files are renamed within the collection's
+folder with the suffix .damaged, never deleted. It prints how many records
+were kept and how many bytes and items were lost. A collection that verifies
+is left as it is. It waits for other writers, like ingest.`,
+		Example: `  deeprank repair --collection images`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if collection == "" {
+				return usagef("repair: --collection is required")
+			}
+			l, err := loadRuntime(cmd, nil)
+			if err != nil {
+				return err
+			}
+			store, err := embeddedStore(cmd, l.Config, writeStore)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			r, err := store.Repair(cmd.Context(), collection)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			fmt.Fprintf(out, "%s: %d items; kept %d log records, lost %d damaged log bytes and %d segment items\n",
+				r.Collection, r.Items, r.RecordsKept, r.DamagedBytes, r.RowsLost)
+			for _, f := range r.MovedAside {
+				fmt.Fprintf(out, "  damaged file kept as %s\n", f)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&collection, "collection", "", "the collection to repair")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	addStoreFlags(cmd)
+	addWaitFlag(cmd)
+	return cmd
+}
+
+func newCompactCmd() *cobra.Command {
+	var collection string
+	cmd := &cobra.Command{
+		Use:   "compact --collection NAME",
+		Short: "Merge a collection's log and segments into one segment",
+		Long: `Compact moves what was written since the last compaction into the
+collection's segment files and merges them into one, dropping deleted and
+replaced items; readers switch to the new files at once. Writers compact on
+their own as the log grows; this does it now, for example before copying a
+store. A collection of the old format is migrated.`,
+		Example: `  deeprank compact --collection images`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if collection == "" {
+				return usagef("compact: --collection is required")
+			}
+			l, err := loadRuntime(cmd, nil)
+			if err != nil {
+				return err
+			}
+			store, err := embeddedStore(cmd, l.Config, writeStore)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if err := store.Compact(cmd.Context(), collection); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "compacted collection %q\n", collection)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&collection, "collection", "", "the collection to compact")
+	addStoreFlags(cmd)
+	addWaitFlag(cmd)
+	return cmd
+}

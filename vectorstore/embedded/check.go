@@ -1,0 +1,281 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+// damagedSuffix ends the names of files repair sets aside; nothing ever
+// deletes them.
+const damagedSuffix = ".damaged"
+
+// CheckReport is what Check found in one collection.
+type CheckReport struct {
+	Collection string `json:"collection"`
+	// Items is the number of live items, when the collection reads.
+	Items int `json:"items"`
+	// OldFormat is set for a collection that a writer has yet to migrate.
+	OldFormat bool `json:"old_format,omitempty"`
+	// TornBytes is a write cut short at the end of the log: never
+	// acknowledged, harmless; the next writer drops it.
+	TornBytes int64 `json:"torn_bytes,omitempty"`
+	// Damage lists every place that fails its checks.
+	Damage []*Damage `json:"damage,omitempty"`
+}
+
+// OK reports whether the collection verified.
+func (r *CheckReport) OK() bool { return len(r.Damage) == 0 }
+
+// Check verifies every byte of a collection's files (manifest, every
+// section of every segment, masks, every log record) without changing
+// anything, so it runs beside a writer. An error means the check itself
+// could not run; damage is in the report.
+func (s *Store) Check(ctx context.Context, name string) (*CheckReport, error) {
+	if !vectorstore.ValidName(name) {
+		return nil, invalidName("check", name)
+	}
+	r := &CheckReport{Collection: name}
+	c := &collection{store: s, name: name, dir: s.path(name), mname: manifestName, mapped: map[string]*segment{}}
+	defer c.close()
+	data, err := os.ReadFile(c.path(manifestName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, c.checkLegacy(r)
+	}
+	if err != nil {
+		return nil, c.errorf("check", err)
+	}
+	man, err := decodeManifest(data)
+	if err != nil {
+		r.Damage = append(r.Damage, &Damage{File: manifestName, Offset: -1, Reason: err.Error()})
+		return r, nil
+	}
+	for _, ref := range man.Segments {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r.Damage = append(r.Damage, checkSegment(c.dir, ref, man.Spec.Dim)...)
+	}
+	logData, err := os.ReadFile(c.path(man.Log))
+	if err != nil {
+		r.Damage = append(r.Damage, &Damage{File: man.Log, Offset: -1, Reason: err.Error()})
+		return r, nil
+	}
+	scan := scanLog(man.Log, 0, logData, man.Spec.Dim, func([]entry) {})
+	r.TornBytes = scan.torn
+	if scan.damage != nil {
+		_, _, skipped := salvageLog(logData, man.Spec.Dim)
+		for _, run := range skipped {
+			r.Damage = append(r.Damage, &Damage{File: man.Log, Offset: run[0], Reason: fmt.Sprintf("%d bytes of records that fail their checks", run[1]-run[0])})
+		}
+	}
+	if r.OK() {
+		st, err := c.load()
+		if err != nil {
+			return nil, err
+		}
+		c.st = st
+		r.Items = st.count()
+	}
+	return r, nil
+}
+
+// checkSegment verifies a segment and its mask.
+func checkSegment(dir string, ref segmentRef, dim int) []*Damage {
+	var out []*Damage
+	seg, err := openSegment(dir, ref.File, dim)
+	if err == nil {
+		err = seg.verifyAll()
+		seg.close()
+	}
+	if err != nil {
+		out = append(out, asDamage(ref.File, err))
+	} else if seg.n != ref.Rows {
+		out = append(out, &Damage{File: ref.File, Offset: -1, Reason: fmt.Sprintf("%d rows, the manifest says %d", seg.n, ref.Rows)})
+	}
+	if ref.Mask != "" {
+		if dead, err := readMask(dir+string(os.PathSeparator)+ref.Mask, ref.Rows); err != nil {
+			out = append(out, asDamage(ref.Mask, err))
+		} else if ref.Rows-dead.count() != ref.Live {
+			out = append(out, &Damage{File: ref.Mask, Offset: -1, Reason: "live rows differ from the manifest's"})
+		}
+	}
+	return out
+}
+
+func asDamage(file string, err error) *Damage {
+	var d *Damage
+	if errors.As(err, &d) {
+		return d
+	}
+	return &Damage{File: file, Offset: -1, Reason: err.Error()}
+}
+
+func (c *collection) checkLegacy(r *CheckReport) error {
+	spec, err := c.legacySpec()
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			r.Damage = append(r.Damage, asDamage(legacySpec, err))
+			return nil
+		}
+		return err
+	}
+	r.OldFormat = true
+	data, err := os.ReadFile(c.path(legacyLog))
+	if err != nil {
+		return c.errorf("check", err)
+	}
+	entries, _, err := legacyEntries(data, spec.Dim, false)
+	if err != nil {
+		r.Damage = append(r.Damage, asDamage(legacyLog, err))
+		return nil
+	}
+	live := map[string]bool{}
+	for _, e := range entries {
+		live[e.id] = e.op == opUpsert
+	}
+	for _, ok := range live {
+		if ok {
+			r.Items++
+		}
+	}
+	return nil
+}
+
+// RepairReport is what Repair kept and lost.
+type RepairReport struct {
+	Collection string `json:"collection"`
+	// Items is the number of live items after the repair.
+	Items int `json:"items"`
+	// RecordsKept counts the log records (batches) that verified and were
+	// kept.
+	RecordsKept int `json:"records_kept"`
+	// DamagedBytes counts the log bytes that failed their checks and were
+	// skipped: the records in them are lost.
+	DamagedBytes int64 `json:"damaged_bytes"`
+	// RowsLost counts the items of segments that failed their checks.
+	RowsLost int `json:"rows_lost"`
+	// MovedAside names the damaged files, renamed within the collection's
+	// folder with the suffix .damaged and never deleted.
+	MovedAside []string `json:"moved_aside,omitempty"`
+}
+
+// Repair keeps everything of a collection that verifies: the log records
+// that pass their checks go into a new log, a segment that fails is set
+// aside with its rows counted as lost, and the damaged files are renamed
+// (never deleted) before the new manifest is published. A collection that
+// verifies is left as it is. It needs the writer lock.
+func (s *Store) Repair(ctx context.Context, name string) (*RepairReport, error) {
+	if err := s.writer("repair", name); err != nil {
+		return nil, err
+	}
+	report, err := s.Check(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.open[name]; ok {
+		c.close()
+		delete(s.open, name)
+	}
+	r := &RepairReport{Collection: name}
+	c := &collection{store: s, name: name, dir: s.path(name), mname: manifestName, writable: true, mapped: map[string]*segment{}}
+	stamp := time.Now().UTC().Format("20060102T150405")
+	switch {
+	case report.OldFormat:
+		if err := c.migrateWith(true); err != nil {
+			return nil, err
+		}
+	case !report.OK():
+		if err := c.repairFiles(r, stamp); err != nil {
+			return nil, err
+		}
+	}
+	fresh, err := s.openLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	fresh.view(func(st *state) error { r.Items = st.count(); return nil })
+	return r, nil
+}
+
+func (c *collection) repairFiles(r *RepairReport, stamp string) error {
+	data, err := os.ReadFile(c.path(manifestName))
+	if err != nil {
+		return c.errorf("repair", err)
+	}
+	man, err := decodeManifest(data)
+	if err != nil {
+		return c.errorf("repair", fmt.Errorf("%w: its manifest %s (%v); restore the collection from a backup or ingest it again", ErrCorrupt, manifestName, err))
+	}
+	// A damaged file gets a second name, which no cleanup removes, before
+	// the manifest stops naming it: at no moment is it only unnamed.
+	aside := func(file string) error {
+		to := file + "." + stamp + damagedSuffix
+		if err := os.Link(c.path(file), c.path(to)); err != nil {
+			return c.errorf("repair", err)
+		}
+		r.MovedAside = append(r.MovedAside, to)
+		return nil
+	}
+	fixed := *man
+	fixed.Segments = nil
+	for _, ref := range man.Segments {
+		if bad := checkSegment(c.dir, ref, man.Spec.Dim); len(bad) > 0 {
+			r.RowsLost += ref.Live
+			for _, f := range []string{ref.File, ref.Mask} {
+				if f != "" {
+					if err := aside(f); err != nil {
+						return err
+					}
+				}
+			}
+			continue
+		}
+		fixed.Segments = append(fixed.Segments, ref)
+	}
+	logData, err := os.ReadFile(c.path(man.Log))
+	if err != nil {
+		return c.errorf("repair", err)
+	}
+	kept, _, skipped := salvageLog(logData, man.Spec.Dim)
+	r.RecordsKept = len(kept)
+	for _, run := range skipped {
+		r.DamagedBytes += run[1] - run[0]
+	}
+	if len(skipped) > 0 {
+		var buf []byte
+		for _, p := range kept {
+			buf = appendRecord(buf, p)
+		}
+		fixed.Log = newName("log-")
+		f, err := createLog(c.path(fixed.Log))
+		if err != nil {
+			return c.errorf("repair", err)
+		}
+		_, err = f.Write(buf)
+		if err == nil {
+			err = f.Sync()
+		}
+		f.Close()
+		if err != nil {
+			os.Remove(c.path(fixed.Log))
+			return c.errorf("repair", err)
+		}
+		if err := aside(man.Log); err != nil {
+			return err
+		}
+	}
+	if err := writeManifest(c.dir, manifestName, &fixed); err != nil {
+		return c.errorf("repair", err)
+	}
+	c.removeUnused(man.files(), fixed.files())
+	c.store.logf("collection %q: repaired; damaged files kept as %v", c.name, r.MovedAside)
+	return nil
+}

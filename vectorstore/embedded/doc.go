@@ -1,0 +1,48 @@
+// Package embedded is deeprank's default vector store: files under one
+// folder, exact search, nothing else to install.
+//
+// # Files
+//
+// Each collection is a folder holding a manifest, immutable segments and a
+// log. A segment holds items sorted by id in columns (vectors, their
+// norms, ids, classes, paths, metadata), each checksummed, and is opened
+// with mmap, so opening a collection reads its manifest and its small log
+// only, and every process reading it shares one copy in the page cache.
+// The log holds what was written since: one checksummed record per batch,
+// whose header has a checksum of its own. When the log passes
+// Options.CompactLogBytes, the writer moves it into a new segment, merging
+// the newest segments into it so that they grow geometrically, and
+// publishes the new set of files by replacing the manifest (temporary
+// file, fsync, rename, fsync of the folder).
+//
+// # Durability and damage
+//
+// Upsert and Delete write their whole batch, fsync, and only then return:
+// what they returned for survives kill -9 or a power loss. A write cut
+// short at the end of the log (shorter than a record's header, a record
+// whose payload is not all there, or zeros) was never acknowledged: a
+// reader ignores it, and the next writer truncates it and says so through
+// Options.Logf. Anything else that fails its checks (a damaged header,
+// payload, segment section, mask or manifest) is never skipped: opening the
+// collection fails with ErrCorrupt and a *Damage naming the file and
+// offset, and nothing is changed. Check verifies every byte; Repair keeps
+// everything that verifies and renames the damaged files aside, never
+// deleting them.
+//
+// # Readers and the writer
+//
+// A store opened with Options.ReadOnly takes no lock: any number of
+// processes read beside one writer, which holds the store's LOCK file
+// (a second writer waits up to Options.LockWait, then gets ErrLocked with
+// the holder's process id). A reader sees a batch whole or not at all, and
+// on each call catches up with the files: records appended to the log,
+// or a new manifest after a compaction, reindex (Rebuild: old items, then
+// new, never none) or drop. Within a process, a Store and its collections
+// are safe for concurrent use.
+//
+// # Format versions
+//
+// Collections of the format before segments (spec.json and one log) are
+// migrated by the first writer that opens them; a reader asks for one
+// (ErrOldFormat).
+package embedded

@@ -1,0 +1,250 @@
+package embedded
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+// The log holds what was written since the last compaction, one record per
+// batch (an Upsert or a Delete call), so that a reader sees a batch whole or
+// not at all. A record is
+//
+//	magic "DRL2" | uint32 payload length | uint32 CRC-32C of the payload |
+//	uint32 CRC-32C of the 12 bytes before it | payload
+//
+// and its payload is a uint32 entry count, then per entry: op byte, 32-byte
+// id and, for an upsert, uint32 metadata length, metadata JSON and dim
+// float32 values. Little-endian.
+//
+// The header's own checksum is what tells a torn write from damage: a
+// damaged length fails it, so it can never be taken for a record that runs
+// past the end of the file, and the records after it are never cut off.
+const (
+	logMagic   = "DRL2"
+	recordHead = 16
+	opUpsert   = 1
+	opDelete   = 2
+	// maxRecord bounds a record's declared length, so a damaged length
+	// cannot make replay allocate without limit; Upsert splits bigger
+	// batches.
+	maxRecord = 64 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func crc(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// entry is one upsert or delete of a log record.
+type entry struct {
+	op   byte
+	id   string
+	item vectorstore.Item // for an upsert
+}
+
+// appendRecord frames a payload as a log record.
+func appendRecord(buf, payload []byte) []byte {
+	start := len(buf)
+	buf = append(buf, logMagic...)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
+	buf = binary.LittleEndian.AppendUint32(buf, crc(payload))
+	buf = binary.LittleEndian.AppendUint32(buf, crc(buf[start:start+12]))
+	return append(buf, payload...)
+}
+
+// encodeEntries encodes entries as the payloads of one or more records,
+// each under maxRecord.
+func encodeEntries(entries []entry) [][]byte {
+	var out [][]byte
+	var p []byte
+	n := 0
+	flush := func() {
+		if n > 0 {
+			binary.LittleEndian.PutUint32(p, uint32(n))
+			out = append(out, p)
+		}
+		p, n = binary.LittleEndian.AppendUint32(nil, 0), 0
+	}
+	flush()
+	for _, e := range entries {
+		var one []byte
+		one = append(one, e.op)
+		raw, _ := hex.DecodeString(e.id) // ids are validated before
+		one = append(one, raw...)
+		if e.op == opUpsert {
+			js, _ := json.Marshal(e.item.Metadata)
+			one = binary.LittleEndian.AppendUint32(one, uint32(len(js)))
+			one = append(one, js...)
+			for _, v := range e.item.Vector {
+				one = binary.LittleEndian.AppendUint32(one, math.Float32bits(v))
+			}
+		}
+		if n > 0 && len(p)+len(one) > maxRecord {
+			flush()
+		}
+		p = append(p, one...)
+		n++
+	}
+	flush()
+	return out
+}
+
+// decodeEntries decodes a record's payload for a collection of dimension
+// dim.
+func decodeEntries(p []byte, dim int) ([]entry, error) {
+	if len(p) < 4 {
+		return nil, errors.New("record too short")
+	}
+	n := int(binary.LittleEndian.Uint32(p))
+	p = p[4:]
+	if n > len(p)/33 {
+		return nil, fmt.Errorf("%d entries cannot fit in %d bytes", n, len(p))
+	}
+	out := make([]entry, 0, n)
+	for i := range n {
+		if len(p) < 33 {
+			return nil, fmt.Errorf("entry %d: cut short", i)
+		}
+		e := entry{op: p[0], id: hex.EncodeToString(p[1:33])}
+		p = p[33:]
+		switch e.op {
+		case opDelete:
+		case opUpsert:
+			if len(p) < 4 {
+				return nil, fmt.Errorf("entry %d: cut short", i)
+			}
+			ml := int(binary.LittleEndian.Uint32(p))
+			if ml > len(p)-4 || len(p)-4-ml < 4*dim {
+				return nil, fmt.Errorf("entry %d: cut short", i)
+			}
+			if err := json.Unmarshal(p[4:4+ml], &e.item.Metadata); err != nil {
+				return nil, fmt.Errorf("entry %d: metadata: %v", i, err)
+			}
+			p = p[4+ml:]
+			e.item.ID = e.id
+			e.item.Vector = make([]float32, dim)
+			for j := range e.item.Vector {
+				e.item.Vector[j] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*j:]))
+			}
+			p = p[4*dim:]
+		default:
+			return nil, fmt.Errorf("entry %d: unknown op %d", i, e.op)
+		}
+		out = append(out, e)
+	}
+	if len(p) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last entry", len(p))
+	}
+	return out, nil
+}
+
+// logScan is what reading a log found.
+type logScan struct {
+	// end is the offset just past the last record that verified.
+	end int64
+	// torn is the length of a tail after end that is a write cut short (a
+	// header or payload not all there, or zeros): never acknowledged, safe
+	// to drop.
+	torn int64
+	// damage, when not nil, is a record at end that fails its checks and
+	// is not a torn write; nothing after it was read.
+	damage *Damage
+}
+
+// scanLog reads the records of data, which starts at byte base of the log
+// file, calling apply for each that verifies, until the end, a torn tail or
+// damage. An error from apply is damage at that record.
+func scanLog(file string, base int64, data []byte, dim int, apply func([]entry)) logScan {
+	off := 0
+	for off < len(data) {
+		rest := data[off:]
+		at := base + int64(off)
+		damage := func(format string, args ...any) logScan {
+			return logScan{end: at, damage: &Damage{File: file, Offset: at, Reason: fmt.Sprintf(format, args...)}}
+		}
+		if allZero(rest) {
+			return logScan{end: at, torn: int64(len(rest))}
+		}
+		if len(rest) < recordHead {
+			return logScan{end: at, torn: int64(len(rest))}
+		}
+		if string(rest[:4]) != logMagic || crc(rest[:12]) != binary.LittleEndian.Uint32(rest[12:]) {
+			return damage("record header fails its checksum")
+		}
+		plen := int(binary.LittleEndian.Uint32(rest[4:]))
+		if plen > maxRecord {
+			return damage("record length %d is over the limit", plen)
+		}
+		if recordHead+plen > len(rest) {
+			return logScan{end: at, torn: int64(len(rest))}
+		}
+		payload := rest[recordHead : recordHead+plen]
+		if crc(payload) != binary.LittleEndian.Uint32(rest[8:]) {
+			return damage("record payload fails its checksum")
+		}
+		entries, err := decodeEntries(payload, dim)
+		if err != nil {
+			return damage("%v", err)
+		}
+		apply(entries)
+		off += recordHead + plen
+	}
+	return logScan{end: base + int64(off)}
+}
+
+// salvageLog returns every record of data that verifies, skipping damage
+// by looking for the next header that verifies; lost counts the byte runs
+// skipped.
+func salvageLog(data []byte, dim int) (kept [][]byte, entries int, skipped [][2]int64) {
+	off := 0
+	for off < len(data) {
+		rest := data[off:]
+		ok := len(rest) >= recordHead && string(rest[:4]) == logMagic &&
+			crc(rest[:12]) == binary.LittleEndian.Uint32(rest[12:])
+		if ok {
+			plen := int(binary.LittleEndian.Uint32(rest[4:]))
+			if plen <= maxRecord && recordHead+plen <= len(rest) {
+				payload := rest[recordHead : recordHead+plen]
+				if crc(payload) == binary.LittleEndian.Uint32(rest[8:]) {
+					if es, err := decodeEntries(payload, dim); err == nil {
+						kept = append(kept, payload)
+						entries += len(es)
+						off += recordHead + plen
+						continue
+					}
+				}
+			}
+		}
+		// Skip to the next place a record could start.
+		next := bytes.Index(rest[1:], []byte(logMagic))
+		end := len(data)
+		if next >= 0 {
+			end = off + 1 + next
+		}
+		if !allZero(data[off:end]) {
+			if n := len(skipped); n > 0 && skipped[n-1][1] == int64(off) {
+				skipped[n-1][1] = int64(end)
+			} else {
+				skipped = append(skipped, [2]int64{int64(off), int64(end)})
+			}
+		}
+		off = end
+	}
+	return kept, entries, skipped
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,224 @@
+package embedded
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+// Search is exact: every live vector is scored. A segment's vectors are
+// streamed from the mapping in blocks, scored by a SIMD dot-product kernel
+// (dot_amd64.s) in parallel across cores, and kept in a bounded top-k heap
+// per worker; every metric is a function of the dot product and the norms
+// the segment stores. Filters read the class and path columns, never the
+// metadata JSON, which is decoded for the k results only.
+func (c *collection) Search(ctx context.Context, version string, q []float32, k int, filter *vectorstore.Filter) ([]vectorstore.Hit, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("search in %q: %w: k = %d", c.name, vectorstore.ErrInvalid, k)
+	}
+	var out []vectorstore.Hit
+	err := c.view(func(st *state) error {
+		if err := checkModel(c.name, "search", version, len(q), st.man.Spec); err != nil {
+			return err
+		}
+		hits := st.search(q, k, filter, c.store.opts.ReleaseScanned)
+		out = make([]vectorstore.Hit, len(hits))
+		for i, h := range hits {
+			it, err := st.hitItem(h)
+			if err != nil {
+				return c.corrupt(err)
+			}
+			out[i] = vectorstore.Hit{ID: it.ID, Metadata: it.Metadata, Distance: finish(st.man.Spec.Metric, h.d)}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// hit is a scored row: src is -1 for the memtable, else a segment's index.
+type hit struct {
+	d   float32
+	src int
+	row int
+}
+
+func (h hit) less(o hit) bool {
+	return cmp.Or(cmp.Compare(h.d, o.d), cmp.Compare(h.src, o.src), cmp.Compare(h.row, o.row)) < 0
+}
+
+// hitHeap is a max-heap: the worst of the best k on top.
+type hitHeap []hit
+
+func (h hitHeap) Len() int           { return len(h) }
+func (h hitHeap) Less(i, j int) bool { return h[j].less(h[i]) }
+func (h hitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *hitHeap) Push(x any)        { *h = append(*h, x.(hit)) }
+func (h *hitHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (h *hitHeap) offer(x hit, k int) {
+	if len(*h) < k {
+		heap.Push(h, x)
+	} else if x.less((*h)[0]) {
+		(*h)[0] = x
+		heap.Fix(h, 0)
+	}
+}
+
+// scorer turns a dot product into a score that ranks like the metric:
+// squared L2, 1 - cosine, or the negated dot product.
+type scorer struct {
+	metric string
+	qq     float32 // the query's squared norm
+	qn     float32 // its norm
+}
+
+func (s scorer) score(dot, norm float32) float32 {
+	switch s.metric {
+	case vectorstore.MetricL2:
+		return max(s.qq+norm*norm-2*dot, 0)
+	case vectorstore.MetricCosine:
+		if norm == 0 || s.qn == 0 {
+			return 1
+		}
+		return 1 - dot/(s.qn*norm)
+	default:
+		return -dot
+	}
+}
+
+// finish turns a score into the reported distance.
+func finish(metric string, s float32) float32 {
+	if metric == vectorstore.MetricL2 {
+		return float32(math.Sqrt(float64(s)))
+	}
+	return s
+}
+
+// blockRows is how many rows one kernel call scores.
+const blockRows = 256
+
+func (st *state) search(q []float32, k int, filter *vectorstore.Filter, releaseScanned bool) []hit {
+	qq := dot(q, q)
+	sc := scorer{metric: st.man.Spec.Metric, qq: qq, qn: float32(math.Sqrt(float64(qq)))}
+	var all hitHeap
+	// The memtable: small, scored in place.
+	h := make(hitHeap, 0, k+1)
+	for i := range st.mem.ids {
+		m := st.mem.meta[i]
+		if !filter.MatchFields(m.Class, m.Path) {
+			continue
+		}
+		v := st.mem.vector(i)
+		h.offer(hit{sc.score(dot(q, v), float32(math.Sqrt(float64(dot(v, v))))), -1, i}, k)
+	}
+	all = append(all, h...)
+	for si, v := range st.segs {
+		all = append(all, v.search(si, q, k, filter, sc, releaseScanned)...)
+	}
+	slices.SortFunc(all, func(a, b hit) int {
+		if a.less(b) {
+			return -1
+		}
+		return 1
+	})
+	return all[:min(k, len(all))]
+}
+
+// search scores a segment's live rows, split across cores when it is big
+// enough to pay for the goroutines.
+func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter, sc scorer, releaseScanned bool) []hit {
+	var allowed []bool // per class number, when the filter names classes
+	if filter != nil && len(filter.Classes) > 0 {
+		allowed = make([]bool, len(v.table))
+		for i, c := range v.table {
+			allowed[i] = slices.Contains(filter.Classes, c)
+		}
+	}
+	pathFilter := filter != nil && len(filter.PathPrefixes) > 0
+	parts := 1
+	if v.n >= 16384 {
+		parts = runtime.GOMAXPROCS(0)
+	}
+	results := make([]hitHeap, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lo, hi := p*v.n/parts, (p+1)*v.n/parts
+			h := make(hitHeap, 0, k+1)
+			dots := make([]float32, blockRows)
+			for b := lo; b < hi; b += blockRows {
+				e := min(b+blockRows, hi)
+				dotBlock(q, v.vecs[b*v.dim:e*v.dim], dots[:e-b])
+				for i := b; i < e; i++ {
+					if v.dead.has(i) || allowed != nil && !allowed[v.classes[i]] ||
+						pathFilter && !hasAnyPrefix(v.pathBytes(i), filter.PathPrefixes) {
+						continue
+					}
+					h.offer(hit{sc.score(dots[i-b], v.norms[i]), si, i}, k)
+				}
+				if releaseScanned && (e-lo)%(64*blockRows) == 0 {
+					v.release(max(lo, e-64*blockRows), e)
+				}
+			}
+			if releaseScanned {
+				v.release(lo, hi)
+			}
+			results[p] = h
+		}()
+	}
+	wg.Wait()
+	var out []hit
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// release drops the pages wholly inside rows [lo, hi) of the vectors from
+// the process's resident set (see release in mmap_unix.go).
+func (v *segView) release(lo, hi int) {
+	start := int(v.secs[secVectors][0]) + 4*v.dim*lo
+	end := int(v.secs[secVectors][0]) + 4*v.dim*hi
+	page := os.Getpagesize()
+	start = (start + page - 1) / page * page
+	end = end / page * page
+	if start < end {
+		release(v.data[start:end])
+	}
+}
+
+func (st *state) hitItem(h hit) (vectorstore.Item, error) {
+	if h.src < 0 {
+		return st.mem.item(h.row), nil
+	}
+	v := st.segs[h.src]
+	m, err := v.meta(h.row)
+	return vectorstore.Item{ID: hex.EncodeToString(v.id(h.row)), Metadata: m}, err
+}
+
+// hasAnyPrefix is the path half of Filter.MatchFields, on the path's bytes
+// in the mapping, without making a string of each.
+func hasAnyPrefix(path []byte, prefixes []string) bool {
+	for _, p := range prefixes {
+		if len(path) >= len(p) && string(path[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,415 @@
+package embedded
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"unsafe"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+// A segment is an immutable file of items sorted by id, written once by a
+// compaction and then only read, through mmap, by every process. Its header
+// is
+//
+//	magic "DRSEG002" | uint32 dim | uint32 section count | uint64 rows |
+//	per section: uint64 offset, uint64 length, uint32 CRC-32C, 4 zero bytes |
+//	uint32 CRC-32C of the header before it
+//
+// padded to segHead bytes, and its sections, each starting on a 64-byte
+// boundary, are the columns below. Vectors and norms are float32, offsets
+// uint64, class numbers uint32, all little-endian; ids are raw 32-byte
+// SHA-256s in ascending order, which makes the id column its own index.
+const (
+	segMagic = "DRSEG002"
+	segHead  = 512
+)
+
+// Sections of a segment, in file order.
+const (
+	secVectors    = iota // rows x dim float32
+	secNorms             // rows float32: each vector's length
+	secIDs               // rows x 32 bytes, ascending
+	secClasses           // rows uint32: index into the class table
+	secClassTable        // JSON array of the distinct classes
+	secPathOffs          // rows+1 uint64 into the path bytes
+	secPaths             // the paths, concatenated
+	secMetaOffs          // rows+1 uint64 into the metadata bytes
+	secMetas             // each row's metadata JSON, concatenated
+	numSections
+)
+
+// Sections small enough to verify on every open; the others are verified by
+// check, repair and compaction, which read them whole.
+var verifiedOnOpen = []int{secNorms, secIDs, secClasses, secClassTable, secPathOffs, secMetaOffs}
+
+var sectionNames = [numSections]string{"vectors", "norms", "ids", "classes", "class table", "path offsets", "paths", "metadata offsets", "metadata"}
+
+// rowSource is a sorted run of items to write into a segment.
+type rowSource interface {
+	rows() int
+	id(i int) []byte // raw 32 bytes
+	vector(i int) []float32
+	class(i int) string
+	path(i int) string
+	metaJSON(i int) []byte
+}
+
+// writeSegment writes src into a new file at path and fsyncs it.
+func writeSegment(path string, dim int, src rowSource) (err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	n := src.rows()
+	classIdx := map[string]uint32{}
+	var classes []string
+	for i := range n {
+		c := src.class(i)
+		if _, ok := classIdx[c]; !ok {
+			classIdx[c] = uint32(len(classes))
+			classes = append(classes, c)
+		}
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var table [numSections][3]uint64 // offset, length, crc
+	off := uint64(segHead)
+	if _, err := w.Write(make([]byte, segHead)); err != nil {
+		return err
+	}
+	var scratch []byte
+	section := func(s int, fill func(emit func([]byte))) error {
+		if pad := (64 - off%64) % 64; pad > 0 {
+			if _, err := w.Write(make([]byte, pad)); err != nil {
+				return err
+			}
+			off += pad
+		}
+		start, sum := off, uint32(0)
+		var werr error
+		fill(func(b []byte) {
+			if werr != nil {
+				return
+			}
+			sum = crc32.Update(sum, castagnoli, b)
+			_, werr = w.Write(b)
+			off += uint64(len(b))
+		})
+		table[s] = [3]uint64{start, off - start, uint64(sum)}
+		return werr
+	}
+	u32 := func(v uint32) []byte { scratch = binary.LittleEndian.AppendUint32(scratch[:0], v); return scratch }
+	u64 := func(v uint64) []byte { scratch = binary.LittleEndian.AppendUint64(scratch[:0], v); return scratch }
+	steps := []func(emit func([]byte)){
+		secVectors: func(emit func([]byte)) {
+			for i := range n {
+				emit(floatBytes(src.vector(i)))
+			}
+		},
+		secNorms: func(emit func([]byte)) {
+			for i := range n {
+				var ss float64
+				for _, x := range src.vector(i) {
+					ss += float64(x) * float64(x)
+				}
+				emit(u32(math.Float32bits(float32(math.Sqrt(ss)))))
+			}
+		},
+		secIDs: func(emit func([]byte)) {
+			for i := range n {
+				emit(src.id(i))
+			}
+		},
+		secClasses: func(emit func([]byte)) {
+			for i := range n {
+				emit(u32(classIdx[src.class(i)]))
+			}
+		},
+		secClassTable: func(emit func([]byte)) {
+			js, _ := json.Marshal(classes)
+			emit(js)
+		},
+		secPathOffs: func(emit func([]byte)) {
+			var at uint64
+			emit(u64(0))
+			for i := range n {
+				at += uint64(len(src.path(i)))
+				emit(u64(at))
+			}
+		},
+		secPaths: func(emit func([]byte)) {
+			for i := range n {
+				emit([]byte(src.path(i)))
+			}
+		},
+		secMetaOffs: func(emit func([]byte)) {
+			var at uint64
+			emit(u64(0))
+			for i := range n {
+				at += uint64(len(src.metaJSON(i)))
+				emit(u64(at))
+			}
+		},
+		secMetas: func(emit func([]byte)) {
+			for i := range n {
+				emit(src.metaJSON(i))
+			}
+		},
+	}
+	for s, fill := range steps {
+		if err := section(s, fill); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	head := append([]byte(nil), segMagic...)
+	head = binary.LittleEndian.AppendUint32(head, uint32(dim))
+	head = binary.LittleEndian.AppendUint32(head, numSections)
+	head = binary.LittleEndian.AppendUint64(head, uint64(n))
+	for _, t := range table {
+		head = binary.LittleEndian.AppendUint64(head, t[0])
+		head = binary.LittleEndian.AppendUint64(head, t[1])
+		head = binary.LittleEndian.AppendUint32(head, uint32(t[2]))
+		head = binary.LittleEndian.AppendUint32(head, 0)
+	}
+	head = binary.LittleEndian.AppendUint32(head, crc(head))
+	if _, err := f.WriteAt(head, 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// floatBytes views float32s as their bytes: little-endian, since Open
+// refuses big-endian machines.
+func floatBytes(v []float32) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+}
+
+// segment is an open, mapped segment file.
+type segment struct {
+	file    string // name within the collection folder
+	data    []byte // the whole file, mapped read-only
+	unmap   func() error
+	dim     int
+	n       int
+	vecs    []float32
+	norms   []float32
+	ids     []byte
+	classes []uint32
+	table   []string
+	pathOff []uint64
+	paths   []byte
+	metaOff []uint64
+	metas   []byte
+	secs    [numSections][3]uint64
+}
+
+// openSegment maps a segment file and checks its header and its small
+// sections.
+func openSegment(dir, file string, dim int) (*segment, error) {
+	data, unmap, err := mapFile(dir + string(os.PathSeparator) + file)
+	if err != nil {
+		return nil, err
+	}
+	s := &segment{file: file, data: data, unmap: unmap}
+	if err := s.parse(dim); err != nil {
+		unmap()
+		return nil, err
+	}
+	for _, sec := range verifiedOnOpen {
+		if err := s.verify(sec); err != nil {
+			unmap()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *segment) damage(format string, args ...any) error {
+	return &Damage{File: s.file, Offset: -1, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (s *segment) parse(dim int) error {
+	d := s.data
+	if len(d) < segHead || string(d[:8]) != segMagic {
+		return s.damage("not a segment file (bad magic or %d bytes)", len(d))
+	}
+	hl := 8 + 4 + 4 + 8 + numSections*24
+	if crc(d[:hl]) != binary.LittleEndian.Uint32(d[hl:]) {
+		return s.damage("header fails its checksum")
+	}
+	s.dim = int(binary.LittleEndian.Uint32(d[8:]))
+	if s.dim != dim || binary.LittleEndian.Uint32(d[12:]) != numSections {
+		return s.damage("header says dim %d, %d sections; the collection has dim %d", s.dim, binary.LittleEndian.Uint32(d[12:]), dim)
+	}
+	rows := binary.LittleEndian.Uint64(d[16:])
+	if rows > uint64(len(d))/32 {
+		return s.damage("header says %d rows", rows)
+	}
+	s.n = int(rows)
+	want := [numSections]uint64{
+		secVectors: rows * uint64(dim) * 4, secNorms: rows * 4, secIDs: rows * 32, secClasses: rows * 4,
+		secPathOffs: (rows + 1) * 8, secMetaOffs: (rows + 1) * 8,
+	}
+	for i := range numSections {
+		p := d[24+24*i:]
+		off, n := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])
+		if off%64 != 0 || off > uint64(len(d)) || n > uint64(len(d))-off {
+			return s.damage("section %s out of the file", sectionNames[i])
+		}
+		if want[i] != 0 && n != want[i] || want[i] == 0 && i != secClassTable && i != secPaths && i != secMetas && n != 0 {
+			return s.damage("section %s is %d bytes, want %d", sectionNames[i], n, want[i])
+		}
+		s.secs[i] = [3]uint64{off, n, uint64(binary.LittleEndian.Uint32(p[16:]))}
+	}
+	sec := func(i int) []byte { return d[s.secs[i][0] : s.secs[i][0]+s.secs[i][1]] }
+	s.vecs = floats(sec(secVectors))
+	s.norms = floats(sec(secNorms))
+	s.ids = sec(secIDs)
+	s.classes = uint32s(sec(secClasses))
+	s.pathOff = uint64s(sec(secPathOffs))
+	s.paths = sec(secPaths)
+	s.metaOff = uint64s(sec(secMetaOffs))
+	s.metas = sec(secMetas)
+	return nil
+}
+
+// verify checks one section's checksum, and what the rest of the code
+// relies on in it: offsets that rise within their bytes, class numbers
+// within the table, ids in ascending order.
+func (s *segment) verify(sec int) error {
+	off, n, sum := s.secs[sec][0], s.secs[sec][1], uint32(s.secs[sec][2])
+	if crc(s.data[off:off+n]) != sum {
+		return s.damage("section %s fails its checksum", sectionNames[sec])
+	}
+	switch sec {
+	case secClassTable:
+		if err := json.Unmarshal(s.data[off:off+n], &s.table); err != nil {
+			return s.damage("class table: %v", err)
+		}
+		for _, c := range s.classes {
+			if int(c) >= len(s.table) {
+				return s.damage("class number %d outside the table", c)
+			}
+		}
+	case secPathOffs, secMetaOffs:
+		offs, limit := s.pathOff, uint64(len(s.paths))
+		if sec == secMetaOffs {
+			offs, limit = s.metaOff, uint64(len(s.metas))
+		}
+		if offs[0] != 0 || offs[len(offs)-1] != limit {
+			return s.damage("section %s does not span its bytes", sectionNames[sec])
+		}
+		for i := 1; i < len(offs); i++ {
+			if offs[i] < offs[i-1] {
+				return s.damage("section %s falls at row %d", sectionNames[sec], i)
+			}
+		}
+	case secIDs:
+		for i := 1; i < s.n; i++ {
+			if bytes.Compare(s.id(i-1), s.id(i)) >= 0 {
+				return s.damage("ids out of order at row %d", i)
+			}
+		}
+	}
+	return nil
+}
+
+// verifyAll checks every section, vectors and metadata included.
+func (s *segment) verifyAll() error {
+	for sec := range numSections {
+		if err := s.verify(sec); err != nil {
+			return err
+		}
+	}
+	for i := range s.n {
+		if _, err := s.meta(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *segment) id(i int) []byte { return s.ids[32*i : 32*i+32] }
+
+// find returns the row of a raw id, or -1.
+func (s *segment) find(raw []byte) int {
+	lo, hi := 0, s.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch c := bytes.Compare(s.id(m), raw); {
+		case c == 0:
+			return m
+		case c < 0:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return -1
+}
+
+func (s *segment) vector(i int) []float32 { return s.vecs[i*s.dim : (i+1)*s.dim] }
+func (s *segment) class(i int) string     { return s.table[s.classes[i]] }
+func (s *segment) path(i int) string      { return string(s.pathBytes(i)) }
+func (s *segment) pathBytes(i int) []byte { return s.paths[s.pathOff[i]:s.pathOff[i+1]] }
+func (s *segment) metaJSON(i int) []byte { return s.metas[s.metaOff[i]:s.metaOff[i+1]] }
+
+func (s *segment) meta(i int) (vectorstore.Metadata, error) {
+	var m vectorstore.Metadata
+	if err := json.Unmarshal(s.metaJSON(i), &m); err != nil {
+		return m, s.damage("metadata of row %d: %v", i, err)
+	}
+	return m, nil
+}
+
+func (s *segment) close() error {
+	if s.unmap == nil {
+		return nil
+	}
+	err := s.unmap()
+	s.unmap = nil
+	return err
+}
+
+func floats(b []byte) []float32 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+func uint32s(b []byte) []uint32 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+func uint64s(b []byte) []uint64 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), len(b)/8)
+}
+
+func (s *segment) rows() int { return s.n }
