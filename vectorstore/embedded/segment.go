@@ -372,7 +372,7 @@ func (s *segment) vector(i int) []float32 { return s.vecs[i*s.dim : (i+1)*s.dim]
 func (s *segment) class(i int) string     { return s.table[s.classes[i]] }
 func (s *segment) path(i int) string      { return string(s.pathBytes(i)) }
 func (s *segment) pathBytes(i int) []byte { return s.paths[s.pathOff[i]:s.pathOff[i+1]] }
-func (s *segment) metaJSON(i int) []byte { return s.metas[s.metaOff[i]:s.metaOff[i+1]] }
+func (s *segment) metaJSON(i int) []byte  { return s.metas[s.metaOff[i]:s.metaOff[i+1]] }
 
 func (s *segment) meta(i int) (vectorstore.Metadata, error) {
 	var m vectorstore.Metadata
