@@ -55,6 +55,9 @@ type Store struct {
 	// Metric of new collections: L2, COSINE or IP; empty means L2 on the
 	// embedded store and COSINE on Milvus.
 	Metric string `json:"metric"`
+	// CompactLogBytes is the embedded store's log size past which a writer
+	// moves the log into a segment.
+	CompactLogBytes int64 `json:"compact_log_bytes"`
 	// Milvus is how to reach and index Milvus, for kind milvus.
 	Milvus milvus.Config `json:"milvus"`
 }
@@ -87,7 +90,7 @@ type Query struct {
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		Store:  Store{Kind: "embedded", Milvus: milvus.DefaultConfig()},
+		Store:  Store{Kind: "embedded", CompactLogBytes: 16 << 20, Milvus: milvus.DefaultConfig()},
 		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000},
 		Query:  Query{TopK: 10},
 		Train:  trainer.DefaultOptions(),
@@ -125,6 +128,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: store.kind: %q is not embedded or milvus", ErrInvalid, c.Store.Kind)
 	case c.Store.Metric != "" && c.Store.Metric != "L2" && c.Store.Metric != "COSINE" && c.Store.Metric != "IP":
 		return fmt.Errorf("%w: store.metric: %q is not L2, COSINE or IP", ErrInvalid, c.Store.Metric)
+	case c.Store.CompactLogBytes < 1:
+		return fmt.Errorf("%w: store.compact_log_bytes: %d is not positive", ErrInvalid, c.Store.CompactLogBytes)
 	case c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 4096:
 		return fmt.Errorf("%w: ingest.batch_size: %d is outside 1..4096", ErrInvalid, c.Ingest.BatchSize)
 	case c.Ingest.Workers < 0:

@@ -25,8 +25,10 @@ model given, into a new collection; then it switches the collection's name to
 the new vectors in one step, and only after that drops the old ones. Queries
 run meanwhile get the old vectors, and after the switch the new ones: never a
 mix, never a half-built collection. On Milvus the name is an alias moved from
-one physical collection to the next; the embedded store exchanges two folders
-in one rename (other processes wait on its lock while the reindex runs).
+one physical collection to the next; the embedded store writes the new files
+beside the old and switches by renaming the collection's manifest over the
+old one. Queries from other processes go on throughout; other writing
+commands wait for the reindex (see --wait).
 
 Every stored image must still be readable at its path with the same bytes.
 If some are not (moved, deleted, edited), the reindex stops before the switch

@@ -82,9 +82,10 @@ func openStore(cmd *cobra.Command, c config.Config, mode access) (vectorstore.St
 	}
 	stderr := cmd.ErrOrStderr()
 	opts := &embedded.Options{
-		ReadOnly:       mode == readStore,
-		ReleaseScanned: true, // one command, one search: keep the resident set small
-		Logf:           func(format string, args ...any) { fmt.Fprintf(stderr, "deeprank: "+format+"\n", args...) },
+		ReadOnly:        mode == readStore,
+		CompactLogBytes: c.Store.CompactLogBytes,
+		ReleaseScanned:  true, // one command, one search: keep the resident set small
+		Logf:            func(format string, args ...any) { fmt.Fprintf(stderr, "deeprank: "+format+"\n", args...) },
 	}
 	if mode == writeStore {
 		opts.LockWait, _ = cmd.Flags().GetDuration("wait")
