@@ -13,20 +13,23 @@ import (
 // beside it against the embedded store, so one run shows both pass.
 func TestConformance(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) vectorstore.Store {
-			s, err := embedded.Open(t.TempDir(), nil)
-			if err != nil {
-				t.Fatal(err)
+		storetest.Run(t, func(t *testing.T) func() vectorstore.Store {
+			dir := t.TempDir()
+			return func() vectorstore.Store {
+				s, err := embedded.Open(dir, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
 			}
-			return s
 		})
 	})
 	t.Run("milvus", func(t *testing.T) {
 		srv := startMilvus(t)
 		srv.announce(t)
-		storetest.Run(t, func(t *testing.T) vectorstore.Store {
-			s := srv.open(t)
+		storetest.Run(t, func(t *testing.T) func() vectorstore.Store {
 			// Each subtest starts from an empty database.
+			s := srv.open(t)
 			ctx := context.Background()
 			infos, err := s.List(ctx)
 			if err != nil {
@@ -37,7 +40,8 @@ func TestConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			return s
+			s.Close()
+			return func() vectorstore.Store { return srv.open(t) }
 		})
 	})
 }

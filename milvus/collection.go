@@ -147,6 +147,36 @@ func (c *collection) Get(ctx context.Context, ids []string) ([]vectorstore.Item,
 	return out, nil
 }
 
+func (c *collection) Has(ctx context.Context, ids []string) ([]bool, error) {
+	out := make([]bool, len(ids))
+	for _, id := range ids {
+		if !vectorstore.ValidID(id) {
+			return nil, fmt.Errorf("look up in %q: %w: id %q is not a hex SHA-256", c.p.desc.Name, vectorstore.ErrInvalid, id)
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cctx, cancel := c.s.call(ctx)
+	defer cancel()
+	rs, err := c.s.cli.Query(cctx, c.p.phys, nil, fmt.Sprintf(`%s in ["%s"]`, fieldID, strings.Join(ids, `","`)), []string{fieldID}, c.queryOpts()...)
+	if err != nil {
+		return nil, fmt.Errorf("look up in %q: %w", c.p.desc.Name, err)
+	}
+	col, ok := rs.GetColumn(fieldID).(*entity.ColumnVarChar)
+	if !ok {
+		return nil, fmt.Errorf("look up in %q: the answer lacks the field %s", c.p.desc.Name, fieldID)
+	}
+	found := map[string]bool{}
+	for _, id := range col.Data() {
+		found[id] = true
+	}
+	for i, id := range ids {
+		out[i] = found[id]
+	}
+	return out, nil
+}
+
 // query returns the items matching expr, with their vectors.
 func (c *collection) query(ctx context.Context, expr string) ([]vectorstore.Item, error) {
 	cctx, cancel := c.s.call(ctx)

@@ -82,7 +82,8 @@ type Item struct {
 type Hit struct {
 	ID       string   `json:"id"`
 	Metadata Metadata `json:"metadata"`
-	// Distance under the collection's metric; 0 for the query itself.
+	// Distance under the collection's metric: for a unit-length query's
+	// own vector, 0 under L2 and COSINE and -1 under IP.
 	Distance float32 `json:"distance"`
 }
 
@@ -152,6 +153,9 @@ type Collection interface {
 	// Search returns the k nearest items to a query vector made by
 	// modelVersion, nearest first, among those matching filter (nil: all).
 	Search(ctx context.Context, modelVersion string, query []float32, k int, filter *Filter) ([]Hit, error)
+	// Has reports, for each id, whether the collection holds it, without
+	// fetching vectors (ingest's "already stored?" check).
+	Has(ctx context.Context, ids []string) ([]bool, error)
 	// Count is the number of items.
 	Count(ctx context.Context) (int, error)
 	// Scan calls fn for every item, in no particular order, until fn

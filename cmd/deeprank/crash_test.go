@@ -115,7 +115,7 @@ func TestCrashSafety(t *testing.T) {
 }
 
 // buildBinary builds the deeprank command into dir.
-func buildBinary(t *testing.T, dir string) string {
+func buildBinary(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "deeprank")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -23,12 +23,15 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) vectorstore.Store {
-		s, err := Open(t.TempDir(), nil)
-		if err != nil {
-			t.Fatal(err)
+	storetest.Run(t, func(t *testing.T) func() vectorstore.Store {
+		dir := t.TempDir()
+		return func() vectorstore.Store {
+			s, err := Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
 		}
-		return s
 	})
 }
 

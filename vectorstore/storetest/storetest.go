@@ -4,6 +4,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,14 +53,22 @@ const (
 	version = "model-a"
 )
 
-// Run runs the whole suite. newStore must return an empty store; the suite
-// closes it.
-func Run(t *testing.T, newStore func(t *testing.T) vectorstore.Store) {
+// Fresh makes a new, empty store location for one subtest and returns a
+// function that opens it; the suite closes what it opens, and opens again
+// to check what survives a reopen.
+type Fresh func(t *testing.T) (open func() vectorstore.Store)
+
+// Run runs the whole suite.
+func Run(t *testing.T, fresh Fresh) {
 	ctx := context.Background()
 	spec := vectorstore.Spec{Dim: dim, Metric: vectorstore.MetricL2, ModelVersion: version}
+	newStore := func(t *testing.T) vectorstore.Store {
+		s := fresh(t)()
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
 	open := func(t *testing.T, name string) (vectorstore.Store, vectorstore.Collection) {
 		s := newStore(t)
-		t.Cleanup(func() { s.Close() })
 		if err := s.Create(ctx, name, spec); err != nil {
 			t.Fatal(err)
 		}
@@ -123,6 +134,10 @@ func Run(t *testing.T, newStore func(t *testing.T) vectorstore.Store) {
 			t.Fatalf("get returned %d items: %+v", len(got), got)
 		}
 		assertItem(t, got[0], items[7])
+		has, err := c.Has(ctx, []string{ID(7), ID(999), ID(49)})
+		if err != nil || !slices.Equal(has, []bool{true, false, true}) {
+			t.Errorf("has = %v, %v; want [true false true]", has, err)
+		}
 		// Upserting again replaces, never duplicates.
 		again := Items(10, dim, 2)
 		for i := range again {
@@ -172,17 +187,26 @@ func Run(t *testing.T, newStore func(t *testing.T) vectorstore.Store) {
 		filters := []struct {
 			name   string
 			filter vectorstore.Filter
+			k      int
 		}{
-			{"class", vectorstore.Filter{Classes: []string{"c1"}}},
-			{"path prefix", vectorstore.Filter{PathPrefixes: []string{"dir0/"}}},
-			{"both", vectorstore.Filter{Classes: []string{"c2"}, PathPrefixes: []string{"dir1/"}}},
+			{"class", vectorstore.Filter{Classes: []string{"c1"}}, 10},
+			{"path prefix", vectorstore.Filter{PathPrefixes: []string{"dir0/"}}, 10},
+			{"both", vectorstore.Filter{Classes: []string{"c2"}, PathPrefixes: []string{"dir1/"}}, 10},
+			{"any of two classes", vectorstore.Filter{Classes: []string{"c0", "c2"}}, 10},
+			{"any of two prefixes", vectorstore.Filter{PathPrefixes: []string{"dir0/img1", "dir1/img3"}}, 10},
+			{"all that match", vectorstore.Filter{Classes: []string{"c1"}, PathPrefixes: []string{"dir0/img1"}}, 200},
+			{"none match", vectorstore.Filter{Classes: []string{"nope"}}, 10},
 		}
 		for _, tc := range filters {
-			hits, err := c.Search(ctx, version, items[0].Vector, 10, &tc.filter)
+			hits, err := c.Search(ctx, version, items[0].Vector, tc.k, &tc.filter)
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantIDs := nearest(items, items[0].Vector, &tc.filter)[:10]
+			wantIDs := nearest(items, items[0].Vector, &tc.filter)
+			wantIDs = wantIDs[:min(tc.k, len(wantIDs))]
+			if len(hits) != len(wantIDs) {
+				t.Fatalf("filter %s: %d hits, want %d", tc.name, len(hits), len(wantIDs))
+			}
 			for i, h := range hits {
 				if !tc.filter.Match(h.Metadata) || h.ID != wantIDs[i] {
 					t.Fatalf("filter %s: hit %d = %s (%+v), want %s", tc.name, i, h.ID, h.Metadata, wantIDs[i])
@@ -302,6 +326,136 @@ func Run(t *testing.T, newStore func(t *testing.T) vectorstore.Store) {
 			t.Error("search found a deleted item")
 		}
 	})
+
+	t.Run("Metrics", func(t *testing.T) {
+		s := newStore(t)
+		// Vectors of three lengths, so that the metrics rank differently.
+		items := Items(60, dim, 9)
+		for i, it := range items {
+			for j := range it.Vector {
+				it.Vector[j] *= float32(1 + i%3)
+			}
+		}
+		for _, metric := range []string{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
+			t.Run(metric, func(t *testing.T) {
+				name := "metric_" + metric
+				ms := vectorstore.Spec{Dim: dim, Metric: metric, ModelVersion: version}
+				if err := s.Create(ctx, name, ms); err != nil {
+					t.Fatal(err)
+				}
+				c, err := s.Open(ctx, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Upsert(ctx, version, items); err != nil {
+					t.Fatal(err)
+				}
+				q := items[0].Vector
+				hits, err := c.Search(ctx, version, q, 10, nil)
+				if err != nil || len(hits) != 10 {
+					t.Fatalf("search: %d hits, %v", len(hits), err)
+				}
+				want := rank(items, q, metric)
+				for i, h := range hits {
+					if h.ID != want[i].id || math.Abs(float64(h.Distance)-want[i].d) > 1e-3 {
+						t.Fatalf("hit %d: %s at %g, want %s at %g", i, h.ID[:8], h.Distance, want[i].id[:8], want[i].d)
+					}
+				}
+				// A unit vector's distance to itself: 0 for L2 and cosine, -1
+				// for the inner product.
+				self := map[string]float64{vectorstore.MetricL2: 0, vectorstore.MetricCosine: 0, vectorstore.MetricIP: -1}[metric]
+				hits, _ = c.Search(ctx, version, items[3].Vector, len(items), nil)
+				i := slices.IndexFunc(hits, func(h vectorstore.Hit) bool { return h.ID == ID(3) })
+				if i < 0 || math.Abs(float64(hits[i].Distance)-self) > 1e-4 {
+					t.Errorf("a unit vector's own distance: %+v, want %g", hits[max(i, 0)], self)
+				}
+			})
+		}
+	})
+
+	t.Run("Reopen", func(t *testing.T) {
+		openIt := fresh(t)
+		s := openIt()
+		if err := s.Create(ctx, "durable", spec); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := s.Open(ctx, "durable")
+		items := Items(40, dim, 10)
+		if err := c.Upsert(ctx, version, items); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delete(ctx, []string{ID(1), ID(2)}); err != nil {
+			t.Fatal(err)
+		}
+		moved := Items(5, dim, 11)[3:] // items 3 and 4, new vectors
+		if err := c.Upsert(ctx, version, moved); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = openIt()
+		defer s.Close()
+		c, err := s.Open(ctx, "durable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := c.Count(ctx); n != 38 {
+			t.Errorf("count after reopen %d, want 38", n)
+		}
+		if got, _ := c.Get(ctx, []string{ID(1), ID(2)}); len(got) != 0 {
+			t.Errorf("deleted items back after reopen: %d", len(got))
+		}
+		got, _ := c.Get(ctx, []string{ID(4), ID(30)})
+		if len(got) != 2 {
+			t.Fatalf("get after reopen: %d items", len(got))
+		}
+		assertItem(t, got[0], moved[1])
+		assertItem(t, got[1], items[30])
+		if hits, _ := c.Search(ctx, version, items[30].Vector, 1, nil); len(hits) != 1 || hits[0].ID != ID(30) {
+			t.Errorf("search after reopen: %+v", hits)
+		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		_, c := open(t, "busy")
+		items := Items(120, dim, 12)
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for w := range 4 {
+			wg.Add(2)
+			go func() { // a writer of its own 30 items, in batches of 5
+				defer wg.Done()
+				for lo := 30 * w; lo < 30*(w+1); lo += 5 {
+					if err := c.Upsert(ctx, version, items[lo:lo+5]); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+			go func() { // a reader
+				defer wg.Done()
+				for range 10 {
+					if _, err := c.Search(ctx, version, items[w].Vector, 3, nil); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := c.Get(ctx, []string{ID(w)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if n, _ := c.Count(ctx); n != 120 {
+			t.Errorf("count after concurrent upserts %d, want 120", n)
+		}
+	})
 }
 
 func assertItem(t *testing.T, got, want vectorstore.Item) {
@@ -358,4 +512,33 @@ func nearest(items []vectorstore.Item, q []float32, f *vectorstore.Filter) []str
 		ids[i] = ds[i].id
 	}
 	return ids
+}
+
+type ranked struct {
+	id string
+	d  float64
+}
+
+// rank orders items by brute force under a metric, with the distances a
+// store reports: Euclidean, 1 - cosine, or the negated inner product.
+func rank(items []vectorstore.Item, q []float32, metric string) []ranked {
+	out := make([]ranked, len(items))
+	for i, it := range items {
+		var dot, qq, vv float64
+		for j := range q {
+			dot += float64(q[j]) * float64(it.Vector[j])
+			qq += float64(q[j]) * float64(q[j])
+			vv += float64(it.Vector[j]) * float64(it.Vector[j])
+		}
+		d := -dot
+		switch metric {
+		case vectorstore.MetricL2:
+			d = math.Sqrt(sqDist(q, it.Vector))
+		case vectorstore.MetricCosine:
+			d = 1 - dot/math.Sqrt(qq*vv)
+		}
+		out[i] = ranked{it.ID, d}
+	}
+	slices.SortStableFunc(out, func(a, b ranked) int { return cmp.Compare(a.d, b.d) })
+	return out
 }

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	defaultmodel "github.com/deeprank/deeprank/models/default"
+	"github.com/deeprank/deeprank/vectorstore"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
+	"github.com/deeprank/deeprank/vectorstore/storetest"
+)
+
+// BenchmarkStoreScale measures the embedded store at 100,000 and 1,000,000
+// random unit vectors of the default model's 128 dimensions, written
+// through the store's API: upserts/s while writing them (batches of 1,000,
+// compacting as it goes), the time to open the store and the collection,
+// exact search (k = 10) in a process that stays open (ns/op, and p50/p99),
+// and the whole `deeprank query` command, embedding a photo and searching:
+// its wall time and peak RSS. The data lives in a temporary folder (about
+// 700 MB at a million).
+//
+//	go test -run '^$' -bench StoreScale -benchtime 200x ./cmd/deeprank
+func BenchmarkStoreScale(b *testing.B) {
+	m, err := defaultmodel.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	version, err := m.Version()
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := vectorstore.Spec{Dim: m.Spec.EmbeddingDim, Metric: vectorstore.MetricL2, ModelVersion: version}
+	dir := b.TempDir()
+	bin := buildBinary(b, dir)
+	photo := filepath.Join(dir, "query.png")
+	writeQueryImage(b, photo)
+	upserts := map[int]float64{} // the framework runs each size more than once; fill once
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			storeDir := filepath.Join(dir, fmt.Sprint(n))
+			if _, ok := upserts[n]; !ok {
+				upserts[n] = fillStore(b, storeDir, spec, n)
+			}
+			open := timeOpen(b, storeDir)
+			wall, rss := timeQueryCommand(b, bin, storeDir, photo)
+
+			s, err := embedded.Open(storeDir, &embedded.Options{ReadOnly: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			c, err := s.Open(context.Background(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(9, uint64(n)))
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				q := unitVector(rng, spec.Dim)
+				start := time.Now()
+				hits, err := c.Search(context.Background(), spec.ModelVersion, q, 10, nil)
+				lat = append(lat, time.Since(start))
+				if err != nil || len(hits) != 10 {
+					b.Fatalf("search: %d hits, %v", len(hits), err)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "search-p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "search-p99-ms")
+			b.ReportMetric(float64(open.Microseconds())/1000, "open-ms")
+			b.ReportMetric(float64(wall.Milliseconds()), "query-cmd-ms")
+			b.ReportMetric(float64(rss)/(1<<20), "query-cmd-rss-MB")
+			b.ReportMetric(upserts[n], "upserts/s")
+		})
+	}
+}
+
+// fillStore writes n random items into collection "bench" of a new store
+// and returns the upserts per second.
+func fillStore(b *testing.B, dir string, spec vectorstore.Spec, n int) float64 {
+	b.Helper()
+	ctx := context.Background()
+	s, err := embedded.Open(dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Create(ctx, "bench", spec); err != nil {
+		b.Fatal(err)
+	}
+	c, err := s.Open(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, uint64(n)))
+	const batch = 1000
+	items := make([]vectorstore.Item, batch)
+	start := time.Now()
+	for lo := 0; lo < n; lo += batch {
+		for i := range items {
+			items[i] = vectorstore.Item{ID: storetest.ID(lo + i), Vector: unitVector(rng, spec.Dim), Metadata: vectorstore.Metadata{
+				Path: fmt.Sprintf("/photos/%07d.jpg", lo+i), Size: 1 << 20, Width: 4032, Height: 3024,
+				ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Class: fmt.Sprintf("album%d", (lo+i)%50)}}
+		}
+		if err := c.Upsert(ctx, spec.ModelVersion, items); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func unitVector(rng *rand.Rand, dim int) []float32 {
+	v := make([]float32, dim)
+	var ss float64
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+		ss += float64(v[i]) * float64(v[i])
+	}
+	for i := range v {
+		v[i] /= float32(math.Sqrt(ss))
+	}
+	return v
+}
+
+// timeOpen is the median time to open the store and its collection and
+// count it, as a query command does.
+func timeOpen(b *testing.B, dir string) time.Duration {
+	var times []time.Duration
+	for range 7 {
+		start := time.Now()
+		s, err := embedded.Open(dir, &embedded.Options{ReadOnly: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := s.Open(context.Background(), "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Count(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(start))
+		s.Close()
+	}
+	slices.Sort(times)
+	return times[len(times)/2]
+}
+
+// timeQueryCommand runs `deeprank query` over the store five times and
+// returns the median wall time and the largest peak RSS.
+func timeQueryCommand(b *testing.B, bin, dir, photo string) (time.Duration, int64) {
+	var times []time.Duration
+	var rss int64
+	for range 5 {
+		cmd := exec.Command(bin, "query", "--collection", "bench", "--store-dir", dir, "--image", photo, "--top-k", "10")
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("query: %v\n%s", err, out)
+		}
+		times = append(times, time.Since(start))
+		rss = max(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss*1024)
+	}
+	slices.Sort(times)
+	return times[len(times)/2], rss
+}
+
+func writeQueryImage(b *testing.B, path string) {
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		b.Fatal(err)
+	}
+}
