@@ -276,6 +276,5 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 		return c.errorf("repair", err)
 	}
 	c.removeUnused(man.files(), fixed.files())
-	c.store.logf("collection %q: repaired; damaged files kept as %v", c.name, r.MovedAside)
 	return nil
 }

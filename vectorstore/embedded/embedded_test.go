@@ -610,3 +610,27 @@ func TestDotBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestListSkipsBroken: a stray folder or a collection missing its
+// manifest does not hide the others from List, and is named in its error;
+// opening it says what it is rather than "not found".
+func TestListSkipsBroken(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := mustStore(t, dir, 3)
+	defer s.Close()
+	os.MkdirAll(filepath.Join(dir, "stray"), 0o755)
+	os.WriteFile(filepath.Join(dir, "stray", "notes.txt"), []byte("hi"), 0o644)
+	ctx := context.Background()
+	for _, r := range []*Store{s, func() *Store { r, _ := Open(dir, &Options{ReadOnly: true}); return r }()} {
+		infos, err := r.List(ctx)
+		if len(infos) != 1 || infos[0].Name != "c" || infos[0].Count != 3 {
+			t.Errorf("list gave %+v, want the healthy collection c", infos)
+		}
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `"stray"`) || !strings.Contains(err.Error(), "not a deeprank collection") {
+			t.Errorf("list error %v, want one naming the stray folder", err)
+		}
+		if _, err := r.Open(ctx, "stray"); errors.Is(err, vectorstore.ErrNotFound) || !errors.Is(err, ErrCorrupt) {
+			t.Errorf("open stray: %v", err)
+		}
+	}
+}
