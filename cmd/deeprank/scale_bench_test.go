@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -10,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
-	"syscall"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +54,7 @@ func BenchmarkStoreScale(b *testing.B) {
 			storeDir := filepath.Join(dir, fmt.Sprint(n))
 			if _, ok := upserts[n]; !ok {
 				upserts[n] = fillStore(b, storeDir, spec, n)
+				debug.FreeOSMemory()
 			}
 			open := timeOpen(b, storeDir)
 			wall, rss := timeQueryCommand(b, bin, storeDir, photo)
@@ -160,18 +164,31 @@ func timeOpen(b *testing.B, dir string) time.Duration {
 }
 
 // timeQueryCommand runs `deeprank query` over the store five times and
-// returns the median wall time and the largest peak RSS.
+// returns the median wall time and the largest peak RSS, as GNU time
+// reports it (a child started from this process directly would count this
+// process's own peak: Linux carries it across the exec), or 0 without
+// /usr/bin/time.
 func timeQueryCommand(b *testing.B, bin, dir, photo string) (time.Duration, int64) {
 	var times []time.Duration
 	var rss int64
 	for range 5 {
-		cmd := exec.Command(bin, "query", "--collection", "bench", "--store-dir", dir, "--image", photo, "--top-k", "10")
+		args := []string{bin, "query", "--collection", "bench", "--store-dir", dir, "--image", photo, "--top-k", "10"}
+		gnuTime := "/usr/bin/time"
+		if _, err := os.Stat(gnuTime); err == nil {
+			args = append([]string{gnuTime, "-f", "maxrss-kb=%M"}, args...)
+		}
+		cmd := exec.Command(args[0], args[1:]...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		start := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("query: %v\n%s", err, out)
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("query: %v\n%s", err, stderr.Bytes())
 		}
 		times = append(times, time.Since(start))
-		rss = max(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss*1024)
+		if _, after, ok := strings.Cut(stderr.String(), "maxrss-kb="); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(after), 10, 64)
+			rss = max(rss, kb*1024)
+		}
 	}
 	slices.Sort(times)
 	return times[len(times)/2], rss

@@ -90,7 +90,7 @@ func checkSegment(dir string, ref segmentRef, dim int) []*Damage {
 	var out []*Damage
 	seg, err := openSegment(dir, ref.File, dim)
 	if err == nil {
-		err = seg.verifyAll()
+		err = seg.verifyAll(true)
 		seg.close()
 	}
 	if err != nil {

@@ -629,7 +629,7 @@ func (c *collection) compactLocked(full bool) error {
 	for keep > 0 && (full || st.segs[keep-1].live <= len(src.refs)) {
 		keep--
 		v := st.segs[keep]
-		if err := v.verifyAll(); err != nil {
+		if err := v.verifyAll(false); err != nil {
 			return c.corrupt(err)
 		}
 		for i := range v.n {

@@ -539,8 +539,8 @@ func TestCheckAndRepair(t *testing.T) {
 	}
 }
 
-// TestSegmentDamage: damage in a segment's vectors shows in check (open
-// verifies only the small sections); damage in its ids fails the open.
+// TestSegmentDamage: damage anywhere in a segment shows in check; damage in
+// the sections reads index with (offsets, classes) also fails the open.
 func TestSegmentDamage(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -548,8 +548,10 @@ func TestSegmentDamage(t *testing.T) {
 		openFail bool
 	}{
 		{"vectors", secVectors, false},
-		{"ids", secIDs, true},
+		{"ids", secIDs, false},
 		{"metadata", secMetas, false},
+		{"path offsets", secPathOffs, true},
+		{"classes", secClasses, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
