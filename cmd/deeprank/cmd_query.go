@@ -35,6 +35,9 @@ class=NAME (the image's folder name) and path=PREFIX, comma-separated.`,
 			if o.image == "" {
 				return usagef("query: --image is required")
 			}
+			if err := checkCollectionName("--collection", o.collection); err != nil {
+				return err
+			}
 			filter, err := parseFilter(o.filter)
 			if err != nil {
 				return err

@@ -135,3 +135,50 @@ func TestCLI(t *testing.T) {
 		})
 	}
 }
+
+// TestUsageErrors runs the CLI over every kind of mistake in how it is
+// called: each must exit 2 (not cobra's 1) with a message saying what was
+// wrong, and an invalid collection name must say the naming rule before
+// any store is opened.
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "untouched")
+	const rule = "use a letter or _, then letters, digits or _, at most 255 characters"
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"no command shows help", nil, exitOK, "EXIT STATUS"},
+		{"group alone shows help", []string{"config"}, exitOK, "deeprank config [command]"},
+		{"unknown flag", []string{"query", "--bogus"}, exitUsage, "unknown flag: --bogus; see 'deeprank query --help'"},
+		{"unknown root flag", []string{"--bogus"}, exitUsage, "unknown flag: --bogus"},
+		{"unknown shorthand", []string{"ingest", "-z", dir}, exitUsage, "unknown shorthand flag: 'z'"},
+		{"bad flag value", []string{"query", "--top-k", "ten"}, exitUsage, `invalid argument "ten" for "--top-k" flag`},
+		{"bad bool value", []string{"ingest", "--json=maybe", dir}, exitUsage, `"--json" flag`},
+		{"too few arguments", []string{"ingest"}, exitUsage, "requires at least 1 arg(s)"},
+		{"too many arguments", []string{"collections", "describe", "a", "b"}, exitUsage, "accepts between 0 and 2 arg(s), received 3"},
+		{"argument to a command that takes none", []string{"query", "stray"}, exitUsage, `"stray"`},
+		{"unknown command", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate" for "deeprank"`},
+		{"unknown command suggests", []string{"ingst"}, exitUsage, "did you mean ingest?"},
+		{"unknown subcommand", []string{"config", "shw"}, exitUsage, `unknown command "shw" for "deeprank config" (did you mean show?)`},
+		{"unknown completion shell", []string{"completion", "cmd.exe"}, exitUsage, `unknown command "cmd.exe"`},
+		{"ingest invalid name", []string{"ingest", "--store-dir", store, "--collection", "my-photos", dir}, exitUsage, `--collection "my-photos" is not a valid collection name: ` + rule},
+		{"query invalid name", []string{"query", "--store-dir", store, "--image", "x.jpg", "--collection", "2024"}, exitUsage, rule},
+		{"reindex invalid name", []string{"reindex", "--store-dir", store, "--collection", "a b"}, exitUsage, rule},
+		{"describe invalid name", []string{"collections", "describe", "--store-dir", store, "x.y"}, exitUsage, `collections describe "x.y" is not a valid collection name`},
+		{"drop name too long", []string{"collections", "drop", "--store-dir", store, strings.Repeat("a", 256)}, exitUsage, rule},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d (want %d), output:\n%s\nwant it to contain %q", code, tc.wantCode, out, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Errorf("a usage error touched the store %s (stat: %v)", store, err)
+	}
+}

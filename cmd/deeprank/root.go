@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -38,7 +41,57 @@ EXIT STATUS
 	}
 	root.PersistentFlags().String("config", "", "YAML configuration file (see config.example.yaml)")
 	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd(), newReindexCmd())
+	// cobra adds its completion command only when executing; add it now so
+	// that markUsageErrors reaches it too.
+	root.InitDefaultCompletionCmd()
+	markUsageErrors(root)
 	return root
+}
+
+// markUsageErrors makes every error cobra finds in how a command was called
+// a usageError, so that main exits 2 as the help promises: cobra's own
+// errors are plain and would exit 1. A bad flag or flag value goes through
+// the flag error function, which subcommands inherit; wrong arguments go
+// through each command's Args validator, wrapped here. A command that only
+// groups others (the root, config) gets a validator that refuses an unknown
+// subcommand, and shows its help when called alone: without one, cobra
+// shows the help for an unknown subcommand too and exits 0.
+func markUsageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usagef("%w; see '%s --help'", err, cmd.CommandPath())
+	})
+	var walk func(*cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		if cmd.HasSubCommands() && !cmd.Runnable() {
+			cmd.Args = unknownCommand
+			cmd.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only for the root
+			cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		} else if validate := cmd.Args; validate != nil {
+			cmd.Args = func(cmd *cobra.Command, args []string) error {
+				if err := validate(cmd, args); err != nil {
+					return usagef("%w; see '%s --help'", err, cmd.CommandPath())
+				}
+				return nil
+			}
+		}
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// unknownCommand is the Args validator of a command that only groups
+// subcommands: any argument left over is a subcommand that does not exist.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	hint := ""
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		hint = fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return usagef("unknown command %q for %q%s; see '%s --help' for the commands", args[0], cmd.CommandPath(), hint, cmd.CommandPath())
 }
 
 // loadConfig reads the configuration named by --config, with the flags of
