@@ -3,31 +3,60 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/model"
 )
 
-// runCLI runs the root command with args and returns its output and the
-// exit code main would give.
+// runCLI runs the root command with args and returns its output (stdout
+// and stderr together, then the error main would print) and the exit code
+// main would give.
 func runCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	stdout, stderr, code := runCLIStreams(t, args...)
+	return stdout + stderr, code
+}
+
+// runCLIStreams is runCLI with stdout and stderr apart; the error main
+// would print ends stderr.
+func runCLIStreams(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := newRootCmd()
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
-	cmd.SetErr(&out)
+	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(context.Background())
 	if err != nil {
-		out.WriteString(err.Error())
+		errOut.WriteString(err.Error())
 	}
-	return out.String(), exitCode(err)
+	return out.String(), errOut.String(), exitCode(err)
+}
+
+// mustModel saves a default-spec model initialised with seed under dir and
+// returns its path and version.
+func mustModel(t *testing.T, dir string, seed uint64) (path, version string) {
+	t.Helper()
+	m, err := model.New(model.DefaultSpec(), model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(seed)
+	path = filepath.Join(dir, fmt.Sprintf("m%d.drk", seed))
+	if version, err = m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path, version
 }
 
 func writePNG(t *testing.T, path string, c color.Gray) {
@@ -55,25 +84,8 @@ func TestCLI(t *testing.T) {
 			writePNG(t, filepath.Join(dir, "data", class, string(rune('a'+j))+".png"), color.Gray{Y: uint8(40 + 150*i + 10*j)})
 		}
 	}
-	m, err := model.New(model.DefaultSpec(), model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Initialize(1)
-	modelPath := filepath.Join(dir, "m.drk")
-	if _, err := m.Save(modelPath); err != nil {
-		t.Fatal(err)
-	}
-	m.Initialize(2)
-	model2 := filepath.Join(dir, "m2.drk")
-	if _, err := m.Save(model2); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := model.Load(model2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, _ := loaded.Version()
+	modelPath, _ := mustModel(t, dir, 1)
+	model2, v2 := mustModel(t, dir, 2)
 	store := filepath.Join(dir, "store")
 	badConfig := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badConfig, []byte("train:\n  epochs: \"ten\"\n"), 0o644)
@@ -180,5 +192,50 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(store); !os.IsNotExist(err) {
 		t.Errorf("a usage error touched the store %s (stat: %v)", store, err)
+	}
+}
+
+// TestReindexJSON checks that with --json stdout holds exactly one JSON
+// document, for a reindex and for one with nothing to do, while the
+// sentences still reach stderr.
+func TestReindexJSON(t *testing.T) {
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "data", "c", "a.png"), color.Gray{Y: 60})
+	writePNG(t, filepath.Join(dir, "data", "c", "b.png"), color.Gray{Y: 160})
+	m1, _ := mustModel(t, dir, 1)
+	m2, v2 := mustModel(t, dir, 2)
+	store := filepath.Join(dir, "store")
+	if out, code := runCLI(t, "ingest", "--model", m1, "--store-dir", store, filepath.Join(dir, "data")); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, out)
+	}
+	cases := []struct {
+		name         string
+		wantIngested int
+		wantStderr   string
+	}{
+		{"reindex", 2, `switched collection "images" to model ` + v2},
+		{"nothing to do", 0, "nothing to do"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runCLIStreams(t, "reindex", "--json", "--store-dir", store, "--model", m2)
+			if code != exitOK {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			dec := json.NewDecoder(strings.NewReader(stdout))
+			var sum ingest.Summary
+			if err := dec.Decode(&sum); err != nil {
+				t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+			}
+			if rest, _ := io.ReadAll(dec.Buffered()); strings.TrimSpace(string(rest)) != "" || dec.More() {
+				t.Fatalf("stdout holds more than one JSON document:\n%s", stdout)
+			}
+			if sum.Ingested != tc.wantIngested {
+				t.Errorf("ingested %d, want %d", sum.Ingested, tc.wantIngested)
+			}
+			if !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("stderr:\n%s\nwant it to contain %q", stderr, tc.wantStderr)
+			}
+		})
 	}
 }
