@@ -239,3 +239,72 @@ func TestReindexJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigShowRedacts checks that config show never prints a Milvus
+// password or token, in text or JSON, from the environment or a file, and
+// still tells a set secret from an unset one.
+func TestConfigShowRedacts(t *testing.T) {
+	const password, token = "hunter2-secret", "root:tok-secret"
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("store:\n  milvus:\n    token: "+token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		password string // in DEEPRANK_STORE_MILVUS_PASSWORD, or ""
+		args     []string
+		json     bool
+		want     map[string]string // key: value shown
+	}{
+		{"text from env", password, []string{"config", "show"}, false,
+			map[string]string{"store.milvus.password": "****", "store.milvus.token": ""}},
+		{"text from file", "", []string{"config", "show", "--config", file}, false,
+			map[string]string{"store.milvus.password": "", "store.milvus.token": "****"}},
+		{"json from env and file", password, []string{"config", "show", "--json", "--config", file}, true,
+			map[string]string{"store.milvus.password": "****", "store.milvus.token": "****"}},
+		{"json unset", "", []string{"config", "show", "--json"}, true,
+			map[string]string{"store.milvus.password": "", "store.milvus.token": ""}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.password != "" {
+				t.Setenv("DEEPRANK_STORE_MILVUS_PASSWORD", tc.password)
+			}
+			out, code := runCLI(t, tc.args...)
+			if code != exitOK || strings.Contains(out, password) || strings.Contains(out, token) {
+				t.Fatalf("exit %d, or a secret in clear:\n%s", code, out)
+			}
+			shown := map[string]string{}
+			if tc.json {
+				var doc struct {
+					Keys []struct {
+						Key   string `json:"key"`
+						Value any    `json:"value"`
+					} `json:"keys"`
+				}
+				if err := json.Unmarshal([]byte(out), &doc); err != nil {
+					t.Fatalf("not JSON: %v\n%s", err, out)
+				}
+				for _, e := range doc.Keys {
+					if v, ok := e.Value.(string); ok {
+						shown[e.Key] = v
+					}
+				}
+			} else {
+				for _, line := range strings.Split(out, "\n") {
+					if f := strings.Fields(line); len(f) >= 2 {
+						var v string
+						if json.Unmarshal([]byte(f[1]), &v) == nil {
+							shown[f[0]] = v
+						}
+					}
+				}
+			}
+			for k, want := range tc.want {
+				if got, ok := shown[k]; !ok || got != want {
+					t.Errorf("%s shown as %q (listed: %t), want %q; output:\n%s", k, got, ok, want, out)
+				}
+			}
+		})
+	}
+}
