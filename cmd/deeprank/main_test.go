@@ -308,3 +308,60 @@ func TestConfigShowRedacts(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainCheckpointFlags checks that train will not overwrite an earlier
+// run's checkpoint unless told which to do: --resume goes on with it (here
+// it fails, as the checkpoint is not one), --restart replaces it. (The
+// trainer's TestTrainStart covers the same on trainer.Train.)
+func TestTrainCheckpointFlags(t *testing.T) {
+	dir := t.TempDir()
+	for i, class := range []string{"dark", "light"} {
+		for j := range 3 {
+			writePNG(t, filepath.Join(dir, "data", class, fmt.Sprint(j, ".png")), color.Gray{Y: uint8(40 + 150*i + 10*j)})
+		}
+	}
+	run := filepath.Join(dir, "run")
+	checkpoint := filepath.Join(run, "checkpoint.drc")
+	const earlier = "an earlier run"
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(checkpoint, []byte(earlier), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "train.yaml")
+	if err := os.WriteFile(cfg, []byte("train:\n  data:\n    classes: "+filepath.Join(dir, "data")+
+		"\n  epochs: 1\n  steps_per_epoch: 1\n  batch_size: 2\n  output: "+filepath.Join(dir, "m.drk")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// In order: the last case replaces the checkpoint.
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     []string
+		kept     bool // the earlier checkpoint is still there after
+	}{
+		{"neither flag", nil, exitUsage, []string{checkpoint, "--resume", "--restart"}, true},
+		{"both flags", []string{"--resume", "--restart"}, exitUsage, []string{"give one"}, true},
+		{"resume reads it", []string{"--resume"}, exitFailure, []string{"checkpoint"}, true},
+		{"restart replaces it", []string{"--restart"}, exitOK, []string{"restarting: removed the checkpoint " + checkpoint}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, append([]string{"train", "--config", cfg, "--run-dir", run}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d; output:\n%s", code, tc.wantCode, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			b, err := os.ReadFile(checkpoint)
+			if kept := err == nil && string(b) == earlier; kept != tc.kept || err != nil {
+				t.Errorf("earlier checkpoint kept: %t, want %t (read: %v)", kept, tc.kept, err)
+			}
+		})
+	}
+}
