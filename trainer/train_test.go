@@ -462,3 +462,37 @@ func TestTrainStart(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainSameVersion trains twice with the same seed, data and config,
+// in different seconds: the model files differ in their creation time, and
+// must still have one version.
+func TestTrainSameVersion(t *testing.T) {
+	classes := mustClassImages(t, 3, 4)
+	var versions, created []string
+	for range 2 {
+		o := testOptions(t, classes)
+		o.Epochs, o.StepsPerEpoch = 1, 2
+		// The creation time has a resolution of a second: start each run
+		// in a second of its own.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		res, err := Train(context.Background(), o, io.Discard, Fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := model.Load(o.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := m.Version()
+		if err != nil || v != res.Version {
+			t.Fatalf("the file's version %s (%v), Train said %s", v, err, res.Version)
+		}
+		versions, created = append(versions, v), append(created, m.Provenance.Created)
+	}
+	if created[0] == created[1] {
+		t.Fatalf("the test proved nothing: both models were created at %s", created[0])
+	}
+	if versions[0] != versions[1] {
+		t.Errorf("identical runs gave versions %s and %s (created %s and %s)", versions[0], versions[1], created[0], created[1])
+	}
+}
