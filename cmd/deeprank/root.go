@@ -10,7 +10,18 @@ import (
 	"github.com/deeprank/deeprank/config"
 )
 
+// newRootCmd returns the deeprank command, ready to execute.
 func newRootCmd() *cobra.Command {
+	root := newCommandTree()
+	// cobra adds its completion command only when executing; add it now so
+	// that markUsageErrors reaches it too.
+	root.InitDefaultCompletionCmd()
+	markUsageErrors(root)
+	return root
+}
+
+// newCommandTree returns the root command with every subcommand.
+func newCommandTree() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "deeprank",
 		Short: "Fine-grained image similarity search with deep ranking",
@@ -41,10 +52,6 @@ EXIT STATUS
 	}
 	root.PersistentFlags().String("config", "", "YAML configuration file (see config.example.yaml)")
 	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd(), newReindexCmd())
-	// cobra adds its completion command only when executing; add it now so
-	// that markUsageErrors reaches it too.
-	root.InitDefaultCompletionCmd()
-	markUsageErrors(root)
 	return root
 }
 
