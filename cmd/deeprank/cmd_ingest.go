@@ -67,9 +67,6 @@ EXIT STATUS
 			if o.collection == "" {
 				return usagef("ingest: --collection is required")
 			}
-			if err := checkCollectionName("--collection", o.collection); err != nil {
-				return err
-			}
 			if err := anyExists(args); err != nil {
 				return err
 			}

@@ -37,9 +37,6 @@ have unit length) and path.
 			if o.image == "" {
 				return usagef("query: --image is required")
 			}
-			if err := checkCollectionName("--collection", o.collection); err != nil {
-				return err
-			}
 			filter, err := parseFilter(o.filter)
 			if err != nil {
 				return err

@@ -43,9 +43,6 @@ EXIT STATUS
   deeprank reindex --collection images --model new.drk --store milvus --milvus-address 10.0.0.5:19530`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkCollectionName("--collection", collection); err != nil {
-				return err
-			}
 			l, err := loadRuntime(cmd, embedFlags)
 			if err != nil {
 				return err

@@ -62,7 +62,9 @@ EXIT STATUS
 // through each command's Args validator, wrapped here. A command that only
 // groups others (the root, config) gets a validator that refuses an unknown
 // subcommand, and shows its help when called alone: without one, cobra
-// shows the help for an unknown subcommand too and exits 0.
+// shows the help for an unknown subcommand too and exits 0. Every command
+// with a --collection flag checks the name before it runs, so that none
+// opens a store to be told "invalid argument".
 func markUsageErrors(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usagef("%w; see '%s --help'", err, cmd.CommandPath())
@@ -81,11 +83,37 @@ func markUsageErrors(root *cobra.Command) {
 				return nil
 			}
 		}
+		if f := cmd.Flags().Lookup("collection"); f != nil && cmd.Runnable() {
+			checkCollectionFlag(cmd, f)
+		}
 		for _, sub := range cmd.Commands() {
 			walk(sub)
 		}
 	}
 	walk(root)
+}
+
+// checkCollectionFlag makes cmd check the collection name in flag f, when
+// one is given, before the rest of its PreRun. An empty name is left to
+// the command: for some it means every collection, for others it is
+// missing.
+func checkCollectionFlag(cmd *cobra.Command, f *pflag.Flag) {
+	preE, pre := cmd.PreRunE, cmd.PreRun
+	cmd.PreRun = nil // cobra would skip it now that PreRunE is set: called below
+	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if name := f.Value.String(); name != "" {
+			if err := checkCollectionName("--"+f.Name, name); err != nil {
+				return err
+			}
+		}
+		switch { // as cobra would have: PreRunE, else PreRun
+		case preE != nil:
+			return preE(cmd, args)
+		case pre != nil:
+			pre(cmd, args)
+		}
+		return nil
+	}
 }
 
 // unknownCommand is the Args validator of a command that only groups
