@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/model"
@@ -363,5 +366,50 @@ func TestTrainCheckpointFlags(t *testing.T) {
 				t.Errorf("earlier checkpoint kept: %t, want %t (read: %v)", kept, tc.kept, err)
 			}
 		})
+	}
+}
+
+// TestEveryCollectionFlagChecked walks the command tree: every command
+// with a --collection flag must refuse an invalid name as a usage error
+// that says the rule, before it runs, and accept a valid one.
+func TestEveryCollectionFlagChecked(t *testing.T) {
+	var walk func(*cobra.Command)
+	checked := 0
+	walk = func(cmd *cobra.Command) {
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+		if cmd.Flags().Lookup("collection") == nil {
+			return
+		}
+		checked++
+		t.Run(cmd.CommandPath(), func(t *testing.T) {
+			cases := []struct {
+				name    string
+				wantErr bool
+			}{
+				{"photos_2024", false},
+				{"my-photos", true},
+				{"9lives", true},
+				{strings.Repeat("a", 256), true},
+			}
+			for _, tc := range cases {
+				if err := cmd.Flags().Set("collection", tc.name); err != nil {
+					t.Fatal(err)
+				}
+				if cmd.PreRunE == nil {
+					t.Fatal("no PreRunE checks --collection")
+				}
+				err := cmd.PreRunE(cmd, nil)
+				var ue usageError
+				if tc.wantErr != (err != nil) || err != nil && (!errors.As(err, &ue) || !strings.Contains(err.Error(), "a letter or _, then letters, digits or _, at most 255 characters")) {
+					t.Errorf("--collection %.20q: err = %v; want a usage error saying the rule: %t", tc.name, err, tc.wantErr)
+				}
+			}
+		})
+	}
+	walk(newRootCmd())
+	if checked < 3 { // ingest, query, reindex at least
+		t.Fatalf("the test proved nothing: %d commands with --collection", checked)
 	}
 }
