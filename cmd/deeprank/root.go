@@ -16,8 +16,25 @@ func newRootCmd() *cobra.Command {
 	// cobra adds its completion command only when executing; add it now so
 	// that markUsageErrors reaches it too.
 	root.InitDefaultCompletionCmd()
+	root.SetHelpCommand(newHelpCmd())
 	markUsageErrors(root)
 	return root
+}
+
+// newHelpCmd replaces cobra's help command, which answers a command that
+// does not exist with "Unknown help topic" and exit status 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usagef("help: unknown command %q; see '%s --help' for the commands", strings.Join(args, " "), cmd.Root().Name())
+			}
+			return target.Help()
+		},
+	}
 }
 
 // newCommandTree returns the root command with every subcommand.
