@@ -296,6 +296,27 @@ func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
 	}
 }
 
+// secretKeys are the keys whose values must not be shown: whoever reads
+// `deeprank config show` (a bug report, a CI log) should not get them.
+var secretKeys = []string{"store.milvus.password", "store.milvus.token"}
+
+// Redacted stands in for a secret that is set, in what Redact returns.
+const Redacted = "****"
+
+// Secret reports whether key holds a secret (a password or token).
+func Secret(key string) bool { return slices.Contains(secretKeys, key) }
+
+// Redact replaces in values, as Flatten returns them, every secret that is
+// set with Redacted; an unset one stays empty, so that one can still see
+// whether it is set.
+func Redact(values map[string]any) {
+	for _, k := range secretKeys {
+		if v, ok := values[k]; ok && v != "" && v != nil {
+			values[k] = Redacted
+		}
+	}
+}
+
 // Keys lists every configuration key, sorted.
 func Keys() []string {
 	d, _ := Flatten(Default())

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -141,4 +142,30 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("accepted, but Flatten fails: %v", err)
 		}
 	})
+}
+
+// TestSecretKeys guards the list of secrets against drift: each is a key,
+// and every key named like a secret is on it, so that a new one is not
+// shown in clear by config show.
+func TestSecretKeys(t *testing.T) {
+	keys := Keys()
+	for _, k := range secretKeys {
+		if !slices.Contains(keys, k) {
+			t.Errorf("secret %q is not a configuration key", k)
+		}
+	}
+	for _, k := range keys {
+		leaf := k[strings.LastIndex(k, ".")+1:]
+		for _, word := range []string{"password", "token", "secret", "api_key", "apikey", "credential"} {
+			if strings.Contains(leaf, word) && !Secret(k) {
+				t.Errorf("key %q looks like a secret but is not in secretKeys", k)
+			}
+		}
+	}
+	values := map[string]any{"store.milvus.password": "hunter2", "store.milvus.token": "", "store.milvus.username": "root"}
+	Redact(values)
+	want := map[string]any{"store.milvus.password": Redacted, "store.milvus.token": "", "store.milvus.username": "root"}
+	if !reflect.DeepEqual(values, want) {
+		t.Errorf("Redact gave %v, want %v", values, want)
+	}
 }

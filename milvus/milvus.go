@@ -9,7 +9,8 @@
 // deeprank name, model version and metric, so the dimension and model are
 // checked on open. Rebuild fills a new physical collection and then moves
 // the alias in one step, so queries switch at once from the old vectors to
-// the new (deeprank reindex).
+// the new (deeprank reindex). A server without aliases (milvus-lite) cannot
+// hold deeprank collections: Create says so (ErrNoAliases).
 //
 // Searches and queries run at the configured consistency level (Strong by
 // default, so a query right after an ingest sees it). Transient gRPC
@@ -33,6 +34,8 @@ import (
 
 	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"github.com/milvus-io/milvus-sdk-go/v2/entity"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/deeprank/deeprank/vectorstore"
 )
@@ -118,8 +121,28 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ErrUnreachable is returned by Open when no Milvus answers in time.
-var ErrUnreachable = errors.New("milvus is unreachable")
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrUnreachable is returned by Open when no Milvus answers in time.
+	ErrUnreachable = errors.New("milvus is unreachable")
+	// ErrNoAliases is returned when the server does not implement
+	// collection aliases (milvus-lite does not), which every deeprank
+	// collection is.
+	ErrNoAliases = errors.New("this Milvus server does not support collection aliases")
+)
+
+// aliasError wraps the error of an alias call for op on collection name.
+// A server without aliases answers Unimplemented with no message at all:
+// say what that means and what to do instead.
+func aliasError(op, name string, err error) error {
+	if status.Code(err) == codes.Unimplemented {
+		return fmt.Errorf("%s collection %q: %w (%v): deeprank keeps every collection behind an alias, "+
+			"so that a reindex switches it in one step, and this server does not implement them, as milvus-lite does not; "+
+			"use Milvus standalone or a cluster, 2.3 or later (docker-compose.yml runs one), or the embedded store (--store embedded)",
+			op, name, ErrNoAliases, err)
+	}
+	return fmt.Errorf("%s collection %q: alias: %w", op, name, err)
+}
 
 // Store is a Milvus database seen as a vectorstore.Store. It is safe for
 // concurrent use.
@@ -228,7 +251,7 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 	defer cancel()
 	if err := s.cli.CreateAlias(cctx, p.phys, name); err != nil {
 		s.dropPhysical(ctx, p.phys)
-		return fmt.Errorf("create collection %q: alias: %w", name, err)
+		return aliasError("create", name, err)
 	}
 	return nil
 }
@@ -324,6 +347,11 @@ func (s *Store) resolve(ctx context.Context, name string) (physical, error) {
 			return physical{}, fmt.Errorf("collection %q: %w", name, vectorstore.ErrNotFound)
 		}
 		return physical{}, fmt.Errorf("collection %q: %w", name, err)
+	}
+	// milvus-lite answers a name it does not know with success and an
+	// empty schema, where Milvus answers "can't find collection".
+	if coll.Schema == nil || coll.Schema.CollectionName == "" && len(coll.Schema.Fields) == 0 {
+		return physical{}, fmt.Errorf("collection %q: %w", name, vectorstore.ErrNotFound)
 	}
 	p, ok := toPhysical(coll)
 	if !ok || p.desc.Name != name {
@@ -463,7 +491,7 @@ func (s *Store) Drop(ctx context.Context, name string) error {
 	cctx, cancel := s.call(ctx)
 	defer cancel()
 	if err := s.cli.DropAlias(cctx, name); err != nil {
-		return fmt.Errorf("drop collection %q: alias: %w", name, err)
+		return aliasError("drop", name, err)
 	}
 	ps, err := s.physicals(ctx)
 	if err != nil {
@@ -515,7 +543,7 @@ func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec,
 	defer cancel()
 	if err := s.cli.AlterAlias(cctx, phys, name); err != nil {
 		s.dropPhysical(context.WithoutCancel(ctx), phys)
-		return fmt.Errorf("reindex %q: switch alias: %w", name, err)
+		return aliasError("reindex", name, err)
 	}
 	if err := s.dropPhysical(ctx, old.phys); err != nil {
 		return fmt.Errorf("reindex %q: switched, but dropping the old vectors (%s) failed: %w", name, old.phys, err)

@@ -46,7 +46,17 @@ type Model struct {
 	// Weights holds every parameter of Spec.Arch().Params(), row-major,
 	// keyed by name.
 	Weights map[string][]float32
+
+	// legacy is set by Decode for a file of format 1, whose version was
+	// the hash of the whole file. Collections are stamped with that
+	// version, so it stays the model's version as long as the content it
+	// was read with (spec, normalization, weights) is unchanged.
+	legacy *legacyVersion
 }
+
+// legacyVersion is the version of a format-1 file and the content version
+// of what it held.
+type legacyVersion struct{ version, content string }
 
 // New returns a model for spec with every weight zero.
 func New(spec Spec, norm Normalization) (*Model, error) {
@@ -102,11 +112,19 @@ func shapeSize(s []int) int {
 //
 //	magic "DEEPRANK" | uint32 format version | uint32 header length |
 //	header (JSON) | float32 tensor data in header order | SHA-256 of all before
+//
+// Formats 1 and 2 share this layout and differ in the model's version
+// (see Model.Version): format 1's covered the whole file, provenance and
+// creation time included, so that two identical training runs gave two
+// versions; format 2's covers only what the model computes with.
 const (
-	fileMagic   = "DEEPRANK"
-	fileVersion = 1
-	prefixLen   = len(fileMagic) + 8
-	sumLen      = sha256.Size
+	fileMagic = "DEEPRANK"
+	// fileVersion is the format Encode writes.
+	fileVersion = 2
+	// legacyFileVersion is the older format Decode still reads.
+	legacyFileVersion = 1
+	prefixLen         = len(fileMagic) + 8
+	sumLen            = sha256.Size
 	// maxHeaderLen bounds the JSON header so a corrupt length cannot make
 	// the loader allocate without limit.
 	maxHeaderLen = 16 << 20
@@ -177,8 +195,9 @@ func Decode(data []byte) (*Model, error) {
 	if len(data) < prefixLen || !bytes.Equal(data[:len(fileMagic)], []byte(fileMagic)) {
 		return nil, ErrNotModel
 	}
-	if v := binary.LittleEndian.Uint32(data[len(fileMagic):]); v != fileVersion {
-		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrIncompatible, v, fileVersion)
+	format := binary.LittleEndian.Uint32(data[len(fileMagic):])
+	if format != fileVersion && format != legacyFileVersion {
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d and %d", ErrIncompatible, format, legacyFileVersion, fileVersion)
 	}
 	hlen := int(binary.LittleEndian.Uint32(data[len(fileMagic)+4:]))
 	if hlen > maxHeaderLen {
@@ -233,13 +252,41 @@ func Decode(data []byte) (*Model, error) {
 			return nil, fmt.Errorf("%w: normalization std of channel %d is %g", ErrCorrupt, c, s)
 		}
 	}
+	if format == legacyFileVersion {
+		content, err := m.contentVersion()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		m.legacy = &legacyVersion{version: versionOf(data), content: content}
+	}
 	return m, nil
 }
 
 // Version is the model's content hash: the first 16 hex digits of the
-// SHA-256 of its encoding. Two models with the same version embed alike.
+// SHA-256 of its encoding without its provenance, so of its spec,
+// normalization and weights alone. Two models with the same version embed
+// alike, and the same seed, data and config train models of one version,
+// whenever they run.
+//
+// A model read from a file of format 1 keeps that file's version, the hash
+// of the whole file, while its spec, normalization and weights are
+// unchanged: collections are stamped with it.
 func (m *Model) Version() (string, error) {
-	b, err := m.Encode()
+	v, err := m.contentVersion()
+	if err != nil {
+		return "", err
+	}
+	if m.legacy != nil && m.legacy.content == v {
+		return m.legacy.version, nil
+	}
+	return v, nil
+}
+
+// contentVersion is the version of m by the rule of the current format.
+func (m *Model) contentVersion() (string, error) {
+	c := *m
+	c.Provenance = Provenance{}
+	b, err := c.Encode()
 	if err != nil {
 		return "", err
 	}
@@ -265,7 +312,9 @@ func Load(path string) (*Model, error) {
 }
 
 // Save writes the model to path atomically (temporary file, fsync, rename,
-// fsync of the folder) and returns its version.
+// fsync of the folder) and returns its version. The file is of the current
+// format, so a model read from a format-1 file takes the version of the
+// current rule from then on, as the file written will give it.
 func (m *Model) Save(path string) (string, error) {
 	b, err := m.Encode()
 	if err != nil {
@@ -274,7 +323,8 @@ func (m *Model) Save(path string) (string, error) {
 	if err := WriteFileAtomic(path, b); err != nil {
 		return "", fmt.Errorf("save model: %w", err)
 	}
-	return versionOf(b), nil
+	m.legacy = nil
+	return m.Version()
 }
 
 // WriteFileAtomic replaces path with data so that a crash leaves either the

@@ -2,6 +2,9 @@ package model
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -34,8 +37,10 @@ func mustModel(t testing.TB) *Model {
 	return m
 }
 
-func TestSaveLoadRoundTrip(t *testing.T) {
-	m := mustModel(t)
+// mustSaveLoad saves m to a new file and loads it back; it returns the
+// version Save gave and the model loaded.
+func mustSaveLoad(t *testing.T, m *Model) (string, *Model) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "m.drk")
 	v, err := m.Save(path)
 	if err != nil {
@@ -45,6 +50,12 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v, got
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	m := mustModel(t)
+	v, got := mustSaveLoad(t, m)
 	gv, err := got.Version()
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +151,7 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	f.Add(legacyEncode(f, m))
 	f.Add(good[:prefixLen+20])
 	f.Add([]byte("DEEPRANK"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -147,16 +159,142 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Whatever decodes must encode back to the same bytes and run.
+		// Whatever decodes must encode back to the same bytes (but the
+		// format number and checksum, for a format-1 file) and run.
 		again, err := m.Encode()
 		if err != nil {
 			t.Fatalf("decoded model does not encode: %v", err)
 		}
-		if !bytes.Equal(again, data) {
+		if !bytes.Equal(again[prefixLen-4:len(again)-sumLen], data[prefixLen-4:len(data)-sumLen]) {
 			t.Fatal("decode then encode changed the bytes")
+		}
+		if m.legacy == nil && !bytes.Equal(again, data) {
+			t.Fatal("decode then encode changed the bytes of a current file")
 		}
 		if _, err := NewNet(m, nil); err != nil {
 			t.Fatalf("decoded model does not run: %v", err)
 		}
 	})
+}
+
+// legacyEncode encodes m as a file of format 1 (before versions left out
+// the provenance): the current encoding with the old format number.
+func legacyEncode(t testing.TB, m *Model) []byte {
+	t.Helper()
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[:len(b)-sumLen]
+	binary.LittleEndian.PutUint32(b[len(fileMagic):], legacyFileVersion)
+	sum := sha256.Sum256(b)
+	return append(b, sum[:]...)
+}
+
+// TestVersion checks what a model's version covers: its spec,
+// normalization and weights, not its provenance (creation time, data,
+// metrics), so that identical training runs give one version.
+func TestVersion(t *testing.T) {
+	base := mustModel(t)
+	v0, err := base.Version()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		edit func(m *Model)
+		same bool
+	}{
+		{"nothing", func(m *Model) {}, true},
+		{"creation time", func(m *Model) { m.Provenance.Created = "2026-12-01T11:00:00Z" }, true},
+		{"data, config, parent, epochs", func(m *Model) {
+			m.Provenance.Data, m.Provenance.Config, m.Provenance.Parent, m.Provenance.Epochs = "other", "c.yaml", "0123456789abcdef", 7
+		}, true},
+		{"metrics", func(m *Model) { m.Provenance.Metrics = map[string]float64{"val_precision": 0.5} }, true},
+		{"a weight", func(m *Model) { m.Weights["embedding.b"][0] += 1e-6 }, false},
+		{"normalization", func(m *Model) { m.Normalization.Mean[1] = 0.5 }, false},
+		{"spec", func(m *Model) {
+			spec := m.Spec
+			spec.ColorFeatures = 2
+			n, err := New(spec, m.Normalization)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, w := range m.Weights { // the same weights where both have them
+				copy(n.Weights[name], w)
+			}
+			*m = *n
+		}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := base.Clone()
+			tc.edit(m)
+			v, err := m.Version()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (v == v0) != tc.same {
+				t.Errorf("version %s, before the change %s; want them equal: %t", v, v0, tc.same)
+			}
+			// Saved and loaded, the model keeps its version.
+			sv, loaded := mustSaveLoad(t, m)
+			if lv, _ := loaded.Version(); sv != v || lv != v {
+				t.Errorf("version %s, Save gave %s, loaded %s", v, sv, lv)
+			}
+		})
+	}
+}
+
+// TestLegacyVersion checks that a model read from a format-1 file keeps
+// that file's version (the hash of the whole file, which collections are
+// stamped with) until its weights change or it is saved anew.
+func TestLegacyVersion(t *testing.T) {
+	m := mustModel(t)
+	m.Provenance.Created = "2025-01-01T00:00:00Z"
+	data := legacyEncode(t, m)
+	sum := sha256.Sum256(data)
+	fileHash := hex.EncodeToString(sum[:8])
+	content, err := m.Version()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if content == fileHash {
+		t.Fatal("the test proved nothing: the two rules agree")
+	}
+	cases := []struct {
+		name string
+		edit func(t *testing.T, m *Model)
+		want string
+	}{
+		{"as read", func(t *testing.T, m *Model) {}, fileHash},
+		{"provenance changed", func(t *testing.T, m *Model) { m.Provenance.Created = "" }, fileHash},
+		{"cloned", func(t *testing.T, m *Model) { *m = *m.Clone() }, fileHash},
+		{"weight changed", func(t *testing.T, m *Model) { m.Weights["embedding.b"][0] += 1 }, ""},
+		{"saved anew", func(t *testing.T, m *Model) {
+			if _, err := m.Save(filepath.Join(t.TempDir(), "m.drk")); err != nil {
+				t.Fatal(err)
+			}
+		}, content},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(t, got)
+			v, err := got.Version()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if v == fileHash || v == content {
+					t.Errorf("version %s after the change, want a new one", v)
+				}
+			} else if v != tc.want {
+				t.Errorf("version %s, want %s", v, tc.want)
+			}
+		})
+	}
 }

@@ -10,9 +10,11 @@
 # estimated from the trainer's benchmark: about two and a half hours).
 # Needs the data of scripts/fetch-default-data.sh. Each stage's log goes to
 # its run folder (train.log). Arguments go to every `deeprank train` run:
-# after an interruption run it again with --resume; finished stages are not
-# run again (each leaves stage.done in its run folder).
-# Usage: scripts/train-default-model.sh [--resume]
+# after an interruption run it again with --resume (or --restart to start the
+# unfinished stage over; without either, train refuses to overwrite its
+# checkpoint); finished stages are not run again (each leaves stage.done in
+# its run folder).
+# Usage: scripts/train-default-model.sh [--resume | --restart]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh

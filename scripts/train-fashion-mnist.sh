@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-fashion-mnist.sh data/fashion-mnist 12000
 go build -o bin/deeprank ./cmd/deeprank
-bin/deeprank train --config examples/fashion-mnist.yaml
+# --restart: a run of this script trains afresh, replacing an earlier run's
+# checkpoint (train refuses to overwrite one without it).
+bin/deeprank train --config examples/fashion-mnist.yaml --restart
 bin/deeprank eval --model runs/fashion-mnist/model.drk --untrained --classes data/fashion-mnist/test --max-images 3000

@@ -56,7 +56,7 @@ func ExampleTrain() {
 	opts.Output = filepath.Join(dir, "model.drk")
 	opts.RunDir = filepath.Join(dir, "run")
 
-	res, err := trainer.Train(context.Background(), opts, io.Discard, false)
+	res, err := trainer.Train(context.Background(), opts, io.Discard, trainer.Fresh)
 	if err != nil {
 		panic(err)
 	}

@@ -37,7 +37,7 @@ func TestTrainFashionMNIST(t *testing.T) {
 	dir := t.TempDir()
 	o.Output = filepath.Join(dir, "model.drk")
 	o.RunDir = filepath.Join(dir, "run")
-	res, err := trainer.Train(context.Background(), o, io.Discard, false)
+	res, err := trainer.Train(context.Background(), o, io.Discard, trainer.Fresh)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,10 +68,31 @@ type run struct {
 	lastSave time.Time
 }
 
-// Train trains a model as opts say, writing progress lines to log. With
-// resume, it continues from the checkpoint in opts.RunDir if there is one.
-// Cancelling ctx writes a checkpoint and returns ctx's error.
-func Train(ctx context.Context, opts Options, log io.Writer, resume bool) (*Result, error) {
+// Start says what Train does with a checkpoint left in the run folder by an
+// earlier run.
+type Start int
+
+const (
+	// Fresh starts from the options, and refuses with ErrCheckpointExists
+	// when the run folder holds a checkpoint: the run would overwrite it,
+	// losing the earlier run, which was likely meant to be resumed.
+	Fresh Start = iota
+	// Resume continues from the checkpoint, or starts from the options
+	// when there is none.
+	Resume
+	// Restart starts from the options and deletes the checkpoint first, so
+	// that a later Resume cannot pick up the abandoned run.
+	Restart
+)
+
+// ErrCheckpointExists is returned (wrapped, with the checkpoint's path) by
+// a Fresh Train when the run folder holds a checkpoint.
+var ErrCheckpointExists = errors.New("the run folder holds a checkpoint of an earlier run")
+
+// Train trains a model as opts say, writing progress lines to log; start
+// says what to do with a checkpoint in opts.RunDir. Cancelling ctx writes
+// a checkpoint and returns ctx's error.
+func Train(ctx context.Context, opts Options, log io.Writer, start Start) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -82,7 +103,10 @@ func Train(ctx context.Context, opts Options, log io.Writer, resume bool) (*Resu
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	r := &run{opts: opts, log: log}
-	if err := r.setupModel(resume); err != nil {
+	if err := r.checkStart(start); err != nil {
+		return nil, err
+	}
+	if err := r.setupModel(start == Resume); err != nil {
 		return nil, err
 	}
 	src, err := newSource(opts)
@@ -106,6 +130,27 @@ func Train(ctx context.Context, opts Options, log io.Writer, resume bool) (*Resu
 	}
 	defer r.close()
 	return r.loop(ctx)
+}
+
+// checkStart refuses a Fresh run over a checkpoint, and removes the
+// checkpoint for a Restart.
+func (r *run) checkStart(start Start) error {
+	path := r.checkpointPath()
+	switch start {
+	case Fresh:
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("train: %s: %w", path, ErrCheckpointExists)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("train: %w", err)
+		}
+	case Restart:
+		if err := os.Remove(path); err == nil {
+			fmt.Fprintf(r.log, "restarting: removed the checkpoint %s\n", path)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("train: restart: %w", err)
+		}
+	}
+	return nil
 }
 
 // setupModel starts from a checkpoint, a model to fine-tune, or random

@@ -195,7 +195,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	// which finishes first.
 	straight.BatchShards = 2
 	began := time.Now()
-	res, err := Train(context.Background(), straight, io.Discard, false)
+	res, err := Train(context.Background(), straight, io.Discard, Fresh)
 	took := time.Since(began)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 		// test ends however slow the machine (or the race detector) is.
 		limit := time.Duration(float64(took) * (0.02 + 0.2*rng.Float64()) * (1 + float64(attempt)/10))
 		ctx, cancel := context.WithTimeout(context.Background(), limit)
-		_, err := Train(ctx, broken, io.Discard, true)
+		_, err := Train(ctx, broken, io.Discard, Resume)
 		cancel()
 		if err == nil {
 			break
@@ -244,7 +244,7 @@ func TestTrainFineTune(t *testing.T) {
 	classes := mustClassImages(t, 3, 6)
 	o := testOptions(t, classes)
 	o.Epochs = 1
-	if _, err := Train(context.Background(), o, io.Discard, false); err != nil {
+	if _, err := Train(context.Background(), o, io.Discard, Fresh); err != nil {
 		t.Fatal(err)
 	}
 	parent, err := model.Load(o.Output)
@@ -256,7 +256,7 @@ func TestTrainFineTune(t *testing.T) {
 	ft.Epochs = 1
 	ft.InitModel = o.Output
 	ft.Model = model.DefaultSpec() // ignored: the fine-tuned model keeps its spec
-	res, err := Train(context.Background(), ft, io.Discard, false)
+	res, err := Train(context.Background(), ft, io.Discard, Fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestTrainErrors(t *testing.T) {
 				tc.setup()
 				defer os.Remove(notImage)
 			}
-			_, err := Train(context.Background(), o, io.Discard, false)
+			_, err := Train(context.Background(), o, io.Discard, Fresh)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
@@ -313,7 +313,7 @@ func TestTrainEarlyStop(t *testing.T) {
 	o.Epochs = 5
 	o.Patience = 1
 	o.LearningRate = 1e-12 // nothing changes, so nothing improves
-	res, err := Train(context.Background(), o, io.Discard, false)
+	res, err := Train(context.Background(), o, io.Discard, Fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestTrainMix(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Train(context.Background(), o, io.Discard, false); err != nil {
+	if _, err := Train(context.Background(), o, io.Discard, Fresh); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -406,5 +406,93 @@ func TestLRScale(t *testing.T) {
 		if got := lrScale(tc.schedule, tc.progress); math.Abs(got-tc.want) > 1e-12 {
 			t.Errorf("lrScale(%q, %g) = %g, want %g", tc.schedule, tc.progress, got, tc.want)
 		}
+	}
+}
+
+// TestTrainStart checks what each Start does with a checkpoint left in the
+// run folder: Fresh refuses and leaves it, Restart deletes it and trains,
+// Resume reads it. The checkpoint is garbage, so that a run which read it
+// would fail (the Resume case proves it does).
+func TestTrainStart(t *testing.T) {
+	classes := mustClassImages(t, 3, 4)
+	garbage := []byte("not a checkpoint")
+	cases := []struct {
+		name       string
+		start      Start
+		checkpoint bool   // put garbage in the run folder's checkpoint first
+		wantErr    error  // errors.Is; nil with wantText "" for success
+		wantText   string // in the error
+	}{
+		{"fresh in an empty folder", Fresh, false, nil, ""},
+		{"fresh over a checkpoint", Fresh, true, ErrCheckpointExists, "checkpoint.drc"},
+		{"restart over a checkpoint", Restart, true, nil, ""},
+		{"restart in an empty folder", Restart, false, nil, ""},
+		{"resume reads the checkpoint", Resume, true, nil, "checkpoint"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(t, classes)
+			o.Epochs, o.StepsPerEpoch = 1, 1
+			path := filepath.Join(o.RunDir, "checkpoint.drc")
+			if tc.checkpoint {
+				if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, garbage, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Train(context.Background(), o, io.Discard, tc.start)
+			if tc.wantErr == nil && tc.wantText == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The run wrote its own checkpoint in place of the garbage.
+				if _, _, err := loadCheckpoint(path); err != nil {
+					t.Fatalf("after the run: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantText) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Fatalf("err = %v, want %v containing %q", err, tc.wantErr, tc.wantText)
+			}
+			if b, _ := os.ReadFile(path); !bytes.Equal(b, garbage) {
+				t.Error("a refused run changed the checkpoint")
+			}
+		})
+	}
+}
+
+// TestTrainSameVersion trains twice with the same seed, data and config,
+// in different seconds: the model files differ in their creation time, and
+// must still have one version.
+func TestTrainSameVersion(t *testing.T) {
+	classes := mustClassImages(t, 3, 4)
+	var versions, created []string
+	for range 2 {
+		o := testOptions(t, classes)
+		o.Epochs, o.StepsPerEpoch = 1, 2
+		// The creation time has a resolution of a second: start each run
+		// in a second of its own.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		res, err := Train(context.Background(), o, io.Discard, Fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := model.Load(o.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := m.Version()
+		if err != nil || v != res.Version {
+			t.Fatalf("the file's version %s (%v), Train said %s", v, err, res.Version)
+		}
+		versions, created = append(versions, v), append(created, m.Provenance.Created)
+	}
+	if created[0] == created[1] {
+		t.Fatalf("the test proved nothing: both models were created at %s", created[0])
+	}
+	if versions[0] != versions[1] {
+		t.Errorf("identical runs gave versions %s and %s (created %s and %s)", versions[0], versions[1], created[0], created[1])
 	}
 }

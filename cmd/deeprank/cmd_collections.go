@@ -28,6 +28,11 @@ func newCollectionsCmd() *cobra.Command {
 			if (verb == "list") != (len(args) <= 1) {
 				return usagef("collections: %s takes one collection name", verb)
 			}
+			if len(args) == 2 {
+				if err := checkCollectionName("collections "+verb, args[1]); err != nil {
+					return err
+				}
+			}
 			l, err := loadRuntime(cmd, nil)
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -26,8 +27,9 @@ func newQueryCmd() *cobra.Command {
 		Short: "Find the stored images most similar to an image",
 		Long: `Query embeds one image with the model and prints the nearest images of the
 collection: rank, distance (0 for the same image; at most 2 for L2, as vectors
-have unit length) and path. --filter restricts the search by metadata:
-class=NAME (the image's folder name) and path=PREFIX, comma-separated.`,
+have unit length) and path.
+
+` + filterHelp,
 		Example: `  deeprank query --image x.jpg
   deeprank query --image x.jpg --collection images --top-k 5 --filter class=beach --json`,
 		Args: cobra.NoArgs,
@@ -88,28 +90,67 @@ class=NAME (the image's folder name) and path=PREFIX, comma-separated.`,
 	f := cmd.Flags()
 	f.StringVar(&o.image, "image", "", "image to search with")
 	f.StringVar(&o.collection, "collection", "images", "collection to search")
-	f.StringVar(&o.filter, "filter", "", "metadata filter: class=NAME,path=PREFIX")
+	f.StringVar(&o.filter, "filter", "", "metadata filter: comma-separated class=NAME and path=PREFIX; a repeated key matches any of its values (see the help above)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.Int("top-k", 0, "number of results (key query.top_k, env DEEPRANK_QUERY_TOP_K)")
 	addStoreFlags(cmd)
 	return cmd
 }
 
+// filterHelp is the --filter grammar, for the flag's help and the
+// command's long help.
+const filterHelp = `--filter restricts the search by metadata: comma-separated key=value
+items, where the key is class (the image's folder name, exactly) or path (a
+prefix of the image's absolute path, as a string: path=photos/ takes the
+folder photos, path=photos also photos2). A relative path is taken from the
+current folder, as ingest takes it. A key given more than once matches any
+of its values; class and path together must both match. Values are taken as
+written, spaces included, and cannot hold a comma. An empty value or an
+unknown key is a usage error.
+
+  --filter class=beach,class=sea,path=/data/photos/   beach or sea, under /data/photos/`
+
+// parseFilter parses the --filter grammar of filterHelp; "" is no filter.
+// Every error is a usage error naming the item at fault.
 func parseFilter(s string) (*vectorstore.Filter, error) {
 	if s == "" {
 		return nil, nil
 	}
 	f := &vectorstore.Filter{}
-	for _, part := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(part, "=")
-		switch {
-		case ok && k == "class":
-			f.Classes = append(f.Classes, v)
-		case ok && k == "path":
-			f.PathPrefixes = append(f.PathPrefixes, v)
-		default:
-			return nil, usagef("--filter %q: want class=NAME and/or path=PREFIX, comma-separated", s)
+	for _, item := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, usagef("--filter %q: item %q is not key=value; want e.g. class=beach,path=photos/", s, item)
 		}
+		if k != "class" && k != "path" {
+			return nil, usagef("--filter %q: unknown key %q; the keys are class and path", s, k)
+		}
+		if v == "" {
+			return nil, usagef("--filter %q: %s has an empty value; give %s=VALUE or leave the item out", s, k, k)
+		}
+		if k == "class" {
+			f.Classes = append(f.Classes, v)
+			continue
+		}
+		p, err := absPrefix(v)
+		if err != nil {
+			return nil, fmt.Errorf("--filter %q: %w", s, err)
+		}
+		f.PathPrefixes = append(f.PathPrefixes, p)
 	}
 	return f, nil
+}
+
+// absPrefix makes a path prefix absolute and clean, as ingest stores paths
+// (filepath.Abs), so that a relative prefix matches them. A trailing
+// separator is kept: it is what limits the prefix to a folder's contents.
+func absPrefix(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("path=%s: %w", p, err)
+	}
+	if strings.HasSuffix(p, string(filepath.Separator)) && !strings.HasSuffix(abs, string(filepath.Separator)) {
+		abs += string(filepath.Separator)
+	}
+	return abs, nil
 }

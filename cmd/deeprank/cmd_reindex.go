@@ -70,8 +70,17 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
+			// With --json, stdout holds one JSON document and nothing else,
+			// so that it parses; the sentences go to stderr.
+			say := cmd.OutOrStdout()
+			if asJSON {
+				say = stderr
+			}
 			if info.ModelVersion == emb.ModelVersion() {
-				fmt.Fprintf(cmd.OutOrStdout(), "collection %q already holds vectors of model %s: nothing to do\n", collection, info.ModelVersion)
+				fmt.Fprintf(say, "collection %q already holds vectors of model %s: nothing to do\n", collection, info.ModelVersion)
+				if asJSON {
+					printSummary(cmd.OutOrStdout(), &ingest.Summary{}, true)
+				}
 				return nil
 			}
 			// The old collection's items, by path: the images to embed again.
@@ -118,14 +127,14 @@ EXIT STATUS
 				return err
 			}
 			printSummary(cmd.OutOrStdout(), sum, asJSON)
-			fmt.Fprintf(cmd.OutOrStdout(), "switched collection %q to model %s\n", collection, emb.ModelVersion())
+			fmt.Fprintf(say, "switched collection %q to model %s\n", collection, emb.ModelVersion())
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&collection, "collection", "images", "collection to reindex")
 	f.BoolVar(&dropMissing, "drop-missing", false, "go on without images whose file is gone or changed")
-	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	f.BoolVar(&asJSON, "json", false, "print the summary as JSON: stdout holds only JSON (a zero summary when there is nothing to do), messages go to stderr")
 	addEmbedFlags(cmd)
 	addStoreFlags(cmd)
 	addWaitFlag(cmd)

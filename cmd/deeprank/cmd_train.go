@@ -1,13 +1,15 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/deeprank/deeprank/trainer"
 )
 
 func newTrainCmd() *cobra.Command {
-	var resume bool
+	var resume, restart bool
 	cmd := &cobra.Command{
 		Use:   "train --config FILE",
 		Short: "Train a deep-ranking model from triplets",
@@ -20,9 +22,12 @@ are sampled every epoch from a folder of class subfolders
 (train.data.classes). A share of the data is held out and scored after every
 epoch; the best model is written to train.output. Checkpoints, metrics.csv and
 curves.png go to train.run_dir. Ctrl-C writes a checkpoint; --resume goes on
-from it.`,
+from it. When the run folder holds a checkpoint, train refuses to start
+without --resume (go on with that run) or --restart (start over, deleting
+it): a new run would overwrite it.`,
 		Example: `  deeprank train --config retrain.yaml
   deeprank train --config retrain.yaml --resume
+  deeprank train --config retrain.yaml --restart
   DEEPRANK_TRAIN_EPOCHS=5 deeprank train --config retrain.yaml --output small.drk`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -39,12 +44,25 @@ from it.`,
 			if err := l.Train.Validate(); err != nil {
 				return usageError{err}
 			}
-			_, err = trainer.Train(cmd.Context(), l.Train, cmd.ErrOrStderr(), resume)
+			start := trainer.Fresh
+			switch {
+			case resume && restart:
+				return usagef("train: --resume and --restart contradict each other: give one")
+			case resume:
+				start = trainer.Resume
+			case restart:
+				start = trainer.Restart
+			}
+			_, err = trainer.Train(cmd.Context(), l.Train, cmd.ErrOrStderr(), start)
+			if errors.Is(err, trainer.ErrCheckpointExists) {
+				return usagef("%w: continue that run with --resume, or start over with --restart, which deletes the checkpoint (or set another train.run_dir, --run-dir)", err)
+			}
 			return err
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&resume, "resume", false, "continue from the checkpoint in the run folder, if any")
+	f.BoolVar(&restart, "restart", false, "start over, deleting the checkpoint in the run folder (without it or --resume, train refuses to overwrite one)")
 	f.Int("epochs", 0, "epochs to train (key train.epochs, env DEEPRANK_TRAIN_EPOCHS)")
 	f.String("output", "", "model file to write (key train.output, env DEEPRANK_TRAIN_OUTPUT)")
 	f.String("run-dir", "", "folder for checkpoints and curves (key train.run_dir, env DEEPRANK_TRAIN_RUN_DIR)")

@@ -3,31 +3,63 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
+	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/model"
 )
 
-// runCLI runs the root command with args and returns its output and the
-// exit code main would give.
+// runCLI runs the root command with args and returns its output (stdout
+// and stderr together, then the error main would print) and the exit code
+// main would give.
 func runCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	stdout, stderr, code := runCLIStreams(t, args...)
+	return stdout + stderr, code
+}
+
+// runCLIStreams is runCLI with stdout and stderr apart; the error main
+// would print ends stderr.
+func runCLIStreams(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := newRootCmd()
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
-	cmd.SetErr(&out)
+	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(context.Background())
 	if err != nil {
-		out.WriteString(err.Error())
+		errOut.WriteString(err.Error())
 	}
-	return out.String(), exitCode(err)
+	return out.String(), errOut.String(), exitCode(err)
+}
+
+// mustModel saves a default-spec model initialised with seed under dir and
+// returns its path and version.
+func mustModel(t *testing.T, dir string, seed uint64) (path, version string) {
+	t.Helper()
+	m, err := model.New(model.DefaultSpec(), model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(seed)
+	path = filepath.Join(dir, fmt.Sprintf("m%d.drk", seed))
+	if version, err = m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path, version
 }
 
 func writePNG(t *testing.T, path string, c color.Gray) {
@@ -55,25 +87,8 @@ func TestCLI(t *testing.T) {
 			writePNG(t, filepath.Join(dir, "data", class, string(rune('a'+j))+".png"), color.Gray{Y: uint8(40 + 150*i + 10*j)})
 		}
 	}
-	m, err := model.New(model.DefaultSpec(), model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Initialize(1)
-	modelPath := filepath.Join(dir, "m.drk")
-	if _, err := m.Save(modelPath); err != nil {
-		t.Fatal(err)
-	}
-	m.Initialize(2)
-	model2 := filepath.Join(dir, "m2.drk")
-	if _, err := m.Save(model2); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := model.Load(model2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, _ := loaded.Version()
+	modelPath, _ := mustModel(t, dir, 1)
+	model2, v2 := mustModel(t, dir, 2)
 	store := filepath.Join(dir, "store")
 	badConfig := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badConfig, []byte("train:\n  epochs: \"ten\"\n"), 0o644)
@@ -133,5 +148,272 @@ func TestCLI(t *testing.T) {
 				t.Fatalf("exit %d (want %d), output:\n%s\nwant it to contain %q", code, tc.wantCode, out, tc.want)
 			}
 		})
+	}
+}
+
+// TestUsageErrors runs the CLI over every kind of mistake in how it is
+// called: each must exit 2 (not cobra's 1) with a message saying what was
+// wrong, and an invalid collection name must say the naming rule before
+// any store is opened.
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "untouched")
+	const rule = "use a letter or _, then letters, digits or _, at most 255 characters"
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"no command shows help", nil, exitOK, "EXIT STATUS"},
+		{"group alone shows help", []string{"config"}, exitOK, "deeprank config [command]"},
+		{"unknown flag", []string{"query", "--bogus"}, exitUsage, "unknown flag: --bogus; see 'deeprank query --help'"},
+		{"unknown root flag", []string{"--bogus"}, exitUsage, "unknown flag: --bogus"},
+		{"unknown shorthand", []string{"ingest", "-z", dir}, exitUsage, "unknown shorthand flag: 'z'"},
+		{"bad flag value", []string{"query", "--top-k", "ten"}, exitUsage, `invalid argument "ten" for "--top-k" flag`},
+		{"bad bool value", []string{"ingest", "--json=maybe", dir}, exitUsage, `"--json" flag`},
+		{"too few arguments", []string{"ingest"}, exitUsage, "requires at least 1 arg(s)"},
+		{"too many arguments", []string{"collections", "describe", "a", "b"}, exitUsage, "accepts between 0 and 2 arg(s), received 3"},
+		{"argument to a command that takes none", []string{"query", "stray"}, exitUsage, `"stray"`},
+		{"unknown command", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate" for "deeprank"`},
+		{"unknown command suggests", []string{"ingst"}, exitUsage, "did you mean ingest?"},
+		{"unknown subcommand", []string{"config", "shw"}, exitUsage, `unknown command "shw" for "deeprank config" (did you mean show?)`},
+		{"unknown completion shell", []string{"completion", "cmd.exe"}, exitUsage, `unknown command "cmd.exe"`},
+		{"help on a command", []string{"help", "query"}, exitOK, "--filter restricts the search"},
+		{"help on a subcommand", []string{"help", "config", "show"}, exitOK, "never in clear"},
+		{"help on an unknown command", []string{"help", "frobnicate"}, exitUsage, `help: unknown command "frobnicate"`},
+		{"help on an unknown subcommand", []string{"help", "config", "shw"}, exitUsage, `help: unknown command "config shw"`},
+		{"ingest invalid name", []string{"ingest", "--store-dir", store, "--collection", "my-photos", dir}, exitUsage, `--collection "my-photos" is not a valid collection name: ` + rule},
+		{"query invalid name", []string{"query", "--store-dir", store, "--image", "x.jpg", "--collection", "2024"}, exitUsage, rule},
+		{"reindex invalid name", []string{"reindex", "--store-dir", store, "--collection", "a b"}, exitUsage, rule},
+		{"describe invalid name", []string{"collections", "describe", "--store-dir", store, "x.y"}, exitUsage, `collections describe "x.y" is not a valid collection name`},
+		{"drop name too long", []string{"collections", "drop", "--store-dir", store, strings.Repeat("a", 256)}, exitUsage, rule},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d (want %d), output:\n%s\nwant it to contain %q", code, tc.wantCode, out, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Errorf("a usage error touched the store %s (stat: %v)", store, err)
+	}
+}
+
+// TestReindexJSON checks that with --json stdout holds exactly one JSON
+// document, for a reindex and for one with nothing to do, while the
+// sentences still reach stderr.
+func TestReindexJSON(t *testing.T) {
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "data", "c", "a.png"), color.Gray{Y: 60})
+	writePNG(t, filepath.Join(dir, "data", "c", "b.png"), color.Gray{Y: 160})
+	m1, _ := mustModel(t, dir, 1)
+	m2, v2 := mustModel(t, dir, 2)
+	store := filepath.Join(dir, "store")
+	if out, code := runCLI(t, "ingest", "--model", m1, "--store-dir", store, filepath.Join(dir, "data")); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, out)
+	}
+	cases := []struct {
+		name         string
+		wantIngested int
+		wantStderr   string
+	}{
+		{"reindex", 2, `switched collection "images" to model ` + v2},
+		{"nothing to do", 0, "nothing to do"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runCLIStreams(t, "reindex", "--json", "--store-dir", store, "--model", m2)
+			if code != exitOK {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			dec := json.NewDecoder(strings.NewReader(stdout))
+			var sum ingest.Summary
+			if err := dec.Decode(&sum); err != nil {
+				t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+			}
+			if rest, _ := io.ReadAll(dec.Buffered()); strings.TrimSpace(string(rest)) != "" || dec.More() {
+				t.Fatalf("stdout holds more than one JSON document:\n%s", stdout)
+			}
+			if sum.Ingested != tc.wantIngested {
+				t.Errorf("ingested %d, want %d", sum.Ingested, tc.wantIngested)
+			}
+			if !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("stderr:\n%s\nwant it to contain %q", stderr, tc.wantStderr)
+			}
+		})
+	}
+}
+
+// TestConfigShowRedacts checks that config show never prints a Milvus
+// password or token, in text or JSON, from the environment or a file, and
+// still tells a set secret from an unset one.
+func TestConfigShowRedacts(t *testing.T) {
+	const password, token = "hunter2-secret", "root:tok-secret"
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("store:\n  milvus:\n    token: "+token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		password string // in DEEPRANK_STORE_MILVUS_PASSWORD, or ""
+		args     []string
+		json     bool
+		want     map[string]string // key: value shown
+	}{
+		{"text from env", password, []string{"config", "show"}, false,
+			map[string]string{"store.milvus.password": "****", "store.milvus.token": ""}},
+		{"text from file", "", []string{"config", "show", "--config", file}, false,
+			map[string]string{"store.milvus.password": "", "store.milvus.token": "****"}},
+		{"json from env and file", password, []string{"config", "show", "--json", "--config", file}, true,
+			map[string]string{"store.milvus.password": "****", "store.milvus.token": "****"}},
+		{"json unset", "", []string{"config", "show", "--json"}, true,
+			map[string]string{"store.milvus.password": "", "store.milvus.token": ""}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.password != "" {
+				t.Setenv("DEEPRANK_STORE_MILVUS_PASSWORD", tc.password)
+			}
+			out, code := runCLI(t, tc.args...)
+			if code != exitOK || strings.Contains(out, password) || strings.Contains(out, token) {
+				t.Fatalf("exit %d, or a secret in clear:\n%s", code, out)
+			}
+			shown := map[string]string{}
+			if tc.json {
+				var doc struct {
+					Keys []struct {
+						Key   string `json:"key"`
+						Value any    `json:"value"`
+					} `json:"keys"`
+				}
+				if err := json.Unmarshal([]byte(out), &doc); err != nil {
+					t.Fatalf("not JSON: %v\n%s", err, out)
+				}
+				for _, e := range doc.Keys {
+					if v, ok := e.Value.(string); ok {
+						shown[e.Key] = v
+					}
+				}
+			} else {
+				for _, line := range strings.Split(out, "\n") {
+					if f := strings.Fields(line); len(f) >= 2 {
+						var v string
+						if json.Unmarshal([]byte(f[1]), &v) == nil {
+							shown[f[0]] = v
+						}
+					}
+				}
+			}
+			for k, want := range tc.want {
+				if got, ok := shown[k]; !ok || got != want {
+					t.Errorf("%s shown as %q (listed: %t), want %q; output:\n%s", k, got, ok, want, out)
+				}
+			}
+		})
+	}
+}
+
+// TestTrainCheckpointFlags checks that train will not overwrite an earlier
+// run's checkpoint unless told which to do: --resume goes on with it (here
+// it fails, as the checkpoint is not one), --restart replaces it. (The
+// trainer's TestTrainStart covers the same on trainer.Train.)
+func TestTrainCheckpointFlags(t *testing.T) {
+	dir := t.TempDir()
+	for i, class := range []string{"dark", "light"} {
+		for j := range 3 {
+			writePNG(t, filepath.Join(dir, "data", class, fmt.Sprint(j, ".png")), color.Gray{Y: uint8(40 + 150*i + 10*j)})
+		}
+	}
+	run := filepath.Join(dir, "run")
+	checkpoint := filepath.Join(run, "checkpoint.drc")
+	const earlier = "an earlier run"
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(checkpoint, []byte(earlier), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "train.yaml")
+	if err := os.WriteFile(cfg, []byte("train:\n  data:\n    classes: "+filepath.Join(dir, "data")+
+		"\n  epochs: 1\n  steps_per_epoch: 1\n  batch_size: 2\n  output: "+filepath.Join(dir, "m.drk")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// In order: the last case replaces the checkpoint.
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     []string
+		kept     bool // the earlier checkpoint is still there after
+	}{
+		{"neither flag", nil, exitUsage, []string{checkpoint, "--resume", "--restart"}, true},
+		{"both flags", []string{"--resume", "--restart"}, exitUsage, []string{"give one"}, true},
+		{"resume reads it", []string{"--resume"}, exitFailure, []string{"checkpoint"}, true},
+		{"restart replaces it", []string{"--restart"}, exitOK, []string{"restarting: removed the checkpoint " + checkpoint}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, append([]string{"train", "--config", cfg, "--run-dir", run}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d; output:\n%s", code, tc.wantCode, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			b, err := os.ReadFile(checkpoint)
+			if kept := err == nil && string(b) == earlier; kept != tc.kept || err != nil {
+				t.Errorf("earlier checkpoint kept: %t, want %t (read: %v)", kept, tc.kept, err)
+			}
+		})
+	}
+}
+
+// TestEveryCollectionFlagChecked walks the command tree: every command
+// with a --collection flag must refuse an invalid name as a usage error
+// that says the rule, before it runs, and accept a valid one.
+func TestEveryCollectionFlagChecked(t *testing.T) {
+	var walk func(*cobra.Command)
+	checked := 0
+	walk = func(cmd *cobra.Command) {
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+		if cmd.Flags().Lookup("collection") == nil {
+			return
+		}
+		checked++
+		t.Run(cmd.CommandPath(), func(t *testing.T) {
+			cases := []struct {
+				name    string
+				wantErr bool
+			}{
+				{"photos_2024", false},
+				{"my-photos", true},
+				{"9lives", true},
+				{strings.Repeat("a", 256), true},
+			}
+			for _, tc := range cases {
+				if err := cmd.Flags().Set("collection", tc.name); err != nil {
+					t.Fatal(err)
+				}
+				if cmd.PreRunE == nil {
+					t.Fatal("no PreRunE checks --collection")
+				}
+				err := cmd.PreRunE(cmd, nil)
+				var ue usageError
+				if tc.wantErr != (err != nil) || err != nil && (!errors.As(err, &ue) || !strings.Contains(err.Error(), "a letter or _, then letters, digits or _, at most 255 characters")) {
+					t.Errorf("--collection %.20q: err = %v; want a usage error saying the rule: %t", tc.name, err, tc.wantErr)
+				}
+			}
+		})
+	}
+	walk(newRootCmd())
+	if checked < 3 { // ingest, query, reindex at least
+		t.Fatalf("the test proved nothing: %d commands with --collection", checked)
 	}
 }

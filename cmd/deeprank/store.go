@@ -42,6 +42,17 @@ func addStoreFlags(cmd *cobra.Command) {
 	cmd.Flags().String("milvus-address", "", "Milvus host:port (key store.milvus.address, env DEEPRANK_STORE_MILVUS_ADDRESS; default 127.0.0.1:19530)")
 }
 
+// checkCollectionName returns a usage error saying the naming rule (that of
+// vectorstore.ValidName) when name cannot name a collection; the stores' own
+// error says only "invalid argument". what is the flag or argument that
+// gave the name.
+func checkCollectionName(what, name string) error {
+	if vectorstore.ValidName(name) {
+		return nil
+	}
+	return usagef("%s %q is not a valid collection name: use a letter or _, then letters, digits or _, at most 255 characters (e.g. images, photos_2024)", what, name)
+}
+
 // loadRuntime loads the configuration with the store flags and the extra
 // bindings, and validates what ingest and query use.
 func loadRuntime(cmd *cobra.Command, extra map[string]string) (*config.Loaded, error) {

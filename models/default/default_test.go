@@ -7,6 +7,11 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Collections are stamped with this version: it must not change
+	// while the file does not, whatever the rule for new model files.
+	if v, err := m.Version(); err != nil || v != "1106d78adf3cbdae" {
+		t.Errorf("version %q (%v), want 1106d78adf3cbdae, the SHA-256 of model.drk", v, err)
+	}
 	if m.Provenance.Metrics["val_precision"] <= 0 {
 		t.Errorf("the default model carries no held-out metrics: %+v", m.Provenance)
 	}

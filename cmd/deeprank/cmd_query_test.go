@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"image/color"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+func TestParseFilter(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	cwd, err := os.Getwd() // dir, as filepath.Abs sees it
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		in      string
+		want    *vectorstore.Filter
+		wantErr string // a usage error containing this; "" for none
+	}{
+		{"", nil, ""},
+		{"class=beach", &vectorstore.Filter{Classes: []string{"beach"}}, ""},
+		{"class=beach,class=sea", &vectorstore.Filter{Classes: []string{"beach", "sea"}}, ""},
+		{"class=a b", &vectorstore.Filter{Classes: []string{"a b"}}, ""},
+		{"class=x=y", &vectorstore.Filter{Classes: []string{"x=y"}}, ""},
+		{"path=/data/photos/", &vectorstore.Filter{PathPrefixes: []string{"/data/photos/"}}, ""},
+		{"path=/data//photos", &vectorstore.Filter{PathPrefixes: []string{"/data/photos"}}, ""},
+		{"path=/", &vectorstore.Filter{PathPrefixes: []string{"/"}}, ""},
+		{"path=photos/", &vectorstore.Filter{PathPrefixes: []string{cwd + "/photos/"}}, ""},
+		{"path=./photos/../pics", &vectorstore.Filter{PathPrefixes: []string{cwd + "/pics"}}, ""},
+		{"path=.", &vectorstore.Filter{PathPrefixes: []string{cwd}}, ""},
+		{"class=beach,path=a/,class=sea,path=/b", &vectorstore.Filter{Classes: []string{"beach", "sea"}, PathPrefixes: []string{cwd + "/a/", "/b"}}, ""},
+		{"class=", nil, `class has an empty value`},
+		{"class=a,path=", nil, `path has an empty value`},
+		{"colour=red", nil, `unknown key "colour"; the keys are class and path`},
+		{"class=a, class=b", nil, `unknown key " class"`},
+		{"Class=a", nil, `unknown key "Class"`},
+		{"beach", nil, `item "beach" is not key=value`},
+		{"class=a,", nil, `item "" is not key=value`},
+		{",", nil, `item "" is not key=value`},
+		{"=a", nil, `unknown key ""`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseFilter(tc.in)
+			if tc.wantErr != "" {
+				var ue usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "--filter") {
+					t.Fatalf("error %v, want a usage error naming --filter and containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzParseFilter checks that any --filter either is a usage error or gives
+// a filter whose every value is non-empty, and every path absolute.
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{"", "class=a", "class=a,class=b,path=p/", "path=/x", "class=", "x=1", ",", "=", "path=..,path=./a/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseFilter(s)
+		if err != nil {
+			var ue usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("parseFilter(%q): %v is not a usage error", s, err)
+			}
+			return
+		}
+		if got == nil {
+			if s != "" {
+				t.Fatalf("parseFilter(%q): no filter and no error", s)
+			}
+			return
+		}
+		if len(got.Classes)+len(got.PathPrefixes) == 0 {
+			t.Fatalf("parseFilter(%q): an empty filter", s)
+		}
+		for _, c := range got.Classes {
+			if c == "" {
+				t.Fatalf("parseFilter(%q): an empty class in %+v", s, got)
+			}
+		}
+		for _, p := range got.PathPrefixes {
+			if !filepath.IsAbs(p) {
+				t.Fatalf("parseFilter(%q): path prefix %q is not absolute", s, p)
+			}
+		}
+	})
+}
+
+// TestQueryFilter runs query with filters over a small collection: a
+// repeated key matches any of its values, and a relative path= prefix
+// matches the absolute paths ingest stored.
+func TestQueryFilter(t *testing.T) {
+	dir := t.TempDir()
+	for i, class := range []string{"beach", "sea", "fog"} {
+		writePNG(t, filepath.Join(dir, "photos", class, "a.png"), color.Gray{Y: uint8(30 + 80*i)})
+	}
+	writePNG(t, filepath.Join(dir, "photos2", "beach", "b.png"), color.Gray{Y: 200})
+	m, _ := mustModel(t, dir, 1)
+	store := filepath.Join(dir, "store")
+	if out, code := runCLI(t, "ingest", "--model", m, "--store-dir", store, filepath.Join(dir, "photos"), filepath.Join(dir, "photos2")); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, out)
+	}
+	t.Chdir(dir)
+	img := filepath.Join(dir, "photos", "beach", "a.png")
+	cases := []struct {
+		filter string
+		want   []string // the paths found, relative to dir, sorted
+	}{
+		{"class=beach", []string{"photos/beach/a.png", "photos2/beach/b.png"}},
+		{"class=beach,class=fog", []string{"photos/beach/a.png", "photos/fog/a.png", "photos2/beach/b.png"}},
+		{"path=photos/", []string{"photos/beach/a.png", "photos/fog/a.png", "photos/sea/a.png"}},
+		{"path=photos", []string{"photos/beach/a.png", "photos/fog/a.png", "photos/sea/a.png", "photos2/beach/b.png"}},
+		{"path=photos/sea/,path=photos2/", []string{"photos/sea/a.png", "photos2/beach/b.png"}},
+		{"class=beach,path=./photos2/", []string{"photos2/beach/b.png"}},
+		{"class=beach,path=photos/sea/", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.filter, func(t *testing.T) {
+			out, code := runCLI(t, "query", "--model", m, "--store-dir", store, "--image", img, "--top-k", "10", "--filter", tc.filter)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, out)
+			}
+			var got []string
+			for _, line := range strings.Split(out, "\n") {
+				if i := strings.Index(line, dir+"/"); i >= 0 {
+					got = append(got, line[i+len(dir)+1:])
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("found %q, want %q; output:\n%s", got, tc.want, out)
+			}
+		})
+	}
+}
