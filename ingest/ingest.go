@@ -488,6 +488,14 @@ func decode(ctx context.Context, emb *embedder.Embedder, data []byte, mem *semap
 		return nil, err
 	}
 	in, err := emb.Decode(data)
+	if need >= budget/4 {
+		// The collector paces itself on the live heap, which a decode this
+		// large inflated: left alone, it lets the next decodes allocate
+		// beside this one's garbage, and the process holds twice the
+		// budget (1.2 GB instead of 0.6 for 16-bit 7000x7000 PNGs). Collect
+		// it before giving the budget back.
+		runtime.GC()
+	}
 	mem.Release(need)
 	return in, err
 }
