@@ -80,12 +80,10 @@ type Failure struct {
 
 // Summary is the outcome of a run.
 type Summary struct {
-	Found    int `json:"found"`    // image files found
-	Ingested int `json:"ingested"` // newly stored
-	Skipped  int `json:"skipped"`  // already in the collection, or a duplicate
-	// Moved counts stored images whose stored path no longer exists and
-	// that were found under another path, which the store now records.
-	Moved      int       `json:"moved"`
+	Found      int       `json:"found"`       // image files found
+	Ingested   int       `json:"ingested"`    // newly stored
+	Skipped    int       `json:"skipped"`     // already in the collection, or a duplicate
+	Moved      int       `json:"moved"`       // stored, their stored path gone: now stored under the path found
 	OtherShard int       `json:"other_shard"` // left to other shards
 	Failed     int       `json:"failed"`
 	Failures   []Failure `json:"failures,omitempty"`
@@ -346,8 +344,8 @@ func (e *Interrupted) Error() string {
 func (e *Interrupted) Unwrap() error { return e.Err }
 
 // walk calls take for every path named and every file with an image name
-// under the folders named, and fail for every path that cannot be walked. Symbolic links to folders are not followed, so a
-// link loop cannot trap it.
+// under the folders named, and fail for every path that cannot be walked.
+// Symbolic links to folders are not followed, so a link loop cannot trap it.
 func walk(ctx context.Context, paths []string, take func(job), fail func(string, error)) {
 	for _, root := range paths {
 		info, err := os.Stat(root)
