@@ -34,8 +34,8 @@ When a stored file is gone, a file with the same bytes in the folders of the
 collection (or their subfolders) is embedded instead, under its own path. If
 some images are still missing (deleted, edited), the reindex stops before the
 switch and lists them, leaving the collection as it was; --drop-missing goes
-on without them. Images ingested into the collection while a reindex runs are not
-carried over: ingest them again after.
+on without them. Images ingested into the collection while a reindex runs are
+not carried over: ingest them again after.
 
 EXIT STATUS
   0    switched to the new model
