@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/milvus"
 	"github.com/deeprank/deeprank/trainer"
 )
@@ -80,6 +81,12 @@ type Ingest struct {
 	Workers int `json:"workers"`
 	// MaxPixels refuses, before decoding, images declaring more pixels.
 	MaxPixels int64 `json:"max_pixels"`
+	// MaxFileBytes refuses, before reading them, larger files.
+	MaxFileBytes int64 `json:"max_file_bytes"`
+	// DecodeMemoryBytes is the memory the workers' decodes share, each
+	// estimated from its image's header; an image needing more is decoded
+	// alone.
+	DecodeMemoryBytes int64 `json:"decode_memory_bytes"`
 }
 
 // Query tunes searches.
@@ -91,7 +98,7 @@ type Query struct {
 func Default() Config {
 	return Config{
 		Store:  Store{Kind: "embedded", CompactLogBytes: 16 << 20, Milvus: milvus.DefaultConfig()},
-		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000},
+		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000, MaxFileBytes: ingest.DefaultMaxFileBytes, DecodeMemoryBytes: ingest.DefaultDecodeMemory},
 		Query:  Query{TopK: 10},
 		Train:  trainer.DefaultOptions(),
 	}
@@ -136,6 +143,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: ingest.workers: %d must not be negative", ErrInvalid, c.Ingest.Workers)
 	case c.Ingest.MaxPixels < 1:
 		return fmt.Errorf("%w: ingest.max_pixels: %d must be at least 1", ErrInvalid, c.Ingest.MaxPixels)
+	case c.Ingest.MaxFileBytes < 1:
+		return fmt.Errorf("%w: ingest.max_file_bytes: %d must be at least 1", ErrInvalid, c.Ingest.MaxFileBytes)
+	case c.Ingest.DecodeMemoryBytes < 1:
+		return fmt.Errorf("%w: ingest.decode_memory_bytes: %d must be at least 1", ErrInvalid, c.Ingest.DecodeMemoryBytes)
 	case c.Query.TopK < 1 || c.Query.TopK > 10000:
 		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
 	}

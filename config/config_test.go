@@ -169,3 +169,26 @@ func TestSecretKeys(t *testing.T) {
 		t.Errorf("Redact gave %v, want %v", values, want)
 	}
 }
+
+func TestValidateIngest(t *testing.T) {
+	cases := []struct {
+		name string
+		set  func(*Ingest)
+		want string // substring of the error; "" for none
+	}{
+		{"defaults", func(*Ingest) {}, ""},
+		{"no file size", func(i *Ingest) { i.MaxFileBytes = 0 }, "ingest.max_file_bytes"},
+		{"no decode memory", func(i *Ingest) { i.DecodeMemoryBytes = -1 }, "ingest.decode_memory_bytes"},
+		{"a tiny decode budget decodes one at a time", func(i *Ingest) { i.DecodeMemoryBytes = 1 }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.set(&c.Ingest)
+			err := c.Validate()
+			if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate = %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -85,6 +85,14 @@ func (e *Embedder) Decode(data []byte) (*Input, error) {
 	return in, nil
 }
 
+// DecodeMemory estimates, from data's header alone, the most memory Decode
+// holds at once for data (see imageio.DecodeMemory), so that concurrent
+// decodes can share a budget. It returns Decode's error for a header that
+// Decode refuses.
+func (e *Embedder) DecodeMemory(data []byte) (int64, error) {
+	return imageio.DecodeMemory(data, e.opts.Decode)
+}
+
 // Embed runs the network over inputs, sharing the work among the workers,
 // and returns one unit-length vector per input.
 func (e *Embedder) Embed(inputs []*Input) [][]float32 {

@@ -7,36 +7,67 @@ import (
 	"image/draw"
 )
 
-// jpegOrientation returns the EXIF orientation (1..8) of a JPEG file, or 1
-// when it has none or the data is not understood. It reads only the APP1
-// segment's first IFD and never panics on bad input.
-func jpegOrientation(data []byte) int {
+// jpegSegments calls fn with the marker and body of each segment of a JPEG
+// file that comes before its image data, until fn returns false. It never
+// panics on bad input, and stops at the first byte it does not understand.
+func jpegSegments(data []byte, fn func(marker byte, seg []byte) bool) {
 	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
-		return 1
+		return
 	}
 	for i := 2; i+4 <= len(data); {
 		if data[i] != 0xFF {
-			return 1
+			return
 		}
 		marker := data[i+1]
 		if marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 || marker == 0xFF {
 			i++ // standalone marker or fill byte
 			continue
 		}
-		if marker == 0xDA || marker == 0xD9 { // image data begins: no EXIF before it
-			return 1
+		if marker == 0xDA || marker == 0xD9 { // image data begins
+			return
 		}
 		n := int(binary.BigEndian.Uint16(data[i+2:]))
 		if n < 2 || i+2+n > len(data) {
-			return 1
+			return
 		}
-		seg := data[i+4 : i+2+n]
-		if marker == 0xE1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
-			return tiffOrientation(seg[6:])
+		if !fn(marker, data[i+4:i+2+n]) {
+			return
 		}
 		i += 2 + n
 	}
-	return 1
+}
+
+// jpegOrientation returns the EXIF orientation (1..8) of a JPEG file, or 1
+// when it has none or the data is not understood. It reads only the APP1
+// segment's first IFD and never panics on bad input.
+func jpegOrientation(data []byte) int {
+	o := 1
+	jpegSegments(data, func(marker byte, seg []byte) bool {
+		if marker == 0xE1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
+			o = tiffOrientation(seg[6:])
+			return false
+		}
+		return true
+	})
+	return o
+}
+
+// jpegProgressive reports whether a JPEG file is progressive (its frame
+// header is SOF2), which image/jpeg decodes through a buffer of every
+// coefficient of the image.
+func jpegProgressive(data []byte) bool {
+	progressive := false
+	jpegSegments(data, func(marker byte, _ []byte) bool {
+		switch marker {
+		case 0xC2:
+			progressive = true
+			return false
+		case 0xC0, 0xC1: // baseline or extended: the frame header settles it
+			return false
+		}
+		return true
+	})
+	return progressive
 }
 
 // tiffOrientation reads tag 0x0112 from the first IFD of a TIFF header.

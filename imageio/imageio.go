@@ -52,20 +52,29 @@ func (o *Options) maxPixels() int64 {
 	return o.MaxPixels
 }
 
-// Decode decodes an image held in data.
-func Decode(data []byte, opts *Options) (image.Image, error) {
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+// header reads and checks the header of data: what Decode refuses before
+// it decodes a pixel.
+func header(data []byte, opts *Options) (image.Config, string, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, ErrNotImage
+			return cfg, "", ErrNotImage
 		}
-		return nil, fmt.Errorf("%w: %v", ErrNotImage, err)
+		return cfg, "", fmt.Errorf("%w: %v", ErrNotImage, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("%w: declares %dx%d pixels", ErrNotImage, cfg.Width, cfg.Height)
+		return cfg, "", fmt.Errorf("%w: declares %dx%d pixels", ErrNotImage, cfg.Width, cfg.Height)
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); px > opts.maxPixels() {
-		return nil, fmt.Errorf("%w: declares %dx%d = %d pixels, the limit is %d", ErrTooLarge, cfg.Width, cfg.Height, px, opts.maxPixels())
+		return cfg, "", fmt.Errorf("%w: declares %dx%d = %d pixels, the limit is %d", ErrTooLarge, cfg.Width, cfg.Height, px, opts.maxPixels())
+	}
+	return cfg, format, nil
+}
+
+// Decode decodes an image held in data.
+func Decode(data []byte, opts *Options) (image.Image, error) {
+	if _, _, err := header(data, opts); err != nil {
+		return nil, err
 	}
 	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
@@ -75,6 +84,64 @@ func Decode(data []byte, opts *Options) (image.Image, error) {
 		img = orient(img, jpegOrientation(data))
 	}
 	return img, nil
+}
+
+// Sniff returns ErrNotImage when head, the first bytes of a file, starts
+// like none of the supported formats, so that a file can be refused before
+// the rest of it is read. A few hundred bytes are enough; Sniff says nothing
+// on whether the image decodes.
+func Sniff(head []byte) error {
+	if _, _, err := image.DecodeConfig(bytes.NewReader(head)); errors.Is(err, image.ErrFormat) {
+		return ErrNotImage
+	}
+	return nil
+}
+
+// DecodeMemory estimates, from data's header alone, the most memory in
+// bytes that decoding data and then squaring it (Square) hold at once: the
+// decoded image at its colour model's bytes per pixel, a progressive JPEG's
+// coefficients, an EXIF rotation's copies and Square's RGBA copy. It is an
+// upper bound for the formats of the standard library, meant for sharing a
+// memory budget among concurrent decodes; an image that passes the pixel
+// limit can still need gigabytes (a 16-bit RGB PNG needs 12 bytes a pixel).
+// It returns the error Decode would for a header Decode refuses.
+func DecodeMemory(data []byte, opts *Options) (int64, error) {
+	cfg, format, err := header(data, opts)
+	if err != nil {
+		return 0, err
+	}
+	perPixel := bytesPerPixel(cfg.ColorModel) + 4 // Square's RGBA copy
+	if format == "jpeg" {
+		if jpegProgressive(data) {
+			// An int32 per coefficient of each component; a JPEG's
+			// bytes per pixel are its components (grey 1, YCbCr 3,
+			// CMYK 4), counted unsubsampled.
+			perPixel += 4 * bytesPerPixel(cfg.ColorModel)
+		}
+		if jpegOrientation(data) > 1 {
+			perPixel += 4 // orient's second RGBA copy, beside Square's
+		}
+	}
+	return int64(cfg.Width) * int64(cfg.Height) * perPixel, nil
+}
+
+// bytesPerPixel is what a decoded image of colour model m holds per pixel,
+// at most: YCbCr is counted unsubsampled, and unknown models as 16-bit RGBA.
+func bytesPerPixel(m color.Model) int64 {
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel, color.NYCbCrAModel:
+		return 4
+	}
+	return 8
 }
 
 // DecodeFile reads and decodes the image at path; errors name the path.

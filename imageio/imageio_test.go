@@ -88,6 +88,75 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// pngHeader is a PNG's signature and header chunk declaring width x height
+// at a bit depth and colour type, without pixels: enough for DecodeConfig.
+func pngHeader(width, height int, depth, colorType byte) []byte {
+	b := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR")
+	b = binary.BigEndian.AppendUint32(b, uint32(width))
+	b = binary.BigEndian.AppendUint32(b, uint32(height))
+	b = append(b, depth, colorType, 0, 0, 0)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[12:]))
+}
+
+func TestDecodeMemory(t *testing.T) {
+	img := testImage() // 40 x 30
+	jpegData := encode(t, func(b *bytes.Buffer, i image.Image) error { return jpeg.Encode(b, i, nil) }, img)
+	// image/jpeg writes baseline files; marking the frame header SOF2 makes
+	// the header of a progressive one.
+	progressive := bytes.Clone(jpegData)
+	progressive[bytes.Index(progressive, []byte{0xFF, 0xC0})+1] = 0xC2
+	paletted := encode(t, func(b *bytes.Buffer, i image.Image) error { return png.Encode(b, i) },
+		image.NewPaletted(image.Rect(0, 0, 40, 30), color.Palette{color.Black, color.White}))
+	cases := []struct {
+		name string
+		data []byte
+		opts *Options
+		want int64 // bytes; 0 when err is set
+		err  error
+	}{
+		// Issue 17, item 7: 600 MB to decode a file of 390 KB.
+		{"16-bit RGB PNG 7000x7000", pngHeader(7000, 7000, 16, 2), nil, 7000 * 7000 * (8 + 4), nil},
+		{"8-bit grey PNG", pngHeader(100, 50, 8, 0), nil, 100 * 50 * (1 + 4), nil},
+		{"16-bit grey PNG", pngHeader(100, 50, 16, 0), nil, 100 * 50 * (2 + 4), nil},
+		{"8-bit RGBA PNG", pngHeader(100, 50, 8, 6), nil, 100 * 50 * (4 + 4), nil},
+		{"paletted PNG", paletted, nil, 40 * 30 * (1 + 4), nil},
+		{"baseline JPEG", jpegData, nil, 40 * 30 * (3 + 4), nil},
+		{"progressive JPEG", progressive, nil, 40 * 30 * (3 + 4 + 3*4), nil},
+		{"over the pixel limit", pngHeader(7000, 7000, 16, 2), &Options{MaxPixels: 1000}, 0, ErrTooLarge},
+		{"text", []byte("not a picture"), nil, 0, ErrNotImage},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DecodeMemory(tc.data, tc.opts)
+			if !errors.Is(err, tc.err) || got != tc.want {
+				t.Errorf("DecodeMemory = %d, %v; want %d, %v", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+func TestSniff(t *testing.T) {
+	pngData := encode(t, func(b *bytes.Buffer, i image.Image) error { return png.Encode(b, i) }, testImage())
+	cases := []struct {
+		name string
+		head []byte
+		want error
+	}{
+		{"PNG head", pngData[:16], nil},
+		{"PNG signature alone", pngData[:8], nil},
+		{"text", []byte("this is not a picture\n"), ErrNotImage},
+		{"zeros", make([]byte, 512), ErrNotImage},
+		{"nothing", nil, ErrNotImage},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Sniff(tc.head); !errors.Is(err, tc.want) {
+				t.Errorf("Sniff = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestSquareAndTensor(t *testing.T) {
 	sq := Square(testImage(), 8)
 	if sq.Rect.Dx() != 8 || sq.Rect.Dy() != 8 {
@@ -160,6 +229,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		if b := got.Bounds(); b.Dx()*b.Dy() > 1<<20 {
 			t.Fatalf("decoded %v over the pixel limit", b)
+		}
+		// What decodes passes the checks made before decoding.
+		if err := Sniff(data[:min(len(data), 512)]); err != nil {
+			t.Fatalf("Sniff refused an image that decodes: %v", err)
+		}
+		b := got.Bounds()
+		if cost, err := DecodeMemory(data, &Options{MaxPixels: 1 << 20}); err != nil || cost < 4*int64(b.Dx()*b.Dy()) {
+			t.Fatalf("DecodeMemory = %d, %v for a %v image that decodes", cost, err, b)
 		}
 		Square(got, 8)
 	})

@@ -11,8 +11,11 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/model"
@@ -53,6 +56,18 @@ func mustCollection(t testing.TB, dir string, e *embedder.Embedder) (vectorstore
 		t.Fatal(err)
 	}
 	return s, c
+}
+
+// mustImagesAndCollection returns an embedder, a folder of n images
+// (writeImages) and an empty collection, closed when the test ends.
+func mustImagesAndCollection(t *testing.T, n int) (*embedder.Embedder, string, vectorstore.Collection) {
+	t.Helper()
+	e := mustEmbedder(t)
+	data := t.TempDir()
+	writeImages(t, data, n)
+	s, c := mustCollection(t, t.TempDir(), e)
+	t.Cleanup(func() { s.Close() })
+	return e, data, c
 }
 
 // WriteImages writes n distinct PNGs under dir/<class>/.
@@ -226,4 +241,258 @@ func TestIngestStopsWhenTheStoreFails(t *testing.T) {
 	if sum.Failed != 0 || sum.Ingested != 0 {
 		t.Errorf("summary %+v: files were blamed for the store's failure", sum)
 	}
+}
+
+// TestIngestNonRegularFiles: a FIFO, named or in a folder, blocked the
+// old ingest forever (opening it waits for a writer), beyond Ctrl-C; a
+// device never ended. Each is now a failure of its own, and the run goes on.
+func TestIngestNonRegularFiles(t *testing.T) {
+	e := mustEmbedder(t)
+	fifo := func(t *testing.T, p string) string {
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Release a reader blocked on it, as the old code was, so that the
+		// test ends either way.
+		t.Cleanup(func() {
+			if f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+		})
+		return p
+	}
+	cases := []struct {
+		name string
+		// setup returns the paths to ingest beside data, a folder of three
+		// images, and those that must fail as not regular.
+		setup func(t *testing.T, data string) (paths, fails []string)
+	}{
+		{"a FIFO named", func(t *testing.T, data string) ([]string, []string) {
+			p := fifo(t, filepath.Join(t.TempDir(), "pipe.jpg"))
+			return []string{p}, []string{p}
+		}},
+		{"a FIFO in a folder", func(t *testing.T, data string) ([]string, []string) {
+			return nil, []string{fifo(t, filepath.Join(data, "dogs", "pipe.png"))}
+		}},
+		{"a device named", func(t *testing.T, data string) ([]string, []string) {
+			return []string{"/dev/zero"}, []string{"/dev/zero"}
+		}},
+		{"a link to a device in a folder", func(t *testing.T, data string) ([]string, []string) {
+			link := filepath.Join(data, "cats", "null.png")
+			if err := os.Symlink("/dev/null", link); err != nil {
+				t.Fatal(err)
+			}
+			return nil, []string{link}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data := t.TempDir()
+			writeImages(t, data, 3)
+			paths, fails := tc.setup(t, data)
+			paths = append(paths, data)
+			s, c := mustCollection(t, t.TempDir(), e)
+			defer s.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			type result struct {
+				sum *Summary
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				sum, err := Run(ctx, e, c, paths, &Options{Workers: 2})
+				done <- result{sum, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(20 * time.Second):
+				cancel()
+				select {
+				case <-done:
+					t.Fatal("ingest was stuck for 20 s, until cancelled")
+				case <-time.After(5 * time.Second):
+					t.Fatal("ingest is stuck, and cancelling does not stop it")
+				}
+			}
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			want := map[string]bool{}
+			for _, p := range fails {
+				want[p] = true
+			}
+			for _, f := range r.sum.Failures {
+				if !want[f.Path] || f.Reason != "not a regular file" {
+					t.Errorf("failure %s: %q", f.Path, f.Reason)
+				}
+				delete(want, f.Path)
+			}
+			if len(want) > 0 || r.sum.Ingested != 3 {
+				t.Errorf("not reported: %v; summary %+v", want, r.sum)
+			}
+		})
+	}
+}
+
+// TestIngestLargeFiles: the old ingest read a whole file before looking at
+// it, so /dev/zero ran it out of memory and a 3 GB non-image took 3 GB. Files
+// over the size limit, and files that do not start like an image, are now
+// refused before the rest is read.
+func TestIngestLargeFiles(t *testing.T) {
+	e := mustEmbedder(t)
+	var small bytes.Buffer
+	png.Encode(&small, image.NewGray(image.Rect(0, 0, 40, 40)))
+	// sparse writes head at the start of a file of size bytes that takes
+	// no room on disk.
+	sparse := func(name string, head []byte, size int64) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, head, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(p, size); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name     string
+		path     string
+		opts     *Options
+		reason   string // "" when the file is ingested
+		maxAlloc uint64 // bytes the run may allocate
+	}{
+		{"over the default limit", sparse("big.png", small.Bytes(), 300<<20), nil, "file too large: 314572800 bytes, the limit is 268435456", 32 << 20},
+		{"over a custom limit", sparse("small.png", small.Bytes(), int64(small.Len())), &Options{MaxFileBytes: 10}, "file too large", 32 << 20},
+		{"no image, under the limit", sparse("noise.jpg", []byte("this is not a picture"), 200<<20), nil, "not a supported image", 32 << 20},
+		{"an image at the limit", sparse("exact.png", small.Bytes(), int64(small.Len())), &Options{MaxFileBytes: int64(small.Len())}, "", 32 << 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := mustCollection(t, t.TempDir(), e)
+			defer s.Close()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			sum, err := Run(context.Background(), e, c, []string{tc.path}, tc.opts)
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.reason == "" && sum.Ingested != 1:
+				t.Errorf("not ingested: %+v", sum)
+			case tc.reason != "" && (sum.Failed != 1 || !strings.HasPrefix(sum.Failures[0].Reason, tc.reason)):
+				t.Errorf("summary %+v, want the reason %q", sum, tc.reason)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > tc.maxAlloc {
+				t.Errorf("allocated %d MB, want at most %d MB", got>>20, tc.maxAlloc>>20)
+			}
+		})
+	}
+}
+
+// cancelAfterUpsert is a collection that cancels a run once its first
+// upsert is stored, as Ctrl-C would.
+type cancelAfterUpsert struct {
+	vectorstore.Collection
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterUpsert) Upsert(ctx context.Context, model string, items []vectorstore.Item) error {
+	err := c.Collection.Upsert(ctx, model, items)
+	c.cancel()
+	return err
+}
+
+// TestIngestInterrupted: an interrupted run said only "context canceled",
+// with a summary of 0 files in 0.0 s. It now says what it stored and that a
+// re-run resumes, and still matches context.Canceled (exit status 130).
+func TestIngestInterrupted(t *testing.T) {
+	e, data, c := mustImagesAndCollection(t, 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	sum, err := Run(ctx, e, cancelAfterUpsert{c, cancel}, []string{data}, &Options{BatchSize: 4, Workers: 1})
+	if !errors.Is(err, context.Canceled) || err.Error() != "interrupted: 4 stored, re-run to resume" {
+		t.Fatalf("err = %v, want %q matching context.Canceled", err, "interrupted: 4 stored, re-run to resume")
+	}
+	if sum.Ingested != 4 || sum.Found < 4 || sum.Elapsed <= 0 || sum.Failed != 0 {
+		t.Errorf("summary %+v, want 4 stored of the files handled, in some time, none failed", sum)
+	}
+	sum, err = Run(context.Background(), e, c, []string{data}, nil)
+	if err != nil || sum.Ingested != 16 || sum.Skipped != 4 {
+		t.Errorf("re-run: %+v, %v; want 16 ingested and 4 skipped", sum, err)
+	}
+}
+
+// TestIngestDecodeBudget: an image needing more than the whole decode
+// budget is decoded alone, not refused.
+func TestIngestDecodeBudget(t *testing.T) {
+	e, data, c := mustImagesAndCollection(t, 12)
+	sum, err := Run(context.Background(), e, c, []string{data}, &Options{DecodeMemory: 1, Workers: 4})
+	if err != nil || sum.Ingested != 12 {
+		t.Fatalf("%+v, %v; want all 12 ingested", sum, err)
+	}
+}
+
+// TestIngestMovedPath: when the stored copy of a picture is deleted, a
+// re-ingest that finds the same bytes elsewhere records the live path; the
+// old ingest skipped it, and the stored path stayed stale.
+func TestIngestMovedPath(t *testing.T) {
+	e, data, c := mustImagesAndCollection(t, 2) // a picture, and another that stays as it is
+	first := filepath.Join(data, "cats", "imga000.png")
+	id := mustID(t, first)
+	picture, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile := func(to string) {
+		if err := os.WriteFile(to, picture, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := filepath.Join(data, "second.png")
+	third := filepath.Join(data, "dogs", "third.png")
+	ctx := context.Background()
+	steps := []struct {
+		name           string
+		change         func()
+		moved, skipped int    // skipped counts the other picture
+		wantPath       string // the stored path of first's bytes after the step
+		wantClass      string
+	}{
+		{"first ingest", func() {}, 0, 0, first, "cats"},
+		{"a copy beside the live one", func() { copyFile(second) }, 0, 3, first, "cats"},
+		{"the stored copy deleted", func() { os.Remove(first) }, 1, 1, second, filepath.Base(data)},
+		{"again: nothing to update", func() {}, 0, 2, second, filepath.Base(data)},
+		{"deleted again, a new copy", func() { copyFile(third); os.Remove(second) }, 1, 1, third, "dogs"},
+		{"two live copies, the stored one gone", func() { copyFile(second); copyFile(first); os.Remove(third) }, 1, 2, first, "cats"},
+	}
+	for _, st := range steps {
+		st.change()
+		sum, err := Run(ctx, e, c, []string{data}, &Options{Workers: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got, err := c.Get(ctx, []string{id})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: %v, %v", st.name, got, err)
+		}
+		if sum.Moved != st.moved || sum.Skipped != st.skipped || got[0].Metadata.Path != st.wantPath || got[0].Metadata.Class != st.wantClass {
+			t.Errorf("%s: summary %+v, stored %+v; want %d moved, %d skipped, path %s, class %s",
+				st.name, sum, got[0].Metadata, st.moved, st.skipped, st.wantPath, st.wantClass)
+		}
+		if n, _ := c.Count(ctx); n != 2 {
+			t.Errorf("%s: %d stored, want 2", st.name, n)
+		}
+	}
+}
+
+// mustID is the ID of the file at path.
+func mustID(t *testing.T, path string) string {
+	t.Helper()
+	id, err := hashFile(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

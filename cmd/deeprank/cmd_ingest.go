@@ -37,8 +37,14 @@ collection, creating it if needed.
 
 An image's ID is the SHA-256 of its bytes: running ingest again skips what the
 collection holds, so an interrupted run resumes where it stopped and the same
-picture is stored once. A file that cannot be read or decoded is reported in
-the closing summary, with the reason, and the others go on. When none of the
+picture is stored once. When the stored copy of a picture is gone and ingest
+finds its bytes under another path, it records that path ("updated 1 moved
+path"). A file that cannot be read or decoded is reported in the closing
+summary, with the reason, and the others go on: among them anything that is
+not a regular file (a FIFO, a device), files over ingest.max_file_bytes, and
+files that do not start like an image, refused before the rest is read.
+Decoding workers share ingest.decode_memory_bytes, estimated from each
+image's header; an image needing more is decoded alone. When none of the
 paths given exists (a mistyped folder), ingest stops before it creates or
 touches the collection.
 
@@ -50,7 +56,8 @@ EXIT STATUS
   1    the run failed (store, model, interrupted input)
   2    usage or configuration error
   3    done, but some files failed (listed in the summary)
-  130  interrupted; what was stored stays, re-run to finish`,
+  130  interrupted ("interrupted: N stored, re-run to resume"); what was
+       stored stays, and running the same command again finishes`,
 		Example: `  deeprank ingest --collection images ./photos
   deeprank ingest --collection images --shard 0/4 /data/photos
   DEEPRANK_STORE_DIR=/tmp/store deeprank ingest --collection test a.jpg b.png`,
@@ -87,10 +94,9 @@ EXIT STATUS
 				fmt.Fprintf(cmd.ErrOrStderr(), "created collection %q (model %s, %d dimensions)\n", o.collection, emb.ModelVersion(), emb.Dim())
 			}
 			progress := newProgressPrinter(cmd.ErrOrStderr())
-			sum, err := ingest.Run(cmd.Context(), emb, coll, args, &ingest.Options{
-				BatchSize: l.Ingest.BatchSize, Workers: l.Ingest.Workers,
-				Shard: shard, Shards: shards, Progress: progress.update,
-			})
+			opts := runOptions(l.Config, progress.update)
+			opts.Shard, opts.Shards = shard, shards
+			sum, err := ingest.Run(cmd.Context(), emb, coll, args, opts)
 			progress.finish()
 			if sum != nil {
 				printSummary(cmd.OutOrStdout(), sum, o.json)
@@ -142,7 +148,15 @@ func printSummary(w io.Writer, s *ingest.Summary, asJSON bool) {
 		enc.Encode(s)
 		return
 	}
-	fmt.Fprintf(w, "ingested %d, skipped %d (already stored), failed %d", s.Ingested, s.Skipped, s.Failed)
+	fmt.Fprintf(w, "ingested %d, skipped %d (already stored)", s.Ingested, s.Skipped)
+	switch s.Moved {
+	case 0:
+	case 1:
+		fmt.Fprint(w, ", updated 1 moved path")
+	default:
+		fmt.Fprintf(w, ", updated %d moved paths", s.Moved)
+	}
+	fmt.Fprintf(w, ", failed %d", s.Failed)
 	if s.OtherShard > 0 {
 		fmt.Fprintf(w, ", %d left to other shards", s.OtherShard)
 	}

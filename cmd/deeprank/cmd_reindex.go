@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -31,10 +32,12 @@ old one. Queries from other processes go on throughout; other writing
 commands wait for the reindex (see --wait).
 
 Every stored image must still be readable at its path with the same bytes.
-If some are not (moved, deleted, edited), the reindex stops before the switch
-and lists them, leaving the collection as it was; --drop-missing goes on
-without them. Images ingested into the collection while a reindex runs are not
-carried over: ingest them again after.
+When a stored file is gone, a file with the same bytes in the folders of the
+collection (or their subfolders) is embedded instead, under its own path. If
+some images are still missing (deleted, edited), the reindex stops before the
+switch and lists them, leaving the collection as it was; --drop-missing goes
+on without them. Images ingested into the collection while a reindex runs are
+not carried over: ingest them again after.
 
 EXIT STATUS
   0    switched to the new model
@@ -83,13 +86,27 @@ EXIT STATUS
 				}
 				return nil
 			}
-			// The old collection's items, by path: the images to embed again.
-			paths := map[string]string{}
+			// The old collection's items: the images to embed again.
+			stored := map[string]vectorstore.Metadata{}
 			if err := old.Scan(ctx, func(it vectorstore.Item) error {
-				paths[it.ID] = it.Metadata.Path
+				stored[it.ID] = it.Metadata
 				return nil
 			}); err != nil {
 				return err
+			}
+			// A picture whose stored file is gone is embedded from a copy
+			// with the same bytes, where there is one.
+			live, err := ingest.Relocate(ctx, stored)
+			if err != nil {
+				return err
+			}
+			paths := make(map[string]string, len(stored))
+			for id, m := range stored {
+				paths[id] = m.Path
+				if p, ok := live[id]; ok {
+					paths[id] = p
+					fmt.Fprintf(stderr, "  %s is gone: embedding the copy at %s\n", m.Path, p)
+				}
 			}
 			fmt.Fprintf(stderr, "reindexing %q: %d images, model %s -> %s\n", collection, len(paths), info.ModelVersion, emb.ModelVersion())
 			spec := vectorstore.Spec{Dim: emb.Dim(), Metric: info.Metric, ModelVersion: emb.ModelVersion()}
@@ -102,9 +119,13 @@ EXIT STATUS
 				slices.Sort(files)
 				progress := newProgressPrinter(stderr)
 				var err error
-				sum, err = ingest.Run(ctx, emb, fresh, files, &ingest.Options{
-					BatchSize: l.Ingest.BatchSize, Workers: l.Ingest.Workers, Progress: progress.update})
+				sum, err = ingest.Run(ctx, emb, fresh, files, runOptions(l.Config, progress.update))
 				progress.finish()
+				var stopped *ingest.Interrupted
+				if errors.As(err, &stopped) {
+					// A re-run of reindex starts over, whatever was stored.
+					return fmt.Errorf("reindex %q interrupted; the collection is unchanged: %w", collection, stopped.Err)
+				}
 				if err != nil {
 					return err
 				}

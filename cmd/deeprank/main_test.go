@@ -417,3 +417,85 @@ func TestEveryCollectionFlagChecked(t *testing.T) {
 		t.Fatalf("the test proved nothing: %d commands with --collection", checked)
 	}
 }
+
+// TestMovedCopies: when the stored copy of a picture is deleted and
+// another copy lives on, reindex embeds the copy (it used to stop, the
+// image "gone") and ingest records the copy's path.
+func TestMovedCopies(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data", "a")
+	first := filepath.Join(data, "x.png")
+	writePNG(t, first, color.Gray{Y: 40})
+	writePNG(t, filepath.Join(data, "y.png"), color.Gray{Y: 200})
+	picture, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	move := func(from, to string) func() {
+		return func() {
+			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(to, picture, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(from); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	model1, _ := mustModel(t, dir, 1)
+	model2, v2 := mustModel(t, dir, 2)
+	store := filepath.Join(dir, "store")
+	copied := filepath.Join(data, "sub", "copy.png")
+	again := filepath.Join(data, "again.png")
+	steps := []struct {
+		name     string
+		before   func()
+		args     []string
+		wantCode int
+		want     []string
+	}{
+		{"ingest", func() {}, []string{"ingest", "--model", model1, "--store-dir", store, data}, exitOK,
+			[]string{"ingested 2, skipped 0 (already stored), failed 0"}},
+		{"reindex after a move", move(first, copied), []string{"reindex", "--model", model2, "--store-dir", store}, exitOK,
+			[]string{first + " is gone: embedding the copy at " + copied, `switched collection "images" to model ` + v2}},
+		{"the copy is found", func() {}, []string{"query", "--image", copied, "--model", model2, "--store-dir", store, "--top-k", "1"}, exitOK,
+			[]string{"1     0.0000    " + copied}},
+		{"ingest after another move", move(copied, again), []string{"ingest", "--model", model2, "--store-dir", store, data}, exitOK,
+			[]string{"ingested 0, skipped 1 (already stored), updated 1 moved path, failed 0"}},
+		{"the new path is stored", func() {}, []string{"query", "--image", again, "--model", model2, "--store-dir", store, "--top-k", "1"}, exitOK,
+			[]string{"1     0.0000    " + again}},
+	}
+	for _, st := range steps {
+		st.before()
+		out, code := runCLI(t, st.args...)
+		for _, w := range st.want {
+			if code != st.wantCode || !strings.Contains(out, w) {
+				t.Fatalf("%s: exit %d (want %d), output:\n%s\nwant it to contain %q", st.name, code, st.wantCode, out, w)
+			}
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"success", nil, exitOK},
+		{"interrupted ingest", &ingest.Interrupted{Stored: 3, Err: context.Canceled}, exitInterrupted},
+		{"interrupted elsewhere", fmt.Errorf("reindex: %w", context.Canceled), exitInterrupted},
+		{"partial", errPartial, exitPartial},
+		{"usage", usagef("bad"), exitUsage},
+		{"failure", errors.New("store down"), exitFailure},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := exitCode(tc.err); got != tc.want {
+				t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
+			}
+		})
+	}
+}
