@@ -12,8 +12,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/deeprank/deeprank/internal/atomicfile"
 )
 
 // Normalization maps a pixel in [0,1] (8-bit value / 255) to the network's
@@ -320,47 +321,9 @@ func (m *Model) Save(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := WriteFileAtomic(path, b); err != nil {
+	if err := atomicfile.WriteFile(path, b); err != nil {
 		return "", fmt.Errorf("save model: %w", err)
 	}
 	m.legacy = nil
 	return m.Version()
-}
-
-// WriteFileAtomic replaces path with data so that a crash leaves either the
-// old or the new content, never a mix.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private; these are shareable artefacts.
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/deeprank/deeprank/internal/atomicfile"
 	"github.com/deeprank/deeprank/model"
 )
 
@@ -39,7 +40,7 @@ func saveCheckpoint(path string, m *model.Model, st checkpointState) error {
 	if err := gob.NewEncoder(&buf).Encode(checkpointFile{Model: enc, State: st}); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
-	if err := model.WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	return nil

@@ -12,11 +12,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/deeprank/deeprank/internal/atomicfile"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
-
-	"github.com/deeprank/deeprank/model"
 )
 
 // writeCurves writes metrics.csv and curves.png into dir. Epoch 0 is the
@@ -31,14 +30,14 @@ func writeCurves(dir string, initial EpochMetrics, history []EpochMetrics) error
 		w.Write([]string{strconv.Itoa(m.Epoch), f(m.TrainLoss), f(m.ValLoss), f(m.ValPrecision), f(m.ValRecall1), f(m.TripletsPerSec), f(m.Seconds)})
 	}
 	w.Flush()
-	if err := model.WriteFileAtomic(filepath.Join(dir, "metrics.csv"), buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "metrics.csv"), buf.Bytes()); err != nil {
 		return fmt.Errorf("write curves: %w", err)
 	}
 	buf.Reset()
 	if err := png.Encode(&buf, plotCurves(rows)); err != nil {
 		return fmt.Errorf("write curves: %w", err)
 	}
-	if err := model.WriteFileAtomic(filepath.Join(dir, "curves.png"), buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "curves.png"), buf.Bytes()); err != nil {
 		return fmt.Errorf("write curves: %w", err)
 	}
 	return nil

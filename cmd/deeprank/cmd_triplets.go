@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deeprank/deeprank/dataset"
-	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/internal/atomicfile"
 )
 
 type tripletsOptions struct {
@@ -45,7 +45,7 @@ image, --pos positives from its own class folder and, for each positive,
 			if err := dataset.WriteTriplets(&buf, ts); err != nil {
 				return err
 			}
-			if err := model.WriteFileAtomic(o.out, buf.Bytes()); err != nil {
+			if err := atomicfile.WriteFile(o.out, buf.Bytes()); err != nil {
 				return fmt.Errorf("write %s: %w", o.out, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d triplets from %d images in %d classes to %s\n", len(ts), len(ds.Paths), len(ds.Classes), o.out)
