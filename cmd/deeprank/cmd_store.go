@@ -118,34 +118,24 @@ is left as it is. It waits for other writers, like ingest.`,
 		Example: `  deeprank repair --collection images`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if collection == "" {
-				return usagef("repair: --collection is required")
-			}
-			l, err := loadRuntime(cmd, nil)
-			if err != nil {
-				return err
-			}
-			store, err := embeddedStore(cmd, l.Config, writeStore)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			r, err := store.Repair(cmd.Context(), collection)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
-			}
-			fmt.Fprintf(out, "%s: %d items; kept %d log records, lost %d damaged log bytes and %d segment items\n",
-				r.Collection, r.Items, r.RecordsKept, r.DamagedBytes, r.RowsLost)
-			for _, f := range r.MovedAside {
-				fmt.Fprintf(out, "  damaged file kept as %s\n", f)
-			}
-			return nil
+			return onCollection(cmd, collection, func(store *embedded.Store) error {
+				r, err := store.Repair(cmd.Context(), collection)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					enc := json.NewEncoder(out)
+					enc.SetIndent("", "  ")
+					return enc.Encode(r)
+				}
+				fmt.Fprintf(out, "%s: %d items; kept %d log records, lost %d damaged log bytes and %d segment items\n",
+					r.Collection, r.Items, r.RecordsKept, r.DamagedBytes, r.RowsLost)
+				for _, f := range r.MovedAside {
+					fmt.Fprintf(out, "  damaged file kept as %s\n", f)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&collection, "collection", "", "the collection to repair")
@@ -168,27 +158,35 @@ store. A collection of the old format is migrated.`,
 		Example: `  deeprank compact --collection images`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if collection == "" {
-				return usagef("compact: --collection is required")
-			}
-			l, err := loadRuntime(cmd, nil)
-			if err != nil {
-				return err
-			}
-			store, err := embeddedStore(cmd, l.Config, writeStore)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			if err := store.Compact(cmd.Context(), collection); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "compacted collection %q\n", collection)
-			return nil
+			return onCollection(cmd, collection, func(store *embedded.Store) error {
+				if err := store.Compact(cmd.Context(), collection); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "compacted collection %q\n", collection)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&collection, "collection", "", "the collection to compact")
 	addStoreFlags(cmd)
 	addWaitFlag(cmd)
 	return cmd
+}
+
+// onCollection runs a writing command's work on the embedded store, after
+// checking that --collection was given.
+func onCollection(cmd *cobra.Command, collection string, fn func(*embedded.Store) error) error {
+	if collection == "" {
+		return usagef("%s: --collection is required", cmd.Name())
+	}
+	l, err := loadRuntime(cmd, nil)
+	if err != nil {
+		return err
+	}
+	store, err := embeddedStore(cmd, l.Config, writeStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(store)
 }

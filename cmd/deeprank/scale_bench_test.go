@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -72,7 +71,7 @@ func BenchmarkStoreScale(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for range b.N {
-				q := unitVector(rng, spec.Dim)
+				q := storetest.UnitVector(rng, spec.Dim)
 				start := time.Now()
 				hits, err := c.Search(context.Background(), spec.ModelVersion, q, 10, nil)
 				lat = append(lat, time.Since(start))
@@ -115,7 +114,7 @@ func fillStore(b *testing.B, dir string, spec vectorstore.Spec, n int) float64 {
 	start := time.Now()
 	for lo := 0; lo < n; lo += batch {
 		for i := range items {
-			items[i] = vectorstore.Item{ID: storetest.ID(lo + i), Vector: unitVector(rng, spec.Dim), Metadata: vectorstore.Metadata{
+			items[i] = vectorstore.Item{ID: storetest.ID(lo + i), Vector: storetest.UnitVector(rng, spec.Dim), Metadata: vectorstore.Metadata{
 				Path: fmt.Sprintf("/photos/%07d.jpg", lo+i), Size: 1 << 20, Width: 4032, Height: 3024,
 				ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Class: fmt.Sprintf("album%d", (lo+i)%50)}}
 		}
@@ -124,19 +123,6 @@ func fillStore(b *testing.B, dir string, spec vectorstore.Spec, n int) float64 {
 		}
 	}
 	return float64(n) / time.Since(start).Seconds()
-}
-
-func unitVector(rng *rand.Rand, dim int) []float32 {
-	v := make([]float32, dim)
-	var ss float64
-	for i := range v {
-		v[i] = float32(rng.NormFloat64())
-		ss += float64(v[i]) * float64(v[i])
-	}
-	for i := range v {
-		v[i] /= float32(math.Sqrt(ss))
-	}
-	return v
 }
 
 // timeOpen is the median time to open the store and its collection and

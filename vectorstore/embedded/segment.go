@@ -116,7 +116,6 @@ func writeSegment(path string, dim int, src rowSource) (err error) {
 		return werr
 	}
 	u32 := func(v uint32) []byte { scratch = binary.LittleEndian.AppendUint32(scratch[:0], v); return scratch }
-	u64 := func(v uint64) []byte { scratch = binary.LittleEndian.AppendUint64(scratch[:0], v); return scratch }
 	steps := []func(emit func([]byte)){
 		secVectors: func(emit func([]byte)) {
 			for i := range n {
@@ -146,27 +145,13 @@ func writeSegment(path string, dim int, src rowSource) (err error) {
 			js, _ := json.Marshal(classes)
 			emit(js)
 		},
-		secPathOffs: func(emit func([]byte)) {
-			var at uint64
-			emit(u64(0))
-			for i := range n {
-				at += uint64(len(src.path(i)))
-				emit(u64(at))
-			}
-		},
+		secPathOffs: func(emit func([]byte)) { offsets(n, func(i int) int { return len(src.path(i)) }, emit) },
 		secPaths: func(emit func([]byte)) {
 			for i := range n {
 				emit([]byte(src.path(i)))
 			}
 		},
-		secMetaOffs: func(emit func([]byte)) {
-			var at uint64
-			emit(u64(0))
-			for i := range n {
-				at += uint64(len(src.metaJSON(i)))
-				emit(u64(at))
-			}
-		},
+		secMetaOffs: func(emit func([]byte)) { offsets(n, func(i int) int { return len(src.metaJSON(i)) }, emit) },
 		secMetas: func(emit func([]byte)) {
 			for i := range n {
 				emit(src.metaJSON(i))
@@ -196,6 +181,17 @@ func writeSegment(path string, dim int, src rowSource) (err error) {
 		return err
 	}
 	return f.Sync()
+}
+
+// offsets emits the n+1 uint64 offsets of n byte strings of the given
+// lengths laid end to end.
+func offsets(n int, length func(int) int, emit func([]byte)) {
+	var at uint64
+	emit(binary.LittleEndian.AppendUint64(nil, 0))
+	for i := range n {
+		at += uint64(length(i))
+		emit(binary.LittleEndian.AppendUint64(nil, at))
+	}
 }
 
 // floatBytes views float32s as their bytes: little-endian, since Open

@@ -26,22 +26,27 @@ func ID(n int) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// UnitVector draws a random vector of length 1, uniform in direction.
+func UnitVector(rng *rand.Rand, dim int) []float32 {
+	v := make([]float32, dim)
+	var ss float64
+	for j := range v {
+		v[j] = float32(rng.NormFloat64())
+		ss += float64(v[j]) * float64(v[j])
+	}
+	for j := range v {
+		v[j] /= float32(math.Sqrt(ss))
+	}
+	return v
+}
+
 // Items makes n items of dimension dim with unit-length random vectors;
 // item i is in class "c<i%3>" and under path "dir<i%2>/".
 func Items(n, dim int, seed uint64) []vectorstore.Item {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	items := make([]vectorstore.Item, n)
 	for i := range items {
-		v := make([]float32, dim)
-		var ss float64
-		for j := range v {
-			v[j] = float32(rng.NormFloat64())
-			ss += float64(v[j]) * float64(v[j])
-		}
-		for j := range v {
-			v[j] /= float32(math.Sqrt(ss))
-		}
-		items[i] = vectorstore.Item{ID: ID(i), Vector: v, Metadata: vectorstore.Metadata{
+		items[i] = vectorstore.Item{ID: ID(i), Vector: UnitVector(rng, dim), Metadata: vectorstore.Metadata{
 			Path: fmt.Sprintf("dir%d/img%d.png", i%2, i), Size: int64(100 + i), Width: 64, Height: 48,
 			ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Class: fmt.Sprintf("c%d", i%3)}}
 	}
