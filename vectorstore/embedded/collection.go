@@ -117,7 +117,9 @@ func (c *collection) tryLoad() (*state, error) {
 		}
 		v := &segView{segment: seg, ref: ref, dead: newBitset(seg.n)}
 		if ref.Mask != "" {
-			if v.dead, err = readMask(c.path(ref.Mask), seg.n); err != nil {
+			if v.dead, err = readMask(c.path(ref.Mask), seg.n); errors.Is(err, fs.ErrNotExist) {
+				return nil, err // replaced by a compaction meanwhile: load retries
+			} else if err != nil {
 				return nil, c.corrupt(err)
 			}
 		}
@@ -182,6 +184,7 @@ func (c *collection) readLog(st *state) error {
 	}
 	n := fi.Size() - st.logEnd
 	if n <= 0 {
+		st.torn = 0 // the writer dropped the torn tail
 		return nil
 	}
 	data := make([]byte, n)
