@@ -636,3 +636,71 @@ func TestListSkipsBroken(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderDuringCompactions: a reader searching while a writer upserts
+// and compacts all the time (1 KB logs) never fails, and never sees the
+// count go back: it reads a committed state each time, whatever files the
+// writer has just replaced.
+func TestReaderDuringCompactions(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	w, err := Open(dir, &Options{CompactLogBytes: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Create(ctx, "c", spec); err != nil {
+		t.Fatal(err)
+	}
+	wc, _ := w.Open(ctx, "c")
+	r, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rc, err := r.Open(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := storetest.Items(300, 8, 1)
+	done := make(chan error)
+	go func() {
+		for lo := 0; lo < len(items); lo += 3 {
+			if err := wc.Upsert(ctx, "v1", items[lo:lo+3]); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	last, reads := 0, 0
+	for finished := false; !finished; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished = true
+		default:
+		}
+		n, err := rc.Count(ctx)
+		if err != nil {
+			t.Fatalf("reader after %d reads: %v", reads, err)
+		}
+		if n < last || n%3 != 0 {
+			t.Fatalf("reader counted %d after %d: not a committed state", n, last)
+		}
+		if _, err := rc.Search(ctx, "v1", items[0].Vector, 3, nil); err != nil {
+			t.Fatalf("reader search: %v", err)
+		}
+		last = n
+		reads++
+	}
+	if n := count(t, rc); n != len(items) {
+		t.Errorf("reader ends with %d items, want %d", n, len(items))
+	}
+	t.Logf("%d reads during the writes", reads)
+	if reads < 10 {
+		t.Fatal("the reader barely ran beside the writer: the test proved nothing")
+	}
+}
