@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Ingest and query throughput of this checkout beside an earlier revision
+# (ingest's BenchmarkIngest and BenchmarkQuery, and the embedded store's
+# upserts and searches at 100,000 vectors from integration's BenchmarkStores)
 # (default: 86844d5, the last before the embedded store's format 2), in one
 # run, alternating rounds so that the machine's noise falls on both alike.
 # Needs the sample photos: scripts/fetch-sample.sh data/sample.
@@ -17,7 +19,8 @@ for _ in $(seq "$rounds"); do
   for side in base head; do
     dir=.
     [ "$side" = base ] && dir=$tmp/base
-    (cd "$dir" && go test -run '^$' -bench 'BenchmarkIngest$|BenchmarkQuery$' -benchtime 3x ./ingest) |
+    (cd "$dir" && go test -run '^$' -bench 'BenchmarkIngest$|BenchmarkQuery$' -benchtime 3x ./ingest &&
+      go test -run '^$' -bench 'Stores/embedded' -benchtime 1x ./integration) |
       grep '^Benchmark' | sed "s/^/$side  /"
   done
 done
