@@ -165,7 +165,6 @@ type Collection interface {
 
 var (
 	nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
-	idRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // ValidName reports whether name can name a collection in every store:
@@ -173,8 +172,19 @@ var (
 // rule), at most 255 characters.
 func ValidName(name string) bool { return nameRE.MatchString(name) }
 
-// ValidID reports whether id is a hex SHA-256.
-func ValidID(id string) bool { return idRE.MatchString(id) }
+// ValidID reports whether id is a hex SHA-256 (lower case). It runs on
+// every item of every write, so it is a loop rather than a regexp.
+func ValidID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidMetric reports whether m is one of the metrics.
 func ValidMetric(m string) bool { return m == MetricL2 || m == MetricCosine || m == MetricIP }

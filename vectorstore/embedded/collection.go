@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -209,7 +208,7 @@ func (st *state) apply(es []entry) {
 			st.kill(e.id)
 		}
 		if e.op == opUpsert {
-			st.mem.put(e.item)
+			st.mem.put(e.item, e.js)
 		} else {
 			st.mem.remove(e.id)
 		}
@@ -498,10 +497,7 @@ func (c *collection) append(st *state, op string, entries []entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	var buf []byte
-	for _, p := range encodeEntries(entries) {
-		buf = appendRecord(buf, p)
-	}
+	buf := encodeRecords(entries)
 	if _, err := st.log.WriteAt(buf, st.logEnd); err != nil {
 		st.log.Truncate(st.logEnd)
 		return fmt.Errorf("%s %q: %w", op, c.name, err)
@@ -520,27 +516,30 @@ func (c *collection) append(st *state, op string, entries []entry) error {
 	return nil
 }
 
-// memtable holds the items of the log in memory.
+// memtable holds the items of the log in memory, with their metadata as
+// JSON too, for the segment a compaction writes.
 type memtable struct {
 	dim  int
 	ids  []string
 	vecs []float32 // row i is item i
 	meta []vectorstore.Metadata
+	js   [][]byte
 	pos  map[string]int
 }
 
 func newMemtable(dim int) *memtable { return &memtable{dim: dim, pos: map[string]int{}} }
 
-func (m *memtable) put(it vectorstore.Item) {
+func (m *memtable) put(it vectorstore.Item, js []byte) {
 	if i, ok := m.pos[it.ID]; ok {
 		copy(m.vecs[i*m.dim:], it.Vector)
-		m.meta[i] = it.Metadata
+		m.meta[i], m.js[i] = it.Metadata, js
 		return
 	}
 	m.pos[it.ID] = len(m.ids)
 	m.ids = append(m.ids, it.ID)
 	m.vecs = append(m.vecs, it.Vector...)
 	m.meta = append(m.meta, it.Metadata)
+	m.js = append(m.js, js)
 }
 
 // remove deletes an item by moving the last one into its slot.
@@ -551,11 +550,11 @@ func (m *memtable) remove(id string) bool {
 	}
 	last, d := len(m.ids)-1, m.dim
 	if i != last {
-		m.ids[i], m.meta[i] = m.ids[last], m.meta[last]
+		m.ids[i], m.meta[i], m.js[i] = m.ids[last], m.meta[last], m.js[last]
 		copy(m.vecs[i*d:(i+1)*d], m.vecs[last*d:])
 		m.pos[m.ids[i]] = i
 	}
-	m.ids, m.meta, m.vecs = m.ids[:last], m.meta[:last], m.vecs[:last*d]
+	m.ids, m.meta, m.js, m.vecs = m.ids[:last], m.meta[:last], m.js[:last], m.vecs[:last*d]
 	delete(m.pos, id)
 	return true
 }
@@ -571,11 +570,10 @@ type sortedMem struct {
 	m     *memtable
 	order []int
 	raw   [][]byte
-	metas [][]byte
 }
 
 func newSortedMem(m *memtable) *sortedMem {
-	s := &sortedMem{m: m, order: make([]int, len(m.ids)), raw: make([][]byte, len(m.ids)), metas: make([][]byte, len(m.ids))}
+	s := &sortedMem{m: m, order: make([]int, len(m.ids)), raw: make([][]byte, len(m.ids))}
 	for i := range s.order {
 		s.order[i] = i
 		s.raw[i], _ = hex.DecodeString(m.ids[i])
@@ -589,13 +587,7 @@ func (s *sortedMem) id(i int) []byte        { return s.raw[s.order[i]] }
 func (s *sortedMem) vector(i int) []float32 { return s.m.vector(s.order[i]) }
 func (s *sortedMem) class(i int) string     { return s.m.meta[s.order[i]].Class }
 func (s *sortedMem) path(i int) string      { return s.m.meta[s.order[i]].Path }
-func (s *sortedMem) metaJSON(i int) []byte {
-	j := s.order[i]
-	if s.metas[j] == nil {
-		s.metas[j], _ = json.Marshal(s.m.meta[j])
-	}
-	return s.metas[j]
-}
+func (s *sortedMem) metaJSON(i int) []byte  { return s.m.js[s.order[i]] }
 
 // merged is the live rows of several sources, in id order.
 type merged struct {

@@ -478,16 +478,16 @@ func writeLegacy(t *testing.T, dir string, items []vectorstore.Item, deleted []s
 	js, _ := json.Marshal(spec)
 	os.WriteFile(filepath.Join(dir, legacySpec), js, 0o644)
 	var log []byte
-	frame := func(p []byte) {
+	legacyRecord := func(p []byte) {
 		log = binary.LittleEndian.AppendUint32(log, uint32(len(p)))
 		log = binary.LittleEndian.AppendUint32(log, crc(p))
 		log = append(log, p...)
 	}
 	for _, it := range items {
-		frame(encodeEntries([]entry{{op: opUpsert, id: it.ID, item: it}})[0][4:])
+		legacyRecord(encodeRecords([]entry{{op: opUpsert, id: it.ID, item: it}})[recordHead+4:])
 	}
 	for _, id := range deleted {
-		frame(encodeEntries([]entry{{op: opDelete, id: id}})[0][4:])
+		legacyRecord(encodeRecords([]entry{{op: opDelete, id: id}})[recordHead+4:])
 	}
 	os.WriteFile(filepath.Join(dir, legacyLog), log, 0o644)
 }
@@ -703,4 +703,36 @@ func TestReaderDuringCompactions(t *testing.T) {
 	if reads < 10 {
 		t.Fatal("the reader barely ran beside the writer: the test proved nothing")
 	}
+}
+
+// TestSplitRecords: a batch larger than a record may be goes into several
+// records, each within the limit, and reads back whole.
+func TestSplitRecords(t *testing.T) {
+	defer func(m int) { maxRecord = m }(maxRecord)
+	maxRecord = 2000
+	dir := t.TempDir()
+	s, c := mustStore(t, dir, 0)
+	items := storetest.Items(40, 8, 1)
+	if err := c.Upsert(context.Background(), "v1", items); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	log, _ := os.ReadFile(logFile(t, dir))
+	records := 0
+	for off := 0; off < len(log); off += recordHead + int(binary.LittleEndian.Uint32(log[off+4:])) {
+		if n := int(binary.LittleEndian.Uint32(log[off+4:])); n > maxRecord {
+			t.Errorf("record at %d is %d bytes, over the limit", off, n)
+		}
+		records++
+	}
+	if records < 4 {
+		t.Errorf("%d records for %d bytes of batch", records, len(log))
+	}
+	s, c = mustStore(t, dir, 0)
+	defer s.Close()
+	want := map[string][]float32{}
+	for _, it := range items {
+		want[it.ID] = it.Vector
+	}
+	checkHolds(t, c, want)
 }

@@ -97,7 +97,7 @@ func (c *collection) migrateWith(salvage bool) error {
 	mem := newMemtable(spec.Dim)
 	for _, e := range entries {
 		if e.op == opUpsert {
-			mem.put(e.item)
+			mem.put(e.item, e.js)
 		} else {
 			mem.remove(e.id)
 		}

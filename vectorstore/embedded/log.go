@@ -32,11 +32,12 @@ const (
 	recordHead = 16
 	opUpsert   = 1
 	opDelete   = 2
-	// maxRecord bounds a record's declared length, so a damaged length
-	// cannot make replay allocate without limit; Upsert splits bigger
-	// batches.
-	maxRecord = 64 << 20
 )
+
+// maxRecord bounds a record's declared length, so a damaged length cannot
+// make replay allocate without limit; Upsert splits bigger batches. A
+// variable so that a test can reach the split with small batches.
+var maxRecord = 64 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -47,53 +48,71 @@ type entry struct {
 	op   byte
 	id   string
 	item vectorstore.Item // for an upsert
+	js   []byte           // the upsert's metadata as JSON, as in the log
 }
 
 // appendRecord frames a payload as a log record.
 func appendRecord(buf, payload []byte) []byte {
 	start := len(buf)
-	buf = append(buf, logMagic...)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
-	buf = binary.LittleEndian.AppendUint32(buf, crc(payload))
-	buf = binary.LittleEndian.AppendUint32(buf, crc(buf[start:start+12]))
-	return append(buf, payload...)
+	buf = append(buf, make([]byte, recordHead)...)
+	buf = append(buf, payload...)
+	frame(buf[start:])
+	return buf
 }
 
-// encodeEntries encodes entries as the payloads of one or more records,
-// each under maxRecord.
-func encodeEntries(entries []entry) [][]byte {
-	var out [][]byte
-	var p []byte
-	n := 0
-	flush := func() {
-		if n > 0 {
-			binary.LittleEndian.PutUint32(p, uint32(n))
-			out = append(out, p)
-		}
-		p, n = binary.LittleEndian.AppendUint32(nil, 0), 0
-	}
-	flush()
+// frame fills in the header of the record rec, whose payload follows its
+// header's place.
+func frame(rec []byte) {
+	payload := rec[recordHead:]
+	copy(rec, logMagic)
+	binary.LittleEndian.PutUint32(rec[4:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(rec[8:], crc(payload))
+	binary.LittleEndian.PutUint32(rec[12:], crc(rec[:12]))
+}
+
+// encodeRecords encodes entries as log records, each (but one holding a
+// single huge entry) under maxRecord: the bytes to append to the log. It
+// sets each upsert's js.
+func encodeRecords(entries []entry) []byte {
+	size := 0
 	for _, e := range entries {
-		var one []byte
-		one = append(one, e.op)
-		raw, _ := hex.DecodeString(e.id) // ids are validated before
-		one = append(one, raw...)
+		size += 37 + 4*len(e.item.Vector) + 256
+	}
+	buf := make([]byte, 0, size+recordHead+4)
+	start, n := -1, 0
+	closeRecord := func() {
+		if start >= 0 {
+			binary.LittleEndian.PutUint32(buf[start+recordHead:], uint32(n))
+			frame(buf[start:])
+		}
+		start, n = len(buf), 0
+		buf = append(buf, make([]byte, recordHead+4)...)
+	}
+	closeRecord()
+	var raw [32]byte
+	for i := range entries {
+		e := &entries[i]
+		at := len(buf)
+		buf = append(buf, e.op)
+		hex.Decode(raw[:], []byte(e.id)) // ids are validated before
+		buf = append(buf, raw[:]...)
 		if e.op == opUpsert {
-			js, _ := json.Marshal(e.item.Metadata)
-			one = binary.LittleEndian.AppendUint32(one, uint32(len(js)))
-			one = append(one, js...)
-			for _, v := range e.item.Vector {
-				one = binary.LittleEndian.AppendUint32(one, math.Float32bits(v))
-			}
+			e.js, _ = json.Marshal(e.item.Metadata)
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(len(e.js)))
+			buf = append(buf, e.js...)
+			buf = append(buf, floatBytes(e.item.Vector)...)
 		}
-		if n > 0 && len(p)+len(one) > maxRecord {
-			flush()
+		if n > 0 && len(buf)-start-recordHead > maxRecord { // move this entry into a record of its own
+			one := append([]byte(nil), buf[at:]...)
+			buf = buf[:at]
+			closeRecord()
+			buf = append(buf, one...)
 		}
-		p = append(p, one...)
 		n++
 	}
-	flush()
-	return out
+	binary.LittleEndian.PutUint32(buf[start+recordHead:], uint32(n))
+	frame(buf[start:])
+	return buf
 }
 
 // decodeEntries decodes a record's payload for a collection of dimension
@@ -124,7 +143,8 @@ func decodeEntries(p []byte, dim int) ([]entry, error) {
 			if ml > len(p)-4 || len(p)-4-ml < 4*dim {
 				return nil, fmt.Errorf("entry %d: cut short", i)
 			}
-			if err := json.Unmarshal(p[4:4+ml], &e.item.Metadata); err != nil {
+			e.js = bytes.Clone(p[4 : 4+ml])
+			if err := json.Unmarshal(e.js, &e.item.Metadata); err != nil {
 				return nil, fmt.Errorf("entry %d: metadata: %v", i, err)
 			}
 			p = p[4+ml:]
