@@ -1,0 +1,198 @@
+package sgemm
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/deeprank/deeprank/internal/blascheck"
+)
+
+// Implementation is gonum's BLAS with Sgemm done by this package. It
+// satisfies gonum's blas.Float32Level3 and gorgonia's BLAS interface.
+type Implementation struct{ gonum.Implementation }
+
+// Describe names the kernel this process multiplies with.
+func Describe() string { return "deeprank sgemm, " + kernelName }
+
+// Block sizes. The 6x16 tile uses 12 of the 16 ymm registers as
+// accumulators. A KC x NR panel of B (16 KiB) stays in L1 while the kernel
+// walks an MC x KC block of A (144 KiB) held in L2; NC bounds the packed B
+// block (4 MiB) so it stays in L3.
+const (
+	mr = 6
+	nr = 16
+	kc = 256
+	mc = 144
+	nc = 4096
+)
+
+// parallelWork is the size m*n*k from which a product is split across
+// goroutines: below it (about 1 MFLOP, tens of microseconds) starting and
+// joining goroutines costs more than the second core wins.
+const parallelWork = 1 << 19
+
+// active counts the goroutines multiplying right now, across all calls, so
+// that a call only adds goroutines for cores that would otherwise idle.
+var active atomic.Int64
+
+// Sgemm computes C = alpha * op(A) * op(B) + beta * C for row-major
+// matrices, as gonum's Sgemm does, with the same checks on its arguments:
+// a wrong size panics before anything is read, since the assembly kernel
+// writes C through a pointer.
+func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 || k == 0 || alpha == 0 {
+		// Nothing to multiply: gonum scales C by beta and checks the rest.
+		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	blascheck.Sgemm("sgemm", tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
+	A := matrix{data: a, ld: lda, trans: tA != blas.NoTrans}
+	B := matrix{data: b, ld: ldb, trans: tB != blas.NoTrans}
+	C := matrix{data: c, ld: ldc}
+
+	workers := 1
+	if m*n*k >= parallelWork {
+		workers = min(runtime.GOMAXPROCS(0)-int(active.Load()), maxWorkers(m, n))
+	}
+	if workers <= 1 {
+		active.Add(1)
+		defer active.Add(-1)
+		gemm(m, n, k, alpha, A, B, beta, C)
+		return
+	}
+	active.Add(int64(workers))
+	defer active.Add(-int64(workers))
+	// Split the longer side of C into workers stripes of whole tiles; each
+	// goroutine packs its own panels, so none waits on another.
+	splitN := n >= m
+	size, tile := m, mr
+	if splitN {
+		size, tile = n, nr
+	}
+	per := (size + workers - 1) / workers
+	per = (per + tile - 1) / tile * tile
+	var wg sync.WaitGroup
+	for lo := 0; lo < size; lo += per {
+		hi := min(lo+per, size)
+		if splitN {
+			wg.Go(func() { gemm(m, hi-lo, k, alpha, A, B.cols(lo), beta, C.cols(lo)) })
+		} else {
+			wg.Go(func() { gemm(hi-lo, n, k, alpha, A.rows(lo), B, beta, C.rows(lo)) })
+		}
+	}
+	wg.Wait()
+}
+
+// maxWorkers is how many stripes of whole tiles C can be cut into along its
+// longer side.
+func maxWorkers(m, n int) int {
+	if n >= m {
+		return (n + nr - 1) / nr
+	}
+	return (m + mr - 1) / mr
+}
+
+// matrix is a row-major matrix, or the transpose of one when trans is set:
+// at(i, j) reads element (i, j) of op(M).
+type matrix struct {
+	data  []float32
+	ld    int
+	trans bool
+}
+
+// rows is op(M) from row i on.
+func (x matrix) rows(i int) matrix {
+	if x.trans {
+		x.data = x.data[i:]
+	} else {
+		x.data = x.data[i*x.ld:]
+	}
+	return x
+}
+
+// cols is op(M) from column j on.
+func (x matrix) cols(j int) matrix {
+	if x.trans {
+		x.data = x.data[j*x.ld:]
+	} else {
+		x.data = x.data[j:]
+	}
+	return x
+}
+
+// buffers holds one goroutine's packed panels between calls.
+type buffers struct{ a, b []float32 }
+
+var pool = sync.Pool{New: func() any { return new(buffers) }}
+
+// grow returns s resized to n values, reusing its storage when it can.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// gemm is the single-threaded blocked product C = alpha*op(A)*op(B) + beta*C
+// with C m x n, m, n, k > 0.
+func gemm(m, n, k int, alpha float32, A, B matrix, beta float32, C matrix) {
+	buf := pool.Get().(*buffers)
+	defer pool.Put(buf)
+	var tile [mr * nr]float32
+	for jc := 0; jc < n; jc += nc {
+		ncb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kcb := min(kc, k-pc)
+			// The first block of k applies beta; the later ones add to it.
+			betaBlock := beta
+			if pc > 0 {
+				betaBlock = 1
+			}
+			buf.b = grow(buf.b, roundUp(ncb, nr)*kcb)
+			packB(buf.b, B.rows(pc).cols(jc), kcb, ncb)
+			for ic := 0; ic < m; ic += mc {
+				mcb := min(mc, m-ic)
+				buf.a = grow(buf.a, roundUp(mcb, mr)*kcb)
+				packA(buf.a, A.rows(ic).cols(pc), mcb, kcb)
+				for jr := 0; jr < ncb; jr += nr {
+					bp := buf.b[jr*kcb : (jr+nr)*kcb]
+					for ir := 0; ir < mcb; ir += mr {
+						ap := buf.a[ir*kcb : (ir+mr)*kcb]
+						ci := (ic+ir)*C.ld + jc + jr
+						if ir+mr <= mcb && jr+nr <= ncb {
+							kernel(kcb, ap, bp, C.data[ci:], C.ld, alpha, betaBlock)
+							continue
+						}
+						// An edge tile: multiply into scratch, store what fits.
+						kernel(kcb, ap, bp, tile[:], nr, 1, 0)
+						storeEdge(C.data[ci:], C.ld, tile[:], min(mr, mcb-ir), min(nr, ncb-jr), alpha, betaBlock)
+					}
+				}
+			}
+		}
+	}
+}
+
+func roundUp(x, to int) int { return (x + to - 1) / to * to }
+
+// storeEdge writes the top-left rows x cols of an mr x nr tile into C as
+// alpha*tile + beta*C, not reading C when beta is zero.
+func storeEdge(c []float32, ldc int, tile []float32, rows, cols int, alpha, beta float32) {
+	for i := range rows {
+		dst := c[i*ldc : i*ldc+cols]
+		src := tile[i*nr : i*nr+cols]
+		if beta == 0 {
+			for j, v := range src {
+				dst[j] = alpha * v
+			}
+			continue
+		}
+		for j, v := range src {
+			dst[j] = alpha*v + beta*dst[j]
+		}
+	}
+}
