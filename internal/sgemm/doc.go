@@ -3,13 +3,17 @@
 // the default build's BLAS for the fast forward pass and for gorgonia; a
 // build with the openblas tag uses OpenBLAS instead (internal/openblas).
 //
-// Sgemm follows the usual blocked design: op(B) is packed into panels of
-// NR = 16 columns and op(A) into panels of MR = 6 rows, in blocks of KC
-// steps of k that stay in the L1 and L2 caches, and a 6x16 micro-kernel
-// multiplies one A panel by one B panel into registers, then applies alpha
-// and beta as it stores. Packing reads any transpose and leading dimension,
-// so the kernel only ever sees one layout. Tiles at the right and bottom
-// edges go through a 6x16 scratch tile.
+// Sgemm follows the usual blocked design, shaped by the network's
+// products, where one side is small (16 to 128 filters, a batch of 16) and
+// k is tens to a few thousand. C is cut into 6x16 tiles; a micro-kernel
+// keeps one tile in registers while it walks k in blocks of KC, then
+// applies alpha and beta as it stores. op(B) is packed into panels of 16
+// columns that stay in L1 (unless A has so few rows that copying B would
+// cost as much as multiplying it; then B is read in place). A is read in
+// place through its strides, whatever its transpose, since each value of A
+// serves 16 columns at once and copying it would cost about as much as
+// the product on these shapes. Tiles at the right and bottom edges read
+// zero-padded copies of their panels and store through a scratch tile.
 //
 // The micro-kernel is AVX2+FMA assembly on amd64 CPUs that have both
 // (checked at run time), and a pure-Go kernel on the same packed panels

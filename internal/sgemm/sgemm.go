@@ -28,6 +28,11 @@ const (
 	kc = 256
 	mc = 144
 	nc = 4096
+
+	// inPlaceRows is the most rows of A for which B is read in place
+	// rather than packed: packing B costs about one pass over it, and
+	// each panel of mr rows of A reads B once more.
+	inPlaceRows = 3 * mr
 )
 
 // parallelWork is the size m*n*k from which a product is split across
@@ -139,12 +144,26 @@ func grow(s []float32, n int) []float32 {
 
 // gemm is the single-threaded blocked product C = alpha*op(A)*op(B) + beta*C
 // with C m x n, m, n, k > 0.
+//
+// The kernel reads A in place, whatever its transpose: each value of A is
+// used for 16 columns at once, so copying A would cost about as much as the
+// multiplication on the network's shapes, where n is a few hundred. Only
+// a last panel of fewer than mr rows is copied, zero-padded. B is packed
+// unless few rows of A reuse it (m <= inPlaceRows) and it is not
+// transposed; then only its last, narrower panel is.
 func gemm(m, n, k int, alpha float32, A, B matrix, beta float32, C matrix) {
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
 	var tile [mr * nr]float32
+	fullRows := m / mr * mr
+	inPlaceB := !B.trans && m <= inPlaceRows
+	rsA, csA := A.ld, 1
+	if A.trans {
+		rsA, csA = 1, A.ld
+	}
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
+		fullCols := ncb / nr * nr
 		for pc := 0; pc < k; pc += kc {
 			kcb := min(kc, k-pc)
 			// The first block of k applies beta; the later ones add to it.
@@ -152,24 +171,39 @@ func gemm(m, n, k int, alpha float32, A, B matrix, beta float32, C matrix) {
 			if pc > 0 {
 				betaBlock = 1
 			}
+			Ab, Bb := A.cols(pc), B.rows(pc).cols(jc)
 			buf.b = grow(buf.b, roundUp(ncb, nr)*kcb)
-			packB(buf.b, B.rows(pc).cols(jc), kcb, ncb)
+			if inPlaceB {
+				if fullCols < ncb {
+					packB(buf.b[fullCols*kcb:], Bb.cols(fullCols), kcb, ncb-fullCols)
+				}
+			} else {
+				packB(buf.b, Bb, kcb, ncb)
+			}
+			if fullRows < m {
+				buf.a = grow(buf.a, mr*kcb)
+				packA(buf.a, Ab.rows(fullRows), m-fullRows, kcb)
+			}
 			for ic := 0; ic < m; ic += mc {
 				mcb := min(mc, m-ic)
-				buf.a = grow(buf.a, roundUp(mcb, mr)*kcb)
-				packA(buf.a, A.rows(ic).cols(pc), mcb, kcb)
 				for jr := 0; jr < ncb; jr += nr {
-					bp := buf.b[jr*kcb : (jr+nr)*kcb]
-					for ir := 0; ir < mcb; ir += mr {
-						ap := buf.a[ir*kcb : (ir+mr)*kcb]
-						ci := (ic+ir)*C.ld + jc + jr
-						if ir+mr <= mcb && jr+nr <= ncb {
-							kernel(kcb, ap, bp, C.data[ci:], C.ld, alpha, betaBlock)
+					bp, ldb := buf.b[jr*kcb:(jr+nr)*kcb], nr
+					if inPlaceB && jr < fullCols {
+						bp, ldb = Bb.data[jr:], B.ld
+					}
+					for ir := ic; ir < ic+mcb; ir += mr {
+						ap, rs, cs := buf.a, 1, mr
+						if ir < fullRows {
+							ap, rs, cs = Ab.rows(ir).data, rsA, csA
+						}
+						ci := ir*C.ld + jc + jr
+						if ir < fullRows && jr < fullCols {
+							kernel(kcb, ap, rs, cs, bp, ldb, C.data[ci:], C.ld, alpha, betaBlock)
 							continue
 						}
 						// An edge tile: multiply into scratch, store what fits.
-						kernel(kcb, ap, bp, tile[:], nr, 1, 0)
-						storeEdge(C.data[ci:], C.ld, tile[:], min(mr, mcb-ir), min(nr, ncb-jr), alpha, betaBlock)
+						kernel(kcb, ap, rs, cs, bp, ldb, tile[:], nr, 1, 0)
+						storeEdge(C.data[ci:], C.ld, tile[:], min(mr, m-ir), min(nr, ncb-jr), alpha, betaBlock)
 					}
 				}
 			}

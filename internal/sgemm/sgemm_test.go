@@ -14,23 +14,23 @@ import (
 // always, the assembly one where the CPU has it.
 func kernels() []struct {
 	name string
-	fn   func(int, []float32, []float32, []float32, int, float32, float32)
+	fn   func(int, []float32, int, int, []float32, int, []float32, int, float32, float32)
 } {
 	ks := []struct {
 		name string
-		fn   func(int, []float32, []float32, []float32, int, float32, float32)
+		fn   func(int, []float32, int, int, []float32, int, []float32, int, float32, float32)
 	}{{"go", kernelGo}}
 	if kernelName != "pure Go kernel" {
 		ks = append(ks, struct {
 			name string
-			fn   func(int, []float32, []float32, []float32, int, float32, float32)
+			fn   func(int, []float32, int, int, []float32, int, []float32, int, float32, float32)
 		}{"asm", kernel})
 	}
 	return ks
 }
 
 // useKernel makes Sgemm multiply with fn until the test ends.
-func useKernel(t testing.TB, fn func(int, []float32, []float32, []float32, int, float32, float32)) {
+func useKernel(t testing.TB, fn func(int, []float32, int, int, []float32, int, []float32, int, float32, float32)) {
 	saved := kernel
 	kernel = fn
 	t.Cleanup(func() { kernel = saved })
