@@ -20,7 +20,8 @@ func Describe() string { return "deeprank sgemm, " + kernelName }
 
 // Block sizes. The 6x16 tile uses 12 of the 16 ymm registers as
 // accumulators. A KC x NR panel of B (16 KiB) stays in L1 while the kernel
-// walks an MC x KC block of A (144 KiB) held in L2; NC bounds the packed B
+// walks an MC x KC block of A (144 KiB,
+// read in place) held in L2; NC bounds the packed B
 // block (4 MiB) so it stays in L3.
 const (
 	mr = 6
@@ -36,9 +37,9 @@ const (
 )
 
 // parallelWork is the size m*n*k from which a product is split across
-// goroutines: below it (about 1 MFLOP, tens of microseconds) starting and
+// goroutines: below it (about 4 MFLOP, some 60 microseconds) waking and
 // joining goroutines costs more than the second core wins.
-const parallelWork = 1 << 19
+const parallelWork = 1 << 21
 
 // active counts the goroutines multiplying right now, across all calls, so
 // that a call only adds goroutines for cores that would otherwise idle.
@@ -59,10 +60,7 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 	B := matrix{data: b, ld: ldb, trans: tB != blas.NoTrans}
 	C := matrix{data: c, ld: ldc}
 
-	workers := 1
-	if m*n*k >= parallelWork {
-		workers = min(runtime.GOMAXPROCS(0)-int(active.Load()), maxWorkers(m, n))
-	}
+	workers := workersFor(m, n, k)
 	if workers <= 1 {
 		active.Add(1)
 		defer active.Add(-1)
@@ -92,13 +90,18 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 	wg.Wait()
 }
 
-// maxWorkers is how many stripes of whole tiles C can be cut into along its
-// longer side.
-func maxWorkers(m, n int) int {
-	if n >= m {
-		return (n + nr - 1) / nr
+// workersFor is how many goroutines an m x n x k product is split across:
+// one below parallelWork, else one per core no other call is using, and no
+// more than there are stripes of whole tiles along C's longer side.
+func workersFor(m, n, k int) int {
+	if m*n*k < parallelWork {
+		return 1
 	}
-	return (m + mr - 1) / mr
+	stripes := (m + mr - 1) / mr
+	if n >= m {
+		stripes = (n + nr - 1) / nr
+	}
+	return min(runtime.GOMAXPROCS(0)-int(active.Load()), stripes)
 }
 
 // matrix is a row-major matrix, or the transpose of one when trans is set:

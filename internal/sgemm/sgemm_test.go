@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -262,7 +263,7 @@ func TestSgemmRefusesBadArguments(t *testing.T) {
 // buffers and the count of busy goroutines must not mix calls up.
 func TestSgemmConcurrent(t *testing.T) {
 	tests := []gemmCase{
-		{tA: blas.NoTrans, tB: blas.NoTrans, m: 64, n: 300, k: 100, alpha: 1, beta: 0.5},
+		{tA: blas.NoTrans, tB: blas.NoTrans, m: 64, n: 300, k: 120, alpha: 1, beta: 0.5},
 		{tA: blas.Trans, tB: blas.NoTrans, m: 300, n: 40, k: 90, padA: 1, alpha: -1, beta: 0},
 		{tA: blas.NoTrans, tB: blas.Trans, m: 9, n: 10, k: 11, alpha: 1, beta: 1},
 	}
@@ -278,6 +279,27 @@ func TestSgemmConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := active.Load(); n != 0 {
 		t.Fatalf("%d goroutines still counted as busy", n)
+	}
+}
+
+// TestSgemmSplit checks products large enough to be split across
+// goroutines, along n and along m, into stripes that do not divide evenly
+// (three workers).
+func TestSgemmSplit(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	tests := []gemmCase{
+		{tA: blas.NoTrans, tB: blas.NoTrans, m: 40, n: 500, k: 130, alpha: 1, beta: 0.5},
+		{tA: blas.Trans, tB: blas.Trans, m: 500, n: 40, k: 130, padA: 1, padC: 2, alpha: -1, beta: 0},
+		{tA: blas.NoTrans, tB: blas.Trans, m: 10, n: 2000, k: 110, alpha: 1, beta: 1},
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range tests {
+		t.Run(tc.String(), func(t *testing.T) {
+			if w := workersFor(tc.m, tc.n, tc.k); w != 3 {
+				t.Fatalf("split across %d goroutines, want 3: the test proves nothing", w)
+			}
+			tc.check(t, rng)
+		})
 	}
 }
 
