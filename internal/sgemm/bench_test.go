@@ -8,6 +8,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/deeprank/deeprank/internal/cputime"
 )
 
 // benchImpls are the BLAS implementations BenchmarkSgemm compares side by
@@ -47,15 +49,13 @@ func BenchmarkSgemm(b *testing.B) {
 			for _, im := range benchImpls {
 				b.Run(fmt.Sprintf("%s/m=%d/n=%d/k=%d/threads=%d/blas=%s", s.name, s.m, s.n, s.k, threads, im.name), func(b *testing.B) {
 					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
-					cpu0 := cpuSeconds()
+					cpu0 := cputime.Seconds()
 					for b.Loop() {
 						im.impl.Sgemm(blas.NoTrans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.k, x, s.n, 0, c, s.n)
 					}
 					gflop := 2 * float64(s.m*s.n*s.k) * float64(b.N) / 1e9
 					b.ReportMetric(gflop/b.Elapsed().Seconds(), "GFLOP/s")
-					if cpu := cpuSeconds() - cpu0; cpu > 0 {
-						// Per CPU-second: near the wall figure on one
-						// idle thread, robust to other jobs' load.
+					if cpu := cputime.Seconds() - cpu0; cpu > 0 {
 						b.ReportMetric(gflop/cpu, "GFLOP/cpu-s")
 					}
 				})
