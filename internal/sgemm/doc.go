@@ -10,9 +10,10 @@
 // applies alpha and beta as it stores. op(B) is packed into panels of 16
 // columns that stay in L1 (unless A has so few rows that copying B would
 // cost as much as multiplying it; then B is read in place). A is read in
-// place through its strides, whatever its transpose, since each value of A
-// serves 16 columns at once and copying it would cost about as much as
-// the product on these shapes. Tiles at the right and bottom edges read
+// place through its strides, whatever its transpose, when C has fewer than
+// 256 columns: each value of A then serves few columns, and copying it
+// would cost about as much as the product. With wider C, A is packed in
+// panels of 6 rows, one contiguous stream for the kernel. Tiles at the right and bottom edges read
 // zero-padded copies of their panels and store through a scratch tile.
 //
 // The micro-kernel is AVX2+FMA assembly on amd64 CPUs that have both

@@ -34,6 +34,11 @@ const (
 	// rather than packed: packing B costs about one pass over it, and
 	// each panel of mr rows of A reads B once more.
 	inPlaceRows = 3 * mr
+
+	// packACols is the least columns of C for which A is packed: each
+	// panel of A is then read by many panels of B, and one contiguous
+	// stream keeps the kernel fed better than mr rows read in place.
+	packACols = 256
 )
 
 // parallelWork is the size m*n*k from which a product is split across
@@ -148,18 +153,18 @@ func grow(s []float32, n int) []float32 {
 // gemm is the single-threaded blocked product C = alpha*op(A)*op(B) + beta*C
 // with C m x n, m, n, k > 0.
 //
-// The kernel reads A in place, whatever its transpose: each value of A is
-// used for 16 columns at once, so copying A would cost about as much as the
-// multiplication on the network's shapes, where n is a few hundred. Only
-// a last panel of fewer than mr rows is copied, zero-padded. B is packed
-// unless few rows of A reuse it (m <= inPlaceRows) and it is not
-// transposed; then only its last, narrower panel is.
+// When C is narrower than packACols the kernel reads A in place, whatever
+// its transpose, and only a last panel of fewer than mr rows is copied,
+// zero-padded; otherwise each MC block of A is packed. B is packed unless
+// few rows of A reuse it (m <= inPlaceRows) and it is not transposed; then
+// only its last, narrower panel is.
 func gemm(m, n, k int, alpha float32, A, B matrix, beta float32, C matrix) {
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
 	var tile [mr * nr]float32
 	fullRows := m / mr * mr
 	inPlaceB := !B.trans && m <= inPlaceRows
+	packedA := n >= packACols
 	rsA, csA := A.ld, 1
 	if A.trans {
 		rsA, csA = 1, A.ld
@@ -183,12 +188,16 @@ func gemm(m, n, k int, alpha float32, A, B matrix, beta float32, C matrix) {
 			} else {
 				packB(buf.b, Bb, kcb, ncb)
 			}
-			if fullRows < m {
+			if !packedA && fullRows < m {
 				buf.a = grow(buf.a, mr*kcb)
 				packA(buf.a, Ab.rows(fullRows), m-fullRows, kcb)
 			}
 			for ic := 0; ic < m; ic += mc {
 				mcb := min(mc, m-ic)
+				if packedA {
+					buf.a = grow(buf.a, roundUp(mcb, mr)*kcb)
+					packA(buf.a, Ab.rows(ic), mcb, kcb)
+				}
 				for jr := 0; jr < ncb; jr += nr {
 					bp, ldb := buf.b[jr*kcb:(jr+nr)*kcb], nr
 					if inPlaceB && jr < fullCols {
@@ -196,7 +205,10 @@ func gemm(m, n, k int, alpha float32, A, B matrix, beta float32, C matrix) {
 					}
 					for ir := ic; ir < ic+mcb; ir += mr {
 						ap, rs, cs := buf.a, 1, mr
-						if ir < fullRows {
+						switch {
+						case packedA:
+							ap = buf.a[(ir-ic)*kcb:]
+						case ir < fullRows:
 							ap, rs, cs = Ab.rows(ir).data, rsA, csA
 						}
 						ci := ir*C.ld + jc + jr
