@@ -3,7 +3,7 @@ package sgemm
 // kernel multiplies mr rows of A by nr columns of B over depth k and
 // stores C[0:mr, 0:nr] = alpha*A*B + beta*C, with row stride ldc; C is not
 // read when beta is zero. A[i, p] is a[i*rsA + p*csA], so the kernel reads
-// A in place whatever its transpose, or a packed edge panel (rsA 1, csA
+// A in place whatever its transpose, or a packed panel (rsA 1, csA
 // mr); row p of B is b[p*ldb : p*ldb+nr]. It is the assembly kernel where
 // the CPU has one (kernel_amd64.go), otherwise kernelGo.
 var kernel = kernelGo

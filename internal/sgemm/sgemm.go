@@ -20,8 +20,7 @@ func Describe() string { return "deeprank sgemm, " + kernelName }
 
 // Block sizes. The 6x16 tile uses 12 of the 16 ymm registers as
 // accumulators. A KC x NR panel of B (16 KiB) stays in L1 while the kernel
-// walks an MC x KC block of A (144 KiB,
-// read in place) held in L2; NC bounds the packed B
+// walks an MC x KC block of A (144 KiB) held in L2; NC bounds the packed B
 // block (4 MiB) so it stays in L3.
 const (
 	mr = 6
@@ -74,24 +73,28 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 	}
 	active.Add(int64(workers))
 	defer active.Add(-int64(workers))
-	// Split the longer side of C into workers stripes of whole tiles; each
-	// goroutine packs its own panels, so none waits on another.
+	// Split the longer side of C into stripes of whole tiles, one per
+	// worker; each packs its own panels, so none waits on another. The
+	// calling goroutine takes the first stripe.
 	splitN := n >= m
 	size, tile := m, mr
 	if splitN {
 		size, tile = n, nr
 	}
-	per := (size + workers - 1) / workers
-	per = (per + tile - 1) / tile * tile
-	var wg sync.WaitGroup
-	for lo := 0; lo < size; lo += per {
+	per := roundUp((size+workers-1)/workers, tile)
+	stripe := func(lo int) {
 		hi := min(lo+per, size)
 		if splitN {
-			wg.Go(func() { gemm(m, hi-lo, k, alpha, A, B.cols(lo), beta, C.cols(lo)) })
+			gemm(m, hi-lo, k, alpha, A, B.cols(lo), beta, C.cols(lo))
 		} else {
-			wg.Go(func() { gemm(hi-lo, n, k, alpha, A.rows(lo), B, beta, C.rows(lo)) })
+			gemm(hi-lo, n, k, alpha, A.rows(lo), B, beta, C.rows(lo))
 		}
 	}
+	var wg sync.WaitGroup
+	for lo := per; lo < size; lo += per {
+		wg.Go(func() { stripe(lo) })
+	}
+	stripe(0)
 	wg.Wait()
 }
 
@@ -109,8 +112,8 @@ func workersFor(m, n, k int) int {
 	return min(runtime.GOMAXPROCS(0)-int(active.Load()), stripes)
 }
 
-// matrix is a row-major matrix, or the transpose of one when trans is set:
-// at(i, j) reads element (i, j) of op(M).
+// matrix is op(M) for a row-major M: M itself, or its transpose when trans
+// is set. Element (i, j) of op(M) is data[i*ld+j], or data[j*ld+i].
 type matrix struct {
 	data  []float32
 	ld    int
