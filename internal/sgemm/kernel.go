@@ -6,7 +6,10 @@ package sgemm
 // A in place whatever its transpose, or a packed panel (rsA 1, csA
 // mr); row p of B is b[p*ldb : p*ldb+nr]. It is the assembly kernel where
 // the CPU has one (kernel_amd64.go), otherwise kernelGo.
-var kernel = kernelGo
+var kernel kernelFunc = kernelGo
+
+// kernelFunc is the signature every micro-kernel has.
+type kernelFunc func(k int, a []float32, rsA, csA int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 
 // kernelName says which kernel was chosen, for Describe.
 var kernelName = "pure Go kernel"

@@ -11,27 +11,24 @@ import (
 	"gonum.org/v1/gonum/blas"
 )
 
+// namedKernel is a micro-kernel and its name in subtest names.
+type namedKernel struct {
+	name string
+	fn   kernelFunc
+}
+
 // kernels are the micro-kernels this machine can run: the pure-Go one
 // always, the assembly one where the CPU has it.
-func kernels() []struct {
-	name string
-	fn   func(int, []float32, int, int, []float32, int, []float32, int, float32, float32)
-} {
-	ks := []struct {
-		name string
-		fn   func(int, []float32, int, int, []float32, int, []float32, int, float32, float32)
-	}{{"go", kernelGo}}
+func kernels() []namedKernel {
+	ks := []namedKernel{{"go", kernelGo}}
 	if kernelName != "pure Go kernel" {
-		ks = append(ks, struct {
-			name string
-			fn   func(int, []float32, int, int, []float32, int, []float32, int, float32, float32)
-		}{"asm", kernel})
+		ks = append(ks, namedKernel{"asm", kernel})
 	}
 	return ks
 }
 
 // useKernel makes Sgemm multiply with fn until the test ends.
-func useKernel(t testing.TB, fn func(int, []float32, int, int, []float32, int, []float32, int, float32, float32)) {
+func useKernel(t testing.TB, fn kernelFunc) {
 	saved := kernel
 	kernel = fn
 	t.Cleanup(func() { kernel = saved })
