@@ -13,14 +13,17 @@
 // place through its strides, whatever its transpose, when C has fewer than
 // 256 columns: each value of A then serves few columns, and copying it
 // would cost about as much as the product. With wider C, A is packed in
-// panels of 6 rows, one contiguous stream for the kernel. Tiles at the right and bottom edges read
-// zero-padded copies of their panels and store through a scratch tile.
+// panels of 6 rows, one contiguous stream for the kernel. Tiles at the
+// right and bottom edges read zero-padded copies of their panels and store
+// through a scratch tile.
 //
 // The micro-kernel is AVX2+FMA assembly on amd64 CPUs that have both
-// (checked at run time), and a pure-Go kernel on the same packed panels
-// everywhere else, or with the purego build tag. There is no AVX-512 kernel:
-// the machines this was written on lack AVX-512, and untested assembly is
-// not shipped.
+// (checked at run time), and a pure-Go kernel on the same panels
+// everywhere else, or with the purego build tag. The pure-Go kernel is
+// about a third as fast as gonum's Sgemm, which has SSE assembly on amd64:
+// it is there for correctness on other CPUs, not speed. There is no
+// AVX-512 kernel: the machines this was written on lack AVX-512, and
+// untested assembly is not shipped.
 //
 // Large products are split across goroutines, but only onto cores no other
 // Sgemm call is using: callers that already run one multiplication per
