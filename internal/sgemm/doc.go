@@ -11,7 +11,7 @@
 // columns that stay in L1 (unless A has so few rows that copying B would
 // cost as much as multiplying it; then B is read in place). A is read in
 // place through its strides, whatever its transpose, when C has fewer than
-// 256 columns: each value of A then serves few columns, and copying it
+// 512 columns: each value of A then serves few columns, and copying it
 // would cost about as much as the product. With wider C, A is packed in
 // panels of 6 rows, one contiguous stream for the kernel. Tiles at the
 // right and bottom edges read zero-padded copies of their panels and store

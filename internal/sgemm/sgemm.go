@@ -37,7 +37,7 @@ const (
 	// packACols is the least columns of C for which A is packed: each
 	// panel of A is then read by many panels of B, and one contiguous
 	// stream keeps the kernel fed better than mr rows read in place.
-	packACols = 256
+	packACols = 512
 )
 
 // parallelWork is the size m*n*k from which a product is split across
