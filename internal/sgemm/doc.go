@@ -5,11 +5,13 @@
 //
 // Sgemm follows the usual blocked design, shaped by the network's
 // products, where one side is small (16 to 128 filters, a batch of 16) and
-// k is tens to a few thousand. C is cut into 6x16 tiles; a micro-kernel
+// k is tens to a few thousand (hundreds of thousands in gorgonia's weight
+// gradients). C is cut into 6x16 tiles; a micro-kernel
 // keeps one tile in registers while it walks k in blocks of KC, then
-// applies alpha and beta as it stores. op(B) is packed into panels of 16
-// columns that stay in L1 (unless A has so few rows that copying B would
-// cost as much as multiplying it; then B is read in place). A is read in
+// applies alpha and beta as it stores. op(B) is read in 16-column panels
+// that stay in L1: in place where it is not transposed, unless many rows
+// of A reuse it and its row stride is a multiple of 2 KiB (such rows
+// evict each other from the cache), else from packed copies. A is read in
 // place through its strides, whatever its transpose, when C has fewer than
 // 512 columns: each value of A then serves few columns, and copying it
 // would cost about as much as the product. With wider C, A is packed in

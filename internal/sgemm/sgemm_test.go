@@ -157,6 +157,8 @@ func TestSgemm(t *testing.T) {
 		{m: 150, n: 40, k: 520, padA: 3, padB: 5, padC: 7, alpha: 0.5, beta: -1}, // m > MC, k > 2 KC
 		{m: 256, n: 1152, k: 64, alpha: 1, beta: 0},                              // large: split across goroutines
 		{m: 20, n: 4100, k: 9, alpha: 1, beta: 0.5},                              // n > NC
+		{m: 80, n: 512, k: 40, alpha: 1, beta: 0},                                // B packed: its stride is 2 KiB
+		{m: 100, n: 500, k: 30, padB: 12, alpha: -1, beta: 1},                    // the same by padding
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, kn := range kernels() {
@@ -171,6 +173,17 @@ func TestSgemm(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSgemmPacksB checks the cases in TestSgemm meant to pack B do: the
+// paths must not drift apart unnoticed.
+func TestSgemmPacksB(t *testing.T) {
+	tests := []struct{ m, ldb int }{{80, 512}, {100, 512}}
+	for _, tt := range tests {
+		if readsBInPlace(tt.m, matrix{ld: tt.ldb}) {
+			t.Errorf("m=%d, ldb=%d: B read in place, want packed", tt.m, tt.ldb)
+		}
 	}
 }
 
