@@ -7,18 +7,20 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+
+	gosgemm "github.com/deeprank/deeprank/internal/sgemm"
 )
 
 // L2Epsilon is added to the squared norm before the square root in
 // L2Normalize, in every engine, so a zero vector stays finite.
 const L2Epsilon = 1e-12
 
-// sgemm is the BLAS the forward pass multiplies with: gonum's pure Go, or
-// OpenBLAS in a build with the openblas tag (blas_openblas.go).
-var sgemm blas.Float32Level3 = gonum.Implementation{}
+// sgemm is the BLAS the forward pass multiplies with: internal/sgemm's
+// blocked kernel (the same one the trainer hands gorgonia), or OpenBLAS in
+// a build with the openblas tag (blas_openblas.go).
+var sgemm blas.Float32Level3 = gosgemm.Implementation{}
 
-var blasName = "gonum (pure Go)"
+var blasName = gosgemm.Describe()
 
 // BLAS names the library this build multiplies matrices with, in the fast
 // forward pass and in the trainer.

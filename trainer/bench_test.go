@@ -5,12 +5,17 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+
 	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/model"
 )
 
 // BenchmarkForward measures the fast forward pass beside gorgonia's forward
 // pass for the same spec and weights, in one run; compare the images/s.
+// Gorgonia runs with this build's BLAS (internal/sgemm, or OpenBLAS with
+// the openblas tag) and with gonum's.
 func BenchmarkForward(b *testing.B) {
 	const batch = 32
 	m, err := model.New(model.DefaultSpec(), model.UnitNormalization())
@@ -39,19 +44,28 @@ func BenchmarkForward(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
 	})
-	b.Run("engine=gorgonia", func(b *testing.B) {
-		gf, err := newGraphForward(m, batch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer gf.Close()
-		for b.Loop() {
-			if _, err := gf.Forward(x); err != nil {
+	// Gorgonia with this build's BLAS, then with gonum's for comparison.
+	impls := []struct {
+		name string
+		impl G.BLAS
+	}{{"build", G.WhichBLAS()}, {"gonum", gonum.Implementation{}}}
+	defer G.Use(G.WhichBLAS())
+	for _, im := range impls {
+		b.Run("engine=gorgonia/blas="+im.name, func(b *testing.B) {
+			G.Use(im.impl)
+			gf, err := newGraphForward(m, batch)
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
-	})
+			defer gf.Close()
+			for b.Loop() {
+				if _, err := gf.Forward(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
 }
 
 // BenchmarkTrainStep measures training throughput in triplets/s: filling

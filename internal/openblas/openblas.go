@@ -13,6 +13,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/deeprank/deeprank/internal/blascheck"
 )
 
 func init() { C.openblas_set_num_threads(1) }
@@ -36,26 +38,7 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	rowA, colA := m, k
-	if tA != blas.NoTrans {
-		rowA, colA = k, m
-	}
-	rowB, colB := k, n
-	if tB != blas.NoTrans {
-		rowB, colB = n, k
-	}
-	switch {
-	case m < 0 || n < 0 || k < 0:
-		panic("openblas: negative dimension")
-	case lda < max(1, colA) || ldb < max(1, colB) || ldc < max(1, n):
-		panic("openblas: leading dimension too small")
-	case len(a) < lda*(rowA-1)+colA:
-		panic("openblas: a is too short")
-	case len(b) < ldb*(rowB-1)+colB:
-		panic("openblas: b is too short")
-	case len(c) < ldc*(m-1)+n:
-		panic("openblas: c is too short")
-	}
+	blascheck.Sgemm("openblas", tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
 	C.cblas_sgemm(C.CblasRowMajor, transpose(tA), transpose(tB),
 		C.blasint(m), C.blasint(n), C.blasint(k), C.float(alpha),
 		(*C.float)(&a[0]), C.blasint(lda), (*C.float)(&b[0]), C.blasint(ldb),

@@ -3,7 +3,6 @@
 package openblas
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -88,31 +87,6 @@ func TestSgemmRefusesShortSlices(t *testing.T) {
 			Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1,
 				make([]float32, tt.la), tt.lda, make([]float32, tt.lb), tt.ldb, 0, make([]float32, tt.lc), tt.ldc)
 		})
-	}
-}
-
-// BenchmarkSgemm multiplies the default model's convolution shapes
-// (filters x im2col columns) with gonum and with OpenBLAS side by side.
-func BenchmarkSgemm(b *testing.B) {
-	shapes := []struct{ m, n, k int }{
-		{16, 64 * 64, 27}, {32, 32 * 32, 144}, {64, 16 * 16, 288}, {128, 8 * 8, 576},
-	}
-	impls := []struct {
-		name string
-		impl blas.Float32Level3
-	}{{"gonum", gonum.Implementation{}}, {"openblas", Implementation{}}}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, s := range shapes {
-		a, x := randomSlice(rng, s.m*s.k), randomSlice(rng, s.k*s.n)
-		c := make([]float32, s.m*s.n)
-		for _, im := range impls {
-			b.Run(fmt.Sprintf("m=%d/n=%d/k=%d/blas=%s", s.m, s.n, s.k, im.name), func(b *testing.B) {
-				for b.Loop() {
-					im.impl.Sgemm(blas.NoTrans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.k, x, s.n, 0, c, s.n)
-				}
-				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
 	}
 }
 
