@@ -51,6 +51,11 @@ touches the collection.
 --shard i/n takes only the files whose ID falls in shard i of n, so that n
 workers can share a corpus.
 
+On the embedded store, ingest is the one writer: queries and listings from
+other processes run meanwhile and see each batch once it is stored, and
+another writing command (ingest, reindex, drop, repair, compact) waits for
+this one up to its --wait.
+
 EXIT STATUS
   0    every file was stored or already there
   1    the run failed (store, model, interrupted input)

@@ -27,7 +27,8 @@ func newQueryCmd() *cobra.Command {
 		Short: "Find the stored images most similar to an image",
 		Long: `Query embeds one image with the model and prints the nearest images of the
 collection: rank, distance (0 for the same image; at most 2 for L2, as vectors
-have unit length) and path.
+have unit length) and path. On the embedded store, a query takes no lock: it
+runs beside an ingest or a reindex and sees what they have stored.
 
 ` + filterHelp,
 		Example: `  deeprank query --image x.jpg
