@@ -1,0 +1,72 @@
+package jpegscale
+
+import "math"
+
+// boxIDCT[n], for n = 1, 2, 4 and 8, maps the 8 coefficients of a 1-D DCT to n
+// outputs, each the mean of the 8/n neighbouring samples that the full
+// 8-point inverse DCT gives. Applied along both axes it turns a block into
+// the n x n area averages of its exact (unclipped) 8x8 inverse DCT, the
+// high frequencies folded in rather than dropped: the scaled decode then
+// matches a full decode followed by a box filter, which is what the
+// callers compare it with.
+var boxIDCT = [9]*[8][8]float32{1: makeBoxIDCT(1), 2: makeBoxIDCT(2), 4: makeBoxIDCT(4), 8: makeBoxIDCT(8)}
+
+func makeBoxIDCT(n int) *[8][8]float32 {
+	var m [8][8]float32
+	g := 8 / n
+	for i := range n {
+		for u := range 8 {
+			cu := 1.0
+			if u == 0 {
+				cu = 1 / math.Sqrt2
+			}
+			var s float64
+			for x := i * g; x < (i+1)*g; x++ {
+				s += cu / 2 * math.Cos(float64((2*x+1)*u)*math.Pi/16)
+			}
+			m[i][u] = float32(s / float64(g))
+		}
+	}
+	return &m
+}
+
+// idctReduced writes the nx x ny (each 1, 2, 4 or 8) area averages of the
+// inverse DCT of the dequantized coefficients b, level shifted by +128 and
+// clipped, into dst.
+func idctReduced(b *block, nx, ny int, dst []byte, stride int) {
+	mx, my := boxIDCT[nx], boxIDCT[ny]
+	// tmp[v][x] is coefficient row v (vertical frequency v) transformed
+	// along x. Most rows of a real photo's block are all zero: skip them.
+	var tmp [8][8]float32
+	for v := range 8 {
+		row := b[8*v : 8*v+8 : 8*v+8]
+		if row[0]|row[1]|row[2]|row[3]|row[4]|row[5]|row[6]|row[7] == 0 {
+			continue
+		}
+		for x := range nx {
+			var s float32
+			for u, c := range row {
+				s += mx[x][u] * float32(c)
+			}
+			tmp[v][x] = s
+		}
+	}
+	for y := range ny {
+		for x := range nx {
+			s := float32(128.5) // level shift, and +0.5 to round below
+			for v := range 8 {
+				s += my[y][v] * tmp[v][x]
+			}
+			var p uint8
+			switch {
+			case s <= 0:
+				p = 0
+			case s >= 255:
+				p = 255
+			default:
+				p = uint8(s)
+			}
+			dst[y*stride+x] = p
+		}
+	}
+}
