@@ -235,3 +235,36 @@ func TestDecodeBadScale(t *testing.T) {
 		}()
 	}
 }
+
+// FuzzDecode checks the fork against the standard library on any input: the
+// same error (or none) at every scale, the reduced size, the same pixels at
+// scale 1, and no panic. Hangs show as the fuzzer's timeouts.
+func FuzzDecode(f *testing.F) {
+	for _, c := range allCases(f) {
+		f.Add(c.data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Keep each input fast (it is decoded five times), as the standard
+		// library's own fuzz test does: a small file may declare a huge image.
+		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(data)); err == nil && cfg.Width*cfg.Height > 1<<18 {
+			return
+		}
+		want, werr := jpeg.Decode(bytes.NewReader(data))
+		for _, s := range []int{1, 2, 4, 8} {
+			got, gerr := Decode(bytes.NewReader(data), s)
+			if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+				t.Fatalf("scale %d: error %v, the standard library's %v", s, gerr, werr)
+			}
+			if werr != nil {
+				continue
+			}
+			wb := want.Bounds()
+			if got.Bounds() != image.Rect(0, 0, (wb.Dx()+s-1)/s, (wb.Dy()+s-1)/s) {
+				t.Fatalf("scale %d: %v from a %v image", s, got.Bounds(), wb)
+			}
+			if s == 1 && !bytes.Equal(rgba(got).Pix, rgba(want).Pix) {
+				t.Fatal("scale 1: pixels differ from the standard library's")
+			}
+		}
+	})
+}
