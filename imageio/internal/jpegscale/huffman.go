@@ -5,7 +5,9 @@
 package jpegscale
 
 import (
+	"encoding/binary"
 	"io"
+	mathbits "math/bits"
 )
 
 // maxCodeLength is the maximum (inclusive) number of bits in a Huffman code.
@@ -54,7 +56,8 @@ func (d *decoder) ensureNBits(n int32) error {
 			}
 			return err
 		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
+		d.bits.a = d.bits.a<<8 | uint64(c)
+		d.bits.fast = 0 // a byte image/jpeg reads too: none is ahead of it now
 		d.bits.n += 8
 		if d.bits.m == 0 {
 			d.bits.m = 1 << 7
@@ -237,9 +240,62 @@ func (d *decoder) decodeBits(n int32) (uint32, error) {
 			return 0, err
 		}
 	}
-	ret := d.bits.a >> uint32(d.bits.n-n)
+	ret := uint32(d.bits.a >> uint32(d.bits.n-n))
 	ret &= (1 << uint32(n)) - 1
 	d.bits.n -= n
 	d.bits.m >>= uint32(n)
 	return ret, nil
+}
+
+// fastFill tops the accumulator up with whole bytes straight from the
+// buffer, as many as fit, while none of them is 0xff (so no byte stuffing
+// and no marker is among them). image/jpeg reads one byte at a time, as the
+// bits are needed; reading ahead makes the common case a shift and a table
+// look-up, and giveBack undoes it where it would show.
+func (d *decoder) fastFill() {
+	if d.bytes.j-d.bytes.i < 8 {
+		return
+	}
+	v := binary.BigEndian.Uint64(d.bytes.buf[d.bytes.i:])
+	// The bytes before the first 0xff, by the has-a-zero-byte test on ^v.
+	// A borrow can flag a byte before a real 0xff too, never one before
+	// the first: the test errs only towards fewer bytes.
+	x := ^v
+	safe := mathbits.LeadingZeros64((x-0x0101010101010101)&^x&0x8080808080808080) / 8
+	k := min(int(64-d.bits.n)/8, safe)
+	if k == 0 {
+		return
+	}
+	if d.bits.fast == 0 {
+		d.bits.nUnreadable = d.bytes.nUnreadable
+	}
+	d.bits.a = d.bits.a<<(8*k) | v>>(64-8*k)
+	d.bits.n += int32(8 * k)
+	d.bits.m = 1 << (d.bits.n - 1)
+	d.bits.fast += k
+	d.bytes.i += k
+	d.bytes.nUnreadable = 0
+}
+
+// giveBack returns to the byte buffer the bytes that fastFill read ahead
+// and no code has used, leaving the decoder where image/jpeg's would be:
+// called at the end of a scan and of a restart interval, before the next
+// marker is looked for. The bytes are still in the buffer: no fill happens
+// while any are ahead, as one would read a byte the slow way first.
+func (d *decoder) giveBack() {
+	k := min(d.bits.fast, int(d.bits.n/8))
+	if k == 0 {
+		return
+	}
+	d.bytes.i -= k
+	d.bits.a >>= 8 * k
+	d.bits.n -= int32(8 * k)
+	d.bits.m = 0
+	if d.bits.n > 0 {
+		d.bits.m = 1 << (d.bits.n - 1)
+	}
+	if k == d.bits.fast {
+		d.bytes.nUnreadable = d.bits.nUnreadable
+	}
+	d.bits.fast -= k
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -267,4 +268,46 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCorruptions damages valid files (baseline, progressive, restart
+// markers, greyscale) near every marker, where the read-ahead of fastFill
+// must be given back, and at a stride elsewhere: truncated, a byte
+// inserted, a byte overwritten. The fork must agree with the standard
+// library on each: the same error or none, the same pixels.
+func TestCorruptions(t *testing.T) {
+	n := 0
+	for _, c := range allCases(t) {
+		switch c.name {
+		case "gen-100x75-q75", "gen-250x131-grey", "video-001.restart2.jpeg", "video-001.progressive.jpeg", "video-001.q50.422.jpeg":
+		default:
+			continue
+		}
+		for pos := 2; pos < len(c.data); pos++ {
+			nearMarker := false
+			for q := max(pos-3, 0); q < min(pos+3, len(c.data)-1); q++ {
+				nearMarker = nearMarker || (c.data[q] == 0xff && c.data[q+1] != 0)
+			}
+			if !nearMarker && pos%31 != 0 {
+				continue
+			}
+			for _, damaged := range [][]byte{
+				c.data[:pos],
+				slices.Concat(c.data[:pos], []byte{0x5a}, c.data[pos:]),
+				slices.Concat(c.data[:pos], []byte{0xff}, c.data[pos+1:]),
+				slices.Concat(c.data[:pos], []byte{0x00}, c.data[pos+1:]),
+			} {
+				want, werr := jpeg.Decode(bytes.NewReader(damaged))
+				got, gerr := Decode(bytes.NewReader(damaged), 1)
+				n++
+				if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+					t.Fatalf("%s damaged at %d: error %v, the standard library's %v", c.name, pos, gerr, werr)
+				}
+				if werr == nil && !bytes.Equal(rgba(got).Pix, rgba(want).Pix) {
+					t.Fatalf("%s damaged at %d: pixels differ from the standard library's", c.name, pos)
+				}
+			}
+		}
+	}
+	t.Logf("%d damaged files agree", n)
 }

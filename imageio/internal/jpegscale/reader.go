@@ -87,10 +87,17 @@ var unzig = [blockSize]int{
 // bits holds the unprocessed bits that have been taken from the byte-stream.
 // The n least significant bits of a form the unread bits, to be read in MSB to
 // LSB order.
+//
+// Unlike image/jpeg's, a has 64 bits, so that fastFill can read several
+// bytes ahead; fast counts those read-ahead bytes, the last ones in a, and
+// nUnreadable is the byte buffer's nUnreadable from before them (see
+// giveBack).
 type bits struct {
-	a uint32 // accumulator.
-	m uint32 // mask. m==1<<(n-1) when n>0, with m==0 when n==0.
-	n int32  // the number of unread bits in a.
+	a           uint64 // accumulator.
+	m           uint64 // mask. m==1<<(n-1) when n>0, with m==0 when n==0.
+	n           int32  // the number of unread bits in a.
+	fast        int
+	nUnreadable int
 }
 
 type decoder struct {
