@@ -19,6 +19,9 @@ const maxNCodes = 256
 // lutSize is the log-2 size of the Huffman decoder's look-up table.
 const lutSize = 8
 
+// fastBits is how many bits huffman.fast looks at.
+const fastBits = 10
+
 // huffman is a Huffman decoder, specified in section C.
 type huffman struct {
 	// length is the number of codes in the tree.
@@ -28,6 +31,11 @@ type huffman struct {
 	// are 1 plus the code length, or 0 if the value is too large to fit in
 	// lutSize bits.
 	lut [1 << lutSize]uint16
+	// fast decodes, from the next fastBits bits, an AC code and the
+	// coefficient's extra bits together, where lut knows the code and both
+	// fit: value<<16 | run<<8 | size<<4 | code length; 0 where not. It is
+	// derived from lut alone, so it decodes exactly as lut does.
+	fast [1 << fastBits]int32
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
 	// minCodes[i] is the minimum code of length i, or -1 if there are no
@@ -152,6 +160,10 @@ func (d *decoder) processDHT(n int) error {
 				code++
 				x++
 			}
+		}
+
+		if tc == acTable {
+			h.deriveFast()
 		}
 
 		// Derive minCodes, maxCodes, and valsIndices.
@@ -298,4 +310,25 @@ func (d *decoder) giveBack() {
 		d.bytes.nUnreadable = d.bits.nUnreadable
 	}
 	d.bits.fast -= k
+}
+
+// deriveFast fills h.fast from h.lut (see huffman.fast).
+func (h *huffman) deriveFast() {
+	for p := range h.fast {
+		h.fast[p] = 0
+		v := h.lut[p>>(fastBits-lutSize)]
+		if v == 0 {
+			continue
+		}
+		n, run, size := int(v&0xff)-1, int32(v>>12), int(v>>8)&0x0f
+		if size == 0 || n+size > fastBits {
+			continue // an end of band or run of zeros, or too long
+		}
+		// receiveExtend of the size bits after the code.
+		x := int32(p>>(fastBits-n-size)) & (1<<size - 1)
+		if x < 1<<(size-1) {
+			x += -1<<size + 1
+		}
+		h.fast[p] = x<<16 | run<<8 | int32(size)<<4 | int32(n)
+	}
 }

@@ -279,6 +279,23 @@ func (d *decoder) processSOS(n int) error {
 								if d.bits.n < 32 {
 									d.fastFill()
 								}
+								if d.bits.n >= fastBits {
+									if e := huff.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]; e != 0 {
+										// As below, but code and extra bits at once.
+										n := e & 0x0f
+										zig += (e >> 8) & 0x0f
+										if zig > zigEnd {
+											d.bits.n -= n
+											d.bits.m >>= n
+											break
+										}
+										n += (e >> 4) & 0x0f
+										d.bits.n -= n
+										d.bits.m >>= n
+										b[unzig[zig]] = e >> 16 << al
+										continue
+									}
+								}
 								var value uint8
 								if v := huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; d.bits.n >= lutSize && huff.nCodes != 0 && v != 0 {
 									n := int32(v&0xff) - 1
