@@ -555,6 +555,10 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 		dst[0] = clamp128((b[0]*qt[0] + 4) >> 3)
 		return nil
 	}
+	if bw == 2 && bh == 2 {
+		idct2x2(b, qt, dst, stride)
+		return nil
+	}
 	for zig := 0; zig < blockSize; zig++ {
 		b[unzig[zig]] *= qt[zig]
 	}
