@@ -53,20 +53,11 @@ func idctReduced(b *block, nx, ny int, dst []byte, stride int) {
 	}
 	for y := range ny {
 		for x := range nx {
-			s := float32(128.5) // level shift, and +0.5 to round below
+			var s float32
 			for v := range 8 {
 				s += my[y][v] * tmp[v][x]
 			}
-			var p uint8
-			switch {
-			case s <= 0:
-				p = 0
-			case s >= 255:
-				p = 255
-			default:
-				p = uint8(s)
-			}
-			dst[y*stride+x] = p
+			dst[y*stride+x] = level(s)
 		}
 	}
 }
@@ -106,17 +97,20 @@ func idct2x2(b, qt *block, dst []byte, stride int) {
 	for y := range 2 {
 		for x := range 2 {
 			sy, sx := float32(1-2*y), float32(1-2*x)
-			s := 128.5 + p[0][0] + sx*p[0][1] + sy*p[1][0] + sx*sy*p[1][1]
-			var v uint8
-			switch {
-			case s <= 0:
-				v = 0
-			case s >= 255:
-				v = 255
-			default:
-				v = uint8(s)
-			}
-			dst[y*stride+x] = v
+			dst[y*stride+x] = level(p[0][0] + sx*p[0][1] + sy*p[1][0] + sx*sy*p[1][1])
 		}
 	}
+}
+
+// level shifts an inverse DCT output by +128, rounds it and clips it to
+// [0, 255].
+func level(s float32) uint8 {
+	s += 128.5 // +0.5: the conversion below truncates
+	switch {
+	case s <= 0:
+		return 0
+	case s >= 255:
+		return 255
+	}
+	return uint8(s)
 }
