@@ -3,13 +3,14 @@
 # (imageio and imageio/internal/jpegscale use them when present and skip
 # those tests, saying so, when not).
 #
-# Sources: real photos from Debian's mate-backgrounds (camera photos, GPL-2+)
-# and plasma-workspace-wallpapers (LGPL-3), enlarged where smaller,
+# Sources: real photos from Debian's mate-backgrounds (camera photos) and
+# plasma-workspace-wallpapers, both GPL-2+ by the authors their copyright
+# files name (copied beside the photos), enlarged where smaller,
 # centre-cropped to 4032x3024 (12 MP, a phone
 # camera's size) and encoded at quality 92 in every variant the decoder
 # handles: 420 (baseline 4:2:0), 420p (progressive), 422, 444, grey, rst
 # (a restart marker after every MCU row) and cmyk (Adobe CMYK).
-# Layout: OUT/<photo>-<variant>.jpg, OUT/SOURCES.txt.
+# Layout: OUT/<photo>-<variant>.jpg, OUT/SOURCES.txt, OUT/*-copyright.txt.
 # Usage: scripts/fetch-camera-photos.sh [OUT]   (default data/camera)
 # Run as root on Debian (it installs libjpeg-turbo-progs and imagemagick).
 set -euo pipefail
@@ -57,6 +58,9 @@ for src in "${sources[@]}"; do
   "$im" "$dl/$name.ppm" -colorspace CMYK -quality 92 "$out.tmp/$name-cmyk.jpg"
   echo "$name: ${src#"$dl/x"} (${w}x$h, resized and cropped to ${W}x$H)" >>"$out.tmp/SOURCES.txt"
   rm "$dl/$name.ppm"
+done
+for pkg in mate-backgrounds plasma-workspace-wallpapers; do
+  cp "$dl/x/usr/share/doc/$pkg/copyright" "$out.tmp/$pkg-copyright.txt"
 done
 rm -rf "$out" && mv "$out.tmp" "$out"
 echo "fetch-camera-photos: $(ls "$out"/*.jpg | wc -l) JPEGs in $out"
