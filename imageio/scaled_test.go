@@ -203,6 +203,9 @@ func TestCameraPhotos(t *testing.T) {
 			t.Errorf("%s: embeddings of the scaled and full decodes at cosine %.5f, want >= 0.999", p, cos)
 		}
 		worstDiff, worstCos = max(worstDiff, d), min(worstCos, cos)
+		if testing.Verbose() {
+			t.Logf("%s: mean difference %.3f/255, cosine %.6f", p, d, cos)
+		}
 	}
 	t.Logf("%d photos: largest mean difference %.3f/255 per channel, lowest embedding cosine %.6f", len(paths), worstDiff, worstCos)
 }

@@ -9,10 +9,12 @@
 # centre-cropped to 4032x3024 (12 MP, a phone
 # camera's size) and encoded at quality 92 in every variant the decoder
 # handles: 420 (baseline 4:2:0), 420p (progressive), 422, 444, grey, rst
-# (a restart marker after every MCU row) and cmyk (Adobe CMYK).
+# (a restart marker after every MCU row), cmyk (Adobe CMYK, written by
+# GraphicsMagick) and ycck (Adobe YCCK, written by ImageMagick).
 # Layout: OUT/<photo>-<variant>.jpg, OUT/SOURCES.txt, OUT/*-copyright.txt.
 # Usage: scripts/fetch-camera-photos.sh [OUT]   (default data/camera)
-# Run as root on Debian (it installs libjpeg-turbo-progs and imagemagick).
+# Run as root on Debian (it installs libjpeg-turbo-progs, imagemagick and
+# graphicsmagick).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-data/camera}
@@ -20,7 +22,7 @@ if [ -d "$out" ] && [ -n "$(ls -A "$out")" ]; then
   echo "fetch-camera-photos: $out already there"
   exit 0
 fi
-scripts/apt-install.sh libjpeg-turbo-progs imagemagick
+scripts/apt-install.sh libjpeg-turbo-progs imagemagick graphicsmagick
 # The ImageMagick 6 binary by its versioned name: a 'convert' earlier in PATH
 # may be something else.
 im=$(command -v convert-im6.q16 || command -v magick)
@@ -55,7 +57,8 @@ for src in "${sources[@]}"; do
   cjpeg -quality 92 -sample 1x1 "$dl/$name.ppm" >"$out.tmp/$name-444.jpg"
   cjpeg -quality 92 -grayscale "$dl/$name.ppm" >"$out.tmp/$name-grey.jpg"
   cjpeg -quality 92 -sample 2x2 -restart 1 "$dl/$name.ppm" >"$out.tmp/$name-rst.jpg"
-  "$im" "$dl/$name.ppm" -colorspace CMYK -quality 92 "$out.tmp/$name-cmyk.jpg"
+  gm convert "$dl/$name.ppm" -colorspace CMYK -quality 92 "$out.tmp/$name-cmyk.jpg"
+  "$im" "$dl/$name.ppm" -colorspace CMYK -quality 92 "$out.tmp/$name-ycck.jpg"
   echo "$name: ${src#"$dl/x"} (${w}x$h, resized and cropped to ${W}x$H)" >>"$out.tmp/SOURCES.txt"
   rm "$dl/$name.ppm"
 done
