@@ -11,7 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -220,47 +220,48 @@ func cosine(a, b []float32) float64 {
 	return ab / math.Sqrt(aa*bb)
 }
 
-// BenchmarkCameraSquare decodes the 12 MP baseline 4:2:0 photos to the
-// default model's 64x64 square, the scaled path against the standard
-// library's full decode and the same Square, side by side: compare the two
-// in one run. images/cpu-s counts against the process's CPU time rather
-// than the clock, so that on a shared machine it is the rate of one core
-// (run with -cpu 1).
+// BenchmarkCameraSquare decodes the 12 MP photos, baseline and progressive
+// 4:2:0, to the default model's 64x64 square: the scaled path against the
+// standard library's full decode and the same Square, side by side: compare
+// the two in one run. images/cpu-s counts against the process's CPU time
+// rather than the clock, so that on a shared machine it is the rate of one
+// core (run with -cpu 1).
 func BenchmarkCameraSquare(b *testing.B) {
-	paths := slices.DeleteFunc(cameraPhotos(b), func(p string) bool {
-		return filepath.Ext(p) != ".jpg" || !bytes.HasSuffix([]byte(p), []byte("-420.jpg"))
-	})
-	var files [][]byte
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		files = append(files, data)
-	}
 	const size = 64
-	run := func(b *testing.B, square func(data []byte) *image.RGBA) {
-		n := 0
-		cpu0 := cpuTime(b)
-		for b.Loop() {
-			square(files[n%len(files)])
-			n++
-		}
-		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "images/s")
-		b.ReportMetric(float64(n)/(cpuTime(b)-cpu0).Seconds(), "images/cpu-s")
-	}
-	b.Run("scaled", func(b *testing.B) {
-		run(b, func(data []byte) *image.RGBA {
-			img, full, err := DecodeFor(data, size, nil)
-			if err != nil {
-				b.Fatal(err)
+	for _, variant := range []string{"420", "420p"} {
+		var files [][]byte
+		for _, p := range cameraPhotos(b) {
+			if strings.HasSuffix(p, "-"+variant+".jpg") {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				files = append(files, data)
 			}
-			return SquareReduced(img, full, size)
+		}
+		run := func(b *testing.B, square func(data []byte) *image.RGBA) {
+			n := 0
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				square(files[n%len(files)])
+				n++
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric(float64(n)/(cpuTime(b)-cpu0).Seconds(), "images/cpu-s")
+		}
+		b.Run(variant+"/scaled", func(b *testing.B) {
+			run(b, func(data []byte) *image.RGBA {
+				img, full, err := DecodeFor(data, size, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return SquareReduced(img, full, size)
+			})
 		})
-	})
-	b.Run("stdlib", func(b *testing.B) {
-		run(b, func(data []byte) *image.RGBA { return fullSquare(b, data, size) })
-	})
+		b.Run(variant+"/stdlib", func(b *testing.B) {
+			run(b, func(data []byte) *image.RGBA { return fullSquare(b, data, size) })
+		})
+	}
 }
 
 // cpuTime is the CPU time, user and system, the process has used so far.

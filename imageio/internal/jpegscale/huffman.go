@@ -56,6 +56,11 @@ var errShortHuffmanData = FormatError("short Huffman data")
 // least n. For best performance (avoiding function calls inside hot loops),
 // the caller is the one responsible for first checking that d.bits.n < n.
 func (d *decoder) ensureNBits(n int32) error {
+	// Whole bytes at once where they hold no 0xff: every bit reader of a
+	// scan (progressive refinement included) comes through here.
+	if d.fastFill(); d.bits.n >= n {
+		return nil
+	}
 	for {
 		c, err := d.readByteStuffedByte()
 		if err != nil {

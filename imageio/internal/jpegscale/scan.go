@@ -233,14 +233,18 @@ func (d *decoder) processSOS(n int) error {
 					}
 
 					// Load the previous partially decoded coefficients, if applicable.
+					// Unlike image/jpeg, decode into them in place rather than into
+					// a copy saved back afterwards: two 256-byte copies per block
+					// and scan were a third of a progressive decode.
+					bp := &b
 					if d.progressive {
-						b = d.progCoeffs[compIndex][by*mxx*hi+bx]
+						bp = &d.progCoeffs[compIndex][by*mxx*hi+bx]
 					} else {
 						b = block{}
 					}
 
 					if ah != 0 {
-						if err := d.refine(&b, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
+						if err := d.refine(bp, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
 							return err
 						}
 					} else {
@@ -263,7 +267,7 @@ func (d *decoder) processSOS(n int) error {
 								return err
 							}
 							dc[compIndex] += dcDelta
-							b[0] = dc[compIndex] << al
+							bp[0] = dc[compIndex] << al
 						}
 
 						if zig <= zigEnd && d.eobRun > 0 {
@@ -292,7 +296,7 @@ func (d *decoder) processSOS(n int) error {
 										n += (e >> 4) & 0x0f
 										d.bits.n -= n
 										d.bits.m >>= n
-										b[unzig[zig]] = e >> 16 << al
+										bp[unzig[zig]] = e >> 16 << al
 										continue
 									}
 								}
@@ -330,7 +334,7 @@ func (d *decoder) processSOS(n int) error {
 											return err
 										}
 									}
-									b[unzig[zig]] = ac << al
+									bp[unzig[zig]] = ac << al
 								} else {
 									if val0 != 0x0f {
 										d.eobRun = uint16(1 << val0)
@@ -351,8 +355,6 @@ func (d *decoder) processSOS(n int) error {
 					}
 
 					if d.progressive {
-						// Save the coefficients.
-						d.progCoeffs[compIndex][by*mxx*hi+bx] = b
 						// At this point, we could call reconstructBlock to dequantize and perform the
 						// inverse DCT, to save early stages of a progressive image to the *image.YCbCr
 						// buffers (the whole point of progressive encoding), but in Go, the jpeg.Decode
@@ -362,7 +364,7 @@ func (d *decoder) processSOS(n int) error {
 						// SOS markers are processed.
 						continue
 					}
-					if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
+					if err := d.reconstructBlock(bp, bx, by, int(compIndex)); err != nil {
 						return err
 					}
 				} // for j
@@ -488,9 +490,17 @@ func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32
 			nz--
 			continue
 		}
-		bit, err := d.decodeBit()
-		if err != nil {
-			return 0, err
+		// decodeBit, inlined where the bit is at hand.
+		var bit bool
+		if d.bits.n > 0 {
+			bit = d.bits.a&d.bits.m != 0
+			d.bits.n--
+			d.bits.m >>= 1
+		} else {
+			var err error
+			if bit, err = d.decodeBit(); err != nil {
+				return 0, err
+			}
 		}
 		if !bit {
 			continue
