@@ -7,7 +7,6 @@ package jpegscale
 import (
 	"fmt"
 	"image"
-	"image/color"
 	"image/draw"
 	"io"
 )
@@ -523,7 +522,7 @@ func (d *decoder) processApp14Marker(n int) error {
 }
 
 // decode reads a JPEG image from r and returns it as an image.Image.
-func (d *decoder) decode(r io.Reader, configOnly bool) (image.Image, error) {
+func (d *decoder) decode(r io.Reader) (image.Image, error) {
 	d.r = r
 
 	// Check for the Start Of Image marker.
@@ -608,32 +607,14 @@ func (d *decoder) decode(r io.Reader, configOnly bool) (image.Image, error) {
 			d.baseline = marker == sof0Marker
 			d.progressive = marker == sof2Marker
 			err = d.processSOF(n)
-			if configOnly && d.jfif {
-				return nil, err
-			}
 		case dhtMarker:
-			if configOnly {
-				err = d.ignore(n)
-			} else {
-				err = d.processDHT(n)
-			}
+			err = d.processDHT(n)
 		case dqtMarker:
-			if configOnly {
-				err = d.ignore(n)
-			} else {
-				err = d.processDQT(n)
-			}
+			err = d.processDQT(n)
 		case sosMarker:
-			if configOnly {
-				return nil, nil
-			}
 			err = d.processSOS(n)
 		case driMarker:
-			if configOnly {
-				err = d.ignore(n)
-			} else {
-				err = d.processDRI(n)
-			}
+			err = d.processDRI(n)
 		case app0Marker:
 			err = d.processApp0Marker(n)
 		case app14Marker:
@@ -790,39 +771,5 @@ func Decode(r io.Reader, scale int) (image.Image, error) {
 		panic(fmt.Sprintf("jpegscale: Decode: scale %d, want 1, 2, 4 or 8", scale))
 	}
 	d := decoder{scale: scale}
-	return d.decode(r, false)
-}
-
-// DecodeConfig returns the color model and dimensions of a JPEG image without
-// decoding the entire image.
-func DecodeConfig(r io.Reader) (image.Config, error) {
-	var d decoder
-	if _, err := d.decode(r, true); err != nil {
-		return image.Config{}, err
-	}
-	switch d.nComp {
-	case 1:
-		return image.Config{
-			ColorModel: color.GrayModel,
-			Width:      d.width,
-			Height:     d.height,
-		}, nil
-	case 3:
-		cm := color.YCbCrModel
-		if d.isRGB() {
-			cm = color.RGBAModel
-		}
-		return image.Config{
-			ColorModel: cm,
-			Width:      d.width,
-			Height:     d.height,
-		}, nil
-	case 4:
-		return image.Config{
-			ColorModel: color.CMYKModel,
-			Width:      d.width,
-			Height:     d.height,
-		}, nil
-	}
-	return image.Config{}, FormatError("missing SOF marker")
+	return d.decode(r)
 }
