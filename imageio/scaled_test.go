@@ -155,6 +155,9 @@ func TestDecodeForJPEG(t *testing.T) {
 // (12 MP, every variant) and the quickstart's sample photos
 // (scripts/fetch-sample.sh, 720x360), skipping the test when there are none.
 func cameraPhotos(t testing.TB) []string {
+	if testing.Short() {
+		t.Skip("-short: the camera photos take a minute")
+	}
 	camera, _ := filepath.Glob("../data/camera/*.jpg")
 	sample, _ := filepath.Glob("../data/sample/*/*.jpg")
 	if len(camera) == 0 {
