@@ -88,14 +88,16 @@ func DecodeFor(data []byte, size int, opts *Options) (img image.Image, full imag
 	if px := int64(cfg.Width) * int64(cfg.Height); px > opts.maxPixels() {
 		return nil, image.Rectangle{}, fmt.Errorf("%w: declares %dx%d = %d pixels, the limit is %d", ErrTooLarge, cfg.Width, cfg.Height, px, opts.maxPixels())
 	}
-	full = image.Rect(0, 0, cfg.Width, cfg.Height)
 	if format != "jpeg" {
 		img, _, err = image.Decode(bytes.NewReader(data))
 		if err != nil {
 			return nil, image.Rectangle{}, fmt.Errorf("%w: %v", ErrNotImage, err)
 		}
-		return img, full, nil
+		// The image's own bounds, not the header's: a GIF's first frame
+		// can be smaller than its screen.
+		return img, image.Rectangle{Max: img.Bounds().Size()}, nil
 	}
+	full = image.Rect(0, 0, cfg.Width, cfg.Height)
 	scale := JPEGScale(cfg.Width, cfg.Height, size)
 	img, err = jpegscale.Decode(bytes.NewReader(data), scale)
 	if err != nil {

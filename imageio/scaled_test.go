@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"image/gif"
 	"image/jpeg"
 	"math"
 	"os"
@@ -274,4 +275,22 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// TestDecodeForGIFFrame checks that the full size DecodeFor reports is the
+// decoded image's: a GIF whose first frame is smaller than its screen.
+func TestDecodeForGIFFrame(t *testing.T) {
+	frame := image.NewPaletted(image.Rect(0, 0, 20, 10), color.Palette{color.Black, color.White})
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, &gif.GIF{Image: []*image.Paletted{frame}, Delay: []int{0}, Config: image.Config{ColorModel: frame.Palette, Width: 50, Height: 40}}); err != nil {
+		t.Fatal(err)
+	}
+	img, full, err := DecodeFor(buf.Bytes(), 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Size() != img.Bounds().Size() {
+		t.Fatalf("full size %v, image %v", full, img.Bounds())
+	}
+	SquareReduced(img, full, 4)
 }
