@@ -75,13 +75,13 @@ type Input struct {
 // Decode turns image file bytes into an Input: decoding (within the pixel
 // limit), resizing and normalising. It is safe to call from many goroutines.
 func (e *Embedder) Decode(data []byte) (*Input, error) {
-	img, err := imageio.Decode(data, e.opts.Decode)
+	size := e.m.Spec.InputSize
+	img, full, err := imageio.DecodeFor(data, size, e.opts.Decode)
 	if err != nil {
 		return nil, err
 	}
-	size := e.m.Spec.InputSize
-	in := &Input{Width: img.Bounds().Dx(), Height: img.Bounds().Dy(), tensor: make([]float32, 3*size*size)}
-	imageio.ToTensor(imageio.Square(img, size), e.m.Normalization, in.tensor)
+	in := &Input{Width: full.Dx(), Height: full.Dy(), tensor: make([]float32, 3*size*size)}
+	imageio.ToTensor(imageio.SquareReduced(img, full, size), e.m.Normalization, in.tensor)
 	return in, nil
 }
 

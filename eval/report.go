@@ -120,10 +120,10 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 
 // decodeAll decodes every image once and resizes it to each size.
 func decodeAll(ctx context.Context, root string, paths []string, sizes []int, workers int) (map[string][]*image.RGBA, error) {
-	imgs, err := imageio.LoadAll(ctx, root, paths, workers, func(img image.Image) []*image.RGBA {
+	imgs, err := imageio.LoadAll(ctx, root, paths, slices.Max(sizes), workers, func(img image.Image, full image.Rectangle) []*image.RGBA {
 		rs := make([]*image.RGBA, len(sizes))
 		for i, s := range sizes {
-			rs[i] = imageio.Square(img, s)
+			rs[i] = imageio.SquareReduced(img, full, s)
 		}
 		return rs
 	}, nil)

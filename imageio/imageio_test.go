@@ -215,6 +215,7 @@ func FuzzDecode(f *testing.F) {
 	buf.Reset()
 	jpeg.Encode(&buf, img, nil)
 	f.Add(buf.Bytes())
+	f.Add(withOrientation(buf.Bytes(), 6, binary.BigEndian))
 	buf.Reset()
 	bmp.Encode(&buf, img)
 	f.Add(buf.Bytes())
@@ -239,5 +240,15 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("DecodeMemory = %d, %v for a %v image that decodes", cost, err, b)
 		}
 		Square(got, 8)
+		// The reduced path (a JPEG of 16 pixels or more a side decodes at
+		// 1/2 or less for a 4x4 input) must agree and fit SquareReduced.
+		small, full, err := DecodeFor(data, 4, &Options{MaxPixels: 1 << 20})
+		if err != nil {
+			t.Fatalf("Decode succeeded, DecodeFor failed: %v", err)
+		}
+		if full.Size() != got.Bounds().Size() {
+			t.Fatalf("DecodeFor's full size %v, Decode's image %v", full, got.Bounds())
+		}
+		SquareReduced(small, full, 4)
 	})
 }

@@ -11,10 +11,12 @@ import (
 
 // LoadAll decodes the files of paths (relative to root) on workers
 // goroutines (0: GOMAXPROCS) and keeps convert's result for each, keyed by
-// path. progress, if not nil, is called after every 1000 files. The error is
+// path. size is the largest network input the images are for: JPEGs are
+// decoded reduced as DecodeFor does (0: full size), and convert gets the
+// image with its full size, for SquareReduced. progress, if not nil, is called after every 1000 files. The error is
 // ctx's, or the first file that failed (its path named); the map then holds
 // what did load.
-func LoadAll[T any](ctx context.Context, root string, paths []string, workers int, convert func(image.Image) T, progress func(done int)) (map[string]T, error) {
+func LoadAll[T any](ctx context.Context, root string, paths []string, size, workers int, convert func(img image.Image, full image.Rectangle) T, progress func(done int)) (map[string]T, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -29,10 +31,10 @@ func LoadAll[T any](ctx context.Context, root string, paths []string, workers in
 		go func() {
 			defer wg.Done()
 			for p := range work {
-				img, err := DecodeFile(filepath.Join(root, p), nil)
+				img, full, err := decodeFileFor(filepath.Join(root, p), size, nil)
 				var v T
 				if err == nil {
-					v = convert(img)
+					v = convert(img, full)
 				}
 				mu.Lock()
 				if err != nil && firstErr == nil {

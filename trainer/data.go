@@ -25,7 +25,7 @@ type imageCache map[string]*image.RGBA
 // loadImages decodes paths (relative to root) in parallel, resized for the
 // network. progress, if not nil, is called now and then with the count done.
 func loadImages(ctx context.Context, root string, paths []string, size, workers int, progress func(done int)) (imageCache, error) {
-	cache, err := imageio.LoadAll(ctx, root, paths, workers, func(img image.Image) *image.RGBA { return imageio.Square(img, size) }, progress)
+	cache, err := imageio.LoadAll(ctx, root, paths, size, workers, func(img image.Image, full image.Rectangle) *image.RGBA { return imageio.SquareReduced(img, full, size) }, progress)
 	if err != nil {
 		return nil, fmt.Errorf("load training image: %w", err)
 	}
