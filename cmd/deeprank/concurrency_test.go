@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,8 +18,8 @@ import (
 
 // TestReadersBesideWriter runs 8 processes querying the embedded store in
 // a loop while one ingest and then one reindex write to it. Every query
-// must succeed and return only images of a committed state (the query
-// image itself first, at distance 0, since it was stored before); and
+// must succeed and return only images of a committed state (among them
+// the query image itself at distance 0, since it was stored before); and
 // queries must have run during both writes, or the test proved nothing.
 func TestReadersBesideWriter(t *testing.T) {
 	if testing.Short() {
@@ -59,7 +60,7 @@ func TestReadersBesideWriter(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				s := span{start: time.Now()}
-				out, err := deeprank(ctx, "query", "--collection", "c", "--image", query, "--top-k", "5", "--json")
+				out, err := deeprank(ctx, "query", "--collection", "c", "--image", query, "--top-k", "20", "--json")
 				s.end = time.Now()
 				var hits []vectorstore.Hit
 				if err == nil {
@@ -72,8 +73,13 @@ func TestReadersBesideWriter(t *testing.T) {
 					if ee, ok := err.(*exec.ExitError); ok {
 						problem += ": " + string(ee.Stderr)
 					}
-				case len(hits) != 5 || hits[0].Metadata.Path != abs || hits[0].Distance > 1e-4:
-					problem = fmt.Sprintf("query gave %+v, want the image itself first of 5", hits)
+				case len(hits) != 20 || !slices.ContainsFunc(hits, func(h vectorstore.Hit) bool {
+					return h.Metadata.Path == abs && h.Distance < 1e-4
+				}):
+					// The tiny random model gives a few images the same
+					// vector: the query image is at distance 0, not
+					// always first among them.
+					problem = fmt.Sprintf("query gave %+v, want the image itself at distance 0 among 20", hits)
 				}
 				for _, h := range hits {
 					if _, err := os.Stat(h.Metadata.Path); err != nil {
