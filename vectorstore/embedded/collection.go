@@ -606,13 +606,31 @@ func (m *merged) class(i int) string     { return m.refs[i].src.class(m.refs[i].
 func (m *merged) path(i int) string      { return m.refs[i].src.path(m.refs[i].i) }
 func (m *merged) metaJSON(i int) []byte  { return m.refs[i].src.metaJSON(m.refs[i].i) }
 
+// Segments are merged in tiers: a segment's tier is the base-4 logarithm
+// of its rows (in units of 1,024), and once 4 segments of a tier or below
+// pile up, they merge into one of the next. An item is so rewritten about
+// log4(n) times, half as often as when equal segments merge in pairs, and a
+// collection keeps at most 3 segments a tier.
+const (
+	mergeFanout = 4
+	tierUnit    = 1024
+)
+
+func tier(rows int) int {
+	t := 0
+	for r := rows / tierUnit; r >= mergeFanout; r /= mergeFanout {
+		t++
+	}
+	return t
+}
+
 // compactLocked moves the log into a new segment, merging into it the
-// newest segments no bigger than what is merged so far (so that segments
-// grow geometrically and an item is rewritten O(log n) times), or every
-// segment when full is set; persists the masks the log changed; and
-// starts an empty log. The new set of files is published by replacing the
-// manifest: a crash before leaves the old set, after the new one; files no
-// manifest names are removed by the next writer. The caller holds c.mu.
+// newest segments of its tier or below once enough have piled up (see
+// mergeFanout), or every segment when full is set; persists the masks the
+// log changed; and starts an empty log. The new set of files is published
+// by replacing the manifest: a crash before leaves the old set, after the
+// new one; files no manifest names are removed by the next writer. The
+// caller holds c.mu.
 func (c *collection) compactLocked(full bool) error {
 	st := c.st
 	mem := newSortedMem(st.mem)
@@ -621,17 +639,25 @@ func (c *collection) compactLocked(full bool) error {
 		src.refs = append(src.refs, rowRef{mem, i})
 	}
 	keep := len(st.segs)
-	for keep > 0 && (full || st.segs[keep-1].live <= len(src.refs)) {
-		keep--
-		v := st.segs[keep]
-		if err := v.verifyAll(false); err != nil {
-			return c.corrupt(err)
+	for keep > 0 {
+		j := keep
+		for j > 0 && (full || tier(st.segs[j-1].live) <= tier(len(src.refs))) {
+			j--
 		}
-		for i := range v.n {
-			if !v.dead.has(i) {
-				src.refs = append(src.refs, rowRef{v.segment, i})
+		if !full && keep-j < mergeFanout-1 {
+			break
+		}
+		for _, v := range st.segs[j:keep] {
+			if err := v.verifyAll(false); err != nil {
+				return c.corrupt(err)
+			}
+			for i := range v.n {
+				if !v.dead.has(i) {
+					src.refs = append(src.refs, rowRef{v.segment, i})
+				}
 			}
 		}
+		keep = j
 	}
 	slices.SortFunc(src.refs, func(a, b rowRef) int { return bytes.Compare(a.src.id(a.i), b.src.id(b.i)) })
 
