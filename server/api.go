@@ -81,7 +81,7 @@ func asAPIError(err error) *apiError {
 	case errors.Is(err, imageio.ErrTooLarge):
 		return &apiError{http.StatusRequestEntityTooLarge, "too_large", err.Error() + " (ingest.max_pixels); send a smaller image"}
 	case errors.Is(err, imageio.ErrNotImage):
-		return badRequest("%v; send a JPEG, PNG, GIF or WebP image", err)
+		return badRequest("%v; send a JPEG, PNG, GIF, WebP, BMP or TIFF image", err)
 	case errors.Is(err, vectorstore.ErrNotFound):
 		return &apiError{http.StatusNotFound, "not_found", err.Error() + "; GET /v1/collections lists them"}
 	case errors.Is(err, vectorstore.ErrModelMismatch):
