@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/deeprank/deeprank/embedder"
@@ -415,8 +416,16 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", http.DetectContentType(data))
+	// A stored file decoded as an image, but a polyglot may also sniff as
+	// HTML: serve only image types as such, and nothing that may run.
+	ct := http.DetectContentType(data)
+	if !strings.HasPrefix(ct, "image/") {
+		ct = "application/octet-stream"
+		w.Header().Set("Content-Disposition", "attachment")
+	}
+	w.Header().Set("Content-Type", ct)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	cacheForever(w)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }

@@ -46,7 +46,7 @@ const (
 )
 
 // mustTestbed ingests the testbed's images with a tiny model.
-func mustTestbed(t *testing.T) *testbed {
+func mustTestbed(t testing.TB) *testbed {
 	t.Helper()
 	f := &testbed{dir: t.TempDir(), ids: map[string]string{}, files: map[string]string{}}
 	m, err := model.Load(fixture.TinyModel(t, f.dir))
@@ -117,7 +117,7 @@ func mustTestbed(t *testing.T) *testbed {
 }
 
 // writePNG writes a w×h PNG of colour c with a pattern that seed varies.
-func writePNG(t *testing.T, path string, w, h int, c color.RGBA, seed int) {
+func writePNG(t testing.TB, path string, w, h int, c color.RGBA, seed int) {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
@@ -130,7 +130,7 @@ func writePNG(t *testing.T, path string, w, h int, c color.RGBA, seed int) {
 }
 
 // mustServe starts a server over the testbed's store on a loopback port.
-func mustServe(t *testing.T, f *testbed, o *Options) (*Server, *httptest.Server) {
+func mustServe(t testing.TB, f *testbed, o *Options) (*Server, *httptest.Server) {
 	t.Helper()
 	s := New(f.store, f.emb, o)
 	ts := httptest.NewServer(s.Handler())
@@ -587,4 +587,35 @@ func TestThumbCache(t *testing.T) {
 	if c.size != 8 {
 		t.Errorf("size %d, want 8", c.size)
 	}
+}
+
+// FuzzSearchJSON sends any JSON body to the search endpoint: the server
+// answers 200 or a JSON error of the request's fault (400, 404, 413), never
+// a 5xx or a panic.
+func FuzzSearchJSON(f *testing.F) {
+	tb := mustTestbed(f)
+	_, ts := mustServe(f, tb, &Options{MaxUploadBytes: 4 << 10})
+	for _, s := range []string{`{"id":"` + tb.ids["r0.png"] + `"}`, `{"vector":[1,2]}`, `{"id":"x","top_k":-1}`,
+		`{"id":"` + tb.ids["r0.png"] + `","filter":"class=red,path=/","max_distance":0.5}`, `{}`, `[`, `{"vector":null,"id":""}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		resp, err := http.Post(ts.URL+"/v1/collections/photos/search", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		switch resp.StatusCode {
+		case 200:
+			decodeSearch(t, b)
+		case 400, 404, 413:
+			var e errorResponse
+			if err := json.Unmarshal(b, &e); err != nil || e.Error.Code == "" {
+				t.Fatalf("status %d with body %s: not a JSON error", resp.StatusCode, b)
+			}
+		default:
+			t.Fatalf("body %q: status %d: %s", body, resp.StatusCode, b)
+		}
+	})
 }
