@@ -130,7 +130,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(s.o.Log, "deeprank serve: ", 0),
+		// The request context's timeout does not stop a client that sends
+		// its body slowly; these bound the connection's reads and writes.
+		ReadTimeout:  s.o.Timeout,
+		WriteTimeout: s.o.Timeout + 5*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     log.New(s.o.Log, "deeprank serve: ", 0),
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

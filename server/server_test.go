@@ -12,12 +12,14 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -618,4 +620,32 @@ func FuzzSearchJSON(f *testing.F) {
 			t.Fatalf("body %q: status %d: %s", body, resp.StatusCode, b)
 		}
 	})
+}
+
+// TestPageOffline checks that the page needs nothing from elsewhere: every
+// file it names is served from /static/, and no web file names another host.
+func TestPageOffline(t *testing.T) {
+	tb := mustTestbed(t)
+	_, ts := mustServe(t, tb, nil)
+	files, err := fs.ReadDir(web, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	external := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}`)
+	for _, e := range files {
+		b, _ := fs.ReadFile(web, "web/"+e.Name())
+		if m := external.Find(b); m != nil {
+			t.Errorf("%s names another host: %s", e.Name(), m)
+		}
+	}
+	page, _ := fs.ReadFile(web, "web/index.html")
+	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllSubmatch(page, -1)
+	if len(refs) < 2 {
+		t.Fatalf("the test proved nothing: the page names %d files", len(refs))
+	}
+	for _, m := range refs {
+		if status, _, _ := get(t, ts.URL+string(m[1]), ""); status != 200 {
+			t.Errorf("the page names %s, served with status %d", m[1], status)
+		}
+	}
 }
