@@ -228,13 +228,21 @@ func (s *Server) collection(ctx context.Context, name string) (vectorstore.Colle
 		return nil, &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no collection %q here; GET /v1/collections lists them", name)}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.colls[name]; ok {
+	c, ok := s.colls[name]
+	s.mu.Unlock()
+	if ok {
 		return c, nil
 	}
+	// Opened without the lock, which a slow store (Milvus) would hold
+	// against every other collection; two first requests may both open.
 	c, err := s.store.Open(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if first, ok := s.colls[name]; ok {
+		return first, nil
 	}
 	s.colls[name] = c
 	return c, nil

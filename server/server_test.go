@@ -649,3 +649,41 @@ func TestPageOffline(t *testing.T) {
 		}
 	}
 }
+
+// TestModelMismatch serves a collection with an embedder of another model:
+// an upload is refused with 409, while a search by a stored image, which
+// uses the collection's own vectors, still works.
+func TestModelMismatch(t *testing.T) {
+	tb := mustTestbed(t)
+	m, err := model.Load(fixture.TinyModel(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(4) // other weights: another model version
+	other, err := embedder.New(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(New(tb.store, other, nil).Handler())
+	defer ts.Close()
+	r0, _ := os.ReadFile(tb.files["r0.png"])
+	ct, body := upload(t, r0, nil)
+	resp, err := postImage(ts.URL, ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e errorResponse
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != 409 || e.Error.Code != "model_mismatch" || !strings.Contains(e.Error.Message, "reindex") {
+		t.Errorf("upload: %d %+v; want 409 model_mismatch saying to reindex", resp.StatusCode, e.Error)
+	}
+	resp, err = http.Post(ts.URL+"/v1/collections/photos/search", "application/json", strings.NewReader(`{"id":"`+tb.ids["r0.png"]+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("search by id: status %d, want 200", resp.StatusCode)
+	}
+}
