@@ -43,6 +43,7 @@ type Config struct {
 	Store  Store           `json:"store"`
 	Ingest Ingest          `json:"ingest"`
 	Query  Query           `json:"query"`
+	Serve  Serve           `json:"serve"`
 	Train  trainer.Options `json:"train"`
 }
 
@@ -94,13 +95,37 @@ type Query struct {
 	TopK int `json:"top_k"`
 }
 
+// Serve tunes the HTTP server of `deeprank serve`.
+type Serve struct {
+	// Addr is the host:port to listen on. Only a loopback address may be
+	// used without Token.
+	Addr string `json:"addr"`
+	// Token, when set, must come with every API request as
+	// "Authorization: Bearer TOKEN".
+	Token string `json:"token"`
+	// MaxUploadBytes bounds a search request's body.
+	MaxUploadBytes int64 `json:"max_upload_bytes"`
+	// Timeout bounds each request.
+	Timeout time.Duration `json:"timeout"`
+	// MaxEmbeds is how many images are embedded at once; 0 means the
+	// number of cores.
+	MaxEmbeds int `json:"max_embeds"`
+	// Queue is how many searches may wait for an embedding slot; past it
+	// a search gets 503 with Retry-After.
+	Queue int `json:"queue"`
+	// ThumbnailCacheBytes bounds the memory of the thumbnail cache.
+	ThumbnailCacheBytes int64 `json:"thumbnail_cache_bytes"`
+}
+
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
 		Store:  Store{Kind: "embedded", CompactLogBytes: 16 << 20, Milvus: milvus.DefaultConfig()},
 		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000, MaxFileBytes: ingest.DefaultMaxFileBytes, DecodeMemoryBytes: ingest.DefaultDecodeMemory},
 		Query:  Query{TopK: 10},
-		Train:  trainer.DefaultOptions(),
+		Serve: Serve{Addr: "127.0.0.1:8080", MaxUploadBytes: 32 << 20, Timeout: 30 * time.Second,
+			Queue: 16, ThumbnailCacheBytes: 32 << 20},
+		Train: trainer.DefaultOptions(),
 	}
 }
 
@@ -150,10 +175,33 @@ func (c Config) Validate() error {
 	case c.Query.TopK < 1 || c.Query.TopK > 10000:
 		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
 	}
+	if err := c.Serve.validate(); err != nil {
+		return err
+	}
 	if c.Store.Kind == "milvus" {
 		if err := c.Store.Milvus.Validate(); err != nil {
 			return fmt.Errorf("%w: store.%v", ErrInvalid, err)
 		}
+	}
+	return nil
+}
+
+// validate checks the serve keys; whether Addr is loopback, and so needs
+// a token, is the server's to check.
+func (s Serve) validate() error {
+	switch {
+	case s.Addr == "":
+		return fmt.Errorf("%w: serve.addr: empty; give host:port such as 127.0.0.1:8080", ErrInvalid)
+	case s.MaxUploadBytes < 1:
+		return fmt.Errorf("%w: serve.max_upload_bytes: %d is not positive", ErrInvalid, s.MaxUploadBytes)
+	case s.Timeout <= 0:
+		return fmt.Errorf("%w: serve.timeout: %s is not positive", ErrInvalid, s.Timeout)
+	case s.MaxEmbeds < 0:
+		return fmt.Errorf("%w: serve.max_embeds: %d must not be negative", ErrInvalid, s.MaxEmbeds)
+	case s.Queue < 0:
+		return fmt.Errorf("%w: serve.queue: %d must not be negative", ErrInvalid, s.Queue)
+	case s.ThumbnailCacheBytes < 0:
+		return fmt.Errorf("%w: serve.thumbnail_cache_bytes: %d must not be negative", ErrInvalid, s.ThumbnailCacheBytes)
 	}
 	return nil
 }
@@ -309,7 +357,7 @@ func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
 
 // secretKeys are the keys whose values must not be shown: whoever reads
 // `deeprank config show` (a bug report, a CI log) should not get them.
-var secretKeys = []string{"store.milvus.password", "store.milvus.token"}
+var secretKeys = []string{"store.milvus.password", "store.milvus.token", "serve.token"}
 
 // Redacted stands in for a secret that is set, in what Redact returns.
 const Redacted = "****"

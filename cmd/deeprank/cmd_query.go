@@ -4,12 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/queryfilter"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -112,46 +111,11 @@ unknown key is a usage error.
   --filter class=beach,class=sea,path=/data/photos/   beach or sea, under /data/photos/`
 
 // parseFilter parses the --filter grammar of filterHelp; "" is no filter.
-// Every error is a usage error naming the item at fault.
+// Every error is a usage error naming the flag and the item at fault.
 func parseFilter(s string) (*vectorstore.Filter, error) {
-	if s == "" {
-		return nil, nil
-	}
-	f := &vectorstore.Filter{}
-	for _, item := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(item, "=")
-		if !ok {
-			return nil, usagef("--filter %q: item %q is not key=value; want e.g. class=beach,path=photos/", s, item)
-		}
-		if k != "class" && k != "path" {
-			return nil, usagef("--filter %q: unknown key %q; the keys are class and path", s, k)
-		}
-		if v == "" {
-			return nil, usagef("--filter %q: %s has an empty value; give %s=VALUE or leave the item out", s, k, k)
-		}
-		if k == "class" {
-			f.Classes = append(f.Classes, v)
-			continue
-		}
-		p, err := absPrefix(v)
-		if err != nil {
-			return nil, fmt.Errorf("--filter %q: %w", s, err)
-		}
-		f.PathPrefixes = append(f.PathPrefixes, p)
+	f, err := queryfilter.Parse(s)
+	if err != nil {
+		return nil, usagef("--filter %q: %w", s, err)
 	}
 	return f, nil
-}
-
-// absPrefix makes a path prefix absolute and clean, as ingest stores paths
-// (filepath.Abs), so that a relative prefix matches them. A trailing
-// separator is kept: it is what limits the prefix to a folder's contents.
-func absPrefix(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", fmt.Errorf("path=%s: %w", p, err)
-	}
-	if strings.HasSuffix(p, string(filepath.Separator)) && !strings.HasSuffix(abs, string(filepath.Separator)) {
-		abs += string(filepath.Separator)
-	}
-	return abs, nil
 }

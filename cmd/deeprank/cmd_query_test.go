@@ -64,43 +64,6 @@ func TestParseFilter(t *testing.T) {
 	}
 }
 
-// FuzzParseFilter checks that any --filter either is a usage error or gives
-// a filter whose every value is non-empty, and every path absolute.
-func FuzzParseFilter(f *testing.F) {
-	for _, s := range []string{"", "class=a", "class=a,class=b,path=p/", "path=/x", "class=", "x=1", ",", "=", "path=..,path=./a/"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := parseFilter(s)
-		if err != nil {
-			var ue usageError
-			if !errors.As(err, &ue) {
-				t.Fatalf("parseFilter(%q): %v is not a usage error", s, err)
-			}
-			return
-		}
-		if got == nil {
-			if s != "" {
-				t.Fatalf("parseFilter(%q): no filter and no error", s)
-			}
-			return
-		}
-		if len(got.Classes)+len(got.PathPrefixes) == 0 {
-			t.Fatalf("parseFilter(%q): an empty filter", s)
-		}
-		for _, c := range got.Classes {
-			if c == "" {
-				t.Fatalf("parseFilter(%q): an empty class in %+v", s, got)
-			}
-		}
-		for _, p := range got.PathPrefixes {
-			if !filepath.IsAbs(p) {
-				t.Fatalf("parseFilter(%q): path prefix %q is not absolute", s, p)
-			}
-		}
-	})
-}
-
 // TestQueryFilter runs query with filters over a small collection: a
 // repeated key matches any of its values, and a relative path= prefix
 // matches the absolute paths ingest stored.

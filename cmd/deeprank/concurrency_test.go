@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deeprank/deeprank/fixture"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -27,7 +28,7 @@ func TestReadersBesideWriter(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
-	modelPath := tinyModel(t, dir)
+	modelPath := fixture.TinyModel(t, dir)
 	first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
 	writeImages(t, first, 0, 60)
 	writeImages(t, second, 60, 260)

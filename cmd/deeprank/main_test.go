@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/fixture"
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/model"
 )
@@ -68,16 +68,7 @@ func writePNG(t *testing.T, path string, c color.Gray) {
 	for i := range img.Pix {
 		img.Pix[i] = c.Y + uint8(i%7)
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	fixture.WritePNG(t, path, img)
 }
 
 func TestCLI(t *testing.T) {

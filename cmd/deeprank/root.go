@@ -69,7 +69,7 @@ EXIT STATUS
 	}
 	root.PersistentFlags().String("config", "", "YAML configuration file (see config.example.yaml)")
 	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd(), newReindexCmd(),
-		newCheckCmd(), newRepairCmd(), newCompactCmd())
+		newCheckCmd(), newRepairCmd(), newCompactCmd(), newServeCmd())
 	return root
 }
 
@@ -119,7 +119,14 @@ func checkCollectionFlag(cmd *cobra.Command, f *pflag.Flag) {
 	preE, pre := cmd.PreRunE, cmd.PreRun
 	cmd.PreRun = nil // cobra would skip it now that PreRunE is set: called below
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
-		if name := f.Value.String(); name != "" {
+		names := []string{f.Value.String()}
+		if sv, ok := f.Value.(pflag.SliceValue); ok { // serve takes --collection many times
+			names = sv.GetSlice()
+		}
+		for _, name := range names {
+			if name == "" {
+				continue
+			}
 			if err := checkCollectionName("--"+f.Name, name); err != nil {
 				return err
 			}

@@ -78,6 +78,9 @@ type access int
 const (
 	readStore access = iota
 	writeStore
+	// serveStore reads, as readStore, for a long-lived process: it keeps
+	// scanned vectors mapped between searches.
+	serveStore
 )
 
 // addWaitFlag adds --wait to a command that writes to the embedded store.
@@ -94,9 +97,9 @@ func openStore(cmd *cobra.Command, c config.Config, mode access) (vectorstore.St
 	}
 	stderr := cmd.ErrOrStderr()
 	opts := &embedded.Options{
-		ReadOnly:        mode == readStore,
+		ReadOnly:        mode != writeStore,
 		CompactLogBytes: c.Store.CompactLogBytes,
-		ReleaseScanned:  true, // one command, one search: keep the resident set small
+		ReleaseScanned:  mode != serveStore, // one command, one search: keep the resident set small
 		Logf:            func(format string, args ...any) { fmt.Fprintf(stderr, "deeprank: "+format+"\n", args...) },
 	}
 	if mode == writeStore {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deeprank/deeprank/server"
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+type serveOptions struct {
+	collections []string
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve an HTTP API and a web page to search and browse collections",
+		Long: `Serve answers a JSON API and a web page (at /) to search, list and browse
+the collections of the store. It only reads the store: on the embedded store,
+it runs beside a 'deeprank ingest' in another process and finds what that
+ingest commits.
+
+  GET  /healthz                                      200 when the store answers
+  GET  /metrics                                      Prometheus text format
+  GET  /v1/collections                               every collection served
+  GET  /v1/collections/NAME                          count, dim, model version, metric
+  POST /v1/collections/NAME/search                   multipart "image", or JSON {"id"} or {"vector"};
+                                                     top_k, filter (as query --filter), max_distance
+  GET  /v1/collections/NAME/images/ID                the stored image
+  GET  /v1/collections/NAME/images/ID/thumbnail      a small JPEG of it
+
+It listens on 127.0.0.1 unless told otherwise. Any other address needs a
+token (key serve.token, env DEEPRANK_SERVE_TOKEN; not a flag, which other
+users could see): API and /metrics requests then need
+"Authorization: Bearer TOKEN". Ctrl-C or SIGTERM stops it after the requests
+in flight finish; it exits 0 then.`,
+		Example: `  deeprank serve
+  deeprank serve --addr 127.0.0.1:9000 --collection images --collection photos
+  DEEPRANK_SERVE_TOKEN=s3cret deeprank serve --addr 0.0.0.0:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := loadRuntime(cmd, map[string]string{"serve.addr": "addr"})
+			if err != nil {
+				return err
+			}
+			c := l.Config
+			if err := server.CheckAddr(c.Serve.Addr, c.Serve.Token); err != nil {
+				return usagef("serve: %w", err)
+			}
+			emb, err := newEmbedder(c)
+			if err != nil {
+				return err
+			}
+			store, err := openStore(cmd, c, serveStore)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			for _, name := range o.collections {
+				if _, err := store.Open(cmd.Context(), name); errors.Is(err, vectorstore.ErrNotFound) {
+					return fmt.Errorf("serve: %w: no collection %q in %s; ingest first (deeprank ingest --collection %s DIR) or list them (deeprank collections)",
+						err, name, c.StoreLocation(), name)
+				} else if err != nil {
+					return fmt.Errorf("serve: %w", err)
+				}
+			}
+			srv := server.New(store, emb, &server.Options{
+				Token: c.Serve.Token, Collections: o.collections,
+				MaxUploadBytes: c.Serve.MaxUploadBytes, MaxPixels: c.Ingest.MaxPixels, Timeout: c.Serve.Timeout,
+				MaxEmbeds: c.Serve.MaxEmbeds, Queue: c.Serve.Queue, ThumbnailCacheBytes: c.Serve.ThumbnailCacheBytes,
+				TopK: c.Query.TopK, Log: cmd.ErrOrStderr(),
+			})
+			ln, err := net.Listen("tcp", c.Serve.Addr)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			which := "every collection"
+			if len(o.collections) > 0 {
+				which = strings.Join(o.collections, ", ")
+			}
+			auth := "no token"
+			if c.Serve.Token != "" {
+				auth = "API requests need the token"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "deeprank: serving %s of %s on http://%s/ (%s, model %s)\n",
+				which, c.StoreLocation(), ln.Addr(), auth, emb.ModelVersion())
+			return srv.Serve(cmd.Context(), ln)
+		},
+	}
+	f := cmd.Flags()
+	f.String("addr", "", "host:port to listen on (key serve.addr, env DEEPRANK_SERVE_ADDR; default 127.0.0.1:8080); port 0 picks a free one")
+	f.StringArrayVar(&o.collections, "collection", nil, "serve only this collection; give it again for more (default: every collection)")
+	addStoreFlags(cmd)
+	return cmd
+}

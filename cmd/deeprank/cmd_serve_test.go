@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deeprank/deeprank/fixture"
+)
+
+// TestServeRefuses checks what serve refuses before it listens.
+func TestServeRefuses(t *testing.T) {
+	store := t.TempDir()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantMsg  string
+	}{
+		{"beyond loopback without a token", []string{"--addr", "0.0.0.0:0"}, exitUsage, "set serve.token"},
+		{"no port", []string{"--addr", "127.0.0.1"}, exitUsage, "give host:port"},
+		{"bad collection name", []string{"--collection", "a-b"}, exitUsage, "not a valid collection name"},
+		{"collection not stored", []string{"--addr", "127.0.0.1:0", "--collection", "nope"}, exitFailure, "deeprank ingest --collection nope"},
+		{"port taken", []string{"--addr", taken.Addr().String()}, exitFailure, "serve: listen tcp " + taken.Addr().String()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, append([]string{"serve", "--store-dir", store}, tc.args...)...)
+			if code != tc.wantCode || !strings.Contains(out, tc.wantMsg) {
+				t.Errorf("exit %d, output %q; want exit %d and %q", code, out, tc.wantCode, tc.wantMsg)
+			}
+		})
+	}
+}
+
+// TestServeLiveIngest runs the real binary: a server over the embedded
+// store finds, within 2 s, images that a 'deeprank ingest' in another
+// process adds while it runs; SIGTERM then stops it with exit status 0.
+func TestServeLiveIngest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	modelPath := fixture.TinyModel(t, dir)
+	store := filepath.Join(dir, "store")
+	ingest := func(folder string) {
+		t.Helper()
+		out, err := exec.Command(bin, "ingest", "--collection", "live", "--model", modelPath, "--store-dir", store, folder).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ingest %s: %v\n%s", folder, err, out)
+		}
+	}
+	writeImages(t, filepath.Join(dir, "first"), 0, 10)
+	ingest(filepath.Join(dir, "first"))
+
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--model", modelPath, "--store-dir", store)
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	t.Cleanup(func() {
+		srv.Process.Kill() // a no-op once it has exited
+	})
+	lines := bufio.NewScanner(stderr)
+	if !lines.Scan() {
+		t.Fatalf("serve said nothing: %v", lines.Err())
+	}
+	m := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(lines.Text())
+	if m == nil {
+		t.Fatalf("serve's first line names no address: %q", lines.Text())
+	}
+	base := m[1]
+	var log bytes.Buffer
+	logged := make(chan struct{})
+	go func() { // keep reading, so that the request log never blocks
+		for lines.Scan() {
+			log.WriteString(lines.Text() + "\n")
+		}
+		close(logged)
+		exited <- srv.Wait()
+	}()
+
+	later := filepath.Join(dir, "later")
+	writeImages(t, later, 10, 15)
+	probe := filepath.Join(later, "c0", "010.png")
+	data, err := os.ReadFile(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	if got := nearest(t, base, data); got == want {
+		t.Fatal("the test proved nothing: the image was found before it was ingested")
+	}
+	ingest(later)
+	ingested := time.Now()
+	for nearest(t, base, data) != want {
+		if time.Since(ingested) > 2*time.Second {
+			t.Fatal("a search 2 s after ingest finished does not find the image it added")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("found %s after %s", filepath.Base(probe), time.Since(ingested).Round(time.Millisecond))
+
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		<-logged
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v; want exit status 0\n%s", err, log.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop within 10 s of SIGTERM")
+	}
+	if !strings.Contains(log.String(), "POST /v1/collections/live/search 200") {
+		t.Errorf("the request log lacks the searches:\n%s", log.String())
+	}
+}
+
+// nearest searches collection live of the server at base with an image
+// and returns the id ranked first ("" for none).
+func nearest(t *testing.T, base string, image []byte) string {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("image", "q.png")
+	fw.Write(image)
+	mw.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/collections/live/search", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Results []struct{ ID string } `json:"results"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("search: status %d, %v", resp.StatusCode, err)
+	}
+	if len(got.Results) == 0 {
+		return ""
+	}
+	return got.Results[0].ID
+}
