@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/embedder"
-	"github.com/deeprank/deeprank/fixture"
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/vectorstore"

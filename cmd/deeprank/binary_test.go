@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"image"
-	"image/png"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/internal/fixture"
 )
 
 // buildBinary builds the deeprank command into dir.
@@ -23,24 +20,6 @@ func buildBinary(t testing.TB, dir string) string {
 	return bin
 }
 
-// tinyModel saves a small random model into dir, for tests that embed many
-// images fast.
-func tinyModel(t *testing.T, dir string) string {
-	t.Helper()
-	s := model.DefaultSpec()
-	s.Width, s.DenseDim, s.EmbeddingDim = 8, 32, 16
-	m, err := model.New(s, model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Initialize(3)
-	path := filepath.Join(dir, "m.drk")
-	if _, err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // writeImages writes distinct 320x240 PNGs number lo to hi-1 under dir, in
 // five class folders.
 func writeImages(t *testing.T, dir string, lo, hi int) {
@@ -50,12 +29,6 @@ func writeImages(t *testing.T, dir string, lo, hi int) {
 		for p := range img.Pix {
 			img.Pix[p] = uint8(i*31 + p*(1+i%7))
 		}
-		var buf bytes.Buffer
-		png.Encode(&buf, img)
-		p := filepath.Join(dir, fmt.Sprintf("c%d", i%5), fmt.Sprintf("%03d.png", i))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		fixture.WritePNG(t, filepath.Join(dir, fmt.Sprintf("c%d", i%5), fmt.Sprintf("%03d.png", i)), img)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deeprank/deeprank/fixture"
+	"github.com/deeprank/deeprank/internal/fixture"
 )
 
 // TestServeRefuses checks what serve refuses before it listens.

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deeprank/deeprank/fixture"
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/vectorstore"
 	"github.com/deeprank/deeprank/vectorstore/embedded"
 )
@@ -31,7 +32,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
-	modelPath := tinyModel(t, dir)
+	modelPath := fixture.TinyModel(t, dir)
 	const n = 300
 	images := filepath.Join(dir, "images")
 	writeImages(t, images, 0, n)
@@ -126,7 +127,7 @@ func TestSignalStopsIngest(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin, modelPath := buildBinary(t, dir), tinyModel(t, dir)
+	bin, modelPath := buildBinary(t, dir), fixture.TinyModel(t, dir)
 	images := filepath.Join(dir, "images")
 	writeImages(t, images, 0, 500)
 	fifo := filepath.Join(dir, "pipe.png")

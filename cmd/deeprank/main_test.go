@@ -16,7 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deeprank/deeprank/fixture"
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/model"
 )
