@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/embedder"
-	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/vectorstore"
 	"github.com/deeprank/deeprank/vectorstore/embedded"

@@ -16,8 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/ingest"
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/model"
 )
 
