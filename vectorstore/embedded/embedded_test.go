@@ -40,18 +40,8 @@ var spec = vectorstore.Spec{Dim: 8, Metric: vectorstore.MetricL2, ModelVersion: 
 // mustStore opens a store in dir with a collection "c" holding n items.
 func mustStore(t testing.TB, dir string, n int) (*Store, vectorstore.Collection) {
 	t.Helper()
-	s, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := mustStoreWith(t, dir, nil)
 	ctx := context.Background()
-	if err := s.Create(ctx, "c", spec); err != nil && !errors.Is(err, vectorstore.ErrExists) {
-		t.Fatal(err)
-	}
-	c, err := s.Open(ctx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if n > 0 {
 		if err := c.Upsert(ctx, "v1", storetest.Items(n, 8, 1)); err != nil {
 			t.Fatal(err)
@@ -83,6 +73,25 @@ func TestPersistsAndLocks(t *testing.T) {
 	if n := count(t, c); n != 19 {
 		t.Errorf("after reopen: %d items, want 19", n)
 	}
+}
+
+// mustStoreWith opens a writer on dir with opts and the collection "c",
+// creating it if needed.
+func mustStoreWith(t testing.TB, dir string, opts *Options) (*Store, vectorstore.Collection) {
+	t.Helper()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Create(ctx, "c", spec); err != nil && !errors.Is(err, vectorstore.ErrExists) {
+		t.Fatal(err)
+	}
+	c, err := s.Open(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
 }
 
 // logFile is the path of collection c's current log.
@@ -339,14 +348,8 @@ func TestReaderFollowsWriter(t *testing.T) {
 func TestCompaction(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	s, err := Open(dir, &Options{CompactLogBytes: 4 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Create(ctx, "c", spec); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := s.Open(ctx, "c")
+	s, c := mustStoreWith(t, dir, &Options{CompactLogBytes: 4 << 10})
+	var err error
 	items := storetest.Items(400, 8, 1)
 	for lo := 0; lo < 400; lo += 7 {
 		if err := c.Upsert(ctx, "v1", items[lo:min(lo+7, 400)]); err != nil {
@@ -644,15 +647,8 @@ func TestListSkipsBroken(t *testing.T) {
 func TestReaderDuringCompactions(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	w, err := Open(dir, &Options{CompactLogBytes: 1 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, wc := mustStoreWith(t, dir, &Options{CompactLogBytes: 1 << 10})
 	defer w.Close()
-	if err := w.Create(ctx, "c", spec); err != nil {
-		t.Fatal(err)
-	}
-	wc, _ := w.Open(ctx, "c")
 	r, err := Open(dir, &Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
