@@ -13,10 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/deeprank/deeprank/internal/cputime"
 	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 )
@@ -268,13 +268,10 @@ func BenchmarkCameraSquare(b *testing.B) {
 	}
 }
 
-// cpuTime is the CPU time, user and system, the process has used so far.
+// cpuTime is the CPU time, user and system, the process has used so far
+// (0 where it cannot be read).
 func cpuTime(b *testing.B) time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+	return time.Duration(cputime.Seconds() * 1e9)
 }
 
 // TestDecodeForGIFFrame checks that the full size DecodeFor reports is the
