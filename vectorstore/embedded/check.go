@@ -1,11 +1,13 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/deeprank/deeprank/vectorstore"
@@ -40,31 +42,48 @@ func (s *Store) Check(ctx context.Context, name string) (*CheckReport, error) {
 	if !vectorstore.ValidName(name) {
 		return nil, invalidName("check", name)
 	}
+	for attempt := 0; ; attempt++ {
+		r, manData, err := s.checkOnce(ctx, name)
+		if err != nil || r.OK() || manData == nil || attempt == 5 {
+			return r, err
+		}
+		// Damage, or a file gone: real only if no writer replaced the
+		// manifest meanwhile (a compaction deletes the files it replaced).
+		now, err := os.ReadFile(filepath.Join(s.path(name), manifestName))
+		if err != nil || bytes.Equal(now, manData) {
+			return r, nil
+		}
+	}
+}
+
+// checkOnce checks the files one manifest names; it returns the
+// manifest's bytes, to tell damage from files a writer replaced meanwhile.
+func (s *Store) checkOnce(ctx context.Context, name string) (*CheckReport, []byte, error) {
 	r := &CheckReport{Collection: name}
 	c := &collection{store: s, name: name, dir: s.path(name), mname: manifestName, mapped: map[string]*segment{}}
 	defer c.close()
 	data, err := os.ReadFile(c.path(manifestName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return r, c.checkLegacy(r)
+		return r, nil, c.checkLegacy(r)
 	}
 	if err != nil {
-		return nil, c.errorf("check", err)
+		return nil, nil, c.errorf("check", err)
 	}
 	man, err := decodeManifest(data)
 	if err != nil {
 		r.Damage = append(r.Damage, &Damage{File: manifestName, Offset: -1, Reason: err.Error()})
-		return r, nil
+		return r, nil, nil
 	}
 	for _, ref := range man.Segments {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r.Damage = append(r.Damage, checkSegment(c.dir, ref, man.Spec.Dim)...)
 	}
 	logData, err := os.ReadFile(c.path(man.Log))
 	if err != nil {
 		r.Damage = append(r.Damage, &Damage{File: man.Log, Offset: -1, Reason: err.Error()})
-		return r, nil
+		return r, data, nil
 	}
 	scan := scanLog(man.Log, 0, logData, man.Spec.Dim, func([]entry) {})
 	r.TornBytes = scan.torn
@@ -73,16 +92,24 @@ func (s *Store) Check(ctx context.Context, name string) (*CheckReport, error) {
 		for _, run := range skipped {
 			r.Damage = append(r.Damage, &Damage{File: man.Log, Offset: run[0], Reason: fmt.Sprintf("%d bytes of records that fail their checks", run[1]-run[0])})
 		}
+		if len(skipped) == 0 { // cannot be, as salvage reads what scan read; never pass it as ok
+			r.Damage = append(r.Damage, scan.damage)
+		}
 	}
 	if r.OK() {
 		st, err := c.load()
-		if err != nil {
-			return nil, err
+		var d *Damage
+		switch {
+		case errors.As(err, &d):
+			r.Damage = append(r.Damage, d)
+		case err != nil:
+			return nil, nil, err
+		default:
+			c.st = st
+			r.Items = st.count()
 		}
-		c.st = st
-		r.Items = st.count()
 	}
-	return r, nil
+	return r, data, nil
 }
 
 // checkSegment verifies a segment and its mask.

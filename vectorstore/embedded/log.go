@@ -248,7 +248,9 @@ func salvageLog(data []byte, dim int) (kept [][]byte, entries int, skipped [][2]
 		if next >= 0 {
 			end = off + 1 + next
 		}
-		if !allZero(data[off:end]) {
+		// Zeros count as damage too, unless they run to the end: a torn
+		// tail, not a record lost in the middle.
+		if end < len(data) || !allZero(data[off:end]) {
 			if n := len(skipped); n > 0 && skipped[n-1][1] == int64(off) {
 				skipped[n-1][1] = int64(end)
 			} else {
