@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,8 +58,13 @@ EXIT STATUS
 			damaged := false
 			for _, name := range names {
 				r, err := store.Check(cmd.Context(), name)
-				if err != nil {
+				if errors.Is(err, context.Canceled) {
 					return err
+				}
+				if err != nil { // this one could not be checked; the others still are
+					fmt.Fprintf(cmd.ErrOrStderr(), "deeprank: check %s: %v\n", name, err)
+					damaged = true
+					continue
 				}
 				reports = append(reports, r)
 				damaged = damaged || !r.OK()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,6 +32,11 @@ type collection struct {
 
 	mu     sync.RWMutex
 	closed bool
+	// broken is set when a write failed in a way that leaves this
+	// process's view of the files in doubt (an fsync error, a step after
+	// a compaction published its manifest): every later call returns it,
+	// and the next open reads the files afresh.
+	broken error
 	st     *state
 	mapped map[string]*segment // by file name, shared by successive states
 }
@@ -39,6 +45,9 @@ type collection struct {
 type state struct {
 	man   *manifest
 	mstat os.FileInfo // the manifest file's, to notice its replacement
+	// mfile holds the manifest read open, so that its inode cannot be
+	// reused by a newer manifest that the stat above would then miss.
+	mfile *os.File
 	segs  []*segView
 	mem   *memtable
 	log   *os.File
@@ -86,9 +95,14 @@ func (c *collection) tryLoad() (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	st := &state{mfile: f, mem: newMemtable(0)}
+	ok := false
+	defer func() {
+		if !ok {
+			st.release()
+		}
+	}()
+	if st.mstat, err = f.Stat(); err != nil {
 		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 16<<20))
@@ -99,13 +113,7 @@ func (c *collection) tryLoad() (*state, error) {
 	if err != nil {
 		return nil, c.corrupt(&Damage{File: c.mname, Offset: -1, Reason: err.Error()})
 	}
-	st := &state{man: man, mstat: fi, mem: newMemtable(man.Spec.Dim)}
-	ok := false
-	defer func() {
-		if !ok && st.log != nil {
-			st.log.Close()
-		}
-	}()
+	st.man, st.mem = man, newMemtable(man.Spec.Dim)
 	for _, ref := range man.Segments {
 		seg, err := c.segment(ref.File, man.Spec.Dim)
 		if err != nil {
@@ -270,10 +278,24 @@ func (c *collection) view(fn func(*state) error) error {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if c.closed {
-		return c.errorf("use", errClosed)
+	if err := c.usable("use"); err != nil {
+		return err
 	}
 	return fn(c.st)
+}
+
+// usable says why the collection cannot be used, if it cannot. The caller
+// holds c.mu.
+func (c *collection) usable(op string) error {
+	switch {
+	case c.closed:
+		return c.errorf(op, errClosed)
+	case c.broken != nil:
+		return c.broken
+	case c.st == nil:
+		return c.errorf(op, vectorstore.ErrNotFound)
+	}
+	return nil
 }
 
 // refresh brings a reader's state up to date: a new manifest (compaction,
@@ -282,6 +304,10 @@ func (c *collection) view(fn func(*state) error) error {
 func (c *collection) refresh() error {
 	fi, err := os.Stat(c.path(c.mname))
 	if errors.Is(err, fs.ErrNotExist) {
+		// Dropped: let go of its files, so that their space is freed.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.swap(nil)
 		return c.errorf("open", vectorstore.ErrNotFound)
 	}
 	if err != nil {
@@ -293,11 +319,14 @@ func (c *collection) refresh() error {
 		c.mu.RUnlock()
 		return c.errorf("use", errClosed)
 	}
-	newManifest := !os.SameFile(fi, st.mstat) || fi.ModTime() != st.mstat.ModTime() || fi.Size() != st.mstat.Size()
-	grew := false
+	newManifest := st == nil || !os.SameFile(fi, st.mstat) || fi.ModTime() != st.mstat.ModTime() || fi.Size() != st.mstat.Size()
+	grew, shrank := false, false
 	if !newManifest {
 		lfi, err := st.log.Stat()
 		grew = err == nil && lfi.Size() != st.logEnd+st.torn
+		// Below what this reader has read: the writer took back a batch
+		// whose fsync failed. Read everything again.
+		shrank = err == nil && lfi.Size() < st.logEnd
 	}
 	c.mu.RUnlock()
 	if !newManifest && !grew {
@@ -308,7 +337,7 @@ func (c *collection) refresh() error {
 	if c.st != st { // another goroutine refreshed meanwhile
 		return nil
 	}
-	if grew {
+	if grew && !shrank {
 		return c.readLog(st)
 	}
 	fresh, err := c.load()
@@ -324,15 +353,19 @@ func (c *collection) refresh() error {
 func (c *collection) swap(fresh *state) {
 	old := c.st
 	c.st = fresh
-	if old == nil {
-		return
-	}
-	if old.log != fresh.log {
-		old.log.Close()
+	if old != nil {
+		if fresh == nil || old.log != fresh.log {
+			old.log.Close()
+		}
+		if fresh == nil || old.mfile != fresh.mfile {
+			old.mfile.Close()
+		}
 	}
 	keep := map[string]bool{}
-	for _, v := range fresh.segs {
-		keep[v.file] = true
+	if fresh != nil {
+		for _, v := range fresh.segs {
+			keep[v.file] = true
+		}
 	}
 	for file, s := range c.mapped {
 		if !keep[file] {
@@ -345,17 +378,36 @@ func (c *collection) swap(fresh *state) {
 func (c *collection) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.closeLocked()
+}
+
+// closeLocked releases the collection's files; the caller holds c.mu.
+func (c *collection) closeLocked() error {
 	if c.closed {
 		return nil
 	}
 	c.closed = true
 	var errs []error
 	if c.st != nil {
-		errs = append(errs, c.st.log.Close())
+		errs = append(errs, c.st.release())
+		c.st = nil
 	}
 	for file, s := range c.mapped {
 		errs = append(errs, s.close())
 		delete(c.mapped, file)
+	}
+	return errors.Join(errs...)
+}
+
+// release closes the files a state holds open (its segments are the
+// collection's to unmap).
+func (st *state) release() error {
+	var errs []error
+	if st.log != nil {
+		errs = append(errs, st.log.Close())
+	}
+	if st.mfile != nil {
+		errs = append(errs, st.mfile.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -454,8 +506,8 @@ func (c *collection) edit(op string, fn func(*state) error) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return c.errorf(op, errClosed)
+	if err := c.usable(op); err != nil {
+		return err
 	}
 	return fn(c.st)
 }
@@ -469,6 +521,14 @@ func (c *collection) Upsert(ctx context.Context, version string, items []vectors
 			}
 			if !vectorstore.ValidID(it.ID) {
 				return fmt.Errorf("upsert in %q: %w: id %q is not a hex SHA-256", c.name, vectorstore.ErrInvalid, it.ID)
+			}
+			if err := checkFinite(it.Vector); err != nil {
+				return fmt.Errorf("upsert in %q: %w: item %s: %v", c.name, vectorstore.ErrInvalid, it.ID, err)
+			}
+			// One item is one log record at the most (replay refuses
+			// longer records as damage).
+			if 4*len(it.Vector)+len(it.Metadata.Path)+len(it.Metadata.Class)+1024 > maxRecord {
+				return fmt.Errorf("upsert in %q: %w: item %s is larger than a log record may be", c.name, vectorstore.ErrInvalid, it.ID)
 			}
 			it.Vector = slices.Clone(it.Vector)
 			entries[i] = entry{op: opUpsert, id: it.ID, item: it}
@@ -503,8 +563,11 @@ func (c *collection) append(st *state, op string, entries []entry) error {
 		return fmt.Errorf("%s %q: %w", op, c.name, err)
 	}
 	if err := st.log.Sync(); err != nil {
-		st.log.Truncate(st.logEnd)
-		return fmt.Errorf("%s %q: %w", op, c.name, err)
+		// After a failed fsync what is on disk is unknown (and a reader
+		// may have read the batch): stop, and let the next open read the
+		// log as it is.
+		c.broken = fmt.Errorf("%s %q: %w; the batch may or may not be stored: close the store and open it again", op, c.name, err)
+		return c.broken
 	}
 	st.logEnd += int64(len(buf))
 	st.apply(entries)
@@ -697,36 +760,60 @@ func (c *collection) compactLocked(full bool) error {
 	created = append(created, man.Log)
 	if err := writeManifest(c.dir, c.mname, &man); err != nil {
 		log.Close()
-		return fail(err)
+		if !c.published(&man) {
+			return fail(err)
+		}
+		// Renamed in, but a later step (the folder's fsync) failed: the new
+		// files are the collection's now, and this state is not.
+		c.broken = fmt.Errorf("compact collection %q: %w; close the store and open it again", c.name, err)
+		return c.broken
 	}
 	old := st.man.files()
 	fresh, err := c.loadWith(&man, log)
 	if err != nil {
-		return err
+		c.broken = fmt.Errorf("compact collection %q: reading the new segments: %w; close the store and open it again", c.name, err)
+		return c.broken
 	}
 	c.swap(fresh)
 	c.removeUnused(old, man.files())
 	return nil
 }
 
+// published reports whether the manifest on disk is man (its log names
+// the files of one compaction alone).
+func (c *collection) published(man *manifest) bool {
+	data, err := os.ReadFile(c.path(c.mname))
+	if err != nil {
+		return false
+	}
+	now, err := decodeManifest(data)
+	return err == nil && now.Log == man.Log
+}
+
 // loadWith is the state of a manifest the writer has just published.
 func (c *collection) loadWith(man *manifest, log *os.File) (*state, error) {
-	fi, err := os.Stat(c.path(c.mname))
+	mfile, err := os.Open(c.path(c.mname))
 	if err != nil {
 		log.Close()
 		return nil, err
 	}
-	st := &state{man: man, mstat: fi, mem: newMemtable(man.Spec.Dim), log: log}
+	fi, err := mfile.Stat()
+	if err != nil {
+		log.Close()
+		mfile.Close()
+		return nil, err
+	}
+	st := &state{man: man, mstat: fi, mfile: mfile, mem: newMemtable(man.Spec.Dim), log: log}
 	for _, ref := range man.Segments {
 		seg, err := c.segment(ref.File, man.Spec.Dim)
 		if err != nil {
-			log.Close()
+			st.release()
 			return nil, err
 		}
 		v := &segView{segment: seg, ref: ref, dead: newBitset(seg.n), live: ref.Live}
 		if ref.Mask != "" {
 			if v.dead, err = readMask(c.path(ref.Mask), seg.n); err != nil {
-				log.Close()
+				st.release()
 				return nil, c.corrupt(err)
 			}
 		}
@@ -776,4 +863,14 @@ func (c *collection) removeStray() {
 			os.RemoveAll(c.path(e.Name()))
 		}
 	}
+}
+
+// checkFinite refuses NaN and infinite values, which would rank first.
+func checkFinite(v []float32) error {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("value %d is %v", i, x)
+		}
+	}
+	return nil
 }

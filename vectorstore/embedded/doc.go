@@ -22,12 +22,14 @@
 // short at the end of the log (shorter than a record's header, a record
 // whose payload is not all there, or zeros) was never acknowledged: a
 // reader ignores it, and the next writer truncates it and says so through
-// Options.Logf. Anything else that fails its checks (a damaged header,
-// payload, segment section, mask or manifest) is never skipped: opening the
-// collection fails with ErrCorrupt and a *Damage naming the file and
-// offset, and nothing is changed. Check verifies every byte; Repair keeps
-// everything that verifies and renames the damaged files aside, never
-// deleting them.
+// Options.Logf. Anything else that fails its checks is never skipped:
+// opening the collection fails with ErrCorrupt and a *Damage naming the
+// file and offset, and nothing is changed. Open checks the manifest, the
+// masks, every log record and a segment's header, ids and index columns;
+// the bulk of a segment (vectors, norms, paths, metadata) is checked by
+// Check, Repair and each compaction that reads it. Check verifies every
+// byte; Repair keeps everything that verifies and keeps the damaged files
+// under a second name, never deleting them.
 //
 // # Readers and the writer
 //

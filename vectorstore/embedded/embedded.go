@@ -168,6 +168,10 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 		return fmt.Errorf("create collection %q: %w", name, err)
 	}
 	defer os.RemoveAll(tmp)
+	// MkdirTemp makes the folder private; readers may run as other users.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("create collection %q: %w", name, err)
+	}
 	if err := newCollectionFiles(tmp, manifestName, spec); err != nil {
 		return fmt.Errorf("create collection %q: %w", name, err)
 	}
@@ -365,22 +369,37 @@ func (s *Store) Rebuild(ctx context.Context, name string, spec vectorstore.Spec,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The old collection takes no writes across the switch: one would go
+	// to files the new manifest does not name, or compact the old
+	// manifest back over the new one. It is closed from the switch on.
+	old.mu.Lock()
+	if err := old.usable("reindex"); err != nil {
+		old.mu.Unlock()
+		discard()
+		return err
+	}
+	oldFiles := old.st.man.files()
 	if err := os.Rename(fresh.path(rebuildManifest), fresh.path(manifestName)); err != nil {
+		old.mu.Unlock()
 		discard()
 		return fail(fmt.Errorf("switch: %w", err))
 	}
-	if err := atomicfile.SyncDir(old.dir); err != nil {
-		return fail(fmt.Errorf("switch: %w", err))
-	}
+	old.closeLocked()
+	old.mu.Unlock()
+	delete(s.open, name)
+	syncErr := atomicfile.SyncDir(old.dir)
 	fresh.mu.Lock()
 	fresh.mname = manifestName
-	fresh.st.mstat, _ = os.Stat(fresh.path(manifestName))
 	newFiles := fresh.st.man.files()
+	if syncErr != nil {
+		// The rename is done but not yet durable: the new files stay (the
+		// next writer keeps whichever manifest survived), this process
+		// stops using them.
+		fresh.closeLocked()
+		fresh.mu.Unlock()
+		return fail(fmt.Errorf("switch: %w; open the store again", syncErr))
+	}
 	fresh.mu.Unlock()
-	old.mu.Lock()
-	oldFiles := old.st.man.files()
-	old.mu.Unlock()
-	old.close()
 	old.removeUnused(oldFiles, newFiles)
 	s.open[name] = fresh
 	return nil

@@ -544,7 +544,8 @@ func TestCheckAndRepair(t *testing.T) {
 }
 
 // TestSegmentDamage: damage anywhere in a segment shows in check; damage in
-// the sections reads index with (offsets, classes) also fails the open.
+// the ids and the sections reads index with (offsets, classes) also fails
+// the open.
 func TestSegmentDamage(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -552,7 +553,7 @@ func TestSegmentDamage(t *testing.T) {
 		openFail bool
 	}{
 		{"vectors", secVectors, false},
-		{"ids", secIDs, false},
+		{"ids", secIDs, true},
 		{"metadata", secMetas, false},
 		{"path offsets", secPathOffs, true},
 		{"classes", secClasses, true},
@@ -800,4 +801,42 @@ func TestCheckBesideWriter(t *testing.T) {
 	if checks < 5 {
 		t.Fatalf("only %d checks ran beside the writer: the test proved nothing", checks)
 	}
+}
+
+// TestRefusesNonFinite: a NaN or infinite value would rank first in every
+// search; upserts and queries holding one are refused.
+func TestRefusesNonFinite(t *testing.T) {
+	_, c := mustStore(t, t.TempDir(), 3)
+	ctx := context.Background()
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+		it := storetest.Items(4, 8, 2)[3]
+		it.Vector[2] = bad
+		if err := c.Upsert(ctx, "v1", []vectorstore.Item{it}); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("upsert of %v: err = %v, want ErrInvalid", bad, err)
+		}
+		if _, err := c.Search(ctx, "v1", it.Vector, 1, nil); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("search with %v: err = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if n := count(t, c); n != 3 {
+		t.Errorf("%d items after refused upserts, want 3", n)
+	}
+}
+
+// TestFolderModes: a collection's folder and files are readable by all, for
+// readers (a server) running as another user.
+func TestFolderModes(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := mustStore(t, dir, 3)
+	defer s.Close()
+	filepath.WalkDir(filepath.Join(dir, "c"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := d.Info()
+		if want := fs.FileMode(0o444); info.Mode().Perm()&want != want {
+			t.Errorf("%s has mode %v: not readable by all", p, info.Mode().Perm())
+		}
+		return nil
+	})
 }

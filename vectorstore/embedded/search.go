@@ -25,6 +25,9 @@ func (c *collection) Search(ctx context.Context, version string, q []float32, k 
 	if k < 1 {
 		return nil, fmt.Errorf("search in %q: %w: k = %d", c.name, vectorstore.ErrInvalid, k)
 	}
+	if err := checkFinite(q); err != nil {
+		return nil, fmt.Errorf("search in %q: %w: query %v", c.name, vectorstore.ErrInvalid, err)
+	}
 	var out []vectorstore.Hit
 	err := c.view(func(st *state) error {
 		if err := checkModel(c.name, "search", version, len(q), st.man.Spec); err != nil {
