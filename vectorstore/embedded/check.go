@@ -245,7 +245,11 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 	// the manifest stops naming it: at no moment is it only unnamed.
 	aside := func(file string) error {
 		to := file + "." + stamp + damagedSuffix
-		if err := os.Link(c.path(file), c.path(to)); err != nil {
+		err := os.Link(c.path(file), c.path(to))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // missing, so nothing to keep: it is lost
+		}
+		if err != nil {
 			return c.errorf("repair", err)
 		}
 		r.MovedAside = append(r.MovedAside, to)
@@ -268,7 +272,8 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 		fixed.Segments = append(fixed.Segments, ref)
 	}
 	logData, err := os.ReadFile(c.path(man.Log))
-	if err != nil {
+	missingLog := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !missingLog {
 		return c.errorf("repair", err)
 	}
 	kept, _, skipped := salvageLog(logData, man.Spec.Dim)
@@ -276,7 +281,7 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 	for _, run := range skipped {
 		r.DamagedBytes += run[1] - run[0]
 	}
-	if len(skipped) > 0 {
+	if len(skipped) > 0 || missingLog {
 		var buf []byte
 		for _, p := range kept {
 			buf = appendRecord(buf, p)

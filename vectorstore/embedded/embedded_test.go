@@ -840,3 +840,34 @@ func TestFolderModes(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRepairMissingFiles: a segment or log that is gone altogether is
+// reported by check, and repair gets past it, keeping the rest.
+func TestRepairMissingFiles(t *testing.T) {
+	dir := batches(t, 30)
+	ctx := context.Background()
+	s, c := mustStore(t, dir, 0)
+	if err := s.Compact(ctx, "c"); err != nil { // 30 items in a segment
+		t.Fatal(err)
+	}
+	if err := c.Upsert(ctx, "v1", storetest.Items(35, 8, 3)[30:]); err != nil { // 5 in the log
+		t.Fatal(err)
+	}
+	s.Close()
+	os.Remove(logFile(t, dir))
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rep, err := s.Check(ctx, "c"); err != nil || rep.OK() {
+		t.Fatalf("check with the log gone: %+v, %v", rep, err)
+	}
+	fixed, err := s.Repair(ctx, "c")
+	if err != nil || fixed.Items != 30 {
+		t.Fatalf("repair: %+v, %v; want the segment's 30 items", fixed, err)
+	}
+	if rep, err := s.Check(ctx, "c"); err != nil || !rep.OK() {
+		t.Errorf("check after repair: %+v, %v", rep, err)
+	}
+}
