@@ -19,6 +19,9 @@ fi
 # Here the integration tests must run: fail rather than skip without Docker.
 export DEEPRANK_REQUIRE_DOCKER=1
 go test -race -count=1 -timeout 30m $(go list ./... | grep -v /integration) "$@"
+# The scaled JPEG decoder against the standard library on every camera
+# photo: under the race detector it takes one photo's variants only.
+go test -count=1 -timeout 30m -run TestCameraPhotos ./imageio "$@"
 # The optional OpenBLAS build: its Sgemm against gonum's, and the engines
 # that multiply with it (the fast forward pass, and the trainer's gradients
 # and its agreement with the fast pass).
