@@ -15,8 +15,9 @@ import (
 	"github.com/deeprank/deeprank/ingest"
 )
 
-// errPartial marks a run that stored what it could but had failures.
-var errPartial = errors.New("some files could not be ingested")
+// errPartial marks a run that did what it could but failed for some files
+// (exit status 3): ingest, or a batch of queries.
+var errPartial = errors.New("some files failed")
 
 type ingestOptions struct {
 	collection string

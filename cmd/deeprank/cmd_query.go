@@ -4,19 +4,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/queryfilter"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
 type queryOptions struct {
-	image      string
-	collection string
-	filter     string
-	json       bool
+	images      []string
+	folder      string
+	collection  string
+	filter      string
+	maxDistance float64
+	json        bool
 }
 
 func newQueryCmd() *cobra.Command {
@@ -26,16 +34,25 @@ func newQueryCmd() *cobra.Command {
 		Short: "Find the stored images most similar to an image",
 		Long: `Query embeds one image with the model and prints the nearest images of the
 collection: rank, distance (0 for the same image; at most 2 for L2, as vectors
-have unit length) and path. On the embedded store, a query takes no lock: it
-runs beside an ingest or a reindex and sees what they have stored.
+have unit length) and path. --max-distance leaves out results farther than
+it. On the embedded store, a query takes no lock: it runs beside an ingest or
+a reindex and sees what they have stored.
+
+With several --image flags, or --images DIR (every image file under DIR), it
+runs one query per image, embedding them in batches on all cores, and prints
+JSON lines: one object per query, {"query": PATH, "results": [...]}, or
+{"query": PATH, "error": "..."} for an image that could not be read; the
+exit status is then 3 if any failed.
 
 ` + filterHelp,
 		Example: `  deeprank query --image x.jpg
-  deeprank query --image x.jpg --collection images --top-k 5 --filter class=beach --json`,
+  deeprank query --image x.jpg --collection images --top-k 5 --filter class=beach --json
+  deeprank query --images ./new-batch --max-distance 0.3 > matches.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.image == "" {
-				return usagef("query: --image is required")
+			paths, err := o.queryImages()
+			if err != nil {
+				return err
 			}
 			filter, err := parseFilter(o.filter)
 			if err != nil {
@@ -49,11 +66,12 @@ runs beside an ingest or a reindex and sees what they have stored.
 			if err != nil {
 				return err
 			}
-			res, err := emb.EmbedFiles(cmd.Context(), []string{o.image})
+			res, err := emb.EmbedFiles(cmd.Context(), paths)
 			if err != nil {
 				return err
 			}
-			if res[0].Err != nil {
+			batch := len(paths) > 1 || o.folder != ""
+			if !batch && res[0].Err != nil {
 				return res[0].Err
 			}
 			store, err := openStore(cmd, l.Config, readStore)
@@ -69,14 +87,27 @@ runs beside an ingest or a reindex and sees what they have stored.
 			if err != nil {
 				return err
 			}
-			hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), res[0].Vector, l.Query.TopK, filter)
+			search := func(v []float32) ([]vectorstore.Hit, error) {
+				hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), v, l.Query.TopK, filter)
+				if err != nil {
+					return nil, err
+				}
+				return withinDistance(hits, o.maxDistance), nil
+			}
+			out := cmd.OutOrStdout()
+			if batch {
+				return printQueries(out, paths, res, search)
+			}
+			hits, err := search(res[0].Vector)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			if o.json {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
+				if hits == nil {
+					hits = []vectorstore.Hit{}
+				}
 				return enc.Encode(hits)
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -88,13 +119,91 @@ runs beside an ingest or a reindex and sees what they have stored.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.image, "image", "", "image to search with")
+	f.StringArrayVar(&o.images, "image", nil, "image to search with; repeat for several (JSON lines)")
+	f.StringVar(&o.folder, "images", "", "search with every image file under this folder (JSON lines)")
 	f.StringVar(&o.collection, "collection", "images", "collection to search")
 	f.StringVar(&o.filter, "filter", "", "metadata filter: comma-separated class=NAME and path=PREFIX; a repeated key matches any of its values (see the help above)")
+	f.Float64Var(&o.maxDistance, "max-distance", -1, "leave out results farther than this (default: no limit)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	f.Int("top-k", 0, "number of results (key query.top_k, env DEEPRANK_QUERY_TOP_K)")
 	addStoreFlags(cmd)
 	return cmd
+}
+
+// queryImages lists the images to query with, from --image and --images.
+func (o *queryOptions) queryImages() ([]string, error) {
+	paths := slices.Clone(o.images)
+	if o.folder != "" {
+		err := filepath.WalkDir(o.folder, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && dataset.IsImageName(p) {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, usagef("query: --images %s: %v", o.folder, err)
+		}
+		if len(paths) == len(o.images) {
+			return nil, usagef("query: --images %s: no image files there", o.folder)
+		}
+	}
+	if len(paths) == 0 {
+		return nil, usagef("query: --image or --images is required")
+	}
+	return paths, nil
+}
+
+// withinDistance keeps the hits at most max away; a negative max keeps all.
+func withinDistance(hits []vectorstore.Hit, max float64) []vectorstore.Hit {
+	if max < 0 {
+		return hits
+	}
+	for i, h := range hits {
+		if float64(h.Distance) > max {
+			return hits[:i]
+		}
+	}
+	return hits
+}
+
+// queryLine is one query's line of the JSON-lines output.
+type queryLine struct {
+	Query   string            `json:"query"`
+	Results []vectorstore.Hit `json:"results,omitzero"`
+	Error   string            `json:"error,omitempty"`
+}
+
+// printQueries runs and prints one query per embedded image, as JSON lines;
+// images that failed get an error line, and the run errPartial.
+func printQueries(w io.Writer, paths []string, res []embedder.Result, search func([]float32) ([]vectorstore.Hit, error)) error {
+	enc := json.NewEncoder(w)
+	failed := 0
+	for i, r := range res {
+		line := queryLine{Query: paths[i]}
+		if r.Err != nil {
+			line.Error = r.Err.Error()
+			failed++
+		} else {
+			hits, err := search(r.Vector)
+			if err != nil {
+				return err
+			}
+			line.Results = hits
+			if line.Results == nil {
+				line.Results = []vectorstore.Hit{} // "results": [], not left out
+			}
+		}
+		if err := enc.Encode(line); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%w: %d of %d images could not be read (see their lines)", errPartial, failed, len(paths))
+	}
+	return nil
 }
 
 // filterHelp is the --filter grammar, for the flag's help and the

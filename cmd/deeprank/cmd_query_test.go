@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"image/color"
 	"os"
@@ -109,5 +110,73 @@ func TestQueryFilter(t *testing.T) {
 				t.Fatalf("found %q, want %q; output:\n%s", got, tc.want, out)
 			}
 		})
+	}
+}
+
+// TestQueryBatch: several --image flags, or --images DIR, give one JSON
+// line per query; a file that cannot be read gets an error line and exit
+// status 3; --max-distance leaves out the farther results.
+func TestQueryBatch(t *testing.T) {
+	dir := t.TempDir()
+	for i, class := range []string{"beach", "sea", "fog"} {
+		writePNG(t, filepath.Join(dir, "photos", class, "a.png"), color.Gray{Y: uint8(30 + 80*i)})
+	}
+	m, _ := mustModel(t, dir, 1)
+	store := filepath.Join(dir, "store")
+	if out, code := runCLI(t, "ingest", "--model", m, "--store-dir", store, filepath.Join(dir, "photos")); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, out)
+	}
+	beach, sea := filepath.Join(dir, "photos", "beach", "a.png"), filepath.Join(dir, "photos", "sea", "a.png")
+	mixed := filepath.Join(dir, "mixed")
+	writePNG(t, filepath.Join(mixed, "ok.png"), color.Gray{Y: 30})
+	os.WriteFile(filepath.Join(mixed, "broken.png"), []byte("not a png"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "empty"), 0o755)
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantHits []int // per JSON line, the number of results; -1 for an error line
+	}{
+		{"two images", []string{"--image", beach, "--image", sea}, exitOK, []int{3, 3}},
+		{"a folder", []string{"--images", filepath.Join(dir, "photos")}, exitOK, []int{3, 3, 3}},
+		{"a folder with a broken file", []string{"--images", mixed}, exitPartial, []int{-1, 3}},
+		{"max distance 0", []string{"--image", beach, "--image", sea, "--max-distance", "0"}, exitOK, []int{1, 1}},
+		{"an empty folder", []string{"--images", filepath.Join(dir, "empty")}, exitUsage, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"query", "--model", m, "--store-dir", store, "--collection", "images"}, tc.args...)
+			out, code := runCLI(t, args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d: %s", code, tc.wantCode, out)
+			}
+			var got []int
+			for _, line := range strings.Split(out, "\n") {
+				if !strings.HasPrefix(line, "{") {
+					continue
+				}
+				var q queryLine
+				if err := json.Unmarshal([]byte(line), &q); err != nil {
+					t.Fatalf("line %q: %v", line, err)
+				}
+				switch {
+				case q.Error != "":
+					got = append(got, -1)
+				case len(q.Results) == 0 || q.Results[0].Metadata.Path != q.Query && !strings.HasSuffix(q.Query, "ok.png"):
+					t.Fatalf("query %s: results %+v do not start with the image itself", q.Query, q.Results)
+				default:
+					got = append(got, len(q.Results))
+				}
+			}
+			if !slices.Equal(got, tc.wantHits) {
+				t.Errorf("lines %v, want %v; output:\n%s", got, tc.wantHits, out)
+			}
+		})
+	}
+	// One image with --max-distance keeps the table and JSON forms.
+	out, code := runCLI(t, "query", "--model", m, "--store-dir", store, "--image", beach, "--max-distance", "0", "--json")
+	var hits []vectorstore.Hit
+	if code != exitOK || json.Unmarshal([]byte(out), &hits) != nil || len(hits) != 1 || hits[0].Metadata.Path != beach {
+		t.Errorf("one image, --max-distance 0 --json: exit %d, %s", code, out)
 	}
 }

@@ -62,7 +62,7 @@ EXIT STATUS
   0    success
   1    failure (the message says what failed)
   2    usage or configuration error
-  3    ingest finished, but some files failed (listed in its summary)
+  3    ingest, or a batch of queries, finished, but some files failed (listed)
   130  interrupted (Ctrl-C or SIGTERM); training leaves a checkpoint to --resume`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
