@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
+	"slices"
 	"unsafe"
 
 	"github.com/deeprank/deeprank/vectorstore"
@@ -96,6 +97,7 @@ func writeSegment(path string, dim int, src rowSource) (err error) {
 		return err
 	}
 	var scratch []byte
+	chunk := make([]byte, 0, 1<<18+4096)
 	section := func(s int, fill func(emit func([]byte))) error {
 		if pad := (64 - off%64) % 64; pad > 0 {
 			if _, err := w.Write(make([]byte, pad)); err != nil {
@@ -103,16 +105,25 @@ func writeSegment(path string, dim int, src rowSource) (err error) {
 			}
 			off += pad
 		}
+		// Columns come a few bytes at a time: gather them into chunks,
+		// so that the checksum and the writer see large slices.
 		start, sum := off, uint32(0)
 		var werr error
-		fill(func(b []byte) {
-			if werr != nil {
-				return
+		flush := func() {
+			if werr == nil && len(chunk) > 0 {
+				sum = crc32.Update(sum, castagnoli, chunk)
+				_, werr = w.Write(chunk)
 			}
-			sum = crc32.Update(sum, castagnoli, b)
-			_, werr = w.Write(b)
+			chunk = chunk[:0]
+		}
+		fill(func(b []byte) {
+			chunk = append(chunk, b...)
 			off += uint64(len(b))
+			if len(chunk) >= 1<<18 {
+				flush()
+			}
 		})
+		flush()
 		table[s] = [3]uint64{start, off - start, uint64(sum)}
 		return werr
 	}
@@ -221,6 +232,11 @@ type segment struct {
 	metaOff []uint64
 	metas   []byte
 	secs    [numSections][3]uint64
+	// prefix holds each id's first 8 bytes as a big-endian number, in
+	// memory: a look-up searches it rather than the mapped ids, whose
+	// pages a binary search would touch at random (every upsert looks up
+	// its id in every segment).
+	prefix []uint64
 }
 
 // openSegment maps a segment file and checks its header and its small
@@ -240,6 +256,10 @@ func openSegment(dir, file string, dim int) (*segment, error) {
 			unmap()
 			return nil, err
 		}
+	}
+	s.prefix = make([]uint64, s.n)
+	for i := range s.prefix {
+		s.prefix[i] = binary.BigEndian.Uint64(s.id(i))
 	}
 	return s, nil
 }
@@ -356,16 +376,11 @@ func (s *segment) id(i int) []byte { return s.ids[32*i : 32*i+32] }
 
 // find returns the row of a raw id, or -1.
 func (s *segment) find(raw []byte) int {
-	lo, hi := 0, s.n
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		switch c := bytes.Compare(s.id(m), raw); {
-		case c == 0:
-			return m
-		case c < 0:
-			lo = m + 1
-		default:
-			hi = m
+	p := binary.BigEndian.Uint64(raw)
+	i, _ := slices.BinarySearch(s.prefix, p)
+	for ; i < s.n && s.prefix[i] == p; i++ {
+		if bytes.Equal(s.id(i), raw) {
+			return i
 		}
 	}
 	return -1
