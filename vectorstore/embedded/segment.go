@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/deeprank/deeprank/vectorstore"
@@ -235,8 +236,10 @@ type segment struct {
 	// prefix holds each id's first 8 bytes as a big-endian number, in
 	// memory: a look-up searches it rather than the mapped ids, whose
 	// pages a binary search would touch at random (every upsert looks up
-	// its id in every segment).
-	prefix []uint64
+	// its id in every segment). Made on the first look-up, so that a
+	// query, which makes none, does not pay for it.
+	prefix     []uint64
+	prefixOnce sync.Once
 }
 
 // openSegment maps a segment file and checks its header and its small
@@ -256,10 +259,6 @@ func openSegment(dir, file string, dim int) (*segment, error) {
 			unmap()
 			return nil, err
 		}
-	}
-	s.prefix = make([]uint64, s.n)
-	for i := range s.prefix {
-		s.prefix[i] = binary.BigEndian.Uint64(s.id(i))
 	}
 	return s, nil
 }
@@ -376,6 +375,12 @@ func (s *segment) id(i int) []byte { return s.ids[32*i : 32*i+32] }
 
 // find returns the row of a raw id, or -1.
 func (s *segment) find(raw []byte) int {
+	s.prefixOnce.Do(func() {
+		s.prefix = make([]uint64, s.n)
+		for i := range s.prefix {
+			s.prefix[i] = binary.BigEndian.Uint64(s.id(i))
+		}
+	})
 	p := binary.BigEndian.Uint64(raw)
 	i, _ := slices.BinarySearch(s.prefix, p)
 	for ; i < s.n && s.prefix[i] == p; i++ {
