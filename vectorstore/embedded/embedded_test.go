@@ -94,6 +94,22 @@ func mustStoreWith(t testing.TB, dir string, opts *Options) (*Store, vectorstore
 	return s, c
 }
 
+// mustReader opens a read-only store on dir, closed when the test ends, and
+// its collection "c".
+func mustReader(t testing.TB, dir string) vectorstore.Collection {
+	t.Helper()
+	r, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	c, err := r.Open(context.Background(), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // logFile is the path of collection c's current log.
 func logFile(t testing.TB, dir string) string {
 	t.Helper()
@@ -289,15 +305,7 @@ func TestReaderFollowsWriter(t *testing.T) {
 	ctx := context.Background()
 	w, wc := mustStore(t, dir, 10)
 	defer w.Close()
-	r, err := Open(dir, &Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	rc, err := r.Open(ctx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := mustReader(t, dir)
 	items := storetest.Items(30, 8, 1)
 	steps := []struct {
 		name string
@@ -322,7 +330,7 @@ func TestReaderFollowsWriter(t *testing.T) {
 		t.Errorf("reader's Get after a delete from a segment: %v", got)
 	}
 	spec2 := vectorstore.Spec{Dim: 8, Metric: vectorstore.MetricL2, ModelVersion: "v2"}
-	err = w.Rebuild(ctx, "c", spec2, func(ctx context.Context, fresh vectorstore.Collection) error {
+	err := w.Rebuild(ctx, "c", spec2, func(ctx context.Context, fresh vectorstore.Collection) error {
 		if n := count(t, rc); n != 27 {
 			t.Errorf("during the rebuild the reader counts %d, want the old 27", n)
 		}
@@ -651,15 +659,7 @@ func TestReaderDuringCompactions(t *testing.T) {
 	ctx := context.Background()
 	w, wc := mustStoreWith(t, dir, &Options{CompactLogBytes: 1 << 10})
 	defer w.Close()
-	r, err := Open(dir, &Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	rc, err := r.Open(ctx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := mustReader(t, dir)
 	items := storetest.Items(300, 8, 1)
 	done := make(chan error)
 	go func() {
