@@ -114,27 +114,8 @@ func (c *collection) tryLoad() (*state, error) {
 		return nil, c.corrupt(&Damage{File: c.mname, Offset: -1, Reason: err.Error()})
 	}
 	st.man, st.mem = man, newMemtable(man.Spec.Dim)
-	for _, ref := range man.Segments {
-		seg, err := c.segment(ref.File, man.Spec.Dim)
-		if err != nil {
-			return nil, err
-		}
-		if seg.n != ref.Rows {
-			return nil, c.corrupt(&Damage{File: ref.File, Offset: -1, Reason: fmt.Sprintf("%d rows, the manifest says %d", seg.n, ref.Rows)})
-		}
-		v := &segView{segment: seg, ref: ref, dead: newBitset(seg.n)}
-		if ref.Mask != "" {
-			if v.dead, err = readMask(c.path(ref.Mask), seg.n); errors.Is(err, fs.ErrNotExist) {
-				return nil, err // replaced by a compaction meanwhile: load retries
-			} else if err != nil {
-				return nil, c.corrupt(err)
-			}
-		}
-		v.live = seg.n - v.dead.count()
-		if v.live != ref.Live {
-			return nil, c.corrupt(&Damage{File: ref.Mask, Offset: -1, Reason: fmt.Sprintf("%d live rows, the manifest says %d", v.live, ref.Live)})
-		}
-		st.segs = append(st.segs, v)
+	if st.segs, err = c.segViews(man); err != nil {
+		return nil, err
 	}
 	flag := os.O_RDONLY
 	if c.writable {
@@ -158,6 +139,35 @@ func (c *collection) tryLoad() (*state, error) {
 	}
 	ok = true
 	return st, nil
+}
+
+// segViews maps the segments a manifest names, each with its mask,
+// checking their rows against the manifest's.
+func (c *collection) segViews(man *manifest) ([]*segView, error) {
+	var out []*segView
+	for _, ref := range man.Segments {
+		seg, err := c.segment(ref.File, man.Spec.Dim)
+		if err != nil {
+			return nil, err
+		}
+		if seg.n != ref.Rows {
+			return nil, c.corrupt(&Damage{File: ref.File, Offset: -1, Reason: fmt.Sprintf("%d rows, the manifest says %d", seg.n, ref.Rows)})
+		}
+		v := &segView{segment: seg, ref: ref, dead: newBitset(seg.n)}
+		if ref.Mask != "" {
+			if v.dead, err = readMask(c.path(ref.Mask), seg.n); errors.Is(err, fs.ErrNotExist) {
+				return nil, err // replaced by a compaction meanwhile: load retries
+			} else if err != nil {
+				return nil, c.corrupt(err)
+			}
+		}
+		v.live = seg.n - v.dead.count()
+		if v.live != ref.Live {
+			return nil, c.corrupt(&Damage{File: ref.Mask, Offset: -1, Reason: fmt.Sprintf("%d live rows, the manifest says %d", v.live, ref.Live)})
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // segment maps a segment file, or returns the mapping it already has.
@@ -804,20 +814,9 @@ func (c *collection) loadWith(man *manifest, log *os.File) (*state, error) {
 		return nil, err
 	}
 	st := &state{man: man, mstat: fi, mfile: mfile, mem: newMemtable(man.Spec.Dim), log: log}
-	for _, ref := range man.Segments {
-		seg, err := c.segment(ref.File, man.Spec.Dim)
-		if err != nil {
-			st.release()
-			return nil, err
-		}
-		v := &segView{segment: seg, ref: ref, dead: newBitset(seg.n), live: ref.Live}
-		if ref.Mask != "" {
-			if v.dead, err = readMask(c.path(ref.Mask), seg.n); err != nil {
-				st.release()
-				return nil, c.corrupt(err)
-			}
-		}
-		st.segs = append(st.segs, v)
+	if st.segs, err = c.segViews(man); err != nil {
+		st.release()
+		return nil, err
 	}
 	return st, nil
 }

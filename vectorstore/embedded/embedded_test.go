@@ -94,6 +94,11 @@ func mustStoreWith(t testing.TB, dir string, opts *Options) (*Store, vectorstore
 	return s, c
 }
 
+// noticing is writer options whose notices are appended to notices.
+func noticing(notices *[]string) *Options {
+	return &Options{Logf: func(f string, a ...any) { *notices = append(*notices, fmt.Sprintf(f, a...)) }}
+}
+
 // mustReader opens a read-only store on dir, closed when the test ends, and
 // its collection "c".
 func mustReader(t testing.TB, dir string) vectorstore.Collection {
@@ -224,15 +229,8 @@ func TestDamage(t *testing.T) {
 				t.Error("a reader changed the files")
 			}
 			var notices []string
-			w, err := Open(dir, &Options{Logf: func(f string, a ...any) { notices = append(notices, fmt.Sprintf(f, a...)) }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			w, wc := mustStoreWith(t, dir, noticing(&notices))
 			defer w.Close()
-			wc, err := w.Open(ctx, "c")
-			if err != nil {
-				t.Fatalf("writer: %v", err)
-			}
 			if got := count(t, wc); got != tc.wantLen {
 				t.Errorf("writer: %d items, want %d", got, tc.wantLen)
 			}
@@ -455,15 +453,8 @@ func TestMigration(t *testing.T) {
 	}
 	r.Close()
 	var notices []string
-	s, err := Open(dir, &Options{Logf: func(f string, a ...any) { notices = append(notices, fmt.Sprintf(f, a...)) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := mustStoreWith(t, dir, noticing(&notices))
 	defer s.Close()
-	c, err := s.Open(ctx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := map[string][]float32{}
 	for _, it := range items {
 		want[it.ID] = it.Vector
