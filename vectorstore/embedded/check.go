@@ -60,7 +60,7 @@ func (s *Store) Check(ctx context.Context, name string) (*CheckReport, error) {
 // manifest's bytes, to tell damage from files a writer replaced meanwhile.
 func (s *Store) checkOnce(ctx context.Context, name string) (*CheckReport, []byte, error) {
 	r := &CheckReport{Collection: name}
-	c := &collection{store: s, name: name, dir: s.path(name), mname: manifestName, mapped: map[string]*segment{}}
+	c := newCollection(s, name, s.path(name), manifestName, false)
 	defer c.close()
 	data, err := os.ReadFile(c.path(manifestName))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -212,7 +212,7 @@ func (s *Store) Repair(ctx context.Context, name string) (*RepairReport, error) 
 		delete(s.open, name)
 	}
 	r := &RepairReport{Collection: name}
-	c := &collection{store: s, name: name, dir: s.path(name), mname: manifestName, writable: true, mapped: map[string]*segment{}}
+	c := newCollection(s, name, s.path(name), manifestName, true)
 	stamp := time.Now().UTC().Format("20060102T150405")
 	switch {
 	case report.OldFormat:

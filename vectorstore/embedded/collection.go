@@ -39,6 +39,17 @@ type collection struct {
 	broken error
 	st     *state
 	mapped map[string]*segment // by file name, shared by successive states
+
+	// merging is the writer's background merge under way, if any;
+	// mergeDone is signalled when one ends (see compact.go).
+	merging   *mergeJob
+	mergeDone *sync.Cond
+}
+
+func newCollection(s *Store, name, dir, mname string, writable bool) *collection {
+	c := &collection{store: s, name: name, dir: dir, mname: mname, writable: writable, mapped: map[string]*segment{}}
+	c.mergeDone = sync.NewCond(&c.mu)
+	return c
 }
 
 // state is what a collection holds at one moment.
@@ -396,6 +407,7 @@ func (c *collection) closeLocked() error {
 	if c.closed {
 		return nil
 	}
+	c.haltMerge()
 	c.closed = true
 	var errs []error
 	if c.st != nil {
@@ -535,12 +547,15 @@ func (c *collection) Upsert(ctx context.Context, version string, items []vectors
 			if err := checkFinite(it.Vector); err != nil {
 				return fmt.Errorf("upsert in %q: %w: item %s: %v", c.name, vectorstore.ErrInvalid, it.ID, err)
 			}
+			if y := it.Metadata.ModTime.Year(); y < 0 || y > 9999 {
+				// JSON, which the log stores metadata as, has no such years.
+				return fmt.Errorf("upsert in %q: %w: item %s: modification time %v is outside the years 0-9999", c.name, vectorstore.ErrInvalid, it.ID, it.Metadata.ModTime)
+			}
 			// One item is one log record at the most (replay refuses
 			// longer records as damage).
 			if 4*len(it.Vector)+len(it.Metadata.Path)+len(it.Metadata.Class)+1024 > maxRecord {
 				return fmt.Errorf("upsert in %q: %w: item %s is larger than a log record may be", c.name, vectorstore.ErrInvalid, it.ID)
 			}
-			it.Vector = slices.Clone(it.Vector)
 			entries[i] = entry{op: opUpsert, id: it.ID, item: it}
 		}
 		return c.append(st, "upsert in", entries)
@@ -582,7 +597,7 @@ func (c *collection) append(st *state, op string, entries []entry) error {
 	st.logEnd += int64(len(buf))
 	st.apply(entries)
 	if st.logEnd >= c.store.opts.CompactLogBytes {
-		if err := c.compactLocked(false); err != nil {
+		if err := c.flush(); err != nil {
 			return fmt.Errorf("%s %q: the batch is stored; compacting the log after it: %w", op, c.name, err)
 		}
 	}
@@ -592,25 +607,34 @@ func (c *collection) append(st *state, op string, entries []entry) error {
 // memtable holds the items of the log in memory, with their metadata as
 // JSON too, for the segment a compaction writes.
 type memtable struct {
-	dim  int
-	ids  []string
-	vecs []float32 // row i is item i
+	dim int
+	ids []string
+	// vecs holds the vectors in chunks of memChunk rows: one growing slice
+	// would copy every vector again each time it grew (a fifth of an
+	// ingest's time at a million items).
+	vecs [][]float32
 	meta []vectorstore.Metadata
 	js   [][]byte
 	pos  map[string]int
 }
 
+const memChunk = 1024
+
 func newMemtable(dim int) *memtable { return &memtable{dim: dim, pos: map[string]int{}} }
 
 func (m *memtable) put(it vectorstore.Item, js []byte) {
 	if i, ok := m.pos[it.ID]; ok {
-		copy(m.vecs[i*m.dim:], it.Vector)
+		copy(m.vector(i), it.Vector)
 		m.meta[i], m.js[i] = it.Metadata, js
 		return
 	}
-	m.pos[it.ID] = len(m.ids)
+	row := len(m.ids)
+	if row/memChunk == len(m.vecs) {
+		m.vecs = append(m.vecs, make([]float32, memChunk*m.dim))
+	}
+	m.pos[it.ID] = row
 	m.ids = append(m.ids, it.ID)
-	m.vecs = append(m.vecs, it.Vector...)
+	copy(m.vector(row), it.Vector)
 	m.meta = append(m.meta, it.Metadata)
 	m.js = append(m.js, js)
 }
@@ -621,18 +645,25 @@ func (m *memtable) remove(id string) bool {
 	if !ok {
 		return false
 	}
-	last, d := len(m.ids)-1, m.dim
+	last := len(m.ids) - 1
 	if i != last {
 		m.ids[i], m.meta[i], m.js[i] = m.ids[last], m.meta[last], m.js[last]
-		copy(m.vecs[i*d:(i+1)*d], m.vecs[last*d:])
+		copy(m.vector(i), m.vector(last))
 		m.pos[m.ids[i]] = i
 	}
-	m.ids, m.meta, m.js, m.vecs = m.ids[:last], m.meta[:last], m.js[:last], m.vecs[:last*d]
+	m.ids, m.meta, m.js = m.ids[:last], m.meta[:last], m.js[:last]
+	if chunks := (last + memChunk - 1) / memChunk; chunks < len(m.vecs) {
+		m.vecs[chunks] = nil
+		m.vecs = m.vecs[:chunks]
+	}
 	delete(m.pos, id)
 	return true
 }
 
-func (m *memtable) vector(i int) []float32 { return m.vecs[i*m.dim : (i+1)*m.dim] }
+func (m *memtable) vector(i int) []float32 {
+	at := (i % memChunk) * m.dim
+	return m.vecs[i/memChunk][at : at+m.dim : at+m.dim]
+}
 
 func (m *memtable) item(i int) vectorstore.Item {
 	return vectorstore.Item{ID: m.ids[i], Vector: slices.Clone(m.vector(i)), Metadata: m.meta[i]}
@@ -646,12 +677,15 @@ type sortedMem struct {
 }
 
 func newSortedMem(m *memtable) *sortedMem {
-	s := &sortedMem{m: m, order: make([]int, len(m.ids)), raw: make([][]byte, len(m.ids))}
-	for i := range s.order {
+	n := len(m.ids)
+	s := &sortedMem{m: m, order: make([]int, n), raw: make([][]byte, n)}
+	ids := make([]byte, 32*n)
+	for i := range n {
 		s.order[i] = i
-		s.raw[i], _ = hex.DecodeString(m.ids[i])
+		s.raw[i] = ids[32*i : 32*i+32 : 32*i+32]
+		hex.Decode(s.raw[i], []byte(m.ids[i])) // ids are validated before
 	}
-	slices.SortFunc(s.order, func(a, b int) int { return strings.Compare(m.ids[a], m.ids[b]) })
+	slices.SortFunc(s.order, func(a, b int) int { return bytes.Compare(s.raw[a], s.raw[b]) })
 	return s
 }
 
@@ -662,163 +696,33 @@ func (s *sortedMem) class(i int) string     { return s.m.meta[s.order[i]].Class 
 func (s *sortedMem) path(i int) string      { return s.m.meta[s.order[i]].Path }
 func (s *sortedMem) metaJSON(i int) []byte  { return s.m.js[s.order[i]] }
 
-// merged is the live rows of several sources, in id order.
-type merged struct {
-	refs []rowRef
-}
-
-type rowRef struct {
-	src rowSource
-	i   int
-}
-
-func (m *merged) rows() int              { return len(m.refs) }
-func (m *merged) id(i int) []byte        { return m.refs[i].src.id(m.refs[i].i) }
-func (m *merged) vector(i int) []float32 { return m.refs[i].src.vector(m.refs[i].i) }
-func (m *merged) class(i int) string     { return m.refs[i].src.class(m.refs[i].i) }
-func (m *merged) path(i int) string      { return m.refs[i].src.path(m.refs[i].i) }
-func (m *merged) metaJSON(i int) []byte  { return m.refs[i].src.metaJSON(m.refs[i].i) }
-
-// Segments are merged in tiers: a segment's tier is the base-4 logarithm
-// of its rows (in units of 1,024), and once 4 segments of a tier or below
-// pile up, they merge into one of the next. An item is so rewritten about
-// log4(n) times, half as often as when equal segments merge in pairs, and a
-// collection keeps at most 3 segments a tier.
-const (
-	mergeFanout = 4
-	tierUnit    = 1024
-)
-
-func tier(rows int) int {
-	t := 0
-	for r := rows / tierUnit; r >= mergeFanout; r /= mergeFanout {
-		t++
-	}
-	return t
-}
-
-// compactLocked moves the log into a new segment, merging into it the
-// newest segments of its tier or below once enough have piled up (see
-// mergeFanout), or every segment when full is set; persists the masks the
-// log changed; and starts an empty log. The new set of files is published
-// by replacing the manifest: a crash before leaves the old set, after the
-// new one; files no manifest names are removed by the next writer. The
-// caller holds c.mu.
-func (c *collection) compactLocked(full bool) error {
-	st := c.st
-	mem := newSortedMem(st.mem)
-	src := &merged{}
-	for i := range mem.rows() {
-		src.refs = append(src.refs, rowRef{mem, i})
-	}
-	keep := len(st.segs)
-	for keep > 0 {
-		j := keep
-		for j > 0 && (full || tier(st.segs[j-1].live) <= tier(len(src.refs))) {
-			j--
-		}
-		if !full && keep-j < mergeFanout-1 {
-			break
-		}
-		for _, v := range st.segs[j:keep] {
-			if err := v.verifyAll(false); err != nil {
-				return c.corrupt(err)
-			}
-			for i := range v.n {
-				if !v.dead.has(i) {
-					src.refs = append(src.refs, rowRef{v.segment, i})
-				}
-			}
-		}
-		keep = j
-	}
-	slices.SortFunc(src.refs, func(a, b rowRef) int { return bytes.Compare(a.src.id(a.i), b.src.id(b.i)) })
-
-	man := *st.man
-	man.Segments = nil
-	var created []string
-	fail := func(err error) error {
-		for _, f := range created {
-			os.Remove(c.path(f))
-		}
-		return err
-	}
-	for _, v := range st.segs[:keep] {
-		ref := v.ref
-		if ref.Live != v.live { // the log killed rows of it: a new mask
-			ref.Mask, ref.Live = newName("mask-"), v.live
-			if err := writeMask(c.path(ref.Mask), v.n, v.dead); err != nil {
-				return fail(err)
-			}
-			created = append(created, ref.Mask)
-		}
-		man.Segments = append(man.Segments, ref)
-	}
-	if n := src.rows(); n > 0 {
-		ref := segmentRef{File: newName("seg-"), Rows: n, Live: n}
-		if err := writeSegment(c.path(ref.File), man.Spec.Dim, src); err != nil {
-			return fail(err)
-		}
-		created = append(created, ref.File)
-		man.Segments = append(man.Segments, ref)
-	}
-	man.Log = newName("log-")
-	log, err := createLog(c.path(man.Log))
-	if err != nil {
-		return fail(err)
-	}
-	created = append(created, man.Log)
-	if err := writeManifest(c.dir, c.mname, &man); err != nil {
-		log.Close()
-		if !c.published(&man) {
-			return fail(err)
-		}
-		// Renamed in, but a later step (the folder's fsync) failed: the new
-		// files are the collection's now, and this state is not.
-		c.broken = fmt.Errorf("compact collection %q: %w; close the store and open it again", c.name, err)
-		return c.broken
-	}
-	old := st.man.files()
-	fresh, err := c.loadWith(&man, log)
-	if err != nil {
-		c.broken = fmt.Errorf("compact collection %q: reading the new segments: %w; close the store and open it again", c.name, err)
-		return c.broken
-	}
-	c.swap(fresh)
-	c.removeUnused(old, man.files())
-	return nil
-}
-
-// published reports whether the manifest on disk is man (its log names
-// the files of one compaction alone).
-func (c *collection) published(man *manifest) bool {
-	data, err := os.ReadFile(c.path(c.mname))
-	if err != nil {
-		return false
-	}
-	now, err := decodeManifest(data)
-	return err == nil && now.Log == man.Log
-}
-
-// loadWith is the state of a manifest the writer has just published.
+// loadWith is the state of a manifest the writer has just published, with
+// its segments' masks read afresh and an empty memtable.
 func (c *collection) loadWith(man *manifest, log *os.File) (*state, error) {
+	segs, err := c.segViews(man)
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	st, err := c.newState(man, segs, newMemtable(man.Spec.Dim), log)
+	if err != nil {
+		log.Close()
+	}
+	return st, err
+}
+
+// newState is the writer's state after it published man.
+func (c *collection) newState(man *manifest, segs []*segView, mem *memtable, log *os.File) (*state, error) {
 	mfile, err := os.Open(c.path(c.mname))
 	if err != nil {
-		log.Close()
 		return nil, err
 	}
 	fi, err := mfile.Stat()
 	if err != nil {
-		log.Close()
 		mfile.Close()
 		return nil, err
 	}
-	st := &state{man: man, mstat: fi, mfile: mfile, mem: newMemtable(man.Spec.Dim), log: log}
-	if st.segs, err = c.segViews(man); err != nil {
-		st.release()
-		return nil, err
-	}
-	return st, nil
+	return &state{man: man, mstat: fi, mfile: mfile, segs: segs, mem: mem, log: log}, nil
 }
 
 // removeUnused deletes the files of old that fresh no longer names. A

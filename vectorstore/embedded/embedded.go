@@ -218,7 +218,7 @@ func (s *Store) openLocked(name string) (*collection, error) {
 
 // load opens the collection whose files are in dir under manifest mname.
 func (s *Store) load(name, dir, mname string) (*collection, error) {
-	c := &collection{store: s, name: name, dir: dir, mname: mname, writable: s.lock != nil, mapped: map[string]*segment{}}
+	c := newCollection(s, name, dir, mname, s.lock != nil)
 	if _, err := os.Stat(c.path(mname)); errors.Is(err, fs.ErrNotExist) {
 		if err := c.migrate(); err != nil {
 			return nil, err

@@ -384,9 +384,8 @@ func TestCompaction(t *testing.T) {
 	for _, it := range again[100:150] {
 		want[it.ID] = it.Vector
 	}
-	// Segments merge like a binary counter: one per bit of the number of
-	// compactions so far.
-	if st := c.(*collection).st; len(st.segs) < 1 || len(st.segs) > 6 || st.logEnd >= 4<<10 {
+	// Segments merge in tiers, a few of each.
+	if st := settle(c); len(st.segs) < 1 || len(st.segs) > 8 || st.logEnd >= 4<<10 {
 		t.Errorf("%d segments and a log of %d bytes for 400 items in 4 KB logs", len(st.segs), st.logEnd)
 	}
 	checkHolds(t, c, want)
@@ -795,7 +794,8 @@ func TestCheckBesideWriter(t *testing.T) {
 }
 
 // TestRefusesNonFinite: a NaN or infinite value would rank first in every
-// search; upserts and queries holding one are refused.
+// search; upserts and queries holding one are refused, as are modification
+// times the log cannot hold.
 func TestRefusesNonFinite(t *testing.T) {
 	_, c := mustStore(t, t.TempDir(), 3)
 	ctx := context.Background()
@@ -808,6 +808,13 @@ func TestRefusesNonFinite(t *testing.T) {
 		if _, err := c.Search(ctx, "v1", it.Vector, 1, nil); !errors.Is(err, vectorstore.ErrInvalid) {
 			t.Errorf("search with %v: err = %v, want ErrInvalid", bad, err)
 		}
+	}
+	// JSON, the log's metadata, has no year 10000: refused, not stored as
+	// a record no open could read.
+	it := storetest.Items(4, 8, 2)[3]
+	it.Metadata.ModTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := c.Upsert(ctx, "v1", []vectorstore.Item{it}); !errors.Is(err, vectorstore.ErrInvalid) {
+		t.Errorf("upsert of the year 10000: err = %v, want ErrInvalid", err)
 	}
 	if n := count(t, c); n != 3 {
 		t.Errorf("%d items after refused upserts, want 3", n)

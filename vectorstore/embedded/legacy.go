@@ -112,7 +112,7 @@ func (c *collection) migrateWith(salvage bool) error {
 	}
 	if n := len(mem.ids); n > 0 {
 		ref := segmentRef{File: newName("seg-"), Rows: n, Live: n}
-		if err := writeSegment(c.path(ref.File), spec.Dim, newSortedMem(mem)); err != nil {
+		if err := writeSegment(c.path(ref.File), spec.Dim, newSortedMem(mem), nil); err != nil {
 			return fail(err)
 		}
 		created = append(created, ref.File)

@@ -97,7 +97,7 @@ func encodeRecords(entries []entry) []byte {
 		hex.Decode(raw[:], []byte(e.id)) // ids are validated before
 		buf = append(buf, raw[:]...)
 		if e.op == opUpsert {
-			e.js, _ = json.Marshal(e.item.Metadata)
+			e.js = appendMetaJSON(make([]byte, 0, 128+len(e.item.Metadata.Path)+len(e.item.Metadata.Class)), e.item.Metadata)
 			buf = binary.LittleEndian.AppendUint32(buf, uint32(len(e.js)))
 			buf = append(buf, e.js...)
 			buf = append(buf, floatBytes(e.item.Vector)...)

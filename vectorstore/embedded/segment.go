@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -67,8 +68,13 @@ type rowSource interface {
 	metaJSON(i int) []byte
 }
 
-// writeSegment writes src into a new file at path and fsyncs it.
-func writeSegment(path string, dim int, src rowSource) (err error) {
+// errStopped is what writeSegment returns when told to stop.
+var errStopped = errors.New("stopped")
+
+// writeSegment writes src into a new file at path and fsyncs it. A
+// non-nil stop is asked between chunks whether to give up (the file is
+// then removed).
+func writeSegment(path string, dim int, src rowSource, stop func() bool) (err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -111,6 +117,9 @@ func writeSegment(path string, dim int, src rowSource) (err error) {
 		start, sum := off, uint32(0)
 		var werr error
 		flush := func() {
+			if werr == nil && stop != nil && stop() {
+				werr = errStopped
+			}
 			if werr == nil && len(chunk) > 0 {
 				sum = crc32.Update(sum, castagnoli, chunk)
 				_, werr = w.Write(chunk)
@@ -137,11 +146,8 @@ func writeSegment(path string, dim int, src rowSource) (err error) {
 		},
 		secNorms: func(emit func([]byte)) {
 			for i := range n {
-				var ss float64
-				for _, x := range src.vector(i) {
-					ss += float64(x) * float64(x)
-				}
-				emit(u32(math.Float32bits(float32(math.Sqrt(ss)))))
+				v := src.vector(i)
+				emit(u32(math.Float32bits(float32(math.Sqrt(float64(dot(v, v)))))))
 			}
 		},
 		secIDs: func(emit func([]byte)) {
@@ -238,7 +244,12 @@ type segment struct {
 	// pages a binary search would touch at random (every upsert looks up
 	// its id in every segment). Made on the first look-up, so that a
 	// query, which makes none, does not pay for it.
-	prefix     []uint64
+	prefix []uint64
+	// bloom is a blocked Bloom filter of the ids (16 bits a row, 4 of them
+	// set in one word per id): most look-ups are of ids a segment does not
+	// hold (an ingest's new images, asked of every segment), and one word
+	// answers those where the binary search reads twenty.
+	bloom      []uint64
 	prefixOnce sync.Once
 }
 
@@ -322,11 +333,17 @@ func (s *segment) verify(sec int) error {
 	}
 	switch sec {
 	case secClassTable:
-		if err := json.Unmarshal(s.data[off:off+n], &s.table); err != nil {
+		// Decoded afresh, and kept only the first time: a background merge
+		// verifies a segment that searches are reading.
+		var table []string
+		if err := json.Unmarshal(s.data[off:off+n], &table); err != nil {
 			return s.damage("class table: %v", err)
 		}
+		if s.table == nil {
+			s.table = table
+		}
 		for _, c := range s.classes {
-			if int(c) >= len(s.table) {
+			if int(c) >= len(table) {
 				return s.damage("class number %d outside the table", c)
 			}
 		}
@@ -377,11 +394,18 @@ func (s *segment) id(i int) []byte { return s.ids[32*i : 32*i+32] }
 func (s *segment) find(raw []byte) int {
 	s.prefixOnce.Do(func() {
 		s.prefix = make([]uint64, s.n)
+		s.bloom = make([]uint64, s.n/4+1)
 		for i := range s.prefix {
-			s.prefix[i] = binary.BigEndian.Uint64(s.id(i))
+			p := binary.BigEndian.Uint64(s.id(i))
+			s.prefix[i] = p
+			w, bits := s.bloomBits(p)
+			s.bloom[w] |= bits
 		}
 	})
 	p := binary.BigEndian.Uint64(raw)
+	if w, bits := s.bloomBits(p); s.bloom[w]&bits != bits {
+		return -1
+	}
 	i, _ := slices.BinarySearch(s.prefix, p)
 	for ; i < s.n && s.prefix[i] == p; i++ {
 		if bytes.Equal(s.id(i), raw) {
@@ -389,6 +413,15 @@ func (s *segment) find(raw []byte) int {
 		}
 	}
 	return -1
+}
+
+// bloomBits is the word of the Bloom filter an id prefix falls in, and its
+// bits there. Ids are hashes already; the multiply spreads ids that are
+// not (a test's, say) over the words too.
+func (s *segment) bloomBits(p uint64) (word int, bits uint64) {
+	h := p * 0x9e3779b97f4a7c15
+	word = int((h >> 32) * uint64(len(s.bloom)) >> 32)
+	return word, 1<<(h&63) | 1<<(h>>6&63) | 1<<(h>>12&63) | 1<<(h>>18&63)
 }
 
 func (s *segment) vector(i int) []float32 { return s.vecs[i*s.dim : (i+1)*s.dim] }
