@@ -81,7 +81,7 @@ func (e *Embedder) Decode(data []byte) (*Input, error) {
 		return nil, err
 	}
 	in := &Input{Width: full.Dx(), Height: full.Dy(), tensor: make([]float32, 3*size*size)}
-	imageio.ToTensor(imageio.SquareReduced(img, full, size), e.m.Normalization, in.tensor)
+	model.ToTensor(imageio.SquareReduced(img, full, size), e.m.Normalization, in.tensor)
 	return in, nil
 }
 

@@ -145,7 +145,7 @@ func EmbedImages(net *model.Net, norm model.Normalization, paths []string, img f
 	for lo := 0; lo < len(paths); lo += chunk {
 		hi := min(lo+chunk, len(paths))
 		for i, p := range paths[lo:hi] {
-			imageio.ToTensor(img(p), norm, x[i*per:(i+1)*per])
+			model.ToTensor(img(p), norm, x[i*per:(i+1)*per])
 		}
 		emb := net.Forward(x[:(hi-lo)*per], hi-lo)
 		for i, p := range paths[lo:hi] {

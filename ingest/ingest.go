@@ -32,8 +32,8 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
-	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -368,7 +368,7 @@ func walk(ctx context.Context, paths []string, take func(job), fail func(string,
 				}
 				return nil
 			}
-			if d.IsDir() || !dataset.IsImageName(d.Name()) {
+			if d.IsDir() || !imageio.IsImageName(d.Name()) {
 				return nil
 			}
 			info, err := os.Stat(p) // follows a link to a file

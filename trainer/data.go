@@ -101,7 +101,7 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Au
 				if aug != nil {
 					img = aug.Apply(img, rand.New(rand.NewPCG(seed, uint64(j))))
 				}
-				imageio.ToTensor(img, f.norm, x[j*per:(j+1)*per])
+				model.ToTensor(img, f.norm, x[j*per:(j+1)*per])
 			}
 		}()
 	}
