@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
 )
@@ -105,7 +106,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
-		vecs := EmbedImages(net, nm.Model.Normalization, paths, func(p string) *image.RGBA { return imgs[p][mi+1] })
+		vecs := embedder.EmbedSquares(net, nm.Model.Normalization, paths, func(p string) *image.RGBA { return imgs[p][mi+1] })
 		rep.Results = append(rep.Results, score(nm.Name, set, paths, vecs))
 	}
 	for _, b := range Baselines {
@@ -131,28 +132,6 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	return imgs, nil
-}
-
-// EmbedImages runs net over the image that img gives for each path, in
-// batches, and returns each path's vector. Paths may repeat.
-func EmbedImages(net *model.Net, norm model.Normalization, paths []string, img func(path string) *image.RGBA) map[string][]float32 {
-	const chunk = 64
-	paths = slices.Compact(slices.Sorted(slices.Values(paths)))
-	per := net.InputShape().Size()
-	dim := net.Dim()
-	out := make(map[string][]float32, len(paths))
-	x := make([]float32, chunk*per)
-	for lo := 0; lo < len(paths); lo += chunk {
-		hi := min(lo+chunk, len(paths))
-		for i, p := range paths[lo:hi] {
-			model.ToTensor(img(p), norm, x[i*per:(i+1)*per])
-		}
-		emb := net.Forward(x[:(hi-lo)*per], hi-lo)
-		for i, p := range paths[lo:hi] {
-			out[p] = emb[i*dim : (i+1)*dim]
-		}
-	}
-	return out
 }
 
 func score(name string, set Set, paths []string, vecs map[string][]float32) MethodResult {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
 )
@@ -415,7 +416,7 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 	if r.src.valSet != nil {
 		paths = append(paths, r.src.valSet.Paths...)
 	}
-	vecs := eval.EmbedImages(r.net, r.m.Normalization, paths, func(p string) *image.RGBA { return r.filler.cache[p] })
+	vecs := embedder.EmbedSquares(r.net, r.m.Normalization, paths, func(p string) *image.RGBA { return r.filler.cache[p] })
 	var lossSum float64
 	m.ValPrecision = eval.TripletScore(len(val), func(i int) (q, p, n []float32) {
 		t := val[i]
