@@ -28,8 +28,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/deeprank/deeprank/ingest"
-	"github.com/deeprank/deeprank/milvus"
-	"github.com/deeprank/deeprank/trainer"
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // EnvPrefix starts every environment variable deeprank reads.
@@ -39,12 +39,12 @@ const EnvPrefix = "DEEPRANK"
 type Config struct {
 	// Model is the model file that ingest and query embed with; empty
 	// means the default model built into deeprank.
-	Model  string          `json:"model"`
-	Store  Store           `json:"store"`
-	Ingest Ingest          `json:"ingest"`
-	Query  Query           `json:"query"`
-	Serve  Serve           `json:"serve"`
-	Train  trainer.Options `json:"train"`
+	Model  string              `json:"model"`
+	Store  Store               `json:"store"`
+	Ingest Ingest              `json:"ingest"`
+	Query  Query               `json:"query"`
+	Serve  Serve               `json:"serve"`
+	Train  trainconfig.Options `json:"train"`
 }
 
 // Store says where vectors are kept.
@@ -61,7 +61,7 @@ type Store struct {
 	// moves the log into a segment.
 	CompactLogBytes int64 `json:"compact_log_bytes"`
 	// Milvus is how to reach and index Milvus, for kind milvus.
-	Milvus milvus.Config `json:"milvus"`
+	Milvus milvusconfig.Config `json:"milvus"`
 }
 
 // MetricOrDefault is the metric of new collections after defaults.
@@ -120,12 +120,12 @@ type Serve struct {
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		Store:  Store{Kind: "embedded", CompactLogBytes: 16 << 20, Milvus: milvus.DefaultConfig()},
+		Store:  Store{Kind: "embedded", CompactLogBytes: 16 << 20, Milvus: milvusconfig.Default()},
 		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000, MaxFileBytes: ingest.DefaultMaxFileBytes, DecodeMemoryBytes: ingest.DefaultDecodeMemory},
 		Query:  Query{TopK: 10},
 		Serve: Serve{Addr: "127.0.0.1:8080", MaxUploadBytes: 32 << 20, Timeout: 30 * time.Second,
 			Queue: 16, ThumbnailCacheBytes: 32 << 20},
-		Train: trainer.DefaultOptions(),
+		Train: trainconfig.Default(),
 	}
 }
 
@@ -232,7 +232,7 @@ type Loaded struct {
 // Load reads the configuration. file may be empty. flags maps keys to the
 // command-line flags that set them; a flag counts only when given. Load
 // checks keys and types; each command validates the values it uses (for
-// training, trainer.Options.Validate).
+// training, trainconfig.Options.Validate).
 func Load(file string, flags map[string]*pflag.Flag) (*Loaded, error) {
 	v := viper.New()
 	defaults, err := Flatten(Default())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/trainer"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // Train learns from a folder of class subfolders: triplets take their
@@ -44,7 +45,7 @@ func ExampleTrain() {
 		}
 	}
 
-	opts := trainer.DefaultOptions()
+	opts := trainconfig.Default()
 	// A network far smaller than the default, to train in a moment.
 	opts.Model = model.DefaultSpec()
 	opts.Model.InputSize, opts.Model.Width, opts.Model.Stages = 16, 4, 2

@@ -1,6 +1,10 @@
 package trainer
 
-import "math"
+import (
+	"math"
+
+	"github.com/deeprank/deeprank/trainer/trainconfig"
+)
 
 // optimizer updates weights in place from their gradients. Its whole state
 // is in exported fields so that checkpoints can save and restore it (gob).
@@ -17,7 +21,7 @@ type optimizer struct {
 	M, V map[string][]float32
 }
 
-func newOptimizer(o Options) *optimizer {
+func newOptimizer(o trainconfig.Options) *optimizer {
 	return &optimizer{Kind: o.Optimizer, LR: o.LearningRate, Momentum: o.Momentum, Nesterov: o.Nesterov,
 		Decay: o.WeightDecay, M: map[string][]float32{}, V: map[string][]float32{}}
 }

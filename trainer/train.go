@@ -18,6 +18,7 @@ import (
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // EpochMetrics is one row of the training curves.
@@ -51,7 +52,7 @@ type Result struct {
 
 // run is the state of one training run.
 type run struct {
-	opts   Options
+	opts   trainconfig.Options
 	log    io.Writer
 	m      *model.Model
 	net    *model.Net
@@ -93,7 +94,7 @@ var ErrCheckpointExists = errors.New("the run folder holds a checkpoint of an ea
 // Train trains a model as opts say, writing progress lines to log; start
 // says what to do with a checkpoint in opts.RunDir. Cancelling ctx writes
 // a checkpoint and returns ctx's error.
-func Train(ctx context.Context, opts Options, log io.Writer, start Start) (*Result, error) {
+func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start Start) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // mustClassImages writes a small labelled image folder: each class is a
@@ -57,8 +58,8 @@ func mustClassImages(t testing.TB, classes, perClass int) string {
 	return root
 }
 
-func testOptions(t testing.TB, classes string) Options {
-	o := DefaultOptions()
+func testOptions(t testing.TB, classes string) trainconfig.Options {
+	o := trainconfig.Default()
 	o.Model = smallSpec(16)
 	o.Data.Classes = classes
 	o.Data.ValFraction = 0.3
@@ -95,7 +96,7 @@ func modelWeights(t testing.TB, path string) []byte {
 
 // prepareRun sets up what Train does before its loop: the model, the
 // triplet source, the image cache and the training graphs.
-func prepareRun(t testing.TB, o Options) *run {
+func prepareRun(t testing.TB, o trainconfig.Options) *run {
 	t.Helper()
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
@@ -275,22 +276,22 @@ func TestTrainErrors(t *testing.T) {
 	notImage := filepath.Join(classes, "a", "text.png")
 	cases := []struct {
 		name  string
-		edit  func(o *Options)
+		edit  func(o *trainconfig.Options)
 		setup func()
 		want  string
 	}{
-		{"missing image", func(o *Options) {
+		{"missing image", func(o *trainconfig.Options) {
 			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, missing, "none"
 		}, nil, "missing.txt:2: negative image b/zzz.png"},
-		{"malformed line", func(o *Options) {
+		{"malformed line", func(o *trainconfig.Options) {
 			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, malformed, "none"
 		}, nil, "malformed.txt:2: malformed triplet"},
-		{"text file as image", func(o *Options) {}, func() { os.WriteFile(notImage, []byte("not a png"), 0o644) }, "text.png"},
-		{"mining without labels", func(o *Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
-		{"zero batch", func(o *Options) { o.BatchSize = 0 }, nil, "batch_size"},
-		{"uneven shards", func(o *Options) { o.BatchShards = 3 }, nil, "batch_shards: 3 does not divide batch_size 4"},
-		{"bad optimizer", func(o *Options) { o.Optimizer = "rmsprop" }, nil, "optimizer"},
-		{"bad schedule", func(o *Options) { o.LRSchedule = "step" }, nil, "lr_schedule"},
+		{"text file as image", func(o *trainconfig.Options) {}, func() { os.WriteFile(notImage, []byte("not a png"), 0o644) }, "text.png"},
+		{"mining without labels", func(o *trainconfig.Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
+		{"zero batch", func(o *trainconfig.Options) { o.BatchSize = 0 }, nil, "batch_size"},
+		{"uneven shards", func(o *trainconfig.Options) { o.BatchShards = 3 }, nil, "batch_shards: 3 does not divide batch_size 4"},
+		{"bad optimizer", func(o *trainconfig.Options) { o.Optimizer = "rmsprop" }, nil, "optimizer"},
+		{"bad schedule", func(o *trainconfig.Options) { o.LRSchedule = "step" }, nil, "lr_schedule"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -329,7 +330,7 @@ func TestTrainMix(t *testing.T) {
 	singles := mustClassImages(t, 4, 1)
 	o := testOptions(t, "")
 	o.Data.Classes = ""
-	o.Data.Mix = []ClassSource{{Classes: pairs, Positives: 1, Negatives: 1}, {Classes: singles, Positives: 3, Negatives: 1}}
+	o.Data.Mix = []trainconfig.ClassSource{{Classes: pairs, Positives: 1, Negatives: 1}, {Classes: singles, Positives: 3, Negatives: 1}}
 	o.Data.SelfPositives = true
 	o.Data.SplitBy = "class"
 	o.Data.ValFraction = 0.3

@@ -1,4 +1,7 @@
-package trainer
+// Package trainconfig holds the options of a training run (the config's
+// train section), their defaults and their validation. It is apart from
+// package trainer so that loading a configuration does not link gorgonia.
+package trainconfig
 
 import (
 	"fmt"
@@ -110,10 +113,10 @@ type ClassSource struct {
 	Negatives int    `json:"negatives"`
 }
 
-// DefaultOptions are the defaults of every field: the reference's
+// Default returns the defaults of every field: the reference's
 // optimiser (SGD, lr 0.001, Nesterov momentum 0.9, batch 8) and augmentation,
 // on the compact spec.
-func DefaultOptions() Options {
+func Default() Options {
 	return Options{
 		Model:         model.DefaultSpec(),
 		Normalization: model.UnitNormalization(),
