@@ -118,10 +118,10 @@ func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) 
 
 // description is what a physical collection records about itself.
 type description struct {
-	Deeprank     int    `json:"deeprank"`
-	Name         string `json:"name"`
-	ModelVersion string `json:"model_version"`
-	Metric       string `json:"metric"`
+	Deeprank     int                `json:"deeprank"`
+	Name         string             `json:"name"`
+	ModelVersion string             `json:"model_version"`
+	Metric       vectorstore.Metric `json:"metric"`
 }
 
 const descriptionFormat = 1
@@ -130,7 +130,7 @@ const descriptionFormat = 1
 // for collections deeprank did not make.
 func parseDescription(s string) (d description, ok bool) {
 	if json.Unmarshal([]byte(s), &d) != nil || d.Deeprank != descriptionFormat ||
-		!vectorstore.ValidName(d.Name) || d.ModelVersion == "" || !vectorstore.ValidMetric(d.Metric) {
+		!vectorstore.ValidName(d.Name) || d.ModelVersion == "" || !d.Metric.Valid() {
 		return description{}, false
 	}
 	return d, true
@@ -220,7 +220,7 @@ func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstor
 
 func (s *Store) consistency() entity.ConsistencyLevel { return consistencyLevels[s.cfg.Consistency] }
 
-func metricType(m string) entity.MetricType {
+func metricType(m vectorstore.Metric) entity.MetricType {
 	switch m {
 	case vectorstore.MetricCosine:
 		return entity.COSINE
@@ -230,7 +230,7 @@ func metricType(m string) entity.MetricType {
 	return entity.L2
 }
 
-func (s *Store) index(metric string) (entity.Index, error) {
+func (s *Store) index(metric vectorstore.Metric) (entity.Index, error) {
 	mt := metricType(metric)
 	switch s.cfg.Index {
 	case "IVF_FLAT":

@@ -62,7 +62,7 @@ func TestPrefixEnd(t *testing.T) {
 
 func TestDistance(t *testing.T) {
 	cases := []struct {
-		metric string
+		metric vectorstore.Metric
 		score  float32
 		want   float64
 	}{
@@ -106,7 +106,7 @@ func FuzzParseDescription(f *testing.F) {
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, text string) {
 		d, ok := parseDescription(text)
-		if ok && (!vectorstore.ValidName(d.Name) || !vectorstore.ValidMetric(d.Metric) || d.ModelVersion == "") {
+		if ok && (!vectorstore.ValidName(d.Name) || !d.Metric.Valid() || d.ModelVersion == "") {
 			t.Fatalf("accepted %q as %+v", text, d)
 		}
 	})

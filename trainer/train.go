@@ -323,7 +323,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			}
 			seed := seedFor(o.Seed, st.Epoch, st.Step)
 			r.filler.fill(batch, x, &o.Augment, seed)
-			if o.Mining != "none" {
+			if o.Mining != trainconfig.NoMining {
 				mineNegatives(r.net, x, r.src.batchLabels(batch), b, o.Mining)
 			}
 			progress := (float64(st.Epoch) + float64(st.Step)/float64(steps)) / float64(o.Epochs)

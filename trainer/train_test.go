@@ -66,8 +66,8 @@ func testOptions(t testing.TB, classes string) trainconfig.Options {
 	o.Epochs = 2
 	o.StepsPerEpoch = 4
 	o.BatchSize = 4
-	o.Mining = "semihard"
-	o.Optimizer = "adam"
+	o.Mining = trainconfig.SemiHard
+	o.Optimizer = trainconfig.Adam
 	o.Augment.Crop = 0.2
 	o.Augment.ColorJitter = 0.2
 	o.Augment.JPEGProbability = 0.5
@@ -135,7 +135,7 @@ func TestBatchShards(t *testing.T) {
 		o.Model.Dropout = 0 // the shards draw different masks
 		o.BatchSize = 12
 		o.BatchShards = shards
-		o.Optimizer, o.LearningRate, o.Momentum = "sgd", lr, 0
+		o.Optimizer, o.LearningRate, o.Momentum = trainconfig.SGD, lr, 0
 		r := prepareRun(t, o)
 		x := r.x
 		rng := rand.New(rand.NewPCG(3, 3))
@@ -191,7 +191,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	straight.CheckpointEvery = time.Hour
 	// The cosine schedule's factor must follow from the saved epoch and
 	// step, or a resumed run would drift from the straight one.
-	straight.LRSchedule = "cosine"
+	straight.LRSchedule = trainconfig.Cosine
 	// Shards run in parallel goroutines: their results must not depend on
 	// which finishes first.
 	straight.BatchShards = 2
@@ -212,7 +212,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	want := modelWeights(t, straight.Output)
 
 	broken := testOptions(t, classes)
-	broken.LRSchedule = "cosine"
+	broken.LRSchedule = trainconfig.Cosine
 	broken.BatchShards = 2
 	broken.CheckpointEvery = time.Nanosecond // a checkpoint after every step
 	rng := rand.New(rand.NewPCG(5, 5))
@@ -281,10 +281,10 @@ func TestTrainErrors(t *testing.T) {
 		want  string
 	}{
 		{"missing image", func(o *trainconfig.Options) {
-			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, missing, "none"
+			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, missing, trainconfig.NoMining
 		}, nil, "missing.txt:2: negative image b/zzz.png"},
 		{"malformed line", func(o *trainconfig.Options) {
-			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, malformed, "none"
+			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, malformed, trainconfig.NoMining
 		}, nil, "malformed.txt:2: malformed triplet"},
 		{"text file as image", func(o *trainconfig.Options) {}, func() { os.WriteFile(notImage, []byte("not a png"), 0o644) }, "text.png"},
 		{"mining without labels", func(o *trainconfig.Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
@@ -393,7 +393,7 @@ func TestBetter(t *testing.T) {
 
 func TestLRScale(t *testing.T) {
 	cases := []struct {
-		schedule string
+		schedule trainconfig.Schedule
 		progress float64
 		want     float64
 	}{
