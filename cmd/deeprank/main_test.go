@@ -104,6 +104,7 @@ func TestCLI(t *testing.T) {
 		{"eval triplet file", []string{"eval", "--model", modelPath, "--triplets", filepath.Join(dir, "t.txt"), "--root", filepath.Join(dir, "data")}, exitOK, "phash"},
 		{"eval classes json", []string{"eval", "--model", modelPath, "--classes", filepath.Join(dir, "data"), "--json"}, exitOK, `"similarity_precision"`},
 		{"distance to itself", []string{"distance", "--model", modelPath, "--image1", img, "--image2", img}, exitOK, "0.000000"},
+		{"distance without a model", []string{"distance", "--image1", img, "--image2", img}, exitUsage, "--model (key model, env DEEPRANK_MODEL)"},
 		{"distance corrupt model", []string{"distance", "--model", corrupt, "--image1", img, "--image2", img}, exitFailure, "corrupt.drk"},
 		{"distance missing image", []string{"distance", "--model", modelPath, "--image1", img, "--image2", filepath.Join(dir, "nope.png")}, exitFailure, "nope.png"},
 		{"train config wrong type", []string{"train", "--config", badConfig}, exitUsage, "train.epochs"},

@@ -4,6 +4,7 @@
 package trainconfig
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -199,14 +200,26 @@ func Default() Options {
 	}
 }
 
-// Validate reports the first impossible value, naming its config key.
+// ErrInvalid is returned (wrapped) by Validate for an impossible value.
+var ErrInvalid = errors.New("invalid training options")
+
+// invalidError is an error of Validate: its text names the key, and it
+// matches ErrInvalid.
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string        { return e.err.Error() }
+func (e invalidError) Unwrap() error        { return e.err }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// Validate reports the first impossible value, naming its config key; the
+// error matches ErrInvalid.
 func (o Options) Validate() error {
 	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+		return invalidError{fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))}
 	}
 	if o.InitModel == "" {
 		if err := o.Model.Validate(); err != nil {
-			return fmt.Errorf("config: model: %w", err)
+			return invalidError{fmt.Errorf("config: model: %w", err)}
 		}
 	}
 	for c, s := range o.Normalization.Std {
