@@ -22,7 +22,11 @@ import (
 )
 
 // mustEmbedder returns an embedder of a small random model.
-func mustEmbedder(t testing.TB) *embedder.Embedder {
+func mustEmbedder(t testing.TB) *embedder.Embedder { t.Helper(); return mustEmbedderSeed(t, 1) }
+
+// mustEmbedderSeed returns an embedder of a small model with random weights
+// from seed: another seed is another model version.
+func mustEmbedderSeed(t testing.TB, seed uint64) *embedder.Embedder {
 	t.Helper()
 	s := model.DefaultSpec()
 	s.InputSize, s.Width, s.Stages, s.DenseDim, s.EmbeddingDim = 32, 4, 2, 16, 8
@@ -31,7 +35,7 @@ func mustEmbedder(t testing.TB) *embedder.Embedder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Initialize(1)
+	m.Initialize(seed)
 	e, err := embedder.New(m, nil)
 	if err != nil {
 		t.Fatal(err)
