@@ -57,7 +57,7 @@ func TestBaselines(t *testing.T) {
 			gradient.SetRGBA(x, y, color.RGBA{uint8(8 * x), uint8(8 * y), 0, 255})
 		}
 	}
-	for _, b := range Baselines {
+	for _, b := range Baselines() {
 		t.Run(b.Name, func(t *testing.T) {
 			a1, a2 := b.Describe(gradient), b.Describe(gradient)
 			if SquaredDistance(a1, a2) != 0 {

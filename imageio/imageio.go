@@ -10,7 +10,7 @@
 // included), PNG (8 and 16 bits, grey, palette, alpha), GIF (first frame),
 // WebP, BMP and TIFF. Transparent areas are composited on white.
 //
-// Decoding for a known network input (DecodeFor, LoadSquare, LoadAll)
+// Decoding for a known network input (DecodeFor, LoadAll)
 // decodes a JPEG directly at 1/2, 1/4 or 1/8 of its size when that still
 // leaves twice the input on its shorter side: a 12 MP photo for a 64x64
 // input is decoded at 1/8, several times faster, and after Square differs
@@ -336,14 +336,4 @@ func opaque(img image.Image) bool {
 		return o.Opaque()
 	}
 	return false
-}
-
-// LoadSquare decodes the file at path for a network input of size x size
-// (see DecodeFor) and resizes it to that.
-func LoadSquare(path string, size int, opts *Options) (*image.RGBA, error) {
-	img, full, err := decodeFileFor(path, size, opts)
-	if err != nil {
-		return nil, err
-	}
-	return SquareReduced(img, full, size), nil
 }

@@ -90,10 +90,14 @@ type Summary struct {
 	Elapsed    float64   `json:"elapsed_seconds"`
 }
 
-// ShardOf is the shard of an item ID among n.
+// ShardOf is the shard of an item ID among n: its first 8 bytes modulo n.
+// An ID shorter than that, or not hexadecimal, is in shard 0.
 func ShardOf(id string, n int) int {
+	if len(id) < 16 || n <= 1 {
+		return 0
+	}
 	raw, err := hex.DecodeString(id[:16])
-	if err != nil || n <= 1 {
+	if err != nil {
 		return 0
 	}
 	return int(binary.BigEndian.Uint64(raw) % uint64(n))

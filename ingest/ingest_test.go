@@ -405,3 +405,24 @@ func mustID(t *testing.T, path string) string {
 	}
 	return id
 }
+
+func TestShardOf(t *testing.T) {
+	cases := []struct {
+		id   string
+		n    int
+		want int
+	}{
+		{"0000000000000005ffff", 4, 1},
+		{"000000000000000a", 4, 2},
+		{"ffffffffffffffff", 1, 0},
+		{"ffffffffffffffff", 0, 0},
+		{"abc", 4, 0},                // short: no panic
+		{"", 4, 0},                   // empty
+		{"zzzzzzzzzzzzzzzzzz", 4, 0}, // not hexadecimal
+	}
+	for _, tc := range cases {
+		if got := ShardOf(tc.id, tc.n); got != tc.want {
+			t.Errorf("ShardOf(%q, %d) = %d, want %d", tc.id, tc.n, got, tc.want)
+		}
+	}
+}

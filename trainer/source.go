@@ -122,15 +122,8 @@ func newSource(o trainconfig.Options) (*source, error) {
 				Paths: held.Paths[:maxRetrieval], Labels: held.Labels[:maxRetrieval]}
 		}
 	}
-	s.desc = fmt.Sprintf("class folders (%g held out by %s hash) %s", d.ValFraction, splitName(d.SplitBy), strings.Join(descs, "; "))
+	s.desc = fmt.Sprintf("class folders (%g held out by %s hash) %s", d.ValFraction, d.SplitBy, strings.Join(descs, "; "))
 	return s, nil
-}
-
-func splitName(by string) string {
-	if by == "class" {
-		return "class"
-	}
-	return "path"
 }
 
 func rootOrDot(root string) string {
