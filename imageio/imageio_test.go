@@ -186,11 +186,39 @@ func TestAugmentDeterministic(t *testing.T) {
 	if same := (Augment{}).Apply(img, rand.New(rand.NewPCG(1, 2))); !bytes.Equal(same.Pix, img.Pix) {
 		t.Error("the zero Augment changed the image")
 	}
-	flip := Augment{HorizontalFlip: true}
-	for seed := range uint64(8) {
-		out := flip.Apply(img, rand.New(rand.NewPCG(seed, 0)))
-		if out.RGBAAt(0, 5) != img.RGBAAt(0, 5) && out.RGBAAt(0, 5) != img.RGBAAt(31, 5) {
-			t.Fatalf("a horizontal flip moved pixel (0,5) elsewhere than (31,5)")
+	// Each flip mirrors the whole image with probability 1/2: over 64 seeds
+	// both outcomes must occur, and nothing else.
+	mirror := func(horizontal bool) *image.RGBA {
+		m := image.NewRGBA(img.Rect)
+		w, h := img.Rect.Dx(), img.Rect.Dy()
+		for y := range h {
+			for x := range w {
+				sx, sy := w-1-x, y
+				if !horizontal {
+					sx, sy = x, h-1-y
+				}
+				m.SetRGBA(x, y, img.RGBAAt(sx, sy))
+			}
+		}
+		return m
+	}
+	for _, horizontal := range []bool{true, false} {
+		flip := Augment{HorizontalFlip: horizontal, VerticalFlip: !horizontal}
+		want := mirror(horizontal)
+		flipped, kept := 0, 0
+		for seed := range uint64(64) {
+			out := flip.Apply(img, rand.New(rand.NewPCG(seed, 0)))
+			switch {
+			case bytes.Equal(out.Pix, want.Pix):
+				flipped++
+			case bytes.Equal(out.Pix, img.Pix):
+				kept++
+			default:
+				t.Fatalf("%+v, seed %d: the image is neither kept nor mirrored", flip, seed)
+			}
+		}
+		if flipped == 0 || kept == 0 {
+			t.Errorf("%+v: %d of 64 images mirrored and %d kept, want both to happen", flip, flipped, kept)
 		}
 	}
 }
