@@ -28,8 +28,9 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/deeprank/deeprank/ingest"
-	"github.com/deeprank/deeprank/milvus"
-	"github.com/deeprank/deeprank/trainer"
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
+	"github.com/deeprank/deeprank/vectorstore"
 )
 
 // EnvPrefix starts every environment variable deeprank reads.
@@ -39,40 +40,54 @@ const EnvPrefix = "DEEPRANK"
 type Config struct {
 	// Model is the model file that ingest and query embed with; empty
 	// means the default model built into deeprank.
-	Model  string          `json:"model"`
-	Store  Store           `json:"store"`
-	Ingest Ingest          `json:"ingest"`
-	Query  Query           `json:"query"`
-	Serve  Serve           `json:"serve"`
-	Train  trainer.Options `json:"train"`
+	Model  string              `json:"model"`
+	Store  Store               `json:"store"`
+	Ingest Ingest              `json:"ingest"`
+	Query  Query               `json:"query"`
+	Serve  Serve               `json:"serve"`
+	Train  trainconfig.Options `json:"train"`
 }
 
 // Store says where vectors are kept.
 type Store struct {
-	// Kind is "embedded" (files under Dir) or "milvus" (a Milvus server).
-	Kind string `json:"kind"`
+	// Kind is embedded (files under Dir) or milvus (a Milvus server).
+	Kind StoreKind `json:"kind"`
 	// Dir is the embedded store's folder; empty means
 	// $XDG_DATA_HOME/deeprank (~/.local/share/deeprank).
 	Dir string `json:"dir"`
 	// Metric of new collections: L2, COSINE or IP; empty means L2 on the
 	// embedded store and COSINE on Milvus.
-	Metric string `json:"metric"`
+	Metric vectorstore.Metric `json:"metric"`
 	// CompactLogBytes is the embedded store's log size past which a writer
 	// moves the log into a segment.
 	CompactLogBytes int64 `json:"compact_log_bytes"`
 	// Milvus is how to reach and index Milvus, for kind milvus.
-	Milvus milvus.Config `json:"milvus"`
+	Milvus milvusconfig.Config `json:"milvus"`
 }
 
+// StoreKind names where vectors are kept.
+type StoreKind string
+
+// The store kinds.
+const (
+	// Embedded is the store built into deeprank (package embedded).
+	Embedded StoreKind = "embedded"
+	// Milvus is a Milvus server (package milvus).
+	Milvus StoreKind = "milvus"
+)
+
+// Valid reports whether k is one of the store kinds.
+func (k StoreKind) Valid() bool { return k == Embedded || k == Milvus }
+
 // MetricOrDefault is the metric of new collections after defaults.
-func (s Store) MetricOrDefault() string {
+func (s Store) MetricOrDefault() vectorstore.Metric {
 	switch {
 	case s.Metric != "":
 		return s.Metric
-	case s.Kind == "milvus":
-		return "COSINE"
+	case s.Kind == Milvus:
+		return vectorstore.MetricCosine
 	}
-	return "L2"
+	return vectorstore.MetricL2
 }
 
 // Ingest tunes ingestion.
@@ -120,12 +135,12 @@ type Serve struct {
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
-		Store:  Store{Kind: "embedded", CompactLogBytes: 16 << 20, Milvus: milvus.DefaultConfig()},
+		Store:  Store{Kind: Embedded, CompactLogBytes: 16 << 20, Milvus: milvusconfig.Default()},
 		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000, MaxFileBytes: ingest.DefaultMaxFileBytes, DecodeMemoryBytes: ingest.DefaultDecodeMemory},
 		Query:  Query{TopK: 10},
 		Serve: Serve{Addr: "127.0.0.1:8080", MaxUploadBytes: 32 << 20, Timeout: 30 * time.Second,
 			Queue: 16, ThumbnailCacheBytes: 32 << 20},
-		Train: trainer.DefaultOptions(),
+		Train: trainconfig.Default(),
 	}
 }
 
@@ -147,7 +162,7 @@ func (c Config) StoreDir() string {
 // StoreLocation names where the store is, for messages: its folder, or
 // the Milvus server.
 func (c Config) StoreLocation() string {
-	if c.Store.Kind == "milvus" {
+	if c.Store.Kind == Milvus {
 		return "Milvus at " + c.Store.Milvus.Address
 	}
 	return c.StoreDir()
@@ -156,9 +171,9 @@ func (c Config) StoreLocation() string {
 // Validate checks the values ingest and query use.
 func (c Config) Validate() error {
 	switch {
-	case c.Store.Kind != "embedded" && c.Store.Kind != "milvus":
+	case !c.Store.Kind.Valid():
 		return fmt.Errorf("%w: store.kind: %q is not embedded or milvus", ErrInvalid, c.Store.Kind)
-	case c.Store.Metric != "" && c.Store.Metric != "L2" && c.Store.Metric != "COSINE" && c.Store.Metric != "IP":
+	case c.Store.Metric != "" && !c.Store.Metric.Valid():
 		return fmt.Errorf("%w: store.metric: %q is not L2, COSINE or IP", ErrInvalid, c.Store.Metric)
 	case c.Store.CompactLogBytes < 1:
 		return fmt.Errorf("%w: store.compact_log_bytes: %d is not positive", ErrInvalid, c.Store.CompactLogBytes)
@@ -178,7 +193,7 @@ func (c Config) Validate() error {
 	if err := c.Serve.validate(); err != nil {
 		return err
 	}
-	if c.Store.Kind == "milvus" {
+	if c.Store.Kind == Milvus {
 		if err := c.Store.Milvus.Validate(); err != nil {
 			return fmt.Errorf("%w: store.%v", ErrInvalid, err)
 		}
@@ -232,7 +247,7 @@ type Loaded struct {
 // Load reads the configuration. file may be empty. flags maps keys to the
 // command-line flags that set them; a flag counts only when given. Load
 // checks keys and types; each command validates the values it uses (for
-// training, trainer.Options.Validate).
+// training, trainconfig.Options.Validate).
 func Load(file string, flags map[string]*pflag.Flag) (*Loaded, error) {
 	v := viper.New()
 	defaults, err := Flatten(Default())

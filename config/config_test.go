@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 	"github.com/spf13/pflag"
 )
 
@@ -88,7 +89,7 @@ func TestPrecedence(t *testing.T) {
 		{"train.epochs", l.Train.Epochs, 3, FromFile},
 		{"train.batch_size", l.Train.BatchSize, 32, FromEnv},
 		{"train.gap", l.Train.Gap, 2.0, FromFlag},
-		{"train.optimizer", l.Train.Optimizer, "sgd", FromDefault},
+		{"train.optimizer", l.Train.Optimizer, trainconfig.SGD, FromDefault},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want || l.Sources[tc.key] != tc.source {

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/deeprank/deeprank/imageio"
 )
 
 // Triplet names three images by path relative to a dataset root: Positive
@@ -123,12 +125,6 @@ func WriteTriplets(w io.Writer, ts []Triplet) error {
 	return bw.Flush()
 }
 
-// imageExts are the file name extensions taken as images when scanning.
-var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".webp": true, ".bmp": true, ".tif": true, ".tiff": true}
-
-// IsImageName reports whether a file name has an image extension.
-func IsImageName(name string) bool { return imageExts[strings.ToLower(filepath.Ext(name))] }
-
 // Labelled is a set of images with class labels, paths relative to Root.
 type Labelled struct {
 	Root    string
@@ -156,7 +152,7 @@ func ScanClasses(root string) (*Labelled, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() || !IsImageName(d.Name()) {
+			if d.IsDir() || !imageio.IsImageName(d.Name()) {
 				return nil
 			}
 			if !d.Type().IsRegular() {

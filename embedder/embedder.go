@@ -9,8 +9,10 @@ package embedder
 import (
 	"context"
 	"fmt"
+	"image"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/deeprank/deeprank/imageio"
@@ -81,7 +83,7 @@ func (e *Embedder) Decode(data []byte) (*Input, error) {
 		return nil, err
 	}
 	in := &Input{Width: full.Dx(), Height: full.Dy(), tensor: make([]float32, 3*size*size)}
-	imageio.ToTensor(imageio.SquareReduced(img, full, size), e.m.Normalization, in.tensor)
+	model.ToTensor(imageio.SquareReduced(img, full, size), e.m.Normalization, in.tensor)
 	return in, nil
 }
 
@@ -161,4 +163,26 @@ func (e *Embedder) EmbedFiles(ctx context.Context, paths []string) ([]Result, er
 		}
 	}
 	return results, nil
+}
+
+// EmbedSquares runs net over the image that img gives for each path, in
+// batches, and returns each path's vector. Paths may repeat.
+func EmbedSquares(net *model.Net, norm model.Normalization, paths []string, img func(path string) *image.RGBA) map[string][]float32 {
+	const chunk = 64
+	paths = slices.Compact(slices.Sorted(slices.Values(paths)))
+	per := net.InputShape().Size()
+	dim := net.Dim()
+	out := make(map[string][]float32, len(paths))
+	x := make([]float32, chunk*per)
+	for lo := 0; lo < len(paths); lo += chunk {
+		hi := min(lo+chunk, len(paths))
+		for i, p := range paths[lo:hi] {
+			model.ToTensor(img(p), norm, x[i*per:(i+1)*per])
+		}
+		emb := net.Forward(x[:(hi-lo)*per], hi-lo)
+		for i, p := range paths[lo:hi] {
+			out[p] = emb[i*dim : (i+1)*dim]
+		}
+	}
+	return out
 }

@@ -16,11 +16,14 @@ type Baseline struct {
 	Describe func(img *image.RGBA) []float32
 }
 
-// Baselines are the descriptors every model is compared with.
-var Baselines = []Baseline{
-	{"raw-pixels-16", RawPixels},
-	{"color-histogram", ColorHistogram},
-	{"phash", PerceptualHash},
+// Baselines returns the descriptors every model is compared with, a new
+// slice each time.
+func Baselines() []Baseline {
+	return []Baseline{
+		{"raw-pixels-16", RawPixels},
+		{"color-histogram", ColorHistogram},
+		{"phash", PerceptualHash},
+	}
 }
 
 // RawPixels is the image downscaled to 16x16 RGB, values in [0,1],

@@ -43,6 +43,11 @@ func TestTripletScore(t *testing.T) {
 	}
 }
 
+// TestBaselines checks that each baseline tells images apart the way it
+// is meant to: a query is strictly nearer a near copy than an image that
+// differs in what the descriptor sees (layout for raw pixels and the
+// perceptual hash, colours for the histogram), so a descriptor that gives
+// every image the same output fails.
 func TestBaselines(t *testing.T) {
 	plain := func(c color.RGBA) *image.RGBA {
 		img := image.NewRGBA(image.Rect(0, 0, 32, 32))
@@ -51,27 +56,48 @@ func TestBaselines(t *testing.T) {
 		}
 		return img
 	}
-	gradient := plain(color.RGBA{})
-	for y := range 32 {
-		for x := range 32 {
-			gradient.SetRGBA(x, y, color.RGBA{uint8(8 * x), uint8(8 * y), 0, 255})
+	gradient := func(shift uint8, mirrored bool) *image.RGBA {
+		img := plain(color.RGBA{})
+		for y := range 32 {
+			for x := range 32 {
+				v := x
+				if mirrored {
+					v = 31 - x
+				}
+				img.SetRGBA(x, y, color.RGBA{uint8(7*v) + shift, uint8(7*y) + shift, shift, 255})
+			}
 		}
+		return img
 	}
-	for _, b := range Baselines {
-		t.Run(b.Name, func(t *testing.T) {
-			a1, a2 := b.Describe(gradient), b.Describe(gradient)
-			if SquaredDistance(a1, a2) != 0 {
+	cases := []struct {
+		name             string
+		query, near, far *image.RGBA
+		dim              int
+	}{
+		{"raw-pixels-16", gradient(0, false), gradient(6, false), gradient(0, true), 16 * 16 * 3},
+		{"color-histogram", plain(color.RGBA{200, 0, 0, 255}), plain(color.RGBA{215, 0, 0, 255}), plain(color.RGBA{0, 0, 200, 255}), 0},
+		{"phash", gradient(0, false), gradient(6, false), gradient(0, true), 64},
+	}
+	baselines := Baselines()
+	if len(baselines) != len(cases) {
+		t.Fatalf("%d baselines, %d cases", len(baselines), len(cases))
+	}
+	for i, tc := range cases {
+		b := baselines[i]
+		t.Run(tc.name, func(t *testing.T) {
+			if b.Name != tc.name {
+				t.Fatalf("baseline %d is %q, want %q", i, b.Name, tc.name)
+			}
+			q := b.Describe(tc.query)
+			if again := b.Describe(tc.query); SquaredDistance(q, again) != 0 {
 				t.Error("the same image gave different descriptors")
 			}
-			if b.Name == "phash" {
-				if len(a1) != 64 {
-					t.Errorf("phash has %d bits", len(a1))
-				}
-				return
+			if tc.dim > 0 && len(q) != tc.dim {
+				t.Errorf("%d values, want %d", len(q), tc.dim)
 			}
-			red, closeRed, blue := b.Describe(plain(color.RGBA{200, 0, 0, 255})), b.Describe(plain(color.RGBA{215, 0, 0, 255})), b.Describe(plain(color.RGBA{0, 0, 200, 255}))
-			if b.Name == "color-histogram" && !(SquaredDistance(red, closeRed) < SquaredDistance(red, blue)) {
-				t.Error("a close red is not nearer to red than blue is")
+			near, far := SquaredDistance(q, b.Describe(tc.near)), SquaredDistance(q, b.Describe(tc.far))
+			if !(near < far) {
+				t.Errorf("the near copy is at %g, the other image at %g: want it strictly nearer", near, far)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
 )
@@ -18,8 +19,8 @@ import (
 // same whatever the model's input size.
 const baselineSize = 64
 
-// Ks are the cut-offs of Recall@K in reports.
-var Ks = []int{1, 5, 10}
+// recallKs are the cut-offs of Recall@K in reports.
+var recallKs = []int{1, 5, 10}
 
 // Set is what an evaluation runs on: labelled images, triplets, or both.
 // Paths are relative to Root.
@@ -105,10 +106,10 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
-		vecs := EmbedImages(net, nm.Model.Normalization, paths, func(p string) *image.RGBA { return imgs[p][mi+1] })
+		vecs := embedder.EmbedSquares(net, nm.Model.Normalization, paths, func(p string) *image.RGBA { return imgs[p][mi+1] })
 		rep.Results = append(rep.Results, score(nm.Name, set, paths, vecs))
 	}
-	for _, b := range Baselines {
+	for _, b := range Baselines() {
 		vecs := make(map[string][]float32, len(paths))
 		for _, p := range paths {
 			vecs[p] = b.Describe(imgs[p][0])
@@ -133,28 +134,6 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 	return imgs, nil
 }
 
-// EmbedImages runs net over the image that img gives for each path, in
-// batches, and returns each path's vector. Paths may repeat.
-func EmbedImages(net *model.Net, norm model.Normalization, paths []string, img func(path string) *image.RGBA) map[string][]float32 {
-	const chunk = 64
-	paths = slices.Compact(slices.Sorted(slices.Values(paths)))
-	per := net.InputShape().Size()
-	dim := net.Dim()
-	out := make(map[string][]float32, len(paths))
-	x := make([]float32, chunk*per)
-	for lo := 0; lo < len(paths); lo += chunk {
-		hi := min(lo+chunk, len(paths))
-		for i, p := range paths[lo:hi] {
-			imageio.ToTensor(img(p), norm, x[i*per:(i+1)*per])
-		}
-		emb := net.Forward(x[:(hi-lo)*per], hi-lo)
-		for i, p := range paths[lo:hi] {
-			out[p] = emb[i*dim : (i+1)*dim]
-		}
-	}
-	return out
-}
-
 func score(name string, set Set, paths []string, vecs map[string][]float32) MethodResult {
 	r := MethodResult{Method: name, Precision: -1}
 	if len(set.Triplets) > 0 {
@@ -167,9 +146,9 @@ func score(name string, set Set, paths []string, vecs map[string][]float32) Meth
 		g := lookup(vecs, set.Paths)
 		var ret Retrieval
 		if len(set.QueryPaths) > 0 {
-			ret = Rank(lookup(vecs, set.QueryPaths), set.QueryLabels, g, set.Labels, false, Ks)
+			ret = Rank(lookup(vecs, set.QueryPaths), set.QueryLabels, g, set.Labels, false, recallKs)
 		} else {
-			ret = Rank(g, set.Labels, g, set.Labels, true, Ks)
+			ret = Rank(g, set.Labels, g, set.Labels, true, recallKs)
 		}
 		r.Retrieval = &ret
 	}
@@ -187,7 +166,7 @@ func lookup(vecs map[string][]float32, paths []string) [][]float32 {
 // header and cells give the report's table, shared by the writers.
 func header() []string {
 	h := []string{"method", "sim. precision"}
-	for _, k := range Ks {
+	for _, k := range recallKs {
 		h = append(h, fmt.Sprintf("R@%d", k))
 	}
 	return append(h, "mAP")
@@ -204,7 +183,7 @@ func (r *Report) cells() [][]string {
 	for _, m := range r.Results {
 		row := []string{m.Method, cell(m.Precision, m.Precision >= 0)}
 		ret := m.Retrieval
-		for _, k := range Ks {
+		for _, k := range recallKs {
 			row = append(row, cell(ret.at(k), ret != nil))
 		}
 		rows = append(rows, append(row, cell(ret.mean(), ret != nil)))

@@ -1,5 +1,8 @@
-// Package imageio decodes images from outside safely and turns them into the
-// network's input tensors.
+// Package imageio decodes images from outside safely, resizes them to the
+// network's square input and augments them; it imports no other package of
+// deeprank. Turning a square image into the network's tensor is package
+// model's (it owns the layout and the normalisation). IsImageName holds the
+// file name extensions of the formats decoded here.
 //
 // Decoding checks the header's declared size before any pixel is decoded, so
 // a small file that declares a huge image is refused cheaply. Supported
@@ -7,7 +10,7 @@
 // included), PNG (8 and 16 bits, grey, palette, alpha), GIF (first frame),
 // WebP, BMP and TIFF. Transparent areas are composited on white.
 //
-// Decoding for a known network input (DecodeFor, LoadSquare, LoadAll)
+// Decoding for a known network input (DecodeFor, LoadAll)
 // decodes a JPEG directly at 1/2, 1/4 or 1/8 of its size when that still
 // leaves twice the input on its shorter side: a 12 MP photo for a 64x64
 // input is decoded at 1/8, several times faster, and after Square differs
@@ -34,7 +37,6 @@ import (
 	_ "golang.org/x/image/webp"
 
 	"github.com/deeprank/deeprank/imageio/internal/jpegscale"
-	"github.com/deeprank/deeprank/model"
 )
 
 // DefaultMaxPixels is the largest image, in pixels, decoded by default.
@@ -334,38 +336,4 @@ func opaque(img image.Image) bool {
 		return o.Opaque()
 	}
 	return false
-}
-
-// LoadSquare decodes the file at path for a network input of size x size
-// (see DecodeFor) and resizes it to that.
-func LoadSquare(path string, size int, opts *Options) (*image.RGBA, error) {
-	img, full, err := decodeFileFor(path, size, opts)
-	if err != nil {
-		return nil, err
-	}
-	return SquareReduced(img, full, size), nil
-}
-
-// ToTensor writes img (size x size) into dst as planar R, G, B planes of
-// size*size values, normalised with norm. len(dst) must be 3*size*size.
-func ToTensor(img *image.RGBA, norm model.Normalization, dst []float32) {
-	n := img.Rect.Dx() * img.Rect.Dy()
-	if len(dst) != 3*n {
-		panic(fmt.Sprintf("imageio: ToTensor: dst has %d values, want %d", len(dst), 3*n))
-	}
-	var scale, shift [3]float32
-	for c := range 3 {
-		scale[c] = 1 / (255 * norm.Std[c])
-		shift[c] = norm.Mean[c] / norm.Std[c]
-	}
-	w := img.Rect.Dx()
-	for y := range img.Rect.Dy() {
-		row := img.Pix[y*img.Stride : y*img.Stride+4*w]
-		for x := range w {
-			i := y*w + x
-			for c := range 3 {
-				dst[c*n+i] = float32(row[4*x+c])*scale[c] - shift[c]
-			}
-		}
-	}
 }

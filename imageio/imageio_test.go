@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	"golang.org/x/image/bmp"
-
-	"github.com/deeprank/deeprank/model"
 )
 
 func testImage() *image.RGBA {
@@ -157,22 +155,14 @@ func TestSniff(t *testing.T) {
 	}
 }
 
-func TestSquareAndTensor(t *testing.T) {
+func TestSquare(t *testing.T) {
 	sq := Square(testImage(), 8)
 	if sq.Rect.Dx() != 8 || sq.Rect.Dy() != 8 {
 		t.Fatalf("size %v", sq.Rect)
 	}
-	norm := model.Normalization{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}
-	x := make([]float32, 3*64)
-	ToTensor(sq, norm, x)
-	for i, v := range x {
-		if v < -1 || v > 1 {
-			t.Fatalf("value %d = %g outside [-1, 1]", i, v)
-		}
-	}
-	// Blue is 100 everywhere: (100/255 - 0.5) / 0.5.
-	if want := float32(100.0/255-0.5) / 0.5; abs32(x[2*64+10]-want) > 0.02 {
-		t.Errorf("blue plane %g, want %g", x[2*64+10], want)
+	// Blue is 100 everywhere.
+	if b := sq.RGBAAt(2, 1).B; b < 98 || b > 102 {
+		t.Errorf("blue %d, want 100", b)
 	}
 	// A transparent image is composited on white.
 	clear := image.NewNRGBA(image.Rect(0, 0, 4, 4))
@@ -180,8 +170,6 @@ func TestSquareAndTensor(t *testing.T) {
 		t.Errorf("transparent pixel became %v, want white", px)
 	}
 }
-
-func abs32(v float32) float32 { return max(v, -v) }
 
 func TestAugmentDeterministic(t *testing.T) {
 	img := Square(testImage(), 32)
@@ -198,11 +186,39 @@ func TestAugmentDeterministic(t *testing.T) {
 	if same := (Augment{}).Apply(img, rand.New(rand.NewPCG(1, 2))); !bytes.Equal(same.Pix, img.Pix) {
 		t.Error("the zero Augment changed the image")
 	}
-	flip := Augment{HorizontalFlip: true}
-	for seed := range uint64(8) {
-		out := flip.Apply(img, rand.New(rand.NewPCG(seed, 0)))
-		if out.RGBAAt(0, 5) != img.RGBAAt(0, 5) && out.RGBAAt(0, 5) != img.RGBAAt(31, 5) {
-			t.Fatalf("a horizontal flip moved pixel (0,5) elsewhere than (31,5)")
+	// Each flip mirrors the whole image with probability 1/2: over 64 seeds
+	// both outcomes must occur, and nothing else.
+	mirror := func(horizontal bool) *image.RGBA {
+		m := image.NewRGBA(img.Rect)
+		w, h := img.Rect.Dx(), img.Rect.Dy()
+		for y := range h {
+			for x := range w {
+				sx, sy := w-1-x, y
+				if !horizontal {
+					sx, sy = x, h-1-y
+				}
+				m.SetRGBA(x, y, img.RGBAAt(sx, sy))
+			}
+		}
+		return m
+	}
+	for _, horizontal := range []bool{true, false} {
+		flip := Augment{HorizontalFlip: horizontal, VerticalFlip: !horizontal}
+		want := mirror(horizontal)
+		flipped, kept := 0, 0
+		for seed := range uint64(64) {
+			out := flip.Apply(img, rand.New(rand.NewPCG(seed, 0)))
+			switch {
+			case bytes.Equal(out.Pix, want.Pix):
+				flipped++
+			case bytes.Equal(out.Pix, img.Pix):
+				kept++
+			default:
+				t.Fatalf("%+v, seed %d: the image is neither kept nor mirrored", flip, seed)
+			}
+		}
+		if flipped == 0 || kept == 0 {
+			t.Errorf("%+v: %d of 64 images mirrored and %d kept, want both to happen", flip, flipped, kept)
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 
 // TestLoadAll loads JPEGs (reduced on the way), a PNG and a missing file on
 // several goroutines (run it with -race) and checks each square against
-// LoadSquare's and the full decode's.
+// the one-file path's (DecodeFor, SquareReduced) and the full decode's.
 func TestLoadAll(t *testing.T) {
 	const size = 64
 	dir := t.TempDir()
@@ -51,12 +51,12 @@ func TestLoadAll(t *testing.T) {
 		t.Fatalf("loaded %d images, want %d", len(got), len(paths))
 	}
 	for _, p := range paths {
-		one, err := LoadSquare(filepath.Join(dir, p), size, nil)
+		reduced, fullRect, err := DecodeFor(full[p], size, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(one.Pix, got[p].Pix) {
-			t.Errorf("%s: LoadAll and LoadSquare differ", p)
+		if one := SquareReduced(reduced, fullRect, size); !bytes.Equal(one.Pix, got[p].Pix) {
+			t.Errorf("%s: LoadAll and DecodeFor differ", p)
 		}
 		img, err := Decode(full[p], nil)
 		if err != nil {

@@ -190,7 +190,7 @@ func TestCameraPhotos(t *testing.T) {
 	size := m.Spec.InputSize
 	embed := func(img *image.RGBA) []float32 {
 		x := make([]float32, 3*size*size)
-		ToTensor(img, m.Normalization, x)
+		model.ToTensor(img, m.Normalization, x)
 		return net.Forward(x, 1)
 	}
 	var worstDiff, worstCos float64 = 0, 1

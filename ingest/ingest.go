@@ -32,8 +32,8 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
-	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -90,10 +90,14 @@ type Summary struct {
 	Elapsed    float64   `json:"elapsed_seconds"`
 }
 
-// ShardOf is the shard of an item ID among n.
+// ShardOf is the shard of an item ID among n: its first 8 bytes modulo n.
+// An ID shorter than that, or not hexadecimal, is in shard 0.
 func ShardOf(id string, n int) int {
+	if len(id) < 16 || n <= 1 {
+		return 0
+	}
 	raw, err := hex.DecodeString(id[:16])
-	if err != nil || n <= 1 {
+	if err != nil {
 		return 0
 	}
 	return int(binary.BigEndian.Uint64(raw) % uint64(n))
@@ -368,7 +372,7 @@ func walk(ctx context.Context, paths []string, take func(job), fail func(string,
 				}
 				return nil
 			}
-			if d.IsDir() || !dataset.IsImageName(d.Name()) {
+			if d.IsDir() || !imageio.IsImageName(d.Name()) {
 				return nil
 			}
 			info, err := os.Stat(p) // follows a link to a file

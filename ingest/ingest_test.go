@@ -22,7 +22,11 @@ import (
 )
 
 // mustEmbedder returns an embedder of a small random model.
-func mustEmbedder(t testing.TB) *embedder.Embedder {
+func mustEmbedder(t testing.TB) *embedder.Embedder { t.Helper(); return mustEmbedderSeed(t, 1) }
+
+// mustEmbedderSeed returns an embedder of a small model with random weights
+// from seed: another seed is another model version.
+func mustEmbedderSeed(t testing.TB, seed uint64) *embedder.Embedder {
 	t.Helper()
 	s := model.DefaultSpec()
 	s.InputSize, s.Width, s.Stages, s.DenseDim, s.EmbeddingDim = 32, 4, 2, 16, 8
@@ -31,7 +35,7 @@ func mustEmbedder(t testing.TB) *embedder.Embedder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Initialize(1)
+	m.Initialize(seed)
 	e, err := embedder.New(m, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -400,4 +404,25 @@ func mustID(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return id
+}
+
+func TestShardOf(t *testing.T) {
+	cases := []struct {
+		id   string
+		n    int
+		want int
+	}{
+		{"0000000000000005ffff", 4, 1},
+		{"000000000000000a", 4, 2},
+		{"ffffffffffffffff", 1, 0},
+		{"ffffffffffffffff", 0, 0},
+		{"abc", 4, 0},                // short: no panic
+		{"", 4, 0},                   // empty
+		{"zzzzzzzzzzzzzzzzzz", 4, 0}, // not hexadecimal
+	}
+	for _, tc := range cases {
+		if got := ShardOf(tc.id, tc.n); got != tc.want {
+			t.Errorf("ShardOf(%q, %d) = %d, want %d", tc.id, tc.n, got, tc.want)
+		}
+	}
 }

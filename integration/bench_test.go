@@ -32,7 +32,7 @@ func BenchmarkStores(b *testing.B) {
 	const dim, batch, queries = 128, 1000, 300
 	items := storetest.Items(n, dim, 1)
 	ctx := context.Background()
-	bench := func(b *testing.B, s vectorstore.Store, metric string, settle func() error) {
+	bench := func(b *testing.B, s vectorstore.Store, metric vectorstore.Metric, settle func() error) {
 		if err := s.Create(ctx, "bench", vectorstore.Spec{Dim: dim, Metric: metric, ModelVersion: "bench"}); err != nil {
 			b.Fatal(err)
 		}

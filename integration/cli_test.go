@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
 )
 
@@ -77,7 +77,7 @@ func samplePhotos(t *testing.T) (dir string, files []string) {
 		}
 	}
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && dataset.IsImageName(p) {
+		if err == nil && !d.IsDir() && imageio.IsImageName(p) {
 			files = append(files, p)
 		}
 		return err

@@ -18,14 +18,17 @@ func TestIndexTypes(t *testing.T) {
 	srv.announce(t)
 	const n, dim = 2048, 32
 	items := storetest.Items(n, dim, 9)
-	cases := []struct{ index, metric string }{
+	cases := []struct {
+		index  string
+		metric vectorstore.Metric
+	}{
 		{"HNSW", vectorstore.MetricL2},
 		{"IVF_FLAT", vectorstore.MetricIP},
 		{"FLAT", vectorstore.MetricCosine},
 		{"AUTOINDEX", vectorstore.MetricL2},
 	}
 	for _, tc := range cases {
-		t.Run(tc.index+"/"+tc.metric, func(t *testing.T) {
+		t.Run(tc.index+"/"+string(tc.metric), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			cfg := srv.config(t)

@@ -24,6 +24,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/deeprank/deeprank/milvus"
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -119,8 +120,8 @@ func (s *server) address(t testing.TB) string {
 }
 
 // config is the adapter's default configuration against s.
-func (s *server) config(t testing.TB) milvus.Config {
-	cfg := milvus.DefaultConfig()
+func (s *server) config(t testing.TB) milvusconfig.Config {
+	cfg := milvusconfig.Default()
 	cfg.Address = s.address(t)
 	cfg.ConnectTimeout = 30 * time.Second
 	return cfg

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -81,7 +82,7 @@ func TestWithoutAliases(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cli := &liteClient{colls: map[string]*entity.Schema{"theirs": foreign}}
-			s := &Store{cfg: DefaultConfig(), cli: cli, written: map[string]bool{}}
+			s := &Store{cfg: milvusconfig.Default(), cli: cli, written: map[string]bool{}}
 			err := tc.op(t.Context(), s)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)

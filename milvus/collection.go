@@ -292,7 +292,7 @@ func (c *collection) Search(ctx context.Context, version string, q []float32, k 
 // distance turns Milvus's score into the contract's distance: Milvus
 // gives the squared Euclidean distance for L2, and similarities (higher is
 // nearer) for COSINE and IP.
-func distance(metric string, score float32) float32 {
+func distance(metric vectorstore.Metric, score float32) float32 {
 	switch metric {
 	case vectorstore.MetricCosine:
 		return max(0, 1-score) // rounding can put a vector's similarity to itself above 1

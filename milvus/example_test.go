@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/deeprank/deeprank/milvus"
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -14,7 +15,7 @@ import (
 // needs a server; package integration runs the same against one.)
 func ExampleOpen() {
 	ctx := context.Background()
-	cfg := milvus.DefaultConfig()
+	cfg := milvusconfig.Default()
 	cfg.Address = "127.0.0.1:19530"
 	store, err := milvus.Open(ctx, cfg)
 	if err != nil {

@@ -16,7 +16,7 @@
 // default, so a query right after an ingest sees it). Transient gRPC
 // failures (Unavailable, ResourceExhausted) are retried with exponential
 // backoff by the SDK's interceptor; every call is bounded by
-// Config.RequestTimeout, and Open by Config.ConnectTimeout, so an
+// milvusconfig.Config.RequestTimeout, and Open by ConnectTimeout, so an
 // unreachable server is an error, never a hang.
 package milvus
 
@@ -37,88 +37,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
 	"github.com/deeprank/deeprank/vectorstore"
 )
-
-// Config is how to reach Milvus and how to index. The zero value of a field
-// means its default (DefaultConfig).
-type Config struct {
-	// Address is host:port, or an http(s):// URI (https turns on TLS).
-	Address string `json:"address"`
-	// Username and Password, or Token (an API key or "user:password"),
-	// when the server has authentication on.
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Token    string `json:"token"`
-	// TLS encrypts the connection.
-	TLS bool `json:"tls"`
-	// Database holds the collections; empty means "default".
-	Database string `json:"database"`
-	// ConnectTimeout bounds Open; RequestTimeout bounds every call after.
-	ConnectTimeout time.Duration `json:"connect_timeout"`
-	RequestTimeout time.Duration `json:"request_timeout"`
-	// Index is HNSW, IVF_FLAT, FLAT or AUTOINDEX.
-	Index string `json:"index"`
-	// HNSWM and HNSWEfConstruction build HNSW; IVFNList builds IVF_FLAT.
-	HNSWM              int `json:"hnsw_m"`
-	HNSWEfConstruction int `json:"hnsw_ef_construction"`
-	IVFNList           int `json:"ivf_nlist"`
-	// SearchEf (HNSW, raised to k when lower) and SearchNProbe (IVF_FLAT)
-	// trade search speed for recall.
-	SearchEf     int `json:"search_ef"`
-	SearchNProbe int `json:"search_nprobe"`
-	// Consistency is Strong, Bounded, Session or Eventually.
-	Consistency string `json:"consistency"`
-	// BatchBytes caps the size of one upsert request; Milvus refuses
-	// messages over its grpc.serverMaxRecvSize (64 MB by default).
-	BatchBytes int `json:"batch_bytes"`
-}
-
-// DefaultConfig is the configuration of a local Milvus standalone.
-func DefaultConfig() Config {
-	return Config{
-		Address:            "127.0.0.1:19530",
-		ConnectTimeout:     10 * time.Second,
-		RequestTimeout:     60 * time.Second,
-		Index:              "HNSW",
-		HNSWM:              16,
-		HNSWEfConstruction: 200,
-		IVFNList:           1024,
-		SearchEf:           64,
-		SearchNProbe:       16,
-		Consistency:        "Strong",
-		BatchBytes:         16 << 20,
-	}
-}
 
 var consistencyLevels = map[string]entity.ConsistencyLevel{
 	"Strong": entity.ClStrong, "Bounded": entity.ClBounded,
 	"Session": entity.ClSession, "Eventually": entity.ClEventually,
-}
-
-func knownConsistency(c string) bool { _, ok := consistencyLevels[c]; return ok }
-
-// Validate reports the first impossible value, naming its key.
-func (c Config) Validate() error {
-	switch {
-	case c.Address == "":
-		return errors.New("milvus.address: empty; give host:port")
-	case c.ConnectTimeout <= 0 || c.RequestTimeout <= 0:
-		return errors.New("milvus.connect_timeout and milvus.request_timeout must be above 0")
-	case !slices.Contains([]string{"HNSW", "IVF_FLAT", "FLAT", "AUTOINDEX"}, c.Index):
-		return fmt.Errorf("milvus.index: %q is not HNSW, IVF_FLAT, FLAT or AUTOINDEX", c.Index)
-	case c.HNSWM < 2 || c.HNSWM > 2048 || c.HNSWEfConstruction < 1:
-		return fmt.Errorf("milvus.hnsw_m (%d) must be in 2..2048 and milvus.hnsw_ef_construction (%d) at least 1", c.HNSWM, c.HNSWEfConstruction)
-	case c.IVFNList < 1 || c.IVFNList > 65536:
-		return fmt.Errorf("milvus.ivf_nlist: %d is outside 1..65536", c.IVFNList)
-	case c.SearchEf < 1 || c.SearchNProbe < 1:
-		return fmt.Errorf("milvus.search_ef (%d) and milvus.search_nprobe (%d) must be at least 1", c.SearchEf, c.SearchNProbe)
-	case !knownConsistency(c.Consistency):
-		return fmt.Errorf("milvus.consistency: %q is not Strong, Bounded, Session or Eventually", c.Consistency)
-	case c.BatchBytes < 1<<20:
-		return fmt.Errorf("milvus.batch_bytes: %d is below 1 MiB", c.BatchBytes)
-	}
-	return nil
 }
 
 // Sentinel errors, matched with errors.Is.
@@ -147,7 +72,7 @@ func aliasError(op, name string, err error) error {
 // Store is a Milvus database seen as a vectorstore.Store. It is safe for
 // concurrent use.
 type Store struct {
-	cfg Config
+	cfg milvusconfig.Config
 	cli client.Client
 
 	mu sync.Mutex
@@ -160,7 +85,7 @@ var _ vectorstore.Store = (*Store)(nil)
 
 // Open connects to Milvus. It fails with ErrUnreachable within
 // cfg.ConnectTimeout when no server answers.
-func Open(ctx context.Context, cfg Config) (*Store, error) {
+func Open(ctx context.Context, cfg milvusconfig.Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("open milvus: %w", err)
 	}
@@ -193,10 +118,10 @@ func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) 
 
 // description is what a physical collection records about itself.
 type description struct {
-	Deeprank     int    `json:"deeprank"`
-	Name         string `json:"name"`
-	ModelVersion string `json:"model_version"`
-	Metric       string `json:"metric"`
+	Deeprank     int                `json:"deeprank"`
+	Name         string             `json:"name"`
+	ModelVersion string             `json:"model_version"`
+	Metric       vectorstore.Metric `json:"metric"`
 }
 
 const descriptionFormat = 1
@@ -205,7 +130,7 @@ const descriptionFormat = 1
 // for collections deeprank did not make.
 func parseDescription(s string) (d description, ok bool) {
 	if json.Unmarshal([]byte(s), &d) != nil || d.Deeprank != descriptionFormat ||
-		!vectorstore.ValidName(d.Name) || d.ModelVersion == "" || !vectorstore.ValidMetric(d.Metric) {
+		!vectorstore.ValidName(d.Name) || d.ModelVersion == "" || !d.Metric.Valid() {
 		return description{}, false
 	}
 	return d, true
@@ -295,7 +220,7 @@ func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstor
 
 func (s *Store) consistency() entity.ConsistencyLevel { return consistencyLevels[s.cfg.Consistency] }
 
-func metricType(m string) entity.MetricType {
+func metricType(m vectorstore.Metric) entity.MetricType {
 	switch m {
 	case vectorstore.MetricCosine:
 		return entity.COSINE
@@ -305,7 +230,7 @@ func metricType(m string) entity.MetricType {
 	return entity.L2
 }
 
-func (s *Store) index(metric string) (entity.Index, error) {
+func (s *Store) index(metric vectorstore.Metric) (entity.Index, error) {
 	mt := metricType(metric)
 	switch s.cfg.Index {
 	case "IVF_FLAT":

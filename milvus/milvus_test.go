@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -61,7 +62,7 @@ func TestPrefixEnd(t *testing.T) {
 
 func TestDistance(t *testing.T) {
 	cases := []struct {
-		metric string
+		metric vectorstore.Metric
 		score  float32
 		want   float64
 	}{
@@ -105,38 +106,10 @@ func FuzzParseDescription(f *testing.F) {
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, text string) {
 		d, ok := parseDescription(text)
-		if ok && (!vectorstore.ValidName(d.Name) || !vectorstore.ValidMetric(d.Metric) || d.ModelVersion == "") {
+		if ok && (!vectorstore.ValidName(d.Name) || !d.Metric.Valid() || d.ModelVersion == "") {
 			t.Fatalf("accepted %q as %+v", text, d)
 		}
 	})
-}
-
-func TestConfigValidate(t *testing.T) {
-	cases := []struct {
-		name string
-		edit func(*Config)
-		want string
-	}{
-		{"default", func(*Config) {}, ""},
-		{"no address", func(c *Config) { c.Address = "" }, "milvus.address"},
-		{"no timeout", func(c *Config) { c.RequestTimeout = 0 }, "milvus.request_timeout"},
-		{"index", func(c *Config) { c.Index = "DISKANN" }, "milvus.index"},
-		{"hnsw", func(c *Config) { c.HNSWM = 1 }, "milvus.hnsw_m"},
-		{"nlist", func(c *Config) { c.IVFNList = 0 }, "milvus.ivf_nlist"},
-		{"ef", func(c *Config) { c.SearchEf = 0 }, "milvus.search_ef"},
-		{"consistency", func(c *Config) { c.Consistency = "strong" }, "milvus.consistency"},
-		{"batch", func(c *Config) { c.BatchBytes = 1000 }, "milvus.batch_bytes"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tc.edit(&c)
-			err := c.Validate()
-			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("Validate() = %v, want an error naming %q", err, tc.want)
-			}
-		})
-	}
 }
 
 func TestBatching(t *testing.T) {
@@ -149,7 +122,7 @@ func TestBatching(t *testing.T) {
 }
 
 func TestOpenUnreachable(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := milvusconfig.Default()
 	cfg.Address = "127.0.0.1:9" // discard: nothing answers gRPC there
 	cfg.ConnectTimeout = 500 * time.Millisecond
 	start := time.Now()

@@ -129,7 +129,7 @@ type collectionInfo struct {
 }
 
 func toInfo(i vectorstore.Info) collectionInfo {
-	return collectionInfo{Name: i.Name, Count: i.Count, Dim: i.Dim, ModelVersion: i.ModelVersion, Metric: i.Metric}
+	return collectionInfo{Name: i.Name, Count: i.Count, Dim: i.Dim, ModelVersion: i.ModelVersion, Metric: string(i.Metric)}
 }
 
 // infos describes the collections served.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // BenchmarkForward measures the fast forward pass beside gorgonia's forward
@@ -81,7 +82,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			o.Model = model.DefaultSpec()
 			o.BatchSize = 48
 			o.BatchShards = shards
-			o.Mining = "semihard"
+			o.Mining = trainconfig.SemiHard
 			r := prepareRun(b, o)
 			ts := r.src.epochTriplets(o, 0)
 			step := 0

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // smallCheckpoint returns a small model and a state that fits it, with
@@ -25,7 +26,7 @@ func smallCheckpoint(t testing.TB) (*model.Model, checkpointState) {
 	}
 	n := len(m.Weights[name])
 	st := checkpointState{Epoch: 1, Step: 3, LossSum: 2.5, LossN: 3, BestEpoch: 1,
-		Optimizer: optimizer{Kind: "adam", Step: 7,
+		Optimizer: optimizer{Kind: trainconfig.Adam, Step: 7,
 			M: map[string][]float32{name: make([]float32, n)}, V: map[string][]float32{name: make([]float32, n)}}}
 	return m, st
 }

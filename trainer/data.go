@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/imageio"
@@ -101,7 +102,7 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Au
 				if aug != nil {
 					img = aug.Apply(img, rand.New(rand.NewPCG(seed, uint64(j))))
 				}
-				imageio.ToTensor(img, f.norm, x[j*per:(j+1)*per])
+				model.ToTensor(img, f.norm, x[j*per:(j+1)*per])
 			}
 		}()
 	}
@@ -112,7 +113,7 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Au
 // batch from another class, chosen on the current embeddings: "hard" takes
 // the closest; "semihard" the closest that is farther than the positive,
 // else the closest. labels gives the class of each of the 3B images.
-func mineNegatives(net *model.Net, x []float32, labels []int, b int, mode string) {
+func mineNegatives(net *model.Net, x []float32, labels []int, b int, mode trainconfig.Mining) {
 	emb := net.Forward(x, 3*b)
 	dim := net.Dim()
 	per := len(x) / (3 * b)
@@ -134,7 +135,7 @@ func mineNegatives(net *model.Net, x []float32, labels []int, b int, mode string
 				semi, semiD = j, d
 			}
 		}
-		if mode == "semihard" && semi >= 0 {
+		if mode == trainconfig.SemiHard && semi >= 0 {
 			best = semi
 		}
 		chosen[i] = best

@@ -13,6 +13,7 @@ import (
 
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/trainer"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // Train learns from a folder of class subfolders: triplets take their
@@ -44,7 +45,7 @@ func ExampleTrain() {
 		}
 	}
 
-	opts := trainer.DefaultOptions()
+	opts := trainconfig.Default()
 	// A network far smaller than the default, to train in a moment.
 	opts.Model = model.DefaultSpec()
 	opts.Model.InputSize, opts.Model.Width, opts.Model.Stages = 16, 4, 2
@@ -52,7 +53,8 @@ func ExampleTrain() {
 	opts.Model.Shallow = model.ScaledShallowBranches(16)
 	opts.Data.Classes = filepath.Join(dir, "images")
 	opts.Data.ValFraction = 0.25
-	opts.Epochs, opts.StepsPerEpoch, opts.BatchSize = 2, 3, 4
+	opts.Epochs, opts.StepsPerEpoch, opts.BatchSize = 3, 3, 4
+	opts.SelectBy = "loss"
 	opts.Output = filepath.Join(dir, "model.drk")
 	opts.RunDir = filepath.Join(dir, "run")
 
@@ -60,15 +62,20 @@ func ExampleTrain() {
 	if err != nil {
 		panic(err)
 	}
+	// The best epoch is the one of lowest held-out loss, and the model
+	// file holds it.
+	lowest := res.History[0]
+	for _, e := range res.History[1:] {
+		if e.ValLoss < lowest.ValLoss {
+			lowest = e
+		}
+	}
 	m, err := model.Load(opts.Output)
 	if err != nil {
 		panic(err)
 	}
-	version, err := m.Version()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Printf("%d epochs; %s holds the best of them: %v\n",
-		len(res.History), filepath.Base(opts.Output), version == res.Version)
-	// Output: 2 epochs; model.drk holds the best of them: true
+	fmt.Printf("%d epochs; the best has the lowest held-out loss: %v; %s holds it: %v\n",
+		len(res.History), res.Best.Epoch == lowest.Epoch, filepath.Base(opts.Output),
+		m.Provenance.Epochs == lowest.Epoch && m.Provenance.Metrics["val_loss"] == lowest.ValLoss)
+	// Output: 3 epochs; the best has the lowest held-out loss: true; model.drk holds it: true
 }

@@ -1,11 +1,15 @@
 package trainer
 
-import "math"
+import (
+	"math"
+
+	"github.com/deeprank/deeprank/trainer/trainconfig"
+)
 
 // optimizer updates weights in place from their gradients. Its whole state
 // is in exported fields so that checkpoints can save and restore it (gob).
 type optimizer struct {
-	Kind     string
+	Kind     trainconfig.Optimizer
 	LR       float64
 	Momentum float64
 	Nesterov bool
@@ -17,7 +21,7 @@ type optimizer struct {
 	M, V map[string][]float32
 }
 
-func newOptimizer(o Options) *optimizer {
+func newOptimizer(o trainconfig.Options) *optimizer {
 	return &optimizer{Kind: o.Optimizer, LR: o.LearningRate, Momentum: o.Momentum, Nesterov: o.Nesterov,
 		Decay: o.WeightDecay, M: map[string][]float32{}, V: map[string][]float32{}}
 }
@@ -37,7 +41,7 @@ func (o *optimizer) update(names []string, weights, grads [][]float32, lrScale f
 		}
 		m := o.buffer(o.M, name, len(w))
 		switch o.Kind {
-		case "adam":
+		case trainconfig.Adam:
 			v := o.buffer(o.V, name, len(w))
 			const b1, b2, eps = 0.9, 0.999, 1e-8
 			lr := lrScale * o.LR * math.Sqrt(1-math.Pow(b2, float64(o.Step))) / (1 - math.Pow(b1, float64(o.Step)))
@@ -74,8 +78,8 @@ func isBias(name string) bool { return len(name) > 2 && name[len(name)-2:] == ".
 
 // lrScale is the schedule's factor on the learning rate at progress p, the
 // share of the run's steps already taken (0 at the start, below 1 at the end).
-func lrScale(schedule string, p float64) float64 {
-	if schedule == "cosine" {
+func lrScale(schedule trainconfig.Schedule, p float64) float64 {
+	if schedule == trainconfig.Cosine {
 		return 0.5 * (1 + math.Cos(math.Pi*p))
 	}
 	return 1

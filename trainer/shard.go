@@ -92,3 +92,12 @@ func (s *shard) run(x []float32, b, lo int, rng *rand.Rand) (float64, error) {
 
 // Close releases the shard's machine.
 func (s *shard) Close() error { return s.vm.Close() }
+
+// sharedParams makes parameter nodes whose values are the model's own weight
+// slices: what the optimiser writes, model.Net reads at once.
+func sharedParams(m *model.Model) paramFunc {
+	return func(g *G.ExprGraph, p model.Param, shape tensor.Shape) *G.Node {
+		t := tensor.New(tensor.WithBacking(m.Weights[p.Name]), tensor.WithShape(shape...))
+		return G.NewTensor(g, tensor.Float32, shape.Dims(), G.WithShape(shape...), G.WithName(p.Name), G.WithValue(t))
+	}
+}

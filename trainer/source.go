@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // source provides the triplets of each epoch and the held-out data.
@@ -37,7 +38,7 @@ type trainPart struct {
 // with its square).
 const maxRetrieval = 2000
 
-func newSource(o Options) (*source, error) {
+func newSource(o trainconfig.Options) (*source, error) {
 	d := o.Data
 	if d.Triplets != "" {
 		file := joinRoot(d.Root, d.Triplets)
@@ -71,7 +72,7 @@ func newSource(o Options) (*source, error) {
 	}
 	parts := d.Mix
 	if len(parts) == 0 {
-		parts = []ClassSource{{Classes: d.Classes, Positives: d.Positives, Negatives: d.Negatives}}
+		parts = []trainconfig.ClassSource{{Classes: d.Classes, Positives: d.Positives, Negatives: d.Negatives}}
 	}
 	s := &source{root: d.Root, labels: map[string]int{}}
 	held := &dataset.Labelled{Root: d.Root}
@@ -121,15 +122,8 @@ func newSource(o Options) (*source, error) {
 				Paths: held.Paths[:maxRetrieval], Labels: held.Labels[:maxRetrieval]}
 		}
 	}
-	s.desc = fmt.Sprintf("class folders (%g held out by %s hash) %s", d.ValFraction, splitName(d.SplitBy), strings.Join(descs, "; "))
+	s.desc = fmt.Sprintf("class folders (%g held out by %s hash) %s", d.ValFraction, d.SplitBy, strings.Join(descs, "; "))
 	return s, nil
-}
-
-func splitName(by string) string {
-	if by == "class" {
-		return "class"
-	}
-	return "path"
 }
 
 func rootOrDot(root string) string {
@@ -162,7 +156,7 @@ func capTriplets(ts []dataset.Triplet, n int) []dataset.Triplet {
 func (s *source) describe() string { return s.desc }
 
 // allPaths lists every image the run reads.
-func (s *source) allPaths(o Options) []string {
+func (s *source) allPaths(o trainconfig.Options) []string {
 	paths := distinctPaths(s.fixed, s.val)
 	for _, p := range s.parts {
 		paths = append(paths, p.set.Paths...)
@@ -175,7 +169,7 @@ func (s *source) allPaths(o Options) []string {
 
 // epochTriplets returns the training triplets of an epoch in a shuffled
 // order that depends only on the seed and the epoch.
-func (s *source) epochTriplets(o Options, epoch int) []dataset.Triplet {
+func (s *source) epochTriplets(o trainconfig.Options, epoch int) []dataset.Triplet {
 	rng := rand.New(rand.NewPCG(seedFor(o.Seed, epoch), 0xe90c))
 	ts := slices.Clone(s.fixed)
 	for _, p := range s.parts {

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // EpochMetrics is one row of the training curves.
@@ -50,7 +52,7 @@ type Result struct {
 
 // run is the state of one training run.
 type run struct {
-	opts   Options
+	opts   trainconfig.Options
 	log    io.Writer
 	m      *model.Model
 	net    *model.Net
@@ -92,7 +94,7 @@ var ErrCheckpointExists = errors.New("the run folder holds a checkpoint of an ea
 // Train trains a model as opts say, writing progress lines to log; start
 // says what to do with a checkpoint in opts.RunDir. Cancelling ctx writes
 // a checkpoint and returns ctx's error.
-func Train(ctx context.Context, opts Options, log io.Writer, start Start) (*Result, error) {
+func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start Start) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -321,7 +323,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			}
 			seed := seedFor(o.Seed, st.Epoch, st.Step)
 			r.filler.fill(batch, x, &o.Augment, seed)
-			if o.Mining != "none" {
+			if o.Mining != trainconfig.NoMining {
 				mineNegatives(r.net, x, r.src.batchLabels(batch), b, o.Mining)
 			}
 			progress := (float64(st.Epoch) + float64(st.Step)/float64(steps)) / float64(o.Epochs)
@@ -415,7 +417,7 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 	if r.src.valSet != nil {
 		paths = append(paths, r.src.valSet.Paths...)
 	}
-	vecs := eval.EmbedImages(r.net, r.m.Normalization, paths, func(p string) *image.RGBA { return r.filler.cache[p] })
+	vecs := embedder.EmbedSquares(r.net, r.m.Normalization, paths, func(p string) *image.RGBA { return r.filler.cache[p] })
 	var lossSum float64
 	m.ValPrecision = eval.TripletScore(len(val), func(i int) (q, p, n []float32) {
 		t := val[i]

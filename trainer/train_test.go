@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // mustClassImages writes a small labelled image folder: each class is a
@@ -57,16 +58,16 @@ func mustClassImages(t testing.TB, classes, perClass int) string {
 	return root
 }
 
-func testOptions(t testing.TB, classes string) Options {
-	o := DefaultOptions()
+func testOptions(t testing.TB, classes string) trainconfig.Options {
+	o := trainconfig.Default()
 	o.Model = smallSpec(16)
 	o.Data.Classes = classes
 	o.Data.ValFraction = 0.3
 	o.Epochs = 2
 	o.StepsPerEpoch = 4
 	o.BatchSize = 4
-	o.Mining = "semihard"
-	o.Optimizer = "adam"
+	o.Mining = trainconfig.SemiHard
+	o.Optimizer = trainconfig.Adam
 	o.Augment.Crop = 0.2
 	o.Augment.ColorJitter = 0.2
 	o.Augment.JPEGProbability = 0.5
@@ -95,7 +96,7 @@ func modelWeights(t testing.TB, path string) []byte {
 
 // prepareRun sets up what Train does before its loop: the model, the
 // triplet source, the image cache and the training graphs.
-func prepareRun(t testing.TB, o Options) *run {
+func prepareRun(t testing.TB, o trainconfig.Options) *run {
 	t.Helper()
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
@@ -134,7 +135,7 @@ func TestBatchShards(t *testing.T) {
 		o.Model.Dropout = 0 // the shards draw different masks
 		o.BatchSize = 12
 		o.BatchShards = shards
-		o.Optimizer, o.LearningRate, o.Momentum = "sgd", lr, 0
+		o.Optimizer, o.LearningRate, o.Momentum = trainconfig.SGD, lr, 0
 		r := prepareRun(t, o)
 		x := r.x
 		rng := rand.New(rand.NewPCG(3, 3))
@@ -190,7 +191,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	straight.CheckpointEvery = time.Hour
 	// The cosine schedule's factor must follow from the saved epoch and
 	// step, or a resumed run would drift from the straight one.
-	straight.LRSchedule = "cosine"
+	straight.LRSchedule = trainconfig.Cosine
 	// Shards run in parallel goroutines: their results must not depend on
 	// which finishes first.
 	straight.BatchShards = 2
@@ -211,7 +212,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	want := modelWeights(t, straight.Output)
 
 	broken := testOptions(t, classes)
-	broken.LRSchedule = "cosine"
+	broken.LRSchedule = trainconfig.Cosine
 	broken.BatchShards = 2
 	broken.CheckpointEvery = time.Nanosecond // a checkpoint after every step
 	rng := rand.New(rand.NewPCG(5, 5))
@@ -232,9 +233,16 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatal(err)
 		}
-		interrupted++
+		// An interruption proves something only if it left a checkpoint
+		// for the next attempt to resume from.
+		if _, err := os.Stat(filepath.Join(broken.RunDir, "checkpoint.drc")); err == nil {
+			interrupted++
+		}
 	}
-	t.Logf("interrupted %d times", interrupted)
+	t.Logf("interrupted %d times with a checkpoint to resume from", interrupted)
+	if interrupted == 0 {
+		t.Fatal("the test proved nothing: no run was interrupted after writing a checkpoint, so none was resumed")
+	}
 	if !bytes.Equal(modelWeights(t, broken.Output), want) {
 		t.Error("an interrupted and resumed run wrote a different model than a straight run")
 	}
@@ -275,22 +283,22 @@ func TestTrainErrors(t *testing.T) {
 	notImage := filepath.Join(classes, "a", "text.png")
 	cases := []struct {
 		name  string
-		edit  func(o *Options)
+		edit  func(o *trainconfig.Options)
 		setup func()
 		want  string
 	}{
-		{"missing image", func(o *Options) {
-			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, missing, "none"
+		{"missing image", func(o *trainconfig.Options) {
+			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, missing, trainconfig.NoMining
 		}, nil, "missing.txt:2: negative image b/zzz.png"},
-		{"malformed line", func(o *Options) {
-			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, malformed, "none"
+		{"malformed line", func(o *trainconfig.Options) {
+			o.Data.Classes, o.Data.Root, o.Data.Triplets, o.Mining = "", classes, malformed, trainconfig.NoMining
 		}, nil, "malformed.txt:2: malformed triplet"},
-		{"text file as image", func(o *Options) {}, func() { os.WriteFile(notImage, []byte("not a png"), 0o644) }, "text.png"},
-		{"mining without labels", func(o *Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
-		{"zero batch", func(o *Options) { o.BatchSize = 0 }, nil, "batch_size"},
-		{"uneven shards", func(o *Options) { o.BatchShards = 3 }, nil, "batch_shards: 3 does not divide batch_size 4"},
-		{"bad optimizer", func(o *Options) { o.Optimizer = "rmsprop" }, nil, "optimizer"},
-		{"bad schedule", func(o *Options) { o.LRSchedule = "step" }, nil, "lr_schedule"},
+		{"text file as image", func(o *trainconfig.Options) {}, func() { os.WriteFile(notImage, []byte("not a png"), 0o644) }, "text.png"},
+		{"mining without labels", func(o *trainconfig.Options) { o.Data.Classes, o.Data.Triplets = "", missing }, nil, "mining needs class labels"},
+		{"zero batch", func(o *trainconfig.Options) { o.BatchSize = 0 }, nil, "batch_size"},
+		{"uneven shards", func(o *trainconfig.Options) { o.BatchShards = 3 }, nil, "batch_shards: 3 does not divide batch_size 4"},
+		{"bad optimizer", func(o *trainconfig.Options) { o.Optimizer = "rmsprop" }, nil, "optimizer"},
+		{"bad schedule", func(o *trainconfig.Options) { o.LRSchedule = "step" }, nil, "lr_schedule"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -329,7 +337,7 @@ func TestTrainMix(t *testing.T) {
 	singles := mustClassImages(t, 4, 1)
 	o := testOptions(t, "")
 	o.Data.Classes = ""
-	o.Data.Mix = []ClassSource{{Classes: pairs, Positives: 1, Negatives: 1}, {Classes: singles, Positives: 3, Negatives: 1}}
+	o.Data.Mix = []trainconfig.ClassSource{{Classes: pairs, Positives: 1, Negatives: 1}, {Classes: singles, Positives: 3, Negatives: 1}}
 	o.Data.SelfPositives = true
 	o.Data.SplitBy = "class"
 	o.Data.ValFraction = 0.3
@@ -392,7 +400,7 @@ func TestBetter(t *testing.T) {
 
 func TestLRScale(t *testing.T) {
 	cases := []struct {
-		schedule string
+		schedule trainconfig.Schedule
 		progress float64
 		want     float64
 	}{

@@ -21,15 +21,18 @@ import (
 	"time"
 )
 
-// Metrics, the distance a collection ranks by. For the unit-length vectors
-// of deeprank models all three rank alike.
+// Metric is the distance a collection ranks by. For the unit-length
+// vectors of deeprank models all three rank alike.
+type Metric string
+
+// The metrics.
 const (
 	// MetricL2 is the Euclidean distance.
-	MetricL2 = "L2"
+	MetricL2 Metric = "L2"
 	// MetricCosine is 1 - cosine similarity.
-	MetricCosine = "COSINE"
+	MetricCosine Metric = "COSINE"
 	// MetricIP is the negated inner product.
-	MetricIP = "IP"
+	MetricIP Metric = "IP"
 )
 
 // Sentinel errors, matched with errors.Is.
@@ -48,7 +51,7 @@ var (
 // Spec fixes what a collection holds.
 type Spec struct {
 	Dim          int    `json:"dim"`
-	Metric       string `json:"metric"`
+	Metric       Metric `json:"metric"`
 	ModelVersion string `json:"model_version"`
 }
 
@@ -186,10 +189,10 @@ func ValidID(id string) bool {
 	return true
 }
 
-// ValidMetric reports whether m is one of the metrics.
-func ValidMetric(m string) bool { return m == MetricL2 || m == MetricCosine || m == MetricIP }
+// Valid reports whether m is one of the metrics.
+func (m Metric) Valid() bool { return m == MetricL2 || m == MetricCosine || m == MetricIP }
 
 // Valid reports whether every store can make a collection under s: a
 // positive dimension, a known metric and a model version. A store may have
 // narrower limits of its own.
-func (s Spec) Valid() bool { return s.Dim >= 1 && ValidMetric(s.Metric) && s.ModelVersion != "" }
+func (s Spec) Valid() bool { return s.Dim >= 1 && s.Metric.Valid() && s.ModelVersion != "" }

@@ -6,13 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
 )
 
 func newDistanceCmd() *cobra.Command {
-	var modelPath, image1, image2 string
+	var image1, image2 string
 	cmd := &cobra.Command{
 		Use:     "distance --model M --image1 A --image2 B",
 		Short:   "Print the Euclidean distance between two images' embeddings",
@@ -20,10 +21,14 @@ func newDistanceCmd() *cobra.Command {
 		Example: `  deeprank distance --model model.drk --image1 a.jpg --image2 b.jpg`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if modelPath == "" || image1 == "" || image2 == "" {
-				return usagef("distance: --model, --image1 and --image2 are required")
+			l, err := loadConfig(cmd, map[string]string{"model": "model"})
+			if err != nil {
+				return err
 			}
-			m, err := model.Load(modelPath)
+			if l.Model == "" || image1 == "" || image2 == "" {
+				return usagef("distance: --model (key model, env %s), --image1 and --image2 are required", config.EnvName("model"))
+			}
+			m, err := model.Load(l.Model)
 			if err != nil {
 				return err
 			}
@@ -46,7 +51,7 @@ func newDistanceCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&modelPath, "model", "", "model file")
+	f.String("model", "", "model file (key model, env DEEPRANK_MODEL)")
 	f.StringVar(&image1, "image1", "", "first image")
 	f.StringVar(&image2, "image2", "", "second image")
 	return cmd

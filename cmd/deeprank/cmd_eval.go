@@ -13,7 +13,7 @@ import (
 )
 
 type evalOptions struct {
-	model     string
+	model     string // from the model key, which --model sets
 	untrained bool
 	set       eval.SetSpec
 	suite     string
@@ -59,6 +59,11 @@ Sets:
   deeprank eval --model model.drk --triplets val.txt --root ./dataset --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := loadConfig(cmd, map[string]string{"model": "model"})
+			if err != nil {
+				return err
+			}
+			o.model = l.Model
 			suite := &eval.Suite{Sets: []eval.SetSpec{o.set}}
 			if o.suite != "" {
 				if o.set != (eval.SetSpec{Root: o.set.Root, MaxImages: o.set.MaxImages}) {
@@ -96,7 +101,7 @@ Sets:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model file (without it, only the baselines)")
+	f.String("model", "", "model file (key model, env DEEPRANK_MODEL; without it, only the baselines)")
 	f.BoolVar(&o.untrained, "untrained", false, "also score a randomly initialised network of the model's spec")
 	f.StringVar(&o.set.Classes, "classes", "", "folder of class subfolders")
 	f.StringVar(&o.set.Queries, "queries", "", "folder of class subfolders of queries (with --gallery)")

@@ -212,8 +212,11 @@ func (p *progressPrinter) update(pr ingest.Progress) {
 	fmt.Fprintln(p.w, line)
 }
 
+// finish ends a progress line on a terminal, so that what is printed next
+// starts on a line of its own; it may be called more than once.
 func (p *progressPrinter) finish() {
 	if p.shown {
 		fmt.Fprintln(p.w)
+		p.shown = false
 	}
 }

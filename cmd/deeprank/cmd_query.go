@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/queryfilter"
 	"github.com/deeprank/deeprank/vectorstore"
 )
@@ -138,7 +138,7 @@ func (o *queryOptions) queryImages() ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && dataset.IsImageName(p) {
+			if !d.IsDir() && imageio.IsImageName(p) {
 				paths = append(paths, p)
 			}
 			return nil

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deeprank/deeprank/ingest"
-	"github.com/deeprank/deeprank/vectorstore"
 )
 
 func newReindexCmd() *cobra.Command {
@@ -64,91 +61,40 @@ EXIT STATUS
 				return err
 			}
 			defer store.Close()
-			ctx, stderr := cmd.Context(), cmd.ErrOrStderr()
-			old, err := store.Open(ctx, collection)
-			if err != nil {
-				return err
-			}
-			info, err := old.Info(ctx)
-			if err != nil {
-				return err
-			}
+			stderr := cmd.ErrOrStderr()
 			// With --json, stdout holds one JSON document and nothing else,
 			// so that it parses; the sentences go to stderr.
 			say := cmd.OutOrStdout()
 			if asJSON {
 				say = stderr
 			}
-			if info.ModelVersion == emb.ModelVersion() {
-				fmt.Fprintf(say, "collection %q already holds vectors of model %s: nothing to do\n", collection, info.ModelVersion)
+			progress := newProgressPrinter(stderr)
+			opts := &ingest.ReindexOptions{Options: *runOptions(l.Config, progress.update), DropMissing: dropMissing,
+				Logf: func(format string, args ...any) { progress.finish(); fmt.Fprintf(stderr, format+"\n", args...) }}
+			res, err := ingest.Reindex(cmd.Context(), emb, store, collection, opts)
+			progress.finish()
+			var missing *ingest.MissingError
+			if errors.As(err, &missing) {
+				for _, m := range missing.Missing[:min(len(missing.Missing), 20)] {
+					fmt.Fprintf(stderr, "  not re-embedded: %s (id %.12s): the file is gone or its bytes changed\n", m.Path, m.ID)
+				}
+				return fmt.Errorf("reindex %q: %d of %d images could not be embedded again from their files (listed above); the collection is unchanged. Restore them, or pass --drop-missing to reindex without them", collection, len(missing.Missing), missing.Images)
+			}
+			if err != nil {
+				return err
+			}
+			if !res.Switched {
+				fmt.Fprintf(say, "collection %q already holds vectors of model %s: nothing to do\n", collection, res.From)
 				if asJSON {
 					printSummary(cmd.OutOrStdout(), &ingest.Summary{}, true)
 				}
 				return nil
 			}
-			// The old collection's items: the images to embed again.
-			stored := map[string]vectorstore.Metadata{}
-			if err := old.Scan(ctx, func(it vectorstore.Item) error {
-				stored[it.ID] = it.Metadata
-				return nil
-			}); err != nil {
-				return err
+			if len(res.Dropped) > 0 {
+				fmt.Fprintf(stderr, "dropping %d images whose files are gone or changed (--drop-missing)\n", len(res.Dropped))
 			}
-			// A picture whose stored file is gone is embedded from a copy
-			// with the same bytes, where there is one.
-			live, err := ingest.Relocate(ctx, stored)
-			if err != nil {
-				return err
-			}
-			paths := make(map[string]string, len(stored))
-			for id, m := range stored {
-				paths[id] = m.Path
-				if p, ok := live[id]; ok {
-					paths[id] = p
-					fmt.Fprintf(stderr, "  %s is gone: embedding the copy at %s\n", m.Path, p)
-				}
-			}
-			fmt.Fprintf(stderr, "reindexing %q: %d images, model %s -> %s\n", collection, len(paths), info.ModelVersion, emb.ModelVersion())
-			spec := vectorstore.Spec{Dim: emb.Dim(), Metric: info.Metric, ModelVersion: emb.ModelVersion()}
-			var sum *ingest.Summary
-			err = store.Rebuild(ctx, collection, spec, func(ctx context.Context, fresh vectorstore.Collection) error {
-				files := make([]string, 0, len(paths))
-				for _, p := range paths {
-					files = append(files, p)
-				}
-				slices.Sort(files)
-				progress := newProgressPrinter(stderr)
-				var err error
-				sum, err = ingest.Run(ctx, emb, fresh, files, runOptions(l.Config, progress.update))
-				progress.finish()
-				var stopped *ingest.Interrupted
-				if errors.As(err, &stopped) {
-					// A re-run of reindex starts over, whatever was stored.
-					return fmt.Errorf("reindex %q interrupted; the collection is unchanged: %w", collection, stopped.Err)
-				}
-				if err != nil {
-					return err
-				}
-				lost, err := missingIDs(ctx, fresh, paths)
-				if err != nil {
-					return err
-				}
-				if len(lost) > 0 && !dropMissing {
-					for _, id := range lost[:min(len(lost), 20)] {
-						fmt.Fprintf(stderr, "  not re-embedded: %s (id %.12s): the file is gone or its bytes changed\n", paths[id], id)
-					}
-					return fmt.Errorf("reindex %q: %d of %d images could not be embedded again from their files (listed above); the collection is unchanged. Restore them, or pass --drop-missing to reindex without them", collection, len(lost), len(paths))
-				}
-				if len(lost) > 0 {
-					fmt.Fprintf(stderr, "dropping %d images whose files are gone or changed (--drop-missing)\n", len(lost))
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			printSummary(cmd.OutOrStdout(), sum, asJSON)
-			fmt.Fprintf(say, "switched collection %q to model %s\n", collection, emb.ModelVersion())
+			printSummary(cmd.OutOrStdout(), res.Summary, asJSON)
+			fmt.Fprintf(say, "switched collection %q to model %s\n", collection, res.To)
 			return nil
 		},
 	}
@@ -160,32 +106,4 @@ EXIT STATUS
 	addStoreFlags(cmd)
 	addWaitFlag(cmd)
 	return cmd
-}
-
-// missingIDs lists the ids of want that c lacks, sorted.
-func missingIDs(ctx context.Context, c vectorstore.Collection, want map[string]string) ([]string, error) {
-	ids := make([]string, 0, len(want))
-	for id := range want {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	var lost []string
-	const chunk = 1000
-	for i := 0; i < len(ids); i += chunk {
-		part := ids[i:min(i+chunk, len(ids))]
-		got, err := c.Get(ctx, part)
-		if err != nil {
-			return nil, err
-		}
-		have := make(map[string]bool, len(got))
-		for _, it := range got {
-			have[it.ID] = true
-		}
-		for _, id := range part {
-			if !have[id] {
-				lost = append(lost, id)
-			}
-		}
-	}
-	return lost, nil
 }

@@ -42,7 +42,7 @@ it): a new run would overwrite it.`,
 				return err
 			}
 			if err := l.Train.Validate(); err != nil {
-				return usageError{err}
+				return err
 			}
 			start := trainer.Fresh
 			switch {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/deeprank/deeprank/config"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // Exit codes, documented in the root command's help.
@@ -52,7 +53,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &ue), errors.Is(err, config.ErrInvalid):
+	case errors.As(err, &ue), errors.Is(err, config.ErrInvalid), errors.Is(err, trainconfig.ErrInvalid):
 		return exitUsage
 	case errors.Is(err, errPartial):
 		return exitPartial

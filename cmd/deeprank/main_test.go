@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,7 +81,6 @@ func TestCLI(t *testing.T) {
 	}
 	modelPath, _ := mustModel(t, dir, 1)
 	model2, v2 := mustModel(t, dir, 2)
-	store := filepath.Join(dir, "store")
 	badConfig := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badConfig, []byte("train:\n  epochs: \"ten\"\n"), 0o644)
 	unknownKey := filepath.Join(dir, "unknown.yaml")
@@ -93,48 +93,76 @@ func TestCLI(t *testing.T) {
 	badSuite := filepath.Join(dir, "bad-suite.yaml")
 	os.WriteFile(badSuite, []byte("sets:\n  - {name: x, queries: a}\n"), 0o644)
 
+	// Each case runs alone (go test -run 'TestCLI/NAME' works): the
+	// commands of before run first, and the word STORE in any argument is
+	// the case's own new store folder.
+	const st = "STORE"
+	ingest1 := []string{"ingest", "--model", modelPath, "--store-dir", st, filepath.Join(dir, "data")}
+	reindex2 := []string{"reindex", "--store-dir", st, "--model", model2}
+	triplets := filepath.Join(dir, "t.txt")
+	if out, code := runCLI(t, "triplets", "--input", filepath.Join(dir, "data"), "--pos", "2", "--neg", "1", "--out", triplets); code != exitOK {
+		t.Fatalf("triplets: exit %d: %s", code, out)
+	}
 	cases := []struct {
 		name     string
+		before   [][]string
 		args     []string
 		wantCode int
 		want     string
 	}{
-		{"help", []string{"--help"}, exitOK, "EXIT STATUS"},
-		{"triplets", []string{"triplets", "--input", filepath.Join(dir, "data"), "--pos", "2", "--neg", "1", "--out", filepath.Join(dir, "t.txt")}, exitOK, "wrote 12 triplets from 6 images in 2 classes"},
-		{"eval triplet file", []string{"eval", "--model", modelPath, "--triplets", filepath.Join(dir, "t.txt"), "--root", filepath.Join(dir, "data")}, exitOK, "phash"},
-		{"eval classes json", []string{"eval", "--model", modelPath, "--classes", filepath.Join(dir, "data"), "--json"}, exitOK, `"similarity_precision"`},
-		{"distance to itself", []string{"distance", "--model", modelPath, "--image1", img, "--image2", img}, exitOK, "0.000000"},
-		{"distance corrupt model", []string{"distance", "--model", corrupt, "--image1", img, "--image2", img}, exitFailure, "corrupt.drk"},
-		{"distance missing image", []string{"distance", "--model", modelPath, "--image1", img, "--image2", filepath.Join(dir, "nope.png")}, exitFailure, "nope.png"},
-		{"train config wrong type", []string{"train", "--config", badConfig}, exitUsage, "train.epochs"},
-		{"train config unknown key", []string{"train", "--config", unknownKey}, exitUsage, `unknown key "train.learning_rat"`},
-		{"train without data", []string{"train"}, exitUsage, "data.triplets"},
-		{"query unknown collection", []string{"query", "--image", img, "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), "--collection", "nope"}, exitFailure, "ingest first"},
-		{"ingest then query", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), filepath.Join(dir, "data")}, exitOK, "ingested 6, skipped 0"},
-		{"query finds itself", []string{"query", "--image", img, "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), "--top-k", "2"}, exitOK, "1     0.0000    " + img},
-		{"ingest with a broken file", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "store"), corrupt, filepath.Join(dir, "data")}, exitPartial, "failed: " + corrupt},
-		{"ingest a missing folder", []string{"ingest", "--model", modelPath, "--store-dir", filepath.Join(dir, "untouched"), "--collection", "typo", filepath.Join(dir, "phtos")}, exitUsage, "phtos not found"},
-		{"no collection from a missing folder", []string{"collections", "--store-dir", filepath.Join(dir, "untouched"), "--json"}, exitOK, "[]"},
-		{"ingest bad shard", []string{"ingest", "--shard", "4/4", filepath.Join(dir, "data")}, exitUsage, "--shard"},
-		{"collections", []string{"collections", "--store-dir", filepath.Join(dir, "store")}, exitOK, "images  6"},
-		{"reindex without model", []string{"reindex", "--store-dir", store}, exitUsage, "--model is required"},
-		{"reindex to a new model", []string{"reindex", "--store-dir", store, "--model", model2}, exitOK, `switched collection "images" to model ` + v2},
-		{"collections after reindex", []string{"collections", "--store-dir", store}, exitOK, v2},
-		{"query with the old model", []string{"query", "--image", img, "--model", modelPath, "--store-dir", store}, exitFailure, "model mismatch"},
-		{"query with the new model", []string{"query", "--image", img, "--model", model2, "--store-dir", store, "--top-k", "1"}, exitOK, "1     0.0000    " + img},
-		{"reindex again is a no-op", []string{"reindex", "--store-dir", store, "--model", model2}, exitOK, "nothing to do"},
-		{"milvus unreachable", []string{"collections", "--store", "milvus", "--milvus-address", "127.0.0.1:9"}, exitFailure, "milvus is unreachable"},
-		{"config show from env", []string{"config", "show"}, exitOK, "env DEEPRANK_QUERY_TOP_K"},
-		{"eval without set", []string{"eval", "--model", modelPath}, exitUsage, "give one of --classes, --queries with --gallery"},
-		{"eval queries against gallery", []string{"eval", "--model", modelPath, "--queries", filepath.Join(dir, "data"), "--gallery", filepath.Join(dir, "data"), "--untrained"}, exitOK, "untrained"},
-		{"eval suite markdown", []string{"eval", "--model", modelPath, "--suite", suite, "--markdown"}, exitOK, "### both\n\n| method | sim. precision | R@1 |"},
-		{"eval bad suite", []string{"eval", "--model", modelPath, "--suite", badSuite}, exitUsage, `sets[0] ("x")`},
+		{"help", nil, []string{"--help"}, exitOK, "EXIT STATUS"},
+		{"triplets", nil, []string{"triplets", "--input", filepath.Join(dir, "data"), "--pos", "2", "--neg", "1", "--out", filepath.Join(dir, "t2.txt")}, exitOK, "wrote 12 triplets from 6 images in 2 classes"},
+		{"eval triplet file", nil, []string{"eval", "--model", modelPath, "--triplets", triplets, "--root", filepath.Join(dir, "data")}, exitOK, "phash"},
+		{"eval classes json", nil, []string{"eval", "--model", modelPath, "--classes", filepath.Join(dir, "data"), "--json"}, exitOK, `"similarity_precision"`},
+		{"distance to itself", nil, []string{"distance", "--model", modelPath, "--image1", img, "--image2", img}, exitOK, "0.000000"},
+		{"distance without a model", nil, []string{"distance", "--image1", img, "--image2", img}, exitUsage, "--model (key model, env DEEPRANK_MODEL)"},
+		{"distance corrupt model", nil, []string{"distance", "--model", corrupt, "--image1", img, "--image2", img}, exitFailure, "corrupt.drk"},
+		{"distance missing image", nil, []string{"distance", "--model", modelPath, "--image1", img, "--image2", filepath.Join(dir, "nope.png")}, exitFailure, "nope.png"},
+		{"train config wrong type", nil, []string{"train", "--config", badConfig}, exitUsage, "train.epochs"},
+		{"train config unknown key", nil, []string{"train", "--config", unknownKey}, exitUsage, `unknown key "train.learning_rat"`},
+		{"train without data", nil, []string{"train"}, exitUsage, "data.triplets"},
+		{"query unknown collection", nil, []string{"query", "--image", img, "--model", modelPath, "--store-dir", st, "--collection", "nope"}, exitFailure, "ingest first"},
+		{"ingest", nil, ingest1, exitOK, "ingested 6, skipped 0"},
+		{"query finds itself", [][]string{ingest1}, []string{"query", "--image", img, "--model", modelPath, "--store-dir", st, "--top-k", "2"}, exitOK, "1     0.0000    " + img},
+		{"ingest with a broken file", [][]string{ingest1}, []string{"ingest", "--model", modelPath, "--store-dir", st, corrupt, filepath.Join(dir, "data")}, exitPartial, "failed: " + corrupt},
+		{"ingest a missing folder", nil, []string{"ingest", "--model", modelPath, "--store-dir", st, "--collection", "typo", filepath.Join(dir, "phtos")}, exitUsage, "phtos not found"},
+		{"no collection from a missing folder", [][]string{{"ingest", "--model", modelPath, "--store-dir", st, "--collection", "typo", filepath.Join(dir, "phtos")}},
+			[]string{"collections", "--store-dir", st, "--json"}, exitOK, "[]"},
+		{"ingest bad shard", nil, []string{"ingest", "--shard", "4/4", filepath.Join(dir, "data")}, exitUsage, "--shard"},
+		{"collections", [][]string{ingest1}, []string{"collections", "--store-dir", st}, exitOK, "images  6"},
+		{"reindex without model", [][]string{ingest1}, []string{"reindex", "--store-dir", st}, exitUsage, "--model is required"},
+		{"reindex to a new model", [][]string{ingest1}, reindex2, exitOK, `switched collection "images" to model ` + v2},
+		{"collections after reindex", [][]string{ingest1, reindex2}, []string{"collections", "--store-dir", st}, exitOK, v2},
+		{"query with the old model", [][]string{ingest1, reindex2}, []string{"query", "--image", img, "--model", modelPath, "--store-dir", st}, exitFailure, "model mismatch"},
+		{"query with the new model", [][]string{ingest1, reindex2}, []string{"query", "--image", img, "--model", model2, "--store-dir", st, "--top-k", "1"}, exitOK, "1     0.0000    " + img},
+		{"reindex again is a no-op", [][]string{ingest1, reindex2}, reindex2, exitOK, "nothing to do"},
+		{"milvus unreachable", nil, []string{"collections", "--store", "milvus", "--milvus-address", "127.0.0.1:9"}, exitFailure, "milvus is unreachable"},
+		{"config show from env", nil, []string{"config", "show"}, exitOK, "env DEEPRANK_QUERY_TOP_K"},
+		{"eval without set", nil, []string{"eval", "--model", modelPath}, exitUsage, "give one of --classes, --queries with --gallery"},
+		{"eval queries against gallery", nil, []string{"eval", "--model", modelPath, "--queries", filepath.Join(dir, "data"), "--gallery", filepath.Join(dir, "data"), "--untrained"}, exitOK, "untrained"},
+		{"eval suite markdown", nil, []string{"eval", "--model", modelPath, "--suite", suite, "--markdown"}, exitOK, "### both\n\n| method | sim. precision | R@1 |"},
+		{"eval bad suite", nil, []string{"eval", "--model", modelPath, "--suite", badSuite}, exitUsage, `sets[0] ("x")`},
 	}
 	t.Setenv("DEEPRANK_QUERY_TOP_K", "7")
 	t.Setenv("DEEPRANK_STORE_MILVUS_CONNECT_TIMEOUT", "2s")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, code := runCLI(t, tc.args...)
+			store := filepath.Join(t.TempDir(), "store")
+			withStore := func(args []string) []string {
+				out := slices.Clone(args)
+				for i, a := range out {
+					if a == st {
+						out[i] = store
+					}
+				}
+				return out
+			}
+			for _, b := range tc.before {
+				if out, code := runCLI(t, withStore(b)...); code != exitOK && code != exitUsage {
+					t.Fatalf("before: %v: exit %d: %s", b, code, out)
+				}
+			}
+			out, code := runCLI(t, withStore(tc.args)...)
 			if code != tc.wantCode || !strings.Contains(out, tc.want) {
 				t.Fatalf("exit %d (want %d), output:\n%s\nwant it to contain %q", code, tc.wantCode, out, tc.want)
 			}

@@ -92,7 +92,7 @@ func addWaitFlag(cmd *cobra.Command) {
 // takes its lock, waiting up to --wait with a line on stderr, and notices
 // (a torn write dropped, a migration) go to stderr.
 func openStore(cmd *cobra.Command, c config.Config, mode access) (vectorstore.Store, error) {
-	if c.Store.Kind == "milvus" {
+	if c.Store.Kind == config.Milvus {
 		return milvus.Open(cmd.Context(), c.Store.Milvus)
 	}
 	stderr := cmd.ErrOrStderr()
@@ -114,7 +114,7 @@ func openStore(cmd *cobra.Command, c config.Config, mode access) (vectorstore.St
 // embeddedStore opens the embedded store for the commands that only it
 // has (check, repair, compact).
 func embeddedStore(cmd *cobra.Command, c config.Config, mode access) (*embedded.Store, error) {
-	if c.Store.Kind == "milvus" {
+	if c.Store.Kind == config.Milvus {
 		return nil, usagef("%s: only the embedded store has it; Milvus keeps its own files", cmd.Name())
 	}
 	s, err := openStore(cmd, c, mode)
@@ -150,7 +150,7 @@ func runOptions(c config.Config, progress func(ingest.Progress)) *ingest.Options
 
 // openOrCreate opens a collection, creating it for the embedder's model if
 // it does not exist.
-func openOrCreate(ctx context.Context, s vectorstore.Store, name, metric string, e *embedder.Embedder) (vectorstore.Collection, bool, error) {
+func openOrCreate(ctx context.Context, s vectorstore.Store, name string, metric vectorstore.Metric, e *embedder.Embedder) (vectorstore.Collection, bool, error) {
 	c, err := s.Open(ctx, name)
 	if err == nil {
 		return c, false, nil

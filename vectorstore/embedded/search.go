@@ -84,7 +84,7 @@ func (h *hitHeap) offer(x hit, k int) {
 // scorer turns a dot product into a score that ranks like the metric:
 // squared L2, 1 - cosine, or the negated dot product.
 type scorer struct {
-	metric string
+	metric vectorstore.Metric
 	qq     float32 // the query's squared norm
 	qn     float32 // its norm
 }
@@ -104,7 +104,7 @@ func (s scorer) score(dot, norm float32) float32 {
 }
 
 // finish turns a score into the reported distance.
-func finish(metric string, s float32) float32 {
+func finish(metric vectorstore.Metric, s float32) float32 {
 	if metric == vectorstore.MetricL2 {
 		return float32(math.Sqrt(float64(s)))
 	}

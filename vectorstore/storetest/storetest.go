@@ -341,9 +341,9 @@ func Run(t *testing.T, fresh Fresh) {
 				it.Vector[j] *= float32(1 + i%3)
 			}
 		}
-		for _, metric := range []string{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
-			t.Run(metric, func(t *testing.T) {
-				name := "metric_" + metric
+		for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
+			t.Run(string(metric), func(t *testing.T) {
+				name := "metric_" + string(metric)
 				ms := vectorstore.Spec{Dim: dim, Metric: metric, ModelVersion: version}
 				if err := s.Create(ctx, name, ms); err != nil {
 					t.Fatal(err)
@@ -368,7 +368,7 @@ func Run(t *testing.T, fresh Fresh) {
 				}
 				// A unit vector's distance to itself: 0 for L2 and cosine, -1
 				// for the inner product.
-				self := map[string]float64{vectorstore.MetricL2: 0, vectorstore.MetricCosine: 0, vectorstore.MetricIP: -1}[metric]
+				self := map[vectorstore.Metric]float64{vectorstore.MetricL2: 0, vectorstore.MetricCosine: 0, vectorstore.MetricIP: -1}[metric]
 				hits, _ = c.Search(ctx, version, items[3].Vector, len(items), nil)
 				i := slices.IndexFunc(hits, func(h vectorstore.Hit) bool { return h.ID == ID(3) })
 				if i < 0 || math.Abs(float64(hits[i].Distance)-self) > 1e-4 {
@@ -526,7 +526,7 @@ type ranked struct {
 
 // rank orders items by brute force under a metric, with the distances a
 // store reports: Euclidean, 1 - cosine, or the negated inner product.
-func rank(items []vectorstore.Item, q []float32, metric string) []ranked {
+func rank(items []vectorstore.Item, q []float32, metric vectorstore.Metric) []ranked {
 	out := make([]ranked, len(items))
 	for i, it := range items {
 		var dot, qq, vv float64

@@ -1,6 +1,10 @@
-package trainer
+// Package trainconfig holds the options of a training run (the config's
+// train section), their defaults and their validation. It is apart from
+// package trainer so that loading a configuration does not link gorgonia.
+package trainconfig
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,19 +40,19 @@ type Options struct {
 	BatchShards int `json:"batch_shards"`
 	// Gap is the hinge margin g of max(0, g + D(q,p) - D(q,n)).
 	Gap float64 `json:"gap"`
-	// Optimizer is "sgd" (with momentum) or "adam".
-	Optimizer    string  `json:"optimizer"`
-	LearningRate float64 `json:"learning_rate"`
-	Momentum     float64 `json:"momentum"`
-	Nesterov     bool    `json:"nesterov"`
-	WeightDecay  float64 `json:"weight_decay"`
-	// LRSchedule is "constant", or "cosine": the learning rate falls from
+	// Optimizer is sgd (with momentum) or adam.
+	Optimizer    Optimizer `json:"optimizer"`
+	LearningRate float64   `json:"learning_rate"`
+	Momentum     float64   `json:"momentum"`
+	Nesterov     bool      `json:"nesterov"`
+	WeightDecay  float64   `json:"weight_decay"`
+	// LRSchedule is constant, or cosine: the learning rate falls from
 	// LearningRate to zero along a half cosine over the run's steps, which
 	// lets the last epochs settle into a minimum instead of bouncing around it.
-	LRSchedule string `json:"lr_schedule"`
+	LRSchedule Schedule `json:"lr_schedule"`
 	// Mining replaces each triplet's negative by one chosen in the batch:
-	// "none", "semihard" or "hard". Needs class labels (data.classes).
-	Mining string `json:"mining"`
+	// none, semihard or hard. Needs class labels (data.classes).
+	Mining Mining `json:"mining"`
 	Seed   uint64 `json:"seed"`
 
 	Augment imageio.Augment `json:"augment"`
@@ -69,6 +73,52 @@ type Options struct {
 	// Workers prepares images in parallel; 0 means GOMAXPROCS.
 	Workers int `json:"workers"`
 }
+
+// Optimizer names an optimiser.
+type Optimizer string
+
+// The optimisers.
+const (
+	// SGD is stochastic gradient descent with momentum (Nesterov's if
+	// Options.Nesterov).
+	SGD Optimizer = "sgd"
+	// Adam is Kingma and Ba's Adam.
+	Adam Optimizer = "adam"
+)
+
+// Valid reports whether o is one of the optimisers.
+func (o Optimizer) Valid() bool { return o == SGD || o == Adam }
+
+// Schedule names how the learning rate changes over a run.
+type Schedule string
+
+// The schedules.
+const (
+	// Constant keeps the learning rate.
+	Constant Schedule = "constant"
+	// Cosine lowers it to zero along a half cosine.
+	Cosine Schedule = "cosine"
+)
+
+// Valid reports whether s is one of the schedules.
+func (s Schedule) Valid() bool { return s == Constant || s == Cosine }
+
+// Mining names how a batch's negatives are chosen.
+type Mining string
+
+// The mining modes.
+const (
+	// NoMining keeps each triplet's negative.
+	NoMining Mining = "none"
+	// SemiHard takes the closest negative farther than the positive, else
+	// the closest.
+	SemiHard Mining = "semihard"
+	// Hard takes the closest negative.
+	Hard Mining = "hard"
+)
+
+// Valid reports whether m is one of the mining modes.
+func (m Mining) Valid() bool { return m == NoMining || m == SemiHard || m == Hard }
 
 // Data says where the triplets come from. Exactly one of Triplets and
 // Classes is set.
@@ -110,10 +160,10 @@ type ClassSource struct {
 	Negatives int    `json:"negatives"`
 }
 
-// DefaultOptions are the defaults of every field: the reference's
+// Default returns the defaults of every field: the reference's
 // optimiser (SGD, lr 0.001, Nesterov momentum 0.9, batch 8) and augmentation,
 // on the compact spec.
-func DefaultOptions() Options {
+func Default() Options {
 	return Options{
 		Model:         model.DefaultSpec(),
 		Normalization: model.UnitNormalization(),
@@ -129,12 +179,12 @@ func DefaultOptions() Options {
 		BatchSize:    8,
 		BatchShards:  1,
 		Gap:          1,
-		Optimizer:    "sgd",
+		Optimizer:    SGD,
 		LearningRate: 0.001,
-		LRSchedule:   "constant",
+		LRSchedule:   Constant,
 		Momentum:     0.9,
 		Nesterov:     true,
-		Mining:       "none",
+		Mining:       NoMining,
 		Seed:         1,
 		Augment: imageio.Augment{
 			HorizontalFlip: true,
@@ -150,14 +200,26 @@ func DefaultOptions() Options {
 	}
 }
 
-// Validate reports the first impossible value, naming its config key.
+// ErrInvalid is returned (wrapped) by Validate for an impossible value.
+var ErrInvalid = errors.New("invalid training options")
+
+// invalidError is an error of Validate: its text names the key, and it
+// matches ErrInvalid.
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string        { return e.err.Error() }
+func (e invalidError) Unwrap() error        { return e.err }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// Validate reports the first impossible value, naming its config key; the
+// error matches ErrInvalid.
 func (o Options) Validate() error {
 	bad := func(key, format string, args ...any) error {
-		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+		return invalidError{fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))}
 	}
 	if o.InitModel == "" {
 		if err := o.Model.Validate(); err != nil {
-			return fmt.Errorf("config: model: %w", err)
+			return invalidError{fmt.Errorf("config: model: %w", err)}
 		}
 	}
 	for c, s := range o.Normalization.Std {
@@ -186,7 +248,7 @@ func (o Options) Validate() error {
 		return bad("batch_shards", "%d does not divide batch_size %d into equal parts", o.BatchShards, o.BatchSize)
 	case !(o.Gap > 0):
 		return bad("gap", "%g must be above 0", o.Gap)
-	case o.Optimizer != "sgd" && o.Optimizer != "adam":
+	case !o.Optimizer.Valid():
 		return bad("optimizer", "%q is not sgd or adam", o.Optimizer)
 	case !(o.LearningRate > 0) || o.LearningRate > 10:
 		return bad("learning_rate", "%g is outside (0, 10]", o.LearningRate)
@@ -194,9 +256,9 @@ func (o Options) Validate() error {
 		return bad("momentum", "%g is outside [0, 1)", o.Momentum)
 	case o.WeightDecay < 0:
 		return bad("weight_decay", "%g must not be negative", o.WeightDecay)
-	case o.Mining != "none" && o.Mining != "semihard" && o.Mining != "hard":
+	case !o.Mining.Valid():
 		return bad("mining", "%q is not none, semihard or hard", o.Mining)
-	case o.Mining != "none" && o.Data.Triplets != "":
+	case o.Mining != NoMining && o.Data.Triplets != "":
 		return bad("mining", "mining needs class labels: use data.classes or data.mix, or set mining: none")
 	case o.Augment.Rotation < 0 || o.Augment.Rotation > 180:
 		return bad("augment.rotation", "%g is outside 0..180 degrees", o.Augment.Rotation)
@@ -214,7 +276,7 @@ func (o Options) Validate() error {
 		return bad("augment.jpeg_probability", "%g is outside [0, 1]", o.Augment.JPEGProbability)
 	case o.Augment.JPEGProbability > 0 && (o.Augment.JPEGMinQuality < 1 || o.Augment.JPEGMinQuality > 95):
 		return bad("augment.jpeg_min_quality", "%d is outside 1..95", o.Augment.JPEGMinQuality)
-	case o.LRSchedule != "constant" && o.LRSchedule != "cosine":
+	case !o.LRSchedule.Valid():
 		return bad("lr_schedule", "%q is not constant or cosine", o.LRSchedule)
 	case o.SelectBy != "precision" && o.SelectBy != "recall1" && o.SelectBy != "loss":
 		return bad("select_by", "%q is not precision, recall1 or loss", o.SelectBy)

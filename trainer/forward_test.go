@@ -9,18 +9,9 @@ import (
 	"github.com/deeprank/deeprank/model"
 )
 
-// sharedParams makes parameter nodes whose values are the model's own weight
-// slices: what the optimiser writes, model.Net reads at once.
-func sharedParams(m *model.Model) paramFunc {
-	return func(g *G.ExprGraph, p model.Param, shape tensor.Shape) *G.Node {
-		t := tensor.New(tensor.WithBacking(m.Weights[p.Name]), tensor.WithShape(shape...))
-		return G.NewTensor(g, tensor.Float32, shape.Dims(), G.WithShape(shape...), G.WithName(p.Name), G.WithValue(t))
-	}
-}
-
 // graphForward runs the network's inference graph in gorgonia. The trainer
-// itself evaluates with model.Net; this exists to prove the two engines agree
-// and to measure the speed-up.
+// itself evaluates with model.Net; tests use this to prove the two engines
+// agree and to measure the speed-up.
 type graphForward struct {
 	ng    *netGraph
 	vm    G.VM

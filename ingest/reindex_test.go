@@ -1,0 +1,147 @@
+package ingest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestReindex moves a collection of 6 images from one model to another,
+// with the image files as each case leaves them, and checks the result, the
+// error and what the collection holds after.
+func TestReindex(t *testing.T) {
+	cases := []struct {
+		name string
+		// edit changes the image files after the first ingest; it returns
+		// the paths Reindex must report missing.
+		edit        func(t *testing.T, data string) []string
+		dropMissing bool
+		sameModel   bool
+		wantSwitch  bool
+		wantCount   int
+	}{
+		{name: "all files there", edit: keepFiles, wantSwitch: true, wantCount: 6},
+		{name: "same model", edit: keepFiles, sameModel: true, wantCount: 6},
+		{name: "a file gone", edit: removeFirst, wantCount: 6},
+		{name: "a file gone, dropped", edit: removeFirst, dropMissing: true, wantSwitch: true, wantCount: 5},
+		{name: "a file changed", edit: func(t *testing.T, data string) []string {
+			p := firstImage(t, data)
+			b, err := os.ReadFile(p)
+			if err == nil {
+				err = os.WriteFile(p, append(b, 0), 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{p}
+		}, wantCount: 6},
+		{name: "a file moved", edit: func(t *testing.T, data string) []string {
+			p := firstImage(t, data)
+			// Relocate looks under the folders of the stored paths.
+			moved := filepath.Join(filepath.Dir(p), "moved")
+			if err := os.MkdirAll(moved, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(p, filepath.Join(moved, "x.png")); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}, wantSwitch: true, wantCount: 6},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			oldEmb := mustEmbedderSeed(t, 1)
+			data := t.TempDir()
+			writeImages(t, data, 6)
+			store, coll := mustCollection(t, t.TempDir(), oldEmb)
+			t.Cleanup(func() { store.Close() })
+			if _, err := Run(ctx, oldEmb, coll, []string{data}, nil); err != nil {
+				t.Fatal(err)
+			}
+			wantMissing := tc.edit(t, data)
+			newEmb := mustEmbedderSeed(t, 2)
+			if tc.sameModel {
+				newEmb = oldEmb
+			}
+			var logged []string
+			opts := &ReindexOptions{DropMissing: tc.dropMissing, Logf: func(format string, args ...any) { logged = append(logged, format) }}
+			res, err := Reindex(ctx, newEmb, store, "images", opts)
+
+			var me *MissingError
+			switch {
+			case len(wantMissing) > 0 && !tc.dropMissing:
+				if !errors.As(err, &me) {
+					t.Fatalf("Reindex error = %v, want *MissingError", err)
+				}
+				if got := missingPaths(me.Missing); !slices.Equal(got, wantMissing) || me.Images != 6 || me.Collection != "images" {
+					t.Errorf("MissingError lists %v of %d in %q, want %v of 6 in images", got, me.Images, me.Collection, wantMissing)
+				}
+			case err != nil:
+				t.Fatalf("Reindex: %v", err)
+			default:
+				if res.Switched != tc.wantSwitch || res.From != oldEmb.ModelVersion() || res.To != newEmb.ModelVersion() {
+					t.Errorf("result %+v, want switched %v from %s to %s", res, tc.wantSwitch, oldEmb.ModelVersion(), newEmb.ModelVersion())
+				}
+				if got := missingPaths(res.Dropped); !slices.Equal(got, wantMissing) {
+					t.Errorf("dropped %v, want %v", got, wantMissing)
+				}
+				if tc.wantSwitch && (res.Summary == nil || res.Summary.Ingested != tc.wantCount) {
+					t.Errorf("summary %+v, want %d stored", res.Summary, tc.wantCount)
+				}
+			}
+
+			// The collection holds the new model's vectors only if it switched.
+			c, err := store.Open(ctx, "images")
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := c.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := oldEmb.ModelVersion()
+			if tc.wantSwitch {
+				want = newEmb.ModelVersion()
+			}
+			if info.ModelVersion != want || info.Count != tc.wantCount {
+				t.Errorf("after: model %s with %d items, want %s with %d", info.ModelVersion, info.Count, want, tc.wantCount)
+			}
+			if tc.wantSwitch && !slices.Contains(logged, "reindexing %q: %d images, model %s -> %s") {
+				t.Errorf("Logf got %q, want the line that starts the embedding", logged)
+			}
+		})
+	}
+}
+
+func keepFiles(*testing.T, string) []string { return nil }
+
+// removeFirst deletes firstImage.
+func removeFirst(t *testing.T, data string) []string {
+	p := firstImage(t, data)
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	return []string{p}
+}
+
+// firstImage is the first image file under data, by name.
+func firstImage(t *testing.T, data string) string {
+	t.Helper()
+	ps, err := filepath.Glob(filepath.Join(data, "*", "*.png"))
+	if err != nil || len(ps) == 0 {
+		t.Fatalf("no image under %s: %v", data, err)
+	}
+	slices.Sort(ps)
+	return ps[0]
+}
+
+func missingPaths(ms []MissingImage) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Path)
+	}
+	return out
+}

@@ -1,0 +1,53 @@
+package trainconfig
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	valid := func() Options {
+		o := Default()
+		o.Data.Classes = "classes"
+		return o
+	}
+	cases := []struct {
+		name string
+		edit func(*Options)
+		want string // a part of the message; "" for valid
+	}{
+		{"default with data", func(*Options) {}, ""},
+		{"no data", func(o *Options) { o.Data.Classes = "" }, "config: data: set one of"},
+		{"two data", func(o *Options) { o.Data.Triplets = "t.txt" }, "config: data: set one of"},
+		{"optimizer", func(o *Options) { o.Optimizer = "rmsprop" }, `config: optimizer: "rmsprop" is not sgd or adam`},
+		{"adam", func(o *Options) { o.Optimizer = Adam }, ""},
+		{"schedule", func(o *Options) { o.LRSchedule = "step" }, `config: lr_schedule: "step" is not constant or cosine`},
+		{"cosine", func(o *Options) { o.LRSchedule = Cosine }, ""},
+		{"mining", func(o *Options) { o.Mining = "random" }, `config: mining: "random" is not none, semihard or hard`},
+		{"hard", func(o *Options) { o.Mining = Hard }, ""},
+		{"mining without labels", func(o *Options) { o.Data.Classes, o.Data.Triplets, o.Mining = "", "t.txt", SemiHard }, "config: mining: mining needs class labels"},
+		{"batch", func(o *Options) { o.BatchSize = 0 }, "config: batch_size: 0 is outside 1..4096"},
+		{"model", func(o *Options) { o.Model.InputSize = 0 }, "config: model: "},
+		{"model ignored when fine-tuning", func(o *Options) { o.Model.InputSize, o.InitModel = 0, "m.drk" }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := valid()
+			tc.edit(&o)
+			err := o.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error with %q", err, tc.want)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("Validate() = %v, which does not match ErrInvalid", err)
+			}
+		})
+	}
+}
