@@ -8,7 +8,8 @@
 // a small file that declares a huge image is refused cheaply. Supported
 // formats: JPEG (turned upright by its EXIF orientation; CMYK and grey
 // included), PNG (8 and 16 bits, grey, palette, alpha), GIF (first frame),
-// WebP, BMP and TIFF. Transparent areas are composited on white.
+// WebP, BMP, TIFF, HEIC and AVIF (turned upright by their rotation and
+// mirroring). Transparent areas are composited on white.
 //
 // Decoding for a known network input (DecodeFor, LoadAll)
 // decodes a JPEG directly at 1/2, 1/4 or 1/8 of its size when that still
@@ -105,7 +106,8 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 		return 0, err
 	}
 	perPixel := bytesPerPixel(cfg.ColorModel) + 4 // Square's RGBA copy
-	if format == "jpeg" {
+	switch format {
+	case "jpeg":
 		if jpegProgressive(data) {
 			// An int32 per coefficient of each component; a JPEG's
 			// bytes per pixel are its components (grey 1, YCbCr 3,
@@ -114,6 +116,14 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 		}
 		if jpegOrientation(data) > 1 {
 			perPixel += 4 // orient's second RGBA copy, beside Square's
+		}
+	case "heic", "heif", "avif":
+		// The decoder's planes and its RGBA output in WebAssembly memory,
+		// beside the Go copy; an AVIF's rotation and mirroring, one copy
+		// each.
+		perPixel += 8
+		if format != "heic" {
+			perPixel += 8
 		}
 	}
 	return int64(cfg.Width) * int64(cfg.Height) * perPixel, nil
@@ -162,6 +172,10 @@ func DecodeFor(data []byte, size int, opts *Options) (img image.Image, full imag
 		img, _, err = image.Decode(bytes.NewReader(data))
 		if err != nil {
 			return nil, image.Rectangle{}, fmt.Errorf("%w: %v", ErrNotImage, err)
+		}
+		if format == "avif" || format == "heif" && heifIsAVIF(data) {
+			rotate, mirror := avifOrientation(data)
+			img = orient(orient(img, rotate), mirror)
 		}
 		// The image's own bounds, not the header's: a GIF's first frame
 		// can be smaller than its screen.

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gen2brain/avif"
 	"golang.org/x/image/bmp"
 )
 
@@ -236,6 +237,9 @@ func FuzzDecode(f *testing.F) {
 	bmp.Encode(&buf, img)
 	f.Add(buf.Bytes())
 	f.Add([]byte("GIF89a"))
+	buf.Reset()
+	avif.Encode(&buf, img, avif.Options{Quality: 50, Speed: 10}) // HEIC has no encoder in Go
+	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := Decode(data, &Options{MaxPixels: 1 << 20})
 		if err != nil {

@@ -4,7 +4,8 @@
 # shows that they ran and which Milvus version answered.
 #
 # Set-up it does itself: starts a Docker engine (scripts/docker-engine.sh,
-# installing Debian's docker.io if needed), installs OpenBLAS for the
+# installing Debian's docker.io if needed), installs the HEIC and AVIF
+# encoders the decoders' tests use (scripts/heif-tools.sh), OpenBLAS for the
 # optional openblas build (scripts/openblas.sh) and, unless DEEPRANK_MILVUS_IMAGE
 # names an image to use, builds the local Milvus image (scripts/milvus-image.sh)
 # for machines without a registry. Tests that need data fetched by scripts/
@@ -18,6 +19,10 @@ if [ -z "${DEEPRANK_MILVUS_IMAGE:-}" ]; then
 fi
 # Here the integration tests must run: fail rather than skip without Docker.
 export DEEPRANK_REQUIRE_DOCKER=1
+# HEIC and AVIF test files are made from the sample photos by the
+# reference encoders: fail rather than skip without them.
+scripts/heif-tools.sh
+export DEEPRANK_REQUIRE_HEIF_TOOLS=1
 go test -race -count=1 -timeout 30m $(go list ./... | grep -v /integration) "$@"
 # The scaled JPEG decoder against the standard library on every camera
 # photo: under the race detector it takes one photo's variants only.
