@@ -30,10 +30,63 @@ func BLAS() string { return blasName }
 // no autodiff graph. It reads the model's weights in place, so a Net sees
 // later changes to them (the trainer uses that to evaluate while it trains).
 // A Net is safe for concurrent use.
+//
+// Each branch runs image by image through its spatial layers (one image's
+// activations stay in the cache), a convolution's bias, ReLU and the
+// max-pool after it applied in one pass over its product, in buffers each
+// worker reuses from batch to batch; the dense layers then run on the
+// whole batch.
 type Net struct {
-	arch    Arch
-	weights map[string][]float32
-	workers int
+	arch     Arch
+	weights  map[string][]float32
+	workers  int
+	branches [][]step // each branch's layers, fused
+	head     []step
+	scratch  sync.Pool // of *scratch
+}
+
+// step is one operation of the compiled network: a layer, and for a
+// convolution the max-pool that follows it, if any, fused into it.
+type step struct {
+	Layer
+	pool *Layer
+}
+
+// perImage reports whether a step works on one image at a time.
+func (s step) perImage() bool { return s.Kind != Dense }
+
+// compile fuses a chain of layers into steps, dropping dropout (an
+// identity at inference).
+func compile(layers []Layer) []step {
+	var out []step
+	for i := 0; i < len(layers); i++ {
+		l := layers[i]
+		switch {
+		case l.Kind == Dropout:
+			continue
+		case l.Kind == Conv && i+1 < len(layers) && layers[i+1].Kind == MaxPool:
+			pool := layers[i+1]
+			out = append(out, step{l, &pool})
+			i++
+		default:
+			out = append(out, step{Layer: l})
+		}
+	}
+	return out
+}
+
+// scratch is one worker's buffers, kept between batches.
+type scratch struct {
+	col, prod, a, b []float32
+}
+
+// grow returns buf resized to n values, reallocating only when it is too
+// small.
+func grow(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return (*buf)[:n]
 }
 
 // NetOptions tunes a Net. The zero value (or nil) means defaults.
@@ -53,11 +106,21 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 			return nil, fmt.Errorf("new net: parameter %s has %d values, want %d", p.Name, len(m.Weights[p.Name]), shapeSize(p.Shape))
 		}
 	}
-	n := &Net{arch: a, weights: m.Weights, workers: runtime.GOMAXPROCS(0)}
+	workers := runtime.GOMAXPROCS(0)
 	if opts != nil && opts.Workers > 0 {
-		n.workers = opts.Workers
+		workers = opts.Workers
 	}
-	return n, nil
+	return newNet(a, m.Weights, workers), nil
+}
+
+// newNet compiles an architecture whose weights are checked.
+func newNet(a Arch, weights map[string][]float32, workers int) *Net {
+	n := &Net{arch: a, weights: weights, workers: workers, head: compile(a.Head)}
+	for _, b := range a.Branches {
+		n.branches = append(n.branches, compile(b.Layers))
+	}
+	n.scratch.New = func() any { return new(scratch) }
+	return n
 }
 
 // Dim is the embedding size.
@@ -96,77 +159,125 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 
 // forward runs count images through the network into out.
 func (n *Net) forward(x []float32, count int, out []float32) {
-	var concat []float32 // (count, total branch width)
+	sc := n.scratch.Get().(*scratch)
+	defer n.scratch.Put(sc)
 	width := 0
-	var outs [][]float32
 	for _, b := range n.arch.Branches {
-		h := x
-		for _, l := range b.Layers {
-			h = n.apply(l, h, count)
-		}
-		outs = append(outs, h)
 		width += b.Layers[len(b.Layers)-1].Out.Size()
 	}
-	concat = make([]float32, count*width)
+	concat := make([]float32, count*width) // (count, total branch width)
 	off := 0
-	for bi, b := range n.arch.Branches {
-		bw := b.Layers[len(b.Layers)-1].Out.Size()
+	for bi, steps := range n.branches {
+		spatial := 0
+		for spatial < len(steps) && steps[spatial].perImage() {
+			spatial++
+		}
+		h, shape := x, n.arch.Input
+		if spatial > 0 {
+			shape = steps[spatial-1].outShape()
+			h = make([]float32, count*shape.Size())
+			for i := range count {
+				img := n.image(steps[:spatial], x[i*n.arch.Input.Size():(i+1)*n.arch.Input.Size()], sc)
+				copy(h[i*shape.Size():], img)
+			}
+		}
+		for _, st := range steps[spatial:] {
+			h = n.batch(st, h, count)
+		}
+		bw := n.arch.Branches[bi].Layers[len(n.arch.Branches[bi].Layers)-1].Out.Size()
 		for i := range count {
-			copy(concat[i*width+off:], outs[bi][i*bw:(i+1)*bw])
+			copy(concat[i*width+off:], h[i*bw:(i+1)*bw])
 		}
 		off += bw
 	}
 	h := concat
-	for _, l := range n.arch.Head {
-		h = n.apply(l, h, count)
+	for _, st := range n.head {
+		h = n.batch(st, h, count)
 	}
 	copy(out, h)
 }
 
-// apply runs one layer on a batch of count activations of shape l.In.
-func (n *Net) apply(l Layer, h []float32, count int) []float32 {
-	switch l.Kind {
-	case Conv:
-		return n.conv(l, h, count)
-	case MaxPool:
-		return maxPool(l, h, count)
-	case GlobalAvgPool:
-		return globalAvgPool(l, h, count)
+// outShape is the shape a step leaves.
+func (s step) outShape() Shape {
+	if s.pool != nil {
+		return s.pool.Out
+	}
+	return s.Out
+}
+
+// image runs one image through per-image steps, in sc's buffers; the
+// result is valid until sc is used again.
+func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
+	for i, st := range steps {
+		dst := &sc.a
+		if i%2 == 1 {
+			dst = &sc.b
+		}
+		out := grow(dst, st.outShape().Size())
+		switch st.Kind {
+		case Conv:
+			n.conv(st, h, out, sc)
+		case MaxPool:
+			maxPool(st.Layer, h, out, nil, false)
+		case GlobalAvgPool:
+			globalAvgPool(st.Layer, h, out)
+		case L2Normalize:
+			copy(out, h)
+			l2Normalize(out, st.In.Size())
+		default:
+			panic("model: no per-image pass for layer kind " + st.Kind.String())
+		}
+		h = out
+	}
+	return h
+}
+
+// batch runs a step on count activations at once.
+func (n *Net) batch(st step, h []float32, count int) []float32 {
+	switch st.Kind {
 	case Dense:
-		return n.dense(l, h, count)
-	case Dropout:
-		return h
+		return n.dense(st.Layer, h, count)
 	case L2Normalize:
 		out := make([]float32, len(h))
 		copy(out, h)
-		l2Normalize(out, l.In.Size())
+		l2Normalize(out, st.In.Size())
 		return out
 	}
-	panic("model: unknown layer kind " + l.Kind.String())
+	panic("model: no batch pass for layer kind " + st.Kind.String())
 }
 
-func (n *Net) conv(l Layer, h []float32, count int) []float32 {
+// conv convolves one image into out: the product of the weights and the
+// image's windows (im2col), then its bias and ReLU, and the max-pool that
+// follows, in one pass over the product.
+func (n *Net) conv(st step, h, out []float32, sc *scratch) {
+	l := st.Layer
 	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
 	ckk := l.In.C * l.Kernel * l.Kernel
 	hw := l.Out.H * l.Out.W
-	col := make([]float32, ckk*hw)
-	out := make([]float32, count*l.Out.Size())
-	for i := range count {
-		im2col(l, h[i*l.In.Size():(i+1)*l.In.Size()], col)
-		o := out[i*l.Out.Size() : (i+1)*l.Out.Size()]
-		for c := range l.Out.C {
-			row := o[c*hw : (c+1)*hw]
+	col := grow(&sc.col, ckk*hw)
+	im2col(l, h, col)
+	prod := out
+	if st.pool != nil {
+		prod = grow(&sc.prod, l.Out.Size())
+	}
+	// prod (Cout x HW) = w (Cout x CKK) * col (CKK x HW)
+	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, hw, ckk, 1, w, ckk, col, hw, 0, prod, hw)
+	if st.pool != nil {
+		maxPool(*st.pool, prod, out, b, l.ReLU)
+		return
+	}
+	for c := range l.Out.C {
+		row := out[c*hw : (c+1)*hw]
+		if l.ReLU {
+			for j, v := range row {
+				row[j] = max(v+b[c], 0)
+			}
+		} else {
 			for j := range row {
-				row[j] = b[c]
+				row[j] += b[c]
 			}
 		}
-		// o (Cout x HW) = w (Cout x CKK) * col (CKK x HW) + o
-		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, hw, ckk, 1, w, ckk, col, hw, 1, o, hw)
-		if l.ReLU {
-			relu(o)
-		}
 	}
-	return out
 }
 
 // im2col lays out every kernel window of one image as a column: row
@@ -210,28 +321,37 @@ func im2col(l Layer, img, col []float32) {
 	}
 }
 
-func maxPool(l Layer, h []float32, count int) []float32 {
-	out := make([]float32, count*l.Out.Size())
+// maxPool pools one image's activations h into out. With bias, it pools
+// a convolution's product and adds the channel's bias after taking the
+// maximum (the same as before: adding a constant and ReLU keep the order),
+// then applies ReLU if relu is set.
+func maxPool(l Layer, h, out, bias []float32, relu bool) {
 	H, W, OH, OW := l.In.H, l.In.W, l.Out.H, l.Out.W
-	if l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && H%2 == 0 && W%2 == 0 {
-		// The backbone's pool: no clipping, no padding.
-		for p := range count * l.In.C {
-			in := h[p*H*W : (p+1)*H*W]
-			o := out[p*OH*OW : (p+1)*OH*OW]
+	floor := float32(math.Inf(-1))
+	if relu {
+		floor = 0
+	}
+	for c := range l.In.C {
+		in := h[c*H*W : (c+1)*H*W]
+		o := out[c*OH*OW : (c+1)*OH*OW]
+		var b float32
+		if bias != nil {
+			b = bias[c]
+		}
+		if l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && H%2 == 0 && W%2 == 0 {
+			// The backbone's pool: no clipping, no padding.
 			for oy := range OH {
 				r0 := in[2*oy*W : (2*oy+1)*W]
 				r1 := in[(2*oy+1)*W : (2*oy+2)*W]
+				r1 = r1[:len(r0)]
 				row := o[oy*OW : (oy+1)*OW]
 				for ox := range row {
-					row[ox] = max(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1])
+					x := 2 * ox
+					row[ox] = max(max(r0[x], r0[x+1], r1[x], r1[x+1])+b, floor)
 				}
 			}
+			continue
 		}
-		return out
-	}
-	for p := range count * l.In.C {
-		in := h[p*H*W : (p+1)*H*W]
-		o := out[p*OH*OW : (p+1)*OH*OW]
 		for oy := range OH {
 			y0 := max(oy*l.Stride-l.Pad.Top, 0)
 			y1 := min(oy*l.Stride-l.Pad.Top+l.Kernel, H)
@@ -244,24 +364,22 @@ func maxPool(l Layer, h []float32, count int) []float32 {
 						m = max(m, v)
 					}
 				}
-				o[oy*OW+ox] = m
+				o[oy*OW+ox] = max(m+b, floor)
 			}
 		}
 	}
-	return out
 }
 
-func globalAvgPool(l Layer, h []float32, count int) []float32 {
+// globalAvgPool averages each channel of one image's activations.
+func globalAvgPool(l Layer, h, out []float32) {
 	hw := l.In.H * l.In.W
-	out := make([]float32, count*l.In.C)
-	for p := range out {
+	for c := range out {
 		var s float32
-		for _, v := range h[p*hw : (p+1)*hw] {
+		for _, v := range h[c*hw : (c+1)*hw] {
 			s += v
 		}
-		out[p] = s / float32(hw)
+		out[c] = s / float32(hw)
 	}
-	return out
 }
 
 func (n *Net) dense(l Layer, h []float32, count int) []float32 {
@@ -273,15 +391,11 @@ func (n *Net) dense(l Layer, h []float32, count int) []float32 {
 	}
 	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 1, out, o)
 	if l.ReLU {
-		relu(out)
+		for i, x := range out {
+			out[i] = max(x, 0)
+		}
 	}
 	return out
-}
-
-func relu(v []float32) {
-	for i, x := range v {
-		v[i] = max(x, 0)
-	}
 }
 
 // l2Normalize scales each row of width dim to unit length.

@@ -89,8 +89,15 @@ func TestForwardReference(t *testing.T) {
 			if want := (Shape{tc.Out[0], tc.Out[1], tc.Out[2]}); l.Out != want {
 				t.Fatalf("output shape %+v (padding %+v), want %+v", l.Out, l.Pad, want)
 			}
-			n := &Net{weights: map[string][]float32{"l.w": tc.W, "l.b": tc.B}, workers: 1}
-			if err := closeTo(n.apply(l, tc.X, 1), tc.Want); err != nil {
+			n := newNet(Arch{}, map[string][]float32{"l.w": tc.W, "l.b": tc.B}, 1)
+			st := step{Layer: l}
+			var got []float32
+			if st.perImage() {
+				got = n.image([]step{st}, tc.X, new(scratch))
+			} else {
+				got = n.batch(st, tc.X, 1)
+			}
+			if err := closeTo(got, tc.Want); err != nil {
 				t.Errorf("%v (padding %+v)", err, l.Pad)
 			}
 		})
@@ -125,7 +132,7 @@ func TestForwardReferenceNet(t *testing.T) {
 	}
 	raw := a
 	raw.Head = a.Head[:len(a.Head)-1]
-	n := &Net{arch: raw, weights: ref.Weights, workers: 2}
+	n := newNet(raw, ref.Weights, 2)
 	if err := closeTo(n.Forward(ref.X, 2), ref.Want); err != nil {
 		t.Errorf("before the final L2 normalisation: %v", err)
 	}
