@@ -31,10 +31,10 @@ func newIngestCmd() *cobra.Command {
 		Use:   "ingest --collection NAME PATH...",
 		Short: "Embed images and store their vectors",
 		Long: `Ingest walks the files and folders given (folders recursively, taking files
-with an image extension: jpg, jpeg, png, gif, webp, bmp, tif, tiff), embeds
-every image with the model and writes the vectors, with the path, size,
-dimensions, modification time and folder name of each image, into the
-collection, creating it if needed.
+with an image extension: jpg, jpeg, png, gif, webp, bmp, tif, tiff, and the
+heic, heif and avif that phones write), embeds every image with the model
+and writes the vectors, with the path, size, dimensions, modification time
+and folder name of each image, into the collection, creating it if needed.
 
 An image's ID is the SHA-256 of its bytes: running ingest again skips what the
 collection holds, so an interrupted run resumes where it stopped and the same
