@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Camera photos, side by side in one run: `deeprank ingest` (the default
+# build, the default model, a new embedded store) against Pillow's draft +
+# resize pipeline (scripts/bench/pillow_pipeline.py, in a virtual
+# environment this script makes: Python is benchmark infrastructure only)
+# on the same files and the same number of threads, with ingest's wall
+# time, images/s and peak RSS (GNU time). The files are N copies of the
+# 12 MP baseline photos of scripts/fetch-camera-photos.sh, each made
+# distinct by bytes after its end-of-image marker (which decoders ignore)
+# so that ingest, which skips content it has stored, embeds every one.
+# Then the same for HEIC and AVIF copies of those photos (made by
+# heif-enc and avifenc), which deeprank decodes in WebAssembly.
+#
+#   scripts/bench-camera.sh [N]      N = 1000 by default; THREADS=2
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000}
+threads=${THREADS:-2}
+scripts/fetch-camera-photos.sh data/camera >/dev/null
+scripts/heif-tools.sh
+command -v /usr/bin/time >/dev/null || scripts/apt-install.sh time
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+python3 -m venv "$tmp/venv"
+"$tmp/venv/bin/pip" install -q pillow
+go build -o "$tmp/deeprank" ./cmd/deeprank
+
+originals=(data/camera/*-420.jpg)
+mkdir -p "$tmp/jpeg"
+for i in $(seq 0 $((n - 1))); do
+  src=${originals[$((i % ${#originals[@]}))]}
+  dst=$tmp/jpeg/$(printf '%05d' "$i").jpg
+  cp "$src" "$dst"
+  printf 'copy %d' "$i" >>"$dst"
+done
+mkdir -p "$tmp/heic" "$tmp/avif"
+for src in "${originals[@]}"; do
+  base=$(basename "$src" .jpg)
+  heif-enc -q 90 -o "$tmp/heic/$base.heic" "$src" >/dev/null
+  avifenc -s 8 -j "$threads" "$src" "$tmp/avif/$base.avif" >/dev/null
+done
+
+# ingest DIR: prints images/s and peak RSS in MB of one ingest into a new store.
+ingest() {
+  local files count start end
+  files=("$1"/*)
+  count=${#files[@]}
+  rm -rf "$tmp/store"
+  start=$(date +%s.%N)
+  DEEPRANK_STORE_DIR=$tmp/store GOMAXPROCS=$threads /usr/bin/time -f '%M' -o "$tmp/rss" \
+    "$tmp/deeprank" ingest --collection bench "$1" >/dev/null 2>"$tmp/ingest.log" || {
+    cat "$tmp/ingest.log" >&2
+    exit 1
+  }
+  end=$(date +%s.%N)
+  awk -v c="$count" -v s="$start" -v e="$end" -v r="$(tail -1 "$tmp/rss")" \
+    'BEGIN { printf "%7.1f images/s   peak RSS %4.0f MB", c / (e - s), r / 1024 }'
+}
+
+echo "camera photos, 4032x3024, $threads threads, default model (64x64 input)"
+printf '%-34s %s\n' "deeprank ingest, $n JPEGs" "$(ingest "$tmp/jpeg")"
+pillow=$("$tmp/venv/bin/python" scripts/bench/pillow_pipeline.py 64 "$threads" "$tmp"/jpeg/*)
+printf '%-34s %7.1f images/s   (read, SHA-256, draft, resize)\n' "Pillow, the same $n JPEGs" "$pillow"
+printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} HEIC" "$(ingest "$tmp/heic")"
+printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} AVIF" "$(ingest "$tmp/avif")"
