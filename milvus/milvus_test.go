@@ -1,10 +1,13 @@
 package milvus
 
 import (
+	"encoding/json"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deeprank/deeprank/milvus/milvusconfig"
 	"github.com/deeprank/deeprank/vectorstore"
@@ -100,14 +103,34 @@ func TestParseDescription(t *testing.T) {
 	}
 }
 
+// FuzzParseDescription builds descriptions from fuzzed fields and checks
+// parseDescription against the rules written out here (format 1, a name of
+// a letter or _ then letters, digits or _, at most 255; a model version; a
+// metric of L2, COSINE or IP), not against the code's own checks; accepted
+// fields come back as they went in.
 func FuzzParseDescription(f *testing.F) {
-	f.Add(`{"deeprank":1,"name":"images","model_version":"abc","metric":"COSINE"}`)
-	f.Add(`{"deeprank":1}`)
-	f.Add(`[]`)
-	f.Fuzz(func(t *testing.T, text string) {
-		d, ok := parseDescription(text)
-		if ok && (!vectorstore.ValidName(d.Name) || !d.Metric.Valid() || d.ModelVersion == "") {
-			t.Fatalf("accepted %q as %+v", text, d)
+	f.Add(1, "images", "abc", "COSINE")
+	f.Add(2, "images", "abc", "L2")
+	f.Add(1, "9lives", "abc", "IP")
+	f.Add(1, "images", "", "IP")
+	f.Add(1, "images", "abc", "cosine")
+	f.Add(0, "", "", "")
+	name := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
+	f.Fuzz(func(t *testing.T, format int, coll, version, metric string) {
+		if !utf8.ValidString(coll + version + metric) {
+			t.Skip("JSON would change the text")
+		}
+		text, err := json.Marshal(map[string]any{"deeprank": format, "name": coll, "model_version": version, "metric": metric})
+		if err != nil {
+			t.Skip(err)
+		}
+		want := format == 1 && name.MatchString(coll) && version != "" && (metric == "L2" || metric == "COSINE" || metric == "IP")
+		d, ok := parseDescription(string(text))
+		if ok != want {
+			t.Fatalf("parseDescription(%s) ok = %v, want %v", text, ok, want)
+		}
+		if ok && (d.Name != coll || d.ModelVersion != version || string(d.Metric) != metric) {
+			t.Fatalf("parseDescription(%s) = %+v", text, d)
 		}
 	})
 }
