@@ -83,11 +83,7 @@ EXIT STATUS
 			if err := anyExists(args); err != nil {
 				return err
 			}
-			emb, err := newEmbedder(l.Config)
-			if err != nil {
-				return err
-			}
-			store, err := openStore(cmd, l.Config, writeStore)
+			emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
 			if err != nil {
 				return err
 			}

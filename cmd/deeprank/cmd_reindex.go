@@ -52,11 +52,7 @@ EXIT STATUS
 			if !cmd.Flags().Changed("model") {
 				return usagef("reindex: --model is required: the model file to move the collection to")
 			}
-			emb, err := newEmbedder(l.Config)
-			if err != nil {
-				return err
-			}
-			store, err := openStore(cmd, l.Config, writeStore)
+			emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
 			if err != nil {
 				return err
 			}

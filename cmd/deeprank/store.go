@@ -132,6 +132,21 @@ func loadModel(c config.Config) (*model.Model, error) {
 	return model.Load(c.Model)
 }
 
+// openForEmbedding loads the configured model and opens the store in mode,
+// for the commands that embed images into it (ingest, reindex). The caller
+// closes the store.
+func openForEmbedding(cmd *cobra.Command, c config.Config, mode access) (*embedder.Embedder, vectorstore.Store, error) {
+	emb, err := newEmbedder(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(cmd, c, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	return emb, store, nil
+}
+
 func newEmbedder(c config.Config) (*embedder.Embedder, error) {
 	m, err := loadModel(c)
 	if err != nil {
