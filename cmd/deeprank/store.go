@@ -27,21 +27,39 @@ var storeFlags = map[string]string{
 	"store.milvus.address": "milvus-address",
 }
 
+// modelFlag binds --model alone, for the commands without a store
+// (distance, eval).
+var modelFlag = map[string]string{"model": "model"}
+
 // embedFlags are the ingest keys that the commands embedding images in
 // bulk (ingest, reindex) bind.
 var embedFlags = map[string]string{"ingest.batch_size": "batch-size", "ingest.workers": "workers"}
 
 func addEmbedFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("batch-size", 0, "images embedded and written together (key ingest.batch_size)")
-	cmd.Flags().Int("workers", 0, "decoding goroutines, 0 = all cores (key ingest.workers)")
+	cmd.Flags().Int("batch-size", 0, "images embedded and written together")
+	cmd.Flags().Int("workers", 0, "decoding goroutines, 0 = all cores")
+	nameKeys(cmd, embedFlags)
 }
 
 func addStoreFlags(cmd *cobra.Command) {
-	cmd.Flags().String("model", "", "model file (key model, env DEEPRANK_MODEL; default: the built-in model)")
-	cmd.Flags().String("store", "", "where vectors live: embedded or milvus (key store.kind, env DEEPRANK_STORE_KIND; default embedded)")
-	cmd.Flags().String("store-dir", "", "embedded store folder (key store.dir, env DEEPRANK_STORE_DIR)")
-	cmd.Flags().String("milvus-address", "", "Milvus host:port (key store.milvus.address, env DEEPRANK_STORE_MILVUS_ADDRESS; default 127.0.0.1:19530)")
+	cmd.Flags().String("model", "", "model file; default: the built-in model")
+	cmd.Flags().String("store", "", "where vectors live: embedded or milvus; default embedded")
+	cmd.Flags().String("store-dir", "", "embedded store folder")
+	cmd.Flags().String("milvus-address", "", "Milvus host:port; default 127.0.0.1:19530")
+	nameKeys(cmd, storeFlags)
 }
+
+// nameKeys ends the help of each flag of bind (keys to flag names) with the
+// key it sets and that key's environment variable, so that neither is
+// typed again in the help.
+func nameKeys(cmd *cobra.Command, bind map[string]string) {
+	for key, name := range bind {
+		cmd.Flags().Lookup(name).Usage += keyNote(key)
+	}
+}
+
+// keyNote names key and its environment variable, for help and messages.
+func keyNote(key string) string { return fmt.Sprintf(" (key %s, env %s)", key, config.EnvName(key)) }
 
 // checkCollectionName returns a usage error saying the naming rule (that of
 // vectorstore.ValidName) when name cannot name a collection; the stores' own
