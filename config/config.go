@@ -8,6 +8,13 @@
 // values of the wrong type and impossible values are errors that name the
 // key. viper stays inside this package: the rest of deeprank gets typed
 // structs.
+//
+// config loads; it does not define. Its sections are, where a package has
+// them, that package's own option types with their defaults and checks
+// (trainconfig.Options, milvusconfig.Config); the typed enums
+// (vectorstore.Metric, StoreKind) carry their own Valid. config imports
+// neither gorgonia nor the Milvus SDK. Errors of a value match ErrInvalid,
+// or trainconfig.ErrInvalid for the train section (checked by its command).
 package config
 
 import (
