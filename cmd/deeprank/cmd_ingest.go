@@ -96,7 +96,7 @@ EXIT STATUS
 				fmt.Fprintf(cmd.ErrOrStderr(), "created collection %q (model %s, %d dimensions)\n", o.collection, emb.ModelVersion(), emb.Dim())
 			}
 			progress := newProgressPrinter(cmd.ErrOrStderr())
-			opts := runOptions(l.Config, progress.update)
+			opts := l.Ingest.Options(progress.update)
 			opts.Shard, opts.Shards = shard, shards
 			sum, err := ingest.Run(cmd.Context(), emb, coll, args, opts)
 			progress.finish()

@@ -65,7 +65,7 @@ EXIT STATUS
 				say = stderr
 			}
 			progress := newProgressPrinter(stderr)
-			opts := &ingest.ReindexOptions{Options: *runOptions(l.Config, progress.update), DropMissing: dropMissing,
+			opts := &ingest.ReindexOptions{Options: *l.Ingest.Options(progress.update), DropMissing: dropMissing,
 				Logf: func(format string, args ...any) { progress.finish(); fmt.Fprintf(stderr, format+"\n", args...) }}
 			res, err := ingest.Reindex(cmd.Context(), emb, store, collection, opts)
 			progress.finish()

@@ -11,7 +11,6 @@ import (
 	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
-	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/milvus"
 	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
@@ -172,13 +171,6 @@ func newEmbedder(c config.Config) (*embedder.Embedder, error) {
 	}
 	return embedder.New(m, &embedder.Options{Workers: c.Ingest.Workers, BatchSize: c.Ingest.BatchSize,
 		Decode: &imageio.Options{MaxPixels: c.Ingest.MaxPixels}})
-}
-
-// runOptions are the options of an ingest run that the configuration
-// sets, with progress reported to progress.
-func runOptions(c config.Config, progress func(ingest.Progress)) *ingest.Options {
-	return &ingest.Options{BatchSize: c.Ingest.BatchSize, Workers: c.Ingest.Workers, Progress: progress,
-		MaxFileBytes: c.Ingest.MaxFileBytes, DecodeMemory: c.Ingest.DecodeMemoryBytes}
 }
 
 // openOrCreate opens a collection, creating it for the embedder's model if
