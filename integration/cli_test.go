@@ -118,9 +118,9 @@ func topHit(path string) *regexp.Regexp {
 // real photos, query, ingest again (nothing new), reindex to another model,
 // query with it.
 func TestCLI(t *testing.T) {
+	photos, files := samplePhotos(t) // before the container, which it may skip
 	srv := startMilvus(t)
 	srv.announce(t)
-	photos, files := samplePhotos(t)
 	query := filepath.Join(photos, "beach", "beach3.jpg")
 	env := []string{"DEEPRANK_STORE_KIND=milvus", "DEEPRANK_STORE_MILVUS_ADDRESS=" + srv.address(t)}
 
