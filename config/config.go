@@ -8,6 +8,14 @@
 // values of the wrong type and impossible values are errors that name the
 // key. viper stays inside this package: the rest of deeprank gets typed
 // structs.
+//
+// config loads; it does not define. Its sections are, where a package has
+// them, that package's own option types with their defaults and checks
+// (ingest.Config, trainconfig.Options, milvusconfig.Config); the typed enums
+// (vectorstore.Metric, StoreKind) carry their own Valid. config imports
+// neither gorgonia nor the Milvus SDK. Errors of a value match ErrInvalid
+// (and the section's own sentinel, as ingest.ErrInvalidConfig), or
+// trainconfig.ErrInvalid for the train section (checked by its command).
 package config
 
 import (
@@ -42,7 +50,7 @@ type Config struct {
 	// means the default model built into deeprank.
 	Model  string              `json:"model"`
 	Store  Store               `json:"store"`
-	Ingest Ingest              `json:"ingest"`
+	Ingest ingest.Config       `json:"ingest"`
 	Query  Query               `json:"query"`
 	Serve  Serve               `json:"serve"`
 	Train  trainconfig.Options `json:"train"`
@@ -90,21 +98,6 @@ func (s Store) MetricOrDefault() vectorstore.Metric {
 	return vectorstore.MetricL2
 }
 
-// Ingest tunes ingestion.
-type Ingest struct {
-	BatchSize int `json:"batch_size"`
-	// Workers decode images; 0 means all cores.
-	Workers int `json:"workers"`
-	// MaxPixels refuses, before decoding, images declaring more pixels.
-	MaxPixels int64 `json:"max_pixels"`
-	// MaxFileBytes refuses, before reading them, larger files.
-	MaxFileBytes int64 `json:"max_file_bytes"`
-	// DecodeMemoryBytes is the memory the workers' decodes share, each
-	// estimated from its image's header; an image needing more is decoded
-	// alone.
-	DecodeMemoryBytes int64 `json:"decode_memory_bytes"`
-}
-
 // Query tunes searches.
 type Query struct {
 	TopK int `json:"top_k"`
@@ -136,7 +129,7 @@ type Serve struct {
 func Default() Config {
 	return Config{
 		Store:  Store{Kind: Embedded, CompactLogBytes: 16 << 20, Milvus: milvusconfig.Default()},
-		Ingest: Ingest{BatchSize: 64, MaxPixels: 50_000_000, MaxFileBytes: ingest.DefaultMaxFileBytes, DecodeMemoryBytes: ingest.DefaultDecodeMemory},
+		Ingest: ingest.DefaultConfig(),
 		Query:  Query{TopK: 10},
 		Serve: Serve{Addr: "127.0.0.1:8080", MaxUploadBytes: 32 << 20, Timeout: 30 * time.Second,
 			Queue: 16, ThumbnailCacheBytes: 32 << 20},
@@ -177,17 +170,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: store.metric: %q is not L2, COSINE or IP", ErrInvalid, c.Store.Metric)
 	case c.Store.CompactLogBytes < 1:
 		return fmt.Errorf("%w: store.compact_log_bytes: %d is not positive", ErrInvalid, c.Store.CompactLogBytes)
-	case c.Ingest.BatchSize < 1 || c.Ingest.BatchSize > 4096:
-		return fmt.Errorf("%w: ingest.batch_size: %d is outside 1..4096", ErrInvalid, c.Ingest.BatchSize)
-	case c.Ingest.Workers < 0:
-		return fmt.Errorf("%w: ingest.workers: %d must not be negative", ErrInvalid, c.Ingest.Workers)
-	case c.Ingest.MaxPixels < 1:
-		return fmt.Errorf("%w: ingest.max_pixels: %d must be at least 1", ErrInvalid, c.Ingest.MaxPixels)
-	case c.Ingest.MaxFileBytes < 1:
-		return fmt.Errorf("%w: ingest.max_file_bytes: %d must be at least 1", ErrInvalid, c.Ingest.MaxFileBytes)
-	case c.Ingest.DecodeMemoryBytes < 1:
-		return fmt.Errorf("%w: ingest.decode_memory_bytes: %d must be at least 1", ErrInvalid, c.Ingest.DecodeMemoryBytes)
-	case c.Query.TopK < 1 || c.Query.TopK > 10000:
+	}
+	if err := c.Ingest.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if c.Query.TopK < 1 || c.Query.TopK > 10000 {
 		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
 	}
 	if err := c.Serve.validate(); err != nil {

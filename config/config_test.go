@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 	"github.com/spf13/pflag"
 )
@@ -174,21 +175,30 @@ func TestSecretKeys(t *testing.T) {
 func TestValidateIngest(t *testing.T) {
 	cases := []struct {
 		name string
-		set  func(*Ingest)
-		want string // substring of the error; "" for none
+		set  func(*ingest.Config)
+		want string // the error; "" for none
 	}{
-		{"defaults", func(*Ingest) {}, ""},
-		{"no file size", func(i *Ingest) { i.MaxFileBytes = 0 }, "ingest.max_file_bytes"},
-		{"no decode memory", func(i *Ingest) { i.DecodeMemoryBytes = -1 }, "ingest.decode_memory_bytes"},
-		{"a tiny decode budget decodes one at a time", func(i *Ingest) { i.DecodeMemoryBytes = 1 }, ""},
+		{"defaults", func(*ingest.Config) {}, ""},
+		{"batch", func(i *ingest.Config) { i.BatchSize = 5000 }, "invalid configuration: ingest.batch_size: 5000 is outside 1..4096"},
+		{"workers", func(i *ingest.Config) { i.Workers = -1 }, "invalid configuration: ingest.workers: -1 must not be negative"},
+		{"pixels", func(i *ingest.Config) { i.MaxPixels = 0 }, "invalid configuration: ingest.max_pixels: 0 must be at least 1"},
+		{"no file size", func(i *ingest.Config) { i.MaxFileBytes = 0 }, "invalid configuration: ingest.max_file_bytes: 0 must be at least 1"},
+		{"no decode memory", func(i *ingest.Config) { i.DecodeMemoryBytes = -1 }, "invalid configuration: ingest.decode_memory_bytes: -1 must be at least 1"},
+		{"a tiny decode budget decodes one at a time", func(i *ingest.Config) { i.DecodeMemoryBytes = 1 }, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
 			tc.set(&c.Ingest)
 			err := c.Validate()
-			if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("Validate = %v, want an error naming %q", err, tc.want)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want || !errors.Is(err, ErrInvalid) || !errors.Is(err, ingest.ErrInvalidConfig) {
+				t.Errorf("Validate() = %v, want %q matching ErrInvalid and ingest.ErrInvalidConfig", err, tc.want)
 			}
 		})
 	}

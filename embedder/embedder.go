@@ -3,7 +3,9 @@
 //
 // An Embedder decodes and resizes images on several goroutines while the
 // network runs, and embeds in batches. The same image always gives the same
-// vector. An Embedder is safe for concurrent use.
+// vector. An Embedder is safe for concurrent use. EmbedSquares is the batch
+// path for images already decoded and resized (eval, the trainer's held-out
+// pass).
 package embedder
 
 import (

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/internal/cputime"
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 )
@@ -155,15 +156,17 @@ func TestDecodeForJPEG(t *testing.T) {
 
 // cameraPhotos lists the JPEGs that scripts/fetch-camera-photos.sh makes
 // (12 MP, every variant) and the quickstart's sample photos
-// (scripts/fetch-sample.sh, 720x360), skipping the test when there are none.
+// (scripts/fetch-sample.sh, 720x360), skipping the test when there are none
+// (failing under fixture.RequireDataEnv).
 func cameraPhotos(t testing.TB) []string {
 	if testing.Short() {
 		t.Skip("-short: the camera photos take a minute")
 	}
-	camera, _ := filepath.Glob("../data/camera/*.jpg")
+	dir := fixture.RequireData(t, "../data/camera", "scripts/fetch-camera-photos.sh (and scripts/fetch-sample.sh) to test on real photos")
+	camera, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
 	sample, _ := filepath.Glob("../data/sample/*/*.jpg")
 	if len(camera) == 0 {
-		t.Skip("no camera photos in ../data/camera: run scripts/fetch-camera-photos.sh (and scripts/fetch-sample.sh) to test on real photos")
+		t.Fatalf("no photos in %s: remove it and run scripts/fetch-camera-photos.sh", dir)
 	}
 	if raceEnabled { // every variant of one photo, and a few small ones
 		first := camera[0][:strings.LastIndex(camera[0], "-")+1]

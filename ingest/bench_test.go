@@ -150,31 +150,39 @@ func BenchmarkQuery(b *testing.B) {
 }
 
 // BenchmarkIngestMemory runs the real binary on 1,000 and on 10,000 images
-// and reports each run's peak resident memory (MB): it must not grow with
-// the number of images.
+// and reports each run's peak resident memory (MB). It fails when the
+// larger run's peak passes the smaller's by more than a quarter and 16 MB:
+// memory must not grow with the number of images.
 func BenchmarkIngestMemory(b *testing.B) {
 	dir := b.TempDir()
 	bin := mustBuild(b, dir)
+	peaks := map[int]float64{}
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("images=%d", n), func(b *testing.B) {
 			images := filepath.Join(dir, fmt.Sprint(n))
 			writeImages(b, images, n)
-			peakIngest(b, bin, images)
+			peaks[n] = peakIngest(b, bin, images)
 		})
+	}
+	if small, large := peaks[1000], peaks[10000]; small > 0 && large > small*1.25+16 {
+		b.Errorf("peak resident memory grew with the images: %.0f MB for 1,000, %.0f MB for 10,000", small, large)
 	}
 }
 
 // BenchmarkIngestLargePNGs runs the real binary, with two workers, on 20
 // 16-bit RGB PNGs of 7000x7000 pixels (about 400 KB each, under the pixel
 // limit, 588 MB each to decode) and reports its peak resident memory (MB),
-// which the shared decode budget keeps under 1 GB; without it each worker
-// held 600 MB. It takes a minute or so: one iteration is enough.
+// which the shared decode budget keeps under 1 GB (it fails above); without
+// it each worker held 600 MB. It takes a minute or so: one iteration is
+// enough.
 func BenchmarkIngestLargePNGs(b *testing.B) {
 	dir := b.TempDir()
 	bin := mustBuild(b, dir)
 	images := filepath.Join(dir, "large")
 	writeLargePNGs(b, images, 20, 7000)
-	peakIngest(b, bin, images, "--workers", "2")
+	if peak := peakIngest(b, bin, images, "--workers", "2"); peak > 1024 {
+		b.Errorf("peak resident memory %.0f MB, over the 1 GB the decode budget should keep it under", peak)
+	}
 }
 
 // mustBuild builds the deeprank binary into dir and returns its path.
@@ -187,8 +195,9 @@ func mustBuild(b *testing.B, dir string) string {
 }
 
 // peakIngest ingests images with the binary bin and flags into a new store
-// every iteration, and reports the largest peak resident memory of a run.
-func peakIngest(b *testing.B, bin, images string, flags ...string) {
+// every iteration, and reports and returns the largest peak resident memory
+// of a run, in MB.
+func peakIngest(b *testing.B, bin, images string, flags ...string) float64 {
 	var peak int64
 	for b.Loop() {
 		args := append([]string{"ingest", "--collection", "mem", "--store-dir", b.TempDir()}, flags...)
@@ -198,7 +207,9 @@ func peakIngest(b *testing.B, bin, images string, flags ...string) {
 		}
 		peak = max(peak, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
 	}
-	b.ReportMetric(float64(peak)/1024, "peak-MB")
+	mb := float64(peak) / 1024
+	b.ReportMetric(mb, "peak-MB")
+	return mb
 }
 
 // gradient is a 16-bit RGB image computed pixel by pixel, so that encoding

@@ -1,5 +1,8 @@
 // Package ingest walks image files into a vector store: read, hash, skip
-// what the collection holds, decode, embed and upsert in batches.
+// what the collection holds, decode, embed and upsert in batches. Reindex
+// moves a collection to another model with the same steps, switching in one
+// step (vectorstore.Store.Rebuild). The CLI and the server call these: the
+// algorithms live here, not in a command.
 //
 // An item's ID is the SHA-256 of the file's bytes, so a re-run skips what an
 // earlier (perhaps interrupted) run stored, and the same picture under two

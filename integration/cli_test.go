@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/model"
 )
 
@@ -63,19 +64,12 @@ func run(t *testing.T, env []string, args ...string) (string, int) {
 	return "", 0
 }
 
-// samplePhotos is the quickstart's folder of real photos, fetched by
-// scripts/fetch-sample.sh when absent.
+// samplePhotos is the quickstart's folder of real photos, which
+// scripts/fetch-sample.sh fetches (the test skips without it, or fails
+// under fixture.RequireDataEnv).
 func samplePhotos(t *testing.T) (dir string, files []string) {
 	t.Helper()
-	dir, err := filepath.Abs("../data/sample")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if out, err := exec.Command("../scripts/fetch-sample.sh").CombinedOutput(); err != nil {
-			t.Fatalf("fetch the sample photos: %v\n%s", err, out)
-		}
-	}
+	dir = fixture.RequireData(t, "../data/sample", "scripts/fetch-sample.sh")
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && imageio.IsImageName(p) {
 			files = append(files, p)
@@ -124,9 +118,9 @@ func topHit(path string) *regexp.Regexp {
 // real photos, query, ingest again (nothing new), reindex to another model,
 // query with it.
 func TestCLI(t *testing.T) {
+	photos, files := samplePhotos(t) // before the container, which it may skip
 	srv := startMilvus(t)
 	srv.announce(t)
-	photos, files := samplePhotos(t)
 	query := filepath.Join(photos, "beach", "beach3.jpg")
 	env := []string{"DEEPRANK_STORE_KIND=milvus", "DEEPRANK_STORE_MILVUS_ADDRESS=" + srv.address(t)}
 

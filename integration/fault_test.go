@@ -46,10 +46,10 @@ func TestUnreachable(t *testing.T) {
 // ingest and starts it again: the interrupted run fails with an error (no
 // hang), and a re-run completes with every image stored exactly once.
 func TestRestartMidIngest(t *testing.T) {
+	dir, ids := jpegVariants(t, 4) // before the container: it may skip
 	srv := startMilvus(t)
 	srv.announce(t)
 	ctx := context.Background()
-	dir, ids := jpegVariants(t, 4)
 	env := []string{"DEEPRANK_STORE_KIND=milvus", "DEEPRANK_STORE_MILVUS_REQUEST_TIMEOUT=15s"}
 	addrEnv := func() string { return "DEEPRANK_STORE_MILVUS_ADDRESS=" + srv.address(t) }
 

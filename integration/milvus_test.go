@@ -62,6 +62,16 @@ type server struct {
 
 // startMilvus starts a Milvus container and terminates it when t ends. It
 // skips t where no Docker engine answers, unless DEEPRANK_REQUIRE_DOCKER=1.
+//
+// It does what testcontainers-go's modules/milvus (v0.44.0, the newest
+// served) does, by hand, because requiring that module changes the
+// product: its go.mod requires github.com/milvus-io/milvus/client/v2 for its
+// own tests, which lifts the milvus-proto API that package milvus's SDK
+// (milvus-sdk-go v2.4.2) is built with from v2.4 to v2.6, and grpc from
+// v1.67 to v1.82 (seen with go get and go mod graph). A test helper must not
+// swap the wire code of the Milvus adapter. The module would also publish
+// etcd's client port and wait one minute at most; here only gRPC and the
+// health port are published, on loopback, and start-up may take three.
 func startMilvus(t testing.TB) *server {
 	t.Helper()
 	// Where Docker is required, starting the container below fails loudly.

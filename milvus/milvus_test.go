@@ -1,13 +1,21 @@
 package milvus
 
 import (
+	"context"
+	"encoding/json"
 	"math"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deeprank/deeprank/milvus/milvusconfig"
 	"github.com/deeprank/deeprank/vectorstore"
+	"github.com/deeprank/deeprank/vectorstore/storetest"
+	"github.com/milvus-io/milvus-sdk-go/v2/client"
+	"github.com/milvus-io/milvus-sdk-go/v2/entity"
 )
 
 func TestFilterExpr(t *testing.T) {
@@ -100,24 +108,98 @@ func TestParseDescription(t *testing.T) {
 	}
 }
 
+// FuzzParseDescription builds descriptions from fuzzed fields and checks
+// parseDescription against the rules written out here (format 1, a name of
+// a letter or _ then letters, digits or _, at most 255; a model version; a
+// metric of L2, COSINE or IP), not against the code's own checks; accepted
+// fields come back as they went in.
 func FuzzParseDescription(f *testing.F) {
-	f.Add(`{"deeprank":1,"name":"images","model_version":"abc","metric":"COSINE"}`)
-	f.Add(`{"deeprank":1}`)
-	f.Add(`[]`)
-	f.Fuzz(func(t *testing.T, text string) {
-		d, ok := parseDescription(text)
-		if ok && (!vectorstore.ValidName(d.Name) || !d.Metric.Valid() || d.ModelVersion == "") {
-			t.Fatalf("accepted %q as %+v", text, d)
+	f.Add(1, "images", "abc", "COSINE")
+	f.Add(2, "images", "abc", "L2")
+	f.Add(1, "9lives", "abc", "IP")
+	f.Add(1, "images", "", "IP")
+	f.Add(1, "images", "abc", "cosine")
+	f.Add(0, "", "", "")
+	name := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
+	f.Fuzz(func(t *testing.T, format int, coll, version, metric string) {
+		if !utf8.ValidString(coll + version + metric) {
+			t.Skip("JSON would change the text")
+		}
+		text, err := json.Marshal(map[string]any{"deeprank": format, "name": coll, "model_version": version, "metric": metric})
+		if err != nil {
+			t.Skip(err)
+		}
+		want := format == 1 && name.MatchString(coll) && version != "" && (metric == "L2" || metric == "COSINE" || metric == "IP")
+		d, ok := parseDescription(string(text))
+		if ok != want {
+			t.Fatalf("parseDescription(%s) ok = %v, want %v", text, ok, want)
+		}
+		if ok && (d.Name != coll || d.ModelVersion != version || string(d.Metric) != metric) {
+			t.Fatalf("parseDescription(%s) = %+v", text, d)
 		}
 	})
 }
 
+// upsertClient records the ids of every Upsert request. Calls it does
+// not override panic on the nil Client.
+type upsertClient struct {
+	client.Client
+	requests [][]string
+}
+
+func (c *upsertClient) Upsert(_ context.Context, _, _ string, columns ...entity.Column) (entity.Column, error) {
+	c.requests = append(c.requests, columns[0].(*entity.ColumnVarChar).Data())
+	return nil, nil
+}
+
+// TestBatching upserts items of several sizes through a client that records
+// each request: requests stay within BatchBytes (by itemBytes) unless one
+// item alone is larger, every item goes once, in order, and a batch larger
+// than BatchBytes is split.
 func TestBatching(t *testing.T) {
-	// Upsert splits a batch so that no request passes BatchBytes: 128
-	// dimensions and a short path are about 1 KB an item.
+	// 128 dimensions and a short path are about 1 KB an item.
 	it := vectorstore.Item{Vector: make([]float32, 128), Metadata: vectorstore.Metadata{Path: "/p/x.jpg"}}
 	if b := itemBytes(it); b < 4*128 || b > 2048 {
 		t.Errorf("itemBytes = %d, want about 1 KB", b)
+	}
+	const dim, limit = 128, 3000
+	items := storetest.Items(12, dim, 1)
+	for i := range items {
+		items[i].Metadata.Path = "/p/" + strings.Repeat("x", 40*i)
+	}
+	items[7].Metadata.Path = "/p/" + strings.Repeat("y", limit) // alone over the limit
+	size := map[string]int{}
+	for _, it := range items {
+		size[it.ID] = itemBytes(it)
+	}
+	cli := &upsertClient{}
+	cfg := milvusconfig.Default()
+	cfg.BatchBytes = limit
+	c := &collection{s: &Store{cfg: cfg, cli: cli, written: map[string]bool{}},
+		p: physical{phys: "images__x", dim: dim, desc: description{Deeprank: descriptionFormat, Name: "images", ModelVersion: "m", Metric: vectorstore.MetricL2}}}
+	if err := c.Upsert(t.Context(), "m", items); err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, req := range cli.requests {
+		bytes := 0
+		for _, id := range req {
+			bytes += size[id]
+		}
+		if bytes > limit && len(req) > 1 {
+			t.Errorf("a request of %d items and %d bytes, over BatchBytes %d", len(req), bytes, limit)
+		}
+		all = append(all, req...)
+	}
+	var want []string
+	for _, it := range items {
+		want = append(want, it.ID)
+	}
+	if !slices.Equal(all, want) {
+		t.Errorf("requests carried %v, want every item once in order %v", all, want)
+	}
+	if len(cli.requests) < 5 {
+		t.Errorf("%d requests for %d items of about 1 KB under a %d-byte limit: the batch was not split", len(cli.requests), len(items), limit)
 	}
 }
 

@@ -3,11 +3,11 @@ package trainer_test
 import (
 	"context"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/deeprank/deeprank/config"
+	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/trainer"
 )
 
@@ -19,13 +19,7 @@ func TestTrainFashionMNIST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for about a minute")
 	}
-	data, err := filepath.Abs("../data/fashion-mnist/train")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(data); err != nil {
-		t.Skip("no Fashion-MNIST: run scripts/fetch-fashion-mnist.sh")
-	}
+	data := fixture.RequireData(t, "../data/fashion-mnist/train", "scripts/fetch-fashion-mnist.sh")
 	l, err := config.Load("../examples/fashion-mnist.yaml", nil)
 	if err != nil {
 		t.Fatal(err)

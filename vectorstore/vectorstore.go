@@ -9,7 +9,8 @@
 //
 // Implementations: the embedded store (package vectorstore/embedded) and
 // Milvus (package milvus). Both must pass the conformance suite of package
-// vectorstore/storetest.
+// vectorstore/storetest. The package imports no other package of deeprank:
+// a store knows vectors and metadata, not images or models.
 package vectorstore
 
 import (

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
@@ -21,12 +20,12 @@ func newDistanceCmd() *cobra.Command {
 		Example: `  deeprank distance --model model.drk --image1 a.jpg --image2 b.jpg`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadConfig(cmd, map[string]string{"model": "model"})
+			l, err := loadConfig(cmd, modelFlag)
 			if err != nil {
 				return err
 			}
 			if l.Model == "" || image1 == "" || image2 == "" {
-				return usagef("distance: --model (key model, env %s), --image1 and --image2 are required", config.EnvName("model"))
+				return usagef("distance: --model%s, --image1 and --image2 are required", keyNote("model"))
 			}
 			m, err := model.Load(l.Model)
 			if err != nil {
@@ -51,7 +50,8 @@ func newDistanceCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.String("model", "", "model file (key model, env DEEPRANK_MODEL)")
+	f.String("model", "", "model file")
+	nameKeys(cmd, modelFlag)
 	f.StringVar(&image1, "image1", "", "first image")
 	f.StringVar(&image2, "image2", "", "second image")
 	return cmd

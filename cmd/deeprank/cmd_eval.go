@@ -59,7 +59,7 @@ Sets:
   deeprank eval --model model.drk --triplets val.txt --root ./dataset --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadConfig(cmd, map[string]string{"model": "model"})
+			l, err := loadConfig(cmd, modelFlag)
 			if err != nil {
 				return err
 			}
@@ -101,7 +101,8 @@ Sets:
 		},
 	}
 	f := cmd.Flags()
-	f.String("model", "", "model file (key model, env DEEPRANK_MODEL; without it, only the baselines)")
+	f.String("model", "", "model file; without it, only the baselines")
+	nameKeys(cmd, modelFlag)
 	f.BoolVar(&o.untrained, "untrained", false, "also score a randomly initialised network of the model's spec")
 	f.StringVar(&o.set.Classes, "classes", "", "folder of class subfolders")
 	f.StringVar(&o.set.Queries, "queries", "", "folder of class subfolders of queries (with --gallery)")

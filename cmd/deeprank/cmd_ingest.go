@@ -83,11 +83,7 @@ EXIT STATUS
 			if err := anyExists(args); err != nil {
 				return err
 			}
-			emb, err := newEmbedder(l.Config)
-			if err != nil {
-				return err
-			}
-			store, err := openStore(cmd, l.Config, writeStore)
+			emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
 			if err != nil {
 				return err
 			}
@@ -100,7 +96,7 @@ EXIT STATUS
 				fmt.Fprintf(cmd.ErrOrStderr(), "created collection %q (model %s, %d dimensions)\n", o.collection, emb.ModelVersion(), emb.Dim())
 			}
 			progress := newProgressPrinter(cmd.ErrOrStderr())
-			opts := runOptions(l.Config, progress.update)
+			opts := l.Ingest.Options(progress.update)
 			opts.Shard, opts.Shards = shard, shards
 			sum, err := ingest.Run(cmd.Context(), emb, coll, args, opts)
 			progress.finish()

@@ -27,6 +27,9 @@ type queryOptions struct {
 	json        bool
 }
 
+// queryFlags are the keys query's own flags set.
+var queryFlags = map[string]string{"query.top_k": "top-k"}
+
 func newQueryCmd() *cobra.Command {
 	var o queryOptions
 	cmd := &cobra.Command{
@@ -58,7 +61,7 @@ exit status is then 3 if any failed.
 			if err != nil {
 				return err
 			}
-			l, err := loadRuntime(cmd, map[string]string{"query.top_k": "top-k"})
+			l, err := loadRuntime(cmd, queryFlags)
 			if err != nil {
 				return err
 			}
@@ -125,7 +128,8 @@ exit status is then 3 if any failed.
 	f.StringVar(&o.filter, "filter", "", "metadata filter: comma-separated class=NAME and path=PREFIX; a repeated key matches any of its values (see the help above)")
 	f.Float64Var(&o.maxDistance, "max-distance", -1, "leave out results farther than this (default: no limit)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
-	f.Int("top-k", 0, "number of results (key query.top_k, env DEEPRANK_QUERY_TOP_K)")
+	f.Int("top-k", 0, "number of results")
+	nameKeys(cmd, queryFlags)
 	addStoreFlags(cmd)
 	return cmd
 }

@@ -52,11 +52,7 @@ EXIT STATUS
 			if !cmd.Flags().Changed("model") {
 				return usagef("reindex: --model is required: the model file to move the collection to")
 			}
-			emb, err := newEmbedder(l.Config)
-			if err != nil {
-				return err
-			}
-			store, err := openStore(cmd, l.Config, writeStore)
+			emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
 			if err != nil {
 				return err
 			}
@@ -69,7 +65,7 @@ EXIT STATUS
 				say = stderr
 			}
 			progress := newProgressPrinter(stderr)
-			opts := &ingest.ReindexOptions{Options: *runOptions(l.Config, progress.update), DropMissing: dropMissing,
+			opts := &ingest.ReindexOptions{Options: *l.Ingest.Options(progress.update), DropMissing: dropMissing,
 				Logf: func(format string, args ...any) { progress.finish(); fmt.Fprintf(stderr, format+"\n", args...) }}
 			res, err := ingest.Reindex(cmd.Context(), emb, store, collection, opts)
 			progress.finish()

@@ -31,13 +31,7 @@ it): a new run would overwrite it.`,
   DEEPRANK_TRAIN_EPOCHS=5 deeprank train --config retrain.yaml --output small.drk`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadConfig(cmd, map[string]string{
-				"train.epochs":     "epochs",
-				"train.output":     "output",
-				"train.run_dir":    "run-dir",
-				"train.seed":       "seed",
-				"train.init_model": "init-model",
-			})
+			l, err := loadConfig(cmd, trainFlags)
 			if err != nil {
 				return err
 			}
@@ -63,10 +57,20 @@ it): a new run would overwrite it.`,
 	f := cmd.Flags()
 	f.BoolVar(&resume, "resume", false, "continue from the checkpoint in the run folder, if any")
 	f.BoolVar(&restart, "restart", false, "start over, deleting the checkpoint in the run folder (without it or --resume, train refuses to overwrite one)")
-	f.Int("epochs", 0, "epochs to train (key train.epochs, env DEEPRANK_TRAIN_EPOCHS)")
-	f.String("output", "", "model file to write (key train.output, env DEEPRANK_TRAIN_OUTPUT)")
-	f.String("run-dir", "", "folder for checkpoints and curves (key train.run_dir, env DEEPRANK_TRAIN_RUN_DIR)")
-	f.Uint64("seed", 0, "random seed (key train.seed, env DEEPRANK_TRAIN_SEED)")
-	f.String("init-model", "", "model file to fine-tune (key train.init_model, env DEEPRANK_TRAIN_INIT_MODEL)")
+	f.Int("epochs", 0, "epochs to train")
+	f.String("output", "", "model file to write")
+	f.String("run-dir", "", "folder for checkpoints and curves")
+	f.Uint64("seed", 0, "random seed")
+	f.String("init-model", "", "model file to fine-tune")
+	nameKeys(cmd, trainFlags)
 	return cmd
+}
+
+// trainFlags are the keys train's flags set.
+var trainFlags = map[string]string{
+	"train.epochs":     "epochs",
+	"train.output":     "output",
+	"train.run_dir":    "run-dir",
+	"train.seed":       "seed",
+	"train.init_model": "init-model",
 }

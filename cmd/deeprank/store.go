@@ -11,7 +11,6 @@ import (
 	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
-	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/milvus"
 	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
@@ -27,21 +26,39 @@ var storeFlags = map[string]string{
 	"store.milvus.address": "milvus-address",
 }
 
+// modelFlag binds --model alone, for the commands without a store
+// (distance, eval).
+var modelFlag = map[string]string{"model": "model"}
+
 // embedFlags are the ingest keys that the commands embedding images in
 // bulk (ingest, reindex) bind.
 var embedFlags = map[string]string{"ingest.batch_size": "batch-size", "ingest.workers": "workers"}
 
 func addEmbedFlags(cmd *cobra.Command) {
-	cmd.Flags().Int("batch-size", 0, "images embedded and written together (key ingest.batch_size)")
-	cmd.Flags().Int("workers", 0, "decoding goroutines, 0 = all cores (key ingest.workers)")
+	cmd.Flags().Int("batch-size", 0, "images embedded and written together")
+	cmd.Flags().Int("workers", 0, "decoding goroutines, 0 = all cores")
+	nameKeys(cmd, embedFlags)
 }
 
 func addStoreFlags(cmd *cobra.Command) {
-	cmd.Flags().String("model", "", "model file (key model, env DEEPRANK_MODEL; default: the built-in model)")
-	cmd.Flags().String("store", "", "where vectors live: embedded or milvus (key store.kind, env DEEPRANK_STORE_KIND; default embedded)")
-	cmd.Flags().String("store-dir", "", "embedded store folder (key store.dir, env DEEPRANK_STORE_DIR)")
-	cmd.Flags().String("milvus-address", "", "Milvus host:port (key store.milvus.address, env DEEPRANK_STORE_MILVUS_ADDRESS; default 127.0.0.1:19530)")
+	cmd.Flags().String("model", "", "model file; default: the built-in model")
+	cmd.Flags().String("store", "", "where vectors live: embedded or milvus; default embedded")
+	cmd.Flags().String("store-dir", "", "embedded store folder")
+	cmd.Flags().String("milvus-address", "", "Milvus host:port; default 127.0.0.1:19530")
+	nameKeys(cmd, storeFlags)
 }
+
+// nameKeys ends the help of each flag of bind (keys to flag names) with the
+// key it sets and that key's environment variable, so that neither is
+// typed again in the help.
+func nameKeys(cmd *cobra.Command, bind map[string]string) {
+	for key, name := range bind {
+		cmd.Flags().Lookup(name).Usage += keyNote(key)
+	}
+}
+
+// keyNote names key and its environment variable, for help and messages.
+func keyNote(key string) string { return fmt.Sprintf(" (key %s, env %s)", key, config.EnvName(key)) }
 
 // checkCollectionName returns a usage error saying the naming rule (that of
 // vectorstore.ValidName) when name cannot name a collection; the stores' own
@@ -132,6 +149,21 @@ func loadModel(c config.Config) (*model.Model, error) {
 	return model.Load(c.Model)
 }
 
+// openForEmbedding loads the configured model and opens the store in mode,
+// for the commands that embed images into it (ingest, reindex). The caller
+// closes the store.
+func openForEmbedding(cmd *cobra.Command, c config.Config, mode access) (*embedder.Embedder, vectorstore.Store, error) {
+	emb, err := newEmbedder(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(cmd, c, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	return emb, store, nil
+}
+
 func newEmbedder(c config.Config) (*embedder.Embedder, error) {
 	m, err := loadModel(c)
 	if err != nil {
@@ -139,13 +171,6 @@ func newEmbedder(c config.Config) (*embedder.Embedder, error) {
 	}
 	return embedder.New(m, &embedder.Options{Workers: c.Ingest.Workers, BatchSize: c.Ingest.BatchSize,
 		Decode: &imageio.Options{MaxPixels: c.Ingest.MaxPixels}})
-}
-
-// runOptions are the options of an ingest run that the configuration
-// sets, with progress reported to progress.
-func runOptions(c config.Config, progress func(ingest.Progress)) *ingest.Options {
-	return &ingest.Options{BatchSize: c.Ingest.BatchSize, Workers: c.Ingest.Workers, Progress: progress,
-		MaxFileBytes: c.Ingest.MaxFileBytes, DecodeMemory: c.Ingest.DecodeMemoryBytes}
 }
 
 // openOrCreate opens a collection, creating it for the embedder's model if

@@ -12,7 +12,7 @@ import (
 	"github.com/deeprank/deeprank/model"
 )
 
-// Options configures a training run. DefaultOptions gives the documented
+// Options configures a training run. Default gives the documented
 // defaults; config.Load fills it from a YAML file, DEEPRANK_* variables and
 // flags.
 type Options struct {
