@@ -364,9 +364,6 @@ var secretKeys = []string{"store.milvus.password", "store.milvus.token", "serve.
 // Redacted stands in for a secret that is set, in what Redact returns.
 const Redacted = "****"
 
-// Secret reports whether key holds a secret (a password or token).
-func Secret(key string) bool { return slices.Contains(secretKeys, key) }
-
 // Redact replaces in values, as Flatten returns them, every secret that is
 // set with Redacted; an unset one stays empty, so that one can still see
 // whether it is set.

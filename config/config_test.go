@@ -159,7 +159,7 @@ func TestSecretKeys(t *testing.T) {
 	for _, k := range keys {
 		leaf := k[strings.LastIndex(k, ".")+1:]
 		for _, word := range []string{"password", "token", "secret", "api_key", "apikey", "credential"} {
-			if strings.Contains(leaf, word) && !Secret(k) {
+			if strings.Contains(leaf, word) && !slices.Contains(secretKeys, k) {
 				t.Errorf("key %q looks like a secret but is not in secretKeys", k)
 			}
 		}

@@ -156,8 +156,9 @@ func Decode(data []byte, opts *Options) (image.Image, error) {
 }
 
 // DecodeFor decodes an image held in data for a network input of size x
-// size pixels: a JPEG is decoded at the reduced scale JPEGScale picks, so
-// img may be smaller than the image; other formats, and size <= 0, decode
+// size pixels: a JPEG is decoded at the smallest of its full size, 1/2,
+// 1/4 and 1/8 that keeps at least 2*size pixels on its shorter side, so img
+// may be smaller than the image; other formats, and size <= 0, decode
 // at full size. full is where the upright full-size image lies on img's
 // grid scaled up: img's pixel (x, y) stands for the full-size pixels
 // [x*s, (x+1)*s) x [y*s, (y+1)*s), and full.Size() is the image's own size.
@@ -183,7 +184,7 @@ func DecodeFor(data []byte, size int, opts *Options) (img image.Image, full imag
 		return img, image.Rectangle{Max: img.Bounds().Size()}, nil
 	}
 	full = image.Rect(0, 0, cfg.Width, cfg.Height)
-	scale := JPEGScale(cfg.Width, cfg.Height, size)
+	scale := jpegScale(cfg.Width, cfg.Height, size)
 	img, err = jpegscale.Decode(bytes.NewReader(data), scale)
 	if err != nil {
 		return nil, image.Rectangle{}, fmt.Errorf("%w: %v", ErrNotImage, err)
@@ -208,11 +209,11 @@ func DecodeFor(data []byte, size int, opts *Options) (img image.Image, full imag
 	return orient(img, o), full, nil
 }
 
-// JPEGScale is the reduction, 1, 2, 4 or 8, at which DecodeFor decodes a w x
+// jpegScale is the reduction, 1, 2, 4 or 8, at which DecodeFor decodes a w x
 // h JPEG for a network input of size x size: the largest whose shorter side
 // keeps at least 2*size pixels, so that Square's box filter still averages
 // before its final resampling. size <= 0 means full size.
-func JPEGScale(w, h, size int) int {
+func jpegScale(w, h, size int) int {
 	if size <= 0 {
 		return 1
 	}

@@ -37,8 +37,8 @@ func TestJPEGScale(t *testing.T) {
 		{4032, 3024, 0, 1},   // no input size: full size
 	}
 	for _, c := range cases {
-		if got := JPEGScale(c.w, c.h, c.size); got != c.want {
-			t.Errorf("JPEGScale(%d, %d, %d) = %d, want %d", c.w, c.h, c.size, got, c.want)
+		if got := jpegScale(c.w, c.h, c.size); got != c.want {
+			t.Errorf("jpegScale(%d, %d, %d) = %d, want %d", c.w, c.h, c.size, got, c.want)
 		}
 	}
 }
@@ -127,8 +127,8 @@ func TestDecodeForJPEG(t *testing.T) {
 				t.Fatal(err)
 			}
 			data := withOrientation(buf.Bytes(), uint16(c.orientation), binary.BigEndian)
-			if s := JPEGScale(c.w, c.h, size); s != c.scale {
-				t.Fatalf("JPEGScale = %d, want %d", s, c.scale)
+			if s := jpegScale(c.w, c.h, size); s != c.scale {
+				t.Fatalf("jpegScale = %d, want %d", s, c.scale)
 			}
 			img, full, err := DecodeFor(data, size, nil)
 			if err != nil {

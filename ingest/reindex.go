@@ -63,7 +63,7 @@ func (e *MissingError) Error() string {
 // (vectorstore.Store.Rebuild): queries see the old vectors until the switch
 // and the new ones after. A stored file that is gone is replaced by a file
 // with the same bytes in the collection's folders, if there is one
-// (Relocate). If images are still missing, Reindex returns *MissingError
+// (relocate). If images are still missing, Reindex returns *MissingError
 // before the switch, unless opts.DropMissing. When ctx ends it, the error
 // wraps ctx's and the collection is unchanged.
 func Reindex(ctx context.Context, emb *embedder.Embedder, store vectorstore.Store, name string, opts *ReindexOptions) (*ReindexResult, error) {
@@ -95,7 +95,7 @@ func Reindex(ctx context.Context, emb *embedder.Embedder, store vectorstore.Stor
 	}); err != nil {
 		return nil, err
 	}
-	live, err := Relocate(ctx, stored)
+	live, err := relocate(ctx, stored)
 	if err != nil {
 		return nil, err
 	}

@@ -11,14 +11,14 @@ import (
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
-// Relocate finds a live copy of every stored image whose stored path no
+// relocate finds a live copy of every stored image whose stored path no
 // longer exists, as when the first of two copies of a picture was deleted.
-// stored maps item IDs to their stored metadata. Relocate looks in the
+// stored maps item IDs to their stored metadata. relocate looks in the
 // folders holding the stored paths, and their subfolders, for image files of
 // a missing image's size, and returns the IDs whose bytes it found mapped to
 // the path of a file holding them. Only files of a missing image's size are
 // read; files that cannot be read are passed over. The error is ctx's.
-func Relocate(ctx context.Context, stored map[string]vectorstore.Metadata) (map[string]string, error) {
+func relocate(ctx context.Context, stored map[string]vectorstore.Metadata) (map[string]string, error) {
 	missing := map[string]bool{}
 	sizes := map[int64]bool{}
 	folders := map[string]bool{}

@@ -49,7 +49,7 @@ func TestRelocate(t *testing.T) {
 			for name, b := range tc.files {
 				write(t, filepath.Join(root, name), b)
 			}
-			got, err := Relocate(context.Background(), stored)
+			got, err := relocate(context.Background(), stored)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestRelocate(t *testing.T) {
 				want[mustID(t, filepath.Join(root, tc.want))] = filepath.Join(root, tc.want)
 			}
 			if !maps.Equal(got, want) {
-				t.Errorf("Relocate = %v, want %v", got, want)
+				t.Errorf("relocate = %v, want %v", got, want)
 			}
 		})
 	}

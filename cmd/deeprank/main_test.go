@@ -17,9 +17,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/internal/fixture"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // runCLI runs the root command with args and returns its output (stdout
@@ -463,7 +465,7 @@ func TestMovedCopies(t *testing.T) {
 			}
 		}
 	}
-	model1, _ := mustModel(t, dir, 1)
+	model1, v1 := mustModel(t, dir, 1)
 	model2, v2 := mustModel(t, dir, 2)
 	store := filepath.Join(dir, "store")
 	copied := filepath.Join(data, "sub", "copy.png")
@@ -485,6 +487,15 @@ func TestMovedCopies(t *testing.T) {
 			[]string{"ingested 0, skipped 1 (already stored), updated 1 moved path, failed 0"}},
 		{"the new path is stored", func() {}, []string{"query", "--image", again, "--model", model2, "--store-dir", store, "--top-k", "1"}, exitOK,
 			[]string{"1     0.0000    " + again}},
+		{"reindex with an image gone", func() {
+			if err := os.Remove(again); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"reindex", "--model", model1, "--store-dir", store}, exitFailure,
+			[]string{"  not re-embedded: " + again + " (id ", `reindex "images": 1 of 2 images could not be embedded again from their files (listed above); the collection is unchanged. Restore them, or pass --drop-missing to reindex without them`}},
+		{"the collection is unchanged", func() {}, []string{"collections", "--store-dir", store}, exitOK, []string{v2}},
+		{"reindex without it", func() {}, []string{"reindex", "--model", model1, "--store-dir", store, "--drop-missing"}, exitOK,
+			[]string{"dropping 1 images whose files are gone or changed (--drop-missing)", `switched collection "images" to model ` + v1}},
 	}
 	for _, st := range steps {
 		st.before()
@@ -508,6 +519,8 @@ func TestExitCode(t *testing.T) {
 		{"interrupted elsewhere", fmt.Errorf("reindex: %w", context.Canceled), exitInterrupted},
 		{"partial", errPartial, exitPartial},
 		{"usage", usagef("bad"), exitUsage},
+		{"configuration", fmt.Errorf("load: %w", config.ErrInvalid), exitUsage},
+		{"training options", trainconfig.Options{}.Validate(), exitUsage},
 		{"failure", errors.New("store down"), exitFailure},
 	}
 	for _, tc := range cases {
