@@ -172,9 +172,9 @@ func (n *Net) forward(x []float32, count int, out []float32) {
 		for spatial < len(steps) && steps[spatial].perImage() {
 			spatial++
 		}
-		h, shape := x, n.arch.Input
+		h := x
 		if spatial > 0 {
-			shape = steps[spatial-1].outShape()
+			shape := steps[spatial-1].outShape()
 			h = make([]float32, count*shape.Size())
 			for i := range count {
 				img := n.image(steps[:spatial], x[i*n.arch.Input.Size():(i+1)*n.arch.Input.Size()], sc)

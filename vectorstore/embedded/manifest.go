@@ -124,7 +124,6 @@ func newBitset(n int) bitset         { return make(bitset, (n+63)/64) }
 func (b bitset) has(i int) bool      { return b[i>>6]&(1<<(i&63)) != 0 }
 func (b bitset) set(i int)           { b[i>>6] |= 1 << (i & 63) }
 func (b bitset) clone() bitset       { return append(bitset(nil), b...) }
-func (b bitset) equal(o bitset) bool { return string(wordBytes(b)) == string(wordBytes(o)) }
 func (b bitset) count() int {
 	n := 0
 	for _, w := range b {

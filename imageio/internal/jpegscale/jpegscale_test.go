@@ -10,8 +10,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -79,7 +79,12 @@ func generatedCases(t testing.TB) []testCase {
 // progressive, restart markers, greyscale, RGB and CMYK. They come with a Go
 // installation; the test goes on without them when GOROOT has no sources.
 func stdlibCases(t testing.TB) []testCase {
-	paths, _ := filepath.Glob(filepath.Join(runtime.GOROOT(), "src", "image", "testdata", "*.jpeg"))
+	root, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	goroot := strings.TrimSpace(string(root))
+	paths, _ := filepath.Glob(filepath.Join(goroot, "src", "image", "testdata", "*.jpeg"))
 	var cs []testCase
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
@@ -89,7 +94,7 @@ func stdlibCases(t testing.TB) []testCase {
 		cs = append(cs, testCase{filepath.Base(p), data})
 	}
 	if len(cs) == 0 {
-		t.Logf("no JPEG files in %s/src/image/testdata: testing generated images only", runtime.GOROOT())
+		t.Logf("no JPEG files in %s/src/image/testdata: testing generated images only", goroot)
 	}
 	return cs
 }
