@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
+	"net/http"
 	"sync"
 
 	"golang.org/x/image/draw"
@@ -28,6 +30,10 @@ func (s *Server) makeThumbnail(ctx context.Context, data []byte) ([]byte, error)
 	}
 	defer func() { <-s.decodes }()
 	img, err := imageio.Decode(data, &imageio.Options{MaxPixels: s.o.MaxPixels})
+	if errors.Is(err, imageio.ErrTooLarge) {
+		return nil, &apiError{http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("thumbnail: %v (ingest.max_pixels, the most the server decodes); GET the image itself", err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("thumbnail: %w", err)
 	}
