@@ -5,7 +5,9 @@
 #
 # Set-up it does itself: starts a Docker engine (scripts/docker-engine.sh,
 # installing Debian's docker.io if needed), installs OpenBLAS for the
-# optional openblas build (scripts/openblas.sh) and, unless DEEPRANK_MILVUS_IMAGE
+# optional openblas build (scripts/openblas.sh) and Chromium with the sample
+# photos for the browser test of the serve page (scripts/chromium.sh,
+# scripts/fetch-sample.sh) and, unless DEEPRANK_MILVUS_IMAGE
 # names an image to use, builds the local Milvus image (scripts/milvus-image.sh)
 # for machines without a registry. Tests that need data fetched by scripts/
 # (Fashion-MNIST) skip, saying so, when it is absent; .ci/run fetches it first.
@@ -18,6 +20,10 @@ if [ -z "${DEEPRANK_MILVUS_IMAGE:-}" ]; then
 fi
 # Here the integration tests must run: fail rather than skip without Docker.
 export DEEPRANK_REQUIRE_DOCKER=1
+scripts/chromium.sh
+scripts/fetch-sample.sh data/sample
+# And the browser test: fail rather than skip without Chromium.
+export DEEPRANK_REQUIRE_BROWSER=1
 go test -race -count=1 -timeout 30m $(go list ./... | grep -v /integration) "$@"
 # The scaled JPEG decoder against the standard library on every camera
 # photo: under the race detector it takes one photo's variants only.
