@@ -45,12 +45,9 @@ func needBrowser(t *testing.T) (chromium, sample string) {
 			missing("no Chromium: install Debian's chromium (scripts/chromium.sh) or set DEEPRANK_CHROMIUM")
 		}
 	}
-	sample, err := filepath.Abs(filepath.Join("..", "..", "data", "sample"))
+	sample, err := sampleFolder()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(sample, "beach", "beach3.jpg")); err != nil {
-		missing("no sample photos: run scripts/fetch-sample.sh (" + err.Error() + ")")
+		missing(err.Error())
 	}
 	return chromium, sample
 }
