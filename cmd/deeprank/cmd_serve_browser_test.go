@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/deeprank/deeprank/internal/fixture"
 )
 
 // screenshotTo names a file for TestServeBrowser to write its screenshot
@@ -84,7 +85,7 @@ func TestServeBrowser(t *testing.T) {
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
 		t.Fatalf("ingest: %v\n%s", err, out)
 	}
-	srv := startServe(t, bin, "--store-dir", store)
+	srv := fixture.StartServe(t, bin, "--store-dir", store)
 
 	photo := filepath.Join(sample, "beach", "beach3.jpg")
 	data, err := os.ReadFile(photo)
@@ -105,7 +106,7 @@ func TestServeBrowser(t *testing.T) {
 	// no timeout on that one.
 	// Five results, asked for in the URL as a shared search would: one row
 	// of the grid, all of it in the screenshot.
-	if err := chromedp.Do(browser, chromedp.EmulateViewport(960, 700), chromedp.Navigate(srv.base+"/?k=5")); err != nil {
+	if err := chromedp.Do(browser, chromedp.EmulateViewport(960, 700), chromedp.Navigate(srv.Base+"/?k=5")); err != nil {
 		t.Fatalf("start Chromium and load the page: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
@@ -176,7 +177,7 @@ func TestServeBrowser(t *testing.T) {
 		t.Errorf("the URL after the click is %s; want the collection and the clicked id in it", loc)
 	}
 	t.Logf("upload, grid and click in %s", time.Since(began).Round(time.Millisecond))
-	log := srv.stop(t)
+	log := srv.Stop(t)
 	for _, want := range []string{"POST /v1/collections/sample/search 200", "/thumbnail 200"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the request log lacks %q:\n%s", want, log)

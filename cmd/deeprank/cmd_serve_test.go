@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -13,9 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -73,8 +70,8 @@ func TestServeLiveIngest(t *testing.T) {
 	writeImages(t, filepath.Join(dir, "first"), 0, 10)
 	ingest(filepath.Join(dir, "first"))
 
-	srv := startServe(t, bin, "--model", modelPath, "--store-dir", store)
-	base := srv.base
+	srv := fixture.StartServe(t, bin, "--model", modelPath, "--store-dir", store)
+	base := srv.Base
 
 	later := filepath.Join(dir, "later")
 	writeImages(t, later, 10, 15)
@@ -98,69 +95,9 @@ func TestServeLiveIngest(t *testing.T) {
 	}
 	t.Logf("found %s after %s", filepath.Base(probe), time.Since(ingested).Round(time.Millisecond))
 
-	if log := srv.stop(t); !strings.Contains(log, "POST /v1/collections/live/search 200") {
+	if log := srv.Stop(t); !strings.Contains(log, "POST /v1/collections/live/search 200") {
 		t.Errorf("the request log lacks the searches:\n%s", log)
 	}
-}
-
-// serveProc is a 'deeprank serve' running in a child process.
-type serveProc struct {
-	base   string // http://127.0.0.1:PORT
-	cmd    *exec.Cmd
-	log    bytes.Buffer // stderr after the first line, once it has exited
-	exited chan error
-}
-
-// startServe runs the binary's serve command on a free loopback port with
-// args, waits until it listens, and kills it at the test's end if it is
-// still running.
-func startServe(t testing.TB, bin string, args ...string) *serveProc {
-	t.Helper()
-	p := &serveProc{cmd: exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...), exited: make(chan error, 1)}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Kill() // a no-op once it has exited
-	})
-	lines := bufio.NewScanner(stderr)
-	if !lines.Scan() {
-		t.Fatalf("serve said nothing: %v", lines.Err())
-	}
-	m := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("serve's first line names no address: %q", lines.Text())
-	}
-	p.base = m[1]
-	go func() { // keep reading, so that the request log never blocks
-		for lines.Scan() {
-			p.log.WriteString(lines.Text() + "\n")
-		}
-		p.exited <- p.cmd.Wait()
-	}()
-	return p
-}
-
-// stop sends SIGTERM, checks that serve exits with status 0 within 10 s,
-// and returns what it logged.
-func (p *serveProc) stop(t testing.TB) string {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Errorf("serve after SIGTERM: %v; want exit status 0\n%s", err, p.log.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop within 10 s of SIGTERM")
-	}
-	return p.log.String()
 }
 
 // nearest searches collection live of the server at base with an image

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/internal/fixture"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 	"github.com/deeprank/deeprank/vectorstore"
 	"github.com/deeprank/deeprank/vectorstore/embedded"
@@ -64,7 +65,7 @@ func BenchmarkServe(b *testing.B) {
 	fillRandom(b, store, "bench", emb, loadVectors)
 	embedRate := singleEmbedRate(b, emb, data, 3*time.Second)
 
-	srv := startServe(b, bin, "--store-dir", store)
+	srv := fixture.StartServe(b, bin, "--store-dir", store)
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	mw.WriteField("top_k", "10")
@@ -73,7 +74,7 @@ func BenchmarkServe(b *testing.B) {
 	mw.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: loadClients}, Timeout: time.Minute}
 	search := func() error {
-		resp, err := client.Post(srv.base+"/v1/collections/bench/search", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+		resp, err := client.Post(srv.Base+"/v1/collections/bench/search", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
 		if err != nil {
 			return err
 		}
@@ -121,8 +122,8 @@ func BenchmarkServe(b *testing.B) {
 	wg.Wait()
 	elapsed := time.Since(began)
 	b.StopTimer()
-	rss := peakRSS(srv.cmd.Process.Pid)
-	srv.stop(b)
+	rss := peakRSS(srv.Cmd.Process.Pid)
+	srv.Stop(b)
 	if errs > 0 {
 		b.Errorf("%d searches failed; the last: %v", errs, lastEr)
 	}
