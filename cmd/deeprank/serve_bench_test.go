@@ -96,6 +96,7 @@ func BenchmarkServe(b *testing.B) {
 		lastEr error
 		wg     sync.WaitGroup
 	)
+	b.Logf("load average before the load: %s", loadAverage())
 	b.ResetTimer()
 	began := time.Now()
 	deadline := began.Add(*loadDuration)
@@ -122,6 +123,7 @@ func BenchmarkServe(b *testing.B) {
 	wg.Wait()
 	elapsed := time.Since(began)
 	b.StopTimer()
+	b.Logf("load average after: %s (the machine's other jobs and this load)", loadAverage())
 	rss := peakRSS(srv.Cmd.Process.Pid)
 	srv.Stop(b)
 	if errs > 0 {
@@ -236,4 +238,15 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// loadAverage is the machine's load over the last 1, 5 and 15 minutes, as
+// Linux's /proc gives it ("?" elsewhere): the clients and the server share
+// the machine's cores with whatever else runs.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
