@@ -2,8 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -57,12 +55,7 @@ func TestServe(t *testing.T) {
 	}
 
 	photo := filepath.Join(photos, "beach", "beach3.jpg")
-	data, err := os.ReadFile(photo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	id := hex.EncodeToString(sum[:])
+	data, id := fixture.ReadID(t, photo)
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	mw.WriteField("top_k", "3")

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"os"
 	"os/exec"
@@ -88,12 +86,7 @@ func TestServeBrowser(t *testing.T) {
 	srv := fixture.StartServe(t, bin, "--store-dir", store)
 
 	photo := filepath.Join(sample, "beach", "beach3.jpg")
-	data, err := os.ReadFile(photo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	photoID := hex.EncodeToString(sum[:])
+	_, photoID := fixture.ReadID(t, photo)
 
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),

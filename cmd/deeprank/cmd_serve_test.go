@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"mime/multipart"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -76,12 +73,7 @@ func TestServeLiveIngest(t *testing.T) {
 	later := filepath.Join(dir, "later")
 	writeImages(t, later, 10, 15)
 	probe := filepath.Join(later, "c0", "010.png")
-	data, err := os.ReadFile(probe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	want := hex.EncodeToString(sum[:])
+	data, want := fixture.ReadID(t, probe)
 	if got := nearest(t, base, data); got == want {
 		t.Fatal("the test proved nothing: the image was found before it was ingested")
 	}

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -23,8 +21,6 @@ import (
 	"github.com/deeprank/deeprank/internal/fixture"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 	"github.com/deeprank/deeprank/vectorstore"
-	"github.com/deeprank/deeprank/vectorstore/embedded"
-	"github.com/deeprank/deeprank/vectorstore/storetest"
 )
 
 var loadDuration = flag.Duration("load-duration", 30*time.Second, "how long BenchmarkServe's clients search")
@@ -62,7 +58,7 @@ func BenchmarkServe(b *testing.B) {
 		b.Fatalf("ingest: %v\n%s", err, out)
 	}
 	emb := defaultEmbedder(b)
-	fillRandom(b, store, "bench", emb, loadVectors)
+	fillRandom(b, store, "bench", vectorstore.Spec{Dim: emb.Dim(), Metric: vectorstore.MetricL2, ModelVersion: emb.ModelVersion()}, loadVectors)
 	embedRate := singleEmbedRate(b, emb, data, 3*time.Second)
 
 	srv := fixture.StartServe(b, bin, "--store-dir", store)
@@ -170,41 +166,6 @@ func defaultEmbedder(tb testing.TB) *embedder.Embedder {
 		tb.Fatal(err)
 	}
 	return e
-}
-
-// fillRandom upserts random unit vectors under emb's model version into
-// collection name of the embedded store at dir until it holds n.
-func fillRandom(tb testing.TB, dir, name string, emb *embedder.Embedder, n int) {
-	tb.Helper()
-	ctx := context.Background()
-	s, err := embedded.Open(dir, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer s.Close()
-	c, err := s.Open(ctx, name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	have, err := c.Count(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	const batch = 1000
-	for lo := have; lo < n; lo += batch {
-		items := make([]vectorstore.Item, min(batch, n-lo))
-		for i := range items {
-			items[i] = vectorstore.Item{ID: storetest.ID(lo + i), Vector: storetest.UnitVector(rng, emb.Dim()),
-				Metadata: vectorstore.Metadata{Path: fmt.Sprintf("/bench/%05d.jpg", lo+i), Class: "random"}}
-		}
-		if err := c.Upsert(ctx, emb.ModelVersion(), items); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	if got, err := c.Count(ctx); err != nil || got != n {
-		tb.Fatalf("the collection holds %d vectors (%v), want %d", got, err, n)
-	}
 }
 
 // singleEmbedRate is how many times a second emb decodes and embeds data
