@@ -11,6 +11,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"io/fs"
 	"mime/multipart"
@@ -741,5 +742,44 @@ func TestModelMismatch(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("search by id: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestThumbnailSize: a thumbnail fits in thumbSize and keeps the image's
+// aspect; a JPEG (decoded at a reduced scale) as well as a PNG.
+func TestThumbnailSize(t *testing.T) {
+	s := New(nil, nil, nil)
+	cases := []struct {
+		name         string
+		w, h         int
+		encode       func(io.Writer, image.Image) error
+		wantW, wantH int
+	}{
+		{"camera JPEG", 4032, 3024, func(w io.Writer, m image.Image) error { return jpeg.Encode(w, m, nil) }, 256, 192},
+		{"portrait JPEG", 600, 1200, func(w io.Writer, m image.Image) error { return jpeg.Encode(w, m, nil) }, 128, 256},
+		{"small PNG", 96, 64, png.Encode, 96, 64},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			img := image.NewRGBA(image.Rect(0, 0, tc.w, tc.h))
+			for i := range img.Pix {
+				img.Pix[i] = uint8(i / 4 % 251)
+			}
+			var buf bytes.Buffer
+			if err := tc.encode(&buf, img); err != nil {
+				t.Fatal(err)
+			}
+			jpg, err := s.makeThumbnail(context.Background(), buf.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			thumb, err := jpeg.Decode(bytes.NewReader(jpg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := thumb.Bounds().Size(); got != image.Pt(tc.wantW, tc.wantH) {
+				t.Errorf("thumbnail %v, want %dx%d", got, tc.wantW, tc.wantH)
+			}
+		})
 	}
 }
