@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,6 +91,84 @@ func TestServeLiveIngest(t *testing.T) {
 
 	if log := srv.Stop(t); !strings.Contains(log, "POST /v1/collections/live/search 200") {
 		t.Errorf("the request log lacks the searches:\n%s", log)
+	}
+}
+
+// TestServeShutdownBurst sends SIGTERM to the real binary while eight
+// clients search as fast as it answers: every search that got an answer
+// got all of it (a 200 with a whole JSON body), searches in flight at the
+// signal still get theirs, serve exits 0, and the store checks clean.
+func TestServeShutdownBurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	modelPath := fixture.TinyModel(t, dir)
+	store := filepath.Join(dir, "store")
+	writeImages(t, filepath.Join(dir, "photos"), 0, 10)
+	if out, err := exec.Command(bin, "ingest", "--collection", "live", "--model", modelPath, "--store-dir", store, filepath.Join(dir, "photos")).CombinedOutput(); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, out)
+	}
+	srv := fixture.StartServe(t, bin, "--model", modelPath, "--store-dir", store)
+	data, _ := fixture.ReadID(t, filepath.Join(dir, "photos", "c0", "000.png"))
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("image", "q.png")
+	fw.Write(data)
+	mw.Close()
+
+	var (
+		signalled        atomic.Bool
+		inFlight         atomic.Int64
+		answeredAfter    atomic.Int64 // 200s to searches sent before the signal, answered after it
+		refused, answers atomic.Int64
+		wg               sync.WaitGroup
+	)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				sentBefore := !signalled.Load()
+				inFlight.Add(1)
+				resp, err := http.Post(srv.Base+"/v1/collections/live/search", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+				if err != nil { // not taken: the listener is closed, or the connection was idle when it closed
+					inFlight.Add(-1)
+					refused.Add(1)
+					if signalled.Load() {
+						return
+					}
+					continue
+				}
+				var got struct{ Results []json.RawMessage }
+				err = json.NewDecoder(resp.Body).Decode(&got)
+				resp.Body.Close()
+				inFlight.Add(-1)
+				if err != nil || resp.StatusCode != 200 || len(got.Results) == 0 {
+					t.Errorf("a search answered %d with %d results, %v: cut, or refused with a status", resp.StatusCode, len(got.Results), err)
+					return
+				}
+				answers.Add(1)
+				if sentBefore && signalled.Load() {
+					answeredAfter.Add(1)
+				}
+			}
+		})
+	}
+	for answers.Load() < 20 { // the burst is under way
+		time.Sleep(5 * time.Millisecond)
+	}
+	for inFlight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	signalled.Store(true)
+	log := srv.Stop(t)
+	wg.Wait()
+	t.Logf("%d searches answered, %d in flight at SIGTERM answered after it, %d not taken", answers.Load(), answeredAfter.Load(), refused.Load())
+	if answeredAfter.Load() == 0 {
+		t.Errorf("the test proved nothing: no search in flight at SIGTERM was answered after it\n%s", log)
+	}
+	if out, code := runCLI(t, "check", "--store-dir", store); code != 0 {
+		t.Errorf("check after serve stopped: exit %d\n%s", code, out)
 	}
 }
 
