@@ -39,6 +39,8 @@ const (
 // results), the server's peak RSS (VmHWM), and the rate at which the
 // embedder alone decodes and embeds the same photo one at a time, measured
 // in the same run before the server starts, with the ratio of the two.
+// The server's CPU time per request (from /proc) tells what its two cores
+// can answer when nothing else runs on the machine.
 //
 //	go test -run '^$' -bench Serve -benchtime 1x ./cmd/deeprank
 func BenchmarkServe(b *testing.B) {
@@ -93,6 +95,7 @@ func BenchmarkServe(b *testing.B) {
 		wg     sync.WaitGroup
 	)
 	b.Logf("load average before the load: %s", loadAverage())
+	cpuBefore := cpuSeconds(srv.Cmd.Process.Pid)
 	b.ResetTimer()
 	began := time.Now()
 	deadline := began.Add(*loadDuration)
@@ -121,6 +124,7 @@ func BenchmarkServe(b *testing.B) {
 	b.StopTimer()
 	b.Logf("load average after: %s (the machine's other jobs and this load)", loadAverage())
 	rss := peakRSS(srv.Cmd.Process.Pid)
+	cpu := cpuSeconds(srv.Cmd.Process.Pid) - cpuBefore
 	srv.Stop(b)
 	if errs > 0 {
 		b.Errorf("%d searches failed; the last: %v", errs, lastEr)
@@ -136,6 +140,9 @@ func BenchmarkServe(b *testing.B) {
 	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
 	b.ReportMetric(float64(errs), "errors")
 	b.ReportMetric(float64(rss)/(1<<20), "server-peak-rss-MB")
+	if cpu > 0 {
+		b.ReportMetric(cpu*1000/float64(len(lat)+errs), "server-cpu-ms/req")
+	}
 	b.ReportMetric(embedRate, "embed-images/s")
 	b.ReportMetric(rate/embedRate, "requests/embed-rate")
 }
@@ -210,4 +217,27 @@ func loadAverage() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "?"
+}
+
+// cpuSeconds is the CPU time (user and system) process pid has used, from
+// Linux's /proc (0 elsewhere).
+func cpuSeconds(pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th, in clock ticks
+	// (100 a second on Linux).
+	_, after, ok := bytes.Cut(stat, []byte(") "))
+	f := strings.Fields(string(after))
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	user, err1 := strconv.ParseFloat(f[11], 64)
+	sys, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return (user + sys) / 100
 }
