@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"flag"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,8 +71,9 @@ const gridJS = `(() => {
 // uploads a photo through the file input, waits for the grid, checks that
 // the photo comes first at distance 0 with its thumbnail shown, then clicks
 // the second result and checks that a search by it ran (the URL names it,
-// the grid is redrawn with it first). It saves a screenshot of the first
-// search in the test's folder (and to -screenshot FILE when given).
+// the grid is redrawn with it first), then drops and pastes other photos.
+// It saves a screenshot of the first search in the test's folder (and to
+// -screenshot FILE when given).
 func TestServeBrowser(t *testing.T) {
 	chromium, sample := needBrowser(t)
 	dir := t.TempDir()
@@ -169,7 +172,29 @@ func TestServeBrowser(t *testing.T) {
 	if !strings.Contains(loc, "id="+second.ID) || !strings.Contains(loc, "c=sample") {
 		t.Errorf("the URL after the click is %s; want the collection and the clicked id in it", loc)
 	}
-	t.Logf("upload, grid and click in %s", time.Since(began).Round(time.Millisecond))
+
+	// Dropping and pasting an image: the events the browser sends, with the
+	// file in their DataTransfer, dispatched where the page listens.
+	for _, tc := range []struct{ how, photo, dispatch string }{
+		{"dropped", "sea/sea1.jpg", `document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}))`},
+		{"pasted", "fog/fog0.jpg", `document.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true}))`},
+	} {
+		data, id := fixture.ReadID(t, filepath.Join(sample, filepath.FromSlash(tc.photo)))
+		js := `(() => {
+			const bytes = Uint8Array.from(atob("` + base64.StdEncoding.EncodeToString(data) + `"), (c) => c.charCodeAt(0));
+			const dt = new DataTransfer();
+			dt.items.add(new File([bytes], "` + path.Base(tc.photo) + `", {type: "image/jpeg"}));
+			` + tc.dispatch + `;
+		})()`
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](js)); err != nil {
+			t.Fatalf("%s %s: %v", tc.how, tc.photo, err)
+		}
+		wait("a search by the "+tc.how+" "+tc.photo, `document.querySelector("#results li").dataset.id === "`+id+`"`)
+		if hits := grid(); hits[0].Distance > 1e-4 {
+			t.Errorf("search by the %s %s: %+v; want it first at distance 0", tc.how, tc.photo, hits[0])
+		}
+	}
+	t.Logf("upload, grid, click, drop and paste in %s", time.Since(began).Round(time.Millisecond))
 	log := srv.Stop(t)
 	for _, want := range []string{"POST /v1/collections/sample/search 200", "/thumbnail 200"} {
 		if !strings.Contains(log, want) {
