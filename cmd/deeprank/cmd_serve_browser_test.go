@@ -99,9 +99,8 @@ func TestServeBrowser(t *testing.T) {
 	browser, cancel := chromedp.NewContext(alloc)
 	defer cancel()
 	// The first run starts the browser, which lives as long as its context:
-	// no timeout on that one.
-	// Five results, asked for in the URL as a shared search would: one row
-	// of the grid, all of it in the screenshot.
+	// no timeout on that one. It asks for five results in the URL, as a
+	// shared search would: one row of the grid, all of it in the screenshot.
 	if err := chromedp.Do(browser, chromedp.EmulateViewport(960, 700), chromedp.Navigate(srv.Base+"/?k=5")); err != nil {
 		t.Fatalf("start Chromium and load the page: %v", err)
 	}
