@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/internal/cputime"
 	"github.com/deeprank/deeprank/internal/fixture"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 	"github.com/deeprank/deeprank/vectorstore"
@@ -39,8 +40,8 @@ const (
 // results), the server's peak RSS (VmHWM), and the rate at which the
 // embedder alone decodes and embeds the same photo one at a time, measured
 // in the same run before the server starts, with the ratio of the two.
-// The server's CPU time per request (from /proc) tells what its two cores
-// can answer when nothing else runs on the machine.
+// The CPU time per request of the server (from /proc) and of the clients
+// tells what two cores can answer when nothing else runs on the machine.
 //
 //	go test -run '^$' -bench Serve -benchtime 1x ./cmd/deeprank
 func BenchmarkServe(b *testing.B) {
@@ -95,7 +96,7 @@ func BenchmarkServe(b *testing.B) {
 		wg     sync.WaitGroup
 	)
 	b.Logf("load average before the load: %s", loadAverage())
-	cpuBefore := cpuSeconds(srv.Cmd.Process.Pid)
+	cpuBefore, clientBefore := cpuSeconds(srv.Cmd.Process.Pid), cputime.Seconds()
 	b.ResetTimer()
 	began := time.Now()
 	deadline := began.Add(*loadDuration)
@@ -124,7 +125,7 @@ func BenchmarkServe(b *testing.B) {
 	b.StopTimer()
 	b.Logf("load average after: %s (the machine's other jobs and this load)", loadAverage())
 	rss := peakRSS(srv.Cmd.Process.Pid)
-	cpu := cpuSeconds(srv.Cmd.Process.Pid) - cpuBefore
+	cpu, clientCPU := cpuSeconds(srv.Cmd.Process.Pid)-cpuBefore, cputime.Seconds()-clientBefore
 	srv.Stop(b)
 	if errs > 0 {
 		b.Errorf("%d searches failed; the last: %v", errs, lastEr)
@@ -142,6 +143,9 @@ func BenchmarkServe(b *testing.B) {
 	b.ReportMetric(float64(rss)/(1<<20), "server-peak-rss-MB")
 	if cpu > 0 {
 		b.ReportMetric(cpu*1000/float64(len(lat)+errs), "server-cpu-ms/req")
+	}
+	if clientCPU > 0 { // the clients share the cores with the server
+		b.ReportMetric(clientCPU*1000/float64(len(lat)+errs), "client-cpu-ms/req")
 	}
 	b.ReportMetric(embedRate, "embed-images/s")
 	b.ReportMetric(rate/embedRate, "requests/embed-rate")
