@@ -48,38 +48,55 @@ func TestServeRefuses(t *testing.T) {
 	}
 }
 
-// TestServeLiveIngest runs the real binary: a server over the embedded
-// store finds, within 2 s, images that a 'deeprank ingest' in another
-// process adds while it runs; SIGTERM then stops it with exit status 0.
-func TestServeLiveIngest(t *testing.T) {
+// liveBed is the binary, a tiny model and an embedded store in a test's
+// folder, for tests of serve over collection "live".
+type liveBed struct{ dir, bin, model, store string }
+
+// mustLiveBed builds the binary and the model; -short skips the test.
+func mustLiveBed(t *testing.T) *liveBed {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	modelPath := fixture.TinyModel(t, dir)
-	store := filepath.Join(dir, "store")
-	ingest := func(folder string) {
-		t.Helper()
-		out, err := exec.Command(bin, "ingest", "--collection", "live", "--model", modelPath, "--store-dir", store, folder).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ingest %s: %v\n%s", folder, err, out)
-		}
-	}
-	writeImages(t, filepath.Join(dir, "first"), 0, 10)
-	ingest(filepath.Join(dir, "first"))
+	return &liveBed{dir: dir, bin: buildBinary(t, dir), model: fixture.TinyModel(t, dir), store: filepath.Join(dir, "store")}
+}
 
-	srv := fixture.StartServe(t, bin, "--model", modelPath, "--store-dir", store)
+// ingest adds the images of folder to collection live, in a process of
+// its own.
+func (lb *liveBed) ingest(t *testing.T, folder string) {
+	t.Helper()
+	out, err := exec.Command(lb.bin, "ingest", "--collection", "live", "--model", lb.model, "--store-dir", lb.store, folder).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ingest %s: %v\n%s", folder, err, out)
+	}
+}
+
+// serve starts the binary's serve over the store.
+func (lb *liveBed) serve(t *testing.T) *fixture.Serve {
+	t.Helper()
+	return fixture.StartServe(t, lb.bin, "--model", lb.model, "--store-dir", lb.store)
+}
+
+// TestServeLiveIngest runs the real binary: a server over the embedded
+// store finds, within 2 s, images that a 'deeprank ingest' in another
+// process adds while it runs; SIGTERM then stops it with exit status 0.
+func TestServeLiveIngest(t *testing.T) {
+	lb := mustLiveBed(t)
+	writeImages(t, filepath.Join(lb.dir, "first"), 0, 10)
+	lb.ingest(t, filepath.Join(lb.dir, "first"))
+
+	srv := lb.serve(t)
 	base := srv.Base
 
-	later := filepath.Join(dir, "later")
+	later := filepath.Join(lb.dir, "later")
 	writeImages(t, later, 10, 15)
 	probe := filepath.Join(later, "c0", "010.png")
 	data, want := fixture.ReadID(t, probe)
 	if got := nearest(t, base, data); got == want {
 		t.Fatal("the test proved nothing: the image was found before it was ingested")
 	}
-	ingest(later)
+	lb.ingest(t, later)
 	ingested := time.Now()
 	for nearest(t, base, data) != want {
 		if time.Since(ingested) > 2*time.Second {
@@ -99,19 +116,12 @@ func TestServeLiveIngest(t *testing.T) {
 // got all of it (a 200 with a whole JSON body), searches in flight at the
 // signal still get theirs, serve exits 0, and the store checks clean.
 func TestServeShutdownBurst(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	modelPath := fixture.TinyModel(t, dir)
-	store := filepath.Join(dir, "store")
-	writeImages(t, filepath.Join(dir, "photos"), 0, 10)
-	if out, err := exec.Command(bin, "ingest", "--collection", "live", "--model", modelPath, "--store-dir", store, filepath.Join(dir, "photos")).CombinedOutput(); err != nil {
-		t.Fatalf("ingest: %v\n%s", err, out)
-	}
-	srv := fixture.StartServe(t, bin, "--model", modelPath, "--store-dir", store)
-	data, _ := fixture.ReadID(t, filepath.Join(dir, "photos", "c0", "000.png"))
+	lb := mustLiveBed(t)
+	photos := filepath.Join(lb.dir, "photos")
+	writeImages(t, photos, 0, 10)
+	lb.ingest(t, photos)
+	srv := lb.serve(t)
+	data, _ := fixture.ReadID(t, filepath.Join(photos, "c0", "000.png"))
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("image", "q.png")
@@ -167,7 +177,7 @@ func TestServeShutdownBurst(t *testing.T) {
 	if answeredAfter.Load() == 0 {
 		t.Errorf("the test proved nothing: no search in flight at SIGTERM was answered after it\n%s", log)
 	}
-	if out, code := runCLI(t, "check", "--store-dir", store); code != 0 {
+	if out, code := runCLI(t, "check", "--store-dir", lb.store); code != 0 {
 		t.Errorf("check after serve stopped: exit %d\n%s", code, out)
 	}
 }
