@@ -410,7 +410,7 @@ func prepareGroup(ctx context.Context, emb *embedder.Embedder, coll vectorstore.
 	var lookup []string
 	for i, j := range group {
 		outs[i].path = j.path
-		data, id, err := readImage(ctx, j.path, o.MaxFileBytes)
+		data, id, err := ReadImage(ctx, j.path, o.MaxFileBytes)
 		switch {
 		case ctx.Err() != nil:
 			return nil

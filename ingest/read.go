@@ -84,11 +84,14 @@ func openRegular(path string) (*os.File, fs.FileInfo, error) {
 	return f, info, nil
 }
 
-// readImage reads the file at path whole and returns its bytes and ID. It
-// refuses, before reading the rest, a file that is not regular, holds more
-// than maxBytes, or does not start like a supported image. Reading stops
-// with ctx's error once ctx is done.
-func readImage(ctx context.Context, path string, maxBytes int64) ([]byte, string, error) {
+// ReadImage reads the image file at path whole and returns its bytes and
+// ID (the hex SHA-256 of the bytes). It refuses, before reading the rest, a
+// file that is not regular (ErrNotRegular), holds more than maxBytes
+// (ErrFileTooLarge), is empty (ErrEmpty) or does not start like a supported
+// image (imageio.ErrNotImage); each error is an *fs.PathError naming the
+// file. Reading stops with ctx's error once ctx is done. Ingest reads every
+// file with it; deeprank serve reads stored images with it.
+func ReadImage(ctx context.Context, path string, maxBytes int64) ([]byte, string, error) {
 	f, info, err := openRegular(path)
 	if err != nil {
 		return nil, "", err

@@ -1,6 +1,6 @@
 // Package integration runs deeprank against a real Milvus server in a
 // container (testcontainers-go): the store conformance suite, the CLI end to
-// end, and fault tests.
+// end, deeprank serve, and fault tests.
 //
 // The image is $DEEPRANK_MILVUS_IMAGE, by default the official
 // milvusdb/milvus standalone image; on machines without a registry,

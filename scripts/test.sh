@@ -6,7 +6,9 @@
 # Set-up it does itself: starts a Docker engine (scripts/docker-engine.sh,
 # installing Debian's docker.io if needed), installs the HEIC and AVIF
 # encoders the decoders' tests use (scripts/heif-tools.sh), OpenBLAS for the
-# optional openblas build (scripts/openblas.sh) and, unless DEEPRANK_MILVUS_IMAGE
+# optional openblas build (scripts/openblas.sh), Chromium with the sample
+# photos for the browser test of the serve page (scripts/chromium.sh,
+# scripts/fetch-sample.sh) and, unless DEEPRANK_MILVUS_IMAGE
 # names an image to use, builds the local Milvus image (scripts/milvus-image.sh)
 # for machines without a registry. Tests that need data fetched by scripts/
 # (Fashion-MNIST) skip, saying so, when it is absent; .ci/run fetches it first.
@@ -23,6 +25,10 @@ export DEEPRANK_REQUIRE_DOCKER=1
 # reference encoders: fail rather than skip without them.
 scripts/heif-tools.sh
 export DEEPRANK_REQUIRE_HEIF_TOOLS=1
+scripts/chromium.sh
+scripts/fetch-sample.sh data/sample
+# And the browser test: fail rather than skip without Chromium.
+export DEEPRANK_REQUIRE_BROWSER=1
 go test -race -count=1 -timeout 30m $(go list ./... | grep -v /integration) "$@"
 # The scaled JPEG decoder against the standard library on every camera
 # photo: under the race detector it takes one photo's variants only.

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,13 +10,13 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/queryfilter"
 	"github.com/deeprank/deeprank/vectorstore"
 )
@@ -374,8 +372,9 @@ func notStored(id string) *apiError {
 }
 
 // storedImage reads the file of image id of collection name: only an image
-// the collection holds, from the path the store gives, and only while the
-// file's bytes still hash to id.
+// the collection holds, from the path the store gives, only a regular file
+// (a FIFO put there since would block the read, a device never end it) of
+// at most MaxUploadBytes, and only while its bytes still hash to id.
 func (s *Server) storedImage(ctx context.Context, name, id string) ([]byte, error) {
 	c, err := s.collection(ctx, name)
 	if err != nil {
@@ -391,14 +390,21 @@ func (s *Server) storedImage(ctx context.Context, name, id string) ([]byte, erro
 	if len(items) == 0 {
 		return nil, notStored(id)
 	}
-	data, err := os.ReadFile(items[0].Metadata.Path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, got, err := ingest.ReadImage(ctx, items[0].Metadata.Path, s.o.MaxUploadBytes)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("image %s: its file is gone since ingest", id)}
-	}
-	if err != nil {
+	case errors.Is(err, ingest.ErrNotRegular):
+		return nil, &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("image %s: its path no longer names a regular file; run deeprank ingest again", id)}
+	case errors.Is(err, ingest.ErrFileTooLarge):
+		return nil, &apiError{http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("image %s: its file is over %d bytes (serve.max_upload_bytes), the most the server reads; raise serve.max_upload_bytes to serve it", id, s.o.MaxUploadBytes)}
+	case errors.Is(err, ingest.ErrEmpty), errors.Is(err, imageio.ErrNotImage):
+		got = "" // no longer the image stored: answered below
+	case err != nil:
 		return nil, err
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != id {
+	if got != id {
 		return nil, &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("image %s: its file has changed since ingest; run deeprank ingest again", id)}
 	}
 	return data, nil

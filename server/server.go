@@ -31,7 +31,8 @@ type Options struct {
 	Token string
 	// Collections limits the server to these collections; none means all.
 	Collections []string
-	// MaxUploadBytes bounds a search request's body; 0 means 32 MB.
+	// MaxUploadBytes bounds a search request's body, and the stored files
+	// read to serve them or their thumbnails; 0 means 32 MB.
 	MaxUploadBytes int64
 	// MaxPixels bounds the images decoded for thumbnails (the embedder has
 	// its own bound); 0 means 50 million.

@@ -11,6 +11,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"io/fs"
 	"mime/multipart"
@@ -526,6 +527,62 @@ func TestImageChangedOnDisk(t *testing.T) {
 	}
 }
 
+// TestStoredFileLimits: a stored image's file is read only if it is a
+// regular file within serve.max_upload_bytes, and decoded for a thumbnail
+// only within the pixel limit; anything else gets its error status at
+// once. (A FIFO in the file's place blocked the old server's read until
+// the client gave up.)
+func TestStoredFileLimits(t *testing.T) {
+	cases := []struct {
+		name    string
+		opts    Options
+		replace func(t *testing.T, path string) // what takes the file's place; nil for nothing
+		// The status and error code of the image and of its thumbnail.
+		wantImage, wantThumb int
+		wantCode             string
+	}{
+		{"within the limits", Options{}, nil, 200, 200, ""},
+		{"a FIFO", Options{}, func(t *testing.T, p string) { mkfifo(t, p) }, 404, 404, "not_found"},
+		{"a folder", Options{}, func(t *testing.T, p string) {
+			if err := os.Mkdir(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, 404, 404, "not_found"},
+		{"over the upload limit", Options{MaxUploadBytes: 100}, nil, 413, 413, "too_large"},
+		{"over the pixel limit", Options{MaxPixels: 96*64 - 1}, nil, 200, 413, "too_large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustTestbed(t)
+			path := f.files["r0.png"]
+			if info, err := os.Stat(path); err != nil || info.Size() <= 100 {
+				t.Fatalf("the test proves nothing: %s is not over 100 bytes (%v)", path, err)
+			}
+			if tc.replace != nil {
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+				tc.replace(t, path)
+			}
+			_, ts := mustServe(t, f, &tc.opts)
+			url := ts.URL + "/v1/collections/photos/images/" + f.ids["r0.png"]
+			for _, c := range []struct {
+				url  string
+				want int
+			}{{url, tc.wantImage}, {url + "/thumbnail", tc.wantThumb}} {
+				began := time.Now()
+				status, code, _ := get(t, c.url, "")
+				if status != c.want || (status != 200 && code != tc.wantCode) {
+					t.Errorf("GET %s: %d %q, want %d %q", c.url[len(ts.URL):], status, code, c.want, tc.wantCode)
+				}
+				if took := time.Since(began); took > 2*time.Second {
+					t.Errorf("GET %s answered after %s", c.url[len(ts.URL):], took)
+				}
+			}
+		})
+	}
+}
+
 // TestGracefulShutdown cancels Serve while a search waits for an
 // embedding slot: the search still gets its answer, and Serve returns nil.
 func TestGracefulShutdown(t *testing.T) {
@@ -685,5 +742,44 @@ func TestModelMismatch(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("search by id: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestThumbnailSize: a thumbnail fits in thumbSize and keeps the image's
+// aspect; a JPEG (decoded at a reduced scale) as well as a PNG.
+func TestThumbnailSize(t *testing.T) {
+	s := New(nil, nil, nil)
+	cases := []struct {
+		name         string
+		w, h         int
+		encode       func(io.Writer, image.Image) error
+		wantW, wantH int
+	}{
+		{"camera JPEG", 4032, 3024, func(w io.Writer, m image.Image) error { return jpeg.Encode(w, m, nil) }, 256, 192},
+		{"portrait JPEG", 600, 1200, func(w io.Writer, m image.Image) error { return jpeg.Encode(w, m, nil) }, 128, 256},
+		{"small PNG", 96, 64, png.Encode, 96, 64},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			img := image.NewRGBA(image.Rect(0, 0, tc.w, tc.h))
+			for i := range img.Pix {
+				img.Pix[i] = uint8(i / 4 % 251)
+			}
+			var buf bytes.Buffer
+			if err := tc.encode(&buf, img); err != nil {
+				t.Fatal(err)
+			}
+			jpg, err := s.makeThumbnail(context.Background(), buf.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			thumb, err := jpeg.Decode(bytes.NewReader(jpg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := thumb.Bounds().Size(); got != image.Pt(tc.wantW, tc.wantH) {
+				t.Errorf("thumbnail %v, want %dx%d", got, tc.wantW, tc.wantH)
+			}
+		})
 	}
 }

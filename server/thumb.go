@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
+	"net/http"
 	"sync"
 
 	"golang.org/x/image/draw"
@@ -19,7 +21,9 @@ import (
 const thumbSize = 256
 
 // makeThumbnail decodes an image (within the pixel limit, in a decoding
-// slot) and returns a JPEG of it that fits in thumbSize.
+// slot) and returns a JPEG of it that fits in thumbSize. A JPEG is decoded
+// at a reduced scale that still leaves twice thumbSize on its shorter side:
+// a camera photo at 1/4 or 1/8, in a fraction of the time and memory.
 func (s *Server) makeThumbnail(ctx context.Context, data []byte) ([]byte, error) {
 	select {
 	case s.decodes <- struct{}{}:
@@ -27,7 +31,11 @@ func (s *Server) makeThumbnail(ctx context.Context, data []byte) ([]byte, error)
 		return nil, ctx.Err()
 	}
 	defer func() { <-s.decodes }()
-	img, err := imageio.Decode(data, &imageio.Options{MaxPixels: s.o.MaxPixels})
+	img, _, err := imageio.DecodeFor(data, thumbSize, &imageio.Options{MaxPixels: s.o.MaxPixels})
+	if errors.Is(err, imageio.ErrTooLarge) {
+		return nil, &apiError{http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("thumbnail: %v (ingest.max_pixels, the most the server decodes); GET the image itself", err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("thumbnail: %w", err)
 	}

@@ -1,21 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"mime/multipart"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,71 +48,55 @@ func TestServeRefuses(t *testing.T) {
 	}
 }
 
-// TestServeLiveIngest runs the real binary: a server over the embedded
-// store finds, within 2 s, images that a 'deeprank ingest' in another
-// process adds while it runs; SIGTERM then stops it with exit status 0.
-func TestServeLiveIngest(t *testing.T) {
+// liveBed is the binary, a tiny model and an embedded store in a test's
+// folder, for tests of serve over collection "live".
+type liveBed struct{ dir, bin, model, store string }
+
+// mustLiveBed builds the binary and the model; -short skips the test.
+func mustLiveBed(t *testing.T) *liveBed {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	modelPath := fixture.TinyModel(t, dir)
-	store := filepath.Join(dir, "store")
-	ingest := func(folder string) {
-		t.Helper()
-		out, err := exec.Command(bin, "ingest", "--collection", "live", "--model", modelPath, "--store-dir", store, folder).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ingest %s: %v\n%s", folder, err, out)
-		}
-	}
-	writeImages(t, filepath.Join(dir, "first"), 0, 10)
-	ingest(filepath.Join(dir, "first"))
+	return &liveBed{dir: dir, bin: buildBinary(t, dir), model: fixture.TinyModel(t, dir), store: filepath.Join(dir, "store")}
+}
 
-	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--model", modelPath, "--store-dir", store)
-	stderr, err := srv.StderrPipe()
+// ingest adds the images of folder to collection live, in a process of
+// its own.
+func (lb *liveBed) ingest(t *testing.T, folder string) {
+	t.Helper()
+	out, err := exec.Command(lb.bin, "ingest", "--collection", "live", "--model", lb.model, "--store-dir", lb.store, folder).CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ingest %s: %v\n%s", folder, err, out)
 	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	t.Cleanup(func() {
-		srv.Process.Kill() // a no-op once it has exited
-	})
-	lines := bufio.NewScanner(stderr)
-	if !lines.Scan() {
-		t.Fatalf("serve said nothing: %v", lines.Err())
-	}
-	m := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("serve's first line names no address: %q", lines.Text())
-	}
-	base := m[1]
-	var log bytes.Buffer
-	logged := make(chan struct{})
-	go func() { // keep reading, so that the request log never blocks
-		for lines.Scan() {
-			log.WriteString(lines.Text() + "\n")
-		}
-		close(logged)
-		exited <- srv.Wait()
-	}()
+}
 
-	later := filepath.Join(dir, "later")
+// serve starts the binary's serve over the store.
+func (lb *liveBed) serve(t *testing.T) *fixture.Serve {
+	t.Helper()
+	return fixture.StartServe(t, lb.bin, "--model", lb.model, "--store-dir", lb.store)
+}
+
+// TestServeLiveIngest runs the real binary: a server over the embedded
+// store finds, within 2 s, images that a 'deeprank ingest' in another
+// process adds while it runs; SIGTERM then stops it with exit status 0.
+func TestServeLiveIngest(t *testing.T) {
+	lb := mustLiveBed(t)
+	writeImages(t, filepath.Join(lb.dir, "first"), 0, 10)
+	lb.ingest(t, filepath.Join(lb.dir, "first"))
+
+	srv := lb.serve(t)
+	base := srv.Base
+
+	later := filepath.Join(lb.dir, "later")
 	writeImages(t, later, 10, 15)
 	probe := filepath.Join(later, "c0", "010.png")
-	data, err := os.ReadFile(probe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	want := hex.EncodeToString(sum[:])
+	data, want := fixture.ReadID(t, probe)
 	if got := nearest(t, base, data); got == want {
 		t.Fatal("the test proved nothing: the image was found before it was ingested")
 	}
-	ingest(later)
+	lb.ingest(t, later)
 	ingested := time.Now()
 	for nearest(t, base, data) != want {
 		if time.Since(ingested) > 2*time.Second {
@@ -126,20 +106,79 @@ func TestServeLiveIngest(t *testing.T) {
 	}
 	t.Logf("found %s after %s", filepath.Base(probe), time.Since(ingested).Round(time.Millisecond))
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	if log := srv.Stop(t); !strings.Contains(log, "POST /v1/collections/live/search 200") {
+		t.Errorf("the request log lacks the searches:\n%s", log)
 	}
-	select {
-	case err := <-exited:
-		<-logged
-		if err != nil {
-			t.Errorf("serve after SIGTERM: %v; want exit status 0\n%s", err, log.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop within 10 s of SIGTERM")
+}
+
+// TestServeShutdownBurst sends SIGTERM to the real binary while eight
+// clients search as fast as it answers: every search that got an answer
+// got all of it (a 200 with a whole JSON body), searches in flight at the
+// signal still get theirs, serve exits 0, and the store checks clean.
+func TestServeShutdownBurst(t *testing.T) {
+	lb := mustLiveBed(t)
+	photos := filepath.Join(lb.dir, "photos")
+	writeImages(t, photos, 0, 10)
+	lb.ingest(t, photos)
+	srv := lb.serve(t)
+	data, _ := fixture.ReadID(t, filepath.Join(photos, "c0", "000.png"))
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("image", "q.png")
+	fw.Write(data)
+	mw.Close()
+
+	var (
+		signalled        atomic.Bool
+		inFlight         atomic.Int64
+		answeredAfter    atomic.Int64 // 200s to searches sent before the signal, answered after it
+		refused, answers atomic.Int64
+		wg               sync.WaitGroup
+	)
+	for range 8 {
+		wg.Go(func() {
+			for {
+				sentBefore := !signalled.Load()
+				inFlight.Add(1)
+				resp, err := http.Post(srv.Base+"/v1/collections/live/search", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+				if err != nil { // not taken: the listener is closed, or the connection was idle when it closed
+					inFlight.Add(-1)
+					refused.Add(1)
+					if signalled.Load() {
+						return
+					}
+					continue
+				}
+				var got struct{ Results []json.RawMessage }
+				err = json.NewDecoder(resp.Body).Decode(&got)
+				resp.Body.Close()
+				inFlight.Add(-1)
+				if err != nil || resp.StatusCode != 200 || len(got.Results) == 0 {
+					t.Errorf("a search answered %d with %d results, %v: cut, or refused with a status", resp.StatusCode, len(got.Results), err)
+					return
+				}
+				answers.Add(1)
+				if sentBefore && signalled.Load() {
+					answeredAfter.Add(1)
+				}
+			}
+		})
 	}
-	if !strings.Contains(log.String(), "POST /v1/collections/live/search 200") {
-		t.Errorf("the request log lacks the searches:\n%s", log.String())
+	for answers.Load() < 20 { // the burst is under way
+		time.Sleep(5 * time.Millisecond)
+	}
+	for inFlight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	signalled.Store(true)
+	log := srv.Stop(t)
+	wg.Wait()
+	t.Logf("%d searches answered, %d in flight at SIGTERM answered after it, %d not taken", answers.Load(), answeredAfter.Load(), refused.Load())
+	if answeredAfter.Load() == 0 {
+		t.Errorf("the test proved nothing: no search in flight at SIGTERM was answered after it\n%s", log)
+	}
+	if out, code := runCLI(t, "check", "--store-dir", lb.store); code != 0 {
+		t.Errorf("check after serve stopped: exit %d\n%s", code, out)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -52,7 +53,7 @@ func BenchmarkStoreScale(b *testing.B) {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			storeDir := filepath.Join(dir, fmt.Sprint(n))
 			if _, ok := upserts[n]; !ok {
-				upserts[n] = fillStore(b, storeDir, spec, n)
+				upserts[n] = fillRandom(b, storeDir, "bench", spec, n)
 				debug.FreeOSMemory()
 			}
 			open := timeOpen(b, storeDir)
@@ -91,38 +92,46 @@ func BenchmarkStoreScale(b *testing.B) {
 	}
 }
 
-// fillStore writes n random items into collection "bench" of a new store
-// and returns the upserts per second.
-func fillStore(b *testing.B, dir string, spec vectorstore.Spec, n int) float64 {
-	b.Helper()
+// fillRandom upserts random unit vectors of spec, in batches of 1,000,
+// into collection name of the embedded store at dir (creating it if need
+// be) until it holds n, and returns the upserts per second.
+func fillRandom(tb testing.TB, dir, name string, spec vectorstore.Spec, n int) float64 {
+	tb.Helper()
 	ctx := context.Background()
 	s, err := embedded.Open(dir, nil)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Create(ctx, "bench", spec); err != nil {
-		b.Fatal(err)
+	if err := s.Create(ctx, name, spec); err != nil && !errors.Is(err, vectorstore.ErrExists) {
+		tb.Fatal(err)
 	}
-	c, err := s.Open(ctx, "bench")
+	c, err := s.Open(ctx, name)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
+	}
+	have, err := c.Count(ctx)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, uint64(n)))
 	const batch = 1000
-	items := make([]vectorstore.Item, batch)
 	start := time.Now()
-	for lo := 0; lo < n; lo += batch {
+	for lo := have; lo < n; lo += batch {
+		items := make([]vectorstore.Item, min(batch, n-lo))
 		for i := range items {
 			items[i] = vectorstore.Item{ID: storetest.ID(lo + i), Vector: storetest.UnitVector(rng, spec.Dim), Metadata: vectorstore.Metadata{
 				Path: fmt.Sprintf("/photos/%07d.jpg", lo+i), Size: 1 << 20, Width: 4032, Height: 3024,
 				ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Class: fmt.Sprintf("album%d", (lo+i)%50)}}
 		}
 		if err := c.Upsert(ctx, spec.ModelVersion, items); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
-	return float64(n) / time.Since(start).Seconds()
+	if got, err := c.Count(ctx); err != nil || got != n {
+		tb.Fatalf("collection %s holds %d vectors (%v), want %d", name, got, err, n)
+	}
+	return float64(n-have) / time.Since(start).Seconds()
 }
 
 // timeOpen is the median time to open the store and its collection and

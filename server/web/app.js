@@ -118,6 +118,8 @@ function show(results) {
   list.replaceChildren();
   for (const r of results) {
     const li = document.createElement("li");
+    li.dataset.id = r.id; // for scripts and tests that read the grid
+    li.dataset.distance = String(r.distance);
     const btn = document.createElement("button");
     btn.type = "button";
     btn.className = "hit";
@@ -195,12 +197,9 @@ async function describe() {
   }
 }
 
+// start wires the page before it loads anything, so that an image given
+// while the collections load is not lost, then runs the search in the URL.
 async function start() {
-  await loadCollections();
-  const id = loadState();
-  await describe();
-  if (id) searchByID(id, false);
-
   const drop = $("drop");
   $("file").addEventListener("change", (e) => searchByFile(e.target.files[0]));
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -223,6 +222,11 @@ async function start() {
     describe();
     if (id) searchByID(id, false);
   });
+
+  await loadCollections();
+  const id = loadState();
+  await describe();
+  if (id) searchByID(id, false);
 }
 
 start();

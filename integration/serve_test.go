@@ -1,0 +1,123 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deeprank/deeprank/internal/fixture"
+)
+
+// TestServe runs `deeprank serve --store milvus` over a collection of
+// sample photos ingested into Milvus: the collections endpoints describe
+// it, a search by uploading a photo finds that photo first at distance 0,
+// a search by its id too, and the photo and its thumbnail are served.
+func TestServe(t *testing.T) {
+	srv := startMilvus(t)
+	srv.announce(t)
+	photos, _ := samplePhotos(t)
+	env := []string{"DEEPRANK_STORE_KIND=milvus", "DEEPRANK_STORE_MILVUS_ADDRESS=" + srv.address(t)}
+	folders := []string{filepath.Join(photos, "beach"), filepath.Join(photos, "sea"), filepath.Join(photos, "fog")}
+	out, code := run(t, env, append([]string{"ingest", "--collection", "photos"}, folders...)...)
+	expect(t, "ingest", out, code, 0, "failed 0")
+	var stored int
+	for _, f := range folders {
+		names, err := os.ReadDir(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += len(names)
+	}
+
+	serve := fixture.StartServe(t, cli(t), "--store", "milvus", "--milvus-address", srv.address(t))
+	api := serve.Base + "/v1/collections"
+
+	var list struct {
+		Collections []struct {
+			Name, Metric string
+			Count, Dim   int
+		}
+	}
+	getJSON(t, api, &list)
+	if len(list.Collections) != 1 || list.Collections[0].Name != "photos" || list.Collections[0].Count != stored || list.Collections[0].Dim != 128 {
+		t.Fatalf("GET /v1/collections: %+v; want photos with %d vectors of 128 dimensions", list.Collections, stored)
+	}
+	var info struct{ Count int }
+	getJSON(t, api+"/photos", &info)
+	if info.Count != stored {
+		t.Errorf("GET /v1/collections/photos: count %d, want %d", info.Count, stored)
+	}
+
+	photo := filepath.Join(photos, "beach", "beach3.jpg")
+	data, id := fixture.ReadID(t, photo)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("top_k", "3")
+	fw, _ := mw.CreateFormFile("image", "beach3.jpg")
+	fw.Write(data)
+	mw.Close()
+	for _, search := range []struct {
+		name, contentType string
+		body              []byte
+	}{
+		{"upload", mw.FormDataContentType(), body.Bytes()},
+		{"by id", "application/json", []byte(`{"id":"` + id + `","top_k":3}`)},
+	} {
+		resp, err := http.Post(api+"/photos/search", search.contentType, bytes.NewReader(search.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Results []struct {
+				ID, Path string
+				Distance float64
+			}
+		}
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(got.Results) != 3 {
+			t.Fatalf("search %s: status %d, %d results, %v", search.name, resp.StatusCode, len(got.Results), err)
+		}
+		if r := got.Results[0]; r.ID != id || r.Path != photo || r.Distance > 1e-4 {
+			t.Errorf("search %s: first result %+v; want %s at distance 0", search.name, r, photo)
+		}
+	}
+	for _, path := range []string{"/photos/images/" + id, "/photos/images/" + id + "/thumbnail"} {
+		resp, err := http.Get(api + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(http.DetectContentType(b), "image/") {
+			t.Errorf("GET %s: status %d, %s", path, resp.StatusCode, http.DetectContentType(b))
+		}
+	}
+	if log := serve.Stop(t); !strings.Contains(log, "POST /v1/collections/photos/search 200") {
+		t.Errorf("the request log lacks the searches:\n%s", log)
+	}
+}
+
+// getJSON decodes the JSON answer of a GET of url into v, failing the test
+// on any status but 200.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: status %d: %s", url, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", url, err, b)
+	}
+}
