@@ -123,6 +123,9 @@ type Serve struct {
 	Queue int `json:"queue"`
 	// ThumbnailCacheBytes bounds the memory of the thumbnail cache.
 	ThumbnailCacheBytes int64 `json:"thumbnail_cache_bytes"`
+	// UploadDir is the folder that POST /v1/collections/NAME/images stores
+	// uploaded images in; empty refuses uploads.
+	UploadDir string `json:"upload_dir"`
 }
 
 // Default returns the built-in defaults.

@@ -19,19 +19,39 @@ import (
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/queryfilter"
 	"github.com/deeprank/deeprank/vectorstore"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
 )
+
+// route is one pattern of the server's mux and its handler.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+// routeTable is every route but the catch-all; openapi.yaml describes
+// each (a test holds them together).
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET /{$}", http.HandlerFunc(s.page)},
+		{"GET /static/", staticFiles()},
+		{"GET /healthz", http.HandlerFunc(s.healthz)},
+		{"GET /metrics", http.HandlerFunc(s.serveMetrics)},
+		{"GET /v1/openapi.yaml", http.HandlerFunc(serveOpenAPI)},
+		{"GET /v1/collections", http.HandlerFunc(s.listCollections)},
+		{"GET /v1/collections/{name}", http.HandlerFunc(s.describeCollection)},
+		{"POST /v1/collections/{name}/search", http.HandlerFunc(s.search)},
+		{"POST /v1/collections/{name}/images", http.HandlerFunc(s.upload)},
+		{"GET /v1/collections/{name}/images/{id}", http.HandlerFunc(s.image)},
+		{"DELETE /v1/collections/{name}/images/{id}", http.HandlerFunc(s.deleteImage)},
+		{"GET /v1/collections/{name}/images/{id}/thumbnail", http.HandlerFunc(s.thumbnail)},
+	}
+}
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /{$}", s.page)
-	m.Handle("GET /static/", staticFiles())
-	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /metrics", s.serveMetrics)
-	m.HandleFunc("GET /v1/collections", s.listCollections)
-	m.HandleFunc("GET /v1/collections/{name}", s.describeCollection)
-	m.HandleFunc("POST /v1/collections/{name}/search", s.search)
-	m.HandleFunc("GET /v1/collections/{name}/images/{id}", s.image)
-	m.HandleFunc("GET /v1/collections/{name}/images/{id}/thumbnail", s.thumbnail)
+	for _, r := range s.routeTable() {
+		m.Handle(r.pattern, r.handler)
+	}
 	m.HandleFunc("/", s.noRoute)
 	s.mux = m
 }
@@ -40,7 +60,7 @@ func (s *Server) routes() {
 // route for another method, else 404. (ServeMux answers 405 itself only
 // when no pattern, this one included, takes the request.)
 func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
-	for _, method := range []string{http.MethodGet, http.MethodPost} {
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		other := r.Clone(r.Context())
 		other.Method = method
 		if _, p := s.mux.Handler(other); method != r.Method && p != "/" && p != "" {
@@ -89,13 +109,19 @@ func asAPIError(err error) *apiError {
 		return badRequest("%v", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{http.StatusServiceUnavailable, "timeout", "the request took longer than serve.timeout; retry, or raise serve.timeout"}
+	case errors.Is(err, embedded.ErrLocked):
+		return &apiError{http.StatusServiceUnavailable, "store_busy",
+			"another process (such as deeprank ingest) holds the store's writer lock; retry when it is done"}
 	}
 	return &apiError{http.StatusServiceUnavailable, "store_unavailable", err.Error()}
 }
 
 func writeError(w http.ResponseWriter, err error) {
 	ae := asAPIError(err)
-	if ae.status == http.StatusServiceUnavailable {
+	switch {
+	case ae.code == "store_busy":
+		w.Header().Set("Retry-After", "5") // an ingest writes for a while
+	case ae.status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, ae.status, map[string]any{"error": map[string]string{"code": ae.code, "message": ae.message}})
@@ -253,20 +279,9 @@ func (s *Server) parseSearch(r *http.Request) (*searchRequest, error) {
 			return nil, badRequest("JSON body: %v; send {\"id\": ID} or {\"vector\": [...]}, with optional top_k, filter, max_distance", err)
 		}
 	case "multipart/form-data":
-		if err := r.ParseMultipartForm(s.o.MaxUploadBytes); err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return nil, err
-			}
-			return nil, badRequest("multipart body: %v", err)
-		}
-		f, _, err := r.FormFile("image")
-		if err != nil {
-			return nil, badRequest("multipart body: no file part \"image\": %v", err)
-		}
-		defer f.Close()
-		if req.image, err = io.ReadAll(f); err != nil {
-			return nil, badRequest("read the image part: %v", err)
+		var err error
+		if req.image, _, err = s.imagePart(r); err != nil {
+			return nil, err
 		}
 		if err := formFields(r, req); err != nil {
 			return nil, err
@@ -290,6 +305,28 @@ func (s *Server) parseSearch(r *http.Request) (*searchRequest, error) {
 		return nil, badRequest("top_k %d is outside 1..10000", *req.TopK)
 	}
 	return req, nil
+}
+
+// imagePart reads the file part "image" of a multipart request, whose
+// body the caller has bounded, and gives its bytes and file name.
+func (s *Server) imagePart(r *http.Request) ([]byte, string, error) {
+	if err := r.ParseMultipartForm(s.o.MaxUploadBytes); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, "", err
+		}
+		return nil, "", badRequest("multipart body: %v", err)
+	}
+	f, h, err := r.FormFile("image")
+	if err != nil {
+		return nil, "", badRequest("multipart body: no file part \"image\": %v", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, "", badRequest("read the image part: %v", err)
+	}
+	return data, h.Filename, nil
 }
 
 // formFields reads the multipart text fields top_k, filter and max_distance.
@@ -318,7 +355,7 @@ func formFields(r *http.Request, req *searchRequest) error {
 func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, []float32, error) {
 	switch {
 	case req.image != nil:
-		v, err := s.embed(ctx, req.image)
+		v, _, err := s.embed(ctx, req.image)
 		return s.emb.ModelVersion(), v, err
 	case req.ID != "":
 		if !vectorstore.ValidID(req.ID) {
@@ -340,27 +377,27 @@ func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info
 }
 
 // embed embeds one image in an embedding slot, waiting for one unless the
-// queue is full.
-func (s *Server) embed(ctx context.Context, data []byte) ([]float32, error) {
+// queue is full. It returns the decoded input too, for the image's size.
+func (s *Server) embed(ctx context.Context, data []byte) ([]float32, *embedder.Input, error) {
 	if s.waiting.Add(1) > int64(s.o.Queue)+int64(cap(s.embeds)) {
 		s.waiting.Add(-1)
-		return nil, &apiError{http.StatusServiceUnavailable, "busy", "too many searches at once; retry after a second"}
+		return nil, nil, &apiError{http.StatusServiceUnavailable, "busy", "too many images to embed at once; retry after a second"}
 	}
 	defer s.waiting.Add(-1)
 	select {
 	case s.embeds <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	defer func() { <-s.embeds }()
 	began := time.Now()
 	in, err := s.emb.Decode(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v := s.emb.Embed([]*embedder.Input{in})[0]
 	s.metrics.embedded(time.Since(began))
-	return v, nil
+	return v, in, nil
 }
 
 func badID(id string) *apiError {

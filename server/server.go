@@ -52,10 +52,19 @@ type Options struct {
 	// Log receives one line per request and the server's own errors; nil
 	// discards them.
 	Log io.Writer
+	// OpenWriter opens the store for one write (an upload or a delete);
+	// the server calls release when the write is done. nil refuses writes
+	// with 403. Over the embedded store, which the server reads beside
+	// `deeprank ingest`, it opens a writer for the request alone.
+	OpenWriter func(ctx context.Context) (w vectorstore.Store, release func() error, err error)
+	// UploadDir is the folder uploaded images are stored in, each named by
+	// its id and its original extension; empty refuses uploads with 403.
+	UploadDir string
 }
 
-// Server answers the API over one store and one embedder. It only reads
-// the store, and does not close it.
+// Server answers the API over one store and one embedder. It reads the
+// store it is given, and does not close it; it writes (uploads, deletes)
+// only through Options.OpenWriter.
 type Server struct {
 	store   vectorstore.Store
 	emb     *embedder.Embedder

@@ -1,15 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/server"
 	"github.com/deeprank/deeprank/vectorstore"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
 )
 
 type serveOptions struct {
@@ -22,9 +29,12 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve an HTTP API and a web page to search and browse collections",
 		Long: `Serve answers a JSON API and a web page (at /) to search, list and browse
-the collections of the store. It only reads the store: on the embedded store,
-it runs beside a 'deeprank ingest' in another process and finds what that
-ingest commits.
+the collections of the store. It reads the store: on the embedded store, it
+runs beside a 'deeprank ingest' in another process and finds what that ingest
+commits. An upload or a delete opens the store's writer for that request
+alone; while another process (an ingest) holds it, they get 503 with
+Retry-After. Uploads are kept in serve.upload_dir, named by content hash;
+with no upload_dir set the server refuses uploads (403).
 
   GET  /healthz                                      200 when the store answers
   GET  /metrics                                      Prometheus text format
@@ -34,6 +44,9 @@ ingest commits.
                                                      top_k, filter (as query --filter), max_distance
   GET  /v1/collections/NAME/images/ID                the stored image
   GET  /v1/collections/NAME/images/ID/thumbnail      a small JPEG of it
+  POST /v1/collections/NAME/images                   multipart "image": store, embed, upsert
+  DELETE /v1/collections/NAME/images/ID              remove it (and its file, if an upload)
+  GET  /v1/openapi.yaml                              the OpenAPI description of all this
 
 It listens on 127.0.0.1 unless told otherwise. Any other address needs a
 token (key serve.token, env DEEPRANK_SERVE_TOKEN; not a flag, which other
@@ -70,11 +83,16 @@ in flight finish; it exits 0 then.`,
 					return fmt.Errorf("serve: %w", err)
 				}
 			}
+			uploads, err := uploadDir(c.Serve.UploadDir)
+			if err != nil {
+				return err
+			}
 			srv := server.New(store, emb, &server.Options{
 				Token: c.Serve.Token, Collections: o.collections,
 				MaxUploadBytes: c.Serve.MaxUploadBytes, MaxPixels: c.Ingest.MaxPixels, Timeout: c.Serve.Timeout,
 				MaxEmbeds: c.Serve.MaxEmbeds, Queue: c.Serve.Queue, ThumbnailCacheBytes: c.Serve.ThumbnailCacheBytes,
 				TopK: c.Query.TopK, Log: cmd.ErrOrStderr(),
+				OpenWriter: storeWriter(c, store, cmd.ErrOrStderr()), UploadDir: uploads,
 			})
 			ln, err := net.Listen("tcp", c.Serve.Addr)
 			if err != nil {
@@ -98,4 +116,45 @@ in flight finish; it exits 0 then.`,
 	f.StringArrayVar(&o.collections, "collection", nil, "serve only this collection; give it again for more (default: every collection)")
 	addStoreFlags(cmd)
 	return cmd
+}
+
+// uploadDir makes the upload folder, when one is set, and gives its
+// absolute path: the server names uploads by it, and tells them apart from
+// ingested files by it when deleting.
+func uploadDir(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("serve.upload_dir %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("serve.upload_dir: %w; give a folder the server can write to", err)
+	}
+	return abs, nil
+}
+
+// uploadLockWait is how long an upload or a delete waits for another
+// process's writer lock before it answers 503: a short write ends soon, an
+// ingest does not.
+const uploadLockWait = 2 * time.Second
+
+// storeWriter gives the server its writes: on the embedded store, which
+// the server holds read-only, a writer opened for the one request; on
+// Milvus, the store it reads, which takes writes as it is.
+func storeWriter(c config.Config, read vectorstore.Store, notices io.Writer) func(context.Context) (vectorstore.Store, func() error, error) {
+	if c.Store.Kind == config.Milvus {
+		return func(context.Context) (vectorstore.Store, func() error, error) {
+			return read, func() error { return nil }, nil
+		}
+	}
+	return func(context.Context) (vectorstore.Store, func() error, error) {
+		w, err := embedded.Open(c.StoreDir(), &embedded.Options{CompactLogBytes: c.Store.CompactLogBytes, LockWait: uploadLockWait,
+			Logf: func(format string, args ...any) { fmt.Fprintf(notices, "deeprank: "+format+"\n", args...) }})
+		if err != nil {
+			return nil, nil, err
+		}
+		return w, w.Close, nil
+	}
 }
