@@ -136,6 +136,7 @@ func writePNG(t testing.TB, path string, w, h int, c color.RGBA, seed int) {
 func mustServe(t testing.TB, f *testbed, o *Options) (*Server, *httptest.Server) {
 	t.Helper()
 	s := New(f.store, f.emb, o)
+	record(t, s)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return s, ts
@@ -326,6 +327,7 @@ func TestAPI(t *testing.T) {
 			}
 		}},
 		{"unknown route", "GET", "/v2/collections", "", "", 404, "not_found", nil},
+		{"static file not there", "GET", "/static/nope.js", "", "", 404, "", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -416,6 +418,29 @@ func TestToken(t *testing.T) {
 	}
 }
 
+// TestTokenEveryRoute: each route under the token refuses a request
+// without it, whatever the method.
+func TestTokenEveryRoute(t *testing.T) {
+	f := mustTestbed(t)
+	s, ts := mustServe(t, f, &Options{Token: "s3cret"})
+	for _, r := range s.routeTable() {
+		method, pattern, _ := strings.Cut(r.pattern, " ")
+		path := strings.NewReplacer("{name}", "photos", "{id}", f.ids["r0.png"]).Replace(pattern)
+		req, _ := http.NewRequest(method, ts.URL+path, nil)
+		if !s.needsToken(req) {
+			continue
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("%s without the token: status %d, want 401", r.pattern, resp.StatusCode)
+		}
+	}
+}
+
 func TestCheckAddr(t *testing.T) {
 	cases := []struct {
 		addr, token string
@@ -456,10 +481,12 @@ func (brokenStore) Open(context.Context, string) (vectorstore.Collection, error)
 
 func TestStoreUnavailable(t *testing.T) {
 	f := mustTestbed(t)
-	ts := httptest.NewServer(New(brokenStore{}, f.emb, nil).Handler())
+	s := New(brokenStore{}, f.emb, nil)
+	record(t, s)
+	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()
 	for _, path := range []string{"/healthz", "/v1/collections", "/v1/collections/photos", "/metrics",
-		"/v1/collections/photos/images/" + f.ids["r0.png"]} {
+		"/v1/collections/photos/images/" + f.ids["r0.png"], "/v1/collections/photos/images/" + f.ids["r0.png"] + "/thumbnail"} {
 		status, code, h := get(t, ts.URL+path, "")
 		if status != 503 || code != "store_unavailable" || h.Get("Retry-After") == "" {
 			t.Errorf("GET %s: %d %q Retry-After %q, want 503 store_unavailable with Retry-After", path, status, code, h.Get("Retry-After"))
@@ -708,7 +735,7 @@ func TestPageOffline(t *testing.T) {
 }
 
 // TestModelMismatch serves a collection with an embedder of another model:
-// an upload is refused with 409, while a search by a stored image, which
+// a search by upload and storing an upload are refused with 409, while a search by a stored image, which
 // uses the collection's own vectors, still works.
 func TestModelMismatch(t *testing.T) {
 	tb := mustTestbed(t)
@@ -721,7 +748,9 @@ func TestModelMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(New(tb.store, other, nil).Handler())
+	s := New(tb.store, other, &Options{OpenWriter: writerFor(tb, 0), UploadDir: t.TempDir()})
+	record(t, s)
+	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()
 	r0, _ := os.ReadFile(tb.files["r0.png"])
 	ct, body := upload(t, r0, nil)
@@ -733,7 +762,17 @@ func TestModelMismatch(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&e)
 	resp.Body.Close()
 	if resp.StatusCode != 409 || e.Error.Code != "model_mismatch" || !strings.Contains(e.Error.Message, "reindex") {
-		t.Errorf("upload: %d %+v; want 409 model_mismatch saying to reindex", resp.StatusCode, e.Error)
+		t.Errorf("search by upload: %d %+v; want 409 model_mismatch saying to reindex", resp.StatusCode, e.Error)
+	}
+	resp, err = http.Post(ts.URL+"/v1/collections/photos/images", ct, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = errorResponse{}
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != 409 || e.Error.Code != "model_mismatch" || !strings.Contains(e.Error.Message, "reindex") {
+		t.Errorf("store an upload: %d %+v; want 409 model_mismatch saying to reindex", resp.StatusCode, e.Error)
 	}
 	resp, err = http.Post(ts.URL+"/v1/collections/photos/search", "application/json", strings.NewReader(`{"id":"`+tb.ids["r0.png"]+`"}`))
 	if err != nil {
