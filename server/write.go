@@ -28,6 +28,15 @@ type storedItem struct {
 	Created bool `json:"created"`
 }
 
+// deleted is the answer to a delete.
+type deleted struct {
+	ID      string `json:"id"`
+	Deleted bool   `json:"deleted"`
+	// FileRemoved says whether the image's file went too: only an upload's
+	// does.
+	FileRemoved bool `json:"file_removed"`
+}
+
 func toStored(name string, it vectorstore.Item, created bool) storedItem {
 	img := "/v1/collections/" + name + "/images/" + it.ID
 	return storedItem{ID: it.ID, Path: it.Metadata.Path, Metadata: it.Metadata, Image: img, Thumbnail: img + "/thumbnail", Created: created}
@@ -226,7 +235,7 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(s.o.Log, "deeprank serve: remove the upload of deleted image %s: %v\n", id, err)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "deleted": true, "file_removed": removed})
+	writeJSON(w, http.StatusOK, deleted{ID: id, Deleted: true, FileRemoved: removed})
 }
 
 // isUpload reports whether path is a file that upload wrote for image id:

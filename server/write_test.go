@@ -147,7 +147,8 @@ func TestUploadAndDelete(t *testing.T) {
 		{"delete not stored", "DELETE", images + "/" + strings.Repeat("ab", 32), "", "", 404, "not_found", nil},
 		{"delete unknown collection", "DELETE", "/v1/collections/nope/images/" + newID, "", "", 404, "not_found", nil},
 		{"delete upload", "DELETE", images + "/" + newID, "", "", 200, "", func(t *testing.T, b []byte) {
-			if string(b) != "{\n  \"deleted\": true,\n  \"file_removed\": true,\n  \"id\": \""+newID+"\"\n}\n" {
+			var got deleted
+			if json.Unmarshal(b, &got); got != (deleted{ID: newID, Deleted: true, FileRemoved: true}) {
 				t.Errorf("body %s, want deleted and file_removed", b)
 			}
 			if _, err := os.Stat(newPath); !os.IsNotExist(err) {
