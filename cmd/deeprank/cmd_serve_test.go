@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/internal/fixture"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
 )
 
 // TestServeRefuses checks what serve refuses before it listens.
@@ -210,4 +213,73 @@ func nearest(t *testing.T, base string, image []byte) string {
 		return ""
 	}
 	return got.Results[0].ID
+}
+
+// TestServeUploadDelete runs the real binary with serve.upload_dir: an
+// upload is stored and found, one sent while another process holds the
+// store's writer lock gets 503 store_busy, and a delete removes the item
+// and its file; the store then checks clean.
+func TestServeUploadDelete(t *testing.T) {
+	lb := mustLiveBed(t)
+	writeImages(t, filepath.Join(lb.dir, "first"), 0, 4)
+	lb.ingest(t, filepath.Join(lb.dir, "first"))
+	writeImages(t, filepath.Join(lb.dir, "new"), 4, 6)
+	uploads := filepath.Join(lb.dir, "uploads") // made by serve
+	t.Setenv("DEEPRANK_SERVE_UPLOAD_DIR", uploads)
+	srv := lb.serve(t)
+	images := srv.Base + "/v1/collections/live/images"
+
+	data, id := fixture.ReadID(t, filepath.Join(lb.dir, "new", "c4", "004.png"))
+	status, body, _ := postFile(t, images, data)
+	if status != 201 || !strings.Contains(string(body), `"created": true`) {
+		t.Fatalf("upload: %d %s; want 201 created", status, body)
+	}
+	if got := nearest(t, srv.Base, data); got != id {
+		t.Errorf("search by the upload ranks %s first, want the upload %s", got, id)
+	}
+
+	held, err := embedded.Open(lb.store, nil) // as an ingest would
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := fixture.ReadID(t, filepath.Join(lb.dir, "new", "c0", "005.png"))
+	status, body, h := postFile(t, images, other)
+	held.Close()
+	if status != 503 || !strings.Contains(string(body), "store_busy") || h.Get("Retry-After") != "5" {
+		t.Errorf("upload while the writer lock is held: %d Retry-After %q %s; want 503 store_busy, Retry-After 5", status, h.Get("Retry-After"), body)
+	}
+
+	req, _ := http.NewRequest("DELETE", images+"/"+id, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("delete: status %d, want 200", resp.StatusCode)
+	}
+	if left, _ := os.ReadDir(uploads); len(left) != 0 {
+		t.Errorf("upload folder holds %d files after the delete, want none", len(left))
+	}
+	srv.Stop(t)
+	if out, code := runCLI(t, "check", "--store-dir", lb.store); code != 0 {
+		t.Errorf("check after uploads and deletes: exit %d\n%s", code, out)
+	}
+}
+
+// postFile uploads image to url as a multipart "image" file.
+func postFile(t *testing.T, url string, image []byte) (int, []byte, http.Header) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("image", "u.png")
+	fw.Write(image)
+	mw.Close()
+	resp, err := http.Post(url, mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header
 }
