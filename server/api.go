@@ -60,16 +60,20 @@ func (s *Server) routes() {
 // route for another method, else 404. (ServeMux answers 405 itself only
 // when no pattern, this one included, takes the request.)
 func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
 	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		other := r.Clone(r.Context())
 		other.Method = method
 		if _, p := s.mux.Handler(other); method != r.Method && p != "/" && p != "" {
-			w.Header().Set("Allow", method)
-			writeError(w, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, method)})
-			return
+			allow = append(allow, method)
 		}
 	}
-	writeError(w, &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s; see the API in deeprank serve --help", r.Method, r.URL.Path)})
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
+		return
+	}
+	writeError(w, &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s; see the API in deeprank serve --help or GET /v1/openapi.yaml", r.Method, r.URL.Path)})
 }
 
 // apiError is an error with the status and code the API answers it with.

@@ -94,6 +94,7 @@ func TestUploadAndDelete(t *testing.T) {
 	ctOdd, bodyOdd := uploadBody(t, "../../evil.p/ng;rm", newBytes)
 	images := "/v1/collections/photos/images"
 	ingested := f.ids["b1.png"]
+	allowFor := map[bool]string{true: "POST", false: "GET, DELETE"} // the folder, an image
 
 	count := func(t *testing.T, want int) {
 		t.Helper()
@@ -143,6 +144,7 @@ func TestUploadAndDelete(t *testing.T) {
 		{"upload JSON", "POST", images, "application/json", `{}`, 400, "bad_request", nil},
 		{"upload unknown collection", "POST", "/v1/collections/nope/images", ctNew, bodyNew, 404, "not_found", nil},
 		{"upload by GET", "GET", images, "", "", 405, "method_not_allowed", nil},
+		{"image by POST", "POST", images + "/" + newID, "", "", 405, "method_not_allowed", nil},
 		{"delete bad id", "DELETE", images + "/abc", "", "", 400, "bad_request", nil},
 		{"delete not stored", "DELETE", images + "/" + strings.Repeat("ab", 32), "", "", 404, "not_found", nil},
 		{"delete unknown collection", "DELETE", "/v1/collections/nope/images/" + newID, "", "", 404, "not_found", nil},
@@ -170,9 +172,12 @@ func TestUploadAndDelete(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			status, b, _ := call(t, tc.method, ts.URL+tc.path, tc.contentType, tc.body)
+			status, b, h := call(t, tc.method, ts.URL+tc.path, tc.contentType, tc.body)
 			if status != tc.wantStatus {
 				t.Fatalf("status %d, want %d: %s", status, tc.wantStatus, b)
+			}
+			if status == 405 && h.Get("Allow") != allowFor[tc.path == images] {
+				t.Errorf("Allow %q, want %q", h.Get("Allow"), allowFor[tc.path == images])
 			}
 			if tc.wantCode != "" {
 				var e errorResponse
@@ -245,4 +250,22 @@ func TestWriteRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzUploadExt: whatever file name a client sends, the extension kept is
+// none or a dot and a few lower-case letters or digits, so that the stored
+// name stays in the upload folder.
+func FuzzUploadExt(f *testing.F) {
+	for _, s := range []string{"a.png", "A.JPG", "../../x.p/ng", "x.png;rm -rf", ".", "", "a.tar.gz", "x.\x00png", "x.verylongextension"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		ext := uploadExt(name)
+		if ext != "" && !extRE.MatchString(ext) {
+			t.Errorf("uploadExt(%q) = %q", name, ext)
+		}
+		if filepath.Base(strings.Repeat("a", 64)+ext) != strings.Repeat("a", 64)+ext {
+			t.Errorf("uploadExt(%q) = %q leaves the folder", name, ext)
+		}
+	})
 }
