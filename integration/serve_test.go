@@ -17,7 +17,8 @@ import (
 // TestServe runs `deeprank serve --store milvus` over a collection of
 // sample photos ingested into Milvus: the collections endpoints describe
 // it, a search by uploading a photo finds that photo first at distance 0,
-// a search by its id too, and the photo and its thumbnail are served.
+// a search by its id too, the photo and its thumbnail are served, and an
+// upload is found by a search and then deleted, file and all.
 func TestServe(t *testing.T) {
 	srv := startMilvus(t)
 	srv.announce(t)
@@ -35,6 +36,8 @@ func TestServe(t *testing.T) {
 		stored += len(names)
 	}
 
+	uploads := t.TempDir()
+	t.Setenv("DEEPRANK_SERVE_UPLOAD_DIR", uploads)
 	serve := fixture.StartServe(t, cli(t), "--store", "milvus", "--milvus-address", srv.address(t))
 	api := serve.Base + "/v1/collections"
 
@@ -99,6 +102,55 @@ func TestServe(t *testing.T) {
 			t.Errorf("GET %s: status %d, %s", path, resp.StatusCode, http.DetectContentType(b))
 		}
 	}
+	// Writes go straight to Milvus: an upload is found by a search by
+	// upload, and a delete removes it and its file.
+	desert, _ := filepath.Glob(filepath.Join(photos, "desert", "*.jpg"))
+	if len(desert) == 0 {
+		t.Fatal("no photos in the sample's desert folder")
+	}
+	newPhoto := desert[0]
+	data, newID := fixture.ReadID(t, newPhoto)
+	upload := func(path string) *http.Response {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("image", filepath.Base(newPhoto))
+		fw.Write(data)
+		mw.Close()
+		resp, err := http.Post(api+path, mw.FormDataContentType(), &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := upload("/photos/images")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: status %d, want 201", resp.StatusCode)
+	}
+	resp = upload("/photos/search")
+	var found struct{ Results []struct{ ID string } }
+	json.NewDecoder(resp.Body).Decode(&found)
+	resp.Body.Close()
+	if len(found.Results) == 0 || found.Results[0].ID != newID {
+		t.Errorf("search for the uploaded photo: %+v, want %s first", found.Results, newID[:12])
+	}
+	req, _ := http.NewRequest(http.MethodDelete, api+"/photos/images/"+newID, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("delete: status %d, want 200", resp.StatusCode)
+	}
+	if left, _ := os.ReadDir(uploads); len(left) != 0 {
+		t.Errorf("the upload folder keeps %d files after the delete", len(left))
+	}
+	getJSON(t, api+"/photos", &info)
+	if info.Count != stored {
+		t.Errorf("after upload and delete: count %d, want %d", info.Count, stored)
+	}
+
 	if log := serve.Stop(t); !strings.Contains(log, "POST /v1/collections/photos/search 200") {
 		t.Errorf("the request log lacks the searches:\n%s", log)
 	}
