@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"image"
@@ -27,7 +28,7 @@ import (
 const (
 	maxSide    = 256 // longest side stored
 	minSide    = 32  // shorter sides are tiny
-	blankStd   = 3.0 // luminance standard deviation (of 255) below which an image is blank
+	blankStd   = 3.0 // colour standard deviation (of 255) below which an image is blank
 	thumbSide  = 16  // side of the content key's thumbnail
 	levelShift = 4   // the thumbnail keeps 8-levelShift bits a channel
 	jpegQ      = 90  // quality of stored JPEGs
@@ -60,18 +61,33 @@ func isInput(name string) bool {
 // processAll runs process on the files (relative to dir) with the given
 // number of workers, and hands each result to take in the files' order, so
 // that which of two duplicates is kept does not depend on timing.
-func processAll(ctx context.Context, dir string, files []string, workers int, rsvg string, take func(rel string, r result) error) error {
+//
+// known maps the SHA-256 of a file's bytes to the result of a file already
+// taken (without its encoded image): a file with the same bytes, such as
+// one figure in each language of a manual, gets that result undecoded,
+// which take then finds a duplicate or drops for the same reason.
+func processAll(ctx context.Context, dir string, files []string, workers int, rsvg string, known map[[sha256.Size]byte]result, take func(rel string, r result) error) error {
 	for lo := 0; lo < len(files); lo += chunk {
 		batch := files[lo:min(lo+chunk, len(files))]
 		results := make([]result, len(batch))
+		sums := make([][sha256.Size]byte, len(batch))
+		hashed := make([]bool, len(batch))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(workers)
 		for i, rel := range batch {
+			path := filepath.Join(dir, filepath.FromSlash(rel))
+			if data, err := os.ReadFile(path); err == nil {
+				sums[i], hashed[i] = sha256.Sum256(data), true
+				if r, ok := known[sums[i]]; ok {
+					results[i] = r
+					continue
+				}
+			}
 			g.Go(func() error {
 				if err := gctx.Err(); err != nil {
 					return err
 				}
-				results[i] = process(gctx, filepath.Join(dir, filepath.FromSlash(rel)), rsvg)
+				results[i] = process(gctx, path, rsvg)
 				return nil
 			})
 		}
@@ -81,6 +97,11 @@ func processAll(ctx context.Context, dir string, files []string, workers int, rs
 		for i, rel := range batch {
 			if err := take(rel, results[i]); err != nil {
 				return err
+			}
+			if _, ok := known[sums[i]]; hashed[i] && !ok {
+				r := results[i]
+				r.data = nil
+				known[sums[i]] = r
 			}
 		}
 	}
@@ -101,7 +122,7 @@ func process(ctx context.Context, path, rsvg string) result {
 	small := shrink(img, maxSide)
 	thumb, std := summarise(small)
 	if std < blankStd {
-		return result{drop: dropBlank, detail: fmt.Sprintf("luminance std %.2f", std)}
+		return result{drop: dropBlank, detail: fmt.Sprintf("colour std %.2f", std)}
 	}
 	r := result{key: contentKey(thumb, small.Rect.Dx(), small.Rect.Dy()), w: small.Rect.Dx(), h: small.Rect.Dy(), ext: ".png"}
 	var buf bytes.Buffer
@@ -173,12 +194,14 @@ func shrink(img image.Image, side int) *image.NRGBA {
 
 // summarise composites img on mid grey and returns its thumbnail
 // (thumbSide x thumbSide RGB by area averaging, quantised) and the
-// standard deviation of its luminance, of 255.
+// standard deviation of its colours, of 255: the root mean of the red,
+// green and blue variances, so that a coloured shape as light as the grey
+// it stands on is not blank.
 func summarise(img *image.NRGBA) (thumb []byte, std float64) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	var sums [thumbSide * thumbSide * 3]float64
 	var counts [thumbSide * thumbSide]float64
-	var lum, lum2 float64
+	var sum, sum2 [3]float64
 	for y := range h {
 		ty := y * thumbSide / h
 		for x := range w {
@@ -193,14 +216,19 @@ func summarise(img *image.NRGBA) (thumb []byte, std float64) {
 				sums[3*cell+k] += c[k]
 			}
 			counts[cell]++
-			l := 0.299*c[0] + 0.587*c[1] + 0.114*c[2]
-			lum += l
-			lum2 += l * l
+			for k := range 3 {
+				sum[k] += c[k]
+				sum2[k] += c[k] * c[k]
+			}
 		}
 	}
 	n := float64(w * h)
-	mean := lum / n
-	std = math.Sqrt(max(0, lum2/n-mean*mean))
+	var variance float64
+	for k := range 3 {
+		mean := sum[k] / n
+		variance += max(0, sum2[k]/n-mean*mean) / 3
+	}
+	std = math.Sqrt(variance)
 	thumb = make([]byte, len(sums))
 	for i, s := range sums {
 		if c := counts[i/3]; c > 0 {

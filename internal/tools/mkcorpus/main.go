@@ -20,8 +20,9 @@
 //     or the SVG, is kept;
 //   - undecodable;
 //   - tiny: less than 32 pixels on a side;
-//   - blank: the luminance of the stored image, composited on mid grey, has
-//     a standard deviation below 3/255;
+//   - blank: the colours of the stored image, composited on mid grey, have a
+//     standard deviation below 3/255 (the root mean of the channels'
+//     variances);
 //   - duplicate: their content key equals an earlier image's, in any source.
 //     The key is the stored image shrunk to 16x16 by area averaging,
 //     composited on mid grey, quantised to 16 levels a channel, with its
@@ -130,6 +131,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer w.close()
 	seen := map[string]string{} // content key -> source/file of its first image
+	known := map[[sha256.Size]byte]result{}
 	tallies := make([]tally, len(srcs))
 	start := time.Now()
 	for i, s := range srcs {
@@ -144,7 +146,7 @@ func run(ctx context.Context, o options) error {
 			t.dropped[dropVariant]++
 			w.drop(s, v, dropVariant, "")
 		}
-		err = processAll(ctx, filepath.Join(o.root, s.Dir), files, o.workers, o.rsvg, func(rel string, r result) error {
+		err = processAll(ctx, filepath.Join(o.root, s.Dir), files, o.workers, o.rsvg, known, func(rel string, r result) error {
 			split := s.Split
 			if split == splitTrainExceptEval {
 				split = splitTrain

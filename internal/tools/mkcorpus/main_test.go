@@ -90,7 +90,7 @@ func patternFile(img *image.NRGBA, bpp int) []byte {
 func TestRun(t *testing.T) {
 	root := t.TempDir()
 	// Source icons (held out, listed last in the plan but processed first):
-	// one icon at two sizes, a tiny one, a blank and a transparent one.
+	// one icon at two sizes, a tiny one, a blank, a transparent and a green one.
 	mustPNG(t, filepath.Join(root, "icons/64x64/apps/a.png"), gradient(64, 64, 1))
 	mustPNG(t, filepath.Join(root, "icons/32x32/apps/a.png"), gradient(32, 32, 1))
 	mustPNG(t, filepath.Join(root, "icons/scalable/apps/tiny.png"), gradient(20, 40, 2))
@@ -100,10 +100,24 @@ func TestRun(t *testing.T) {
 	}
 	mustPNG(t, filepath.Join(root, "icons/64x64/apps/blank.png"), blank)
 	mustPNG(t, filepath.Join(root, "icons/64x64/apps/clear.png"), image.NewNRGBA(image.Rect(0, 0, 64, 64)))
+	// Green as light as the grey beside it: flat in luminance, not blank.
+	green := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+	for y := range 64 {
+		for x := range 64 {
+			c := color.NRGBA{128, 128, 128, 255}
+			if x < 32 {
+				c = color.NRGBA{0, 218, 0, 255}
+			}
+			green.SetNRGBA(x, y, c)
+		}
+	}
+	mustPNG(t, filepath.Join(root, "icons/64x64/apps/green.png"), green)
 	// Source art (train): icon a again at 128 px (a duplicate of the held-out
-	// one), a large JPEG photo, a GIMP pattern, a broken file, an SVG with
-	// no rasteriser, and a file the include pattern leaves out.
+	// one), the held-out icon's very bytes, a large JPEG photo, a GIMP
+	// pattern, a broken file, an SVG with no rasteriser, and a file the
+	// exclude pattern leaves out.
 	mustPNG(t, filepath.Join(root, "art/big-a.png"), gradient(128, 128, 1))
+	mustPNG(t, filepath.Join(root, "art/again.png"), gradient(64, 64, 1))
 	var jb bytes.Buffer
 	if err := jpeg.Encode(&jb, noise(600, 300, 1), &jpeg.Options{Quality: 95}); err != nil {
 		t.Fatal(err)
@@ -143,8 +157,8 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSources := "source\tpackage\tversion\tkind\tsplit\tlicence\tfiles\ttrain\theldout\tdropped_variant\tdropped_undecodable\tdropped_tiny\tdropped_blank\tdropped_duplicate\n" +
-		"icons\tpkg-icons\t3.0\ticon\theldout\tLGPL\t5\t0\t1\t1\t0\t1\t2\t0\n" +
-		"art\tpkg-art\t1.0\tdrawing\ttrain\tCC0\t5\t2\t0\t0\t2\t0\t0\t1\n" +
+		"icons\tpkg-icons\t3.0\ticon\theldout\tLGPL\t6\t0\t2\t1\t0\t1\t2\t0\n" +
+		"art\tpkg-art\t1.0\tdrawing\ttrain\tCC0\t6\t2\t0\t0\t2\t0\t0\t2\n" +
 		"emoji\tpkg-emoji\t2.0\ticon\ttrain-except-default-eval\tMIT\t2\t1\t1\t0\t0\t0\t0\t0\n"
 	if string(sources) != wantSources {
 		t.Errorf("SOURCES.tsv:\n%s\nwant:\n%s", sources, wantSources)
@@ -159,6 +173,7 @@ func TestRun(t *testing.T) {
 		ext         string
 	}{
 		"icons/64x64/apps/a.png":      {"heldout", "icon", 64, 64, ".png"},
+		"icons/64x64/apps/green.png":  {"heldout", "icon", 64, 64, ".png"},
 		"art/photo.jpg":               {"train", "drawing", 256, 128, ".jpg"},
 		"art/stone.pat":               {"train", "drawing", 40, 48, ".png"},
 		"emoji/" + evalCode + ".png":  {"heldout", "icon", 64, 64, ".png"},
@@ -203,6 +218,7 @@ func TestRun(t *testing.T) {
 		"icons/64x64/apps/blank.png":   dropBlank,
 		"icons/64x64/apps/clear.png":   dropBlank,
 		"art/big-a.png":                dropDuplicate,
+		"art/again.png":                dropDuplicate,
 		"art/broken.png":               dropUndecodable,
 		"art/drawing.svg":              dropUndecodable,
 	}
