@@ -12,7 +12,7 @@
 // whose header has a checksum of its own. When the log passes
 // Options.CompactLogBytes, the writer moves it into a new segment (a
 // flush); in the background, while it goes on taking writes, it merges
-// segments of like size into one once four pile up, so that they grow
+// segments of like size into one once eight pile up, so that they grow
 // geometrically. Each step publishes its new set of files by replacing
 // the manifest (temporary file, fsync, rename, fsync of the folder): a
 // crash leaves the old set or the new one.

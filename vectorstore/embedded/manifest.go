@@ -120,10 +120,10 @@ const maskMagic = "DRMASK02"
 // bitset is a set of row numbers.
 type bitset []uint64
 
-func newBitset(n int) bitset         { return make(bitset, (n+63)/64) }
-func (b bitset) has(i int) bool      { return b[i>>6]&(1<<(i&63)) != 0 }
-func (b bitset) set(i int)           { b[i>>6] |= 1 << (i & 63) }
-func (b bitset) clone() bitset       { return append(bitset(nil), b...) }
+func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
+func (b bitset) has(i int) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+func (b bitset) set(i int)      { b[i>>6] |= 1 << (i & 63) }
+func (b bitset) clone() bitset  { return append(bitset(nil), b...) }
 func (b bitset) count() int {
 	n := 0
 	for _, w := range b {
