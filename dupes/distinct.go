@@ -73,15 +73,25 @@ func (d *Distinct) Len() int {
 	return len(d.pairs)
 }
 
-// ids is the set of IDs that appear in some pair.
-func (d *Distinct) ids() map[string]bool {
-	out := map[string]bool{}
-	if d != nil {
-		for p := range d.pairs {
-			out[p[0]], out[p[1]] = true, true
+// IDs lists the IDs that appear in some pair, sorted.
+func (d *Distinct) IDs() []string {
+	var out []string
+	for _, p := range d.sorted() {
+		out = append(out, p[0], p[1])
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Merge adds the pairs of o and returns how many were new.
+func (d *Distinct) Merge(o *Distinct) int {
+	n := 0
+	for _, p := range o.sorted() {
+		if added, _ := d.Add(p[0], p[1]); added {
+			n++
 		}
 	}
-	return out
+	return n
 }
 
 // ParseDistinct reads pairs, two IDs separated by spaces, tabs or a comma

@@ -215,7 +215,7 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 		}
 		ids = t.hexIDs()
 		uf.init(len(ids))
-		mapDistinct(t.lookup(opts.Distinct.ids()))
+		mapDistinct(t.lookup(opts.Distinct.IDs()))
 		err = compareTiles(ctx, t, t, info.Metric, opts, take)
 		t = nil // the vectors are garbage from here
 		if err != nil {

@@ -66,8 +66,12 @@ func (t *table) hexIDs() []string {
 
 // lookup returns a function giving the index of the IDs of want; it walks
 // the table once, so that no map of every ID is needed.
-func (t *table) lookup(want map[string]bool) func(string) (int32, bool) {
+func (t *table) lookup(ids []string) func(string) (int32, bool) {
 	at := map[string]int32{}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
 	if len(want) > 0 {
 		for i, id := range t.ids {
 			if h := hex.EncodeToString(id[:]); want[h] {

@@ -176,13 +176,14 @@ func printSummary(w io.Writer, s *ingest.Summary, asJSON bool) {
 // elsewhere as a log line every ten seconds.
 type progressPrinter struct {
 	w        io.Writer
+	unit     string // what Done counts: files, images
 	terminal bool
 	last     time.Time
 	shown    bool
 }
 
 func newProgressPrinter(w io.Writer) *progressPrinter {
-	p := &progressPrinter{w: w}
+	p := &progressPrinter{w: w, unit: "files"}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.terminal = true
@@ -197,9 +198,9 @@ func (p *progressPrinter) update(pr ingest.Progress) {
 	}
 	p.last = time.Now()
 	rate := float64(pr.Done) / pr.Elapsed.Seconds()
-	line := fmt.Sprintf("%d files, %.1f files/s", pr.Done, rate)
+	line := fmt.Sprintf("%d %s, %.1f %[2]s/s", pr.Done, p.unit, rate)
 	if pr.Total >= 0 {
-		line = fmt.Sprintf("%d/%d files, %.1f files/s", pr.Done, pr.Total, rate)
+		line = fmt.Sprintf("%d/%d %s, %.1f %[3]s/s", pr.Done, pr.Total, p.unit, rate)
 		if rate > 0 && pr.Total > pr.Done {
 			line += fmt.Sprintf(", ETA %s", (time.Duration(float64(pr.Total-pr.Done)/rate) * time.Second).Round(time.Second))
 		}

@@ -69,7 +69,7 @@ EXIT STATUS
 	}
 	root.PersistentFlags().String("config", "", "YAML configuration file (see config.example.yaml)")
 	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd(), newReindexCmd(),
-		newCheckCmd(), newRepairCmd(), newCompactCmd(), newServeCmd())
+		newCheckCmd(), newRepairCmd(), newCompactCmd(), newServeCmd(), newDupesCmd())
 	return root
 }
 
