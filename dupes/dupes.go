@@ -183,7 +183,8 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var n int
+	var idOf func(int) string
 	res := &Result{}
 	uf := unionFind{}
 	// distinct maps the pairs marked distinct to their indexes once the IDs
@@ -213,8 +214,10 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 		if err != nil {
 			return nil, err
 		}
-		ids = t.hexIDs()
-		uf.init(len(ids))
+		// The IDs stay as bytes (32 an image, not 80 as strings).
+		ids := t.ids
+		n, idOf = len(ids), func(i int) string { return hex.EncodeToString(ids[i][:]) }
+		uf.init(n)
 		mapDistinct(t.lookup(opts.Distinct.IDs()))
 		err = compareTiles(ctx, t, t, info.Metric, opts, take)
 		t = nil // the vectors are garbage from here
@@ -222,12 +225,12 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 			return nil, err
 		}
 	case Index:
-		var index map[[32]byte]int32
-		ids, index, err = scanIDs(ctx, coll)
+		ids, index, err := scanIDs(ctx, coll)
 		if err != nil {
 			return nil, err
 		}
-		uf.init(len(ids))
+		n, idOf = len(ids), func(i int) string { return ids[i] }
+		uf.init(n)
 		idx := func(id string) (int32, bool) {
 			i, ok := index[decodeID(id)]
 			return i, ok
@@ -250,8 +253,8 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 	default:
 		return nil, fmt.Errorf("find duplicates: %w: method %d", vectorstore.ErrInvalid, opts.Method)
 	}
-	res.Images = len(ids)
-	res.Groups, err = makeGroups(ctx, coll, info.Metric, uf.components(ids))
+	res.Images = n
+	res.Groups, err = makeGroups(ctx, coll, info.Metric, uf.components(idOf))
 	return res, err
 }
 

