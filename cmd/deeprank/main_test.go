@@ -479,6 +479,7 @@ func TestExitCode(t *testing.T) {
 		{"interrupted ingest", &ingest.Interrupted{Stored: 3, Err: context.Canceled}, exitInterrupted},
 		{"interrupted elsewhere", fmt.Errorf("reindex: %w", context.Canceled), exitInterrupted},
 		{"partial", errPartial, exitPartial},
+		{"sync changed", errChanged, exitChanged},
 		{"usage", usagef("bad"), exitUsage},
 		{"failure", errors.New("store down"), exitFailure},
 	}
