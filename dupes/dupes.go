@@ -46,7 +46,9 @@ type Options struct {
 	// Distinct pairs are never joined (Find only).
 	Distinct *Distinct
 	// Workers is how many tiles (Exact) or searches (Index) run at once;
-	// 0 means GOMAXPROCS.
+	// 0 means GOMAXPROCS for Exact, and 8 x GOMAXPROCS for Index, whose
+	// searches mostly wait on the store (Milvus answers a search under
+	// Strong consistency after its next time tick, some 200 ms).
 	Workers int
 	// Progress, if set, is called about once a second and at the end,
 	// from the goroutine that called Find or Against.
@@ -145,8 +147,11 @@ func (o *Options) neighbours() int {
 }
 
 func (o *Options) workers() int {
-	if o.Workers > 0 {
+	switch {
+	case o.Workers > 0:
 		return o.Workers
+	case o.Method == Index:
+		return 8 * runtime.GOMAXPROCS(0)
 	}
 	return runtime.GOMAXPROCS(0)
 }
