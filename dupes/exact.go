@@ -101,10 +101,13 @@ func (t *table) lookup(ids []string) func(string) (int32, bool) {
 	}
 }
 
-// tileRows is the side of a tile: a tile's products take tileRows^2 * 4
-// bytes (4 MB) per worker, and its operands (tileRows x dim each) stay in
-// the cache while it runs.
-const tileRows = 1024
+// tileRows is the side of a tile, the unit of work handed to a worker;
+// panelCols the columns multiplied and scanned at a time, whose products
+// (tileRows x panelCols x 4 bytes) stay in a core's L2 cache.
+const (
+	tileRows  = 1024
+	panelCols = 64
+)
 
 // prefix is the cheap first test of a pair, on the product of the first p
 // dimensions only. Dropping dimensions is an orthogonal projection, which
@@ -232,25 +235,37 @@ func compareTiles(ctx context.Context, q, g *table, metric string, opts *Options
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := make([]float32, tileRows*tileRows)
+			c := make([]float32, tileRows*panelCols)
 			impl := sgemm.Implementation{}
 			for jb := range jobs {
 				m, n := min(tileRows, nq-jb.r0), min(tileRows, ng-jb.c0)
-				// The first f.p columns of each row: a, b read in place
-				// with the rows' full stride.
-				impl.Sgemm(blas.NoTrans, blas.Trans, m, n, f.p, 1,
-					q.vecs[jb.r0*q.dim:(jb.r0+m)*q.dim], q.dim, g.vecs[jb.c0*g.dim:(jb.c0+n)*g.dim], g.dim, 0, c, n)
 				var out []edge
 				pairs := int64(m) * int64(n)
-				if same && jb.r0 == jb.c0 {
+				diagonal := same && jb.r0 == jb.c0
+				if diagonal {
 					pairs = int64(m) * int64(m-1) / 2
 				}
-				for i := range m {
-					j0 := 0
-					if same && jb.r0 == jb.c0 {
-						j0 = i + 1
+				a := q.vecs[jb.r0*q.dim : (jb.r0+m)*q.dim]
+				// The tile goes in panels of panelCols columns, each
+				// scanned right after its product, while it is in the
+				// cache: the whole tile's products are 4 MB, which would
+				// be read back from memory.
+				for p0 := 0; p0 < n; p0 += panelCols {
+					pn := min(panelCols, n-p0)
+					c0 := jb.c0 + p0
+					// The first f.p columns of each row: a and b read in
+					// place, with the rows' full stride.
+					impl.Sgemm(blas.NoTrans, blas.Trans, m, pn, f.p, 1,
+						a, q.dim, g.vecs[c0*g.dim:(c0+pn)*g.dim], g.dim, 0, c, pn)
+					for i := range m {
+						j0 := 0
+						if diagonal {
+							j0 = max(0, i+1-p0) // columns after row i only
+						}
+						if j0 < pn {
+							out = scanRow(out, c[i*pn:(i+1)*pn], j0, jb.r0+i, c0, q, g, &f, gs, metric, d)
+						}
 					}
-					out = scanRow(out, c[i*n:(i+1)*n], j0, jb.r0+i, jb.c0, q, g, &f, gs, metric, d)
 				}
 				done.Add(pairs)
 				select {
