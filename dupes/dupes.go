@@ -29,8 +29,8 @@ const (
 // DefaultNeighbours is Options.Neighbours when it is 0.
 const DefaultNeighbours = 16
 
-// Options tunes Find and Against. A nil *Options is not allowed: the
-// threshold has no sensible default here (see MaxDistance).
+// Options tunes Find and Against. It is required: the threshold has no
+// default that fits every model (see MaxDistance).
 type Options struct {
 	// MaxDistance makes two images near-duplicates when their distance,
 	// under the collection's metric, is at most this. For unit vectors and
@@ -139,6 +139,18 @@ func Distance(metric string, a, b []float32) float32 {
 	return float32(math.Sqrt(max(aa+bb-2*dot, 0)))
 }
 
+// check refuses what no run can use: no options, or a threshold that is
+// not a number.
+func (o *Options) check() error {
+	if o == nil {
+		return fmt.Errorf("find duplicates: %w: no options (MaxDistance is required)", vectorstore.ErrInvalid)
+	}
+	if d := float64(o.MaxDistance); math.IsNaN(d) || math.IsInf(d, 0) {
+		return fmt.Errorf("find duplicates: %w: MaxDistance %v", vectorstore.ErrInvalid, o.MaxDistance)
+	}
+	return nil
+}
+
 func (o *Options) neighbours() int {
 	if o.Neighbours > 0 {
 		return o.Neighbours
@@ -184,6 +196,9 @@ func (t *ticker) tick(total, done int, force bool) {
 
 // Find groups the near-duplicates of coll.
 func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	info, err := coll.Info(ctx)
 	if err != nil {
 		return nil, err
@@ -363,6 +378,9 @@ func getAll(ctx context.Context, coll vectorstore.Collection, ids []string) (map
 // which must hold vectors of the same model under the same metric. Images
 // without any are left out; the result is sorted by path.
 func Against(ctx context.Context, coll, other vectorstore.Collection, opts *Options) ([]Match, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	info, err := coll.Info(ctx)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package dupes
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -385,6 +386,20 @@ func TestAgainst(t *testing.T) {
 			if !slices.Equal(ids, want[mt.ID]) {
 				t.Errorf("method %d, %s: matches %v, want %v", m, mt.Metadata.Path, ids, want[mt.ID])
 			}
+		}
+	}
+}
+
+// TestBadOptions checks that misuse is an error, not a panic.
+func TestBadOptions(t *testing.T) {
+	coll := mustCollection(t, t.TempDir(), "c", vectorstore.MetricL2, []vectorstore.Item{{ID: idOf(0), Vector: []float32{1, 0}}})
+	nan := float32(math.NaN())
+	for _, o := range []*Options{nil, {MaxDistance: nan}, {MaxDistance: float32(math.Inf(1))}, {MaxDistance: 1, Method: 7}} {
+		if _, err := Find(context.Background(), coll, o); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("Find with %+v: %v, want ErrInvalid", o, err)
+		}
+		if _, err := Against(context.Background(), coll, coll, o); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("Against with %+v: %v, want ErrInvalid", o, err)
 		}
 	}
 }

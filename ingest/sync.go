@@ -51,7 +51,8 @@ func (s *SyncSummary) Changed() bool {
 // under paths, and removes the stored images whose path is under paths but
 // whose file is gone, or holds other bytes now. Images stored under other
 // paths are left alone, so that syncing one folder of a collection never
-// empties the rest. With opts.DryRun nothing is changed and the summary
+// empties the rest, and so are those under a path given that does not
+// exist (an unmounted disk must not empty the collection). With opts.DryRun nothing is changed and the summary
 // says what would be. Removals happen only after the ingest succeeded; the
 // error is the ingest's (see Run) or the store's.
 func Sync(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collection, paths []string, opts *Options) (*SyncSummary, error) {
@@ -59,13 +60,18 @@ func Sync(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collecti
 	if opts != nil {
 		o = *opts
 	}
-	roots := make([]string, len(paths))
-	for i, p := range paths {
+	// A path that is not there (a disk not mounted, a typo) removes
+	// nothing: only what is under the paths found can be gone. Run reports
+	// the missing path as a failure.
+	var roots []string
+	for _, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return nil, fmt.Errorf("sync %s: %w", p, err)
 		}
-		roots[i] = abs
+		if _, err := os.Stat(abs); err == nil {
+			roots = append(roots, abs)
+		}
 	}
 	// The stored images under the paths whose file is gone or looks
 	// changed (another size or time): the candidates for removal.

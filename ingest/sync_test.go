@@ -32,6 +32,7 @@ func TestSync(t *testing.T) {
 	if _, err := Run(ctx, e, c, []string{other}, nil); err != nil {
 		t.Fatal(err)
 	}
+	unmounted := filepath.Join(t.TempDir(), "disk") // synced always, there only once
 	steps := []struct {
 		name                   string
 		change                 func(t *testing.T)
@@ -47,18 +48,28 @@ func TestSync(t *testing.T) {
 		{"deleted", func(t *testing.T) { must(t, os.Remove(cc)) }, 0, 0, []string{cc}, 7, "", ""},
 		// a's bytes change: the new ones are a new image, the old ones go.
 		{"changed in place", func(t *testing.T) { variant(t, a, 2) }, 1, 0, []string{a}, 7, "", ""},
+		// A folder synced, then not there (a disk not mounted): what was
+		// stored from it stays.
+		{"a folder gone", func(t *testing.T) {
+			variant(t, filepath.Join(unmounted, "x.png"), 4)
+			if _, err := Sync(ctx, e, c, []string{data, unmounted}, nil); err != nil {
+				t.Fatal(err)
+			}
+			must(t, os.RemoveAll(unmounted))
+		}, 0, 0, nil, 8, "", ""},
 	}
 	for _, st := range steps {
 		st.change(t)
 		before := snapshot(t, c)
-		dry, err := Sync(ctx, e, c, []string{data}, &Options{DryRun: true})
+		paths := []string{data, unmounted}
+		dry, err := Sync(ctx, e, c, paths, &Options{DryRun: true})
 		if err != nil {
 			t.Fatalf("%s: dry run: %v", st.name, err)
 		}
 		if after := snapshot(t, c); !slices.Equal(before, after) {
 			t.Fatalf("%s: the dry run changed the collection", st.name)
 		}
-		sum, err := Sync(ctx, e, c, []string{data}, nil)
+		sum, err := Sync(ctx, e, c, paths, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}

@@ -73,8 +73,11 @@ each image is searched for through the index (--neighbours nearest).`,
 			if o.distinct != (len(args) == 2) || (len(args) > 0 && !o.distinct) {
 				return usagef("dupes: give two image IDs with --not-duplicate, and none without it")
 			}
-			if o.asJSON && o.asCSV {
+			switch {
+			case o.asJSON && o.asCSV:
 				return usagef("dupes: give --json or --csv, not both")
+			case o.against != "" && o.linkDir != "":
+				return usagef("dupes: --link-dir makes folders of groups, which --against does not make")
 			}
 			store, err := openStore(cmd, l.Config, readStore)
 			if err != nil {

@@ -80,7 +80,7 @@ EXIT STATUS
 			if o.collection == "" {
 				return usagef("ingest: --collection is required")
 			}
-			if err := anyExists(args); err != nil {
+			if err := anyExists("ingest", args); err != nil {
 				return err
 			}
 			emb, err := newEmbedder(l.Config)
@@ -127,14 +127,14 @@ EXIT STATUS
 }
 
 // anyExists returns nil when at least one of paths exists, and otherwise a
-// usage error naming them all.
-func anyExists(paths []string) error {
+// usage error naming them all, for the command named.
+func anyExists(command string, paths []string) error {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err == nil {
 			return nil
 		}
 	}
-	return usagef("ingest: nothing to ingest: %s not found; check the path (nothing was stored)", strings.Join(paths, ", "))
+	return usagef("%s: nothing to %[1]s: %s not found; check the path (nothing was stored)", command, strings.Join(paths, ", "))
 }
 
 func parseShard(s string) (int, int, error) {

@@ -50,7 +50,7 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
-			if err := anyExists(args); err != nil {
+			if err := anyExists("sync", args); err != nil {
 				return err
 			}
 			emb, err := newEmbedder(l.Config)
