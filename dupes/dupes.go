@@ -174,24 +174,33 @@ type edge struct {
 	d    float32
 }
 
-// ticker calls the progress callback about once a second.
-type ticker struct {
-	fn    func(Progress)
-	start time.Time
-	last  time.Time
-}
-
-func newTicker(fn func(Progress)) *ticker {
-	now := time.Now()
-	return &ticker{fn: fn, start: now, last: now}
-}
-
-func (t *ticker) tick(total, done int, force bool) {
-	if t.fn == nil || (!force && time.Since(t.last) < time.Second) {
-		return
+// collect receives batches from results until it is closed, handing each
+// item to take, and meanwhile calls progress, if set, about once a second
+// and once at the end with done() images of total done. It is the one
+// goroutine that calls take and progress.
+func collect[T any](results <-chan []T, take func(T), progress func(Progress), total int, done func() int) {
+	start := time.Now()
+	report := func() {
+		if progress != nil {
+			progress(Progress{Total: total, Done: done(), Elapsed: time.Since(start)})
+		}
 	}
-	t.last = time.Now()
-	t.fn(Progress{Total: total, Done: done, Elapsed: time.Since(t.start)})
+	every := time.NewTicker(time.Second)
+	defer every.Stop()
+	for {
+		select {
+		case batch, ok := <-results:
+			if !ok {
+				report()
+				return
+			}
+			for _, x := range batch {
+				take(x)
+			}
+		case <-every.C:
+			report()
+		}
+	}
 }
 
 // Find groups the near-duplicates of coll.

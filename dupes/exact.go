@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -277,33 +276,8 @@ func compareTiles(ctx context.Context, q, g *table, metric string, opts *Options
 		}()
 	}
 	go func() { wg.Wait(); close(results) }()
-	tk := newTicker(opts.Progress)
-	progress := func(force bool) {
-		tk.tick(nq, int(float64(nq)*float64(done.Load())/max(total, 1)), force)
-	}
-	every := time.NewTicker(time.Second)
-	defer every.Stop()
-	for {
-		select {
-		case out, ok := <-results:
-			if !ok {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				progress(true)
-				return nil
-			}
-			for _, e := range out {
-				take(e)
-			}
-		case <-every.C:
-			progress(false)
-		case <-ctx.Done():
-			for range results { // let the workers finish
-			}
-			return ctx.Err()
-		}
-	}
+	collect(results, take, opts.Progress, nq, func() int { return int(float64(nq) * float64(done.Load()) / max(total, 1)) })
+	return ctx.Err() // the workers stop early when it is done
 }
 
 // scanRow appends the pairs of row a of q with rows c0+j (j >= j0) of g

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/deeprank/deeprank/vectorstore"
 )
@@ -53,6 +53,7 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 		}
 	}()
 	k := opts.neighbours() + 1 // the image itself comes first
+	var done atomic.Int64
 	var wg sync.WaitGroup
 	for range opts.workers() {
 		wg.Add(1)
@@ -95,31 +96,14 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 		}()
 	}
 	go func() { wg.Wait(); close(results) }()
-	tk := newTicker(opts.Progress)
-	every := time.NewTicker(time.Second)
-	defer every.Stop()
-	done := 0
-	for {
-		select {
-		case rs, ok := <-results:
-			if !ok {
-				select {
-				case err := <-errs:
-					return err
-				default:
-				}
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				tk.tick(len(ids), done, true)
-				return nil
-			}
-			for _, r := range rs {
-				found(r.q, r.hits)
-			}
-			done += len(rs)
-		case <-every.C:
-			tk.tick(len(ids), done, false)
-		}
+	collect(results, func(r result) {
+		found(r.q, r.hits)
+		done.Add(1)
+	}, opts.Progress, len(ids), func() int { return int(done.Load()) })
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
 	}
 }
