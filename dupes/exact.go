@@ -102,8 +102,9 @@ func (t *table) lookup(ids []string) func(string) (int32, bool) {
 
 // tileRows is the side of a tile, the unit of work handed to a worker;
 // panelCols the columns multiplied and scanned at a time, whose products
-// (tileRows x panelCols x 4 bytes) stay in a core's L2 cache.
-const (
+// (tileRows x panelCols x 4 bytes) stay in a core's L2 cache. Variables so
+// that tests can cross many tile edges with few vectors.
+var (
 	tileRows  = 1024
 	panelCols = 64
 )
