@@ -12,17 +12,18 @@
 // Nothing here builds an N x N matrix. Two methods, both streamed:
 //
 //   - Exact reads every vector once (Collection.Scan) into one array and
-//     compares all pairs in tiles of 1024 x 1024, each tile one matrix
-//     product (internal/sgemm) on a core of its own, keeping only the pairs
-//     under the threshold. The product covers only the first dimensions
-//     (as few as a quarter): dropping dimensions never lengthens a
-//     distance, so a pair too far apart over them is too far apart, and
-//     the few pairs that pass are checked over every dimension. How many
-//     dimensions is chosen on a sample of random pairs, for speed; the
-//     pairs found are the same. Memory is the vectors themselves (dim x 4
-//     bytes an image), 32 bytes of ID and 12 of bookkeeping an image, and
-//     a 4 MB tile per core. It finds every pair: for the embedded store,
-//     whose search is exact anyway.
+//     compares all pairs in tiles of 1024 x 1024 on every core, each tile
+//     a matrix product (internal/sgemm) done and scanned 64 columns at a
+//     time, keeping only the pairs under the threshold. The product covers
+//     only the first dimensions (as few as a quarter): dropping dimensions
+//     never lengthens a distance, so a pair too far apart over them is too
+//     far apart, and the few pairs that pass are checked over every
+//     dimension. How many dimensions is chosen on a sample of random
+//     pairs, for speed; the pairs found are the same. Memory is the
+//     vectors themselves (dim x 4 bytes an image), 32 bytes of ID and 20
+//     of norms and bookkeeping an image, and a 256 KB panel of products
+//     per core. It finds every pair: for the embedded store, whose search
+//     is exact anyway.
 //   - Index asks the store for the nearest Neighbours of each image
 //     (Collection.Search, several at once), holding only the IDs (32 bytes
 //     an image) and a batch of vectors: for Milvus, whose index answers
