@@ -87,7 +87,11 @@ type Group struct {
 
 // Result is what Find found.
 type Result struct {
-	Images int `json:"images"`
+	// MaxDistance is the threshold, Options.MaxDistance, under Metric,
+	// the collection's.
+	MaxDistance float32 `json:"max_distance"`
+	Metric      string  `json:"metric"`
+	Images      int     `json:"images"`
 	// Pairs is the number of pairs within the threshold that were joined;
 	// DistinctSkipped those left out because they were marked distinct.
 	Pairs           int     `json:"pairs"`
@@ -214,7 +218,7 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 	}
 	var n int
 	var idOf func(int) string
-	res := &Result{}
+	res := &Result{MaxDistance: opts.MaxDistance, Metric: info.Metric}
 	uf := unionFind{}
 	// distinct maps the pairs marked distinct to their indexes once the IDs
 	// are known.
