@@ -414,3 +414,22 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestTiny checks the edges of size: one image, and two at distance 0.
+func TestTiny(t *testing.T) {
+	for _, c := range []struct {
+		items  []vectorstore.Item
+		groups int
+	}{
+		{[]vectorstore.Item{{ID: idOf(0), Vector: []float32{1, 0}}}, 0},
+		{[]vectorstore.Item{{ID: idOf(0), Vector: []float32{1, 0}}, {ID: idOf(1), Vector: []float32{1, 0}}}, 1},
+	} {
+		coll := mustCollection(t, t.TempDir(), "c", vectorstore.MetricCosine, c.items)
+		for _, m := range []Method{Exact, Index} {
+			res, err := Find(context.Background(), coll, &Options{MaxDistance: 0, Method: m})
+			if err != nil || len(res.Groups) != c.groups || res.Images != len(c.items) {
+				t.Errorf("%d images, method %d: %+v, %v; want %d groups", len(c.items), m, res, err, c.groups)
+			}
+		}
+	}
+}
