@@ -171,7 +171,7 @@ func TestFindMatchesBruteForce(t *testing.T) {
 	}
 	for seed := range seeds {
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))
-		n := 100 + rng.IntN(500) // tiles of 96: several, and ragged edges
+		n := 250 + rng.IntN(400) // tiles of 96: several, and ragged edges
 		items := planted(rng, n, 24, 0.3)
 		vecs := map[string][]float32{}
 		for _, it := range items {
