@@ -46,6 +46,10 @@ type Options struct {
 	Models []NamedModel
 	// Workers decode images; 0 means GOMAXPROCS.
 	Workers int
+	// Thresholds, if set, adds a copy-detection threshold report for each
+	// model on sets of queries and a gallery (the baselines' distances
+	// are on other scales).
+	Thresholds *ThresholdOptions
 }
 
 // NamedModel is a model with the name its report row carries.
@@ -62,6 +66,9 @@ type MethodResult struct {
 	Precision float64 `json:"similarity_precision"`
 	// Retrieval is nil without labels.
 	Retrieval *Retrieval `json:"retrieval,omitempty"`
+	// CopyDetection is the threshold report, for models on sets of
+	// queries and a gallery when Options.Thresholds asks for it.
+	CopyDetection *Thresholds `json:"copy_detection,omitempty"`
 }
 
 // Report holds the results of every method on one set.
@@ -107,7 +114,11 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
 		vecs := embedder.EmbedSquares(net, nm.Model.Normalization, paths, func(p string) *image.RGBA { return imgs[p][mi+1] })
-		rep.Results = append(rep.Results, score(nm.Name, set, paths, vecs))
+		r := score(nm.Name, set, paths, vecs)
+		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
+			r.CopyDetection = CopyThresholds(lookup(vecs, set.QueryPaths), set.QueryLabels, lookup(vecs, set.Paths), set.Labels, *opts.Thresholds)
+		}
+		rep.Results = append(rep.Results, r)
 	}
 	for _, b := range Baselines() {
 		vecs := make(map[string][]float32, len(paths))
@@ -212,7 +223,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	fmt.Fprintf(tw, "(%d images, %d triplets)\n", r.Images, r.Triplets)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	r.writeThresholds(w, false)
+	return nil
+}
+
+func (r *Report) writeThresholds(w io.Writer, markdown bool) {
+	for _, m := range r.Results {
+		if m.CopyDetection != nil {
+			m.CopyDetection.write(w, m.Method, markdown)
+		}
+	}
 }
 
 // WriteMarkdown prints the report as a markdown table.
@@ -223,5 +246,6 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 	}
 	_, err := fmt.Fprintf(w, "\n%d images, %d triplets.\n", r.Images, r.Triplets)
+	r.writeThresholds(w, true)
 	return err
 }

@@ -61,6 +61,15 @@ type Options struct {
 	// than the whole budget is decoded alone, not refused. The bytes of the
 	// files being read are not counted.
 	DecodeMemory int64
+	// DryRun changes nothing: new files are hashed and counted as
+	// ingested, but neither decoded nor embedded nor stored (so a file that
+	// would fail to decode counts as new), and moved paths are counted, not
+	// stored.
+	DryRun bool
+	// Moved, if set, is called from Run's goroutine for each stored image
+	// whose path is updated (or would be, in a dry run), with the stored
+	// path and the new one.
+	Moved func(id, from, to string)
 }
 
 // DefaultDecodeMemory is the decode budget by default: 512 MB, room for a
@@ -122,8 +131,9 @@ type outcome struct {
 	item    *prepared // nil unless the file is to be stored
 	skipped bool
 	// moved is a stored item, with its vector, to store again under this
-	// file's path: the stored path is gone.
+	// file's path: the stored path, from, is gone.
 	moved   *vectorstore.Item
+	from    string
 	other   bool
 	failure error
 	// fatal stops the whole run: the store failed, not the file.
@@ -249,11 +259,27 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 
 	var batch []*prepared
 	var moved []vectorstore.Item
+	var movedFrom []string
 	// taken holds the IDs in batch or moved, so that a second copy found in
 	// the same run is a duplicate.
 	taken := map[string]bool{}
 	flush := func() error {
 		if len(batch)+len(moved) == 0 {
+			return nil
+		}
+		done := func() {
+			for i, it := range moved {
+				if o.Moved != nil {
+					o.Moved(it.ID, movedFrom[i], it.Metadata.Path)
+				}
+			}
+			sum.Ingested += len(batch)
+			sum.Moved += len(moved)
+			batch, moved, movedFrom = batch[:0], moved[:0], movedFrom[:0]
+			clear(taken)
+		}
+		if o.DryRun {
+			done()
 			return nil
 		}
 		inputs := make([]*embedder.Input, len(batch))
@@ -269,10 +295,7 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 		if err := coll.Upsert(ctx, emb.ModelVersion(), append(items, moved...)); err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
-		sum.Ingested += len(batch)
-		sum.Moved += len(moved)
-		batch, moved = batch[:0], moved[:0]
-		clear(taken)
+		done()
 		return nil
 	}
 	report := func() {
@@ -306,6 +329,7 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 			case out.moved != nil && !taken[out.moved.ID]:
 				taken[out.moved.ID] = true
 				moved = append(moved, *out.moved)
+				movedFrom = append(movedFrom, out.from)
 			case out.skipped || out.moved != nil || taken[out.item.item.ID]:
 				sum.Skipped++
 			default:
@@ -446,11 +470,17 @@ func prepareGroup(ctx context.Context, emb *embedder.Embedder, coll vectorstore.
 		}
 		if it, ok := known[ids[i]]; ok {
 			if it.Metadata.Path != abs && gone(it.Metadata.Path) {
+				outs[i].from = it.Metadata.Path
 				it.Metadata = metadata(abs, j.info, it.Metadata.Width, it.Metadata.Height)
 				outs[i].moved = &it
 			} else {
 				outs[i].skipped = true
 			}
+			continue
+		}
+		if o.DryRun {
+			datas[i] = nil
+			outs[i].item = &prepared{item: vectorstore.Item{ID: ids[i], Metadata: metadata(abs, j.info, 0, 0)}}
 			continue
 		}
 		in, err := decode(ctx, emb, datas[i], mem, o.DecodeMemory)

@@ -12,6 +12,10 @@ import (
 	"github.com/deeprank/deeprank/model"
 )
 
+// copyPrecision is the precision the copy-detection threshold is
+// calibrated for.
+const copyPrecision = 0.99
+
 type evalOptions struct {
 	model     string // from the model key, which --model sets
 	untrained bool
@@ -20,6 +24,10 @@ type evalOptions struct {
 	seed      uint64
 	json      bool
 	markdown  bool
+	// thresholds and atDistance ask for the copy-detection threshold
+	// report.
+	thresholds bool
+	atDistance []float64
 }
 
 // namedReport is one set's report, as printed.
@@ -53,10 +61,21 @@ Sets:
   --suite FILE          a YAML list of such sets, all scored in one run:
                           sets:
                             - {name: emoji, queries: q/, gallery: g/}
-                            - {name: held-out, triplets: t.txt, root: data/}`,
+                            - {name: held-out, triplets: t.txt, root: data/}
+
+--thresholds adds, for each model on each set of queries and a gallery, a
+copy-detection threshold report: over every (query, gallery image) pair, a
+pair is a copy when their class folders match (a transformed copy and its
+original: the copy-detection sets), and is flagged when the Euclidean
+distance between their vectors is at most a threshold. It prints precision
+(the share of flagged pairs that are copies) and recall (the share of copies
+flagged) at distances 0.05 to 1.5, at each --at-distance, and the largest
+distance at which precision is still 0.99: the calibrated threshold that
+'deeprank dupes' uses by default for the built-in model.`,
 		Example: `  deeprank eval --model model.drk --classes data/fashion-mnist/test
   deeprank eval --model model.drk --untrained --suite models/default/eval.yaml --markdown
-  deeprank eval --model model.drk --triplets val.txt --root ./dataset --json`,
+  deeprank eval --model model.drk --triplets val.txt --root ./dataset --json
+  deeprank eval --model model.drk --queries copies/ --gallery originals/ --thresholds --at-distance 0.4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := loadConfig(cmd, modelFlag)
@@ -84,6 +103,9 @@ Sets:
 			opts, err := evalModels(o)
 			if err != nil {
 				return err
+			}
+			if o.thresholds || len(o.atDistance) > 0 {
+				opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
 			}
 			var reports []namedReport
 			for _, spec := range suite.Sets {
@@ -114,6 +136,8 @@ Sets:
 	f.Uint64Var(&o.seed, "seed", 1, "seed for sampling triplets and the untrained network")
 	f.BoolVar(&o.json, "json", false, "print JSON instead of a table")
 	f.BoolVar(&o.markdown, "markdown", false, "print markdown tables")
+	f.BoolVar(&o.thresholds, "thresholds", false, "add the copy-detection threshold report (precision and recall by distance) on sets of queries and a gallery")
+	f.Float64SliceVar(&o.atDistance, "at-distance", nil, "with --thresholds, also report precision and recall at this distance (repeatable)")
 	return cmd
 }
 

@@ -80,7 +80,7 @@ EXIT STATUS
 			if o.collection == "" {
 				return usagef("ingest: --collection is required")
 			}
-			if err := anyExists(args); err != nil {
+			if err := anyExists("ingest", args); err != nil {
 				return err
 			}
 			emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
@@ -123,14 +123,14 @@ EXIT STATUS
 }
 
 // anyExists returns nil when at least one of paths exists, and otherwise a
-// usage error naming them all.
-func anyExists(paths []string) error {
+// usage error naming them all, for the command named.
+func anyExists(command string, paths []string) error {
 	for _, p := range paths {
 		if _, err := os.Stat(p); err == nil {
 			return nil
 		}
 	}
-	return usagef("ingest: nothing to ingest: %s not found; check the path (nothing was stored)", strings.Join(paths, ", "))
+	return usagef("%s: nothing to %[1]s: %s not found; check the path (nothing was stored)", command, strings.Join(paths, ", "))
 }
 
 func parseShard(s string) (int, int, error) {
@@ -172,13 +172,14 @@ func printSummary(w io.Writer, s *ingest.Summary, asJSON bool) {
 // elsewhere as a log line every ten seconds.
 type progressPrinter struct {
 	w        io.Writer
+	unit     string // what Done counts: files, images
 	terminal bool
 	last     time.Time
 	shown    bool
 }
 
 func newProgressPrinter(w io.Writer) *progressPrinter {
-	p := &progressPrinter{w: w}
+	p := &progressPrinter{w: w, unit: "files"}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.terminal = true
@@ -193,9 +194,9 @@ func (p *progressPrinter) update(pr ingest.Progress) {
 	}
 	p.last = time.Now()
 	rate := float64(pr.Done) / pr.Elapsed.Seconds()
-	line := fmt.Sprintf("%d files, %.1f files/s", pr.Done, rate)
+	line := fmt.Sprintf("%d %s, %.1f %[2]s/s", pr.Done, p.unit, rate)
 	if pr.Total >= 0 {
-		line = fmt.Sprintf("%d/%d files, %.1f files/s", pr.Done, pr.Total, rate)
+		line = fmt.Sprintf("%d/%d %s, %.1f %[3]s/s", pr.Done, pr.Total, p.unit, rate)
 		if rate > 0 && pr.Total > pr.Done {
 			line += fmt.Sprintf(", ETA %s", (time.Duration(float64(pr.Total-pr.Done)/rate) * time.Second).Round(time.Second))
 		}

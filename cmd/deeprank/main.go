@@ -2,8 +2,8 @@
 // (Wang et al., CVPR 2014) and evaluates the models it learns.
 //
 // Exit status: 0 on success, 1 on failure, 2 for a usage or configuration
-// error, 3 when ingest stored what it could but some files failed, 130 when
-// interrupted (Ctrl-C or SIGTERM).
+// error, 3 when ingest stored what it could but some files failed, 10 when
+// sync changed the collection, 130 when interrupted (Ctrl-C or SIGTERM).
 package main
 
 import (
@@ -24,6 +24,7 @@ const (
 	exitFailure     = 1
 	exitUsage       = 2
 	exitPartial     = 3
+	exitChanged     = 10
 	exitInterrupted = 130
 )
 
@@ -38,7 +39,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, errChanged) {
 		fmt.Fprintln(os.Stderr, "deeprank:", err)
 	}
 	stop()
@@ -57,6 +58,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errPartial):
 		return exitPartial
+	case errors.Is(err, errChanged):
+		return exitChanged
 	}
 	return exitFailure
 }

@@ -518,6 +518,7 @@ func TestExitCode(t *testing.T) {
 		{"interrupted ingest", &ingest.Interrupted{Stored: 3, Err: context.Canceled}, exitInterrupted},
 		{"interrupted elsewhere", fmt.Errorf("reindex: %w", context.Canceled), exitInterrupted},
 		{"partial", errPartial, exitPartial},
+		{"sync changed", errChanged, exitChanged},
 		{"usage", usagef("bad"), exitUsage},
 		{"configuration", fmt.Errorf("load: %w", config.ErrInvalid), exitUsage},
 		{"training options", trainconfig.Options{}.Validate(), exitUsage},

@@ -63,13 +63,14 @@ EXIT STATUS
   1    failure (the message says what failed)
   2    usage or configuration error
   3    ingest, or a batch of queries, finished, but some files failed (listed)
+  10   sync changed the collection
   130  interrupted (Ctrl-C or SIGTERM); training leaves a checkpoint to --resume`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.PersistentFlags().String("config", "", "YAML configuration file (see config.example.yaml)")
 	root.AddCommand(newIngestCmd(), newQueryCmd(), newCollectionsCmd(), newConfigCmd(), newTrainCmd(), newTripletsCmd(), newEvalCmd(), newDistanceCmd(), newReindexCmd(),
-		newCheckCmd(), newRepairCmd(), newCompactCmd(), newServeCmd())
+		newCheckCmd(), newRepairCmd(), newCompactCmd(), newServeCmd(), newDupesCmd(), newSyncCmd())
 	return root
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,12 +8,9 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -159,31 +155,14 @@ func timeOpen(b *testing.B, dir string) time.Duration {
 }
 
 // timeQueryCommand runs `deeprank query` over the store five times and
-// returns the median wall time and the largest peak RSS, as GNU time
-// reports it (a child started from this process directly would count this
-// process's own peak: Linux carries it across the exec), or 0 without
-// /usr/bin/time.
+// returns the median wall time and the largest peak RSS (timeCommand).
 func timeQueryCommand(b *testing.B, bin, dir, photo string) (time.Duration, int64) {
 	var times []time.Duration
 	var rss int64
 	for range 5 {
-		args := []string{bin, "query", "--collection", "bench", "--store-dir", dir, "--image", photo, "--top-k", "10"}
-		gnuTime := "/usr/bin/time"
-		if _, err := os.Stat(gnuTime); err == nil {
-			args = append([]string{gnuTime, "-f", "maxrss-kb=%M"}, args...)
-		}
-		cmd := exec.Command(args[0], args[1:]...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("query: %v\n%s", err, stderr.Bytes())
-		}
-		times = append(times, time.Since(start))
-		if _, after, ok := strings.Cut(stderr.String(), "maxrss-kb="); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(after), 10, 64)
-			rss = max(rss, kb*1024)
-		}
+		wall, peak, _ := timeCommand(b, bin, "query", "--collection", "bench", "--store-dir", dir, "--image", photo, "--top-k", "10")
+		times = append(times, wall)
+		rss = max(rss, peak)
 	}
 	slices.Sort(times)
 	return times[len(times)/2], rss

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,6 +143,25 @@ func embeddedStore(cmd *cobra.Command, c config.Config, mode access) (*embedded.
 		return nil, err
 	}
 	return s.(*embedded.Store), nil
+}
+
+// notDuplicatesFile is where the pairs marked distinct for a collection
+// are kept (dupes --not-duplicate): beside the collection's folder in the
+// embedded store, and for Milvus, which has no room for such a file, under
+// the embedded store's folder on this machine, apart for each server and
+// database. A collection folder's name never holds a dot or a dash, so the
+// store takes neither for a collection. The folder is made if need be.
+func notDuplicatesFile(c config.Config, name string) (string, error) {
+	dir := c.StoreDir()
+	if c.Store.Kind == "milvus" {
+		db := cmp.Or(c.Store.Milvus.Database, "default")
+		server := strings.NewReplacer("/", "_", ":", "_").Replace(c.Store.Milvus.Address)
+		dir = filepath.Join(dir, "milvus-not-duplicates", server, db)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("make the folder for distinct pairs: %w", err)
+	}
+	return filepath.Join(dir, name+".not-duplicates"), nil
 }
 
 // loadModel loads the configured model, or the built-in one.

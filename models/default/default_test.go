@@ -16,3 +16,10 @@ func TestLoad(t *testing.T) {
 		t.Errorf("the default model carries no held-out metrics: %+v", m.Provenance)
 	}
 }
+
+func TestCopyThreshold(t *testing.T) {
+	d, err := CopyThreshold()
+	if err != nil || d <= 0 || d >= 2 {
+		t.Errorf("CopyThreshold() = %v, %v; want a distance in (0, 2)", d, err)
+	}
+}

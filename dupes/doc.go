@@ -1,0 +1,39 @@
+// Package dupes finds near-duplicate images in a vector store collection:
+// groups of images whose vectors lie within a distance of each other
+// (Find), or the images of one collection that have near-duplicates in
+// another (Against).
+//
+// Groups are the connected components of the graph whose edges are the
+// pairs at MaxDistance or nearer, minus the pairs a user marked as distinct
+// (Distinct, kept in a small file beside the collection: see Load and
+// Distinct.Save). Two images far apart may share a group through a chain
+// of near pairs, as a photo and two different crops of it do.
+//
+// Nothing here builds an N x N matrix. Two methods, both streamed:
+//
+//   - Exact reads every vector once (Collection.Scan) into one array and
+//     compares all pairs in tiles of 1024 x 1024 on every core, each tile
+//     a matrix product (internal/sgemm) done and scanned 64 columns at a
+//     time, keeping only the pairs under the threshold. The product covers
+//     only the first dimensions (as few as a quarter): dropping dimensions
+//     never lengthens a distance, so a pair too far apart over them is too
+//     far apart, and the few pairs that pass are checked over every
+//     dimension. How many dimensions is chosen on a sample of random
+//     pairs, for speed; the pairs found are the same. Memory is the
+//     vectors themselves (dim x 4 bytes an image), 32 bytes of ID and 20
+//     of norms and bookkeeping an image, and a 256 KB panel of products
+//     per core. It finds every pair: for the embedded store, whose search
+//     is exact anyway.
+//   - Index asks the store for the nearest Neighbours of each image
+//     (Collection.Search, several at once), holding only the IDs (32 bytes
+//     an image) and a batch of vectors: for Milvus, whose index answers
+//     without reading every vector. A pair is found when one of its images
+//     is among the other's Neighbours nearest, so groups of more than
+//     Neighbours identical images may split, and an approximate index may
+//     miss pairs.
+//
+// Caveats: the collection should not change while Find runs (a concurrent
+// ingest's items may or may not be seen); the suggested keeper is read from
+// the files as they are when the groups are made. Nothing is ever deleted or
+// moved: Link makes symbolic links for review, beside nothing else.
+package dupes

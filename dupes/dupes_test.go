@@ -1,0 +1,435 @@
+package dupes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deeprank/deeprank/vectorstore"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
+)
+
+const testModel = "m1"
+
+// smallTiles makes tiles of 96 rows and panels of 40 columns for the
+// test, so that a few hundred vectors cross many tile and panel edges,
+// none of them aligned.
+func smallTiles(t *testing.T) {
+	rows, cols := tileRows, panelCols
+	tileRows, panelCols = 96, 40
+	t.Cleanup(func() { tileRows, panelCols = rows, cols })
+}
+
+// mustCollection makes an embedded store in a temporary folder with one
+// collection, name, holding items.
+func mustCollection(t testing.TB, dir, name string, metric vectorstore.Metric, items []vectorstore.Item) vectorstore.Collection {
+	t.Helper()
+	s, err := embedded.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	if err := s.Create(ctx, name, vectorstore.Spec{Dim: len(items[0].Vector), Metric: metric, ModelVersion: testModel}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Open(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lo := 0; lo < len(items); lo += 1000 {
+		if err := c.Upsert(ctx, testModel, items[lo:min(lo+1000, len(items))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func idOf(i int) string {
+	h := sha256.Sum256([]byte(fmt.Sprint(i)))
+	return hex.EncodeToString(h[:])
+}
+
+func unit(v []float32) []float32 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	n := float32(math.Sqrt(s))
+	for i := range v {
+		v[i] /= n
+	}
+	return v
+}
+
+// planted makes n random unit vectors of dim, a share of them copies of
+// another one with noise of size noise, so that near pairs and chains
+// exist; paths are /img/i.
+func planted(rng *rand.Rand, n, dim int, noise float32) []vectorstore.Item {
+	items := make([]vectorstore.Item, n)
+	for i := range items {
+		v := make([]float32, dim)
+		if i > 0 && rng.IntN(3) == 0 {
+			base := items[i-1].Vector // next to it, half the time: pairs in a tile's diagonal
+			if rng.IntN(2) == 0 {
+				base = items[rng.IntN(i)].Vector
+			}
+			for d := range v {
+				v[d] = base[d] + noise*float32(rng.NormFloat64())/float32(math.Sqrt(float64(dim)))
+			}
+		} else {
+			for d := range v {
+				v[d] = float32(rng.NormFloat64())
+			}
+		}
+		items[i] = vectorstore.Item{ID: idOf(i), Vector: unit(v), Metadata: vectorstore.Metadata{Path: fmt.Sprintf("/img/%d", i)}}
+	}
+	return items
+}
+
+// bruteGroups is the reference: every pair compared, components by a
+// depth-first search, each as its sorted IDs, the list sorted; and the
+// number of pairs within d that are not distinct, and the most near
+// neighbours any image has (distinct pairs included).
+func bruteGroups(items []vectorstore.Item, metric vectorstore.Metric, d float32, distinct *Distinct) ([]string, int, int) {
+	adj := make([][]int, len(items))
+	deg := make([]int, len(items))
+	pairs := 0
+	for i := range items {
+		for j := i + 1; j < len(items); j++ {
+			if Distance(metric, items[i].Vector, items[j].Vector) > d {
+				continue
+			}
+			deg[i]++
+			deg[j]++
+			if !distinct.Has(items[i].ID, items[j].ID) {
+				pairs++
+				adj[i], adj[j] = append(adj[i], j), append(adj[j], i)
+			}
+		}
+	}
+	seen := make([]bool, len(items))
+	var out []string
+	for i := range items {
+		if seen[i] || len(adj[i]) == 0 {
+			continue
+		}
+		var ids []string
+		stack := []int{i}
+		seen[i] = true
+		for len(stack) > 0 {
+			x := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			ids = append(ids, items[x].ID)
+			for _, y := range adj[x] {
+				if !seen[y] {
+					seen[y] = true
+					stack = append(stack, y)
+				}
+			}
+		}
+		slices.Sort(ids)
+		out = append(out, strings.Join(ids, ","))
+	}
+	slices.Sort(out)
+	return out, pairs, slices.Max(deg)
+}
+
+func groupKeys(gs []Group) []string {
+	var out []string
+	for _, g := range gs {
+		var ids []string
+		for _, m := range g.Members {
+			ids = append(ids, m.ID)
+		}
+		slices.Sort(ids)
+		out = append(out, strings.Join(ids, ","))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestFindMatchesBruteForce is a property test: on random vectors with
+// planted near copies (and chains of them), under every metric and both
+// methods, the groups are exactly the connected components a brute-force
+// comparison of all pairs gives, with some pairs marked distinct.
+func TestFindMatchesBruteForce(t *testing.T) {
+	smallTiles(t)
+	seeds := 6
+	if testing.Short() {
+		seeds = 2
+	}
+	for seed := range seeds {
+		rng := rand.New(rand.NewPCG(uint64(seed), 7))
+		n := 250 + rng.IntN(400) // tiles of 96: several, and ragged edges
+		items := planted(rng, n, 24, 0.3)
+		vecs := map[string][]float32{}
+		for _, it := range items {
+			vecs[it.ID] = it.Vector
+		}
+		for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
+			coll := mustCollection(t, t.TempDir(), "c", metric, items)
+			d := FromL2(0.25, metric)
+			distinct := &Distinct{}
+			for range 20 { // mark some near pairs distinct
+				i := rng.IntN(n)
+				for j := range n {
+					if j != i && Distance(metric, items[i].Vector, items[j].Vector) <= d {
+						distinct.Add(items[i].ID, items[j].ID)
+						break
+					}
+				}
+			}
+			want, pairs, degree := bruteGroups(items, metric, d, distinct)
+			if len(want) < 10 {
+				t.Fatalf("seed %d: only %d groups planted: the test proves little", seed, len(want))
+			}
+			for _, m := range []Method{Exact, Index} {
+				// Index finds every pair when no image has more near
+				// neighbours than it asks for.
+				res, err := Find(context.Background(), coll, &Options{MaxDistance: d, Method: m, Neighbours: degree + 1, Distinct: distinct})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := groupKeys(res.Groups); !slices.Equal(got, want) {
+					t.Errorf("seed %d, n %d, %s, method %d: %d groups, brute force %d", seed, n, metric, m, len(got), len(want))
+				}
+				if res.Pairs != pairs {
+					t.Errorf("seed %d, n %d, %s, method %d: %d pairs, brute force %d", seed, n, metric, m, res.Pairs, pairs)
+				}
+				if res.Images != n {
+					t.Errorf("seed %d, %s, method %d: %d images, want %d", seed, metric, m, res.Images, n)
+				}
+				for _, g := range res.Groups {
+					for _, mem := range g.Members {
+						want := Distance(metric, vecs[g.Members[0].ID], vecs[mem.ID])
+						if math.Abs(float64(mem.Distance-want)) > 1e-5 {
+							t.Fatalf("member %s: distance %g to the first, want %g", mem.ID, mem.Distance, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDistinctSplits checks that a pair marked distinct is not an edge:
+// two images alone fall apart, and a chain a-b-c stays whole through b when
+// a-c is marked.
+func TestDistinctSplits(t *testing.T) {
+	v := func(x float32) []float32 { return unit([]float32{1, x, 0}) }
+	items := []vectorstore.Item{
+		{ID: idOf(0), Vector: v(0)}, {ID: idOf(1), Vector: v(0.01)}, // a pair
+		{ID: idOf(2), Vector: unit([]float32{0, 1, 0})}, {ID: idOf(3), Vector: unit([]float32{0, 1, 0.01})}, {ID: idOf(4), Vector: unit([]float32{0, 1, 0.02})},
+	}
+	coll := mustCollection(t, t.TempDir(), "c", vectorstore.MetricL2, items)
+	cases := []struct {
+		name     string
+		distinct [][2]int
+		want     int // groups
+		skipped  int
+	}{
+		{"none", nil, 2, 0},
+		{"pair split", [][2]int{{0, 1}}, 1, 1},
+		{"chain holds", [][2]int{{2, 4}}, 2, 1},
+		{"chain split", [][2]int{{2, 3}, {3, 4}, {2, 4}}, 1, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := &Distinct{}
+			for _, p := range c.distinct {
+				if _, err := d.Add(items[p[0]].ID, items[p[1]].ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, m := range []Method{Exact, Index} {
+				res, err := Find(context.Background(), coll, &Options{MaxDistance: 0.1, Distinct: d, Method: m})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Groups) != c.want || res.DistinctSkipped != c.skipped {
+					t.Errorf("method %d: %d groups, %d skipped; want %d, %d", m, len(res.Groups), res.DistinctSkipped, c.want, c.skipped)
+				}
+			}
+		})
+	}
+}
+
+// TestKeeper checks the suggested keeper: the present file with the most
+// pixels, then the oldest; a missing file never keeps, and a group whose
+// files are all gone has no keeper.
+func TestKeeper(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string, age time.Duration) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		when := time.Now().Add(-age)
+		if err := os.Chtimes(p, when, when); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	item := func(i int, path string, w, h int, x float32) vectorstore.Item {
+		return vectorstore.Item{ID: idOf(i), Vector: unit([]float32{1, x}), Metadata: vectorstore.Metadata{Path: path, Width: w, Height: h}}
+	}
+	items := []vectorstore.Item{
+		item(0, file("small.jpg", 3*time.Hour), 100, 100, 0),
+		item(1, file("big-new.jpg", time.Hour), 200, 100, 0.01),
+		item(2, file("big-old.jpg", 2*time.Hour), 100, 200, 0.02),
+		item(3, filepath.Join(dir, "gone-huge.jpg"), 1000, 1000, 0.03),
+		// a second group, every file gone
+		item(4, filepath.Join(dir, "gone1.jpg"), 10, 10, 5),
+		item(5, filepath.Join(dir, "gone2.jpg"), 10, 10, 5.01),
+	}
+	coll := mustCollection(t, t.TempDir(), "c", vectorstore.MetricL2, items)
+	res, err := Find(context.Background(), coll, &Options{MaxDistance: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Groups) != 2 {
+		t.Fatalf("%d groups, want 2", len(res.Groups))
+	}
+	g := res.Groups[0]
+	var order []string
+	for _, m := range g.Members {
+		order = append(order, filepath.Base(m.Metadata.Path))
+	}
+	want := []string{"big-old.jpg", "big-new.jpg", "small.jpg", "gone-huge.jpg"}
+	if g.Keeper != idOf(2) || !slices.Equal(order, want) {
+		t.Errorf("keeper %.8s, members %v; want %.8s first, %v", g.Keeper, order, idOf(2), want)
+	}
+	if !g.Members[3].Missing || g.Members[0].Distance != 0 {
+		t.Errorf("members %+v: want the last missing, the first at distance 0", g.Members)
+	}
+	if res.Groups[1].Keeper != "" || !res.Groups[1].Members[0].Missing {
+		t.Errorf("group of missing files: keeper %q, want none", res.Groups[1].Keeper)
+	}
+
+	links := filepath.Join(t.TempDir(), "review")
+	if err := Link(links, res.Groups); err != nil {
+		t.Fatal(err)
+	}
+	got, err := filepath.Glob(filepath.Join(links, "*", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		target, err := os.Readlink(p)
+		if err != nil || filepath.Base(target) != strings.SplitN(filepath.Base(p), "-", 2)[1] && !strings.Contains(filepath.Base(p), "keep-") {
+			t.Errorf("%s -> %s, %v", p, target, err)
+		}
+		names = append(names, strings.TrimPrefix(p, links+"/"))
+	}
+	if want := []string{"group-0001/01-keep-big-old.jpg", "group-0001/02-big-new.jpg", "group-0001/03-small.jpg"}; !slices.Equal(names, want) {
+		t.Errorf("links %v, want %v", names, want)
+	}
+	if err := Link(links, res.Groups); err == nil {
+		t.Error("Link into a folder that is not empty: no error")
+	}
+}
+
+// TestAgainst checks the images of one collection with near-duplicates in
+// another, by both methods, against brute force.
+func TestAgainst(t *testing.T) {
+	smallTiles(t)
+	rng := rand.New(rand.NewPCG(3, 3))
+	archive := planted(rng, 1500, 16, 0.3)
+	var batch []vectorstore.Item
+	for i := range 400 {
+		v := make([]float32, 16)
+		src := archive[rng.IntN(len(archive))].Vector
+		for d := range v {
+			v[d] = float32(rng.NormFloat64())
+			if i%2 == 0 { // half are copies
+				v[d] = src[d] + 0.2*v[d]/4
+			}
+		}
+		batch = append(batch, vectorstore.Item{ID: idOf(10000 + i), Vector: unit(v), Metadata: vectorstore.Metadata{Path: fmt.Sprintf("/new/%04d", i)}})
+	}
+	a := mustCollection(t, t.TempDir(), "archive", vectorstore.MetricL2, archive)
+	b := mustCollection(t, t.TempDir(), "batch", vectorstore.MetricL2, batch)
+	const d, k = 0.3, 3
+	want := map[string][]string{}
+	for _, q := range batch {
+		var near []vectorstore.Hit
+		for _, g := range archive {
+			if dist := Distance(vectorstore.MetricL2, q.Vector, g.Vector); dist <= d {
+				near = append(near, vectorstore.Hit{ID: g.ID, Distance: dist})
+			}
+		}
+		sortHits(near)
+		for _, h := range near[:min(k, len(near))] {
+			want[q.ID] = append(want[q.ID], h.ID)
+		}
+	}
+	if len(want) < 150 {
+		t.Fatalf("only %d batch images have a near-duplicate: the test proves little", len(want))
+	}
+	for _, m := range []Method{Exact, Index} {
+		got, err := Against(context.Background(), b, a, &Options{MaxDistance: d, Neighbours: k, Method: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Errorf("method %d: %d images matched, want %d", m, len(got), len(want))
+		}
+		for _, mt := range got {
+			var ids []string
+			for _, h := range mt.Matches {
+				ids = append(ids, h.ID)
+				if h.Metadata.Path == "" {
+					t.Errorf("match %s has no metadata", h.ID)
+				}
+			}
+			if !slices.Equal(ids, want[mt.ID]) {
+				t.Errorf("method %d, %s: matches %v, want %v", m, mt.Metadata.Path, ids, want[mt.ID])
+			}
+		}
+	}
+}
+
+// TestBadOptions checks that misuse is an error, not a panic.
+func TestBadOptions(t *testing.T) {
+	coll := mustCollection(t, t.TempDir(), "c", vectorstore.MetricL2, []vectorstore.Item{{ID: idOf(0), Vector: []float32{1, 0}}})
+	nan := float32(math.NaN())
+	for _, o := range []*Options{nil, {MaxDistance: nan}, {MaxDistance: float32(math.Inf(1))}, {MaxDistance: 1, Method: 7}} {
+		if _, err := Find(context.Background(), coll, o); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("Find with %+v: %v, want ErrInvalid", o, err)
+		}
+		if _, err := Against(context.Background(), coll, coll, o); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("Against with %+v: %v, want ErrInvalid", o, err)
+		}
+	}
+}
+
+// TestTiny checks the edges of size: one image, and two at distance 0.
+func TestTiny(t *testing.T) {
+	for _, c := range []struct {
+		items  []vectorstore.Item
+		groups int
+	}{
+		{[]vectorstore.Item{{ID: idOf(0), Vector: []float32{1, 0}}}, 0},
+		{[]vectorstore.Item{{ID: idOf(0), Vector: []float32{1, 0}}, {ID: idOf(1), Vector: []float32{1, 0}}}, 1},
+	} {
+		coll := mustCollection(t, t.TempDir(), "c", vectorstore.MetricCosine, c.items)
+		for _, m := range []Method{Exact, Index} {
+			res, err := Find(context.Background(), coll, &Options{MaxDistance: 0, Method: m})
+			if err != nil || len(res.Groups) != c.groups || res.Images != len(c.items) {
+				t.Errorf("%d images, method %d: %+v, %v; want %d groups", len(c.items), m, res, err, c.groups)
+			}
+		}
+	}
+}
