@@ -42,9 +42,13 @@ func (s *Store) Check(ctx context.Context, name string) (*CheckReport, error) {
 	if !vectorstore.ValidName(name) {
 		return nil, invalidName("check", name)
 	}
+	// A writer replaces the manifest at each flush and each background
+	// merge; with small logs that can be often, so the check tries many
+	// times, waiting a little longer each time, before it gives up.
+	const attempts = 100
 	for attempt := 0; ; attempt++ {
 		r, manData, err := s.checkOnce(ctx, name)
-		if err != nil || r.OK() || manData == nil || attempt == 5 {
+		if err != nil || r.OK() || manData == nil {
 			return r, err
 		}
 		// Damage, or a file gone: real only if no writer replaced the
@@ -52,6 +56,14 @@ func (s *Store) Check(ctx context.Context, name string) (*CheckReport, error) {
 		now, err := os.ReadFile(filepath.Join(s.path(name), manifestName))
 		if err != nil || bytes.Equal(now, manData) {
 			return r, nil
+		}
+		if attempt == attempts {
+			return nil, fmt.Errorf("check collection %q: a writer replaced its files %d times while it was checked; try again", name, attempts)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt) * time.Millisecond):
 		}
 	}
 }

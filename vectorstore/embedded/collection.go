@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/deeprank/deeprank/internal/atomicfile"
 	"github.com/deeprank/deeprank/vectorstore"
@@ -88,12 +89,16 @@ func (c *collection) path(file string) string { return filepath.Join(c.dir, file
 func (c *collection) load() (*state, error) {
 	for attempt := 0; ; attempt++ {
 		st, err := c.tryLoad()
-		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 10 {
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 100 {
 			return st, err
 		}
 		if _, serr := os.Stat(c.path(c.mname)); errors.Is(serr, fs.ErrNotExist) {
 			return nil, c.errorf("open", vectorstore.ErrNotFound)
 		}
+		// A writer flushing or merging often (small logs) can replace the
+		// files again before a busy reader has opened them: wait a little
+		// longer each time.
+		time.Sleep(time.Duration(attempt) * 100 * time.Microsecond)
 	}
 }
 
