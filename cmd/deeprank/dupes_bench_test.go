@@ -36,19 +36,11 @@ import (
 //
 //	go test -run '^$' -bench 'DupesScale/n=100000$' -benchtime 1x -timeout 60m ./cmd/deeprank
 func BenchmarkDupesScale(b *testing.B) {
-	m, err := defaultmodel.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	version, err := m.Version()
-	if err != nil {
-		b.Fatal(err)
-	}
+	spec := defaultModelSpec(b)
 	threshold, err := defaultmodel.CopyThreshold()
 	if err != nil {
 		b.Fatal(err)
 	}
-	spec := vectorstore.Spec{Dim: m.Spec.EmbeddingDim, Metric: vectorstore.MetricL2, ModelVersion: version}
 	// DEEPRANK_BENCH_DIR keeps the stores between runs (they are made
 	// once, then read).
 	dir := cmp.Or(os.Getenv("DEEPRANK_BENCH_DIR"), b.TempDir())

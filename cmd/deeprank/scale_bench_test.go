@@ -31,15 +31,7 @@ import (
 //
 //	go test -run '^$' -bench StoreScale -benchtime 200x ./cmd/deeprank
 func BenchmarkStoreScale(b *testing.B) {
-	m, err := defaultmodel.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	version, err := m.Version()
-	if err != nil {
-		b.Fatal(err)
-	}
-	spec := vectorstore.Spec{Dim: m.Spec.EmbeddingDim, Metric: vectorstore.MetricL2, ModelVersion: version}
+	spec := defaultModelSpec(b)
 	dir := b.TempDir()
 	bin := buildBinary(b, dir)
 	photo := filepath.Join(dir, "query.png")
@@ -181,4 +173,18 @@ func writeQueryImage(b *testing.B, path string) {
 	if err := png.Encode(f, img); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// defaultModelSpec is the spec of an L2 collection for the built-in
+// default model, as ingest creates one.
+func defaultModelSpec(b *testing.B) vectorstore.Spec {
+	m, err := defaultmodel.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	version, err := m.Version()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return vectorstore.Spec{Dim: m.Spec.EmbeddingDim, Metric: vectorstore.MetricL2, ModelVersion: version}
 }
