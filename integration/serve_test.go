@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -59,17 +58,12 @@ func TestServe(t *testing.T) {
 
 	photo := filepath.Join(photos, "beach", "beach3.jpg")
 	data, id := fixture.ReadID(t, photo)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("top_k", "3")
-	fw, _ := mw.CreateFormFile("image", "beach3.jpg")
-	fw.Write(data)
-	mw.Close()
+	uploadType, uploadBody := fixture.ImageForm("beach3.jpg", data, "top_k", "3")
 	for _, search := range []struct {
 		name, contentType string
 		body              []byte
 	}{
-		{"upload", mw.FormDataContentType(), body.Bytes()},
+		{"upload", uploadType, uploadBody},
 		{"by id", "application/json", []byte(`{"id":"` + id + `","top_k":3}`)},
 	} {
 		resp, err := http.Post(api+"/photos/search", search.contentType, bytes.NewReader(search.body))
@@ -111,12 +105,8 @@ func TestServe(t *testing.T) {
 	newPhoto := desert[0]
 	data, newID := fixture.ReadID(t, newPhoto)
 	upload := func(path string) *http.Response {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		fw, _ := mw.CreateFormFile("image", filepath.Base(newPhoto))
-		fw.Write(data)
-		mw.Close()
-		resp, err := http.Post(api+path, mw.FormDataContentType(), &body)
+		contentType, body := fixture.ImageForm(filepath.Base(newPhoto), data)
+		resp, err := http.Post(api+path, contentType, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

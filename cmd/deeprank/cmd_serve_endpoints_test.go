@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -38,15 +37,7 @@ func TestServeEndpoints(t *testing.T) {
 	srv := fixture.StartServe(t, bin, "--store-dir", store)
 
 	photo, id := fixture.ReadID(t, filepath.Join(sample, "beach", "beach3.jpg"))
-	upload := func(data []byte) (string, []byte) {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		mw.WriteField("top_k", "3")
-		fw, _ := mw.CreateFormFile("image", "query.jpg")
-		fw.Write(data)
-		mw.Close()
-		return mw.FormDataContentType(), body.Bytes()
-	}
+	upload := func(data []byte) (string, []byte) { return fixture.ImageForm("query.jpg", data, "top_k", "3") }
 	photoType, photoBody := upload(photo)
 	junkType, junkBody := upload([]byte("not an image at all"))
 	bigType, bigBody := upload(bytes.Repeat([]byte{0xff}, 2_000_000))

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -125,11 +124,7 @@ func TestServeShutdownBurst(t *testing.T) {
 	lb.ingest(t, photos)
 	srv := lb.serve(t)
 	data, _ := fixture.ReadID(t, filepath.Join(photos, "c0", "000.png"))
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("image", "q.png")
-	fw.Write(data)
-	mw.Close()
+	contentType, body := fixture.ImageForm("q.png", data)
 
 	var (
 		signalled        atomic.Bool
@@ -143,7 +138,7 @@ func TestServeShutdownBurst(t *testing.T) {
 			for {
 				sentBefore := !signalled.Load()
 				inFlight.Add(1)
-				resp, err := http.Post(srv.Base+"/v1/collections/live/search", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+				resp, err := http.Post(srv.Base+"/v1/collections/live/search", contentType, bytes.NewReader(body))
 				if err != nil { // not taken: the listener is closed, or the connection was idle when it closed
 					inFlight.Add(-1)
 					refused.Add(1)
@@ -189,15 +184,11 @@ func TestServeShutdownBurst(t *testing.T) {
 // and returns the id ranked first ("" for none).
 func nearest(t *testing.T, base string, image []byte) string {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("image", "q.png")
-	fw.Write(image)
-	mw.Close()
+	contentType, body := fixture.ImageForm("q.png", image)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/collections/live/search", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/collections/live/search", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -270,12 +261,8 @@ func TestServeUploadDelete(t *testing.T) {
 // postFile uploads image to url as a multipart "image" file.
 func postFile(t *testing.T, url string, image []byte) (int, []byte, http.Header) {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("image", "u.png")
-	fw.Write(image)
-	mw.Close()
-	resp, err := http.Post(url, mw.FormDataContentType(), &body)
+	contentType, body := fixture.ImageForm("u.png", image)
+	resp, err := http.Post(url, contentType, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -65,15 +64,10 @@ func BenchmarkServe(b *testing.B) {
 	embedRate := singleEmbedRate(b, emb, data, 3*time.Second)
 
 	srv := fixture.StartServe(b, bin, "--store-dir", store)
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("top_k", "10")
-	fw, _ := mw.CreateFormFile("image", filepath.Base(photo))
-	fw.Write(data)
-	mw.Close()
+	contentType, body := fixture.ImageForm(filepath.Base(photo), data, "top_k", "10")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: loadClients}, Timeout: time.Minute}
 	search := func() error {
-		resp, err := client.Post(srv.Base+"/v1/collections/bench/search", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+		resp, err := client.Post(srv.Base+"/v1/collections/bench/search", contentType, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
