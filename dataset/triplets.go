@@ -148,27 +148,10 @@ func ScanClasses(root string) (*Labelled, error) {
 		}
 		label := len(ds.Classes)
 		n := 0
-		err := filepath.WalkDir(filepath.Join(root, e.Name()), func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() || !imageio.IsImageName(d.Name()) {
-				return nil
-			}
-			if !d.Type().IsRegular() {
-				info, err := os.Stat(p) // follows a link
-				if err != nil {
-					return fmt.Errorf("%s: a broken link (%w); mend or remove it", p, err)
-				}
-				if !info.Mode().IsRegular() { // a link to a folder, a device
-					return nil
-				}
-			}
-			rel, _ := filepath.Rel(root, p)
-			ds.Paths = append(ds.Paths, filepath.ToSlash(rel))
+		err := walkImages(root, filepath.Join(root, e.Name()), func(rel string) {
+			ds.Paths = append(ds.Paths, rel)
 			ds.Labels = append(ds.Labels, label)
 			n++
-			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("scan classes: %w", err)
@@ -181,6 +164,54 @@ func ScanClasses(root string) (*Labelled, error) {
 		return nil, fmt.Errorf("scan classes: %s has %d class folders with images; triplets need at least 2", root, len(ds.Classes))
 	}
 	return ds, nil
+}
+
+// ScanInstances reads a folder of images in which every image is its own
+// class (self-supervised instance discrimination: an image's positive is
+// another augmented view of itself): every image file under root, at any
+// depth, or symbolic link to one, labelled by its path. A broken link is an
+// error.
+func ScanInstances(root string) (*Labelled, error) {
+	ds := &Labelled{Root: root}
+	err := walkImages(root, root, func(rel string) {
+		ds.Labels = append(ds.Labels, len(ds.Paths))
+		ds.Paths = append(ds.Paths, rel)
+		ds.Classes = append(ds.Classes, rel)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan instances: %w", err)
+	}
+	if len(ds.Paths) < 2 {
+		return nil, fmt.Errorf("scan instances: %s has %d images; triplets need at least 2", root, len(ds.Paths))
+	}
+	return ds, nil
+}
+
+// walkImages calls add with the path, relative to root and with forward
+// slashes, of every image file under dir (at any depth, in lexical order),
+// or symbolic link to one. A broken link is an error, not a silent gap in
+// the data.
+func walkImages(root, dir string, add func(rel string)) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !imageio.IsImageName(d.Name()) {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			info, err := os.Stat(p) // follows a link
+			if err != nil {
+				return fmt.Errorf("%s: a broken link (%w); mend or remove it", p, err)
+			}
+			if !info.Mode().IsRegular() { // a link to a folder, a device
+				return nil
+			}
+		}
+		rel, _ := filepath.Rel(root, p)
+		add(filepath.ToSlash(rel))
+		return nil
+	})
 }
 
 // Split divides the set in two by a hash: about frac of the images go to

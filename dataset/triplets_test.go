@@ -164,6 +164,49 @@ func TestScanClassesLinks(t *testing.T) {
 	}
 }
 
+func TestScanInstances(t *testing.T) {
+	tests := []struct {
+		name    string
+		counts  map[string]int
+		link    string // a link's target beside the images, if not empty
+		want    int
+		wantErr string
+	}{
+		{"nested folders", map[string]int{"cat": 2, "dog": 1}, "", 3, ""},
+		{"link to an image", map[string]int{"cat": 2}, "cat/x.png", 3, ""},
+		{"broken link", map[string]int{"cat": 2}, "gone.png", 0, "broken link"},
+		{"one image", map[string]int{"cat": 1}, "", 0, "has 1 images; triplets need at least 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := mustClasses(t, tt.counts)
+			if tt.link != "" {
+				if err := os.Symlink(tt.link, filepath.Join(root, "linked.png")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ds, err := ScanInstances(root)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ds.Paths) != tt.want || len(ds.Classes) != tt.want {
+				t.Fatalf("scanned %v in %d classes, want %d of each", ds.Paths, len(ds.Classes), tt.want)
+			}
+			for i, p := range ds.Paths { // each image its own class, named by its path
+				if ds.Classes[ds.Labels[i]] != p {
+					t.Errorf("%s is labelled %q", p, ds.Classes[ds.Labels[i]])
+				}
+			}
+		})
+	}
+}
+
 func TestScanClassesNeedsTwo(t *testing.T) {
 	if _, err := ScanClasses(mustClasses(t, map[string]int{"only": 3})); err == nil {
 		t.Error("a single class was accepted")

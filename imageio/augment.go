@@ -39,23 +39,49 @@ type Augment struct {
 	// random quality in [JPEGMinQuality, 95].
 	JPEGProbability float64 `json:"jpeg_probability"`
 	JPEGMinQuality  int     `json:"jpeg_min_quality"`
+	// Grayscale is the chance of turning the image grey (ITU-R BT.601
+	// luma), as a copy printed or filtered in black and white.
+	Grayscale float64 `json:"grayscale"`
+	// Skip leaves out each enabled change (crop, rotation, shear, zoom,
+	// downscale, colour jitter) with this probability, independently, so
+	// that views range from single changes to combinations rather than
+	// always combining them all. 0 applies every enabled change.
+	Skip float64 `json:"skip"`
 }
 
 // Apply returns an augmented copy of img, drawing every choice from rng.
 // img is not changed.
 func (a Augment) Apply(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 	out := a.geometric(img, rng)
-	if a.Downscale > 0 {
+	if a.Downscale > 0 && a.keep(rng) {
 		out = downscale(out, uniform(rng, 1-a.Downscale, 1))
 	}
 	if a.JPEGProbability > 0 && rng.Float64() < a.JPEGProbability {
 		q := a.JPEGMinQuality + rng.IntN(max(96-a.JPEGMinQuality, 1))
 		out = jpegRoundTrip(out, q)
 	}
-	if a.ColorJitter > 0 {
+	if a.ColorJitter > 0 && a.keep(rng) {
 		jitter(out, a.ColorJitter, rng)
 	}
+	if a.Grayscale > 0 && rng.Float64() < a.Grayscale {
+		Grey(out)
+	}
 	return out
+}
+
+// keep draws whether an enabled change is applied (see Skip). Without Skip
+// it draws nothing, so configurations without it see the same random
+// stream as before it existed.
+func (a Augment) keep(rng *rand.Rand) bool {
+	return a.Skip == 0 || rng.Float64() >= a.Skip
+}
+
+// Grey replaces each pixel's colour by its ITU-R BT.601 luma, in place.
+func Grey(img *image.RGBA) {
+	for i := 0; i < len(img.Pix); i += 4 {
+		y := (299*int(img.Pix[i]) + 587*int(img.Pix[i+1]) + 114*int(img.Pix[i+2]) + 500) / 1000
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2] = uint8(y), uint8(y), uint8(y)
+	}
 }
 
 func uniform(rng *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
@@ -71,7 +97,7 @@ func (a Augment) geometric(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 	var tx, ty float64
 	w, h := float64(img.Rect.Dx()), float64(img.Rect.Dy())
 	changed := false
-	if a.Crop > 0 {
+	if a.Crop > 0 && a.keep(rng) {
 		s := uniform(rng, 1-a.Crop, 1)
 		mul([4]float64{s, 0, 0, s})
 		// Keep the crop inside the image.
@@ -79,17 +105,17 @@ func (a Augment) geometric(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 		ty = uniform(rng, -1, 1) * (1 - s) * h / 2
 		changed = true
 	}
-	if a.Rotation > 0 {
+	if a.Rotation > 0 && a.keep(rng) {
 		t := uniform(rng, -a.Rotation, a.Rotation) * math.Pi / 180
 		mul([4]float64{math.Cos(t), -math.Sin(t), math.Sin(t), math.Cos(t)})
 		changed = true
 	}
-	if a.Shear > 0 {
+	if a.Shear > 0 && a.keep(rng) {
 		s := uniform(rng, -a.Shear, a.Shear) * math.Pi / 180
 		mul([4]float64{1, -math.Sin(s), 0, math.Cos(s)})
 		changed = true
 	}
-	if a.Zoom > 0 {
+	if a.Zoom > 0 && a.keep(rng) {
 		mul([4]float64{uniform(rng, 1-a.Zoom, 1+a.Zoom), 0, 0, uniform(rng, 1-a.Zoom, 1+a.Zoom)})
 		changed = true
 	}

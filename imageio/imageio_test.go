@@ -224,6 +224,39 @@ func TestAugmentDeterministic(t *testing.T) {
 	}
 }
 
+func TestAugmentGreyAndSkip(t *testing.T) {
+	img := Square(testImage(), 32)
+	grey := Augment{Grayscale: 1}.Apply(img, rand.New(rand.NewPCG(1, 2)))
+	for i := 0; i < len(grey.Pix); i += 4 {
+		if p := grey.Pix[i : i+3]; p[0] != p[1] || p[1] != p[2] {
+			t.Fatalf("pixel %d is %v after Grayscale 1, want grey", i/4, p)
+		}
+	}
+	// Skip draws nothing when 0: the stream, and so the result, are those
+	// of the same Augment without it.
+	a := Augment{Crop: 0.3, Rotation: 10, ColorJitter: 0.3, Downscale: 0.5}
+	if one, two := a.Apply(img, rand.New(rand.NewPCG(1, 2))), a.Apply(img, rand.New(rand.NewPCG(1, 2))); !bytes.Equal(one.Pix, two.Pix) {
+		t.Error("the same seed gave different augmentations")
+	}
+	// With Skip near 1 almost every view is the image itself; at 0.5 some
+	// are and some are not.
+	for _, tc := range []struct {
+		skip             float64
+		minSame, maxSame int
+	}{{0, 0, 0}, {0.5, 1, 63}, {0.999, 60, 64}} {
+		a.Skip = tc.skip
+		same := 0
+		for seed := range uint64(64) {
+			if bytes.Equal(a.Apply(img, rand.New(rand.NewPCG(seed, 0))).Pix, img.Pix) {
+				same++
+			}
+		}
+		if same < tc.minSame || same > tc.maxSame {
+			t.Errorf("skip %g: %d of 64 views unchanged, want %d..%d", tc.skip, same, tc.minSame, tc.maxSame)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	img := testImage()
 	var buf bytes.Buffer

@@ -182,8 +182,11 @@ func (s Spec) Arch() (Arch, error) {
 	for i, sb := range s.Shallow {
 		name := fmt.Sprintf("shallow%d", i+1)
 		b := &builder{cur: in}
-		b.conv(name+".conv", sb.Filters, sb.Kernel, sb.Stride, false)
+		b.conv(name+".conv", sb.Filters, sb.Kernel, sb.Stride, sb.Pooled)
 		b.pool(sb.PoolKernel, sb.PoolStride)
+		if sb.Pooled {
+			b.add(Layer{Kind: GlobalAvgPool})
+		}
 		b.add(Layer{Kind: L2Normalize})
 		addBranch(name, b)
 	}

@@ -59,6 +59,12 @@ type ShallowBranch struct {
 	Stride     int `json:"stride"`
 	PoolKernel int `json:"pool_kernel"`
 	PoolStride int `json:"pool_stride"`
+	// Pooled averages the branch's pooled map over the image instead of
+	// flattening it, after a ReLU on the convolution: the branch then says
+	// which patterns of its scale the image holds, not where, so a crop or
+	// a shift moves it little, where a flattened map moves with every
+	// pixel. false is the reference's branch.
+	Pooled bool `json:"pooled,omitempty"`
 }
 
 // ReferenceSpec is the network of the reference Keras implementation: VGG16 at

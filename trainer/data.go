@@ -20,7 +20,8 @@ import (
 )
 
 // imageCache holds every image a run needs, decoded once and resized to the
-// network input. Memory: 4*size*size bytes per distinct image.
+// side it is augmented at (the network input, or augment_size). Memory:
+// 4*size*size bytes per distinct image.
 type imageCache map[string]*image.RGBA
 
 // loadImages decodes paths (relative to root) in parallel, resized for the
@@ -70,8 +71,23 @@ func seedFor(seed uint64, parts ...int) uint64 {
 type batchFiller struct {
 	cache   imageCache
 	norm    model.Normalization
-	size    int
+	size    int // the network's input side; cached images may be larger
 	workers int
+}
+
+// input returns img at the network's input size, reduced by the same box
+// filter as inference's if it is cached larger.
+func (f *batchFiller) input(img *image.RGBA) *image.RGBA {
+	if img.Rect.Dx() == f.size && img.Rect.Dy() == f.size {
+		return img
+	}
+	return imageio.Square(img, f.size)
+}
+
+// augmented returns the cached image at path, augmented with rng, at the
+// network's input size.
+func (f *batchFiller) augmented(path string, aug *imageio.Augment, rng *rand.Rand) *image.RGBA {
+	return f.input(aug.Apply(f.cache[path], rng))
 }
 
 func newBatchFiller(cache imageCache, norm model.Normalization, size, workers int) *batchFiller {
@@ -98,9 +114,12 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Au
 					return
 				}
 				t := batch[j%b]
-				img := f.cache[[3]string{t.Query, t.Positive, t.Negative}[j/b]]
+				path := [3]string{t.Query, t.Positive, t.Negative}[j/b]
+				var img *image.RGBA
 				if aug != nil {
-					img = aug.Apply(img, rand.New(rand.NewPCG(seed, uint64(j))))
+					img = f.augmented(path, aug, rand.New(rand.NewPCG(seed, uint64(j))))
+				} else {
+					img = f.input(f.cache[path])
 				}
 				model.ToTensor(img, f.norm, x[j*per:(j+1)*per])
 			}

@@ -50,6 +50,11 @@ func TestParity(t *testing.T) {
 	noShallow.Shallow = nil
 	color := smallSpec(32)
 	color.ColorFeatures = 5
+	pooled := smallSpec(33)
+	pooled.Shallow = []model.ShallowBranch{
+		{Filters: 5, Kernel: 4, Stride: 4, PoolKernel: 2, PoolStride: 2, Pooled: true},
+		{Filters: 3, Kernel: 5, Stride: 3, PoolKernel: 3, PoolStride: 2},
+	}
 	cases := []struct {
 		name  string
 		spec  model.Spec
@@ -60,6 +65,7 @@ func TestParity(t *testing.T) {
 		{"compact-odd-padding", odd, 2},
 		{"no-shallow", noShallow, 2},
 		{"color-branch", color, 3},
+		{"pooled-shallow", pooled, 3},
 		{"reference-shallow-224", ref224, 2},
 		{"vgg16", vgg, 2},
 	}

@@ -25,7 +25,11 @@ type source struct {
 	// Recall@1; nil without labels.
 	valSet *dataset.Labelled
 	labels map[string]int
-	desc   string
+	// instances is set when a part makes every image its own class: the
+	// held-out Recall@1 is then copy detection (augmented query against
+	// the originals).
+	instances bool
+	desc      string
 }
 
 // trainPart is one class folder's training images and sampler settings.
@@ -79,7 +83,12 @@ func newSource(o trainconfig.Options) (*source, error) {
 	var descs []string
 	for _, part := range parts {
 		dir := joinRoot(d.Root, part.Classes)
-		all, err := dataset.ScanClasses(dir)
+		scan := dataset.ScanClasses
+		if part.Instances {
+			scan = dataset.ScanInstances
+			s.instances = true
+		}
+		all, err := scan(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -111,15 +120,23 @@ func newSource(o trainconfig.Options) (*source, error) {
 		s.parts = append(s.parts, trainPart{train, part.Positives, part.Negatives})
 		held.Paths = append(held.Paths, h.Paths...)
 		held.Labels = append(held.Labels, h.Labels...)
-		descs = append(descs, fmt.Sprintf("%s: %d classes, %d training images, %d held out", dir, len(all.Classes), len(train.Paths), len(h.Paths)))
+		kind := "classes"
+		if part.Instances {
+			kind = "instances"
+		}
+		descs = append(descs, fmt.Sprintf("%s: %d %s, %d training images, %d held out", dir, len(all.Classes), kind, len(train.Paths), len(h.Paths)))
 	}
 	held.Classes = s.classes
 	if len(held.Paths) > 0 {
 		s.val = capTriplets(held.SampleTriplets(1, 1, d.SelfPositives, rand.New(rand.NewPCG(o.Seed, 0x7a1))), d.MaxValTriplets)
 		s.valSet = held
-		if len(held.Paths) > maxRetrieval {
-			s.valSet = &dataset.Labelled{Root: held.Root, Classes: held.Classes,
-				Paths: held.Paths[:maxRetrieval], Labels: held.Labels[:maxRetrieval]}
+		if n := len(held.Paths); n > maxRetrieval {
+			// Spread over the parts, not the first part's images only.
+			s.valSet = &dataset.Labelled{Root: held.Root, Classes: held.Classes}
+			for i := range maxRetrieval {
+				s.valSet.Paths = append(s.valSet.Paths, held.Paths[i*n/maxRetrieval])
+				s.valSet.Labels = append(s.valSet.Labels, held.Labels[i*n/maxRetrieval])
+			}
 		}
 	}
 	s.desc = fmt.Sprintf("class folders (%g held out by %s hash) %s", d.ValFraction, d.SplitBy, strings.Join(descs, "; "))

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,8 +121,9 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 	fmt.Fprintf(log, "data: %s\n", src.describe())
 	fmt.Fprintf(log, "matrix products: %s\n", model.BLAS())
 	paths := src.allPaths(opts)
-	fmt.Fprintf(log, "loading %d images at %dx%d...\n", len(paths), r.m.Spec.InputSize, r.m.Spec.InputSize)
-	cache, err := loadImages(ctx, src.root, paths, r.m.Spec.InputSize, opts.Workers, func(n int) {
+	side := max(opts.AugmentSize, r.m.Spec.InputSize)
+	fmt.Fprintf(log, "loading %d images at %dx%d...\n", len(paths), side, side)
+	cache, err := loadImages(ctx, src.root, paths, side, opts.Workers, func(n int) {
 		fmt.Fprintf(log, "  %d/%d images\n", n, len(paths))
 	})
 	if err != nil {
@@ -194,6 +197,11 @@ func (r *run) setupModel(resume bool) error {
 			return fmt.Errorf("config: model: %w", err)
 		}
 		m.Initialize(o.Seed)
+		if o.InitWeights != "" {
+			if err := warmStart(m, o.InitWeights, r.log); err != nil {
+				return err
+			}
+		}
 		r.m = m
 	}
 	r.arch, _ = r.m.Spec.Arch()
@@ -202,6 +210,30 @@ func (r *run) setupModel(resume bool) error {
 		return err
 	}
 	r.net = net
+	return nil
+}
+
+// warmStart copies into m every weight of the model file at path whose name
+// and shape m's spec shares (a changed head or branch keeps its random
+// start), and logs what it took.
+func warmStart(m *model.Model, path string, log io.Writer) error {
+	from, err := model.Load(path)
+	if err != nil {
+		return fmt.Errorf("init_weights: %w", err)
+	}
+	var took, kept []string
+	for name, w := range m.Weights {
+		if src, ok := from.Weights[name]; ok && len(src) == len(w) {
+			copy(w, src)
+			took = append(took, name)
+		} else {
+			kept = append(kept, name)
+		}
+	}
+	slices.Sort(took)
+	slices.Sort(kept)
+	fmt.Fprintf(log, "init_weights %s: %d tensors taken (%s); %d random (%s)\n",
+		path, len(took), strings.Join(took, " "), len(kept), strings.Join(kept, " "))
 	return nil
 }
 
@@ -417,21 +449,41 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 	if r.src.valSet != nil {
 		paths = append(paths, r.src.valSet.Paths...)
 	}
-	vecs := embedder.EmbedSquares(r.net, r.m.Normalization, paths, func(p string) *image.RGBA { return r.filler.cache[p] })
+	// With instances, an image's held-out copy is a fixed augmentation of
+	// it (the same every epoch), keyed by the path after a NUL, which no
+	// path holds.
+	copyOf := func(p string) string { return p }
+	if r.src.instances {
+		copyOf = func(p string) string { return "\x00" + p }
+		n := len(paths)
+		for _, p := range paths[:n] {
+			paths = append(paths, copyOf(p))
+		}
+	}
+	vecs := embedder.EmbedSquares(r.net, r.m.Normalization, paths, func(p string) *image.RGBA {
+		if orig, ok := strings.CutPrefix(p, "\x00"); ok {
+			rng := rand.New(rand.NewPCG(seedFor(r.opts.Seed, -1), uint64(dataset.HashFraction(orig)*(1<<53))))
+			return r.filler.augmented(orig, &r.opts.Augment, rng)
+		}
+		return r.filler.input(r.filler.cache[p])
+	})
 	var lossSum float64
 	m.ValPrecision = eval.TripletScore(len(val), func(i int) (q, p, n []float32) {
 		t := val[i]
-		q, p, n = vecs[t.Query], vecs[t.Positive], vecs[t.Negative]
+		q, p, n = vecs[copyOf(t.Query)], vecs[t.Positive], vecs[t.Negative]
 		lossSum += max(0, r.opts.Gap+float64(eval.SquaredDistance(q, p))-float64(eval.SquaredDistance(q, n)))
 		return q, p, n
 	})
 	m.ValLoss = lossSum / float64(max(len(val), 1))
 	if vs := r.src.valSet; vs != nil {
 		g := make([][]float32, len(vs.Paths))
+		q := make([][]float32, len(vs.Paths))
 		for i, p := range vs.Paths {
-			g[i] = vecs[p]
+			g[i], q[i] = vecs[p], vecs[copyOf(p)]
 		}
-		m.ValRecall1 = eval.Rank(g, vs.Labels, g, vs.Labels, true, []int{1}).Recall[1]
+		// Without instances each image is ranked against the others;
+		// with them, its copy against all the originals.
+		m.ValRecall1 = eval.Rank(q, vs.Labels, g, vs.Labels, !r.src.instances, []int{1}).Recall[1]
 	}
 	return m
 }

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -502,5 +503,82 @@ func TestTrainSameVersion(t *testing.T) {
 	}
 	if versions[0] != versions[1] {
 		t.Errorf("identical runs gave versions %s and %s (created %s and %s)", versions[0], versions[1], created[0], created[1])
+	}
+}
+
+// TestTrainInstances trains self-supervised on a folder tree in which every
+// image is its own class, held at twice the input size for augmentation,
+// warm-started from a model of another spec.
+func TestTrainInstances(t *testing.T) {
+	// Eight single images in two nested folders.
+	root := mustClassImages(t, 2, 4)
+	first := testOptions(t, root)
+	first.Epochs = 1
+	if _, err := Train(context.Background(), first, io.Discard, Fresh); err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions(t, "")
+	o.Data.Classes = ""
+	o.Data.Mix = []trainconfig.ClassSource{{Classes: root, Instances: true, Positives: 2, Negatives: 1}}
+	o.Data.SelfPositives = true
+	o.Data.SplitBy = "class"
+	o.Data.ValFraction = 0.4
+	o.AugmentSize = 2 * o.Model.InputSize
+	o.Augment.Grayscale = 0.3
+	o.Augment.Skip = 0.5
+	o.Model.Shallow[0].Pooled = true
+	o.InitWeights = first.Output
+	o.SelectBy = "recall1"
+	var log bytes.Buffer
+	res, err := Train(context.Background(), o, &log, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"8 instances", "at 32x32", "init_weights " + first.Output, "1 random (embedding.w)"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	// Recall@1 of the held-out copies is measured, not "n/a".
+	if r := res.History[0].ValRecall1; r < 0 || r > 1 {
+		t.Errorf("held-out copy recall@1 = %g, want a value in [0, 1]", r)
+	}
+}
+
+// TestWarmStart checks that the weights a new spec shares with a model
+// file (same name and size) are copied and the others keep their start.
+func TestWarmStart(t *testing.T) {
+	from, err := model.New(smallSpec(16), model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	from.Initialize(1)
+	path := filepath.Join(t.TempDir(), "from.drk")
+	if _, err := from.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	spec := smallSpec(16)
+	spec.EmbeddingDim++ // the head's weights change size
+	to, err := model.New(spec, model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	to.Initialize(2)
+	before := slices.Clone(to.Weights["embedding.w"])
+	if err := warmStart(to, path, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range to.Weights {
+		switch {
+		case name == "embedding.w" || name == "embedding.b":
+			if name == "embedding.w" && !slices.Equal(w, before) {
+				t.Errorf("%s changed though its size differs", name)
+			}
+		case !slices.Equal(w, from.Weights[name]):
+			t.Errorf("%s was not taken from the model file", name)
+		}
+	}
+	if err := warmStart(to, filepath.Join(t.TempDir(), "none.drk"), io.Discard); err == nil || !strings.Contains(err.Error(), "init_weights") {
+		t.Errorf("missing file: err = %v, want one naming init_weights", err)
 	}
 }

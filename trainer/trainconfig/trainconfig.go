@@ -24,7 +24,12 @@ type Options struct {
 	// InitModel, when set, is a model file to fine-tune instead of starting
 	// from random weights.
 	InitModel string `json:"init_model"`
-	Data      Data   `json:"data"`
+	// InitWeights, when set, is a model file whose weights start the
+	// parameters of Model that have the same name and size in it; the rest
+	// start random. It warm-starts a changed architecture (a new head or
+	// branch) from a trained model. Not with InitModel.
+	InitWeights string `json:"init_weights"`
+	Data        Data   `json:"data"`
 
 	Epochs int `json:"epochs"`
 	// StepsPerEpoch caps the optimiser steps of an epoch; 0 means one pass
@@ -56,6 +61,12 @@ type Options struct {
 	Seed   uint64 `json:"seed"`
 
 	Augment imageio.Augment `json:"augment"`
+	// AugmentSize is the side at which training images are held and
+	// augmented before being reduced to the network's input: a crop of a
+	// larger image keeps detail that a crop of the input-sized one would
+	// have to invent by upscaling. Sizes up to the input size (0 too) mean
+	// the input size.
+	AugmentSize int `json:"augment_size"`
 
 	// Output is where the best model (by SelectBy) is written.
 	Output string `json:"output"`
@@ -158,6 +169,11 @@ type ClassSource struct {
 	Classes   string `json:"classes"`
 	Positives int    `json:"positives"`
 	Negatives int    `json:"negatives"`
+	// Instances makes every image under Classes, at any depth, its own
+	// class: its positive is another augmented view of it (needs
+	// data.self_positives). Held-out Recall@1 then becomes copy
+	// detection: each held-out image, augmented, ranked against them all.
+	Instances bool `json:"instances"`
 }
 
 // Default returns the defaults of every field: the reference's
@@ -228,6 +244,8 @@ func (o Options) Validate() error {
 		}
 	}
 	switch {
+	case o.InitModel != "" && o.InitWeights != "":
+		return bad("init_weights", "set init_model (fine-tune a model as it is) or init_weights (start a new spec from its matching weights), not both")
 	case countSet(o.Data.Triplets != "", o.Data.Classes != "", len(o.Data.Mix) > 0) != 1:
 		return bad("data", "set one of data.triplets (a triplet file), data.classes (a folder of class folders) and data.mix")
 	case o.Data.SplitBy != "path" && o.Data.SplitBy != "class":
@@ -272,6 +290,12 @@ func (o Options) Validate() error {
 		return bad("augment.color_jitter", "%g is outside [0, 1)", o.Augment.ColorJitter)
 	case o.Augment.Downscale < 0 || o.Augment.Downscale >= 1:
 		return bad("augment.downscale", "%g is outside [0, 1)", o.Augment.Downscale)
+	case o.Augment.Grayscale < 0 || o.Augment.Grayscale > 1:
+		return bad("augment.grayscale", "%g is outside [0, 1]", o.Augment.Grayscale)
+	case o.Augment.Skip < 0 || o.Augment.Skip >= 1:
+		return bad("augment.skip", "%g is outside [0, 1)", o.Augment.Skip)
+	case o.AugmentSize < 0 || o.AugmentSize > 1024:
+		return bad("augment_size", "%d is outside 0..1024", o.AugmentSize)
 	case o.Augment.JPEGProbability < 0 || o.Augment.JPEGProbability > 1:
 		return bad("augment.jpeg_probability", "%g is outside [0, 1]", o.Augment.JPEGProbability)
 	case o.Augment.JPEGProbability > 0 && (o.Augment.JPEGMinQuality < 1 || o.Augment.JPEGMinQuality > 95):
@@ -296,6 +320,9 @@ func (o Options) Validate() error {
 	for i, m := range o.Data.Mix {
 		if m.Classes == "" || m.Positives < 1 || m.Negatives < 1 {
 			return bad(fmt.Sprintf("data.mix[%d]", i), "needs classes, and positives and negatives of at least 1")
+		}
+		if m.Instances && !o.Data.SelfPositives {
+			return bad(fmt.Sprintf("data.mix[%d].instances", i), "every image is its own class, so it needs data.self_positives: true")
 		}
 	}
 	return nil

@@ -30,6 +30,18 @@ func TestValidate(t *testing.T) {
 		{"batch", func(o *Options) { o.BatchSize = 0 }, "config: batch_size: 0 is outside 1..4096"},
 		{"model", func(o *Options) { o.Model.InputSize = 0 }, "config: model: "},
 		{"model ignored when fine-tuning", func(o *Options) { o.Model.InputSize, o.InitModel = 0, "m.drk" }, ""},
+		{"init model and weights", func(o *Options) { o.InitModel, o.InitWeights = "a.drk", "b.drk" }, "config: init_weights: set init_model"},
+		{"warm start", func(o *Options) { o.InitWeights = "b.drk" }, ""},
+		{"grayscale", func(o *Options) { o.Augment.Grayscale = 1.5 }, "config: augment.grayscale: 1.5 is outside [0, 1]"},
+		{"skip", func(o *Options) { o.Augment.Skip = 1 }, "config: augment.skip: 1 is outside [0, 1)"},
+		{"augment size", func(o *Options) { o.AugmentSize = -1 }, "config: augment_size: -1 is outside 0..1024"},
+		{"instances without self positives", func(o *Options) {
+			o.Data.Classes, o.Data.Mix = "", []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true}}
+		}, "config: data.mix[0].instances: every image is its own class"},
+		{"instances", func(o *Options) {
+			o.Data.Classes, o.Data.SelfPositives = "", true
+			o.Data.Mix = []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true}}
+		}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,6 +42,7 @@ import (
 
 	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/internal/tools/layout"
 )
 
 // heldOut is the share of codes and photos kept for evaluation.
@@ -116,8 +117,8 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 	// each side: dir/google/CODE/google.png against dir/twitter/CODE/twitter.png.
 	vendorPair := func(c, dir string) error {
 		return errors.Join(
-			link(filepath.Join(google, c+".png"), filepath.Join(dir, "google", c, "google.png")),
-			link(filepath.Join(twitter, c+".png"), filepath.Join(dir, "twitter", c, "twitter.png")))
+			layout.Link(filepath.Join(google, c+".png"), filepath.Join(dir, "google", c, "google.png")),
+			layout.Link(filepath.Join(twitter, c+".png"), filepath.Join(dir, "twitter", c, "twitter.png")))
 	}
 	for _, c := range codes {
 		if dataset.HeldOut("", c, heldOut) {
@@ -125,8 +126,8 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 			err = vendorPair(c, filepath.Join(out, "eval/emoji"))
 		} else {
 			err = errors.Join(
-				link(filepath.Join(google, c+".png"), filepath.Join(out, "train/emoji", c, "google.png")),
-				link(filepath.Join(twitter, c+".png"), filepath.Join(out, "train/emoji", c, "twitter.png")))
+				layout.Link(filepath.Join(google, c+".png"), filepath.Join(out, "train/emoji", c, "google.png")),
+				layout.Link(filepath.Join(twitter, c+".png"), filepath.Join(out, "train/emoji", c, "twitter.png")))
 			if err == nil && isValidation(c) {
 				valCodes++
 				err = vendorPair(c, filepath.Join(out, "val/emoji"))
@@ -157,7 +158,7 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 			}
 			continue
 		}
-		if err := link(p, filepath.Join(out, "train/photos", name, "orig.jpg")); err != nil {
+		if err := layout.Link(p, filepath.Join(out, "train/photos", name, "orig.jpg")); err != nil {
 			return err
 		}
 		if isValidation(name) {
@@ -168,7 +169,7 @@ func run(google, twitter, photos, photos2x string, unseen []string, out string) 
 		}
 		if photos2x != "" {
 			if p2 := filepath.Join(photos2x, name+"@2x.jpg"); exists(p2) {
-				if err := link(p2, filepath.Join(out, "train/photos", name, "2x.jpg")); err != nil {
+				if err := layout.Link(p2, filepath.Join(out, "train/photos", name, "2x.jpg")); err != nil {
 					return err
 				}
 			}
@@ -260,7 +261,7 @@ func commonPNGs(a, b string) ([]string, error) {
 // (dir/gallery/NAME/orig.EXT) and its transformed copies beside it
 // (dir/queries/T/NAME/q.png).
 func writeCopyDetection(src, dir, name string) error {
-	if err := link(src, filepath.Join(dir, "gallery", name, "orig"+strings.ToLower(filepath.Ext(src)))); err != nil {
+	if err := layout.Link(src, filepath.Join(dir, "gallery", name, "orig"+strings.ToLower(filepath.Ext(src)))); err != nil {
 		return err
 	}
 	if err := writeQueries(src, filepath.Join(dir, "queries"), name, 1); err != nil {
@@ -309,22 +310,6 @@ func writeQueries(src, dir, name string, draws int) error {
 // name (an emoji code or photo name) for validation.
 func isValidation(name string) bool {
 	return dataset.HeldOut(dataset.ValidationSalt, name, valFraction)
-}
-
-// link places a copy of src at dst (a hard link where possible).
-func link(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	os.Remove(dst)
-	if os.Link(src, dst) == nil {
-		return nil
-	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }

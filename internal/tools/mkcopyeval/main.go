@@ -1,0 +1,267 @@
+// Command mkcopyeval lays out copy-detection evaluation sets from the
+// held-out sources of the training corpus (internal/tools/mkcorpus), which
+// no training run reads:
+//
+//	OUT/SOURCE/gallery/KEY/orig.EXT     every image of the source (links)
+//	OUT/SOURCE/queries/T/KEY/q.EXT      a copy of each of N originals under transform T
+//
+// The transforms are the copies users make, each at one fixed strength:
+// crop (70% of each side, at a random place), flip (horizontal mirror),
+// grey, rotate (10 degrees, corners filled from the nearest edge), jpeg
+// (quality 15), color (contrast x1.3, then brightness +25), downscale (to
+// 40% of each side, left small as a thumbnail is) and mix (three of the
+// others, drawn at random). Transparent images are composited on white
+// first, as deeprank's decoder does, so that the copies differ from their
+// original by the transform alone. The originals are the N images of the
+// source whose names hash lowest (dataset.HashFraction), and every random
+// choice is seeded by the image's name: a rerun gives the same files.
+//
+//	go run ./internal/tools/mkcopyeval -corpus data/corpus -out data/copyeval \
+//	    -source screenshot/gimp-help -source rendered/hedgewars -source icon/oxygen-icons
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	xdraw "golang.org/x/image/draw"
+
+	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/internal/tools/layout"
+)
+
+// transform makes one copy of an opaque image; ext is the copy's file type.
+type transform struct {
+	name  string
+	ext   string
+	apply func(img *image.RGBA, rng *rand.Rand) *image.RGBA
+}
+
+// transforms are the copies evaluated one by one; mix combines three.
+var transforms = []transform{
+	{"crop", ".png", func(img *image.RGBA, rng *rand.Rand) *image.RGBA { return crop(img, 0.7, rng) }},
+	{"flip", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return flip(img) }},
+	{"grey", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return grey(img) }},
+	{"rotate", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return rotate(img, 10) }},
+	{"jpeg", ".jpg", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return img }},
+	{"color", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return colour(img, 1.3, 25) }},
+	{"downscale", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return resize(img, 0.4) }},
+}
+
+// jpegQuality is the quality of the jpeg transform's copies.
+const jpegQuality = 15
+
+func main() {
+	corpus := flag.String("corpus", "data/corpus", "the corpus folder of internal/tools/mkcorpus")
+	out := flag.String("out", "", "output folder")
+	n := flag.Int("originals", 200, "originals per source that get copies")
+	var sources []string
+	flag.Func("source", "a held-out source as KIND/SOURCE (repeatable)", func(s string) error {
+		sources = append(sources, s)
+		return nil
+	})
+	flag.Parse()
+	if *out == "" || len(sources) == 0 {
+		fmt.Fprintln(os.Stderr, "mkcopyeval: -out and at least one -source are required")
+		os.Exit(2)
+	}
+	for _, s := range sources {
+		if err := writeSource(filepath.Join(*corpus, "heldout", s), filepath.Join(*out, filepath.Base(s)), *n); err != nil {
+			fmt.Fprintln(os.Stderr, "mkcopyeval:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// writeSource lays out one source's gallery and the copies of n originals.
+func writeSource(dir, out string, n int) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() && imageio.IsImageName(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) < n {
+		return fmt.Errorf("%s has %d images, fewer than the %d originals asked for", dir, len(names), n)
+	}
+	for _, name := range names {
+		key := strings.TrimSuffix(name, filepath.Ext(name))
+		if err := layout.Link(filepath.Join(dir, name), filepath.Join(out, "gallery", key, "orig"+filepath.Ext(name))); err != nil {
+			return err
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		ha, hb := dataset.HashFraction(a), dataset.HashFraction(b)
+		switch {
+		case ha < hb:
+			return -1
+		case ha > hb:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	for _, name := range names[:n] {
+		if err := writeCopies(filepath.Join(dir, name), filepath.Join(out, "queries"), strings.TrimSuffix(name, filepath.Ext(name))); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms and a mix\n", out, len(names), n, len(transforms))
+	return nil
+}
+
+// writeCopies writes the copies of the image at src under every transform
+// and the mix (dir/T/KEY/q.EXT).
+func writeCopies(src, dir, key string) error {
+	img, err := imageio.DecodeFile(src, nil)
+	if err != nil {
+		return err
+	}
+	orig := onWhite(img)
+	seed := uint64(dataset.HashFraction(key) * (1 << 53))
+	for ti, t := range transforms {
+		rng := rand.New(rand.NewPCG(seed, uint64(ti)))
+		if err := write(filepath.Join(dir, t.name, key), t.ext, t.apply(orig, rng)); err != nil {
+			return err
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, uint64(len(transforms))))
+	mix := orig
+	ext := ".png"
+	for _, i := range rng.Perm(len(transforms))[:3] {
+		mix = transforms[i].apply(mix, rng)
+		if transforms[i].ext == ".jpg" {
+			ext = ".jpg"
+		}
+	}
+	return write(filepath.Join(dir, "mix", key), ext, mix)
+}
+
+// write stores img as dir/q.EXT: PNG, or JPEG at jpegQuality.
+func write(dir, ext string, img *image.RGBA) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	var err error
+	if ext == ".jpg" {
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: jpegQuality})
+	} else {
+		err = png.Encode(&buf, img)
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "q"+ext), buf.Bytes(), 0o644)
+}
+
+// onWhite returns img composited on white, as an RGBA from (0, 0).
+func onWhite(img image.Image) *image.RGBA {
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(out, out.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(out, out.Bounds(), img, b.Min, draw.Over)
+	return out
+}
+
+// crop keeps a window of side fraction s of each side at a random place.
+func crop(img *image.RGBA, s float64, rng *rand.Rand) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	cw, ch := max(1, int(math.Round(float64(w)*s))), max(1, int(math.Round(float64(h)*s)))
+	x0, y0 := rng.IntN(w-cw+1), rng.IntN(h-ch+1)
+	out := image.NewRGBA(image.Rect(0, 0, cw, ch))
+	draw.Draw(out, out.Bounds(), img, image.Pt(x0, y0), draw.Src)
+	return out
+}
+
+// flip mirrors img left to right.
+func flip(img *image.RGBA) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			copy(out.Pix[y*out.Stride+4*(w-1-x):][:4], img.Pix[y*img.Stride+4*x:][:4])
+		}
+	}
+	return out
+}
+
+// grey returns a greyscale copy.
+func grey(img *image.RGBA) *image.RGBA {
+	out := clone(img)
+	imageio.Grey(out)
+	return out
+}
+
+// rotate turns img by deg degrees about its centre, keeping its size and
+// taking points outside from the nearest edge pixel.
+func rotate(img *image.RGBA, deg float64) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	t := deg * math.Pi / 180
+	cos, sin := math.Cos(t), math.Sin(t)
+	cx, cy := float64(w-1)/2, float64(h-1)/2
+	at := func(x, y, c int) float64 {
+		x, y = min(max(x, 0), w-1), min(max(y, 0), h-1)
+		return float64(img.Pix[y*img.Stride+4*x+c])
+	}
+	for y := range h {
+		for x := range w {
+			dx, dy := float64(x)-cx, float64(y)-cy
+			sx, sy := cos*dx-sin*dy+cx, sin*dx+cos*dy+cy
+			x0, y0 := int(math.Floor(sx)), int(math.Floor(sy))
+			fx, fy := sx-float64(x0), sy-float64(y0)
+			for c := range 4 {
+				top := at(x0, y0, c)*(1-fx) + at(x0+1, y0, c)*fx
+				bot := at(x0, y0+1, c)*(1-fx) + at(x0+1, y0+1, c)*fx
+				out.Pix[y*out.Stride+4*x+c] = uint8(math.Round(top*(1-fy) + bot*fy))
+			}
+		}
+	}
+	return out
+}
+
+// colour scales contrast about mid grey by contrast, then adds brightness
+// to every channel.
+func colour(img *image.RGBA, contrast, brightness float64) *image.RGBA {
+	out := clone(img)
+	for i := 0; i < len(out.Pix); i += 4 {
+		for c := range 3 {
+			v := (float64(out.Pix[i+c])-127.5)*contrast + 127.5 + brightness
+			out.Pix[i+c] = uint8(math.Round(min(max(v, 0), 255)))
+		}
+	}
+	return out
+}
+
+// resize scales img by s with a bilinear filter (as photo tools make
+// thumbnails).
+func resize(img *image.RGBA, s float64) *image.RGBA {
+	w := max(1, int(math.Round(float64(img.Rect.Dx())*s)))
+	h := max(1, int(math.Round(float64(img.Rect.Dy())*s)))
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	xdraw.BiLinear.Scale(out, out.Bounds(), img, img.Bounds(), xdraw.Src, nil)
+	return out
+}
+
+func clone(img *image.RGBA) *image.RGBA {
+	out := image.NewRGBA(img.Rect)
+	copy(out.Pix, img.Pix)
+	return out
+}
