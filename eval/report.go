@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -50,6 +51,31 @@ type Options struct {
 	// model on sets of queries and a gallery (the baselines' distances
 	// are on other scales).
 	Thresholds *ThresholdOptions
+	// Cache, if set, keeps each method's vector of each image file across
+	// the Runs that share it, so that an image in several sets (a suite's
+	// sets often share a gallery) is decoded and described once. It must
+	// serve one Models list only: vectors are keyed by method name.
+	Cache *Cache
+}
+
+// Cache holds the vectors Run computed, by method name and image file. The
+// zero value is not usable: make one with NewCache. Not safe for concurrent
+// Runs.
+type Cache struct {
+	vecs map[string]map[string][]float32
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{vecs: map[string]map[string][]float32{}} }
+
+// method returns the vectors of one method, by file.
+func (c *Cache) method(name string) map[string][]float32 {
+	m := c.vecs[name]
+	if m == nil {
+		m = map[string][]float32{}
+		c.vecs[name] = m
+	}
+	return m
 }
 
 // NamedModel is a model with the name its report row carries.
@@ -99,13 +125,43 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("evaluate: no images")
 	}
+	cache := opts.Cache
+	if cache == nil {
+		cache = NewCache()
+	}
+	// Only images the cache lacks are decoded and described: every
+	// method of a Run fills the same files, so the first method tells.
+	file := func(p string) string { return filepath.Join(set.Root, p) }
+	first := Baselines()[0].Name
+	if len(opts.Models) > 0 {
+		first = opts.Models[0].Name
+	}
+	var todo []string
+	for _, p := range paths {
+		if _, ok := cache.method(first)[file(p)]; !ok {
+			todo = append(todo, p)
+		}
+	}
 	sizes := []int{baselineSize}
 	for _, nm := range opts.Models {
 		sizes = append(sizes, nm.Model.Spec.InputSize)
 	}
-	imgs, err := decodeAll(ctx, set.Root, paths, sizes, opts.Workers)
+	imgs, err := decodeAll(ctx, set.Root, todo, sizes, opts.Workers)
 	if err != nil {
 		return nil, err
+	}
+	// vectors returns the method's vectors of the set's images by path,
+	// describing the new ones with describe.
+	vectors := func(method string, describe func(todo []string) map[string][]float32) map[string][]float32 {
+		known := cache.method(method)
+		for p, v := range describe(todo) {
+			known[file(p)] = v
+		}
+		vecs := make(map[string][]float32, len(paths))
+		for _, p := range paths {
+			vecs[p] = known[file(p)]
+		}
+		return vecs
 	}
 	rep := &Report{Images: len(paths), Triplets: len(set.Triplets)}
 	for mi, nm := range opts.Models {
@@ -113,7 +169,9 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
-		vecs := embedder.EmbedSquares(net, nm.Model.Normalization, paths, func(p string) *image.RGBA { return imgs[p][mi+1] })
+		vecs := vectors(nm.Name, func(todo []string) map[string][]float32 {
+			return embedder.EmbedSquares(net, nm.Model.Normalization, todo, func(p string) *image.RGBA { return imgs[p][mi+1] })
+		})
 		r := score(nm.Name, set, paths, vecs)
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
 			r.CopyDetection = CopyThresholds(lookup(vecs, set.QueryPaths), set.QueryLabels, lookup(vecs, set.Paths), set.Labels, *opts.Thresholds)
@@ -121,10 +179,13 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		rep.Results = append(rep.Results, r)
 	}
 	for _, b := range Baselines() {
-		vecs := make(map[string][]float32, len(paths))
-		for _, p := range paths {
-			vecs[p] = b.Describe(imgs[p][0])
-		}
+		vecs := vectors(b.Name, func(todo []string) map[string][]float32 {
+			out := make(map[string][]float32, len(todo))
+			for _, p := range todo {
+				out[p] = b.Describe(imgs[p][0])
+			}
+			return out
+		})
 		rep.Results = append(rep.Results, score(b.Name, set, paths, vecs))
 	}
 	return rep, nil

@@ -107,6 +107,9 @@ distance at which precision is still 0.99: the calibrated threshold that
 			if o.thresholds || len(o.atDistance) > 0 {
 				opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
 			}
+			// The sets of a suite often share a gallery: each image is
+			// embedded once.
+			opts.Cache = eval.NewCache()
 			var reports []namedReport
 			for _, spec := range suite.Sets {
 				set, err := spec.Build(o.seed)
