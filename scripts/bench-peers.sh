@@ -28,7 +28,8 @@
 # Every engine runs once a round, in alternating order, under nice -n 10;
 # the table gives each figure's median over the rounds. On a machine shared
 # with other jobs the figures are depressed, and the load average is
-# printed before and after.
+# printed before and after; the forward pass's images per CPU-second (of
+# the process) on one thread suffer least from the load.
 #
 #   scripts/bench-peers.sh     ROUNDS=3 SECONDS_PER_RUN=3 TRAIN_STEPS=6
 #
@@ -80,7 +81,7 @@ run() {
     local bin=$tmp/peers
     [ "$1" = deeprank-openblas ] && bin=$tmp/peers-openblas
     nice -n 10 "$bin" forward -model "$model" -threads 1,2 -seconds "$secs" -batch 32 |
-      sed -E "s/^threads=([0-9]+) images\/s=([0-9.]+).*/$1 \1 \2/"
+      sed -E "s/^threads=([0-9]+) images\/s=([0-9.]+) images\/cpu-s=([0-9.]+).*/$1 \1 \2 \3/"
     ;;
   peers-forward)
     nice -n 10 "${py[@]}" forward "$model" "$tmp/arch.json" "$tmp/model.onnx" 1,2 "$secs" 32

@@ -144,14 +144,15 @@ def parity(drk, arch_path, dump, onnx_path):
         sys.exit(f"parity: difference {worst:.2e} above 1e-4: the networks differ")
 
 
-def timed(fn, seconds):
-    """Calls per second of fn over about seconds, after one warm-up call."""
+def timed(fn, seconds, scale):
+    """Calls of fn, times scale, per second and per CPU-second of this
+    process, over about seconds after one warm-up call, as "value value"."""
     fn()
-    start, n = time.perf_counter(), 0
+    start, cpu0, n = time.perf_counter(), time.process_time(), 0
     while time.perf_counter() - start < seconds:
         fn()
         n += 1
-    return n / (time.perf_counter() - start)
+    return f"{n * scale / (time.perf_counter() - start):.1f} {n * scale / (time.process_time() - cpu0):.1f}"
 
 
 def forward(drk, arch_path, onnx_path, threads, seconds, batch):
@@ -162,14 +163,14 @@ def forward(drk, arch_path, onnx_path, threads, seconds, batch):
     xt = torch.from_numpy(x)
     for t in threads:
         sess = ort_session(onnx_path, t)
-        print(f"onnxruntime {t} {batch * timed(lambda: sess.run(None, {'input': x}), seconds):.1f}", flush=True)
+        print(f"onnxruntime {t} {timed(lambda: sess.run(None, {'input': x}), seconds, batch)}", flush=True)
         torch.set_num_threads(t)
         with torch.inference_mode():
-            print(f"torch {t} {batch * timed(lambda: net(xt), seconds):.1f}", flush=True)
+            print(f"torch {t} {timed(lambda: net(xt), seconds, batch)}", flush=True)
         try:
             with torch.no_grad():
                 ts = torch.jit.freeze(torch.jit.trace(net, xt))
-                print(f"torchscript {t} {batch * timed(lambda: ts(xt), seconds):.1f}", flush=True)
+                print(f"torchscript {t} {timed(lambda: ts(xt), seconds, batch)}", flush=True)
         except Exception as e:  # TorchScript is optional here
             print(f"# torchscript unavailable: {e}", file=sys.stderr)
 
@@ -235,9 +236,11 @@ def table(results):
     runs = {}
     with open(results) as f:
         for line in f:
-            parts = line.split()
-            if len(parts) == 3 and not line.startswith("#"):
+            parts = line.split()  # engine threads per-second [per-CPU-second]
+            if len(parts) >= 3 and not line.startswith("#"):
                 runs.setdefault((parts[0], int(parts[1])), []).append(float(parts[2]))
+            if len(parts) == 4:
+                runs.setdefault((parts[0] + "/cpu", int(parts[1])), []).append(float(parts[3]))
     med = {k: statistics.median(v) for k, v in runs.items()}
     rounds = max((len(v) for v in runs.values()), default=0)
 
@@ -247,17 +250,18 @@ def table(results):
         v, r = med[(key, t)], med.get((ref, t))
         return f"{v:,.0f} ({v / r:.2f}x)" if r and key != ref else f"{v:,.0f}"
 
-    print(f"\nforward pass, images/s, batch 32 (median of {rounds} rounds; ratio to ONNX Runtime)")
-    print(f"{'':42} {'1 thread':>16} {'2 threads':>16} {'1->2':>6}")
+    print(f"\nforward pass, batch 32, images/s (median of {rounds} rounds; ratio to ONNX Runtime)")
+    print(f"{'':40} {'1 thread':>15} {'2 threads':>15} {'1->2':>6} {'per CPU-s, 1 thread':>20}")
     for key, label in FORWARD:
         if not any(k == key for k, _ in med):
             continue
         scale = f"{med[(key, 2)] / med[(key, 1)]:.2f}x" if (key, 1) in med and (key, 2) in med else "-"
-        print(f"{label:42} {cell(key, 1, 'onnxruntime'):>16} {cell(key, 2, 'onnxruntime'):>16} {scale:>6}")
-    print(f"\ntraining, triplets/s, batch 48, 2 threads, model.DefaultSpec (median of {rounds}; ratio to PyTorch eager)")
+        print(f"{label:40} {cell(key, 1, 'onnxruntime'):>15} {cell(key, 2, 'onnxruntime'):>15} {scale:>6}"
+              f" {cell(key + '/cpu', 1, 'onnxruntime/cpu'):>20}")
+    print(f"\ntraining, batch 48, 2 threads, model.DefaultSpec, triplets/s (median of {rounds}; ratio to PyTorch eager)")
     print("deeprank: BenchmarkTrainStep/shards=2 (augment, mine, step); PyTorch: mine and step, no augmentation")
     for key, label in TRAIN:
-        print(f"{label:42} {cell(key, 2, 'torch-train'):>16}")
+        print(f"{label:40} {cell(key, 2, 'torch-train'):>15}")
 
 
 def main():

@@ -11,8 +11,8 @@
 //	                                       Initialize(1)'s weights: the
 //	                                       network BenchmarkTrainStep trains
 //	peers forward -model M -threads 1,2 -seconds S -batch 32
-//	                                       forward images/s, one line a
-//	                                       thread count
+//	                                       forward images/s and images per
+//	                                       CPU-second, one line a thread count
 //
 // The .f32 files are raw little-endian float32, (N, 3, size, size) and
 // (N, dim). Threads are GOMAXPROCS and the Net's workers alike, as
@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/internal/cputime"
 	"github.com/deeprank/deeprank/model"
 )
 
@@ -230,12 +231,14 @@ func forwardCmd(args []string) error {
 			return err
 		}
 		net.Forward(x, *batch) // warm-up: buffers and caches
-		start, n := time.Now(), 0
+		start, cpu0, n := time.Now(), cputime.Seconds(), 0
 		for time.Since(start).Seconds() < *seconds {
 			net.Forward(x, *batch)
 			n++
 		}
-		fmt.Printf("threads=%d images/s=%.1f batches=%d blas=%q\n", t, float64(n**batch)/time.Since(start).Seconds(), n, model.BLAS())
+		images := float64(n * *batch)
+		fmt.Printf("threads=%d images/s=%.1f images/cpu-s=%.1f batches=%d blas=%q\n",
+			t, images/time.Since(start).Seconds(), images/(cputime.Seconds()-cpu0), n, model.BLAS())
 	}
 	return nil
 }
