@@ -74,7 +74,8 @@ done
 "$tmp/peers" spec -out "$tmp/train.drk"
 "$tmp/peers" arch -model "$tmp/train.drk" >"$tmp/train-arch.json"
 
-# One run of each engine; each prints "engine threads value" lines.
+# One run of each engine; each prints "engine threads images/s [images/cpu-s]"
+# lines (triplets/s for training).
 run() {
   case $1 in
   deeprank | deeprank-openblas)
