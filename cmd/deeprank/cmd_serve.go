@@ -87,13 +87,11 @@ in flight finish; it exits 0 then.`,
 			if err != nil {
 				return err
 			}
-			srv := server.New(store, emb, &server.Options{
-				Token: c.Serve.Token, Collections: o.collections,
-				MaxUploadBytes: c.Serve.MaxUploadBytes, MaxPixels: c.Ingest.MaxPixels, Timeout: c.Serve.Timeout,
-				MaxEmbeds: c.Serve.MaxEmbeds, Queue: c.Serve.Queue, ThumbnailCacheBytes: c.Serve.ThumbnailCacheBytes,
-				TopK: c.Query.TopK, Log: cmd.ErrOrStderr(),
-				OpenWriter: storeWriter(c, store, cmd.ErrOrStderr()), UploadDir: uploads,
-			})
+			opts := &server.Options{Config: c.Serve, Collections: o.collections,
+				MaxPixels: c.Ingest.MaxPixels, TopK: c.Query.TopK, Log: cmd.ErrOrStderr(),
+				OpenWriter: storeWriter(c, store, cmd.ErrOrStderr())}
+			opts.UploadDir = uploads
+			srv := server.New(store, emb, opts)
 			ln, err := net.Listen("tcp", c.Serve.Addr)
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
