@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -76,10 +75,7 @@ in flight finish; it exits 0 then.`,
 			}
 			defer store.Close()
 			for _, name := range o.collections {
-				if _, err := store.Open(cmd.Context(), name); errors.Is(err, vectorstore.ErrNotFound) {
-					return fmt.Errorf("serve: %w: no collection %q in %s; ingest first (deeprank ingest --collection %s DIR) or list them (deeprank collections)",
-						err, name, c.StoreLocation(), name)
-				} else if err != nil {
+				if _, err := openCollection(cmd.Context(), store, name, c.StoreLocation()); err != nil {
 					return fmt.Errorf("serve: %w", err)
 				}
 			}
