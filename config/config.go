@@ -44,8 +44,8 @@ import (
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
-// EnvPrefix starts every environment variable deeprank reads.
-const EnvPrefix = "DEEPRANK"
+// envPrefix starts every environment variable deeprank reads.
+const envPrefix = "DEEPRANK"
 
 // Config is the whole configuration.
 type Config struct {
@@ -204,7 +204,7 @@ func Load(file string, flags map[string]*pflag.Flag) (*Loaded, error) {
 	for k, val := range defaults {
 		v.SetDefault(k, val)
 	}
-	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	where := ""
@@ -256,7 +256,7 @@ func Load(file string, flags map[string]*pflag.Flag) (*Loaded, error) {
 
 // EnvName is the environment variable that sets key.
 func EnvName(key string) string {
-	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
 // decodeMessage turns mapstructure's error text into lines that start with
