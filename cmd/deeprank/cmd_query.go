@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/queryfilter"
@@ -89,11 +90,7 @@ func (o *queryOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	emb, err := newEmbedder(l.Config)
-	if err != nil {
-		return err
-	}
-	res, err := emb.EmbedFiles(cmd.Context(), paths)
+	emb, res, err := embedQueries(cmd.Context(), l.Config, paths)
 	if err != nil {
 		return err
 	}
@@ -126,6 +123,17 @@ func (o *queryOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	return printHits(out, hits, o.json)
+}
+
+// embedQueries embeds the images at paths with the configured model; an
+// image that cannot be read has its error in its Result.
+func embedQueries(ctx context.Context, c config.Config, paths []string) (*embedder.Embedder, []embedder.Result, error) {
+	emb, err := newEmbedder(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := emb.EmbedFiles(ctx, paths)
+	return emb, res, err
 }
 
 // openCollection opens the collection name of store, saying how to make or
