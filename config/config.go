@@ -11,11 +11,13 @@
 //
 // config loads; it does not define. Its sections are, where a package has
 // them, that package's own option types with their defaults and checks
-// (ingest.Config, trainconfig.Options, milvusconfig.Config); the typed enums
-// (vectorstore.Metric, StoreKind) carry their own Valid. config imports
-// neither gorgonia nor the Milvus SDK. Errors of a value match ErrInvalid
-// (and the section's own sentinel, as ingest.ErrInvalidConfig), or
-// trainconfig.ErrInvalid for the train section (checked by its command).
+// (ingest.Config, server.Config, trainconfig.Options, milvusconfig.Config);
+// the typed enums (vectorstore.Metric, StoreKind) carry their own Valid.
+// config imports neither gorgonia nor the Milvus SDK. Errors of a value
+// match ErrInvalid and the section's own sentinel (ingest.ErrInvalidConfig,
+// server.ErrInvalidConfig, milvusconfig.ErrInvalid), or
+// trainconfig.ErrInvalid alone for the train section (checked by its
+// command).
 package config
 
 import (
@@ -37,12 +39,13 @@ import (
 
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/milvus/milvusconfig"
+	"github.com/deeprank/deeprank/server"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
-// EnvPrefix starts every environment variable deeprank reads.
-const EnvPrefix = "DEEPRANK"
+// envPrefix starts every environment variable deeprank reads.
+const envPrefix = "DEEPRANK"
 
 // Config is the whole configuration.
 type Config struct {
@@ -52,7 +55,7 @@ type Config struct {
 	Store  Store               `json:"store"`
 	Ingest ingest.Config       `json:"ingest"`
 	Query  Query               `json:"query"`
-	Serve  Serve               `json:"serve"`
+	Serve  server.Config       `json:"serve"`
 	Train  trainconfig.Options `json:"train"`
 }
 
@@ -103,40 +106,14 @@ type Query struct {
 	TopK int `json:"top_k"`
 }
 
-// Serve tunes the HTTP server of `deeprank serve`.
-type Serve struct {
-	// Addr is the host:port to listen on. Only a loopback address may be
-	// used without Token.
-	Addr string `json:"addr"`
-	// Token, when set, must come with every API request as
-	// "Authorization: Bearer TOKEN".
-	Token string `json:"token"`
-	// MaxUploadBytes bounds a search request's body.
-	MaxUploadBytes int64 `json:"max_upload_bytes"`
-	// Timeout bounds each request.
-	Timeout time.Duration `json:"timeout"`
-	// MaxEmbeds is how many images are embedded at once; 0 means the
-	// number of cores.
-	MaxEmbeds int `json:"max_embeds"`
-	// Queue is how many searches may wait for an embedding slot; past it
-	// a search gets 503 with Retry-After.
-	Queue int `json:"queue"`
-	// ThumbnailCacheBytes bounds the memory of the thumbnail cache.
-	ThumbnailCacheBytes int64 `json:"thumbnail_cache_bytes"`
-	// UploadDir is the folder that POST /v1/collections/NAME/images stores
-	// uploaded images in; empty refuses uploads.
-	UploadDir string `json:"upload_dir"`
-}
-
 // Default returns the built-in defaults.
 func Default() Config {
 	return Config{
 		Store:  Store{Kind: Embedded, CompactLogBytes: 16 << 20, Milvus: milvusconfig.Default()},
 		Ingest: ingest.DefaultConfig(),
 		Query:  Query{TopK: 10},
-		Serve: Serve{Addr: "127.0.0.1:8080", MaxUploadBytes: 32 << 20, Timeout: 30 * time.Second,
-			Queue: 16, ThumbnailCacheBytes: 32 << 20},
-		Train: trainconfig.Default(),
+		Serve:  server.DefaultConfig(),
+		Train:  trainconfig.Default(),
 	}
 }
 
@@ -180,33 +157,13 @@ func (c Config) Validate() error {
 	if c.Query.TopK < 1 || c.Query.TopK > 10000 {
 		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
 	}
-	if err := c.Serve.validate(); err != nil {
-		return err
+	if err := c.Serve.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if c.Store.Kind == Milvus {
 		if err := c.Store.Milvus.Validate(); err != nil {
-			return fmt.Errorf("%w: store.%v", ErrInvalid, err)
+			return fmt.Errorf("%w: store.%w", ErrInvalid, err)
 		}
-	}
-	return nil
-}
-
-// validate checks the serve keys; whether Addr is loopback, and so needs
-// a token, is the server's to check.
-func (s Serve) validate() error {
-	switch {
-	case s.Addr == "":
-		return fmt.Errorf("%w: serve.addr: empty; give host:port such as 127.0.0.1:8080", ErrInvalid)
-	case s.MaxUploadBytes < 1:
-		return fmt.Errorf("%w: serve.max_upload_bytes: %d is not positive", ErrInvalid, s.MaxUploadBytes)
-	case s.Timeout <= 0:
-		return fmt.Errorf("%w: serve.timeout: %s is not positive", ErrInvalid, s.Timeout)
-	case s.MaxEmbeds < 0:
-		return fmt.Errorf("%w: serve.max_embeds: %d must not be negative", ErrInvalid, s.MaxEmbeds)
-	case s.Queue < 0:
-		return fmt.Errorf("%w: serve.queue: %d must not be negative", ErrInvalid, s.Queue)
-	case s.ThumbnailCacheBytes < 0:
-		return fmt.Errorf("%w: serve.thumbnail_cache_bytes: %d must not be negative", ErrInvalid, s.ThumbnailCacheBytes)
 	}
 	return nil
 }
@@ -247,7 +204,7 @@ func Load(file string, flags map[string]*pflag.Flag) (*Loaded, error) {
 	for k, val := range defaults {
 		v.SetDefault(k, val)
 	}
-	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	where := ""
@@ -299,7 +256,7 @@ func Load(file string, flags map[string]*pflag.Flag) (*Loaded, error) {
 
 // EnvName is the environment variable that sets key.
 func EnvName(key string) string {
-	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
 // decodeMessage turns mapstructure's error text into lines that start with

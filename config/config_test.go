@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deeprank/deeprank/ingest"
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
+	"github.com/deeprank/deeprank/server"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 	"github.com/spf13/pflag"
 )
@@ -199,6 +202,39 @@ func TestValidateIngest(t *testing.T) {
 			}
 			if err == nil || err.Error() != tc.want || !errors.Is(err, ErrInvalid) || !errors.Is(err, ingest.ErrInvalidConfig) {
 				t.Errorf("Validate() = %v, want %q matching ErrInvalid and ingest.ErrInvalidConfig", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestValidateServeMilvus pins the messages of the serve and store.milvus
+// checks, which their own packages make: each names its key and matches
+// its package's sentinel.
+func TestValidateServeMilvus(t *testing.T) {
+	cases := []struct {
+		name     string
+		set      func(*Config)
+		want     string
+		sentinel error // the section's own
+	}{
+		{"serve addr", func(c *Config) { c.Serve.Addr = "" }, "invalid configuration: serve.addr: empty; give host:port such as 127.0.0.1:8080", server.ErrInvalidConfig},
+		{"serve upload", func(c *Config) { c.Serve.MaxUploadBytes = 0 }, "invalid configuration: serve.max_upload_bytes: 0 is not positive", server.ErrInvalidConfig},
+		{"serve timeout", func(c *Config) { c.Serve.Timeout = -time.Second }, "invalid configuration: serve.timeout: -1s is not positive", server.ErrInvalidConfig},
+		{"serve embeds", func(c *Config) { c.Serve.MaxEmbeds = -1 }, "invalid configuration: serve.max_embeds: -1 must not be negative", server.ErrInvalidConfig},
+		{"serve queue", func(c *Config) { c.Serve.Queue = -2 }, "invalid configuration: serve.queue: -2 must not be negative", server.ErrInvalidConfig},
+		{"serve thumbnails", func(c *Config) { c.Serve.ThumbnailCacheBytes = -3 }, "invalid configuration: serve.thumbnail_cache_bytes: -3 must not be negative", server.ErrInvalidConfig},
+		{"milvus address", func(c *Config) { c.Store.Milvus.Address = "" }, "invalid configuration: store.milvus.address: empty; give host:port", milvusconfig.ErrInvalid},
+		{"milvus index", func(c *Config) { c.Store.Milvus.Index = "DISKANN" }, `invalid configuration: store.milvus.index: "DISKANN" is not HNSW, IVF_FLAT, FLAT or AUTOINDEX`, milvusconfig.ErrInvalid},
+		{"milvus batch", func(c *Config) { c.Store.Milvus.BatchBytes = 10 }, "invalid configuration: store.milvus.batch_bytes: 10 is below 1 MiB", milvusconfig.ErrInvalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Store.Kind = Milvus
+			tc.set(&c)
+			err := c.Validate()
+			if err == nil || err.Error() != tc.want || !errors.Is(err, ErrInvalid) || !errors.Is(err, tc.sentinel) {
+				t.Errorf("Validate() = %v, want %q matching ErrInvalid and %v", err, tc.want, tc.sentinel)
 			}
 		})
 	}

@@ -94,10 +94,10 @@ func (d *Distinct) Merge(o *Distinct) int {
 	return n
 }
 
-// ParseDistinct reads pairs, two IDs separated by spaces, tabs or a comma
+// parseDistinct reads pairs, two IDs separated by spaces, tabs or a comma
 // on each line; blank lines and lines starting with # are skipped. name is
 // used in errors, which give the line.
-func ParseDistinct(r io.Reader, name string) (*Distinct, error) {
+func parseDistinct(r io.Reader, name string) (*Distinct, error) {
 	d := &Distinct{}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
@@ -130,7 +130,7 @@ func LoadDistinct(path string) (*Distinct, error) {
 		return nil, fmt.Errorf("read distinct pairs: %w", err)
 	}
 	defer f.Close()
-	return ParseDistinct(f, path)
+	return parseDistinct(f, path)
 }
 
 // Save writes the pairs to path, sorted, durably and all at once

@@ -27,7 +27,7 @@ func TestParseDistinct(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := ParseDistinct(strings.NewReader(c.in), "pairs.txt")
+			d, err := parseDistinct(strings.NewReader(c.in), "pairs.txt")
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "pairs.txt") || !errors.Is(err, ErrDistinctFile) {
 					t.Fatalf("error %v, want one naming pairs.txt with %q", err, c.err)
@@ -80,7 +80,7 @@ func FuzzParseDistinct(f *testing.F) {
 	f.Add("x y\n")
 	f.Add(idOf(1) + "\t\t" + idOf(1))
 	f.Fuzz(func(t *testing.T, in string) {
-		d, err := ParseDistinct(strings.NewReader(in), "f")
+		d, err := parseDistinct(strings.NewReader(in), "f")
 		if err != nil {
 			return
 		}

@@ -120,10 +120,10 @@ func FromL2(d float32, metric vectorstore.Metric) float32 {
 	return d
 }
 
-// Distance is the distance of a and b under metric, as the stores define
+// distance is the distance of a and b under metric, as the stores define
 // it: Euclidean for L2, 1 - cosine for COSINE (1 when either is zero), the
 // negated dot product for IP.
-func Distance(metric vectorstore.Metric, a, b []float32) float32 {
+func distance(metric vectorstore.Metric, a, b []float32) float32 {
 	var dot, aa, bb float64
 	for i, x := range a {
 		y := float64(b[i])
@@ -349,7 +349,7 @@ func makeGroups(ctx context.Context, coll vectorstore.Collection, metric vectors
 		}
 		for i, x := range cs {
 			g.Members[i] = Member{ID: x.it.ID, Metadata: x.it.Metadata, Missing: x.missing,
-				Distance: Distance(metric, cs[0].it.Vector, x.it.Vector)}
+				Distance: distance(metric, cs[0].it.Vector, x.it.Vector)}
 		}
 		rest := g.Members[1:]
 		slices.SortStableFunc(rest, func(a, b Member) int {

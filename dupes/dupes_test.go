@@ -107,7 +107,7 @@ func bruteGroups(items []vectorstore.Item, metric vectorstore.Metric, d float32,
 	pairs := 0
 	for i := range items {
 		for j := i + 1; j < len(items); j++ {
-			if Distance(metric, items[i].Vector, items[j].Vector) > d {
+			if distance(metric, items[i].Vector, items[j].Vector) > d {
 				continue
 			}
 			deg[i]++
@@ -184,7 +184,7 @@ func TestFindMatchesBruteForce(t *testing.T) {
 			for range 20 { // mark some near pairs distinct
 				i := rng.IntN(n)
 				for j := range n {
-					if j != i && Distance(metric, items[i].Vector, items[j].Vector) <= d {
+					if j != i && distance(metric, items[i].Vector, items[j].Vector) <= d {
 						distinct.Add(items[i].ID, items[j].ID)
 						break
 					}
@@ -212,7 +212,7 @@ func TestFindMatchesBruteForce(t *testing.T) {
 				}
 				for _, g := range res.Groups {
 					for _, mem := range g.Members {
-						want := Distance(metric, vecs[g.Members[0].ID], vecs[mem.ID])
+						want := distance(metric, vecs[g.Members[0].ID], vecs[mem.ID])
 						if math.Abs(float64(mem.Distance-want)) > 1e-5 {
 							t.Fatalf("member %s: distance %g to the first, want %g", mem.ID, mem.Distance, want)
 						}
@@ -366,7 +366,7 @@ func TestAgainst(t *testing.T) {
 	for _, q := range batch {
 		var near []vectorstore.Hit
 		for _, g := range archive {
-			if dist := Distance(vectorstore.MetricL2, q.Vector, g.Vector); dist <= d {
+			if dist := distance(vectorstore.MetricL2, q.Vector, g.Vector); dist <= d {
 				near = append(near, vectorstore.Hit{ID: g.ID, Distance: dist})
 			}
 		}

@@ -20,15 +20,15 @@ type Baseline struct {
 // slice each time.
 func Baselines() []Baseline {
 	return []Baseline{
-		{"raw-pixels-16", RawPixels},
-		{"color-histogram", ColorHistogram},
-		{"phash", PerceptualHash},
+		{"raw-pixels-16", rawPixels},
+		{"color-histogram", colorHistogram},
+		{"phash", perceptualHash},
 	}
 }
 
-// RawPixels is the image downscaled to 16x16 RGB, values in [0,1],
+// rawPixels is the image downscaled to 16x16 RGB, values in [0,1],
 // centred and scaled to unit length.
-func RawPixels(img *image.RGBA) []float32 {
+func rawPixels(img *image.RGBA) []float32 {
 	small := image.NewRGBA(image.Rect(0, 0, 16, 16))
 	xdraw.ApproxBiLinear.Scale(small, small.Bounds(), img, img.Bounds(), xdraw.Src, nil)
 	v := make([]float32, 0, 16*16*3)
@@ -46,9 +46,9 @@ func RawPixels(img *image.RGBA) []float32 {
 	return unit(v)
 }
 
-// ColorHistogram is a joint RGB histogram of 8x8x8 bins, square-rooted
+// colorHistogram is a joint RGB histogram of 8x8x8 bins, square-rooted
 // (Hellinger) and normalised, so Euclidean distance compares distributions.
-func ColorHistogram(img *image.RGBA) []float32 {
+func colorHistogram(img *image.RGBA) []float32 {
 	h := make([]float32, 512)
 	for i := 0; i < len(img.Pix); i += 4 {
 		r, g, b := img.Pix[i]>>5, img.Pix[i+1]>>5, img.Pix[i+2]>>5
@@ -60,10 +60,10 @@ func ColorHistogram(img *image.RGBA) []float32 {
 	return unit(h)
 }
 
-// PerceptualHash is the DCT pHash: 32x32 grey, 2-D DCT, the 8x8 lowest
+// perceptualHash is the DCT pHash: 32x32 grey, 2-D DCT, the 8x8 lowest
 // frequencies but DC thresholded at their median. The 64 bits come as 0/1
 // values, so the squared distance is the Hamming distance.
-func PerceptualHash(img *image.RGBA) []float32 {
+func perceptualHash(img *image.RGBA) []float32 {
 	const n = 32
 	small := image.NewRGBA(image.Rect(0, 0, n, n))
 	xdraw.ApproxBiLinear.Scale(small, small.Bounds(), img, img.Bounds(), xdraw.Src, nil)

@@ -174,7 +174,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		})
 		r := score(nm.Name, set, paths, vecs)
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
-			r.CopyDetection = CopyThresholds(lookup(vecs, set.QueryPaths), set.QueryLabels, lookup(vecs, set.Paths), set.Labels, *opts.Thresholds)
+			r.CopyDetection = copyThresholds(lookup(vecs, set.QueryPaths), set.QueryLabels, lookup(vecs, set.Paths), set.Labels, *opts.Thresholds)
 		}
 		rep.Results = append(rep.Results, r)
 	}

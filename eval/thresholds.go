@@ -40,9 +40,9 @@ type ThresholdOptions struct {
 	At []float64
 }
 
-// CopyThresholds computes the report over every pair of a query and a
+// copyThresholds computes the report over every pair of a query and a
 // gallery image whose label is known (>= 0).
-func CopyThresholds(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, o ThresholdOptions) *Thresholds {
+func copyThresholds(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, o ThresholdOptions) *Thresholds {
 	type pair struct {
 		d    float64
 		copy bool

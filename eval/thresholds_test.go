@@ -29,7 +29,7 @@ func TestCopyThresholds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := CopyThresholds(queries, qLabels, gallery, gLabels, ThresholdOptions{Target: c.target, At: c.at})
+			r := copyThresholds(queries, qLabels, gallery, gLabels, ThresholdOptions{Target: c.target, At: c.at})
 			if r.Copies != 2 || r.Others != 2 {
 				t.Fatalf("%d copy and %d other pairs, want 2 and 2", r.Copies, r.Others)
 			}

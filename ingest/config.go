@@ -2,7 +2,8 @@ package ingest
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/deeprank/deeprank/internal/configerr"
 )
 
 // Config is the ingest section of deeprank's configuration (keys
@@ -30,17 +31,10 @@ func DefaultConfig() Config {
 // ErrInvalidConfig is matched by the errors of Config.Validate.
 var ErrInvalidConfig = errors.New("invalid ingest configuration")
 
-// configError is an error of Config.Validate: its text starts with the key,
-// and it matches ErrInvalidConfig.
-type configError string
-
-func (e configError) Error() string        { return string(e) }
-func (e configError) Is(target error) bool { return target == ErrInvalidConfig }
-
 // Validate reports the first impossible value, naming its key; the error
 // matches ErrInvalidConfig.
 func (c Config) Validate() error {
-	bad := func(format string, args ...any) error { return configError(fmt.Sprintf(format, args...)) }
+	bad := func(format string, args ...any) error { return configerr.New(ErrInvalidConfig, format, args...) }
 	switch {
 	case c.BatchSize < 1 || c.BatchSize > 4096:
 		return bad("ingest.batch_size: %d is outside 1..4096", c.BatchSize)

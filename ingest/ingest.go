@@ -102,9 +102,9 @@ type Summary struct {
 	Elapsed    float64   `json:"elapsed_seconds"`
 }
 
-// ShardOf is the shard of an item ID among n: its first 8 bytes modulo n.
+// shardOf is the shard of an item ID among n: its first 8 bytes modulo n.
 // An ID shorter than that, or not hexadecimal, is in shard 0.
-func ShardOf(id string, n int) int {
+func shardOf(id string, n int) int {
 	if len(id) < 16 || n <= 1 {
 		return 0
 	}
@@ -443,7 +443,7 @@ func prepareGroup(ctx context.Context, emb *embedder.Embedder, coll vectorstore.
 			continue
 		}
 		ids[i] = id
-		if ShardOf(id, o.Shards) != o.Shard {
+		if shardOf(id, o.Shards) != o.Shard {
 			outs[i].other = true
 			continue
 		}

@@ -421,8 +421,8 @@ func TestShardOf(t *testing.T) {
 		{"zzzzzzzzzzzzzzzzzz", 4, 0}, // not hexadecimal
 	}
 	for _, tc := range cases {
-		if got := ShardOf(tc.id, tc.n); got != tc.want {
-			t.Errorf("ShardOf(%q, %d) = %d, want %d", tc.id, tc.n, got, tc.want)
+		if got := shardOf(tc.id, tc.n); got != tc.want {
+			t.Errorf("shardOf(%q, %d) = %d, want %d", tc.id, tc.n, got, tc.want)
 		}
 	}
 }

@@ -26,27 +26,14 @@ var ErrNeedsToken = errors.New("listening beyond loopback needs a token")
 
 // Options tunes a Server. nil means defaults.
 type Options struct {
-	// Token, when set, must come with every API and /metrics request as
-	// "Authorization: Bearer TOKEN".
-	Token string
+	// Config is the serve section of the configuration, as deeprank serve
+	// loads it; New does not use Addr.
+	Config
 	// Collections limits the server to these collections; none means all.
 	Collections []string
-	// MaxUploadBytes bounds a search request's body, and the stored files
-	// read to serve them or their thumbnails; 0 means 32 MB.
-	MaxUploadBytes int64
 	// MaxPixels bounds the images decoded for thumbnails (the embedder has
 	// its own bound); 0 means 50 million.
 	MaxPixels int64
-	// Timeout bounds each request; 0 means 30 s.
-	Timeout time.Duration
-	// MaxEmbeds is how many images are embedded at once; 0 means
-	// GOMAXPROCS.
-	MaxEmbeds int
-	// Queue is how many searches may wait for an embedding slot; a search
-	// beyond it gets 503 with Retry-After. 0 means none wait.
-	Queue int
-	// ThumbnailCacheBytes bounds the thumbnail cache; 0 means no cache.
-	ThumbnailCacheBytes int64
 	// TopK is the number of results when a search does not say; 0 means 10.
 	TopK int
 	// Log receives one line per request and the server's own errors; nil
@@ -57,9 +44,6 @@ type Options struct {
 	// with 403. Over the embedded store, which the server reads beside
 	// `deeprank ingest`, it opens a writer for the request alone.
 	OpenWriter func(ctx context.Context) (w vectorstore.Store, release func() error, err error)
-	// UploadDir is the folder uploaded images are stored in, each named by
-	// its id and its original extension; empty refuses uploads with 403.
-	UploadDir string
 }
 
 // Server answers the API over one store and one embedder. It reads the

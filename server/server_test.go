@@ -175,7 +175,7 @@ type errorResponse struct {
 // status, the error code and what comes back.
 func TestAPI(t *testing.T) {
 	f := mustTestbed(t)
-	_, ts := mustServe(t, f, &Options{MaxUploadBytes: 64 << 10, ThumbnailCacheBytes: 1 << 20})
+	_, ts := mustServe(t, f, &Options{Config: Config{MaxUploadBytes: 64 << 10, ThumbnailCacheBytes: 1 << 20}})
 	r1, _ := os.ReadFile(f.files["r0.png"])
 	other := filepath.Join(t.TempDir(), "other.png")
 	writePNG(t, other, 50, 50, color.RGBA{100, 100, 100, 255}, 1)
@@ -391,7 +391,7 @@ func get(t *testing.T, url, token string) (int, string, http.Header) {
 
 func TestToken(t *testing.T) {
 	f := mustTestbed(t)
-	_, ts := mustServe(t, f, &Options{Token: "s3cret"})
+	_, ts := mustServe(t, f, &Options{Config: Config{Token: "s3cret"}})
 	cases := []struct {
 		path, token string
 		wantStatus  int
@@ -422,7 +422,7 @@ func TestToken(t *testing.T) {
 // without it, whatever the method.
 func TestTokenEveryRoute(t *testing.T) {
 	f := mustTestbed(t)
-	s, ts := mustServe(t, f, &Options{Token: "s3cret"})
+	s, ts := mustServe(t, f, &Options{Config: Config{Token: "s3cret"}})
 	for _, r := range s.routeTable() {
 		method, pattern, _ := strings.Cut(r.pattern, " ")
 		path := strings.NewReplacer("{name}", "photos", "{id}", f.ids["r0.png"]).Replace(pattern)
@@ -516,7 +516,7 @@ func TestBusyAndTimeout(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, ts := mustServe(t, f, &Options{MaxEmbeds: 1, Queue: tc.queue, Timeout: 300 * time.Millisecond})
+			s, ts := mustServe(t, f, &Options{Config: Config{MaxEmbeds: 1, Queue: tc.queue, Timeout: 300 * time.Millisecond}})
 			s.embeds <- struct{}{} // an embedding in flight
 			s.waiting.Add(1)
 			defer func() { <-s.embeds; s.waiting.Add(-1) }()
@@ -575,7 +575,7 @@ func TestStoredFileLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, 404, 404, "not_found"},
-		{"over the upload limit", Options{MaxUploadBytes: 100}, nil, 413, 413, "too_large"},
+		{"over the upload limit", Options{Config: Config{MaxUploadBytes: 100}}, nil, 413, 413, "too_large"},
 		{"over the pixel limit", Options{MaxPixels: 96*64 - 1}, nil, 200, 413, "too_large"},
 	}
 	for _, tc := range cases {
@@ -614,7 +614,7 @@ func TestStoredFileLimits(t *testing.T) {
 // embedding slot: the search still gets its answer, and Serve returns nil.
 func TestGracefulShutdown(t *testing.T) {
 	f := mustTestbed(t)
-	s := New(f.store, f.emb, &Options{MaxEmbeds: 1, Queue: 1})
+	s := New(f.store, f.emb, &Options{Config: Config{MaxEmbeds: 1, Queue: 1}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -680,7 +680,7 @@ func TestThumbCache(t *testing.T) {
 // a 5xx or a panic.
 func FuzzSearchJSON(f *testing.F) {
 	tb := mustTestbed(f)
-	_, ts := mustServe(f, tb, &Options{MaxUploadBytes: 4 << 10})
+	_, ts := mustServe(f, tb, &Options{Config: Config{MaxUploadBytes: 4 << 10}})
 	for _, s := range []string{`{"id":"` + tb.ids["r0.png"] + `"}`, `{"vector":[1,2]}`, `{"id":"x","top_k":-1}`,
 		`{"id":"` + tb.ids["r0.png"] + `","filter":"class=red,path=/","max_distance":0.5}`, `{}`, `[`, `{"vector":null,"id":""}`} {
 		f.Add(s)
@@ -748,7 +748,7 @@ func TestModelMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(tb.store, other, &Options{OpenWriter: writerFor(tb, 0), UploadDir: t.TempDir()})
+	s := New(tb.store, other, &Options{Config: Config{UploadDir: t.TempDir()}, OpenWriter: writerFor(tb, 0)})
 	record(t, s)
 	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()

@@ -77,7 +77,7 @@ func call(t *testing.T, method, url, contentType, body string) (int, []byte, htt
 func TestUploadAndDelete(t *testing.T) {
 	f := mustTestbed(t)
 	uploads := t.TempDir()
-	_, ts := mustServe(t, f, &Options{MaxUploadBytes: 64 << 10, OpenWriter: writerFor(f, 0), UploadDir: uploads})
+	_, ts := mustServe(t, f, &Options{Config: Config{MaxUploadBytes: 64 << 10, UploadDir: uploads}, OpenWriter: writerFor(f, 0)})
 	newPNG := filepath.Join(t.TempDir(), "new.png")
 	writePNG(t, newPNG, 60, 40, color.RGBA{30, 160, 40, 255}, 7)
 	newBytes, _ := os.ReadFile(newPNG)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -11,6 +12,16 @@ import (
 	"github.com/deeprank/deeprank/config"
 )
 
+// configShowLong is the config show command's long help.
+const configShowLong = `Show prints each configuration key, its value after defaults, the --config
+file and DEEPRANK_* environment variables, and its source: default, file or
+env. Secrets (store.milvus.password, store.milvus.token) show as "` + config.Redacted + `" when
+set and empty when not, never in clear.`
+
+const configShowExample = `  deeprank config show
+  DEEPRANK_QUERY_TOP_K=3 deeprank config show --config my.yaml
+  deeprank config show --json`
+
 func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
@@ -18,54 +29,65 @@ func newConfigCmd() *cobra.Command {
 	}
 	var asJSON bool
 	show := &cobra.Command{
-		Use:   "show",
-		Short: "Print every key's effective value and where it came from",
-		Long: `Show prints each configuration key, its value after defaults, the --config
-file and DEEPRANK_* environment variables, and its source: default, file or
-env. Secrets (store.milvus.password, store.milvus.token) show as "` + config.Redacted + `" when
-set and empty when not, never in clear.`,
-		Example: `  deeprank config show
-  DEEPRANK_QUERY_TOP_K=3 deeprank config show --config my.yaml
-  deeprank config show --json`,
-		Args: cobra.NoArgs,
+		Use:     "show",
+		Short:   "Print every key's effective value and where it came from",
+		Long:    configShowLong,
+		Example: configShowExample,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := loadConfig(cmd, nil)
 			if err != nil {
 				return err
 			}
-			values, err := config.Flatten(l.Config)
+			entries, err := configEntries(l)
 			if err != nil {
 				return err
 			}
-			config.Redact(values)
-			entries := make([]configEntry, 0, len(values))
-			for _, k := range config.Keys() {
-				e := configEntry{Key: k, Value: values[k], Source: l.Sources[k]}
-				if e.Source == config.FromEnv {
-					e.Env = config.EnvName(k)
-				}
-				entries = append(entries, e)
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(configShown{File: l.File, Keys: entries})
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "key\tvalue\tsource")
-			for _, e := range entries {
-				v, _ := json.Marshal(e.Value)
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, v, strings.TrimSpace(string(e.Source)+" "+e.Env))
-			}
-			if l.File != "" {
-				fmt.Fprintf(tw, "(file: %s)\n", l.File)
-			}
-			return tw.Flush()
+			return printConfig(cmd.OutOrStdout(), l.File, entries, asJSON)
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print JSON: the file read and every key with its value and source")
 	cmd.AddCommand(show)
 	return cmd
+}
+
+// configEntries lists every key of l, sorted, with its value (secrets
+// redacted) and its source.
+func configEntries(l *config.Loaded) ([]configEntry, error) {
+	values, err := config.Flatten(l.Config)
+	if err != nil {
+		return nil, err
+	}
+	config.Redact(values)
+	entries := make([]configEntry, 0, len(values))
+	for _, k := range config.Keys() {
+		e := configEntry{Key: k, Value: values[k], Source: l.Sources[k]}
+		if e.Source == config.FromEnv {
+			e.Env = config.EnvName(k)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// printConfig prints the entries, and the file they were read from, as a
+// table of key, value and source or as JSON.
+func printConfig(w io.Writer, file string, entries []configEntry, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(configShown{File: file, Keys: entries})
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "key\tvalue\tsource")
+	for _, e := range entries {
+		v, _ := json.Marshal(e.Value)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, v, strings.TrimSpace(string(e.Source)+" "+e.Env))
+	}
+	if file != "" {
+		fmt.Fprintf(tw, "(file: %s)\n", file)
+	}
+	return tw.Flush()
 }
 
 // configShown is what config show --json prints.

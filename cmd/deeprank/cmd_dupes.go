@@ -24,12 +24,8 @@ type dupesOptions struct {
 	asJSON, asCSV, distinct                         bool
 }
 
-func newDupesCmd() *cobra.Command {
-	var o dupesOptions
-	cmd := &cobra.Command{
-		Use:   "dupes --collection NAME [--against OTHER] [--max-distance D]",
-		Short: "Find near-duplicate images in a collection",
-		Long: `Dupes groups the near-duplicate images of a collection: two images are
+// dupesLong is the dupes command's long help.
+const dupesLong = `Dupes groups the near-duplicate images of a collection: two images are
 near-duplicates when their vectors are at most --max-distance apart, and a
 group is every image joined to another by such a pair (a photo, its resized
 copy and a crop of the copy make one group). Each group lists its members
@@ -59,96 +55,22 @@ this machine.
 
 On the embedded store every pair is compared exactly, all cores working on
 tiles of vectors held in memory (4 bytes a dimension an image); on Milvus
-each image is searched for through the index (--neighbours nearest).`,
-		Example: `  deeprank dupes --collection photos
+each image is searched for through the index (--neighbours nearest).`
+
+const dupesExample = `  deeprank dupes --collection photos
   deeprank dupes --collection photos --csv --out dupes.csv --link-dir /tmp/review
   deeprank dupes --collection new_batch --against archive --json
-  deeprank dupes --collection photos --not-duplicate 3f2a...e1 9b0c...47`,
-		Args: cobra.MaximumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadRuntime(cmd, nil)
-			if err != nil {
-				return err
-			}
-			if (o.distinct && len(args) != 2) || (!o.distinct && len(args) > 0) {
-				return usagef("dupes: give two image IDs with --not-duplicate, and none without it")
-			}
-			switch {
-			case o.asJSON && o.asCSV:
-				return usagef("dupes: give --json or --csv, not both")
-			case o.against != "" && o.linkDir != "":
-				return usagef("dupes: --link-dir makes folders of groups, which --against does not make")
-			}
-			store, err := openStore(cmd, l.Config, readStore)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			ctx := cmd.Context()
-			coll, err := store.Open(ctx, o.collection)
-			if err != nil {
-				return fmt.Errorf("collection %q: %w", o.collection, err)
-			}
-			distinctPath, err := notDuplicatesFile(l.Config, o.collection)
-			if err != nil {
-				return err
-			}
-			distinct, err := dupes.LoadDistinct(distinctPath)
-			if err != nil {
-				return err
-			}
-			if o.distinct || o.distinctFile != "" {
-				return recordDistinct(cmd, coll, distinct, distinctPath, args, o.distinctFile)
-			}
-			opts := &dupes.Options{Neighbours: o.neighbours, Distinct: distinct}
-			if l.Store.Kind == "milvus" {
-				opts.Method = dupes.Index
-			}
-			if opts.MaxDistance, err = dupesThreshold(cmd, l.Config, coll, o.maxDistance); err != nil {
-				return err
-			}
-			// The vectors held are one pointer-free array, and reading them
-			// makes short-lived garbage: collecting early keeps the peak
-			// near what is live (at 100,000 images 160 MB, not 185).
-			debug.SetGCPercent(20)
-			progress := newProgressPrinter(cmd.ErrOrStderr())
-			progress.unit = "images"
-			opts.Progress = func(p dupes.Progress) { progress.update(ingest.Progress(p)) }
-			var buf bytes.Buffer
-			if o.against != "" {
-				other, err := store.Open(ctx, o.against)
-				if err != nil {
-					return fmt.Errorf("collection %q: %w", o.against, err)
-				}
-				ms, err := dupes.Against(ctx, coll, other, opts)
-				progress.finish()
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "%d images of %q have near-duplicates in %q (max distance %g)\n", len(ms), o.collection, o.against, opts.MaxDistance)
-				err = writeReport(&buf, o, ms, func(w io.Writer) error { return dupes.WriteMatchesCSV(w, ms) }, func(w io.Writer) error { return dupes.WriteMatchesText(w, ms) })
-				if err != nil {
-					return err
-				}
-				return output(cmd, o.out, buf.Bytes())
-			}
-			res, err := dupes.Find(ctx, coll, opts)
-			progress.finish()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d groups of near-duplicates among %d images (max distance %g; %d pairs, %d marked distinct left out); suggested keeper: most pixels, then oldest; nothing was deleted or moved\n",
-				len(res.Groups), res.Images, opts.MaxDistance, res.Pairs, res.DistinctSkipped)
-			if err := writeReport(&buf, o, res, res.WriteCSV, res.WriteText); err != nil {
-				return err
-			}
-			if o.linkDir != "" {
-				if err := dupes.Link(o.linkDir, res.Groups); err != nil {
-					return err
-				}
-			}
-			return output(cmd, o.out, buf.Bytes())
-		},
+  deeprank dupes --collection photos --not-duplicate 3f2a...e1 9b0c...47`
+
+func newDupesCmd() *cobra.Command {
+	var o dupesOptions
+	cmd := &cobra.Command{
+		Use:     "dupes --collection NAME [--against OTHER] [--max-distance D]",
+		Short:   "Find near-duplicate images in a collection",
+		Long:    dupesLong,
+		Example: dupesExample,
+		Args:    cobra.MaximumNArgs(2),
+		RunE:    func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.collection, "collection", "images", "collection to search for near-duplicates")
@@ -163,6 +85,121 @@ each image is searched for through the index (--neighbours nearest).`,
 	f.StringVar(&o.distinctFile, "not-duplicate-file", "", "record the pairs of this file (two image IDs a line) as distinct")
 	addStoreFlags(cmd)
 	return cmd
+}
+
+// run reports the near-duplicates of the collection, or records pairs of
+// images as distinct.
+func (o *dupesOptions) run(cmd *cobra.Command, args []string) error {
+	l, err := loadRuntime(cmd, nil)
+	if err != nil {
+		return err
+	}
+	if err := o.check(args); err != nil {
+		return err
+	}
+	store, err := openStore(cmd, l.Config, readStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx := cmd.Context()
+	coll, err := store.Open(ctx, o.collection)
+	if err != nil {
+		return fmt.Errorf("collection %q: %w", o.collection, err)
+	}
+	distinctPath, distinct, err := loadDistinct(l.Config, o.collection)
+	if err != nil {
+		return err
+	}
+	if o.distinct || o.distinctFile != "" {
+		return recordDistinct(cmd, coll, distinct, distinctPath, args, o.distinctFile)
+	}
+	opts := &dupes.Options{Neighbours: o.neighbours, Distinct: distinct}
+	if l.Store.Kind == "milvus" {
+		opts.Method = dupes.Index
+	}
+	if opts.MaxDistance, err = dupesThreshold(cmd, l.Config, coll, o.maxDistance); err != nil {
+		return err
+	}
+	// The vectors held are one pointer-free array, and reading them
+	// makes short-lived garbage: collecting early keeps the peak
+	// near what is live (at 100,000 images 160 MB, not 185).
+	debug.SetGCPercent(20)
+	progress := newProgressPrinter(cmd.ErrOrStderr())
+	progress.unit = "images"
+	opts.Progress = func(p dupes.Progress) { progress.update(ingest.Progress(p)) }
+	if o.against != "" {
+		other, err := store.Open(ctx, o.against)
+		if err != nil {
+			return fmt.Errorf("collection %q: %w", o.against, err)
+		}
+		return o.reportAgainst(cmd, coll, other, opts, progress)
+	}
+	return o.reportGroups(cmd, coll, opts, progress)
+}
+
+// loadDistinct reads the pairs of collection marked as distinct, and gives
+// the path of their file.
+func loadDistinct(c config.Config, collection string) (string, *dupes.Distinct, error) {
+	path, err := notDuplicatesFile(c, collection)
+	if err != nil {
+		return "", nil, err
+	}
+	d, err := dupes.LoadDistinct(path)
+	return path, d, err
+}
+
+// check refuses the flags and arguments that do not go together.
+func (o *dupesOptions) check(args []string) error {
+	if (o.distinct && len(args) != 2) || (!o.distinct && len(args) > 0) {
+		return usagef("dupes: give two image IDs with --not-duplicate, and none without it")
+	}
+	switch {
+	case o.asJSON && o.asCSV:
+		return usagef("dupes: give --json or --csv, not both")
+	case o.against != "" && o.linkDir != "":
+		return usagef("dupes: --link-dir makes folders of groups, which --against does not make")
+	}
+	return nil
+}
+
+// reportAgainst lists the images of coll that have near-duplicates in
+// other: a count on stderr, the report on stdout or --out.
+func (o *dupesOptions) reportAgainst(cmd *cobra.Command, coll, other vectorstore.Collection, opts *dupes.Options, progress *progressPrinter) error {
+	ms, err := dupes.Against(cmd.Context(), coll, other, opts)
+	progress.finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%d images of %q have near-duplicates in %q (max distance %g)\n", len(ms), o.collection, o.against, opts.MaxDistance)
+	var buf bytes.Buffer
+	err = writeReport(&buf, o, ms, func(w io.Writer) error { return dupes.WriteMatchesCSV(w, ms) }, func(w io.Writer) error { return dupes.WriteMatchesText(w, ms) })
+	if err != nil {
+		return err
+	}
+	return output(cmd, o.out, buf.Bytes())
+}
+
+// reportGroups finds the groups of near-duplicates in coll: a count on
+// stderr, the report on stdout or --out, and the --link-dir folders.
+func (o *dupesOptions) reportGroups(cmd *cobra.Command, coll vectorstore.Collection, opts *dupes.Options, progress *progressPrinter) error {
+	res, err := dupes.Find(cmd.Context(), coll, opts)
+	progress.finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%d groups of near-duplicates among %d images (max distance %g; %d pairs, %d marked distinct left out); suggested keeper: most pixels, then oldest; nothing was deleted or moved\n",
+		len(res.Groups), res.Images, opts.MaxDistance, res.Pairs, res.DistinctSkipped)
+	var buf bytes.Buffer
+	if err := writeReport(&buf, o, res, res.WriteCSV, res.WriteText); err != nil {
+		return err
+	}
+	if o.linkDir != "" {
+		if err := dupes.Link(o.linkDir, res.Groups); err != nil {
+			return err
+		}
+	}
+	return output(cmd, o.out, buf.Bytes())
 }
 
 // dupesThreshold is --max-distance when given, else the built-in model's
@@ -225,7 +262,7 @@ func recordDistinct(cmd *cobra.Command, coll vectorstore.Collection, distinct *d
 }
 
 // writeReport writes v as JSON, or by the CSV or text writer, as o asks.
-func writeReport(w io.Writer, o dupesOptions, v any, asCSV, asText func(io.Writer) error) error {
+func writeReport(w io.Writer, o *dupesOptions, v any, asCSV, asText func(io.Writer) error) error {
 	switch {
 	case o.asJSON:
 		enc := json.NewEncoder(w)

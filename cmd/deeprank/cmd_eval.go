@@ -36,12 +36,8 @@ type namedReport struct {
 	Report *eval.Report `json:"report"`
 }
 
-func newEvalCmd() *cobra.Command {
-	var o evalOptions
-	cmd := &cobra.Command{
-		Use:   "eval --model M (--classes DIR | --queries DIR --gallery DIR | --triplets FILE [--root DIR] | --suite FILE)",
-		Short: "Score a model and simple baselines on labelled images or triplets",
-		Long: `Eval prints, for the model and for baselines computed in the same run (raw
+// evalLong is the eval command's long help.
+const evalLong = `Eval prints, for the model and for baselines computed in the same run (raw
 16x16 pixels, colour histogram, perceptual hash):
 
   similarity precision  the share of triplets ranked right, D(q,p) < D(q,n)
@@ -71,59 +67,22 @@ distance between their vectors is at most a threshold. It prints precision
 (the share of flagged pairs that are copies) and recall (the share of copies
 flagged) at distances 0.05 to 1.5, at each --at-distance, and the largest
 distance at which precision is still 0.99: the calibrated threshold that
-'deeprank dupes' uses by default for the built-in model.`,
-		Example: `  deeprank eval --model model.drk --classes data/fashion-mnist/test
+'deeprank dupes' uses by default for the built-in model.`
+
+const evalExample = `  deeprank eval --model model.drk --classes data/fashion-mnist/test
   deeprank eval --model model.drk --untrained --suite models/default/eval.yaml --markdown
   deeprank eval --model model.drk --triplets val.txt --root ./dataset --json
-  deeprank eval --model model.drk --queries copies/ --gallery originals/ --thresholds --at-distance 0.4`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadConfig(cmd, modelFlag)
-			if err != nil {
-				return err
-			}
-			o.model = l.Model
-			suite := &eval.Suite{Sets: []eval.SetSpec{o.set}}
-			if o.suite != "" {
-				if o.set != (eval.SetSpec{Root: o.set.Root, MaxImages: o.set.MaxImages}) {
-					return usagef("eval: give either --suite or one set")
-				}
-				f, err := os.Open(o.suite)
-				if err != nil {
-					return err
-				}
-				suite, err = eval.ParseSuite(f, o.suite)
-				f.Close()
-				if err != nil {
-					return usageError{err}
-				}
-			} else if err := o.set.Validate(); err != nil {
-				return usagef("eval: give one of --classes, --queries with --gallery, --triplets and --suite")
-			}
-			opts, err := evalModels(o)
-			if err != nil {
-				return err
-			}
-			if o.thresholds || len(o.atDistance) > 0 {
-				opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
-			}
-			// The sets of a suite often share a gallery: each image is
-			// embedded once.
-			opts.Cache = eval.NewCache()
-			var reports []namedReport
-			for _, spec := range suite.Sets {
-				set, err := spec.Build(o.seed)
-				if err != nil {
-					return err
-				}
-				rep, err := eval.Run(cmd.Context(), set, opts)
-				if err != nil {
-					return err
-				}
-				reports = append(reports, namedReport{spec.Name, rep})
-			}
-			return printReports(cmd.OutOrStdout(), reports, o)
-		},
+  deeprank eval --model model.drk --queries copies/ --gallery originals/ --thresholds --at-distance 0.4`
+
+func newEvalCmd() *cobra.Command {
+	var o evalOptions
+	cmd := &cobra.Command{
+		Use:     "eval --model M (--classes DIR | --queries DIR --gallery DIR | --triplets FILE [--root DIR] | --suite FILE)",
+		Short:   "Score a model and simple baselines on labelled images or triplets",
+		Long:    evalLong,
+		Example: evalExample,
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	f := cmd.Flags()
 	f.String("model", "", "model file; without it, only the baselines")
@@ -142,6 +101,65 @@ distance at which precision is still 0.99: the calibrated threshold that
 	f.BoolVar(&o.thresholds, "thresholds", false, "add the copy-detection threshold report (precision and recall by distance) on sets of queries and a gallery")
 	f.Float64SliceVar(&o.atDistance, "at-distance", nil, "with --thresholds, also report precision and recall at this distance (repeatable)")
 	return cmd
+}
+
+// run scores the models and the baselines on each set and prints the reports.
+func (o *evalOptions) run(cmd *cobra.Command) error {
+	l, err := loadConfig(cmd, modelFlag)
+	if err != nil {
+		return err
+	}
+	o.model = l.Model
+	suite, err := o.sets()
+	if err != nil {
+		return err
+	}
+	opts, err := evalModels(*o)
+	if err != nil {
+		return err
+	}
+	if o.thresholds || len(o.atDistance) > 0 {
+		opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
+	}
+	// The sets of a suite often share a gallery: each image is embedded
+	// once.
+	opts.Cache = eval.NewCache()
+	var reports []namedReport
+	for _, spec := range suite.Sets {
+		set, err := spec.Build(o.seed)
+		if err != nil {
+			return err
+		}
+		rep, err := eval.Run(cmd.Context(), set, opts)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, namedReport{spec.Name, rep})
+	}
+	return printReports(cmd.OutOrStdout(), reports, *o)
+}
+
+// sets are the sets to score: those of --suite, or the one the flags give.
+func (o *evalOptions) sets() (*eval.Suite, error) {
+	if o.suite == "" {
+		if err := o.set.Validate(); err != nil {
+			return nil, usagef("eval: give one of --classes, --queries with --gallery, --triplets and --suite")
+		}
+		return &eval.Suite{Sets: []eval.SetSpec{o.set}}, nil
+	}
+	if o.set != (eval.SetSpec{Root: o.set.Root, MaxImages: o.set.MaxImages}) {
+		return nil, usagef("eval: give either --suite or one set")
+	}
+	f, err := os.Open(o.suite)
+	if err != nil {
+		return nil, err
+	}
+	suite, err := eval.ParseSuite(f, o.suite)
+	f.Close()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return suite, nil
 }
 
 // evalModels loads the model of --model and, with --untrained, its

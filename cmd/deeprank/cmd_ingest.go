@@ -25,12 +25,8 @@ type ingestOptions struct {
 	json       bool
 }
 
-func newIngestCmd() *cobra.Command {
-	var o ingestOptions
-	cmd := &cobra.Command{
-		Use:   "ingest --collection NAME PATH...",
-		Short: "Embed images and store their vectors",
-		Long: `Ingest walks the files and folders given (folders recursively, taking files
+// ingestLong is ingest's long help.
+const ingestLong = `Ingest walks the files and folders given (folders recursively, taking files
 with an image extension: jpg, jpeg, png, gif, webp, bmp, tif, tiff, and the
 heic, heif and avif that phones write), embeds every image with the model
 and writes the vectors, with the path, size, dimensions, modification time
@@ -63,54 +59,21 @@ EXIT STATUS
   2    usage or configuration error
   3    done, but some files failed (listed in the summary)
   130  interrupted ("interrupted: N stored, re-run to resume"); what was
-       stored stays, and running the same command again finishes`,
-		Example: `  deeprank ingest --collection images ./photos
+       stored stays, and running the same command again finishes`
+
+const ingestExample = `  deeprank ingest --collection images ./photos
   deeprank ingest --collection images --shard 0/4 /data/photos
-  DEEPRANK_STORE_DIR=/tmp/store deeprank ingest --collection test a.jpg b.png`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			shard, shards, err := parseShard(o.shard)
-			if err != nil {
-				return err
-			}
-			l, err := loadRuntime(cmd, embedFlags)
-			if err != nil {
-				return err
-			}
-			if o.collection == "" {
-				return usagef("ingest: --collection is required")
-			}
-			if err := anyExists("ingest", args); err != nil {
-				return err
-			}
-			emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			coll, created, err := openOrCreate(cmd.Context(), store, o.collection, l.Store.MetricOrDefault(), emb)
-			if err != nil {
-				return err
-			}
-			if created {
-				fmt.Fprintf(cmd.ErrOrStderr(), "created collection %q (model %s, %d dimensions)\n", o.collection, emb.ModelVersion(), emb.Dim())
-			}
-			progress := newProgressPrinter(cmd.ErrOrStderr())
-			opts := l.Ingest.Options(progress.update)
-			opts.Shard, opts.Shards = shard, shards
-			sum, err := ingest.Run(cmd.Context(), emb, coll, args, opts)
-			progress.finish()
-			if sum != nil {
-				printSummary(cmd.OutOrStdout(), sum, o.json)
-			}
-			if err != nil {
-				return err
-			}
-			if sum.Failed > 0 {
-				return errPartial
-			}
-			return nil
-		},
+  DEEPRANK_STORE_DIR=/tmp/store deeprank ingest --collection test a.jpg b.png`
+
+func newIngestCmd() *cobra.Command {
+	var o ingestOptions
+	cmd := &cobra.Command{
+		Use:     "ingest --collection NAME PATH...",
+		Short:   "Embed images and store their vectors",
+		Long:    ingestLong,
+		Example: ingestExample,
+		Args:    cobra.MinimumNArgs(1),
+		RunE:    func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.collection, "collection", "images", "collection to write")
@@ -120,6 +83,52 @@ EXIT STATUS
 	addStoreFlags(cmd)
 	addWaitFlag(cmd)
 	return cmd
+}
+
+// run ingests paths into the collection, with progress on stderr and the
+// summary on stdout; some files failing is errPartial.
+func (o *ingestOptions) run(cmd *cobra.Command, paths []string) error {
+	shard, shards, err := parseShard(o.shard)
+	if err != nil {
+		return err
+	}
+	l, err := loadRuntime(cmd, embedFlags)
+	if err != nil {
+		return err
+	}
+	if o.collection == "" {
+		return usagef("ingest: --collection is required")
+	}
+	if err := anyExists("ingest", paths); err != nil {
+		return err
+	}
+	emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	coll, created, err := openOrCreate(cmd.Context(), store, o.collection, l.Store.MetricOrDefault(), emb)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(cmd.ErrOrStderr(), "created collection %q (model %s, %d dimensions)\n", o.collection, emb.ModelVersion(), emb.Dim())
+	}
+	progress := newProgressPrinter(cmd.ErrOrStderr())
+	opts := l.Ingest.Options(progress.update)
+	opts.Shard, opts.Shards = shard, shards
+	sum, err := ingest.Run(cmd.Context(), emb, coll, paths, opts)
+	progress.finish()
+	if sum != nil {
+		printSummary(cmd.OutOrStdout(), sum, o.json)
+	}
+	if err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return errPartial
+	}
+	return nil
 }
 
 // anyExists returns nil when at least one of paths exists, and otherwise a

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/queryfilter"
@@ -30,12 +32,8 @@ type queryOptions struct {
 // queryFlags are the keys query's own flags set.
 var queryFlags = map[string]string{"query.top_k": "top-k"}
 
-func newQueryCmd() *cobra.Command {
-	var o queryOptions
-	cmd := &cobra.Command{
-		Use:   "query --image FILE",
-		Short: "Find the stored images most similar to an image",
-		Long: `Query embeds one image with the model and prints the nearest images of the
+// queryLong is query's long help.
+const queryLong = `Query embeds one image with the model and prints the nearest images of the
 collection: rank, distance (0 for the same image; at most 2 for L2, as vectors
 have unit length) and path. --max-distance leaves out results farther than
 it. On the embedded store, a query takes no lock: it runs beside an ingest or
@@ -47,79 +45,21 @@ JSON lines: one object per query, {"query": PATH, "results": [...]}, or
 {"query": PATH, "error": "..."} for an image that could not be read; the
 exit status is then 3 if any failed.
 
-` + filterHelp,
-		Example: `  deeprank query --image x.jpg
+` + filterHelp
+
+const queryExample = `  deeprank query --image x.jpg
   deeprank query --image x.jpg --collection images --top-k 5 --filter class=beach --json
-  deeprank query --images ./new-batch --max-distance 0.3 > matches.jsonl`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			paths, err := o.queryImages()
-			if err != nil {
-				return err
-			}
-			filter, err := parseFilter(o.filter)
-			if err != nil {
-				return err
-			}
-			l, err := loadRuntime(cmd, queryFlags)
-			if err != nil {
-				return err
-			}
-			emb, err := newEmbedder(l.Config)
-			if err != nil {
-				return err
-			}
-			res, err := emb.EmbedFiles(cmd.Context(), paths)
-			if err != nil {
-				return err
-			}
-			batch := len(paths) > 1 || o.folder != ""
-			if !batch && res[0].Err != nil {
-				return res[0].Err
-			}
-			store, err := openStore(cmd, l.Config, readStore)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			coll, err := store.Open(cmd.Context(), o.collection)
-			if errors.Is(err, vectorstore.ErrNotFound) {
-				return fmt.Errorf("%w: no collection %q in %s; ingest first (deeprank ingest --collection %s DIR) or list them (deeprank collections)",
-					err, o.collection, l.StoreLocation(), o.collection)
-			}
-			if err != nil {
-				return err
-			}
-			search := func(v []float32) ([]vectorstore.Hit, error) {
-				hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), v, l.Query.TopK, filter)
-				if err != nil {
-					return nil, err
-				}
-				return withinDistance(hits, o.maxDistance), nil
-			}
-			out := cmd.OutOrStdout()
-			if batch {
-				return printQueries(out, paths, res, search)
-			}
-			hits, err := search(res[0].Vector)
-			if err != nil {
-				return err
-			}
-			if o.json {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if hits == nil {
-					hits = []vectorstore.Hit{}
-				}
-				return enc.Encode(hits)
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "rank\tdistance\tpath")
-			for i, h := range hits {
-				fmt.Fprintf(tw, "%d\t%.4f\t%s\n", i+1, h.Distance, h.Metadata.Path)
-			}
-			return tw.Flush()
-		},
+  deeprank query --images ./new-batch --max-distance 0.3 > matches.jsonl`
+
+func newQueryCmd() *cobra.Command {
+	var o queryOptions
+	cmd := &cobra.Command{
+		Use:     "query --image FILE",
+		Short:   "Find the stored images most similar to an image",
+		Long:    queryLong,
+		Example: queryExample,
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.images, "image", nil, "image to search with; repeat for several (JSON lines)")
@@ -132,6 +72,98 @@ exit status is then 3 if any failed.
 	nameKeys(cmd, queryFlags)
 	addStoreFlags(cmd)
 	return cmd
+}
+
+// run embeds the query images, searches the collection with each and
+// prints the results: a table or JSON for one image, JSON lines for
+// several (or --images).
+func (o *queryOptions) run(cmd *cobra.Command) error {
+	paths, err := o.queryImages()
+	if err != nil {
+		return err
+	}
+	filter, err := parseFilter(o.filter)
+	if err != nil {
+		return err
+	}
+	l, err := loadRuntime(cmd, queryFlags)
+	if err != nil {
+		return err
+	}
+	emb, res, err := embedQueries(cmd.Context(), l.Config, paths)
+	if err != nil {
+		return err
+	}
+	batch := len(paths) > 1 || o.folder != ""
+	if !batch && res[0].Err != nil {
+		return res[0].Err
+	}
+	store, err := openStore(cmd, l.Config, readStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	coll, err := openCollection(cmd.Context(), store, o.collection, l.StoreLocation())
+	if err != nil {
+		return err
+	}
+	search := func(v []float32) ([]vectorstore.Hit, error) {
+		hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), v, l.Query.TopK, filter)
+		if err != nil {
+			return nil, err
+		}
+		return withinDistance(hits, o.maxDistance), nil
+	}
+	out := cmd.OutOrStdout()
+	if batch {
+		return printQueries(out, paths, res, search)
+	}
+	hits, err := search(res[0].Vector)
+	if err != nil {
+		return err
+	}
+	return printHits(out, hits, o.json)
+}
+
+// embedQueries embeds the images at paths with the configured model; an
+// image that cannot be read has its error in its Result.
+func embedQueries(ctx context.Context, c config.Config, paths []string) (*embedder.Embedder, []embedder.Result, error) {
+	emb, err := newEmbedder(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := emb.EmbedFiles(ctx, paths)
+	return emb, res, err
+}
+
+// openCollection opens the collection name of store, saying how to make or
+// find one when there is none; location names the store, for that message.
+func openCollection(ctx context.Context, store vectorstore.Store, name, location string) (vectorstore.Collection, error) {
+	coll, err := store.Open(ctx, name)
+	if errors.Is(err, vectorstore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no collection %q in %s; ingest first (deeprank ingest --collection %s DIR) or list them (deeprank collections)",
+			err, name, location, name)
+	}
+	return coll, err
+}
+
+// printHits prints one query's hits: a table of rank, distance and path,
+// or an indented JSON array.
+func printHits(w io.Writer, hits []vectorstore.Hit, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if hits == nil {
+			hits = []vectorstore.Hit{}
+		}
+		return enc.Encode(hits)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "rank\tdistance\tpath")
+	for i, h := range hits {
+		fmt.Fprintf(tw, "%d\t%.4f\t%s\n", i+1, h.Distance, h.Metadata.Path)
+	}
+	return tw.Flush()
 }
 
 // queryImages lists the images to query with, from --image and --images.

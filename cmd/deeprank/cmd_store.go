@@ -15,13 +15,8 @@ import (
 // errDamaged makes check exit 1 after printing its report.
 var errDamaged = errors.New("damage found")
 
-func newCheckCmd() *cobra.Command {
-	var collection string
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "check [--collection NAME]",
-		Short: "Verify every byte of the embedded store's collections",
-		Long: `Check reads every file of a collection of the embedded store (its manifest,
+// checkLong is the check command's long help.
+const checkLong = `Check reads every file of a collection of the embedded store (its manifest,
 every section of every segment, every log record) and verifies each
 checksum, without changing anything; it runs beside ingest and queries.
 Without --collection it checks them all.
@@ -34,52 +29,79 @@ verifies.
 
 EXIT STATUS
   0    every collection checked verifies
-  1    damage found (listed), or the check could not run`,
-		Example: `  deeprank check
-  deeprank check --collection images --json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadRuntime(cmd, nil)
-			if err != nil {
-				return err
-			}
-			store, err := embeddedStore(cmd, l.Config, readStore)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			names := []string{collection}
-			if collection == "" {
-				if names, err = store.Names(); err != nil {
-					return err
-				}
-			}
-			var reports []*embedded.CheckReport
-			damaged := false
-			for _, name := range names {
-				r, err := store.Check(cmd.Context(), name)
-				if errors.Is(err, context.Canceled) {
-					return err
-				}
-				if err != nil { // this one could not be checked; the others still are
-					fmt.Fprintf(cmd.ErrOrStderr(), "deeprank: check %s: %v\n", name, err)
-					damaged = true
-					continue
-				}
-				reports = append(reports, r)
-				damaged = damaged || !r.OK()
-			}
-			printCheck(cmd.OutOrStdout(), reports, asJSON)
-			if damaged {
-				return fmt.Errorf("%w: run `deeprank repair --collection NAME` for each damaged collection", errDamaged)
-			}
-			return nil
-		},
+  1    damage found (listed), or the check could not run`
+
+const checkExample = `  deeprank check
+  deeprank check --collection images --json`
+
+type checkOptions struct {
+	collection string
+	json       bool
+}
+
+func newCheckCmd() *cobra.Command {
+	var o checkOptions
+	cmd := &cobra.Command{
+		Use:     "check [--collection NAME]",
+		Short:   "Verify every byte of the embedded store's collections",
+		Long:    checkLong,
+		Example: checkExample,
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, args []string) error { return o.run(cmd) },
 	}
-	cmd.Flags().StringVar(&collection, "collection", "", "the collection to check (default: all)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&o.collection, "collection", "", "the collection to check (default: all)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	addStoreFlags(cmd)
 	return cmd
+}
+
+// run checks the collection, or all, and prints the reports; damage is
+// errDamaged.
+func (o *checkOptions) run(cmd *cobra.Command) error {
+	l, err := loadRuntime(cmd, nil)
+	if err != nil {
+		return err
+	}
+	store, err := embeddedStore(cmd, l.Config, readStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	names := []string{o.collection}
+	if o.collection == "" {
+		if names, err = store.Names(); err != nil {
+			return err
+		}
+	}
+	reports, damaged, err := checkAll(cmd.Context(), store, names, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	printCheck(cmd.OutOrStdout(), reports, o.json)
+	if damaged {
+		return fmt.Errorf("%w: run `deeprank repair --collection NAME` for each damaged collection", errDamaged)
+	}
+	return nil
+}
+
+// checkAll checks the collections named, and reports whether any is
+// damaged or could not be checked (said on stderr); only an interruption
+// stops it early.
+func checkAll(ctx context.Context, store *embedded.Store, names []string, stderr io.Writer) (reports []*embedded.CheckReport, damaged bool, err error) {
+	for _, name := range names {
+		r, err := store.Check(ctx, name)
+		if errors.Is(err, context.Canceled) {
+			return nil, false, err
+		}
+		if err != nil { // this one could not be checked; the others still are
+			fmt.Fprintf(stderr, "deeprank: check %s: %v\n", name, err)
+			damaged = true
+			continue
+		}
+		reports = append(reports, r)
+		damaged = damaged || !r.OK()
+	}
+	return reports, damaged, nil
 }
 
 func printCheck(w io.Writer, reports []*embedded.CheckReport, asJSON bool) {

@@ -15,15 +15,8 @@ import (
 // status 10): not a failure, and main prints no message for it.
 var errChanged = errors.New("the collection changed")
 
-func newSyncCmd() *cobra.Command {
-	var (
-		collection     string
-		dryRun, asJSON bool
-	)
-	cmd := &cobra.Command{
-		Use:   "sync --collection NAME PATH...",
-		Short: "Make a collection match folders: add new files, follow moves, remove deleted files",
-		Long: `Sync makes the collection match the files under the paths given: it ingests
+// syncLong is the sync command's long help.
+const syncLong = `Sync makes the collection match the files under the paths given: it ingests
 new files (as ingest does), updates the stored path of an image whose bytes
 moved to another name, and removes the images stored under those paths whose
 file is gone or now holds other bytes, listing each. Images stored from other
@@ -40,59 +33,76 @@ EXIT STATUS
   1    failed (store, model, interrupted input)
   2    usage or configuration error
   3    done, but some files failed (listed); other changes were made
-  130  interrupted; nothing was removed, re-run to finish`,
-		Example: `  deeprank sync --collection photos ~/Pictures
+  130  interrupted; nothing was removed, re-run to finish`
+
+const syncExample = `  deeprank sync --collection photos ~/Pictures
   deeprank sync --collection photos --dry-run ~/Pictures
-  deeprank sync --collection photos ~/Pictures; [ $? -eq 10 ] && echo "photos changed"`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadRuntime(cmd, embedFlags)
-			if err != nil {
-				return err
-			}
-			if err := anyExists("sync", args); err != nil {
-				return err
-			}
-			emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			// A dry run creates nothing, not even the collection.
-			coll, err := store.Open(cmd.Context(), collection)
-			if !dryRun && errors.Is(err, vectorstore.ErrNotFound) {
-				coll, _, err = openOrCreate(cmd.Context(), store, collection, l.Store.MetricOrDefault(), emb)
-			}
-			if err != nil {
-				return fmt.Errorf("collection %q: %w", collection, err)
-			}
-			progress := newProgressPrinter(cmd.ErrOrStderr())
-			opts := l.Ingest.Options(progress.update)
-			opts.DryRun = dryRun
-			sum, err := ingest.Sync(cmd.Context(), emb, coll, args, opts)
-			progress.finish()
-			if sum != nil {
-				printSync(cmd, sum, asJSON)
-			}
-			switch {
-			case err != nil:
-				return err
-			case sum.Failed > 0:
-				return errPartial
-			case sum.Changed():
-				return errChanged
-			}
-			return nil
-		},
+  deeprank sync --collection photos ~/Pictures; [ $? -eq 10 ] && echo "photos changed"`
+
+type syncOptions struct {
+	collection   string
+	dryRun, json bool
+}
+
+func newSyncCmd() *cobra.Command {
+	var o syncOptions
+	cmd := &cobra.Command{
+		Use:     "sync --collection NAME PATH...",
+		Short:   "Make a collection match folders: add new files, follow moves, remove deleted files",
+		Long:    syncLong,
+		Example: syncExample,
+		Args:    cobra.MinimumNArgs(1),
+		RunE:    func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&collection, "collection", "images", "collection to sync")
-	f.BoolVar(&dryRun, "dry-run", false, "change nothing; print what sync would do")
-	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	f.StringVar(&o.collection, "collection", "images", "collection to sync")
+	f.BoolVar(&o.dryRun, "dry-run", false, "change nothing; print what sync would do")
+	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
 	addEmbedFlags(cmd)
 	addStoreFlags(cmd)
 	addWaitFlag(cmd)
 	return cmd
+}
+
+// run makes the collection match the paths given, or with --dry-run says what it would change.
+func (o *syncOptions) run(cmd *cobra.Command, args []string) error {
+	l, err := loadRuntime(cmd, embedFlags)
+	if err != nil {
+		return err
+	}
+	if err := anyExists("sync", args); err != nil {
+		return err
+	}
+	emb, store, err := openForEmbedding(cmd, l.Config, writeStore)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	// A dry run creates nothing, not even the collection.
+	coll, err := store.Open(cmd.Context(), o.collection)
+	if !o.dryRun && errors.Is(err, vectorstore.ErrNotFound) {
+		coll, _, err = openOrCreate(cmd.Context(), store, o.collection, l.Store.MetricOrDefault(), emb)
+	}
+	if err != nil {
+		return fmt.Errorf("collection %q: %w", o.collection, err)
+	}
+	progress := newProgressPrinter(cmd.ErrOrStderr())
+	opts := l.Ingest.Options(progress.update)
+	opts.DryRun = o.dryRun
+	sum, err := ingest.Sync(cmd.Context(), emb, coll, args, opts)
+	progress.finish()
+	if sum != nil {
+		printSync(cmd, sum, o.json)
+	}
+	switch {
+	case err != nil:
+		return err
+	case sum.Failed > 0:
+		return errPartial
+	case sum.Changed():
+		return errChanged
+	}
+	return nil
 }
 
 func printSync(cmd *cobra.Command, s *ingest.SyncSummary, asJSON bool) {

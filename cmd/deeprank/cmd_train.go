@@ -8,12 +8,8 @@ import (
 	"github.com/deeprank/deeprank/trainer"
 )
 
-func newTrainCmd() *cobra.Command {
-	var resume, restart bool
-	cmd := &cobra.Command{
-		Use:   "train --config FILE",
-		Short: "Train a deep-ranking model from triplets",
-		Long: `Train learns the deep-ranking embedding with the per-triplet hinge loss
+// trainLong is the train command's long help.
+const trainLong = `Train learns the deep-ranking embedding with the per-triplet hinge loss
 max(0, g + D(q,p) - D(q,n)), D the squared Euclidean distance.
 
 Triplets come from a triplet file (train.data.triplets, one
@@ -24,12 +20,21 @@ epoch; the best model is written to train.output. Checkpoints, metrics.csv and
 curves.png go to train.run_dir. Ctrl-C writes a checkpoint; --resume goes on
 from it. When the run folder holds a checkpoint, train refuses to start
 without --resume (go on with that run) or --restart (start over, deleting
-it): a new run would overwrite it.`,
-		Example: `  deeprank train --config retrain.yaml
+it): a new run would overwrite it.`
+
+const trainExample = `  deeprank train --config retrain.yaml
   deeprank train --config retrain.yaml --resume
   deeprank train --config retrain.yaml --restart
-  DEEPRANK_TRAIN_EPOCHS=5 deeprank train --config retrain.yaml --output small.drk`,
-		Args: cobra.NoArgs,
+  DEEPRANK_TRAIN_EPOCHS=5 deeprank train --config retrain.yaml --output small.drk`
+
+func newTrainCmd() *cobra.Command {
+	var resume, restart bool
+	cmd := &cobra.Command{
+		Use:     "train --config FILE",
+		Short:   "Train a deep-ranking model from triplets",
+		Long:    trainLong,
+		Example: trainExample,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := loadConfig(cmd, trainFlags)
 			if err != nil {

@@ -15,6 +15,9 @@ import (
 	"syscall"
 
 	"github.com/deeprank/deeprank/config"
+	"github.com/deeprank/deeprank/ingest"
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
+	"github.com/deeprank/deeprank/server"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
@@ -54,7 +57,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &ue), errors.Is(err, config.ErrInvalid), errors.Is(err, trainconfig.ErrInvalid):
+	case errors.As(err, &ue), isConfigError(err):
 		return exitUsage
 	case errors.Is(err, errPartial):
 		return exitPartial
@@ -62,4 +65,19 @@ func exitCode(err error) int {
 		return exitChanged
 	}
 	return exitFailure
+}
+
+// isConfigError reports whether err is an impossible configuration value:
+// config wraps every section's error in config.ErrInvalid, and each
+// section's own sentinel is matched too, for errors that come straight
+// from a section's Validate (training options, or a store opened with
+// options checked only there).
+func isConfigError(err error) bool {
+	for _, target := range []error{config.ErrInvalid, trainconfig.ErrInvalid, ingest.ErrInvalidConfig,
+		server.ErrInvalidConfig, milvusconfig.ErrInvalid} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }

@@ -20,7 +20,9 @@ import (
 	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/internal/fixture"
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/server"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
@@ -522,6 +524,9 @@ func TestExitCode(t *testing.T) {
 		{"usage", usagef("bad"), exitUsage},
 		{"configuration", fmt.Errorf("load: %w", config.ErrInvalid), exitUsage},
 		{"training options", trainconfig.Options{}.Validate(), exitUsage},
+		{"ingest options", ingest.Config{}.Validate(), exitUsage},
+		{"serve options", server.Config{}.Validate(), exitUsage},
+		{"Milvus options", fmt.Errorf("open milvus: %w", milvusconfig.Config{}.Validate()), exitUsage},
 		{"failure", errors.New("store down"), exitFailure},
 	}
 	for _, tc := range cases {

@@ -6,9 +6,10 @@ package milvusconfig
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"time"
+
+	"github.com/deeprank/deeprank/internal/configerr"
 )
 
 // Config is how to reach Milvus and how to index. The zero value of a field
@@ -62,25 +63,31 @@ func Default() Config {
 	}
 }
 
-// Validate reports the first impossible value, naming its key.
+// ErrInvalid is matched by the errors of Config.Validate.
+var ErrInvalid = errors.New("invalid Milvus configuration")
+
+// Validate reports the first impossible value, naming its key (under
+// milvus.; the configuration puts the section at store.milvus); the error
+// matches ErrInvalid.
 func (c Config) Validate() error {
+	bad := func(format string, args ...any) error { return configerr.New(ErrInvalid, format, args...) }
 	switch {
 	case c.Address == "":
-		return errors.New("milvus.address: empty; give host:port")
+		return bad("milvus.address: empty; give host:port")
 	case c.ConnectTimeout <= 0 || c.RequestTimeout <= 0:
-		return errors.New("milvus.connect_timeout and milvus.request_timeout must be above 0")
+		return bad("milvus.connect_timeout and milvus.request_timeout must be above 0")
 	case !slices.Contains([]string{"HNSW", "IVF_FLAT", "FLAT", "AUTOINDEX"}, c.Index):
-		return fmt.Errorf("milvus.index: %q is not HNSW, IVF_FLAT, FLAT or AUTOINDEX", c.Index)
+		return bad("milvus.index: %q is not HNSW, IVF_FLAT, FLAT or AUTOINDEX", c.Index)
 	case c.HNSWM < 2 || c.HNSWM > 2048 || c.HNSWEfConstruction < 1:
-		return fmt.Errorf("milvus.hnsw_m (%d) must be in 2..2048 and milvus.hnsw_ef_construction (%d) at least 1", c.HNSWM, c.HNSWEfConstruction)
+		return bad("milvus.hnsw_m (%d) must be in 2..2048 and milvus.hnsw_ef_construction (%d) at least 1", c.HNSWM, c.HNSWEfConstruction)
 	case c.IVFNList < 1 || c.IVFNList > 65536:
-		return fmt.Errorf("milvus.ivf_nlist: %d is outside 1..65536", c.IVFNList)
+		return bad("milvus.ivf_nlist: %d is outside 1..65536", c.IVFNList)
 	case c.SearchEf < 1 || c.SearchNProbe < 1:
-		return fmt.Errorf("milvus.search_ef (%d) and milvus.search_nprobe (%d) must be at least 1", c.SearchEf, c.SearchNProbe)
+		return bad("milvus.search_ef (%d) and milvus.search_nprobe (%d) must be at least 1", c.SearchEf, c.SearchNProbe)
 	case !slices.Contains(consistencies, c.Consistency):
-		return fmt.Errorf("milvus.consistency: %q is not Strong, Bounded, Session or Eventually", c.Consistency)
+		return bad("milvus.consistency: %q is not Strong, Bounded, Session or Eventually", c.Consistency)
 	case c.BatchBytes < 1<<20:
-		return fmt.Errorf("milvus.batch_bytes: %d is below 1 MiB", c.BatchBytes)
+		return bad("milvus.batch_bytes: %d is below 1 MiB", c.BatchBytes)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package milvusconfig
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"default", func(*Config) {}, ""},
 		{"no address", func(c *Config) { c.Address = "" }, "milvus.address"},
-		{"no timeout", func(c *Config) { c.RequestTimeout = 0 }, "milvus.request_timeout"},
+		{"no timeout", func(c *Config) { c.RequestTimeout = 0 }, "milvus.connect_timeout and milvus.request_timeout"},
 		{"index", func(c *Config) { c.Index = "DISKANN" }, "milvus.index"},
 		{"hnsw", func(c *Config) { c.HNSWM = 1 }, "milvus.hnsw_m"},
 		{"nlist", func(c *Config) { c.IVFNList = 0 }, "milvus.ivf_nlist"},
@@ -26,8 +27,8 @@ func TestConfigValidate(t *testing.T) {
 			c := Default()
 			tc.edit(&c)
 			err := c.Validate()
-			if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("Validate() = %v, want an error naming %q", err, tc.want)
+			if (err == nil) != (tc.want == "") || (err != nil && (!strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, ErrInvalid))) {
+				t.Errorf("Validate() = %v, want an error starting with %q that matches ErrInvalid", err, tc.want)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/internal/configerr"
 	"github.com/deeprank/deeprank/model"
 )
 
@@ -219,23 +220,15 @@ func Default() Options {
 // ErrInvalid is returned (wrapped) by Validate for an impossible value.
 var ErrInvalid = errors.New("invalid training options")
 
-// invalidError is an error of Validate: its text names the key, and it
-// matches ErrInvalid.
-type invalidError struct{ err error }
-
-func (e invalidError) Error() string        { return e.err.Error() }
-func (e invalidError) Unwrap() error        { return e.err }
-func (e invalidError) Is(target error) bool { return target == ErrInvalid }
-
 // Validate reports the first impossible value, naming its config key; the
 // error matches ErrInvalid.
 func (o Options) Validate() error {
 	bad := func(key, format string, args ...any) error {
-		return invalidError{fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))}
+		return configerr.New(ErrInvalid, "config: %s: %s", key, fmt.Sprintf(format, args...))
 	}
 	if o.InitModel == "" {
 		if err := o.Model.Validate(); err != nil {
-			return invalidError{fmt.Errorf("config: model: %w", err)}
+			return configerr.New(ErrInvalid, "config: model: %w", err)
 		}
 	}
 	for c, s := range o.Normalization.Std {
