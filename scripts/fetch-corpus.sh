@@ -6,15 +6,32 @@
 # textures, from Debian packages and npm emoji packages. The sources, their
 # licences and which are held out of training are the plan below;
 # models/default/CORPUS.md has the figures of a run. Each package's
-# copyright file is copied to OUT/licences/.
+# copyright file is copied to OUT/licences/. Then OUT/eval gets the
+# copy-detection evaluation sets of the held-out sources
+# (internal/tools/mkcopyeval; models/default/eval.yaml reads them), and
+# OUT/val the validation set of the training sources (validation.yaml).
 # Usage: scripts/fetch-corpus.sh [OUT]   (default data/corpus). Needs npm,
 # apt-get and dpkg-deb, and rsvg-convert (installed from librsvg2-bin when
 # missing, as root). About 1.3 GB is downloaded; the corpus is a few hundred MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-data/corpus}
+# copy_eval lays out OUT/eval from the held-out screenshots, game art and
+# icons (each source at least 200 images).
+copy_eval() {
+  [ -d "$out/eval" ] && return
+  rm -rf "$out/eval.tmp"
+  go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/eval.tmp" \
+    -source screenshot/gimp-help -source screenshot/gnome-help \
+    -source rendered/hedgewars -source icon/oxygen-icons
+  mv "$out/eval.tmp" "$out/eval"
+  rm -rf "$out/val.tmp"
+  go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/val.tmp" -validation -originals 400
+  mv "$out/val.tmp" "$out/val"
+}
 if [ -f "$out/SOURCES.tsv" ]; then
   echo "fetch-corpus: $out already there"
+  copy_eval
   exit 0
 fi
 # rsvg-convert rasterises the SVG sources; corpus-building only.
@@ -91,3 +108,4 @@ cp "$plan" "$out.tmp/plan.tsv"
 cp -r "$dl/licences" "$out.tmp/licences"
 echo "fetch-corpus: $(du -sh "$out.tmp" | cut -f1) in $(( $(date +%s) - start )) s"
 rm -rf "$out" && mv "$out.tmp" "$out"
+copy_eval

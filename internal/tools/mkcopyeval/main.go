@@ -5,6 +5,14 @@
 //	OUT/SOURCE/gallery/KEY/orig.EXT     every image of the source (links)
 //	OUT/SOURCE/queries/T/KEY/q.EXT      a copy of each of N originals under transform T
 //
+// With -validation it lays out, instead, one such set for choosing between
+// models without the evaluation sources: the images of the corpus's
+// training sources that a trainer with data.val_fraction 0.1 holds out
+// (dataset.ValidationSalt, hashed on the path under OUT/train, as for
+// data.mix instances), pooled into one gallery:
+//
+//	OUT/gallery/KEY/orig.EXT, OUT/queries/T/KEY/q.EXT   KEY: the path, with _ for /
+//
 // The transforms are the copies users make, each at one fixed strength:
 // crop (70% of each side, at a random place), flip (horizontal mirror),
 // grey, rotate (10 degrees, corners filled from the nearest edge), jpeg
@@ -68,12 +76,20 @@ func main() {
 	corpus := flag.String("corpus", "data/corpus", "the corpus folder of internal/tools/mkcorpus")
 	out := flag.String("out", "", "output folder")
 	n := flag.Int("originals", 200, "originals per source that get copies")
+	validation := flag.Bool("validation", false, "lay out the validation set of the training sources instead")
 	var sources []string
 	flag.Func("source", "a held-out source as KIND/SOURCE (repeatable)", func(s string) error {
 		sources = append(sources, s)
 		return nil
 	})
 	flag.Parse()
+	if *validation && *out != "" {
+		if err := writeValidation(filepath.Join(*corpus, "train"), *out, *n); err != nil {
+			fmt.Fprintln(os.Stderr, "mkcopyeval:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *out == "" || len(sources) == 0 {
 		fmt.Fprintln(os.Stderr, "mkcopyeval: -out and at least one -source are required")
 		os.Exit(2)
@@ -84,6 +100,25 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// valFraction is the default model's data.val_fraction.
+const valFraction = 0.1
+
+// writeValidation lays out the held-out images of the training sources
+// under train as one gallery, with the copies of n of them.
+func writeValidation(train, out string, n int) error {
+	held, err := dataset.ScanInstances(train)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, p := range held.Paths {
+		if dataset.HeldOut(dataset.ValidationSalt, p, valFraction) {
+			names = append(names, p)
+		}
+	}
+	return writeSet(train, names, out, n)
 }
 
 // writeSource lays out one source's gallery and the copies of n originals.
@@ -98,12 +133,21 @@ func writeSource(dir, out string, n int) error {
 			names = append(names, e.Name())
 		}
 	}
+	return writeSet(dir, names, out, n)
+}
+
+// writeSet lays out the images names (paths under dir) as a gallery and the
+// copies of n of them, each keyed by its path without extension, with _
+// for /.
+func writeSet(dir string, names []string, out string, n int) error {
 	if len(names) < n {
 		return fmt.Errorf("%s has %d images, fewer than the %d originals asked for", dir, len(names), n)
 	}
+	key := func(name string) string {
+		return strings.ReplaceAll(strings.TrimSuffix(name, filepath.Ext(name)), "/", "_")
+	}
 	for _, name := range names {
-		key := strings.TrimSuffix(name, filepath.Ext(name))
-		if err := layout.Link(filepath.Join(dir, name), filepath.Join(out, "gallery", key, "orig"+filepath.Ext(name))); err != nil {
+		if err := layout.Link(filepath.Join(dir, name), filepath.Join(out, "gallery", key(name), "orig"+filepath.Ext(name))); err != nil {
 			return err
 		}
 	}
@@ -118,7 +162,7 @@ func writeSource(dir, out string, n int) error {
 		return strings.Compare(a, b)
 	})
 	for _, name := range names[:n] {
-		if err := writeCopies(filepath.Join(dir, name), filepath.Join(out, "queries"), strings.TrimSuffix(name, filepath.Ext(name))); err != nil {
+		if err := writeCopies(filepath.Join(dir, name), filepath.Join(out, "queries"), key(name)); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}

@@ -7,9 +7,11 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/imageio"
 )
 
@@ -92,5 +94,43 @@ func TestWriteSource(t *testing.T) {
 	}
 	if err := writeSource(src, out, 5); err == nil || !strings.Contains(err.Error(), "fewer than the 5 originals") {
 		t.Errorf("too few images: err = %v", err)
+	}
+}
+
+// TestWriteValidation checks that the validation set holds exactly the
+// images a trainer with val_fraction 0.1 holds out of the training sources.
+func TestWriteValidation(t *testing.T) {
+	train := filepath.Join(t.TempDir(), "train")
+	for _, src := range []string{"icon/a", "photo/b"} {
+		writeImages(t, filepath.Join(train, src), 20)
+	}
+	var want []string
+	for _, src := range []string{"icon/a", "photo/b"} {
+		for i := range 20 {
+			if name := src + "/" + string(rune('a'+i)) + ".png"; dataset.HeldOut(dataset.ValidationSalt, name, valFraction) {
+				want = append(want, strings.ReplaceAll(strings.TrimSuffix(name, ".png"), "/", "_"))
+			}
+		}
+	}
+	if len(want) < 2 {
+		t.Fatalf("only %d of 40 images held out: make more", len(want))
+	}
+	out := filepath.Join(t.TempDir(), "val")
+	if err := writeValidation(train, out, 2); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(filepath.Join(out, "gallery"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("gallery %v, want the held-out %v", got, want)
+	}
+	if qs, _ := os.ReadDir(filepath.Join(out, "queries", "crop")); len(qs) != 2 {
+		t.Errorf("%d cropped copies, want 2", len(qs))
 	}
 }
