@@ -15,8 +15,8 @@ import (
 // configShowLong is the config show command's long help.
 const configShowLong = `Show prints each configuration key, its value after defaults, the --config
 file and DEEPRANK_* environment variables, and its source: default, file or
-env. Secrets (store.milvus.password, store.milvus.token) show as "` + config.Redacted + `" when
-set and empty when not, never in clear.`
+env. Secrets (store.milvus.password, store.milvus.token, serve.token) show as
+"` + config.Redacted + `" when set and empty when not, never in clear.`
 
 const configShowExample = `  deeprank config show
   DEEPRANK_QUERY_TOP_K=3 deeprank config show --config my.yaml
