@@ -24,6 +24,7 @@ copy_eval() {
   go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/eval.tmp" \
     -source screenshot/gimp-help -source screenshot/gnome-help \
     -source rendered/hedgewars -source icon/oxygen-icons
+  go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/eval.tmp/hedgewars-frames" -frames rendered/hedgewars
   mv "$out/eval.tmp" "$out/eval"
   rm -rf "$out/val.tmp"
   go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/val.tmp" -validation -originals 400

@@ -13,6 +13,16 @@
 //
 //	OUT/gallery/KEY/orig.EXT, OUT/queries/T/KEY/q.EXT   KEY: the path, with _ for /
 //
+// With -frames SOURCE it lays out an instance-retrieval set of animation
+// frames from a held-out source's sprite strips (images eight times as
+// tall as they are wide: eight square frames of one animation, as
+// Hedgewars' hedgehog and hat animations are stored): the first frame of
+// each strip queries, the frames two, four and six steps on are its
+// gallery, beside those of every other strip; frames with almost no
+// content (a colour standard deviation below 3/255 on white) are left out:
+//
+//	OUT/queries/KEY/f0.png, OUT/gallery/KEY/f{2,4,6}.png
+//
 // The transforms are the copies users make, each at one fixed strength:
 // crop (70% of each side, at a random place), flip (horizontal mirror),
 // grey, rotate (10 degrees, corners filled from the nearest edge), jpeg
@@ -77,12 +87,20 @@ func main() {
 	out := flag.String("out", "", "output folder")
 	n := flag.Int("originals", 200, "originals per source that get copies")
 	validation := flag.Bool("validation", false, "lay out the validation set of the training sources instead")
+	frames := flag.String("frames", "", "lay out the animation-frame set of this held-out source (KIND/SOURCE) instead")
 	var sources []string
 	flag.Func("source", "a held-out source as KIND/SOURCE (repeatable)", func(s string) error {
 		sources = append(sources, s)
 		return nil
 	})
 	flag.Parse()
+	if *frames != "" && *out != "" {
+		if err := writeFrames(filepath.Join(*corpus, "heldout", *frames), *out); err != nil {
+			fmt.Fprintln(os.Stderr, "mkcopyeval:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *validation && *out != "" {
 		if err := writeValidation(filepath.Join(*corpus, "train"), *out, *n); err != nil {
 			fmt.Fprintln(os.Stderr, "mkcopyeval:", err)
@@ -100,6 +118,94 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// stripFrames is the number of square frames in a sprite strip.
+const stripFrames = 8
+
+// writeFrames lays out the animation-frame set of the strips in dir.
+func writeFrames(dir, out string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	strips := 0
+	for _, e := range ents {
+		if e.IsDir() || !imageio.IsImageName(e.Name()) {
+			continue
+		}
+		img, err := imageio.DecodeFile(filepath.Join(dir, e.Name()), nil)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		b := img.Bounds()
+		if b.Dy() != stripFrames*b.Dx() {
+			continue
+		}
+		strip := onWhite(img)
+		side := b.Dx()
+		frame := func(i int) *image.RGBA {
+			f := image.NewRGBA(image.Rect(0, 0, side, side))
+			draw.Draw(f, f.Bounds(), strip, image.Pt(0, i*side), draw.Src)
+			return f
+		}
+		key := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
+		var gallery []int
+		for _, i := range []int{2, 4, 6} {
+			if !blank(frame(i)) {
+				gallery = append(gallery, i)
+			}
+		}
+		if blank(frame(0)) || len(gallery) == 0 {
+			continue
+		}
+		if err := writePNG(filepath.Join(out, "queries", key, "f0.png"), frame(0)); err != nil {
+			return err
+		}
+		for _, i := range gallery {
+			if err := writePNG(filepath.Join(out, "gallery", key, fmt.Sprintf("f%d.png", i)), frame(i)); err != nil {
+				return err
+			}
+		}
+		strips++
+	}
+	if strips < 2 {
+		return fmt.Errorf("%s has %d sprite strips with content, too few for a set", dir, strips)
+	}
+	fmt.Printf("%s: %d animations, first frame against frames 2, 4 and 6\n", out, strips)
+	return nil
+}
+
+// blank reports whether img's colours barely vary: a colour standard
+// deviation (the root mean of the channels' variances) below 3/255.
+func blank(img *image.RGBA) bool {
+	var sum, sq [3]float64
+	n := float64(img.Rect.Dx() * img.Rect.Dy())
+	for i := 0; i < len(img.Pix); i += 4 {
+		for c := range 3 {
+			v := float64(img.Pix[i+c])
+			sum[c] += v
+			sq[c] += v * v
+		}
+	}
+	var variance float64
+	for c := range 3 {
+		m := sum[c] / n
+		variance += sq[c]/n - m*m
+	}
+	return math.Sqrt(variance/3) < 3
+}
+
+// writePNG writes img as a PNG at path, making its folder.
+func writePNG(path string, img *image.RGBA) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // valFraction is the default model's data.val_fraction.

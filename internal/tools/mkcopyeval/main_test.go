@@ -61,7 +61,9 @@ func TestWriteSource(t *testing.T) {
 	}
 	for _, key := range []string{"a", "b", "c", "d"} {
 		orig := onWhite(decode(t, filepath.Join(out, "gallery", key, "orig.png")))
-		q := func(name, ext string) image.Image { return decode(t, filepath.Join(out, "queries", name, key, "q"+ext)) }
+		q := func(name, ext string) image.Image {
+			return decode(t, filepath.Join(out, "queries", name, key, "q"+ext))
+		}
 		sizes := []struct {
 			name, ext string
 			w, h      int
@@ -132,5 +134,58 @@ func TestWriteValidation(t *testing.T) {
 	}
 	if qs, _ := os.ReadDir(filepath.Join(out, "queries", "crop")); len(qs) != 2 {
 		t.Errorf("%d cropped copies, want 2", len(qs))
+	}
+}
+
+// TestWriteFrames cuts sprite strips into frames: the first queries,
+// frames 2, 4 and 6 are the gallery, blank frames and other images are
+// left out.
+func TestWriteFrames(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "heldout", "rendered", "game")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	strip := func(name string, blankFrames ...int) {
+		img := image.NewRGBA(image.Rect(0, 0, 8, 64))
+		for y := range 64 {
+			for x := range 8 {
+				c := color.RGBA{uint8(x * 30), uint8(y * 4), 90, 255}
+				if slices.Contains(blankFrames, y/8) {
+					c = color.RGBA{255, 255, 255, 255}
+				}
+				img.SetRGBA(x, y, c)
+			}
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	strip("walk")
+	strip("jump", 4)       // frame 4 is blank: left out of the gallery
+	strip("empty", 0)      // the query frame is blank: no entry
+	writeImages(t, dir, 1) // not a strip
+	out := filepath.Join(t.TempDir(), "frames")
+	if err := writeFrames(dir, out); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(out, p)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	want := []string{"gallery/jump/f2.png", "gallery/jump/f6.png", "gallery/walk/f2.png", "gallery/walk/f4.png", "gallery/walk/f6.png",
+		"queries/jump/f0.png", "queries/walk/f0.png"}
+	if !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v", got, want)
+	}
+	if b := decode(t, filepath.Join(out, "gallery/walk/f4.png")).Bounds(); b.Dx() != 8 || b.Dy() != 8 {
+		t.Errorf("a frame is %v, want 8x8", b)
 	}
 }
