@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Evaluates the default model on its held-out data, in one run of
 # `deeprank eval`, and writes models/default/REPORT.md with the training
-# curves beside it. Run after scripts/fetch-default-data.sh and training.
+# curves beside it. Run after scripts/fetch-default-data.sh and training; a
+# stage whose run folder is gone keeps the curves and log already beside
+# the model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
 # Each stage's curves and log.
 for n in 1 2 3; do
+  [ -f runs/default-stage$n/metrics.csv ] || continue
   cp runs/default-stage$n/metrics.csv models/default/metrics-stage$n.csv
   cp runs/default-stage$n/curves.png models/default/curves-stage$n.png
   cp runs/default-stage$n/train.log models/default/stage$n.log
