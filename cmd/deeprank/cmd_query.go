@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/queryfilter"
@@ -65,6 +66,24 @@ exit status is then 3 if any failed.
 			if err != nil {
 				return err
 			}
+			// The store opens (reading the collection's log) while the
+			// model loads and the images are decoded and embedded; its
+			// errors come after theirs, as when one followed the other.
+			opening := make(chan openedCollection, 1)
+			go func() { opening <- openCollection(cmd, l, o.collection) }()
+			var opened *openedCollection
+			wait := func() *openedCollection {
+				if opened == nil {
+					oc := <-opening
+					opened = &oc
+				}
+				return opened
+			}
+			defer func() {
+				if s := wait().store; s != nil {
+					s.Close()
+				}
+			}()
 			emb, err := newEmbedder(l.Config)
 			if err != nil {
 				return err
@@ -77,19 +96,10 @@ exit status is then 3 if any failed.
 			if !batch && res[0].Err != nil {
 				return res[0].Err
 			}
-			store, err := openStore(cmd, l.Config, readStore)
-			if err != nil {
+			if err := wait().err; err != nil {
 				return err
 			}
-			defer store.Close()
-			coll, err := store.Open(cmd.Context(), o.collection)
-			if errors.Is(err, vectorstore.ErrNotFound) {
-				return fmt.Errorf("%w: no collection %q in %s; ingest first (deeprank ingest --collection %s DIR) or list them (deeprank collections)",
-					err, o.collection, l.StoreLocation(), o.collection)
-			}
-			if err != nil {
-				return err
-			}
+			coll := opened.coll
 			search := func(v []float32) ([]vectorstore.Hit, error) {
 				hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), v, l.Query.TopK, filter)
 				if err != nil {
@@ -132,6 +142,30 @@ exit status is then 3 if any failed.
 	nameKeys(cmd, queryFlags)
 	addStoreFlags(cmd)
 	return cmd
+}
+
+// openedCollection is a store opened for reading and one of its
+// collections, or the error of opening them (store is then nil, or the
+// store to close).
+type openedCollection struct {
+	store vectorstore.Store
+	coll  vectorstore.Collection
+	err   error
+}
+
+// openCollection opens the store of l for reading and its collection
+// name.
+func openCollection(cmd *cobra.Command, l *config.Loaded, name string) openedCollection {
+	store, err := openStore(cmd, l.Config, readStore)
+	if err != nil {
+		return openedCollection{err: err}
+	}
+	coll, err := store.Open(cmd.Context(), name)
+	if errors.Is(err, vectorstore.ErrNotFound) {
+		err = fmt.Errorf("%w: no collection %q in %s; ingest first (deeprank ingest --collection %s DIR) or list them (deeprank collections)",
+			err, name, l.StoreLocation(), name)
+	}
+	return openedCollection{store: store, coll: coll, err: err}
 }
 
 // queryImages lists the images to query with, from --image and --images.
