@@ -72,6 +72,11 @@ func (t *sumTable) write(p *[4]float32, dc int32, dst []byte, stride int) {
 	}
 }
 
+// refillBelow is the number of bits below which seqBlock refills: enough
+// for a look-up of skipBits, and low enough that a refill adds 6 bytes or
+// more.
+const refillBelow = 16
+
 // seqBlock decodes one block of a sequential scan: its DC difference with
 // dcH, added to *pred, and its AC coefficients with acH. With t nil it
 // writes the coefficients, in natural order, into b, which must be zero;
@@ -154,8 +159,8 @@ func (d *decoder) seqBlock(b *block, dcH, acH *huffman, pred *int32, t *sumTable
 
 	// The AC coefficients, as specified in section F.2.2.2. An end of
 	// block runs past the block, and a run of 16 zeros is a coefficient 0
-	// (see huffman.fast). Three copies of one loop, for what is done with
-	// each coefficient: nothing, into b, or into p.
+	// (see huffman.fast). Two copies of one loop: one that only steps over
+	// the codes, one that keeps the coefficients, in b or in p.
 	if t != nil && t.nx == 1 && t.ny == 1 {
 		// Only the DC coefficient counts: skip the others, several codes
 		// at a time where they fit in skipBits and stay in the block
@@ -279,6 +284,3 @@ func (d *decoder) slowAC(h *huffman, zig int32) (int32, int32, bool, error) {
 	v, err := d.receiveExtend(val1)
 	return zig, v, false, err
 }
-
-// refillBelow is when seqBlock refills its bits.
-const refillBelow = 16
