@@ -95,7 +95,8 @@ func Sniff(head []byte) error {
 // DecodeMemory estimates, from data's header alone, the most memory in
 // bytes that decoding data and then squaring it (Square) hold at once: the
 // decoded image at its colour model's bytes per pixel, a progressive JPEG's
-// coefficients, an EXIF rotation's copies and Square's RGBA copy. It is an
+// coefficients and an EXIF rotation's two RGBA copies (Square itself reads
+// the image a row at a time). It is an
 // upper bound for the formats of the standard library, meant for sharing a
 // memory budget among concurrent decodes; an image that passes the pixel
 // limit can still need gigabytes (a 16-bit RGB PNG needs 12 bytes a pixel).
@@ -105,7 +106,7 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	perPixel := bytesPerPixel(cfg.ColorModel) + 4 // Square's RGBA copy
+	perPixel := bytesPerPixel(cfg.ColorModel)
 	switch format {
 	case "jpeg":
 		if jpegProgressive(data) {
@@ -115,7 +116,7 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 			perPixel += 4 * bytesPerPixel(cfg.ColorModel)
 		}
 		if jpegOrientation(data) > 1 {
-			perPixel += 4 // orient's second RGBA copy, beside Square's
+			perPixel += 8 // orient's two RGBA copies
 		}
 	case "heic", "heif", "avif":
 		// The decoder's frames and its output in WebAssembly memory,
@@ -252,7 +253,8 @@ func decodeFileFor(path string, size int, opts *Options) (image.Image, image.Rec
 // Square resizes img to size x size RGB, squashing the aspect ratio as the
 // reference does. Transparent pixels are composited on white. A large image
 // is first shrunk by whole factors with a box filter (an exact area
-// average, and cheap), then resampled with a Catmull-Rom filter.
+// average, and cheap), then resampled with a Catmull-Rom filter. The box
+// filter reads img a row at a time: no full-size copy is made.
 func Square(img image.Image, size int) *image.RGBA {
 	return SquareReduced(img, image.Rectangle{Max: img.Bounds().Size()}, size)
 }
@@ -276,31 +278,67 @@ func SquareReduced(img image.Image, full image.Rectangle, size int) *image.RGBA 
 	if scale == 0 {
 		panic(fmt.Sprintf("imageio: SquareReduced: a %v image is not %v reduced by 1, 2, 4 or 8", b.Size(), full))
 	}
-	src := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	if !opaque(img) {
-		draw.Draw(src, src.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-		draw.Draw(src, src.Bounds(), img, b.Min, draw.Over)
-	} else {
-		draw.Draw(src, src.Bounds(), img, b.Min, draw.Src)
+	rows := newRowReader(img)
+	kx, ky := max(full.Dx()/(2*size), 1), max(full.Dy()/(2*size), 1)
+	if full.Dx() == size && full.Dy() == size || scale == 1 && kx == 1 && ky == 1 {
+		// No box filter: the image is at most 4*size a side.
+		src := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		for y := range b.Dy() {
+			copy(src.Pix[y*src.Stride:], rows.row(y))
+		}
+		if full.Dx() == size && full.Dy() == size {
+			return src
+		}
+		dst := image.NewRGBA(image.Rect(0, 0, size, size))
+		xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
+		return dst
 	}
-	if full.Dx() == size && full.Dy() == size {
-		return src
-	}
-	src = boxShrink(src, scale, max(full.Dx()/(2*size), 1), max(full.Dy()/(2*size), 1), full)
+	src := boxShrink(rows.row, scale, kx, ky, full)
 	dst := image.NewRGBA(image.Rect(0, 0, size, size))
 	xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
 	return dst
 }
 
-// boxShrink averages blocks of kx x ky pixels of the full-size image, which
-// lies at full on img's grid scaled up by scale: each pixel of img stands
-// for scale x scale pixels, weighted by how many of them fall in the block.
-// Leftover edge pixels that do not fill a block are dropped. At scale 1 it
-// is a plain box filter.
-func boxShrink(img *image.RGBA, scale, kx, ky int, full image.Rectangle) *image.RGBA {
-	if scale == 1 && kx == 1 && ky == 1 {
-		return img
+// rowReader gives an image's rows one at a time as RGBA, composited on
+// white where the image is not opaque: the pixels a draw of the whole
+// image into an RGBA would give, without holding more than a row.
+type rowReader struct {
+	img    image.Image
+	min    image.Point
+	opaque bool
+	buf    *image.RGBA
+	at     int // the row in buf, or -1
+}
+
+func newRowReader(img image.Image) *rowReader {
+	b := img.Bounds()
+	return &rowReader{img: img, min: b.Min, opaque: opaque(img), buf: image.NewRGBA(image.Rect(0, 0, b.Dx(), 1)), at: -1}
+}
+
+// row returns the RGBA pixels of row y (from the top of the image), valid
+// until the next call for another row.
+func (r *rowReader) row(y int) []byte {
+	if y != r.at {
+		rect, at := r.buf.Rect, r.min.Add(image.Pt(0, y))
+		if r.opaque {
+			draw.Draw(r.buf, rect, r.img, at, draw.Src)
+		} else {
+			draw.Draw(r.buf, rect, image.NewUniform(color.White), image.Point{}, draw.Src)
+			draw.Draw(r.buf, rect, r.img, at, draw.Over)
+		}
+		r.at = y
 	}
+	return r.buf.Pix
+}
+
+// boxShrink averages blocks of kx x ky pixels of the full-size image, which
+// lies at full on the grid of an image scaled up by scale: each pixel of
+// that image stands for scale x scale pixels, weighted by how many of them
+// fall in the block. Leftover edge pixels that do not fill a block are
+// dropped. At scale 1 it is a plain box filter. row(y) gives the RGBA
+// pixels of the image's row y; boxShrink asks for the rows in order, each
+// once or, where a row straddles two blocks, twice in a row.
+func boxShrink(row func(y int) []byte, scale, kx, ky int, full image.Rectangle) *image.RGBA {
 	w, h := full.Dx()/kx, full.Dy()/ky
 	xTaps, yTaps := boxTaps(w, kx, scale, full.Min.X), boxTaps(h, ky, scale, full.Min.Y)
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
@@ -309,17 +347,24 @@ func boxShrink(img *image.RGBA, scale, kx, ky int, full image.Rectangle) *image.
 	for y, ty := range yTaps {
 		clear(sums)
 		for _, vy := range ty {
-			row := img.Pix[vy.i*img.Stride:]
+			row, wy := row(vy.i), uint64(vy.weight)
 			for x, tx := range xTaps {
-				s := sums[4*x : 4*x+4]
+				// The row's weighted sums, then times the row's weight:
+				// the same integers, with fewer multiplications.
+				var r, g, b, a uint64
 				for _, vx := range tx {
-					p := row[4*vx.i : 4*vx.i+4]
-					wt := uint64(vx.weight * vy.weight)
-					s[0] += wt * uint64(p[0])
-					s[1] += wt * uint64(p[1])
-					s[2] += wt * uint64(p[2])
-					s[3] += wt * uint64(p[3])
+					p := row[4*vx.i : 4*vx.i+4 : 4*vx.i+4]
+					wx := uint64(vx.weight)
+					r += wx * uint64(p[0])
+					g += wx * uint64(p[1])
+					b += wx * uint64(p[2])
+					a += wx * uint64(p[3])
 				}
+				s := sums[4*x : 4*x+4 : 4*x+4]
+				s[0] += wy * r
+				s[1] += wy * g
+				s[2] += wy * b
+				s[3] += wy * a
 			}
 		}
 		o := out.Pix[y*out.Stride:]

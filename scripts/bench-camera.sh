@@ -9,7 +9,10 @@
 # distinct by bytes after its end-of-image marker (which decoders ignore)
 # so that ingest, which skips content it has stored, embeds every one.
 # Then the same for HEIC and AVIF copies of those photos (made by
-# heif-enc and avifenc), which deeprank decodes in WebAssembly.
+# heif-enc and avifenc), which deeprank decodes in WebAssembly, and the
+# wall time of the whole `deeprank query --image` command on the 12 MP
+# photos against an embedded store of 10,000 vectors
+# (BenchmarkQueryCamera in cmd/deeprank).
 #
 #   scripts/bench-camera.sh [N]      N = 1000 by default; THREADS=2
 set -euo pipefail
@@ -63,3 +66,5 @@ pillow=$("$tmp/venv/bin/python" scripts/bench/pillow_pipeline.py 64 "$threads" "
 printf '%-34s %7.1f images/s   (read, SHA-256, draft, resize)\n' "Pillow, the same $n JPEGs" "$pillow"
 printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} HEIC" "$(ingest "$tmp/heic")"
 printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} AVIF" "$(ingest "$tmp/avif")"
+go test -run '^$' -bench QueryCamera -benchtime 1x ./cmd/deeprank | grep '^query --image' ||
+  { echo "bench-camera: BenchmarkQueryCamera failed" >&2; exit 1; }

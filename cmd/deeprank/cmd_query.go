@@ -90,6 +90,24 @@ func (o *queryOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	// The store opens (reading the collection's log) while the model
+	// loads and the images are decoded and embedded; its errors come after
+	// theirs, as when one followed the other.
+	opening := make(chan openedCollection, 1)
+	go func() { opening <- openForQuery(cmd, l, o.collection) }()
+	var opened *openedCollection
+	wait := func() *openedCollection {
+		if opened == nil {
+			oc := <-opening
+			opened = &oc
+		}
+		return opened
+	}
+	defer func() {
+		if s := wait().store; s != nil {
+			s.Close()
+		}
+	}()
 	emb, res, err := embedQueries(cmd.Context(), l.Config, paths)
 	if err != nil {
 		return err
@@ -98,15 +116,10 @@ func (o *queryOptions) run(cmd *cobra.Command) error {
 	if !batch && res[0].Err != nil {
 		return res[0].Err
 	}
-	store, err := openStore(cmd, l.Config, readStore)
-	if err != nil {
+	if err := wait().err; err != nil {
 		return err
 	}
-	defer store.Close()
-	coll, err := openCollection(cmd.Context(), store, o.collection, l.StoreLocation())
-	if err != nil {
-		return err
-	}
+	coll := opened.coll
 	search := func(v []float32) ([]vectorstore.Hit, error) {
 		hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), v, l.Query.TopK, filter)
 		if err != nil {
@@ -134,6 +147,25 @@ func embedQueries(ctx context.Context, c config.Config, paths []string) (*embedd
 	}
 	res, err := emb.EmbedFiles(ctx, paths)
 	return emb, res, err
+}
+
+// openedCollection is a store opened for reading and one of its
+// collections, or the error of opening them (store is then nil, or the
+// store to close).
+type openedCollection struct {
+	store vectorstore.Store
+	coll  vectorstore.Collection
+	err   error
+}
+
+// openForQuery opens the store of l for reading and its collection name.
+func openForQuery(cmd *cobra.Command, l *config.Loaded, name string) openedCollection {
+	store, err := openStore(cmd, l.Config, readStore)
+	if err != nil {
+		return openedCollection{err: err}
+	}
+	coll, err := openCollection(cmd.Context(), store, name, l.StoreLocation())
+	return openedCollection{store: store, coll: coll, err: err}
 }
 
 // openCollection opens the collection name of store, saying how to make or

@@ -180,3 +180,37 @@ func TestQueryBatch(t *testing.T) {
 		t.Errorf("one image, --max-distance 0 --json: exit %d, %s", code, out)
 	}
 }
+
+// TestQueryErrors: the store opens while the image is embedded, but the
+// errors keep their order: a bad image is reported before a missing
+// collection or store, and a missing collection says how to make one.
+func TestQueryErrors(t *testing.T) {
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "photos", "beach", "a.png"), color.Gray{Y: 30})
+	m, _ := mustModel(t, dir, 1)
+	store := filepath.Join(dir, "store")
+	if out, code := runCLI(t, "ingest", "--model", m, "--store-dir", store, filepath.Join(dir, "photos")); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, out)
+	}
+	good, bad := filepath.Join(dir, "photos", "beach", "a.png"), filepath.Join(dir, "broken.png")
+	os.WriteFile(bad, []byte("not a png"), 0o644)
+	cases := []struct {
+		name, image, collection, store string
+		wantCode                       int
+		wantOut                        string
+	}{
+		{"found", good, "images", store, exitOK, good},
+		{"no collection", good, "other", store, exitFailure, `no collection "other"`},
+		{"bad image, no collection", bad, "other", store, exitFailure, "broken.png"},
+		{"bad image, collection", bad, "images", store, exitFailure, "broken.png"},
+		{"bad image, no store", bad, "images", filepath.Join(dir, "nowhere"), exitFailure, "broken.png"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, "query", "--model", m, "--store-dir", tc.store, "--collection", tc.collection, "--image", tc.image)
+			if code != tc.wantCode || !strings.Contains(out, tc.wantOut) {
+				t.Fatalf("exit %d, want %d with %q: %s", code, tc.wantCode, tc.wantOut, out)
+			}
+		})
+	}
+}

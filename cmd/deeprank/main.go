@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/deeprank/deeprank/config"
@@ -41,7 +42,9 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startCPUProfile(os.Getenv("DEEPRANK_CPUPROFILE"))
 	err := newRootCmd().ExecuteContext(ctx)
+	stopProfile()
 	if err != nil && !errors.Is(err, errChanged) {
 		fmt.Fprintln(os.Stderr, "deeprank:", err)
 	}
@@ -80,4 +83,31 @@ func isConfigError(err error) bool {
 		}
 	}
 	return false
+}
+
+// startCPUProfile writes a CPU profile of the whole command to path (for
+// go tool pprof), when path is not empty, until the function it returns is
+// called. It is for measuring deeprank itself (DEEPRANK_CPUPROFILE), so a
+// profile that cannot be written is reported and the command goes on.
+func startCPUProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "deeprank: cpu profile:", err)
+		if f != nil {
+			f.Close()
+		}
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "deeprank: cpu profile:", err)
+		}
+	}
 }

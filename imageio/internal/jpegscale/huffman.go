@@ -22,6 +22,9 @@ const lutSize = 8
 // fastBits is how many bits huffman.fast looks at.
 const fastBits = 10
 
+// skipBits is how many bits huffman.skip looks at.
+const skipBits = 12
+
 // huffman is a Huffman decoder, specified in section C.
 type huffman struct {
 	// length is the number of codes in the tree.
@@ -31,11 +34,25 @@ type huffman struct {
 	// are 1 plus the code length, or 0 if the value is too large to fit in
 	// lutSize bits.
 	lut [1 << lutSize]uint16
-	// fast decodes, from the next fastBits bits, an AC code and the
+	// fast decodes, from the next fastBits bits, a code and the
 	// coefficient's extra bits together, where lut knows the code and both
-	// fit: value<<16 | run<<8 | size<<4 | code length; 0 where not. It is
-	// derived from lut alone, so it decodes exactly as lut does.
+	// fit: value<<16 | fastCoef | run<<fastRunShift | code
+	// length<<fastCodeShift | code and extra bits; 0 where not (a DC table's
+	// run is 0). In an AC table, an end of block is a run of fastEOBRun and
+	// a run of 16 zeros (ZRL) one of 15, neither with fastCoef, a value or
+	// extra bits: the sequential decoder (seqBlock) takes each as a
+	// coefficient 0 after its run, which changes nothing (an end of block
+	// runs past the block). It is derived from lut alone, so it decodes
+	// exactly as lut does.
 	fast [1 << fastBits]int32
+	// skip, for an AC table, steps over several codes with their extra
+	// bits at once, where the coefficients are not needed (seqBlock at
+	// 1/8): from the next skipBits bits, the whole codes that fit, as
+	// bits<<skipLenShift | zig-zag positions<<skipAdvShift | skipEnd if
+	// the last is an end of block (its position not counted); 0 where not
+	// even one fits. It is made from fast when first needed (skipReady).
+	skip      [1 << skipBits]uint16
+	skipReady bool
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
 	// minCodes[i] is the minimum code of length i, or -1 if there are no
@@ -72,11 +89,6 @@ func (d *decoder) ensureNBits(n int32) error {
 		d.bits.a = d.bits.a<<8 | uint64(c)
 		d.bits.fast = 0 // a byte image/jpeg reads too: none is ahead of it now
 		d.bits.n += 8
-		if d.bits.m == 0 {
-			d.bits.m = 1 << 7
-		} else {
-			d.bits.m <<= 8
-		}
 		if d.bits.n >= n {
 			break
 		}
@@ -93,7 +105,6 @@ func (d *decoder) receiveExtend(t uint8) (int32, error) {
 		}
 	}
 	d.bits.n -= int32(t)
-	d.bits.m >>= t
 	s := int32(1) << t
 	x := int32(d.bits.a>>uint8(d.bits.n)) & (s - 1)
 	if x < s>>1 {
@@ -167,9 +178,8 @@ func (d *decoder) processDHT(n int) error {
 			}
 		}
 
-		if tc == acTable {
-			h.deriveFast()
-		}
+		h.deriveFast(tc == dcTable)
+		h.skipReady = false
 
 		// Derive minCodes, maxCodes, and valsIndices.
 		var c, index int32
@@ -215,7 +225,6 @@ func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
 		n := (v & 0xff) - 1
 		d.bits.n -= int32(n)
-		d.bits.m >>= n
 		return uint8(v >> 8), nil
 	}
 
@@ -226,11 +235,8 @@ slowPath:
 				return 0, err
 			}
 		}
-		if d.bits.a&d.bits.m != 0 {
-			code |= 1
-		}
 		d.bits.n--
-		d.bits.m >>= 1
+		code |= int32(d.bits.a>>(uint32(d.bits.n)&63)) & 1
 		if code <= h.maxCodes[i] {
 			return h.vals[h.valsIndices[i]+code-h.minCodes[i]], nil
 		}
@@ -245,10 +251,8 @@ func (d *decoder) decodeBit() (bool, error) {
 			return false, err
 		}
 	}
-	ret := d.bits.a&d.bits.m != 0
 	d.bits.n--
-	d.bits.m >>= 1
-	return ret, nil
+	return d.bits.a>>(uint32(d.bits.n)&63)&1 != 0, nil
 }
 
 func (d *decoder) decodeBits(n int32) (uint32, error) {
@@ -260,7 +264,6 @@ func (d *decoder) decodeBits(n int32) (uint32, error) {
 	ret := uint32(d.bits.a >> uint32(d.bits.n-n))
 	ret &= (1 << uint32(n)) - 1
 	d.bits.n -= n
-	d.bits.m >>= uint32(n)
 	return ret, nil
 }
 
@@ -288,7 +291,6 @@ func (d *decoder) fastFill() {
 	}
 	d.bits.a = d.bits.a<<(8*k) | v>>(64-8*k)
 	d.bits.n += int32(8 * k)
-	d.bits.m = 1 << (d.bits.n - 1)
 	d.bits.fast += k
 	d.bytes.i += k
 	d.bytes.nUnreadable = 0
@@ -307,33 +309,95 @@ func (d *decoder) giveBack() {
 	d.bytes.i -= k
 	d.bits.a >>= 8 * k
 	d.bits.n -= int32(8 * k)
-	d.bits.m = 0
-	if d.bits.n > 0 {
-		d.bits.m = 1 << (d.bits.n - 1)
-	}
 	if k == d.bits.fast {
 		d.bytes.nUnreadable = d.bits.nUnreadable
 	}
 	d.bits.fast -= k
 }
 
-// deriveFast fills h.fast from h.lut (see huffman.fast).
-func (h *huffman) deriveFast() {
+// The fields of a huffman.fast entry (see there).
+const (
+	fastLenMask   = 0x1f // code and extra bits
+	fastCodeShift = 5    // the code's bits
+	fastCodeMask  = 0x0f
+	fastRunShift  = 9 // zeros before the coefficient
+	fastRunMask   = 0x3f
+	fastCoef      = 1 << 15 // the entry is a coefficient
+	fastEOBRun    = 63      // an end of block's run: past any block, from its first AC coefficient on
+)
+
+// deriveFast fills h.fast from h.lut (see huffman.fast), for a DC table
+// (dc) or an AC table.
+func (h *huffman) deriveFast(dc bool) {
 	for p := range h.fast {
 		h.fast[p] = 0
 		v := h.lut[p>>(fastBits-lutSize)]
 		if v == 0 {
 			continue
 		}
-		n, run, size := int(v&0xff)-1, int32(v>>12), int(v>>8)&0x0f
-		if size == 0 || n+size > fastBits {
-			continue // an end of band or run of zeros, or too long
+		n, run, size := int32(v&0xff)-1, int32(v>>12), int32(v>>8)&0x0f
+		switch {
+		case dc && run != 0:
+			continue // a DC size over 15: the slow path refuses it
+		case !dc && size == 0:
+			// An end of block, or a run of 16 zeros (ZRL); other ends
+			// of band take the slow path.
+			switch run {
+			case 0:
+				h.fast[p] = fastEOBRun<<fastRunShift | n<<fastCodeShift | n
+			case 15:
+				h.fast[p] = 15<<fastRunShift | n<<fastCodeShift | n
+			}
+			continue
+		case n+size > fastBits:
+			continue // too long
 		}
 		// receiveExtend of the size bits after the code.
 		x := int32(p>>(fastBits-n-size)) & (1<<size - 1)
-		if x < 1<<(size-1) {
+		if size > 0 && x < 1<<(size-1) {
 			x += -1<<size + 1
 		}
-		h.fast[p] = x<<16 | run<<8 | int32(size)<<4 | int32(n)
+		h.fast[p] = x<<16 | fastCoef | run<<fastRunShift | n<<fastCodeShift | (n + size)
 	}
+}
+
+// The fields of a huffman.skip entry.
+const (
+	skipEnd      = 1
+	skipAdvShift = 1
+	skipAdvMask  = 0x7f
+	skipLenShift = 8
+)
+
+// deriveSkip fills h.skip from h.fast (see huffman.skip).
+func (h *huffman) deriveSkip() {
+	for p := range h.skip {
+		pos, adv := 0, int32(0)
+		var entry uint16
+		for {
+			// The next fastBits bits after pos, zeros past the end: a
+			// code that fits before the end does not look at those.
+			window := p << pos & (1<<skipBits - 1) >> (skipBits - fastBits)
+			e := h.fast[window]
+			if e == 0 {
+				break
+			}
+			run := e >> fastRunShift & fastRunMask
+			if run == fastEOBRun {
+				if l := int(e >> fastCodeShift & fastCodeMask); pos+l <= skipBits {
+					entry = uint16(pos+l)<<skipLenShift | uint16(adv)<<skipAdvShift | skipEnd
+				}
+				break
+			}
+			l := int(e & fastLenMask)
+			if pos+l > skipBits || adv+run+1 > blockSize {
+				break
+			}
+			pos += l
+			adv += run + 1
+			entry = uint16(pos)<<skipLenShift | uint16(adv)<<skipAdvShift
+		}
+		h.skip[p] = entry
+	}
+	h.skipReady = true
 }

@@ -93,7 +93,6 @@ var unzig = [blockSize]int{
 // giveBack).
 type bits struct {
 	a           uint64 // accumulator.
-	m           uint64 // mask. m==1<<(n-1) when n>0, with m==0 when n==0.
 	n           int32  // the number of unread bits in a.
 	fast        int
 	nUnreadable int
@@ -121,6 +120,8 @@ type decoder struct {
 	// blockW[i] x blockH[i] are the pixels each 8x8 block of component i
 	// becomes (see makeImg).
 	blockW, blockH [maxComponents]int
+	// sumTabs are the sequential scans' sum tables (see processSOS).
+	sumTabs [maxComponents]sumTable
 	// cScale is the horizontal chroma subsampling of d.img3.
 	cScale int
 
@@ -128,6 +129,10 @@ type decoder struct {
 	img3        *image.YCbCr
 	blackPix    []byte
 	blackStride int
+	// plane and planeStride are where each component's pixels go: img1's,
+	// img3's Y, Cb and Cr, and blackPix.
+	plane       [maxComponents][]byte
+	planeStride [maxComponents]int
 
 	ri    int // Restart Interval.
 	nComp int
@@ -188,7 +193,6 @@ func (d *decoder) unreadByteStuffedByte() {
 	if d.bits.n >= 8 {
 		d.bits.a >>= 8
 		d.bits.n -= 8
-		d.bits.m >>= 8
 	}
 }
 

@@ -23,6 +23,7 @@ func (d *decoder) makeImg(mxx, myy int) {
 		d.blockW[0], d.blockH[0] = 8/s, 8/s
 		m := image.NewGray(image.Rect(0, 0, 8/s*mxx, 8/s*myy))
 		d.img1 = m.SubImage(image.Rect(0, 0, w, h)).(*image.Gray)
+		d.plane[0], d.planeStride[0] = d.img1.Pix, d.img1.Stride
 		return
 	}
 
@@ -63,6 +64,8 @@ func (d *decoder) makeImg(mxx, myy int) {
 		d.blackPix = make([]byte, 8/s*h3*mxx*8/s*v3*myy)
 		d.blackStride = 8 / s * h3 * mxx
 	}
+	d.plane = [maxComponents][]byte{d.img3.Y, d.img3.Cb, d.img3.Cr, d.blackPix}
+	d.planeStride = [maxComponents]int{d.img3.YStride, d.img3.CStride, d.img3.CStride, d.blackStride}
 }
 
 // Specified in section B.2.3.
@@ -176,6 +179,22 @@ func (d *decoder) processSOS(n int) error {
 		}
 	}
 
+	// A sequential scan reduces the components whose blocks become at most
+	// 2x2 pixels straight from their coefficients (see sumTable).
+	var sums [maxComponents]*sumTable
+	if !d.progressive {
+		for i := 0; i < nComp; i++ {
+			c := scan[i].compIndex
+			if bw, bh := d.blockW[c], d.blockH[c]; bw <= 2 && bh <= 2 {
+				d.sumTabs[c].make(bw, bh, &d.quant[d.comp[c].tq])
+				sums[c] = &d.sumTabs[c]
+				if h := &d.huff[acTable][scan[i].ta]; bw == 1 && bh == 1 && !h.skipReady {
+					h.deriveSkip()
+				}
+			}
+		}
+	}
+
 	d.bits = bits{}
 	mcu, expectedRST := 0, uint8(rst0Marker)
 	var (
@@ -184,8 +203,8 @@ func (d *decoder) processSOS(n int) error {
 		dc [maxComponents]int32
 		// bx and by are the location of the current block, in units of 8x8
 		// blocks: the third block in the first row has (bx, by) = (2, 0).
-		bx, by     int
-		blockCount int
+		bx, by int
+		cx, cy int
 	)
 	for my := 0; my < myy; my++ {
 		for mx := 0; mx < mxx; mx++ {
@@ -193,7 +212,7 @@ func (d *decoder) processSOS(n int) error {
 				compIndex := scan[i].compIndex
 				hi := d.comp[compIndex].h
 				vi := d.comp[compIndex].v
-				for j := 0; j < hi*vi; j++ {
+				for j, jx, jy := 0, 0, 0; j < hi*vi; j++ {
 					// The blocks are traversed one MCU at a time. For 4:2:0 chroma
 					// subsampling, there are four Y 8x8 blocks in every 16x16 MCU.
 					//
@@ -219,17 +238,44 @@ func (d *decoder) processSOS(n int) error {
 					// The non-interleaved scans will process only 6 Y blocks:
 					//	0 1 2
 					//	3 4 5
+					// (jx, jy) is block j of the MCU, and (cx, cy) block
+					// blockCount of a non-interleaved scan: counted, not
+					// divided, as that is a tenth of a reduced decode.
 					if nComp != 1 {
-						bx = hi*mx + j%hi
-						by = vi*my + j/hi
+						bx = hi*mx + jx
+						by = vi*my + jy
+						if jx++; jx == hi {
+							jx, jy = 0, jy+1
+						}
 					} else {
-						q := mxx * hi
-						bx = blockCount % q
-						by = blockCount / q
-						blockCount++
+						bx, by = cx, cy
+						if cx++; cx == mxx*hi {
+							cx, cy = 0, cy+1
+						}
 						if bx*8 >= d.width || by*8 >= d.height {
 							continue
 						}
+					}
+
+					if !d.progressive {
+						t := sums[compIndex]
+						if t == nil {
+							b = block{}
+						}
+						var p [4]float32
+						if err := d.seqBlock(&b, &d.huff[dcTable][scan[i].td], &d.huff[acTable][scan[i].ta], &dc[compIndex], t, &p); err != nil {
+							return err
+						}
+						if t != nil {
+							dst, stride, err := d.blockDst(bx, by, int(compIndex))
+							if err != nil {
+								return err
+							}
+							t.write(&p, dc[compIndex], dst, stride)
+						} else if err := d.reconstructBlock(&b, bx, by, int(compIndex)); err != nil {
+							return err
+						}
+						continue
 					}
 
 					// Load the previous partially decoded coefficients, if applicable.
@@ -284,18 +330,14 @@ func (d *decoder) processSOS(n int) error {
 									d.fastFill()
 								}
 								if d.bits.n >= fastBits {
-									if e := huff.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]; e != 0 {
+									if e := huff.fast[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]; e&fastCoef != 0 {
 										// As below, but code and extra bits at once.
-										n := e & 0x0f
-										zig += (e >> 8) & 0x0f
+										zig += e >> fastRunShift & fastRunMask
 										if zig > zigEnd {
-											d.bits.n -= n
-											d.bits.m >>= n
+											d.bits.n -= e >> fastCodeShift & fastCodeMask
 											break
 										}
-										n += (e >> 4) & 0x0f
-										d.bits.n -= n
-										d.bits.m >>= n
+										d.bits.n -= e & fastLenMask
 										bp[unzig[zig]] = e >> 16 << al
 										continue
 									}
@@ -304,7 +346,6 @@ func (d *decoder) processSOS(n int) error {
 								if v := huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; d.bits.n >= lutSize && huff.nCodes != 0 && v != 0 {
 									n := int32(v&0xff) - 1
 									d.bits.n -= n
-									d.bits.m >>= n
 									value = uint8(v >> 8)
 								} else {
 									var err error
@@ -322,7 +363,6 @@ func (d *decoder) processSOS(n int) error {
 									var ac int32
 									if t := int32(val1); d.bits.n >= t {
 										d.bits.n -= t
-										d.bits.m >>= t
 										s := int32(1) << t
 										ac = int32(d.bits.a>>uint32(d.bits.n)) & (s - 1)
 										if ac < s>>1 {
@@ -493,9 +533,8 @@ func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32
 		// decodeBit, inlined where the bit is at hand.
 		var bit bool
 		if d.bits.n > 0 {
-			bit = d.bits.a&d.bits.m != 0
 			d.bits.n--
-			d.bits.m >>= 1
+			bit = d.bits.a>>(uint32(d.bits.n)&63)&1 != 0
 		} else {
 			var err error
 			if bit, err = d.decodeBit(); err != nil {
@@ -541,22 +580,9 @@ func (d *decoder) reconstructProgressiveImage() error {
 // to the image, reduced to d.blockW x d.blockH pixels (see makeImg).
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	bw, bh := d.blockW[compIndex], d.blockH[compIndex]
-	dst, stride := []byte(nil), 0
-	if d.nComp == 1 {
-		dst, stride = d.img1.Pix[bh*by*d.img1.Stride+bw*bx:], d.img1.Stride
-	} else {
-		switch compIndex {
-		case 0:
-			dst, stride = d.img3.Y[bh*by*d.img3.YStride+bw*bx:], d.img3.YStride
-		case 1:
-			dst, stride = d.img3.Cb[bh*by*d.img3.CStride+bw*bx:], d.img3.CStride
-		case 2:
-			dst, stride = d.img3.Cr[bh*by*d.img3.CStride+bw*bx:], d.img3.CStride
-		case 3:
-			dst, stride = d.blackPix[bh*by*d.blackStride+bw*bx:], d.blackStride
-		default:
-			return UnsupportedError("too many components")
-		}
+	dst, stride, err := d.blockDst(bx, by, compIndex)
+	if err != nil {
+		return err
 	}
 	qt := &d.quant[d.comp[compIndex].tq]
 	if bw == 1 && bh == 1 {
@@ -586,6 +612,17 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 		}
 	}
 	return nil
+}
+
+// blockDst returns where the pixels of block (bx, by) of component
+// compIndex go, and the stride.
+func (d *decoder) blockDst(bx, by, compIndex int) ([]byte, int, error) {
+	if compIndex >= maxComponents {
+		return nil, 0, UnsupportedError("too many components")
+	}
+	bw, bh := d.blockW[compIndex], d.blockH[compIndex]
+	stride := d.planeStride[compIndex]
+	return d.plane[compIndex][bh*by*stride+bw*bx:], stride, nil
 }
 
 // clamp128 level shifts c by +128 and clips it to [0, 255].

@@ -1,0 +1,286 @@
+package jpegscale
+
+import (
+	"encoding/binary"
+	mathbits "math/bits"
+)
+
+// noSlot marks, in a sumTable, a coefficient that adds to no output pixel.
+const noSlot = 4
+
+// sumTable reduces the blocks of a component whose blocks become at most
+// 2x2 pixels (a 4:2:0 photo's chroma at 1/8, every component at 1/8 but a
+// subsampled one, luma at 1/4) in a sequential scan, without a block: each
+// coefficient, as it is decoded, is added to one of four partial sums or to
+// none. Along an axis of one output pixel only frequency 0 counts; along an
+// axis of two, the half-block means of the even frequencies but 0 are zero
+// and each odd one adds to one half what it takes from the other (see
+// idct2x2). The sums are p[cy*2+cx], where cy and cx are 0 for frequency 0
+// and 1 for odd frequencies: pixel (x, y) is the sum of ±p[k] with the sign
+// of (1-2x)^cx (1-2y)^cy.
+type sumTable struct {
+	nx, ny int
+	// slot and weight are by zig-zag index; weight includes the
+	// dequantization.
+	slot   [blockSize]uint8
+	weight [blockSize]float32
+	// q0 is the DC quantization step, for the exact integer mean of a
+	// block that becomes 1 pixel.
+	q0 int32
+}
+
+// make fills t for blocks of nx x ny (each 1 or 2) output pixels and
+// the quantization table qt (in zig-zag order).
+func (t *sumTable) make(nx, ny int, qt *block) {
+	t.nx, t.ny, t.q0 = nx, ny, qt[0]
+	mx, my := boxIDCT[nx], boxIDCT[ny]
+	class := func(f, n int) int {
+		switch {
+		case f == 0:
+			return 0
+		case n == 2 && f%2 == 1:
+			return 1
+		}
+		return -1
+	}
+	for zig, nat := range unzig {
+		v, u := nat/8, nat%8
+		cy, cx := class(v, ny), class(u, nx)
+		if cy < 0 || cx < 0 {
+			t.slot[zig], t.weight[zig] = noSlot, 0
+			continue
+		}
+		t.slot[zig] = uint8(cy*2 + cx)
+		t.weight[zig] = my[0][v] * mx[0][u] * float32(qt[zig])
+	}
+}
+
+// write stores the nx x ny pixels of a block whose DC coefficient (not
+// dequantized) is dc and whose partial sums are p.
+func (t *sumTable) write(p *[4]float32, dc int32, dst []byte, stride int) {
+	if t.nx == 1 && t.ny == 1 {
+		// The mean of the block's 64 pixels is the DC coefficient / 8.
+		dst[0] = clamp128((dc*t.q0 + 4) >> 3)
+		return
+	}
+	for y := range t.ny {
+		sy := float32(1 - 2*y)
+		for x := range t.nx {
+			sx := float32(1 - 2*x)
+			dst[y*stride+x] = level(p[0] + sx*p[1] + sy*p[2] + sx*sy*p[3])
+		}
+	}
+}
+
+// refillBelow is the number of bits below which seqBlock refills: enough
+// for a look-up of skipBits, and low enough that a refill adds 6 bytes or
+// more.
+const refillBelow = 16
+
+// seqBlock decodes one block of a sequential scan: its DC difference with
+// dcH, added to *pred, and its AC coefficients with acH. With t nil it
+// writes the coefficients, in natural order, into b, which must be zero;
+// otherwise it adds them into p as t says (nothing but the DC for a block
+// that becomes one pixel), and leaves b alone.
+//
+// It reads the same bits in the same order, and fails in the same way, as
+// the general loop of processSOS, which is the standard library's; only
+// faster: the bits live in a local, left-aligned register, refilled with up
+// to 8 bytes at a time as fastFill does, and a code with its extra bits, an
+// end of block or a run of 16 zeros takes one table look-up (huffman.fast).
+// Anything else (a 0xff byte ahead, the end of the buffer, long codes, ends
+// of band) goes through decodeHuffman and receiveExtend.
+func (d *decoder) seqBlock(b *block, dcH, acH *huffman, pred *int32, t *sumTable, p *[4]float32) error {
+	// buf holds the n unread bits of d.bits.a at its top, zeros below.
+	n := d.bits.n
+	buf := d.bits.a << uint(64-n)
+	// save hands the bits back to d.bits, for the slow path or the caller.
+	save := func(buf uint64, n int32) {
+		d.bits.a, d.bits.n = buf>>uint(64-n), n
+	}
+	// refill is fastFill on buf and n: up to 8 bytes, up to the first 0xff.
+	refill := func(buf uint64, n int32) (uint64, int32) {
+		if d.bytes.j-d.bytes.i < 8 {
+			return buf, n
+		}
+		v := binary.BigEndian.Uint64(d.bytes.buf[d.bytes.i:])
+		x := ^v
+		safe := mathbits.LeadingZeros64((x-0x0101010101010101)&^x&0x8080808080808080) / 8
+		k := min(int(64-n)/8, safe)
+		if k == 0 {
+			return buf, n
+		}
+		if d.bits.fast == 0 {
+			d.bits.nUnreadable = d.bytes.nUnreadable
+		}
+		d.bits.fast += k
+		d.bytes.i += k
+		d.bytes.nUnreadable = 0
+		return buf | (v&(^uint64(0)<<uint((64-8*k)&63)))>>uint(n&63), n + int32(8*k)
+	}
+
+	// The DC coefficient, as specified in section F.2.2.1.
+	if n < refillBelow {
+		buf, n = refill(buf, n)
+	}
+	if e := dcH.fast[buf>>(64-fastBits)]; e != 0 && n >= fastBits {
+		l := e & fastLenMask
+		buf <<= uint(l)
+		n -= l
+		*pred += e >> 16
+	} else {
+		save(buf, n)
+		value, err := d.decodeHuffman(dcH)
+		if err != nil {
+			return err
+		}
+		if value > 16 {
+			return UnsupportedError("excessive DC component")
+		}
+		delta, err := d.receiveExtend(value)
+		if err != nil {
+			return err
+		}
+		*pred += delta
+		n = d.bits.n
+		buf = d.bits.a << uint(64-n)
+	}
+	if t == nil {
+		b[0] = *pred
+	} else {
+		p[0] = t.weight[0] * float32(*pred)
+		p[1], p[2], p[3] = 0, 0, 0
+	}
+	if d.eobRun > 0 {
+		d.eobRun--
+		save(buf, n)
+		return nil
+	}
+
+	// The AC coefficients, as specified in section F.2.2.2. An end of
+	// block runs past the block, and a run of 16 zeros is a coefficient 0
+	// (see huffman.fast). Two copies of one loop: one that only steps over
+	// the codes, one that keeps the coefficients, in b or in p.
+	if t != nil && t.nx == 1 && t.ny == 1 {
+		// Only the DC coefficient counts: skip the others, several codes
+		// at a time where they fit in skipBits and stay in the block
+		// (with an end of block, before its last position, where the
+		// end of block is read).
+		for zig := int32(1); zig < blockSize; zig++ {
+			if n < refillBelow {
+				buf, n = refill(buf, n)
+			}
+			if s := acH.skip[buf>>(64-skipBits)]; s != 0 && n >= skipBits {
+				adv := int32(s >> skipAdvShift & skipAdvMask)
+				if s&skipEnd != 0 {
+					if zig+adv < blockSize {
+						l := int32(s >> skipLenShift)
+						buf <<= uint(l)
+						n -= l
+						break
+					}
+				} else if zig+adv <= blockSize {
+					l := int32(s >> skipLenShift)
+					buf <<= uint(l)
+					n -= l
+					zig += adv - 1
+					continue
+				}
+			}
+			e := acH.fast[buf>>(64-fastBits)]
+			if e == 0 || n < fastBits {
+				save(buf, n)
+				var end bool
+				var err error
+				if zig, _, end, err = d.slowAC(acH, zig); end || err != nil {
+					return err
+				}
+				n = d.bits.n
+				buf = d.bits.a << uint(64-n)
+				continue
+			}
+			zig += e >> fastRunShift & fastRunMask
+			l := e & fastLenMask
+			if zig >= blockSize {
+				l = e >> fastCodeShift & fastCodeMask
+			}
+			buf <<= uint(l)
+			n -= l
+		}
+		save(buf, n)
+		return nil
+	}
+	for zig := int32(1); zig < blockSize; zig++ {
+		if n < refillBelow {
+			buf, n = refill(buf, n)
+		}
+		e := acH.fast[buf>>(64-fastBits)]
+		var v int32
+		if e == 0 || n < fastBits {
+			save(buf, n)
+			var end bool
+			var err error
+			if zig, v, end, err = d.slowAC(acH, zig); end || err != nil {
+				return err
+			}
+			n = d.bits.n
+			buf = d.bits.a << uint(64-n)
+			if zig >= blockSize {
+				continue
+			}
+		} else {
+			zig += e >> fastRunShift & fastRunMask
+			if zig >= blockSize {
+				l := e >> fastCodeShift & fastCodeMask
+				buf <<= uint(l)
+				n -= l
+				break
+			}
+			l := e & fastLenMask
+			buf <<= uint(l)
+			n -= l
+			v = e >> 16
+		}
+		if t == nil {
+			b[unzig[zig&(blockSize-1)]] = v
+		} else if s := t.slot[zig&(blockSize-1)]; s < noSlot {
+			p[s&3] += t.weight[zig&(blockSize-1)] * float32(v)
+		}
+	}
+	save(buf, n)
+	return nil
+}
+
+// slowAC decodes the AC code at zig-zag index zig of a sequential scan
+// with h, from d.bits, as processSOS's general loop does: it returns the
+// index of the coefficient and its value, or end when the block ends (an
+// end of band, or a run past the block). A run of 16 zeros returns zig+15
+// and 0, which may be past the block.
+func (d *decoder) slowAC(h *huffman, zig int32) (int32, int32, bool, error) {
+	value, err := d.decodeHuffman(h)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	val0, val1 := value>>4, value&0x0f
+	if val1 == 0 {
+		if val0 != 0x0f {
+			d.eobRun = uint16(1 << val0)
+			if val0 != 0 {
+				bits, err := d.decodeBits(int32(val0))
+				if err != nil {
+					return 0, 0, false, err
+				}
+				d.eobRun |= uint16(bits)
+			}
+			d.eobRun--
+			return 0, 0, true, nil
+		}
+		return zig + 0x0f, 0, false, nil
+	}
+	zig += int32(val0)
+	if zig >= blockSize {
+		return 0, 0, true, nil
+	}
+	v, err := d.receiveExtend(val1)
+	return zig, v, false, err
+}
