@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -144,7 +143,7 @@ func decodeEntries(p []byte, dim int) ([]entry, error) {
 				return nil, fmt.Errorf("entry %d: cut short", i)
 			}
 			e.js = bytes.Clone(p[4 : 4+ml])
-			if err := json.Unmarshal(e.js, &e.item.Metadata); err != nil {
+			if err := parseMetaJSON(e.js, &e.item.Metadata); err != nil {
 				return nil, fmt.Errorf("entry %d: metadata: %v", i, err)
 			}
 			p = p[4+ml:]

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -56,5 +57,93 @@ func plainJSON(s string) bool {
 		}
 		i += n
 	}
+	return true
+}
+
+// parseMetaJSON decodes metadata JSON into m as json.Unmarshal does. It
+// reads the form appendMetaJSON writes itself (json.Unmarshal's reflection
+// was most of the time a reader spends replaying a log) and leaves any
+// other form to encoding/json.
+func parseMetaJSON(js []byte, m *vectorstore.Metadata) error {
+	if parsePlainMeta(js, m) {
+		return nil
+	}
+	*m = vectorstore.Metadata{}
+	return json.Unmarshal(js, m)
+}
+
+// parsePlainMeta parses js if it is exactly what appendMetaJSON writes
+// for plain strings, reporting whether it was.
+func parsePlainMeta(js []byte, m *vectorstore.Metadata) bool {
+	p := js
+	take := func(prefix string) bool {
+		if len(p) < len(prefix) || string(p[:len(prefix)]) != prefix {
+			return false
+		}
+		p = p[len(prefix):]
+		return true
+	}
+	str := func() (string, bool) {
+		end := bytes.IndexByte(p, '"')
+		if end < 0 || !plainJSON(string(p[:end])) {
+			return "", false
+		}
+		s := string(p[:end])
+		p = p[end:]
+		return s, true
+	}
+	num := func() (int64, bool) {
+		end := 0
+		for end < len(p) && (p[end] == '-' || p[end] >= '0' && p[end] <= '9') {
+			end++
+		}
+		// strconv accepts what json writes for an integer, and "-0" or
+		// leading zeros, which appendMetaJSON never writes, are refused.
+		if end == 0 || (end > 1 && p[0] == '0') || (end > 2 && p[0] == '-' && p[1] == '0') || string(p[:end]) == "-0" {
+			return 0, false
+		}
+		v, err := strconv.ParseInt(string(p[:end]), 10, 64)
+		p = p[end:]
+		return v, err == nil
+	}
+	var out vectorstore.Metadata
+	var ok bool
+	var v int64
+	if !take(`{"path":"`) {
+		return false
+	}
+	if out.Path, ok = str(); !ok || !take(`","size":`) {
+		return false
+	}
+	if out.Size, ok = num(); !ok || !take(`,"width":`) {
+		return false
+	}
+	if v, ok = num(); !ok || v != int64(int(v)) || !take(`,"height":`) {
+		return false
+	}
+	out.Width = int(v)
+	if v, ok = num(); !ok || v != int64(int(v)) || !take(`,"mod_time":"`) {
+		return false
+	}
+	out.Height = int(v)
+	end := bytes.IndexByte(p, '"')
+	if end < 0 {
+		return false
+	}
+	if err := out.ModTime.UnmarshalText(p[:end]); err != nil {
+		return false
+	}
+	p = p[end:]
+	if take(`","class":"`) {
+		if out.Class, ok = str(); !ok || out.Class == "" || !take(`"`) {
+			return false
+		}
+	} else if !take(`"`) {
+		return false
+	}
+	if !take(`}`) || len(p) != 0 {
+		return false
+	}
+	*m = out
 	return true
 }
