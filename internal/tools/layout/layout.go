@@ -2,6 +2,7 @@
 package layout
 
 import (
+	"image"
 	"os"
 	"path/filepath"
 )
@@ -21,4 +22,16 @@ func Link(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, data, 0o644)
+}
+
+// Flip returns img mirrored left to right.
+func Flip(img *image.RGBA) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			copy(out.Pix[y*out.Stride+4*(w-1-x):][:4], img.Pix[y*img.Stride+4*x:][:4])
+		}
+	}
+	return out
 }

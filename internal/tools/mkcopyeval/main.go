@@ -71,7 +71,7 @@ type transform struct {
 // transforms are the copies evaluated one by one; mix combines three.
 var transforms = []transform{
 	{"crop", ".png", func(img *image.RGBA, rng *rand.Rand) *image.RGBA { return crop(img, 0.7, rng) }},
-	{"flip", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return flip(img) }},
+	{"flip", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return layout.Flip(img) }},
 	{"grey", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return grey(img) }},
 	{"rotate", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return rotate(img, 10) }},
 	{"jpeg", ".jpg", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return img }},
@@ -305,20 +305,17 @@ func writeCopies(src, dir, key string) error {
 
 // write stores img as dir/q.EXT: PNG, or JPEG at jpegQuality.
 func write(dir, ext string, img *image.RGBA) error {
+	if ext != ".jpg" {
+		return writePNG(filepath.Join(dir, "q.png"), img)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
-	var err error
-	if ext == ".jpg" {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: jpegQuality})
-	} else {
-		err = png.Encode(&buf, img)
-	}
-	if err != nil {
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: jpegQuality}); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "q"+ext), buf.Bytes(), 0o644)
+	return os.WriteFile(filepath.Join(dir, "q.jpg"), buf.Bytes(), 0o644)
 }
 
 // onWhite returns img composited on white, as an RGBA from (0, 0).
@@ -337,18 +334,6 @@ func crop(img *image.RGBA, s float64, rng *rand.Rand) *image.RGBA {
 	x0, y0 := rng.IntN(w-cw+1), rng.IntN(h-ch+1)
 	out := image.NewRGBA(image.Rect(0, 0, cw, ch))
 	draw.Draw(out, out.Bounds(), img, image.Pt(x0, y0), draw.Src)
-	return out
-}
-
-// flip mirrors img left to right.
-func flip(img *image.RGBA) *image.RGBA {
-	w, h := img.Rect.Dx(), img.Rect.Dy()
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			copy(out.Pix[y*out.Stride+4*(w-1-x):][:4], img.Pix[y*img.Stride+4*x:][:4])
-		}
-	}
 	return out
 }
 

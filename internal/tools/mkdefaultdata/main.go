@@ -68,20 +68,8 @@ var transforms = []struct {
 	{"rotate", imageio.Augment{Rotation: 20}.Apply},
 	{"jpeg", imageio.Augment{JPEGProbability: 1, JPEGMinQuality: 10}.Apply},
 	{"color", imageio.Augment{ColorJitter: 0.4}.Apply},
-	{"flip", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return flipHorizontal(img) }},
+	{"flip", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return layout.Flip(img) }},
 	{"mix", imageio.Augment{Crop: 0.3, Rotation: 10, Downscale: 0.5, ColorJitter: 0.3, JPEGProbability: 1, JPEGMinQuality: 30, HorizontalFlip: true}.Apply},
-}
-
-// flipHorizontal mirrors img left to right.
-func flipHorizontal(img *image.RGBA) *image.RGBA {
-	w, h := img.Rect.Dx(), img.Rect.Dy()
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			copy(out.Pix[y*out.Stride+4*(w-1-x):][:4], img.Pix[y*img.Stride+4*x:][:4])
-		}
-	}
-	return out
 }
 
 func main() {
