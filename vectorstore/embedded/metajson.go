@@ -97,14 +97,13 @@ func parsePlainMeta(js []byte, m *vectorstore.Metadata) bool {
 		for end < len(p) && (p[end] == '-' || p[end] >= '0' && p[end] <= '9') {
 			end++
 		}
-		// strconv accepts what json writes for an integer, and "-0" or
-		// leading zeros, which appendMetaJSON never writes, are refused.
-		if end == 0 || (end > 1 && p[0] == '0') || (end > 2 && p[0] == '-' && p[1] == '0') || string(p[:end]) == "-0" {
-			return 0, false
-		}
-		v, err := strconv.ParseInt(string(p[:end]), 10, 64)
+		// Only the form appendMetaJSON writes: "-0" and leading zeros,
+		// which it never writes, go to encoding/json.
+		text := p[:end]
 		p = p[end:]
-		return v, err == nil
+		v, err := strconv.ParseInt(string(text), 10, 64)
+		var canonical [20]byte
+		return v, err == nil && string(strconv.AppendInt(canonical[:0], v, 10)) == string(text)
 	}
 	var out vectorstore.Metadata
 	var ok bool
