@@ -221,9 +221,19 @@ func warmStart(m *model.Model, path string, log io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("init_weights: %w", err)
 	}
+	fromShapes, err := paramShapes(from)
+	if err != nil {
+		return fmt.Errorf("init_weights %s: %w", path, err)
+	}
+	toShapes, err := paramShapes(m)
+	if err != nil {
+		return err
+	}
 	var took, kept []string
 	for name, w := range m.Weights {
-		if src, ok := from.Weights[name]; ok && len(src) == len(w) {
+		// Equal sizes are not enough: a dense layer whose input and output
+		// widths swapped has as many weights, laid out otherwise.
+		if src, ok := from.Weights[name]; ok && slices.Equal(fromShapes[name], toShapes[name]) {
 			copy(w, src)
 			took = append(took, name)
 		} else {
@@ -235,6 +245,19 @@ func warmStart(m *model.Model, path string, log io.Writer) error {
 	fmt.Fprintf(log, "init_weights %s: %d tensors taken (%s); %d random (%s)\n",
 		path, len(took), strings.Join(took, " "), len(kept), strings.Join(kept, " "))
 	return nil
+}
+
+// paramShapes maps each parameter of m's spec to its shape.
+func paramShapes(m *model.Model) (map[string][]int, error) {
+	a, err := m.Spec.Arch()
+	if err != nil {
+		return nil, err
+	}
+	shapes := map[string][]int{}
+	for _, p := range a.Params() {
+		shapes[p.Name] = p.Shape
+	}
+	return shapes, nil
 }
 
 // buildGraph builds one training graph per batch shard, all over the

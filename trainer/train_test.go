@@ -546,7 +546,7 @@ func TestTrainInstances(t *testing.T) {
 }
 
 // TestWarmStart checks that the weights a new spec shares with a model
-// file (same name and size) are copied and the others keep their start.
+// file (same name and shape) are copied and the others keep their start.
 func TestWarmStart(t *testing.T) {
 	from, err := model.New(smallSpec(16), model.UnitNormalization())
 	if err != nil {
@@ -577,6 +577,26 @@ func TestWarmStart(t *testing.T) {
 		case !slices.Equal(w, from.Weights[name]):
 			t.Errorf("%s was not taken from the model file", name)
 		}
+	}
+	// Twice the width and half the dense layers: convnet.fc1.w keeps its
+	// 128 values but is (16, 8) instead of (8, 16), so it is not taken.
+	spec = smallSpec(16)
+	spec.Width *= 2
+	spec.DenseDim /= 2
+	reshaped, err := model.New(spec, model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reshaped.Initialize(2)
+	fc1 := slices.Clone(reshaped.Weights["convnet.fc1.w"])
+	if len(fc1) != len(from.Weights["convnet.fc1.w"]) {
+		t.Fatalf("convnet.fc1.w has %d values, the model file's %d: the case needs equal sizes", len(fc1), len(from.Weights["convnet.fc1.w"]))
+	}
+	if err := warmStart(reshaped, path, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(reshaped.Weights["convnet.fc1.w"], fc1) {
+		t.Error("convnet.fc1.w was taken from the model file though its shape differs")
 	}
 	if err := warmStart(to, filepath.Join(t.TempDir(), "none.drk"), io.Discard); err == nil || !strings.Contains(err.Error(), "init_weights") {
 		t.Errorf("missing file: err = %v, want one naming init_weights", err)
