@@ -42,14 +42,21 @@ func writeSet(t *testing.T, dir string, n int) SetSpec {
 	return SetSpec{Queries: filepath.Join(dir, "queries"), Gallery: filepath.Join(dir, "gallery")}
 }
 
-// TestRunCache checks that sets sharing a gallery get the same report with
-// a cache as without, and that the cache spares decoding the gallery again.
-func TestRunCache(t *testing.T) {
+// randomModel is the default spec with seeded random weights.
+func randomModel(t *testing.T) *model.Model {
+	t.Helper()
 	m, err := model.New(model.DefaultSpec(), model.UnitNormalization())
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Initialize(1)
+	return m
+}
+
+// TestRunCache checks that sets sharing a gallery get the same report with
+// a cache as without, and that the cache spares decoding the gallery again.
+func TestRunCache(t *testing.T) {
+	m := randomModel(t)
 	dir := t.TempDir()
 	spec := writeSet(t, dir, 4)
 	set, err := spec.Build(1)

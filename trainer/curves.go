@@ -24,10 +24,10 @@ func writeCurves(dir string, initial EpochMetrics, history []EpochMetrics) error
 	rows := append([]EpochMetrics{initial}, history...)
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"epoch", "train_loss", "val_loss", "val_precision", "val_recall1", "triplets_per_sec", "seconds"})
+	w.Write([]string{"epoch", "train_loss", "val_loss", "val_precision", "val_recall1", "suite_mean_recall1", "triplets_per_sec", "seconds"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 5, 64) }
 	for _, m := range rows {
-		w.Write([]string{strconv.Itoa(m.Epoch), f(m.TrainLoss), f(m.ValLoss), f(m.ValPrecision), f(m.ValRecall1), f(m.TripletsPerSec), f(m.Seconds)})
+		w.Write([]string{strconv.Itoa(m.Epoch), f(m.TrainLoss), f(m.ValLoss), f(m.ValPrecision), f(m.ValRecall1), f(m.SuiteMean), f(m.TripletsPerSec), f(m.Seconds)})
 	}
 	w.Flush()
 	if err := atomicfile.WriteFile(filepath.Join(dir, "metrics.csv"), buf.Bytes()); err != nil {
@@ -71,6 +71,9 @@ func plotCurves(rows []EpochMetrics) *image.RGBA {
 	scores := []series{{"precision", blue, col(func(m EpochMetrics) float64 { return m.ValPrecision })}}
 	if rows[0].ValRecall1 >= 0 {
 		scores = append(scores, series{"recall@1", green, col(func(m EpochMetrics) float64 { return m.ValRecall1 })})
+	}
+	if rows[0].SuiteMean >= 0 {
+		scores = append(scores, series{"suite", red, col(func(m EpochMetrics) float64 { return m.SuiteMean })})
 	}
 	panel(img, image.Rect(W/2+10, 10, W-10, H-10), "held-out score", scores)
 	return img

@@ -33,9 +33,13 @@ type EpochMetrics struct {
 	ValPrecision float64 `json:"val_precision"`
 	// ValRecall1 is Recall@1 among held-out images (class labels only;
 	// -1 without labels).
-	ValRecall1     float64 `json:"val_recall1"`
-	TripletsPerSec float64 `json:"triplets_per_sec"`
-	Seconds        float64 `json:"seconds"`
+	ValRecall1 float64 `json:"val_recall1"`
+	// Suite is the Recall@1 of each set of Options.ValidationSuite, in
+	// its order, and SuiteMean their mean (-1 without a suite).
+	Suite          []float64 `json:"suite_recall1,omitempty"`
+	SuiteMean      float64   `json:"suite_mean"`
+	TripletsPerSec float64   `json:"triplets_per_sec"`
+	Seconds        float64   `json:"seconds"`
 }
 
 // Result is what a training run produced.
@@ -61,6 +65,7 @@ type run struct {
 	arch   model.Arch
 	src    *source
 	filler *batchFiller
+	suite  *eval.Tracker // nil without Options.ValidationSuite
 
 	shards []*shard
 	// x is the whole batch: b queries, then b positives, then b negatives.
@@ -130,11 +135,31 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 		return nil, err
 	}
 	r.filler = newBatchFiller(cache, r.m.Normalization, r.m.Spec.InputSize, opts.Workers)
+	if opts.ValidationSuite != "" {
+		if r.suite, err = loadSuite(ctx, opts.ValidationSuite, r.m.Spec.InputSize, opts.Workers); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(log, "validation suite %s: %d sets, %d images\n", opts.ValidationSuite, len(r.suite.Names()), r.suite.Images())
+	}
 	if err := r.buildGraph(); err != nil {
 		return nil, err
 	}
 	defer r.close()
 	return r.loop(ctx)
+}
+
+// loadSuite reads the evaluation suite at path and decodes its images.
+func loadSuite(ctx context.Context, path string, size, workers int) (*eval.Tracker, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("validation_suite: %w", err)
+	}
+	defer f.Close()
+	suite, err := eval.ParseSuite(f, path)
+	if err != nil {
+		return nil, fmt.Errorf("validation_suite: %w", err)
+	}
+	return eval.NewTracker(ctx, suite, size, workers)
 }
 
 // checkStart refuses a Fresh run over a checkpoint, and removes the
@@ -349,6 +374,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			label = "initial model"
 		}
 		fmt.Fprintf(r.log, "%s: held-out precision %.4f  recall@1 %s  loss %.4f\n", label, m.ValPrecision, recallText(m.ValRecall1), m.ValLoss)
+		r.logSuite(m)
 	}
 	res.Initial = st.Initial
 	r.lastSave = time.Now()
@@ -408,6 +434,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		st.Step, st.LossSum, st.LossN = 0, 0, 0
 		fmt.Fprintf(r.log, "epoch %d/%d done: train loss %.4f  held-out loss %.4f  precision %.4f  recall@1 %s  (%.0fs)\n",
 			m.Epoch, o.Epochs, m.TrainLoss, m.ValLoss, m.ValPrecision, recallText(m.ValRecall1), secs)
+		r.logSuite(m)
 		if st.BestEpoch == 0 || better(o.SelectBy, m, st.Best) {
 			st.Best, st.BestEpoch = m, m.Epoch
 			if err := r.saveBest(); err != nil {
@@ -452,8 +479,21 @@ func better(selectBy string, m, best EpochMetrics) bool {
 		return m.ValRecall1 > best.ValRecall1
 	case "loss":
 		return m.ValLoss < best.ValLoss
+	case "suite":
+		return m.SuiteMean > best.SuiteMean
 	}
 	return m.ValPrecision > best.ValPrecision
+}
+
+// logSuite writes the validation suite's scores of m, one set a line.
+func (r *run) logSuite(m EpochMetrics) {
+	if r.suite == nil {
+		return
+	}
+	fmt.Fprintf(r.log, "  validation suite: mean recall@1 %.4f\n", m.SuiteMean)
+	for i, name := range r.suite.Names() {
+		fmt.Fprintf(r.log, "    %.4f  %s\n", m.Suite[i], name)
+	}
 }
 
 func recallText(v float64) string {
@@ -466,7 +506,15 @@ func recallText(v float64) string {
 // evaluate measures the current weights on the held-out data with the fast
 // forward pass (no gorgonia run, so no gradient is disturbed).
 func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
-	m := EpochMetrics{Epoch: epoch, TrainLoss: trainLoss, TripletsPerSec: rate, Seconds: secs, ValRecall1: -1}
+	m := EpochMetrics{Epoch: epoch, TrainLoss: trainLoss, TripletsPerSec: rate, Seconds: secs, ValRecall1: -1, SuiteMean: -1}
+	if r.suite != nil {
+		m.Suite = r.suite.Recall1(r.net, r.m.Normalization)
+		sum := 0.0
+		for _, v := range m.Suite {
+			sum += v
+		}
+		m.SuiteMean = sum / float64(len(m.Suite))
+	}
 	val := r.src.val
 	paths := distinctPaths(val)
 	if r.src.valSet != nil {
@@ -536,6 +584,9 @@ func (r *run) saveBest() error {
 	}
 	if best.ValRecall1 >= 0 {
 		m.Provenance.Metrics["val_recall1"] = best.ValRecall1
+	}
+	if best.SuiteMean >= 0 {
+		m.Provenance.Metrics["suite_mean_recall1"] = best.SuiteMean
 	}
 	if dir := filepath.Dir(r.opts.Output); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

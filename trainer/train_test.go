@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
@@ -379,7 +381,7 @@ func TestTrainMix(t *testing.T) {
 }
 
 func TestBetter(t *testing.T) {
-	base := EpochMetrics{ValPrecision: 0.9, ValRecall1: 0.5, ValLoss: 0.2}
+	base := EpochMetrics{ValPrecision: 0.9, ValRecall1: 0.5, ValLoss: 0.2, SuiteMean: 0.3}
 	cases := []struct {
 		selectBy string
 		m        EpochMetrics
@@ -391,6 +393,8 @@ func TestBetter(t *testing.T) {
 		{"recall1", EpochMetrics{ValPrecision: 0.99, ValRecall1: 0.5, ValLoss: 0.1}, false},
 		{"loss", EpochMetrics{ValPrecision: 0.1, ValRecall1: 0.1, ValLoss: 0.19}, true},
 		{"loss", EpochMetrics{ValPrecision: 0.99, ValRecall1: 0.9, ValLoss: 0.2}, false},
+		{"suite", EpochMetrics{ValPrecision: 0.1, SuiteMean: 0.31}, true},
+		{"suite", EpochMetrics{ValPrecision: 0.99, ValRecall1: 0.9, SuiteMean: 0.3}, false},
 	}
 	for _, tc := range cases {
 		if got := better(tc.selectBy, tc.m, base); got != tc.want {
@@ -600,5 +604,65 @@ func TestWarmStart(t *testing.T) {
 	}
 	if err := warmStart(to, filepath.Join(t.TempDir(), "none.drk"), io.Discard); err == nil || !strings.Contains(err.Error(), "init_weights") {
 		t.Errorf("missing file: err = %v, want one naming init_weights", err)
+	}
+}
+
+// TestTrainValidationSuite checks that a run scores its validation suite
+// before training and after each epoch, keeps the epoch of the best mean,
+// and scores it as `deeprank eval` does: the kept model's Recall@1 on each
+// set, measured by eval.Run, is what the run recorded.
+func TestTrainValidationSuite(t *testing.T) {
+	root := mustClassImages(t, 3, 4)
+	other := mustClassImages(t, 3, 2)
+	suitePath := filepath.Join(t.TempDir(), "validation.yaml")
+	suiteYAML := fmt.Sprintf("sets:\n  - name: leave one out\n    classes: %s\n  - name: queries\n    queries: %s\n    gallery: %s\n", root, other, root)
+	if err := os.WriteFile(suitePath, []byte(suiteYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions(t, root)
+	o.ValidationSuite = suitePath
+	o.SelectBy = "suite"
+	var log bytes.Buffer
+	res, err := Train(context.Background(), o, &log, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"validation suite " + suitePath + ": 2 sets, 18 images", "validation suite: mean recall@1", "  leave one out\n", "  queries\n"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	best := res.Initial
+	for _, m := range append([]EpochMetrics{res.Initial}, res.History...) {
+		if len(m.Suite) != 2 || m.SuiteMean != (m.Suite[0]+m.Suite[1])/2 {
+			t.Fatalf("epoch %d: suite %v, mean %g; want two scores and their mean", m.Epoch, m.Suite, m.SuiteMean)
+		}
+		if m.Epoch > 0 && (best.Epoch == 0 || m.SuiteMean > best.SuiteMean) {
+			best = m
+		}
+	}
+	if res.Best.Epoch != best.Epoch {
+		t.Errorf("kept epoch %d, but epoch %d has the best suite mean (%+v)", res.Best.Epoch, best.Epoch, res.History)
+	}
+	suite := eval.Suite{Sets: []eval.SetSpec{{Classes: root}, {Queries: other, Gallery: root}}}
+	for i, spec := range suite.Sets {
+		set, err := spec.Build(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := eval.Run(context.Background(), set, eval.Options{Models: []eval.NamedModel{{Name: "kept", Model: res.Model}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rep.Results[0].Retrieval.Recall[1]; got != res.Best.Suite[i] {
+			t.Errorf("set %d: eval.Run gives Recall@1 %g, the run recorded %g", i, got, res.Best.Suite[i])
+		}
+	}
+	csv, err := os.ReadFile(filepath.Join(o.RunDir, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(csv), "suite_mean_recall1") {
+		t.Errorf("metrics.csv lacks the suite's column:\n%s", csv)
 	}
 }

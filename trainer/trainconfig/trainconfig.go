@@ -73,8 +73,16 @@ type Options struct {
 	Output string `json:"output"`
 	// SelectBy is the held-out metric that picks the best epoch and drives
 	// Patience: "precision" (similarity precision on triplets), "recall1"
-	// (Recall@1 among held-out images; needs class labels) or "loss".
+	// (Recall@1 among held-out images; needs class labels), "loss" or
+	// "suite" (the mean Recall@1 over ValidationSuite's sets).
 	SelectBy string `json:"select_by"`
+	// ValidationSuite, when set, is an evaluation suite (the YAML of
+	// `deeprank eval --suite`) whose sets are scored after every epoch
+	// (and before the first): each set's Recall@1 is logged, and their
+	// mean goes to the curves. The trainer's own held-out measure is
+	// copies under the training augmentation, all changes at once; a suite
+	// measures what the model is for, one change at a time.
+	ValidationSuite string `json:"validation_suite"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
 	RunDir string `json:"run_dir"`
 	// CheckpointEvery is the longest time between checkpoints.
@@ -295,8 +303,10 @@ func (o Options) Validate() error {
 		return bad("augment.jpeg_min_quality", "%d is outside 1..95", o.Augment.JPEGMinQuality)
 	case !o.LRSchedule.Valid():
 		return bad("lr_schedule", "%q is not constant or cosine", o.LRSchedule)
-	case o.SelectBy != "precision" && o.SelectBy != "recall1" && o.SelectBy != "loss":
-		return bad("select_by", "%q is not precision, recall1 or loss", o.SelectBy)
+	case o.SelectBy != "precision" && o.SelectBy != "recall1" && o.SelectBy != "loss" && o.SelectBy != "suite":
+		return bad("select_by", "%q is not precision, recall1, loss or suite", o.SelectBy)
+	case o.SelectBy == "suite" && o.ValidationSuite == "":
+		return bad("select_by", "suite needs validation_suite: the evaluation suite to score every epoch on")
 	case o.SelectBy == "recall1" && o.Data.Triplets != "":
 		return bad("select_by", "recall1 needs class labels: use data.classes or data.mix")
 	case o.Output == "":

@@ -35,6 +35,9 @@ func TestValidate(t *testing.T) {
 		{"grayscale", func(o *Options) { o.Augment.Grayscale = 1.5 }, "config: augment.grayscale: 1.5 is outside [0, 1]"},
 		{"skip", func(o *Options) { o.Augment.Skip = 1 }, "config: augment.skip: 1 is outside [0, 1)"},
 		{"augment size", func(o *Options) { o.AugmentSize = -1 }, "config: augment_size: -1 is outside 0..1024"},
+		{"select by", func(o *Options) { o.SelectBy = "map" }, `config: select_by: "map" is not precision, recall1, loss or suite`},
+		{"suite without a suite", func(o *Options) { o.SelectBy = "suite" }, "config: select_by: suite needs validation_suite"},
+		{"suite", func(o *Options) { o.SelectBy, o.ValidationSuite = "suite", "validation.yaml" }, ""},
 		{"instances without self positives", func(o *Options) {
 			o.Data.Classes, o.Data.Mix = "", []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true}}
 		}, "config: data.mix[0].instances: every image is its own class"},

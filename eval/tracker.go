@@ -1,0 +1,90 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"path/filepath"
+
+	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/model"
+)
+
+// Tracker scores a model whose weights change (a trainer's validation
+// after each epoch) on a suite's labelled sets: Recall@1 of each, as `eval`
+// reports it. The images are decoded once, at the network's input size,
+// and kept; each score then costs one forward pass over them.
+type Tracker struct {
+	names   []string
+	sets    []Set
+	files   []string               // every image, once
+	squares map[string]*image.RGBA // by file
+}
+
+// NewTracker reads the sets of suite and decodes their images at size
+// pixels a side on workers goroutines (0: GOMAXPROCS). Every set must have
+// labels (classes, or queries and gallery): a set of triplets alone has no
+// Recall@1 to track.
+func NewTracker(ctx context.Context, suite *Suite, size, workers int) (*Tracker, error) {
+	t := &Tracker{squares: map[string]*image.RGBA{}}
+	for i, spec := range suite.Sets {
+		set, err := spec.Build(0)
+		if err != nil {
+			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w", i, spec.Name, err)
+		}
+		if len(set.Labels) == 0 {
+			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w: a tracked set needs labels: give classes, or queries and gallery", i, spec.Name, ErrSuite)
+		}
+		var todo []string
+		for _, p := range append(set.Paths, set.QueryPaths...) {
+			file := filepath.Join(set.Root, p)
+			if _, ok := t.squares[file]; !ok {
+				t.squares[file] = nil
+				todo = append(todo, p)
+			}
+		}
+		imgs, err := decodeAll(ctx, set.Root, todo, []int{size}, workers)
+		if err != nil {
+			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w", i, spec.Name, err)
+		}
+		for _, p := range todo {
+			file := filepath.Join(set.Root, p)
+			t.squares[file] = imgs[p][0]
+			t.files = append(t.files, file)
+		}
+		t.names = append(t.names, spec.Name)
+		t.sets = append(t.sets, set)
+	}
+	return t, nil
+}
+
+// Names are the sets' names, in the suite's order.
+func (t *Tracker) Names() []string { return t.names }
+
+// Images is how many distinct images the sets hold.
+func (t *Tracker) Images() int { return len(t.files) }
+
+// Recall1 embeds every image with net and returns each set's Recall@1, in
+// the suite's order.
+func (t *Tracker) Recall1(net *model.Net, norm model.Normalization) []float64 {
+	vecs := embedder.EmbedSquares(net, norm, t.files, func(file string) *image.RGBA { return t.squares[file] })
+	out := make([]float64, len(t.sets))
+	for i, set := range t.sets {
+		files := func(paths []string) [][]float32 {
+			v := make([][]float32, len(paths))
+			for j, p := range paths {
+				v[j] = vecs[filepath.Join(set.Root, p)]
+			}
+			return v
+		}
+		g := files(set.Paths)
+		var r Retrieval
+		if len(set.QueryPaths) > 0 {
+			r = Rank(files(set.QueryPaths), set.QueryLabels, g, set.Labels, false, []int{1})
+		} else {
+			r = Rank(g, set.Labels, g, set.Labels, true, []int{1})
+		}
+		out[i] = r.Recall[1]
+	}
+	return out
+}
