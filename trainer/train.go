@@ -242,7 +242,7 @@ func warmStart(m *model.Model, path string, log io.Writer) error {
 func (r *run) buildGraph() error {
 	k := r.opts.BatchShards
 	for range k {
-		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts.Gap)
+		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts.Gap, fastOps)
 		if err != nil {
 			r.close()
 			return err
