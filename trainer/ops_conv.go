@@ -110,7 +110,17 @@ func col2im[T float](g convGeom, col []T, n0, cnt int, dx []T) {
 					for oy := ylo; oy < yhi; oy++ {
 						s := src[oy*g.ow:][:g.ow]
 						d := plane[(oy*g.s-g.pad.Top+ky)*g.w:][:g.w]
+						if lo == hi {
+							continue
+						}
 						ix := lo*g.s - g.pad.Left + kx
+						if g.s == 1 {
+							dd := d[ix:][:hi-lo]
+							for j, v := range s[lo:hi] {
+								dd[j] += v
+							}
+							continue
+						}
 						for ox := lo; ox < hi; ox++ {
 							d[ix] += s[ox]
 							ix += g.s

@@ -61,8 +61,15 @@ func (op *maxPoolOp) Do(values ...G.Value) (G.Value, error) {
 
 func maxPoolForward[T float](op *maxPoolOp, x, y []T) {
 	hw, p := op.h*op.w, op.oh*op.ow
+	// The compact backbone's 2x2 pools at stride 2 with every window
+	// inside the image: most of the pooled values, worth a loop of their own.
+	pairs := op.k == 2 && op.s == 2 && op.top == 0 && op.left == 0 && 2*op.oh <= op.h && 2*op.ow <= op.w
 	for pl := range op.planes {
 		in, out, am := x[pl*hw:][:hw], y[pl*p:][:p], op.argmax[pl*p:][:p]
+		if pairs {
+			maxPool2x2(in, op.w, out, am, op.oh, op.ow)
+			continue
+		}
 		for oy := range op.oh {
 			y0 := oy*op.s - op.top
 			y1 := min(y0+op.k, op.h)
@@ -84,6 +91,29 @@ func maxPoolForward[T float](op *maxPoolOp, x, y []T) {
 				out[oy*op.ow+ox] = v
 				am[oy*op.ow+ox] = int32(best)
 			}
+		}
+	}
+}
+
+// maxPool2x2 pools one plane of width w in 2x2 windows at stride 2; of
+// equal values the first in row-major order wins.
+func maxPool2x2[T float](in []T, w int, out []T, argmax []int32, oh, ow int) {
+	for oy := range oh {
+		at := 2 * oy * w
+		r0, r1 := in[at:][:2*ow], in[at+w:][:2*ow]
+		o, am := out[oy*ow:][:ow], argmax[oy*ow:][:ow]
+		for ox := range o {
+			v, best := r0[2*ox], at+2*ox
+			if r0[2*ox+1] > v {
+				v, best = r0[2*ox+1], at+2*ox+1
+			}
+			if r1[2*ox] > v {
+				v, best = r1[2*ox], at+w+2*ox
+			}
+			if r1[2*ox+1] > v {
+				v, best = r1[2*ox+1], at+w+2*ox+1
+			}
+			o[ox], am[ox] = v, int32(best)
 		}
 	}
 }
