@@ -217,12 +217,14 @@ func (op *convOp) SymDiff(inputs G.Nodes, y, dy *G.Node) (G.Nodes, error) {
 	grads := make(G.Nodes, 3)
 	var err error
 	if op.inputGrad {
-		in := &convInputGradOp{kernelOp: newKernelOp(op.xShape(), "d%s/dx", op.name), c: op}
+		in := &convGradOp{kernelOp: newKernelOp(op.xShape(), "d%s/dx", op.name), c: op, first: op.wShape(),
+			f32: convInputGrad[float32], f64: convInputGrad[float64]}
 		if grads[0], err = G.ApplyOp(in, w, y, dy); err != nil {
 			return nil, err
 		}
 	}
-	wg := &convWeightGradOp{kernelOp: newKernelOp(op.wShape(), "d%s/dw", op.name), c: op}
+	wg := &convGradOp{kernelOp: newKernelOp(op.wShape(), "d%s/dw", op.name), c: op, first: op.xShape(),
+		f32: convWeightGrad[float32], f64: convWeightGrad[float64]}
 	if grads[1], err = G.ApplyOp(wg, x, y, dy); err != nil {
 		return nil, err
 	}
@@ -259,23 +261,28 @@ func gatherGrad[T float](op *convOp, y, dy []T, n0, cnt int, dz []T) {
 	}
 }
 
-// convInputGradOp is the gradient of a convolution's input: inputs w, y,
-// dy; dx = col2im(w^T * dz) per group of images.
-type convInputGradOp struct {
+// convGradOp is a gradient of a convolution: of its input (inputs w, y,
+// dy: dx = col2im(w^T * dz) per group of images, convInputGrad) or of its
+// weights (inputs x, y, dy: dw = the sum over groups of dz * im2col(x)^T,
+// convWeightGrad).
+type convGradOp struct {
 	kernelOp
-	c *convOp
+	c     *convOp
+	first tensor.Shape // of the first input, w or x
+	f32   func(op *convOp, first, y, dy, out []float32)
+	f64   func(op *convOp, first, y, dy, out []float64)
 }
 
-func (op *convInputGradOp) Arity() int    { return 3 }
-func (op *convInputGradOp) Type() hm.Type { return fnType(4, 4, 4, 4) }
-func (op *convInputGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return op.inferShape(in, op.c.wShape(), op.c.shape, op.c.shape)
+func (op *convGradOp) Arity() int    { return 3 }
+func (op *convGradOp) Type() hm.Type { return fnType(4, 4, 4, 4) }
+func (op *convGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return op.inferShape(in, op.first, op.c.shape, op.c.shape)
 }
 
-func (op *convInputGradOp) Do(values ...G.Value) (G.Value, error) {
-	return op.run(values, []tensor.Shape{op.c.wShape(), op.c.shape, op.c.shape},
-		func(in [][]float32, dx []float32) { convInputGrad(op.c, in[0], in[1], in[2], dx) },
-		func(in [][]float64, dx []float64) { convInputGrad(op.c, in[0], in[1], in[2], dx) })
+func (op *convGradOp) Do(values ...G.Value) (G.Value, error) {
+	return op.run(values, []tensor.Shape{op.first, op.c.shape, op.c.shape},
+		func(in [][]float32, out []float32) { op.f32(op.c, in[0], in[1], in[2], out) },
+		func(in [][]float64, out []float64) { op.f64(op.c, in[0], in[1], in[2], out) })
 }
 
 func convInputGrad[T float](op *convOp, w, y, dy, dx []T) {
@@ -291,25 +298,6 @@ func convInputGrad[T float](op *convOp, w, y, dy, dx []T) {
 		gemm(true, false, taps, ld, g.o, w, taps, dz, ld, 0, col, ld)
 		col2im(g, col, n0, cnt, dx)
 	}
-}
-
-// convWeightGradOp is the gradient of a convolution's weights: inputs x,
-// y, dy; dw = sum over groups of images of dz * im2col(x)^T.
-type convWeightGradOp struct {
-	kernelOp
-	c *convOp
-}
-
-func (op *convWeightGradOp) Arity() int    { return 3 }
-func (op *convWeightGradOp) Type() hm.Type { return fnType(4, 4, 4, 4) }
-func (op *convWeightGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
-	return op.inferShape(in, op.c.xShape(), op.c.shape, op.c.shape)
-}
-
-func (op *convWeightGradOp) Do(values ...G.Value) (G.Value, error) {
-	return op.run(values, []tensor.Shape{op.c.xShape(), op.c.shape, op.c.shape},
-		func(in [][]float32, dw []float32) { convWeightGrad(op.c, in[0], in[1], in[2], dw) },
-		func(in [][]float64, dw []float64) { convWeightGrad(op.c, in[0], in[1], in[2], dw) })
 }
 
 func convWeightGrad[T float](op *convOp, x, y, dy, dw []T) {
