@@ -101,7 +101,7 @@ func (o *kernelOp) Hashcode() uint32 {
 	return h.Sum32()
 }
 
-// InferShape checks the inputs' shapes against want and returns the
+// inferShape checks the inputs' shapes against want and returns the
 // output's.
 func (o *kernelOp) inferShape(inputs []G.DimSizer, want ...tensor.Shape) (tensor.Shape, error) {
 	if len(inputs) != len(want) {
