@@ -7,8 +7,8 @@
 //
 // Gorgonia is the graph, autodiff and optimiser engine; the graph's
 // convolutions and max-pools are this package's own ops (ops_conv.go,
-// ops_pool.go), many times faster than gorgonia's and checked against them
-// in the tests. Those ops keep state between runs (their outputs, scratch
+// ops_pool.go), which halve a training step against gorgonia's own and are
+// checked against them in the tests. Those ops keep state between runs (their outputs, scratch
 // space, the max-pools' argmax), so a graph, like its tape machine, serves
 // one goroutine at a time.
 //
