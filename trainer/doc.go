@@ -5,6 +5,13 @@
 // scores the held-out data after each epoch with the fast forward pass
 // (package embedder), and writes checkpoints, curves and the best model.
 //
+// Gorgonia is the graph, autodiff and optimiser engine; the graph's
+// convolutions and max-pools are this package's own ops (ops_conv.go,
+// ops_pool.go), which halve a training step against gorgonia's own and are
+// checked against them in the tests. Those ops keep state between runs (their outputs, scratch
+// space, the max-pools' argmax), so a graph, like its tape machine, serves
+// one goroutine at a time.
+//
 // It is the only package that imports gorgonia. A run's options, their
 // defaults and their validation are in trainer/trainconfig, which does not,
 // so that loading a configuration links no training code.

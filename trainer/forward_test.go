@@ -24,7 +24,7 @@ func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
 	if err != nil {
 		return nil, err
 	}
-	ng, err := buildNet(a, batch, tensor.Float32, sharedParams(m), false)
+	ng, err := buildNet(a, batch, tensor.Float32, sharedParams(m), false, fastOps)
 	if err != nil {
 		return nil, err
 	}

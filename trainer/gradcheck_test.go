@@ -27,9 +27,11 @@ func layerCase(name string, l model.Layer, inShape tensor.Shape) gradCase {
 	}}
 }
 
-func TestGradients(t *testing.T) {
+// gradCases are the graphs whose gradients are checked: every layer kind,
+// with the paddings, strides and ReLUs the specs use, and the loss.
+func gradCases() []gradCase {
 	sq := func(s int) model.Shape { return model.Shape{C: 2, H: s, W: s} }
-	cases := []gradCase{
+	return []gradCase{
 		layerCase("conv-3x3-same-relu", model.Layer{Kind: model.Conv, Name: "c", Kernel: 3, Stride: 1, ReLU: true,
 			Pad: model.Padding{Top: 1, Bottom: 1, Left: 1, Right: 1}, In: sq(5), Out: model.Shape{C: 3, H: 5, W: 5}}, tensor.Shape{2, 2, 5, 5}),
 		layerCase("conv-strided-asymmetric-pad", model.Layer{Kind: model.Conv, Name: "c", Kernel: 3, Stride: 2,
@@ -37,8 +39,14 @@ func TestGradients(t *testing.T) {
 		// The colour branch's convolution: kernel = stride.
 		layerCase("conv-2x2-stride-2-relu", model.Layer{Kind: model.Conv, Name: "c", Kernel: 2, Stride: 2, ReLU: true,
 			In: sq(4), Out: model.Shape{C: 3, H: 2, W: 2}}, tensor.Shape{2, 2, 4, 4}),
+		// Padding on every side, more at the bottom and right ('same' at
+		// an odd size), stride 3 with a kernel of 4.
+		layerCase("conv-4x4-stride-3-pad-all-sides-relu", model.Layer{Kind: model.Conv, Name: "c", Kernel: 4, Stride: 3, ReLU: true,
+			Pad: model.Padding{Top: 1, Bottom: 2, Left: 1, Right: 2}, In: sq(7), Out: model.Shape{C: 3, H: 3, W: 3}}, tensor.Shape{2, 2, 7, 7}),
 		layerCase("maxpool-padded", model.Layer{Kind: model.MaxPool, Kernel: 3, Stride: 2,
 			Pad: model.Padding{Bottom: 1, Right: 1}, In: sq(6), Out: model.Shape{C: 2, H: 3, W: 3}}, tensor.Shape{2, 2, 6, 6}),
+		layerCase("maxpool-padded-top-left", model.Layer{Kind: model.MaxPool, Kernel: 3, Stride: 2,
+			Pad: model.Padding{Top: 1, Bottom: 1, Left: 1, Right: 1}, In: sq(5), Out: model.Shape{C: 2, H: 3, W: 3}}, tensor.Shape{2, 2, 5, 5}),
 		layerCase("maxpool-2x2", model.Layer{Kind: model.MaxPool, Kernel: 2, Stride: 2, In: sq(4), Out: sq(2)}, tensor.Shape{2, 2, 4, 4}),
 		layerCase("global-avg-pool", model.Layer{Kind: model.GlobalAvgPool, In: sq(4), Out: model.Shape{C: 2, H: 1, W: 1}}, tensor.Shape{2, 2, 4, 4}),
 		layerCase("dense-relu-from-4d", model.Layer{Kind: model.Dense, Name: "d", ReLU: true, In: sq(2), Out: model.Shape{C: 5, H: 1, W: 1}}, tensor.Shape{3, 2, 2, 2}),
@@ -49,14 +57,29 @@ func TestGradients(t *testing.T) {
 			return loss, err
 		}},
 	}
-	for _, tc := range cases {
+}
+
+func TestGradients(t *testing.T) {
+	for _, tc := range gradCases() {
 		t.Run(tc.name, func(t *testing.T) { checkGradients(t, tc) })
 	}
 }
 
-func checkGradients(t *testing.T, tc gradCase) {
+// caseGraph is a gradCase built over random inputs and parameters, with
+// its output projected onto a random direction to make a scalar.
+type caseGraph struct {
+	nodes  []*G.Node // the input, then the parameters
+	values [][]float64
+	out    *G.Node
+	obj    *G.Node // the scalar
+	vm     G.VM
+}
+
+// buildCase builds tc with ops; the same case always gets the same values.
+func buildCase(t *testing.T, tc gradCase, ops layerOps) *caseGraph {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
-	ng := &netGraph{g: G.NewGraph()}
+	ng := &netGraph{g: G.NewGraph(), ops: ops}
 	randT := func(shape tensor.Shape) []float64 {
 		v := make([]float64, shape.TotalSize())
 		for i := range v {
@@ -64,19 +87,18 @@ func checkGradients(t *testing.T, tc gradCase) {
 		}
 		return v
 	}
-	var nodes []*G.Node
-	var values [][]float64
+	c := &caseGraph{}
 	addNode := func(name string, shape tensor.Shape) *G.Node {
 		v := randT(shape)
 		n := G.NewTensor(ng.g, tensor.Float64, shape.Dims(), G.WithShape(shape...), G.WithName(name),
 			G.WithValue(tensor.New(tensor.WithBacking(v), tensor.WithShape(shape...))))
-		nodes = append(nodes, n)
-		values = append(values, v)
+		c.nodes = append(c.nodes, n)
+		c.values = append(c.values, v)
 		return n
 	}
 	x := addNode("x", tc.inShape)
-	out, err := tc.build(ng, x, addNode)
-	if err != nil {
+	var err error
+	if c.out, err = tc.build(ng, x, addNode); err != nil {
 		t.Fatal(err)
 	}
 	for i, m := range ng.masks { // a fixed dropout mask of 0 and 2
@@ -88,56 +110,72 @@ func checkGradients(t *testing.T, tc gradCase) {
 			t.Fatal(err)
 		}
 	}
-	// A random projection makes a scalar of every output.
-	obj := out
-	if out.Shape().TotalSize() > 1 {
-		r := G.NewTensor(ng.g, tensor.Float64, out.Dims(), G.WithShape(out.Shape()...), G.WithName("r"),
-			G.WithValue(tensor.New(tensor.WithBacking(randT(out.Shape())), tensor.WithShape(out.Shape()...))))
-		if obj, err = G.HadamardProd(out, r); err != nil {
+	c.obj = c.out
+	if c.out.Shape().TotalSize() > 1 {
+		r := G.NewTensor(ng.g, tensor.Float64, c.out.Dims(), G.WithShape(c.out.Shape()...), G.WithName("r"),
+			G.WithValue(tensor.New(tensor.WithBacking(randT(c.out.Shape())), tensor.WithShape(c.out.Shape()...))))
+		if c.obj, err = G.HadamardProd(c.out, r); err != nil {
 			t.Fatal(err)
 		}
-		if obj, err = G.Sum(obj); err != nil {
+		if c.obj, err = G.Sum(c.obj); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := G.Grad(obj, nodes...); err != nil {
+	if _, err := G.Grad(c.obj, c.nodes...); err != nil {
 		t.Fatal(err)
 	}
-	vm := G.NewTapeMachine(ng.g, G.BindDualValues(nodes...))
-	defer vm.Close()
-	run := func() float64 {
-		defer vm.Reset()
-		if err := vm.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		return obj.Value().Data().(float64)
+	c.vm = G.NewTapeMachine(ng.g, G.BindDualValues(c.nodes...))
+	t.Cleanup(func() { c.vm.Close() })
+	return c
+}
+
+// run runs the forward and backward pass and returns the scalar.
+func (c *caseGraph) run(t *testing.T) float64 {
+	t.Helper()
+	defer c.vm.Reset()
+	if err := c.vm.RunAll(); err != nil {
+		t.Fatal(err)
 	}
-	run()
-	analytic := make([][]float64, len(nodes))
-	for i, n := range nodes {
+	return c.obj.Value().Data().(float64)
+}
+
+// grads returns copies of the gradients of the last run, in nodes order.
+func (c *caseGraph) grads(t *testing.T) [][]float64 {
+	t.Helper()
+	gs := make([][]float64, len(c.nodes))
+	for i, n := range c.nodes {
 		g, err := n.Grad()
 		if err != nil {
 			t.Fatal(err)
 		}
-		analytic[i] = append([]float64(nil), g.Data().([]float64)...)
+		gs[i] = append([]float64(nil), g.Data().([]float64)...)
 	}
+	return gs
+}
+
+// checkGradients compares the analytic gradients of tc, built with the
+// graphs' own ops, with central finite differences.
+func checkGradients(t *testing.T, tc gradCase) {
+	c := buildCase(t, tc, fastOps)
+	c.run(t)
+	analytic := c.grads(t)
 	const eps = 1e-6
 	worst := 0.0
-	for i, v := range values {
+	for i, v := range c.values {
 		for j := range v {
 			orig := v[j]
 			v[j] = orig + eps
-			up := run()
+			up := c.run(t)
 			v[j] = orig - eps
-			down := run()
+			down := c.run(t)
 			v[j] = orig
 			numeric := (up - down) / (2 * eps)
 			diff := math.Abs(numeric-analytic[i][j]) / math.Max(1, math.Abs(numeric))
 			worst = max(worst, diff)
 			if diff > 1e-5 {
-				t.Errorf("%s[%d]: analytic %.8f, numeric %.8f", nodes[i].Name(), j, analytic[i][j], numeric)
+				t.Errorf("%s[%d]: analytic %.8f, numeric %.8f", c.nodes[i].Name(), j, analytic[i][j], numeric)
 			}
 		}
 	}
-	t.Logf("worst relative gradient error %.2g over %d inputs", worst, len(nodes))
+	t.Logf("worst relative gradient error %.2g over %d inputs", worst, len(c.nodes))
 }

@@ -18,19 +18,32 @@ type netGraph struct {
 	masks  []*G.Node // dropout masks (N, units), in layer order; empty at inference
 	rates  []float64 // the drop probability of each mask
 	embed  *G.Node   // (N, Dim), rows of unit length
-	consts int       // counter for unique constant names
+	ops    layerOps
+	ws     scratch // shared by the graph's ops, which run one at a time
 }
+
+// layerOps makes a graph's convolution (with its bias and ReLU) and
+// max-pool nodes.
+type layerOps struct {
+	conv    func(ng *netGraph, l model.Layer, x, w, b *G.Node) (*G.Node, error)
+	maxPool func(ng *netGraph, l model.Layer, x *G.Node) (*G.Node, error)
+}
+
+// fastOps are the custom ops of ops_conv.go and ops_pool.go, which every
+// graph uses; the tests compare them with gorgonia's own.
+var fastOps = layerOps{conv: convNode, maxPool: maxPoolNode}
 
 // paramFunc makes the graph node of a parameter. shape is the shape the graph
 // needs (biases broadcast as (1, C, 1, 1) or (1, C)); it has as many values
 // as p.Shape.
 type paramFunc func(g *G.ExprGraph, p model.Param, shape tensor.Shape) *G.Node
 
-// buildNet builds the network for n images of data type dt. With training
-// set, each Dropout layer becomes a product with a mask input (see masks);
-// otherwise it is left out.
-func buildNet(a model.Arch, n int, dt tensor.Dtype, param paramFunc, training bool) (*netGraph, error) {
-	ng := &netGraph{g: G.NewGraph()}
+// buildNet builds the network for n images of data type dt, its
+// convolutions and max-pools made by ops. With training set, each Dropout
+// layer becomes a product with a mask input (see masks); otherwise it is
+// left out.
+func buildNet(a model.Arch, n int, dt tensor.Dtype, param paramFunc, training bool, ops layerOps) (*netGraph, error) {
+	ng := &netGraph{g: G.NewGraph(), ops: ops}
 	in := a.Input
 	ng.input = G.NewTensor(ng.g, dt, 4, G.WithShape(n, in.C, in.H, in.W), G.WithName("input"))
 	byName := map[string]model.Param{}
@@ -71,27 +84,10 @@ func (ng *netGraph) layer(l model.Layer, h *G.Node, n int, dt tensor.Dtype, get 
 	switch l.Kind {
 	case model.Conv:
 		w := get(l.Name+".w", tensor.Shape{l.Out.C, l.In.C, l.Kernel, l.Kernel})
-		b := get(l.Name+".b", tensor.Shape{1, l.Out.C, 1, 1})
-		pad := []int{l.Pad.Top, l.Pad.Left}
-		if l.Pad.Top != l.Pad.Bottom || l.Pad.Left != l.Pad.Right {
-			// Conv2d pads symmetrically only: pad explicitly instead.
-			if h, err = ng.zeroPad(h, l.Pad, dt); err != nil {
-				return nil, err
-			}
-			pad = []int{0, 0}
-		}
-		if h, err = G.Conv2d(h, w, tensor.Shape{l.Kernel, l.Kernel}, pad, []int{l.Stride, l.Stride}, []int{1, 1}); err != nil {
-			return nil, err
-		}
-		if h, err = G.BroadcastAdd(h, b, nil, []byte{0, 2, 3}); err != nil {
-			return nil, err
-		}
+		b := get(l.Name+".b", tensor.Shape{l.Out.C})
+		return ng.ops.conv(ng, l, h, w, b) // with the bias and ReLU
 	case model.MaxPool:
-		// MaxPool2D reads pad[1] and pad[3] as the top and left offsets and
-		// pad[0], pad[2] as the extra rows and columns at the bottom and right
-		// (see shared/facts.md); padded cells are never the maximum.
-		pad := []int{l.Pad.Bottom, l.Pad.Top, l.Pad.Right, l.Pad.Left}
-		return G.MaxPool2D(h, tensor.Shape{l.Kernel, l.Kernel}, pad, []int{l.Stride, l.Stride})
+		return ng.ops.maxPool(ng, l, h)
 	case model.GlobalAvgPool:
 		// GlobalAveragePool2D has no gradient in gorgonia: mean over H*W.
 		if h, err = G.Reshape(h, tensor.Shape{n, l.In.C, l.In.H * l.In.W}); err != nil {
@@ -159,41 +155,6 @@ func (ng *netGraph) l2Normalize(h *G.Node, n, dim int, dt tensor.Dtype) (*G.Node
 		return nil, err
 	}
 	return G.BroadcastHadamardDiv(h, norm, nil, []byte{1})
-}
-
-// zeroPad surrounds h (N, C, H, W) with zeros.
-func (ng *netGraph) zeroPad(h *G.Node, p model.Padding, dt tensor.Dtype) (*G.Node, error) {
-	var err error
-	s := h.Shape().Clone()
-	zeros := func(rows, cols int) *G.Node {
-		ng.consts++
-		t := tensor.New(tensor.Of(dt), tensor.WithShape(s[0], s[1], rows, cols))
-		// A graph input, not a constant: constants made outside the graph
-		// break Concat's edges.
-		return G.NewTensor(ng.g, dt, 4, G.WithShape(t.Shape()...), G.WithValue(t), G.WithName(fmt.Sprintf("zeropad%d", ng.consts)))
-	}
-	parts := []*G.Node{}
-	if p.Top > 0 {
-		parts = append(parts, zeros(p.Top, s[3]))
-	}
-	parts = append(parts, h)
-	if p.Bottom > 0 {
-		parts = append(parts, zeros(p.Bottom, s[3]))
-	}
-	if h, err = G.Concat(2, parts...); err != nil {
-		return nil, err
-	}
-	rows := s[2] + p.Top + p.Bottom
-	// A new slice: Concat keeps the one it is given as the node's children.
-	parts = nil
-	if p.Left > 0 {
-		parts = append(parts, zeros(rows, p.Left))
-	}
-	parts = append(parts, h)
-	if p.Right > 0 {
-		parts = append(parts, zeros(rows, p.Right))
-	}
-	return G.Concat(3, parts...)
 }
 
 func scalar(dt tensor.Dtype, v float64) *G.Node {

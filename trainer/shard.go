@@ -24,9 +24,10 @@ type shard struct {
 	grads [][]float32 // in ng.params order; nil until the first run
 }
 
-// newShard builds the graph of b triplets over m's weights.
-func newShard(a model.Arch, m *model.Model, b int, gap float64) (*shard, error) {
-	ng, err := buildNet(a, 3*b, tensor.Float32, sharedParams(m), true)
+// newShard builds the graph of b triplets over m's weights, its
+// convolutions and max-pools made by ops.
+func newShard(a model.Arch, m *model.Model, b int, gap float64, ops layerOps) (*shard, error) {
+	ng, err := buildNet(a, 3*b, tensor.Float32, sharedParams(m), true, ops)
 	if err != nil {
 		return nil, err
 	}

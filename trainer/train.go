@@ -290,7 +290,7 @@ func paramShapes(m *model.Model) (map[string][]int, error) {
 func (r *run) buildGraph() error {
 	k := r.opts.BatchShards
 	for range k {
-		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts.Gap)
+		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts.Gap, fastOps)
 		if err != nil {
 			r.close()
 			return err
