@@ -43,7 +43,7 @@ func BenchmarkDupesScale(b *testing.B) {
 	}
 	// DEEPRANK_BENCH_DIR keeps the stores between runs (they are made
 	// once, then read).
-	dir := cmp.Or(os.Getenv("DEEPRANK_BENCH_DIR"), b.TempDir())
+	dir := cmp.Or(benchDir, b.TempDir())
 	bin := buildBinary(b, b.TempDir())
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
