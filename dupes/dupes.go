@@ -369,8 +369,10 @@ func makeGroups(ctx context.Context, coll vectorstore.Collection, metric vectors
 	return groups, nil
 }
 
-// getChunk is how many items one Get asks for.
-const getChunk = 512
+// getChunk is how many items one Get asks for: few enough that the pages
+// one Get reads at random from the embedded store's files stay a few MB
+// before it releases them.
+const getChunk = 64
 
 // getAll fetches the items of ids, keyed by ID.
 func getAll(ctx context.Context, coll vectorstore.Collection, ids []string) (map[string]vectorstore.Item, error) {

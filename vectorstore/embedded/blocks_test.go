@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 
@@ -153,6 +154,18 @@ func TestReadBlocks(t *testing.T) {
 	}
 	check("reader releasing what it scanned", rc)
 	check("reader again, from released pages", rc)
+	ids := slices.Collect(maps.Keys(want))
+	for range 2 { // the second time from the pages the first released
+		got, err := rc.Get(ctx, ids)
+		if err != nil || len(got) != len(ids) {
+			t.Fatalf("Get on the releasing reader: %d items, %v", len(got), err)
+		}
+		for _, it := range got {
+			if !slices.Equal(it.Vector, want[it.ID]) {
+				t.Fatalf("Get on the releasing reader: %s has the wrong vector", it.ID[:8])
+			}
+		}
+	}
 
 	stop := errors.New("stop")
 	calls := 0
