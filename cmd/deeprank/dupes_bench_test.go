@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -127,7 +126,7 @@ func fillPlanted(b *testing.B, dir string, spec vectorstore.Spec, n int, thresho
 				if written+len(items) >= n {
 					break
 				}
-				v := nudge(rng, base, threshold/2)
+				v := storetest.NearCopy(rng, base, threshold/2)
 				cid := storetest.ID(written + len(items))
 				items = append(items, vectorstore.Item{ID: cid, Vector: v, Metadata: vectorstore.Metadata{Path: fmt.Sprintf("/photos/%07d.jpg", written+len(items))}})
 				g = append(g, cid)
@@ -150,23 +149,6 @@ func fillPlanted(b *testing.B, dir string, spec vectorstore.Spec, n int, thresho
 		}
 	}
 	return groups
-}
-
-// nudge returns a unit vector at a random distance up to r from the unit
-// vector v.
-func nudge(rng *rand.Rand, v []float32, r float32) []float32 {
-	u := storetest.UnitVector(rng, len(v))
-	step := r * float32(0.3+0.6*rng.Float64())
-	out := make([]float32, len(v))
-	var ss float64
-	for i := range v {
-		out[i] = v[i] + step*u[i]
-		ss += float64(out[i]) * float64(out[i])
-	}
-	for i := range out {
-		out[i] /= float32(math.Sqrt(ss))
-	}
-	return out
 }
 
 // plantedRecall is the share of planted groups found exactly, and the
