@@ -25,10 +25,11 @@
 //     terms a row), so that what is scanned after it is a sign bit. How
 //     many dimensions is chosen on a sample of random pairs, for speed;
 //     the pairs found are the same. Memory is the held vectors (8 MB at
-//     128 dimensions), 32 bytes of ID and 8 of bookkeeping an image, and a
-//     block and a tile's products per core; the embedded store's pages are
-//     released after each block. It finds every pair: for the embedded
-//     store, whose search is exact anyway.
+//     128 dimensions), 32 bytes of ID and 8 of bookkeeping an image (and
+//     the embedded store's 10 of index for reading the groups' members),
+//     and a block and a tile's products per core; the embedded store's
+//     pages are released after each block. It finds every pair: for the
+//     embedded store, whose search is exact anyway.
 //   - Index asks the store for the nearest Neighbours of each image
 //     (Collection.Search, several at once), holding only the IDs (32 bytes
 //     an image) and a batch of vectors: for Milvus, whose index answers

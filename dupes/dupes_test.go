@@ -464,3 +464,24 @@ func TestTiny(t *testing.T) {
 		}
 	}
 }
+
+// overcounted lends a table's items but counts one more.
+type overcounted struct{ *table }
+
+func (o overcounted) Len() int { return o.table.Len() + 1 }
+
+// TestShortBlocks: a store that lends fewer items than it counts (a bug, or
+// a collection that changed under it) is an error, not pairs left out.
+func TestShortBlocks(t *testing.T) {
+	items := planted(rand.New(rand.NewPCG(1, 1)), 50, 8, 0.3)
+	tb := &table{dim: 8}
+	for _, it := range items {
+		id := decodeID(it.ID)
+		tb.ids = append(tb.ids, id[:]...)
+		tb.vecs = append(tb.vecs, it.Vector...)
+	}
+	err := compareBlocks(context.Background(), overcounted{tb}, tb, false, 8, vectorstore.MetricL2, &Options{MaxDistance: 0.3}, func(edge) {})
+	if !errors.Is(err, errShort) {
+		t.Errorf("compare with a store lending one item short: %v, want errShort", err)
+	}
+}

@@ -320,6 +320,9 @@ func grow(s []float32, n int) []float32 {
 // errHeld stops the Each that fills the held rows once they are full.
 var errHeld = errors.New("held rows full")
 
+// errShort is returned when a store lends fewer items than it counts.
+var errShort = errors.New("the store lent fewer items than it holds")
+
 // hold copies up to heldRows rows of b from position from into r (at unit
 // length under COSINE).
 func (r *rows) hold(ctx context.Context, b vectorstore.Blocks, from, dim int, metric vectorstore.Metric) error {
@@ -337,6 +340,9 @@ func (r *rows) hold(ctx context.Context, b vectorstore.Blocks, from, dim int, me
 		return err
 	}
 	r.n = len(r.vecs) / dim
+	if r.n != want {
+		return fmt.Errorf("%w: %d items from position %d, of %d", errShort, r.n, from, b.Len())
+	}
 	if metric == vectorstore.MetricCosine {
 		for i := range r.n {
 			v := r.vecs[i*dim : (i+1)*dim]

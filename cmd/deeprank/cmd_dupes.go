@@ -54,9 +54,9 @@ STORE_DIR/milvus-not-duplicates/HOST_PORT/DATABASE/NAME.not-duplicates on
 this machine.
 
 On the embedded store every pair is compared exactly, all cores working on
-blocks of vectors read in place from the store's files (memory: 40 bytes an
-image and a few MB); on Milvus each image is searched for through the index
-(--neighbours nearest).`
+blocks of vectors read in place from the store's files (memory: about 50
+bytes an image and 20 MB); on Milvus each image is searched for through the
+index (--neighbours nearest).`
 
 const dupesExample = `  deeprank dupes --collection photos
   deeprank dupes --collection photos --csv --out dupes.csv --link-dir /tmp/review
