@@ -11,19 +11,25 @@
 //
 // Nothing here builds an N x N matrix. Two methods, both streamed:
 //
-//   - Exact reads every vector once (Collection.Scan) into one array and
-//     compares all pairs in tiles of 1024 x 1024 on every core, each tile
-//     a matrix product (internal/sgemm) done and scanned 64 columns at a
-//     time, keeping only the pairs under the threshold. The product covers
-//     only the first dimensions (as few as a quarter): dropping dimensions
+//   - Exact compares all pairs exactly. It holds 16,384 vectors of the
+//     collection in memory at a time and streams every later vector past
+//     them in blocks, which the embedded store lends straight from its
+//     mapped files (vectorstore.BlockReader; other stores' vectors are
+//     read once into memory). Each block is multiplied with the held
+//     vectors on every core, tiles of 504 x 64 at a time (internal/sgemm),
+//     keeping only the pairs under the threshold. The product covers only
+//     the first dimensions (as few as a quarter): dropping dimensions
 //     never lengthens a distance, so a pair too far apart over them is too
 //     far apart, and the few pairs that pass are checked over every
-//     dimension. How many dimensions is chosen on a sample of random
-//     pairs, for speed; the pairs found are the same. Memory is the
-//     vectors themselves (dim x 4 bytes an image), 32 bytes of ID and 20
-//     of norms and bookkeeping an image, and a 256 KB panel of products
-//     per core. It finds every pair: for the embedded store, whose search
-//     is exact anyway.
+//     dimension. The test itself is folded into the product (two more
+//     terms a row), so that what is scanned after it is a sign bit. How
+//     many dimensions is chosen on a sample of random pairs, for speed;
+//     the pairs found are the same. Memory is the held vectors (8 MB at
+//     128 dimensions), 32 bytes of ID and 8 of bookkeeping an image (and
+//     the embedded store's 10 of index for reading the groups' members),
+//     and a block and a tile's products per core; the embedded store's
+//     pages are released after each block. It finds every pair: for the
+//     embedded store, whose search is exact anyway.
 //   - Index asks the store for the nearest Neighbours of each image
 //     (Collection.Search, several at once), holding only the IDs (32 bytes
 //     an image) and a batch of vectors: for Milvus, whose index answers

@@ -243,17 +243,17 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 	}
 	switch opts.Method {
 	case Exact:
-		t, err := loadTable(ctx, coll, info)
-		if err != nil {
-			return nil, err
-		}
-		// The IDs stay as bytes (32 an image, not 80 as strings).
-		ids := t.ids
-		n, idOf = len(ids), func(i int) string { return hex.EncodeToString(ids[i][:]) }
-		uf.init(n)
-		mapDistinct(t.lookup(opts.Distinct.IDs()))
-		err = compareTiles(ctx, t, t, info.Metric, opts, take)
-		t = nil // the vectors are garbage from here
+		err := readBlocks(ctx, coll, info, func(b vectorstore.Blocks) error {
+			// The IDs stay as bytes (32 an image, not 80 as strings).
+			ids, err := readIDs(ctx, b)
+			if err != nil {
+				return fmt.Errorf("read the IDs of %q: %w", info.Name, err)
+			}
+			n, idOf = len(ids)/32, func(i int) string { return hexID(ids, i) }
+			uf.init(n)
+			mapDistinct(lookupIDs(ids, opts.Distinct.IDs()))
+			return compareBlocks(ctx, b, b, true, info.Dim, info.Metric, opts, take)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -369,8 +369,10 @@ func makeGroups(ctx context.Context, coll vectorstore.Collection, metric vectors
 	return groups, nil
 }
 
-// getChunk is how many items one Get asks for.
-const getChunk = 512
+// getChunk is how many items one Get asks for: few enough that the pages
+// one Get reads at random from the embedded store's files stay a few MB
+// before it releases them.
+const getChunk = 64
 
 // getAll fetches the items of ids, keyed by ID.
 func getAll(ctx context.Context, coll vectorstore.Collection, ids []string) (map[string]vectorstore.Item, error) {
@@ -410,21 +412,29 @@ func Against(ctx context.Context, coll, other vectorstore.Collection, opts *Opti
 	found := map[string][]vectorstore.Hit{} // by ID of coll; hits carry only ID and distance until the end
 	switch opts.Method {
 	case Exact:
-		q, err := loadTable(ctx, coll, info)
-		if err != nil {
-			return nil, err
-		}
-		g, err := loadTable(ctx, other, oinfo)
-		if err != nil {
-			return nil, err
-		}
-		qids, gids := q.hexIDs(), g.hexIDs()
-		err = compareTiles(ctx, q, g, info.Metric, opts, func(e edge) {
-			id := qids[e.a]
-			found[id] = keepNearest(append(found[id], vectorstore.Hit{ID: gids[e.b], Distance: e.d}), k)
+		err := readBlocks(ctx, coll, info, func(q vectorstore.Blocks) error {
+			against := func(g vectorstore.Blocks) error {
+				qb, err := readIDs(ctx, q)
+				if err != nil {
+					return err
+				}
+				gb, err := readIDs(ctx, g)
+				if err != nil {
+					return err
+				}
+				qids, gids := hexIDs(qb), hexIDs(gb)
+				return compareBlocks(ctx, q, g, false, info.Dim, info.Metric, opts, func(e edge) {
+					id := qids[e.a]
+					found[id] = keepNearest(append(found[id], vectorstore.Hit{ID: gids[e.b], Distance: e.d}), k)
+				})
+			}
+			if sameCollection(coll, other) {
+				return against(q)
+			}
+			return readBlocks(ctx, other, oinfo, against)
 		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("compare %q with %q: %w", info.Name, oinfo.Name, err)
 		}
 	case Index:
 		ids, _, err := scanIDs(ctx, coll)

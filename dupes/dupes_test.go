@@ -21,20 +21,26 @@ import (
 
 const testModel = "m1"
 
-// smallTiles makes tiles of 96 rows and panels of 40 columns for the
-// test, so that a few hundred vectors cross many tile and panel edges,
-// none of them aligned.
+// smallTiles holds 130 rows at a time in tiles of 48 rows and panels of
+// 40 columns for the test, and lends a table's rows 70 at a time, so that a
+// few hundred vectors cross many edges of each, none of them aligned.
 func smallTiles(t *testing.T) {
-	rows, cols := tileRows, panelCols
-	tileRows, panelCols = 96, 40
-	t.Cleanup(func() { tileRows, panelCols = rows, cols })
+	held, rows, cols, lent := heldRows, tileRows, panelCols, tableBlockRows
+	heldRows, tileRows, panelCols, tableBlockRows = 130, 48, 40, 70
+	t.Cleanup(func() { heldRows, tileRows, panelCols, tableBlockRows = held, rows, cols, lent })
 }
 
 // mustCollection makes an embedded store in a temporary folder with one
 // collection, name, holding items.
 func mustCollection(t testing.TB, dir, name string, metric vectorstore.Metric, items []vectorstore.Item) vectorstore.Collection {
 	t.Helper()
-	s, err := embedded.Open(dir, nil)
+	return mustCollectionWith(t, dir, name, metric, items, nil)
+}
+
+// mustCollectionWith is mustCollection with the store opened with opts.
+func mustCollectionWith(t testing.TB, dir, name string, metric vectorstore.Metric, items []vectorstore.Item, opts *embedded.Options) vectorstore.Collection {
+	t.Helper()
+	s, err := embedded.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +60,10 @@ func mustCollection(t testing.TB, dir, name string, metric vectorstore.Metric, i
 	}
 	return c
 }
+
+// scanOnly hides a collection's vectorstore.BlockReader, so that Find reads
+// it as it reads stores that lend no blocks.
+type scanOnly struct{ vectorstore.Collection }
 
 func idOf(i int) string {
 	h := sha256.Sum256([]byte(fmt.Sprint(i)))
@@ -194,18 +204,25 @@ func TestFindMatchesBruteForce(t *testing.T) {
 			if len(want) < 10 {
 				t.Fatalf("seed %d: only %d groups planted: the test proves little", seed, len(want))
 			}
-			for _, m := range []Method{Exact, Index} {
-				// Index finds every pair when no image has more near
-				// neighbours than it asks for.
+			// Exact reads the log's items lent in blocks, segments' (in
+			// logs of 16 KB, flushed into several), and items read by
+			// Scan; Index finds every pair when no image has more near
+			// neighbours than it asks for.
+			segments := mustCollectionWith(t, t.TempDir(), "c", metric, items, &embedded.Options{CompactLogBytes: 16 << 10})
+			for _, run := range []struct {
+				coll vectorstore.Collection
+				m    Method
+			}{{coll, Exact}, {segments, Exact}, {scanOnly{coll}, Exact}, {coll, Index}} {
+				coll, m := run.coll, run.m
 				res, err := Find(context.Background(), coll, &Options{MaxDistance: d, Method: m, Neighbours: degree + 1, Distinct: distinct})
 				if err != nil {
 					t.Fatal(err)
 				}
 				if got := groupKeys(res.Groups); !slices.Equal(got, want) {
-					t.Errorf("seed %d, n %d, %s, method %d: %d groups, brute force %d", seed, n, metric, m, len(got), len(want))
+					t.Errorf("seed %d, n %d, %s, method %d, %T: %d groups, brute force %d", seed, n, metric, m, coll, len(got), len(want))
 				}
 				if res.Pairs != pairs {
-					t.Errorf("seed %d, n %d, %s, method %d: %d pairs, brute force %d", seed, n, metric, m, res.Pairs, pairs)
+					t.Errorf("seed %d, n %d, %s, method %d, %T: %d pairs, brute force %d", seed, n, metric, m, coll, res.Pairs, pairs)
 				}
 				if res.Images != n {
 					t.Errorf("seed %d, %s, method %d: %d images, want %d", seed, metric, m, res.Images, n)
@@ -399,6 +416,20 @@ func TestAgainst(t *testing.T) {
 			}
 		}
 	}
+	// A collection against itself is read once (lending it twice at once
+	// could wait on itself): every image matches itself first.
+	self, err := Against(context.Background(), b, b, &Options{MaxDistance: d, Neighbours: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(self) != len(batch) {
+		t.Errorf("against itself: %d images matched, want all %d", len(self), len(batch))
+	}
+	for _, mt := range self {
+		if mt.Matches[0].ID != mt.ID || mt.Matches[0].Distance > 1e-3 {
+			t.Fatalf("against itself, %s: first match %s at %g", mt.ID[:8], mt.Matches[0].ID[:8], mt.Matches[0].Distance)
+		}
+	}
 }
 
 // TestBadOptions checks that misuse is an error, not a panic.
@@ -431,5 +462,26 @@ func TestTiny(t *testing.T) {
 				t.Errorf("%d images, method %d: %+v, %v; want %d groups", len(c.items), m, res, err, c.groups)
 			}
 		}
+	}
+}
+
+// overcounted lends a table's items but counts one more.
+type overcounted struct{ *table }
+
+func (o overcounted) Len() int { return o.table.Len() + 1 }
+
+// TestShortBlocks: a store that lends fewer items than it counts (a bug, or
+// a collection that changed under it) is an error, not pairs left out.
+func TestShortBlocks(t *testing.T) {
+	items := planted(rand.New(rand.NewPCG(1, 1)), 50, 8, 0.3)
+	tb := &table{dim: 8}
+	for _, it := range items {
+		id := decodeID(it.ID)
+		tb.ids = append(tb.ids, id[:]...)
+		tb.vecs = append(tb.vecs, it.Vector...)
+	}
+	err := compareBlocks(context.Background(), overcounted{tb}, tb, false, 8, vectorstore.MetricL2, &Options{MaxDistance: 0.3}, func(edge) {})
+	if !errors.Is(err, errShort) {
+		t.Errorf("compare with a store lending one item short: %v, want errShort", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/milvus"
+	"github.com/deeprank/deeprank/milvus/milvusconfig"
 	"github.com/deeprank/deeprank/vectorstore"
 	"github.com/deeprank/deeprank/vectorstore/embedded"
 	"github.com/deeprank/deeprank/vectorstore/storetest"
@@ -27,31 +28,16 @@ import (
 //
 //	go test ./integration -run XXX -bench Stores -benchtime 300x
 func BenchmarkStores(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("DEEPRANK_BENCH_VECTORS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	const dim, batch = 128, 1000
-	const metric = vectorstore.MetricCosine
+	n := benchVectors()
+	const dim, metric = 128, vectorstore.MetricCosine
 	items := storetest.Items(n, dim, 1)
 	ctx := context.Background()
 	// bench creates the collection, upserts every item and hands it to
 	// query, with a function that reports the upsert (and index) rate on a
 	// benchmark: a benchmark with sub-benchmarks reports nothing itself.
 	bench := func(b *testing.B, s vectorstore.Store, settle func() error, query func(*testing.B, vectorstore.Collection, func(*testing.B))) {
-		if err := s.Create(ctx, "bench", vectorstore.Spec{Dim: dim, Metric: metric, ModelVersion: "bench"}); err != nil {
-			b.Fatal(err)
-		}
-		c, err := s.Open(ctx, "bench")
-		if err != nil {
-			b.Fatal(err)
-		}
 		start := time.Now()
-		for i := 0; i < n; i += batch {
-			if err := c.Upsert(ctx, "bench", items[i:min(i+batch, n)]); err != nil {
-				b.Fatal(err)
-			}
-		}
+		c := mustFill(b, s, metric, items)
 		rate, index := float64(n)/time.Since(start).Seconds(), 0.0
 		if settle != nil {
 			start = time.Now()
@@ -79,32 +65,14 @@ func BenchmarkStores(b *testing.B) {
 		})
 	})
 	b.Run("milvus", func(b *testing.B) {
-		srv := startMilvus(b)
-		srv.announce(b)
-		cfg := srv.config(b)
-		cfg.RequestTimeout = 10 * time.Minute
-		s, err := milvus.Open(ctx, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
+		cfg, s := benchMilvus(b)
 		bench(b, s, func() error { return s.WaitIndexed(ctx, "bench") }, func(b *testing.B, c vectorstore.Collection, report func(*testing.B)) {
 			b.Run("strong", func(b *testing.B) {
 				measureQueries(b, c, items, false)
 				report(b)
 			})
 			b.Run("bounded", func(b *testing.B) {
-				cfg.Consistency = "Bounded"
-				bounded, err := milvus.Open(ctx, cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer bounded.Close()
-				c, err := bounded.Open(ctx, "bench")
-				if err != nil {
-					b.Fatal(err)
-				}
-				measureQueries(b, c, items, false)
+				measureQueries(b, openBounded(b, cfg), items, false)
 			})
 		})
 	})
@@ -136,4 +104,68 @@ func measureQueries(b *testing.B, c vectorstore.Collection, items []vectorstore.
 	if exact && hits != len(lat) {
 		b.Errorf("exact search found the query's own vector first in %d of %d queries", hits, len(lat))
 	}
+}
+
+// benchVectors is how many vectors the benchmarks store:
+// $DEEPRANK_BENCH_VECTORS, or 100,000.
+func benchVectors() int {
+	if n, err := strconv.Atoi(os.Getenv("DEEPRANK_BENCH_VECTORS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+// mustFill creates collection "bench" in s, of model "bench" under metric,
+// and upserts items into it, a thousand at a time.
+func mustFill(b *testing.B, s vectorstore.Store, metric vectorstore.Metric, items []vectorstore.Item) vectorstore.Collection {
+	b.Helper()
+	ctx := context.Background()
+	if err := s.Create(ctx, "bench", vectorstore.Spec{Dim: len(items[0].Vector), Metric: metric, ModelVersion: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	c, err := s.Open(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < len(items); i += 1000 {
+		if err := c.Upsert(ctx, "bench", items[i:min(i+1000, len(items))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return c
+}
+
+// benchMilvus starts a Milvus container for a benchmark and connects to
+// it with calls that may take ten minutes (a bulk upsert, an index build);
+// the connection closes when b ends.
+func benchMilvus(b *testing.B) (milvusconfig.Config, *milvus.Store) {
+	b.Helper()
+	srv := startMilvus(b)
+	srv.announce(b)
+	cfg := srv.config(b)
+	cfg.RequestTimeout = 10 * time.Minute
+	s, err := milvus.Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return cfg, s
+}
+
+// openBounded opens collection "bench" on the server of cfg at Bounded
+// consistency (searches do not wait for the server's next time tick),
+// until b ends.
+func openBounded(b *testing.B, cfg milvusconfig.Config) vectorstore.Collection {
+	b.Helper()
+	cfg.Consistency = "Bounded"
+	s, err := milvus.Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	c, err := s.Open(context.Background(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }

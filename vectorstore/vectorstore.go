@@ -167,6 +167,45 @@ type Collection interface {
 	Scan(ctx context.Context, fn func(Item) error) error
 }
 
+// BlockReader is implemented by collections that can lend their vectors
+// where they are stored, for jobs that read every vector many times and
+// should not hold a copy of them all (`deeprank dupes` compares every
+// pair). It is optional: where a collection lacks it, Scan reads the same
+// items.
+type BlockReader interface {
+	// ReadBlocks calls fn with the collection's live items as they are
+	// when it starts; they stay so until fn returns, whatever is written
+	// meanwhile (writes from this process wait). fn must not call the
+	// collection's other methods, which may wait for fn to return.
+	ReadBlocks(ctx context.Context, fn func(Blocks) error) error
+}
+
+// Blocks is a collection's live items in a fixed order, at positions 0 to
+// Len()-1, lent a block at a time.
+type Blocks interface {
+	// Len is the number of items.
+	Len() int
+	// Each calls fn with the items from position from on, in order, a
+	// block at a time, until the last or until fn returns an error, which
+	// Each returns. A block and its slices are valid only until fn
+	// returns, and must not be written to.
+	Each(ctx context.Context, from int, fn func(Block) error) error
+}
+
+// Block is a run of consecutive items lent by Blocks.Each.
+type Block struct {
+	// Start is the position of the first item.
+	Start int
+	// IDs holds the items' IDs decoded from hex: 32 bytes an item.
+	IDs []byte
+	// Vectors holds the items' vectors one after another, Dim values an
+	// item.
+	Vectors []float32
+}
+
+// Len is the number of items in the block.
+func (b Block) Len() int { return len(b.IDs) / 32 }
+
 var (
 	nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
 )

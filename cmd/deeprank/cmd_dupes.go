@@ -54,8 +54,9 @@ STORE_DIR/milvus-not-duplicates/HOST_PORT/DATABASE/NAME.not-duplicates on
 this machine.
 
 On the embedded store every pair is compared exactly, all cores working on
-tiles of vectors held in memory (4 bytes a dimension an image); on Milvus
-each image is searched for through the index (--neighbours nearest).`
+blocks of vectors read in place from the store's files (memory: about 50
+bytes an image and 20 MB); on Milvus each image is searched for through the
+index (--neighbours nearest).`
 
 const dupesExample = `  deeprank dupes --collection photos
   deeprank dupes --collection photos --csv --out dupes.csv --link-dir /tmp/review
@@ -121,9 +122,9 @@ func (o *dupesOptions) run(cmd *cobra.Command, args []string) error {
 	if opts.MaxDistance, err = dupesThreshold(cmd, l.Config, coll, o.maxDistance); err != nil {
 		return err
 	}
-	// The vectors held are one pointer-free array, and reading them
-	// makes short-lived garbage: collecting early keeps the peak
-	// near what is live (at 100,000 images 160 MB, not 185).
+	// What a run holds is a few large pointer-free arrays (IDs, held
+	// vectors), and reading makes short-lived garbage: collecting early
+	// keeps the peak near what is live.
 	debug.SetGCPercent(20)
 	progress := newProgressPrinter(cmd.ErrOrStderr())
 	progress.unit = "images"

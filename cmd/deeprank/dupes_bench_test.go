@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -27,8 +26,8 @@ import (
 // 100,000 and 1,000,000 random unit vectors of the default model's 128
 // dimensions in the embedded store, with planted groups of near-duplicates
 // (one image in 100 is the base of a group of 2 to 5), and reports the
-// command's wall time, its peak RSS (GNU time), the RSS over the size of
-// the vectors, and the recall of the planted groups: the share found
+// command's wall time, its CPU time and peak RSS (GNU time), the RSS over
+// the size of the vectors, and the recall of the planted groups: the share found
 // exactly, every member together and nothing else with them. It fails
 // below a recall of 1. Each size runs the command once (-benchtime 1x);
 // the store is made in a temporary folder first (about 700 MB at a
@@ -43,17 +42,16 @@ func BenchmarkDupesScale(b *testing.B) {
 	}
 	// DEEPRANK_BENCH_DIR keeps the stores between runs (they are made
 	// once, then read).
-	dir := cmp.Or(os.Getenv("DEEPRANK_BENCH_DIR"), b.TempDir())
+	dir := cmp.Or(benchDir, b.TempDir())
 	bin := buildBinary(b, b.TempDir())
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			storeDir := filepath.Join(dir, fmt.Sprint(n))
 			planted := fillPlanted(b, storeDir, spec, n, threshold)
 			debug := filepath.Join(dir, "groups.json")
-			var wall time.Duration
-			var rss int64
+			var run timed
 			for range b.N {
-				wall, rss, _ = timeCommand(b, bin, "dupes", "--collection", "bench", "--store-dir", storeDir, "--json", "--out", debug)
+				run = runTimed(b, bin, "dupes", "--collection", "bench", "--store-dir", storeDir, "--json", "--out", debug)
 			}
 			data, err := os.ReadFile(debug)
 			if err != nil {
@@ -65,9 +63,10 @@ func BenchmarkDupesScale(b *testing.B) {
 			}
 			found, extra := plantedRecall(planted, res.Groups)
 			vectors := float64(n * spec.Dim * 4)
-			b.ReportMetric(wall.Seconds(), "wall-s")
-			b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
-			b.ReportMetric(float64(rss)/vectors, "rss/vectors")
+			b.ReportMetric(run.wall.Seconds(), "wall-s")
+			b.ReportMetric(run.cpu.Seconds(), "cpu-s")
+			b.ReportMetric(float64(run.rss)/(1<<20), "rss-MB")
+			b.ReportMetric(float64(run.rss)/vectors, "rss/vectors")
 			b.ReportMetric(found, "recall")
 			b.ReportMetric(float64(extra), "other-groups")
 			if found != 1 {
@@ -127,7 +126,7 @@ func fillPlanted(b *testing.B, dir string, spec vectorstore.Spec, n int, thresho
 				if written+len(items) >= n {
 					break
 				}
-				v := nudge(rng, base, threshold/2)
+				v := storetest.NearCopy(rng, base, threshold/2)
 				cid := storetest.ID(written + len(items))
 				items = append(items, vectorstore.Item{ID: cid, Vector: v, Metadata: vectorstore.Metadata{Path: fmt.Sprintf("/photos/%07d.jpg", written+len(items))}})
 				g = append(g, cid)
@@ -150,23 +149,6 @@ func fillPlanted(b *testing.B, dir string, spec vectorstore.Spec, n int, thresho
 		}
 	}
 	return groups
-}
-
-// nudge returns a unit vector at a random distance up to r from the unit
-// vector v.
-func nudge(rng *rand.Rand, v []float32, r float32) []float32 {
-	u := storetest.UnitVector(rng, len(v))
-	step := r * float32(0.3+0.6*rng.Float64())
-	out := make([]float32, len(v))
-	var ss float64
-	for i := range v {
-		out[i] = v[i] + step*u[i]
-		ss += float64(out[i]) * float64(out[i])
-	}
-	for i := range out {
-		out[i] /= float32(math.Sqrt(ss))
-	}
-	return out
 }
 
 // plantedRecall is the share of planted groups found exactly, and the
@@ -197,15 +179,32 @@ func plantedRecall(planted [][]string, found []dupes.Group) (float64, int) {
 }
 
 // timeCommand runs bin with args and returns its wall time, its peak RSS
-// as GNU time reports it (a child started from this process directly would
-// count this process's own peak: Linux carries it across the exec), or 0
-// without /usr/bin/time, and its stdout.
+// and its stdout (see runTimed).
 func timeCommand(b *testing.B, bin string, args ...string) (time.Duration, int64, []byte) {
+	b.Helper()
+	r := runTimed(b, bin, args...)
+	return r.wall, r.rss, r.stdout
+}
+
+// timed is what runTimed measured of a command.
+type timed struct {
+	wall time.Duration
+	// cpu is the command's user + system time, rss its peak RSS: as GNU
+	// time reports them (a child started from this process directly
+	// would count this process's own peak: Linux carries it across the
+	// exec), or 0 without /usr/bin/time.
+	cpu    time.Duration
+	rss    int64
+	stdout []byte
+}
+
+// runTimed runs bin with args and measures it.
+func runTimed(b *testing.B, bin string, args ...string) timed {
 	b.Helper()
 	args = append([]string{bin}, args...)
 	gnuTime := "/usr/bin/time"
 	if _, err := os.Stat(gnuTime); err == nil {
-		args = append([]string{gnuTime, "-f", "maxrss-kb=%M"}, args...)
+		args = append([]string{gnuTime, "-f", "cpu-s=%U+%S maxrss-kb=%M"}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	var stdout, stderr bytes.Buffer
@@ -214,11 +213,16 @@ func timeCommand(b *testing.B, bin string, args ...string) (time.Duration, int64
 	if err := cmd.Run(); err != nil {
 		b.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
 	}
-	wall := time.Since(start)
-	var rss int64
+	r := timed{wall: time.Since(start), stdout: stdout.Bytes()}
 	if _, after, ok := strings.Cut(stderr.String(), "maxrss-kb="); ok {
 		kb, _ := strconv.ParseInt(strings.TrimSpace(after), 10, 64)
-		rss = kb * 1024
+		r.rss = kb * 1024
 	}
-	return wall, rss, stdout.Bytes()
+	if _, after, ok := strings.Cut(stderr.String(), "cpu-s="); ok {
+		user, sys, _ := strings.Cut(strings.Fields(after)[0], "+")
+		u, _ := strconv.ParseFloat(user, 64)
+		s, _ := strconv.ParseFloat(sys, 64)
+		r.cpu = time.Duration((u + s) * float64(time.Second))
+	}
+	return r
 }

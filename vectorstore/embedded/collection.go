@@ -462,9 +462,22 @@ func checkModel(name, op, version string, dim int, spec vectorstore.Spec) error 
 	return nil
 }
 
+// Get copies each item out of the segment that holds it. With
+// Options.ReleaseScanned, the pages it read leave the resident set after
+// the call: rows read at random touch every column, and the kernel maps
+// the pages around each one it reads (64 KB), so a few thousand Gets
+// would otherwise keep most of a segment resident.
 func (c *collection) Get(ctx context.Context, ids []string) ([]vectorstore.Item, error) {
 	var out []vectorstore.Item
 	err := c.view(func(st *state) error {
+		read := map[*segView]bool{}
+		defer func() {
+			if c.store.opts.ReleaseScanned {
+				for v := range read {
+					release(v.data)
+				}
+			}
+		}()
 		for _, id := range ids {
 			if seg, row, ok := st.locate(id); ok {
 				it, err := st.item(seg, row)
@@ -472,6 +485,9 @@ func (c *collection) Get(ctx context.Context, ids []string) ([]vectorstore.Item,
 					return c.corrupt(err)
 				}
 				out = append(out, it)
+				if seg != nil {
+					read[seg] = true
+				}
 			}
 		}
 		return nil

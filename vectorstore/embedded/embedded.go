@@ -62,10 +62,11 @@ type Options struct {
 	// CompactLogBytes is the log size past which a write compacts the
 	// log into a segment (default 16 MB).
 	CompactLogBytes int64
-	// ReleaseScanned drops a search's scanned vector pages from the
-	// process's resident set after use (they stay in the page cache):
-	// for one-shot commands over big collections. A long-lived reader
-	// leaves it off to keep its vectors mapped.
+	// ReleaseScanned drops the pages of the store's files that a search,
+	// a Get or ReadBlocks read from the process's resident set after use
+	// (they stay in the page cache): for one-shot commands over big
+	// collections. A long-lived reader leaves it off to keep its vectors
+	// mapped.
 	ReleaseScanned bool
 	// Logf receives notices a user should see: a torn write dropped, a
 	// collection migrated. Nil discards them.

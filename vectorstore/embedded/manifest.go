@@ -132,6 +132,22 @@ func (b bitset) count() int {
 	return n
 }
 
+// countRange is how many of the bits [lo, hi) are set.
+func (b bitset) countRange(lo, hi int) int {
+	n := 0
+	for i := lo; i < hi; {
+		w := b[i>>6] >> (i & 63)
+		if take := min(64-i&63, hi-i); take < 64 {
+			w &= 1<<take - 1
+			i += take
+		} else {
+			i += 64
+		}
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
 func wordBytes(b bitset) []byte {
 	out := make([]byte, 0, 8*len(b))
 	for _, w := range b {

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -176,11 +175,11 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 					h.offer(hit{sc.score(dots[i-b], v.norms[i]), si, i}, k)
 				}
 				if releaseScanned && (e-lo)%(64*blockRows) == 0 {
-					v.release(max(lo, e-64*blockRows), e)
+					v.releaseRows(secVectors, 4*v.dim, max(lo, e-64*blockRows), e)
 				}
 			}
 			if releaseScanned {
-				v.release(lo, hi)
+				v.releaseRows(secVectors, 4*v.dim, lo, hi)
 			}
 			results[p] = h
 		}()
@@ -191,19 +190,6 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 		out = append(out, r...)
 	}
 	return out
-}
-
-// release drops the pages wholly inside rows [lo, hi) of the vectors from
-// the process's resident set (see release in mmap_unix.go).
-func (v *segView) release(lo, hi int) {
-	start := int(v.secs[secVectors][0]) + 4*v.dim*lo
-	end := int(v.secs[secVectors][0]) + 4*v.dim*hi
-	page := os.Getpagesize()
-	start = (start + page - 1) / page * page
-	end = end / page * page
-	if start < end {
-		release(v.data[start:end])
-	}
 }
 
 func (st *state) hitItem(h hit) (vectorstore.Item, error) {

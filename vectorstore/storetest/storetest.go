@@ -40,6 +40,24 @@ func UnitVector(rng *rand.Rand, dim int) []float32 {
 	return v
 }
 
+// NearCopy returns a unit vector at a random distance up to r from the
+// unit vector v (0.3 r to 0.9 r, in a random direction): a planted
+// near-duplicate for the dupes benchmarks.
+func NearCopy(rng *rand.Rand, v []float32, r float32) []float32 {
+	u := UnitVector(rng, len(v))
+	step := r * float32(0.3+0.6*rng.Float64())
+	out := make([]float32, len(v))
+	var ss float64
+	for i := range v {
+		out[i] = v[i] + step*u[i]
+		ss += float64(out[i]) * float64(out[i])
+	}
+	for i := range out {
+		out[i] /= float32(math.Sqrt(ss))
+	}
+	return out
+}
+
 // Items makes n items of dimension dim with unit-length random vectors;
 // item i is in class "c<i%3>" and under path "dir<i%2>/".
 func Items(n, dim int, seed uint64) []vectorstore.Item {
