@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/deeprank/deeprank/internal/epilogue"
 	gosgemm "github.com/deeprank/deeprank/internal/sgemm"
 )
 
@@ -77,7 +78,7 @@ func compile(layers []Layer) []step {
 
 // scratch is one worker's buffers, kept between batches.
 type scratch struct {
-	col, prod, a, b []float32
+	col, prod, pool, a, b []float32
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -218,7 +219,7 @@ func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
 		case Conv:
 			n.conv(st, h, out, sc)
 		case MaxPool:
-			maxPool(st.Layer, h, out, nil, false)
+			maxPool(st.Layer, h, out, nil, false, &sc.pool)
 		case GlobalAvgPool:
 			globalAvgPool(st.Layer, h, out)
 		case L2Normalize:
@@ -246,56 +247,104 @@ func (n *Net) batch(st step, h []float32, count int) []float32 {
 	panic("model: no batch pass for layer kind " + st.Kind.String())
 }
 
-// conv convolves one image into out: the product of the weights and the
-// image's windows (im2col), then its bias and ReLU, and the max-pool that
-// follows, in one pass over the product.
+// colChunk is about how many values of im2col's matrix a convolution
+// lays out at a time: a block of output rows whose windows (128 KiB) and
+// product stay in the core's own cache between im2col, the product and
+// the pass that adds the bias, clamps and pools, and leave the shared L3
+// cache to the other core.
+const colChunk = 32 << 10
+
+// chunkRows is how many output rows of st's convolution are computed at a
+// time: about colChunk values of its im2col matrix, an even number when a
+// plain 2x2 pool follows (each block then pools into whole rows), and all
+// of them when another pool follows, whose windows may straddle blocks.
+func chunkRows(st step) int {
+	l := st.Layer
+	if st.pool != nil && !plainPool(*st.pool) {
+		return l.Out.H
+	}
+	rows := max(colChunk/(l.In.C*l.Kernel*l.Kernel*l.Out.W), 1)
+	if st.pool != nil {
+		rows = max(rows/2*2, 2)
+	}
+	return min(rows, l.Out.H)
+}
+
+// plainPool reports whether a pool is the backbone's 2x2, stride 2,
+// unpadded one on even sides, which epilogue.Pool2x2 does a row at a time.
+func plainPool(l Layer) bool {
+	return l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && l.In.H%2 == 0 && l.In.W%2 == 0
+}
+
+// conv convolves one image into out, a block of output rows at a time
+// (chunkRows): im2col of the block's windows, their product with the
+// weights, then the bias, ReLU and the max-pool that follows in one pass
+// over the block's product while it is in the cache.
 func (n *Net) conv(st step, h, out []float32, sc *scratch) {
 	l := st.Layer
 	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
 	ckk := l.In.C * l.Kernel * l.Kernel
-	hw := l.Out.H * l.Out.W
-	col := grow(&sc.col, ckk*hw)
-	im2col(l, h, col)
-	prod := out
-	if st.pool != nil {
-		prod = grow(&sc.prod, l.Out.Size())
+	OH, OW := l.Out.H, l.Out.W
+	floor := float32(math.Inf(-1))
+	if l.ReLU {
+		floor = 0
 	}
-	// prod (Cout x HW) = w (Cout x CKK) * col (CKK x HW)
-	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, hw, ckk, 1, w, ckk, col, hw, 0, prod, hw)
-	if st.pool != nil {
-		maxPool(*st.pool, prod, out, b, l.ReLU)
-		return
-	}
-	for c := range l.Out.C {
-		row := out[c*hw : (c+1)*hw]
-		if l.ReLU {
-			for j, v := range row {
-				row[j] = max(v+b[c], 0)
+	rows := chunkRows(st)
+	for y0 := 0; y0 < OH; y0 += rows {
+		y1 := min(y0+rows, OH)
+		cols := (y1 - y0) * OW
+		col := grow(&sc.col, ckk*cols)
+		im2col(l, h, col, y0, y1)
+		if st.pool == nil {
+			// Straight into the output's rows y0..y1 of each channel.
+			prod := out[y0*OW:]
+			sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, cols, ckk, 1, w, ckk, col, cols, 0, prod, OH*OW)
+			for c := range l.Out.C {
+				row := out[c*OH*OW+y0*OW : c*OH*OW+y1*OW]
+				epilogue.BiasFloor(row, row, b[c], floor)
 			}
-		} else {
-			for j := range row {
-				row[j] += b[c]
+			continue
+		}
+		// prod (Cout x cols) = w (Cout x CKK) * col (CKK x cols)
+		prod := grow(&sc.prod, l.Out.C*cols)
+		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, cols, ckk, 1, w, ckk, col, cols, 0, prod, cols)
+		if !plainPool(*st.pool) {
+			maxPool(*st.pool, prod, out, b, l.ReLU, &sc.pool)
+			continue
+		}
+		PH, PW := st.pool.Out.H, st.pool.Out.W
+		for c := range l.Out.C {
+			p := prod[c*cols : (c+1)*cols]
+			for y := 0; y < y1-y0; y += 2 {
+				dst := out[c*PH*PW+(y0+y)/2*PW:][:PW]
+				epilogue.Pool2x2(dst, p[y*OW:(y+1)*OW], p[(y+1)*OW:(y+2)*OW], b[c], floor)
 			}
 		}
 	}
 }
 
-// im2col lays out every kernel window of one image as a column: row
-// (c, ky, kx), column (oy, ox). Cells in the padding are zero.
-func im2col(l Layer, img, col []float32) {
+// im2col lays out the kernel windows of output rows y0..y1 of one image
+// as the columns of col: row (c, ky, kx), column (oy-y0, ox). Cells in the
+// padding are zero.
+func im2col(l Layer, img, col []float32, y0, y1 int) {
 	k, s := l.Kernel, l.Stride
 	H, W := l.In.H, l.In.W
-	OH, OW := l.Out.H, l.Out.W
+	OW := l.Out.W
+	cols := (y1 - y0) * OW
 	r := 0
 	for c := range l.In.C {
 		plane := img[c*H*W : (c+1)*H*W]
 		for ky := range k {
 			for kx := range k {
-				dst := col[r*OH*OW : (r+1)*OH*OW]
+				dst := col[r*cols : (r+1)*cols]
 				r++
-				for oy := range OH {
+				if s == 1 && OW == W {
+					shifted(dst, plane, H, W, y0, y1, ky-l.Pad.Top, kx-l.Pad.Left)
+					continue
+				}
+				for oy := y0; oy < y1; oy++ {
 					y := oy*s + ky - l.Pad.Top
-					d := dst[oy*OW : (oy+1)*OW]
+					d := dst[(oy-y0)*OW : (oy-y0+1)*OW]
 					if y < 0 || y >= H {
 						clear(d)
 						continue
@@ -308,10 +357,6 @@ func im2col(l Layer, img, col []float32) {
 					hi := min(max((W-off+s-1)/s, lo), OW)
 					clear(d[:lo])
 					clear(d[hi:])
-					if s == 1 {
-						copy(d[lo:hi], src[lo+off:hi+off])
-						continue
-					}
 					for ox := lo; ox < hi; ox++ {
 						d[ox] = src[ox*s+off]
 					}
@@ -321,16 +366,66 @@ func im2col(l Layer, img, col []float32) {
 	}
 }
 
+// shifted writes rows y0..y1 of plane (H x W) moved by dy rows and dx
+// columns into dst: dst[(y-y0)*W+x] = plane[(y+dy)*W+x+dx], zero where that
+// falls outside the plane. It is im2col's row for one kernel offset of a
+// stride-1 convolution as wide as its input: one copy of the whole block,
+// since consecutive outputs read consecutive inputs, then the cells that
+// wrapped around a row's end cleared.
+func shifted(dst, plane []float32, H, W, y0, y1, dy, dx int) {
+	// Rows whose source row is inside the plane: [ya, yb).
+	ya := min(max(y0, -dy), y1)
+	yb := max(min(y1, H-dy), ya)
+	clear(dst[:(ya-y0)*W])
+	clear(dst[(yb-y0)*W:])
+	if ya == yb {
+		return
+	}
+	// dst[p] = plane[p+off] for p in [lo, hi), clipped to the plane.
+	lo, hi := (ya-y0)*W, (yb-y0)*W
+	off := (y0+dy)*W + dx
+	from := min(max(lo, -off), hi)
+	to := max(min(hi, H*W-off), from)
+	clear(dst[lo:from])
+	clear(dst[to:hi])
+	if from < to { // else every cell is out of its row: |dx| >= W
+		copy(dst[from:to], plane[from+off:to+off])
+	}
+	switch edge := min(abs(dx), W); {
+	case dx < 0:
+		for p := lo; p < hi; p += W {
+			clear(dst[p : p+edge])
+		}
+	case dx > 0:
+		for p := lo; p < hi; p += W {
+			clear(dst[p+W-edge : p+W])
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 // maxPool pools one image's activations h into out. With bias, it pools
 // a convolution's product and adds the channel's bias after taking the
 // maximum (the same as before: adding a constant and ReLU keep the order),
-// then applies ReLU if relu is set.
-func maxPool(l Layer, h, out, bias []float32, relu bool) {
+// then applies ReLU if relu is set. acc is scratch for one input row.
+//
+// A window's maximum is taken down its rows first, for a whole row of
+// columns at once (independent maxima the CPU overlaps), then across its
+// columns: k + k*k/stride comparisons an output instead of k*k in one
+// dependent chain.
+func maxPool(l Layer, h, out, bias []float32, relu bool, acc *[]float32) {
 	H, W, OH, OW := l.In.H, l.In.W, l.Out.H, l.Out.W
 	floor := float32(math.Inf(-1))
 	if relu {
 		floor = 0
 	}
+	col := grow(acc, W)
 	for c := range l.In.C {
 		in := h[c*H*W : (c+1)*H*W]
 		o := out[c*OH*OW : (c+1)*OH*OW]
@@ -338,31 +433,27 @@ func maxPool(l Layer, h, out, bias []float32, relu bool) {
 		if bias != nil {
 			b = bias[c]
 		}
-		if l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && H%2 == 0 && W%2 == 0 {
-			// The backbone's pool: no clipping, no padding.
+		if plainPool(l) {
 			for oy := range OH {
-				r0 := in[2*oy*W : (2*oy+1)*W]
-				r1 := in[(2*oy+1)*W : (2*oy+2)*W]
-				r1 = r1[:len(r0)]
-				row := o[oy*OW : (oy+1)*OW]
-				for ox := range row {
-					x := 2 * ox
-					row[ox] = max(max(r0[x], r0[x+1], r1[x], r1[x+1])+b, floor)
-				}
+				epilogue.Pool2x2(o[oy*OW:(oy+1)*OW], in[2*oy*W:(2*oy+1)*W], in[(2*oy+1)*W:(2*oy+2)*W], b, floor)
 			}
 			continue
 		}
 		for oy := range OH {
 			y0 := max(oy*l.Stride-l.Pad.Top, 0)
 			y1 := min(oy*l.Stride-l.Pad.Top+l.Kernel, H)
+			copy(col, in[y0*W:(y0+1)*W])
+			for y := y0 + 1; y < y1; y++ {
+				for x, v := range in[y*W : (y+1)*W] {
+					col[x] = max(col[x], v)
+				}
+			}
 			for ox := range OW {
 				x0 := max(ox*l.Stride-l.Pad.Left, 0)
 				x1 := min(ox*l.Stride-l.Pad.Left+l.Kernel, W)
-				m := float32(math.Inf(-1))
-				for y := y0; y < y1; y++ {
-					for _, v := range in[y*W+x0 : y*W+x1] {
-						m = max(m, v)
-					}
+				m := col[x0]
+				for _, v := range col[x0+1 : x1] {
+					m = max(m, v)
 				}
 				o[oy*OW+ox] = max(m+b, floor)
 			}
