@@ -42,6 +42,8 @@ type Net struct {
 	weights  map[string][]float32
 	workers  int
 	branches [][]step // each branch's layers, fused
+	spatial  []int    // how many of each branch's steps run image by image
+	width    int      // the branches' outputs, concatenated
 	head     []step
 	scratch  sync.Pool // of *scratch
 }
@@ -78,7 +80,9 @@ func compile(layers []Layer) []step {
 
 // scratch is one worker's buffers, kept between batches.
 type scratch struct {
-	col, prod, pool, a, b []float32
+	col, prod, pool, a, b []float32 // one image's
+	spatial, concat       []float32 // the batch's, between the layers
+	batch                 [2][]float32
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -118,7 +122,14 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 func newNet(a Arch, weights map[string][]float32, workers int) *Net {
 	n := &Net{arch: a, weights: weights, workers: workers, head: compile(a.Head)}
 	for _, b := range a.Branches {
-		n.branches = append(n.branches, compile(b.Layers))
+		steps := compile(b.Layers)
+		spatial := 0
+		for spatial < len(steps) && steps[spatial].perImage() {
+			spatial++
+		}
+		n.branches = append(n.branches, steps)
+		n.spatial = append(n.spatial, spatial)
+		n.width += b.Layers[len(b.Layers)-1].Out.Size()
 	}
 	n.scratch.New = func() any { return new(scratch) }
 	return n
@@ -162,38 +173,31 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 func (n *Net) forward(x []float32, count int, out []float32) {
 	sc := n.scratch.Get().(*scratch)
 	defer n.scratch.Put(sc)
-	width := 0
-	for _, b := range n.arch.Branches {
-		width += b.Layers[len(b.Layers)-1].Out.Size()
-	}
-	concat := make([]float32, count*width) // (count, total branch width)
+	in := n.arch.Input.Size()
+	concat := grow(&sc.concat, count*n.width) // (count, total branch width)
 	off := 0
 	for bi, steps := range n.branches {
-		spatial := 0
-		for spatial < len(steps) && steps[spatial].perImage() {
-			spatial++
-		}
+		spatial := n.spatial[bi]
 		h := x
 		if spatial > 0 {
-			shape := steps[spatial-1].outShape()
-			h = make([]float32, count*shape.Size())
+			size := steps[spatial-1].outShape().Size()
+			h = grow(&sc.spatial, count*size)
 			for i := range count {
-				img := n.image(steps[:spatial], x[i*n.arch.Input.Size():(i+1)*n.arch.Input.Size()], sc)
-				copy(h[i*shape.Size():], img)
+				copy(h[i*size:], n.image(steps[:spatial], x[i*in:(i+1)*in], sc))
 			}
 		}
 		for _, st := range steps[spatial:] {
-			h = n.batch(st, h, count)
+			h = n.batch(st, h, count, sc)
 		}
-		bw := n.arch.Branches[bi].Layers[len(n.arch.Branches[bi].Layers)-1].Out.Size()
+		bw := len(h) / count
 		for i := range count {
-			copy(concat[i*width+off:], h[i*bw:(i+1)*bw])
+			copy(concat[i*n.width+off:], h[i*bw:(i+1)*bw])
 		}
 		off += bw
 	}
 	h := concat
 	for _, st := range n.head {
-		h = n.batch(st, h, count)
+		h = n.batch(st, h, count, sc)
 	}
 	copy(out, h)
 }
@@ -233,18 +237,24 @@ func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
 	return h
 }
 
-// batch runs a step on count activations at once.
-func (n *Net) batch(st step, h []float32, count int) []float32 {
+// batch runs a step on count activations at once, into whichever of
+// sc's two batch buffers h is not.
+func (n *Net) batch(st step, h []float32, count int, sc *scratch) []float32 {
+	buf := &sc.batch[0]
+	if cap(*buf) > 0 && len(h) > 0 && &(*buf)[:1][0] == &h[0] {
+		buf = &sc.batch[1]
+	}
+	out := grow(buf, count*st.Out.Size())
 	switch st.Kind {
 	case Dense:
-		return n.dense(st.Layer, h, count)
+		n.dense(st.Layer, h, count, out)
 	case L2Normalize:
-		out := make([]float32, len(h))
 		copy(out, h)
 		l2Normalize(out, st.In.Size())
-		return out
+	default:
+		panic("model: no batch pass for layer kind " + st.Kind.String())
 	}
-	panic("model: no batch pass for layer kind " + st.Kind.String())
+	return out
 }
 
 // colChunk is about how many values of im2col's matrix a convolution
@@ -342,6 +352,11 @@ func im2col(l Layer, img, col []float32, y0, y1 int) {
 					shifted(dst, plane, H, W, y0, y1, ky-l.Pad.Top, kx-l.Pad.Left)
 					continue
 				}
+				// Output columns whose input x = ox*s + off is inside the
+				// row: [lo, hi), the same for every row.
+				off := kx - l.Pad.Left
+				lo := min(max((-off+s-1)/s, 0), OW)
+				hi := min(max((W-off+s-1)/s, lo), OW)
 				for oy := y0; oy < y1; oy++ {
 					y := oy*s + ky - l.Pad.Top
 					d := dst[(oy-y0)*OW : (oy-y0+1)*OW]
@@ -349,16 +364,14 @@ func im2col(l Layer, img, col []float32, y0, y1 int) {
 						clear(d)
 						continue
 					}
-					src := plane[y*W : (y+1)*W]
-					// Output columns whose input x = ox*s + kx - pad is
-					// inside the row: [lo, hi).
-					off := kx - l.Pad.Left
-					lo := min(max((-off+s-1)/s, 0), OW)
-					hi := min(max((W-off+s-1)/s, lo), OW)
 					clear(d[:lo])
 					clear(d[hi:])
-					for ox := lo; ox < hi; ox++ {
-						d[ox] = src[ox*s+off]
+					if lo == hi {
+						continue
+					}
+					src := plane[y*W+lo*s+off : y*W+(hi-1)*s+off+1]
+					for i := range d[lo:hi] {
+						d[lo+i] = src[i*s]
 					}
 				}
 			}
@@ -473,20 +486,21 @@ func globalAvgPool(l Layer, h, out []float32) {
 	}
 }
 
-func (n *Net) dense(l Layer, h []float32, count int) []float32 {
+// dense runs a dense layer on count rows of h into out.
+func (n *Net) dense(l Layer, h []float32, count int, out []float32) {
 	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
 	in, o := l.In.Size(), l.Out.C
-	out := make([]float32, count*o)
-	for i := range count {
-		copy(out[i*o:(i+1)*o], b)
-	}
-	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 1, out, o)
+	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 0, out, o)
+	floor := float32(math.Inf(-1))
 	if l.ReLU {
-		for i, x := range out {
-			out[i] = max(x, 0)
+		floor = 0
+	}
+	for i := range count {
+		row := out[i*o : (i+1)*o]
+		for j := range row {
+			row[j] = max(row[j]+b[j], floor)
 		}
 	}
-	return out
 }
 
 // l2Normalize scales each row of width dim to unit length.

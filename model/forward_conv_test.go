@@ -164,3 +164,30 @@ func TestShifted(t *testing.T) {
 		}
 	}
 }
+
+// raceEnabled is set in builds with the race detector (race_test.go).
+var raceEnabled bool
+
+// TestForwardAllocations checks that a Net on one worker allocates nothing
+// in steady state but the embeddings it returns: every buffer between
+// layers is reused from batch to batch.
+func TestForwardAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers at random")
+	}
+	m, err := New(DefaultSpec(), UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(1)
+	net, err := NewNet(m, &NetOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = 3
+	x := randomValues(rand.New(rand.NewPCG(7, 8)), batch*net.InputShape().Size())
+	net.Forward(x, batch) // the first batch sizes the buffers
+	if allocs := testing.AllocsPerRun(5, func() { net.Forward(x, batch) }); allocs > 1 {
+		t.Errorf("%.1f allocations a batch, want 1 (the result)", allocs)
+	}
+}

@@ -14,8 +14,8 @@ func Pool2x2(dst, r0, r1 []float32, bias, floor float32) {
 		panic(fmt.Sprintf("epilogue: Pool2x2: input rows of %d and %d values for %d outputs", len(r0), len(r1), n))
 	}
 	done := 0
-	if n >= vector {
-		done = n / vector * vector
+	if n >= poolVector {
+		done = n / poolVector * poolVector
 		pool2x2(dst[:done], r0, r1, bias, floor)
 	}
 	pool2x2Go(dst[done:], r0[2*done:], r1[2*done:], bias, floor)
@@ -38,13 +38,18 @@ func BiasFloor(dst, src []float32, bias, floor float32) {
 	biasFloorGo(dst[done:], src[done:], bias, floor)
 }
 
-// vector is how many outputs the assembly makes at a time; the pure-Go
-// passes take the rest.
-const vector = 8
+// vector is how many outputs the assembly makes at a time, poolVector the
+// least it makes at a time when pooling (the backbone's last pool has
+// rows of 4); the pure-Go passes take the rest.
+const (
+	vector     = 8
+	poolVector = 4
+)
 
 // pool2x2 and biasFloor are the assembly passes where the CPU has them
-// (epilogue_amd64.go), else the pure-Go ones. Their dst has a multiple of
-// vector values, and the caller has checked the lengths.
+// (epilogue_amd64.go), else the pure-Go ones. The dst of pool2x2 has a
+// multiple of poolVector values, that of biasFloor of vector, and the
+// caller has checked the lengths.
 var (
 	pool2x2   = pool2x2Go
 	biasFloor = biasFloorGo

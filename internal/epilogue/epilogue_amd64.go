@@ -5,7 +5,8 @@ package epilogue
 import "golang.org/x/sys/cpu"
 
 // pool2x2AVX2 and biasFloorAVX2 are pool2x2Go and biasFloorGo in AVX2
-// assembly (epilogue_amd64.s) for n outputs, n a multiple of vector.
+// assembly (epilogue_amd64.s) for n outputs, n a multiple of poolVector
+// and of vector.
 //
 //go:noescape
 func pool2x2AVX2(dst, r0, r1 *float32, n int, bias, floor float32)

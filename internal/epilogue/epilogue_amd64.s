@@ -7,7 +7,9 @@
 // Eight outputs an iteration: 16 values of each input row, their maximum
 // down the columns, then of each adjacent pair. VSHUFPS gathers the even
 // and the odd columns within each 128-bit lane, so the pairs' maxima come
-// out as 64-bit blocks 0, 2, 1, 3; VPERMPD puts them back in order.
+// out as 64-bit blocks 0, 2, 1, 3; VPERMPD puts them back in order. A last
+// four outputs (n is a multiple of 4) take the same steps on 128-bit
+// halves, where the order comes out right.
 TEXT ·pool2x2AVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ r0+8(FP), SI
@@ -15,8 +17,9 @@ TEXT ·pool2x2AVX2(SB), NOSPLIT, $0-40
 	MOVQ n+24(FP), CX
 	VBROADCASTSS bias+32(FP), Y6
 	VBROADCASTSS floor+36(FP), Y7
+	MOVQ CX, BX
 	SHRQ $3, CX
-	JZ   pooldone
+	JZ   pooltail
 
 poolloop:
 	VMOVUPS (SI), Y0
@@ -35,6 +38,20 @@ poolloop:
 	ADDQ    $32, DI
 	DECQ    CX
 	JNZ     poolloop
+
+pooltail:
+	ANDQ $4, BX
+	JZ   pooldone
+	VMOVUPS (SI), X0
+	VMOVUPS 16(SI), X1
+	VMAXPS  (DX), X0, X0
+	VMAXPS  16(DX), X1, X1
+	VSHUFPS $0x88, X1, X0, X2
+	VSHUFPS $0xDD, X1, X0, X3
+	VMAXPS  X3, X2, X2
+	VADDPS  X6, X2, X2
+	VMAXPS  X7, X2, X2
+	VMOVUPS X2, (DI)
 
 pooldone:
 	VZEROUPPER
