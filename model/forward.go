@@ -341,6 +341,8 @@ func im2col(l Layer, img, col []float32, y0, y1 int) {
 	H, W := l.In.H, l.In.W
 	OW := l.Out.W
 	cols := (y1 - y0) * OW
+	// No window reaches past the image: no cell of col is padding.
+	unpadded := l.Pad == (Padding{}) && (l.Out.H-1)*s+k <= H && (OW-1)*s+k <= W
 	r := 0
 	for c := range l.In.C {
 		plane := img[c*H*W : (c+1)*H*W]
@@ -348,8 +350,12 @@ func im2col(l Layer, img, col []float32, y0, y1 int) {
 			for kx := range k {
 				dst := col[r*cols : (r+1)*cols]
 				r++
-				if s == 1 && OW == W {
+				switch {
+				case s == 1 && OW == W:
 					shifted(dst, plane, H, W, y0, y1, ky-l.Pad.Top, kx-l.Pad.Left)
+					continue
+				case unpadded:
+					gather(dst, plane[ky*W+kx:], W, s, y0, y1, OW)
 					continue
 				}
 				// Output columns whose input x = ox*s + off is inside the
@@ -379,6 +385,21 @@ func im2col(l Layer, img, col []float32, y0, y1 int) {
 	}
 }
 
+// gather writes dst[(oy-y0)*OW+ox] = src[oy*s*W+ox*s] for output rows
+// y0..y1: im2col's row for one kernel offset (src starts there) of a
+// strided convolution whose windows all lie inside the image, in one loop
+// with no bookkeeping per row, since no cell is padding.
+func gather(dst, src []float32, W, s, y0, y1, OW int) {
+	j := 0
+	for oy := y0; oy < y1; oy++ {
+		row := src[oy*s*W : oy*s*W+(OW-1)*s+1]
+		for ox := range OW {
+			dst[j] = row[ox*s]
+			j++
+		}
+	}
+}
+
 // shifted writes rows y0..y1 of plane (H x W) moved by dy rows and dx
 // columns into dst: dst[(y-y0)*W+x] = plane[(y+dy)*W+x+dx], zero where that
 // falls outside the plane. It is im2col's row for one kernel offset of a
@@ -404,14 +425,20 @@ func shifted(dst, plane []float32, H, W, y0, y1, dy, dx int) {
 	if from < to { // else every cell is out of its row: |dx| >= W
 		copy(dst[from:to], plane[from+off:to+off])
 	}
+	// The cells to clear are one or two a row: a loop, not a call to
+	// clear per row.
 	switch edge := min(abs(dx), W); {
 	case dx < 0:
 		for p := lo; p < hi; p += W {
-			clear(dst[p : p+edge])
+			for i := range dst[p : p+edge] {
+				dst[p+i] = 0
+			}
 		}
 	case dx > 0:
 		for p := lo; p < hi; p += W {
-			clear(dst[p+W-edge : p+W])
+			for i := range dst[p+W-edge : p+W] {
+				dst[p+W-edge+i] = 0
+			}
 		}
 	}
 }
