@@ -80,8 +80,9 @@ func compile(layers []Layer) []step {
 
 // scratch is one worker's buffers, kept between batches.
 type scratch struct {
-	col, prod, pool, a, b []float32 // one image's
-	spatial, concat       []float32 // the batch's, between the layers
+	col, prod, pool, a, b []float32   // one image's
+	spatial               [][]float32 // each branch's output for the batch
+	concat                []float32   // the branches' outputs side by side
 	batch                 [2][]float32
 }
 
@@ -169,22 +170,37 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 	return out
 }
 
-// forward runs count images through the network into out.
+// forward runs count images through the network into out. Each image
+// goes through every branch's spatial layers in turn while it is in the
+// cache (branch by branch, the shallow branches found it evicted by the
+// backbone's work on the rest of the batch); the dense layers then run on
+// the whole batch.
 func (n *Net) forward(x []float32, count int, out []float32) {
 	sc := n.scratch.Get().(*scratch)
 	defer n.scratch.Put(sc)
 	in := n.arch.Input.Size()
+	if len(sc.spatial) < len(n.branches) {
+		sc.spatial = make([][]float32, len(n.branches))
+	}
+	for i := range count {
+		img := x[i*in : (i+1)*in]
+		for bi, steps := range n.branches {
+			spatial := n.spatial[bi]
+			if spatial == 0 {
+				continue
+			}
+			size := steps[spatial-1].outShape().Size()
+			h := grow(&sc.spatial[bi], count*size)
+			copy(h[i*size:], n.image(steps[:spatial], img, sc))
+		}
+	}
 	concat := grow(&sc.concat, count*n.width) // (count, total branch width)
 	off := 0
 	for bi, steps := range n.branches {
 		spatial := n.spatial[bi]
 		h := x
 		if spatial > 0 {
-			size := steps[spatial-1].outShape().Size()
-			h = grow(&sc.spatial, count*size)
-			for i := range count {
-				copy(h[i*size:], n.image(steps[:spatial], x[i*in:(i+1)*in], sc))
-			}
+			h = sc.spatial[bi][:count*steps[spatial-1].outShape().Size()]
 		}
 		for _, st := range steps[spatial:] {
 			h = n.batch(st, h, count, sc)
@@ -353,35 +369,52 @@ func im2col(l Layer, img, col []float32, y0, y1 int) {
 				switch {
 				case s == 1 && OW == W:
 					shifted(dst, plane, H, W, y0, y1, ky-l.Pad.Top, kx-l.Pad.Left)
-					continue
 				case unpadded:
 					gather(dst, plane[ky*W+kx:], W, s, y0, y1, OW)
-					continue
-				}
-				// Output columns whose input x = ox*s + off is inside the
-				// row: [lo, hi), the same for every row.
-				off := kx - l.Pad.Left
-				lo := min(max((-off+s-1)/s, 0), OW)
-				hi := min(max((W-off+s-1)/s, lo), OW)
-				for oy := y0; oy < y1; oy++ {
-					y := oy*s + ky - l.Pad.Top
-					d := dst[(oy-y0)*OW : (oy-y0+1)*OW]
-					if y < 0 || y >= H {
-						clear(d)
-						continue
-					}
-					clear(d[:lo])
-					clear(d[hi:])
-					if lo == hi {
-						continue
-					}
-					src := plane[y*W+lo*s+off : y*W+(hi-1)*s+off+1]
-					for i := range d[lo:hi] {
-						d[lo+i] = src[i*s]
-					}
+				default:
+					strided(dst, plane, l, ky, kx, y0, y1)
 				}
 			}
 		}
+	}
+}
+
+// strided writes im2col's row for kernel offset (ky, kx) of output rows
+// y0..y1 of a convolution with any stride and padding, zero where a
+// window reaches into the padding.
+func strided(dst, plane []float32, l Layer, ky, kx, y0, y1 int) {
+	s, H, W, OW := l.Stride, l.In.H, l.In.W, l.Out.W
+	// Output columns whose input x = ox*s + off is inside the row: [lo,
+	// hi), the same for every row.
+	off := kx - l.Pad.Left
+	lo := min(max((-off+s-1)/s, 0), OW)
+	hi := min(max((W-off+s-1)/s, lo), OW)
+	for oy := y0; oy < y1; oy++ {
+		y := oy*s + ky - l.Pad.Top
+		d := dst[(oy-y0)*OW : (oy-y0+1)*OW]
+		if y < 0 || y >= H {
+			clear(d)
+			continue
+		}
+		clear(d[:lo])
+		clear(d[hi:])
+		if lo == hi {
+			continue
+		}
+		everyNth(d[lo:hi], plane[y*W+lo*s+off:y*W+(hi-1)*s+off+1], s)
+	}
+}
+
+// everyNth writes dst[i] = src[i*n] for every i.
+//
+// Not inlined: inside its callers, short of registers, the compiler kept
+// the loop's counters on the stack, a store and a reload per value.
+//
+//go:noinline
+func everyNth(dst, src []float32, n int) {
+	src = src[:(len(dst)-1)*n+1]
+	for i := range dst {
+		dst[i] = src[i*n]
 	}
 }
 
@@ -390,13 +423,9 @@ func im2col(l Layer, img, col []float32, y0, y1 int) {
 // strided convolution whose windows all lie inside the image, in one loop
 // with no bookkeeping per row, since no cell is padding.
 func gather(dst, src []float32, W, s, y0, y1, OW int) {
-	j := 0
 	for oy := y0; oy < y1; oy++ {
 		row := src[oy*s*W : oy*s*W+(OW-1)*s+1]
-		for ox := range OW {
-			dst[j] = row[ox*s]
-			j++
-		}
+		everyNth(dst[(oy-y0)*OW:(oy-y0+1)*OW], row, s)
 	}
 }
 
@@ -505,12 +534,32 @@ func maxPool(l Layer, h, out, bias []float32, relu bool, acc *[]float32) {
 func globalAvgPool(l Layer, h, out []float32) {
 	hw := l.In.H * l.In.W
 	for c := range out {
-		var s float32
-		for _, v := range h[c*hw : (c+1)*hw] {
-			s += v
-		}
-		out[c] = s / float32(hw)
+		out[c] = sum(h[c*hw:(c+1)*hw]) / float32(hw)
 	}
+}
+
+// sum adds up v in eight running sums: one sum would make each addition
+// wait for the one before (four cycles each), eight keep the adder busy.
+// They are separate variables, which the compiler keeps in registers (an
+// array would live in memory).
+func sum(v []float32) float32 {
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	for len(v) >= 8 {
+		w := (*[8]float32)(v)
+		s0 += w[0]
+		s1 += w[1]
+		s2 += w[2]
+		s3 += w[3]
+		s4 += w[4]
+		s5 += w[5]
+		s6 += w[6]
+		s7 += w[7]
+		v = v[8:]
+	}
+	for _, x := range v {
+		s0 += x
+	}
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
 // dense runs a dense layer on count rows of h into out.

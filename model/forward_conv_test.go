@@ -191,3 +191,19 @@ func TestForwardAllocations(t *testing.T) {
 		t.Errorf("%.1f allocations a batch, want 1 (the result)", allocs)
 	}
 }
+
+// TestSum checks the eight-way sum behind global average pooling against a
+// float64 sum, for every length around its blocks of eight.
+func TestSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := range 27 {
+		v := randomValues(rng, n)
+		var want float64
+		for _, x := range v {
+			want += float64(x)
+		}
+		if got := sum(v); math.Abs(float64(got)-want) > 1e-5 {
+			t.Errorf("sum of %d values = %g, want %g", n, got, want)
+		}
+	}
+}
