@@ -32,11 +32,14 @@ func BLAS() string { return blasName }
 // later changes to them (the trainer uses that to evaluate while it trains).
 // A Net is safe for concurrent use.
 //
-// Each branch runs image by image through its spatial layers (one image's
-// activations stay in the cache), a convolution's bias, ReLU and the
-// max-pool after it applied in one pass over its product, in buffers each
-// worker reuses from batch to batch; the dense layers then run on the
-// whole batch.
+// Each image runs through every branch's spatial layers in turn (its
+// activations stay in the core's cache); a convolution works a block of
+// output rows at a time (im2col of the block, its product, then the bias,
+// ReLU and the max-pool after it while the product is in the cache, see
+// internal/epilogue); the dense layers then run on the whole batch. Every
+// buffer is kept per worker from batch to batch: in steady state a batch
+// allocates only the embeddings Forward returns. Workers split a batch
+// into runs of whole images and share nothing but the weights.
 type Net struct {
 	arch     Arch
 	weights  map[string][]float32
