@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 
@@ -37,9 +38,10 @@ func BLAS() string { return blasName }
 // output rows at a time (im2col of the block, its product, then the bias,
 // ReLU and the max-pool after it while the product is in the cache, see
 // internal/epilogue); the dense layers then run on the whole batch. Every
-// buffer is kept per worker from batch to batch: in steady state a batch
-// allocates only the embeddings Forward returns. Workers split a batch
-// into runs of whole images and share nothing but the weights.
+// buffer is kept from batch to batch: in steady state a batch allocates
+// only the embeddings Forward returns (and, with more than one worker,
+// their goroutines). Workers take a batch's images one at a time as they
+// come free, so a worker slowed by other jobs does less of the batch.
 type Net struct {
 	arch     Arch
 	weights  map[string][]float32
@@ -49,6 +51,7 @@ type Net struct {
 	width    int      // the branches' outputs, concatenated
 	head     []step
 	scratch  sync.Pool // of *scratch
+	batches  sync.Pool // of *batchScratch
 }
 
 // step is one operation of the compiled network: a layer, and for a
@@ -81,12 +84,18 @@ func compile(layers []Layer) []step {
 	return out
 }
 
-// scratch is one worker's buffers, kept between batches.
+// scratch is one worker's buffers for one image at a time, kept between
+// images and batches.
 type scratch struct {
-	col, prod, pool, a, b []float32   // one image's
-	spatial               [][]float32 // each branch's output for the batch
-	concat                []float32   // the branches' outputs side by side
-	batch                 [2][]float32
+	col, prod, pool, a, b []float32
+}
+
+// batchScratch is one call's buffers for the whole batch, kept between
+// batches: workers write their images' rows of spatial side by side.
+type batchScratch struct {
+	spatial [][]float32 // each branch's spatial output, image by image
+	concat  []float32   // the branches' outputs side by side
+	batch   [2][]float32
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -136,6 +145,7 @@ func newNet(a Arch, weights map[string][]float32, workers int) *Net {
 		n.width += b.Layers[len(b.Layers)-1].Out.Size()
 	}
 	n.scratch.New = func() any { return new(scratch) }
+	n.batches.New = func() any { return new(batchScratch) }
 	return n
 }
 
@@ -154,59 +164,75 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		panic(fmt.Sprintf("model: Forward: %d values for %d images of %d", len(x), count, in))
 	}
 	out := make([]float32, count*n.Dim())
+	bs := n.batches.Get().(*batchScratch)
+	defer n.batches.Put(bs)
+	if len(bs.spatial) < len(n.branches) {
+		bs.spatial = make([][]float32, len(n.branches))
+	}
+	for bi, steps := range n.branches {
+		if spatial := n.spatial[bi]; spatial > 0 {
+			bs.spatial[bi] = grow(&bs.spatial[bi], count*steps[spatial-1].outShape().Size())
+		}
+	}
 	workers := min(n.workers, count)
 	if workers <= 1 {
-		n.forward(x, count, out)
-		return out
+		sc := n.scratch.Get().(*scratch)
+		for i := range count {
+			n.spatialImage(x, i, bs, sc)
+		}
+		n.scratch.Put(sc)
+	} else {
+		// Workers take the next image as they come free: a worker slowed
+		// by another job on its core does less of the batch, not holds
+		// up the rest.
+		var next atomic.Int64
+		work := func() {
+			sc := n.scratch.Get().(*scratch)
+			defer n.scratch.Put(sc)
+			for i := int(next.Add(1) - 1); i < count; i = int(next.Add(1) - 1) {
+				n.spatialImage(x, i, bs, sc)
+			}
+		}
+		var wg sync.WaitGroup
+		for range workers - 1 {
+			wg.Go(work)
+		}
+		work()
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	per := (count + workers - 1) / workers
-	for lo := 0; lo < count; lo += per {
-		hi := min(lo+per, count)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.forward(x[lo*in:hi*in], hi-lo, out[lo*n.Dim():hi*n.Dim()])
-		}()
-	}
-	wg.Wait()
+	n.dense(x, count, bs, out)
 	return out
 }
 
-// forward runs count images through the network into out. Each image
-// goes through every branch's spatial layers in turn while it is in the
-// cache (branch by branch, the shallow branches found it evicted by the
-// backbone's work on the rest of the batch); the dense layers then run on
-// the whole batch.
-func (n *Net) forward(x []float32, count int, out []float32) {
-	sc := n.scratch.Get().(*scratch)
-	defer n.scratch.Put(sc)
+// spatialImage runs image i of x through every branch's spatial layers in
+// turn, while it is in the cache, into its rows of bs.spatial.
+func (n *Net) spatialImage(x []float32, i int, bs *batchScratch, sc *scratch) {
 	in := n.arch.Input.Size()
-	if len(sc.spatial) < len(n.branches) {
-		sc.spatial = make([][]float32, len(n.branches))
-	}
-	for i := range count {
-		img := x[i*in : (i+1)*in]
-		for bi, steps := range n.branches {
-			spatial := n.spatial[bi]
-			if spatial == 0 {
-				continue
-			}
-			size := steps[spatial-1].outShape().Size()
-			h := grow(&sc.spatial[bi], count*size)
-			copy(h[i*size:], n.image(steps[:spatial], img, sc))
+	img := x[i*in : (i+1)*in]
+	for bi, steps := range n.branches {
+		spatial := n.spatial[bi]
+		if spatial == 0 {
+			continue
 		}
+		size := steps[spatial-1].outShape().Size()
+		copy(bs.spatial[bi][i*size:(i+1)*size], n.image(steps[:spatial], img, sc))
 	}
-	concat := grow(&sc.concat, count*n.width) // (count, total branch width)
+}
+
+// dense runs the layers after the spatial ones on the whole batch: each
+// branch's rest, then the head on the branches' outputs side by side. The
+// products are small; Sgemm splits the largest across idle cores.
+func (n *Net) dense(x []float32, count int, bs *batchScratch, out []float32) {
+	concat := grow(&bs.concat, count*n.width) // (count, total branch width)
 	off := 0
 	for bi, steps := range n.branches {
 		spatial := n.spatial[bi]
 		h := x
 		if spatial > 0 {
-			h = sc.spatial[bi][:count*steps[spatial-1].outShape().Size()]
+			h = bs.spatial[bi][:count*steps[spatial-1].outShape().Size()]
 		}
 		for _, st := range steps[spatial:] {
-			h = n.batch(st, h, count, sc)
+			h = n.batch(st, h, count, bs)
 		}
 		bw := len(h) / count
 		for i := range count {
@@ -216,7 +242,7 @@ func (n *Net) forward(x []float32, count int, out []float32) {
 	}
 	h := concat
 	for _, st := range n.head {
-		h = n.batch(st, h, count, sc)
+		h = n.batch(st, h, count, bs)
 	}
 	copy(out, h)
 }
@@ -257,16 +283,16 @@ func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
 }
 
 // batch runs a step on count activations at once, into whichever of
-// sc's two batch buffers h is not.
-func (n *Net) batch(st step, h []float32, count int, sc *scratch) []float32 {
-	buf := &sc.batch[0]
+// bs's two batch buffers h is not.
+func (n *Net) batch(st step, h []float32, count int, bs *batchScratch) []float32 {
+	buf := &bs.batch[0]
 	if cap(*buf) > 0 && len(h) > 0 && &(*buf)[:1][0] == &h[0] {
-		buf = &sc.batch[1]
+		buf = &bs.batch[1]
 	}
 	out := grow(buf, count*st.Out.Size())
 	switch st.Kind {
 	case Dense:
-		n.dense(st.Layer, h, count, out)
+		n.fullyConnected(st.Layer, h, count, out)
 	case L2Normalize:
 		copy(out, h)
 		l2Normalize(out, st.In.Size())
@@ -565,8 +591,8 @@ func sum(v []float32) float32 {
 	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
-// dense runs a dense layer on count rows of h into out.
-func (n *Net) dense(l Layer, h []float32, count int, out []float32) {
+// fullyConnected runs a dense layer on count rows of h into out.
+func (n *Net) fullyConnected(l Layer, h []float32, count int, out []float32) {
 	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
 	in, o := l.In.Size(), l.Out.C
 	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 0, out, o)

@@ -207,3 +207,45 @@ func TestSum(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardWorkers checks that workers taking images as they come free
+// give the embeddings one worker gives, to the bit, for batches that do
+// and do not divide among them, and that a Net is safe for concurrent use
+// (with -race): two batches run at once on the same Net.
+func TestForwardWorkers(t *testing.T) {
+	m, err := New(DefaultSpec(), UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(1)
+	one, err := NewNet(m, &NetOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := NewNet(m, &NetOptions{Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, batch := range []int{1, 2, 6, 7} {
+		x := randomValues(rng, batch*one.InputShape().Size())
+		want := one.Forward(x, batch)
+		got := make([][]float32, 2)
+		done := make(chan int)
+		for g := range got {
+			go func() {
+				got[g] = many.Forward(x, batch)
+				done <- g
+			}()
+		}
+		<-done
+		<-done
+		for g := range got {
+			for i := range want {
+				if got[g][i] != want[i] {
+					t.Fatalf("batch %d, call %d: value %d is %g with 3 workers, %g with one", batch, g, i, got[g][i], want[i])
+				}
+			}
+		}
+	}
+}
