@@ -165,6 +165,22 @@ func TestShifted(t *testing.T) {
 	}
 }
 
+// mustDefaultNet is the Net of DefaultSpec with Initialize(1)'s weights,
+// on the given number of workers.
+func mustDefaultNet(t *testing.T, workers int) *Net {
+	t.Helper()
+	m, err := New(DefaultSpec(), UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(1)
+	net, err := NewNet(m, &NetOptions{Workers: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
 // raceEnabled is set in builds with the race detector (race_test.go).
 var raceEnabled bool
 
@@ -175,15 +191,7 @@ func TestForwardAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop buffers at random")
 	}
-	m, err := New(DefaultSpec(), UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Initialize(1)
-	net, err := NewNet(m, &NetOptions{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	net := mustDefaultNet(t, 1)
 	const batch = 3
 	x := randomValues(rand.New(rand.NewPCG(7, 8)), batch*net.InputShape().Size())
 	net.Forward(x, batch) // the first batch sizes the buffers
@@ -213,19 +221,7 @@ func TestSum(t *testing.T) {
 // and do not divide among them, and that a Net is safe for concurrent use
 // (with -race): two batches run at once on the same Net.
 func TestForwardWorkers(t *testing.T) {
-	m, err := New(DefaultSpec(), UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Initialize(1)
-	one, err := NewNet(m, &NetOptions{Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	many, err := NewNet(m, &NetOptions{Workers: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	one, many := mustDefaultNet(t, 1), mustDefaultNet(t, 3)
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, batch := range []int{1, 2, 6, 7} {
 		x := randomValues(rng, batch*one.InputShape().Size())
