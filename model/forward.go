@@ -441,6 +441,9 @@ func strided(dst, plane []float32, l Layer, ky, kx, y0, y1 int) {
 //
 //go:noinline
 func everyNth(dst, src []float32, n int) {
+	if len(dst) == 0 {
+		return
+	}
 	src = src[:(len(dst)-1)*n+1]
 	for i := range dst {
 		dst[i] = src[i*n]
@@ -449,8 +452,8 @@ func everyNth(dst, src []float32, n int) {
 
 // gather writes dst[(oy-y0)*OW+ox] = src[oy*s*W+ox*s] for output rows
 // y0..y1: im2col's row for one kernel offset (src starts there) of a
-// strided convolution whose windows all lie inside the image, in one loop
-// with no bookkeeping per row, since no cell is padding.
+// strided convolution whose windows all lie inside the image: no cell is
+// padding, so no row needs the bounds strided works out.
 func gather(dst, src []float32, W, s, y0, y1, OW int) {
 	for oy := y0; oy < y1; oy++ {
 		row := src[oy*s*W : oy*s*W+(OW-1)*s+1]
