@@ -5,9 +5,11 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/deeprank/deeprank/internal/epilogue"
 	gosgemm "github.com/deeprank/deeprank/internal/sgemm"
 )
 
@@ -31,18 +33,25 @@ func BLAS() string { return blasName }
 // later changes to them (the trainer uses that to evaluate while it trains).
 // A Net is safe for concurrent use.
 //
-// Each branch runs image by image through its spatial layers (one image's
-// activations stay in the cache), a convolution's bias, ReLU and the
-// max-pool after it applied in one pass over its product, in buffers each
-// worker reuses from batch to batch; the dense layers then run on the
-// whole batch.
+// Each image runs through every branch's spatial layers in turn (its
+// activations stay in the core's cache); a convolution works a block of
+// output rows at a time (im2col of the block, its product, then the bias,
+// ReLU and the max-pool after it while the product is in the cache, see
+// internal/epilogue); the dense layers then run on the whole batch. Every
+// buffer is kept from batch to batch: in steady state a batch allocates
+// only the embeddings Forward returns (and, with more than one worker,
+// their goroutines). Workers take a batch's images one at a time as they
+// come free, so a worker slowed by other jobs does less of the batch.
 type Net struct {
 	arch     Arch
 	weights  map[string][]float32
 	workers  int
 	branches [][]step // each branch's layers, fused
+	spatial  []int    // how many of each branch's steps run image by image
+	width    int      // the branches' outputs, concatenated
 	head     []step
 	scratch  sync.Pool // of *scratch
+	batches  sync.Pool // of *batchScratch
 }
 
 // step is one operation of the compiled network: a layer, and for a
@@ -75,9 +84,18 @@ func compile(layers []Layer) []step {
 	return out
 }
 
-// scratch is one worker's buffers, kept between batches.
+// scratch is one worker's buffers for one image at a time, kept between
+// images and batches.
 type scratch struct {
-	col, prod, a, b []float32
+	col, prod, pool, a, b []float32
+}
+
+// batchScratch is one call's buffers for the whole batch, kept between
+// batches: workers write their images' rows of spatial side by side.
+type batchScratch struct {
+	spatial [][]float32 // each branch's spatial output, image by image
+	concat  []float32   // the branches' outputs side by side
+	batch   [2][]float32
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -117,9 +135,17 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 func newNet(a Arch, weights map[string][]float32, workers int) *Net {
 	n := &Net{arch: a, weights: weights, workers: workers, head: compile(a.Head)}
 	for _, b := range a.Branches {
-		n.branches = append(n.branches, compile(b.Layers))
+		steps := compile(b.Layers)
+		spatial := 0
+		for spatial < len(steps) && steps[spatial].perImage() {
+			spatial++
+		}
+		n.branches = append(n.branches, steps)
+		n.spatial = append(n.spatial, spatial)
+		n.width += b.Layers[len(b.Layers)-1].Out.Size()
 	}
 	n.scratch.New = func() any { return new(scratch) }
+	n.batches.New = func() any { return new(batchScratch) }
 	return n
 }
 
@@ -138,61 +164,85 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		panic(fmt.Sprintf("model: Forward: %d values for %d images of %d", len(x), count, in))
 	}
 	out := make([]float32, count*n.Dim())
+	bs := n.batches.Get().(*batchScratch)
+	defer n.batches.Put(bs)
+	if len(bs.spatial) < len(n.branches) {
+		bs.spatial = make([][]float32, len(n.branches))
+	}
+	for bi, steps := range n.branches {
+		if spatial := n.spatial[bi]; spatial > 0 {
+			bs.spatial[bi] = grow(&bs.spatial[bi], count*steps[spatial-1].outShape().Size())
+		}
+	}
 	workers := min(n.workers, count)
 	if workers <= 1 {
-		n.forward(x, count, out)
-		return out
+		sc := n.scratch.Get().(*scratch)
+		for i := range count {
+			n.spatialImage(x, i, bs, sc)
+		}
+		n.scratch.Put(sc)
+	} else {
+		// Workers take the next image as they come free: a worker slowed
+		// by another job on its core does less of the batch, not holds
+		// up the rest.
+		var next atomic.Int64
+		work := func() {
+			sc := n.scratch.Get().(*scratch)
+			defer n.scratch.Put(sc)
+			for i := int(next.Add(1) - 1); i < count; i = int(next.Add(1) - 1) {
+				n.spatialImage(x, i, bs, sc)
+			}
+		}
+		var wg sync.WaitGroup
+		for range workers - 1 {
+			wg.Go(work)
+		}
+		work()
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	per := (count + workers - 1) / workers
-	for lo := 0; lo < count; lo += per {
-		hi := min(lo+per, count)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.forward(x[lo*in:hi*in], hi-lo, out[lo*n.Dim():hi*n.Dim()])
-		}()
-	}
-	wg.Wait()
+	n.dense(x, count, bs, out)
 	return out
 }
 
-// forward runs count images through the network into out.
-func (n *Net) forward(x []float32, count int, out []float32) {
-	sc := n.scratch.Get().(*scratch)
-	defer n.scratch.Put(sc)
-	width := 0
-	for _, b := range n.arch.Branches {
-		width += b.Layers[len(b.Layers)-1].Out.Size()
+// spatialImage runs image i of x through every branch's spatial layers in
+// turn, while it is in the cache, into its rows of bs.spatial.
+func (n *Net) spatialImage(x []float32, i int, bs *batchScratch, sc *scratch) {
+	in := n.arch.Input.Size()
+	img := x[i*in : (i+1)*in]
+	for bi, steps := range n.branches {
+		spatial := n.spatial[bi]
+		if spatial == 0 {
+			continue
+		}
+		size := steps[spatial-1].outShape().Size()
+		copy(bs.spatial[bi][i*size:(i+1)*size], n.image(steps[:spatial], img, sc))
 	}
-	concat := make([]float32, count*width) // (count, total branch width)
+}
+
+// dense runs the layers after the spatial ones on the whole batch: each
+// branch's rest, then the head on the branches' outputs side by side. The
+// products are small; Sgemm splits the largest across idle cores.
+func (n *Net) dense(x []float32, count int, bs *batchScratch, out []float32) {
+	concat := grow(&bs.concat, count*n.width) // (count, total branch width)
 	off := 0
 	for bi, steps := range n.branches {
-		spatial := 0
-		for spatial < len(steps) && steps[spatial].perImage() {
-			spatial++
-		}
+		spatial := n.spatial[bi]
 		h := x
 		if spatial > 0 {
-			shape := steps[spatial-1].outShape()
-			h = make([]float32, count*shape.Size())
-			for i := range count {
-				img := n.image(steps[:spatial], x[i*n.arch.Input.Size():(i+1)*n.arch.Input.Size()], sc)
-				copy(h[i*shape.Size():], img)
-			}
+			h = bs.spatial[bi][:count*steps[spatial-1].outShape().Size()]
 		}
 		for _, st := range steps[spatial:] {
-			h = n.batch(st, h, count)
+			h = n.batch(st, h, count, bs)
 		}
-		bw := n.arch.Branches[bi].Layers[len(n.arch.Branches[bi].Layers)-1].Out.Size()
+		bw := len(h) / count
 		for i := range count {
-			copy(concat[i*width+off:], h[i*bw:(i+1)*bw])
+			copy(concat[i*n.width+off:], h[i*bw:(i+1)*bw])
 		}
 		off += bw
 	}
 	h := concat
 	for _, st := range n.head {
-		h = n.batch(st, h, count)
+		h = n.batch(st, h, count, bs)
 	}
 	copy(out, h)
 }
@@ -218,7 +268,7 @@ func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
 		case Conv:
 			n.conv(st, h, out, sc)
 		case MaxPool:
-			maxPool(st.Layer, h, out, nil, false)
+			maxPool(st.Layer, h, out, nil, false, &sc.pool)
 		case GlobalAvgPool:
 			globalAvgPool(st.Layer, h, out)
 		case L2Normalize:
@@ -232,105 +282,251 @@ func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
 	return h
 }
 
-// batch runs a step on count activations at once.
-func (n *Net) batch(st step, h []float32, count int) []float32 {
+// batch runs a step on count activations at once, into whichever of
+// bs's two batch buffers h is not.
+func (n *Net) batch(st step, h []float32, count int, bs *batchScratch) []float32 {
+	buf := &bs.batch[0]
+	if cap(*buf) > 0 && len(h) > 0 && &(*buf)[:1][0] == &h[0] {
+		buf = &bs.batch[1]
+	}
+	out := grow(buf, count*st.Out.Size())
 	switch st.Kind {
 	case Dense:
-		return n.dense(st.Layer, h, count)
+		n.fullyConnected(st.Layer, h, count, out)
 	case L2Normalize:
-		out := make([]float32, len(h))
 		copy(out, h)
 		l2Normalize(out, st.In.Size())
-		return out
+	default:
+		panic("model: no batch pass for layer kind " + st.Kind.String())
 	}
-	panic("model: no batch pass for layer kind " + st.Kind.String())
+	return out
 }
 
-// conv convolves one image into out: the product of the weights and the
-// image's windows (im2col), then its bias and ReLU, and the max-pool that
-// follows, in one pass over the product.
+// colChunk is about how many values of im2col's matrix a convolution
+// lays out at a time: a block of output rows whose windows (128 KiB) and
+// product stay in the core's own cache between im2col, the product and
+// the pass that adds the bias, clamps and pools, and leave the shared L3
+// cache to the other core.
+const colChunk = 32 << 10
+
+// chunkRows is how many output rows of st's convolution are computed at a
+// time: about colChunk values of its im2col matrix, an even number when a
+// plain 2x2 pool follows (each block then pools into whole rows), and all
+// of them when another pool follows, whose windows may straddle blocks.
+func chunkRows(st step) int {
+	l := st.Layer
+	if st.pool != nil && !plainPool(*st.pool) {
+		return l.Out.H
+	}
+	rows := max(colChunk/(l.In.C*l.Kernel*l.Kernel*l.Out.W), 1)
+	if st.pool != nil {
+		rows = max(rows/2*2, 2)
+	}
+	return min(rows, l.Out.H)
+}
+
+// plainPool reports whether a pool is the backbone's 2x2, stride 2,
+// unpadded one on even sides, which epilogue.Pool2x2 does a row at a time.
+func plainPool(l Layer) bool {
+	return l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && l.In.H%2 == 0 && l.In.W%2 == 0
+}
+
+// conv convolves one image into out, a block of output rows at a time
+// (chunkRows): im2col of the block's windows, their product with the
+// weights, then the bias, ReLU and the max-pool that follows in one pass
+// over the block's product while it is in the cache.
 func (n *Net) conv(st step, h, out []float32, sc *scratch) {
 	l := st.Layer
 	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
 	ckk := l.In.C * l.Kernel * l.Kernel
-	hw := l.Out.H * l.Out.W
-	col := grow(&sc.col, ckk*hw)
-	im2col(l, h, col)
-	prod := out
-	if st.pool != nil {
-		prod = grow(&sc.prod, l.Out.Size())
+	OH, OW := l.Out.H, l.Out.W
+	floor := float32(math.Inf(-1))
+	if l.ReLU {
+		floor = 0
 	}
-	// prod (Cout x HW) = w (Cout x CKK) * col (CKK x HW)
-	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, hw, ckk, 1, w, ckk, col, hw, 0, prod, hw)
-	if st.pool != nil {
-		maxPool(*st.pool, prod, out, b, l.ReLU)
-		return
-	}
-	for c := range l.Out.C {
-		row := out[c*hw : (c+1)*hw]
-		if l.ReLU {
-			for j, v := range row {
-				row[j] = max(v+b[c], 0)
+	rows := chunkRows(st)
+	for y0 := 0; y0 < OH; y0 += rows {
+		y1 := min(y0+rows, OH)
+		cols := (y1 - y0) * OW
+		col := grow(&sc.col, ckk*cols)
+		im2col(l, h, col, y0, y1)
+		if st.pool == nil {
+			// Straight into the output's rows y0..y1 of each channel.
+			prod := out[y0*OW:]
+			sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, cols, ckk, 1, w, ckk, col, cols, 0, prod, OH*OW)
+			for c := range l.Out.C {
+				row := out[c*OH*OW+y0*OW : c*OH*OW+y1*OW]
+				epilogue.BiasFloor(row, row, b[c], floor)
 			}
-		} else {
-			for j := range row {
-				row[j] += b[c]
+			continue
+		}
+		// prod (Cout x cols) = w (Cout x CKK) * col (CKK x cols)
+		prod := grow(&sc.prod, l.Out.C*cols)
+		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, cols, ckk, 1, w, ckk, col, cols, 0, prod, cols)
+		if !plainPool(*st.pool) {
+			maxPool(*st.pool, prod, out, b, l.ReLU, &sc.pool)
+			continue
+		}
+		PH, PW := st.pool.Out.H, st.pool.Out.W
+		for c := range l.Out.C {
+			p := prod[c*cols : (c+1)*cols]
+			for y := 0; y < y1-y0; y += 2 {
+				dst := out[c*PH*PW+(y0+y)/2*PW:][:PW]
+				epilogue.Pool2x2(dst, p[y*OW:(y+1)*OW], p[(y+1)*OW:(y+2)*OW], b[c], floor)
 			}
 		}
 	}
 }
 
-// im2col lays out every kernel window of one image as a column: row
-// (c, ky, kx), column (oy, ox). Cells in the padding are zero.
-func im2col(l Layer, img, col []float32) {
+// im2col lays out the kernel windows of output rows y0..y1 of one image
+// as the columns of col: row (c, ky, kx), column (oy-y0, ox). Cells in the
+// padding are zero.
+func im2col(l Layer, img, col []float32, y0, y1 int) {
 	k, s := l.Kernel, l.Stride
 	H, W := l.In.H, l.In.W
-	OH, OW := l.Out.H, l.Out.W
+	OW := l.Out.W
+	cols := (y1 - y0) * OW
+	// No window reaches past the image: no cell of col is padding.
+	unpadded := l.Pad == (Padding{}) && (l.Out.H-1)*s+k <= H && (OW-1)*s+k <= W
 	r := 0
 	for c := range l.In.C {
 		plane := img[c*H*W : (c+1)*H*W]
 		for ky := range k {
 			for kx := range k {
-				dst := col[r*OH*OW : (r+1)*OH*OW]
+				dst := col[r*cols : (r+1)*cols]
 				r++
-				for oy := range OH {
-					y := oy*s + ky - l.Pad.Top
-					d := dst[oy*OW : (oy+1)*OW]
-					if y < 0 || y >= H {
-						clear(d)
-						continue
-					}
-					src := plane[y*W : (y+1)*W]
-					// Output columns whose input x = ox*s + kx - pad is
-					// inside the row: [lo, hi).
-					off := kx - l.Pad.Left
-					lo := min(max((-off+s-1)/s, 0), OW)
-					hi := min(max((W-off+s-1)/s, lo), OW)
-					clear(d[:lo])
-					clear(d[hi:])
-					if s == 1 {
-						copy(d[lo:hi], src[lo+off:hi+off])
-						continue
-					}
-					for ox := lo; ox < hi; ox++ {
-						d[ox] = src[ox*s+off]
-					}
+				switch {
+				case s == 1 && OW == W:
+					shifted(dst, plane, H, W, y0, y1, ky-l.Pad.Top, kx-l.Pad.Left)
+				case unpadded:
+					gather(dst, plane[ky*W+kx:], W, s, y0, y1, OW)
+				default:
+					strided(dst, plane, l, ky, kx, y0, y1)
 				}
 			}
 		}
 	}
 }
 
+// strided writes im2col's row for kernel offset (ky, kx) of output rows
+// y0..y1 of a convolution with any stride and padding, zero where a
+// window reaches into the padding.
+func strided(dst, plane []float32, l Layer, ky, kx, y0, y1 int) {
+	s, H, W, OW := l.Stride, l.In.H, l.In.W, l.Out.W
+	// Output columns whose input x = ox*s + off is inside the row: [lo,
+	// hi), the same for every row.
+	off := kx - l.Pad.Left
+	lo := min(max((-off+s-1)/s, 0), OW)
+	hi := min(max((W-off+s-1)/s, lo), OW)
+	for oy := y0; oy < y1; oy++ {
+		y := oy*s + ky - l.Pad.Top
+		d := dst[(oy-y0)*OW : (oy-y0+1)*OW]
+		if y < 0 || y >= H {
+			clear(d)
+			continue
+		}
+		clear(d[:lo])
+		clear(d[hi:])
+		if lo == hi {
+			continue
+		}
+		everyNth(d[lo:hi], plane[y*W+lo*s+off:y*W+(hi-1)*s+off+1], s)
+	}
+}
+
+// everyNth writes dst[i] = src[i*n] for every i.
+//
+// Not inlined: inside its callers, short of registers, the compiler kept
+// the loop's counters on the stack, a store and a reload per value.
+//
+//go:noinline
+func everyNth(dst, src []float32, n int) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:(len(dst)-1)*n+1]
+	for i := range dst {
+		dst[i] = src[i*n]
+	}
+}
+
+// gather writes dst[(oy-y0)*OW+ox] = src[oy*s*W+ox*s] for output rows
+// y0..y1: im2col's row for one kernel offset (src starts there) of a
+// strided convolution whose windows all lie inside the image: no cell is
+// padding, so no row needs the bounds strided works out.
+func gather(dst, src []float32, W, s, y0, y1, OW int) {
+	for oy := y0; oy < y1; oy++ {
+		row := src[oy*s*W : oy*s*W+(OW-1)*s+1]
+		everyNth(dst[(oy-y0)*OW:(oy-y0+1)*OW], row, s)
+	}
+}
+
+// shifted writes rows y0..y1 of plane (H x W) moved by dy rows and dx
+// columns into dst: dst[(y-y0)*W+x] = plane[(y+dy)*W+x+dx], zero where that
+// falls outside the plane. It is im2col's row for one kernel offset of a
+// stride-1 convolution as wide as its input: one copy of the whole block,
+// since consecutive outputs read consecutive inputs, then the cells that
+// wrapped around a row's end cleared.
+func shifted(dst, plane []float32, H, W, y0, y1, dy, dx int) {
+	// Rows whose source row is inside the plane: [ya, yb).
+	ya := min(max(y0, -dy), y1)
+	yb := max(min(y1, H-dy), ya)
+	clear(dst[:(ya-y0)*W])
+	clear(dst[(yb-y0)*W:])
+	if ya == yb {
+		return
+	}
+	// dst[p] = plane[p+off] for p in [lo, hi), clipped to the plane.
+	lo, hi := (ya-y0)*W, (yb-y0)*W
+	off := (y0+dy)*W + dx
+	from := min(max(lo, -off), hi)
+	to := max(min(hi, H*W-off), from)
+	clear(dst[lo:from])
+	clear(dst[to:hi])
+	if from < to { // else every cell is out of its row: |dx| >= W
+		copy(dst[from:to], plane[from+off:to+off])
+	}
+	// The cells to clear are one or two a row: a loop, not a call to
+	// clear per row.
+	switch edge := min(abs(dx), W); {
+	case dx < 0:
+		for p := lo; p < hi; p += W {
+			for i := range dst[p : p+edge] {
+				dst[p+i] = 0
+			}
+		}
+	case dx > 0:
+		for p := lo; p < hi; p += W {
+			for i := range dst[p+W-edge : p+W] {
+				dst[p+W-edge+i] = 0
+			}
+		}
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 // maxPool pools one image's activations h into out. With bias, it pools
 // a convolution's product and adds the channel's bias after taking the
 // maximum (the same as before: adding a constant and ReLU keep the order),
-// then applies ReLU if relu is set.
-func maxPool(l Layer, h, out, bias []float32, relu bool) {
+// then applies ReLU if relu is set. acc is scratch for one input row.
+//
+// A window's maximum is taken down its rows first, for a whole row of
+// columns at once (independent maxima the CPU overlaps), then across its
+// columns: k + k*k/stride comparisons an output instead of k*k in one
+// dependent chain.
+func maxPool(l Layer, h, out, bias []float32, relu bool, acc *[]float32) {
 	H, W, OH, OW := l.In.H, l.In.W, l.Out.H, l.Out.W
 	floor := float32(math.Inf(-1))
 	if relu {
 		floor = 0
 	}
+	col := grow(acc, W)
 	for c := range l.In.C {
 		in := h[c*H*W : (c+1)*H*W]
 		o := out[c*OH*OW : (c+1)*OH*OW]
@@ -338,31 +534,27 @@ func maxPool(l Layer, h, out, bias []float32, relu bool) {
 		if bias != nil {
 			b = bias[c]
 		}
-		if l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && H%2 == 0 && W%2 == 0 {
-			// The backbone's pool: no clipping, no padding.
+		if plainPool(l) {
 			for oy := range OH {
-				r0 := in[2*oy*W : (2*oy+1)*W]
-				r1 := in[(2*oy+1)*W : (2*oy+2)*W]
-				r1 = r1[:len(r0)]
-				row := o[oy*OW : (oy+1)*OW]
-				for ox := range row {
-					x := 2 * ox
-					row[ox] = max(max(r0[x], r0[x+1], r1[x], r1[x+1])+b, floor)
-				}
+				epilogue.Pool2x2(o[oy*OW:(oy+1)*OW], in[2*oy*W:(2*oy+1)*W], in[(2*oy+1)*W:(2*oy+2)*W], b, floor)
 			}
 			continue
 		}
 		for oy := range OH {
 			y0 := max(oy*l.Stride-l.Pad.Top, 0)
 			y1 := min(oy*l.Stride-l.Pad.Top+l.Kernel, H)
+			copy(col, in[y0*W:(y0+1)*W])
+			for y := y0 + 1; y < y1; y++ {
+				for x, v := range in[y*W : (y+1)*W] {
+					col[x] = max(col[x], v)
+				}
+			}
 			for ox := range OW {
 				x0 := max(ox*l.Stride-l.Pad.Left, 0)
 				x1 := min(ox*l.Stride-l.Pad.Left+l.Kernel, W)
-				m := float32(math.Inf(-1))
-				for y := y0; y < y1; y++ {
-					for _, v := range in[y*W+x0 : y*W+x1] {
-						m = max(m, v)
-					}
+				m := col[x0]
+				for _, v := range col[x0+1 : x1] {
+					m = max(m, v)
 				}
 				o[oy*OW+ox] = max(m+b, floor)
 			}
@@ -374,28 +566,49 @@ func maxPool(l Layer, h, out, bias []float32, relu bool) {
 func globalAvgPool(l Layer, h, out []float32) {
 	hw := l.In.H * l.In.W
 	for c := range out {
-		var s float32
-		for _, v := range h[c*hw : (c+1)*hw] {
-			s += v
-		}
-		out[c] = s / float32(hw)
+		out[c] = sum(h[c*hw:(c+1)*hw]) / float32(hw)
 	}
 }
 
-func (n *Net) dense(l Layer, h []float32, count int) []float32 {
+// sum adds up v in eight running sums: one sum would make each addition
+// wait for the one before (four cycles each), eight keep the adder busy.
+// They are separate variables, which the compiler keeps in registers (an
+// array would live in memory).
+func sum(v []float32) float32 {
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	for len(v) >= 8 {
+		w := (*[8]float32)(v)
+		s0 += w[0]
+		s1 += w[1]
+		s2 += w[2]
+		s3 += w[3]
+		s4 += w[4]
+		s5 += w[5]
+		s6 += w[6]
+		s7 += w[7]
+		v = v[8:]
+	}
+	for _, x := range v {
+		s0 += x
+	}
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+}
+
+// fullyConnected runs a dense layer on count rows of h into out.
+func (n *Net) fullyConnected(l Layer, h []float32, count int, out []float32) {
 	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
 	in, o := l.In.Size(), l.Out.C
-	out := make([]float32, count*o)
-	for i := range count {
-		copy(out[i*o:(i+1)*o], b)
-	}
-	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 1, out, o)
+	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 0, out, o)
+	floor := float32(math.Inf(-1))
 	if l.ReLU {
-		for i, x := range out {
-			out[i] = max(x, 0)
+		floor = 0
+	}
+	for i := range count {
+		row := out[i*o : (i+1)*o]
+		for j := range row {
+			row[j] = max(row[j]+b[j], floor)
 		}
 	}
-	return out
 }
 
 // l2Normalize scales each row of width dim to unit length.

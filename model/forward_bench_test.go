@@ -12,11 +12,14 @@ import (
 	gosgemm "github.com/deeprank/deeprank/internal/sgemm"
 )
 
-// BenchmarkNetForward runs the fast forward pass of the default spec at
-// batch 32 with each BLAS in turn (gonum, internal/sgemm, and OpenBLAS in
-// a build with the openblas tag), on one worker and on GOMAXPROCS, in one
-// run so the images/s compare. images/cpu-s is per second of CPU the
-// process used, steadier than images/s on a machine shared with other jobs.
+// BenchmarkNetForward runs the fast forward pass at batch 32 with each
+// BLAS in turn (gonum, internal/sgemm, and OpenBLAS in a build with the
+// openblas tag), on one worker and on GOMAXPROCS, in one run so the
+// images/s compare: net=spec is DefaultSpec with Initialize(1)'s weights
+// (what the trainer starts from), net=shipped the shipped default model
+// (models/default/model.drk, what scripts/bench-peers.sh runs), whose
+// shallow branches differ. images/cpu-s is per second of CPU the process
+// used, steadier than images/s on a machine shared with other jobs.
 func BenchmarkNetForward(b *testing.B) {
 	const batch = 32
 	impls := []struct {
@@ -29,35 +32,46 @@ func BenchmarkNetForward(b *testing.B) {
 			impl blas.Float32Level3
 		}{"openblas", sgemm})
 	}
-	m, err := New(DefaultSpec(), UnitNormalization())
+	spec, err := New(DefaultSpec(), UnitNormalization())
 	if err != nil {
 		b.Fatal(err)
 	}
-	m.Initialize(1)
-	rng := rand.New(rand.NewPCG(1, 1))
-	x := make([]float32, batch*m.Spec.InputSize*m.Spec.InputSize*3)
-	for i := range x {
-		x[i] = rng.Float32()*2 - 1
+	spec.Initialize(1)
+	shipped, err := Load("../models/default/model.drk")
+	if err != nil {
+		b.Fatal(err)
 	}
+	models := []struct {
+		name string
+		m    *Model
+	}{{"spec", spec}, {"shipped", shipped}}
 	saved := sgemm
 	defer func() { sgemm = saved }()
-	for _, workers := range []int{1, 0} {
-		for _, im := range impls {
-			b.Run(fmt.Sprintf("workers=%d/blas=%s", workers, im.name), func(b *testing.B) {
-				sgemm = im.impl
-				net, err := NewNet(m, &NetOptions{Workers: workers})
-				if err != nil {
-					b.Fatal(err)
-				}
-				cpu0 := cputime.Seconds()
-				for b.Loop() {
-					net.Forward(x, batch)
-				}
-				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
-				if cpu := cputime.Seconds() - cpu0; cpu > 0 {
-					b.ReportMetric(float64(b.N*batch)/cpu, "images/cpu-s")
-				}
-			})
+	for _, mod := range models {
+		m := mod.m
+		rng := rand.New(rand.NewPCG(1, 1))
+		x := make([]float32, batch*m.Spec.InputSize*m.Spec.InputSize*3)
+		for i := range x {
+			x[i] = rng.Float32()*2 - 1
+		}
+		for _, workers := range []int{1, 0} {
+			for _, im := range impls {
+				b.Run(fmt.Sprintf("net=%s/workers=%d/blas=%s", mod.name, workers, im.name), func(b *testing.B) {
+					sgemm = im.impl
+					net, err := NewNet(m, &NetOptions{Workers: workers})
+					if err != nil {
+						b.Fatal(err)
+					}
+					cpu0 := cputime.Seconds()
+					for b.Loop() {
+						net.Forward(x, batch)
+					}
+					b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
+					if cpu := cputime.Seconds() - cpu0; cpu > 0 {
+						b.ReportMetric(float64(b.N*batch)/cpu, "images/cpu-s")
+					}
+				})
+			}
 		}
 	}
 }

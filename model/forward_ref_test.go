@@ -95,7 +95,7 @@ func TestForwardReference(t *testing.T) {
 			if st.perImage() {
 				got = n.image([]step{st}, tc.X, new(scratch))
 			} else {
-				got = n.batch(st, tc.X, 1)
+				got = n.batch(st, tc.X, 1, new(batchScratch))
 			}
 			if err := closeTo(got, tc.Want); err != nil {
 				t.Errorf("%v (padding %+v)", err, l.Pad)

@@ -147,8 +147,13 @@ func (x matrix) cols(j int) matrix {
 	return x
 }
 
-// buffers holds one goroutine's packed panels between calls.
-type buffers struct{ a, b []float32 }
+// buffers holds one goroutine's packed panels between calls, and its
+// scratch tile for edge tiles (a local array would escape to the heap on
+// every call, since the kernel is called through a variable).
+type buffers struct {
+	a, b []float32
+	tile [mr * nr]float32
+}
 
 var pool = sync.Pool{New: func() any { return new(buffers) }}
 
@@ -172,7 +177,7 @@ func grow(s []float32, n int) []float32 {
 func gemm(m, n, k int, alpha float32, A, B matrix, beta float32, C matrix) {
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
-	var tile [mr * nr]float32
+	tile := buf.tile[:]
 	fullRows := m / mr * mr
 	inPlaceB := readsBInPlace(m, B)
 	packedA := n >= packACols
@@ -228,8 +233,8 @@ func gemm(m, n, k int, alpha float32, A, B matrix, beta float32, C matrix) {
 							continue
 						}
 						// An edge tile: multiply into scratch, store what fits.
-						kernel(kcb, ap, rs, cs, bp, ldb, tile[:], nr, 1, 0)
-						storeEdge(C.data[ci:], C.ld, tile[:], min(mr, m-ir), min(nr, ncb-jr), alpha, betaBlock)
+						kernel(kcb, ap, rs, cs, bp, ldb, tile, nr, 1, 0)
+						storeEdge(C.data[ci:], C.ld, tile, min(mr, m-ir), min(nr, ncb-jr), alpha, betaBlock)
 					}
 				}
 			}
@@ -251,14 +256,19 @@ func storeEdge(c []float32, ldc int, tile []float32, rows, cols int, alpha, beta
 	for i := range rows {
 		dst := c[i*ldc : i*ldc+cols]
 		src := tile[i*nr : i*nr+cols]
-		if beta == 0 {
+		switch {
+		case beta == 0 && alpha == 1:
+			// The common case (every forward product): a plain copy,
+			// not a scalar loop.
+			copy(dst, src)
+		case beta == 0:
 			for j, v := range src {
 				dst[j] = alpha * v
 			}
-			continue
-		}
-		for j, v := range src {
-			dst[j] = alpha*v + beta*dst[j]
+		default:
+			for j, v := range src {
+				dst[j] = alpha*v + beta*dst[j]
+			}
 		}
 	}
 }

@@ -159,6 +159,8 @@ func TestSgemm(t *testing.T) {
 		{m: 20, n: 4100, k: 9, alpha: 1, beta: 0.5},                              // n > NC
 		{m: 80, n: 512, k: 40, alpha: 1, beta: 0},                                // B packed: its stride is 2 KiB
 		{m: 100, n: 500, k: 30, padB: 12, alpha: -1, beta: 1},                    // the same by padding
+		{m: 16, n: 1152, k: 27, alpha: 1, beta: 0},                               // a forward block of stage 1: edge rows copied
+		{m: 7, n: 21, k: 3, padC: 5, alpha: 1, beta: 0},                          // edge tile in both directions, copied
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, kn := range kernels() {

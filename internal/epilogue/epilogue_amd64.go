@@ -1,0 +1,30 @@
+//go:build amd64 && !purego
+
+package epilogue
+
+import "golang.org/x/sys/cpu"
+
+// pool2x2AVX2 and biasFloorAVX2 are pool2x2Go and biasFloorGo in AVX2
+// assembly (epilogue_amd64.s) for n outputs, n a multiple of poolVector
+// and of vector.
+//
+//go:noescape
+func pool2x2AVX2(dst, r0, r1 *float32, n int, bias, floor float32)
+
+//go:noescape
+func biasFloorAVX2(dst, src *float32, n int, bias, floor float32)
+
+func init() {
+	// HasAVX2 is only set when the OS saves the ymm registers too.
+	if !cpu.X86.HasAVX2 {
+		return
+	}
+	kernelName = "AVX2"
+	// The callers checked that r0, r1 and src hold what dst needs.
+	pool2x2 = func(dst, r0, r1 []float32, bias, floor float32) {
+		pool2x2AVX2(&dst[0], &r0[0], &r1[0], len(dst), bias, floor)
+	}
+	biasFloor = func(dst, src []float32, bias, floor float32) {
+		biasFloorAVX2(&dst[0], &src[0], len(dst), bias, floor)
+	}
+}

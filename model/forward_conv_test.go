@@ -1,0 +1,247 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naiveConv is a convolution (and the max-pool after it, if any) by
+// definition, in float64: every output sums its window's products
+// directly, with Keras 'same' padding from the layer, and the pool takes
+// the maximum over the window cells inside the input.
+func naiveConv(conv Layer, pool *Layer, x, w, b []float32) []float64 {
+	in, out := conv.In, conv.Out
+	k := conv.Kernel
+	y := make([]float64, out.Size())
+	for o := range out.C {
+		for oy := range out.H {
+			for ox := range out.W {
+				s := float64(b[o])
+				for c := range in.C {
+					for ky := range k {
+						for kx := range k {
+							iy, ix := oy*conv.Stride+ky-conv.Pad.Top, ox*conv.Stride+kx-conv.Pad.Left
+							if iy < 0 || iy >= in.H || ix < 0 || ix >= in.W {
+								continue
+							}
+							s += float64(w[((o*in.C+c)*k+ky)*k+kx]) * float64(x[(c*in.H+iy)*in.W+ix])
+						}
+					}
+				}
+				if conv.ReLU {
+					s = math.Max(s, 0)
+				}
+				y[(o*out.H+oy)*out.W+ox] = s
+			}
+		}
+	}
+	if pool == nil {
+		return y
+	}
+	p := make([]float64, pool.Out.Size())
+	for c := range pool.Out.C {
+		for oy := range pool.Out.H {
+			for ox := range pool.Out.W {
+				m := math.Inf(-1)
+				for ky := range pool.Kernel {
+					for kx := range pool.Kernel {
+						iy, ix := oy*pool.Stride+ky-pool.Pad.Top, ox*pool.Stride+kx-pool.Pad.Left
+						if iy >= 0 && iy < out.H && ix >= 0 && ix < out.W {
+							m = math.Max(m, y[(c*out.H+iy)*out.W+ix])
+						}
+					}
+				}
+				p[(c*pool.Out.H+oy)*pool.Out.W+ox] = m
+			}
+		}
+	}
+	return p
+}
+
+// TestConvMatchesNaive runs convolutions of every shape class the fast
+// pass treats apart against naiveConv: stride 1 as wide as the input (the
+// shifted im2col) with symmetric and uneven padding, strided and
+// non-overlapping windows, inputs split into several blocks of rows (some
+// odd, the last one short), the plain 2x2 pool fused a row pair at a time,
+// other pools over the whole product, odd channel counts that leave edge
+// tiles, and one-pixel images.
+func TestConvMatchesNaive(t *testing.T) {
+	cases := []struct {
+		in                 Shape
+		filters, k, stride int
+		relu               bool
+		poolK, poolStride  int // 0: no pool
+	}{
+		{Shape{3, 64, 64}, 16, 3, 1, true, 2, 2},  // stage 1: blocks of 18 rows, the last of 10
+		{Shape{16, 32, 32}, 32, 3, 1, true, 2, 2}, // stage 2
+		{Shape{5, 37, 37}, 7, 3, 1, true, 0, 0},   // odd: blocks of 19 and 18 rows
+		{Shape{5, 37, 37}, 7, 3, 1, false, 2, 2},  // 2x2 pool on odd sides: the general pool
+		{Shape{4, 30, 30}, 13, 3, 1, true, 3, 2},  // overlapping pool, padded after
+		{Shape{3, 40, 40}, 8, 5, 1, true, 2, 2},   // pad 2 each side, blocks of 10 rows
+		{Shape{7, 20, 20}, 6, 4, 1, false, 0, 0},  // even kernel: pad 1 before, 2 after
+		{Shape{2, 9, 9}, 3, 11, 1, true, 0, 0},    // kernel wider than the image
+		{Shape{3, 33, 33}, 9, 3, 2, true, 2, 2},   // strided
+		{Shape{3, 64, 64}, 96, 3, 5, false, 3, 4}, // DefaultSpec's shallow1
+		{Shape{3, 64, 64}, 96, 3, 9, false, 7, 2}, // DefaultSpec's shallow2
+		{Shape{3, 64, 64}, 64, 8, 8, false, 2, 2}, // non-overlapping windows
+		{Shape{3, 64, 64}, 32, 2, 2, true, 0, 0},  // colour features
+		{Shape{6, 12, 12}, 5, 1, 1, true, 1, 1},   // 1x1
+		{Shape{1, 1, 1}, 3, 3, 1, true, 2, 2},     // one pixel
+		{Shape{128, 4, 4}, 130, 3, 1, true, 2, 2}, // more filters than a block of A
+		{Shape{64, 8, 8}, 128, 3, 1, true, 2, 2},  // stage 4
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range cases {
+		name := fmt.Sprintf("in=%dx%dx%d/filters=%d/k=%d/s=%d/relu=%v/pool=%d,%d",
+			tc.in.C, tc.in.H, tc.in.W, tc.filters, tc.k, tc.stride, tc.relu, tc.poolK, tc.poolStride)
+		t.Run(name, func(t *testing.T) {
+			b := &builder{cur: tc.in}
+			b.conv("l", tc.filters, tc.k, tc.stride, tc.relu)
+			if tc.poolK > 0 {
+				b.pool(tc.poolK, tc.poolStride)
+			}
+			steps := compile(b.layers)
+			if len(steps) != 1 {
+				t.Fatalf("compiled into %d steps, want the pool fused into the conv", len(steps))
+			}
+			x := randomValues(rng, tc.in.Size())
+			w := randomValues(rng, tc.filters*tc.in.C*tc.k*tc.k)
+			bias := randomValues(rng, tc.filters)
+			want := naiveConv(steps[0].Layer, steps[0].pool, x, w, bias)
+			n := newNet(Arch{}, map[string][]float32{"l.w": w, "l.b": bias}, 1)
+			sc := new(scratch)
+			for run := range 2 { // the second in buffers left dirty by the first
+				got := n.image(steps, x, sc)
+				if err := closeTo(got, want); err != nil {
+					t.Fatalf("run %d: %v (conv padding %+v)", run, err, steps[0].Pad)
+				}
+			}
+		})
+	}
+}
+
+func randomValues(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = rng.Float32()*2 - 1
+	}
+	return v
+}
+
+// TestShifted checks im2col's stride-1 row against the definition for
+// every shift a kernel up to 7 wide makes and every block of rows of a
+// small plane, with dst dirty beforehand.
+func TestShifted(t *testing.T) {
+	const H, W = 5, 4
+	plane := make([]float32, H*W)
+	for i := range plane {
+		plane[i] = float32(i + 1)
+	}
+	for dy := -6; dy <= 6; dy++ {
+		for dx := -6; dx <= 6; dx++ {
+			for y0 := range H {
+				for y1 := y0 + 1; y1 <= H; y1++ {
+					dst := make([]float32, (y1-y0)*W)
+					for i := range dst {
+						dst[i] = -1
+					}
+					shifted(dst, plane, H, W, y0, y1, dy, dx)
+					for y := y0; y < y1; y++ {
+						for x := range W {
+							var want float32
+							if sy, sx := y+dy, x+dx; sy >= 0 && sy < H && sx >= 0 && sx < W {
+								want = plane[sy*W+sx]
+							}
+							if got := dst[(y-y0)*W+x]; got != want {
+								t.Fatalf("dy=%d dx=%d rows %d..%d: (%d, %d) = %g, want %g", dy, dx, y0, y1, y, x, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// mustDefaultNet is the Net of DefaultSpec with Initialize(1)'s weights,
+// on the given number of workers.
+func mustDefaultNet(t *testing.T, workers int) *Net {
+	t.Helper()
+	m, err := New(DefaultSpec(), UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(1)
+	net, err := NewNet(m, &NetOptions{Workers: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net
+}
+
+// raceEnabled is set in builds with the race detector (race_test.go).
+var raceEnabled bool
+
+// TestForwardAllocations checks that a Net on one worker allocates nothing
+// in steady state but the embeddings it returns: every buffer between
+// layers is reused from batch to batch.
+func TestForwardAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers at random")
+	}
+	net := mustDefaultNet(t, 1)
+	const batch = 3
+	x := randomValues(rand.New(rand.NewPCG(7, 8)), batch*net.InputShape().Size())
+	net.Forward(x, batch) // the first batch sizes the buffers
+	if allocs := testing.AllocsPerRun(5, func() { net.Forward(x, batch) }); allocs > 1 {
+		t.Errorf("%.1f allocations a batch, want 1 (the result)", allocs)
+	}
+}
+
+// TestSum checks the eight-way sum behind global average pooling against a
+// float64 sum, for every length around its blocks of eight.
+func TestSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := range 27 {
+		v := randomValues(rng, n)
+		var want float64
+		for _, x := range v {
+			want += float64(x)
+		}
+		if got := sum(v); math.Abs(float64(got)-want) > 1e-5 {
+			t.Errorf("sum of %d values = %g, want %g", n, got, want)
+		}
+	}
+}
+
+// TestForwardWorkers checks that workers taking images as they come free
+// give the embeddings one worker gives, to the bit, for batches that do
+// and do not divide among them, and that a Net is safe for concurrent use
+// (with -race): two batches run at once on the same Net.
+func TestForwardWorkers(t *testing.T) {
+	one, many := mustDefaultNet(t, 1), mustDefaultNet(t, 3)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, batch := range []int{1, 2, 6, 7} {
+		x := randomValues(rng, batch*one.InputShape().Size())
+		want := one.Forward(x, batch)
+		got := make([][]float32, 2)
+		done := make(chan int)
+		for g := range got {
+			go func() {
+				got[g] = many.Forward(x, batch)
+				done <- g
+			}()
+		}
+		<-done
+		<-done
+		for g := range got {
+			for i := range want {
+				if got[g][i] != want[i] {
+					t.Fatalf("batch %d, call %d: value %d is %g with 3 workers, %g with one", batch, g, i, got[g][i], want[i])
+				}
+			}
+		}
+	}
+}
