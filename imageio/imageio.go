@@ -37,6 +37,7 @@ import (
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 
+	"github.com/deeprank/deeprank/imageio/internal/heifwasm"
 	"github.com/deeprank/deeprank/imageio/internal/jpegscale"
 )
 
@@ -65,7 +66,14 @@ func (o *Options) maxPixels() int64 {
 // header reads and checks the header of data: what Decode refuses before
 // it decodes a pixel.
 func header(data []byte, opts *Options) (image.Config, string, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	var cfg image.Config
+	var err error
+	format := heifFormat(data)
+	if format != "" {
+		cfg, err = heifConfig(data, format)
+	} else {
+		cfg, format, err = image.DecodeConfig(bytes.NewReader(data))
+	}
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
 			return cfg, "", ErrNotImage
@@ -86,6 +94,9 @@ func header(data []byte, opts *Options) (image.Config, string, error) {
 // the rest of it is read. A few hundred bytes are enough; Sniff says nothing
 // on whether the image decodes.
 func Sniff(head []byte) error {
+	if heifFormat(head) != "" {
+		return nil
+	}
 	if _, _, err := image.DecodeConfig(bytes.NewReader(head)); errors.Is(err, image.ErrFormat) {
 		return ErrNotImage
 	}
@@ -95,8 +106,9 @@ func Sniff(head []byte) error {
 // DecodeMemory estimates, from data's header alone, the most memory in
 // bytes that decoding data and then squaring it (Square) hold at once: the
 // decoded image at its colour model's bytes per pixel, a progressive JPEG's
-// coefficients and an EXIF rotation's two RGBA copies (Square itself reads
-// the image a row at a time). It is an
+// coefficients, an EXIF rotation's two RGBA copies (Square itself reads
+// the image a row at a time), and for HEIC and AVIF the WebAssembly
+// decoder's own memory (bounds measured on camera photos). It is an
 // upper bound for the formats of the standard library, meant for sharing a
 // memory budget among concurrent decodes; an image that passes the pixel
 // limit can still need gigabytes (a 16-bit RGB PNG needs 12 bytes a pixel).
@@ -118,15 +130,13 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 		if jpegOrientation(data) > 1 {
 			perPixel += 8 // orient's two RGBA copies
 		}
-	case "heic", "heif", "avif":
-		// The decoder's frames and its output in WebAssembly memory,
-		// beside the Go copy: ingesting 12 MP photos two at a time peaked
-		// at about 30 bytes a pixel each. An AVIF's rotation and
-		// mirroring make a copy each.
-		perPixel += 24
-		if format != "heic" {
-			perPixel += 8
+	case "heic":
+		return perPixel*int64(cfg.Width)*int64(cfg.Height) + heifwasm.HEICMemory(cfg.Width, cfg.Height), nil
+	case "avif":
+		if rotate, mirror := avifOrientation(data); rotate > 1 || mirror > 1 {
+			perPixel += 8 // orient's two RGBA copies
 		}
+		return perPixel*int64(cfg.Width)*int64(cfg.Height) + heifwasm.AVIFMemory(cfg.Width, cfg.Height), nil
 	}
 	return int64(cfg.Width) * int64(cfg.Height) * perPixel, nil
 }
@@ -172,13 +182,13 @@ func DecodeFor(data []byte, size int, opts *Options) (img image.Image, full imag
 		return nil, image.Rectangle{}, err
 	}
 	if format != "jpeg" {
-		img, _, err = image.Decode(bytes.NewReader(data))
+		if format == "heic" || format == "avif" {
+			img, err = decodeHEIF(data, format)
+		} else {
+			img, _, err = image.Decode(bytes.NewReader(data))
+		}
 		if err != nil {
 			return nil, image.Rectangle{}, fmt.Errorf("%w: %v", ErrNotImage, err)
-		}
-		if format == "avif" || format == "heif" && heifIsAVIF(data) {
-			rotate, mirror := avifOrientation(data)
-			img = orient(orient(img, rotate), mirror)
 		}
 		// The image's own bounds, not the header's: a GIF's first frame
 		// can be smaller than its screen.
