@@ -181,6 +181,11 @@ func DecodeFor(data []byte, size int, opts *Options) (img image.Image, full imag
 	if err != nil {
 		return nil, image.Rectangle{}, err
 	}
+	return decodeFor(data, cfg, format, size)
+}
+
+// decodeFor is DecodeFor once the header, cfg, has been read and checked.
+func decodeFor(data []byte, cfg image.Config, format string, size int) (img image.Image, full image.Rectangle, err error) {
 	if format != "jpeg" {
 		if format == "heic" || format == "avif" {
 			img, err = decodeHEIF(data, format)
@@ -288,13 +293,19 @@ func SquareReduced(img image.Image, full image.Rectangle, size int) *image.RGBA 
 	if scale == 0 {
 		panic(fmt.Sprintf("imageio: SquareReduced: a %v image is not %v reduced by 1, 2, 4 or 8", b.Size(), full))
 	}
-	rows := newRowReader(img)
+	return squareRows(newRowReader(img).row, b.Size(), scale, full, size)
+}
+
+// squareRows is SquareReduced on an image of size px given by row(y), its
+// RGBA pixels of row y, asked for in order (each once or, where a row
+// straddles two boxes, twice in a row).
+func squareRows(row func(y int) []byte, px image.Point, scale int, full image.Rectangle, size int) *image.RGBA {
 	kx, ky := max(full.Dx()/(2*size), 1), max(full.Dy()/(2*size), 1)
 	if full.Dx() == size && full.Dy() == size || scale == 1 && kx == 1 && ky == 1 {
 		// No box filter: the image is at most 4*size a side.
-		src := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		for y := range b.Dy() {
-			copy(src.Pix[y*src.Stride:], rows.row(y))
+		src := image.NewRGBA(image.Rect(0, 0, px.X, px.Y))
+		for y := range px.Y {
+			copy(src.Pix[y*src.Stride:], row(y))
 		}
 		if full.Dx() == size && full.Dy() == size {
 			return src
@@ -303,7 +314,7 @@ func SquareReduced(img image.Image, full image.Rectangle, size int) *image.RGBA 
 		xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
 		return dst
 	}
-	src := boxShrink(rows.row, scale, kx, ky, full)
+	src := boxShrink(row, scale, kx, ky, full)
 	dst := image.NewRGBA(image.Rect(0, 0, size, size))
 	xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
 	return dst
