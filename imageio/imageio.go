@@ -118,6 +118,11 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return decodeMemory(data, cfg, format), nil
+}
+
+// decodeMemory is DecodeMemory once the header, cfg, has been read.
+func decodeMemory(data []byte, cfg image.Config, format string) int64 {
 	perPixel := bytesPerPixel(cfg.ColorModel)
 	switch format {
 	case "jpeg":
@@ -131,14 +136,14 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 			perPixel += 8 // orient's two RGBA copies
 		}
 	case "heic":
-		return perPixel*int64(cfg.Width)*int64(cfg.Height) + heifwasm.HEICMemory(cfg.Width, cfg.Height), nil
+		return perPixel*int64(cfg.Width)*int64(cfg.Height) + heifwasm.HEICMemory(cfg.Width, cfg.Height)
 	case "avif":
 		if rotate, mirror := avifOrientation(data); rotate > 1 || mirror > 1 {
 			perPixel += 8 // orient's two RGBA copies
 		}
-		return perPixel*int64(cfg.Width)*int64(cfg.Height) + heifwasm.AVIFMemory(cfg.Width, cfg.Height), nil
+		return perPixel*int64(cfg.Width)*int64(cfg.Height) + heifwasm.AVIFMemory(cfg.Width, cfg.Height)
 	}
-	return int64(cfg.Width) * int64(cfg.Height) * perPixel, nil
+	return int64(cfg.Width) * int64(cfg.Height) * perPixel
 }
 
 // bytesPerPixel is what a decoded image of colour model m holds per pixel,

@@ -45,7 +45,7 @@ func SquareMemory(data []byte, size int, opts *Options) (int64, error) {
 		return 0, err
 	}
 	if format != "png" || pngInterlaced(data) {
-		return DecodeMemory(data, opts)
+		return decodeMemory(data, cfg, format), nil
 	}
 	w, h := int64(cfg.Width), int64(cfg.Height)
 	// The raw current and previous rows and the decoded one (at most 8

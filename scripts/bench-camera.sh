@@ -15,6 +15,9 @@
 # (BenchmarkQueryCamera in cmd/deeprank).
 #
 #   scripts/bench-camera.sh [N]      N = 1000 by default; THREADS=2
+#
+# Encoding the AVIFs takes minutes: HEIF_CACHE=DIR keeps the HEIC and AVIF
+# copies there and reuses them on the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
@@ -36,11 +39,12 @@ for i in $(seq 0 $((n - 1))); do
   cp "$src" "$dst"
   printf 'copy %d' "$i" >>"$dst"
 done
-mkdir -p "$tmp/heic" "$tmp/avif"
+heif=${HEIF_CACHE:-$tmp}
+mkdir -p "$heif/heic" "$heif/avif"
 for src in "${originals[@]}"; do
   base=$(basename "$src" .jpg)
-  heif-enc -q 90 -o "$tmp/heic/$base.heic" "$src" >/dev/null
-  avifenc -s 8 -j "$threads" "$src" "$tmp/avif/$base.avif" >/dev/null
+  [[ -s $heif/heic/$base.heic ]] || heif-enc -q 90 -o "$heif/heic/$base.heic" "$src" >/dev/null
+  [[ -s $heif/avif/$base.avif ]] || avifenc -s 8 -j "$threads" "$src" "$heif/avif/$base.avif" >/dev/null
 done
 
 # ingest DIR: prints images/s and peak RSS in MB of one ingest into a new store.
@@ -64,7 +68,7 @@ echo "camera photos, 4032x3024, $threads threads, default model (64x64 input)"
 printf '%-34s %s\n' "deeprank ingest, $n JPEGs" "$(ingest "$tmp/jpeg")"
 pillow=$("$tmp/venv/bin/python" scripts/bench/pillow_pipeline.py 64 "$threads" "$tmp"/jpeg/*)
 printf '%-34s %7.1f images/s   (read, SHA-256, draft, resize)\n' "Pillow, the same $n JPEGs" "$pillow"
-printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} HEIC" "$(ingest "$tmp/heic")"
-printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} AVIF" "$(ingest "$tmp/avif")"
+printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} HEIC" "$(ingest "$heif/heic")"
+printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} AVIF" "$(ingest "$heif/avif")"
 go test -run '^$' -bench QueryCamera -benchtime 1x ./cmd/deeprank | grep '^query --image' ||
   { echo "bench-camera: BenchmarkQueryCamera failed" >&2; exit 1; }
