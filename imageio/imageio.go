@@ -362,40 +362,57 @@ func (r *rowReader) row(y int) []byte {
 // that image stands for scale x scale pixels, weighted by how many of them
 // fall in the block. Leftover edge pixels that do not fill a block are
 // dropped. At scale 1 it is a plain box filter. row(y) gives the RGBA
-// pixels of the image's row y; boxShrink asks for the rows in order, each
-// once or, where a row straddles two blocks, twice in a row.
+// pixels of the image's row y, opaque (rowReader composites on white), so
+// only red, green and blue are averaged; boxShrink asks for the rows in
+// order, each once or, where a row straddles two blocks, twice in a row.
 func boxShrink(row func(y int) []byte, scale, kx, ky int, full image.Rectangle) *image.RGBA {
 	w, h := full.Dx()/kx, full.Dy()/ky
 	xTaps, yTaps := boxTaps(w, kx, scale, full.Min.X), boxTaps(h, ky, scale, full.Min.Y)
+	// The x taps end to end, for a loop without a slice per box: each
+	// pixel's byte offset in a row and its weight, and where each box's
+	// taps end.
+	var offsets []int
+	var weights []uint64
+	ends := make([]int, w)
+	for x, tx := range xTaps {
+		for _, t := range tx {
+			offsets = append(offsets, 4*t.i)
+			weights = append(weights, uint64(t.weight))
+		}
+		ends[x] = len(offsets)
+	}
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	sums := make([]uint64, 4*w)
+	sums := make([]uint64, 3*w)
 	n := uint64(kx * ky)
 	for y, ty := range yTaps {
 		clear(sums)
 		for _, vy := range ty {
 			row, wy := row(vy.i), uint64(vy.weight)
-			for x, tx := range xTaps {
+			k := 0
+			for x, end := range ends {
 				// The row's weighted sums, then times the row's weight:
 				// the same integers, with fewer multiplications.
-				var r, g, b, a uint64
-				for _, vx := range tx {
-					p := row[4*vx.i : 4*vx.i+4 : 4*vx.i+4]
-					wx := uint64(vx.weight)
+				var r, g, b uint64
+				for ; k < end; k++ {
+					p := row[offsets[k] : offsets[k]+3 : offsets[k]+3]
+					wx := weights[k]
 					r += wx * uint64(p[0])
 					g += wx * uint64(p[1])
 					b += wx * uint64(p[2])
-					a += wx * uint64(p[3])
 				}
-				s := sums[4*x : 4*x+4 : 4*x+4]
+				s := sums[3*x : 3*x+3 : 3*x+3]
 				s[0] += wy * r
 				s[1] += wy * g
 				s[2] += wy * b
-				s[3] += wy * a
 			}
 		}
-		o := out.Pix[y*out.Stride:]
-		for i, s := range sums {
-			o[i] = uint8((s + n/2) / n)
+		o := out.Pix[y*out.Stride : y*out.Stride+4*w]
+		for x := range w {
+			s, p := sums[3*x:3*x+3:3*x+3], o[4*x:4*x+4:4*x+4]
+			p[0] = uint8((s[0] + n/2) / n)
+			p[1] = uint8((s[1] + n/2) / n)
+			p[2] = uint8((s[2] + n/2) / n)
+			p[3] = 0xff
 		}
 	}
 	return out
