@@ -16,12 +16,18 @@
 #
 #   scripts/bench-camera.sh [N]      N = 1000 by default; THREADS=2
 #
+# ROUNDS=R (1 by default) alternates the two R times, each round printing
+# both rates and their ratio: on a shared machine the load changes within
+# a minute, and one deeprank run beside one Pillow run can be off by 2x
+# either way.
+#
 # Encoding the AVIFs takes minutes: HEIF_CACHE=DIR keeps the HEIC and AVIF
 # copies there and reuses them on the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
 threads=${THREADS:-2}
+rounds=${ROUNDS:-1}
 scripts/fetch-camera-photos.sh data/camera >/dev/null
 scripts/heif-tools.sh
 command -v /usr/bin/time >/dev/null || scripts/apt-install.sh time
@@ -65,9 +71,13 @@ ingest() {
 }
 
 echo "camera photos, 4032x3024, $threads threads, default model (64x64 input)"
-printf '%-34s %s\n' "deeprank ingest, $n JPEGs" "$(ingest "$tmp/jpeg")"
-pillow=$("$tmp/venv/bin/python" scripts/bench/pillow_pipeline.py 64 "$threads" "$tmp"/jpeg/*)
-printf '%-34s %7.1f images/s   (read, SHA-256, draft, resize)\n' "Pillow, the same $n JPEGs" "$pillow"
+for round in $(seq "$rounds"); do
+  ours=$(ingest "$tmp/jpeg")
+  printf '%-34s %s\n' "deeprank ingest, $n JPEGs" "$ours"
+  pillow=$("$tmp/venv/bin/python" scripts/bench/pillow_pipeline.py 64 "$threads" "$tmp"/jpeg/*)
+  printf '%-34s %7.1f images/s   (read, SHA-256, draft, resize)\n' "Pillow, the same $n JPEGs" "$pillow"
+  awk -v r="$round" -v a="${ours%% images/s*}" -v b="$pillow" 'BEGIN { printf "round %d: deeprank / Pillow %.2fx\n", r, a / b }'
+done
 printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} HEIC" "$(ingest "$heif/heic")"
 printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} AVIF" "$(ingest "$heif/avif")"
 go test -run '^$' -bench QueryCamera -benchtime 1x ./cmd/deeprank | grep '^query --image' ||
