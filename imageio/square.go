@@ -14,8 +14,11 @@ import (
 // same result, except that a PNG that is not interlaced is read a row at a
 // time straight into Square's box filter and never held whole (a 12 MP
 // PNG then needs a few rows, not 48 MB). full is the upright image's size.
-// SquareMemory estimates its memory.
+// SquareMemory estimates its memory. size must be positive.
 func DecodeSquare(data []byte, size int, opts *Options) (square *image.RGBA, full image.Point, err error) {
+	if size <= 0 {
+		return nil, image.Point{}, fmt.Errorf("imageio: DecodeSquare to %d pixels a side: want at least 1", size)
+	}
 	cfg, format, err := header(data, opts)
 	if err != nil {
 		return nil, image.Point{}, err
@@ -44,7 +47,7 @@ func SquareMemory(data []byte, size int, opts *Options) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if format != "png" || pngInterlaced(data) {
+	if format != "png" || pngInterlaced(data) || size <= 0 {
 		return decodeMemory(data, cfg, format), nil
 	}
 	w, h := int64(cfg.Width), int64(cfg.Height)
