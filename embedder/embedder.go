@@ -80,21 +80,21 @@ type Input struct {
 // limit), resizing and normalising. It is safe to call from many goroutines.
 func (e *Embedder) Decode(data []byte) (*Input, error) {
 	size := e.m.Spec.InputSize
-	img, full, err := imageio.DecodeFor(data, size, e.opts.Decode)
+	square, full, err := imageio.DecodeSquare(data, size, e.opts.Decode)
 	if err != nil {
 		return nil, err
 	}
-	in := &Input{Width: full.Dx(), Height: full.Dy(), tensor: make([]float32, 3*size*size)}
-	model.ToTensor(imageio.SquareReduced(img, full, size), e.m.Normalization, in.tensor)
+	in := &Input{Width: full.X, Height: full.Y, tensor: make([]float32, 3*size*size)}
+	model.ToTensor(square, e.m.Normalization, in.tensor)
 	return in, nil
 }
 
 // DecodeMemory estimates, from data's header alone, the most memory Decode
-// holds at once for data (see imageio.DecodeMemory), so that concurrent
+// holds at once for data (see imageio.SquareMemory), so that concurrent
 // decodes can share a budget. It returns Decode's error for a header that
 // Decode refuses.
 func (e *Embedder) DecodeMemory(data []byte) (int64, error) {
-	return imageio.DecodeMemory(data, e.opts.Decode)
+	return imageio.SquareMemory(data, e.m.Spec.InputSize, e.opts.Decode)
 }
 
 // Embed runs the network over inputs, sharing the work among the workers,

@@ -1,31 +1,42 @@
 package imageio
 
 import (
-	"bytes"
 	"encoding/binary"
 	"image"
-	"io"
 
-	"github.com/gen2brain/avif" // registers the brands avif and avis
-	"github.com/gen2brain/heic" // registers the brand heic
+	"github.com/deeprank/deeprank/imageio/internal/heifwasm"
 )
 
 // HEIC and AVIF, what phones write, are decoded by libheif with libde265
-// and by libavif with dav1d, compiled to WebAssembly and run by wazero:
-// pure Go, no cgo. (Where the unversioned shared library libheif.so or
-// libavif.so is installed, as by the -dev packages, those packages call
-// it instead.) libheif turns a HEIC upright itself; libavif leaves an
-// AVIF's rotation and mirroring to the caller (avifOrientation).
-func init() {
-	// HEIC's other brands: 10-bit (heix) and multi-layer (heim, heis)
-	// images. A file whose major brand is the generic mif1 or msf1 is
-	// AVIF or HEIC by its compatible brands.
-	for _, brand := range []string{"heix", "heim", "heis"} {
-		image.RegisterFormat("heic", "????ftyp"+brand, heic.Decode, heic.DecodeConfig)
+// and by libavif with libaom, compiled to WebAssembly and run by wazero
+// (package heifwasm): pure Go, no cgo, their memory outside the Go heap and
+// given back after each decode. libheif turns a HEIC upright itself;
+// libavif leaves an AVIF's rotation and mirroring to the caller
+// (avifOrientation). They are told apart by their ftyp box here, before
+// image.DecodeConfig, so that neither the gen2brain packages' own decoders
+// (registered with package image by their init) nor their second copy of
+// each module ever run.
+
+// heifFormat is "heic" or "avif" for an ISOBMFF file whose ftyp box names
+// one of those brands (a major brand of heic, heix, heim or heis; of avif
+// or avis; or the generic mif1 or msf1 with avif or avis among the
+// compatible brands for AVIF, HEIC otherwise), and "" for any other data.
+func heifFormat(head []byte) string {
+	if len(head) < 12 || string(head[4:8]) != "ftyp" {
+		return ""
 	}
-	for _, brand := range []string{"mif1", "msf1"} {
-		image.RegisterFormat("heif", "????ftyp"+brand, decodeHEIF, decodeHEIFConfig)
+	switch string(head[8:12]) {
+	case "heic", "heix", "heim", "heis":
+		return "heic"
+	case "avif", "avis":
+		return "avif"
+	case "mif1", "msf1":
+		if heifIsAVIF(head) {
+			return "avif"
+		}
+		return "heic"
 	}
+	return ""
 }
 
 // heifIsAVIF reports whether an ISOBMFF file's ftyp box lists the AVIF
@@ -43,26 +54,26 @@ func heifIsAVIF(head []byte) bool {
 	return false
 }
 
-func decodeHEIF(r io.Reader) (image.Image, error) {
-	data, err := io.ReadAll(r)
+// heifConfig reads the header of a HEIC or AVIF (format as heifFormat).
+func heifConfig(data []byte, format string) (image.Config, error) {
+	if format == "avif" {
+		return heifwasm.AVIFConfig(data)
+	}
+	return heifwasm.HEICConfig(data)
+}
+
+// decodeHEIF decodes a HEIC or AVIF (format as heifFormat) upright.
+func decodeHEIF(data []byte, format string) (image.Image, error) {
+	if format == "heic" {
+		img, err := heifwasm.DecodeHEIC(data)
+		return img.Image, err
+	}
+	img, err := heifwasm.DecodeAVIF(data)
 	if err != nil {
 		return nil, err
 	}
-	if heifIsAVIF(data) {
-		return avif.Decode(bytes.NewReader(data))
-	}
-	return heic.Decode(bytes.NewReader(data))
-}
-
-func decodeHEIFConfig(r io.Reader) (image.Config, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return image.Config{}, err
-	}
-	if heifIsAVIF(data) {
-		return avif.DecodeConfig(bytes.NewReader(data))
-	}
-	return heic.DecodeConfig(bytes.NewReader(data))
+	rotate, mirror := avifOrientation(data)
+	return orient(orient(img.Image, rotate), mirror), nil
 }
 
 // avifOrientation is the EXIF orientations (see orient) that turn an AVIF

@@ -16,6 +16,8 @@
 // leaves twice the input on its shorter side: a 12 MP photo for a 64x64
 // input is decoded at 1/8, several times faster, and after Square differs
 // from the full decode by well under 1/255 per channel on average.
+// DecodeSquare decodes and squares in one step, and reads a PNG that is not
+// interlaced a row at a time straight into the box filter, never whole.
 package imageio
 
 import (
@@ -37,6 +39,7 @@ import (
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 
+	"github.com/deeprank/deeprank/imageio/internal/heifwasm"
 	"github.com/deeprank/deeprank/imageio/internal/jpegscale"
 )
 
@@ -65,7 +68,14 @@ func (o *Options) maxPixels() int64 {
 // header reads and checks the header of data: what Decode refuses before
 // it decodes a pixel.
 func header(data []byte, opts *Options) (image.Config, string, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	var cfg image.Config
+	var err error
+	format := heifFormat(data)
+	if format != "" {
+		cfg, err = heifConfig(data, format)
+	} else {
+		cfg, format, err = image.DecodeConfig(bytes.NewReader(data))
+	}
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
 			return cfg, "", ErrNotImage
@@ -86,6 +96,9 @@ func header(data []byte, opts *Options) (image.Config, string, error) {
 // the rest of it is read. A few hundred bytes are enough; Sniff says nothing
 // on whether the image decodes.
 func Sniff(head []byte) error {
+	if heifFormat(head) != "" {
+		return nil
+	}
 	if _, _, err := image.DecodeConfig(bytes.NewReader(head)); errors.Is(err, image.ErrFormat) {
 		return ErrNotImage
 	}
@@ -95,8 +108,9 @@ func Sniff(head []byte) error {
 // DecodeMemory estimates, from data's header alone, the most memory in
 // bytes that decoding data and then squaring it (Square) hold at once: the
 // decoded image at its colour model's bytes per pixel, a progressive JPEG's
-// coefficients and an EXIF rotation's two RGBA copies (Square itself reads
-// the image a row at a time). It is an
+// coefficients, an EXIF rotation's two RGBA copies (Square itself reads
+// the image a row at a time), and for HEIC and AVIF the WebAssembly
+// decoder's own memory (bounds measured on camera photos). It is an
 // upper bound for the formats of the standard library, meant for sharing a
 // memory budget among concurrent decodes; an image that passes the pixel
 // limit can still need gigabytes (a 16-bit RGB PNG needs 12 bytes a pixel).
@@ -106,6 +120,11 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return decodeMemory(data, cfg, format), nil
+}
+
+// decodeMemory is DecodeMemory once the header, cfg, has been read.
+func decodeMemory(data []byte, cfg image.Config, format string) int64 {
 	perPixel := bytesPerPixel(cfg.ColorModel)
 	switch format {
 	case "jpeg":
@@ -118,17 +137,15 @@ func DecodeMemory(data []byte, opts *Options) (int64, error) {
 		if jpegOrientation(data) > 1 {
 			perPixel += 8 // orient's two RGBA copies
 		}
-	case "heic", "heif", "avif":
-		// The decoder's frames and its output in WebAssembly memory,
-		// beside the Go copy: ingesting 12 MP photos two at a time peaked
-		// at about 30 bytes a pixel each. An AVIF's rotation and
-		// mirroring make a copy each.
-		perPixel += 24
-		if format != "heic" {
-			perPixel += 8
+	case "heic":
+		return perPixel*int64(cfg.Width)*int64(cfg.Height) + heifwasm.HEICMemory(cfg.Width, cfg.Height)
+	case "avif":
+		if rotate, mirror := avifOrientation(data); rotate > 1 || mirror > 1 {
+			perPixel += 8 // orient's two RGBA copies
 		}
+		return perPixel*int64(cfg.Width)*int64(cfg.Height) + heifwasm.AVIFMemory(cfg.Width, cfg.Height)
 	}
-	return int64(cfg.Width) * int64(cfg.Height) * perPixel, nil
+	return int64(cfg.Width) * int64(cfg.Height) * perPixel
 }
 
 // bytesPerPixel is what a decoded image of colour model m holds per pixel,
@@ -171,14 +188,19 @@ func DecodeFor(data []byte, size int, opts *Options) (img image.Image, full imag
 	if err != nil {
 		return nil, image.Rectangle{}, err
 	}
+	return decodeFor(data, cfg, format, size)
+}
+
+// decodeFor is DecodeFor once the header, cfg, has been read and checked.
+func decodeFor(data []byte, cfg image.Config, format string, size int) (img image.Image, full image.Rectangle, err error) {
 	if format != "jpeg" {
-		img, _, err = image.Decode(bytes.NewReader(data))
+		if format == "heic" || format == "avif" {
+			img, err = decodeHEIF(data, format)
+		} else {
+			img, _, err = image.Decode(bytes.NewReader(data))
+		}
 		if err != nil {
 			return nil, image.Rectangle{}, fmt.Errorf("%w: %v", ErrNotImage, err)
-		}
-		if format == "avif" || format == "heif" && heifIsAVIF(data) {
-			rotate, mirror := avifOrientation(data)
-			img = orient(orient(img, rotate), mirror)
 		}
 		// The image's own bounds, not the header's: a GIF's first frame
 		// can be smaller than its screen.
@@ -278,13 +300,19 @@ func SquareReduced(img image.Image, full image.Rectangle, size int) *image.RGBA 
 	if scale == 0 {
 		panic(fmt.Sprintf("imageio: SquareReduced: a %v image is not %v reduced by 1, 2, 4 or 8", b.Size(), full))
 	}
-	rows := newRowReader(img)
+	return squareRows(newRowReader(img).row, b.Size(), scale, full, size)
+}
+
+// squareRows is SquareReduced on an image of size px given by row(y), its
+// RGBA pixels of row y, asked for in order (each once or, where a row
+// straddles two boxes, twice in a row).
+func squareRows(row func(y int) []byte, px image.Point, scale int, full image.Rectangle, size int) *image.RGBA {
 	kx, ky := max(full.Dx()/(2*size), 1), max(full.Dy()/(2*size), 1)
 	if full.Dx() == size && full.Dy() == size || scale == 1 && kx == 1 && ky == 1 {
 		// No box filter: the image is at most 4*size a side.
-		src := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		for y := range b.Dy() {
-			copy(src.Pix[y*src.Stride:], rows.row(y))
+		src := image.NewRGBA(image.Rect(0, 0, px.X, px.Y))
+		for y := range px.Y {
+			copy(src.Pix[y*src.Stride:], row(y))
 		}
 		if full.Dx() == size && full.Dy() == size {
 			return src
@@ -293,7 +321,7 @@ func SquareReduced(img image.Image, full image.Rectangle, size int) *image.RGBA 
 		xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
 		return dst
 	}
-	src := boxShrink(rows.row, scale, kx, ky, full)
+	src := boxShrink(row, scale, kx, ky, full)
 	dst := image.NewRGBA(image.Rect(0, 0, size, size))
 	xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
 	return dst
@@ -336,40 +364,57 @@ func (r *rowReader) row(y int) []byte {
 // that image stands for scale x scale pixels, weighted by how many of them
 // fall in the block. Leftover edge pixels that do not fill a block are
 // dropped. At scale 1 it is a plain box filter. row(y) gives the RGBA
-// pixels of the image's row y; boxShrink asks for the rows in order, each
-// once or, where a row straddles two blocks, twice in a row.
+// pixels of the image's row y, opaque (rowReader composites on white), so
+// only red, green and blue are averaged; boxShrink asks for the rows in
+// order, each once or, where a row straddles two blocks, twice in a row.
 func boxShrink(row func(y int) []byte, scale, kx, ky int, full image.Rectangle) *image.RGBA {
 	w, h := full.Dx()/kx, full.Dy()/ky
 	xTaps, yTaps := boxTaps(w, kx, scale, full.Min.X), boxTaps(h, ky, scale, full.Min.Y)
+	// The x taps end to end, for a loop without a slice per box: each
+	// pixel's byte offset in a row and its weight, and where each box's
+	// taps end.
+	var offsets []int
+	var weights []uint64
+	ends := make([]int, w)
+	for x, tx := range xTaps {
+		for _, t := range tx {
+			offsets = append(offsets, 4*t.i)
+			weights = append(weights, uint64(t.weight))
+		}
+		ends[x] = len(offsets)
+	}
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	sums := make([]uint64, 4*w)
+	sums := make([]uint64, 3*w)
 	n := uint64(kx * ky)
 	for y, ty := range yTaps {
 		clear(sums)
 		for _, vy := range ty {
 			row, wy := row(vy.i), uint64(vy.weight)
-			for x, tx := range xTaps {
+			k := 0
+			for x, end := range ends {
 				// The row's weighted sums, then times the row's weight:
 				// the same integers, with fewer multiplications.
-				var r, g, b, a uint64
-				for _, vx := range tx {
-					p := row[4*vx.i : 4*vx.i+4 : 4*vx.i+4]
-					wx := uint64(vx.weight)
+				var r, g, b uint64
+				for ; k < end; k++ {
+					p := row[offsets[k] : offsets[k]+3 : offsets[k]+3]
+					wx := weights[k]
 					r += wx * uint64(p[0])
 					g += wx * uint64(p[1])
 					b += wx * uint64(p[2])
-					a += wx * uint64(p[3])
 				}
-				s := sums[4*x : 4*x+4 : 4*x+4]
+				s := sums[3*x : 3*x+3 : 3*x+3]
 				s[0] += wy * r
 				s[1] += wy * g
 				s[2] += wy * b
-				s[3] += wy * a
 			}
 		}
-		o := out.Pix[y*out.Stride:]
-		for i, s := range sums {
-			o[i] = uint8((s + n/2) / n)
+		o := out.Pix[y*out.Stride : y*out.Stride+4*w]
+		for x := range w {
+			s, p := sums[3*x:3*x+3:3*x+3], o[4*x:4*x+4:4*x+4]
+			p[0] = uint8((s[0] + n/2) / n)
+			p[1] = uint8((s[1] + n/2) / n)
+			p[2] = uint8((s[2] + n/2) / n)
+			p[3] = 0xff
 		}
 	}
 	return out

@@ -360,7 +360,7 @@ func TestSquareRows(t *testing.T) {
 			// The squaring of old, on the whole image.
 			want := flat
 			if kx, ky := max(b.Dx()/(2*tc.size), 1), max(b.Dy()/(2*tc.size), 1); kx > 1 || ky > 1 {
-				want = boxShrink(func(y int) []byte { return flat.Pix[y*flat.Stride:] }, 1, kx, ky, flat.Rect)
+				want = boxShrinkReference(func(y int) []byte { return flat.Pix[y*flat.Stride:] }, 1, kx, ky, flat.Rect)
 			}
 			if b.Dx() != tc.size || b.Dy() != tc.size {
 				dst := image.NewRGBA(image.Rect(0, 0, tc.size, tc.size))
@@ -373,4 +373,51 @@ func TestSquareRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// boxShrinkReference is boxShrink as it was before it averaged red, green
+// and blue only, from taps laid end to end: the oracle it must equal.
+//
+// boxShrink averages blocks of kx x ky pixels of the full-size image, which
+// lies at full on the grid of an image scaled up by scale: each pixel of
+// that image stands for scale x scale pixels, weighted by how many of them
+// fall in the block. Leftover edge pixels that do not fill a block are
+// dropped. At scale 1 it is a plain box filter. row(y) gives the RGBA
+// pixels of the image's row y; boxShrink asks for the rows in order, each
+// once or, where a row straddles two blocks, twice in a row.
+func boxShrinkReference(row func(y int) []byte, scale, kx, ky int, full image.Rectangle) *image.RGBA {
+	w, h := full.Dx()/kx, full.Dy()/ky
+	xTaps, yTaps := boxTaps(w, kx, scale, full.Min.X), boxTaps(h, ky, scale, full.Min.Y)
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	sums := make([]uint64, 4*w)
+	n := uint64(kx * ky)
+	for y, ty := range yTaps {
+		clear(sums)
+		for _, vy := range ty {
+			row, wy := row(vy.i), uint64(vy.weight)
+			for x, tx := range xTaps {
+				// The row's weighted sums, then times the row's weight:
+				// the same integers, with fewer multiplications.
+				var r, g, b, a uint64
+				for _, vx := range tx {
+					p := row[4*vx.i : 4*vx.i+4 : 4*vx.i+4]
+					wx := uint64(vx.weight)
+					r += wx * uint64(p[0])
+					g += wx * uint64(p[1])
+					b += wx * uint64(p[2])
+					a += wx * uint64(p[3])
+				}
+				s := sums[4*x : 4*x+4 : 4*x+4]
+				s[0] += wy * r
+				s[1] += wy * g
+				s[2] += wy * b
+				s[3] += wy * a
+			}
+		}
+		o := out.Pix[y*out.Stride:]
+		for i, s := range sums {
+			o[i] = uint8((s + n/2) / n)
+		}
+	}
+	return out
 }

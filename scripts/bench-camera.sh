@@ -15,10 +15,19 @@
 # (BenchmarkQueryCamera in cmd/deeprank).
 #
 #   scripts/bench-camera.sh [N]      N = 1000 by default; THREADS=2
+#
+# ROUNDS=R (1 by default) alternates the two R times, each round printing
+# both rates and their ratio: on a shared machine the load changes within
+# a minute, and one deeprank run beside one Pillow run can be off by 2x
+# either way.
+#
+# Encoding the AVIFs takes minutes: HEIF_CACHE=DIR keeps the HEIC and AVIF
+# copies there and reuses them on the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000}
 threads=${THREADS:-2}
+rounds=${ROUNDS:-1}
 scripts/fetch-camera-photos.sh data/camera >/dev/null
 scripts/heif-tools.sh
 command -v /usr/bin/time >/dev/null || scripts/apt-install.sh time
@@ -36,11 +45,12 @@ for i in $(seq 0 $((n - 1))); do
   cp "$src" "$dst"
   printf 'copy %d' "$i" >>"$dst"
 done
-mkdir -p "$tmp/heic" "$tmp/avif"
+heif=${HEIF_CACHE:-$tmp}
+mkdir -p "$heif/heic" "$heif/avif"
 for src in "${originals[@]}"; do
   base=$(basename "$src" .jpg)
-  heif-enc -q 90 -o "$tmp/heic/$base.heic" "$src" >/dev/null
-  avifenc -s 8 -j "$threads" "$src" "$tmp/avif/$base.avif" >/dev/null
+  [[ -s $heif/heic/$base.heic ]] || heif-enc -q 90 -o "$heif/heic/$base.heic" "$src" >/dev/null
+  [[ -s $heif/avif/$base.avif ]] || avifenc -s 8 -j "$threads" "$src" "$heif/avif/$base.avif" >/dev/null
 done
 
 # ingest DIR: prints images/s and peak RSS in MB of one ingest into a new store.
@@ -61,10 +71,14 @@ ingest() {
 }
 
 echo "camera photos, 4032x3024, $threads threads, default model (64x64 input)"
-printf '%-34s %s\n' "deeprank ingest, $n JPEGs" "$(ingest "$tmp/jpeg")"
-pillow=$("$tmp/venv/bin/python" scripts/bench/pillow_pipeline.py 64 "$threads" "$tmp"/jpeg/*)
-printf '%-34s %7.1f images/s   (read, SHA-256, draft, resize)\n' "Pillow, the same $n JPEGs" "$pillow"
-printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} HEIC" "$(ingest "$tmp/heic")"
-printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} AVIF" "$(ingest "$tmp/avif")"
+for round in $(seq "$rounds"); do
+  ours=$(ingest "$tmp/jpeg")
+  printf '%-34s %s\n' "deeprank ingest, $n JPEGs" "$ours"
+  pillow=$("$tmp/venv/bin/python" scripts/bench/pillow_pipeline.py 64 "$threads" "$tmp"/jpeg/*)
+  printf '%-34s %7.1f images/s   (read, SHA-256, draft, resize)\n' "Pillow, the same $n JPEGs" "$pillow"
+  awk -v r="$round" -v a="${ours%% images/s*}" -v b="$pillow" 'BEGIN { printf "round %d: deeprank / Pillow %.2fx\n", r, a / b }'
+done
+printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} HEIC" "$(ingest "$heif/heic")"
+printf '%-34s %s\n' "deeprank ingest, ${#originals[@]} AVIF" "$(ingest "$heif/avif")"
 go test -run '^$' -bench QueryCamera -benchtime 1x ./cmd/deeprank | grep '^query --image' ||
   { echo "bench-camera: BenchmarkQueryCamera failed" >&2; exit 1; }

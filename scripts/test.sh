@@ -33,6 +33,9 @@ go test -race -count=1 -timeout 30m $(go list ./... | grep -v /integration) "$@"
 # The scaled JPEG decoder against the standard library on every camera
 # photo: under the race detector it takes one photo's variants only.
 go test -count=1 -timeout 30m -run TestCameraPhotos ./imageio "$@"
+# The HEIC and AVIF decoders, and their memory bounds on a 12 MP photo:
+# under the race detector, compiling their modules takes a minute.
+go test -count=1 -timeout 30m ./imageio/internal/heifwasm "$@"
 # The optional OpenBLAS build: its Sgemm against gonum's, and the engines
 # that multiply with it (the fast forward pass, and the trainer's gradients
 # and its agreement with the fast pass).

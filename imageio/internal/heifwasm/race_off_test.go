@@ -1,0 +1,5 @@
+//go:build !race
+
+package heifwasm
+
+const raceEnabled = false
