@@ -18,8 +18,9 @@ import (
 // streamed from the mapping in blocks, scored by a SIMD dot-product kernel
 // (dot_amd64.s) in parallel across cores, and kept in a bounded top-k heap
 // per worker; every metric is a function of the dot product and the norms
-// the segment stores. Filters read the class and path columns, never the
-// metadata JSON, which is decoded for the k results only.
+// the segment stores (under L2 the k results' distances are then measured
+// directly). Filters read the class and path columns, never the metadata
+// JSON, which is decoded for the k results only.
 func (c *collection) Search(ctx context.Context, version string, q []float32, k int, filter *vectorstore.Filter) ([]vectorstore.Hit, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("search in %q: %w: k = %d", c.name, vectorstore.ErrInvalid, k)
