@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"path/filepath"
+	"slices"
 
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/model"
@@ -36,7 +37,7 @@ func NewTracker(ctx context.Context, suite *Suite, size, workers int) (*Tracker,
 			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w: a tracked set needs labels: give classes, or queries and gallery", i, spec.Name, ErrSuite)
 		}
 		var todo []string
-		for _, p := range append(set.Paths, set.QueryPaths...) {
+		for _, p := range slices.Concat(set.Paths, set.QueryPaths) {
 			file := filepath.Join(set.Root, p)
 			if _, ok := t.squares[file]; !ok {
 				t.squares[file] = nil
@@ -70,21 +71,13 @@ func (t *Tracker) Recall1(net *model.Net, norm model.Normalization) []float64 {
 	vecs := embedder.EmbedSquares(net, norm, t.files, func(file string) *image.RGBA { return t.squares[file] })
 	out := make([]float64, len(t.sets))
 	for i, set := range t.sets {
-		files := func(paths []string) [][]float32 {
-			v := make([][]float32, len(paths))
-			for j, p := range paths {
-				v[j] = vecs[filepath.Join(set.Root, p)]
-			}
-			return v
+		// score ranks exactly as Run does; it reads vectors by the set's
+		// own paths.
+		byPath := map[string][]float32{}
+		for _, p := range slices.Concat(set.Paths, set.QueryPaths) {
+			byPath[p] = vecs[filepath.Join(set.Root, p)]
 		}
-		g := files(set.Paths)
-		var r Retrieval
-		if len(set.QueryPaths) > 0 {
-			r = Rank(files(set.QueryPaths), set.QueryLabels, g, set.Labels, false, []int{1})
-		} else {
-			r = Rank(g, set.Labels, g, set.Labels, true, []int{1})
-		}
-		out[i] = r.Recall[1]
+		out[i] = score("", set, nil, byPath).Retrieval.Recall[1]
 	}
 	return out
 }
