@@ -327,7 +327,9 @@ var errShort = errors.New("the store lent fewer items than it holds")
 // length under COSINE).
 func (r *rows) hold(ctx context.Context, b vectorstore.Blocks, from, dim int, metric vectorstore.Metric) error {
 	want := min(heldRows, b.Len()-from)
-	r.vecs = r.vecs[:0]
+	// Sized once: growing by appending would hold the old array beside
+	// each new one, and at 8 MB that set the command's peak memory.
+	r.vecs = grow(r.vecs, want*dim)[:0]
 	err := b.Each(ctx, from, func(blk vectorstore.Block) error {
 		take := min(blk.Len(), want-len(r.vecs)/dim)
 		r.vecs = append(r.vecs, blk.Vectors[:take*dim]...)
