@@ -8,6 +8,7 @@ import (
 	"image"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -102,6 +103,7 @@ func newBatchFiller(cache imageCache, norm model.Normalization, size, workers in
 func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Augment, seed uint64) {
 	b := len(batch)
 	per := 3 * f.size * f.size
+	paths := slotPaths(batch)
 	var wg sync.WaitGroup
 	next := atomic.Int64{}
 	for range min(f.workers, 3*b) {
@@ -113,8 +115,7 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Au
 				if j >= 3*b {
 					return
 				}
-				t := batch[j%b]
-				path := [3]string{t.Query, t.Positive, t.Negative}[j/b]
+				path := paths[j]
 				var img *image.RGBA
 				if aug != nil {
 					img = f.augmented(path, aug, rand.New(rand.NewPCG(seed, uint64(j))))
@@ -128,11 +129,38 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Au
 	wg.Wait()
 }
 
+// slotPaths lists the image of each of a batch's 3B slots, in the layout
+// fill writes: the B queries, then the B positives, then the B negatives.
+func slotPaths(batch []dataset.Triplet) []string {
+	b := len(batch)
+	paths := make([]string, 3*b)
+	for i, t := range batch {
+		paths[i], paths[b+i], paths[2*b+i] = t.Query, t.Positive, t.Negative
+	}
+	return paths
+}
+
+// minedPaths is slotPaths after mineNegatives: each negative slot holds
+// the image of the slot mined names, where it names one.
+func minedPaths(batch []dataset.Triplet, mined []int) []string {
+	before := slotPaths(batch)
+	paths := slices.Clone(before)
+	b := len(batch)
+	for i, j := range mined {
+		if j >= 0 {
+			paths[2*b+i] = before[j]
+		}
+	}
+	return paths
+}
+
 // mineNegatives replaces each triplet's negative in x by an image of the
 // batch from another class, chosen on the current embeddings: "hard" takes
 // the closest; "semihard" the closest that is farther than the positive,
-// else the closest. labels gives the class of each of the 3B images.
-func mineNegatives(net *model.Net, x []float32, labels []int, b int, mode trainconfig.Mining) {
+// else the closest. labels gives the class of each of the 3B images. It
+// returns, for each triplet, the slot its new negative was copied from (-1
+// where none was: the batch held no other class).
+func mineNegatives(net *model.Net, x []float32, labels []int, b int, mode trainconfig.Mining) []int {
 	emb := net.Forward(x, 3*b)
 	dim := net.Dim()
 	per := len(x) / (3 * b)
@@ -165,4 +193,5 @@ func mineNegatives(net *model.Net, x []float32, labels []int, b int, mode trainc
 			copy(x[(2*b+i)*per:(2*b+i+1)*per], src[j*per:(j+1)*per])
 		}
 	}
+	return chosen
 }

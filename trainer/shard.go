@@ -15,18 +15,23 @@ import (
 // a batch split into shards that run side by side keeps more cores busy;
 // their gradients are averaged before the optimiser step.
 type shard struct {
-	ng    *netGraph
-	vm    G.VM
-	b     int // triplets
-	loss  *G.Node
-	x     []float32   // this shard's triplets: b queries, b positives, b negatives
-	masks [][]float32 // dropout masks, in layer order
-	grads [][]float32 // in ng.params order; nil until the first run
+	ng   *netGraph
+	vm   G.VM
+	b    int // triplets
+	loss *G.Node
+	x    []float32 // this shard's triplets: b queries, b positives, b negatives
+	// target is the teacher's embedding of each of the shard's images, in
+	// x's order, when the loss has a distillation term; else nil.
+	target []float32
+	masks  [][]float32 // dropout masks, in layer order
+	grads  [][]float32 // in ng.params order; nil until the first run
 }
 
 // newShard builds the graph of b triplets over m's weights, its
-// convolutions and max-pools made by ops.
-func newShard(a model.Arch, m *model.Model, b int, gap float64, ops layerOps) (*shard, error) {
+// convolutions and max-pools made by ops. With distill above 0, the loss
+// adds distill times the mean squared distance of each image's embedding
+// to its target (see shard.target).
+func newShard(a model.Arch, m *model.Model, b int, gap, distill float64, ops layerOps) (*shard, error) {
 	ng, err := buildNet(a, 3*b, tensor.Float32, sharedParams(m), true, ops)
 	if err != nil {
 		return nil, err
@@ -34,6 +39,12 @@ func newShard(a model.Arch, m *model.Model, b int, gap float64, ops layerOps) (*
 	loss, _, _, err := tripletLoss(ng.embed, b, gap, tensor.Float32)
 	if err != nil {
 		return nil, fmt.Errorf("build loss: %w", err)
+	}
+	var target []float32
+	if distill > 0 {
+		if loss, target, err = addDistillation(ng, loss, 3*b, a.Dim(), distill); err != nil {
+			return nil, fmt.Errorf("build distillation: %w", err)
+		}
 	}
 	if _, err := G.Grad(loss, ng.params...); err != nil {
 		return nil, fmt.Errorf("build gradients: %w", err)
@@ -43,7 +54,7 @@ func newShard(a model.Arch, m *model.Model, b int, gap float64, ops layerOps) (*
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
-	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32)}
+	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target}
 	for _, mn := range ng.masks {
 		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mn.Shape()...))
 		if err := G.Let(mn, t); err != nil {
@@ -56,13 +67,14 @@ func newShard(a model.Arch, m *model.Model, b int, gap float64, ops layerOps) (*
 }
 
 // run copies triplets [lo, lo+s.b) of batch x (b queries, then b
-// positives, then b negatives) into the shard, draws its dropout masks from
-// rng, and runs the forward and backward pass. Gradients add up in s.grads
-// until cleared; it returns the shard's mean loss.
-func (s *shard) run(x []float32, b, lo int, rng *rand.Rand) (float64, error) {
-	img := len(s.x) / (3 * s.b) // values per image
-	for j := range 3 {
-		copy(s.x[j*s.b*img:(j+1)*s.b*img], x[(j*b+lo)*img:(j*b+lo+s.b)*img])
+// positives, then b negatives), and their rows of the teacher's targets
+// when the loss has a distillation term, into the shard, draws its dropout
+// masks from rng, and runs the forward and backward pass. Gradients add up
+// in s.grads until cleared; it returns the shard's mean loss.
+func (s *shard) run(x, target []float32, b, lo int, rng *rand.Rand) (float64, error) {
+	copyRows(s.x, x, s.b, b, lo)
+	if s.target != nil {
+		copyRows(s.target, target, s.b, b, lo)
 	}
 	for i, d := range s.masks {
 		rate := float32(s.ng.rates[i])
@@ -89,6 +101,46 @@ func (s *shard) run(x []float32, b, lo int, rng *rand.Rand) (float64, error) {
 		}
 	}
 	return float64(s.loss.Value().Data().(float32)), nil
+}
+
+// copyRows copies into dst, laid out as 3 parts of sb rows, rows [lo,
+// lo+sb) of each of the 3 parts of b rows of src.
+func copyRows(dst, src []float32, sb, b, lo int) {
+	row := len(dst) / (3 * sb)
+	for j := range 3 {
+		copy(dst[j*sb*row:(j+1)*sb*row], src[(j*b+lo)*row:(j*b+lo+sb)*row])
+	}
+}
+
+// addDistillation adds to loss weight times the mean over the n images of
+// |embedding - target|^2, the targets an input of the graph, and returns
+// the new loss and the targets' backing slice (n rows of dim).
+func addDistillation(ng *netGraph, loss *G.Node, n, dim int, weight float64) (*G.Node, []float32, error) {
+	target := G.NewMatrix(ng.g, tensor.Float32, G.WithShape(n, dim), G.WithName("target"))
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n, dim))
+	if err := G.Let(target, t); err != nil {
+		return nil, nil, err
+	}
+	d, err := G.Sub(ng.embed, target)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d, err = G.Square(d); err != nil {
+		return nil, nil, err
+	}
+	if d, err = G.Sum(d, 1); err != nil {
+		return nil, nil, err
+	}
+	if d, err = G.Mean(d); err != nil {
+		return nil, nil, err
+	}
+	if d, err = G.Mul(d, scalar(tensor.Float32, weight)); err != nil {
+		return nil, nil, err
+	}
+	if loss, err = G.Add(loss, d); err != nil {
+		return nil, nil, err
+	}
+	return loss, t.Data().([]float32), nil
 }
 
 // Close releases the shard's machine.

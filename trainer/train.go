@@ -69,7 +69,11 @@ type run struct {
 
 	shards []*shard
 	// x is the whole batch: b queries, then b positives, then b negatives.
-	x        []float32
+	x []float32
+	// teacher and target, with Options.Distill, are the teacher model and
+	// its embedding of each of the batch's images unchanged, in x's order.
+	teacher  *teacher
+	target   []float32
 	names    []string
 	weights  [][]float32
 	opt      *optimizer
@@ -135,6 +139,12 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 		return nil, err
 	}
 	r.filler = newBatchFiller(cache, r.m.Normalization, r.m.Spec.InputSize, opts.Workers)
+	if opts.Distill.Weight > 0 {
+		if r.teacher, err = newTeacher(opts.Distill.Model, r.m.Spec.EmbeddingDim, cache, opts.Workers); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(log, "distilling %s at weight %g\n", opts.Distill.Model, opts.Distill.Weight)
+	}
 	if opts.ValidationSuite != "" {
 		if r.suite, err = loadSuite(ctx, opts.ValidationSuite, r.m.Spec.InputSize, opts.Workers); err != nil {
 			return nil, err
@@ -290,7 +300,7 @@ func paramShapes(m *model.Model) (map[string][]int, error) {
 func (r *run) buildGraph() error {
 	k := r.opts.BatchShards
 	for range k {
-		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts.Gap, fastOps)
+		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts.Gap, r.opts.Distill.Weight, fastOps)
 		if err != nil {
 			r.close()
 			return err
@@ -299,6 +309,9 @@ func (r *run) buildGraph() error {
 	}
 	in := r.arch.Input
 	r.x = make([]float32, 3*r.opts.BatchSize*in.C*in.H*in.W)
+	if r.opts.Distill.Weight > 0 {
+		r.target = make([]float32, 3*r.opts.BatchSize*r.arch.Dim())
+	}
 	for _, p := range r.shards[0].ng.params {
 		r.names = append(r.names, p.Name())
 		r.weights = append(r.weights, p.Value().Data().([]float32))
@@ -323,7 +336,7 @@ func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 	for i, s := range r.shards {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(seed, 0xd409+uint64(i)))
-			losses[i], errs[i] = s.run(r.x, b, i*s.b, rng)
+			losses[i], errs[i] = s.run(r.x, r.target, b, i*s.b, rng)
 		})
 	}
 	wg.Wait()
@@ -404,8 +417,12 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			}
 			seed := seedFor(o.Seed, st.Epoch, st.Step)
 			r.filler.fill(batch, x, &o.Augment, seed)
+			var mined []int
 			if o.Mining != trainconfig.NoMining {
-				mineNegatives(r.net, x, r.src.batchLabels(batch), b, o.Mining)
+				mined = mineNegatives(r.net, x, r.src.batchLabels(batch), b, o.Mining)
+			}
+			if r.teacher != nil {
+				r.teacher.targets(minedPaths(batch, mined), r.target)
 			}
 			progress := (float64(st.Epoch) + float64(st.Step)/float64(steps)) / float64(o.Epochs)
 			loss, err := r.step(seed, lrScale(o.LRSchedule, progress))

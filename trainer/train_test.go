@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
@@ -664,5 +665,113 @@ func TestTrainValidationSuite(t *testing.T) {
 	}
 	if !strings.Contains(string(csv), "suite_mean_recall1") {
 		t.Errorf("metrics.csv lacks the suite's column:\n%s", csv)
+	}
+}
+
+// TestTrainDistill checks that distillation pulls the trained model's
+// embeddings towards the teacher's: after the same steps from the same
+// start, the images' embeddings lie closer to the teacher's with the pull
+// than without it, and closer than at the start. A teacher whose embedding
+// has another size is refused, naming distill.model.
+func TestTrainDistill(t *testing.T) {
+	classes := mustClassImages(t, 3, 6)
+	teacherModel, err := model.New(smallSpec(16), model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	teacherModel.Initialize(7)
+	teacherPath := filepath.Join(t.TempDir(), "teacher.drk")
+	if _, err := teacherModel.Save(teacherPath); err != nil {
+		t.Fatal(err)
+	}
+	// distance is the mean squared distance between m's and the teacher's
+	// embeddings of every training image.
+	distance := func(m *model.Model) float64 {
+		o := testOptions(t, classes)
+		r := prepareRun(t, o)
+		tc, err := newTeacher(teacherPath, o.Model.EmbeddingDim, r.filler.cache, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for p := range r.filler.cache {
+			paths = append(paths, p)
+		}
+		want := make([]float32, len(paths)*o.Model.EmbeddingDim)
+		tc.targets(paths, want)
+		net, err := model.NewNet(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := 3 * o.Model.InputSize * o.Model.InputSize
+		x := make([]float32, len(paths)*per)
+		for i, p := range paths {
+			model.ToTensor(r.filler.input(r.filler.cache[p]), m.Normalization, x[i*per:(i+1)*per])
+		}
+		return float64(eval.SquaredDistance(net.Forward(x, len(paths)), want)) / float64(len(paths))
+	}
+	train := func(weight float64) *model.Model {
+		o := testOptions(t, classes)
+		o.Epochs, o.StepsPerEpoch = 3, 6
+		if weight > 0 {
+			o.Distill = trainconfig.Distill{Model: teacherPath, Weight: weight}
+		}
+		var log bytes.Buffer
+		res, err := Train(context.Background(), o, &log, Fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if weight > 0 && !strings.Contains(log.String(), "distilling "+teacherPath) {
+			t.Errorf("log does not say it distils:\n%s", log.String())
+		}
+		return res.Model
+	}
+	start, err := model.New(smallSpec(16), model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start.Initialize(testOptions(t, classes).Seed)
+	initial, plain, pulled := distance(start), distance(train(0)), distance(train(10))
+	t.Logf("mean squared distance to the teacher: start %.4f, without the pull %.4f, with it %.4f", initial, plain, pulled)
+	// A run without the term stays about as far as it started (some 2:
+	// unrelated unit vectors); 18 small steps with it close a good part of that.
+	if !(pulled < 0.75*plain && pulled < 0.75*initial) {
+		t.Errorf("with the pull the embeddings are %.4f from the teacher's, without %.4f, at the start %.4f; want under three quarters of both", pulled, plain, initial)
+	}
+
+	wide := smallSpec(16)
+	wide.EmbeddingDim++
+	other, err := model.New(wide, model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPath := filepath.Join(t.TempDir(), "other.drk")
+	if _, err := other.Save(otherPath); err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions(t, classes)
+	o.Distill = trainconfig.Distill{Model: otherPath, Weight: 1}
+	if _, err := Train(context.Background(), o, io.Discard, Fresh); err == nil || !strings.Contains(err.Error(), "distill.model "+otherPath) || !strings.Contains(err.Error(), "dimensions") {
+		t.Errorf("teacher of another size: err = %v, want one naming distill.model and the dimensions", err)
+	}
+}
+
+func TestMinedPaths(t *testing.T) {
+	batch := []dataset.Triplet{{Query: "q0", Positive: "p0", Negative: "n0"}, {Query: "q1", Positive: "p1", Negative: "n1"}}
+	cases := []struct {
+		name  string
+		mined []int
+		want  []string
+	}{
+		{"no mining", nil, []string{"q0", "q1", "p0", "p1", "n0", "n1"}},
+		{"both mined", []int{3, 0}, []string{"q0", "q1", "p0", "p1", "p1", "q0"}},
+		{"from a negative slot, and none found", []int{5, -1}, []string{"q0", "q1", "p0", "p1", "n1", "n1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := minedPaths(batch, tc.mined); !slices.Equal(got, tc.want) {
+				t.Errorf("minedPaths = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

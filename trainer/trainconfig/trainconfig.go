@@ -6,6 +6,7 @@ package trainconfig
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/deeprank/deeprank/imageio"
@@ -30,7 +31,14 @@ type Options struct {
 	// start random. It warm-starts a changed architecture (a new head or
 	// branch) from a trained model. Not with InitModel.
 	InitWeights string `json:"init_weights"`
-	Data        Data   `json:"data"`
+	// Distill, when its Weight is above 0, adds to the triplet loss a pull
+	// of every training image's embedding towards a teacher model's
+	// embedding of the same image unchanged: what the teacher knew is
+	// kept while the augmentations teach that a changed copy is the same
+	// image. It lets a new spec (whose head starts random) learn new
+	// invariances without unlearning what the teacher was trained on.
+	Distill Distill `json:"distill"`
+	Data    Data    `json:"data"`
 
 	Epochs int `json:"epochs"`
 	// StepsPerEpoch caps the optimiser steps of an epoch; 0 means one pass
@@ -92,6 +100,18 @@ type Options struct {
 	Patience int `json:"patience"`
 	// Workers prepares images in parallel; 0 means GOMAXPROCS.
 	Workers int `json:"workers"`
+}
+
+// Distill names a teacher model and the weight of the pull towards it.
+type Distill struct {
+	// Model is the teacher's model file. Its embedding must have as many
+	// dimensions as the model trained; its input size may differ.
+	Model string `json:"model"`
+	// Weight scales the term added to the loss: the mean, over a batch's
+	// images, of |s - t|^2, s the trained model's embedding of the
+	// augmented image, t the teacher's of the image unchanged (both of
+	// unit length, so the term is 2 - 2 cos). 0 turns distillation off.
+	Weight float64 `json:"weight"`
 }
 
 // Optimizer names an optimiser.
@@ -247,6 +267,12 @@ func (o Options) Validate() error {
 	switch {
 	case o.InitModel != "" && o.InitWeights != "":
 		return bad("init_weights", "set init_model (fine-tune a model as it is) or init_weights (start a new spec from its matching weights), not both")
+	case o.Distill.Weight < 0 || o.Distill.Weight > 100 || math.IsNaN(o.Distill.Weight):
+		return bad("distill.weight", "%g is outside 0..100", o.Distill.Weight)
+	case o.Distill.Weight > 0 && o.Distill.Model == "":
+		return bad("distill.model", "a distill.weight of %g needs the teacher's model file", o.Distill.Weight)
+	case o.Distill.Weight == 0 && o.Distill.Model != "":
+		return bad("distill.weight", "is 0, so the teacher %s would be ignored: give a weight above 0 (1 pulls as hard as the triplet loss pushes), or no distill.model", o.Distill.Model)
 	case countSet(o.Data.Triplets != "", o.Data.Classes != "", len(o.Data.Mix) > 0) != 1:
 		return bad("data", "set one of data.triplets (a triplet file), data.classes (a folder of class folders) and data.mix")
 	case o.Data.SplitBy != "path" && o.Data.SplitBy != "class":
