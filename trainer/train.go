@@ -250,20 +250,22 @@ func (r *run) setupModel(resume bool) error {
 
 // warmStart copies into m every weight of the model file at path whose name
 // and shape m's spec shares (a changed head or branch keeps its random
-// start), and logs what it took.
+// start), and logs what it took. A head that only grew, because m's spec
+// adds branches to the file's, is grown instead (see growHead).
 func warmStart(m *model.Model, path string, log io.Writer) error {
 	from, err := model.Load(path)
 	if err != nil {
 		return fmt.Errorf("init_weights: %w", err)
 	}
-	fromShapes, err := paramShapes(from)
+	fromArch, err := from.Spec.Arch()
 	if err != nil {
 		return fmt.Errorf("init_weights %s: %w", path, err)
 	}
-	toShapes, err := paramShapes(m)
+	toArch, err := m.Spec.Arch()
 	if err != nil {
 		return err
 	}
+	fromShapes, toShapes := paramShapes(fromArch), paramShapes(toArch)
 	var took, kept []string
 	for name, w := range m.Weights {
 		// Equal sizes are not enough: a dense layer whose input and output
@@ -279,20 +281,80 @@ func warmStart(m *model.Model, path string, log io.Writer) error {
 	slices.Sort(kept)
 	fmt.Fprintf(log, "init_weights %s: %d tensors taken (%s); %d random (%s)\n",
 		path, len(took), strings.Join(took, " "), len(kept), strings.Join(kept, " "))
+	if grown, muted := growHead(m, toArch, from, fromArch); grown != "" {
+		fmt.Fprintf(log, "init_weights %s: %s grown: the rows of the branches both specs have taken, the rows of the new ones (%s) zero, so the model starts as the file's\n",
+			path, grown, strings.Join(muted, " "))
+	}
 	return nil
 }
 
-// paramShapes maps each parameter of m's spec to its shape.
-func paramShapes(m *model.Model) (map[string][]int, error) {
-	a, err := m.Spec.Arch()
-	if err != nil {
-		return nil, err
+// growHead handles a spec that adds branches to from's: the head's first
+// layer then sees more inputs, and its weights differ in shape only by the
+// new branches' rows. It copies the rows of every branch that both specs
+// have (same name, same output size) and zeroes the new branches' rows, so
+// that m embeds every image exactly as from does until training gives the
+// new branches weight (their own weights start random, and get gradients
+// once their rows move from zero). It returns the grown weight's name and
+// the new branches, or "" when the head is not one that grew (its output,
+// bias or any branch of from's differs).
+func growHead(m *model.Model, to model.Arch, from *model.Model, fromArch model.Arch) (string, []string) {
+	th, fh := to.Head[0], fromArch.Head[0]
+	bias := th.Name + ".b"
+	if th.Kind != model.Dense || fh.Kind != model.Dense || th.Name != fh.Name || th.Out != fh.Out ||
+		th.In.Size() <= fh.In.Size() || !slices.Equal(m.Weights[bias], from.Weights[bias]) {
+		return "", nil
 	}
+	// Rows of each branch in from's head input, by name.
+	type rows struct{ at, n int }
+	old := map[string]rows{}
+	at := 0
+	for _, b := range fromArch.Branches {
+		n := b.Layers[len(b.Layers)-1].Out.Size()
+		old[b.Name] = rows{at, n}
+		at += n
+	}
+	// Where each of m's branches takes its rows from: -1 for a new one.
+	plan := make([]int, len(to.Branches))
+	matched := 0
+	var muted []string
+	for i, b := range to.Branches {
+		r, ok := old[b.Name]
+		switch {
+		case !ok:
+			plan[i] = -1
+			muted = append(muted, b.Name)
+		case r.n != b.Layers[len(b.Layers)-1].Out.Size():
+			return "", nil
+		default:
+			plan[i] = r.at
+			matched++
+		}
+	}
+	if matched != len(fromArch.Branches) {
+		return "", nil // a branch of from's is gone: the model cannot start as from
+	}
+	out := th.Out.C
+	dst, src := m.Weights[th.Name+".w"], from.Weights[fh.Name+".w"]
+	at = 0
+	for i, b := range to.Branches {
+		n := b.Layers[len(b.Layers)-1].Out.Size()
+		if part := dst[at*out : (at+n)*out]; plan[i] < 0 {
+			clear(part)
+		} else {
+			copy(part, src[plan[i]*out:(plan[i]+n)*out])
+		}
+		at += n
+	}
+	return th.Name + ".w", muted
+}
+
+// paramShapes maps each parameter of a to its shape.
+func paramShapes(a model.Arch) map[string][]int {
 	shapes := map[string][]int{}
 	for _, p := range a.Params() {
 		shapes[p.Name] = p.Shape
 	}
-	return shapes, nil
+	return shapes
 }
 
 // buildGraph builds one training graph per batch shard, all over the

@@ -550,25 +550,32 @@ func TestTrainInstances(t *testing.T) {
 	}
 }
 
+// newModel is a model of spec with the random weights of seed, and, when
+// save, the file it was saved to.
+func newModel(t testing.TB, spec model.Spec, seed uint64, save bool) (*model.Model, string) {
+	t.Helper()
+	m, err := model.New(spec, model.UnitNormalization())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Initialize(seed)
+	if !save {
+		return m, ""
+	}
+	path := filepath.Join(t.TempDir(), "model.drk")
+	if _, err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return m, path
+}
+
 // TestWarmStart checks that the weights a new spec shares with a model
 // file (same name and shape) are copied and the others keep their start.
 func TestWarmStart(t *testing.T) {
-	from, err := model.New(smallSpec(16), model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	from.Initialize(1)
-	path := filepath.Join(t.TempDir(), "from.drk")
-	if _, err := from.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	from, path := newModel(t, smallSpec(16), 1, true)
 	spec := smallSpec(16)
 	spec.EmbeddingDim++ // the head's weights change size
-	to, err := model.New(spec, model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	to.Initialize(2)
+	to, _ := newModel(t, spec, 2, false)
 	before := slices.Clone(to.Weights["embedding.w"])
 	if err := warmStart(to, path, io.Discard); err != nil {
 		t.Fatal(err)
@@ -588,11 +595,7 @@ func TestWarmStart(t *testing.T) {
 	spec = smallSpec(16)
 	spec.Width *= 2
 	spec.DenseDim /= 2
-	reshaped, err := model.New(spec, model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reshaped.Initialize(2)
+	reshaped, _ := newModel(t, spec, 2, false)
 	fc1 := slices.Clone(reshaped.Weights["convnet.fc1.w"])
 	if len(fc1) != len(from.Weights["convnet.fc1.w"]) {
 		t.Fatalf("convnet.fc1.w has %d values, the model file's %d: the case needs equal sizes", len(fc1), len(from.Weights["convnet.fc1.w"]))
@@ -605,6 +608,55 @@ func TestWarmStart(t *testing.T) {
 	}
 	if err := warmStart(to, filepath.Join(t.TempDir(), "none.drk"), io.Discard); err == nil || !strings.Contains(err.Error(), "init_weights") {
 		t.Errorf("missing file: err = %v, want one naming init_weights", err)
+	}
+}
+
+// TestWarmStartGrowsHead checks that a spec adding branches (a pooled
+// shallow branch and a colour branch) to a model file's starts out
+// embedding every image as the file's model does, and that a spec whose
+// head also changed elsewhere is not grown.
+func TestWarmStartGrowsHead(t *testing.T) {
+	from, path := newModel(t, smallSpec(16), 1, true)
+	grown := smallSpec(16)
+	pooled := grown.Shallow[0]
+	pooled.Pooled = true
+	grown.Shallow = append(grown.Shallow, pooled)
+	grown.ColorFeatures = 5
+	to, _ := newModel(t, grown, 2, false)
+	var log bytes.Buffer
+	if err := warmStart(to, path, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "embedding.w grown") || !strings.Contains(log.String(), "(shallow3 color) zero") {
+		t.Errorf("log does not say the head grew, muting shallow3 and color:\n%s", log.String())
+	}
+	x := randomInput(rand.New(rand.NewPCG(3, 3)), 5*3*16*16)
+	embed := func(m *model.Model) []float32 {
+		net, err := model.NewNet(m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return net.Forward(x, 5)
+	}
+	want, got := embed(from), embed(to)
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Fatalf("value %d of the grown model's embeddings is %g, the file's model's %g", i, got[i], want[i])
+		}
+	}
+
+	// A wider embedding as well: the head's output changed, so its
+	// weights stay random.
+	wider := grown
+	wider.EmbeddingDim++
+	other, _ := newModel(t, wider, 2, false)
+	before := slices.Clone(other.Weights["embedding.w"])
+	log.Reset()
+	if err := warmStart(other, path, &log); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "grown") || !slices.Equal(other.Weights["embedding.w"], before) {
+		t.Errorf("a head whose output changed was grown:\n%s", log.String())
 	}
 }
 
@@ -675,15 +727,7 @@ func TestTrainValidationSuite(t *testing.T) {
 // has another size is refused, naming distill.model.
 func TestTrainDistill(t *testing.T) {
 	classes := mustClassImages(t, 3, 6)
-	teacherModel, err := model.New(smallSpec(16), model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	teacherModel.Initialize(7)
-	teacherPath := filepath.Join(t.TempDir(), "teacher.drk")
-	if _, err := teacherModel.Save(teacherPath); err != nil {
-		t.Fatal(err)
-	}
+	_, teacherPath := newModel(t, smallSpec(16), 7, true)
 	// distance is the mean squared distance between m's and the teacher's
 	// embeddings of every training image.
 	distance := func(m *model.Model) float64 {
@@ -726,11 +770,7 @@ func TestTrainDistill(t *testing.T) {
 		}
 		return res.Model
 	}
-	start, err := model.New(smallSpec(16), model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	start.Initialize(testOptions(t, classes).Seed)
+	start, _ := newModel(t, smallSpec(16), testOptions(t, classes).Seed, false)
 	initial, plain, pulled := distance(start), distance(train(0)), distance(train(10))
 	t.Logf("mean squared distance to the teacher: start %.4f, without the pull %.4f, with it %.4f", initial, plain, pulled)
 	// A run without the term stays about as far as it started (some 2:
@@ -741,14 +781,7 @@ func TestTrainDistill(t *testing.T) {
 
 	wide := smallSpec(16)
 	wide.EmbeddingDim++
-	other, err := model.New(wide, model.UnitNormalization())
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherPath := filepath.Join(t.TempDir(), "other.drk")
-	if _, err := other.Save(otherPath); err != nil {
-		t.Fatal(err)
-	}
+	_, otherPath := newModel(t, wide, 1, true)
 	o := testOptions(t, classes)
 	o.Distill = trainconfig.Distill{Model: otherPath, Weight: 1}
 	if _, err := Train(context.Background(), o, io.Discard, Fresh); err == nil || !strings.Contains(err.Error(), "distill.model "+otherPath) || !strings.Contains(err.Error(), "dimensions") {
