@@ -442,10 +442,10 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	if st.Epoch == 0 && st.Step == 0 {
 		m := r.evaluate(0, 0, 0, 0)
 		st.Initial = m
-		// A fine-tuning run starts from trained weights: say so, so that its
-		// first line is not read as a random network's.
+		// A fine-tuning or warm-started run starts from trained weights: say
+		// so, so that its first line is not read as a random network's.
 		label := "untrained"
-		if o.InitModel != "" {
+		if o.InitModel != "" || o.InitWeights != "" {
 			label = "initial model"
 		}
 		fmt.Fprintf(r.log, "%s: held-out precision %.4f  recall@1 %s  loss %.4f\n", label, m.ValPrecision, recallText(m.ValRecall1), m.ValLoss)
