@@ -9,6 +9,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/deeprank/deeprank/internal/convkernel"
 	"github.com/deeprank/deeprank/internal/epilogue"
 	gosgemm "github.com/deeprank/deeprank/internal/sgemm"
 )
@@ -59,6 +60,9 @@ type Net struct {
 type step struct {
 	Layer
 	pool *Layer
+	// implicit is set for a convolution done by an implicit GEMM (see
+	// implicitConv).
+	implicit *implicitPlan
 }
 
 // perImage reports whether a step works on one image at a time.
@@ -75,8 +79,10 @@ func compile(layers []Layer) []step {
 			continue
 		case l.Kind == Conv && i+1 < len(layers) && layers[i+1].Kind == MaxPool:
 			pool := layers[i+1]
-			out = append(out, step{l, &pool})
+			out = append(out, step{Layer: l, pool: &pool, implicit: planImplicit(l, &pool)})
 			i++
+		case l.Kind == Conv:
+			out = append(out, step{Layer: l, implicit: planImplicit(l, nil)})
 		default:
 			out = append(out, step{Layer: l})
 		}
@@ -87,7 +93,7 @@ func compile(layers []Layer) []step {
 // scratch is one worker's buffers for one image at a time, kept between
 // images and batches.
 type scratch struct {
-	col, prod, pool, a, b []float32
+	col, prod, pool, a, b, padded []float32
 }
 
 // batchScratch is one call's buffers for the whole batch, kept between
@@ -96,6 +102,7 @@ type batchScratch struct {
 	spatial [][]float32 // each branch's spatial output, image by image
 	concat  []float32   // the branches' outputs side by side
 	batch   [2][]float32
+	filters [][]float32 // each implicit convolution's packed filters
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -134,8 +141,15 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 // newNet compiles an architecture whose weights are checked.
 func newNet(a Arch, weights map[string][]float32, workers int) *Net {
 	n := &Net{arch: a, weights: weights, workers: workers, head: compile(a.Head)}
+	implicit := 0
 	for _, b := range a.Branches {
 		steps := compile(b.Layers)
+		for _, st := range steps {
+			if st.implicit != nil {
+				st.implicit.id = implicit
+				implicit++
+			}
+		}
 		spatial := 0
 		for spatial < len(steps) && steps[spatial].perImage() {
 			spatial++
@@ -173,6 +187,9 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		if spatial := n.spatial[bi]; spatial > 0 {
 			bs.spatial[bi] = grow(&bs.spatial[bi], count*steps[spatial-1].outShape().Size())
 		}
+		// Packed once a call, not once a Net: the Net reads the weights
+		// in place and must see the trainer's updates between calls.
+		bs.filters = n.packFilters(bs.filters, steps)
 	}
 	workers := min(n.workers, count)
 	if workers <= 1 {
@@ -215,7 +232,7 @@ func (n *Net) spatialImage(x []float32, i int, bs *batchScratch, sc *scratch) {
 			continue
 		}
 		size := steps[spatial-1].outShape().Size()
-		copy(bs.spatial[bi][i*size:(i+1)*size], n.image(steps[:spatial], img, sc))
+		copy(bs.spatial[bi][i*size:(i+1)*size], n.image(steps[:spatial], img, bs.filters, sc))
 	}
 }
 
@@ -255,9 +272,10 @@ func (s step) outShape() Shape {
 	return s.Out
 }
 
-// image runs one image through per-image steps, in sc's buffers; the
-// result is valid until sc is used again.
-func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
+// image runs one image through per-image steps, in sc's buffers, with
+// the implicit convolutions' filters packed by packFilters; the result is
+// valid until sc is used again.
+func (n *Net) image(steps []step, h []float32, filters [][]float32, sc *scratch) []float32 {
 	for i, st := range steps {
 		dst := &sc.a
 		if i%2 == 1 {
@@ -266,7 +284,11 @@ func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
 		out := grow(dst, st.outShape().Size())
 		switch st.Kind {
 		case Conv:
-			n.conv(st, h, out, sc)
+			if st.implicit != nil {
+				n.implicitConv(st, filters[st.implicit.id], h, out, sc)
+			} else {
+				n.conv(st, h, out, sc)
+			}
 		case MaxPool:
 			maxPool(st.Layer, h, out, nil, false, &sc.pool)
 		case GlobalAvgPool:
@@ -376,6 +398,152 @@ func (n *Net) conv(st step, h, out []float32, sc *scratch) {
 			}
 		}
 	}
+}
+
+// implicitPlan is how implicitConv runs a stride-1 convolution: the input
+// is copied into a buffer with the padding around each channel (hp x wp
+// values a channel), and output (y, x) is then column y*wp+x of the
+// product of the filters with rows that are runs of that buffer: row (c,
+// ky, kx) starts at offs[(c*k+ky)*k+kx] = c*hp*wp + ky*wp + kx. Columns
+// with x past the output's width straddle two rows of the image and are
+// computed but not used; so are those that round a block up to whole
+// tiles.
+type implicitPlan struct {
+	id     int // which of the Net's packed filters are this layer's
+	hp, wp int
+	offs   []int
+	rows   int // output rows per block (even where a 2x2 pool follows)
+}
+
+// prodChunk is about how many values of the product implicitConv keeps
+// at a time: a block of output rows whose product (128 KiB) stays in the
+// core's own cache until the epilogue has pooled it.
+const prodChunk = 32 << 10
+
+// minImplicitUse is the least share of the columns implicitConv computes
+// that must be outputs for it to be chosen. On small images the columns
+// past each row's end and the rounding to whole tiles waste too much (the
+// default model's 8x8 stage 4 would compute 96 columns for 64 outputs),
+// and im2col of such an image is cheap anyway.
+const minImplicitUse = 0.85
+
+// planImplicit returns how implicitConv runs conv, followed by pool (or
+// nil), or nil if it does not: for stride-1 convolutions with no pool or
+// the plain 2x2 one, when few of the columns it computes are wasted.
+func planImplicit(conv Layer, pool *Layer) *implicitPlan {
+	if conv.Stride != 1 || pool != nil && !plainPool(*pool) {
+		return nil
+	}
+	k := conv.Kernel
+	hp, wp := conv.In.H+conv.Pad.Top+conv.Pad.Bottom, conv.In.W+conv.Pad.Left+conv.Pad.Right
+	OH := conv.Out.H
+	if hp-k+1 != OH || wp-k+1 != conv.Out.W {
+		return nil
+	}
+	rows := max(prodChunk/(convkernel.Panels(conv.Out.C)*convkernel.Rows*wp), 1)
+	if pool != nil {
+		rows = max(rows/2*2, 2)
+	}
+	rows = min(rows, OH)
+	computed := 0
+	for y0 := 0; y0 < OH; y0 += rows {
+		computed += roundUp((min(y0+rows, OH)-y0)*wp, convkernel.Cols)
+	}
+	if float64(OH*conv.Out.W) < minImplicitUse*float64(computed) {
+		return nil
+	}
+	offs := make([]int, 0, conv.In.C*k*k)
+	for c := range conv.In.C {
+		for ky := range k {
+			for kx := range k {
+				offs = append(offs, c*hp*wp+ky*wp+kx)
+			}
+		}
+	}
+	return &implicitPlan{hp: hp, wp: wp, offs: offs, rows: rows}
+}
+
+// roundUp rounds n up to a multiple of m.
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// packFilters packs the filters of steps' implicit convolutions for
+// convkernel into filters[id], which it grows as needed and returns.
+func (n *Net) packFilters(filters [][]float32, steps []step) [][]float32 {
+	for _, st := range steps {
+		p := st.implicit
+		if p == nil {
+			continue
+		}
+		for len(filters) <= p.id {
+			filters = append(filters, nil)
+		}
+		filters[p.id] = convkernel.PackFilters(filters[p.id], n.weights[st.Name+".w"], st.Out.C, len(p.offs))
+	}
+	return filters
+}
+
+// implicitConv convolves one image into out as planImplicit planned, a
+// block of output rows at a time: the product of the packed filters with
+// the padded image for the block's columns, then the bias, ReLU and the
+// 2x2 pool that follows, if any, row by row while the product is in the
+// cache. No im2col matrix is written: the kernel reads the windows from
+// the padded image itself.
+func (n *Net) implicitConv(st step, filters, h, out []float32, sc *scratch) {
+	l, p := st.Layer, st.implicit
+	b := n.weights[l.Name+".b"]
+	OH, OW := l.Out.H, l.Out.W
+	floor := float32(math.Inf(-1))
+	if l.ReLU {
+		floor = 0
+	}
+	padded := padImage(l, h, p, &sc.padded)
+	panels := convkernel.Panels(l.Out.C)
+	for y0 := 0; y0 < OH; y0 += p.rows {
+		y1 := min(y0+p.rows, OH)
+		cols := roundUp((y1-y0)*p.wp, convkernel.Cols)
+		prod := grow(&sc.prod, panels*convkernel.Rows*cols)
+		convkernel.Multiply(filters, panels, padded[y0*p.wp:], p.offs, cols, prod, cols)
+		for c := range l.Out.C {
+			pc := prod[c*cols : (c+1)*cols]
+			if st.pool == nil {
+				for y := y0; y < y1; y++ {
+					epilogue.BiasFloor(out[(c*OH+y)*OW:][:OW], pc[(y-y0)*p.wp:], b[c], floor)
+				}
+				continue
+			}
+			PH, PW := st.pool.Out.H, st.pool.Out.W
+			for y := y0; y < y1; y += 2 {
+				r := (y - y0) * p.wp
+				epilogue.Pool2x2(out[(c*PH+y/2)*PW:][:PW], pc[r:], pc[r+p.wp:], b[c], floor)
+			}
+		}
+	}
+}
+
+// padImage copies one image into buf with each channel inside its padding
+// (p.hp x p.wp values a channel, zero around the image), followed by
+// enough values for the last block's rounded-up columns to read, and
+// returns it.
+func padImage(l Layer, h []float32, p *implicitPlan, buf *[]float32) []float32 {
+	H, W := l.In.H, l.In.W
+	plane := p.hp * p.wp
+	k := l.Kernel
+	// The last column a block reads is below plane*C + k + Cols.
+	padded := grow(buf, l.In.C*plane+k+convkernel.Cols)
+	clear(padded[l.In.C*plane:])
+	top, left, right := l.Pad.Top, l.Pad.Left, l.Pad.Right
+	for c := range l.In.C {
+		dst := padded[c*plane : (c+1)*plane]
+		clear(dst[:top*p.wp])
+		clear(dst[(top+H)*p.wp:])
+		for y := range H {
+			row := dst[(top+y)*p.wp : (top+y+1)*p.wp]
+			clear(row[:left])
+			copy(row[left:left+W], h[(c*H+y)*W:(c*H+y+1)*W])
+			clear(row[left+W : left+W+right])
+		}
+	}
+	return padded
 }
 
 // im2col lays out the kernel windows of output rows y0..y1 of one image

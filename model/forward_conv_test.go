@@ -72,25 +72,28 @@ func TestConvMatchesNaive(t *testing.T) {
 		in                 Shape
 		filters, k, stride int
 		relu               bool
-		poolK, poolStride  int // 0: no pool
+		poolK, poolStride  int  // 0: no pool
+		implicit           bool // done by implicitConv, not im2col
 	}{
-		{Shape{3, 64, 64}, 16, 3, 1, true, 2, 2},  // stage 1: blocks of 18 rows, the last of 10
-		{Shape{16, 32, 32}, 32, 3, 1, true, 2, 2}, // stage 2
-		{Shape{5, 37, 37}, 7, 3, 1, true, 0, 0},   // odd: blocks of 19 and 18 rows
-		{Shape{5, 37, 37}, 7, 3, 1, false, 2, 2},  // 2x2 pool on odd sides: the general pool
-		{Shape{4, 30, 30}, 13, 3, 1, true, 3, 2},  // overlapping pool, padded after
-		{Shape{3, 40, 40}, 8, 5, 1, true, 2, 2},   // pad 2 each side, blocks of 10 rows
-		{Shape{7, 20, 20}, 6, 4, 1, false, 0, 0},  // even kernel: pad 1 before, 2 after
-		{Shape{2, 9, 9}, 3, 11, 1, true, 0, 0},    // kernel wider than the image
-		{Shape{3, 33, 33}, 9, 3, 2, true, 2, 2},   // strided
-		{Shape{3, 64, 64}, 96, 3, 5, false, 3, 4}, // DefaultSpec's shallow1
-		{Shape{3, 64, 64}, 96, 3, 9, false, 7, 2}, // DefaultSpec's shallow2
-		{Shape{3, 64, 64}, 64, 8, 8, false, 2, 2}, // non-overlapping windows
-		{Shape{3, 64, 64}, 32, 2, 2, true, 0, 0},  // colour features
-		{Shape{6, 12, 12}, 5, 1, 1, true, 1, 1},   // 1x1
-		{Shape{1, 1, 1}, 3, 3, 1, true, 2, 2},     // one pixel
-		{Shape{128, 4, 4}, 130, 3, 1, true, 2, 2}, // more filters than a block of A
-		{Shape{64, 8, 8}, 128, 3, 1, true, 2, 2},  // stage 4
+		{Shape{3, 64, 64}, 16, 3, 1, true, 2, 2, true},   // stage 1: blocks of 18 rows, the last of 10
+		{Shape{16, 32, 32}, 32, 3, 1, true, 2, 2, true},  // stage 2
+		{Shape{5, 37, 37}, 7, 3, 1, true, 0, 0, true},    // odd: blocks of 19 and 18 rows
+		{Shape{5, 37, 37}, 7, 3, 1, false, 2, 2, false},  // 2x2 pool on odd sides: the general pool
+		{Shape{4, 30, 30}, 13, 3, 1, true, 3, 2, false},  // overlapping pool, padded after
+		{Shape{3, 40, 40}, 8, 5, 1, true, 2, 2, true},    // pad 2 each side, blocks of 10 rows
+		{Shape{7, 20, 20}, 6, 4, 1, false, 0, 0, false},  // even kernel: pad 1 before, 2 after; 3 of 23 columns wasted
+		{Shape{7, 40, 40}, 6, 4, 1, false, 0, 0, true},   // the same wider
+		{Shape{2, 9, 9}, 3, 11, 1, true, 0, 0, false},    // kernel wider than the image
+		{Shape{3, 33, 33}, 9, 3, 2, true, 2, 2, false},   // strided
+		{Shape{3, 64, 64}, 96, 3, 5, false, 3, 4, false}, // DefaultSpec's shallow1
+		{Shape{3, 64, 64}, 96, 3, 9, false, 7, 2, false}, // DefaultSpec's shallow2
+		{Shape{3, 64, 64}, 64, 8, 8, false, 2, 2, false}, // non-overlapping windows
+		{Shape{3, 64, 64}, 32, 2, 2, true, 0, 0, false},  // colour features
+		{Shape{6, 12, 12}, 5, 1, 1, true, 1, 1, false},   // 1x1, with a pool of one cell: the general pool
+		{Shape{6, 12, 12}, 5, 1, 1, true, 0, 0, true},    // 1x1
+		{Shape{1, 1, 1}, 3, 3, 1, true, 2, 2, false},     // one pixel
+		{Shape{128, 4, 4}, 130, 3, 1, true, 2, 2, false}, // more filters than a block of A
+		{Shape{64, 8, 8}, 128, 3, 1, true, 2, 2, false},  // stage 4
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range cases {
@@ -106,6 +109,9 @@ func TestConvMatchesNaive(t *testing.T) {
 			if len(steps) != 1 {
 				t.Fatalf("compiled into %d steps, want the pool fused into the conv", len(steps))
 			}
+			if got := steps[0].implicit != nil; got != tc.implicit {
+				t.Fatalf("implicit GEMM: %v, want %v: the case tests another path than it says", got, tc.implicit)
+			}
 			x := randomValues(rng, tc.in.Size())
 			w := randomValues(rng, tc.filters*tc.in.C*tc.k*tc.k)
 			bias := randomValues(rng, tc.filters)
@@ -113,7 +119,7 @@ func TestConvMatchesNaive(t *testing.T) {
 			n := newNet(Arch{}, map[string][]float32{"l.w": w, "l.b": bias}, 1)
 			sc := new(scratch)
 			for run := range 2 { // the second in buffers left dirty by the first
-				got := n.image(steps, x, sc)
+				got := n.image(steps, x, n.packFilters(nil, steps), sc)
 				if err := closeTo(got, want); err != nil {
 					t.Fatalf("run %d: %v (conv padding %+v)", run, err, steps[0].Pad)
 				}

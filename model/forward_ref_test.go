@@ -90,10 +90,10 @@ func TestForwardReference(t *testing.T) {
 				t.Fatalf("output shape %+v (padding %+v), want %+v", l.Out, l.Pad, want)
 			}
 			n := newNet(Arch{}, map[string][]float32{"l.w": tc.W, "l.b": tc.B}, 1)
-			st := step{Layer: l}
+			st := compile(b.layers)[0] // a stride-1 convolution by implicitConv
 			var got []float32
 			if st.perImage() {
-				got = n.image([]step{st}, tc.X, new(scratch))
+				got = n.image([]step{st}, tc.X, n.packFilters(nil, []step{st}), new(scratch))
 			} else {
 				got = n.batch(st, tc.X, 1, new(batchScratch))
 			}

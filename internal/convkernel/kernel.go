@@ -1,0 +1,114 @@
+package convkernel
+
+import "fmt"
+
+// Rows is how many filters a tile has, Cols how many output columns.
+// Four rows of three 8-float vectors keep 12 of the 16 ymm registers
+// as sums; each step loads three vectors of input for twelve FMAs and
+// four broadcast filter values, and filter counts that are multiples of 4
+// (every convolution of the default model) leave no idle rows.
+const (
+	Rows = 4
+	Cols = 24
+)
+
+// kernel computes one tile: c[i*ldc+j] = sum over p < k of a[p*Rows+i] *
+// b[offs[p]+j], for i < Rows and j < Cols. It is the assembly kernel where
+// the CPU has one (kernel_amd64.go), otherwise kernelGo.
+var kernel = kernelGo
+
+// kernelName says which kernel was chosen, for Describe.
+var kernelName = "pure Go kernel"
+
+// Describe names the micro-kernel this process multiplies with.
+func Describe() string { return kernelName }
+
+// kernelGo is the portable micro-kernel: a row of the tile at a time, in
+// three groups of 8 sums that the compiler keeps in registers.
+func kernelGo(a, b []float32, offs []int, c []float32, ldc int) {
+	for i := range Rows {
+		for j0 := 0; j0 < Cols; j0 += 8 {
+			var s0, s1, s2, s3, s4, s5, s6, s7 float32
+			for p, off := range offs {
+				x := a[p*Rows+i]
+				v := (*[8]float32)(b[off+j0:])
+				s0 += x * v[0]
+				s1 += x * v[1]
+				s2 += x * v[2]
+				s3 += x * v[3]
+				s4 += x * v[4]
+				s5 += x * v[5]
+				s6 += x * v[6]
+				s7 += x * v[7]
+			}
+			*(*[8]float32)(c[i*ldc+j0:]) = [8]float32{s0, s1, s2, s3, s4, s5, s6, s7}
+		}
+	}
+}
+
+// PackFilters lays out m filters of depth k (row-major, filter i at
+// w[i*k:]) as panels of Rows filters, value p of panel filter i at
+// [p*Rows+i], into dst, which it returns grown to Panels(m)*Rows*k values.
+// The filters past m in the last panel are zero.
+func PackFilters(dst, w []float32, m, k int) []float32 {
+	if len(w) < m*k {
+		panic(fmt.Sprintf("convkernel: PackFilters: %d values for %d filters of depth %d", len(w), m, k))
+	}
+	n := Panels(m) * Rows * k
+	if cap(dst) < n {
+		dst = make([]float32, n)
+	}
+	dst = dst[:n]
+	for i0 := 0; i0 < m; i0 += Rows {
+		panel := dst[i0*k : (i0+Rows)*k]
+		if i0+Rows > m {
+			clear(panel)
+		}
+		for i := range min(Rows, m-i0) {
+			for p, v := range w[(i0+i)*k : (i0+i+1)*k] {
+				panel[p*Rows+i] = v
+			}
+		}
+	}
+	return dst
+}
+
+// Panels is how many panels of Rows filters m filters take.
+func Panels(m int) int { return (m + Rows - 1) / Rows }
+
+// Multiply computes c[i*ldc+j] = sum over p of a[i, p] * b[offs[p]+j] for
+// every row i of the packed filters a (Panels*Rows rows, PackFilters's
+// layout, depth len(offs)) and every column j < n; n must be a multiple
+// of Cols. It panics, before anything is written, if a read of a or b or
+// a write of c would fall outside them.
+//
+// The tiles of a column block are computed one after another, so the
+// block's runs of b stay in the core's L1 cache while each panel of
+// filters streams past them.
+func Multiply(a []float32, panels int, b []float32, offs []int, n int, c []float32, ldc int) {
+	k := len(offs)
+	if n%Cols != 0 || n < 0 || panels < 0 || k == 0 {
+		panic(fmt.Sprintf("convkernel: Multiply: %d columns (want a multiple of %d), %d panels, depth %d", n, Cols, panels, k))
+	}
+	if n == 0 || panels == 0 {
+		return
+	}
+	if len(a) < panels*Rows*k {
+		panic(fmt.Sprintf("convkernel: Multiply: %d filter values for %d panels of depth %d", len(a), panels, k))
+	}
+	if ldc < n || len(c) < (panels*Rows-1)*ldc+n {
+		panic(fmt.Sprintf("convkernel: Multiply: output of %d values, stride %d, for %d rows of %d", len(c), ldc, panels*Rows, n))
+	}
+	lo, hi := offs[0], offs[0]
+	for _, off := range offs {
+		lo, hi = min(lo, off), max(hi, off)
+	}
+	if lo < 0 || hi+n > len(b) {
+		panic(fmt.Sprintf("convkernel: Multiply: offsets %d..%d and %d columns read past %d input values", lo, hi, n, len(b)))
+	}
+	for j := 0; j < n; j += Cols {
+		for t := range panels {
+			kernel(a[t*Rows*k:(t+1)*Rows*k], b[j:], offs, c[t*Rows*ldc+j:], ldc)
+		}
+	}
+}
