@@ -404,8 +404,12 @@ func (n *Net) conv(st step, h, out []float32, sc *scratch) {
 // is copied into a buffer with the padding around each channel (hp x wp
 // values a channel), and output (y, x) is then column y*wp+x of the
 // product of the filters with rows that are runs of that buffer: row (c,
-// ky, kx) starts at offs[(c*k+ky)*k+kx] = c*hp*wp + ky*wp + kx. Columns
-// with x past the output's width straddle two rows of the image and are
+// ky, kx) starts at offs[(c*k+ky)*k+kx] = c*hp*wp + ky*wp + kx. A row of
+// the buffer is the image's row after its left padding, then zeros up to
+// wp = W + max(left, right): the zeros between two rows serve as the
+// right padding of one and the left padding of the next, so fewer columns
+// are computed (the default model's 8x8 stage 4: 9 a row, not 10).
+// Columns with x past the output's width straddle two rows and are
 // computed but not used; so are those that round a block up to whole
 // tiles.
 type implicitPlan struct {
@@ -421,10 +425,10 @@ type implicitPlan struct {
 const prodChunk = 32 << 10
 
 // minImplicitUse is the least share of the columns implicitConv computes
-// that must be outputs for it to be chosen. On small images the columns
-// past each row's end and the rounding to whole tiles waste too much (the
-// default model's 8x8 stage 4 would compute 96 columns for 64 outputs),
-// and im2col of such an image is cheap anyway.
+// that must be outputs for it to be chosen: on small images the columns
+// past each row's end and the rounding to whole tiles can waste more than
+// im2col costs (a 4x4 image with a 3x3 kernel would compute 24 columns for
+// 16 outputs).
 const minImplicitUse = 0.85
 
 // planImplicit returns how implicitConv runs conv, followed by pool (or
@@ -435,9 +439,11 @@ func planImplicit(conv Layer, pool *Layer) *implicitPlan {
 		return nil
 	}
 	k := conv.Kernel
-	hp, wp := conv.In.H+conv.Pad.Top+conv.Pad.Bottom, conv.In.W+conv.Pad.Left+conv.Pad.Right
+	hp, wp := conv.In.H+conv.Pad.Top+conv.Pad.Bottom, conv.In.W+max(conv.Pad.Left, conv.Pad.Right)
 	OH := conv.Out.H
-	if hp-k+1 != OH || wp-k+1 != conv.Out.W {
+	// The rows' zeros are enough padding on both sides, and an output
+	// row fits in a row of the buffer.
+	if hp-k+1 != OH || conv.In.W+conv.Pad.Left+conv.Pad.Right-k+1 != conv.Out.W || conv.Out.W > wp {
 		return nil
 	}
 	rows := max(prodChunk/(convkernel.Panels(conv.Out.C)*convkernel.Rows*wp), 1)
@@ -531,7 +537,7 @@ func padImage(l Layer, h []float32, p *implicitPlan, buf *[]float32) []float32 {
 	// The last column a block reads is below plane*C + k + Cols.
 	padded := grow(buf, l.In.C*plane+k+convkernel.Cols)
 	clear(padded[l.In.C*plane:])
-	top, left, right := l.Pad.Top, l.Pad.Left, l.Pad.Right
+	top, left, right := l.Pad.Top, l.Pad.Left, p.wp-l.Pad.Left-W
 	for c := range l.In.C {
 		dst := padded[c*plane : (c+1)*plane]
 		clear(dst[:top*p.wp])
@@ -560,15 +566,19 @@ func im2col(l Layer, img, col []float32, y0, y1 int) {
 	for c := range l.In.C {
 		plane := img[c*H*W : (c+1)*H*W]
 		for ky := range k {
+			if unpadded && !(s == 1 && OW == W) {
+				// All k rows of this kernel row at once, from each input
+				// row read once.
+				gather(col[r*cols:(r+k)*cols], plane[ky*W:], l, y0, y1)
+				r += k
+				continue
+			}
 			for kx := range k {
 				dst := col[r*cols : (r+1)*cols]
 				r++
-				switch {
-				case s == 1 && OW == W:
+				if s == 1 && OW == W {
 					shifted(dst, plane, H, W, y0, y1, ky-l.Pad.Top, kx-l.Pad.Left)
-				case unpadded:
-					gather(dst, plane[ky*W+kx:], W, s, y0, y1, OW)
-				default:
+				} else {
 					strided(dst, plane, l, ky, kx, y0, y1)
 				}
 			}
@@ -618,14 +628,27 @@ func everyNth(dst, src []float32, n int) {
 	}
 }
 
-// gather writes dst[(oy-y0)*OW+ox] = src[oy*s*W+ox*s] for output rows
-// y0..y1: im2col's row for one kernel offset (src starts there) of a
-// strided convolution whose windows all lie inside the image: no cell is
-// padding, so no row needs the bounds strided works out.
-func gather(dst, src []float32, W, s, y0, y1, OW int) {
+// gather writes im2col's k rows for one kernel row (ky) of output rows
+// y0..y1 of a strided convolution whose windows all lie inside the image:
+// dst[kx*cols+(oy-y0)*OW+ox] = src[oy*s*W+ox*s+kx], where src starts at
+// row ky of the channel and cols is dst's row length. No cell is padding,
+// so no row needs the bounds strided works out. Each output row's windows
+// are read as they lie in the input row, one after another, and each
+// value is written to its row of dst: the loops run over the window and
+// the row, never over a handful of outputs (the shallow branches' rows
+// have 4 to 8), which cost a call and a loop set-up per few values.
+func gather(dst, src []float32, l Layer, y0, y1 int) {
+	k, s, W, OW := l.Kernel, l.Stride, l.In.W, l.Out.W
+	cols := len(dst) / k
 	for oy := y0; oy < y1; oy++ {
-		row := src[oy*s*W : oy*s*W+(OW-1)*s+1]
-		everyNth(dst[(oy-y0)*OW:(oy-y0+1)*OW], row, s)
+		row := src[oy*s*W : oy*s*W+(OW-1)*s+k]
+		for kx := range k {
+			d := dst[kx*cols+(oy-y0)*OW:][:OW]
+			r := row[kx:]
+			for ox := range d {
+				d[ox] = r[ox*s]
+			}
+		}
 	}
 }
 

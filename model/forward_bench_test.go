@@ -75,3 +75,34 @@ func BenchmarkNetForward(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIm2col lays out one image's windows for the default model's
+// convolutions that still go through im2col (those implicitConv does not
+// take), a whole image at a time, and reports values laid out per second.
+func BenchmarkIm2col(b *testing.B) {
+	m, err := Load("../models/default/model.drk")
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := m.Spec.Arch()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, br := range a.Branches {
+		for _, st := range compile(br.Layers) {
+			if st.Kind != Conv || st.implicit != nil {
+				continue
+			}
+			l := st.Layer
+			img := randomValues(rng, l.In.Size())
+			col := make([]float32, l.In.C*l.Kernel*l.Kernel*l.Out.H*l.Out.W)
+			b.Run(fmt.Sprintf("%s/k=%d/s=%d/in=%dx%dx%d", l.Name, l.Kernel, l.Stride, l.In.C, l.In.H, l.In.W), func(b *testing.B) {
+				for b.Loop() {
+					im2col(l, img, col, 0, l.Out.H)
+				}
+				b.ReportMetric(float64(len(col)*b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
+			})
+		}
+	}
+}

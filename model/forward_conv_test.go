@@ -81,8 +81,7 @@ func TestConvMatchesNaive(t *testing.T) {
 		{Shape{5, 37, 37}, 7, 3, 1, false, 2, 2, false},  // 2x2 pool on odd sides: the general pool
 		{Shape{4, 30, 30}, 13, 3, 1, true, 3, 2, false},  // overlapping pool, padded after
 		{Shape{3, 40, 40}, 8, 5, 1, true, 2, 2, true},    // pad 2 each side, blocks of 10 rows
-		{Shape{7, 20, 20}, 6, 4, 1, false, 0, 0, false},  // even kernel: pad 1 before, 2 after; 3 of 23 columns wasted
-		{Shape{7, 40, 40}, 6, 4, 1, false, 0, 0, true},   // the same wider
+		{Shape{7, 20, 20}, 6, 4, 1, false, 0, 0, true},   // even kernel: pad 1 before, 2 after
 		{Shape{2, 9, 9}, 3, 11, 1, true, 0, 0, false},    // kernel wider than the image
 		{Shape{3, 33, 33}, 9, 3, 2, true, 2, 2, false},   // strided
 		{Shape{3, 64, 64}, 96, 3, 5, false, 3, 4, false}, // DefaultSpec's shallow1
@@ -92,8 +91,8 @@ func TestConvMatchesNaive(t *testing.T) {
 		{Shape{6, 12, 12}, 5, 1, 1, true, 1, 1, false},   // 1x1, with a pool of one cell: the general pool
 		{Shape{6, 12, 12}, 5, 1, 1, true, 0, 0, true},    // 1x1
 		{Shape{1, 1, 1}, 3, 3, 1, true, 2, 2, false},     // one pixel
-		{Shape{128, 4, 4}, 130, 3, 1, true, 2, 2, false}, // more filters than a block of A
-		{Shape{64, 8, 8}, 128, 3, 1, true, 2, 2, false},  // stage 4
+		{Shape{128, 4, 4}, 130, 3, 1, true, 2, 2, false}, // more filters than a block of A; implicit would waste a third
+		{Shape{64, 8, 8}, 128, 3, 1, true, 2, 2, true},   // stage 4
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range cases {
@@ -120,7 +119,11 @@ func TestConvMatchesNaive(t *testing.T) {
 			sc := new(scratch)
 			for run := range 2 { // the second in buffers left dirty by the first
 				got := n.image(steps, x, n.packFilters(nil, steps), sc)
-				if err := closeTo(got, want); err != nil {
+				// Round-off grows with the terms of each float32 sum
+				// (stage 4's 576 in one running sum are off by 1e-5):
+				// 1e-5 up to 256 terms, in proportion beyond.
+				tol := 1e-5 * max(1, float64(tc.in.C*tc.k*tc.k)/256)
+				if err := closeWithin(got, want, tol); err != nil {
 					t.Fatalf("run %d: %v (conv padding %+v)", run, err, steps[0].Pad)
 				}
 			}

@@ -48,12 +48,16 @@ func loadForwardRef(t *testing.T) forwardRef {
 
 // closeTo reports the first value of got that is not want's to within
 // float32 rounding.
-func closeTo(got []float32, want []float64) error {
+func closeTo(got []float32, want []float64) error { return closeWithin(got, want, 1e-5) }
+
+// closeWithin is closeTo with a tolerance of tol times the larger of 1 and
+// the value's magnitude.
+func closeWithin(got []float32, want []float64, tol float64) error {
 	if len(got) != len(want) {
 		return fmt.Errorf("%d values, want %d", len(got), len(want))
 	}
 	for i, w := range want {
-		if d := math.Abs(float64(got[i]) - w); d > 1e-5*max(1, math.Abs(w)) {
+		if d := math.Abs(float64(got[i]) - w); d > tol*max(1, math.Abs(w)) {
 			return fmt.Errorf("value %d is %g, want %g", i, got[i], w)
 		}
 	}
