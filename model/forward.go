@@ -18,31 +18,45 @@ import (
 // L2Normalize, in every engine, so a zero vector stays finite.
 const L2Epsilon = 1e-12
 
-// sgemm is the BLAS the forward pass multiplies with: internal/sgemm's
-// blocked kernel (the same one the trainer hands gorgonia), or OpenBLAS in
-// a build with the openblas tag (blas_openblas.go).
-var sgemm blas.Float32Level3 = gosgemm.Implementation{}
+// trainingBLAS names the BLAS the trainer's gorgonia graph multiplies
+// with: internal/sgemm, or OpenBLAS in a build with the openblas tag
+// (blas_openblas.go).
+var trainingBLAS = gosgemm.Describe()
 
-var blasName = gosgemm.Describe()
+// BLAS names what this build multiplies matrices with: in the trainer's
+// graph, and in the fast forward pass, which uses internal/convkernel and
+// internal/sgemm in every build (see Net).
+func BLAS() string {
+	return fmt.Sprintf("%s; forward pass: convkernel (%s) and %s", trainingBLAS, convkernel.Describe(), gosgemm.Describe())
+}
 
-// BLAS names the library this build multiplies matrices with, in the fast
-// forward pass and in the trainer.
-func BLAS() string { return blasName }
-
-// Net is the fast inference engine of a model: im2col and SGEMM in pure Go,
-// no autodiff graph. It reads the model's weights in place, so a Net sees
-// later changes to them (the trainer uses that to evaluate while it trains).
-// A Net is safe for concurrent use.
+// Net is the fast inference engine of a model: convolutions as implicit
+// matrix products (internal/convkernel), no im2col and no autodiff graph.
+// It reads the model's weights in place, so a Net sees later changes to
+// them (the trainer uses that to evaluate while it trains); the filters
+// are packed for the kernels once a Forward call. A Net is safe for
+// concurrent use.
 //
 // Each image runs through every branch's spatial layers in turn (its
-// activations stay in the core's cache); a convolution works a block of
-// output rows at a time (im2col of the block, its product, then the bias,
-// ReLU and the max-pool after it while the product is in the cache, see
-// internal/epilogue); the dense layers then run on the whole batch. Every
-// buffer is kept from batch to batch: in steady state a batch allocates
-// only the embeddings Forward returns (and, with more than one worker,
-// their goroutines). Workers take a batch's images one at a time as they
-// come free, so a worker slowed by other jobs does less of the batch.
+// activations stay in the core's cache). A stride-1 convolution reads its
+// windows from the padded image through a table of offsets, a block of
+// output rows at a time, and the bias, ReLU and the max-pool after it run
+// on the block while its product is in the cache (implicitConv,
+// internal/epilogue); the other convolutions read each output position's
+// window where it lies in the image (windowConv). The dense layers then
+// run on the whole batch, with internal/sgemm.
+//
+// The build with the openblas tag runs the same forward pass: OpenBLAS
+// has no product that reads windows in place, and on the dense layers'
+// shapes (a batch of 32) internal/sgemm measured as fast as OpenBLAS or
+// faster (BenchmarkSgemm, fc1, fc2, embedding); the tag picks OpenBLAS for
+// training only.
+//
+// Every buffer is kept from batch to batch: in steady state a batch
+// allocates only the embeddings Forward returns (and, with more than one
+// worker, their goroutines). Workers take a batch's images one at a time
+// as they come free, so a worker slowed by other jobs does less of the
+// batch.
 type Net struct {
 	arch     Arch
 	weights  map[string][]float32
@@ -60,9 +74,12 @@ type Net struct {
 type step struct {
 	Layer
 	pool *Layer
-	// implicit is set for a convolution done by an implicit GEMM (see
-	// implicitConv).
+	// A convolution has one of two plans: implicit for stride 1 where it
+	// wastes little, windows for the rest.
 	implicit *implicitPlan
+	windows  *windowPlan
+	// packed is which of the Net's packed filters are a convolution's.
+	packed int
 }
 
 // perImage reports whether a step works on one image at a time.
@@ -77,12 +94,17 @@ func compile(layers []Layer) []step {
 		switch {
 		case l.Kind == Dropout:
 			continue
-		case l.Kind == Conv && i+1 < len(layers) && layers[i+1].Kind == MaxPool:
-			pool := layers[i+1]
-			out = append(out, step{Layer: l, pool: &pool, implicit: planImplicit(l, &pool)})
-			i++
 		case l.Kind == Conv:
-			out = append(out, step{Layer: l, implicit: planImplicit(l, nil)})
+			st := step{Layer: l}
+			if i+1 < len(layers) && layers[i+1].Kind == MaxPool {
+				pool := layers[i+1]
+				st.pool = &pool
+				i++
+			}
+			if st.implicit = planImplicit(l, st.pool); st.implicit == nil {
+				st.windows = planWindows(l)
+			}
+			out = append(out, st)
 		default:
 			out = append(out, step{Layer: l})
 		}
@@ -93,7 +115,7 @@ func compile(layers []Layer) []step {
 // scratch is one worker's buffers for one image at a time, kept between
 // images and batches.
 type scratch struct {
-	col, prod, pool, a, b, padded []float32
+	prod, byChannel, pool, a, b, padded []float32
 }
 
 // batchScratch is one call's buffers for the whole batch, kept between
@@ -102,7 +124,7 @@ type batchScratch struct {
 	spatial [][]float32 // each branch's spatial output, image by image
 	concat  []float32   // the branches' outputs side by side
 	batch   [2][]float32
-	filters [][]float32 // each implicit convolution's packed filters
+	filters [][]float32 // each convolution's packed filters
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -141,13 +163,13 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 // newNet compiles an architecture whose weights are checked.
 func newNet(a Arch, weights map[string][]float32, workers int) *Net {
 	n := &Net{arch: a, weights: weights, workers: workers, head: compile(a.Head)}
-	implicit := 0
+	packed := 0
 	for _, b := range a.Branches {
 		steps := compile(b.Layers)
-		for _, st := range steps {
-			if st.implicit != nil {
-				st.implicit.id = implicit
-				implicit++
+		for i := range steps {
+			if steps[i].Kind == Conv {
+				steps[i].packed = packed
+				packed++
 			}
 		}
 		spatial := 0
@@ -273,8 +295,8 @@ func (s step) outShape() Shape {
 }
 
 // image runs one image through per-image steps, in sc's buffers, with
-// the implicit convolutions' filters packed by packFilters; the result is
-// valid until sc is used again.
+// the convolutions' filters packed by packFilters; the result is valid
+// until sc is used again.
 func (n *Net) image(steps []step, h []float32, filters [][]float32, sc *scratch) []float32 {
 	for i, st := range steps {
 		dst := &sc.a
@@ -285,9 +307,9 @@ func (n *Net) image(steps []step, h []float32, filters [][]float32, sc *scratch)
 		switch st.Kind {
 		case Conv:
 			if st.implicit != nil {
-				n.implicitConv(st, filters[st.implicit.id], h, out, sc)
+				n.implicitConv(st, filters[st.packed], h, out, sc)
 			} else {
-				n.conv(st, h, out, sc)
+				n.windowConv(st, filters[st.packed], h, out, sc)
 			}
 		case MaxPool:
 			maxPool(st.Layer, h, out, nil, false, &sc.pool)
@@ -324,80 +346,10 @@ func (n *Net) batch(st step, h []float32, count int, bs *batchScratch) []float32
 	return out
 }
 
-// colChunk is about how many values of im2col's matrix a convolution
-// lays out at a time: a block of output rows whose windows (128 KiB) and
-// product stay in the core's own cache between im2col, the product and
-// the pass that adds the bias, clamps and pools, and leave the shared L3
-// cache to the other core.
-const colChunk = 32 << 10
-
-// chunkRows is how many output rows of st's convolution are computed at a
-// time: about colChunk values of its im2col matrix, an even number when a
-// plain 2x2 pool follows (each block then pools into whole rows), and all
-// of them when another pool follows, whose windows may straddle blocks.
-func chunkRows(st step) int {
-	l := st.Layer
-	if st.pool != nil && !plainPool(*st.pool) {
-		return l.Out.H
-	}
-	rows := max(colChunk/(l.In.C*l.Kernel*l.Kernel*l.Out.W), 1)
-	if st.pool != nil {
-		rows = max(rows/2*2, 2)
-	}
-	return min(rows, l.Out.H)
-}
-
 // plainPool reports whether a pool is the backbone's 2x2, stride 2,
 // unpadded one on even sides, which epilogue.Pool2x2 does a row at a time.
 func plainPool(l Layer) bool {
 	return l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && l.In.H%2 == 0 && l.In.W%2 == 0
-}
-
-// conv convolves one image into out, a block of output rows at a time
-// (chunkRows): im2col of the block's windows, their product with the
-// weights, then the bias, ReLU and the max-pool that follows in one pass
-// over the block's product while it is in the cache.
-func (n *Net) conv(st step, h, out []float32, sc *scratch) {
-	l := st.Layer
-	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
-	ckk := l.In.C * l.Kernel * l.Kernel
-	OH, OW := l.Out.H, l.Out.W
-	floor := float32(math.Inf(-1))
-	if l.ReLU {
-		floor = 0
-	}
-	rows := chunkRows(st)
-	for y0 := 0; y0 < OH; y0 += rows {
-		y1 := min(y0+rows, OH)
-		cols := (y1 - y0) * OW
-		col := grow(&sc.col, ckk*cols)
-		im2col(l, h, col, y0, y1)
-		if st.pool == nil {
-			// Straight into the output's rows y0..y1 of each channel.
-			prod := out[y0*OW:]
-			sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, cols, ckk, 1, w, ckk, col, cols, 0, prod, OH*OW)
-			for c := range l.Out.C {
-				row := out[c*OH*OW+y0*OW : c*OH*OW+y1*OW]
-				epilogue.BiasFloor(row, row, b[c], floor)
-			}
-			continue
-		}
-		// prod (Cout x cols) = w (Cout x CKK) * col (CKK x cols)
-		prod := grow(&sc.prod, l.Out.C*cols)
-		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, cols, ckk, 1, w, ckk, col, cols, 0, prod, cols)
-		if !plainPool(*st.pool) {
-			maxPool(*st.pool, prod, out, b, l.ReLU, &sc.pool)
-			continue
-		}
-		PH, PW := st.pool.Out.H, st.pool.Out.W
-		for c := range l.Out.C {
-			p := prod[c*cols : (c+1)*cols]
-			for y := 0; y < y1-y0; y += 2 {
-				dst := out[c*PH*PW+(y0+y)/2*PW:][:PW]
-				epilogue.Pool2x2(dst, p[y*OW:(y+1)*OW], p[(y+1)*OW:(y+2)*OW], b[c], floor)
-			}
-		}
-	}
 }
 
 // implicitPlan is how implicitConv runs a stride-1 convolution: the input
@@ -413,7 +365,6 @@ func (n *Net) conv(st step, h, out []float32, sc *scratch) {
 // computed but not used; so are those that round a block up to whole
 // tiles.
 type implicitPlan struct {
-	id     int // which of the Net's packed filters are this layer's
 	hp, wp int
 	offs   []int
 	rows   int // output rows per block (even where a 2x2 pool follows)
@@ -472,18 +423,23 @@ func planImplicit(conv Layer, pool *Layer) *implicitPlan {
 // roundUp rounds n up to a multiple of m.
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
-// packFilters packs the filters of steps' implicit convolutions for
-// convkernel into filters[id], which it grows as needed and returns.
+// packFilters packs the filters of steps' convolutions for their
+// convkernel product into filters[st.packed], which it grows as needed
+// and returns.
 func (n *Net) packFilters(filters [][]float32, steps []step) [][]float32 {
 	for _, st := range steps {
-		p := st.implicit
-		if p == nil {
+		if st.Kind != Conv {
 			continue
 		}
-		for len(filters) <= p.id {
+		for len(filters) <= st.packed {
 			filters = append(filters, nil)
 		}
-		filters[p.id] = convkernel.PackFilters(filters[p.id], n.weights[st.Name+".w"], st.Out.C, len(p.offs))
+		w, depth := n.weights[st.Name+".w"], st.In.C*st.Kernel*st.Kernel
+		if st.implicit != nil {
+			filters[st.packed] = convkernel.PackFilters(filters[st.packed], w, st.Out.C, depth)
+		} else {
+			filters[st.packed] = convkernel.PackWindowFilters(filters[st.packed], w, st.Out.C, depth)
+		}
 	}
 	return filters
 }
@@ -502,7 +458,9 @@ func (n *Net) implicitConv(st step, filters, h, out []float32, sc *scratch) {
 	if l.ReLU {
 		floor = 0
 	}
-	padded := padImage(l, h, p, &sc.padded)
+	// The last column a block reads is below the channels' planes plus k
+	// + Cols.
+	padded := padImage(l, h, p.hp, p.wp, l.Kernel+convkernel.Cols, &sc.padded)
 	panels := convkernel.Panels(l.Out.C)
 	for y0 := 0; y0 < OH; y0 += p.rows {
 		y1 := min(y0+p.rows, OH)
@@ -527,23 +485,21 @@ func (n *Net) implicitConv(st step, filters, h, out []float32, sc *scratch) {
 }
 
 // padImage copies one image into buf with each channel inside its padding
-// (p.hp x p.wp values a channel, zero around the image), followed by
-// enough values for the last block's rounded-up columns to read, and
-// returns it.
-func padImage(l Layer, h []float32, p *implicitPlan, buf *[]float32) []float32 {
+// (hp x wp values a channel: the image's rows after the layer's top and
+// left padding, zeros around them), followed by slack zeros, and returns
+// it.
+func padImage(l Layer, h []float32, hp, wp, slack int, buf *[]float32) []float32 {
 	H, W := l.In.H, l.In.W
-	plane := p.hp * p.wp
-	k := l.Kernel
-	// The last column a block reads is below plane*C + k + Cols.
-	padded := grow(buf, l.In.C*plane+k+convkernel.Cols)
+	plane := hp * wp
+	padded := grow(buf, l.In.C*plane+slack)
 	clear(padded[l.In.C*plane:])
-	top, left, right := l.Pad.Top, l.Pad.Left, p.wp-l.Pad.Left-W
+	top, left, right := l.Pad.Top, l.Pad.Left, wp-l.Pad.Left-W
 	for c := range l.In.C {
 		dst := padded[c*plane : (c+1)*plane]
-		clear(dst[:top*p.wp])
-		clear(dst[(top+H)*p.wp:])
+		clear(dst[:top*wp])
+		clear(dst[(top+H)*wp:])
 		for y := range H {
-			row := dst[(top+y)*p.wp : (top+y+1)*p.wp]
+			row := dst[(top+y)*wp : (top+y+1)*wp]
 			clear(row[:left])
 			copy(row[left:left+W], h[(c*H+y)*W:(c*H+y+1)*W])
 			clear(row[left+W : left+W+right])
@@ -552,154 +508,79 @@ func padImage(l Layer, h []float32, p *implicitPlan, buf *[]float32) []float32 {
 	return padded
 }
 
-// im2col lays out the kernel windows of output rows y0..y1 of one image
-// as the columns of col: row (c, ky, kx), column (oy-y0, ox). Cells in the
-// padding are zero.
-func im2col(l Layer, img, col []float32, y0, y1 int) {
-	k, s := l.Kernel, l.Stride
-	H, W := l.In.H, l.In.W
-	OW := l.Out.W
-	cols := (y1 - y0) * OW
-	// No window reaches past the image: no cell of col is padding.
-	unpadded := l.Pad == (Padding{}) && (l.Out.H-1)*s+k <= H && (OW-1)*s+k <= W
-	r := 0
-	for c := range l.In.C {
-		plane := img[c*H*W : (c+1)*H*W]
+// windowPlan is how windowConv runs a convolution of any stride: output
+// position i's window is the (padded) image's values at pos[i] plus each
+// of offs, offs[(c*k+ky)*k+kx] = c*hp*wp + ky*wp + kx, where the image is
+// hp x wp a channel. pos is rounded up to whole tiles with positions whose
+// products are not used.
+type windowPlan struct {
+	padded    bool // the image is copied inside its padding first
+	hp, wp    int
+	pos, offs []int
+}
+
+// planWindows returns how windowConv runs conv.
+func planWindows(conv Layer) *windowPlan {
+	k, s := conv.Kernel, conv.Stride
+	p := &windowPlan{
+		padded: conv.Pad != (Padding{}),
+		hp:     conv.In.H + conv.Pad.Top + conv.Pad.Bottom,
+		wp:     conv.In.W + conv.Pad.Left + conv.Pad.Right,
+	}
+	// 'same' padding makes every window fit: (out-1)*s + k <= in + pad.
+	p.pos = make([]int, roundUp(conv.Out.H*conv.Out.W, convkernel.WindowRows))
+	for oy := range conv.Out.H {
+		for ox := range conv.Out.W {
+			p.pos[oy*conv.Out.W+ox] = oy*s*p.wp + ox*s
+		}
+	}
+	for c := range conv.In.C {
 		for ky := range k {
-			if unpadded && !(s == 1 && OW == W) {
-				// All k rows of this kernel row at once, from each input
-				// row read once.
-				gather(col[r*cols:(r+k)*cols], plane[ky*W:], l, y0, y1)
-				r += k
-				continue
-			}
 			for kx := range k {
-				dst := col[r*cols : (r+1)*cols]
-				r++
-				if s == 1 && OW == W {
-					shifted(dst, plane, H, W, y0, y1, ky-l.Pad.Top, kx-l.Pad.Left)
-				} else {
-					strided(dst, plane, l, ky, kx, y0, y1)
-				}
+				p.offs = append(p.offs, (c*p.hp+ky)*p.wp+kx)
 			}
 		}
 	}
+	return p
 }
 
-// strided writes im2col's row for kernel offset (ky, kx) of output rows
-// y0..y1 of a convolution with any stride and padding, zero where a
-// window reaches into the padding.
-func strided(dst, plane []float32, l Layer, ky, kx, y0, y1 int) {
-	s, H, W, OW := l.Stride, l.In.H, l.In.W, l.Out.W
-	// Output columns whose input x = ox*s + off is inside the row: [lo,
-	// hi), the same for every row.
-	off := kx - l.Pad.Left
-	lo := min(max((-off+s-1)/s, 0), OW)
-	hi := min(max((W-off+s-1)/s, lo), OW)
-	for oy := y0; oy < y1; oy++ {
-		y := oy*s + ky - l.Pad.Top
-		d := dst[(oy-y0)*OW : (oy-y0+1)*OW]
-		if y < 0 || y >= H {
-			clear(d)
-			continue
-		}
-		clear(d[:lo])
-		clear(d[hi:])
-		if lo == hi {
-			continue
-		}
-		everyNth(d[lo:hi], plane[y*W+lo*s+off:y*W+(hi-1)*s+off+1], s)
+// windowConv convolves one image into out as planWindows planned: the
+// product of each output position's window, read where it lies in the
+// image, with the packed filters (a position a row), then channel by
+// channel the bias and ReLU, and the max-pool that follows, if any. The
+// shallow branches' convolutions (windows of 8x8 and 16x16 at strides of
+// 8 and 16) and the colour branch's (2x2, stride 2) run here: their
+// windows' rows are a few values apart, which im2col gathered one by one.
+func (n *Net) windowConv(st step, filters, h, out []float32, sc *scratch) {
+	l, p := st.Layer, st.windows
+	b := n.weights[l.Name+".b"]
+	img := h
+	if p.padded {
+		img = padImage(l, h, p.hp, p.wp, 0, &sc.padded)
 	}
-}
-
-// everyNth writes dst[i] = src[i*n] for every i.
-//
-// Not inlined: inside its callers, short of registers, the compiler kept
-// the loop's counters on the stack, a store and a reload per value.
-//
-//go:noinline
-func everyNth(dst, src []float32, n int) {
-	if len(dst) == 0 {
+	panels := convkernel.WindowPanels(l.Out.C)
+	ldc := panels * convkernel.WindowCols
+	prod := grow(&sc.prod, len(p.pos)*ldc)
+	convkernel.MultiplyWindows(filters, panels, img, p.pos, p.offs, prod, ldc)
+	floor := float32(math.Inf(-1))
+	if l.ReLU {
+		floor = 0
+	}
+	npos := l.Out.H * l.Out.W
+	if st.pool == nil {
+		// The bias and ReLU in vectors, after the transpose: a
+		// comparison a value, on random signs, mispredicts half the
+		// time.
+		epilogue.Transpose(out, npos, prod, ldc, npos, l.Out.C)
+		for c := range l.Out.C {
+			plane := out[c*npos : (c+1)*npos]
+			epilogue.BiasFloor(plane, plane, b[c], floor)
+		}
 		return
 	}
-	src = src[:(len(dst)-1)*n+1]
-	for i := range dst {
-		dst[i] = src[i*n]
-	}
-}
-
-// gather writes im2col's k rows for one kernel row (ky) of output rows
-// y0..y1 of a strided convolution whose windows all lie inside the image:
-// dst[kx*cols+(oy-y0)*OW+ox] = src[oy*s*W+ox*s+kx], where src starts at
-// row ky of the channel and cols is dst's row length. No cell is padding,
-// so no row needs the bounds strided works out. Each output row's windows
-// are read as they lie in the input row, one after another, and each
-// value is written to its row of dst: the loops run over the window and
-// the row, never over a handful of outputs (the shallow branches' rows
-// have 4 to 8), which cost a call and a loop set-up per few values.
-func gather(dst, src []float32, l Layer, y0, y1 int) {
-	k, s, W, OW := l.Kernel, l.Stride, l.In.W, l.Out.W
-	cols := len(dst) / k
-	for oy := y0; oy < y1; oy++ {
-		row := src[oy*s*W : oy*s*W+(OW-1)*s+k]
-		for kx := range k {
-			d := dst[kx*cols+(oy-y0)*OW:][:OW]
-			r := row[kx:]
-			for ox := range d {
-				d[ox] = r[ox*s]
-			}
-		}
-	}
-}
-
-// shifted writes rows y0..y1 of plane (H x W) moved by dy rows and dx
-// columns into dst: dst[(y-y0)*W+x] = plane[(y+dy)*W+x+dx], zero where that
-// falls outside the plane. It is im2col's row for one kernel offset of a
-// stride-1 convolution as wide as its input: one copy of the whole block,
-// since consecutive outputs read consecutive inputs, then the cells that
-// wrapped around a row's end cleared.
-func shifted(dst, plane []float32, H, W, y0, y1, dy, dx int) {
-	// Rows whose source row is inside the plane: [ya, yb).
-	ya := min(max(y0, -dy), y1)
-	yb := max(min(y1, H-dy), ya)
-	clear(dst[:(ya-y0)*W])
-	clear(dst[(yb-y0)*W:])
-	if ya == yb {
-		return
-	}
-	// dst[p] = plane[p+off] for p in [lo, hi), clipped to the plane.
-	lo, hi := (ya-y0)*W, (yb-y0)*W
-	off := (y0+dy)*W + dx
-	from := min(max(lo, -off), hi)
-	to := max(min(hi, H*W-off), from)
-	clear(dst[lo:from])
-	clear(dst[to:hi])
-	if from < to { // else every cell is out of its row: |dx| >= W
-		copy(dst[from:to], plane[from+off:to+off])
-	}
-	// The cells to clear are one or two a row: a loop, not a call to
-	// clear per row.
-	switch edge := min(abs(dx), W); {
-	case dx < 0:
-		for p := lo; p < hi; p += W {
-			for i := range dst[p : p+edge] {
-				dst[p+i] = 0
-			}
-		}
-	case dx > 0:
-		for p := lo; p < hi; p += W {
-			for i := range dst[p+W-edge : p+W] {
-				dst[p+W-edge+i] = 0
-			}
-		}
-	}
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
+	byChannel := grow(&sc.byChannel, l.Out.C*npos)
+	epilogue.Transpose(byChannel, npos, prod, ldc, npos, l.Out.C)
+	maxPool(*st.pool, byChannel, out, b, l.ReLU, &sc.pool)
 }
 
 // maxPool pools one image's activations h into out. With bias, it pools
@@ -789,7 +670,7 @@ func sum(v []float32) float32 {
 func (n *Net) fullyConnected(l Layer, h []float32, count int, out []float32) {
 	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
 	in, o := l.In.Size(), l.Out.C
-	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 0, out, o)
+	gosgemm.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 0, out, o)
 	floor := float32(math.Inf(-1))
 	if l.ReLU {
 		floor = 0

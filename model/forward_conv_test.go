@@ -61,26 +61,27 @@ func naiveConv(conv Layer, pool *Layer, x, w, b []float32) []float64 {
 }
 
 // TestConvMatchesNaive runs convolutions of every shape class the fast
-// pass treats apart against naiveConv: stride 1 as wide as the input (the
-// shifted im2col) with symmetric and uneven padding, strided and
-// non-overlapping windows, inputs split into several blocks of rows (some
-// odd, the last one short), the plain 2x2 pool fused a row pair at a time,
-// other pools over the whole product, odd channel counts that leave edge
-// tiles, and one-pixel images.
+// pass treats apart against naiveConv: stride 1 by the implicit GEMM with
+// symmetric and uneven padding, in several blocks of rows (some odd, the
+// last one short), and by windows where the implicit GEMM would waste too
+// much; strided, padded and non-overlapping windows; the plain 2x2 pool
+// fused a row pair at a time, other pools over the whole product; filter
+// counts that leave the last panel part empty; one-pixel images.
 func TestConvMatchesNaive(t *testing.T) {
 	cases := []struct {
 		in                 Shape
 		filters, k, stride int
 		relu               bool
 		poolK, poolStride  int  // 0: no pool
-		implicit           bool // done by implicitConv, not im2col
+		implicit           bool // done by implicitConv, not windowConv
 	}{
-		{Shape{3, 64, 64}, 16, 3, 1, true, 2, 2, true},   // stage 1: blocks of 18 rows, the last of 10
+		{Shape{3, 64, 64}, 16, 3, 1, true, 2, 2, true},   // stage 1: blocks of 30 rows, the last of 4
 		{Shape{16, 32, 32}, 32, 3, 1, true, 2, 2, true},  // stage 2
-		{Shape{5, 37, 37}, 7, 3, 1, true, 0, 0, true},    // odd: blocks of 19 and 18 rows
+		{Shape{5, 37, 37}, 7, 3, 1, true, 0, 0, true},    // odd sides, 7 filters: one block
+		{Shape{5, 37, 37}, 64, 3, 1, true, 0, 0, true},   // blocks of 13 rows, the last of 11
 		{Shape{5, 37, 37}, 7, 3, 1, false, 2, 2, false},  // 2x2 pool on odd sides: the general pool
 		{Shape{4, 30, 30}, 13, 3, 1, true, 3, 2, false},  // overlapping pool, padded after
-		{Shape{3, 40, 40}, 8, 5, 1, true, 2, 2, true},    // pad 2 each side, blocks of 10 rows
+		{Shape{3, 40, 40}, 8, 5, 1, true, 2, 2, true},    // pad 2 each side
 		{Shape{7, 20, 20}, 6, 4, 1, false, 0, 0, true},   // even kernel: pad 1 before, 2 after
 		{Shape{2, 9, 9}, 3, 11, 1, true, 0, 0, false},    // kernel wider than the image
 		{Shape{3, 33, 33}, 9, 3, 2, true, 2, 2, false},   // strided
@@ -137,41 +138,6 @@ func randomValues(rng *rand.Rand, n int) []float32 {
 		v[i] = rng.Float32()*2 - 1
 	}
 	return v
-}
-
-// TestShifted checks im2col's stride-1 row against the definition for
-// every shift a kernel up to 7 wide makes and every block of rows of a
-// small plane, with dst dirty beforehand.
-func TestShifted(t *testing.T) {
-	const H, W = 5, 4
-	plane := make([]float32, H*W)
-	for i := range plane {
-		plane[i] = float32(i + 1)
-	}
-	for dy := -6; dy <= 6; dy++ {
-		for dx := -6; dx <= 6; dx++ {
-			for y0 := range H {
-				for y1 := y0 + 1; y1 <= H; y1++ {
-					dst := make([]float32, (y1-y0)*W)
-					for i := range dst {
-						dst[i] = -1
-					}
-					shifted(dst, plane, H, W, y0, y1, dy, dx)
-					for y := y0; y < y1; y++ {
-						for x := range W {
-							var want float32
-							if sy, sx := y+dy, x+dx; sy >= 0 && sy < H && sx >= 0 && sx < W {
-								want = plane[sy*W+sx]
-							}
-							if got := dst[(y-y0)*W+x]; got != want {
-								t.Fatalf("dy=%d dx=%d rows %d..%d: (%d, %d) = %g, want %g", dy, dx, y0, y1, y, x, got, want)
-							}
-						}
-					}
-				}
-			}
-		}
-	}
 }
 
 // mustDefaultNet is the Net of DefaultSpec with Initialize(1)'s weights,

@@ -99,10 +99,7 @@ func Multiply(a []float32, panels int, b []float32, offs []int, n int, c []float
 	if ldc < n || len(c) < (panels*Rows-1)*ldc+n {
 		panic(fmt.Sprintf("convkernel: Multiply: output of %d values, stride %d, for %d rows of %d", len(c), ldc, panels*Rows, n))
 	}
-	lo, hi := offs[0], offs[0]
-	for _, off := range offs {
-		lo, hi = min(lo, off), max(hi, off)
-	}
+	lo, hi := span(offs)
 	if lo < 0 || hi+n > len(b) {
 		panic(fmt.Sprintf("convkernel: Multiply: offsets %d..%d and %d columns read past %d input values", lo, hi, n, len(b)))
 	}

@@ -14,6 +14,12 @@ func pool2x2AVX2(dst, r0, r1 *float32, n int, bias, floor float32)
 //go:noescape
 func biasFloorAVX2(dst, src *float32, n int, bias, floor float32)
 
+// transpose8x8AVX2 is transpose8x8 in AVX2 assembly, on pointers to the
+// blocks' first values.
+//
+//go:noescape
+func transpose8x8AVX2(dst *float32, ldd int, src *float32, lds int)
+
 func init() {
 	// HasAVX2 is only set when the OS saves the ymm registers too.
 	if !cpu.X86.HasAVX2 {
@@ -26,5 +32,11 @@ func init() {
 	}
 	biasFloor = func(dst, src []float32, bias, floor float32) {
 		biasFloorAVX2(&dst[0], &src[0], len(dst), bias, floor)
+	}
+	transpose8x8 = func(dst []float32, ldd int, src []float32, lds int) {
+		// The last values of each block, checked once for the block.
+		_ = src[7*lds+7]
+		_ = dst[7*ldd+7]
+		transpose8x8AVX2(&dst[0], ldd, &src[0], lds)
 	}
 }
