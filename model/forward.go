@@ -80,6 +80,12 @@ type step struct {
 	windows  *windowPlan
 	// packed is which of the Net's packed filters are a convolution's.
 	packed int
+	// An implicit convolution followed by another writes its output
+	// already laid out as the next one's padded input (outPadded, the
+	// next one's plan), which then reads it as it is (inPadded): no copy
+	// into the padding between them.
+	outPadded *implicitPlan
+	inPadded  bool
 }
 
 // perImage reports whether a step works on one image at a time.
@@ -107,6 +113,12 @@ func compile(layers []Layer) []step {
 			out = append(out, st)
 		default:
 			out = append(out, step{Layer: l})
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		if out[i-1].implicit != nil && out[i].implicit != nil {
+			out[i-1].outPadded = out[i].implicit
+			out[i].inPadded = true
 		}
 	}
 	return out
@@ -303,7 +315,11 @@ func (n *Net) image(steps []step, h []float32, filters [][]float32, sc *scratch)
 		if i%2 == 1 {
 			dst = &sc.b
 		}
-		out := grow(dst, st.outShape().Size())
+		size := st.outShape().Size()
+		if q := st.outPadded; q != nil {
+			size = q.size(st.outShape().C)
+		}
+		out := grow(dst, size)
 		switch st.Kind {
 		case Conv:
 			if st.implicit != nil {
@@ -365,10 +381,16 @@ func plainPool(l Layer) bool {
 // computed but not used; so are those that round a block up to whole
 // tiles.
 type implicitPlan struct {
-	hp, wp int
-	offs   []int
-	rows   int // output rows per block (even where a 2x2 pool follows)
+	hp, wp    int
+	top, left int // the image's first value in a channel: row top, column left
+	slack     int // values after the last channel that a block reads
+	offs      []int
+	rows      int // output rows per block (even where a 2x2 pool follows)
 }
+
+// size is how many values an image of c channels takes laid out for the
+// plan.
+func (p *implicitPlan) size(c int) int { return c*p.hp*p.wp + p.slack }
 
 // prodChunk is about how many values of the product implicitConv keeps
 // at a time: a block of output rows whose product (128 KiB) stays in the
@@ -417,7 +439,9 @@ func planImplicit(conv Layer, pool *Layer) *implicitPlan {
 			}
 		}
 	}
-	return &implicitPlan{hp: hp, wp: wp, offs: offs, rows: rows}
+	// The last column a block reads is below the channels' planes plus k
+	// + Cols.
+	return &implicitPlan{hp: hp, wp: wp, top: conv.Pad.Top, left: conv.Pad.Left, slack: k + convkernel.Cols, offs: offs, rows: rows}
 }
 
 // roundUp rounds n up to a multiple of m.
@@ -458,9 +482,17 @@ func (n *Net) implicitConv(st step, filters, h, out []float32, sc *scratch) {
 	if l.ReLU {
 		floor = 0
 	}
-	// The last column a block reads is below the channels' planes plus k
-	// + Cols.
-	padded := padImage(l, h, p.hp, p.wp, l.Kernel+convkernel.Cols, &sc.padded)
+	padded := h
+	if !st.inPadded {
+		padded = padImage(l, h, p.hp, p.wp, p.slack, &sc.padded)
+	}
+	// Output row y of channel c starts at c*plane + first + y*stride.
+	plane, stride, first := st.outShape().H*st.outShape().W, st.outShape().W, 0
+	if q := st.outPadded; q != nil {
+		// The padding and slack are zero; the rows are written below.
+		clear(out)
+		plane, stride, first = q.hp*q.wp, q.wp, q.top*q.wp+q.left
+	}
 	panels := convkernel.Panels(l.Out.C)
 	for y0 := 0; y0 < OH; y0 += p.rows {
 		y1 := min(y0+p.rows, OH)
@@ -469,16 +501,16 @@ func (n *Net) implicitConv(st step, filters, h, out []float32, sc *scratch) {
 		convkernel.Multiply(filters, panels, padded[y0*p.wp:], p.offs, cols, prod, cols)
 		for c := range l.Out.C {
 			pc := prod[c*cols : (c+1)*cols]
+			dst := out[c*plane+first:]
 			if st.pool == nil {
 				for y := y0; y < y1; y++ {
-					epilogue.BiasFloor(out[(c*OH+y)*OW:][:OW], pc[(y-y0)*p.wp:], b[c], floor)
+					epilogue.BiasFloor(dst[y*stride:][:OW], pc[(y-y0)*p.wp:], b[c], floor)
 				}
 				continue
 			}
-			PH, PW := st.pool.Out.H, st.pool.Out.W
 			for y := y0; y < y1; y += 2 {
 				r := (y - y0) * p.wp
-				epilogue.Pool2x2(out[(c*PH+y/2)*PW:][:PW], pc[r:], pc[r+p.wp:], b[c], floor)
+				epilogue.Pool2x2(dst[y/2*stride:][:OW/2], pc[r:], pc[r+p.wp:], b[c], floor)
 			}
 		}
 	}

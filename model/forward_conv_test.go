@@ -132,6 +132,58 @@ func TestConvMatchesNaive(t *testing.T) {
 	}
 }
 
+// TestChainedConvsMatchNaive runs two stride-1 convolutions in a row,
+// where the first writes its output into the second's padded layout and
+// the second reads it as it is, against naiveConv applied twice: with and
+// without the pool between them, uneven padding (an even kernel), and a
+// buffer left dirty by a first run.
+func TestChainedConvsMatchNaive(t *testing.T) {
+	cases := []struct {
+		in     Shape
+		k1, k2 int
+		pool   bool
+	}{
+		{Shape{3, 16, 16}, 3, 3, true},
+		{Shape{4, 13, 11}, 3, 3, false},
+		{Shape{2, 20, 20}, 4, 5, false},
+		{Shape{5, 24, 24}, 1, 3, true},
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("in=%dx%dx%d/k=%d,%d/pool=%v", tc.in.C, tc.in.H, tc.in.W, tc.k1, tc.k2, tc.pool), func(t *testing.T) {
+			b := &builder{cur: tc.in}
+			b.conv("a", 6, tc.k1, 1, true)
+			if tc.pool {
+				b.pool(2, 2)
+			}
+			b.conv("b", 5, tc.k2, 1, false)
+			steps := compile(b.layers)
+			if len(steps) != 2 || steps[0].outPadded != steps[1].implicit || !steps[1].inPadded {
+				t.Fatalf("the two convolutions are not chained: %+v", steps)
+			}
+			steps[1].packed = 1 // as newNet numbers them
+			w := map[string][]float32{
+				"a.w": randomValues(rng, 6*tc.in.C*tc.k1*tc.k1), "a.b": randomValues(rng, 6),
+				"b.w": randomValues(rng, 5*6*tc.k2*tc.k2), "b.b": randomValues(rng, 5),
+			}
+			x := randomValues(rng, tc.in.Size())
+			mid := naiveConv(steps[0].Layer, steps[0].pool, x, w["a.w"], w["a.b"])
+			mid32 := make([]float32, len(mid))
+			for i, v := range mid {
+				mid32[i] = float32(v)
+			}
+			want := naiveConv(steps[1].Layer, nil, mid32, w["b.w"], w["b.b"])
+			n := newNet(Arch{}, w, 1)
+			sc := new(scratch)
+			for run := range 2 {
+				if err := closeWithin(n.image(steps, x, n.packFilters(nil, steps), sc), want, 1e-4); err != nil {
+					t.Fatalf("run %d: %v", run, err)
+				}
+			}
+		})
+	}
+}
+
 func randomValues(rng *rand.Rand, n int) []float32 {
 	v := make([]float32, n)
 	for i := range v {
