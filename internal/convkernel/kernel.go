@@ -24,25 +24,25 @@ var kernelName = "pure Go kernel"
 func Describe() string { return kernelName }
 
 // kernelGo is the portable micro-kernel: a row of the tile at a time, in
-// three groups of 8 sums that the compiler keeps in registers.
+// three groups of 8 sums. It is there for correctness on CPUs without the
+// assembly, not for speed.
 func kernelGo(a, b []float32, offs []int, c []float32, ldc int) {
 	for i := range Rows {
 		for j0 := 0; j0 < Cols; j0 += 8 {
-			var s0, s1, s2, s3, s4, s5, s6, s7 float32
+			var sums [8]float32
 			for p, off := range offs {
-				x := a[p*Rows+i]
-				v := (*[8]float32)(b[off+j0:])
-				s0 += x * v[0]
-				s1 += x * v[1]
-				s2 += x * v[2]
-				s3 += x * v[3]
-				s4 += x * v[4]
-				s5 += x * v[5]
-				s6 += x * v[6]
-				s7 += x * v[7]
+				madd8(&sums, a[p*Rows+i], b[off+j0:])
 			}
-			*(*[8]float32)(c[i*ldc+j0:]) = [8]float32{s0, s1, s2, s3, s4, s5, s6, s7}
+			copy(c[i*ldc+j0:], sums[:])
 		}
+	}
+}
+
+// madd8 adds x times v[0:8] to sums.
+func madd8(sums *[8]float32, x float32, v []float32) {
+	w := (*[8]float32)(v)
+	for i := range sums {
+		sums[i] += x * w[i]
 	}
 }
 
@@ -51,22 +51,29 @@ func kernelGo(a, b []float32, offs []int, c []float32, ldc int) {
 // [p*Rows+i], into dst, which it returns grown to Panels(m)*Rows*k values.
 // The filters past m in the last panel are zero.
 func PackFilters(dst, w []float32, m, k int) []float32 {
+	return pack(dst, w, m, k, Rows)
+}
+
+// pack lays out m filters of depth k as panels of width filters, value p
+// of panel filter i at [p*width+i], into dst, grown as needed, with zero
+// filters past m.
+func pack(dst, w []float32, m, k, width int) []float32 {
 	if len(w) < m*k {
-		panic(fmt.Sprintf("convkernel: PackFilters: %d values for %d filters of depth %d", len(w), m, k))
+		panic(fmt.Sprintf("convkernel: %d values for %d filters of depth %d", len(w), m, k))
 	}
-	n := Panels(m) * Rows * k
+	n := (m + width - 1) / width * width * k
 	if cap(dst) < n {
 		dst = make([]float32, n)
 	}
 	dst = dst[:n]
-	for i0 := 0; i0 < m; i0 += Rows {
-		panel := dst[i0*k : (i0+Rows)*k]
-		if i0+Rows > m {
+	for i0 := 0; i0 < m; i0 += width {
+		panel := dst[i0*k : (i0+width)*k]
+		if i0+width > m {
 			clear(panel)
 		}
-		for i := range min(Rows, m-i0) {
+		for i := range min(width, m-i0) {
 			for p, v := range w[(i0+i)*k : (i0+i+1)*k] {
-				panel[p*Rows+i] = v
+				panel[p*width+i] = v
 			}
 		}
 	}

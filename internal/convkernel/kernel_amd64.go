@@ -10,7 +10,7 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func kernelAVX2(k int, a *float32, b *float32, offs *int, c *float32, ldc int)
 
-// windowAVX2 is windowKernel in AVX2+FMA assembly (windows_amd64.s).
+// windowAVX2 is windowKernel in AVX2+FMA assembly (kernel_amd64.s).
 //
 //go:noescape
 func windowAVX2(k int, a *float32, img *float32, pos *int, offs *int, c *float32, ldc int)

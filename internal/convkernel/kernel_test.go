@@ -41,9 +41,8 @@ func (tc multiplyCase) String() string {
 }
 
 // check packs random filters, multiplies them by random runs of a random
-// input and compares every output with a float64 sum, within float32
-// rounding over k terms; the padding columns of c and the rows past m
-// must hold what they held and zero.
+// input and compares every output with a float64 sum (compareProduct);
+// the rows past m must be zero.
 func (tc multiplyCase) check(t testing.TB, rng *rand.Rand) {
 	t.Helper()
 	w := randomSlice(rng, tc.m*tc.k)
@@ -58,24 +57,35 @@ func (tc multiplyCase) check(t testing.TB, rng *rand.Rand) {
 	c0 := append([]float32(nil), c...)
 	a := PackFilters(nil, w, tc.m, tc.k)
 	Multiply(a, panels, b, offs, tc.n, c, ldc)
-	for i := range panels * Rows {
+	compareProduct(t, tc, c, c0, panels*Rows, tc.n, ldc, tc.k, func(i, j int) (sum, mag float64) {
+		if i < tc.m {
+			for p, off := range offs {
+				x := float64(w[i*tc.k+p]) * float64(b[off+j])
+				sum += x
+				mag += math.Abs(x)
+			}
+		}
+		return sum, mag
+	})
+}
+
+// compareProduct checks the rows x n values of c (row stride ldc) against
+// ref's float64 sums of k terms, within float32 rounding, and that the
+// columns from n to ldc still hold what c0 held.
+func compareProduct(t testing.TB, tc fmt.Stringer, c, c0 []float32, rows, n, ldc, k int, ref func(i, j int) (sum, mag float64)) {
+	t.Helper()
+	for i := range rows {
 		for j := range ldc {
 			got := c[i*ldc+j]
-			if j >= tc.n {
+			if j >= n {
 				if got != c0[i*ldc+j] {
-					t.Fatalf("%v: c[%d][%d] past column n changed", tc, i, j)
+					t.Fatalf("%v: c[%d][%d] past column %d changed", tc, i, j, n)
 				}
 				continue
 			}
-			var sum, mag float64
-			if i < tc.m {
-				for p, off := range offs {
-					x := float64(w[i*tc.k+p]) * float64(b[off+j])
-					sum += x
-					mag += math.Abs(x)
-				}
-			}
-			tol := float64(tc.k+1) * 0x1p-23 * mag
+			sum, mag := ref(i, j)
+			// Each term of a float32 sum rounds once, at most.
+			tol := float64(k+1) * 0x1p-23 * mag
 			if d := math.Abs(float64(got) - sum); !(d <= tol) {
 				t.Fatalf("%v: c[%d][%d] = %v, want %v (off by %g, tolerance %g)", tc, i, j, got, sum, d, tol)
 			}

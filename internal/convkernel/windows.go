@@ -19,26 +19,17 @@ const (
 // has one (kernel_amd64.go), otherwise windowKernelGo.
 var windowKernel = windowKernelGo
 
-// windowKernelGo is the portable windowKernel: a row of the tile at a
-// time, in two groups of 8 sums that the compiler keeps in registers.
+// windowKernelGo is the portable windowKernel, a row of the tile at a
+// time, in two groups of 8 sums.
 func windowKernelGo(a, img []float32, pos, offs []int, c []float32, ldc int) {
 	for i := range WindowRows {
 		win := img[pos[i]:]
 		for f0 := 0; f0 < WindowCols; f0 += 8 {
-			var s0, s1, s2, s3, s4, s5, s6, s7 float32
+			var sums [8]float32
 			for p, off := range offs {
-				x := win[off]
-				v := (*[8]float32)(a[p*WindowCols+f0:])
-				s0 += x * v[0]
-				s1 += x * v[1]
-				s2 += x * v[2]
-				s3 += x * v[3]
-				s4 += x * v[4]
-				s5 += x * v[5]
-				s6 += x * v[6]
-				s7 += x * v[7]
+				madd8(&sums, win[off], a[p*WindowCols+f0:])
 			}
-			*(*[8]float32)(c[i*ldc+f0:]) = [8]float32{s0, s1, s2, s3, s4, s5, s6, s7}
+			copy(c[i*ldc+f0:], sums[:])
 		}
 	}
 }
@@ -49,26 +40,7 @@ func windowKernelGo(a, img []float32, pos, offs []int, c []float32, ldc int) {
 // WindowPanels(m)*WindowCols*k values. The filters past m in the last
 // panel are zero.
 func PackWindowFilters(dst, w []float32, m, k int) []float32 {
-	if len(w) < m*k {
-		panic(fmt.Sprintf("convkernel: PackWindowFilters: %d values for %d filters of depth %d", len(w), m, k))
-	}
-	n := WindowPanels(m) * WindowCols * k
-	if cap(dst) < n {
-		dst = make([]float32, n)
-	}
-	dst = dst[:n]
-	for f0 := 0; f0 < m; f0 += WindowCols {
-		panel := dst[f0*k : (f0+WindowCols)*k]
-		if f0+WindowCols > m {
-			clear(panel)
-		}
-		for f := range min(WindowCols, m-f0) {
-			for p, v := range w[(f0+f)*k : (f0+f+1)*k] {
-				panel[p*WindowCols+f] = v
-			}
-		}
-	}
-	return dst
+	return pack(dst, w, m, k, WindowCols)
 }
 
 // WindowPanels is how many panels of WindowCols filters m filters take.
