@@ -363,7 +363,7 @@ func (n *Net) batch(st step, h []float32, count int, bs *batchScratch) []float32
 }
 
 // plainPool reports whether a pool is the backbone's 2x2, stride 2,
-// unpadded one on even sides, which epilogue.Pool2x2 does a row at a time.
+// unpadded one on even sides, which epilogue.Pool2x2Rows does.
 func plainPool(l Layer) bool {
 	return l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && l.In.H%2 == 0 && l.In.W%2 == 0
 }
@@ -419,9 +419,14 @@ func planImplicit(conv Layer, pool *Layer) *implicitPlan {
 	if hp-k+1 != OH || conv.In.W+conv.Pad.Left+conv.Pad.Right-k+1 != conv.Out.W || conv.Out.W > wp {
 		return nil
 	}
-	rows := max(prodChunk/(convkernel.Panels(conv.Out.C)*convkernel.Rows*wp), 1)
+	// As many blocks as prodChunk asks for, as even as they come: a short
+	// last block would round more of its columns up to a whole tile
+	// (stage 2's 32 rows: 16 and 16 compute 1,056 columns, 30 and 2 1,080).
+	most := max(prodChunk/(convkernel.Panels(conv.Out.C)*convkernel.Rows*wp), 1)
+	blocks := (OH + most - 1) / most
+	rows := (OH + blocks - 1) / blocks
 	if pool != nil {
-		rows = max(rows/2*2, 2)
+		rows = roundUp(rows, 2)
 	}
 	rows = min(rows, OH)
 	computed := 0
@@ -508,10 +513,7 @@ func (n *Net) implicitConv(st step, filters, h, out []float32, sc *scratch) {
 				}
 				continue
 			}
-			for y := y0; y < y1; y += 2 {
-				r := (y - y0) * p.wp
-				epilogue.Pool2x2(dst[y/2*stride:][:OW/2], pc[r:], pc[r+p.wp:], b[c], floor)
-			}
+			epilogue.Pool2x2Rows(dst[y0/2*stride:], stride, pc, p.wp, (y1-y0)/2, OW/2, b[c], floor)
 		}
 	}
 }
@@ -639,9 +641,7 @@ func maxPool(l Layer, h, out, bias []float32, relu bool, acc *[]float32) {
 			b = bias[c]
 		}
 		if plainPool(l) {
-			for oy := range OH {
-				epilogue.Pool2x2(o[oy*OW:(oy+1)*OW], in[2*oy*W:(2*oy+1)*W], in[(2*oy+1)*W:(2*oy+2)*W], b, floor)
-			}
+			epilogue.Pool2x2Rows(o, OW, in, W, OH, OW, b, floor)
 			continue
 		}
 		for oy := range OH {

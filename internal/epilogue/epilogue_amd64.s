@@ -2,21 +2,32 @@
 
 #include "textflag.h"
 
-// func pool2x2AVX2(dst, r0, r1 *float32, n int, bias, floor float32)
+// func pool2x2AVX2(dst, r0, r1 *float32, n int, bias, floor float32, rows, dstStride, srcStride int)
 //
-// Eight outputs an iteration: 16 values of each input row, their maximum
-// down the columns, then of each adjacent pair. VSHUFPS gathers the even
-// and the odd columns within each 128-bit lane, so the pairs' maxima come
-// out as 64-bit blocks 0, 2, 1, 3; VPERMPD puts them back in order. A last
-// four outputs (n is a multiple of 4) take the same steps on 128-bit
-// halves, where the order comes out right.
-TEXT ·pool2x2AVX2(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ r0+8(FP), SI
-	MOVQ r1+16(FP), DX
-	MOVQ n+24(FP), CX
+// Row by row: output row r at dst + r*dstStride from input rows at r0 and
+// r1 + r*srcStride. Eight outputs an iteration: 16 values of each input
+// row, their maximum down the columns, then of each adjacent pair.
+// VSHUFPS gathers the even and the odd columns within each 128-bit lane,
+// so the pairs' maxima come out as 64-bit blocks 0, 2, 1, 3; VPERMPD puts
+// them back in order. A last four outputs (n is a multiple of 4) take the
+// same steps on 128-bit halves, where the order comes out right.
+TEXT ·pool2x2AVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), R8
+	MOVQ r0+8(FP), R10
+	MOVQ r1+16(FP), R11
 	VBROADCASTSS bias+32(FP), Y6
 	VBROADCASTSS floor+36(FP), Y7
+	MOVQ rows+40(FP), R12
+	MOVQ dstStride+48(FP), R9
+	SHLQ $2, R9
+	MOVQ srcStride+56(FP), R13
+	SHLQ $2, R13
+
+poolrow:
+	MOVQ R8, DI
+	MOVQ R10, SI
+	MOVQ R11, DX
+	MOVQ n+24(FP), CX
 	MOVQ CX, BX
 	SHRQ $3, CX
 	JZ   pooltail
@@ -41,7 +52,7 @@ poolloop:
 
 pooltail:
 	ANDQ $4, BX
-	JZ   pooldone
+	JZ   poolnext
 	VMOVUPS (SI), X0
 	VMOVUPS 16(SI), X1
 	VMAXPS  (DX), X0, X0
@@ -53,7 +64,12 @@ pooltail:
 	VMAXPS  X7, X2, X2
 	VMOVUPS X2, (DI)
 
-pooldone:
+poolnext:
+	ADDQ R9, R8
+	ADDQ R13, R10
+	ADDQ R13, R11
+	DECQ R12
+	JNZ  poolrow
 	VZEROUPPER
 	RET
 
