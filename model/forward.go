@@ -398,10 +398,11 @@ func (p *implicitPlan) size(c int) int { return c*p.hp*p.wp + p.slack }
 const prodChunk = 32 << 10
 
 // minImplicitUse is the least share of the columns implicitConv computes
-// that must be outputs for it to be chosen: on small images the columns
-// past each row's end and the rounding to whole tiles can waste more than
-// im2col costs (a 4x4 image with a 3x3 kernel would compute 24 columns for
-// 16 outputs).
+// that must be outputs for it to be chosen over windowConv, which drops
+// only the positions that round up its last tile: on small images the
+// columns past each row's end and the rounding to whole tiles waste too
+// much (a 4x4 image with a 3x3 kernel would compute 24 columns for 16
+// outputs).
 const minImplicitUse = 0.85
 
 // planImplicit returns how implicitConv runs conv, followed by pool (or
