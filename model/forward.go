@@ -135,8 +135,7 @@ type scratch struct {
 type batchScratch struct {
 	spatial [][]float32 // each branch's spatial output, image by image
 	concat  []float32   // the branches' outputs side by side
-	batch   [2][]float32
-	filters [][]float32 // each convolution's packed filters
+	filters filterCache
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -221,38 +220,58 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		if spatial := n.spatial[bi]; spatial > 0 {
 			bs.spatial[bi] = grow(&bs.spatial[bi], count*steps[spatial-1].outShape().Size())
 		}
-		// Packed once a call, not once a Net: the Net reads the weights
-		// in place and must see the trainer's updates between calls.
-		bs.filters = n.packFilters(bs.filters, steps)
+		// Checked once a call, not packed once a Net: the Net reads the
+		// weights in place and must see the trainer's updates between
+		// calls.
+		n.packFilters(&bs.filters, steps)
 	}
+	bs.concat = grow(&bs.concat, count*n.width)
 	workers := min(n.workers, count)
 	if workers <= 1 {
 		sc := n.scratch.Get().(*scratch)
 		for i := range count {
 			n.spatialImage(x, i, bs, sc)
 		}
+		n.dense(x, 0, count, bs, sc, out)
 		n.scratch.Put(sc)
-	} else {
-		// Workers take the next image as they come free: a worker slowed
-		// by another job on its core does less of the batch, not holds
-		// up the rest.
-		var next atomic.Int64
-		work := func() {
-			sc := n.scratch.Get().(*scratch)
-			defer n.scratch.Put(sc)
-			for i := int(next.Add(1) - 1); i < count; i = int(next.Add(1) - 1) {
-				n.spatialImage(x, i, bs, sc)
-			}
-		}
-		var wg sync.WaitGroup
-		for range workers - 1 {
-			wg.Go(work)
-		}
-		work()
-		wg.Wait()
+		return out
 	}
-	n.dense(x, count, bs, out)
+	// Workers take the next image as they come free: a worker slowed by
+	// another job on its core does less of the batch, not holds up the
+	// rest.
+	var next atomic.Int64
+	fanOut(workers, func(int) {
+		sc := n.scratch.Get().(*scratch)
+		defer n.scratch.Put(sc)
+		for i := int(next.Add(1) - 1); i < count; i = int(next.Add(1) - 1) {
+			n.spatialImage(x, i, bs, sc)
+		}
+	})
+	// Then the dense layers, each worker on its share of the batch's rows
+	// (the dense layers were a few percent of a batch, done by one core
+	// while the others waited).
+	per := (count + workers - 1) / workers
+	fanOut(workers, func(w int) {
+		lo, hi := w*per, min((w+1)*per, count)
+		if lo >= hi {
+			return
+		}
+		sc := n.scratch.Get().(*scratch)
+		defer n.scratch.Put(sc)
+		n.dense(x, lo, hi, bs, sc, out)
+	})
 	return out
+}
+
+// fanOut runs fn(0) to fn(k-1) at once, fn(0) on the calling goroutine,
+// and returns when all have.
+func fanOut(k int, fn func(int)) {
+	var wg sync.WaitGroup
+	for i := 1; i < k; i++ {
+		wg.Go(func() { fn(i) })
+	}
+	fn(0)
+	wg.Wait()
 }
 
 // spatialImage runs image i of x through every branch's spatial layers in
@@ -266,36 +285,58 @@ func (n *Net) spatialImage(x []float32, i int, bs *batchScratch, sc *scratch) {
 			continue
 		}
 		size := steps[spatial-1].outShape().Size()
-		copy(bs.spatial[bi][i*size:(i+1)*size], n.image(steps[:spatial], img, bs.filters, sc))
+		copy(bs.spatial[bi][i*size:(i+1)*size], n.image(steps[:spatial], img, bs.filters.packed, sc))
 	}
 }
 
-// dense runs the layers after the spatial ones on the whole batch: each
-// branch's rest, then the head on the branches' outputs side by side. The
-// products are small; Sgemm splits the largest across idle cores.
-func (n *Net) dense(x []float32, count int, bs *batchScratch, out []float32) {
-	concat := grow(&bs.concat, count*n.width) // (count, total branch width)
+// dense runs the layers after the spatial ones on images lo..hi of the
+// batch: each branch's rest, then the head on the branches' outputs side
+// by side (bs.concat, sized for the batch), into their rows of out. Each
+// caller works in its own sc and writes only its rows of bs.concat and
+// out, so callers on other rows may run at once.
+func (n *Net) dense(x []float32, lo, hi int, bs *batchScratch, sc *scratch, out []float32) {
+	rows := hi - lo
 	off := 0
 	for bi, steps := range n.branches {
 		spatial := n.spatial[bi]
+		size := n.arch.Input.Size()
 		h := x
 		if spatial > 0 {
-			h = bs.spatial[bi][:count*steps[spatial-1].outShape().Size()]
+			size = steps[spatial-1].outShape().Size()
+			h = bs.spatial[bi]
 		}
-		for _, st := range steps[spatial:] {
-			h = n.batch(st, h, count, bs)
-		}
-		bw := len(h) / count
-		for i := range count {
-			copy(concat[i*n.width+off:], h[i*bw:(i+1)*bw])
+		h = n.denseSteps(steps[spatial:], h[lo*size:hi*size], rows, sc)
+		bw := len(h) / rows
+		for i := range rows {
+			copy(bs.concat[(lo+i)*n.width+off:], h[i*bw:(i+1)*bw])
 		}
 		off += bw
 	}
-	h := concat
-	for _, st := range n.head {
-		h = n.batch(st, h, count, bs)
+	h := n.denseSteps(n.head, bs.concat[lo*n.width:hi*n.width], rows, sc)
+	copy(out[lo*n.Dim():hi*n.Dim()], h)
+}
+
+// denseSteps runs steps on rows activations at once, in sc's two buffers
+// by turns; the result is valid until sc is used again.
+func (n *Net) denseSteps(steps []step, h []float32, rows int, sc *scratch) []float32 {
+	for i, st := range steps {
+		buf := &sc.a
+		if i%2 == 1 {
+			buf = &sc.b
+		}
+		out := grow(buf, rows*st.Out.Size())
+		switch st.Kind {
+		case Dense:
+			n.fullyConnected(st.Layer, h, rows, out)
+		case L2Normalize:
+			copy(out, h)
+			l2Normalize(out, st.In.Size())
+		default:
+			panic("model: no batch pass for layer kind " + st.Kind.String())
+		}
+		h = out
 	}
-	copy(out, h)
+	return h
 }
 
 // outShape is the shape a step leaves.
@@ -340,26 +381,6 @@ func (n *Net) image(steps []step, h []float32, filters [][]float32, sc *scratch)
 		h = out
 	}
 	return h
-}
-
-// batch runs a step on count activations at once, into whichever of
-// bs's two batch buffers h is not.
-func (n *Net) batch(st step, h []float32, count int, bs *batchScratch) []float32 {
-	buf := &bs.batch[0]
-	if cap(*buf) > 0 && len(h) > 0 && &(*buf)[:1][0] == &h[0] {
-		buf = &bs.batch[1]
-	}
-	out := grow(buf, count*st.Out.Size())
-	switch st.Kind {
-	case Dense:
-		n.fullyConnected(st.Layer, h, count, out)
-	case L2Normalize:
-		copy(out, h)
-		l2Normalize(out, st.In.Size())
-	default:
-		panic("model: no batch pass for layer kind " + st.Kind.String())
-	}
-	return out
 }
 
 // plainPool reports whether a pool is the backbone's 2x2, stride 2,
@@ -453,25 +474,48 @@ func planImplicit(conv Layer, pool *Layer) *implicitPlan {
 // roundUp rounds n up to a multiple of m.
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
-// packFilters packs the filters of steps' convolutions for their
-// convkernel product into filters[st.packed], which it grows as needed
-// and returns.
-func (n *Net) packFilters(filters [][]float32, steps []step) [][]float32 {
+// filterCache holds the convolutions' filters packed for their kernels
+// (packed[st.packed]) and the weights each was packed from.
+type filterCache struct{ packed, from [][]float32 }
+
+// packFilters packs the filters of steps' convolutions into fc, but only
+// those whose weights are not, bit for bit, what fc packed last: comparing
+// the weights costs a read of them, packing a scatter of them, which took
+// a few percent of a batch on two cores while the other core waited.
+func (n *Net) packFilters(fc *filterCache, steps []step) {
 	for _, st := range steps {
 		if st.Kind != Conv {
 			continue
 		}
-		for len(filters) <= st.packed {
-			filters = append(filters, nil)
+		for len(fc.packed) <= st.packed {
+			fc.packed = append(fc.packed, nil)
+			fc.from = append(fc.from, nil)
 		}
 		w, depth := n.weights[st.Name+".w"], st.In.C*st.Kernel*st.Kernel
+		if sameBits(fc.from[st.packed], w) {
+			continue
+		}
+		fc.from[st.packed] = append(fc.from[st.packed][:0], w...)
 		if st.implicit != nil {
-			filters[st.packed] = convkernel.PackFilters(filters[st.packed], w, st.Out.C, depth)
+			fc.packed[st.packed] = convkernel.PackFilters(fc.packed[st.packed], w, st.Out.C, depth)
 		} else {
-			filters[st.packed] = convkernel.PackWindowFilters(filters[st.packed], w, st.Out.C, depth)
+			fc.packed[st.packed] = convkernel.PackWindowFilters(fc.packed[st.packed], w, st.Out.C, depth)
 		}
 	}
-	return filters
+}
+
+// sameBits reports whether a and b hold the same values, bit for bit (a
+// weight that went from 0 to -0, or a NaN, counts as changed).
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i, v := range a {
+		if math.Float32bits(v) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // implicitConv convolves one image into out as planImplicit planned, a

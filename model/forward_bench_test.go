@@ -68,7 +68,7 @@ func BenchmarkConvLayers(b *testing.B) {
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, steps := range net.branches {
-		filters := net.packFilters(nil, steps)
+		filters := packed(net, steps)
 		for _, st := range steps {
 			if st.Kind != Conv {
 				continue

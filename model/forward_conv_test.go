@@ -119,7 +119,7 @@ func TestConvMatchesNaive(t *testing.T) {
 			n := newNet(Arch{}, map[string][]float32{"l.w": w, "l.b": bias}, 1)
 			sc := new(scratch)
 			for run := range 2 { // the second in buffers left dirty by the first
-				got := n.image(steps, x, n.packFilters(nil, steps), sc)
+				got := n.image(steps, x, packed(n, steps), sc)
 				// Round-off grows with the terms of each float32 sum
 				// (stage 4's 576 in one running sum are off by 1e-5):
 				// 1e-5 up to 256 terms, in proportion beyond.
@@ -176,11 +176,48 @@ func TestChainedConvsMatchNaive(t *testing.T) {
 			n := newNet(Arch{}, w, 1)
 			sc := new(scratch)
 			for run := range 2 {
-				if err := closeWithin(n.image(steps, x, n.packFilters(nil, steps), sc), want, 1e-4); err != nil {
+				if err := closeWithin(n.image(steps, x, packed(n, steps), sc), want, 1e-4); err != nil {
 					t.Fatalf("run %d: %v", run, err)
 				}
 			}
 		})
+	}
+}
+
+// packed is steps' filters packed for their kernels by n.
+func packed(n *Net, steps []step) [][]float32 {
+	var fc filterCache
+	n.packFilters(&fc, steps)
+	return fc.packed
+}
+
+// TestForwardSeesWeightChanges checks that a Net reads the model's
+// weights as they are at each call (the trainer evaluates with one while
+// it trains): after a convolution's weights change, its next embeddings
+// are a fresh Net's, though its filters were packed for the old ones; and
+// a weight that only changes sign at zero counts as changed.
+func TestForwardSeesWeightChanges(t *testing.T) {
+	for _, name := range []string{"convnet.stage2_conv.w", "shallow1.conv.w"} {
+		t.Run(name, func(t *testing.T) {
+			net := mustDefaultNet(t, 1)
+			x := randomValues(rand.New(rand.NewPCG(15, 16)), 2*net.InputShape().Size())
+			before := net.Forward(x, 2)
+			w := net.weights[name]
+			for i := range w {
+				w[i] *= -0.5
+			}
+			fresh := newNet(net.arch, net.weights, 1)
+			got, want := net.Forward(x, 2), fresh.Forward(x, 2)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatal("embeddings after the change differ from a fresh Net's")
+			}
+			if fmt.Sprint(got) == fmt.Sprint(before) {
+				t.Fatal("the change made no difference: the test proves nothing")
+			}
+		})
+	}
+	if sameBits([]float32{0}, []float32{float32(math.Copysign(0, -1))}) {
+		t.Error("0 and -0 count as the same weights")
 	}
 }
 

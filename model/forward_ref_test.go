@@ -97,9 +97,9 @@ func TestForwardReference(t *testing.T) {
 			st := compile(b.layers)[0] // a stride-1 convolution by implicitConv
 			var got []float32
 			if st.perImage() {
-				got = n.image([]step{st}, tc.X, n.packFilters(nil, []step{st}), new(scratch))
+				got = n.image([]step{st}, tc.X, packed(n, []step{st}), new(scratch))
 			} else {
-				got = n.batch(st, tc.X, 1, new(batchScratch))
+				got = n.denseSteps([]step{st}, tc.X, 1, new(scratch))
 			}
 			if err := closeTo(got, tc.Want); err != nil {
 				t.Errorf("%v (padding %+v)", err, l.Pad)
