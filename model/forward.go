@@ -33,9 +33,9 @@ func BLAS() string {
 // Net is the fast inference engine of a model: convolutions as implicit
 // matrix products (internal/convkernel), no im2col and no autodiff graph.
 // It reads the model's weights in place, so a Net sees later changes to
-// them (the trainer uses that to evaluate while it trains); the filters
-// are packed for the kernels once a Forward call. A Net is safe for
-// concurrent use.
+// them (the trainer uses that to evaluate while it trains): a Forward call
+// packs the filters for the kernels again if their weights changed. A Net
+// is safe for concurrent use.
 //
 // Each image runs through every branch's spatial layers in turn (its
 // activations stay in the core's cache). A stride-1 convolution reads its
@@ -44,7 +44,8 @@ func BLAS() string {
 // on the block while its product is in the cache (implicitConv,
 // internal/epilogue); the other convolutions read each output position's
 // window where it lies in the image (windowConv). The dense layers then
-// run on the whole batch, with internal/sgemm.
+// run on the batch, split by rows across the workers, with
+// internal/sgemm.
 //
 // The build with the openblas tag runs the same forward pass: OpenBLAS
 // has no product that reads windows in place, and on the dense layers'
