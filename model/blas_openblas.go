@@ -4,7 +4,6 @@ package model
 
 import "github.com/deeprank/deeprank/internal/openblas"
 
-func init() {
-	sgemm = openblas.Implementation{}
-	blasName = openblas.Describe()
-}
+// The openblas tag gives the trainer OpenBLAS; the fast forward pass keeps
+// its own kernels (see Net), so only the name changes here.
+func init() { trainingBLAS = openblas.Describe() }

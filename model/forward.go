@@ -9,6 +9,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/deeprank/deeprank/internal/convkernel"
 	"github.com/deeprank/deeprank/internal/epilogue"
 	gosgemm "github.com/deeprank/deeprank/internal/sgemm"
 )
@@ -17,31 +18,46 @@ import (
 // L2Normalize, in every engine, so a zero vector stays finite.
 const L2Epsilon = 1e-12
 
-// sgemm is the BLAS the forward pass multiplies with: internal/sgemm's
-// blocked kernel (the same one the trainer hands gorgonia), or OpenBLAS in
-// a build with the openblas tag (blas_openblas.go).
-var sgemm blas.Float32Level3 = gosgemm.Implementation{}
+// trainingBLAS names the BLAS the trainer's gorgonia graph multiplies
+// with: internal/sgemm, or OpenBLAS in a build with the openblas tag
+// (blas_openblas.go).
+var trainingBLAS = gosgemm.Describe()
 
-var blasName = gosgemm.Describe()
+// BLAS names what this build multiplies matrices with: in the trainer's
+// graph, and in the fast forward pass, which uses internal/convkernel and
+// internal/sgemm in every build (see Net).
+func BLAS() string {
+	return fmt.Sprintf("%s; forward pass: convkernel (%s) and %s", trainingBLAS, convkernel.Describe(), gosgemm.Describe())
+}
 
-// BLAS names the library this build multiplies matrices with, in the fast
-// forward pass and in the trainer.
-func BLAS() string { return blasName }
-
-// Net is the fast inference engine of a model: im2col and SGEMM in pure Go,
-// no autodiff graph. It reads the model's weights in place, so a Net sees
-// later changes to them (the trainer uses that to evaluate while it trains).
-// A Net is safe for concurrent use.
+// Net is the fast inference engine of a model: convolutions as implicit
+// matrix products (internal/convkernel), no im2col and no autodiff graph.
+// It reads the model's weights in place, so a Net sees later changes to
+// them (the trainer uses that to evaluate while it trains): a Forward call
+// packs the filters for the kernels again if their weights changed. A Net
+// is safe for concurrent use.
 //
 // Each image runs through every branch's spatial layers in turn (its
-// activations stay in the core's cache); a convolution works a block of
-// output rows at a time (im2col of the block, its product, then the bias,
-// ReLU and the max-pool after it while the product is in the cache, see
-// internal/epilogue); the dense layers then run on the whole batch. Every
-// buffer is kept from batch to batch: in steady state a batch allocates
-// only the embeddings Forward returns (and, with more than one worker,
-// their goroutines). Workers take a batch's images one at a time as they
-// come free, so a worker slowed by other jobs does less of the batch.
+// activations stay in the core's cache). A stride-1 convolution reads its
+// windows from the padded image through a table of offsets, a block of
+// output rows at a time, and the bias, ReLU and the max-pool after it run
+// on the block while its product is in the cache (implicitConv,
+// internal/epilogue); the other convolutions read each output position's
+// window where it lies in the image (windowConv). The dense layers then
+// run on the batch, split by rows across the workers, with
+// internal/sgemm.
+//
+// The build with the openblas tag runs the same forward pass: OpenBLAS
+// has no product that reads windows in place, and on the dense layers'
+// shapes (a batch of 32) internal/sgemm measured as fast as OpenBLAS or
+// faster (BenchmarkSgemm, fc1, fc2, embedding); the tag picks OpenBLAS for
+// training only.
+//
+// Every buffer is kept from batch to batch: in steady state a batch
+// allocates only the embeddings Forward returns (and, with more than one
+// worker, their goroutines). Workers take a batch's images one at a time
+// as they come free, so a worker slowed by other jobs does less of the
+// batch.
 type Net struct {
 	arch     Arch
 	weights  map[string][]float32
@@ -59,6 +75,18 @@ type Net struct {
 type step struct {
 	Layer
 	pool *Layer
+	// A convolution has one of two plans: implicit for stride 1 where it
+	// wastes little, windows for the rest.
+	implicit *implicitPlan
+	windows  *windowPlan
+	// packed is which of the Net's packed filters are a convolution's.
+	packed int
+	// An implicit convolution followed by another writes its output
+	// already laid out as the next one's padded input (outPadded, the
+	// next one's plan), which then reads it as it is (inPadded): no copy
+	// into the padding between them.
+	outPadded *implicitPlan
+	inPadded  bool
 }
 
 // perImage reports whether a step works on one image at a time.
@@ -73,12 +101,25 @@ func compile(layers []Layer) []step {
 		switch {
 		case l.Kind == Dropout:
 			continue
-		case l.Kind == Conv && i+1 < len(layers) && layers[i+1].Kind == MaxPool:
-			pool := layers[i+1]
-			out = append(out, step{l, &pool})
-			i++
+		case l.Kind == Conv:
+			st := step{Layer: l}
+			if i+1 < len(layers) && layers[i+1].Kind == MaxPool {
+				pool := layers[i+1]
+				st.pool = &pool
+				i++
+			}
+			if st.implicit = planImplicit(l, st.pool); st.implicit == nil {
+				st.windows = planWindows(l)
+			}
+			out = append(out, st)
 		default:
 			out = append(out, step{Layer: l})
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		if out[i-1].implicit != nil && out[i].implicit != nil {
+			out[i-1].outPadded = out[i].implicit
+			out[i].inPadded = true
 		}
 	}
 	return out
@@ -87,7 +128,7 @@ func compile(layers []Layer) []step {
 // scratch is one worker's buffers for one image at a time, kept between
 // images and batches.
 type scratch struct {
-	col, prod, pool, a, b []float32
+	prod, byChannel, pool, a, b, padded []float32
 }
 
 // batchScratch is one call's buffers for the whole batch, kept between
@@ -95,7 +136,7 @@ type scratch struct {
 type batchScratch struct {
 	spatial [][]float32 // each branch's spatial output, image by image
 	concat  []float32   // the branches' outputs side by side
-	batch   [2][]float32
+	filters filterCache
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -134,8 +175,15 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 // newNet compiles an architecture whose weights are checked.
 func newNet(a Arch, weights map[string][]float32, workers int) *Net {
 	n := &Net{arch: a, weights: weights, workers: workers, head: compile(a.Head)}
+	packed := 0
 	for _, b := range a.Branches {
 		steps := compile(b.Layers)
+		for i := range steps {
+			if steps[i].Kind == Conv {
+				steps[i].packed = packed
+				packed++
+			}
+		}
 		spatial := 0
 		for spatial < len(steps) && steps[spatial].perImage() {
 			spatial++
@@ -173,35 +221,58 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		if spatial := n.spatial[bi]; spatial > 0 {
 			bs.spatial[bi] = grow(&bs.spatial[bi], count*steps[spatial-1].outShape().Size())
 		}
+		// Checked once a call, not packed once a Net: the Net reads the
+		// weights in place and must see the trainer's updates between
+		// calls.
+		n.packFilters(&bs.filters, steps)
 	}
+	bs.concat = grow(&bs.concat, count*n.width)
 	workers := min(n.workers, count)
 	if workers <= 1 {
 		sc := n.scratch.Get().(*scratch)
 		for i := range count {
 			n.spatialImage(x, i, bs, sc)
 		}
+		n.dense(x, 0, count, bs, sc, out)
 		n.scratch.Put(sc)
-	} else {
-		// Workers take the next image as they come free: a worker slowed
-		// by another job on its core does less of the batch, not holds
-		// up the rest.
-		var next atomic.Int64
-		work := func() {
-			sc := n.scratch.Get().(*scratch)
-			defer n.scratch.Put(sc)
-			for i := int(next.Add(1) - 1); i < count; i = int(next.Add(1) - 1) {
-				n.spatialImage(x, i, bs, sc)
-			}
-		}
-		var wg sync.WaitGroup
-		for range workers - 1 {
-			wg.Go(work)
-		}
-		work()
-		wg.Wait()
+		return out
 	}
-	n.dense(x, count, bs, out)
+	// Workers take the next image as they come free: a worker slowed by
+	// another job on its core does less of the batch, not holds up the
+	// rest.
+	var next atomic.Int64
+	fanOut(workers, func(int) {
+		sc := n.scratch.Get().(*scratch)
+		defer n.scratch.Put(sc)
+		for i := int(next.Add(1) - 1); i < count; i = int(next.Add(1) - 1) {
+			n.spatialImage(x, i, bs, sc)
+		}
+	})
+	// Then the dense layers, each worker on its share of the batch's rows
+	// (the dense layers were a few percent of a batch, done by one core
+	// while the others waited).
+	per := (count + workers - 1) / workers
+	fanOut(workers, func(w int) {
+		lo, hi := w*per, min((w+1)*per, count)
+		if lo >= hi {
+			return
+		}
+		sc := n.scratch.Get().(*scratch)
+		defer n.scratch.Put(sc)
+		n.dense(x, lo, hi, bs, sc, out)
+	})
 	return out
+}
+
+// fanOut runs fn(0) to fn(k-1) at once, fn(0) on the calling goroutine,
+// and returns when all have.
+func fanOut(k int, fn func(int)) {
+	var wg sync.WaitGroup
+	for i := 1; i < k; i++ {
+		wg.Go(func() { fn(i) })
+	}
+	fn(0)
+	wg.Wait()
 }
 
 // spatialImage runs image i of x through every branch's spatial layers in
@@ -215,36 +286,58 @@ func (n *Net) spatialImage(x []float32, i int, bs *batchScratch, sc *scratch) {
 			continue
 		}
 		size := steps[spatial-1].outShape().Size()
-		copy(bs.spatial[bi][i*size:(i+1)*size], n.image(steps[:spatial], img, sc))
+		copy(bs.spatial[bi][i*size:(i+1)*size], n.image(steps[:spatial], img, bs.filters.packed, sc))
 	}
 }
 
-// dense runs the layers after the spatial ones on the whole batch: each
-// branch's rest, then the head on the branches' outputs side by side. The
-// products are small; Sgemm splits the largest across idle cores.
-func (n *Net) dense(x []float32, count int, bs *batchScratch, out []float32) {
-	concat := grow(&bs.concat, count*n.width) // (count, total branch width)
+// dense runs the layers after the spatial ones on images lo..hi of the
+// batch: each branch's rest, then the head on the branches' outputs side
+// by side (bs.concat, sized for the batch), into their rows of out. Each
+// caller works in its own sc and writes only its rows of bs.concat and
+// out, so callers on other rows may run at once.
+func (n *Net) dense(x []float32, lo, hi int, bs *batchScratch, sc *scratch, out []float32) {
+	rows := hi - lo
 	off := 0
 	for bi, steps := range n.branches {
 		spatial := n.spatial[bi]
+		size := n.arch.Input.Size()
 		h := x
 		if spatial > 0 {
-			h = bs.spatial[bi][:count*steps[spatial-1].outShape().Size()]
+			size = steps[spatial-1].outShape().Size()
+			h = bs.spatial[bi]
 		}
-		for _, st := range steps[spatial:] {
-			h = n.batch(st, h, count, bs)
-		}
-		bw := len(h) / count
-		for i := range count {
-			copy(concat[i*n.width+off:], h[i*bw:(i+1)*bw])
+		h = n.denseSteps(steps[spatial:], h[lo*size:hi*size], rows, sc)
+		bw := len(h) / rows
+		for i := range rows {
+			copy(bs.concat[(lo+i)*n.width+off:], h[i*bw:(i+1)*bw])
 		}
 		off += bw
 	}
-	h := concat
-	for _, st := range n.head {
-		h = n.batch(st, h, count, bs)
+	h := n.denseSteps(n.head, bs.concat[lo*n.width:hi*n.width], rows, sc)
+	copy(out[lo*n.Dim():hi*n.Dim()], h)
+}
+
+// denseSteps runs steps on rows activations at once, in sc's two buffers
+// by turns; the result is valid until sc is used again.
+func (n *Net) denseSteps(steps []step, h []float32, rows int, sc *scratch) []float32 {
+	for i, st := range steps {
+		buf := &sc.a
+		if i%2 == 1 {
+			buf = &sc.b
+		}
+		out := grow(buf, rows*st.Out.Size())
+		switch st.Kind {
+		case Dense:
+			n.fullyConnected(st.Layer, h, rows, out)
+		case L2Normalize:
+			copy(out, h)
+			l2Normalize(out, st.In.Size())
+		default:
+			panic("model: no batch pass for layer kind " + st.Kind.String())
+		}
+		h = out
 	}
-	copy(out, h)
+	return h
 }
 
 // outShape is the shape a step leaves.
@@ -255,18 +348,27 @@ func (s step) outShape() Shape {
 	return s.Out
 }
 
-// image runs one image through per-image steps, in sc's buffers; the
-// result is valid until sc is used again.
-func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
+// image runs one image through per-image steps, in sc's buffers, with
+// the convolutions' filters packed by packFilters; the result is valid
+// until sc is used again.
+func (n *Net) image(steps []step, h []float32, filters [][]float32, sc *scratch) []float32 {
 	for i, st := range steps {
 		dst := &sc.a
 		if i%2 == 1 {
 			dst = &sc.b
 		}
-		out := grow(dst, st.outShape().Size())
+		size := st.outShape().Size()
+		if q := st.outPadded; q != nil {
+			size = q.size(st.outShape().C)
+		}
+		out := grow(dst, size)
 		switch st.Kind {
 		case Conv:
-			n.conv(st, h, out, sc)
+			if st.implicit != nil {
+				n.implicitConv(st, filters[st.packed], h, out, sc)
+			} else {
+				n.windowConv(st, filters[st.packed], h, out, sc)
+			}
 		case MaxPool:
 			maxPool(st.Layer, h, out, nil, false, &sc.pool)
 		case GlobalAvgPool:
@@ -282,233 +384,283 @@ func (n *Net) image(steps []step, h []float32, sc *scratch) []float32 {
 	return h
 }
 
-// batch runs a step on count activations at once, into whichever of
-// bs's two batch buffers h is not.
-func (n *Net) batch(st step, h []float32, count int, bs *batchScratch) []float32 {
-	buf := &bs.batch[0]
-	if cap(*buf) > 0 && len(h) > 0 && &(*buf)[:1][0] == &h[0] {
-		buf = &bs.batch[1]
-	}
-	out := grow(buf, count*st.Out.Size())
-	switch st.Kind {
-	case Dense:
-		n.fullyConnected(st.Layer, h, count, out)
-	case L2Normalize:
-		copy(out, h)
-		l2Normalize(out, st.In.Size())
-	default:
-		panic("model: no batch pass for layer kind " + st.Kind.String())
-	}
-	return out
-}
-
-// colChunk is about how many values of im2col's matrix a convolution
-// lays out at a time: a block of output rows whose windows (128 KiB) and
-// product stay in the core's own cache between im2col, the product and
-// the pass that adds the bias, clamps and pools, and leave the shared L3
-// cache to the other core.
-const colChunk = 32 << 10
-
-// chunkRows is how many output rows of st's convolution are computed at a
-// time: about colChunk values of its im2col matrix, an even number when a
-// plain 2x2 pool follows (each block then pools into whole rows), and all
-// of them when another pool follows, whose windows may straddle blocks.
-func chunkRows(st step) int {
-	l := st.Layer
-	if st.pool != nil && !plainPool(*st.pool) {
-		return l.Out.H
-	}
-	rows := max(colChunk/(l.In.C*l.Kernel*l.Kernel*l.Out.W), 1)
-	if st.pool != nil {
-		rows = max(rows/2*2, 2)
-	}
-	return min(rows, l.Out.H)
-}
-
 // plainPool reports whether a pool is the backbone's 2x2, stride 2,
-// unpadded one on even sides, which epilogue.Pool2x2 does a row at a time.
+// unpadded one on even sides, which epilogue.Pool2x2Rows does.
 func plainPool(l Layer) bool {
 	return l.Kernel == 2 && l.Stride == 2 && l.Pad == (Padding{}) && l.In.H%2 == 0 && l.In.W%2 == 0
 }
 
-// conv convolves one image into out, a block of output rows at a time
-// (chunkRows): im2col of the block's windows, their product with the
-// weights, then the bias, ReLU and the max-pool that follows in one pass
-// over the block's product while it is in the cache.
-func (n *Net) conv(st step, h, out []float32, sc *scratch) {
-	l := st.Layer
-	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
-	ckk := l.In.C * l.Kernel * l.Kernel
+// implicitPlan is how implicitConv runs a stride-1 convolution: the input
+// is copied into a buffer with the padding around each channel (hp x wp
+// values a channel), and output (y, x) is then column y*wp+x of the
+// product of the filters with rows that are runs of that buffer: row (c,
+// ky, kx) starts at offs[(c*k+ky)*k+kx] = c*hp*wp + ky*wp + kx. A row of
+// the buffer is the image's row after its left padding, then zeros up to
+// wp = W + max(left, right): the zeros between two rows serve as the
+// right padding of one and the left padding of the next, so fewer columns
+// are computed (the default model's 8x8 stage 4: 9 a row, not 10).
+// Columns with x past the output's width straddle two rows and are
+// computed but not used; so are those that round a block up to whole
+// tiles.
+type implicitPlan struct {
+	hp, wp    int
+	top, left int // the image's first value in a channel: row top, column left
+	slack     int // values after the last channel that a block reads
+	offs      []int
+	rows      int // output rows per block (even where a 2x2 pool follows)
+}
+
+// size is how many values an image of c channels takes laid out for the
+// plan.
+func (p *implicitPlan) size(c int) int { return c*p.hp*p.wp + p.slack }
+
+// prodChunk is about how many values of the product implicitConv keeps
+// at a time: a block of output rows whose product (128 KiB) stays in the
+// core's own cache until the epilogue has pooled it.
+const prodChunk = 32 << 10
+
+// minImplicitUse is the least share of the columns implicitConv computes
+// that must be outputs for it to be chosen over windowConv, which drops
+// only the positions that round up its last tile: on small images the
+// columns past each row's end and the rounding to whole tiles waste too
+// much (a 4x4 image with a 3x3 kernel would compute 24 columns for 16
+// outputs).
+const minImplicitUse = 0.85
+
+// planImplicit returns how implicitConv runs conv, followed by pool (or
+// nil), or nil if it does not: for stride-1 convolutions with no pool or
+// the plain 2x2 one, when few of the columns it computes are wasted.
+func planImplicit(conv Layer, pool *Layer) *implicitPlan {
+	if conv.Stride != 1 || pool != nil && !plainPool(*pool) {
+		return nil
+	}
+	k := conv.Kernel
+	hp, wp := conv.In.H+conv.Pad.Top+conv.Pad.Bottom, conv.In.W+max(conv.Pad.Left, conv.Pad.Right)
+	OH := conv.Out.H
+	// The rows' zeros are enough padding on both sides, and an output
+	// row fits in a row of the buffer.
+	if hp-k+1 != OH || conv.In.W+conv.Pad.Left+conv.Pad.Right-k+1 != conv.Out.W || conv.Out.W > wp {
+		return nil
+	}
+	// As many blocks as prodChunk asks for, as even as they come: a short
+	// last block would round more of its columns up to a whole tile
+	// (stage 2's 32 rows: 16 and 16 compute 1,056 columns, 30 and 2 1,080).
+	most := max(prodChunk/(convkernel.Panels(conv.Out.C)*convkernel.Rows*wp), 1)
+	blocks := (OH + most - 1) / most
+	rows := (OH + blocks - 1) / blocks
+	if pool != nil {
+		rows = roundUp(rows, 2)
+	}
+	rows = min(rows, OH)
+	computed := 0
+	for y0 := 0; y0 < OH; y0 += rows {
+		computed += roundUp((min(y0+rows, OH)-y0)*wp, convkernel.Cols)
+	}
+	if float64(OH*conv.Out.W) < minImplicitUse*float64(computed) {
+		return nil
+	}
+	offs := make([]int, 0, conv.In.C*k*k)
+	for c := range conv.In.C {
+		for ky := range k {
+			for kx := range k {
+				offs = append(offs, c*hp*wp+ky*wp+kx)
+			}
+		}
+	}
+	// The last column a block reads is below the channels' planes plus k
+	// + Cols.
+	return &implicitPlan{hp: hp, wp: wp, top: conv.Pad.Top, left: conv.Pad.Left, slack: k + convkernel.Cols, offs: offs, rows: rows}
+}
+
+// roundUp rounds n up to a multiple of m.
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// filterCache holds the convolutions' filters packed for their kernels
+// (packed[st.packed]) and the weights each was packed from.
+type filterCache struct{ packed, from [][]float32 }
+
+// packFilters packs the filters of steps' convolutions into fc, but only
+// those whose weights are not, bit for bit, what fc packed last: comparing
+// the weights costs a read of them, packing a scatter of them, which took
+// a few percent of a batch on two cores while the other core waited.
+func (n *Net) packFilters(fc *filterCache, steps []step) {
+	for _, st := range steps {
+		if st.Kind != Conv {
+			continue
+		}
+		for len(fc.packed) <= st.packed {
+			fc.packed = append(fc.packed, nil)
+			fc.from = append(fc.from, nil)
+		}
+		w, depth := n.weights[st.Name+".w"], st.In.C*st.Kernel*st.Kernel
+		if sameBits(fc.from[st.packed], w) {
+			continue
+		}
+		fc.from[st.packed] = append(fc.from[st.packed][:0], w...)
+		if st.implicit != nil {
+			fc.packed[st.packed] = convkernel.PackFilters(fc.packed[st.packed], w, st.Out.C, depth)
+		} else {
+			fc.packed[st.packed] = convkernel.PackWindowFilters(fc.packed[st.packed], w, st.Out.C, depth)
+		}
+	}
+}
+
+// sameBits reports whether a and b hold the same values, bit for bit (a
+// weight that went from 0 to -0, or a NaN, counts as changed).
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i, v := range a {
+		if math.Float32bits(v) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// implicitConv convolves one image into out as planImplicit planned, a
+// block of output rows at a time: the product of the packed filters with
+// the padded image for the block's columns, then the bias, ReLU and the
+// 2x2 pool that follows, if any, row by row while the product is in the
+// cache. No im2col matrix is written: the kernel reads the windows from
+// the padded image itself.
+func (n *Net) implicitConv(st step, filters, h, out []float32, sc *scratch) {
+	l, p := st.Layer, st.implicit
+	b := n.weights[l.Name+".b"]
 	OH, OW := l.Out.H, l.Out.W
 	floor := float32(math.Inf(-1))
 	if l.ReLU {
 		floor = 0
 	}
-	rows := chunkRows(st)
-	for y0 := 0; y0 < OH; y0 += rows {
-		y1 := min(y0+rows, OH)
-		cols := (y1 - y0) * OW
-		col := grow(&sc.col, ckk*cols)
-		im2col(l, h, col, y0, y1)
-		if st.pool == nil {
-			// Straight into the output's rows y0..y1 of each channel.
-			prod := out[y0*OW:]
-			sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, cols, ckk, 1, w, ckk, col, cols, 0, prod, OH*OW)
-			for c := range l.Out.C {
-				row := out[c*OH*OW+y0*OW : c*OH*OW+y1*OW]
-				epilogue.BiasFloor(row, row, b[c], floor)
-			}
-			continue
-		}
-		// prod (Cout x cols) = w (Cout x CKK) * col (CKK x cols)
-		prod := grow(&sc.prod, l.Out.C*cols)
-		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, l.Out.C, cols, ckk, 1, w, ckk, col, cols, 0, prod, cols)
-		if !plainPool(*st.pool) {
-			maxPool(*st.pool, prod, out, b, l.ReLU, &sc.pool)
-			continue
-		}
-		PH, PW := st.pool.Out.H, st.pool.Out.W
+	padded := h
+	if !st.inPadded {
+		padded = padImage(l, h, p.hp, p.wp, p.slack, &sc.padded)
+	}
+	// Output row y of channel c starts at c*plane + first + y*stride.
+	plane, stride, first := st.outShape().H*st.outShape().W, st.outShape().W, 0
+	if q := st.outPadded; q != nil {
+		// The padding and slack are zero; the rows are written below.
+		clear(out)
+		plane, stride, first = q.hp*q.wp, q.wp, q.top*q.wp+q.left
+	}
+	panels := convkernel.Panels(l.Out.C)
+	for y0 := 0; y0 < OH; y0 += p.rows {
+		y1 := min(y0+p.rows, OH)
+		cols := roundUp((y1-y0)*p.wp, convkernel.Cols)
+		prod := grow(&sc.prod, panels*convkernel.Rows*cols)
+		convkernel.Multiply(filters, panels, padded[y0*p.wp:], p.offs, cols, prod, cols)
 		for c := range l.Out.C {
-			p := prod[c*cols : (c+1)*cols]
-			for y := 0; y < y1-y0; y += 2 {
-				dst := out[c*PH*PW+(y0+y)/2*PW:][:PW]
-				epilogue.Pool2x2(dst, p[y*OW:(y+1)*OW], p[(y+1)*OW:(y+2)*OW], b[c], floor)
+			pc := prod[c*cols : (c+1)*cols]
+			dst := out[c*plane+first:]
+			if st.pool == nil {
+				for y := y0; y < y1; y++ {
+					epilogue.BiasFloor(dst[y*stride:][:OW], pc[(y-y0)*p.wp:], b[c], floor)
+				}
+				continue
 			}
+			epilogue.Pool2x2Rows(dst[y0/2*stride:], stride, pc, p.wp, (y1-y0)/2, OW/2, b[c], floor)
 		}
 	}
 }
 
-// im2col lays out the kernel windows of output rows y0..y1 of one image
-// as the columns of col: row (c, ky, kx), column (oy-y0, ox). Cells in the
-// padding are zero.
-func im2col(l Layer, img, col []float32, y0, y1 int) {
-	k, s := l.Kernel, l.Stride
+// padImage copies one image into buf with each channel inside its padding
+// (hp x wp values a channel: the image's rows after the layer's top and
+// left padding, zeros around them), followed by slack zeros, and returns
+// it.
+func padImage(l Layer, h []float32, hp, wp, slack int, buf *[]float32) []float32 {
 	H, W := l.In.H, l.In.W
-	OW := l.Out.W
-	cols := (y1 - y0) * OW
-	// No window reaches past the image: no cell of col is padding.
-	unpadded := l.Pad == (Padding{}) && (l.Out.H-1)*s+k <= H && (OW-1)*s+k <= W
-	r := 0
+	plane := hp * wp
+	padded := grow(buf, l.In.C*plane+slack)
+	clear(padded[l.In.C*plane:])
+	top, left, right := l.Pad.Top, l.Pad.Left, wp-l.Pad.Left-W
 	for c := range l.In.C {
-		plane := img[c*H*W : (c+1)*H*W]
+		dst := padded[c*plane : (c+1)*plane]
+		clear(dst[:top*wp])
+		clear(dst[(top+H)*wp:])
+		for y := range H {
+			row := dst[(top+y)*wp : (top+y+1)*wp]
+			clear(row[:left])
+			copy(row[left:left+W], h[(c*H+y)*W:(c*H+y+1)*W])
+			clear(row[left+W : left+W+right])
+		}
+	}
+	return padded
+}
+
+// windowPlan is how windowConv runs a convolution of any stride: output
+// position i's window is the (padded) image's values at pos[i] plus each
+// of offs, offs[(c*k+ky)*k+kx] = c*hp*wp + ky*wp + kx, where the image is
+// hp x wp a channel. pos is rounded up to whole tiles with positions whose
+// products are not used.
+type windowPlan struct {
+	padded    bool // the image is copied inside its padding first
+	hp, wp    int
+	pos, offs []int
+}
+
+// planWindows returns how windowConv runs conv.
+func planWindows(conv Layer) *windowPlan {
+	k, s := conv.Kernel, conv.Stride
+	p := &windowPlan{
+		padded: conv.Pad != (Padding{}),
+		hp:     conv.In.H + conv.Pad.Top + conv.Pad.Bottom,
+		wp:     conv.In.W + conv.Pad.Left + conv.Pad.Right,
+	}
+	// 'same' padding makes every window fit: (out-1)*s + k <= in + pad.
+	p.pos = make([]int, roundUp(conv.Out.H*conv.Out.W, convkernel.WindowRows))
+	for oy := range conv.Out.H {
+		for ox := range conv.Out.W {
+			p.pos[oy*conv.Out.W+ox] = oy*s*p.wp + ox*s
+		}
+	}
+	for c := range conv.In.C {
 		for ky := range k {
 			for kx := range k {
-				dst := col[r*cols : (r+1)*cols]
-				r++
-				switch {
-				case s == 1 && OW == W:
-					shifted(dst, plane, H, W, y0, y1, ky-l.Pad.Top, kx-l.Pad.Left)
-				case unpadded:
-					gather(dst, plane[ky*W+kx:], W, s, y0, y1, OW)
-				default:
-					strided(dst, plane, l, ky, kx, y0, y1)
-				}
+				p.offs = append(p.offs, (c*p.hp+ky)*p.wp+kx)
 			}
 		}
 	}
+	return p
 }
 
-// strided writes im2col's row for kernel offset (ky, kx) of output rows
-// y0..y1 of a convolution with any stride and padding, zero where a
-// window reaches into the padding.
-func strided(dst, plane []float32, l Layer, ky, kx, y0, y1 int) {
-	s, H, W, OW := l.Stride, l.In.H, l.In.W, l.Out.W
-	// Output columns whose input x = ox*s + off is inside the row: [lo,
-	// hi), the same for every row.
-	off := kx - l.Pad.Left
-	lo := min(max((-off+s-1)/s, 0), OW)
-	hi := min(max((W-off+s-1)/s, lo), OW)
-	for oy := y0; oy < y1; oy++ {
-		y := oy*s + ky - l.Pad.Top
-		d := dst[(oy-y0)*OW : (oy-y0+1)*OW]
-		if y < 0 || y >= H {
-			clear(d)
-			continue
-		}
-		clear(d[:lo])
-		clear(d[hi:])
-		if lo == hi {
-			continue
-		}
-		everyNth(d[lo:hi], plane[y*W+lo*s+off:y*W+(hi-1)*s+off+1], s)
+// windowConv convolves one image into out as planWindows planned: the
+// product of each output position's window, read where it lies in the
+// image, with the packed filters (a position a row), then channel by
+// channel the bias and ReLU, and the max-pool that follows, if any. The
+// shallow branches' convolutions (windows of 8x8 and 16x16 at strides of
+// 8 and 16) and the colour branch's (2x2, stride 2) run here: their
+// windows' rows are a few values apart, which im2col gathered one by one.
+func (n *Net) windowConv(st step, filters, h, out []float32, sc *scratch) {
+	l, p := st.Layer, st.windows
+	b := n.weights[l.Name+".b"]
+	img := h
+	if p.padded {
+		img = padImage(l, h, p.hp, p.wp, 0, &sc.padded)
 	}
-}
-
-// everyNth writes dst[i] = src[i*n] for every i.
-//
-// Not inlined: inside its callers, short of registers, the compiler kept
-// the loop's counters on the stack, a store and a reload per value.
-//
-//go:noinline
-func everyNth(dst, src []float32, n int) {
-	if len(dst) == 0 {
+	panels := convkernel.WindowPanels(l.Out.C)
+	ldc := panels * convkernel.WindowCols
+	prod := grow(&sc.prod, len(p.pos)*ldc)
+	convkernel.MultiplyWindows(filters, panels, img, p.pos, p.offs, prod, ldc)
+	floor := float32(math.Inf(-1))
+	if l.ReLU {
+		floor = 0
+	}
+	npos := l.Out.H * l.Out.W
+	if st.pool == nil {
+		// The bias and ReLU in vectors, after the transpose: a
+		// comparison a value, on random signs, mispredicts half the
+		// time.
+		epilogue.Transpose(out, npos, prod, ldc, npos, l.Out.C)
+		for c := range l.Out.C {
+			plane := out[c*npos : (c+1)*npos]
+			epilogue.BiasFloor(plane, plane, b[c], floor)
+		}
 		return
 	}
-	src = src[:(len(dst)-1)*n+1]
-	for i := range dst {
-		dst[i] = src[i*n]
-	}
-}
-
-// gather writes dst[(oy-y0)*OW+ox] = src[oy*s*W+ox*s] for output rows
-// y0..y1: im2col's row for one kernel offset (src starts there) of a
-// strided convolution whose windows all lie inside the image: no cell is
-// padding, so no row needs the bounds strided works out.
-func gather(dst, src []float32, W, s, y0, y1, OW int) {
-	for oy := y0; oy < y1; oy++ {
-		row := src[oy*s*W : oy*s*W+(OW-1)*s+1]
-		everyNth(dst[(oy-y0)*OW:(oy-y0+1)*OW], row, s)
-	}
-}
-
-// shifted writes rows y0..y1 of plane (H x W) moved by dy rows and dx
-// columns into dst: dst[(y-y0)*W+x] = plane[(y+dy)*W+x+dx], zero where that
-// falls outside the plane. It is im2col's row for one kernel offset of a
-// stride-1 convolution as wide as its input: one copy of the whole block,
-// since consecutive outputs read consecutive inputs, then the cells that
-// wrapped around a row's end cleared.
-func shifted(dst, plane []float32, H, W, y0, y1, dy, dx int) {
-	// Rows whose source row is inside the plane: [ya, yb).
-	ya := min(max(y0, -dy), y1)
-	yb := max(min(y1, H-dy), ya)
-	clear(dst[:(ya-y0)*W])
-	clear(dst[(yb-y0)*W:])
-	if ya == yb {
-		return
-	}
-	// dst[p] = plane[p+off] for p in [lo, hi), clipped to the plane.
-	lo, hi := (ya-y0)*W, (yb-y0)*W
-	off := (y0+dy)*W + dx
-	from := min(max(lo, -off), hi)
-	to := max(min(hi, H*W-off), from)
-	clear(dst[lo:from])
-	clear(dst[to:hi])
-	if from < to { // else every cell is out of its row: |dx| >= W
-		copy(dst[from:to], plane[from+off:to+off])
-	}
-	// The cells to clear are one or two a row: a loop, not a call to
-	// clear per row.
-	switch edge := min(abs(dx), W); {
-	case dx < 0:
-		for p := lo; p < hi; p += W {
-			for i := range dst[p : p+edge] {
-				dst[p+i] = 0
-			}
-		}
-	case dx > 0:
-		for p := lo; p < hi; p += W {
-			for i := range dst[p+W-edge : p+W] {
-				dst[p+W-edge+i] = 0
-			}
-		}
-	}
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
+	byChannel := grow(&sc.byChannel, l.Out.C*npos)
+	epilogue.Transpose(byChannel, npos, prod, ldc, npos, l.Out.C)
+	maxPool(*st.pool, byChannel, out, b, l.ReLU, &sc.pool)
 }
 
 // maxPool pools one image's activations h into out. With bias, it pools
@@ -535,9 +687,7 @@ func maxPool(l Layer, h, out, bias []float32, relu bool, acc *[]float32) {
 			b = bias[c]
 		}
 		if plainPool(l) {
-			for oy := range OH {
-				epilogue.Pool2x2(o[oy*OW:(oy+1)*OW], in[2*oy*W:(2*oy+1)*W], in[(2*oy+1)*W:(2*oy+2)*W], b, floor)
-			}
+			epilogue.Pool2x2Rows(o, OW, in, W, OH, OW, b, floor)
 			continue
 		}
 		for oy := range OH {
@@ -598,7 +748,7 @@ func sum(v []float32) float32 {
 func (n *Net) fullyConnected(l Layer, h []float32, count int, out []float32) {
 	w, b := n.weights[l.Name+".w"], n.weights[l.Name+".b"]
 	in, o := l.In.Size(), l.Out.C
-	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 0, out, o)
+	gosgemm.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, count, o, in, 1, h, in, w, o, 0, out, o)
 	floor := float32(math.Inf(-1))
 	if l.ReLU {
 		floor = 0

@@ -48,12 +48,16 @@ func loadForwardRef(t *testing.T) forwardRef {
 
 // closeTo reports the first value of got that is not want's to within
 // float32 rounding.
-func closeTo(got []float32, want []float64) error {
+func closeTo(got []float32, want []float64) error { return closeWithin(got, want, 1e-5) }
+
+// closeWithin is closeTo with a tolerance of tol times the larger of 1 and
+// the value's magnitude.
+func closeWithin(got []float32, want []float64, tol float64) error {
 	if len(got) != len(want) {
 		return fmt.Errorf("%d values, want %d", len(got), len(want))
 	}
 	for i, w := range want {
-		if d := math.Abs(float64(got[i]) - w); d > 1e-5*max(1, math.Abs(w)) {
+		if d := math.Abs(float64(got[i]) - w); d > tol*max(1, math.Abs(w)) {
 			return fmt.Errorf("value %d is %g, want %g", i, got[i], w)
 		}
 	}
@@ -90,12 +94,12 @@ func TestForwardReference(t *testing.T) {
 				t.Fatalf("output shape %+v (padding %+v), want %+v", l.Out, l.Pad, want)
 			}
 			n := newNet(Arch{}, map[string][]float32{"l.w": tc.W, "l.b": tc.B}, 1)
-			st := step{Layer: l}
+			st := compile(b.layers)[0] // a stride-1 convolution by implicitConv
 			var got []float32
 			if st.perImage() {
-				got = n.image([]step{st}, tc.X, new(scratch))
+				got = n.image([]step{st}, tc.X, packed(n, []step{st}), new(scratch))
 			} else {
-				got = n.batch(st, tc.X, 1, new(batchScratch))
+				got = n.denseSteps([]step{st}, tc.X, 1, new(scratch))
 			}
 			if err := closeTo(got, tc.Want); err != nil {
 				t.Errorf("%v (padding %+v)", err, l.Pad)

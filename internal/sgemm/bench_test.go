@@ -21,8 +21,9 @@ var benchImpls = []struct {
 
 // BenchmarkSgemm multiplies the default model's shapes with each BLAS, on
 // one and on two threads (GOMAXPROCS), in one run so the GFLOP/s compare:
-// the fast forward pass's (convolutions: filters x im2col columns x
-// window; dense layers: batch of 16 images per worker x outputs x inputs),
+// the shapes im2col gave the fast forward pass's convolutions before
+// internal/convkernel took them (filters x im2col columns x window), its
+// dense layers (a batch of 32 x outputs x inputs),
 // gorgonia's in training at batch 48 (the whole batch's im2col rows at
 // once: the second convolution's forward, weight gradient and input
 // gradient, with their transposes, and the third's weight gradient) and
@@ -43,8 +44,9 @@ func BenchmarkSgemm(b *testing.B) {
 		{"stage4", N, N, 128, 8 * 8, 576},
 		{"shallow1", N, N, 64, 8 * 8, 192},
 		{"shallow2", N, N, 64, 4 * 4, 768},
-		{"fc1", N, N, 16, 256, 128},
-		{"embedding", N, N, 16, 128, 2336},
+		{"fc1", N, N, 32, 256, 128},
+		{"fc2", N, N, 32, 256, 256},
+		{"embedding", N, N, 32, 128, 2336},
 		{"train-stage2", N, T, 144 * 32 * 32, 32, 144},
 		{"train-stage2-dw", T, N, 32, 144, 144 * 32 * 32},
 		{"train-stage2-dx", N, N, 144 * 32 * 32, 144, 32},

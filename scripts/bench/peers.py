@@ -219,7 +219,7 @@ def train(drk, arch_path, threads, steps, batch):
 
 # The table's rows: (key in the results, label).
 FORWARD = [
-    ("deeprank", "deeprank default build (internal/sgemm)"),
+    ("deeprank", "deeprank default build"),
     ("deeprank-openblas", "deeprank -tags openblas"),
     ("onnxruntime", "ONNX Runtime"),
     ("torch", "PyTorch eager"),
