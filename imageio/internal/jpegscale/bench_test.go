@@ -1,7 +1,6 @@
 package jpegscale
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,8 +11,8 @@ import (
 
 // BenchmarkDecodeCamera decodes the 12 MP baseline 4:2:0 photos of
 // scripts/fetch-camera-photos.sh at 1/8, as ingest does for the 64x64
-// model: the entropy decoder stepping over the luma AC codes is most of
-// it. images/cpu-s counts against the process's CPU time, so that on a
+// model, in place (DecodeBytes): the entropy decoder stepping over the
+// luma AC codes is most of it. images/cpu-s counts against the process's CPU time, so that on a
 // shared machine it is the rate of one core (run with -cpu 1); compare
 // two builds alternated in one run.
 func BenchmarkDecodeCamera(b *testing.B) {
@@ -33,7 +32,7 @@ func BenchmarkDecodeCamera(b *testing.B) {
 	n := 0
 	cpu0 := cputime.Seconds()
 	for b.Loop() {
-		if _, err := Decode(bytes.NewReader(files[n%len(files)]), 8); err != nil {
+		if _, err := DecodeBytes(files[n%len(files)], 8); err != nil {
 			b.Fatalf("%s: %v", paths[n%len(paths)], err)
 		}
 		n++

@@ -5,9 +5,6 @@ import (
 	mathbits "math/bits"
 )
 
-// noSlot marks, in a sumTable, a coefficient that adds to no output pixel.
-const noSlot = 4
-
 // sumTable reduces the blocks of a component whose blocks become at most
 // 2x2 pixels (a 4:2:0 photo's chroma at 1/8, every component at 1/8 but a
 // subsampled one, luma at 1/4) in a sequential scan, without a block: each
@@ -21,7 +18,9 @@ const noSlot = 4
 type sumTable struct {
 	nx, ny int
 	// slot and weight are by zig-zag index; weight includes the
-	// dequantization.
+	// dequantization. A coefficient that adds to no output pixel has
+	// weight 0 (and slot 0): it adds nothing, without a branch on data
+	// that would be mispredicted every few coefficients.
 	slot   [blockSize]uint8
 	weight [blockSize]float32
 	// q0 is the DC quantization step, for the exact integer mean of a
@@ -47,7 +46,7 @@ func (t *sumTable) make(nx, ny int, qt *block) {
 		v, u := nat/8, nat%8
 		cy, cx := class(v, ny), class(u, nx)
 		if cy < 0 || cx < 0 {
-			t.slot[zig], t.weight[zig] = noSlot, 0
+			t.slot[zig], t.weight[zig] = 0, 0
 			continue
 		}
 		t.slot[zig] = uint8(cy*2 + cx)
@@ -199,8 +198,8 @@ func (d *decoder) seqBlock(b *block, dcH, acH *huffman, pred *int32, t *sumTable
 		}
 		if t == nil {
 			b[unzig[zig&(blockSize-1)]] = v
-		} else if s := t.slot[zig&(blockSize-1)]; s < noSlot {
-			p[s&3] += t.weight[zig&(blockSize-1)] * float32(v)
+		} else {
+			p[t.slot[zig&(blockSize-1)]&3] += t.weight[zig&(blockSize-1)] * float32(v)
 		}
 	}
 	d.storeReg(r)
