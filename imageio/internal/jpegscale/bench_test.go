@@ -2,7 +2,6 @@ package jpegscale
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/deeprank/deeprank/internal/cputime"
@@ -12,15 +11,13 @@ import (
 // BenchmarkDecodeCamera decodes the 12 MP baseline 4:2:0 photos of
 // scripts/fetch-camera-photos.sh at 1/8, as ingest does for the 64x64
 // model, in place (DecodeBytes): the entropy decoder stepping over the
-// luma AC codes is most of it. images/cpu-s counts against the process's CPU time, so that on a
-// shared machine it is the rate of one core (run with -cpu 1); compare
-// two builds alternated in one run.
+// luma AC codes is most of it. images/cpu-s counts against the process's
+// CPU time, so that on a shared machine it is the rate of one core (run
+// with -cpu 1); compare two builds alternated in one run.
+//
+//	go test -run '^$' -bench DecodeCamera -benchtime 24x -cpu 1 ./imageio/internal/jpegscale
 func BenchmarkDecodeCamera(b *testing.B) {
-	dir := fixture.RequireData(b, "../../../data/camera", "scripts/fetch-camera-photos.sh")
-	paths, err := filepath.Glob(filepath.Join(dir, "*-420.jpg"))
-	if err != nil || len(paths) == 0 {
-		b.Fatalf("no *-420.jpg in %s (%v): run scripts/fetch-camera-photos.sh", dir, err)
-	}
+	paths := fixture.CameraPhotos(b, "../../../data/camera", "420")
 	var files [][]byte
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
