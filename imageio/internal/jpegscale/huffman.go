@@ -364,17 +364,19 @@ func (h *huffman) deriveFast(dc bool) {
 }
 
 // The fields of a huffman.skip entry: the bits its codes take (skipLenMask),
-// the zig-zag positions they need left in the block (skipNeed), and skipEnd
-// if the last is an end of block. need is the positions the codes step
-// over, plus one for an end of block, which must not be the block's 64th
+// and above skipNeedShift the zig-zag positions they need left in the
+// block (skipNeedMask) with skipEnd if the last is an end of block, so
+// that the entry shifted down is what to add to the position: past any
+// block after an end of block. need is the positions the codes step over,
+// plus one for an end of block, which must not be the block's 64th
 // position: the block ends there without it. An entry that needs
 // skipNoRoom positions steps over nothing: no whole code fits, or the
-// first is one seqBlock leaves to the slow path (an end of band).
+// first is one skipBlock leaves to the slow path (an end of band).
 const (
 	skipLenMask   = 0x1f
-	skipNeedShift = 8
+	skipNeedShift = 5
 	skipNeedMask  = 0x7f
-	skipEnd       = 1 << 15
+	skipEnd       = 0x80 << skipNeedShift
 	skipNoRoom    = skipNeedMask
 )
 

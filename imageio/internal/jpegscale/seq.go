@@ -222,16 +222,33 @@ func (d *decoder) skipBlock(r reg, dcH, acH *huffman, pred *int32) (reg, error) 
 	}
 	// An end of block takes zig past the block (see skipEnd).
 	for zig := int32(1); zig < blockSize; {
-		if r.n < refillBelow {
+		if r.n < skipBits {
 			r = d.refill(r)
 		}
-		s := int32(acH.skip[r.buf>>(64-skipBits)])
-		if l := s & skipLenMask; l <= r.n && zig+(s>>skipNeedShift&skipNeedMask) <= blockSize {
-			r.buf <<= uint(l)
-			r.n -= l
-			zig += s>>skipNeedShift&skipNeedMask | s>>15<<7
-			continue
+		// As many look-ups as there are bits for (skipBits each): in
+		// locals of their own, which the compiler keeps in registers.
+		buf, n, room := r.buf, r.n, true
+		for n >= skipBits {
+			s := int32(acH.skip[buf>>(64-skipBits)])
+			step := s >> skipNeedShift
+			if zig+step&skipNeedMask > blockSize {
+				room = false
+				break
+			}
+			l := s & skipLenMask
+			buf <<= uint(l) & 63
+			n -= l
+			if zig += step; zig >= blockSize {
+				return reg{buf, n, r.i}, nil
+			}
 		}
+		progress := n < r.n
+		r.buf, r.n = buf, n
+		if room && progress {
+			continue // out of bits: refill
+		}
+		// One code the table does not step over, or too few bits at
+		// hand (a 0xff byte or the end of the data ahead).
 		e := acH.fast[r.buf>>(64-fastBits)]
 		if e == 0 || r.n < fastBits {
 			d.storeReg(r)

@@ -136,6 +136,9 @@ func checkFast(h *huffman, dc bool, rest uint32) error {
 		if pos == 0 {
 			need = skipNoRoom
 		}
+		if s>>skipNeedShift&^(skipEnd>>skipNeedShift|skipNeedMask) != 0 || s&skipLenMask > skipBits {
+			return fmt.Errorf("skip[%#x] = %#x: bits outside its fields", p, s)
+		}
 		got := fmt.Sprintf("bits %d need %d end %v", s&skipLenMask, s>>skipNeedShift&skipNeedMask, s&skipEnd != 0)
 		want := fmt.Sprintf("bits %d need %d end %v", pos, need, end)
 		if got != want && h.prefixFree() {
