@@ -30,7 +30,9 @@
 //     as it is decoded (sumTable), with no block and no inverse DCT. A scan
 //     made only of such blocks (a baseline photo at 1/8) keeps the bit
 //     reader in registers from block to block (reducedScan). A 12 MP
-//     baseline photo decodes at 1/8 about 2.5 times as fast again.
+//     baseline photo decodes at 1/8 about twice as fast as through the
+//     general loop, in 134 M instructions against 193 before skipBlock
+//     and reducedScan (BenchmarkDecodeCamera under cachegrind).
 //   - DecodeBytes reads an input held in memory in place, without copying
 //     it through the 4 kB buffer that Decode reads an io.Reader into.
 //
