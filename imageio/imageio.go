@@ -208,7 +208,7 @@ func decodeFor(data []byte, cfg image.Config, format string, size int) (img imag
 	}
 	full = image.Rect(0, 0, cfg.Width, cfg.Height)
 	scale := jpegScale(cfg.Width, cfg.Height, size)
-	img, err = jpegscale.Decode(bytes.NewReader(data), scale)
+	img, err = jpegscale.DecodeBytes(data, scale)
 	if err != nil {
 		return nil, image.Rectangle{}, fmt.Errorf("%w: %v", ErrNotImage, err)
 	}

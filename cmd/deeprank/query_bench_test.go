@@ -21,11 +21,7 @@ import (
 //
 //	go test -run '^$' -bench QueryCamera -benchtime 3x ./cmd/deeprank
 func BenchmarkQueryCamera(b *testing.B) {
-	dir := fixture.RequireData(b, "../../data/camera", "scripts/fetch-camera-photos.sh")
-	photos, _ := filepath.Glob(filepath.Join(dir, "*-420.jpg"))
-	if len(photos) == 0 {
-		b.Fatalf("no *-420.jpg in %s: remove it and run scripts/fetch-camera-photos.sh", dir)
-	}
+	photos := fixture.CameraPhotos(b, "../../data/camera", "420")
 	spec := defaultModelSpec(b)
 	tmp := b.TempDir()
 	bin := buildBinary(b, tmp)

@@ -242,9 +242,26 @@ func TestDecodeBadScale(t *testing.T) {
 	}
 }
 
+// decodeBoth decodes data at scale through a reader (Decode) and in place
+// (DecodeBytes), fails the test unless the two give the same error or the
+// same pixels, and returns the result.
+func decodeBoth(t testing.TB, data []byte, scale int) (image.Image, error) {
+	t.Helper()
+	img, err := Decode(bytes.NewReader(data), scale)
+	inPlace, inPlaceErr := DecodeBytes(data, scale)
+	if (err == nil) != (inPlaceErr == nil) || (err != nil && err.Error() != inPlaceErr.Error()) {
+		t.Fatalf("scale %d: DecodeBytes fails with %v, Decode with %v", scale, inPlaceErr, err)
+	}
+	if err == nil && (img.Bounds() != inPlace.Bounds() || !bytes.Equal(rgba(img).Pix, rgba(inPlace).Pix)) {
+		t.Fatalf("scale %d: DecodeBytes and Decode give different pixels", scale)
+	}
+	return img, err
+}
+
 // FuzzDecode checks the fork against the standard library on any input: the
 // same error (or none) at every scale, the reduced size, the same pixels at
-// scale 1, and no panic. Hangs show as the fuzzer's timeouts.
+// scale 1, the same through a reader and in place (DecodeBytes), and no
+// panic. Hangs show as the fuzzer's timeouts.
 func FuzzDecode(f *testing.F) {
 	for _, c := range allCases(f) {
 		f.Add(c.data)
@@ -257,7 +274,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		want, werr := jpeg.Decode(bytes.NewReader(data))
 		for _, s := range []int{1, 2, 4, 8} {
-			got, gerr := Decode(bytes.NewReader(data), s)
+			got, gerr := decodeBoth(t, data, s)
 			if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
 				t.Fatalf("scale %d: error %v, the standard library's %v", s, gerr, werr)
 			}
@@ -313,8 +330,9 @@ func TestCorruptions(t *testing.T) {
 					t.Fatalf("%s damaged at %d: pixels differ from the standard library's", c.name, pos)
 				}
 				// At 1/8 the sequential decoder skips the AC codes of
-				// blocks that become one pixel, several at a time.
-				if _, err := Decode(bytes.NewReader(damaged), 8); (werr == nil) != (err == nil) || (werr != nil && werr.Error() != err.Error()) {
+				// blocks that become one pixel, several at a time; in
+				// place, as ingest decodes.
+				if _, err := DecodeBytes(damaged, 8); (werr == nil) != (err == nil) || (werr != nil && werr.Error() != err.Error()) {
 					t.Fatalf("%s damaged at %d, at 1/8: error %v, the standard library's %v", c.name, pos, err, werr)
 				}
 			}

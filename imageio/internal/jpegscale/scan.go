@@ -68,6 +68,13 @@ func (d *decoder) makeImg(mxx, myy int) {
 	d.planeStride = [maxComponents]int{d.img3.YStride, d.img3.CStride, d.img3.CStride, d.blackStride}
 }
 
+// scanComp is one component of a scan, as its SOS header gives it.
+type scanComp struct {
+	compIndex uint8
+	td        uint8 // DC table selector.
+	ta        uint8 // AC table selector.
+}
+
 // Specified in section B.2.3.
 func (d *decoder) processSOS(n int) error {
 	if d.nComp == 0 {
@@ -83,11 +90,7 @@ func (d *decoder) processSOS(n int) error {
 	if n != 4+2*nComp {
 		return FormatError("SOS length inconsistent with number of components")
 	}
-	var scan [maxComponents]struct {
-		compIndex uint8
-		td        uint8 // DC table selector.
-		ta        uint8 // AC table selector.
-	}
+	var scan [maxComponents]scanComp
 	totalHV := 0
 	for i := 0; i < nComp; i++ {
 		cs := d.tmp[1+2*i] // Component selector.
@@ -206,6 +209,9 @@ func (d *decoder) processSOS(n int) error {
 		bx, by int
 		cx, cy int
 	)
+	if blocks, ok := d.reducedBlocks(scan[:nComp], &sums, &dc); ok {
+		return d.reducedScan(blocks, &dc, mxx, myy)
+	}
 	for my := 0; my < myy; my++ {
 		for mx := 0; mx < mxx; mx++ {
 			for i := 0; i < nComp; i++ {
@@ -259,6 +265,17 @@ func (d *decoder) processSOS(n int) error {
 
 					if !d.progressive {
 						t := sums[compIndex]
+						if t != nil && t.nx == 1 && t.ny == 1 {
+							// The block's mean, its DC coefficient / 8,
+							// is its one pixel (see sumTable.write).
+							r, err := d.skipBlock(d.loadReg(), &d.huff[dcTable][scan[i].td], &d.huff[acTable][scan[i].ta], &dc[compIndex])
+							if err != nil {
+								return err
+							}
+							d.storeReg(r)
+							d.plane[compIndex][by*d.planeStride[compIndex]+bx] = clamp128((dc[compIndex]*t.q0 + 4) >> 3)
+							continue
+						}
 						if t == nil {
 							b = block{}
 						}
@@ -411,31 +428,134 @@ func (d *decoder) processSOS(n int) error {
 			} // for i
 			mcu++
 			if d.ri > 0 && mcu%d.ri == 0 && mcu < mxx*myy {
-				d.giveBack()
-				// For well-formed input, the RST[0-7] restart marker follows
-				// immediately. For corrupt input, call findRST to try to
-				// resynchronize.
-				if err := d.readFull(d.tmp[:2]); err != nil {
+				if err := d.restart(&expectedRST); err != nil {
 					return err
-				} else if d.tmp[0] != 0xff || d.tmp[1] != expectedRST {
-					if err := d.findRST(expectedRST); err != nil {
-						return err
-					}
 				}
-				expectedRST++
-				if expectedRST == rst7Marker+1 {
-					expectedRST = rst0Marker
-				}
-				// Reset the Huffman decoder.
-				d.bits = bits{}
 				// Reset the DC components, as per section F.2.1.3.1.
 				dc = [maxComponents]int32{}
-				// Reset the progressive decoder state, as per section G.1.2.2.
-				d.eobRun = 0
 			}
 		} // for mx
 	} // for my
 
+	d.giveBack()
+	return nil
+}
+
+// restart reads the restart marker at the end of a restart interval,
+// *expectedRST, and moves that on to the next one; it resets the Huffman
+// decoder and the progressive decoder's end-of-band run. The caller resets
+// the DC predictions.
+func (d *decoder) restart(expectedRST *uint8) error {
+	d.giveBack()
+	// For well-formed input, the RST[0-7] restart marker follows
+	// immediately. For corrupt input, call findRST to try to
+	// resynchronize.
+	if err := d.readFull(d.tmp[:2]); err != nil {
+		return err
+	} else if d.tmp[0] != 0xff || d.tmp[1] != *expectedRST {
+		if err := d.findRST(*expectedRST); err != nil {
+			return err
+		}
+	}
+	*expectedRST++
+	if *expectedRST == rst7Marker+1 {
+		*expectedRST = rst0Marker
+	}
+	// Reset the Huffman decoder.
+	d.bits = bits{}
+	// Reset the progressive decoder state, as per section G.1.2.2.
+	d.eobRun = 0
+	return nil
+}
+
+// reducedBlock is one block of an MCU for reducedScan.
+type reducedBlock struct {
+	dcH, acH *huffman
+	t        *sumTable
+	// dc is the component's DC prediction, shared by its blocks.
+	dc *int32
+	// plane is the component's pixels; the block's first is at
+	// my*mcuRow + mx*mcuCol + off for MCU (mx, my).
+	plane          []byte
+	stride         int
+	mcuRow, mcuCol int
+	off            int
+}
+
+// reducedBlocks returns the blocks of an MCU of a sequential scan for
+// reducedScan, in the order they are coded, or false where reducedScan
+// does not serve the scan (see there). sums are processSOS's, by
+// component; dc holds the DC predictions.
+func (d *decoder) reducedBlocks(scan []scanComp, sums *[maxComponents]*sumTable, dc *[maxComponents]int32) ([]reducedBlock, bool) {
+	if d.progressive || len(scan) != d.nComp || (d.nComp == 1 && (d.comp[0].h != 1 || d.comp[0].v != 1)) {
+		return nil, false
+	}
+	var blocks []reducedBlock
+	for _, sc := range scan {
+		c := int(sc.compIndex)
+		t := sums[c]
+		if t == nil {
+			return nil, false
+		}
+		h, v, stride := d.comp[c].h, d.comp[c].v, d.planeStride[c]
+		for jy := range v {
+			for jx := range h {
+				blocks = append(blocks, reducedBlock{
+					dcH: &d.huff[dcTable][sc.td], acH: &d.huff[acTable][sc.ta], t: t, dc: &dc[c],
+					plane: d.plane[c], stride: stride,
+					mcuRow: v * t.ny * stride, mcuCol: h * t.nx,
+					off: jy*t.ny*stride + jx*t.nx,
+				})
+			}
+		}
+	}
+	return blocks, true
+}
+
+// reducedScan decodes a sequential scan in which every block becomes at
+// most 2x2 pixels (1/8 scale, and luma at 1/4 without chroma), reduced
+// straight from its coefficients (see sumTable), with every component of
+// the frame interleaved, or one component of one block per MCU: what
+// processSOS's loop does for such a scan, in fewer steps a block. A block
+// that becomes one pixel is decoded by skipBlock on bits held in a
+// register across blocks. dc holds the DC predictions of blocks.
+func (d *decoder) reducedScan(blocks []reducedBlock, dc *[maxComponents]int32, mxx, myy int) error {
+	mcu, expectedRST := 0, uint8(rst0Marker)
+	r := d.loadReg()
+	for my := 0; my < myy; my++ {
+		for mx := 0; mx < mxx; mx++ {
+			for k := range blocks {
+				b := &blocks[k]
+				at := my*b.mcuRow + mx*b.mcuCol + b.off
+				if b.t.nx == 1 && b.t.ny == 1 {
+					var err error
+					if r, err = d.skipBlock(r, b.dcH, b.acH, b.dc); err != nil {
+						return err
+					}
+					// The block's mean, its DC coefficient / 8.
+					b.plane[at] = clamp128((*b.dc*b.t.q0 + 4) >> 3)
+					continue
+				}
+				d.storeReg(r)
+				var p [4]float32
+				if err := d.seqBlock(nil, b.dcH, b.acH, b.dc, b.t, &p); err != nil {
+					return err
+				}
+				r = d.loadReg()
+				b.t.write(&p, *b.dc, b.plane[at:], b.stride)
+			}
+			mcu++
+			if d.ri > 0 && mcu%d.ri == 0 && mcu < mxx*myy {
+				d.storeReg(r)
+				if err := d.restart(&expectedRST); err != nil {
+					return err
+				}
+				*dc = [maxComponents]int32{} // as per section F.2.1.3.1
+				r = d.loadReg()
+			}
+		}
+	}
+	d.storeReg(r)
 	d.giveBack()
 	return nil
 }

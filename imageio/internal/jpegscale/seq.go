@@ -5,9 +5,6 @@ import (
 	mathbits "math/bits"
 )
 
-// noSlot marks, in a sumTable, a coefficient that adds to no output pixel.
-const noSlot = 4
-
 // sumTable reduces the blocks of a component whose blocks become at most
 // 2x2 pixels (a 4:2:0 photo's chroma at 1/8, every component at 1/8 but a
 // subsampled one, luma at 1/4) in a sequential scan, without a block: each
@@ -21,7 +18,9 @@ const noSlot = 4
 type sumTable struct {
 	nx, ny int
 	// slot and weight are by zig-zag index; weight includes the
-	// dequantization.
+	// dequantization. A coefficient that adds to no output pixel has
+	// weight 0 (and slot 0): it adds nothing, without a branch on data
+	// that would be mispredicted every few coefficients.
 	slot   [blockSize]uint8
 	weight [blockSize]float32
 	// q0 is the DC quantization step, for the exact integer mean of a
@@ -47,7 +46,7 @@ func (t *sumTable) make(nx, ny int, qt *block) {
 		v, u := nat/8, nat%8
 		cy, cx := class(v, ny), class(u, nx)
 		if cy < 0 || cx < 0 {
-			t.slot[zig], t.weight[zig] = noSlot, 0
+			t.slot[zig], t.weight[zig] = 0, 0
 			continue
 		}
 		t.slot[zig] = uint8(cy*2 + cx)
@@ -61,6 +60,15 @@ func (t *sumTable) write(p *[4]float32, dc int32, dst []byte, stride int) {
 	if t.nx == 1 && t.ny == 1 {
 		// The mean of the block's 64 pixels is the DC coefficient / 8.
 		dst[0] = clamp128((dc*t.q0 + 4) >> 3)
+		return
+	}
+	if t.nx == 2 && t.ny == 2 {
+		// As the loop below, unrolled: the sums in the same order, the
+		// signs exact.
+		even, odd := p[0]+p[1], p[0]-p[1]
+		row0, row1 := dst[:2], dst[stride:stride+2]
+		row0[0], row0[1] = level(even+p[2]+p[3]), level(odd+p[2]-p[3])
+		row1[0], row1[1] = level(even-p[2]-p[3]), level(odd-p[2]+p[3])
 		return
 	}
 	for y := range t.ny {
@@ -77,73 +85,71 @@ func (t *sumTable) write(p *[4]float32, dc int32, dst []byte, stride int) {
 // more.
 const refillBelow = 16
 
-// seqBlock decodes one block of a sequential scan: its DC difference with
-// dcH, added to *pred, and its AC coefficients with acH. With t nil it
-// writes the coefficients, in natural order, into b, which must be zero;
-// otherwise it adds them into p as t says (nothing but the DC for a block
-// that becomes one pixel), and leaves b alone.
-//
-// It reads the same bits in the same order, and fails in the same way, as
-// the general loop of processSOS, which is the standard library's; only
-// faster: the bits live in a local, left-aligned register, refilled with up
-// to 8 bytes at a time as fastFill does, and a code with its extra bits, an
-// end of block or a run of 16 zeros takes one table look-up (huffman.fast).
-// Anything else (a 0xff byte ahead, the end of the buffer, long codes, ends
-// of band) goes through decodeHuffman and receiveExtend.
-func (d *decoder) seqBlock(b *block, dcH, acH *huffman, pred *int32, t *sumTable, p *[4]float32) error {
-	// buf holds the n unread bits of d.bits.a at its top, zeros below.
-	n := d.bits.n
-	buf := d.bits.a << uint(64-n)
-	// save hands the bits back to d.bits, for the slow path or the caller.
-	save := func(buf uint64, n int32) {
-		d.bits.a, d.bits.n = buf>>uint(64-n), n
-	}
-	// refill is fastFill on buf and n: up to 8 bytes, up to the first 0xff.
-	refill := func(buf uint64, n int32) (uint64, int32) {
-		if d.bytes.j-d.bytes.i < 8 {
-			return buf, n
-		}
-		v := binary.BigEndian.Uint64(d.bytes.buf[d.bytes.i:])
-		x := ^v
-		safe := mathbits.LeadingZeros64((x-0x0101010101010101)&^x&0x8080808080808080) / 8
-		k := min(int(64-n)/8, safe)
-		if k == 0 {
-			return buf, n
-		}
+// reg is the sequential decoder's bit register: the bits of d.bits, held
+// in locals (a struct of three words stays in CPU registers) across the
+// codes of a block, or the blocks of a scan. buf holds the n unread bits at
+// its top, zeros below; i is where d.bytes.i is after them, the bytes
+// between d.bytes.i and i being read ahead as fastFill reads them. The
+// bookkeeping fastFill does at each fill is done once, by storeReg, before
+// anything else reads the bits or the bytes.
+type reg struct {
+	buf uint64
+	n   int32
+	i   int
+}
+
+// loadReg takes the bits of d.bits into a register.
+func (d *decoder) loadReg() reg {
+	return reg{d.bits.a << uint(64-d.bits.n), d.bits.n, d.bytes.i}
+}
+
+// storeReg hands the bits of r back to d.bits, and the bytes it read
+// ahead to the byte buffer's bookkeeping, as fastFill would have.
+func (d *decoder) storeReg(r reg) {
+	d.bits.a, d.bits.n = r.buf>>uint(64-r.n), r.n
+	if k := r.i - d.bytes.i; k > 0 {
 		if d.bits.fast == 0 {
 			d.bits.nUnreadable = d.bytes.nUnreadable
 		}
 		d.bits.fast += k
-		d.bytes.i += k
+		d.bytes.i = r.i
 		d.bytes.nUnreadable = 0
-		return buf | (v&(^uint64(0)<<uint((64-8*k)&63)))>>uint(n&63), n + int32(8*k)
 	}
+}
 
-	// The DC coefficient, as specified in section F.2.2.1.
-	if n < refillBelow {
-		buf, n = refill(buf, n)
+// refill is fastFill on a register: up to 8 bytes, up to the first 0xff.
+// Small enough to be inlined in the loops that call it.
+func (d *decoder) refill(r reg) reg {
+	if d.bytes.j-r.i < 8 {
+		return r
 	}
-	if e := dcH.fast[buf>>(64-fastBits)]; e != 0 && n >= fastBits {
-		l := e & fastLenMask
-		buf <<= uint(l)
-		n -= l
-		*pred += e >> 16
-	} else {
-		save(buf, n)
-		value, err := d.decodeHuffman(dcH)
-		if err != nil {
-			return err
-		}
-		if value > 16 {
-			return UnsupportedError("excessive DC component")
-		}
-		delta, err := d.receiveExtend(value)
-		if err != nil {
-			return err
-		}
-		*pred += delta
-		n = d.bits.n
-		buf = d.bits.a << uint(64-n)
+	v := binary.BigEndian.Uint64(d.bytes.buf[r.i:])
+	// The bits of the bytes before the first 0xff, as in fastFill (whose
+	// x is ^v), and that fit.
+	k := min(64-r.n, int32(mathbits.LeadingZeros64((^v-0x0101010101010101)&v&0x8080808080808080))) &^ 7
+	r.buf |= v &^ (^uint64(0) >> k) >> r.n
+	r.n += k
+	r.i += int(k >> 3)
+	return r
+}
+
+// seqBlock decodes one block of a sequential scan: its DC difference with
+// dcH, added to *pred, and its AC coefficients with acH. With t nil it
+// writes the coefficients, in natural order, into b, which must be zero;
+// otherwise it adds them into p as t says, and leaves b alone. (A block
+// that becomes one pixel takes skipBlock.)
+//
+// It reads the same bits in the same order, and fails in the same way, as
+// the general loop of processSOS, which is the standard library's; only
+// faster: the bits live in a register (reg), refilled with up to 8 bytes
+// at a time as fastFill does, and a code with its extra bits, an end of
+// block or a run of 16 zeros takes one table look-up (huffman.fast).
+// Anything else (a 0xff byte ahead, the end of the buffer, long codes, ends
+// of band) goes through decodeHuffman and receiveExtend.
+func (d *decoder) seqBlock(b *block, dcH, acH *huffman, pred *int32, t *sumTable, p *[4]float32) error {
+	r, err := d.seqDC(d.loadReg(), dcH, pred)
+	if err != nil {
+		return err
 	}
 	if t == nil {
 		b[0] = *pred
@@ -153,78 +159,27 @@ func (d *decoder) seqBlock(b *block, dcH, acH *huffman, pred *int32, t *sumTable
 	}
 	if d.eobRun > 0 {
 		d.eobRun--
-		save(buf, n)
+		d.storeReg(r)
 		return nil
 	}
 
 	// The AC coefficients, as specified in section F.2.2.2. An end of
 	// block runs past the block, and a run of 16 zeros is a coefficient 0
-	// (see huffman.fast). Two copies of one loop: one that only steps over
-	// the codes, one that keeps the coefficients, in b or in p.
-	if t != nil && t.nx == 1 && t.ny == 1 {
-		// Only the DC coefficient counts: skip the others, several codes
-		// at a time where they fit in skipBits and stay in the block
-		// (with an end of block, before its last position, where the
-		// end of block is read).
-		for zig := int32(1); zig < blockSize; zig++ {
-			if n < refillBelow {
-				buf, n = refill(buf, n)
-			}
-			if s := acH.skip[buf>>(64-skipBits)]; s != 0 && n >= skipBits {
-				adv := int32(s >> skipAdvShift & skipAdvMask)
-				if s&skipEnd != 0 {
-					if zig+adv < blockSize {
-						l := int32(s >> skipLenShift)
-						buf <<= uint(l)
-						n -= l
-						break
-					}
-				} else if zig+adv <= blockSize {
-					l := int32(s >> skipLenShift)
-					buf <<= uint(l)
-					n -= l
-					zig += adv - 1
-					continue
-				}
-			}
-			e := acH.fast[buf>>(64-fastBits)]
-			if e == 0 || n < fastBits {
-				save(buf, n)
-				var end bool
-				var err error
-				if zig, _, end, err = d.slowAC(acH, zig); end || err != nil {
-					return err
-				}
-				n = d.bits.n
-				buf = d.bits.a << uint(64-n)
-				continue
-			}
-			zig += e >> fastRunShift & fastRunMask
-			l := e & fastLenMask
-			if zig >= blockSize {
-				l = e >> fastCodeShift & fastCodeMask
-			}
-			buf <<= uint(l)
-			n -= l
-		}
-		save(buf, n)
-		return nil
-	}
+	// (see huffman.fast).
 	for zig := int32(1); zig < blockSize; zig++ {
-		if n < refillBelow {
-			buf, n = refill(buf, n)
+		if r.n < refillBelow {
+			r = d.refill(r)
 		}
-		e := acH.fast[buf>>(64-fastBits)]
+		e := acH.fast[r.buf>>(64-fastBits)]
 		var v int32
-		if e == 0 || n < fastBits {
-			save(buf, n)
+		if e == 0 || r.n < fastBits {
+			d.storeReg(r)
 			var end bool
 			var err error
 			if zig, v, end, err = d.slowAC(acH, zig); end || err != nil {
 				return err
 			}
-			n = d.bits.n
-			buf = d.bits.a << uint(64-n)
+			r = d.loadReg()
 			if zig >= blockSize {
 				continue
 			}
@@ -232,23 +187,117 @@ func (d *decoder) seqBlock(b *block, dcH, acH *huffman, pred *int32, t *sumTable
 			zig += e >> fastRunShift & fastRunMask
 			if zig >= blockSize {
 				l := e >> fastCodeShift & fastCodeMask
-				buf <<= uint(l)
-				n -= l
+				r.buf <<= uint(l)
+				r.n -= l
 				break
 			}
 			l := e & fastLenMask
-			buf <<= uint(l)
-			n -= l
+			r.buf <<= uint(l)
+			r.n -= l
 			v = e >> 16
 		}
 		if t == nil {
 			b[unzig[zig&(blockSize-1)]] = v
-		} else if s := t.slot[zig&(blockSize-1)]; s < noSlot {
-			p[s&3] += t.weight[zig&(blockSize-1)] * float32(v)
+		} else {
+			p[t.slot[zig&(blockSize-1)]&3] += t.weight[zig&(blockSize-1)] * float32(v)
 		}
 	}
-	save(buf, n)
+	d.storeReg(r)
 	return nil
+}
+
+// skipBlock is seqBlock for a block of which only the DC coefficient
+// counts (one that becomes one pixel), on the register r: it steps over
+// the AC codes, several at a time where they fit in skipBits, are at
+// hand, and stay in the block (huffman.skip). It returns the register
+// after the block; d.bits is stale until storeReg.
+func (d *decoder) skipBlock(r reg, dcH, acH *huffman, pred *int32) (reg, error) {
+	r, err := d.seqDC(r, dcH, pred)
+	if err != nil {
+		return r, err
+	}
+	if d.eobRun > 0 {
+		d.eobRun--
+		return r, nil
+	}
+	// An end of block takes zig past the block (see skipEnd).
+	for zig := int32(1); zig < blockSize; {
+		if r.n < skipBits {
+			r = d.refill(r)
+		}
+		// As many look-ups as there are bits for (skipBits each): in
+		// locals of their own, which the compiler keeps in registers.
+		buf, n, room := r.buf, r.n, true
+		for n >= skipBits {
+			s := int32(acH.skip[buf>>(64-skipBits)])
+			step := s >> skipNeedShift
+			if zig+step&skipNeedMask > blockSize {
+				room = false
+				break
+			}
+			l := s & skipLenMask
+			buf <<= uint(l) & 63
+			n -= l
+			if zig += step; zig >= blockSize {
+				return reg{buf, n, r.i}, nil
+			}
+		}
+		progress := n < r.n
+		r.buf, r.n = buf, n
+		if room && progress {
+			continue // out of bits: refill
+		}
+		// One code the table does not step over, or too few bits at
+		// hand (a 0xff byte or the end of the data ahead).
+		e := acH.fast[r.buf>>(64-fastBits)]
+		if e == 0 || r.n < fastBits {
+			d.storeReg(r)
+			var end bool
+			var err error
+			if zig, _, end, err = d.slowAC(acH, zig); end || err != nil {
+				return d.loadReg(), err
+			}
+			r = d.loadReg()
+			zig++
+			continue
+		}
+		zig += e >> fastRunShift & fastRunMask
+		l := e & fastLenMask
+		if zig >= blockSize {
+			l = e >> fastCodeShift & fastCodeMask
+		}
+		r.buf <<= uint(l)
+		r.n -= l
+		zig++
+	}
+	return r, nil
+}
+
+// seqDC decodes a block's DC difference with dcH from the register r, as
+// specified in section F.2.2.1, and adds it to *pred.
+func (d *decoder) seqDC(r reg, dcH *huffman, pred *int32) (reg, error) {
+	if r.n < refillBelow {
+		r = d.refill(r)
+	}
+	if e := dcH.fast[r.buf>>(64-fastBits)]; e != 0 && r.n >= fastBits {
+		l := e & fastLenMask
+		*pred += e >> 16
+		return reg{r.buf << uint(l), r.n - l, r.i}, nil
+	}
+	d.storeReg(r)
+	value, err := d.decodeHuffman(dcH)
+	if err != nil {
+		return r, err
+	}
+	if value > 16 {
+		return r, UnsupportedError("excessive DC component")
+	}
+	delta, err := d.receiveExtend(value)
+	if err != nil {
+		return r, err
+	}
+	*pred += delta
+	return d.loadReg(), nil
 }
 
 // slowAC decodes the AC code at zig-zag index zig of a sequential scan

@@ -109,29 +109,43 @@ func checkFast(h *huffman, dc bool, rest uint32) error {
 	}
 	for p := range h.skip {
 		s := h.skip[p]
-		if s == 0 {
-			continue
-		}
-		// Walk the codes one by one from the same bits.
+		// Walk the codes one by one from the same bits, as far as they
+		// fit in the window and the block: the entry must take each.
 		a := uint32(p)<<(32-skipBits) | rest>>skipBits
 		pos, adv, end := 0, 0, false
-		for pos < int(s>>skipLenShift) {
+		for {
 			code, value, _, total, ok := slowSymbol(d, h, a<<pos, false)
-			if !ok {
-				return fmt.Errorf("skip[%#x] = %#x, but the code at bit %d does not decode", p, s, pos)
+			if !ok || (value&0x0f == 0 && value != 0x00 && value != 0xf0) {
+				break // no code, or an end of band
 			}
 			if value == 0x00 {
-				pos += code
-				end = true
+				if pos+code <= skipBits {
+					pos += code
+					adv++
+					end = true
+				}
+				break
+			}
+			if pos+total > skipBits || adv+int(value>>4)+1 > blockSize {
 				break
 			}
 			pos += total
 			adv += int(value>>4) + 1
 		}
-		got := fmt.Sprintf("bits %d positions %d end %v", s>>skipLenShift, s>>skipAdvShift&skipAdvMask, s&skipEnd != 0)
-		want := fmt.Sprintf("bits %d positions %d end %v", pos, adv, end)
-		if got != want {
+		need := adv
+		if pos == 0 {
+			need = skipNoRoom
+		}
+		if s>>skipNeedShift&^(skipEnd>>skipNeedShift|skipNeedMask) != 0 || s&skipLenMask > skipBits {
+			return fmt.Errorf("skip[%#x] = %#x: bits outside its fields", p, s)
+		}
+		got := fmt.Sprintf("bits %d need %d end %v", s&skipLenMask, s>>skipNeedShift&skipNeedMask, s&skipEnd != 0)
+		want := fmt.Sprintf("bits %d need %d end %v", pos, need, end)
+		if got != want && h.prefixFree() {
 			return fmt.Errorf("skip[%#x] = %#x: %s, the slow decode %s", p, s, got, want)
+		}
+		if s != skipNoRoom<<skipNeedShift && !h.prefixFree() {
+			return fmt.Errorf("skip[%#x] = %#x for a table whose code lengths overflow", p, s)
 		}
 	}
 	return nil
@@ -258,9 +272,7 @@ func TestSumTable(t *testing.T) {
 				st.make(nx, ny, &qt)
 				var p [4]float32
 				for zig, c := range b {
-					if s := st.slot[zig]; s < noSlot {
-						p[s] += st.weight[zig] * float32(c)
-					}
+					p[st.slot[zig]] += st.weight[zig] * float32(c)
 				}
 				var got, want [4]byte
 				st.write(&p, b[0], got[:], 2)
