@@ -3,7 +3,6 @@ package trainer
 import (
 	"fmt"
 
-	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
 )
 
@@ -12,11 +11,11 @@ import (
 // embedding never changes, so it is computed once, the first time a batch
 // holds the image.
 type teacher struct {
-	net   *model.Net
-	norm  model.Normalization
-	size  int
-	cache imageCache
-	memo  map[string][]float32
+	net *model.Net
+	// images gives the cached images at the teacher's input size, in its
+	// normalisation: a batch filler of the teacher's own.
+	images *batchFiller
+	memo   map[string][]float32
 }
 
 // newTeacher loads the teacher's model file, whose embedding must have dim
@@ -33,7 +32,7 @@ func newTeacher(path string, dim int, cache imageCache, workers int) (*teacher, 
 	if err != nil {
 		return nil, fmt.Errorf("distill.model %s: %w", path, err)
 	}
-	return &teacher{net: net, norm: m.Normalization, size: m.Spec.InputSize, cache: cache, memo: map[string][]float32{}}, nil
+	return &teacher{net: net, images: newBatchFiller(cache, m.Normalization, m.Spec.InputSize, workers), memo: map[string][]float32{}}, nil
 }
 
 // targets writes the teacher's embedding of each image of paths into dst,
@@ -47,14 +46,11 @@ func (tc *teacher) targets(paths []string, dst []float32) {
 		}
 	}
 	if len(missing) > 0 {
-		per := 3 * tc.size * tc.size
+		f := tc.images
+		per := 3 * f.size * f.size
 		x := make([]float32, len(missing)*per)
 		for i, p := range missing {
-			img := tc.cache[p]
-			if img.Rect.Dx() != tc.size || img.Rect.Dy() != tc.size {
-				img = imageio.Square(img, tc.size)
-			}
-			model.ToTensor(img, tc.norm, x[i*per:(i+1)*per])
+			model.ToTensor(f.input(f.cache[p]), f.norm, x[i*per:(i+1)*per])
 		}
 		emb := tc.net.Forward(x, len(missing))
 		dim := tc.net.Dim()
