@@ -91,7 +91,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				for i := range batch {
 					batch[i] = ts[(step*o.BatchSize+i)%len(ts)]
 				}
-				r.filler.fill(batch, r.x, &o.Augment, uint64(step))
+				r.filler.fill(batch, r.x, r.augmentFor, uint64(step))
 				mineNegatives(r.net, r.x, r.src.batchLabels(batch), o.BatchSize, o.Mining)
 				if _, err := r.step(uint64(step), 1); err != nil {
 					b.Fatal(err)

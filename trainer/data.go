@@ -98,9 +98,10 @@ func newBatchFiller(cache imageCache, norm model.Normalization, size, workers in
 	return &batchFiller{cache: cache, norm: norm, size: size, workers: workers}
 }
 
-// fill writes batch into x. With aug non-nil, every image is augmented with
-// a generator seeded from seed and its slot.
-func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Augment, seed uint64) {
+// fill writes batch into x. With augment non-nil, every image is augmented
+// as augment says for its path, with a generator seeded from seed and its
+// slot.
+func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, augment func(path string) *imageio.Augment, seed uint64) {
 	b := len(batch)
 	per := 3 * f.size * f.size
 	paths := slotPaths(batch)
@@ -117,8 +118,8 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, aug *imageio.Au
 				}
 				path := paths[j]
 				var img *image.RGBA
-				if aug != nil {
-					img = f.augmented(path, aug, rand.New(rand.NewPCG(seed, uint64(j))))
+				if augment != nil {
+					img = f.augmented(path, augment(path), rand.New(rand.NewPCG(seed, uint64(j))))
 				} else {
 					img = f.input(f.cache[path])
 				}

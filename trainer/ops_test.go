@@ -80,7 +80,7 @@ func TestTrainingMatchesGorgonia(t *testing.T) {
 				batch[i] = ts[(step*o.BatchSize+i)%len(ts)]
 			}
 			seed := seedFor(o.Seed, 0, step)
-			r.filler.fill(batch, r.x, &o.Augment, seed)
+			r.filler.fill(batch, r.x, r.augmentFor, seed)
 			mineNegatives(r.net, r.x, r.src.batchLabels(batch), o.BatchSize, o.Mining)
 			loss, err := r.step(seed, 1)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/deeprank/deeprank/dataset"
+	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
@@ -29,7 +30,10 @@ type source struct {
 	// held-out Recall@1 is then copy detection (augmented query against
 	// the originals).
 	instances bool
-	desc      string
+	// augments holds the images of mix entries with an augment of their
+	// own (training and held-out), with it.
+	augments map[string]*imageio.Augment
+	desc     string
 }
 
 // trainPart is one class folder's training images and sampler settings.
@@ -117,6 +121,16 @@ func newSource(o trainconfig.Options) (*source, error) {
 		if len(train.SampleTriplets(1, 1, d.SelfPositives, rand.New(rand.NewPCG(1, 1)))) == 0 {
 			return nil, fmt.Errorf("data: %s has too few training images per class (set data.self_positives for one image per class)", dir)
 		}
+		if part.Augment != nil {
+			if s.augments == nil {
+				s.augments = map[string]*imageio.Augment{}
+			}
+			for _, set := range []*dataset.Labelled{train, h} {
+				for _, p := range set.Paths {
+					s.augments[p] = part.Augment
+				}
+			}
+		}
 		s.parts = append(s.parts, trainPart{train, part.Positives, part.Negatives})
 		held.Paths = append(held.Paths, h.Paths...)
 		held.Labels = append(held.Labels, h.Labels...)
@@ -171,6 +185,15 @@ func capTriplets(ts []dataset.Triplet, n int) []dataset.Triplet {
 }
 
 func (s *source) describe() string { return s.desc }
+
+// augmentFor returns the augmentation of the image at path: its mix
+// entry's own, or def.
+func (s *source) augmentFor(path string, def *imageio.Augment) *imageio.Augment {
+	if a, ok := s.augments[path]; ok {
+		return a
+	}
+	return def
+}
 
 // allPaths lists every image the run reads.
 func (s *source) allPaths(o trainconfig.Options) []string {

@@ -19,6 +19,7 @@ import (
 	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/eval"
+	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
@@ -478,7 +479,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 				batch[i] = ts[(st.Step*b+i)%len(ts)]
 			}
 			seed := seedFor(o.Seed, st.Epoch, st.Step)
-			r.filler.fill(batch, x, &o.Augment, seed)
+			r.filler.fill(batch, x, r.augmentFor, seed)
 			var mined []int
 			if o.Mining != trainconfig.NoMining {
 				mined = mineNegatives(r.net, x, r.src.batchLabels(batch), b, o.Mining)
@@ -582,6 +583,12 @@ func recallText(v float64) string {
 	return fmt.Sprintf("%.4f", v)
 }
 
+// augmentFor returns the augmentation of the training image at path: its
+// mix entry's own, or train.augment.
+func (r *run) augmentFor(path string) *imageio.Augment {
+	return r.src.augmentFor(path, &r.opts.Augment)
+}
+
 // evaluate measures the current weights on the held-out data with the fast
 // forward pass (no gorgonia run, so no gradient is disturbed).
 func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
@@ -613,7 +620,7 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 	vecs := embedder.EmbedSquares(r.net, r.m.Normalization, paths, func(p string) *image.RGBA {
 		if orig, ok := strings.CutPrefix(p, "\x00"); ok {
 			rng := rand.New(rand.NewPCG(seedFor(r.opts.Seed, -1), uint64(dataset.HashFraction(orig)*(1<<53))))
-			return r.filler.augmented(orig, &r.opts.Augment, rng)
+			return r.filler.augmented(orig, r.augmentFor(orig), rng)
 		}
 		return r.filler.input(r.filler.cache[p])
 	})

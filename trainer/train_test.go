@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 	"io"
 	"math"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/eval"
+	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
@@ -378,6 +380,64 @@ func TestTrainMix(t *testing.T) {
 	}
 	if _, err := Train(context.Background(), o, io.Discard, Fresh); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMixAugment checks that a mix entry's own augment replaces
+// train.augment for its images, training and held out, and that batches
+// are filled with it.
+func TestMixAugment(t *testing.T) {
+	pairs := mustClassImages(t, 4, 2)
+	singles := mustClassImages(t, 4, 1)
+	o := testOptions(t, "")
+	o.Data.Classes = ""
+	o.Augment = imageio.Augment{Grayscale: 1}
+	mild := &imageio.Augment{} // changes nothing
+	o.Data.Mix = []trainconfig.ClassSource{{Classes: pairs, Positives: 1, Negatives: 1}, {Classes: singles, Positives: 1, Negatives: 1, Augment: mild}}
+	o.Data.SelfPositives = true
+	o.Data.SplitBy = "class"
+	o.Data.ValFraction = 0.3
+	src, err := newSource(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part, want := range []*imageio.Augment{&o.Augment, mild} {
+		for _, p := range src.parts[part].set.Paths {
+			if got := src.augmentFor(p, &o.Augment); got != want {
+				t.Errorf("augmentFor(%s) = %+v, want %+v", p, got, want)
+			}
+		}
+	}
+	heldSingles := 0
+	for _, p := range src.valSet.Paths {
+		if src.augmentFor(p, &o.Augment) == mild {
+			heldSingles++
+		}
+	}
+	if heldSingles == 0 {
+		t.Errorf("no held-out image of %s has its entry's augment", singles)
+	}
+
+	// A batch of one triplet: a coloured query under train.augment (all
+	// grey) and under the entry's own (unchanged).
+	red := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	draw.Draw(red, red.Rect, image.NewUniform(color.RGBA{200, 30, 30, 255}), image.Point{}, draw.Src)
+	f := newBatchFiller(imageCache{"grey": red, "kept": red}, model.UnitNormalization(), 4, 2)
+	byPath := func(p string) *imageio.Augment {
+		if p == "kept" {
+			return mild
+		}
+		return &o.Augment
+	}
+	x := make([]float32, 3*3*4*4)
+	f.fill([]dataset.Triplet{{Query: "grey", Positive: "kept", Negative: "kept"}}, x, byPath, 1)
+	plane := 4 * 4
+	for slot, wantGrey := range []bool{true, false} {
+		img := x[slot*3*plane:]
+		grey := img[0] == img[plane] && img[plane] == img[2*plane]
+		if grey != wantGrey {
+			t.Errorf("slot %d: channels %g %g %g, grey = %v, want %v", slot, img[0], img[plane], img[2*plane], grey, wantGrey)
+		}
 	}
 }
 

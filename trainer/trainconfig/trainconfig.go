@@ -203,6 +203,12 @@ type ClassSource struct {
 	// data.self_positives). Held-out Recall@1 then becomes copy
 	// detection: each held-out image, augmented, ranked against them all.
 	Instances bool `json:"instances"`
+	// Augment, when set, replaces train.augment for this folder's images,
+	// in training batches and in their held-out copies: e.g. copy
+	// augmentations (greyscale, strong crops) for instances, and milder
+	// ones for pairs whose match depends on what those would remove (two
+	// vendors' drawings of an emoji differ in detail but share colours).
+	Augment *imageio.Augment `json:"augment"`
 }
 
 // Default returns the defaults of every field: the reference's
@@ -305,28 +311,8 @@ func (o Options) Validate() error {
 		return bad("mining", "%q is not none, semihard or hard", o.Mining)
 	case o.Mining != NoMining && o.Data.Triplets != "":
 		return bad("mining", "mining needs class labels: use data.classes or data.mix, or set mining: none")
-	case o.Augment.Rotation < 0 || o.Augment.Rotation > 180:
-		return bad("augment.rotation", "%g is outside 0..180 degrees", o.Augment.Rotation)
-	case o.Augment.Shear < 0 || o.Augment.Shear >= 90:
-		return bad("augment.shear", "%g is outside [0, 90) degrees", o.Augment.Shear)
-	case o.Augment.Zoom < 0 || o.Augment.Zoom >= 1:
-		return bad("augment.zoom", "%g is outside [0, 1)", o.Augment.Zoom)
-	case o.Augment.Crop < 0 || o.Augment.Crop >= 1:
-		return bad("augment.crop", "%g is outside [0, 1)", o.Augment.Crop)
-	case o.Augment.ColorJitter < 0 || o.Augment.ColorJitter >= 1:
-		return bad("augment.color_jitter", "%g is outside [0, 1)", o.Augment.ColorJitter)
-	case o.Augment.Downscale < 0 || o.Augment.Downscale >= 1:
-		return bad("augment.downscale", "%g is outside [0, 1)", o.Augment.Downscale)
-	case o.Augment.Grayscale < 0 || o.Augment.Grayscale > 1:
-		return bad("augment.grayscale", "%g is outside [0, 1]", o.Augment.Grayscale)
-	case o.Augment.Skip < 0 || o.Augment.Skip >= 1:
-		return bad("augment.skip", "%g is outside [0, 1)", o.Augment.Skip)
 	case o.AugmentSize < 0 || o.AugmentSize > 1024:
 		return bad("augment_size", "%d is outside 0..1024", o.AugmentSize)
-	case o.Augment.JPEGProbability < 0 || o.Augment.JPEGProbability > 1:
-		return bad("augment.jpeg_probability", "%g is outside [0, 1]", o.Augment.JPEGProbability)
-	case o.Augment.JPEGProbability > 0 && (o.Augment.JPEGMinQuality < 1 || o.Augment.JPEGMinQuality > 95):
-		return bad("augment.jpeg_min_quality", "%d is outside 1..95", o.Augment.JPEGMinQuality)
 	case !o.LRSchedule.Valid():
 		return bad("lr_schedule", "%q is not constant or cosine", o.LRSchedule)
 	case o.SelectBy != "precision" && o.SelectBy != "recall1" && o.SelectBy != "loss" && o.SelectBy != "suite":
@@ -346,6 +332,9 @@ func (o Options) Validate() error {
 	case o.Workers < 0:
 		return bad("workers", "%d must not be negative", o.Workers)
 	}
+	if err := validateAugment("augment", o.Augment); err != nil {
+		return err
+	}
 	for i, m := range o.Data.Mix {
 		if m.Classes == "" || m.Positives < 1 || m.Negatives < 1 {
 			return bad(fmt.Sprintf("data.mix[%d]", i), "needs classes, and positives and negatives of at least 1")
@@ -353,6 +342,42 @@ func (o Options) Validate() error {
 		if m.Instances && !o.Data.SelfPositives {
 			return bad(fmt.Sprintf("data.mix[%d].instances", i), "every image is its own class, so it needs data.self_positives: true")
 		}
+		if m.Augment != nil {
+			if err := validateAugment(fmt.Sprintf("data.mix[%d].augment", i), *m.Augment); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validateAugment reports the first impossible value of a, naming it under
+// key (augment, or a mix entry's augment).
+func validateAugment(key string, a imageio.Augment) error {
+	bad := func(field, format string, args ...any) error {
+		return configerr.New(ErrInvalid, "config: %s.%s: %s", key, field, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case a.Rotation < 0 || a.Rotation > 180:
+		return bad("rotation", "%g is outside 0..180 degrees", a.Rotation)
+	case a.Shear < 0 || a.Shear >= 90:
+		return bad("shear", "%g is outside [0, 90) degrees", a.Shear)
+	case a.Zoom < 0 || a.Zoom >= 1:
+		return bad("zoom", "%g is outside [0, 1)", a.Zoom)
+	case a.Crop < 0 || a.Crop >= 1:
+		return bad("crop", "%g is outside [0, 1)", a.Crop)
+	case a.ColorJitter < 0 || a.ColorJitter >= 1:
+		return bad("color_jitter", "%g is outside [0, 1)", a.ColorJitter)
+	case a.Downscale < 0 || a.Downscale >= 1:
+		return bad("downscale", "%g is outside [0, 1)", a.Downscale)
+	case a.Grayscale < 0 || a.Grayscale > 1:
+		return bad("grayscale", "%g is outside [0, 1]", a.Grayscale)
+	case a.Skip < 0 || a.Skip >= 1:
+		return bad("skip", "%g is outside [0, 1)", a.Skip)
+	case a.JPEGProbability < 0 || a.JPEGProbability > 1:
+		return bad("jpeg_probability", "%g is outside [0, 1]", a.JPEGProbability)
+	case a.JPEGProbability > 0 && (a.JPEGMinQuality < 1 || a.JPEGMinQuality > 95):
+		return bad("jpeg_min_quality", "%d is outside 1..95", a.JPEGMinQuality)
 	}
 	return nil
 }

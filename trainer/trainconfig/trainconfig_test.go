@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/deeprank/deeprank/imageio"
 )
 
 func TestValidate(t *testing.T) {
@@ -45,6 +47,14 @@ func TestValidate(t *testing.T) {
 		{"instances without self positives", func(o *Options) {
 			o.Data.Classes, o.Data.Mix = "", []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true}}
 		}, "config: data.mix[0].instances: every image is its own class"},
+		{"mix augment", func(o *Options) {
+			o.Data.Classes = ""
+			o.Data.Mix = []ClassSource{{Classes: "a", Positives: 1, Negatives: 1}, {Classes: "b", Positives: 1, Negatives: 1, Augment: &imageio.Augment{Crop: 0.4}}}
+		}, ""},
+		{"mix augment crop", func(o *Options) {
+			o.Data.Classes = ""
+			o.Data.Mix = []ClassSource{{Classes: "a", Positives: 1, Negatives: 1}, {Classes: "b", Positives: 1, Negatives: 1, Augment: &imageio.Augment{Crop: 1}}}
+		}, "config: data.mix[1].augment.crop: 1 is outside [0, 1)"},
 		{"instances", func(o *Options) {
 			o.Data.Classes, o.Data.SelfPositives = "", true
 			o.Data.Mix = []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true}}
