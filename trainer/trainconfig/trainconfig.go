@@ -31,7 +31,7 @@ type Options struct {
 	// start random. It warm-starts a changed architecture (a new head or
 	// branch) from a trained model. Not with InitModel.
 	InitWeights string `json:"init_weights"`
-	// Distill, when its Weight is above 0, adds to the triplet loss a pull
+	// Distill, when its Weight is above 0, adds to the loss a pull
 	// of every training image's embedding towards a teacher model's
 	// embedding of the same image unchanged: what the teacher knew is
 	// kept while the augmentations teach that a changed copy is the same
