@@ -170,12 +170,7 @@ func graphContrastiveLoss(t *testing.T, emb []float32, dim int, labels []int, b 
 func TestTrainContrastive(t *testing.T) {
 	root := mustClassImages(t, 4, 10)
 	_, teacherPath := newModel(t, smallSpec(16), 7, true)
-	o := testOptions(t, "")
-	o.Data.Classes = ""
-	o.Data.Mix = []trainconfig.ClassSource{{Classes: root, Instances: true, Positives: 2, Negatives: 1}}
-	o.Data.SelfPositives = true
-	o.Data.SplitBy = "class"
-	o.Data.ValFraction = 0.4
+	o := instanceOptions(t, root)
 	o.Loss = trainconfig.Contrastive
 	o.Epochs, o.StepsPerEpoch = 4, 6
 	o.BatchSize, o.BatchShards = 8, 2

@@ -132,6 +132,11 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 	r.src = src
 	fmt.Fprintf(log, "data: %s\n", src.describe())
 	fmt.Fprintf(log, "matrix products: %s\n", model.BLAS())
+	if opts.Loss == trainconfig.Contrastive {
+		fmt.Fprintf(log, "loss: contrastive at temperature %g over shards of %d triplets\n", opts.Temperature, opts.BatchSize/opts.BatchShards)
+	} else {
+		fmt.Fprintf(log, "loss: triplet, gap %g\n", opts.Gap)
+	}
 	paths := src.allPaths(opts)
 	side := max(opts.AugmentSize, r.m.Spec.InputSize)
 	fmt.Fprintf(log, "loading %d images at %dx%d...\n", len(paths), side, side)

@@ -82,6 +82,18 @@ func testOptions(t testing.TB, classes string) trainconfig.Options {
 	return o
 }
 
+// instanceOptions are testOptions that make every image under root its
+// own class (two positives each), holding out 40% of them.
+func instanceOptions(t testing.TB, root string) trainconfig.Options {
+	o := testOptions(t, "")
+	o.Data.Classes = ""
+	o.Data.Mix = []trainconfig.ClassSource{{Classes: root, Instances: true, Positives: 2, Negatives: 1}}
+	o.Data.SelfPositives = true
+	o.Data.SplitBy = "class"
+	o.Data.ValFraction = 0.4
+	return o
+}
+
 // modelWeights returns a model file's weights and metrics, which (unlike
 // its creation time) a reproducible run must repeat exactly.
 func modelWeights(t testing.TB, path string) []byte {
@@ -522,12 +534,7 @@ func TestTrainInstances(t *testing.T) {
 	if _, err := Train(context.Background(), first, io.Discard, Fresh); err != nil {
 		t.Fatal(err)
 	}
-	o := testOptions(t, "")
-	o.Data.Classes = ""
-	o.Data.Mix = []trainconfig.ClassSource{{Classes: root, Instances: true, Positives: 2, Negatives: 1}}
-	o.Data.SelfPositives = true
-	o.Data.SplitBy = "class"
-	o.Data.ValFraction = 0.4
+	o := instanceOptions(t, root)
 	o.AugmentSize = 2 * o.Model.InputSize
 	o.Augment.Grayscale = 0.3
 	o.Augment.Skip = 0.5
