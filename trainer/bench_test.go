@@ -73,32 +73,41 @@ func BenchmarkForward(b *testing.B) {
 // an augmented batch, semi-hard mining, the gorgonia forward and backward
 // pass and the optimiser update, for the default spec at the default
 // model's batch of 48; with the batch in one shard, and in two and four
-// that run in parallel (compare the triplets/s side by side).
+// that run in parallel (compare the triplets/s side by side). The
+// mining=... cases train with the triplet loss; loss=contrastive/...
+// the same with the contrastive loss (its names leave the triplet loss's
+// alone, which scripts/bench-peers.sh selects).
 func BenchmarkTrainStep(b *testing.B) {
 	classes := mustClassImages(b, 4, 16)
-	for _, shards := range []int{1, 2, 4} {
-		b.Run(fmt.Sprintf("mining=semihard/shards=%d", shards), func(b *testing.B) {
-			o := testOptions(b, classes)
-			o.Model = model.DefaultSpec()
-			o.BatchSize = 48
-			o.BatchShards = shards
-			o.Mining = trainconfig.SemiHard
-			r := prepareRun(b, o)
-			ts := r.src.epochTriplets(o, 0)
-			step := 0
-			for b.Loop() {
-				batch := make([]dataset.Triplet, o.BatchSize)
-				for i := range batch {
-					batch[i] = ts[(step*o.BatchSize+i)%len(ts)]
+	for _, loss := range []trainconfig.Loss{trainconfig.Triplet, trainconfig.Contrastive} {
+		prefix := ""
+		if loss != trainconfig.Triplet {
+			prefix = "loss=" + string(loss) + "/"
+		}
+		for _, shards := range []int{1, 2, 4} {
+			b.Run(fmt.Sprintf("%smining=semihard/shards=%d", prefix, shards), func(b *testing.B) {
+				o := testOptions(b, classes)
+				o.Model = model.DefaultSpec()
+				o.BatchSize = 48
+				o.BatchShards = shards
+				o.Mining = trainconfig.SemiHard
+				o.Loss = loss
+				r := prepareRun(b, o)
+				ts := r.src.epochTriplets(o, 0)
+				step := 0
+				for b.Loop() {
+					batch := make([]dataset.Triplet, o.BatchSize)
+					for i := range batch {
+						batch[i] = ts[(step*o.BatchSize+i)%len(ts)]
+					}
+					r.load(batch, uint64(step))
+					if _, err := r.step(uint64(step), 1); err != nil {
+						b.Fatal(err)
+					}
+					step++
 				}
-				r.filler.fill(batch, r.x, r.augmentFor, uint64(step))
-				mineNegatives(r.net, r.x, r.src.batchLabels(batch), o.BatchSize, o.Mining)
-				if _, err := r.step(uint64(step), 1); err != nil {
-					b.Fatal(err)
-				}
-				step++
-			}
-			b.ReportMetric(float64(b.N*o.BatchSize)/b.Elapsed().Seconds(), "triplets/s")
-		})
+				b.ReportMetric(float64(b.N*o.BatchSize)/b.Elapsed().Seconds(), "triplets/s")
+			})
+		}
 	}
 }

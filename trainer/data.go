@@ -141,18 +141,18 @@ func slotPaths(batch []dataset.Triplet) []string {
 	return paths
 }
 
-// minedPaths is slotPaths after mineNegatives: each negative slot holds
-// the image of the slot mined names, where it names one.
-func minedPaths(batch []dataset.Triplet, mined []int) []string {
-	before := slotPaths(batch)
-	paths := slices.Clone(before)
-	b := len(batch)
+// afterMining returns slots, something of each of a batch's 3b images in
+// the layout fill writes (its path, its class), as it is after
+// mineNegatives returned mined: each negative slot holds that of the slot
+// mined names, where it names one.
+func afterMining[T any](slots []T, mined []int, b int) []T {
+	out := slices.Clone(slots)
 	for i, j := range mined {
 		if j >= 0 {
-			paths[2*b+i] = before[j]
+			out[2*b+i] = slots[j]
 		}
 	}
-	return paths
+	return out
 }
 
 // mineNegatives replaces each triplet's negative in x by an image of the

@@ -1,6 +1,7 @@
 // Package trainer learns a deeprank model from triplets with gorgonia: it
 // builds the training graph from the model's Spec, runs the hinge loss
-// max(0, g + D(q,p) - D(q,n)) with SGD or Adam, samples or reads triplets
+// max(0, g + D(q,p) - D(q,n)) or a contrastive (InfoNCE) loss over each
+// batch shard (contrastive.go) with SGD or Adam, samples or reads triplets
 // (package dataset), augments images (package imageio), mines negatives,
 // scores the held-out data after each epoch with the fast forward pass
 // (package embedder), and writes checkpoints, curves and the best model.

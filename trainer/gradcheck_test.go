@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -56,7 +57,31 @@ func gradCases() []gradCase {
 			loss, _, _, err := tripletLoss(x, 2, 1, tensor.Float64)
 			return loss, err
 		}},
+		contrastiveCase(0.1), contrastiveCase(0.02),
 	}
+}
+
+// contrastiveCase is the contrastive loss at temperature tau over 3
+// triplets, L2-normalised first as in the network, two of the triplets of
+// one class and a negative of that class too (rows left out of some
+// anchors' softmax). It checks Transpose, Exp, Log and HadamardProd,
+// which the checked list of /work/shared/facts.md leaves out.
+func contrastiveCase(tau float64) gradCase {
+	const b, dim = 3, 4
+	return gradCase{name: fmt.Sprintf("contrastive-loss-tau-%g", tau), inShape: tensor.Shape{3 * b, dim},
+		build: func(ng *netGraph, x *G.Node, _ func(string, tensor.Shape) *G.Node) (*G.Node, error) {
+			h, err := ng.l2Normalize(x, 3*b, dim, tensor.Float64)
+			if err != nil {
+				return nil, err
+			}
+			loss, mask, err := contrastiveLoss(h, b, tau, tensor.Float64)
+			if err != nil {
+				return nil, err
+			}
+			m := make([]float64, 2*b*3*b)
+			contrastiveMask([]int{0, 1, 0, 0, 1, 0, 2, 0, 3}, b, m)
+			return loss, G.Let(mask, tensor.New(tensor.WithBacking(m), tensor.WithShape(2*b, 3*b)))
+		}}
 }
 
 func TestGradients(t *testing.T) {

@@ -66,7 +66,7 @@ func TestTrainingMatchesGorgonia(t *testing.T) {
 		r.close()
 		r.shards = nil
 		for range o.BatchShards {
-			s, err := newShard(r.arch, r.m, o.BatchSize/o.BatchShards, o.Gap, 0, ops)
+			s, err := newShard(r.arch, r.m, o.BatchSize/o.BatchShards, o, ops)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // shard is one equal part of every batch, with its own copy of the training
@@ -23,26 +24,45 @@ type shard struct {
 	// target is the teacher's embedding of each of the shard's images, in
 	// x's order, when the loss has a distillation term; else nil.
 	target []float32
-	masks  [][]float32 // dropout masks, in layer order
-	grads  [][]float32 // in ng.params order; nil until the first run
+	// classMask is the contrastive loss's mask of candidates, (2b, 3b),
+	// set from the classes of the shard's images for every batch; nil
+	// with the triplet loss.
+	classMask []float32
+	masks     [][]float32 // dropout masks, in layer order
+	grads     [][]float32 // in ng.params order; nil until the first run
 }
 
 // newShard builds the graph of b triplets over m's weights, its
-// convolutions and max-pools made by ops. With distill above 0, the loss
-// adds distill times the mean squared distance of each image's embedding
-// to its target (see shard.target).
-func newShard(a model.Arch, m *model.Model, b int, gap, distill float64, ops layerOps) (*shard, error) {
+// convolutions and max-pools made by ops, with the loss o names (o.Loss,
+// o.Gap, o.Temperature). With o.Distill.Weight above 0, the loss adds that
+// weight times the mean squared distance of each image's embedding to its
+// target (see shard.target).
+func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops layerOps) (*shard, error) {
 	ng, err := buildNet(a, 3*b, tensor.Float32, sharedParams(m), true, ops)
 	if err != nil {
 		return nil, err
 	}
-	loss, _, _, err := tripletLoss(ng.embed, b, gap, tensor.Float32)
-	if err != nil {
-		return nil, fmt.Errorf("build loss: %w", err)
+	var loss *G.Node
+	var classMask []float32
+	switch o.Loss {
+	case trainconfig.Contrastive:
+		var mask *G.Node
+		if loss, mask, err = contrastiveLoss(ng.embed, b, o.Temperature, tensor.Float32); err != nil {
+			return nil, fmt.Errorf("build contrastive loss: %w", err)
+		}
+		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mask.Shape()...))
+		if err := G.Let(mask, t); err != nil {
+			return nil, err
+		}
+		classMask = t.Data().([]float32)
+	default:
+		if loss, _, _, err = tripletLoss(ng.embed, b, o.Gap, tensor.Float32); err != nil {
+			return nil, fmt.Errorf("build loss: %w", err)
+		}
 	}
 	var target []float32
-	if distill > 0 {
-		if loss, target, err = addDistillation(ng, loss, 3*b, a.Dim(), distill); err != nil {
+	if o.Distill.Weight > 0 {
+		if loss, target, err = addDistillation(ng, loss, 3*b, a.Dim(), o.Distill.Weight); err != nil {
 			return nil, fmt.Errorf("build distillation: %w", err)
 		}
 	}
@@ -54,7 +74,7 @@ func newShard(a model.Arch, m *model.Model, b int, gap, distill float64, ops lay
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
-	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target}
+	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target, classMask: classMask}
 	for _, mn := range ng.masks {
 		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mn.Shape()...))
 		if err := G.Let(mn, t); err != nil {
@@ -68,13 +88,20 @@ func newShard(a model.Arch, m *model.Model, b int, gap, distill float64, ops lay
 
 // run copies triplets [lo, lo+s.b) of batch x (b queries, then b
 // positives, then b negatives), and their rows of the teacher's targets
-// when the loss has a distillation term, into the shard, draws its dropout
-// masks from rng, and runs the forward and backward pass. Gradients add up
-// in s.grads until cleared; it returns the shard's mean loss.
-func (s *shard) run(x, target []float32, b, lo int, rng *rand.Rand) (float64, error) {
+// when the loss has a distillation term, into the shard, sets the
+// contrastive loss's mask from the classes of those rows (labels holds the
+// batch's, in x's order), draws its dropout masks from rng, and runs the
+// forward and backward pass. Gradients add up in s.grads until cleared; it
+// returns the shard's mean loss.
+func (s *shard) run(x, target []float32, labels []int, b, lo int, rng *rand.Rand) (float64, error) {
 	copyRows(s.x, x, s.b, b, lo)
 	if s.target != nil {
 		copyRows(s.target, target, s.b, b, lo)
+	}
+	if s.classMask != nil {
+		own := make([]int, 3*s.b)
+		copyRows(own, labels, s.b, b, lo)
+		contrastiveMask(own, s.b, s.classMask)
 	}
 	for i, d := range s.masks {
 		rate := float32(s.ng.rates[i])
@@ -105,7 +132,7 @@ func (s *shard) run(x, target []float32, b, lo int, rng *rand.Rand) (float64, er
 
 // copyRows copies into dst, laid out as 3 parts of sb rows, rows [lo,
 // lo+sb) of each of the 3 parts of b rows of src.
-func copyRows(dst, src []float32, sb, b, lo int) {
+func copyRows[T any](dst, src []T, sb, b, lo int) {
 	row := len(dst) / (3 * sb)
 	for j := range 3 {
 		copy(dst[j*sb*row:(j+1)*sb*row], src[(j*b+lo)*row:(j*b+lo+sb)*row])

@@ -73,8 +73,11 @@ type run struct {
 	x []float32
 	// teacher and target, with Options.Distill, are the teacher model and
 	// its embedding of each of the batch's images unchanged, in x's order.
-	teacher  *teacher
-	target   []float32
+	teacher *teacher
+	target  []float32
+	// labels, with the contrastive loss, is the class of each of the
+	// batch's images, in x's order, after mining.
+	labels   []int
 	names    []string
 	weights  [][]float32
 	opt      *optimizer
@@ -130,6 +133,11 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 	r.src = src
 	fmt.Fprintf(log, "data: %s\n", src.describe())
 	fmt.Fprintf(log, "matrix products: %s\n", model.BLAS())
+	if opts.Loss == trainconfig.Contrastive {
+		fmt.Fprintf(log, "loss: contrastive at temperature %g over shards of %d triplets\n", opts.Temperature, opts.BatchSize/opts.BatchShards)
+	} else {
+		fmt.Fprintf(log, "loss: triplet, gap %g\n", opts.Gap)
+	}
 	paths := src.allPaths(opts)
 	side := max(opts.AugmentSize, r.m.Spec.InputSize)
 	fmt.Fprintf(log, "loading %d images at %dx%d...\n", len(paths), side, side)
@@ -363,7 +371,7 @@ func paramShapes(a model.Arch) map[string][]int {
 func (r *run) buildGraph() error {
 	k := r.opts.BatchShards
 	for range k {
-		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts.Gap, r.opts.Distill.Weight, fastOps)
+		s, err := newShard(r.arch, r.m, r.opts.BatchSize/k, r.opts, fastOps)
 		if err != nil {
 			r.close()
 			return err
@@ -399,7 +407,7 @@ func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 	for i, s := range r.shards {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(seed, 0xd409+uint64(i)))
-			losses[i], errs[i] = s.run(r.x, r.target, b, i*s.b, rng)
+			losses[i], errs[i] = s.run(r.x, r.target, r.labels, b, i*s.b, rng)
 		})
 	}
 	wg.Wait()
@@ -435,6 +443,30 @@ func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 	return loss, nil
 }
 
+// load fills r.x with batch, augmented with the generator of seed, mines
+// its negatives, and sets what the loss needs besides: the teacher's
+// targets with distillation, the images' classes with the contrastive
+// loss.
+func (r *run) load(batch []dataset.Triplet, seed uint64) {
+	o := &r.opts
+	b := len(batch)
+	r.filler.fill(batch, r.x, r.augmentFor, seed)
+	var labels []int
+	if o.Mining != trainconfig.NoMining || o.Loss == trainconfig.Contrastive {
+		labels = r.src.batchLabels(batch)
+	}
+	var mined []int
+	if o.Mining != trainconfig.NoMining {
+		mined = mineNegatives(r.net, r.x, labels, b, o.Mining)
+	}
+	if r.teacher != nil {
+		r.teacher.targets(afterMining(slotPaths(batch), mined, b), r.target)
+	}
+	if o.Loss == trainconfig.Contrastive {
+		r.labels = afterMining(labels, mined, b)
+	}
+}
+
 func (r *run) loop(ctx context.Context) (*Result, error) {
 	o := r.opts
 	b := o.BatchSize
@@ -464,7 +496,6 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		lastLog := start
 		firstStep := st.Step
 		batch := make([]dataset.Triplet, b)
-		x := r.x
 		for ; st.Step < steps; st.Step++ {
 			if err := ctx.Err(); err != nil {
 				if serr := r.saveCheckpoint(); serr != nil {
@@ -479,14 +510,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 				batch[i] = ts[(st.Step*b+i)%len(ts)]
 			}
 			seed := seedFor(o.Seed, st.Epoch, st.Step)
-			r.filler.fill(batch, x, r.augmentFor, seed)
-			var mined []int
-			if o.Mining != trainconfig.NoMining {
-				mined = mineNegatives(r.net, x, r.src.batchLabels(batch), b, o.Mining)
-			}
-			if r.teacher != nil {
-				r.teacher.targets(minedPaths(batch, mined), r.target)
-			}
+			r.load(batch, seed)
 			progress := (float64(st.Epoch) + float64(st.Step)/float64(steps)) / float64(o.Epochs)
 			loss, err := r.step(seed, lrScale(o.LRSchedule, progress))
 			if err != nil {
@@ -628,10 +652,15 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 	m.ValPrecision = eval.TripletScore(len(val), func(i int) (q, p, n []float32) {
 		t := val[i]
 		q, p, n = vecs[copyOf(t.Query)], vecs[t.Positive], vecs[t.Negative]
-		lossSum += max(0, r.opts.Gap+float64(eval.SquaredDistance(q, p))-float64(eval.SquaredDistance(q, n)))
+		if r.opts.Loss == trainconfig.Triplet {
+			lossSum += max(0, r.opts.Gap+float64(eval.SquaredDistance(q, p))-float64(eval.SquaredDistance(q, n)))
+		}
 		return q, p, n
 	})
 	m.ValLoss = lossSum / float64(max(len(val), 1))
+	if r.opts.Loss == trainconfig.Contrastive {
+		m.ValLoss = r.heldOutContrastive(val, vecs, copyOf)
+	}
 	if vs := r.src.valSet; vs != nil {
 		g := make([][]float32, len(vs.Paths))
 		q := make([][]float32, len(vs.Paths))
@@ -643,6 +672,29 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 		m.ValRecall1 = eval.Rank(q, vs.Labels, g, vs.Labels, !r.src.instances, []int{1}).Recall[1]
 	}
 	return m
+}
+
+// heldOutContrastive is the contrastive loss of the held-out triplets,
+// taken in groups of a training shard's size, as training takes them, and
+// averaged over all their anchors. vecs holds each image's embedding, and
+// copyOf names a query's held-out copy in it.
+func (r *run) heldOutContrastive(val []dataset.Triplet, vecs map[string][]float32, copyOf func(string) string) float64 {
+	size := r.opts.BatchSize / r.opts.BatchShards
+	dim := r.arch.Dim()
+	sum := 0.0
+	for lo := 0; lo < len(val); lo += size {
+		group := val[lo:min(lo+size, len(val))]
+		b := len(group)
+		emb := make([]float32, 0, 3*b*dim)
+		for j, p := range slotPaths(group) {
+			if j < b {
+				p = copyOf(p)
+			}
+			emb = append(emb, vecs[p]...)
+		}
+		sum += float64(b) * contrastiveLossOf(emb, dim, r.src.batchLabels(group), b, r.opts.Temperature)
+	}
+	return sum / float64(max(len(val), 1))
 }
 
 func (r *run) checkpointPath() string { return filepath.Join(r.opts.RunDir, "checkpoint.drc") }

@@ -84,6 +84,18 @@ func testOptions(t testing.TB, classes string) trainconfig.Options {
 	return o
 }
 
+// instanceOptions are testOptions that make every image under root its
+// own class (two positives each), holding out 40% of them.
+func instanceOptions(t testing.TB, root string) trainconfig.Options {
+	o := testOptions(t, "")
+	o.Data.Classes = ""
+	o.Data.Mix = []trainconfig.ClassSource{{Classes: root, Instances: true, Positives: 2, Negatives: 1}}
+	o.Data.SelfPositives = true
+	o.Data.SplitBy = "class"
+	o.Data.ValFraction = 0.4
+	return o
+}
+
 // modelWeights returns a model file's weights and metrics, which (unlike
 // its creation time) a reproducible run must repeat exactly.
 func modelWeights(t testing.TB, path string) []byte {
@@ -582,12 +594,7 @@ func TestTrainInstances(t *testing.T) {
 	if _, err := Train(context.Background(), first, io.Discard, Fresh); err != nil {
 		t.Fatal(err)
 	}
-	o := testOptions(t, "")
-	o.Data.Classes = ""
-	o.Data.Mix = []trainconfig.ClassSource{{Classes: root, Instances: true, Positives: 2, Negatives: 1}}
-	o.Data.SelfPositives = true
-	o.Data.SplitBy = "class"
-	o.Data.ValFraction = 0.4
+	o := instanceOptions(t, root)
 	o.AugmentSize = 2 * o.Model.InputSize
 	o.Augment.Grayscale = 0.3
 	o.Augment.Skip = 0.5
@@ -849,21 +856,29 @@ func TestTrainDistill(t *testing.T) {
 	}
 }
 
-func TestMinedPaths(t *testing.T) {
+func TestAfterMining(t *testing.T) {
 	batch := []dataset.Triplet{{Query: "q0", Positive: "p0", Negative: "n0"}, {Query: "q1", Positive: "p1", Negative: "n1"}}
+	labels := []int{10, 11, 10, 11, 12, 13}
 	cases := []struct {
-		name  string
-		mined []int
-		want  []string
+		name       string
+		mined      []int
+		want       []string
+		wantLabels []int
 	}{
-		{"no mining", nil, []string{"q0", "q1", "p0", "p1", "n0", "n1"}},
-		{"both mined", []int{3, 0}, []string{"q0", "q1", "p0", "p1", "p1", "q0"}},
-		{"from a negative slot, and none found", []int{5, -1}, []string{"q0", "q1", "p0", "p1", "n1", "n1"}},
+		{"no mining", nil, []string{"q0", "q1", "p0", "p1", "n0", "n1"}, []int{10, 11, 10, 11, 12, 13}},
+		{"both mined", []int{3, 0}, []string{"q0", "q1", "p0", "p1", "p1", "q0"}, []int{10, 11, 10, 11, 11, 10}},
+		// The slots are read as they were before mining: the second
+		// negative takes the first negative's old image, not its new one.
+		{"from a negative slot, and none found", []int{5, -1}, []string{"q0", "q1", "p0", "p1", "n1", "n1"}, []int{10, 11, 10, 11, 13, 13}},
+		{"from a mined slot", []int{1, 4}, []string{"q0", "q1", "p0", "p1", "q1", "n0"}, []int{10, 11, 10, 11, 11, 12}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := minedPaths(batch, tc.mined); !slices.Equal(got, tc.want) {
-				t.Errorf("minedPaths = %v, want %v", got, tc.want)
+			if got := afterMining(slotPaths(batch), tc.mined, len(batch)); !slices.Equal(got, tc.want) {
+				t.Errorf("paths after mining = %v, want %v", got, tc.want)
+			}
+			if got := afterMining(labels, tc.mined, len(batch)); !slices.Equal(got, tc.wantLabels) {
+				t.Errorf("labels after mining = %v, want %v", got, tc.wantLabels)
 			}
 		})
 	}

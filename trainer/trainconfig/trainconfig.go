@@ -31,7 +31,7 @@ type Options struct {
 	// start random. It warm-starts a changed architecture (a new head or
 	// branch) from a trained model. Not with InitModel.
 	InitWeights string `json:"init_weights"`
-	// Distill, when its Weight is above 0, adds to the triplet loss a pull
+	// Distill, when its Weight is above 0, adds to the loss a pull
 	// of every training image's embedding towards a teacher model's
 	// embedding of the same image unchanged: what the teacher knew is
 	// kept while the augmentations teach that a changed copy is the same
@@ -52,8 +52,20 @@ type Options struct {
 	// second core busy. The trained weights depend on it (sums of floats
 	// in another order), never on the number of cores.
 	BatchShards int `json:"batch_shards"`
-	// Gap is the hinge margin g of max(0, g + D(q,p) - D(q,n)).
+	// Loss is what training minimises: triplet (the paper's hinge on
+	// each triplet, one negative per query) or contrastive (InfoNCE: each
+	// query and positive must pick out its other view among all the
+	// shard's images; every other class in the batch is a negative).
+	// Contrastive needs class labels, to keep images of one class from
+	// being pushed apart.
+	Loss Loss `json:"loss"`
+	// Gap is the hinge margin g of max(0, g + D(q,p) - D(q,n)); triplet
+	// loss only.
 	Gap float64 `json:"gap"`
+	// Temperature is the tau that divides the cosine similarities in the
+	// contrastive loss; contrastive loss only. Lower values weigh the
+	// hardest negatives more.
+	Temperature float64 `json:"temperature"`
 	// Optimizer is sgd (with momentum) or adam.
 	Optimizer    Optimizer `json:"optimizer"`
 	LearningRate float64   `json:"learning_rate"`
@@ -143,6 +155,31 @@ const (
 // Valid reports whether s is one of the schedules.
 func (s Schedule) Valid() bool { return s == Constant || s == Cosine }
 
+// Loss names a training loss.
+type Loss string
+
+// The losses.
+const (
+	// Triplet is the paper's loss: the mean over triplets of
+	// max(0, gap + |q-p|^2 - |q-n|^2).
+	Triplet Loss = "triplet"
+	// Contrastive is InfoNCE (NT-Xent, as in SimCLR and SSCD) over each
+	// batch shard: every query and positive is an anchor whose other view
+	// must be the most similar of the shard's images of other classes.
+	Contrastive Loss = "contrastive"
+)
+
+// Valid reports whether l is one of the losses.
+func (l Loss) Valid() bool { return l == Triplet || l == Contrastive }
+
+// The temperatures the contrastive loss accepts: exp(1/tau) must stay
+// finite in float32 even summed over a large shard, and above 1 the
+// softmax is nearly flat.
+const (
+	MinTemperature = 0.02
+	MaxTemperature = 1.0
+)
+
 // Mining names how a batch's negatives are chosen.
 type Mining string
 
@@ -229,7 +266,9 @@ func Default() Options {
 		Epochs:       25,
 		BatchSize:    8,
 		BatchShards:  1,
+		Loss:         Triplet,
 		Gap:          1,
+		Temperature:  0.1,
 		Optimizer:    SGD,
 		LearningRate: 0.001,
 		LRSchedule:   Constant,
@@ -299,6 +338,12 @@ func (o Options) Validate() error {
 		return bad("batch_shards", "%d does not divide batch_size %d into equal parts", o.BatchShards, o.BatchSize)
 	case !(o.Gap > 0):
 		return bad("gap", "%g must be above 0", o.Gap)
+	case !o.Loss.Valid():
+		return bad("loss", "%q is not triplet or contrastive", o.Loss)
+	case o.Loss == Contrastive && !(o.Temperature >= MinTemperature && o.Temperature <= MaxTemperature):
+		return bad("temperature", "%g is outside [%g, %g]: exp(1/temperature) must stay finite in float32 (0.1 is the usual choice)", o.Temperature, MinTemperature, MaxTemperature)
+	case o.Loss == Contrastive && o.Data.Triplets != "":
+		return bad("loss", "contrastive needs class labels, so that images of one class are not pushed apart: use data.classes or data.mix, or set loss: triplet")
 	case !o.Optimizer.Valid():
 		return bad("optimizer", "%q is not sgd or adam", o.Optimizer)
 	case !(o.LearningRate > 0) || o.LearningRate > 10:
