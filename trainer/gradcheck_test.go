@@ -57,6 +57,10 @@ func gradCases() []gradCase {
 			loss, _, _, err := tripletLoss(x, 2, 1, tensor.Float64)
 			return loss, err
 		}},
+		{name: "triplet-loss-one-triplet", inShape: tensor.Shape{3, 4}, build: func(ng *netGraph, x *G.Node, _ func(string, tensor.Shape) *G.Node) (*G.Node, error) {
+			loss, _, _, err := tripletLoss(x, 1, 1, tensor.Float64)
+			return loss, err
+		}},
 		contrastiveCase(0.1), contrastiveCase(0.02),
 	}
 }

@@ -168,15 +168,15 @@ func scalar(dt tensor.Dtype, v float64) *G.Node {
 // mean over triplets of max(0, gap + |q-p|^2 - |q-n|^2). embed holds the
 // batch laid out as B queries, then B positives, then B negatives.
 func tripletLoss(embed *G.Node, b int, gap float64, dt tensor.Dtype) (loss, dpos, dneg *G.Node, err error) {
-	q, err := G.Slice(embed, G.S(0, b))
+	q, err := sliceRows(embed, 0, b)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := G.Slice(embed, G.S(b, 2*b))
+	p, err := sliceRows(embed, b, 2*b)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	n, err := G.Slice(embed, G.S(2*b, 3*b))
+	n, err := sliceRows(embed, 2*b, 3*b)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -208,4 +208,14 @@ func tripletLoss(embed *G.Node, b int, gap float64, dt tensor.Dtype) (loss, dpos
 	}
 	loss, err = G.Mean(margin)
 	return loss, dpos, dneg, err
+}
+
+// sliceRows returns rows [lo, hi) of matrix m as a matrix: gorgonia's
+// Slice drops the dimension of a one-row slice, so it is reshaped back.
+func sliceRows(m *G.Node, lo, hi int) (*G.Node, error) {
+	rows, err := G.Slice(m, G.S(lo, hi))
+	if err != nil || hi-lo > 1 {
+		return rows, err
+	}
+	return G.Reshape(rows, tensor.Shape{1, m.Shape()[1]})
 }
