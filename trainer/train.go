@@ -77,7 +77,9 @@ type run struct {
 	target  []float32
 	// labels, with the contrastive loss, is the class of each of the
 	// batch's images, in x's order, after mining.
-	labels   []int
+	labels []int
+	// frozen, with Options.Freeze, holds the weights each step writes back.
+	frozen   *frozen
 	names    []string
 	weights  [][]float32
 	opt      *optimizer
@@ -249,6 +251,14 @@ func (r *run) setupModel(resume bool) error {
 		r.m = m
 	}
 	r.arch, _ = r.m.Spec.Arch()
+	if len(o.Freeze) > 0 {
+		f, desc, err := freeze(r.m, r.arch, o.Freeze)
+		if err != nil {
+			return err
+		}
+		r.frozen = f
+		fmt.Fprintln(r.log, desc)
+	}
 	net, err := model.NewNet(r.m, &model.NetOptions{Workers: o.Workers})
 	if err != nil {
 		return err
@@ -440,6 +450,9 @@ func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 		return 0, fmt.Errorf("train step: loss is %v: lower learning_rate", loss)
 	}
 	r.opt.update(r.names, r.weights, grads, lrScale)
+	if r.frozen != nil {
+		r.frozen.restore()
+	}
 	return loss, nil
 }
 

@@ -733,6 +733,57 @@ func TestWarmStartGrowsHead(t *testing.T) {
 // before training and after each epoch, keeps the epoch of the best mean,
 // and scores it as `deeprank eval` does: the kept model's Recall@1 on each
 // set, measured by eval.Run, is what the run recorded.
+// TestTrainFreeze grows a model by a pooled branch, freezes every old
+// branch and trains with weight decay: the old branches' weights and head
+// rows must come out bit for bit as they went in, and the new branch's rows
+// must have moved from zero.
+func TestTrainFreeze(t *testing.T) {
+	classes := mustClassImages(t, 3, 4)
+	base, path := newModel(t, smallSpec(16), 1, true)
+	o := testOptions(t, classes)
+	pooled := o.Model.Shallow[0]
+	pooled.Pooled = true
+	o.Model.Shallow = append(o.Model.Shallow, pooled)
+	o.InitWeights = path
+	o.WeightDecay = 0.01 // moves every weight whose gradient is zero
+	o.Freeze = []string{"convnet", "shallow1", "shallow2"}
+	var log bytes.Buffer
+	if _, err := Train(context.Background(), o, &log, Fresh); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "frozen: convnet shallow1 shallow2") {
+		t.Errorf("log does not list the frozen branches:\n%s", log.String())
+	}
+	m, err := model.Load(o.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range base.Weights {
+		if strings.HasPrefix(name, "embedding.") {
+			continue
+		}
+		if !slices.Equal(m.Weights[name], w) {
+			t.Errorf("frozen %s changed", name)
+		}
+	}
+	// The old branches come first in the head's input: its first rows.
+	old := base.Weights["embedding.w"]
+	head := m.Weights["embedding.w"]
+	if !slices.Equal(head[:len(old)], old) {
+		t.Error("the frozen branches' rows of embedding.w changed")
+	}
+	if !slices.ContainsFunc(head[len(old):], func(v float32) bool { return v != 0 }) {
+		t.Error("the new branch's rows of embedding.w are still zero: it was not trained")
+	}
+
+	o.Freeze = []string{"convnet", "deep"}
+	o.RunDir = filepath.Join(t.TempDir(), "run")
+	_, err = Train(context.Background(), o, io.Discard, Fresh)
+	if want := `config: freeze: the model has no branch "deep"; its branches are convnet, shallow1, shallow2, shallow3`; err == nil || err.Error() != want {
+		t.Errorf("Train with an unknown branch: %v, want %q", err, want)
+	}
+}
+
 func TestTrainValidationSuite(t *testing.T) {
 	root := mustClassImages(t, 3, 4)
 	other := mustClassImages(t, 3, 2)

@@ -38,7 +38,14 @@ type Options struct {
 	// image. It lets a new spec (whose head starts random) learn new
 	// invariances without unlearning what the teacher was trained on.
 	Distill Distill `json:"distill"`
-	Data    Data    `json:"data"`
+	// Freeze names branches of the model (convnet, shallow1, shallow2, ...,
+	// color, as the spec builds them) whose weights training leaves as
+	// they are: their layers and their rows of the head. With a head grown
+	// by InitWeights, freezing every old branch keeps the old model's
+	// embedding as one part of the new one, exactly, and trains only what
+	// the new branches add.
+	Freeze []string `json:"freeze"`
+	Data   Data     `json:"data"`
 
 	Epochs int `json:"epochs"`
 	// StepsPerEpoch caps the optimiser steps of an epoch; 0 means one pass
@@ -255,6 +262,7 @@ func Default() Options {
 	return Options{
 		Model:         model.DefaultSpec(),
 		Normalization: model.UnitNormalization(),
+		Freeze:        []string{},
 		Data: Data{
 			ValFraction:    0.2,
 			SplitBy:        "path",

@@ -1,0 +1,71 @@
+package trainer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+// frozen holds the weights that train.freeze keeps as they are: a copy of
+// each frozen span, written back after every optimiser step. Writing back
+// is exact whatever the optimiser does to a span (Adam's moments, weight
+// decay), where zeroing the gradients would not stop weight decay.
+type frozen struct {
+	spans []frozenSpan
+}
+
+// frozenSpan is weights[lo:hi] of one parameter, and its value.
+type frozenSpan struct {
+	weights []float32
+	lo      int
+	kept    []float32
+}
+
+// freeze finds the weights of m, whose architecture is a, that the branches
+// named in branches own: every parameter of their layers, and their rows
+// of the head's first dense layer. It returns what it froze, as a log
+// line, or an error naming a branch a lacks.
+func freeze(m *model.Model, a model.Arch, branches []string) (*frozen, string, error) {
+	var names []string
+	for _, b := range a.Branches {
+		names = append(names, b.Name)
+	}
+	for _, name := range branches {
+		if !slices.Contains(names, name) {
+			return nil, "", fmt.Errorf("config: freeze: the model has no branch %q; its branches are %s", name, strings.Join(names, ", "))
+		}
+	}
+	f := &frozen{}
+	keep := func(w []float32, lo, hi int) {
+		f.spans = append(f.spans, frozenSpan{weights: w, lo: lo, kept: slices.Clone(w[lo:hi])})
+	}
+	head := a.Head[0] // the dense layer over the branches, concatenated
+	out := head.Out.C
+	headW := m.Weights[head.Name+".w"]
+	var tensors []string
+	rows, at := 0, 0
+	for _, b := range a.Branches {
+		n := b.Layers[len(b.Layers)-1].Out.Size()
+		if slices.Contains(branches, b.Name) {
+			for _, p := range (model.Arch{Branches: []model.Branch{b}}).Params() {
+				w := m.Weights[p.Name]
+				keep(w, 0, len(w))
+				tensors = append(tensors, p.Name)
+			}
+			keep(headW, at*out, (at+n)*out)
+			rows += n
+		}
+		at += n
+	}
+	return f, fmt.Sprintf("frozen: %s (%d tensors: %s; and their %d rows of %s.w)",
+		strings.Join(branches, " "), len(tensors), strings.Join(tensors, " "), rows, head.Name), nil
+}
+
+// restore writes the frozen weights back.
+func (f *frozen) restore() {
+	for _, s := range f.spans {
+		copy(s.weights[s.lo:], s.kept)
+	}
+}
