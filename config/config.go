@@ -299,7 +299,8 @@ func Flatten(c Config) (map[string]any, error) {
 // fixLeaves mends the leaves json gets wrong in out, walking the struct v
 // with its json keys under prefix: every time.Duration in its text form
 // ("5m0s"), where json would give nanoseconds; and every field left out
-// when empty (omitempty) with its zero value, since it still is a valid key.
+// when empty (omitempty: zero, or a slice or map of length 0) with its
+// value, since it still is a valid key.
 func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
 	for i := range v.NumField() {
 		name, opts, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
@@ -311,7 +312,8 @@ func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
 			out[prefix+name] = time.Duration(f.Int()).String()
 		case f.Kind() == reflect.Struct:
 			fixLeaves(out, prefix+name+".", f)
-		case slices.Contains(strings.Split(opts, ","), "omitempty") && f.IsZero():
+		case slices.Contains(strings.Split(opts, ","), "omitempty") && (f.IsZero() ||
+			(f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0):
 			out[prefix+name] = f.Interface()
 		}
 	}

@@ -136,6 +136,16 @@ func (b *builder) pool(kernel, stride int) {
 	b.add(Layer{Kind: MaxPool, Kernel: kernel, Stride: stride})
 }
 
+// compactStages adds the compact backbone's stages, named under branch: a
+// 3x3 convolution with ReLU and a 2x2 max-pool each, channels starting at
+// width and doubling per stage.
+func (b *builder) compactStages(branch string, width, stages int) {
+	for st := range stages {
+		b.conv(fmt.Sprintf("%s.stage%d_conv", branch, st+1), width<<st, 3, 1, true)
+		b.pool(2, 2)
+	}
+}
+
 func (b *builder) dense(name string, out int, relu bool) {
 	b.add(Layer{Kind: Dense, Name: name, ReLU: relu, Out: Shape{C: out}})
 }
@@ -159,10 +169,7 @@ func (s Spec) Arch() (Arch, error) {
 			cnn.pool(2, 2)
 		}
 	case BackboneCompact:
-		for st := range s.Stages {
-			cnn.conv(fmt.Sprintf("convnet.stage%d_conv", st+1), s.Width<<st, 3, 1, true)
-			cnn.pool(2, 2)
-		}
+		cnn.compactStages("convnet", s.Width, s.Stages)
 	}
 	cnn.add(Layer{Kind: GlobalAvgPool})
 	cnn.dense("convnet.fc1", s.DenseDim, true)
@@ -198,6 +205,15 @@ func (s Spec) Arch() (Arch, error) {
 		b.add(Layer{Kind: GlobalAvgPool})
 		b.add(Layer{Kind: L2Normalize})
 		addBranch("color", b)
+	}
+
+	for i, pb := range s.PooledBackbones {
+		name := fmt.Sprintf("pooled%d", i+1)
+		b := &builder{cur: in}
+		b.compactStages(name, pb.Width, pb.Stages)
+		b.add(Layer{Kind: GlobalAvgPool})
+		b.add(Layer{Kind: L2Normalize})
+		addBranch(name, b)
 	}
 
 	head := &builder{cur: Shape{concat, 1, 1}}

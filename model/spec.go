@@ -45,9 +45,23 @@ type Spec struct {
 	// barely move it, where the shallow branches, which keep the layout,
 	// move with every pixel. 0 (the reference) has no such branch.
 	ColorFeatures int `json:"color_features,omitempty"`
+	// PooledBackbones adds further compact backbones beside the main one
+	// (branches pooled1, pooled2, ...): 3x3 convolutions and 2x2 max-pools
+	// as the compact backbone's, averaged over the image and L2-normalised,
+	// without dense layers. They are capacity a grown model can train on
+	// its own (trainconfig's freeze) while the old branches stay as they
+	// were. None in the reference.
+	PooledBackbones []PooledBackbone `json:"pooled_backbones,omitempty"`
 	// EmbeddingDim is the size of the final, L2-normalised embedding
 	// (reference 4096).
 	EmbeddingDim int `json:"embedding_dim"`
+}
+
+// PooledBackbone is one of Spec.PooledBackbones: Stages conv+pool stages
+// whose channels start at Width and double per stage.
+type PooledBackbone struct {
+	Width  int `json:"width"`
+	Stages int `json:"stages"`
 }
 
 // ShallowBranch is one of the reference's shallow branches: a strided
@@ -121,13 +135,19 @@ func (s Spec) Validate() error {
 	if s.InputSize < 8 || s.InputSize > 1024 {
 		return bad("input_size", "%d is outside 8..1024", s.InputSize)
 	}
+	compact := func(prefix string, width, stages int) error {
+		if width < 1 || width > 1024 {
+			return bad(prefix+"width", "%d is outside 1..1024", width)
+		}
+		if stages < 1 || stages > 16 || s.InputSize>>stages < 1 {
+			return bad(prefix+"stages", "%d stages of 2x2 pooling do not fit an input of %d", stages, s.InputSize)
+		}
+		return nil
+	}
 	switch s.Backbone {
 	case BackboneCompact:
-		if s.Width < 1 || s.Width > 1024 {
-			return bad("width", "%d is outside 1..1024", s.Width)
-		}
-		if s.Stages < 1 || s.InputSize>>s.Stages < 1 {
-			return bad("stages", "%d stages of 2x2 pooling do not fit an input of %d", s.Stages, s.InputSize)
+		if err := compact("", s.Width, s.Stages); err != nil {
+			return err
 		}
 	case BackboneVGG16:
 		if s.InputSize < 32 {
@@ -147,6 +167,11 @@ func (s Spec) Validate() error {
 	}
 	if s.ColorFeatures < 0 || s.ColorFeatures > 16384 {
 		return bad("color_features", "%d is outside 0..16384", s.ColorFeatures)
+	}
+	for i, b := range s.PooledBackbones {
+		if err := compact(fmt.Sprintf("pooled_backbones[%d].", i), b.Width, b.Stages); err != nil {
+			return err
+		}
 	}
 	for i, b := range s.Shallow {
 		field := fmt.Sprintf("shallow[%d]", i)

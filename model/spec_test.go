@@ -21,6 +21,9 @@ func TestValidate(t *testing.T) {
 		{"dropout of 1", func(s *Spec) { s.Dropout = 1 }, "dropout"},
 		{"zero embedding", func(s *Spec) { s.EmbeddingDim = 0 }, "embedding_dim"},
 		{"shallow kernel too big", func(s *Spec) { s.Shallow[1].Kernel = 65 }, "shallow[1]"},
+		{"pooled backbone", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 8, Stages: 3}} }, ""},
+		{"pooled backbone stages", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 8, Stages: 3}, {Width: 8, Stages: 7}} }, "pooled_backbones[1].stages"},
+		{"pooled backbone width", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 0, Stages: 3}} }, "pooled_backbones[0].width"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,19 +48,8 @@ func TestValidate(t *testing.T) {
 // the head.
 func TestColorBranch(t *testing.T) {
 	s := DefaultSpec()
-	plain, err := s.Arch()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s.ColorFeatures = 24
-	a, err := s.Arch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a.Branches) != len(plain.Branches)+1 {
-		t.Fatalf("%d branches, want %d", len(a.Branches), len(plain.Branches)+1)
-	}
-	b := a.Branches[len(a.Branches)-1]
+	plain, a, b := addedBranch(t, s)
 	var kinds []string
 	for _, l := range b.Layers {
 		kinds = append(kinds, l.Kind.String())
@@ -72,4 +64,44 @@ func TestColorBranch(t *testing.T) {
 	if got, want := a.Head[0].In.C, plain.Head[0].In.C+24; got != want {
 		t.Errorf("head input %d, want %d", got, want)
 	}
+}
+
+// TestPooledBackbones checks a further backbone's layout: the compact
+// backbone's stages, averaged over the image and normalised without dense
+// layers, after the other branches, fed to the head.
+func TestPooledBackbones(t *testing.T) {
+	s := DefaultSpec()
+	s.PooledBackbones = []PooledBackbone{{Width: 8, Stages: 3}}
+	plain, a, b := addedBranch(t, s)
+	var layers []string
+	for _, l := range b.Layers {
+		layers = append(layers, l.Kind.String()+" "+l.Name)
+	}
+	want := "conv pooled1.stage1_conv,maxpool ,conv pooled1.stage2_conv,maxpool ,conv pooled1.stage3_conv,maxpool ,gap ,l2norm "
+	if got := strings.Join(layers, ","); b.Name != "pooled1" || got != want {
+		t.Fatalf("branch %s = %s, want pooled1 = %s", b.Name, got, want)
+	}
+	if out := b.Layers[len(b.Layers)-1].Out; out != (Shape{C: 32, H: 1, W: 1}) {
+		t.Errorf("branch output %+v, want 32 channels (8 doubled twice)", out)
+	}
+	if got, want := a.Head[0].In.C, plain.Head[0].In.C+32; got != want {
+		t.Errorf("head input %d, want %d", got, want)
+	}
+}
+
+// addedBranch returns the architectures of DefaultSpec and of s, which
+// adds one branch to it, and that branch, the last.
+func addedBranch(t *testing.T, s Spec) (plain, a Arch, added Branch) {
+	t.Helper()
+	plain, err := DefaultSpec().Arch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err = s.Arch(); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Branches) != len(plain.Branches)+1 {
+		t.Fatalf("%d branches, want %d", len(a.Branches), len(plain.Branches)+1)
+	}
+	return plain, a, a.Branches[len(a.Branches)-1]
 }

@@ -55,6 +55,8 @@ func TestParity(t *testing.T) {
 		{Filters: 5, Kernel: 4, Stride: 4, PoolKernel: 2, PoolStride: 2, Pooled: true},
 		{Filters: 3, Kernel: 5, Stride: 3, PoolKernel: 3, PoolStride: 2},
 	}
+	backbones := smallSpec(32)
+	backbones.PooledBackbones = []model.PooledBackbone{{Width: 3, Stages: 2}, {Width: 2, Stages: 3}}
 	cases := []struct {
 		name  string
 		spec  model.Spec
@@ -66,6 +68,7 @@ func TestParity(t *testing.T) {
 		{"no-shallow", noShallow, 2},
 		{"color-branch", color, 3},
 		{"pooled-shallow", pooled, 3},
+		{"pooled-backbones", backbones, 3},
 		{"reference-shallow-224", ref224, 2},
 		{"vgg16", vgg, 2},
 	}

@@ -259,8 +259,10 @@ type ClassSource struct {
 // optimiser (SGD, lr 0.001, Nesterov momentum 0.9, batch 8) and augmentation,
 // on the compact spec.
 func Default() Options {
+	spec := model.DefaultSpec()
+	spec.PooledBackbones = []model.PooledBackbone{} // as a config file lists none
 	return Options{
-		Model:         model.DefaultSpec(),
+		Model:         spec,
 		Normalization: model.UnitNormalization(),
 		Freeze:        []string{},
 		Data: Data{
