@@ -45,19 +45,19 @@ func freeze(m *model.Model, a model.Arch, branches []string) (*frozen, string, e
 	out := head.Out.C
 	headW := m.Weights[head.Name+".w"]
 	var tensors []string
-	rows, at := 0, 0
-	for _, b := range a.Branches {
-		n := b.Layers[len(b.Layers)-1].Out.Size()
-		if slices.Contains(branches, b.Name) {
-			for _, p := range (model.Arch{Branches: []model.Branch{b}}).Params() {
-				w := m.Weights[p.Name]
-				keep(w, 0, len(w))
-				tensors = append(tensors, p.Name)
-			}
-			keep(headW, at*out, (at+n)*out)
-			rows += n
+	rows := 0
+	for i, r := range headRows(a) {
+		if !slices.Contains(branches, r.name) {
+			continue
 		}
-		at += n
+		// The parameters of this branch alone.
+		for _, p := range (model.Arch{Branches: a.Branches[i : i+1]}).Params() {
+			w := m.Weights[p.Name]
+			keep(w, 0, len(w))
+			tensors = append(tensors, p.Name)
+		}
+		keep(headW, r.at*out, (r.at+r.n)*out)
+		rows += r.n
 	}
 	return f, fmt.Sprintf("frozen: %s (%d tensors: %s; and their %d rows of %s.w)",
 		strings.Join(branches, " "), len(tensors), strings.Join(tensors, " "), rows, head.Name), nil

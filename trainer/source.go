@@ -106,12 +106,18 @@ func newSource(o trainconfig.Options) (*source, error) {
 		}
 		train, h := all.Split(d.ValFraction, d.SplitBy == "class", dataset.ValidationSalt)
 		offset := len(s.classes)
+		if part.Augment != nil && s.augments == nil {
+			s.augments = map[string]*imageio.Augment{}
+		}
 		for _, set := range []*dataset.Labelled{train, h} {
 			set.Root = d.Root
 			for i := range set.Paths {
 				set.Paths[i] = filepath.ToSlash(filepath.Join(rel, set.Paths[i]))
 				set.Labels[i] += offset
 				s.labels[set.Paths[i]] = set.Labels[i]
+				if part.Augment != nil {
+					s.augments[set.Paths[i]] = part.Augment
+				}
 			}
 		}
 		for _, c := range all.Classes {
@@ -120,16 +126,6 @@ func newSource(o trainconfig.Options) (*source, error) {
 		train.Classes = s.classes
 		if len(train.SampleTriplets(1, 1, d.SelfPositives, rand.New(rand.NewPCG(1, 1)))) == 0 {
 			return nil, fmt.Errorf("data: %s has too few training images per class (set data.self_positives for one image per class)", dir)
-		}
-		if part.Augment != nil {
-			if s.augments == nil {
-				s.augments = map[string]*imageio.Augment{}
-			}
-			for _, set := range []*dataset.Labelled{train, h} {
-				for _, p := range set.Paths {
-					s.augments[p] = part.Augment
-				}
-			}
 		}
 		s.parts = append(s.parts, trainPart{train, part.Positives, part.Negatives})
 		held.Paths = append(held.Paths, h.Paths...)

@@ -324,28 +324,25 @@ func growHead(m *model.Model, to model.Arch, from *model.Model, fromArch model.A
 		return "", nil
 	}
 	// Rows of each branch in from's head input, by name.
-	type rows struct{ at, n int }
-	old := map[string]rows{}
-	at := 0
-	for _, b := range fromArch.Branches {
-		n := b.Layers[len(b.Layers)-1].Out.Size()
-		old[b.Name] = rows{at, n}
-		at += n
+	old := map[string]branchRows{}
+	for _, r := range headRows(fromArch) {
+		old[r.name] = r
 	}
 	// Where each of m's branches takes its rows from: -1 for a new one.
-	plan := make([]int, len(to.Branches))
+	rows := headRows(to)
+	plan := make([]int, len(rows))
 	matched := 0
 	var muted []string
-	for i, b := range to.Branches {
-		r, ok := old[b.Name]
+	for i, r := range rows {
+		o, ok := old[r.name]
 		switch {
 		case !ok:
 			plan[i] = -1
-			muted = append(muted, b.Name)
-		case r.n != b.Layers[len(b.Layers)-1].Out.Size():
+			muted = append(muted, r.name)
+		case o.n != r.n:
 			return "", nil
 		default:
-			plan[i] = r.at
+			plan[i] = o.at
 			matched++
 		}
 	}
@@ -354,17 +351,33 @@ func growHead(m *model.Model, to model.Arch, from *model.Model, fromArch model.A
 	}
 	out := th.Out.C
 	dst, src := m.Weights[th.Name+".w"], from.Weights[fh.Name+".w"]
-	at = 0
-	for i, b := range to.Branches {
-		n := b.Layers[len(b.Layers)-1].Out.Size()
-		if part := dst[at*out : (at+n)*out]; plan[i] < 0 {
+	for i, r := range rows {
+		if part := dst[r.at*out : (r.at+r.n)*out]; plan[i] < 0 {
 			clear(part)
 		} else {
-			copy(part, src[plan[i]*out:(plan[i]+n)*out])
+			copy(part, src[plan[i]*out:(plan[i]+r.n)*out])
 		}
-		at += n
 	}
 	return th.Name + ".w", muted
+}
+
+// branchRows is where one branch's output sits in the head's input: rows
+// [at, at+n) of its first dense layer's weights.
+type branchRows struct {
+	name  string
+	at, n int
+}
+
+// headRows lists the rows of each of a's branches, in a.Branches' order.
+func headRows(a model.Arch) []branchRows {
+	rows := make([]branchRows, len(a.Branches))
+	at := 0
+	for i, b := range a.Branches {
+		n := b.Layers[len(b.Layers)-1].Out.Size()
+		rows[i] = branchRows{b.Name, at, n}
+		at += n
+	}
+	return rows
 }
 
 // paramShapes maps each parameter of a to its shape.
@@ -670,9 +683,10 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 		}
 		return q, p, n
 	})
-	m.ValLoss = lossSum / float64(max(len(val), 1))
 	if r.opts.Loss == trainconfig.Contrastive {
 		m.ValLoss = r.heldOutContrastive(val, vecs, copyOf)
+	} else {
+		m.ValLoss = lossSum / float64(max(len(val), 1))
 	}
 	if vs := r.src.valSet; vs != nil {
 		g := make([][]float32, len(vs.Paths))
