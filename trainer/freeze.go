@@ -28,13 +28,9 @@ type frozenSpan struct {
 // of the head's first dense layer. It returns what it froze, as a log
 // line, or an error naming a branch a lacks.
 func freeze(m *model.Model, a model.Arch, branches []string) (*frozen, string, error) {
-	var names []string
-	for _, b := range a.Branches {
-		names = append(names, b.Name)
-	}
 	for _, name := range branches {
-		if !slices.Contains(names, name) {
-			return nil, "", fmt.Errorf("config: freeze: the model has no branch %q; its branches are %s", name, strings.Join(names, ", "))
+		if _, err := branchParams(a, "the model", name); err != nil {
+			return nil, "", fmt.Errorf("config: freeze: %w", err)
 		}
 	}
 	f := &frozen{}
@@ -46,12 +42,12 @@ func freeze(m *model.Model, a model.Arch, branches []string) (*frozen, string, e
 	headW := m.Weights[head.Name+".w"]
 	var tensors []string
 	rows := 0
-	for i, r := range headRows(a) {
+	for _, r := range headRows(a) {
 		if !slices.Contains(branches, r.name) {
 			continue
 		}
-		// The parameters of this branch alone.
-		for _, p := range (model.Arch{Branches: a.Branches[i : i+1]}).Params() {
+		ps, _ := branchParams(a, "the model", r.name)
+		for _, p := range ps {
 			w := m.Weights[p.Name]
 			keep(w, 0, len(w))
 			tensors = append(tensors, p.Name)

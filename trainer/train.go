@@ -248,6 +248,10 @@ func (r *run) setupModel(resume bool) error {
 				return err
 			}
 		}
+		a, _ := m.Spec.Arch()
+		if err := initBranches(m, a, o.InitBranches, r.log); err != nil {
+			return err
+		}
 		r.m = m
 	}
 	r.arch, _ = r.m.Spec.Arch()
@@ -504,7 +508,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		// A fine-tuning or warm-started run starts from trained weights: say
 		// so, so that its first line is not read as a random network's.
 		label := "untrained"
-		if o.InitModel != "" || o.InitWeights != "" {
+		if o.InitModel != "" || o.InitWeights != "" || len(o.InitBranches) > 0 {
 			label = "initial model"
 		}
 		fmt.Fprintf(r.log, "%s: held-out precision %.4f  recall@1 %s  loss %.4f\n", label, m.ValPrecision, recallText(m.ValRecall1), m.ValLoss)

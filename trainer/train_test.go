@@ -729,10 +729,6 @@ func TestWarmStartGrowsHead(t *testing.T) {
 	}
 }
 
-// TestTrainValidationSuite checks that a run scores its validation suite
-// before training and after each epoch, keeps the epoch of the best mean,
-// and scores it as `deeprank eval` does: the kept model's Recall@1 on each
-// set, measured by eval.Run, is what the run recorded.
 // TestTrainFreeze grows a model by a pooled branch, freezes every old
 // branch and trains with weight decay: the old branches' weights and head
 // rows must come out bit for bit as they went in, and the new branch's rows
@@ -784,6 +780,10 @@ func TestTrainFreeze(t *testing.T) {
 	}
 }
 
+// TestTrainValidationSuite checks that a run scores its validation suite
+// before training and after each epoch, keeps the epoch of the best mean,
+// and scores it as `deeprank eval` does: the kept model's Recall@1 on each
+// set, measured by eval.Run, is what the run recorded.
 func TestTrainValidationSuite(t *testing.T) {
 	root := mustClassImages(t, 3, 4)
 	other := mustClassImages(t, 3, 2)

@@ -31,6 +31,11 @@ type Options struct {
 	// start random. It warm-starts a changed architecture (a new head or
 	// branch) from a trained model. Not with InitModel.
 	InitWeights string `json:"init_weights"`
+	// InitBranches starts branches of Model from branches of other model
+	// files: a backbone trained in one model (its convnet, say) becomes a
+	// branch of this one (pooled1). Applied after InitWeights, whose
+	// choice for those branches it replaces. Not with InitModel.
+	InitBranches []InitBranch `json:"init_branches"`
 	// Distill, when its Weight is above 0, adds to the loss a pull
 	// of every training image's embedding towards a teacher model's
 	// embedding of the same image unchanged: what the teacher knew is
@@ -119,6 +124,20 @@ type Options struct {
 	Patience int `json:"patience"`
 	// Workers prepares images in parallel; 0 means GOMAXPROCS.
 	Workers int `json:"workers"`
+}
+
+// InitBranch starts the model's branch Branch from branch From of the model
+// file Model, layer by layer: the file's From.L.w gives the model's
+// Branch.L.w. The file's layers that Branch lacks (a projection that a
+// pooled backbone drops) are left out; Branch's layers that the file's
+// branch lacks keep their start. The head's rows are not touched, so a
+// branch whose rows a grown head starts at zero (InitWeights) still adds
+// nothing to the embedding until training moves them.
+type InitBranch struct {
+	Branch string `json:"branch"`
+	Model  string `json:"model"`
+	// From is the file's branch; empty means the one named Branch.
+	From string `json:"from"`
 }
 
 // Distill names a teacher model and the weight of the pull towards it.
@@ -264,6 +283,7 @@ func Default() Options {
 	return Options{
 		Model:         spec,
 		Normalization: model.UnitNormalization(),
+		InitBranches:  []InitBranch{},
 		Freeze:        []string{},
 		Data: Data{
 			ValFraction:    0.2,
@@ -322,6 +342,8 @@ func (o Options) Validate() error {
 	switch {
 	case o.InitModel != "" && o.InitWeights != "":
 		return bad("init_weights", "set init_model (fine-tune a model as it is) or init_weights (start a new spec from its matching weights), not both")
+	case o.InitModel != "" && len(o.InitBranches) > 0:
+		return bad("init_branches", "set init_model (fine-tune a model as it is) or init_branches (start branches of a new spec from other models), not both")
 	case o.Distill.Weight < 0 || o.Distill.Weight > 100 || math.IsNaN(o.Distill.Weight):
 		return bad("distill.weight", "%g is outside 0..100", o.Distill.Weight)
 	case o.Distill.Weight > 0 && o.Distill.Model == "":
@@ -389,6 +411,14 @@ func (o Options) Validate() error {
 	}
 	if err := validateAugment("augment", o.Augment); err != nil {
 		return err
+	}
+	for i, ib := range o.InitBranches {
+		switch {
+		case ib.Branch == "":
+			return bad(fmt.Sprintf("init_branches[%d].branch", i), "is empty: name the model's branch to start (convnet, shallow1, ..., color, pooled1, ...)")
+		case ib.Model == "":
+			return bad(fmt.Sprintf("init_branches[%d].model", i), "is empty: give the model file that %s starts from", ib.Branch)
+		}
 	}
 	for i, m := range o.Data.Mix {
 		if m.Classes == "" || m.Positives < 1 || m.Negatives < 1 {

@@ -43,6 +43,12 @@ func TestValidate(t *testing.T) {
 		{"model ignored when fine-tuning", func(o *Options) { o.Model.InputSize, o.InitModel = 0, "m.drk" }, ""},
 		{"init model and weights", func(o *Options) { o.InitModel, o.InitWeights = "a.drk", "b.drk" }, "config: init_weights: set init_model"},
 		{"warm start", func(o *Options) { o.InitWeights = "b.drk" }, ""},
+		{"init branch", func(o *Options) { o.InitBranches = []InitBranch{{Branch: "pooled1", Model: "a.drk", From: "convnet"}} }, ""},
+		{"init branch without a branch", func(o *Options) { o.InitBranches = []InitBranch{{Branch: "convnet", Model: "a.drk"}, {Model: "a.drk"}} }, "config: init_branches[1].branch: is empty"},
+		{"init branch without a model", func(o *Options) { o.InitBranches = []InitBranch{{Branch: "pooled1"}} }, "config: init_branches[0].model: is empty: give the model file that pooled1 starts from"},
+		{"init model and branches", func(o *Options) {
+			o.InitModel, o.InitBranches = "a.drk", []InitBranch{{Branch: "convnet", Model: "a.drk"}}
+		}, "config: init_branches: set init_model"},
 		{"distill", func(o *Options) { o.Distill = Distill{Model: "teacher.drk", Weight: 1} }, ""},
 		{"distill without a teacher", func(o *Options) { o.Distill.Weight = 1 }, "config: distill.model: a distill.weight of 1 needs the teacher's model file"},
 		{"teacher without a weight", func(o *Options) { o.Distill.Model = "teacher.drk" }, "config: distill.weight: is 0, so the teacher teacher.drk would be ignored"},
