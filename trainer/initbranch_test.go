@@ -85,11 +85,7 @@ func TestInitBranches(t *testing.T) {
 // TestTrainInitBranches checks that a run starts the branches that
 // init_branches names, after init_weights, and says so.
 func TestTrainInitBranches(t *testing.T) {
-	classes := mustClassImages(t, 3, 4)
-	_, path := newModel(t, smallSpec(16), 7, true)
-	o := testOptions(t, classes)
-	o.Model.PooledBackbones = []model.PooledBackbone{{Width: o.Model.Width, Stages: o.Model.Stages}}
-	o.InitWeights = path
+	o, path := grownOptions(t, mustClassImages(t, 3, 4))
 	o.InitBranches = []trainconfig.InitBranch{{Branch: "pooled1", Model: path, From: "convnet"}}
 	o.Epochs = 1
 	var log bytes.Buffer
@@ -110,4 +106,15 @@ func TestTrainInitBranches(t *testing.T) {
 	if want := `config: init_branches[0]: ` + path + ` has no branch "deep"`; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("Train with an unknown branch: %v, want %q", err, want)
 	}
+}
+
+// grownOptions are testOptions over root for the small spec grown by a
+// pooled backbone (pooled1, built as its convnet), warm-started from a
+// random model of the small spec, whose path it returns too.
+func grownOptions(t testing.TB, root string) (trainconfig.Options, string) {
+	_, path := newModel(t, smallSpec(16), 7, true)
+	o := testOptions(t, root)
+	o.Model.PooledBackbones = []model.PooledBackbone{{Width: o.Model.Width, Stages: o.Model.Stages}}
+	o.InitWeights = path
+	return o, path
 }

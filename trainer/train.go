@@ -255,6 +255,12 @@ func (r *run) setupModel(resume bool) error {
 		r.m = m
 	}
 	r.arch, _ = r.m.Spec.Arch()
+	// A misnamed branch to tune is an error now, not after training.
+	for _, name := range o.TuneHead.Branches {
+		if _, err := branchParams(r.arch, "the model", name); err != nil {
+			return fmt.Errorf("config: tune_head: %w", err)
+		}
+	}
 	if len(o.Freeze) > 0 {
 		f, desc, err := freeze(r.m, r.arch, o.Freeze)
 		if err != nil {
@@ -598,6 +604,9 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: reload best model: %w", err)
 	}
+	if best, err = r.tuneHead(best); err != nil {
+		return nil, err
+	}
 	res.Model = best
 	res.Version, _ = best.Version()
 	res.Best, res.History = st.Best, st.History
@@ -649,11 +658,7 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 	m := EpochMetrics{Epoch: epoch, TrainLoss: trainLoss, TripletsPerSec: rate, Seconds: secs, ValRecall1: -1, SuiteMean: -1}
 	if r.suite != nil {
 		m.Suite = r.suite.Recall1(r.net, r.m.Normalization)
-		sum := 0.0
-		for _, v := range m.Suite {
-			sum += v
-		}
-		m.SuiteMean = sum / float64(len(m.Suite))
+		m.SuiteMean = meanOf(m.Suite)
 	}
 	val := r.src.val
 	paths := distinctPaths(val)

@@ -780,6 +780,19 @@ func TestTrainFreeze(t *testing.T) {
 	}
 }
 
+// testSuite writes a validation suite of two sets: the class folders under
+// root, each image against the others, and those under other queried
+// against root's. It returns the suite's path.
+func testSuite(t testing.TB, root, other string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "validation.yaml")
+	yaml := fmt.Sprintf("sets:\n  - name: leave one out\n    classes: %s\n  - name: queries\n    queries: %s\n    gallery: %s\n", root, other, root)
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestTrainValidationSuite checks that a run scores its validation suite
 // before training and after each epoch, keeps the epoch of the best mean,
 // and scores it as `deeprank eval` does: the kept model's Recall@1 on each
@@ -787,11 +800,7 @@ func TestTrainFreeze(t *testing.T) {
 func TestTrainValidationSuite(t *testing.T) {
 	root := mustClassImages(t, 3, 4)
 	other := mustClassImages(t, 3, 2)
-	suitePath := filepath.Join(t.TempDir(), "validation.yaml")
-	suiteYAML := fmt.Sprintf("sets:\n  - name: leave one out\n    classes: %s\n  - name: queries\n    queries: %s\n    gallery: %s\n", root, other, root)
-	if err := os.WriteFile(suitePath, []byte(suiteYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	suitePath := testSuite(t, root, other)
 	o := testOptions(t, root)
 	o.ValidationSuite = suitePath
 	o.SelectBy = "suite"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/deeprank/deeprank/imageio"
@@ -115,6 +116,11 @@ type Options struct {
 	// copies under the training augmentation, all changes at once; a suite
 	// measures what the model is for, one change at a time.
 	ValidationSuite string `json:"validation_suite"`
+	// TuneHead, when it lists scales, tunes the kept model once training
+	// ends: its head rows for TuneHead.Branches are multiplied by each
+	// scale in turn, ValidationSuite is scored at each, and the scale of
+	// the best mean is kept.
+	TuneHead TuneHead `json:"tune_head"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
 	RunDir string `json:"run_dir"`
 	// CheckpointEvery is the longest time between checkpoints.
@@ -138,6 +144,18 @@ type InitBranch struct {
 	Model  string `json:"model"`
 	// From is the file's branch; empty means the one named Branch.
 	From string `json:"from"`
+}
+
+// TuneHead names branches whose share of the embedding is chosen after
+// training, on the validation suite. A branch trained beside frozen ones
+// (Freeze) grows head rows of the size that its training data rewards,
+// which need not be the size that the suite's tasks do; scaling them down
+// gives the frozen branches more say in every distance.
+type TuneHead struct {
+	Branches []string `json:"branches"`
+	// Scales are the factors tried, in order; the first of the best means
+	// wins. List 1 to keep the rows as trained among the choices.
+	Scales []float64 `json:"scales"`
 }
 
 // Distill names a teacher model and the weight of the pull towards it.
@@ -285,6 +303,7 @@ func Default() Options {
 		Normalization: model.UnitNormalization(),
 		InitBranches:  []InitBranch{},
 		Freeze:        []string{},
+		TuneHead:      TuneHead{Branches: []string{}, Scales: []float64{}},
 		Data: Data{
 			ValFraction:    0.2,
 			SplitBy:        "path",
@@ -411,6 +430,19 @@ func (o Options) Validate() error {
 	}
 	if err := validateAugment("augment", o.Augment); err != nil {
 		return err
+	}
+	switch t := o.TuneHead; {
+	case len(t.Scales) > 0 && o.ValidationSuite == "":
+		return bad("tune_head.scales", "needs validation_suite: the suite whose mean Recall@1 chooses the scale")
+	case len(t.Scales) > 0 && len(t.Branches) == 0:
+		return bad("tune_head.branches", "is empty: name the branches whose head rows the scales multiply")
+	case len(t.Branches) > 0 && len(t.Scales) == 0:
+		return bad("tune_head.scales", "is empty: list the factors to try for %s, e.g. [0.5, 0.75, 1]", strings.Join(t.Branches, ", "))
+	}
+	for i, s := range o.TuneHead.Scales {
+		if !(s > 0 && s <= 10) {
+			return bad(fmt.Sprintf("tune_head.scales[%d]", i), "%g is outside (0, 10]", s)
+		}
 	}
 	for i, ib := range o.InitBranches {
 		switch {

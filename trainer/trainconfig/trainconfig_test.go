@@ -49,6 +49,15 @@ func TestValidate(t *testing.T) {
 		{"init model and branches", func(o *Options) {
 			o.InitModel, o.InitBranches = "a.drk", []InitBranch{{Branch: "convnet", Model: "a.drk"}}
 		}, "config: init_branches: set init_model"},
+		{"tune head", func(o *Options) {
+			o.ValidationSuite, o.TuneHead = "v.yaml", TuneHead{Branches: []string{"pooled1"}, Scales: []float64{0.5, 1}}
+		}, ""},
+		{"tune head without a suite", func(o *Options) { o.TuneHead = TuneHead{Branches: []string{"pooled1"}, Scales: []float64{1}} }, "config: tune_head.scales: needs validation_suite"},
+		{"tune head without branches", func(o *Options) { o.ValidationSuite, o.TuneHead.Scales = "v.yaml", []float64{1} }, "config: tune_head.branches: is empty"},
+		{"tune head without scales", func(o *Options) { o.TuneHead.Branches = []string{"pooled1", "color"} }, "config: tune_head.scales: is empty: list the factors to try for pooled1, color"},
+		{"tune head scale", func(o *Options) {
+			o.ValidationSuite, o.TuneHead = "v.yaml", TuneHead{Branches: []string{"pooled1"}, Scales: []float64{1, 0}}
+		}, "config: tune_head.scales[1]: 0 is outside (0, 10]"},
 		{"distill", func(o *Options) { o.Distill = Distill{Model: "teacher.drk", Weight: 1} }, ""},
 		{"distill without a teacher", func(o *Options) { o.Distill.Weight = 1 }, "config: distill.model: a distill.weight of 1 needs the teacher's model file"},
 		{"teacher without a weight", func(o *Options) { o.Distill.Model = "teacher.drk" }, "config: distill.weight: is 0, so the teacher teacher.drk would be ignored"},
