@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/deeprank/deeprank/internal/cputime"
@@ -12,9 +13,10 @@ import (
 // worker and on GOMAXPROCS: net=spec is DefaultSpec with Initialize(1)'s
 // weights (what the trainer starts from), net=shipped the shipped default
 // model (models/default/model.drk, what scripts/bench-peers.sh runs),
-// whose shallow branches differ. images/cpu-s is per second of CPU the
-// process used, steadier than images/s on a machine shared with other
-// jobs.
+// whose shallow branches differ, and net=candidate the model file named by
+// DEEPRANK_BENCH_MODEL, when set: a candidate for the default timed beside
+// it in one run. images/cpu-s is per second of CPU the process used,
+// steadier than images/s on a machine shared with other jobs.
 func BenchmarkNetForward(b *testing.B) {
 	const batch = 32
 	spec, err := New(DefaultSpec(), UnitNormalization())
@@ -30,6 +32,16 @@ func BenchmarkNetForward(b *testing.B) {
 		name string
 		m    *Model
 	}{{"spec", spec}, {"shipped", shipped}}
+	if path := os.Getenv("DEEPRANK_BENCH_MODEL"); path != "" {
+		candidate, err := Load(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		models = append(models, struct {
+			name string
+			m    *Model
+		}{"candidate", candidate})
+	}
 	for _, mod := range models {
 		m := mod.m
 		rng := rand.New(rand.NewPCG(1, 1))
