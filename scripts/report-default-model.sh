@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
 # Each stage's curves and log.
-for n in 1 2 3; do
+for n in 1 2 3 6a 6b; do
   [ -f runs/default-stage$n/metrics.csv ] || continue
   cp runs/default-stage$n/metrics.csv models/default/metrics-stage$n.csv
   cp runs/default-stage$n/curves.png models/default/curves-stage$n.png
@@ -21,29 +21,36 @@ version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 
 $version
 
-Made by deeprank's own trainer in three stages: [stage1.yaml](stage1.yaml)
-from random weights, then [stage2.yaml](stage2.yaml) and
-[stage3.yaml](stage3.yaml), each from the result of the one before
-(scripts/train-default-model.sh runs them):
+Made by deeprank's own trainer in five stages (scripts/train-default-model.sh
+runs them): [stage1.yaml](stage1.yaml) from random weights, then
+[stage2.yaml](stage2.yaml) and [stage3.yaml](stage3.yaml), each from the
+result of the one before; [stage6a.yaml](stage6a.yaml), a second compact
+backbone trained alone from random weights; and [stage6b.yaml](stage6b.yaml),
+stage 3's model frozen beside stage 6a's convolutions as a pooled branch,
+whose share of the head is then tuned on the validation suite
+(stage4.yaml and stage5.yaml record runs that were not adopted):
 
     scripts/fetch-default-data.sh
+    scripts/fetch-corpus.sh
     scripts/train-default-model.sh
 
 Training data: the emoji of 80% of Unicode codes drawn by Google and by
-Twitter (the same code in two styles is a positive pair), and 80% of the
+Twitter (the same code in two styles is a positive pair), 80% of the
 landscape photos of Debian's endless-sky-data with their 2x versions (a
 photo against itself under crop, rotation, downscaling, colour and JPEG
-changes: copy detection). Held out, and never seen in training: the emoji of
-a fixed 20% of codes and a fixed 20% of photos, chosen by a SHA-256 hash of
-the code or photo name. Also never seen in training, and from other
-sources than the training photos: 24 wallpapers of two other Debian
-packages (mate-backgrounds' nature photos, ukui-wallpapers), a check of how
-the model does on photos unlike its training photos. Each stage's curves
-are in metrics-stageN.csv and curves-stageN.png, and its log in stageN.log
-(N = 1, 2, 3); stage 3's, which made this model, are
-[metrics-stage3.csv](metrics-stage3.csv), below.
+changes: copy detection), and, from stage 6a on, the training sources of
+the corpus of many kinds ([CORPUS.md](CORPUS.md): 28,812 images, each its
+own class under the copy edits). Held out, and never seen in training: the
+emoji of a fixed 20% of codes and a fixed 20% of photos, chosen by a
+SHA-256 hash of the code or photo name; the corpus's held-out sources,
+whole; and 24 wallpapers of two other Debian packages (mate-backgrounds'
+nature photos, ukui-wallpapers), a check of how the model does on photos
+unlike its training photos. Each stage's curves are in metrics-stageN.csv
+and curves-stageN.png, and its log in stageN.log (N = 1, 2, 3, 6a, 6b);
+stage 6b's, which made this model, are
+[metrics-stage6b.csv](metrics-stage6b.csv), below.
 
-![training curves of stage 3](curves-stage3.png)
+![training curves of stage 6b](curves-stage6b.png)
 
 Every table below comes from one run of:
 
@@ -69,6 +76,8 @@ HEAD
 - Photos: Debian endless-sky-data 0.9.8 `images/land` (public domain from
   morguefile.com; some CC-BY-SA-3.0/4.0 by the photographers the package's
   copyright file names) and endless-sky-high-dpi.
+- The corpus of many kinds: each source's package, version and licence
+  are in [CORPUS.md](CORPUS.md).
 - Unseen-source photos (evaluation only): Debian mate-backgrounds 1.26.0
   `backgrounds/mate/nature` (GPL-2+, by the photographers its copyright
   file names) and ukui-wallpapers 20.04.3 (CC-BY-SA-3.0, Ubuntu Kylin

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in three stages, each started from
-# the one before (models/default/stageN.yaml, run folder runs/default-stageN):
-#   stage 1  32 epochs from random weights, on emoji vendor pairs and photos
-#   stage 2   8 epochs, a warm restart at a third of the rate
-#   stage 3   8 epochs, another warm restart with stronger crops; its model
-#            is copied to models/default/model.drk
-# stage4.yaml is the record of a general-model run that was not adopted
-# (RUN-NOTES.md): the recipe does not run it.
+# Trains the default model from scratch, in five stages, each started from
+# what the ones before made (models/default/stageN.yaml, run folder
+# runs/default-stageN):
+#   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
+#   stage 2    8 epochs, a warm restart at a third of the rate
+#   stage 3    8 epochs, another warm restart with stronger crops
+#   stage 6a  12 epochs: a compact backbone alone, from random weights, on
+#             the corpus's images as instances, the emoji pairs and photos
+#   stage 6b   8 epochs: stage 3's model frozen beside stage 6a's
+#             convolutions as a pooled branch; its new branch's share of
+#             the head tuned on the validation suite (tune_head). Its model
+#             is copied to models/default/model.drk
+# Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
+# replaced, so today they make a stage 3 of another version; to make the
+# committed model from the stage 3 it was made from (the previous default):
+#   git show 5c918ca:models/default/model.drk > runs/default-stage3/model.drk
+#   touch runs/default-stage1/stage.done runs/default-stage2/stage.done runs/default-stage3/stage.done
+# (mkdir -p those folders first.)
+# stage4.yaml and stage5.yaml are the records of general-model runs that
+# were not adopted (RUN-NOTES.md): the recipe does not run them.
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
-# the default model was. Needs the data of scripts/fetch-default-data.sh.
+# the default model was. Needs the data of scripts/fetch-default-data.sh
+# and scripts/fetch-corpus.sh.
 # Each stage's log goes to its run folder (train.log). Arguments go to every `deeprank train` run: after an
 # interruption run it again with --resume (or --restart to start the
 # unfinished stage over; without either, train refuses to overwrite its
@@ -19,11 +32,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3; do
+for n in 1 2 3 6a 6b; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage3/model.drk models/default/model.drk
+cp runs/default-stage6b/model.drk models/default/model.drk
