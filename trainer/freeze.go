@@ -28,10 +28,8 @@ type frozenSpan struct {
 // of the head's first dense layer. It returns what it froze, as a log
 // line, or an error naming a branch a lacks.
 func freeze(m *model.Model, a model.Arch, branches []string) (*frozen, string, error) {
-	for _, name := range branches {
-		if _, err := branchParams(a, "the model", name); err != nil {
-			return nil, "", fmt.Errorf("config: freeze: %w", err)
-		}
+	if err := checkBranches(a, "freeze", branches); err != nil {
+		return nil, "", err
 	}
 	f := &frozen{}
 	keep := func(w []float32, lo, hi int) {

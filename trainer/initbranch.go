@@ -99,3 +99,14 @@ func branchParams(a model.Arch, whose, name string) ([]model.Param, error) {
 	}
 	return nil, fmt.Errorf("%s has no branch %q; its branches are %s", whose, name, strings.Join(names, ", "))
 }
+
+// checkBranches fails, naming the config key and a's branches, when names
+// holds a branch that a lacks.
+func checkBranches(a model.Arch, key string, names []string) error {
+	for _, name := range names {
+		if _, err := branchParams(a, "the model", name); err != nil {
+			return fmt.Errorf("config: %s: %w", key, err)
+		}
+	}
+	return nil
+}

@@ -256,10 +256,8 @@ func (r *run) setupModel(resume bool) error {
 	}
 	r.arch, _ = r.m.Spec.Arch()
 	// A misnamed branch to tune is an error now, not after training.
-	for _, name := range o.TuneHead.Branches {
-		if _, err := branchParams(r.arch, "the model", name); err != nil {
-			return fmt.Errorf("config: tune_head: %w", err)
-		}
+	if err := checkBranches(r.arch, "tune_head", o.TuneHead.Branches); err != nil {
+		return err
 	}
 	if len(o.Freeze) > 0 {
 		f, desc, err := freeze(r.m, r.arch, o.Freeze)
