@@ -221,15 +221,23 @@ func walkImages(root, dir string, add func(rel string)) error {
 // a split independent of one made before (a validation set carved from data
 // that was itself split by hash).
 func (ds *Labelled) Split(frac float64, byClass bool, salt string) (train, held *Labelled) {
-	train = &Labelled{Root: ds.Root, Classes: ds.Classes}
-	held = &Labelled{Root: ds.Root, Classes: ds.Classes}
-	for i, p := range ds.Paths {
-		key := p
+	return ds.splitWhere(func(i int) bool {
+		key := ds.Paths[i]
 		if byClass {
 			key = ds.Classes[ds.Labels[i]]
 		}
+		return HeldOut(salt, key, frac)
+	})
+}
+
+// splitWhere divides the set in two: the images heldOut reports go to the
+// second.
+func (ds *Labelled) splitWhere(heldOut func(i int) bool) (train, held *Labelled) {
+	train = &Labelled{Root: ds.Root, Classes: ds.Classes}
+	held = &Labelled{Root: ds.Root, Classes: ds.Classes}
+	for i, p := range ds.Paths {
 		dst := train
-		if HeldOut(salt, key, frac) {
+		if heldOut(i) {
 			dst = held
 		}
 		dst.Paths = append(dst.Paths, p)

@@ -30,9 +30,21 @@ copy_eval() {
   go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/val.tmp" -validation -originals 400
   mv "$out/val.tmp" "$out/val"
 }
+# frames_val writes OUT/groups.tsv, the animations of the training sources
+# whose files are frames (NAME-N.png; internal/tools/mkgroups), for
+# data.mix groups, and OUT/val-frames, the animation-frame validation set of
+# the groups a trainer holds out whole (validation.yaml).
+frames_val() {
+  [ -d "$out/val-frames" ] && return
+  go run ./internal/tools/mkgroups -corpus "$out" -source rendered/wesnoth-units
+  rm -rf "$out/val-frames.tmp"
+  go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/val-frames.tmp" -validation-frames
+  mv "$out/val-frames.tmp" "$out/val-frames"
+}
 if [ -f "$out/SOURCES.tsv" ]; then
   echo "fetch-corpus: $out already there"
   copy_eval
+  frames_val
   exit 0
 fi
 # rsvg-convert rasterises the SVG sources; corpus-building only.
@@ -110,3 +122,4 @@ cp -r "$dl/licences" "$out.tmp/licences"
 echo "fetch-corpus: $(du -sh "$out.tmp" | cut -f1) in $(( $(date +%s) - start )) s"
 rm -rf "$out" && mv "$out.tmp" "$out"
 copy_eval
+frames_val

@@ -96,6 +96,21 @@ func newSource(o trainconfig.Options) (*source, error) {
 		if err != nil {
 			return nil, err
 		}
+		split := func() (*dataset.Labelled, *dataset.Labelled) {
+			return all.Split(d.ValFraction, d.SplitBy == "class", dataset.ValidationSalt)
+		}
+		if part.Groups != "" {
+			groups, err := dataset.ReadGroups(joinRoot(d.Root, part.Groups))
+			if err != nil {
+				return nil, err
+			}
+			if all, err = all.Group(groups); err != nil {
+				return nil, fmt.Errorf("data: %s: %w", part.Groups, err)
+			}
+			split = func() (*dataset.Labelled, *dataset.Labelled) {
+				return all.SplitGrouped(d.ValFraction, dataset.ValidationSalt)
+			}
+		}
 		// Paths and labels relative to the common root and unique across
 		// the parts.
 		absRoot, err1 := filepath.Abs(rootOrDot(d.Root))
@@ -104,7 +119,7 @@ func newSource(o trainconfig.Options) (*source, error) {
 		if err = errors.Join(err1, err2, err); err != nil {
 			return nil, fmt.Errorf("data: %s: %w", dir, err)
 		}
-		train, h := all.Split(d.ValFraction, d.SplitBy == "class", dataset.ValidationSalt)
+		train, h := split()
 		offset := len(s.classes)
 		if part.Augment != nil && s.augments == nil {
 			s.augments = map[string]*imageio.Augment{}

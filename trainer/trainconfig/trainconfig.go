@@ -284,6 +284,13 @@ type ClassSource struct {
 	// data.self_positives). Held-out Recall@1 then becomes copy
 	// detection: each held-out image, augmented, ranked against them all.
 	Instances bool `json:"instances"`
+	// Groups, with Instances, names a file (under data.root) of images
+	// that show one object, PATH<TAB>GROUP with PATH under Classes: the
+	// frames of one animation, say. The images of a group are one class,
+	// each other's positives, which teaches a change of viewpoint. Whole
+	// groups are held out, by a hash of "group:" + GROUP, and so is any
+	// image whose path the instances' hash holds out (dataset.SplitGrouped).
+	Groups string `json:"groups"`
 	// Augment, when set, replaces train.augment for this folder's images,
 	// in training batches and in their held-out copies: e.g. copy
 	// augmentations (greyscale, strong crops) for instances, and milder
@@ -458,6 +465,9 @@ func (o Options) Validate() error {
 		}
 		if m.Instances && !o.Data.SelfPositives {
 			return bad(fmt.Sprintf("data.mix[%d].instances", i), "every image is its own class, so it needs data.self_positives: true")
+		}
+		if m.Groups != "" && !m.Instances {
+			return bad(fmt.Sprintf("data.mix[%d].groups", i), "groups join instances into classes, so it needs instances: true (class folders are groups already)")
 		}
 		if m.Augment != nil {
 			if err := validateAugment(fmt.Sprintf("data.mix[%d].augment", i), *m.Augment); err != nil {

@@ -83,6 +83,14 @@ func TestValidate(t *testing.T) {
 			o.Data.Classes, o.Data.SelfPositives = "", true
 			o.Data.Mix = []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true}}
 		}, ""},
+		{"groups", func(o *Options) {
+			o.Data.Classes, o.Data.SelfPositives = "", true
+			o.Data.Mix = []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true, Groups: "groups.tsv"}}
+		}, ""},
+		{"groups without instances", func(o *Options) {
+			o.Data.Classes = ""
+			o.Data.Mix = []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Groups: "groups.tsv"}}
+		}, "config: data.mix[0].groups: groups join instances into classes, so it needs instances: true"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

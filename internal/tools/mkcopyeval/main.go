@@ -23,6 +23,15 @@
 //
 //	OUT/queries/KEY/f0.png, OUT/gallery/KEY/f{2,4,6}.png
 //
+// With -validation-frames it lays out the same kind of set from the
+// animations of the training sources (CORPUS/groups.tsv, of
+// internal/tools/mkgroups) that a trainer with data.val_fraction 0.1 holds
+// out whole (dataset.SplitGrouped): the frame whose path sorts first
+// queries, the other frames are its gallery, beside those of every other
+// held-out animation:
+//
+//	OUT/queries/KEY/f0.EXT, OUT/gallery/KEY/fI.EXT   KEY: the group, with _ for /
+//
 // The transforms are the copies users make, each at one fixed strength:
 // crop (70% of each side, at a random place), flip (horizontal mirror),
 // grey, rotate (10 degrees, corners filled from the nearest edge), jpeg
@@ -88,6 +97,7 @@ func main() {
 	n := flag.Int("originals", 200, "originals per source that get copies")
 	validation := flag.Bool("validation", false, "lay out the validation set of the training sources instead")
 	frames := flag.String("frames", "", "lay out the animation-frame set of this held-out source (KIND/SOURCE) instead")
+	valFrames := flag.Bool("validation-frames", false, "lay out the animation-frame set of the training sources' held-out groups instead")
 	var sources []string
 	flag.Func("source", "a held-out source as KIND/SOURCE (repeatable)", func(s string) error {
 		sources = append(sources, s)
@@ -96,6 +106,13 @@ func main() {
 	flag.Parse()
 	if *frames != "" && *out != "" {
 		if err := writeFrames(filepath.Join(*corpus, "heldout", *frames), *out); err != nil {
+			fmt.Fprintln(os.Stderr, "mkcopyeval:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *valFrames && *out != "" {
+		if err := writeValidationFrames(*corpus, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "mkcopyeval:", err)
 			os.Exit(1)
 		}
@@ -225,6 +242,42 @@ func writeValidation(train, out string, n int) error {
 		}
 	}
 	return writeSet(train, names, out, n)
+}
+
+// writeValidationFrames lays out the animation-frame set of the groups of
+// corpus/groups.tsv that the trainer holds out whole.
+func writeValidationFrames(corpus, out string) error {
+	groups, err := dataset.ReadGroups(filepath.Join(corpus, "groups.tsv"))
+	if err != nil {
+		return err
+	}
+	frames := map[string][]string{}
+	for path, g := range groups {
+		if dataset.HeldOut(dataset.ValidationSalt, "group:"+g, valFraction) {
+			frames[g] = append(frames[g], path)
+		}
+	}
+	if len(frames) < 2 {
+		return fmt.Errorf("%d of the %s groups are held out, too few for a set", len(frames), filepath.Join(corpus, "groups.tsv"))
+	}
+	gallery := 0
+	for g, paths := range frames {
+		slices.Sort(paths)
+		key := strings.ReplaceAll(g, "/", "_")
+		for i, p := range paths {
+			dst := filepath.Join(out, "gallery", key, fmt.Sprintf("f%d%s", i, filepath.Ext(p)))
+			if i == 0 {
+				dst = filepath.Join(out, "queries", key, "f0"+filepath.Ext(p))
+			} else {
+				gallery++
+			}
+			if err := layout.Link(filepath.Join(corpus, "train", p), dst); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Printf("%s: %d animations, first frame against the %d others\n", out, len(frames), gallery)
+	return nil
 }
 
 // writeSource lays out one source's gallery and the copies of n originals.

@@ -43,6 +43,24 @@ func writeImages(t *testing.T, dir string, n int) {
 	}
 }
 
+// filesUnder lists the files under dir, as slash paths relative to it, in
+// lexical order.
+func filesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
 func decode(t *testing.T, path string) image.Image {
 	t.Helper()
 	img, err := imageio.DecodeFile(path, nil)
@@ -172,14 +190,7 @@ func TestWriteFrames(t *testing.T) {
 	if err := writeFrames(dir, out); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(out, p)
-			got = append(got, filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	got := filesUnder(t, out)
 	want := []string{"gallery/jump/f2.png", "gallery/jump/f6.png", "gallery/walk/f2.png", "gallery/walk/f4.png", "gallery/walk/f6.png",
 		"queries/jump/f0.png", "queries/walk/f0.png"}
 	if !slices.Equal(got, want) {
@@ -187,5 +198,40 @@ func TestWriteFrames(t *testing.T) {
 	}
 	if b := decode(t, filepath.Join(out, "gallery/walk/f4.png")).Bounds(); b.Dx() != 8 || b.Dy() != 8 {
 		t.Errorf("a frame is %v, want 8x8", b)
+	}
+}
+
+// TestWriteValidationFrames lays out the groups the trainer holds out
+// whole, and no other.
+func TestWriteValidationFrames(t *testing.T) {
+	corpus := t.TempDir()
+	var groups strings.Builder
+	var want []string
+	for i := range 60 {
+		g := "u/anim" + string(rune('A'+i%26)) + strings.Repeat("x", i/26)
+		dir := filepath.Join(corpus, "train", "rendered", g)
+		writeImages(t, dir, 3)
+		for _, f := range []string{"a", "b", "c"} {
+			groups.WriteString("rendered/" + g + "/" + f + ".png\t" + g + "\n")
+		}
+		if dataset.HeldOut(dataset.ValidationSalt, "group:"+g, valFraction) {
+			key := strings.ReplaceAll(g, "/", "_")
+			want = append(want, "gallery/"+key+"/f1.png", "gallery/"+key+"/f2.png", "queries/"+key+"/f0.png")
+		}
+	}
+	if len(want) < 6 {
+		t.Fatalf("only %d of 60 groups held out: make more", len(want)/3)
+	}
+	if err := os.WriteFile(filepath.Join(corpus, "groups.tsv"), []byte(groups.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "frames")
+	if err := writeValidationFrames(corpus, out); err != nil {
+		t.Fatal(err)
+	}
+	got := filesUnder(t, out)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v", got, want)
 	}
 }
