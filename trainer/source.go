@@ -146,7 +146,10 @@ func newSource(o trainconfig.Options) (*source, error) {
 		held.Paths = append(held.Paths, h.Paths...)
 		held.Labels = append(held.Labels, h.Labels...)
 		kind := "classes"
-		if part.Instances {
+		switch {
+		case part.Groups != "":
+			kind = fmt.Sprintf("classes (instances, and groups of %s)", part.Groups)
+		case part.Instances:
 			kind = "instances"
 		}
 		descs = append(descs, fmt.Sprintf("%s: %d %s, %d training images, %d held out", dir, len(all.Classes), kind, len(train.Paths), len(h.Paths)))
