@@ -280,6 +280,13 @@ func (ds *Labelled) ByClass() [][]int {
 // (training augments the two copies differently, which teaches invariance to
 // the augmentations, as for copy detection).
 func (ds *Labelled) SampleTriplets(pos, neg int, selfPositive bool, rng *rand.Rand) []Triplet {
+	return ds.SampleTripletsEach(func(int) int { return pos }, neg, selfPositive, rng)
+}
+
+// SampleTripletsEach is SampleTriplets with pos(i) positives for image i:
+// some images weighted up against the others of the set, which stay their
+// negatives.
+func (ds *Labelled) SampleTripletsEach(pos func(i int) int, neg int, selfPositive bool, rng *rand.Rand) []Triplet {
 	groups := ds.ByClass()
 	var ts []Triplet
 	nonEmpty := 0
@@ -296,7 +303,7 @@ func (ds *Labelled) SampleTriplets(pos, neg int, selfPositive bool, rng *rand.Ra
 		if len(same) < 2 && !selfPositive {
 			continue
 		}
-		for range pos {
+		for range pos(i) {
 			j := i
 			for len(same) > 1 && j == i {
 				j = same[rng.IntN(len(same))]

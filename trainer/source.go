@@ -40,6 +40,26 @@ type source struct {
 type trainPart struct {
 	set                  *dataset.Labelled
 	positives, negatives int
+	// groupPositives replaces positives for images that share their
+	// class (data.mix groups); 0 for none.
+	groupPositives int
+}
+
+// sample draws the part's triplets of an epoch.
+func (p trainPart) sample(selfPositives bool, rng *rand.Rand) []dataset.Triplet {
+	if p.groupPositives == 0 {
+		return p.set.SampleTriplets(p.positives, p.negatives, selfPositives, rng)
+	}
+	size := make([]int, len(p.set.Classes))
+	for _, l := range p.set.Labels {
+		size[l]++
+	}
+	return p.set.SampleTripletsEach(func(i int) int {
+		if size[p.set.Labels[i]] > 1 {
+			return p.groupPositives
+		}
+		return p.positives
+	}, p.negatives, selfPositives, rng)
 }
 
 // maxRetrieval caps the held-out images ranked every epoch (the cost grows
@@ -142,7 +162,7 @@ func newSource(o trainconfig.Options) (*source, error) {
 		if len(train.SampleTriplets(1, 1, d.SelfPositives, rand.New(rand.NewPCG(1, 1)))) == 0 {
 			return nil, fmt.Errorf("data: %s has too few training images per class (set data.self_positives for one image per class)", dir)
 		}
-		s.parts = append(s.parts, trainPart{train, part.Positives, part.Negatives})
+		s.parts = append(s.parts, trainPart{train, part.Positives, part.Negatives, part.GroupPositives})
 		held.Paths = append(held.Paths, h.Paths...)
 		held.Labels = append(held.Labels, h.Labels...)
 		kind := "classes"
@@ -227,7 +247,7 @@ func (s *source) epochTriplets(o trainconfig.Options, epoch int) []dataset.Tripl
 	rng := rand.New(rand.NewPCG(seedFor(o.Seed, epoch), 0xe90c))
 	ts := slices.Clone(s.fixed)
 	for _, p := range s.parts {
-		ts = append(ts, p.set.SampleTriplets(p.positives, p.negatives, o.Data.SelfPositives, rng)...)
+		ts = append(ts, p.sample(o.Data.SelfPositives, rng)...)
 	}
 	rng.Shuffle(len(ts), func(i, j int) { ts[i], ts[j] = ts[j], ts[i] })
 	return ts

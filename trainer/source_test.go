@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -58,6 +59,33 @@ func TestSourceGroups(t *testing.T) {
 	check(held, false)
 	if len(trainedOn) == 5 || len(trainedOn) == 0 {
 		t.Errorf("%d of 5 groups trained on; want some held out whole, some not", len(trainedOn))
+	}
+
+	// group_positives weights the grouped images up: 3 triplets each
+	// (one negative per positive), against 2 for the others.
+	src.parts[0].groupPositives = 3
+	perQuery := map[string]int{}
+	for _, tr := range src.parts[0].sample(true, rand.New(rand.NewPCG(1, 2))) {
+		perQuery[tr.Query]++
+	}
+	classSize := map[int]int{}
+	weighted := 0
+	for _, l := range train.Labels {
+		classSize[l]++
+	}
+	for i, p := range train.Paths {
+		want := 2
+		if classSize[train.Labels[i]] > 1 {
+			want = 3
+			weighted++
+		}
+		if perQuery[p] != want {
+			t.Errorf("%s queries %d triplets, want %d", p, perQuery[p], want)
+		}
+	}
+
+	if weighted == 0 {
+		t.Error("no training image shares its group with another: nothing was weighted up")
 	}
 
 	o.Data.Mix[0].Groups = filepath.Join(t.TempDir(), "missing.tsv")

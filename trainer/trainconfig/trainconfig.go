@@ -291,6 +291,9 @@ type ClassSource struct {
 	// groups are held out, by a hash of "group:" + GROUP, and so is any
 	// image whose path the instances' hash holds out (dataset.SplitGrouped).
 	Groups string `json:"groups"`
+	// GroupPositives, when above 0, replaces Positives for the images of
+	// a group: the groups weighted up against the instances.
+	GroupPositives int `json:"group_positives"`
 	// Augment, when set, replaces train.augment for this folder's images,
 	// in training batches and in their held-out copies: e.g. copy
 	// augmentations (greyscale, strong crops) for instances, and milder
@@ -468,6 +471,9 @@ func (o Options) Validate() error {
 		}
 		if m.Groups != "" && !m.Instances {
 			return bad(fmt.Sprintf("data.mix[%d].groups", i), "groups join instances into classes, so it needs instances: true (class folders are groups already)")
+		}
+		if m.GroupPositives < 0 || (m.GroupPositives > 0 && m.Groups == "") {
+			return bad(fmt.Sprintf("data.mix[%d].group_positives", i), "%d: give 0 (positives) or a count above 0 with groups", m.GroupPositives)
 		}
 		if m.Augment != nil {
 			if err := validateAugment(fmt.Sprintf("data.mix[%d].augment", i), *m.Augment); err != nil {

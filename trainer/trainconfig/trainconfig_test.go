@@ -87,6 +87,10 @@ func TestValidate(t *testing.T) {
 			o.Data.Classes, o.Data.SelfPositives = "", true
 			o.Data.Mix = []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true, Groups: "groups.tsv"}}
 		}, ""},
+		{"group positives without groups", func(o *Options) {
+			o.Data.Classes, o.Data.SelfPositives = "", true
+			o.Data.Mix = []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Instances: true, GroupPositives: 4}}
+		}, "config: data.mix[0].group_positives: 4: give 0 (positives) or a count above 0 with groups"},
 		{"groups without instances", func(o *Options) {
 			o.Data.Classes = ""
 			o.Data.Mix = []ClassSource{{Classes: "c", Positives: 1, Negatives: 1, Groups: "groups.tsv"}}
