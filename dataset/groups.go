@@ -85,8 +85,8 @@ func (ds *Labelled) Group(groups map[string]string) (*Labelled, error) {
 }
 
 // SplitGrouped divides instances made by Group as Split does by class,
-// with one more rule: an image is held out when its group's name falls in
-// frac, or its own path does. Whole groups are held out, and the images
+// with one more rule: an image is held out when the hash of its class name
+// ("group:" + its group's) falls in frac, or that of its own path does. Whole groups are held out, and the images
 // held out by path are the same as without groups, so sets rebuilt with
 // HeldOut on paths alone (copy-detection validation) stay unseen.
 func (ds *Labelled) SplitGrouped(frac float64, salt string) (train, held *Labelled) {
