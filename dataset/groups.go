@@ -49,8 +49,12 @@ func parseGroups(r io.Reader) (map[string]string, error) {
 	return groups, nil
 }
 
+// GroupClass is the class name Group gives the images of group, and so
+// the key SplitGrouped hashes to hold the group out.
+func GroupClass(group string) string { return "group:" + group }
+
 // Group returns the instances ds (ScanInstances) with the images groups
-// lists by path made one class per group, named "group:" + its name; the
+// lists by path made one class per group, named GroupClass(group); the
 // other images stay their own classes. A listed path that ds lacks is an
 // error: the file was made for another corpus.
 func (ds *Labelled) Group(groups map[string]string) (*Labelled, error) {
@@ -60,7 +64,7 @@ func (ds *Labelled) Group(groups map[string]string) (*Labelled, error) {
 	for i, p := range ds.Paths {
 		name := p
 		if g, ok := groups[p]; ok {
-			name = "group:" + g
+			name = GroupClass(g)
 			found++
 		}
 		l, ok := label[name]
@@ -72,9 +76,13 @@ func (ds *Labelled) Group(groups map[string]string) (*Labelled, error) {
 		out.Labels[i] = l
 	}
 	if found != len(groups) {
+		have := make(map[string]bool, len(ds.Paths))
+		for _, p := range ds.Paths {
+			have[p] = true
+		}
 		var missing []string
 		for p := range groups {
-			if !slices.Contains(ds.Paths, p) {
+			if !have[p] {
 				missing = append(missing, p)
 			}
 		}
@@ -86,9 +94,10 @@ func (ds *Labelled) Group(groups map[string]string) (*Labelled, error) {
 
 // SplitGrouped divides instances made by Group as Split does by class,
 // with one more rule: an image is held out when the hash of its class name
-// ("group:" + its group's) falls in frac, or that of its own path does. Whole groups are held out, and the images
-// held out by path are the same as without groups, so sets rebuilt with
-// HeldOut on paths alone (copy-detection validation) stay unseen.
+// (GroupClass) falls in frac, or that of its own path does. Whole groups
+// are held out, and the images held out by path are the same as without
+// groups, so sets rebuilt with HeldOut on paths alone (copy-detection
+// validation) stay unseen.
 func (ds *Labelled) SplitGrouped(frac float64, salt string) (train, held *Labelled) {
 	return ds.splitWhere(func(i int) bool {
 		c := ds.Classes[ds.Labels[i]]

@@ -253,7 +253,7 @@ func writeValidationFrames(corpus, out string) error {
 	}
 	frames := map[string][]string{}
 	for path, g := range groups {
-		if dataset.HeldOut(dataset.ValidationSalt, "group:"+g, valFraction) {
+		if dataset.HeldOut(dataset.ValidationSalt, dataset.GroupClass(g), valFraction) {
 			frames[g] = append(frames[g], path)
 		}
 	}
