@@ -66,8 +66,9 @@ type Net struct {
 	spatial  []int    // how many of each branch's steps run image by image
 	width    int      // the branches' outputs, concatenated
 	head     []step
-	scratch  sync.Pool // of *scratch
-	batches  sync.Pool // of *batchScratch
+	views    []centerView // Spec.CenterViews, ready to resample
+	scratch  sync.Pool    // of *scratch
+	batches  sync.Pool    // of *batchScratch
 }
 
 // step is one operation of the compiled network: a layer, and for a
@@ -137,6 +138,8 @@ type batchScratch struct {
 	spatial [][]float32 // each branch's spatial output, image by image
 	concat  []float32   // the branches' outputs side by side
 	filters filterCache
+	views   []float32 // the images and their centre views, for Forward
+	viewEmb []float32 // their embeddings, before they are summed
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -169,7 +172,11 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 	if opts != nil && opts.Workers > 0 {
 		workers = opts.Workers
 	}
-	return newNet(a, m.Weights, workers), nil
+	n := newNet(a, m.Weights, workers)
+	for _, f := range m.Spec.CenterViews {
+		n.views = append(n.views, newCenterView(a.Input.H, f))
+	}
+	return n, nil
 }
 
 // newNet compiles an architecture whose weights are checked.
@@ -205,13 +212,47 @@ func (n *Net) InputShape() Shape { return n.arch.Input }
 
 // Forward embeds count images. x holds them normalised and laid out
 // (count, 3, size, size); the result is (count, Dim), each row of unit
-// length. It panics if len(x) does not match count.
+// length. With centre views (Spec.CenterViews), each row is the
+// normalised sum of the image's embedding and its views'. It panics if
+// len(x) does not match count.
 func (n *Net) Forward(x []float32, count int) []float32 {
 	in := n.arch.Input.Size()
 	if len(x) != count*in {
 		panic(fmt.Sprintf("model: Forward: %d values for %d images of %d", len(x), count, in))
 	}
 	out := make([]float32, count*n.Dim())
+	if len(n.views) == 0 {
+		n.forward(x, count, out)
+		return out
+	}
+	// The views go through the network as more images of one batch: the
+	// image first, then each view of it, block after block.
+	bs := n.batches.Get().(*batchScratch)
+	defer n.batches.Put(bs)
+	all := grow(&bs.views, (1+len(n.views))*count*in)
+	copy(all, x)
+	size := n.arch.Input.H
+	for vi, v := range n.views {
+		block := all[(1+vi)*count*in:]
+		for i := range count {
+			v.resample(x[i*in:(i+1)*in], block[i*in:(i+1)*in], size)
+		}
+	}
+	dim := n.Dim()
+	emb := grow(&bs.viewEmb, (1+len(n.views))*count*dim)
+	n.forward(all, (1+len(n.views))*count, emb)
+	copy(out, emb[:count*dim])
+	for vi := range n.views {
+		for i, e := range emb[(1+vi)*count*dim : (2+vi)*count*dim] {
+			out[i] += e
+		}
+	}
+	l2Normalize(out, dim)
+	return out
+}
+
+// forward is Forward without centre views, into out.
+func (n *Net) forward(x []float32, count int, out []float32) {
 	bs := n.batches.Get().(*batchScratch)
 	defer n.batches.Put(bs)
 	if len(bs.spatial) < len(n.branches) {
@@ -235,7 +276,7 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		}
 		n.dense(x, 0, count, bs, sc, out)
 		n.scratch.Put(sc)
-		return out
+		return
 	}
 	// Workers take the next image as they come free: a worker slowed by
 	// another job on its core does less of the batch, not holds up the
@@ -261,7 +302,6 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		defer n.scratch.Put(sc)
 		n.dense(x, lo, hi, bs, sc, out)
 	})
-	return out
 }
 
 // fanOut runs fn(0) to fn(k-1) at once, fn(0) on the calling goroutine,
@@ -772,6 +812,51 @@ func l2Normalize(v []float32, dim int) {
 		inv := 1 / float32(math.Sqrt(float64(ss+L2Epsilon)))
 		for i := range row {
 			row[i] *= inv
+		}
+	}
+}
+
+// centerView resamples the centre of an image, a fraction of each side,
+// to the whole input size (bilinear): for each row (and, the view being
+// square and centred, each column) of the view, the two rows of the
+// image it lies between and the weight of the second.
+type centerView struct {
+	lo, hi []int
+	w      []float32
+}
+
+// newCenterView plans the view of the centre fraction of a size x size
+// image.
+func newCenterView(size int, fraction float64) centerView {
+	v := centerView{lo: make([]int, size), hi: make([]int, size), w: make([]float32, size)}
+	side := fraction * float64(size)
+	origin := (float64(size) - side) / 2
+	for o := range size {
+		// Pixel centres: view pixel o covers the image's
+		// [origin + o*side/size, origin + (o+1)*side/size).
+		at := origin + (float64(o)+0.5)*side/float64(size) - 0.5
+		at = min(max(at, 0), float64(size-1))
+		lo := int(at)
+		v.lo[o], v.hi[o], v.w[o] = lo, min(lo+1, size-1), float32(at-float64(lo))
+	}
+	return v
+}
+
+// resample writes the view of src, a normalised (3, size, size) image, to
+// dst of the same shape.
+func (v centerView) resample(src, dst []float32, size int) {
+	plane := size * size
+	for c := range 3 {
+		in, out := src[c*plane:(c+1)*plane], dst[c*plane:(c+1)*plane]
+		for y := range size {
+			r0, r1, wy := in[v.lo[y]*size:], in[v.hi[y]*size:], v.w[y]
+			row := out[y*size : (y+1)*size]
+			for x := range row {
+				lo, hi, wx := v.lo[x], v.hi[x], v.w[x]
+				a := r0[lo] + wx*(r0[hi]-r0[lo])
+				b := r1[lo] + wx*(r1[hi]-r1[lo])
+				row[x] = a + wy*(b-a)
+			}
 		}
 	}
 }

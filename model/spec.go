@@ -55,7 +55,17 @@ type Spec struct {
 	// EmbeddingDim is the size of the final, L2-normalised embedding
 	// (reference 4096).
 	EmbeddingDim int `json:"embedding_dim"`
+	// CenterViews adds views of every image at inference: for each, the
+	// centre of the image, that fraction of each side, resampled to the
+	// input size. The embedding is the L2-normalised sum of the whole
+	// image's embedding and the views'. A cropped copy then meets a view
+	// that holds what it kept, and each view costs one more forward pass.
+	// Training sees the whole image only. None in the reference.
+	CenterViews []float64 `json:"center_views,omitempty"`
 }
+
+// maxCenterViews bounds Spec.CenterViews: each one is a forward pass.
+const maxCenterViews = 8
 
 // PooledBackbone is one of Spec.PooledBackbones: Stages conv+pool stages
 // whose channels start at Width and double per stage.
@@ -167,6 +177,14 @@ func (s Spec) Validate() error {
 	}
 	if s.ColorFeatures < 0 || s.ColorFeatures > 16384 {
 		return bad("color_features", "%d is outside 0..16384", s.ColorFeatures)
+	}
+	if len(s.CenterViews) > maxCenterViews {
+		return bad("center_views", "%d views, at most %d: each is one more forward pass", len(s.CenterViews), maxCenterViews)
+	}
+	for i, f := range s.CenterViews {
+		if !(f >= 0.25 && f < 1) {
+			return bad(fmt.Sprintf("center_views[%d]", i), "%g is outside [0.25, 1): a view is the fraction of each side it keeps, less than the whole image", f)
+		}
 	}
 	for i, b := range s.PooledBackbones {
 		if err := compact(fmt.Sprintf("pooled_backbones[%d].", i), b.Width, b.Stages); err != nil {

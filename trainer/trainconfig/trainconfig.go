@@ -121,6 +121,12 @@ type Options struct {
 	// scale in turn, ValidationSuite is scored at each, and the scale of
 	// the best mean is kept.
 	TuneHead TuneHead `json:"tune_head"`
+	// TuneViews, when it lists fractions, chooses the kept model's centre
+	// view once training (and TuneHead) ends: the model without views and
+	// with each fraction as its one view (model.Spec.CenterViews) are
+	// scored on ValidationSuite, and the best mean is kept. A view is
+	// free to train and costs a forward pass per image at inference.
+	TuneViews []float64 `json:"tune_views"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
 	RunDir string `json:"run_dir"`
 	// CheckpointEvery is the longest time between checkpoints.
@@ -308,12 +314,14 @@ type ClassSource struct {
 func Default() Options {
 	spec := model.DefaultSpec()
 	spec.PooledBackbones = []model.PooledBackbone{} // as a config file lists none
+	spec.CenterViews = []float64{}
 	return Options{
 		Model:         spec,
 		Normalization: model.UnitNormalization(),
 		InitBranches:  []InitBranch{},
 		Freeze:        []string{},
 		TuneHead:      TuneHead{Branches: []string{}, Scales: []float64{}},
+		TuneViews:     []float64{},
 		Data: Data{
 			ValFraction:    0.2,
 			SplitBy:        "path",
@@ -452,6 +460,14 @@ func (o Options) Validate() error {
 	for i, s := range o.TuneHead.Scales {
 		if !(s > 0 && s <= 10) {
 			return bad(fmt.Sprintf("tune_head.scales[%d]", i), "%g is outside (0, 10]", s)
+		}
+	}
+	if len(o.TuneViews) > 0 && o.ValidationSuite == "" {
+		return bad("tune_views", "needs validation_suite: the suite whose mean Recall@1 chooses the view")
+	}
+	for i, f := range o.TuneViews {
+		if !(f >= 0.25 && f < 1) {
+			return bad(fmt.Sprintf("tune_views[%d]", i), "%g is outside [0.25, 1): a view keeps that fraction of each side of the image, e.g. 0.85", f)
 		}
 	}
 	for i, ib := range o.InitBranches {

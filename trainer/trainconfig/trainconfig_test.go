@@ -58,6 +58,9 @@ func TestValidate(t *testing.T) {
 		{"tune head scale", func(o *Options) {
 			o.ValidationSuite, o.TuneHead = "v.yaml", TuneHead{Branches: []string{"pooled1"}, Scales: []float64{1, 0}}
 		}, "config: tune_head.scales[1]: 0 is outside (0, 10]"},
+		{"tune views without a suite", func(o *Options) { o.TuneViews = []float64{0.85} }, "config: tune_views: needs validation_suite"},
+		{"tune views of the whole image", func(o *Options) { o.ValidationSuite, o.TuneViews = "v.yaml", []float64{0.85, 1} }, "config: tune_views[1]: 1 is outside [0.25, 1)"},
+		{"tune views", func(o *Options) { o.ValidationSuite, o.TuneViews = "v.yaml", []float64{0.8, 0.85} }, ""},
 		{"distill", func(o *Options) { o.Distill = Distill{Model: "teacher.drk", Weight: 1} }, ""},
 		{"distill without a teacher", func(o *Options) { o.Distill.Weight = 1 }, "config: distill.model: a distill.weight of 1 needs the teacher's model file"},
 		{"teacher without a weight", func(o *Options) { o.Distill.Model = "teacher.drk" }, "config: distill.weight: is 0, so the teacher teacher.drk would be ignored"},

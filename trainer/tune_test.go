@@ -15,12 +15,13 @@ import (
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
-// TestTrainTuneHead trains a grown model twice, without and with tune_head:
-// the tuned model must be the untuned one with the new branch's head rows,
-// and only those, times the scale of the best logged suite mean; a resumed
-// run that has ended must not tune it again; and a misnamed branch must
-// stop the run before it trains.
-func TestTrainTuneHead(t *testing.T) {
+// TestTrainTune trains a grown model twice, without and with tune_head and
+// tune_views: the tuned model must be the untuned one with the new
+// branch's head rows, and only those, times the scale of the best logged
+// suite mean, and with the centre view of the best logged mean after
+// that; a resumed run that has ended must not tune it again; and a
+// misnamed branch must stop the run before it trains.
+func TestTrainTune(t *testing.T) {
 	root := mustClassImages(t, 3, 4)
 	o, _ := grownOptions(t, root)
 	o.ValidationSuite, o.SelectBy = testSuite(t, root, mustClassImages(t, 3, 2)), "suite"
@@ -30,6 +31,7 @@ func TestTrainTuneHead(t *testing.T) {
 	}
 
 	o.TuneHead = trainconfig.TuneHead{Branches: []string{"pooled1"}, Scales: []float64{0.25, 1, 3}}
+	o.TuneViews = []float64{0.5, 0.8}
 	dir := t.TempDir()
 	o.Output, o.RunDir = filepath.Join(dir, "model.drk"), filepath.Join(dir, "run")
 	var log bytes.Buffer
@@ -37,21 +39,16 @@ func TestTrainTuneHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logged := regexp.MustCompile(`tune_head: pooled1 rows x(\S+): validation suite mean recall@1 (\S+)\n`).FindAllStringSubmatch(log.String(), -1)
-	if len(logged) != 3 {
-		t.Fatalf("log has %d tune_head scores, want 3:\n%s", len(logged), log.String())
-	}
-	wantScale, bestMean := 0.0, -1.0
-	for _, l := range logged {
-		s, _ := strconv.ParseFloat(l[1], 64)
-		mean, _ := strconv.ParseFloat(l[2], 64)
-		if mean > bestMean {
-			wantScale, bestMean = s, mean
-		}
-	}
 	scale := tuned.Model.Provenance.Metrics[tunedScaleMetric]
-	if scale != wantScale {
-		t.Errorf("kept scale %g, but %g has the first best mean:\n%s", scale, wantScale, log.String())
+	if want := bestLogged(t, log.String(), `tune_head: pooled1 rows x(\S+)`, 3); scale != want {
+		t.Errorf("kept scale %g, but %g has the first best mean:\n%s", scale, want, log.String())
+	}
+	view := tuned.Model.Provenance.Metrics[tunedViewMetric]
+	if want := bestLogged(t, log.String(), `tune_views: (?:centre view (\S+)|no centre view)`, 3); view != want {
+		t.Errorf("kept centre view %g, but %g has the first best mean:\n%s", view, want, log.String())
+	}
+	if views := tuned.Model.Spec.CenterViews; view == 0 && len(views) != 0 || view != 0 && !slices.Equal(views, []float64{view}) {
+		t.Errorf("the tuned model's centre views are %v, want the kept %g", views, view)
 	}
 
 	a, err := tuned.Model.Spec.Arch()
@@ -90,7 +87,7 @@ func TestTrainTuneHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Version != tuned.Version || !strings.Contains(log.String(), "already tuned") {
+	if again.Version != tuned.Version || strings.Count(log.String(), "already tuned") != 2 {
 		t.Errorf("a resumed run that had ended tuned again: version %s, was %s:\n%s", again.Version, tuned.Version, log.String())
 	}
 
@@ -100,4 +97,24 @@ func TestTrainTuneHead(t *testing.T) {
 	if want := `config: tune_head: the model has no branch "pooled2"; its branches are convnet, shallow1, shallow2, pooled1`; err == nil || err.Error() != want {
 		t.Errorf("Train with an unknown branch: %v, want %q", err, want)
 	}
+}
+
+// bestLogged finds the n lines of a tuning step in log, each the step's
+// choice (the pattern, whose group is the value tried; an empty group is
+// 0) and the mean it scored, and returns the value of the first best mean.
+func bestLogged(t *testing.T, log, choice string, n int) float64 {
+	t.Helper()
+	logged := regexp.MustCompile(choice+`: validation suite mean recall@1 (\S+)\n`).FindAllStringSubmatch(log, -1)
+	if len(logged) != n {
+		t.Fatalf("log has %d lines of %q, want %d:\n%s", len(logged), choice, n, log)
+	}
+	best, bestMean := 0.0, -1.0
+	for _, l := range logged {
+		v, _ := strconv.ParseFloat(l[1], 64)
+		mean, _ := strconv.ParseFloat(l[2], 64)
+		if mean > bestMean {
+			best, bestMean = v, mean
+		}
+	}
+	return best
 }

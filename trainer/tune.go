@@ -1,0 +1,125 @@
+package trainer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/deeprank/deeprank/model"
+)
+
+// The provenance metrics that record what tuneHead and tuneViews chose,
+// and so that a model was tuned.
+const (
+	tunedScaleMetric = "tune_head_scale"
+	tunedViewMetric  = "tune_views_center"
+)
+
+// tuneHead replaces the kept model (Options.Output) by its copy, among
+// Options.TuneHead's scales of its head rows for TuneHead.Branches, with the
+// best mean Recall@1 over the validation suite, and logs the mean at each.
+// A model already tuned (a run resumed after it ended) is left as it is:
+// tuning it again would compound the scales.
+func (r *run) tuneHead(kept *model.Model) (*model.Model, error) {
+	t := r.opts.TuneHead
+	if len(t.Scales) == 0 {
+		return kept, nil
+	}
+	if s, done := kept.Provenance.Metrics[tunedScaleMetric]; done {
+		fmt.Fprintf(r.log, "tune_head: %s already tuned (scale %g)\n", r.opts.Output, s)
+		return kept, nil
+	}
+	a, err := kept.Spec.Arch()
+	if err != nil {
+		return nil, err
+	}
+	label := func(s float64) string { return fmt.Sprintf("%s rows x%g", strings.Join(t.Branches, " "), s) }
+	return r.keepBestOnSuite("tune_head", tunedScaleMetric, t.Scales, label, func(s float64) *model.Model {
+		m := kept.Clone()
+		scaleHeadRows(m, a, t.Branches, float32(s))
+		return m
+	})
+}
+
+// tuneViews replaces the kept model by its copy, without centre views or
+// with one of Options.TuneViews, with the best mean Recall@1 over the
+// validation suite. The provenance records the view kept, 0 for none; a
+// model that records one is left as it is.
+func (r *run) tuneViews(kept *model.Model) (*model.Model, error) {
+	if len(r.opts.TuneViews) == 0 {
+		return kept, nil
+	}
+	if f, done := kept.Provenance.Metrics[tunedViewMetric]; done {
+		fmt.Fprintf(r.log, "tune_views: %s already tuned (centre view %g)\n", r.opts.Output, f)
+		return kept, nil
+	}
+	label := func(f float64) string {
+		if f == 0 {
+			return "no centre view"
+		}
+		return fmt.Sprintf("centre view %g", f)
+	}
+	return r.keepBestOnSuite("tune_views", tunedViewMetric, append([]float64{0}, r.opts.TuneViews...), label, func(f float64) *model.Model {
+		m := kept.Clone()
+		m.Spec.CenterViews = nil
+		if f > 0 {
+			m.Spec.CenterViews = []float64{f}
+		}
+		return m
+	})
+}
+
+// keepBestOnSuite scores variant(v) for each of values on the validation
+// suite, logging each mean under step and label(v), and saves the first
+// with the best mean to Options.Output, with v as its provenance's metric.
+func (r *run) keepBestOnSuite(step, metric string, values []float64, label func(float64) string, variant func(float64) *model.Model) (*model.Model, error) {
+	var best *model.Model
+	bestMean, bestValue := -1.0, 0.0
+	for _, v := range values {
+		m := variant(v)
+		net, err := model.NewNet(m, &model.NetOptions{Workers: r.opts.Workers})
+		if err != nil {
+			return nil, err
+		}
+		mean := meanOf(r.suite.Recall1(net, m.Normalization))
+		fmt.Fprintf(r.log, "%s: %s: validation suite mean recall@1 %.4f\n", step, label(v), mean)
+		if mean > bestMean {
+			best, bestMean, bestValue = m, mean, v
+		}
+	}
+	if best.Provenance.Metrics == nil {
+		best.Provenance.Metrics = map[string]float64{}
+	}
+	best.Provenance.Metrics[metric] = bestValue
+	best.Provenance.Metrics["suite_mean_recall1"] = bestMean
+	if _, err := best.Save(r.opts.Output); err != nil {
+		return nil, fmt.Errorf("%s: %w", step, err)
+	}
+	fmt.Fprintf(r.log, "%s: kept %s (validation suite mean recall@1 %.4f)\n", step, label(bestValue), bestMean)
+	return best, nil
+}
+
+// scaleHeadRows multiplies the rows of the head's first dense layer that
+// the named branches of a feed by s, so that their part of every embedding
+// is s times as large before the embedding is normalised.
+func scaleHeadRows(m *model.Model, a model.Arch, branches []string, s float32) {
+	head := a.Head[0]
+	w := m.Weights[head.Name+".w"]
+	out := head.Out.C
+	for _, r := range headRows(a) {
+		if slices.Contains(branches, r.name) {
+			for i := r.at * out; i < (r.at+r.n)*out; i++ {
+				w[i] *= s
+			}
+		}
+	}
+}
+
+// meanOf is the mean of xs.
+func meanOf(xs []float64) float64 {
+	sum := 0.0
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}
