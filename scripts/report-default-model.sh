@@ -28,8 +28,8 @@ result of the one before; [stage6a.yaml](stage6a.yaml), a second compact
 backbone trained alone from random weights; and [stage6b.yaml](stage6b.yaml),
 stage 3's model frozen beside stage 6a's convolutions as a pooled branch,
 whose share of the head is then tuned on the validation suite
-(stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml and
-stage9a-9g.yaml record candidates the recipe does not run):
+(stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml
+and stage10a-10e.yaml record candidates the recipe does not run):
 
     scripts/fetch-default-data.sh
     scripts/fetch-corpus.sh
