@@ -197,19 +197,11 @@ func checkFamilies(t *testing.T, env []string, storeArgs []string, collection st
 	}
 	t.Logf("%d images, %d groups; %d of %d photos not grouped whole with their copies; files apart from their photo's group, by kind: %v",
 		len(family), len(res.Groups), split, len(members), missed)
-	// The acceptance is every photo grouped whole with its copies and no
-	// group mixing photos. Today's default model (14df531b502794b9) misses
-	// it: 1 of the 120 photos loses its crop, and three groups join two
-	// photos each (lava3 with mountain21-harro, 0.408 apart; badlands8 with
-	// beach12-harro, 0.544; city18-iridium with loc1 through their copies),
-	// where the model before it lost 5 crops and joined one pair. The issue
-	// on a general default model is to fix that. Until then the test holds
-	// today's level, so that a regression fails, and DEEPRANK_DUPES_STRICT=1
-	// asks for the acceptance itself.
-	maxSplit, maxMixed := 1, 3
-	if os.Getenv("DEEPRANK_DUPES_STRICT") == "1" {
-		maxSplit, maxMixed = 0, 0
-	}
+	// The acceptance: every photo grouped whole with its copies, and no
+	// group mixing photos. The default model meets it since fd74276de3e37a74
+	// (with its centre view); the one before (14df531b502794b9) lost one
+	// crop and made three groups of two photos each.
+	const maxSplit, maxMixed = 0, 0
 	if split > maxSplit {
 		t.Errorf("%d of %d photos are not grouped with all their copies at the default threshold, want at most %d (files apart by kind: %v)", split, len(members), maxSplit, missed)
 	}

@@ -221,14 +221,14 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 		panic(fmt.Sprintf("model: Forward: %d values for %d images of %d", len(x), count, in))
 	}
 	out := make([]float32, count*n.Dim())
+	bs := n.batches.Get().(*batchScratch)
+	defer n.batches.Put(bs)
 	if len(n.views) == 0 {
-		n.forward(x, count, out)
+		n.forward(x, count, bs, out)
 		return out
 	}
 	// The views go through the network as more images of one batch: the
 	// image first, then each view of it, block after block.
-	bs := n.batches.Get().(*batchScratch)
-	defer n.batches.Put(bs)
 	all := grow(&bs.views, (1+len(n.views))*count*in)
 	copy(all, x)
 	size := n.arch.Input.H
@@ -240,7 +240,7 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 	}
 	dim := n.Dim()
 	emb := grow(&bs.viewEmb, (1+len(n.views))*count*dim)
-	n.forward(all, (1+len(n.views))*count, emb)
+	n.forward(all, (1+len(n.views))*count, bs, emb)
 	copy(out, emb[:count*dim])
 	for vi := range n.views {
 		for i, e := range emb[(1+vi)*count*dim : (2+vi)*count*dim] {
@@ -251,10 +251,8 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 	return out
 }
 
-// forward is Forward without centre views, into out.
-func (n *Net) forward(x []float32, count int, out []float32) {
-	bs := n.batches.Get().(*batchScratch)
-	defer n.batches.Put(bs)
+// forward is Forward without centre views, into out, with bs's buffers.
+func (n *Net) forward(x []float32, count int, bs *batchScratch, out []float32) {
 	if len(bs.spatial) < len(n.branches) {
 		bs.spatial = make([][]float32, len(n.branches))
 	}

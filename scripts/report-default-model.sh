@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
 # Each stage's curves and log.
-for n in 1 2 3 6a 6b; do
+for n in 1 2 3 6a 6b 10d; do
   [ -f runs/default-stage$n/metrics.csv ] || continue
   cp runs/default-stage$n/metrics.csv models/default/metrics-stage$n.csv
   cp runs/default-stage$n/curves.png models/default/curves-stage$n.png
@@ -21,15 +21,19 @@ version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 
 $version
 
-Made by deeprank's own trainer in five stages (scripts/train-default-model.sh
+Made by deeprank's own trainer in six stages (scripts/train-default-model.sh
 runs them): [stage1.yaml](stage1.yaml) from random weights, then
 [stage2.yaml](stage2.yaml) and [stage3.yaml](stage3.yaml), each from the
 result of the one before; [stage6a.yaml](stage6a.yaml), a second compact
-backbone trained alone from random weights; and [stage6b.yaml](stage6b.yaml),
+backbone trained alone from random weights; [stage6b.yaml](stage6b.yaml),
 stage 3's model frozen beside stage 6a's convolutions as a pooled branch,
-whose share of the head is then tuned on the validation suite
-(stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml
-and stage10a-10e.yaml record candidates the recipe does not run):
+whose share of the head is then tuned on the validation suite; and
+[stage10d.yaml](stage10d.yaml), stage 6b's model fine-tuned with its deep
+branch frozen and the emoji pairs weighted up, then given a centre view
+(the centre 85% of each side, embedded beside the whole image) chosen on
+the validation suite (stage4.yaml, stage5.yaml, stage7a-7c.yaml,
+stage8a.yaml, stage9a-9g.yaml, stage10a-10c.yaml and stage10e.yaml record
+candidates the recipe does not run):
 
     scripts/fetch-default-data.sh
     scripts/fetch-corpus.sh
@@ -47,11 +51,11 @@ SHA-256 hash of the code or photo name; the corpus's held-out sources,
 whole; and 24 wallpapers of two other Debian packages (mate-backgrounds'
 nature photos, ukui-wallpapers), a check of how the model does on photos
 unlike its training photos. Each stage's curves are in metrics-stageN.csv
-and curves-stageN.png, and its log in stageN.log (N = 1, 2, 3, 6a, 6b);
-stage 6b's, which made this model, are
-[metrics-stage6b.csv](metrics-stage6b.csv), below.
+and curves-stageN.png, and its log in stageN.log (N = 1, 2, 3, 6a, 6b,
+10d); stage 10d's, which made this model, are
+[metrics-stage10d.csv](metrics-stage10d.csv), below.
 
-![training curves of stage 6b](curves-stage6b.png)
+![training curves of stage 10d](curves-stage10d.png)
 
 Every table below comes from one run of:
 

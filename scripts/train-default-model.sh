@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in five stages, each started from
+# Trains the default model from scratch, in six stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -9,17 +9,20 @@
 #             the corpus's images as instances, the emoji pairs and photos
 #   stage 6b   8 epochs: stage 3's model frozen beside stage 6a's
 #             convolutions as a pooled branch; its new branch's share of
-#             the head tuned on the validation suite (tune_head). Its model
-#             is copied to models/default/model.drk
+#             the head tuned on the validation suite (tune_head)
+#   stage 10d  6 epochs: stage 6b's model fine-tuned, its deep branch
+#             frozen, with the emoji pairs weighted up; then a centre view
+#             chosen on the validation suite (tune_views). Its model is
+#             copied to models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
 # committed model from the stage 3 it was made from (the previous default):
 #   git show 5c918ca:models/default/model.drk > runs/default-stage3/model.drk
 #   touch runs/default-stage1/stage.done runs/default-stage2/stage.done runs/default-stage3/stage.done
 # (mkdir -p those folders first.)
-# stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml and
-# stage10a-10e.yaml record general-model candidates (RUN-NOTES.md): the
-# recipe does not run them.
+# stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
+# stage10a-10c.yaml and stage10e.yaml record general-model candidates
+# (RUN-NOTES.md): the recipe does not run them.
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
 # the default model was. Needs the data of scripts/fetch-default-data.sh
 # and scripts/fetch-corpus.sh.
@@ -33,11 +36,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b; do
+for n in 1 2 3 6a 6b 10d; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage6b/model.drk models/default/model.drk
+cp runs/default-stage10d/model.drk models/default/model.drk

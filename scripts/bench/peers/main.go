@@ -96,11 +96,24 @@ func layers(ls []model.Layer) []jsonLayer {
 	return out
 }
 
+// loadNetwork loads a model file for the comparison: its network alone.
+// The peers run the network once per image; a model's centre views
+// (Spec.CenterViews) are further passes of the same network, left out so
+// that every side times and embeds the same single pass.
+func loadNetwork(path string) (*model.Model, error) {
+	m, err := model.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	m.Spec.CenterViews = nil
+	return m, nil
+}
+
 func archCmd(args []string) error {
 	fl := flag.NewFlagSet("arch", flag.ExitOnError)
 	path := fl.String("model", "models/default/model.drk", "model file")
 	_ = fl.Parse(args)
-	m, err := model.Load(*path)
+	m, err := loadNetwork(*path)
 	if err != nil {
 		return err
 	}
@@ -125,7 +138,7 @@ func dumpCmd(args []string) error {
 	n := fl.Int("n", 32, "how many photos")
 	out := fl.String("out", ".", "folder for inputs.f32 and deeprank.f32")
 	_ = fl.Parse(args)
-	m, err := model.Load(*path)
+	m, err := loadNetwork(*path)
 	if err != nil {
 		return err
 	}
@@ -209,7 +222,7 @@ func forwardCmd(args []string) error {
 	seconds := fl.Float64("seconds", 3, "seconds of timed batches per thread count")
 	batch := fl.Int("batch", 32, "images per forward pass")
 	_ = fl.Parse(args)
-	m, err := model.Load(*path)
+	m, err := loadNetwork(*path)
 	if err != nil {
 		return err
 	}
