@@ -66,9 +66,9 @@ type Net struct {
 	spatial  []int    // how many of each branch's steps run image by image
 	width    int      // the branches' outputs, concatenated
 	head     []step
-	views    []centerView // Spec.CenterViews, ready to resample
-	scratch  sync.Pool    // of *scratch
-	batches  sync.Pool    // of *batchScratch
+	views    []view    // Spec.CenterViews and GreyView
+	scratch  sync.Pool // of *scratch
+	batches  sync.Pool // of *batchScratch
 }
 
 // step is one operation of the compiled network: a layer, and for a
@@ -138,7 +138,7 @@ type batchScratch struct {
 	spatial [][]float32 // each branch's spatial output, image by image
 	concat  []float32   // the branches' outputs side by side
 	filters filterCache
-	views   []float32 // the images and their centre views, for Forward
+	views   []float32 // the images and their views, for Forward
 	viewEmb []float32 // their embeddings, before they are summed
 }
 
@@ -173,9 +173,7 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 		workers = opts.Workers
 	}
 	n := newNet(a, m.Weights, workers)
-	for _, f := range m.Spec.CenterViews {
-		n.views = append(n.views, newCenterView(a.Input.H, f))
-	}
+	n.views = views(m.Spec, a.Input.H, m.Normalization)
 	return n, nil
 }
 
@@ -212,9 +210,9 @@ func (n *Net) InputShape() Shape { return n.arch.Input }
 
 // Forward embeds count images. x holds them normalised and laid out
 // (count, 3, size, size); the result is (count, Dim), each row of unit
-// length. With centre views (Spec.CenterViews), each row is the
-// normalised sum of the image's embedding and its views'. It panics if
-// len(x) does not match count.
+// length. With views (Spec.CenterViews, Spec.GreyView), each row is the
+// normalised sum of the image's embedding and its views', each times its
+// weight. It panics if len(x) does not match count.
 func (n *Net) Forward(x []float32, count int) []float32 {
 	in := n.arch.Input.Size()
 	if len(x) != count*in {
@@ -235,23 +233,23 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 	for vi, v := range n.views {
 		block := all[(1+vi)*count*in:]
 		for i := range count {
-			v.resample(x[i*in:(i+1)*in], block[i*in:(i+1)*in], size)
+			v.apply(x[i*in:(i+1)*in], block[i*in:(i+1)*in], size)
 		}
 	}
 	dim := n.Dim()
 	emb := grow(&bs.viewEmb, (1+len(n.views))*count*dim)
 	n.forward(all, (1+len(n.views))*count, bs, emb)
 	copy(out, emb[:count*dim])
-	for vi := range n.views {
+	for vi, v := range n.views {
 		for i, e := range emb[(1+vi)*count*dim : (2+vi)*count*dim] {
-			out[i] += e
+			out[i] += v.weight * e
 		}
 	}
 	l2Normalize(out, dim)
 	return out
 }
 
-// forward is Forward without centre views, into out, with bs's buffers.
+// forward is Forward without views, into out, with bs's buffers.
 func (n *Net) forward(x []float32, count int, bs *batchScratch, out []float32) {
 	if len(bs.spatial) < len(n.branches) {
 		bs.spatial = make([][]float32, len(n.branches))
@@ -810,51 +808,6 @@ func l2Normalize(v []float32, dim int) {
 		inv := 1 / float32(math.Sqrt(float64(ss+L2Epsilon)))
 		for i := range row {
 			row[i] *= inv
-		}
-	}
-}
-
-// centerView resamples the centre of an image, a fraction of each side,
-// to the whole input size (bilinear): for each row (and, the view being
-// square and centred, each column) of the view, the two rows of the
-// image it lies between and the weight of the second.
-type centerView struct {
-	lo, hi []int
-	w      []float32
-}
-
-// newCenterView plans the view of the centre fraction of a size x size
-// image.
-func newCenterView(size int, fraction float64) centerView {
-	v := centerView{lo: make([]int, size), hi: make([]int, size), w: make([]float32, size)}
-	side := fraction * float64(size)
-	origin := (float64(size) - side) / 2
-	for o := range size {
-		// Pixel centres: view pixel o covers the image's
-		// [origin + o*side/size, origin + (o+1)*side/size).
-		at := origin + (float64(o)+0.5)*side/float64(size) - 0.5
-		at = min(max(at, 0), float64(size-1))
-		lo := int(at)
-		v.lo[o], v.hi[o], v.w[o] = lo, min(lo+1, size-1), float32(at-float64(lo))
-	}
-	return v
-}
-
-// resample writes the view of src, a normalised (3, size, size) image, to
-// dst of the same shape.
-func (v centerView) resample(src, dst []float32, size int) {
-	plane := size * size
-	for c := range 3 {
-		in, out := src[c*plane:(c+1)*plane], dst[c*plane:(c+1)*plane]
-		for y := range size {
-			r0, r1, wy := in[v.lo[y]*size:], in[v.hi[y]*size:], v.w[y]
-			row := out[y*size : (y+1)*size]
-			for x := range row {
-				lo, hi, wx := v.lo[x], v.hi[x], v.w[x]
-				a := r0[lo] + wx*(r0[hi]-r0[lo])
-				b := r1[lo] + wx*(r1[hi]-r1[lo])
-				row[x] = a + wy*(b-a)
-			}
 		}
 	}
 }

@@ -62,6 +62,12 @@ type Spec struct {
 	// that holds what it kept, and each view costs one more forward pass.
 	// Training sees the whole image only. None in the reference.
 	CenterViews []float64 `json:"center_views,omitempty"`
+	// GreyView, when above 0, adds a view of the image in grey (each
+	// pixel's luma in every channel) at inference, its embedding weighted
+	// by GreyView in the sum. A greyscale copy then shares that view
+	// exactly, while colour, which tells many images apart, keeps the
+	// rest of the sum. One more forward pass. 0 (the reference): none.
+	GreyView float64 `json:"grey_view,omitempty"`
 }
 
 // maxCenterViews bounds Spec.CenterViews: each one is a forward pass.
@@ -185,6 +191,9 @@ func (s Spec) Validate() error {
 		if !(f >= 0.25 && f < 1) {
 			return bad(fmt.Sprintf("center_views[%d]", i), "%g is outside [0.25, 1): a view is the fraction of each side it keeps, less than the whole image", f)
 		}
+	}
+	if !(s.GreyView >= 0 && s.GreyView <= 1) {
+		return bad("grey_view", "%g is outside [0, 1]: the grey view's weight beside the whole image's 1", s.GreyView)
 	}
 	for i, b := range s.PooledBackbones {
 		if err := compact(fmt.Sprintf("pooled_backbones[%d].", i), b.Width, b.Stages); err != nil {

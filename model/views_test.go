@@ -41,12 +41,45 @@ func TestCenterViewResample(t *testing.T) {
 	}
 }
 
-// TestForwardCenterViews checks that a Net with centre views embeds each
-// image of a batch as the normalised sum of its own embedding and its
-// views', as the same Net without views gives them, and that in steady
+// TestGreyView checks the grey view on pixels of known luma, under a
+// normalisation that is not the identity: every channel of the view must
+// hold the luma of the pixel, normalised for that channel.
+func TestGreyView(t *testing.T) {
+	norm := Normalization{Mean: [3]float32{0.5, 0.4, 0.3}, Std: [3]float32{0.2, 0.25, 0.5}}
+	pixels := [][3]float32{{0, 0, 0}, {1, 1, 1}, {1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {0.2, 0.6, 0.9}}
+	lumas := []float32{0, 1, 0.299, 0.587, 0.114, 0.299*0.2 + 0.587*0.6 + 0.114*0.9}
+	const size = 3 // nine pixels: the six above, then black
+	src, dst := make([]float32, 3*size*size), make([]float32, 3*size*size)
+	for c := range 3 {
+		for i := range size * size {
+			var p float32
+			if i < len(pixels) {
+				p = pixels[i][c]
+			}
+			src[c*size*size+i] = (p - norm.Mean[c]) / norm.Std[c]
+		}
+	}
+	greyView(norm)(src, dst, size)
+	for i := range size * size {
+		var luma float32
+		if i < len(lumas) {
+			luma = lumas[i]
+		}
+		for c := range 3 {
+			if got, want := dst[c*size*size+i], (luma-norm.Mean[c])/norm.Std[c]; math.Abs(float64(got-want)) > 1e-5 {
+				t.Errorf("pixel %d, channel %d: %g, want %g (luma %g)", i, c, got, want, luma)
+			}
+		}
+	}
+}
+
+// TestForwardViews checks that a Net with views (two centre views and a
+// grey view at half weight) embeds each image of a batch as the
+// normalised sum of its own embedding and its views', each times its
+// weight, as the same Net without views gives them, and that in steady
 // state it still allocates only the result.
-func TestForwardCenterViews(t *testing.T) {
-	m, err := New(tinySpec(), UnitNormalization())
+func TestForwardViews(t *testing.T) {
+	m, err := New(tinySpec(), Normalization{Mean: [3]float32{0.5, 0.4, 0.3}, Std: [3]float32{0.2, 0.25, 0.5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +89,7 @@ func TestForwardCenterViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	fractions := []float64{0.5, 0.8}
-	m.Spec.CenterViews = fractions
+	m.Spec.CenterViews, m.Spec.GreyView = fractions, 0.5
 	viewed, err := NewNet(m, &NetOptions{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +106,13 @@ func TestForwardCenterViews(t *testing.T) {
 		for i, e := range plain.Forward(view, batch) {
 			want[i] += e
 		}
+	}
+	grey := make([]float32, len(x))
+	for i := range batch {
+		greyView(m.Normalization)(x[i*in:(i+1)*in], grey[i*in:(i+1)*in], size)
+	}
+	for i, e := range plain.Forward(grey, batch) {
+		want[i] += 0.5 * e
 	}
 	l2Normalize(want, dim)
 	got := viewed.Forward(x, batch)

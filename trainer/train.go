@@ -608,6 +608,9 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	if best, err = r.tuneViews(best); err != nil {
 		return nil, err
 	}
+	if best, err = r.tuneGrey(best); err != nil {
+		return nil, err
+	}
 	res.Model = best
 	res.Version, _ = best.Version()
 	res.Best, res.History = st.Best, st.History

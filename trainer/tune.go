@@ -13,6 +13,7 @@ import (
 const (
 	tunedScaleMetric = "tune_head_scale"
 	tunedViewMetric  = "tune_views_center"
+	tunedGreyMetric  = "tune_grey_weight"
 )
 
 // tuneHead replaces the kept model (Options.Output) by its copy, among
@@ -43,28 +44,47 @@ func (r *run) tuneHead(kept *model.Model) (*model.Model, error) {
 
 // tuneViews replaces the kept model by its copy, without centre views or
 // with one of Options.TuneViews, with the best mean Recall@1 over the
-// validation suite. The provenance records the view kept, 0 for none; a
-// model that records one is left as it is.
+// validation suite (tuneView).
 func (r *run) tuneViews(kept *model.Model) (*model.Model, error) {
-	if len(r.opts.TuneViews) == 0 {
-		return kept, nil
-	}
-	if f, done := kept.Provenance.Metrics[tunedViewMetric]; done {
-		fmt.Fprintf(r.log, "tune_views: %s already tuned (centre view %g)\n", r.opts.Output, f)
-		return kept, nil
-	}
-	label := func(f float64) string {
-		if f == 0 {
-			return "no centre view"
-		}
-		return fmt.Sprintf("centre view %g", f)
-	}
-	return r.keepBestOnSuite("tune_views", tunedViewMetric, append([]float64{0}, r.opts.TuneViews...), label, func(f float64) *model.Model {
-		m := kept.Clone()
-		m.Spec.CenterViews = nil
+	return r.tuneView(kept, "tune_views", tunedViewMetric, "centre view", r.opts.TuneViews, func(s *model.Spec, f float64) {
+		s.CenterViews = nil
 		if f > 0 {
-			m.Spec.CenterViews = []float64{f}
+			s.CenterViews = []float64{f}
 		}
+	})
+}
+
+// tuneGrey replaces the kept model by its copy, without a grey view or
+// with one of Options.TuneGrey's weights, with the best mean Recall@1
+// over the validation suite (tuneView).
+func (r *run) tuneGrey(kept *model.Model) (*model.Model, error) {
+	return r.tuneView(kept, "tune_grey", tunedGreyMetric, "grey view", r.opts.TuneGrey, func(s *model.Spec, w float64) {
+		s.GreyView = w
+	})
+}
+
+// tuneView chooses one inference view of the kept model under step: none
+// (0) or each of values, set on a copy's spec by set, the best mean
+// Recall@1 over the validation suite kept. The provenance's metric
+// records the value kept, 0 for none; a model that records one is left as
+// it is.
+func (r *run) tuneView(kept *model.Model, step, metric, what string, values []float64, set func(*model.Spec, float64)) (*model.Model, error) {
+	if len(values) == 0 {
+		return kept, nil
+	}
+	if v, done := kept.Provenance.Metrics[metric]; done {
+		fmt.Fprintf(r.log, "%s: %s already tuned (%s %g)\n", step, r.opts.Output, what, v)
+		return kept, nil
+	}
+	label := func(v float64) string {
+		if v == 0 {
+			return "no " + what
+		}
+		return fmt.Sprintf("%s %g", what, v)
+	}
+	return r.keepBestOnSuite(step, metric, append([]float64{0}, values...), label, func(v float64) *model.Model {
+		m := kept.Clone()
+		set(&m.Spec, v)
 		return m
 	})
 }

@@ -15,11 +15,11 @@ import (
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
-// TestTrainTune trains a grown model twice, without and with tune_head and
-// tune_views: the tuned model must be the untuned one with the new
-// branch's head rows, and only those, times the scale of the best logged
-// suite mean, and with the centre view of the best logged mean after
-// that; a resumed run that has ended must not tune it again; and a
+// TestTrainTune trains a grown model twice, without and with tune_head,
+// tune_views and tune_grey: the tuned model must be the untuned one with
+// the new branch's head rows, and only those, times the scale of the best
+// logged suite mean, and with the centre view and then the grey view of
+// the best logged means after that; a resumed run that has ended must not tune it again; and a
 // misnamed branch must stop the run before it trains.
 func TestTrainTune(t *testing.T) {
 	root := mustClassImages(t, 3, 4)
@@ -32,6 +32,7 @@ func TestTrainTune(t *testing.T) {
 
 	o.TuneHead = trainconfig.TuneHead{Branches: []string{"pooled1"}, Scales: []float64{0.25, 1, 3}}
 	o.TuneViews = []float64{0.5, 0.8}
+	o.TuneGrey = []float64{0.5}
 	dir := t.TempDir()
 	o.Output, o.RunDir = filepath.Join(dir, "model.drk"), filepath.Join(dir, "run")
 	var log bytes.Buffer
@@ -49,6 +50,13 @@ func TestTrainTune(t *testing.T) {
 	}
 	if views := tuned.Model.Spec.CenterViews; view == 0 && len(views) != 0 || view != 0 && !slices.Equal(views, []float64{view}) {
 		t.Errorf("the tuned model's centre views are %v, want the kept %g", views, view)
+	}
+	grey := tuned.Model.Provenance.Metrics[tunedGreyMetric]
+	if want := bestLogged(t, log.String(), `tune_grey: (?:grey view (\S+)|no grey view)`, 2); grey != want {
+		t.Errorf("kept grey view weight %g, but %g has the first best mean:\n%s", grey, want, log.String())
+	}
+	if got := tuned.Model.Spec.GreyView; got != grey {
+		t.Errorf("the tuned model's grey view weight is %g, want the kept %g", got, grey)
 	}
 
 	a, err := tuned.Model.Spec.Arch()
@@ -87,7 +95,7 @@ func TestTrainTune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Version != tuned.Version || strings.Count(log.String(), "already tuned") != 2 {
+	if again.Version != tuned.Version || strings.Count(log.String(), "already tuned") != 3 {
 		t.Errorf("a resumed run that had ended tuned again: version %s, was %s:\n%s", again.Version, tuned.Version, log.String())
 	}
 

@@ -127,6 +127,9 @@ type Options struct {
 	// scored on ValidationSuite, and the best mean is kept. A view is
 	// free to train and costs a forward pass per image at inference.
 	TuneViews []float64 `json:"tune_views"`
+	// TuneGrey, when it lists weights, then chooses the kept model's grey
+	// view the same way: none, or each weight as model.Spec.GreyView.
+	TuneGrey []float64 `json:"tune_grey"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
 	RunDir string `json:"run_dir"`
 	// CheckpointEvery is the longest time between checkpoints.
@@ -322,6 +325,7 @@ func Default() Options {
 		Freeze:        []string{},
 		TuneHead:      TuneHead{Branches: []string{}, Scales: []float64{}},
 		TuneViews:     []float64{},
+		TuneGrey:      []float64{},
 		Data: Data{
 			ValFraction:    0.2,
 			SplitBy:        "path",
@@ -468,6 +472,14 @@ func (o Options) Validate() error {
 	for i, f := range o.TuneViews {
 		if !(f >= 0.25 && f < 1) {
 			return bad(fmt.Sprintf("tune_views[%d]", i), "%g is outside [0.25, 1): a view keeps that fraction of each side of the image, e.g. 0.85", f)
+		}
+	}
+	if len(o.TuneGrey) > 0 && o.ValidationSuite == "" {
+		return bad("tune_grey", "needs validation_suite: the suite whose mean Recall@1 chooses the weight")
+	}
+	for i, w := range o.TuneGrey {
+		if !(w > 0 && w <= 1) {
+			return bad(fmt.Sprintf("tune_grey[%d]", i), "%g is outside (0, 1]: the grey view's weight beside the whole image's 1, e.g. 0.5", w)
 		}
 	}
 	for i, ib := range o.InitBranches {
