@@ -277,7 +277,10 @@ func (r *run) setupModel(resume bool) error {
 
 // warmStart copies into m every weight of the model file at path whose name
 // and shape m's spec shares (a changed head or branch keeps its random
-// start), and logs what it took. A head that only grew, because m's spec
+// start), and logs what it took. When m's input size differs from the
+// file's, a convolution whose kernel was scaled with it is resampled
+// (resampleKernel): a model grown to a larger input starts out computing
+// what the file's did on the smaller one. A head that only grew, because m's spec
 // adds branches to the file's, is grown instead (see growHead).
 func warmStart(m *model.Model, path string, log io.Writer) error {
 	from, err := model.Load(path)
@@ -293,14 +296,23 @@ func warmStart(m *model.Model, path string, log io.Writer) error {
 		return err
 	}
 	fromShapes, toShapes := paramShapes(fromArch), paramShapes(toArch)
-	var took, kept []string
+	fromInput, toInput := from.Spec.InputSize, m.Spec.InputSize
+	var took, resampled, kept []string
 	for name, w := range m.Weights {
+		src, ok := from.Weights[name]
+		fs, ts := fromShapes[name], toShapes[name]
+		switch {
+		case !ok:
+			kept = append(kept, name)
 		// Equal sizes are not enough: a dense layer whose input and output
 		// widths swapped has as many weights, laid out otherwise.
-		if src, ok := from.Weights[name]; ok && slices.Equal(fromShapes[name], toShapes[name]) {
+		case slices.Equal(fs, ts):
 			copy(w, src)
 			took = append(took, name)
-		} else {
+		case scaledKernel(fs, ts, fromInput, toInput):
+			resampleKernel(w, src, fs[2], ts[2])
+			resampled = append(resampled, name)
+		default:
 			kept = append(kept, name)
 		}
 	}
@@ -308,6 +320,11 @@ func warmStart(m *model.Model, path string, log io.Writer) error {
 	slices.Sort(kept)
 	fmt.Fprintf(log, "init_weights %s: %d tensors taken (%s); %d random (%s)\n",
 		path, len(took), strings.Join(took, " "), len(kept), strings.Join(kept, " "))
+	if len(resampled) > 0 {
+		slices.Sort(resampled)
+		fmt.Fprintf(log, "init_weights %s: %d kernels resampled from %d to %d pixels of input (%s)\n",
+			path, len(resampled), fromInput, toInput, strings.Join(resampled, " "))
+	}
 	if grown, muted := growHead(m, toArch, from, fromArch); grown != "" {
 		fmt.Fprintf(log, "init_weights %s: %s grown: the rows of the branches both specs have taken, the rows of the new ones (%s) zero, so the model starts as the file's\n",
 			path, grown, strings.Join(muted, " "))

@@ -30,7 +30,9 @@ type Options struct {
 	// InitWeights, when set, is a model file whose weights start the
 	// parameters of Model that have the same name and size in it; the rest
 	// start random. It warm-starts a changed architecture (a new head or
-	// branch) from a trained model. Not with InitModel.
+	// branch, a larger input) from a trained model: with InputSize
+	// changed, a convolution whose kernel was scaled with it is taken
+	// resampled. Not with InitModel.
 	InitWeights string `json:"init_weights"`
 	// InitBranches starts branches of Model from branches of other model
 	// files: a backbone trained in one model (its convnet, say) becomes a
