@@ -66,7 +66,7 @@ type Net struct {
 	spatial  []int    // how many of each branch's steps run image by image
 	width    int      // the branches' outputs, concatenated
 	head     []step
-	views    []view    // Spec.CenterViews and GreyView
+	views    Views     // Spec.CenterViews and GreyView
 	scratch  sync.Pool // of *scratch
 	batches  sync.Pool // of *batchScratch
 }
@@ -173,7 +173,7 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 		workers = opts.Workers
 	}
 	n := newNet(a, m.Weights, workers)
-	n.views = views(m.Spec, a.Input.H, m.Normalization)
+	n.views = NewViews(m)
 	return n, nil
 }
 
@@ -221,26 +221,19 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 	out := make([]float32, count*n.Dim())
 	bs := n.batches.Get().(*batchScratch)
 	defer n.batches.Put(bs)
-	if len(n.views) == 0 {
+	if n.views.Len() == 0 {
 		n.forward(x, count, bs, out)
 		return out
 	}
 	// The views go through the network as more images of one batch: the
 	// image first, then each view of it, block after block.
-	all := grow(&bs.views, (1+len(n.views))*count*in)
-	copy(all, x)
-	size := n.arch.Input.H
-	for vi, v := range n.views {
-		block := all[(1+vi)*count*in:]
-		for i := range count {
-			v.apply(x[i*in:(i+1)*in], block[i*in:(i+1)*in], size)
-		}
-	}
+	all := grow(&bs.views, (1+len(n.views.views))*count*in)
+	n.views.Expand(all, x, count)
 	dim := n.Dim()
-	emb := grow(&bs.viewEmb, (1+len(n.views))*count*dim)
-	n.forward(all, (1+len(n.views))*count, bs, emb)
+	emb := grow(&bs.viewEmb, (1+len(n.views.views))*count*dim)
+	n.forward(all, (1+len(n.views.views))*count, bs, emb)
 	copy(out, emb[:count*dim])
-	for vi, v := range n.views {
+	for vi, v := range n.views.views {
 		for i, e := range emb[(1+vi)*count*dim : (2+vi)*count*dim] {
 			out[i] += v.weight * e
 		}

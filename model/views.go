@@ -8,17 +8,54 @@ type view struct {
 	apply  func(src, dst []float32, size int)
 }
 
-// views returns the inference views of spec, in order, for normalised
-// inputs of size pixels a side.
-func views(spec Spec, size int, norm Normalization) []view {
+// Views are a model's inference views (Spec.CenterViews, Spec.GreyView)
+// for its input size: the images Net.Forward embeds beside each input and
+// sums with it. A trainer that embeds as Forward does builds its batches
+// with Expand and sums their embeddings with Weights.
+type Views struct {
+	views []view
+	size  int // the input side, in pixels
+}
+
+// NewViews returns m's inference views; none when its spec has none.
+func NewViews(m *Model) Views {
+	size := m.Spec.InputSize
 	var vs []view
-	for _, f := range spec.CenterViews {
+	for _, f := range m.Spec.CenterViews {
 		vs = append(vs, view{weight: 1, apply: newCenterView(size, f).resample})
 	}
-	if spec.GreyView > 0 {
-		vs = append(vs, view{weight: float32(spec.GreyView), apply: greyView(norm)})
+	if m.Spec.GreyView > 0 {
+		vs = append(vs, view{weight: float32(m.Spec.GreyView), apply: greyView(m.Normalization)})
 	}
-	return vs
+	return Views{views: vs, size: size}
+}
+
+// Len is the number of views.
+func (v Views) Len() int { return len(v.views) }
+
+// Weights returns the weight of each view's embedding in the sum, in
+// order; the image's own embedding has weight 1.
+func (v Views) Weights() []float32 {
+	w := make([]float32, len(v.views))
+	for i, vw := range v.views {
+		w[i] = vw.weight
+	}
+	return w
+}
+
+// Expand writes into dst, (1+Len())*count normalised images, the count
+// images of x, then each view of all of them in turn, block after block:
+// the batch whose embeddings, each block times its weight, sum to what
+// Net.Forward gives for x.
+func (v Views) Expand(dst, x []float32, count int) {
+	in := 3 * v.size * v.size
+	copy(dst, x[:count*in])
+	for vi, vw := range v.views {
+		block := dst[(1+vi)*count*in:]
+		for i := range count {
+			vw.apply(x[i*in:(i+1)*in], block[i*in:(i+1)*in], v.size)
+		}
+	}
 }
 
 // greyView returns the transform of a normalised image to the same image

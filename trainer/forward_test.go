@@ -17,6 +17,7 @@ type graphForward struct {
 	vm    G.VM
 	batch int
 	x     *tensor.Dense
+	views model.Views // the model's, as model.Net applies them
 }
 
 func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
@@ -24,21 +25,28 @@ func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
 	if err != nil {
 		return nil, err
 	}
-	ng, err := buildNet(a, batch, tensor.Float32, sharedParams(m), false, fastOps)
+	views := model.NewViews(m)
+	ng, err := buildNet(a, batch*(1+views.Len()), tensor.Float32, sharedParams(m), false, fastOps)
 	if err != nil {
 		return nil, err
 	}
+	if views.Len() > 0 {
+		if err := ng.sumViews(batch, views.Weights(), tensor.Float32); err != nil {
+			return nil, err
+		}
+	}
 	in := a.Input
-	x := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(batch, in.C, in.H, in.W))
+	x := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(batch*(1+views.Len()), in.C, in.H, in.W))
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
-	return &graphForward{ng: ng, vm: G.NewTapeMachine(ng.g), batch: batch, x: x}, nil
+	return &graphForward{ng: ng, vm: G.NewTapeMachine(ng.g), batch: batch, x: x, views: views}, nil
 }
 
-// Forward embeds exactly batch images laid out as for model.Net.Forward.
+// Forward embeds exactly batch images laid out as for model.Net.Forward,
+// with the model's views as Forward has them.
 func (f *graphForward) Forward(x []float32) ([]float32, error) {
-	copy(f.x.Data().([]float32), x)
+	f.views.Expand(f.x.Data().([]float32), x, f.batch)
 	defer f.vm.Reset()
 	if err := f.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("gorgonia forward: %w", err)

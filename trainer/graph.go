@@ -17,7 +17,7 @@ type netGraph struct {
 	params []*G.Node // in model.Arch.Params order
 	masks  []*G.Node // dropout masks (N, units), in layer order; empty at inference
 	rates  []float64 // the drop probability of each mask
-	embed  *G.Node   // (N, Dim), rows of unit length
+	embed  *G.Node   // (N, Dim), rows of unit length; (N/(1+views), Dim) once summed (sumViews)
 	ops    layerOps
 	ws     scratch // shared by the graph's ops, which run one at a time
 }
@@ -155,6 +155,33 @@ func (ng *netGraph) l2Normalize(h *G.Node, n, dim int, dt tensor.Dtype) (*G.Node
 		return nil, err
 	}
 	return G.BroadcastHadamardDiv(h, norm, nil, []byte{1})
+}
+
+// sumViews makes ng.embed, the embeddings of 1+len(weights) blocks of n
+// images each (the images, then each view of all of them: what
+// model.Views.Expand lays out), the normalised sum of each image's
+// embedding and its views', each view's times its weight: what
+// model.Net.Forward gives with views, so that the loss trains the
+// embedding inference uses.
+func (ng *netGraph) sumViews(n int, weights []float32, dt tensor.Dtype) error {
+	sum, err := sliceRows(ng.embed, 0, n)
+	if err != nil {
+		return err
+	}
+	for vi, w := range weights {
+		block, err := sliceRows(ng.embed, (1+vi)*n, (2+vi)*n)
+		if err != nil {
+			return err
+		}
+		if block, err = G.Mul(block, scalar(dt, float64(w))); err != nil {
+			return err
+		}
+		if sum, err = G.Add(sum, block); err != nil {
+			return err
+		}
+	}
+	ng.embed, err = ng.l2Normalize(sum, n, ng.embed.Shape()[1], dt)
+	return err
 }
 
 func scalar(dt tensor.Dtype, v float64) *G.Node {

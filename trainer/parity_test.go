@@ -57,6 +57,8 @@ func TestParity(t *testing.T) {
 	}
 	backbones := smallSpec(32)
 	backbones.PooledBackbones = []model.PooledBackbone{{Width: 3, Stages: 2}, {Width: 2, Stages: 3}}
+	views := smallSpec(32)
+	views.CenterViews, views.GreyView = []float64{0.8, 0.6}, 0.5
 	cases := []struct {
 		name  string
 		spec  model.Spec
@@ -69,6 +71,7 @@ func TestParity(t *testing.T) {
 		{"color-branch", color, 3},
 		{"pooled-shallow", pooled, 3},
 		{"pooled-backbones", backbones, 3},
+		{"views", views, 3}, // the graph of train_views
 		{"reference-shallow-224", ref224, 2},
 		{"vgg16", vgg, 2},
 	}

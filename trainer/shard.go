@@ -21,6 +21,11 @@ type shard struct {
 	b    int // triplets
 	loss *G.Node
 	x    []float32 // this shard's triplets: b queries, b positives, b negatives
+	// views, when training embeds as inference does (TrainViews), expand
+	// the triplets' images, copied to images, into x: the images, then
+	// each view of them.
+	views  model.Views
+	images []float32
 	// target is the teacher's embedding of each of the shard's images, in
 	// x's order, when the loss has a distillation term; else nil.
 	target []float32
@@ -38,9 +43,18 @@ type shard struct {
 // weight times the mean squared distance of each image's embedding to its
 // target (see shard.target).
 func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops layerOps) (*shard, error) {
-	ng, err := buildNet(a, 3*b, tensor.Float32, sharedParams(m), true, ops)
+	var views model.Views
+	if o.TrainViews {
+		views = model.NewViews(m)
+	}
+	ng, err := buildNet(a, 3*b*(1+views.Len()), tensor.Float32, sharedParams(m), true, ops)
 	if err != nil {
 		return nil, err
+	}
+	if views.Len() > 0 {
+		if err := ng.sumViews(3*b, views.Weights(), tensor.Float32); err != nil {
+			return nil, fmt.Errorf("build the views' sum: %w", err)
+		}
 	}
 	var loss *G.Node
 	var classMask []float32
@@ -70,11 +84,14 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 		return nil, fmt.Errorf("build gradients: %w", err)
 	}
 	in := a.Input
-	x := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(3*b, in.C, in.H, in.W))
+	x := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(3*b*(1+views.Len()), in.C, in.H, in.W))
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
 	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target, classMask: classMask}
+	if views.Len() > 0 {
+		s.views, s.images = views, make([]float32, 3*b*in.Size())
+	}
 	for _, mn := range ng.masks {
 		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mn.Shape()...))
 		if err := G.Let(mn, t); err != nil {
@@ -94,7 +111,12 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 // forward and backward pass. Gradients add up in s.grads until cleared; it
 // returns the shard's mean loss.
 func (s *shard) run(x, target []float32, labels []int, b, lo int, rng *rand.Rand) (float64, error) {
-	copyRows(s.x, x, s.b, b, lo)
+	if s.views.Len() == 0 {
+		copyRows(s.x, x, s.b, b, lo)
+	} else {
+		copyRows(s.images, x, s.b, b, lo)
+		s.views.Expand(s.x, s.images, 3*s.b)
+	}
 	if s.target != nil {
 		copyRows(s.target, target, s.b, b, lo)
 	}

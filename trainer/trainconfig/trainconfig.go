@@ -52,8 +52,15 @@ type Options struct {
 	// by InitWeights, freezing every old branch keeps the old model's
 	// embedding as one part of the new one, exactly, and trains only what
 	// the new branches add.
-	Freeze []string `json:"freeze"`
-	Data   Data     `json:"data"`
+	// TrainViews embeds every training image as inference does, with the
+	// model's views (its spec's center_views and grey_view): the loss
+	// sees the normalised sum of the image's embedding and its views', so
+	// training learns the embedding that is used. Each view is one more
+	// pass of the network per image. The model's spec must have views
+	// (init_model's, or Model's).
+	TrainViews bool     `json:"train_views"`
+	Freeze     []string `json:"freeze"`
+	Data       Data     `json:"data"`
 
 	Epochs int `json:"epochs"`
 	// StepsPerEpoch caps the optimiser steps of an epoch; 0 means one pass
