@@ -288,8 +288,8 @@ func (r *run) setupModel(resume bool) error {
 // start), and logs what it took. When m's input size differs from the
 // file's, a convolution whose kernel was scaled with it is resampled
 // (resampleKernel): a model grown to a larger input starts out computing
-// what the file's did on the smaller one. A head that only grew, because m's spec
-// adds branches to the file's, is grown instead (see growHead).
+// what the file's did on the smaller one. A head that only grew, because
+// m's spec adds branches to the file's, is grown instead (see growHead).
 func warmStart(m *model.Model, path string, log io.Writer) error {
 	from, err := model.Load(path)
 	if err != nil {
