@@ -80,13 +80,29 @@ type Input struct {
 // limit), resizing and normalising. It is safe to call from many goroutines.
 func (e *Embedder) Decode(data []byte) (*Input, error) {
 	size := e.m.Spec.InputSize
-	square, full, err := imageio.DecodeSquare(data, size, e.opts.Decode)
+	square, full, err := imageio.DecodeSquare(data, e.m.Spec.SquareSide(), e.opts.Decode)
 	if err != nil {
 		return nil, err
 	}
 	in := &Input{Width: full.X, Height: full.Y, tensor: make([]float32, 3*size*size)}
-	model.ToTensor(square, e.m.Normalization, in.tensor)
+	model.ToTensor(Prepare(e.m.Spec, square), e.m.Normalization, in.tensor)
 	return in, nil
+}
+
+// Prepare turns square, an image squared to spec.SquareSide() or larger,
+// into the network's input square: its plain border trimmed when the spec
+// says so (imageio.TrimSquare), or else resized to the input if it is
+// larger. Every path from an image to a network (Decode, eval, the
+// trainer) goes through it, so all frame images alike.
+func Prepare(spec model.Spec, square *image.RGBA) *image.RGBA {
+	switch {
+	case spec.TrimBorders:
+		return imageio.TrimSquare(square, spec.InputSize)
+	case square.Rect.Dx() == spec.InputSize && square.Rect.Dy() == spec.InputSize:
+		return square
+	default:
+		return imageio.Square(square, spec.InputSize)
+	}
 }
 
 // DecodeMemory estimates, from data's header alone, the most memory Decode
@@ -94,7 +110,7 @@ func (e *Embedder) Decode(data []byte) (*Input, error) {
 // decodes can share a budget. It returns Decode's error for a header that
 // Decode refuses.
 func (e *Embedder) DecodeMemory(data []byte) (int64, error) {
-	return imageio.SquareMemory(data, e.m.Spec.InputSize, e.opts.Decode)
+	return imageio.SquareMemory(data, e.m.Spec.SquareSide(), e.opts.Decode)
 }
 
 // Embed runs the network over inputs, sharing the work among the workers,

@@ -144,7 +144,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 	}
 	sizes := []int{baselineSize}
 	for _, nm := range opts.Models {
-		sizes = append(sizes, nm.Model.Spec.InputSize)
+		sizes = append(sizes, nm.Model.Spec.SquareSide())
 	}
 	imgs, err := decodeAll(ctx, set.Root, todo, sizes, opts.Workers)
 	if err != nil {
@@ -170,7 +170,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
 		vecs := vectors(nm.Name, func(todo []string) map[string][]float32 {
-			return embedder.EmbedSquares(net, nm.Model.Normalization, todo, func(p string) *image.RGBA { return imgs[p][mi+1] })
+			return embedder.EmbedSquares(net, nm.Model.Normalization, todo, func(p string) *image.RGBA { return embedder.Prepare(nm.Model.Spec, imgs[p][mi+1]) })
 		})
 		r := score(nm.Name, set, paths, vecs)
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {

@@ -13,8 +13,8 @@ import (
 
 // Tracker scores a model whose weights change (a trainer's validation
 // after each epoch) on a suite's labelled sets: Recall@1 of each, as `eval`
-// reports it. The images are decoded once, at the network's input size,
-// and kept; each score then costs one forward pass over them.
+// reports it. The images are decoded once, framed for the network's input
+// (embedder.Prepare), and kept; each score then costs one forward pass over them.
 type Tracker struct {
 	names   []string
 	sets    []Set
@@ -22,19 +22,19 @@ type Tracker struct {
 	squares map[string]*image.RGBA // by file
 }
 
-// NewTracker reads the sets of suite and decodes their images at size
-// pixels a side on workers goroutines (0: GOMAXPROCS). Every set must have
+// NewTracker reads the sets of suite and decodes their images for a
+// network of spec on workers goroutines (0: GOMAXPROCS). Every set must have
 // labels (classes, or queries and gallery): a set of triplets alone has no
 // Recall@1 to track.
-func NewTracker(ctx context.Context, suite *Suite, size, workers int) (*Tracker, error) {
+func NewTracker(ctx context.Context, suite *Suite, spec model.Spec, workers int) (*Tracker, error) {
 	t := &Tracker{squares: map[string]*image.RGBA{}}
-	for i, spec := range suite.Sets {
-		set, err := spec.Build(0)
+	for i, setSpec := range suite.Sets {
+		set, err := setSpec.Build(0)
 		if err != nil {
-			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w", i, spec.Name, err)
+			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w", i, setSpec.Name, err)
 		}
 		if len(set.Labels) == 0 {
-			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w: a tracked set needs labels: give classes, or queries and gallery", i, spec.Name, ErrSuite)
+			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w: a tracked set needs labels: give classes, or queries and gallery", i, setSpec.Name, ErrSuite)
 		}
 		var todo []string
 		for _, p := range slices.Concat(set.Paths, set.QueryPaths) {
@@ -44,16 +44,16 @@ func NewTracker(ctx context.Context, suite *Suite, size, workers int) (*Tracker,
 				todo = append(todo, p)
 			}
 		}
-		imgs, err := decodeAll(ctx, set.Root, todo, []int{size}, workers)
+		imgs, err := decodeAll(ctx, set.Root, todo, []int{spec.SquareSide()}, workers)
 		if err != nil {
-			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w", i, spec.Name, err)
+			return nil, fmt.Errorf("validation suite: sets[%d] (%q): %w", i, setSpec.Name, err)
 		}
 		for _, p := range todo {
 			file := filepath.Join(set.Root, p)
-			t.squares[file] = imgs[p][0]
+			t.squares[file] = embedder.Prepare(spec, imgs[p][0])
 			t.files = append(t.files, file)
 		}
-		t.names = append(t.names, spec.Name)
+		t.names = append(t.names, setSpec.Name)
 		t.sets = append(t.sets, set)
 	}
 	return t, nil

@@ -20,7 +20,7 @@ func TestTracker(t *testing.T) {
 	spec := writeSet(t, dir, 4)
 	loo := SetSpec{Name: "leave one out", Classes: spec.Gallery}
 	suite := &Suite{Sets: []SetSpec{spec, loo}}
-	tr, err := NewTracker(context.Background(), suite, m.Spec.InputSize, 0)
+	tr, err := NewTracker(context.Background(), suite, m.Spec, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestTracker(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := &Suite{Sets: []SetSpec{spec, {Name: "only triplets", Triplets: triplets, Root: dir}}}
-	_, err = NewTracker(context.Background(), bad, m.Spec.InputSize, 0)
+	_, err = NewTracker(context.Background(), bad, m.Spec, 0)
 	if err == nil || !errors.Is(err, ErrSuite) || !strings.Contains(err.Error(), `sets[1] ("only triplets")`) {
 		t.Errorf("a set of triplets only: err = %v, want ErrSuite naming sets[1]", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/png"
 
 	"github.com/deeprank/deeprank/imageio"
@@ -40,4 +41,19 @@ func ExampleDecode() {
 	// (64,64) {127 127 255 255}
 	// true
 	// true
+}
+
+func ExampleTrimSquare() {
+	// A red 20x30 subject on a white 100x100 canvas, as an icon cropped
+	// by a user might be: trimmed, the subject fills the square.
+	img := image.NewRGBA(image.Rect(0, 0, 100, 100))
+	draw.Draw(img, img.Rect, image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(40, 30, 60, 60), image.NewUniform(color.RGBA{200, 0, 0, 255}), image.Point{}, draw.Src)
+
+	fmt.Println(imageio.ContentBox(img))
+	sq := imageio.TrimSquare(img, 16)
+	fmt.Println(sq.Bounds().Size(), sq.RGBAAt(0, 0), sq.RGBAAt(15, 15))
+	// Output:
+	// (40,30)-(60,60)
+	// (16,16) {200 0 0 255} {200 0 0 255}
 }

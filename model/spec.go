@@ -68,6 +68,25 @@ type Spec struct {
 	// exactly, while colour, which tells many images apart, keeps the
 	// rest of the sum. One more forward pass. 0 (the reference): none.
 	GreyView float64 `json:"grey_view,omitempty"`
+	// TrimBorders frames every image by its content before the network
+	// sees it: squared to SquareSide (twice the input), its plain border
+	// trimmed (imageio.ContentBox) and the rest resized to the input. An
+	// icon or a sprite on a plain background, cropped, then keeps its
+	// subject at the size and place its original shows it at. Training
+	// trims each augmented view the same way. false (the reference): the
+	// whole image, squashed.
+	TrimBorders bool `json:"trim_borders,omitempty"`
+}
+
+// SquareSide is the side images are squared to before they are made the
+// network's input (embedder.Prepare): the input size, or twice it when
+// the spec trims borders, so that the border is found at a finer
+// resolution than the input's.
+func (s Spec) SquareSide() int {
+	if s.TrimBorders {
+		return 2 * s.InputSize
+	}
+	return s.InputSize
 }
 
 // maxCenterViews bounds Spec.CenterViews: each one is a forward pass.

@@ -15,6 +15,7 @@ import (
 	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
@@ -25,10 +26,18 @@ import (
 // 4*size*size bytes per distinct image.
 type imageCache map[string]*image.RGBA
 
-// loadImages decodes paths (relative to root) in parallel, resized for the
-// network. progress, if not nil, is called now and then with the count done.
-func loadImages(ctx context.Context, root string, paths []string, size, workers int, progress func(done int)) (imageCache, error) {
-	cache, err := imageio.LoadAll(ctx, root, paths, size, workers, func(img image.Image, full image.Rectangle) *image.RGBA { return imageio.SquareReduced(img, full, size) }, progress)
+// loadImages decodes paths (relative to root) in parallel, resized to size
+// pixels a side: trimmed of their plain borders (found at twice size)
+// when spec trims them, as inference frames them. progress, if not nil,
+// is called now and then with the count done.
+func loadImages(ctx context.Context, root string, paths []string, spec model.Spec, size, workers int, progress func(done int)) (imageCache, error) {
+	square := func(img image.Image, full image.Rectangle) *image.RGBA { return imageio.SquareReduced(img, full, size) }
+	if spec.TrimBorders {
+		square = func(img image.Image, full image.Rectangle) *image.RGBA {
+			return imageio.TrimSquare(imageio.SquareReduced(img, full, 2*size), size)
+		}
+	}
+	cache, err := imageio.LoadAll(ctx, root, paths, size, workers, square, progress)
 	if err != nil {
 		return nil, fmt.Errorf("load training image: %w", err)
 	}
@@ -72,17 +81,16 @@ func seedFor(seed uint64, parts ...int) uint64 {
 type batchFiller struct {
 	cache   imageCache
 	norm    model.Normalization
-	size    int // the network's input side; cached images may be larger
+	spec    model.Spec // the network's; cached images may be larger than its input
+	size    int        // the network's input side
 	workers int
 }
 
-// input returns img at the network's input size, reduced by the same box
-// filter as inference's if it is cached larger.
+// input returns img as the network's input, framed as inference frames
+// it (embedder.Prepare): an augmented view is trimmed as a user's copy
+// would be.
 func (f *batchFiller) input(img *image.RGBA) *image.RGBA {
-	if img.Rect.Dx() == f.size && img.Rect.Dy() == f.size {
-		return img
-	}
-	return imageio.Square(img, f.size)
+	return embedder.Prepare(f.spec, img)
 }
 
 // augmented returns the cached image at path, augmented with rng, at the
@@ -91,11 +99,11 @@ func (f *batchFiller) augmented(path string, aug *imageio.Augment, rng *rand.Ran
 	return f.input(aug.Apply(f.cache[path], rng))
 }
 
-func newBatchFiller(cache imageCache, norm model.Normalization, size, workers int) *batchFiller {
+func newBatchFiller(cache imageCache, norm model.Normalization, spec model.Spec, workers int) *batchFiller {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &batchFiller{cache: cache, norm: norm, size: size, workers: workers}
+	return &batchFiller{cache: cache, norm: norm, spec: spec, size: spec.InputSize, workers: workers}
 }
 
 // fill writes batch into x. With augment non-nil, every image is augmented

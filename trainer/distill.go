@@ -32,7 +32,7 @@ func newTeacher(path string, dim int, cache imageCache, workers int) (*teacher, 
 	if err != nil {
 		return nil, fmt.Errorf("distill.model %s: %w", path, err)
 	}
-	return &teacher{net: net, images: newBatchFiller(cache, m.Normalization, m.Spec.InputSize, workers), memo: map[string][]float32{}}, nil
+	return &teacher{net: net, images: newBatchFiller(cache, m.Normalization, m.Spec, workers), memo: map[string][]float32{}}, nil
 }
 
 // targets writes the teacher's embedding of each image of paths into dst,

@@ -141,15 +141,15 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 		fmt.Fprintf(log, "loss: triplet, gap %g\n", opts.Gap)
 	}
 	paths := src.allPaths(opts)
-	side := max(opts.AugmentSize, r.m.Spec.InputSize)
+	side := max(opts.AugmentSize, r.m.Spec.SquareSide())
 	fmt.Fprintf(log, "loading %d images at %dx%d...\n", len(paths), side, side)
-	cache, err := loadImages(ctx, src.root, paths, side, opts.Workers, func(n int) {
+	cache, err := loadImages(ctx, src.root, paths, r.m.Spec, side, opts.Workers, func(n int) {
 		fmt.Fprintf(log, "  %d/%d images\n", n, len(paths))
 	})
 	if err != nil {
 		return nil, err
 	}
-	r.filler = newBatchFiller(cache, r.m.Normalization, r.m.Spec.InputSize, opts.Workers)
+	r.filler = newBatchFiller(cache, r.m.Normalization, r.m.Spec, opts.Workers)
 	if opts.Distill.Weight > 0 {
 		if r.teacher, err = newTeacher(opts.Distill.Model, r.m.Spec.EmbeddingDim, cache, opts.Workers); err != nil {
 			return nil, err
@@ -157,7 +157,7 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 		fmt.Fprintf(log, "distilling %s at weight %g\n", opts.Distill.Model, opts.Distill.Weight)
 	}
 	if opts.ValidationSuite != "" {
-		if r.suite, err = loadSuite(ctx, opts.ValidationSuite, r.m.Spec.InputSize, opts.Workers); err != nil {
+		if r.suite, err = loadSuite(ctx, opts.ValidationSuite, r.m.Spec, opts.Workers); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(log, "validation suite %s: %d sets, %d images\n", opts.ValidationSuite, len(r.suite.Names()), r.suite.Images())
@@ -170,7 +170,7 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 }
 
 // loadSuite reads the evaluation suite at path and decodes its images.
-func loadSuite(ctx context.Context, path string, size, workers int) (*eval.Tracker, error) {
+func loadSuite(ctx context.Context, path string, spec model.Spec, workers int) (*eval.Tracker, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("validation_suite: %w", err)
@@ -180,7 +180,7 @@ func loadSuite(ctx context.Context, path string, size, workers int) (*eval.Track
 	if err != nil {
 		return nil, fmt.Errorf("validation_suite: %w", err)
 	}
-	return eval.NewTracker(ctx, suite, size, workers)
+	return eval.NewTracker(ctx, suite, spec, workers)
 }
 
 // checkStart refuses a Fresh run over a checkpoint, and removes the

@@ -128,11 +128,11 @@ func prepareRun(t testing.TB, o trainconfig.Options) *run {
 		t.Fatal(err)
 	}
 	r.src = src
-	cache, err := loadImages(context.Background(), src.root, src.allPaths(o), o.Model.InputSize, 2, nil)
+	cache, err := loadImages(context.Background(), src.root, src.allPaths(o), r.m.Spec, o.Model.InputSize, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.filler = newBatchFiller(cache, r.m.Normalization, o.Model.InputSize, 0)
+	r.filler = newBatchFiller(cache, r.m.Normalization, r.m.Spec, 0)
 	if err := r.buildGraph(); err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +436,7 @@ func TestMixAugment(t *testing.T) {
 	// grey) and under the entry's own (unchanged).
 	red := image.NewRGBA(image.Rect(0, 0, 4, 4))
 	draw.Draw(red, red.Rect, image.NewUniform(color.RGBA{200, 30, 30, 255}), image.Point{}, draw.Src)
-	f := newBatchFiller(imageCache{"grey": red, "kept": red}, model.UnitNormalization(), 4, 2)
+	f := newBatchFiller(imageCache{"grey": red, "kept": red}, model.UnitNormalization(), model.Spec{InputSize: 4}, 2)
 	byPath := func(p string) *imageio.Augment {
 		if p == "kept" {
 			return mild

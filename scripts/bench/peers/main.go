@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/internal/cputime"
 	"github.com/deeprank/deeprank/model"
@@ -169,11 +170,11 @@ func dumpCmd(args []string) error {
 		if err != nil {
 			return fmt.Errorf("read photo: %w", err)
 		}
-		img, full, err := imageio.DecodeFor(data, size, nil)
+		square, _, err := imageio.DecodeSquare(data, m.Spec.SquareSide(), nil)
 		if err != nil {
 			return fmt.Errorf("decode %s: %w", p, err)
 		}
-		model.ToTensor(imageio.SquareReduced(img, full, size), m.Normalization, x[i*per:(i+1)*per])
+		model.ToTensor(embedder.Prepare(m.Spec, square), m.Normalization, x[i*per:(i+1)*per])
 	}
 	net, err := model.NewNet(m, nil)
 	if err != nil {
