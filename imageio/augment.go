@@ -79,8 +79,8 @@ func (a Augment) keep(rng *rand.Rand) bool {
 // Grey replaces each pixel's colour by its ITU-R BT.601 luma, in place.
 func Grey(img *image.RGBA) {
 	for i := 0; i < len(img.Pix); i += 4 {
-		y := (299*int(img.Pix[i]) + 587*int(img.Pix[i+1]) + 114*int(img.Pix[i+2]) + 500) / 1000
-		img.Pix[i], img.Pix[i+1], img.Pix[i+2] = uint8(y), uint8(y), uint8(y)
+		y := uint8(luma(int(img.Pix[i]), int(img.Pix[i+1]), int(img.Pix[i+2])))
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2] = y, y, y
 	}
 }
 

@@ -31,36 +31,43 @@ const (
 // ContentBox returns the part of img inside its plain border: the box
 // left when the rows and columns at img's edges that lie (all but
 // trimShare of their pixels) within trimTolerance luma of the background
-// are taken off. The background is the luma of img's corners, when at
-// least three of the four agree within the tolerance; otherwise img has
-// no plain border and its bounds are returned, as they are for an image
-// that is all border. img is taken as opaque: Square composites on white.
+// are taken off. The background is the colour of img's corners, when at
+// least three of the four agree, in every channel, within the tolerance
+// (a subject may run into one corner); otherwise img has no plain border
+// and its bounds are returned, as they are for an image that is all
+// border. Corners must agree in colour, not only in luma, so that a
+// photo's sky and ground, alike in brightness, are not taken for one
+// background. img is taken as opaque: Square composites on white.
 func ContentBox(img *image.RGBA) image.Rectangle {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w < minTrimmed || h < minTrimmed {
 		return b
 	}
-	luma := func(x, y int) int {
-		p := img.Pix[img.PixOffset(x, y):]
-		return (299*int(p[0]) + 587*int(p[1]) + 114*int(p[2]) + 500) / 1000
+	at := func(x, y int) []uint8 { return img.Pix[img.PixOffset(x, y):][:3] }
+	corners := [4][]uint8{at(b.Min.X, b.Min.Y), at(b.Max.X-1, b.Min.Y), at(b.Min.X, b.Max.Y-1), at(b.Max.X-1, b.Max.Y-1)}
+	var background [3]int // each channel's median over the corners
+	for c := range 3 {
+		v := []int{int(corners[0][c]), int(corners[1][c]), int(corners[2][c]), int(corners[3][c])}
+		slices.Sort(v)
+		background[c] = (v[1] + v[2]) / 2
 	}
-	corners := []int{luma(b.Min.X, b.Min.Y), luma(b.Max.X-1, b.Min.Y), luma(b.Min.X, b.Max.Y-1), luma(b.Max.X-1, b.Max.Y-1)}
-	sorted := slices.Sorted(slices.Values(corners))
-	background := (sorted[1] + sorted[2]) / 2
 	agree := 0
-	for _, c := range corners {
-		if abs(c-background) <= trimTolerance {
+	for _, k := range corners {
+		if abs(int(k[0])-background[0]) <= trimTolerance && abs(int(k[1])-background[1]) <= trimTolerance && abs(int(k[2])-background[2]) <= trimTolerance {
 			agree++
 		}
 	}
 	if agree < 3 {
 		return b
 	}
+	bgLuma := luma(background[0], background[1], background[2])
 	rows, cols := make([]int, h), make([]int, w)
 	for y := range h {
+		row := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):]
 		for x := range w {
-			if abs(luma(b.Min.X+x, b.Min.Y+y)-background) > trimTolerance {
+			p := row[4*x:]
+			if abs(luma(int(p[0]), int(p[1]), int(p[2]))-bgLuma) > trimTolerance {
 				rows[y]++
 				cols[x]++
 			}
@@ -75,6 +82,11 @@ func ContentBox(img *image.RGBA) image.Rectangle {
 		return b
 	}
 	return image.Rect(b.Min.X+x0, b.Min.Y+y0, b.Min.X+x1, b.Min.Y+y1)
+}
+
+// luma is ITU-R BT.601 luma of 8-bit R, G, B, rounded, as Grey makes it.
+func luma(r, g, b int) int {
+	return (299*r + 587*g + 114*b + 500) / 1000
 }
 
 // contentSpan returns the first and one past the last of lines (each a

@@ -41,6 +41,11 @@ func TestContentBox(t *testing.T) {
 	// Three corners on white, the fourth covered by the subject: still a
 	// plain border.
 	corner := canvas(40, 40, white, red, image.Rect(20, 20, 40, 40))
+	// A photo's sky over its ground, the two of one luma (144 and 143)
+	// but not of one colour, with a darker subject in the sky: no plain
+	// border.
+	photo := canvas(48, 48, color.RGBA{100, 150, 230, 255}, color.RGBA{200, 130, 60, 255}, image.Rect(0, 24, 48, 48))
+	draw.Draw(photo, image.Rect(10, 4, 20, 14), image.NewUniform(navy), image.Point{}, draw.Src)
 	// A sub-image whose bounds do not start at the origin.
 	sub := canvas(80, 80, white, red, image.Rect(30, 35, 50, 60)).SubImage(image.Rect(20, 20, 70, 70)).(*image.RGBA)
 
@@ -53,6 +58,7 @@ func TestContentBox(t *testing.T) {
 		{"subject on a dark background", canvas(64, 64, navy, white, subject), subject},
 		{"noise within the tolerance", noisy, subject},
 		{"no plain border", gradient, gradient.Rect},
+		{"sky and ground of one luma", photo, photo.Rect},
 		{"three corners agree", corner, image.Rect(20, 20, 40, 40)},
 		{"all background", canvas(32, 32, white, white, image.Rectangle{}), image.Rect(0, 0, 32, 32)},
 		{"subject under minTrimmed", canvas(32, 32, white, red, image.Rect(5, 5, 8, 20)), image.Rect(0, 0, 32, 32)},
