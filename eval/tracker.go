@@ -14,7 +14,8 @@ import (
 // Tracker scores a model whose weights change (a trainer's validation
 // after each epoch) on a suite's labelled sets: Recall@1 of each, as `eval`
 // reports it. The images are decoded once, framed for the network's input
-// (embedder.Prepare), and kept; each score then costs one forward pass over them.
+// (embedder.Prepare), and kept; each score then costs one forward pass
+// over them.
 type Tracker struct {
 	names   []string
 	sets    []Set
