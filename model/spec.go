@@ -76,6 +76,14 @@ type Spec struct {
 	// trims each augmented view the same way. false (the reference): the
 	// whole image, squashed.
 	TrimBorders bool `json:"trim_borders,omitempty"`
+	// TrimView, when above 0, adds a view of the image's content at
+	// inference: its plain border (imageio.ContentBox, found on the input)
+	// trimmed and the rest resampled to the input size, its embedding
+	// weighted by TrimView in the sum. A cropped icon or sprite then meets
+	// its original's subject framed alike in that view, while the whole
+	// image, which blur and JPEG move less, keeps the rest of the sum. One
+	// more forward pass. 0 (the reference): none.
+	TrimView float64 `json:"trim_view,omitempty"`
 }
 
 // SquareSide is the side images are squared to before they are made the
@@ -91,6 +99,10 @@ func (s Spec) SquareSide() int {
 
 // maxCenterViews bounds Spec.CenterViews: each one is a forward pass.
 const maxCenterViews = 8
+
+// maxTrimView bounds Spec.TrimView: beside the whole image and its centre
+// views, the trimmed view may weigh up to twice the whole image.
+const maxTrimView = 2
 
 // PooledBackbone is one of Spec.PooledBackbones: Stages conv+pool stages
 // whose channels start at Width and double per stage.
@@ -213,6 +225,9 @@ func (s Spec) Validate() error {
 	}
 	if !(s.GreyView >= 0 && s.GreyView <= 1) {
 		return bad("grey_view", "%g is outside [0, 1]: the grey view's weight beside the whole image's 1", s.GreyView)
+	}
+	if !(s.TrimView >= 0 && s.TrimView <= maxTrimView) {
+		return bad("trim_view", "%g is outside [0, %d]: the trimmed view's weight beside the whole image's 1", s.TrimView, maxTrimView)
 	}
 	for i, b := range s.PooledBackbones {
 		if err := compact(fmt.Sprintf("pooled_backbones[%d].", i), b.Width, b.Stages); err != nil {

@@ -1,15 +1,23 @@
 package model
 
-// view is one of a Net's inference views (Spec.CenterViews and
-// Spec.GreyView): a transform of each input image, whose embedding is
+import (
+	"image"
+	"math"
+	"sync"
+
+	"github.com/deeprank/deeprank/imageio"
+)
+
+// view is one of a Net's inference views (Spec.CenterViews,
+// Spec.GreyView and Spec.TrimView): a transform of each input image, whose embedding is
 // added, times weight, to the image's own before the sum is normalised.
 type view struct {
 	weight float32
 	apply  func(src, dst []float32, size int)
 }
 
-// Views are a model's inference views (Spec.CenterViews, Spec.GreyView)
-// for its input size: the images Net.Forward embeds beside each input and
+// Views are a model's inference views (Spec.CenterViews, Spec.GreyView,
+// Spec.TrimView) for its input size: the images Net.Forward embeds beside each input and
 // sums with it. A trainer that embeds as Forward does builds its batches
 // with Expand and sums their embeddings with Weights.
 type Views struct {
@@ -26,6 +34,9 @@ func NewViews(m *Model) Views {
 	}
 	if m.Spec.GreyView > 0 {
 		vs = append(vs, view{weight: float32(m.Spec.GreyView), apply: greyView(m.Normalization)})
+	}
+	if m.Spec.TrimView > 0 {
+		vs = append(vs, view{weight: float32(m.Spec.TrimView), apply: newTrimView(size, m.Normalization)})
 	}
 	return Views{views: vs, size: size}
 }
@@ -77,47 +88,93 @@ func greyView(norm Normalization) func(src, dst []float32, size int) {
 	}
 }
 
-// centerView resamples the centre of an image, a fraction of each side,
-// to the whole input size (bilinear): for each row (and, the view being
-// square and centred, each column) of the view, the two rows of the
-// image it lies between and the weight of the second.
-type centerView struct {
+// sampler resamples a box of an image to the whole input size
+// (bilinear), one plan per axis.
+type sampler struct{ x, y axisPlan }
+
+// axisPlan resamples one axis: output pixel o lies between the input's
+// pixels lo[o] and hi[o], with weight w[o] on the second.
+type axisPlan struct {
 	lo, hi []int
 	w      []float32
 }
 
-// newCenterView plans the view of the centre fraction of a size x size
-// image.
-func newCenterView(size int, fraction float64) centerView {
-	v := centerView{lo: make([]int, size), hi: make([]int, size), w: make([]float32, size)}
-	side := fraction * float64(size)
-	origin := (float64(size) - side) / 2
-	for o := range size {
-		// Pixel centres: view pixel o covers the image's
-		// [origin + o*side/size, origin + (o+1)*side/size).
-		at := origin + (float64(o)+0.5)*side/float64(size) - 0.5
+func newAxisPlan(size int) axisPlan {
+	return axisPlan{lo: make([]int, size), hi: make([]int, size), w: make([]float32, size)}
+}
+
+// span plans the input's pixels [origin, origin+side), of size in all,
+// onto all len(p.lo) output pixels.
+func (p axisPlan) span(size int, origin, side float64) {
+	out := float64(len(p.lo))
+	for o := range p.lo {
+		// Pixel centres: output pixel o covers the input's
+		// [origin + o*side/out, origin + (o+1)*side/out).
+		at := origin + (float64(o)+0.5)*side/out - 0.5
 		at = min(max(at, 0), float64(size-1))
 		lo := int(at)
-		v.lo[o], v.hi[o], v.w[o] = lo, min(lo+1, size-1), float32(at-float64(lo))
+		p.lo[o], p.hi[o], p.w[o] = lo, min(lo+1, size-1), float32(at-float64(lo))
 	}
-	return v
+}
+
+// newCenterView plans the view of the centre fraction of a size x size
+// image: the same span on both axes.
+func newCenterView(size int, fraction float64) sampler {
+	p := newAxisPlan(size)
+	side := fraction * float64(size)
+	p.span(size, (float64(size)-side)/2, side)
+	return sampler{x: p, y: p}
 }
 
 // resample writes the view of src, a normalised (3, size, size) image, to
 // dst of the same shape.
-func (v centerView) resample(src, dst []float32, size int) {
+func (v sampler) resample(src, dst []float32, size int) {
 	plane := size * size
 	for c := range 3 {
 		in, out := src[c*plane:(c+1)*plane], dst[c*plane:(c+1)*plane]
 		for y := range size {
-			r0, r1, wy := in[v.lo[y]*size:], in[v.hi[y]*size:], v.w[y]
+			r0, r1, wy := in[v.y.lo[y]*size:], in[v.y.hi[y]*size:], v.y.w[y]
 			row := out[y*size : (y+1)*size]
 			for x := range row {
-				lo, hi, wx := v.lo[x], v.hi[x], v.w[x]
+				lo, hi, wx := v.x.lo[x], v.x.hi[x], v.x.w[x]
 				a := r0[lo] + wx*(r0[hi]-r0[lo])
 				b := r1[lo] + wx*(r1[hi]-r1[lo])
 				row[x] = a + wy*(b-a)
 			}
 		}
+	}
+}
+
+// trimScratch is what one trim view of a size x size image works in.
+type trimScratch struct {
+	img *image.RGBA
+	at  sampler
+}
+
+// newTrimView returns the transform of a normalised size x size image to
+// its content: the box imageio.ContentBox finds on the image in 8-bit
+// pixels (un-normalised and rounded, as it was decoded), resampled to the
+// whole input. An image with no plain border is its own view. Its scratch
+// is pooled: Forward may run on many goroutines, and allocates nothing
+// per image in steady state.
+func newTrimView(size int, norm Normalization) func(src, dst []float32, size int) {
+	pool := sync.Pool{New: func() any {
+		return &trimScratch{img: image.NewRGBA(image.Rect(0, 0, size, size)), at: sampler{x: newAxisPlan(size), y: newAxisPlan(size)}}
+	}}
+	return func(src, dst []float32, size int) {
+		s := pool.Get().(*trimScratch)
+		defer pool.Put(s)
+		plane := size * size
+		for i := range plane {
+			for c := range 3 {
+				v := (src[c*plane+i]*norm.Std[c] + norm.Mean[c]) * 255
+				s.img.Pix[4*i+c] = uint8(min(max(math.Round(float64(v)), 0), 255))
+			}
+			s.img.Pix[4*i+3] = 255
+		}
+		box := imageio.ContentBox(s.img)
+		s.at.x.span(size, float64(box.Min.X), float64(box.Dx()))
+		s.at.y.span(size, float64(box.Min.Y), float64(box.Dy()))
+		s.at.resample(src, dst, size)
 	}
 }

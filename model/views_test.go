@@ -1,6 +1,8 @@
 package model
 
 import (
+	"image"
+	"image/color"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -73,8 +75,66 @@ func TestGreyView(t *testing.T) {
 	}
 }
 
-// TestForwardViews checks that a Net with views (two centre views and a
-// grey view at half weight) embeds each image of a batch as the
+// TestTrimView checks the trimmed view under a normalisation that is not
+// the identity: an image with a plain border becomes its content box
+// (known by construction) resampled to the input, as a sampler of that box
+// makes it; an image with no plain border is its own view.
+func TestTrimView(t *testing.T) {
+	norm := Normalization{Mean: [3]float32{0.5, 0.4, 0.3}, Std: [3]float32{0.2, 0.25, 0.5}}
+	const size = 32
+	for _, tc := range []struct {
+		name       string
+		background color.RGBA
+		box        image.Rectangle // the content; empty: none, noise everywhere
+	}{
+		{"white border", color.RGBA{255, 255, 255, 255}, image.Rect(6, 9, 26, 21)},
+		{"coloured border", color.RGBA{30, 140, 200, 255}, image.Rect(0, 4, 17, 32)},
+		{"content at the edges", color.RGBA{255, 255, 255, 255}, image.Rect(0, 0, size, size)},
+		{"no border", color.RGBA{}, image.Rectangle{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, 8))
+			img := image.NewRGBA(image.Rect(0, 0, size, size))
+			for y := range size {
+				for x := range size {
+					p := tc.background
+					if tc.box.Empty() || (image.Point{x, y}).In(tc.box) {
+						// Content: dark enough in luma to stand out from
+						// either background, and varied.
+						p = color.RGBA{uint8(rng.IntN(60)), uint8(rng.IntN(60)), uint8(rng.IntN(256)), 255}
+					}
+					img.SetRGBA(x, y, p)
+				}
+			}
+			src, got, want := make([]float32, 3*size*size), make([]float32, 3*size*size), make([]float32, 3*size*size)
+			ToTensor(img, norm, src)
+			newTrimView(size, norm)(src, got, size)
+			box := tc.box
+			if box.Empty() {
+				box = img.Bounds()
+			}
+			at := sampler{x: newAxisPlan(size), y: newAxisPlan(size)}
+			at.x.span(size, float64(box.Min.X), float64(box.Dx()))
+			at.y.span(size, float64(box.Min.Y), float64(box.Dy()))
+			at.resample(src, want, size)
+			for i := range want {
+				if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+					t.Fatalf("value %d: %g, want %g (the content box %v resampled)", i, got[i], want[i], box)
+				}
+			}
+			if box == img.Bounds() {
+				for i := range src {
+					if math.Abs(float64(got[i]-src[i])) > 1e-5 {
+						t.Fatalf("value %d: %g, want the image's own %g", i, got[i], src[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestForwardViews checks that a Net with views (two centre views, a grey
+// view at half weight and a trimmed view at 1.5) embeds each image of a batch as the
 // normalised sum of its own embedding and its views', each times its
 // weight, as the same Net without views gives them, and that in steady
 // state it still allocates only the result.
@@ -89,7 +149,7 @@ func TestForwardViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	fractions := []float64{0.5, 0.8}
-	m.Spec.CenterViews, m.Spec.GreyView = fractions, 0.5
+	m.Spec.CenterViews, m.Spec.GreyView, m.Spec.TrimView = fractions, 0.5, 1.5
 	viewed, err := NewNet(m, &NetOptions{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +173,13 @@ func TestForwardViews(t *testing.T) {
 	}
 	for i, e := range plain.Forward(grey, batch) {
 		want[i] += 0.5 * e
+	}
+	trimmed := make([]float32, len(x))
+	for i := range batch {
+		newTrimView(size, m.Normalization)(x[i*in:(i+1)*in], trimmed[i*in:(i+1)*in], size)
+	}
+	for i, e := range plain.Forward(trimmed, batch) {
+		want[i] += 1.5 * e
 	}
 	l2Normalize(want, dim)
 	got := viewed.Forward(x, batch)

@@ -258,10 +258,10 @@ func (r *run) setupModel(resume bool) error {
 	if o.TrainViews {
 		n := model.NewViews(r.m).Len()
 		if n == 0 {
-			return errors.New("config: train_views: the model's spec has no views: set center_views or grey_view in model, or fine-tune (init_model) a model that has them")
+			return errors.New("config: train_views: the model's spec has no views: set center_views, grey_view or trim_view in model, or fine-tune (init_model) a model that has them")
 		}
-		fmt.Fprintf(r.log, "train_views: each image embedded with its views (%d: centre %v, grey %g), %d passes of the network\n",
-			n, r.m.Spec.CenterViews, r.m.Spec.GreyView, 1+n)
+		fmt.Fprintf(r.log, "train_views: each image embedded with its views (%d: centre %v, grey %g, trimmed %g), %d passes of the network\n",
+			n, r.m.Spec.CenterViews, r.m.Spec.GreyView, r.m.Spec.TrimView, 1+n)
 	}
 	// A misnamed branch to tune is an error now, not after training.
 	if err := checkBranches(r.arch, "tune_head", o.TuneHead.Branches); err != nil {

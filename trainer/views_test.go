@@ -22,20 +22,22 @@ func TestTrainViews(t *testing.T) {
 		name    string
 		centre  []float64
 		grey    float64
+		trim    float64
 		loss    trainconfig.Loss
 		shards  int
 		wantLog string
 		wantErr string
 	}{
-		{"centre and grey, triplet loss", []float64{0.8}, 0.5, trainconfig.Triplet, 1, "its views (2: centre [0.8], grey 0.5), 3 passes", ""},
-		{"grey only, contrastive, two shards", nil, 1, trainconfig.Contrastive, 2, "its views (1: centre [], grey 1), 2 passes", ""},
-		{"no views", nil, 0, trainconfig.Triplet, 1, "", "config: train_views: the model's spec has no views"},
+		{"centre and grey, triplet loss", []float64{0.8}, 0.5, 0, trainconfig.Triplet, 1, "its views (2: centre [0.8], grey 0.5, trimmed 0), 3 passes", ""},
+		{"grey only, contrastive, two shards", nil, 1, 0, trainconfig.Contrastive, 2, "its views (1: centre [], grey 1, trimmed 0), 2 passes", ""},
+		{"centre and trimmed, contrastive", []float64{0.85}, 0, 1.5, trainconfig.Contrastive, 1, "its views (2: centre [0.85], grey 0, trimmed 1.5), 3 passes", ""},
+		{"no views", nil, 0, 0, trainconfig.Triplet, 1, "", "config: train_views: the model's spec has no views"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := testOptions(t, root)
 			o.Epochs = 1
 			o.Loss, o.BatchShards = c.loss, c.shards
-			o.Model.CenterViews, o.Model.GreyView = c.centre, c.grey
+			o.Model.CenterViews, o.Model.GreyView, o.Model.TrimView = c.centre, c.grey, c.trim
 			o.TrainViews = true
 			var log bytes.Buffer
 			res, err := Train(context.Background(), o, &log, Fresh)
@@ -58,8 +60,8 @@ func TestTrainViews(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(m.Spec.CenterViews, c.centre) && len(c.centre)+len(m.Spec.CenterViews) > 0 || m.Spec.GreyView != c.grey {
-				t.Errorf("the model's views are centre %v, grey %g; want %v, %g", m.Spec.CenterViews, m.Spec.GreyView, c.centre, c.grey)
+			if !slices.Equal(m.Spec.CenterViews, c.centre) && len(c.centre)+len(m.Spec.CenterViews) > 0 || m.Spec.GreyView != c.grey || m.Spec.TrimView != c.trim {
+				t.Errorf("the model's views are centre %v, grey %g, trimmed %g; want %v, %g, %g", m.Spec.CenterViews, m.Spec.GreyView, m.Spec.TrimView, c.centre, c.grey, c.trim)
 			}
 		})
 	}

@@ -53,7 +53,7 @@ type Options struct {
 	// embedding as one part of the new one, exactly, and trains only what
 	// the new branches add.
 	// TrainViews embeds every training image as inference does, with the
-	// model's views (its spec's center_views and grey_view): the loss
+	// model's views (its spec's center_views, grey_view and trim_view): the loss
 	// sees the normalised sum of the image's embedding and its views', so
 	// training learns the embedding that is used. Each view is one more
 	// pass of the network per image. The model's spec must have views

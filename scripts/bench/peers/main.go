@@ -98,15 +98,16 @@ func layers(ls []model.Layer) []jsonLayer {
 }
 
 // loadNetwork loads a model file for the comparison: its network alone.
-// The peers run the network once per image; a model's centre views
-// (Spec.CenterViews) are further passes of the same network, left out so
-// that every side times and embeds the same single pass.
+// The peers run the network once per image; a model's views
+// (Spec.CenterViews, GreyView, TrimView) are further passes of the same
+// network, left out so that every side times and embeds the same single
+// pass.
 func loadNetwork(path string) (*model.Model, error) {
 	m, err := model.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	m.Spec.CenterViews = nil
+	m.Spec.CenterViews, m.Spec.GreyView, m.Spec.TrimView = nil, 0, 0
 	return m, nil
 }
 
