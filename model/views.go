@@ -2,7 +2,6 @@ package model
 
 import (
 	"image"
-	"math"
 	"sync"
 
 	"github.com/deeprank/deeprank/imageio"
@@ -159,18 +158,25 @@ type trimScratch struct {
 // per image in steady state.
 func newTrimView(size int, norm Normalization) func(src, dst []float32, size int) {
 	pool := sync.Pool{New: func() any {
+		// Alpha stays 0: ContentBox takes every image as opaque.
 		return &trimScratch{img: image.NewRGBA(image.Rect(0, 0, size, size)), at: sampler{x: newAxisPlan(size), y: newAxisPlan(size)}}
 	}}
 	return func(src, dst []float32, size int) {
 		s := pool.Get().(*trimScratch)
 		defer pool.Put(s)
 		plane := size * size
-		for i := range plane {
-			for c := range 3 {
-				v := (src[c*plane+i]*norm.Std[c] + norm.Mean[c]) * 255
-				s.img.Pix[4*i+c] = uint8(min(max(math.Round(float64(v)), 0), 255))
+		for c := range 3 {
+			for i, v := range src[c*plane : (c+1)*plane] {
+				level := (v*norm.Std[c] + norm.Mean[c]) * 255
+				switch {
+				case level < 0:
+					level = 0
+				case level > 255:
+					level = 255
+				}
+				// Rounded half up, as math.Round does at these levels.
+				s.img.Pix[4*i+c] = uint8(float64(level) + 0.5)
 			}
-			s.img.Pix[4*i+3] = 255
 		}
 		box := imageio.ContentBox(s.img)
 		s.at.x.span(size, float64(box.Min.X), float64(box.Dx()))
