@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/deeprank/deeprank/imageio/contentbox"
 	xdraw "golang.org/x/image/draw"
 )
 
@@ -79,7 +80,7 @@ func (a Augment) keep(rng *rand.Rand) bool {
 // Grey replaces each pixel's colour by its ITU-R BT.601 luma, in place.
 func Grey(img *image.RGBA) {
 	for i := 0; i < len(img.Pix); i += 4 {
-		y := uint8(luma(int(img.Pix[i]), int(img.Pix[i+1]), int(img.Pix[i+2])))
+		y := uint8(contentbox.Luma(int(img.Pix[i]), int(img.Pix[i+1]), int(img.Pix[i+2])))
 		img.Pix[i], img.Pix[i+1], img.Pix[i+2] = y, y, y
 	}
 }

@@ -50,10 +50,8 @@ func ExampleTrimSquare() {
 	draw.Draw(img, img.Rect, image.NewUniform(color.White), image.Point{}, draw.Src)
 	draw.Draw(img, image.Rect(40, 30, 60, 60), image.NewUniform(color.RGBA{200, 0, 0, 255}), image.Point{}, draw.Src)
 
-	fmt.Println(imageio.ContentBox(img))
 	sq := imageio.TrimSquare(img, 16)
 	fmt.Println(sq.Bounds().Size(), sq.RGBAAt(0, 0), sq.RGBAAt(15, 15))
 	// Output:
-	// (40,30)-(60,60)
 	// (16,16) {200 0 0 255} {200 0 0 255}
 }

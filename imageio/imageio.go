@@ -1,7 +1,8 @@
 // Package imageio decodes images from outside safely, resizes them to the
-// network's square input and augments them; it imports no other package of
-// deeprank. Turning a square image into the network's tensor is package
-// model's (it owns the layout and the normalisation). IsImageName holds the
+// network's square input and augments them; of deeprank's packages it
+// imports only its own (contentbox, which package model shares). Turning a
+// square image into the network's tensor is package model's (it owns the
+// layout and the normalisation). IsImageName holds the
 // file name extensions of the formats decoded here.
 //
 // Decoding checks the header's declared size before any pixel is decoded, so

@@ -70,14 +70,14 @@ type Spec struct {
 	GreyView float64 `json:"grey_view,omitempty"`
 	// TrimBorders frames every image by its content before the network
 	// sees it: squared to SquareSide (twice the input), its plain border
-	// trimmed (imageio.ContentBox) and the rest resized to the input. An
+	// trimmed (contentbox.Find) and the rest resized to the input. An
 	// icon or a sprite on a plain background, cropped, then keeps its
 	// subject at the size and place its original shows it at. Training
 	// trims each augmented view the same way. false (the reference): the
 	// whole image, squashed.
 	TrimBorders bool `json:"trim_borders,omitempty"`
 	// TrimView, when above 0, adds a view of the image's content at
-	// inference: its plain border (imageio.ContentBox, found on the input)
+	// inference: its plain border (contentbox.Find, found on the input)
 	// trimmed and the rest resampled to the input size, its embedding
 	// weighted by TrimView in the sum. A cropped icon or sprite then meets
 	// its original's subject framed alike in that view, while the whole

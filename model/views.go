@@ -4,7 +4,7 @@ import (
 	"image"
 	"sync"
 
-	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/imageio/contentbox"
 )
 
 // view is one of a Net's inference views (Spec.CenterViews,
@@ -151,14 +151,14 @@ type trimScratch struct {
 }
 
 // newTrimView returns the transform of a normalised size x size image to
-// its content: the box imageio.ContentBox finds on the image in 8-bit
+// its content: the box contentbox.Find finds on the image in 8-bit
 // pixels (un-normalised and rounded, as it was decoded), resampled to the
 // whole input. An image with no plain border is its own view. Its scratch
 // is pooled: Forward may run on many goroutines, and allocates nothing
 // per image in steady state.
 func newTrimView(size int, norm Normalization) func(src, dst []float32, size int) {
 	pool := sync.Pool{New: func() any {
-		// Alpha stays 0: ContentBox takes every image as opaque.
+		// Alpha stays 0: contentbox.Find takes every image as opaque.
 		return &trimScratch{img: image.NewRGBA(image.Rect(0, 0, size, size)), at: sampler{x: newAxisPlan(size), y: newAxisPlan(size)}}
 	}}
 	return func(src, dst []float32, size int) {
@@ -178,7 +178,7 @@ func newTrimView(size int, norm Normalization) func(src, dst []float32, size int
 				s.img.Pix[4*i+c] = uint8(float64(level) + 0.5)
 			}
 		}
-		box := imageio.ContentBox(s.img)
+		box := contentbox.Find(s.img)
 		s.at.x.span(size, float64(box.Min.X), float64(box.Dx()))
 		s.at.y.span(size, float64(box.Min.Y), float64(box.Dy()))
 		s.at.resample(src, dst, size)
