@@ -2,8 +2,8 @@
 // network's square input and augments them; of deeprank's packages it
 // imports only its own (contentbox, which package model shares). Turning a
 // square image into the network's tensor is package model's (it owns the
-// layout and the normalisation). IsImageName holds the
-// file name extensions of the formats decoded here.
+// layout and the normalisation). IsImageName holds the file name extensions
+// of the formats decoded here.
 //
 // Decoding checks the header's declared size before any pixel is decoded, so
 // a small file that declares a huge image is refused cheaply. Supported
