@@ -623,6 +623,13 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 			break
 		}
 	}
+	if o.Epochs == 0 {
+		// Nothing was trained: the starting model is the one to tune.
+		st.Best = st.Initial
+		if err := r.saveBest(); err != nil {
+			return nil, err
+		}
+	}
 	best, err := model.Load(o.Output)
 	if err != nil {
 		return nil, fmt.Errorf("train: reload best model: %w", err)

@@ -126,3 +126,39 @@ func bestLogged(t *testing.T, log, choice string, n int) float64 {
 	}
 	return best
 }
+
+// TestTuneOnly tunes a trained model with epochs 0: the run must train
+// nothing (no epoch logged, every weight the starting model's) and still
+// choose the grey view of the best logged suite mean.
+func TestTuneOnly(t *testing.T) {
+	root := mustClassImages(t, 3, 4)
+	o, _ := grownOptions(t, root)
+	o.ValidationSuite, o.SelectBy = testSuite(t, root, mustClassImages(t, 3, 2)), "suite"
+	o.Epochs = 1
+	trained, err := Train(context.Background(), o, io.Discard, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	o.InitModel, o.InitWeights = o.Output, ""
+	o.Output, o.RunDir = filepath.Join(dir, "model.drk"), filepath.Join(dir, "run")
+	o.Epochs, o.TuneGrey = 0, []float64{0.5, 1}
+	var log bytes.Buffer
+	tuned, err := Train(context.Background(), o, &log, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "epoch 1/") {
+		t.Errorf("epochs 0 trained:\n%s", log.String())
+	}
+	for name, w := range trained.Model.Weights {
+		if !slices.Equal(tuned.Model.Weights[name], w) {
+			t.Errorf("%s: changed by a run of 0 epochs", name)
+		}
+	}
+	grey := tuned.Model.Provenance.Metrics[tunedGreyMetric]
+	if want := bestLogged(t, log.String(), `tune_grey: (?:grey view (\S+)|no grey view)`, 3); grey != want || tuned.Model.Spec.GreyView != want {
+		t.Errorf("kept grey view %g (spec %g), but %g has the first best mean:\n%s", grey, tuned.Model.Spec.GreyView, want, log.String())
+	}
+}

@@ -62,6 +62,10 @@ type Options struct {
 	Freeze     []string `json:"freeze"`
 	Data       Data     `json:"data"`
 
+	// Epochs is the number of passes to train. 0 trains nothing: the
+	// model of InitModel or InitWeights is scored as it is and only the
+	// tuning steps (TuneHead, TuneViews, TuneGrey) run, so a view can be
+	// chosen for a trained model without training it again.
 	Epochs int `json:"epochs"`
 	// StepsPerEpoch caps the optimiser steps of an epoch; 0 means one pass
 	// over the epoch's triplets.
@@ -410,8 +414,10 @@ func (o Options) Validate() error {
 		return bad("data.positives", "positives (%d) and negatives (%d) must be at least 1", o.Data.Positives, o.Data.Negatives)
 	case o.Data.MaxValTriplets < 1:
 		return bad("data.max_val_triplets", "%d must be at least 1", o.Data.MaxValTriplets)
-	case o.Epochs < 1:
-		return bad("epochs", "%d must be at least 1", o.Epochs)
+	case o.Epochs < 0:
+		return bad("epochs", "%d must not be negative", o.Epochs)
+	case o.Epochs == 0 && o.InitModel == "" && o.InitWeights == "":
+		return bad("epochs", "0 trains nothing, so it only tunes a trained model: give init_model or init_weights, or at least 1 epoch")
 	case o.StepsPerEpoch < 0:
 		return bad("steps_per_epoch", "%d must not be negative", o.StepsPerEpoch)
 	case o.BatchSize < 1 || o.BatchSize > 4096:
