@@ -55,6 +55,7 @@ type Config struct {
 	Store  Store               `json:"store"`
 	Ingest ingest.Config       `json:"ingest"`
 	Query  Query               `json:"query"`
+	Dupes  Dupes               `json:"dupes"`
 	Serve  server.Config       `json:"serve"`
 	Train  trainconfig.Options `json:"train"`
 }
@@ -104,6 +105,17 @@ func (s Store) MetricOrDefault() vectorstore.Metric {
 // Query tunes searches.
 type Query struct {
 	TopK int `json:"top_k"`
+}
+
+// Dupes tunes `deeprank dupes`.
+type Dupes struct {
+	// MaxDistance makes two images near-duplicates at this distance or
+	// nearer, under the collection's metric. 0, the default, means the
+	// built-in model's calibrated distance, which fits a collection of
+	// that model only: set it for a collection of another model, to the
+	// distance `deeprank eval --thresholds` calibrates for that model.
+	// (dupes --max-distance 0 is taken as given: exact copies only.)
+	MaxDistance float64 `json:"max_distance"`
 }
 
 // Default returns the built-in defaults.
@@ -156,6 +168,9 @@ func (c Config) Validate() error {
 	}
 	if c.Query.TopK < 1 || c.Query.TopK > 10000 {
 		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
+	}
+	if d := c.Dupes.MaxDistance; math.IsNaN(d) || math.IsInf(d, 0) {
+		return fmt.Errorf("%w: dupes.max_distance: %g is not a finite distance: give the calibrated one, e.g. 0.46", ErrInvalid, d)
 	}
 	if err := c.Serve.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)

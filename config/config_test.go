@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -235,6 +236,39 @@ func TestValidateServeMilvus(t *testing.T) {
 			err := c.Validate()
 			if err == nil || err.Error() != tc.want || !errors.Is(err, ErrInvalid) || !errors.Is(err, tc.sentinel) {
 				t.Errorf("Validate() = %v, want %q matching ErrInvalid and %v", err, tc.want, tc.sentinel)
+			}
+		})
+	}
+}
+
+// TestValidateDupes checks dupes.max_distance: any number passes, a
+// negative one too (a threshold under IP is a negated dot product); NaN
+// and infinities fail, naming the key.
+func TestValidateDupes(t *testing.T) {
+	cases := []struct {
+		name string
+		d    float64
+		want string // the error; "" for none
+	}{
+		{"the built-in model's", 0, ""},
+		{"calibrated", 0.46, ""},
+		{"under IP", -0.9, ""},
+		{"not a number", math.NaN(), "invalid configuration: dupes.max_distance: NaN is not a finite distance: give the calibrated one, e.g. 0.46"},
+		{"infinite", math.Inf(1), "invalid configuration: dupes.max_distance: +Inf is not a finite distance: give the calibrated one, e.g. 0.46"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Dupes.MaxDistance = tc.d
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want || !errors.Is(err, ErrInvalid) {
+				t.Errorf("Validate() = %v, want %q matching ErrInvalid", err, tc.want)
 			}
 		})
 	}

@@ -221,7 +221,12 @@ func kindOf(path string) string {
 }
 
 // TestDupesPhotos is the acceptance test of near-duplicates on real
-// photos, on the embedded store and on Milvus.
+// photos, on the embedded store and on Milvus. A candidate for the
+// default model is held to it too (models/default/RUN-NOTES.md, rule (d)),
+// with the threshold calibrated for it, without replacing the default:
+//
+//	DEEPRANK_MODEL=$PWD/runs/x/model.drk DEEPRANK_DUPES_MAX_DISTANCE=D \
+//	  go test -count=1 -run TestDupesPhotos/embedded ./integration
 func TestDupesPhotos(t *testing.T) {
 	dir, family := photoFamilies(t)
 	t.Run("embedded", func(t *testing.T) {

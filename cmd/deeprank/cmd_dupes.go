@@ -19,7 +19,6 @@ import (
 
 type dupesOptions struct {
 	collection, against, out, linkDir, distinctFile string
-	maxDistance                                     float32
 	neighbours                                      int
 	asJSON, asCSV, distinct                         bool
 }
@@ -42,7 +41,8 @@ at which 99% of the pairs it takes as duplicates are copies (precision 0.99;
 README, "Finding duplicates", gives the recall). A lower --max-distance finds
 fewer copies but even fewer false pairs; a higher one finds more and mixes in
 similar but different photos. It is given under the collection's metric (as
-query prints distances). A collection of another model needs --max-distance:
+query prints distances). A collection of another model needs --max-distance,
+or the key dupes.max_distance in the configuration file (once per model):
 'deeprank eval --thresholds' calibrates one.
 
 DECISIONS THAT LAST. --not-duplicate ID1 ID2 (or --not-duplicate-file F, two
@@ -76,7 +76,7 @@ func newDupesCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.collection, "collection", "images", "collection to search for near-duplicates")
 	f.StringVar(&o.against, "against", "", "list the images of --collection that have near-duplicates in this collection")
-	f.Float32Var(&o.maxDistance, "max-distance", 0, "near-duplicates are at most this far apart, under the collection's metric (default: the built-in model's calibrated distance, precision 0.99)")
+	f.Float64("max-distance", 0, "near-duplicates are at most this far apart, under the collection's metric (default: the built-in model's calibrated distance, precision 0.99)")
 	f.IntVar(&o.neighbours, "neighbours", dupes.DefaultNeighbours, "on Milvus, the nearest images searched for per image; with --against, the matches listed per image")
 	f.BoolVar(&o.asJSON, "json", false, "print JSON")
 	f.BoolVar(&o.asCSV, "csv", false, "print CSV, one row a member")
@@ -85,13 +85,17 @@ func newDupesCmd() *cobra.Command {
 	f.BoolVar(&o.distinct, "not-duplicate", false, "record that the two image IDs given as arguments are distinct")
 	f.StringVar(&o.distinctFile, "not-duplicate-file", "", "record the pairs of this file (two image IDs a line) as distinct")
 	addStoreFlags(cmd)
+	nameKeys(cmd, dupesFlags)
 	return cmd
 }
+
+// dupesFlags are the keys dupes' own flags set.
+var dupesFlags = map[string]string{"dupes.max_distance": "max-distance"}
 
 // run reports the near-duplicates of the collection, or records pairs of
 // images as distinct.
 func (o *dupesOptions) run(cmd *cobra.Command, args []string) error {
-	l, err := loadRuntime(cmd, nil)
+	l, err := loadRuntime(cmd, dupesFlags)
 	if err != nil {
 		return err
 	}
@@ -119,7 +123,7 @@ func (o *dupesOptions) run(cmd *cobra.Command, args []string) error {
 	if l.Store.Kind == "milvus" {
 		opts.Method = dupes.Index
 	}
-	if opts.MaxDistance, err = dupesThreshold(cmd, l.Config, coll, o.maxDistance); err != nil {
+	if opts.MaxDistance, err = dupesThreshold(cmd, l, coll); err != nil {
 		return err
 	}
 	// What a run holds is a few large pointer-free arrays (IDs, held
@@ -203,16 +207,17 @@ func (o *dupesOptions) reportGroups(cmd *cobra.Command, coll vectorstore.Collect
 	return output(cmd, o.out, buf.Bytes())
 }
 
-// dupesThreshold is --max-distance when given, else the built-in model's
-// calibrated distance under the collection's metric, for a collection of
-// that model.
-func dupesThreshold(cmd *cobra.Command, c config.Config, coll vectorstore.Collection, given float32) (float32, error) {
+// dupesThreshold is --max-distance when given, else dupes.max_distance
+// when not 0 (from the environment or the configuration file), else the
+// built-in model's calibrated distance under the collection's metric, for
+// a collection of that model.
+func dupesThreshold(cmd *cobra.Command, l *config.Loaded, coll vectorstore.Collection) (float32, error) {
 	info, err := coll.Info(cmd.Context())
 	if err != nil {
 		return 0, err
 	}
-	if cmd.Flags().Changed("max-distance") {
-		return given, nil
+	if d := l.Dupes.MaxDistance; d != 0 || l.Sources["dupes.max_distance"] == config.FromFlag {
+		return float32(d), nil
 	}
 	m, err := defaultmodel.Load()
 	if err != nil {
@@ -223,7 +228,7 @@ func dupesThreshold(cmd *cobra.Command, c config.Config, coll vectorstore.Collec
 		return 0, err
 	}
 	if info.ModelVersion != version {
-		return 0, usagef("dupes: collection %q holds vectors of model %s, not the built-in model, whose calibrated threshold is the default: give --max-distance (`deeprank eval --thresholds` calibrates one)", info.Name, info.ModelVersion)
+		return 0, usagef("dupes: collection %q holds vectors of model %s, not the built-in model, whose calibrated threshold is the default: give --max-distance or set %s (`deeprank eval --thresholds` calibrates one)", info.Name, info.ModelVersion, config.EnvName("dupes.max_distance"))
 	}
 	d, err := defaultmodel.CopyThreshold()
 	return dupes.FromL2(d, info.Metric), err

@@ -11,8 +11,9 @@ import (
 
 // TestDupesCLI runs dupes over a few images: two near-identical (one grey
 // level apart), one far. It checks the flags' paths through the command:
-// the threshold a collection of another model needs, each output format,
-// --out, --link-dir, and decisions from arguments and from a file.
+// the threshold a collection of another model needs (by flag or by the
+// configuration file), each output format, --out, --link-dir, and
+// decisions from arguments and from a file.
 func TestDupesCLI(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -40,6 +41,15 @@ func TestDupesCLI(t *testing.T) {
 	stdout, stderr, code := dupesCmd(near)
 	if code != exitOK || strings.Count(stdout, "group ") != 1 || !strings.Contains(stdout, "a.png") || !strings.Contains(stdout, "b.png") || strings.Contains(stdout, "far.png") {
 		t.Fatalf("dupes: exit %d\n%s%s\nwant one group of a.png and b.png", code, stdout, stderr)
+	}
+	// The same threshold from the configuration file, as for a model used
+	// often: dupes.max_distance stands in for the flag.
+	conf := filepath.Join(dir, "deeprank.yaml")
+	if err := os.WriteFile(conf, []byte("dupes:\n  max_distance: "+strings.TrimPrefix(near, "--max-distance=")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr, code := dupesCmd("--config", conf); code != exitOK || strings.Count(stdout, "group ") != 1 {
+		t.Fatalf("dupes.max_distance in the configuration file: exit %d\n%s%s\nwant the one group --max-distance gives", code, stdout, stderr)
 	}
 	report := filepath.Join(dir, "dupes.csv")
 	links := filepath.Join(dir, "review")
