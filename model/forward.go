@@ -140,6 +140,8 @@ type batchScratch struct {
 	filters filterCache
 	views   []float32 // the images and their views, for Forward
 	viewEmb []float32 // their embeddings, before they are summed
+	// viewWeights holds each view's weight for each image (Views.Expand).
+	viewWeights []float32
 }
 
 // grow returns buf resized to n values, reallocating only when it is too
@@ -210,9 +212,10 @@ func (n *Net) InputShape() Shape { return n.arch.Input }
 
 // Forward embeds count images. x holds them normalised and laid out
 // (count, 3, size, size); the result is (count, Dim), each row of unit
-// length. With views (Spec.CenterViews, Spec.GreyView), each row is the
-// normalised sum of the image's embedding and its views', each times its
-// weight. It panics if len(x) does not match count.
+// length. With views (Spec.CenterViews, Spec.GreyView, Spec.TrimView),
+// each row is the normalised sum of the image's embedding and its views',
+// each times its weight (none for a trimmed view of an image with no plain
+// border). It panics if len(x) does not match count.
 func (n *Net) Forward(x []float32, count int) []float32 {
 	in := n.arch.Input.Size()
 	if len(x) != count*in {
@@ -227,15 +230,24 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 	}
 	// The views go through the network as more images of one batch: the
 	// image first, then each view of it, block after block.
-	all := grow(&bs.views, (1+len(n.views.views))*count*in)
-	n.views.Expand(all, x, count)
+	views := n.views.Len()
+	all := grow(&bs.views, (1+views)*count*in)
+	weights := grow(&bs.viewWeights, views*count)
+	n.views.Expand(all, weights, x, count)
 	dim := n.Dim()
-	emb := grow(&bs.viewEmb, (1+len(n.views.views))*count*dim)
-	n.forward(all, (1+len(n.views.views))*count, bs, emb)
+	emb := grow(&bs.viewEmb, (1+views)*count*dim)
+	n.forward(all, (1+views)*count, bs, emb)
 	copy(out, emb[:count*dim])
-	for vi, v := range n.views.views {
-		for i, e := range emb[(1+vi)*count*dim : (2+vi)*count*dim] {
-			out[i] += v.weight * e
+	for vi := range views {
+		for i := range count {
+			w := weights[vi*count+i]
+			if w == 0 {
+				continue
+			}
+			e := emb[((1+vi)*count+i)*dim : ((1+vi)*count+i+1)*dim]
+			for j, v := range e {
+				out[i*dim+j] += w * v
+			}
 		}
 	}
 	l2Normalize(out, dim)

@@ -81,8 +81,9 @@ type Spec struct {
 	// trimmed and the rest resampled to the input size, its embedding
 	// weighted by TrimView in the sum. A cropped icon or sprite then meets
 	// its original's subject framed alike in that view, while the whole
-	// image, which blur and JPEG move less, keeps the rest of the sum. One
-	// more forward pass. 0 (the reference): none.
+	// image, which blur and JPEG move less, keeps the rest of the sum. An
+	// image with no plain border has no trimmed view. One more forward
+	// pass. 0 (the reference): none.
 	TrimView float64 `json:"trim_view,omitempty"`
 }
 

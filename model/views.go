@@ -8,17 +8,23 @@ import (
 )
 
 // view is one of a Net's inference views (Spec.CenterViews,
-// Spec.GreyView and Spec.TrimView): a transform of each input image, whose embedding is
-// added, times weight, to the image's own before the sum is normalised.
+// Spec.GreyView and Spec.TrimView): a transform of each input image, whose
+// embedding is added, times weight, to the image's own before the sum is
+// normalised.
 type view struct {
 	weight float32
-	apply  func(src, dst []float32, size int)
+	// apply writes the view of src to dst and reports whether it is one:
+	// false for a view that would be the image itself (the trimmed view of
+	// an image with no plain border), whose embedding then adds nothing,
+	// so that the image embeds as without the view.
+	apply func(src, dst []float32, size int) bool
 }
 
 // Views are a model's inference views (Spec.CenterViews, Spec.GreyView,
-// Spec.TrimView) for its input size: the images Net.Forward embeds beside each input and
-// sums with it. A trainer that embeds as Forward does builds its batches
-// with Expand and sums their embeddings with Weights.
+// Spec.TrimView) for its input size: the images Net.Forward embeds beside
+// each input and sums with it. A trainer that embeds as Forward does
+// builds its batches, and the weights of their embeddings in the sum, with
+// Expand.
 type Views struct {
 	views []view
 	size  int // the input side, in pixels
@@ -29,7 +35,11 @@ func NewViews(m *Model) Views {
 	size := m.Spec.InputSize
 	var vs []view
 	for _, f := range m.Spec.CenterViews {
-		vs = append(vs, view{weight: 1, apply: newCenterView(size, f).resample})
+		centre := newCenterView(size, f)
+		vs = append(vs, view{weight: 1, apply: func(src, dst []float32, size int) bool {
+			centre.resample(src, dst, size)
+			return true
+		}})
 	}
 	if m.Spec.GreyView > 0 {
 		vs = append(vs, view{weight: float32(m.Spec.GreyView), apply: greyView(m.Normalization)})
@@ -43,27 +53,23 @@ func NewViews(m *Model) Views {
 // Len is the number of views.
 func (v Views) Len() int { return len(v.views) }
 
-// Weights returns the weight of each view's embedding in the sum, in
-// order; the image's own embedding has weight 1.
-func (v Views) Weights() []float32 {
-	w := make([]float32, len(v.views))
-	for i, vw := range v.views {
-		w[i] = vw.weight
-	}
-	return w
-}
-
 // Expand writes into dst, (1+Len())*count normalised images, the count
-// images of x, then each view of all of them in turn, block after block:
-// the batch whose embeddings, each block times its weight, sum to what
-// Net.Forward gives for x.
-func (v Views) Expand(dst, x []float32, count int) {
+// images of x, then each view of all of them in turn, block after block;
+// and into weights, Len()*count values, the weight of each view's
+// embedding of each image in the sum, view after view (0 for a view that
+// is the image itself). The embeddings of dst, the first count with
+// weight 1 and each view's times its weight, sum to what Net.Forward
+// gives for x.
+func (v Views) Expand(dst, weights, x []float32, count int) {
 	in := 3 * v.size * v.size
 	copy(dst, x[:count*in])
 	for vi, vw := range v.views {
 		block := dst[(1+vi)*count*in:]
 		for i := range count {
-			vw.apply(x[i*in:(i+1)*in], block[i*in:(i+1)*in], v.size)
+			weights[vi*count+i] = 0
+			if vw.apply(x[i*in:(i+1)*in], block[i*in:(i+1)*in], v.size) {
+				weights[vi*count+i] = vw.weight
+			}
 		}
 	}
 }
@@ -72,8 +78,8 @@ func (v Views) Expand(dst, x []float32, count int) {
 // in grey: each pixel's ITU-R BT.601 luma in all three channels, as
 // imageio.Grey makes it of 8-bit pixels (without the rounding), taken on
 // the pixels un-normalised and normalised again.
-func greyView(norm Normalization) func(src, dst []float32, size int) {
-	return func(src, dst []float32, size int) {
+func greyView(norm Normalization) func(src, dst []float32, size int) bool {
+	return func(src, dst []float32, size int) bool {
 		plane := size * size
 		for i := range plane {
 			var luma float32
@@ -84,6 +90,9 @@ func greyView(norm Normalization) func(src, dst []float32, size int) {
 				dst[c*plane+i] = (luma - norm.Mean[c]) / norm.Std[c]
 			}
 		}
+		// An image already grey is its own view, and counts: a greyscale
+		// copy then embeds as the grey view of its original does.
+		return true
 	}
 }
 
@@ -153,15 +162,17 @@ type trimScratch struct {
 // newTrimView returns the transform of a normalised size x size image to
 // its content: the box contentbox.Find finds on the image in 8-bit
 // pixels (un-normalised and rounded, as it was decoded), resampled to the
-// whole input. An image with no plain border is its own view. Its scratch
-// is pooled: Forward may run on many goroutines, and allocates nothing
-// per image in steady state.
-func newTrimView(size int, norm Normalization) func(src, dst []float32, size int) {
+// whole input. An image with no plain border (a photo, mostly) has no
+// view: it reports false, and embeds as without the view, where counting
+// the image a second time would weigh it against its centre views. Its
+// scratch is pooled: Forward may run on many goroutines, and allocates
+// nothing per image in steady state.
+func newTrimView(size int, norm Normalization) func(src, dst []float32, size int) bool {
 	pool := sync.Pool{New: func() any {
 		// Alpha stays 0: contentbox.Find takes every image as opaque.
 		return &trimScratch{img: image.NewRGBA(image.Rect(0, 0, size, size)), at: sampler{x: newAxisPlan(size), y: newAxisPlan(size)}}
 	}}
-	return func(src, dst []float32, size int) {
+	return func(src, dst []float32, size int) bool {
 		s := pool.Get().(*trimScratch)
 		defer pool.Put(s)
 		plane := size * size
@@ -179,8 +190,12 @@ func newTrimView(size int, norm Normalization) func(src, dst []float32, size int
 			}
 		}
 		box := contentbox.Find(s.img)
+		if box == s.img.Rect {
+			return false
+		}
 		s.at.x.span(size, float64(box.Min.X), float64(box.Dx()))
 		s.at.y.span(size, float64(box.Min.Y), float64(box.Dy()))
 		s.at.resample(src, dst, size)
+		return true
 	}
 }

@@ -18,6 +18,10 @@ type graphForward struct {
 	batch int
 	x     *tensor.Dense
 	views model.Views // the model's, as model.Net applies them
+	// weights and columns: each view's weight for each image, and the
+	// graph's inputs of them (sumViews).
+	weights []float32
+	columns [][]float32
 }
 
 func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
@@ -30,8 +34,9 @@ func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
 	if err != nil {
 		return nil, err
 	}
+	var columns [][]float32
 	if views.Len() > 0 {
-		if err := ng.sumViews(batch, views.Weights(), tensor.Float32); err != nil {
+		if columns, err = ng.sumViews(batch, views.Len()); err != nil {
 			return nil, err
 		}
 	}
@@ -40,13 +45,15 @@ func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
-	return &graphForward{ng: ng, vm: G.NewTapeMachine(ng.g), batch: batch, x: x, views: views}, nil
+	return &graphForward{ng: ng, vm: G.NewTapeMachine(ng.g), batch: batch, x: x, views: views,
+		weights: make([]float32, views.Len()*batch), columns: columns}, nil
 }
 
 // Forward embeds exactly batch images laid out as for model.Net.Forward,
 // with the model's views as Forward has them.
 func (f *graphForward) Forward(x []float32) ([]float32, error) {
-	f.views.Expand(f.x.Data().([]float32), x, f.batch)
+	f.views.Expand(f.x.Data().([]float32), f.weights, x, f.batch)
+	setViewWeights(f.columns, f.weights)
 	defer f.vm.Reset()
 	if err := f.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("gorgonia forward: %w", err)

@@ -157,31 +157,49 @@ func (ng *netGraph) l2Normalize(h *G.Node, n, dim int, dt tensor.Dtype) (*G.Node
 	return G.BroadcastHadamardDiv(h, norm, nil, []byte{1})
 }
 
-// sumViews makes ng.embed, the embeddings of 1+len(weights) blocks of n
-// images each (the images, then each view of all of them: what
+// sumViews makes ng.embed, the embeddings of 1+views blocks of n images
+// each (the images, then each view of all of them: what
 // model.Views.Expand lays out), the normalised sum of each image's
-// embedding and its views', each view's times its weight: what
-// model.Net.Forward gives with views, so that the loss trains the
-// embedding inference uses.
-func (ng *netGraph) sumViews(n int, weights []float32, dt tensor.Dtype) error {
+// embedding and its views', each view's times its weight for that image:
+// what model.Net.Forward gives with views, so that the loss trains the
+// embedding inference uses. The weights are inputs, since a view may
+// have none for some images (a trimmed view of an image with no border):
+// it returns them, an (n, 1) column a view, for the caller to fill before
+// each run (setViewWeights). The graph must be of float32.
+func (ng *netGraph) sumViews(n, views int) ([][]float32, error) {
 	sum, err := sliceRows(ng.embed, 0, n)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for vi, w := range weights {
+	columns := make([][]float32, views)
+	for vi := range views {
 		block, err := sliceRows(ng.embed, (1+vi)*n, (2+vi)*n)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if block, err = G.Mul(block, scalar(dt, float64(w))); err != nil {
-			return err
+		w := G.NewMatrix(ng.g, tensor.Float32, G.WithShape(n, 1), G.WithName(fmt.Sprintf("view%d_weights", vi)))
+		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n, 1))
+		if err := G.Let(w, t); err != nil {
+			return nil, err
+		}
+		columns[vi] = t.Data().([]float32)
+		if block, err = G.BroadcastHadamardProd(block, w, nil, []byte{1}); err != nil {
+			return nil, err
 		}
 		if sum, err = G.Add(sum, block); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	ng.embed, err = ng.l2Normalize(sum, n, ng.embed.Shape()[1], dt)
-	return err
+	ng.embed, err = ng.l2Normalize(sum, n, ng.embed.Shape()[1], tensor.Float32)
+	return columns, err
+}
+
+// setViewWeights copies model.Views.Expand's weights (view after view, a
+// value an image) into the columns sumViews returned.
+func setViewWeights(columns [][]float32, weights []float32) {
+	for vi, c := range columns {
+		copy(c, weights[vi*len(c):(vi+1)*len(c)])
+	}
 }
 
 func scalar(dt tensor.Dtype, v float64) *G.Node {

@@ -3,6 +3,7 @@ package trainer
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/deeprank/deeprank/model"
@@ -58,7 +59,7 @@ func TestParity(t *testing.T) {
 	backbones := smallSpec(32)
 	backbones.PooledBackbones = []model.PooledBackbone{{Width: 3, Stages: 2}, {Width: 2, Stages: 3}}
 	views := smallSpec(32)
-	views.CenterViews, views.GreyView = []float64{0.8, 0.6}, 0.5
+	views.CenterViews, views.GreyView, views.TrimView = []float64{0.8, 0.6}, 0.5, 1.5
 	cases := []struct {
 		name  string
 		spec  model.Spec
@@ -101,9 +102,20 @@ func TestParity(t *testing.T) {
 			}
 			defer gf.Close()
 			x := randomInput(rng, tc.batch*net.InputShape().Size())
+			if tc.spec.TrimView > 0 {
+				// The first image framed in white, which its trimmed view
+				// trims; the others' noise has no border, and no view.
+				frame(x[:net.InputShape().Size()], tc.spec.InputSize, 4)
+			}
 			want, err := gf.Forward(x)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.spec.TrimView > 0 {
+				trim := gf.weights[len(gf.weights)-tc.batch:]
+				if trim[0] == 0 || slices.ContainsFunc(trim[1:], func(w float32) bool { return w != 0 }) {
+					t.Fatalf("trimmed view weights %v: want one for the framed image only", trim)
+				}
 			}
 			got := net.Forward(x, tc.batch)
 			if len(got) != len(want) {
@@ -118,5 +130,20 @@ func TestParity(t *testing.T) {
 				t.Errorf("max abs difference %g > 1e-4", maxDiff)
 			}
 		})
+	}
+}
+
+// frame paints a border of width w in white (1, as unit normalisation
+// gives 255) on a normalised (3, size, size) image.
+func frame(img []float32, size, w int) {
+	plane := size * size
+	for c := range 3 {
+		for y := range size {
+			for x := range size {
+				if x < w || y < w || x >= size-w || y >= size-w {
+					img[c*plane+y*size+x] = 1
+				}
+			}
+		}
 	}
 }

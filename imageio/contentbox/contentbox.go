@@ -63,7 +63,11 @@ func Find(img *image.RGBA) image.Rectangle {
 		return b
 	}
 	bgLuma := Luma(background[0], background[1], background[2])
-	rows, cols := make([]int, h), make([]int, w)
+	// The counts of a side up to stackSide live on the stack: model's
+	// trimmed view finds the box of every image it embeds, and its
+	// forward pass allocates nothing per image.
+	var rowsBuf, colsBuf [stackSide]int
+	rows, cols := lineCounts(rowsBuf[:], h), lineCounts(colsBuf[:], w)
 	for y := range h {
 		row := img.Pix[img.PixOffset(b.Min.X, b.Min.Y+y):]
 		for x := range w {
@@ -83,6 +87,17 @@ func Find(img *image.RGBA) image.Rectangle {
 		return b
 	}
 	return image.Rect(b.Min.X+x0, b.Min.Y+y0, b.Min.X+x1, b.Min.Y+y1)
+}
+
+// stackSide is the longest side whose line counts Find keeps on the stack.
+const stackSide = 512
+
+// lineCounts returns n zeroed counts, in buf when it is long enough.
+func lineCounts(buf []int, n int) []int {
+	if n <= len(buf) {
+		return buf[:n]
+	}
+	return make([]int, n)
 }
 
 // Luma is the ITU-R BT.601 luma of 8-bit R, G, B, rounded. imageio.Grey
