@@ -33,7 +33,7 @@ branch frozen and the emoji pairs weighted up, then given a centre view
 (the centre 85% of each side, embedded beside the whole image) chosen on
 the validation suite (stage4.yaml, stage5.yaml, stage7a-7c.yaml,
 stage8a.yaml, stage9a-9g.yaml, stage10a-10c.yaml, stage10e.yaml,
-stage11a-11f.yaml and stage12a-12g.yaml record candidates and
+stage11a-11f.yaml and stage12a-12h.yaml record candidates and
 measurements the recipe does not run):
 
     scripts/fetch-default-data.sh
