@@ -18,10 +18,9 @@ type graphForward struct {
 	batch int
 	x     *tensor.Dense
 	views model.Views // the model's, as model.Net applies them
-	// weights and columns: each view's weight for each image, and the
-	// graph's inputs of them (sumViews).
+	// weights is the graph's input of each view's weight for each image
+	// (sumViews).
 	weights []float32
-	columns [][]float32
 }
 
 func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
@@ -34,9 +33,9 @@ func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
 	if err != nil {
 		return nil, err
 	}
-	var columns [][]float32
+	var weights []float32
 	if views.Len() > 0 {
-		if columns, err = ng.sumViews(batch, views.Len()); err != nil {
+		if weights, err = ng.sumViews(batch, views.Len()); err != nil {
 			return nil, err
 		}
 	}
@@ -45,15 +44,13 @@ func newGraphForward(m *model.Model, batch int) (*graphForward, error) {
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
-	return &graphForward{ng: ng, vm: G.NewTapeMachine(ng.g), batch: batch, x: x, views: views,
-		weights: make([]float32, views.Len()*batch), columns: columns}, nil
+	return &graphForward{ng: ng, vm: G.NewTapeMachine(ng.g), batch: batch, x: x, views: views, weights: weights}, nil
 }
 
 // Forward embeds exactly batch images laid out as for model.Net.Forward,
 // with the model's views as Forward has them.
 func (f *graphForward) Forward(x []float32) ([]float32, error) {
 	f.views.Expand(f.x.Data().([]float32), f.weights, x, f.batch)
-	setViewWeights(f.columns, f.weights)
 	defer f.vm.Reset()
 	if err := f.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("gorgonia forward: %w", err)

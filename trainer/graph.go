@@ -162,27 +162,29 @@ func (ng *netGraph) l2Normalize(h *G.Node, n, dim int, dt tensor.Dtype) (*G.Node
 // model.Views.Expand lays out), the normalised sum of each image's
 // embedding and its views', each view's times its weight for that image:
 // what model.Net.Forward gives with views, so that the loss trains the
-// embedding inference uses. The weights are inputs, since a view may
+// embedding inference uses. The weights are an input, since a view may
 // have none for some images (a trimmed view of an image with no border):
-// it returns them, an (n, 1) column a view, for the caller to fill before
-// each run (setViewWeights). The graph must be of float32.
-func (ng *netGraph) sumViews(n, views int) ([][]float32, error) {
+// it returns their values, views*n laid out as Expand writes its weights,
+// for Expand to write before each run. The graph must be of float32.
+func (ng *netGraph) sumViews(n, views int) ([]float32, error) {
 	sum, err := sliceRows(ng.embed, 0, n)
 	if err != nil {
 		return nil, err
 	}
-	columns := make([][]float32, views)
+	weights := G.NewMatrix(ng.g, tensor.Float32, G.WithShape(views*n, 1), G.WithName("view_weights"))
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(views*n, 1))
+	if err := G.Let(weights, t); err != nil {
+		return nil, err
+	}
 	for vi := range views {
 		block, err := sliceRows(ng.embed, (1+vi)*n, (2+vi)*n)
 		if err != nil {
 			return nil, err
 		}
-		w := G.NewMatrix(ng.g, tensor.Float32, G.WithShape(n, 1), G.WithName(fmt.Sprintf("view%d_weights", vi)))
-		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n, 1))
-		if err := G.Let(w, t); err != nil {
+		w, err := sliceRows(weights, vi*n, (vi+1)*n)
+		if err != nil {
 			return nil, err
 		}
-		columns[vi] = t.Data().([]float32)
 		if block, err = G.BroadcastHadamardProd(block, w, nil, []byte{1}); err != nil {
 			return nil, err
 		}
@@ -191,15 +193,7 @@ func (ng *netGraph) sumViews(n, views int) ([][]float32, error) {
 		}
 	}
 	ng.embed, err = ng.l2Normalize(sum, n, ng.embed.Shape()[1], tensor.Float32)
-	return columns, err
-}
-
-// setViewWeights copies model.Views.Expand's weights (view after view, a
-// value an image) into the columns sumViews returned.
-func setViewWeights(columns [][]float32, weights []float32) {
-	for vi, c := range columns {
-		copy(c, weights[vi*len(c):(vi+1)*len(c)])
-	}
+	return t.Data().([]float32), err
 }
 
 func scalar(dt tensor.Dtype, v float64) *G.Node {

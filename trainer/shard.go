@@ -23,12 +23,11 @@ type shard struct {
 	x    []float32 // this shard's triplets: b queries, b positives, b negatives
 	// views, when training embeds as inference does (TrainViews), expand
 	// the triplets' images, copied to images, into x: the images, then
-	// each view of them; and into viewWeights, the weight of each view of
-	// each image, which go to the graph's viewColumns (sumViews).
+	// each view of them; and into viewWeights, the graph's input of each
+	// view's weight for each image (sumViews).
 	views       model.Views
 	images      []float32
 	viewWeights []float32
-	viewColumns [][]float32
 	// target is the teacher's embedding of each of the shard's images, in
 	// x's order, when the loss has a distillation term; else nil.
 	target []float32
@@ -54,9 +53,9 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 	if err != nil {
 		return nil, err
 	}
-	var viewColumns [][]float32
+	var viewWeights []float32
 	if views.Len() > 0 {
-		if viewColumns, err = ng.sumViews(3*b, views.Len()); err != nil {
+		if viewWeights, err = ng.sumViews(3*b, views.Len()); err != nil {
 			return nil, fmt.Errorf("build the views' sum: %w", err)
 		}
 	}
@@ -95,7 +94,7 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target, classMask: classMask}
 	if views.Len() > 0 {
 		s.views, s.images = views, make([]float32, 3*b*in.Size())
-		s.viewColumns, s.viewWeights = viewColumns, make([]float32, views.Len()*3*b)
+		s.viewWeights = viewWeights
 	}
 	for _, mn := range ng.masks {
 		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mn.Shape()...))
@@ -121,7 +120,6 @@ func (s *shard) run(x, target []float32, labels []int, b, lo int, rng *rand.Rand
 	} else {
 		copyRows(s.images, x, s.b, b, lo)
 		s.views.Expand(s.x, s.viewWeights, s.images, 3*s.b)
-		setViewWeights(s.viewColumns, s.viewWeights)
 	}
 	if s.target != nil {
 		copyRows(s.target, target, s.b, b, lo)
