@@ -54,7 +54,17 @@ type Spec struct {
 	Dim          int    `json:"dim"`
 	Metric       Metric `json:"metric"`
 	ModelVersion string `json:"model_version"`
+	// Variants is how many vectors an item holds, each Dim long: the
+	// whole image's first, then those of its variants (a greyscale copy,
+	// crops), so that a query matches a copy of any of them. 0 means 1.
+	Variants int `json:"variants,omitempty"`
 }
+
+// PerItem is the number of vectors an item holds: Variants, at least 1.
+func (s Spec) PerItem() int { return max(1, s.Variants) }
+
+// ItemLen is the length of an item's Vector: Dim x PerItem.
+func (s Spec) ItemLen() int { return s.Dim * s.PerItem() }
 
 // Info describes a collection.
 type Info struct {
@@ -77,7 +87,9 @@ type Metadata struct {
 // Item is one stored image.
 type Item struct {
 	// ID is the hex SHA-256 of the image file's bytes.
-	ID       string    `json:"id"`
+	ID string `json:"id"`
+	// Vector holds the collection's Spec.PerItem vectors one after
+	// another: the whole image's first.
 	Vector   []float32 `json:"vector,omitempty"`
 	Metadata Metadata  `json:"metadata"`
 }
@@ -156,6 +168,8 @@ type Collection interface {
 	Get(ctx context.Context, ids []string) ([]Item, error)
 	// Search returns the k nearest items to a query vector made by
 	// modelVersion, nearest first, among those matching filter (nil: all).
+	// The query is Dim long; an item of several vectors is as near as the
+	// nearest of them.
 	Search(ctx context.Context, modelVersion string, query []float32, k int, filter *Filter) ([]Hit, error)
 	// Has reports, for each id, whether the collection holds it, without
 	// fetching vectors (ingest's "already stored?" check).
@@ -198,8 +212,8 @@ type Block struct {
 	Start int
 	// IDs holds the items' IDs decoded from hex: 32 bytes an item.
 	IDs []byte
-	// Vectors holds the items' vectors one after another, Dim values an
-	// item.
+	// Vectors holds the items' first vectors (the whole images') one
+	// after another, Dim values an item.
 	Vectors []float32
 }
 
@@ -233,6 +247,8 @@ func ValidID(id string) bool {
 func (m Metric) Valid() bool { return m == MetricL2 || m == MetricCosine || m == MetricIP }
 
 // Valid reports whether every store can make a collection under s: a
-// positive dimension, a known metric and a model version. A store may have
-// narrower limits of its own.
-func (s Spec) Valid() bool { return s.Dim >= 1 && s.Metric.Valid() && s.ModelVersion != "" }
+// positive dimension, a known metric, a model version and no negative
+// Variants. A store may have narrower limits of its own.
+func (s Spec) Valid() bool {
+	return s.Dim >= 1 && s.Metric.Valid() && s.ModelVersion != "" && s.Variants >= 0
+}

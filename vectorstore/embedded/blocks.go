@@ -34,7 +34,8 @@ type lentBlocks struct {
 	n       int
 	release bool
 	// ids and vecs are the buffer of gathered blocks: the log's ids
-	// decoded, or the live rows of a segment block with deleted ones.
+	// decoded, the live rows of a segment block with deleted ones, and
+	// the first vectors of items of several.
 	ids  []byte
 	vecs []float32
 }
@@ -42,7 +43,7 @@ type lentBlocks struct {
 func (b *lentBlocks) Len() int { return b.n }
 
 func (b *lentBlocks) Each(ctx context.Context, from int, fn func(vectorstore.Block) error) error {
-	dim := b.st.man.Spec.Dim
+	sh := shapeOf(b.st.man.Spec)
 	pos := 0 // position of the next live item
 	// visit hands fn the live rows of a run from position from on, if
 	// any, and moves pos past the run; it says whether it lent them.
@@ -68,7 +69,15 @@ func (b *lentBlocks) Each(ctx context.Context, from int, fn func(vectorstore.Blo
 			for _, id := range mem.ids[lo+skip : hi] {
 				b.ids, _ = hex.AppendDecode(b.ids, []byte(id)) // ids are validated on upsert
 			}
-			return vectorstore.Block{IDs: b.ids, Vectors: mem.vecs[lo/memChunk][skip*dim : (hi-lo)*dim]}
+			rows := mem.vecs[lo/memChunk][skip*sh.width() : (hi-lo)*sh.width()]
+			if sh.per == 1 {
+				return vectorstore.Block{IDs: b.ids, Vectors: rows}
+			}
+			b.vecs = b.vecs[:0]
+			for at := 0; at < len(rows); at += sh.width() {
+				b.vecs = append(b.vecs, rows[at:at+sh.dim]...)
+			}
+			return vectorstore.Block{IDs: b.ids, Vectors: b.vecs}
 		})
 		if err != nil {
 			return err
@@ -83,13 +92,13 @@ func (b *lentBlocks) Each(ctx context.Context, from int, fn func(vectorstore.Blo
 			hi := min(lo+lendRows, v.n)
 			live := hi - lo - v.dead.countRange(lo, hi)
 			lent, err := visit(live, func(skip int) vectorstore.Block {
-				if live == hi-lo {
-					return vectorstore.Block{IDs: v.ids[32*(lo+skip) : 32*hi], Vectors: v.vecs[(lo+skip)*dim : hi*dim]}
+				if live == hi-lo && sh.per == 1 {
+					return vectorstore.Block{IDs: v.ids[32*(lo+skip) : 32*hi], Vectors: v.vecs[(lo+skip)*sh.dim : hi*sh.dim]}
 				}
 				return b.gather(v, lo, hi, skip)
 			})
 			if b.release && lent {
-				v.releaseRows(secVectors, 4*dim, lo, hi)
+				v.releaseRows(secVectors, 4*sh.width(), lo, hi)
 				v.releaseRows(secIDs, 32, lo, hi)
 			}
 			if err != nil {
@@ -101,7 +110,7 @@ func (b *lentBlocks) Each(ctx context.Context, from int, fn func(vectorstore.Blo
 }
 
 // gather copies the live rows of rows [lo, hi) of v, after the first skip
-// of them, into the buffer.
+// of them, into the buffer: their ids and first vectors.
 func (b *lentBlocks) gather(v *segView, lo, hi, skip int) vectorstore.Block {
 	b.ids, b.vecs = b.ids[:0], b.vecs[:0]
 	for i := lo; i < hi; i++ {
@@ -113,7 +122,7 @@ func (b *lentBlocks) gather(v *segView, lo, hi, skip int) vectorstore.Block {
 			continue
 		}
 		b.ids = append(b.ids, v.id(i)...)
-		b.vecs = append(b.vecs, v.vector(i)...)
+		b.vecs = append(b.vecs, v.vector(i)[:v.dim]...)
 	}
 	return vectorstore.Block{IDs: b.ids, Vectors: b.vecs}
 }

@@ -204,3 +204,59 @@ func TestBitsetCountRange(t *testing.T) {
 		}
 	}
 }
+
+// TestReadBlocksVariants: items of three vectors in a whole segment, in a
+// segment with a deleted row, and in the log are lent with their first
+// vectors only.
+func TestReadBlocksVariants(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir(), &Options{CompactLogBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	vs := spec
+	vs.Variants = 3
+	if err := s.Create(ctx, "c", vs); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Open(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := storetest.VariantItems(90, vs.Dim, vs.Variants, 3)
+	want := map[string][]float32{}
+	for lo := 0; lo < len(items); lo += 30 {
+		if err := c.Upsert(ctx, "v1", items[lo:lo+30]); err != nil {
+			t.Fatal(err)
+		}
+		if lo < 60 {
+			flushLog(t, c)
+		}
+		for _, it := range items[lo : lo+30] {
+			want[it.ID] = it.Vector[:vs.Dim]
+		}
+	}
+	if err := c.Delete(ctx, []string{items[40].ID}); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, items[40].ID)
+	if st := settle(c); len(st.segs) != 2 || len(st.mem.ids) != 30 {
+		t.Fatalf("premise: want 2 segments and 30 items in the log, have %d and %d", len(st.segs), len(st.mem.ids))
+	}
+	err = c.(vectorstore.BlockReader).ReadBlocks(ctx, func(blocks vectorstore.Blocks) error {
+		all := readLent(t, blocks, 0)
+		if len(all.ids) != len(want) {
+			t.Errorf("%d items lent, want %d", len(all.ids), len(want))
+		}
+		for i, id := range all.ids {
+			if !slices.Equal(all.vecs[i], want[id]) {
+				t.Errorf("item %s lent with %v, want its first vector %v", id[:8], all.vecs[i], want[id])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

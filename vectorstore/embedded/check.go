@@ -90,17 +90,17 @@ func (s *Store) checkOnce(ctx context.Context, name string) (*CheckReport, []byt
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		r.Damage = append(r.Damage, checkSegment(c.dir, ref, man.Spec.Dim)...)
+		r.Damage = append(r.Damage, checkSegment(c.dir, ref, shapeOf(man.Spec))...)
 	}
 	logData, err := os.ReadFile(c.path(man.Log))
 	if err != nil {
 		r.Damage = append(r.Damage, &Damage{File: man.Log, Offset: -1, Reason: err.Error()})
 		return r, data, nil
 	}
-	scan := scanLog(man.Log, 0, logData, man.Spec.Dim, func([]entry) {})
+	scan := scanLog(man.Log, 0, logData, man.Spec.ItemLen(), func([]entry) {})
 	r.TornBytes = scan.torn
 	if scan.damage != nil {
-		_, _, skipped := salvageLog(logData, man.Spec.Dim)
+		_, _, skipped := salvageLog(logData, man.Spec.ItemLen())
 		for _, run := range skipped {
 			r.Damage = append(r.Damage, &Damage{File: man.Log, Offset: run[0], Reason: fmt.Sprintf("%d bytes of records that fail their checks", run[1]-run[0])})
 		}
@@ -125,9 +125,9 @@ func (s *Store) checkOnce(ctx context.Context, name string) (*CheckReport, []byt
 }
 
 // checkSegment verifies a segment and its mask.
-func checkSegment(dir string, ref segmentRef, dim int) []*Damage {
+func checkSegment(dir string, ref segmentRef, sh shape) []*Damage {
 	var out []*Damage
-	seg, err := openSegment(dir, ref.File, dim)
+	seg, err := openSegment(dir, ref.File, sh)
 	if err == nil {
 		err = seg.verifyAll(true)
 		seg.close()
@@ -169,7 +169,7 @@ func (c *collection) checkLegacy(r *CheckReport) error {
 	if err != nil {
 		return c.errorf("check", err)
 	}
-	entries, _, err := legacyEntries(data, spec.Dim, false)
+	entries, _, err := legacyEntries(data, spec.ItemLen(), false)
 	if err != nil {
 		r.Damage = append(r.Damage, asDamage(legacyLog, err))
 		return nil
@@ -270,7 +270,7 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 	fixed := *man
 	fixed.Segments = nil
 	for _, ref := range man.Segments {
-		if bad := checkSegment(c.dir, ref, man.Spec.Dim); len(bad) > 0 {
+		if bad := checkSegment(c.dir, ref, shapeOf(man.Spec)); len(bad) > 0 {
 			r.RowsLost += ref.Live
 			for _, f := range []string{ref.File, ref.Mask} {
 				if f != "" {
@@ -288,7 +288,7 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 	if err != nil && !missingLog {
 		return c.errorf("repair", err)
 	}
-	kept, _, skipped := salvageLog(logData, man.Spec.Dim)
+	kept, _, skipped := salvageLog(logData, man.Spec.ItemLen())
 	r.RecordsKept = len(kept)
 	for _, run := range skipped {
 		r.DamagedBytes += run[1] - run[0]

@@ -129,7 +129,7 @@ func (c *collection) tryLoad() (*state, error) {
 	if err != nil {
 		return nil, c.corrupt(&Damage{File: c.mname, Offset: -1, Reason: err.Error()})
 	}
-	st.man, st.mem = man, newMemtable(man.Spec.Dim)
+	st.man, st.mem = man, newMemtable(man.Spec.ItemLen())
 	if st.segs, err = c.segViews(man); err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (c *collection) tryLoad() (*state, error) {
 func (c *collection) segViews(man *manifest) ([]*segView, error) {
 	var out []*segView
 	for _, ref := range man.Segments {
-		seg, err := c.segment(ref.File, man.Spec.Dim)
+		seg, err := c.segment(ref.File, shapeOf(man.Spec))
 		if err != nil {
 			return nil, err
 		}
@@ -187,11 +187,11 @@ func (c *collection) segViews(man *manifest) ([]*segView, error) {
 }
 
 // segment maps a segment file, or returns the mapping it already has.
-func (c *collection) segment(file string, dim int) (*segment, error) {
+func (c *collection) segment(file string, sh shape) (*segment, error) {
 	if s, ok := c.mapped[file]; ok {
 		return s, nil
 	}
-	s, err := openSegment(c.dir, file, dim)
+	s, err := openSegment(c.dir, file, sh)
 	if err != nil {
 		var d *Damage
 		if errors.As(err, &d) {
@@ -224,7 +224,7 @@ func (c *collection) readLog(st *state) error {
 	if _, err := st.log.ReadAt(data, st.logEnd); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	scan := scanLog(st.man.Log, st.logEnd, data, st.man.Spec.Dim, st.apply)
+	scan := scanLog(st.man.Log, st.logEnd, data, st.man.Spec.ItemLen(), st.apply)
 	st.logEnd, st.torn = scan.end, scan.torn
 	if scan.damage != nil {
 		return c.corrupt(scan.damage)
@@ -454,10 +454,13 @@ func (c *collection) Count(ctx context.Context) (int, error) {
 	return n, err
 }
 
-func checkModel(name, op, version string, dim int, spec vectorstore.Spec) error {
-	if version != spec.ModelVersion || dim != spec.Dim {
-		return fmt.Errorf("%s in %q: vectors of model %s (dim %d), the collection holds model %s (dim %d): %w",
-			op, name, version, dim, spec.ModelVersion, spec.Dim, vectorstore.ErrModelMismatch)
+// checkModel refuses a vector of n values made by version unless the
+// collection holds that model's vectors, want values long (an item's,
+// or a query's).
+func checkModel(name, op, version string, n, want int, spec vectorstore.Spec) error {
+	if version != spec.ModelVersion || n != want {
+		return fmt.Errorf("%s in %q: %d values of model %s, the collection holds model %s and wants %d (dim %d, %d vectors an item): %w",
+			op, name, n, version, spec.ModelVersion, want, spec.Dim, spec.PerItem(), vectorstore.ErrModelMismatch)
 	}
 	return nil
 }
@@ -559,7 +562,7 @@ func (c *collection) Upsert(ctx context.Context, version string, items []vectors
 	return c.edit("upsert in", func(st *state) error {
 		entries := make([]entry, len(items))
 		for i, it := range items {
-			if err := checkModel(c.name, "upsert", version, len(it.Vector), st.man.Spec); err != nil {
+			if err := checkModel(c.name, "upsert", version, len(it.Vector), st.man.Spec.ItemLen(), st.man.Spec); err != nil {
 				return err
 			}
 			if !vectorstore.ValidID(it.ID) {
@@ -628,8 +631,8 @@ func (c *collection) append(st *state, op string, entries []entry) error {
 // memtable holds the items of the log in memory, with their metadata as
 // JSON too, for the segment a compaction writes.
 type memtable struct {
-	dim int
-	ids []string
+	width int // values an item: its vectors, one after another
+	ids   []string
 	// vecs holds the vectors in chunks of memChunk rows: one growing slice
 	// would copy every vector again each time it grew (a fifth of an
 	// ingest's time at a million items).
@@ -641,7 +644,7 @@ type memtable struct {
 
 const memChunk = 1024
 
-func newMemtable(dim int) *memtable { return &memtable{dim: dim, pos: map[string]int{}} }
+func newMemtable(width int) *memtable { return &memtable{width: width, pos: map[string]int{}} }
 
 func (m *memtable) put(it vectorstore.Item, js []byte) {
 	if i, ok := m.pos[it.ID]; ok {
@@ -651,7 +654,7 @@ func (m *memtable) put(it vectorstore.Item, js []byte) {
 	}
 	row := len(m.ids)
 	if row/memChunk == len(m.vecs) {
-		m.vecs = append(m.vecs, make([]float32, memChunk*m.dim))
+		m.vecs = append(m.vecs, make([]float32, memChunk*m.width))
 	}
 	m.pos[it.ID] = row
 	m.ids = append(m.ids, it.ID)
@@ -682,8 +685,8 @@ func (m *memtable) remove(id string) bool {
 }
 
 func (m *memtable) vector(i int) []float32 {
-	at := (i % memChunk) * m.dim
-	return m.vecs[i/memChunk][at : at+m.dim : at+m.dim]
+	at := (i % memChunk) * m.width
+	return m.vecs[i/memChunk][at : at+m.width : at+m.width]
 }
 
 func (m *memtable) item(i int) vectorstore.Item {
@@ -725,7 +728,7 @@ func (c *collection) loadWith(man *manifest, log *os.File) (*state, error) {
 		log.Close()
 		return nil, err
 	}
-	st, err := c.newState(man, segs, newMemtable(man.Spec.Dim), log)
+	st, err := c.newState(man, segs, newMemtable(man.Spec.ItemLen()), log)
 	if err != nil {
 		log.Close()
 	}

@@ -163,7 +163,7 @@ func (c *collection) compactLocked(full bool) error {
 	}
 	if n := src.rows(); n > 0 {
 		ref := segmentRef{File: newName("seg-"), Rows: n, Live: n}
-		if err := writeSegment(c.path(ref.File), man.Spec.Dim, src, nil); err != nil {
+		if err := writeSegment(c.path(ref.File), shapeOf(man.Spec), src, nil); err != nil {
 			return fail(err)
 		}
 		created = append(created, ref.File)
@@ -309,7 +309,7 @@ func (c *collection) writeMerge(j *mergeJob) error {
 		}
 		runs[i] = run{v.segment, j.dead[i]}
 	}
-	return writeSegment(c.path(j.file), j.srcs[0].dim, mergeRuns(runs), j.stop.Load)
+	return writeSegment(c.path(j.file), j.srcs[0].shape, mergeRuns(runs), j.stop.Load)
 }
 
 // publishMerge replaces the merge's sources by its segment in the
@@ -337,7 +337,7 @@ func (c *collection) publishMerge(j *mergeJob) error {
 			return discard(fmt.Errorf("segment %s is gone", s.file))
 		}
 	}
-	seg, err := c.segment(j.file, st.man.Spec.Dim)
+	seg, err := c.segment(j.file, shapeOf(st.man.Spec))
 	if err != nil {
 		return discard(err)
 	}

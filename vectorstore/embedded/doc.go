@@ -17,6 +17,11 @@
 // the manifest (temporary file, fsync, rename, fsync of the folder): a
 // crash leaves the old set or the new one.
 //
+// An item of several vectors (vectorstore.Spec.Variants) keeps them one
+// after another in its row, each with its norm; search scores the item by
+// the nearest of them. Such a collection's manifest says format 3, which a
+// deeprank that reads format 2 alone refuses.
+//
 // # Durability and damage
 //
 // Upsert and Delete write their whole batch, fsync, and only then return:

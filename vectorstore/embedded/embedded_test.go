@@ -22,17 +22,30 @@ import (
 	"github.com/deeprank/deeprank/vectorstore/storetest"
 )
 
+// TestConformance runs the suite on a store that keeps its items in the
+// log, and on one that moves them into segments every few kilobytes and
+// merges them, so that both paths of every operation are checked.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) func() vectorstore.Store {
-		dir := t.TempDir()
-		return func() vectorstore.Store {
-			s, err := Open(dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		opts *Options
+	}{
+		{"log", nil},
+		{"segments", &Options{CompactLogBytes: 2 << 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) func() vectorstore.Store {
+				dir := t.TempDir()
+				return func() vectorstore.Store {
+					s, err := Open(dir, tc.opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return s
+				}
+			})
+		})
+	}
 }
 
 var spec = vectorstore.Spec{Dim: 8, Metric: vectorstore.MetricL2, ModelVersion: "v1"}
@@ -867,5 +880,30 @@ func TestRepairMissingFiles(t *testing.T) {
 	}
 	if rep, err := s.Check(ctx, "c"); err != nil || !rep.OK() {
 		t.Errorf("check after repair: %+v, %v", rep, err)
+	}
+}
+
+// TestManifestFormat: a collection of several vectors an item is format
+// 3, which deeprank of format 2 alone refuses rather than taking its rows'
+// width for damage; a manifest whose format does not fit its spec is
+// refused.
+func TestManifestFormat(t *testing.T) {
+	for _, tc := range []struct {
+		variants, format int
+		ok               bool
+	}{
+		{0, 2, true}, {1, 2, true}, {3, 3, true},
+		{3, 2, false}, {0, 3, false}, {1, 3, false}, {2, 4, false},
+	} {
+		vs := spec
+		vs.Variants = tc.variants
+		if tc.ok && formatOf(vs) != tc.format {
+			t.Errorf("variants %d: format %d, want %d", tc.variants, formatOf(vs), tc.format)
+		}
+		m := &manifest{Format: tc.format, UID: "0123456789abcdef", Spec: vs, Log: newName("log-")}
+		_, err := decodeManifest(encodeManifest(m))
+		if (err == nil) != tc.ok {
+			t.Errorf("variants %d, format %d: decode gave %v, want ok %v", tc.variants, tc.format, err, tc.ok)
+		}
 	}
 }

@@ -90,11 +90,11 @@ func (c *collection) migrateWith(salvage bool) error {
 	if err != nil {
 		return c.errorf("migrate", err)
 	}
-	entries, skipped, err := legacyEntries(data, spec.Dim, salvage)
+	entries, skipped, err := legacyEntries(data, spec.ItemLen(), salvage)
 	if err != nil {
 		return c.corrupt(err)
 	}
-	mem := newMemtable(spec.Dim)
+	mem := newMemtable(spec.ItemLen())
 	for _, e := range entries {
 		if e.op == opUpsert {
 			mem.put(e.item, e.js)
@@ -112,7 +112,7 @@ func (c *collection) migrateWith(salvage bool) error {
 	}
 	if n := len(mem.ids); n > 0 {
 		ref := segmentRef{File: newName("seg-"), Rows: n, Live: n}
-		if err := writeSegment(c.path(ref.File), spec.Dim, newSortedMem(mem), nil); err != nil {
+		if err := writeSegment(c.path(ref.File), shapeOf(spec), newSortedMem(mem), nil); err != nil {
 			return fail(err)
 		}
 		created = append(created, ref.File)

@@ -20,7 +20,7 @@ import (
 //	uint32 CRC-32C of the 12 bytes before it | payload
 //
 // and its payload is a uint32 entry count, then per entry: op byte, 32-byte
-// id and, for an upsert, uint32 metadata length, metadata JSON and dim
+// id and, for an upsert, uint32 metadata length, metadata JSON and the item's
 // float32 values. Little-endian.
 //
 // The header's own checksum is what tells a torn write from damage: a
@@ -114,9 +114,9 @@ func encodeRecords(entries []entry) []byte {
 	return buf
 }
 
-// decodeEntries decodes a record's payload for a collection of dimension
-// dim.
-func decodeEntries(p []byte, dim int) ([]entry, error) {
+// decodeEntries decodes a record's payload for a collection of items width
+// values long.
+func decodeEntries(p []byte, width int) ([]entry, error) {
 	if len(p) < 4 {
 		return nil, errors.New("record too short")
 	}
@@ -139,7 +139,7 @@ func decodeEntries(p []byte, dim int) ([]entry, error) {
 				return nil, fmt.Errorf("entry %d: cut short", i)
 			}
 			ml := int(binary.LittleEndian.Uint32(p))
-			if ml > len(p)-4 || len(p)-4-ml < 4*dim {
+			if ml > len(p)-4 || len(p)-4-ml < 4*width {
 				return nil, fmt.Errorf("entry %d: cut short", i)
 			}
 			e.js = bytes.Clone(p[4 : 4+ml])
@@ -148,11 +148,11 @@ func decodeEntries(p []byte, dim int) ([]entry, error) {
 			}
 			p = p[4+ml:]
 			e.item.ID = e.id
-			e.item.Vector = make([]float32, dim)
+			e.item.Vector = make([]float32, width)
 			for j := range e.item.Vector {
 				e.item.Vector[j] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*j:]))
 			}
-			p = p[4*dim:]
+			p = p[4*width:]
 		default:
 			return nil, fmt.Errorf("entry %d: unknown op %d", i, e.op)
 		}
@@ -180,7 +180,7 @@ type logScan struct {
 // scanLog reads the records of data, which starts at byte base of the log
 // file, calling apply for each that verifies, until the end, a torn tail or
 // damage. An error from apply is damage at that record.
-func scanLog(file string, base int64, data []byte, dim int, apply func([]entry)) logScan {
+func scanLog(file string, base int64, data []byte, width int, apply func([]entry)) logScan {
 	off := 0
 	for off < len(data) {
 		rest := data[off:]
@@ -208,7 +208,7 @@ func scanLog(file string, base int64, data []byte, dim int, apply func([]entry))
 		if crc(payload) != binary.LittleEndian.Uint32(rest[8:]) {
 			return damage("record payload fails its checksum")
 		}
-		entries, err := decodeEntries(payload, dim)
+		entries, err := decodeEntries(payload, width)
 		if err != nil {
 			return damage("%v", err)
 		}
@@ -221,7 +221,7 @@ func scanLog(file string, base int64, data []byte, dim int, apply func([]entry))
 // salvageLog returns every record of data that verifies, skipping damage
 // by looking for the next header that verifies; lost counts the byte runs
 // skipped.
-func salvageLog(data []byte, dim int) (kept [][]byte, entries int, skipped [][2]int64) {
+func salvageLog(data []byte, width int) (kept [][]byte, entries int, skipped [][2]int64) {
 	off := 0
 	for off < len(data) {
 		rest := data[off:]
@@ -232,7 +232,7 @@ func salvageLog(data []byte, dim int) (kept [][]byte, entries int, skipped [][2]
 			if plen <= maxRecord && recordHead+plen <= len(rest) {
 				payload := rest[recordHead : recordHead+plen]
 				if crc(payload) == binary.LittleEndian.Uint32(rest[8:]) {
-					if es, err := decodeEntries(payload, dim); err == nil {
+					if es, err := decodeEntries(payload, width); err == nil {
 						kept = append(kept, payload)
 						entries += len(es)
 						off += recordHead + plen

@@ -25,7 +25,18 @@ const (
 	manifestName   = "MANIFEST"
 	manifestHeader = "deeprank collection v2 crc32c="
 	formatVersion  = 2
+	// formatVariants is the format of a collection of several vectors an
+	// item, whose rows a deeprank of format 2 alone would take for damage.
+	formatVariants = 3
 )
+
+// formatOf is the format of a collection of spec.
+func formatOf(spec vectorstore.Spec) int {
+	if spec.PerItem() > 1 {
+		return formatVariants
+	}
+	return formatVersion
+}
 
 type manifest struct {
 	Format int `json:"format"`
@@ -76,11 +87,14 @@ func decodeManifest(data []byte) (*manifest, error) {
 	if err := json.Unmarshal([]byte(js), m); err != nil {
 		return nil, err
 	}
-	if m.Format != formatVersion {
-		return nil, fmt.Errorf("format %d, this deeprank reads %d", m.Format, formatVersion)
+	if m.Format != formatVersion && m.Format != formatVariants {
+		return nil, fmt.Errorf("format %d, this deeprank reads %d and %d", m.Format, formatVersion, formatVariants)
 	}
 	if !m.Spec.Valid() || !validFile(m.Log, "log-") {
 		return nil, fmt.Errorf("bad spec or log name")
+	}
+	if m.Format != formatOf(m.Spec) {
+		return nil, fmt.Errorf("format %d for %d vectors an item", m.Format, m.Spec.PerItem())
 	}
 	for _, s := range m.Segments {
 		if !validFile(s.File, "seg-") || s.Mask != "" && !validFile(s.Mask, "mask-") || s.Live < 0 || s.Live > s.Rows {

@@ -19,8 +19,9 @@ import (
 // (dot_amd64.s) in parallel across cores, and kept in a bounded top-k heap
 // per worker; every metric is a function of the dot product and the norms
 // the segment stores (under L2 the k results' distances are then measured
-// directly). Filters read the class and path columns, never the metadata
-// JSON, which is decoded for the k results only.
+// directly). An item of several vectors scores as the nearest of them.
+// Filters read the class and path columns, never the metadata JSON, which
+// is decoded for the k results only.
 func (c *collection) Search(ctx context.Context, version string, q []float32, k int, filter *vectorstore.Filter) ([]vectorstore.Hit, error) {
 	if k < 1 {
 		return nil, fmt.Errorf("search in %q: %w: k = %d", c.name, vectorstore.ErrInvalid, k)
@@ -30,7 +31,7 @@ func (c *collection) Search(ctx context.Context, version string, q []float32, k 
 	}
 	var out []vectorstore.Hit
 	err := c.view(func(st *state) error {
-		if err := checkModel(c.name, "search", version, len(q), st.man.Spec); err != nil {
+		if err := checkModel(c.name, "search", version, len(q), st.man.Spec.Dim, st.man.Spec); err != nil {
 			return err
 		}
 		hits := st.search(q, k, filter, c.store.opts.ReleaseScanned)
@@ -103,6 +104,16 @@ func (s scorer) score(dot, norm float32) float32 {
 	}
 }
 
+// nearest is the score of the nearest of a row's vectors, given their dot
+// products with the query and their norms.
+func (s scorer) nearest(dots, norms []float32) float32 {
+	d := s.score(dots[0], norms[0])
+	for j := 1; j < len(dots); j++ {
+		d = min(d, s.score(dots[j], norms[j]))
+	}
+	return d
+}
+
 // finish turns a score into the reported distance.
 func finish(metric vectorstore.Metric, s float32) float32 {
 	if metric == vectorstore.MetricL2 {
@@ -117,16 +128,22 @@ const blockRows = 256
 func (st *state) search(q []float32, k int, filter *vectorstore.Filter, releaseScanned bool) []hit {
 	qq := dot(q, q)
 	sc := scorer{metric: st.man.Spec.Metric, qq: qq, qn: float32(math.Sqrt(float64(qq)))}
+	sh := shapeOf(st.man.Spec)
 	var all hitHeap
 	// The memtable: small, scored in place.
 	h := make(hitHeap, 0, k+1)
+	dots, norms := make([]float32, sh.per), make([]float32, sh.per)
 	for i := range st.mem.ids {
 		m := st.mem.meta[i]
 		if !filter.MatchFields(m.Class, m.Path) {
 			continue
 		}
-		v := st.mem.vector(i)
-		h.offer(hit{sc.score(dot(q, v), float32(math.Sqrt(float64(dot(v, v))))), -1, i}, k)
+		row := st.mem.vector(i)
+		for j := range sh.per {
+			v := row[j*sh.dim : (j+1)*sh.dim]
+			dots[j], norms[j] = dot(q, v), float32(math.Sqrt(float64(dot(v, v))))
+		}
+		h.offer(hit{sc.nearest(dots, norms), -1, i}, k)
 	}
 	all = append(all, h...)
 	for si, v := range st.segs {
@@ -146,14 +163,18 @@ func (st *state) search(q []float32, k int, filter *vectorstore.Filter, releaseS
 		// makes a distance near 0.0005 between identical vectors: the k
 		// reported are measured directly.
 		for i, h := range top {
-			top[i].d = squaredL2(q, st.vector(h))
+			row := st.vector(h)
+			top[i].d = squaredL2(q, row[:sh.dim])
+			for j := 1; j < sh.per; j++ {
+				top[i].d = min(top[i].d, squaredL2(q, row[j*sh.dim:(j+1)*sh.dim]))
+			}
 		}
 		slices.SortFunc(top, byScore)
 	}
 	return top
 }
 
-// vector is the stored vector of a hit.
+// vector is the stored row of a hit: its vectors one after another.
 func (st *state) vector(h hit) []float32 {
 	if h.src < 0 {
 		return st.mem.vector(h.row)
@@ -194,23 +215,27 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 			defer wg.Done()
 			lo, hi := p*v.n/parts, (p+1)*v.n/parts
 			h := make(hitHeap, 0, k+1)
-			dots := make([]float32, blockRows)
+			w, per := v.width(), v.per
+			// The kernel takes a row of several vectors for as many rows
+			// of one.
+			dots := make([]float32, blockRows*per)
 			for b := lo; b < hi; b += blockRows {
 				e := min(b+blockRows, hi)
-				dotBlock(q, v.vecs[b*v.dim:e*v.dim], dots[:e-b])
+				dotBlock(q, v.vecs[b*w:e*w], dots[:(e-b)*per])
 				for i := b; i < e; i++ {
 					if v.dead.has(i) || allowed != nil && !allowed[v.classes[i]] ||
 						pathFilter && !hasAnyPrefix(v.pathBytes(i), filter.PathPrefixes) {
 						continue
 					}
-					h.offer(hit{sc.score(dots[i-b], v.norms[i]), si, i}, k)
+					at := (i - b) * per
+					h.offer(hit{sc.nearest(dots[at:at+per], v.norms[i*per:(i+1)*per]), si, i}, k)
 				}
 				if releaseScanned && (e-lo)%(64*blockRows) == 0 {
-					v.releaseRows(secVectors, 4*v.dim, max(lo, e-64*blockRows), e)
+					v.releaseRows(secVectors, 4*w, max(lo, e-64*blockRows), e)
 				}
 			}
 			if releaseScanned {
-				v.releaseRows(secVectors, 4*v.dim, lo, hi)
+				v.releaseRows(secVectors, 4*w, lo, hi)
 			}
 			results[p] = h
 		}()

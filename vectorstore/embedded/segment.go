@@ -21,7 +21,7 @@ import (
 // compaction and then only read, through mmap, by every process. Its header
 // is
 //
-//	magic "DRSEG002" | uint32 dim | uint32 section count | uint64 rows |
+//	magic "DRSEG002" | uint32 width | uint32 section count | uint64 rows |
 //	per section: uint64 offset, uint64 length, uint32 CRC-32C, 4 zero bytes |
 //	uint32 CRC-32C of the header before it
 //
@@ -29,6 +29,9 @@ import (
 // boundary, are the columns below. Vectors and norms are float32, offsets
 // uint64, class numbers uint32, all little-endian; ids are raw 32-byte
 // SHA-256s in ascending order, which makes the id column its own index.
+// A row's width is its item's vectors one after another (the shape): a
+// row has a norm for each of them. The manifest's spec gives the shape,
+// which the width and the norms' length are checked against.
 const (
 	segMagic = "DRSEG002"
 	segHead  = 512
@@ -36,8 +39,8 @@ const (
 
 // Sections of a segment, in file order.
 const (
-	secVectors    = iota // rows x dim float32
-	secNorms             // rows float32: each vector's length
+	secVectors    = iota // rows x width float32
+	secNorms             // rows x vectors a row float32: each vector's length
 	secIDs               // rows x 32 bytes, ascending
 	secClasses           // rows uint32: index into the class table
 	secClassTable        // JSON array of the distinct classes
@@ -58,11 +61,22 @@ var verifiedOnOpen = []int{secIDs, secClasses, secClassTable, secPathOffs, secMe
 
 var sectionNames = [numSections]string{"vectors", "norms", "ids", "classes", "class table", "path offsets", "paths", "metadata offsets", "metadata"}
 
+// shape is how a collection lays out an item's vectors in a row.
+type shape struct {
+	dim int // values a vector
+	per int // vectors a row
+}
+
+func shapeOf(spec vectorstore.Spec) shape { return shape{dim: spec.Dim, per: spec.PerItem()} }
+
+// width is the number of values a row holds.
+func (sh shape) width() int { return sh.dim * sh.per }
+
 // rowSource is a sorted run of items to write into a segment.
 type rowSource interface {
 	rows() int
-	id(i int) []byte // raw 32 bytes
-	vector(i int) []float32
+	id(i int) []byte        // raw 32 bytes
+	vector(i int) []float32 // the row's width
 	class(i int) string
 	path(i int) string
 	metaJSON(i int) []byte
@@ -74,7 +88,7 @@ var errStopped = errors.New("stopped")
 // writeSegment writes src into a new file at path and fsyncs it. A
 // non-nil stop is asked between chunks whether to give up (the file is
 // then removed).
-func writeSegment(path string, dim int, src rowSource, stop func() bool) (err error) {
+func writeSegment(path string, sh shape, src rowSource, stop func() bool) (err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -146,8 +160,11 @@ func writeSegment(path string, dim int, src rowSource, stop func() bool) (err er
 		},
 		secNorms: func(emit func([]byte)) {
 			for i := range n {
-				v := src.vector(i)
-				emit(u32(math.Float32bits(float32(math.Sqrt(float64(dot(v, v)))))))
+				row := src.vector(i)
+				for j := range sh.per {
+					v := row[j*sh.dim : (j+1)*sh.dim]
+					emit(u32(math.Float32bits(float32(math.Sqrt(float64(dot(v, v)))))))
+				}
 			}
 		},
 		secIDs: func(emit func([]byte)) {
@@ -186,7 +203,7 @@ func writeSegment(path string, dim int, src rowSource, stop func() bool) (err er
 		return err
 	}
 	head := append([]byte(nil), segMagic...)
-	head = binary.LittleEndian.AppendUint32(head, uint32(dim))
+	head = binary.LittleEndian.AppendUint32(head, uint32(sh.width()))
 	head = binary.LittleEndian.AppendUint32(head, numSections)
 	head = binary.LittleEndian.AppendUint64(head, uint64(n))
 	for _, t := range table {
@@ -224,10 +241,10 @@ func floatBytes(v []float32) []byte {
 
 // segment is an open, mapped segment file.
 type segment struct {
-	file    string // name within the collection folder
-	data    []byte // the whole file, mapped read-only
-	unmap   func() error
-	dim     int
+	file  string // name within the collection folder
+	data  []byte // the whole file, mapped read-only
+	unmap func() error
+	shape
 	n       int
 	vecs    []float32
 	norms   []float32
@@ -255,13 +272,13 @@ type segment struct {
 
 // openSegment maps a segment file and checks its header and its small
 // sections.
-func openSegment(dir, file string, dim int) (*segment, error) {
+func openSegment(dir, file string, sh shape) (*segment, error) {
 	data, unmap, err := mapFile(dir + string(os.PathSeparator) + file)
 	if err != nil {
 		return nil, err
 	}
 	s := &segment{file: file, data: data, unmap: unmap}
-	if err := s.parse(dim); err != nil {
+	if err := s.parse(sh); err != nil {
 		unmap()
 		return nil, err
 	}
@@ -278,7 +295,7 @@ func (s *segment) damage(format string, args ...any) error {
 	return &Damage{File: s.file, Offset: -1, Reason: fmt.Sprintf(format, args...)}
 }
 
-func (s *segment) parse(dim int) error {
+func (s *segment) parse(sh shape) error {
 	d := s.data
 	if len(d) < segHead || string(d[:8]) != segMagic {
 		return s.damage("not a segment file (bad magic or %d bytes)", len(d))
@@ -287,17 +304,17 @@ func (s *segment) parse(dim int) error {
 	if crc(d[:hl]) != binary.LittleEndian.Uint32(d[hl:]) {
 		return s.damage("header fails its checksum")
 	}
-	s.dim = int(binary.LittleEndian.Uint32(d[8:]))
-	if s.dim != dim || binary.LittleEndian.Uint32(d[12:]) != numSections {
-		return s.damage("header says dim %d, %d sections; the collection has dim %d", s.dim, binary.LittleEndian.Uint32(d[12:]), dim)
+	if width := int(binary.LittleEndian.Uint32(d[8:])); width != sh.width() || binary.LittleEndian.Uint32(d[12:]) != numSections {
+		return s.damage("header says %d values a row, %d sections; the collection has %d (dim %d, %d vectors an item)", width, binary.LittleEndian.Uint32(d[12:]), sh.width(), sh.dim, sh.per)
 	}
+	s.shape = sh
 	rows := binary.LittleEndian.Uint64(d[16:])
 	if rows > uint64(len(d))/32 {
 		return s.damage("header says %d rows", rows)
 	}
 	s.n = int(rows)
 	want := [numSections]uint64{
-		secVectors: rows * uint64(dim) * 4, secNorms: rows * 4, secIDs: rows * 32, secClasses: rows * 4,
+		secVectors: rows * uint64(sh.width()) * 4, secNorms: rows * uint64(sh.per) * 4, secIDs: rows * 32, secClasses: rows * 4,
 		secPathOffs: (rows + 1) * 8, secMetaOffs: (rows + 1) * 8,
 	}
 	for i := range numSections {
@@ -424,7 +441,10 @@ func (s *segment) bloomBits(p uint64) (word int, bits uint64) {
 	return word, 1<<(h&63) | 1<<(h>>6&63) | 1<<(h>>12&63) | 1<<(h>>18&63)
 }
 
-func (s *segment) vector(i int) []float32 { return s.vecs[i*s.dim : (i+1)*s.dim] }
+func (s *segment) vector(i int) []float32 {
+	w := s.width()
+	return s.vecs[i*w : (i+1)*w]
+}
 func (s *segment) class(i int) string     { return s.table[s.classes[i]] }
 func (s *segment) path(i int) string      { return string(s.pathBytes(i)) }
 func (s *segment) pathBytes(i int) []byte { return s.paths[s.pathOff[i]:s.pathOff[i+1]] }

@@ -71,6 +71,21 @@ func Items(n, dim int, seed uint64) []vectorstore.Item {
 	return items
 }
 
+// VariantItems is Items with per vectors an item, of lengths 1, 2, 3...
+// in turn, so that a metric that ignored them would rank wrongly.
+func VariantItems(n, dim, per int, seed uint64) []vectorstore.Item {
+	rng := rand.New(rand.NewPCG(seed, 8))
+	items := Items(n, dim, seed)
+	for i := range items {
+		for j := 1; j < per; j++ {
+			for _, x := range UnitVector(rng, dim) {
+				items[i].Vector = append(items[i].Vector, x*float32(1+(i+j)%3))
+			}
+		}
+	}
+	return items
+}
+
 const (
 	dim     = 16
 	version = "model-a"
@@ -396,6 +411,83 @@ func Run(t *testing.T, fresh Fresh) {
 		}
 	})
 
+	t.Run("Variants", func(t *testing.T) {
+		const per = 3
+		for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
+			t.Run(string(metric), func(t *testing.T) {
+				openIt := fresh(t)
+				s := openIt()
+				vs := vectorstore.Spec{Dim: dim, Metric: metric, ModelVersion: version, Variants: per}
+				if err := s.Create(ctx, "variants", vs); err != nil {
+					t.Fatal(err)
+				}
+				c, err := s.Open(ctx, "variants")
+				if err != nil {
+					t.Fatal(err)
+				}
+				items := VariantItems(50, dim, per, 12)
+				if err := c.Upsert(ctx, version, items); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Upsert(ctx, version, Items(1, dim, 1)); !errors.Is(err, vectorstore.ErrModelMismatch) {
+					t.Errorf("upsert of one vector an item: %v, want ErrModelMismatch", err)
+				}
+				if _, err := c.Search(ctx, version, items[0].Vector, 3, nil); !errors.Is(err, vectorstore.ErrModelMismatch) {
+					t.Errorf("search with a whole item as the query: %v, want ErrModelMismatch", err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				s = openIt()
+				defer s.Close()
+				if c, err = s.Open(ctx, "variants"); err != nil {
+					t.Fatal(err)
+				}
+				info, err := c.Info(ctx)
+				if err != nil || info.Spec != vs || info.Count != len(items) {
+					t.Fatalf("info %+v, %v; want spec %+v and %d items", info, err, vs, len(items))
+				}
+				got, err := c.Get(ctx, []string{ID(7)})
+				if err != nil || len(got) != 1 || !slices.Equal(got[0].Vector, items[7].Vector) {
+					t.Fatalf("get: %d items, %v; want item 7 with its %d vectors", len(got), err, per)
+				}
+				// A query made from any of an item's vectors finds it
+				// first, and the ranking is by each item's nearest vector.
+				rng := rand.New(rand.NewPCG(13, 7))
+				for _, x := range []int{3, 17, 41} {
+					j := x % per
+					q := NearCopy(rng, items[x].Vector[j*dim:(j+1)*dim], 0.05)
+					hits, err := c.Search(ctx, version, q, 10, nil)
+					if err != nil || len(hits) != 10 {
+						t.Fatalf("search: %d hits, %v", len(hits), err)
+					}
+					want := rank(items, q, metric)
+					for i, h := range hits {
+						if h.ID != want[i].id || math.Abs(float64(h.Distance)-want[i].d) > 1e-3 {
+							t.Fatalf("query near item %d's vector %d: hit %d is %s at %g, want %s at %g", x, j, i, h.ID[:8], h.Distance, want[i].id[:8], want[i].d)
+						}
+					}
+				}
+				if err := c.Delete(ctx, []string{ID(3)}); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := c.Count(ctx); err != nil || n != len(items)-1 {
+					t.Errorf("count after a delete: %d, %v", n, err)
+				}
+				scanned := 0
+				if err := c.Scan(ctx, func(it vectorstore.Item) error {
+					scanned++
+					if len(it.Vector) != per*dim {
+						return fmt.Errorf("scan: item %s has %d values", it.ID, len(it.Vector))
+					}
+					return nil
+				}); err != nil || scanned != len(items)-1 {
+					t.Errorf("scan saw %d items, %v", scanned, err)
+				}
+			})
+		}
+	})
+
 	t.Run("Reopen", func(t *testing.T) {
 		openIt := fresh(t)
 		s := openIt()
@@ -543,24 +635,29 @@ type ranked struct {
 }
 
 // rank orders items by brute force under a metric, with the distances a
-// store reports: Euclidean, 1 - cosine, or the negated inner product.
+// store reports: Euclidean, 1 - cosine, or the negated inner product, of
+// each item's nearest vector.
 func rank(items []vectorstore.Item, q []float32, metric vectorstore.Metric) []ranked {
 	out := make([]ranked, len(items))
 	for i, it := range items {
-		var dot, qq, vv float64
-		for j := range q {
-			dot += float64(q[j]) * float64(it.Vector[j])
-			qq += float64(q[j]) * float64(q[j])
-			vv += float64(it.Vector[j]) * float64(it.Vector[j])
+		out[i] = ranked{it.ID, math.Inf(1)}
+		for at := 0; at < len(it.Vector); at += len(q) {
+			v := it.Vector[at : at+len(q)]
+			var dot, qq, vv float64
+			for j := range q {
+				dot += float64(q[j]) * float64(v[j])
+				qq += float64(q[j]) * float64(q[j])
+				vv += float64(v[j]) * float64(v[j])
+			}
+			d := -dot
+			switch metric {
+			case vectorstore.MetricL2:
+				d = math.Sqrt(sqDist(q, v))
+			case vectorstore.MetricCosine:
+				d = 1 - dot/math.Sqrt(qq*vv)
+			}
+			out[i].d = min(out[i].d, d)
 		}
-		d := -dot
-		switch metric {
-		case vectorstore.MetricL2:
-			d = math.Sqrt(sqDist(q, it.Vector))
-		case vectorstore.MetricCosine:
-			d = 1 - dot/math.Sqrt(qq*vv)
-		}
-		out[i] = ranked{it.ID, d}
 	}
 	slices.SortStableFunc(out, func(a, b ranked) int { return cmp.Compare(a.d, b.d) })
 	return out
