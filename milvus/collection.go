@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -21,7 +22,30 @@ type collection struct {
 }
 
 func (c *collection) spec() vectorstore.Spec {
-	return vectorstore.Spec{Dim: c.p.dim, Metric: c.p.desc.Metric, ModelVersion: c.p.desc.ModelVersion}
+	return vectorstore.Spec{Dim: c.p.dim, Metric: c.p.desc.Metric, ModelVersion: c.p.desc.ModelVersion, Variants: c.p.desc.Variants}
+}
+
+// per is the number of vectors, and of rows, an item has.
+func (c *collection) per() int { return c.spec().PerItem() }
+
+// rowKey is the primary key of the row of item id's vector j: the id
+// itself for the first, so that Has finds an item by its first row.
+func rowKey(id string, j int) string {
+	if j == 0 {
+		return id
+	}
+	return id + "." + strconv.Itoa(j)
+}
+
+// rowKeys lists the keys of every row of the items ids.
+func (c *collection) rowKeys(ids []string) []string {
+	out := make([]string, 0, len(ids)*c.per())
+	for _, id := range ids {
+		for j := range c.per() {
+			out = append(out, rowKey(id, j))
+		}
+	}
+	return out
 }
 
 func (c *collection) Info(ctx context.Context) (vectorstore.Info, error) {
@@ -32,10 +56,12 @@ func (c *collection) Info(ctx context.Context) (vectorstore.Info, error) {
 	return vectorstore.Info{Name: c.p.desc.Name, Spec: c.spec(), Count: n}, nil
 }
 
-func (c *collection) checkModel(op, version string, dim int) error {
-	if version != c.p.desc.ModelVersion || dim != c.p.dim {
-		return fmt.Errorf("%s %q: %w (collection: model %s, %d dimensions; given: model %s, %d dimensions)",
-			op, c.p.desc.Name, vectorstore.ErrModelMismatch, c.p.desc.ModelVersion, c.p.dim, version, dim)
+// checkModel refuses n values of model version where the collection wants
+// want values (an item's, or a query's) of its model.
+func (c *collection) checkModel(op, version string, n, want int) error {
+	if version != c.p.desc.ModelVersion || n != want {
+		return fmt.Errorf("%s %q: %w (collection: model %s, %d values, of %d dimensions and %d vectors an item; given: model %s, %d values)",
+			op, c.p.desc.Name, vectorstore.ErrModelMismatch, c.p.desc.ModelVersion, want, c.p.dim, c.per(), version, n)
 	}
 	return nil
 }
@@ -48,7 +74,7 @@ func (c *collection) queryOpts() []client.SearchQueryOptionFunc {
 // acknowledges a request once it is in its write-ahead log.
 func (c *collection) Upsert(ctx context.Context, version string, items []vectorstore.Item) error {
 	for _, it := range items {
-		if err := c.checkModel("upsert into", version, len(it.Vector)); err != nil {
+		if err := c.checkModel("upsert into", version, len(it.Vector), c.spec().ItemLen()); err != nil {
 			return err
 		}
 		if !vectorstore.ValidID(it.ID) {
@@ -75,22 +101,36 @@ func (c *collection) Upsert(ctx context.Context, version string, items []vectors
 // itemBytes estimates an item's share of a request.
 func itemBytes(it vectorstore.Item) int { return 4*len(it.Vector) + 2*len(it.Metadata.Path) + 400 }
 
+// upsert writes items in one request: a row for each of their vectors,
+// so that an item's rows land together.
 func (c *collection) upsert(ctx context.Context, version string, items []vectorstore.Item) error {
-	ids := make([]string, len(items))
-	paths := make([]string, len(items))
-	versions := make([]string, len(items))
-	metas := make([][]byte, len(items))
-	vecs := make([][]float32, len(items))
-	for i, it := range items {
-		ids[i], paths[i], versions[i], vecs[i] = it.ID, it.Metadata.Path, version, it.Vector
-		metas[i], _ = json.Marshal(it.Metadata)
+	per, dim := c.per(), c.p.dim
+	rows := len(items) * per
+	keys := make([]string, 0, rows)
+	paths := make([]string, 0, rows)
+	versions := make([]string, 0, rows)
+	metas := make([][]byte, 0, rows)
+	vecs := make([][]float32, 0, rows)
+	variants := make([]int64, 0, rows)
+	for _, it := range items {
+		meta, _ := json.Marshal(it.Metadata)
+		for j := range per {
+			keys, paths, versions = append(keys, rowKey(it.ID, j)), append(paths, it.Metadata.Path), append(versions, version)
+			metas, vecs = append(metas, meta), append(vecs, it.Vector[j*dim:(j+1)*dim])
+			variants = append(variants, int64(j))
+		}
+	}
+	cols := []entity.Column{
+		entity.NewColumnVarChar(fieldID, keys), entity.NewColumnVarChar(fieldPath, paths),
+		entity.NewColumnVarChar(fieldVersion, versions), entity.NewColumnJSONBytes(fieldMetadata, metas),
+		entity.NewColumnFloatVector(fieldVector, dim, vecs),
+	}
+	if per > 1 {
+		cols = append(cols, entity.NewColumnInt64(fieldVariant, variants))
 	}
 	cctx, cancel := c.s.call(ctx)
 	defer cancel()
-	_, err := c.s.cli.Upsert(cctx, c.p.phys, "",
-		entity.NewColumnVarChar(fieldID, ids), entity.NewColumnVarChar(fieldPath, paths),
-		entity.NewColumnVarChar(fieldVersion, versions), entity.NewColumnJSONBytes(fieldMetadata, metas),
-		entity.NewColumnFloatVector(fieldVector, c.p.dim, vecs))
+	_, err := c.s.cli.Upsert(cctx, c.p.phys, "", cols...)
 	if err != nil {
 		return fmt.Errorf("upsert into %q: %w", c.p.desc.Name, err)
 	}
@@ -111,7 +151,7 @@ func (c *collection) Delete(ctx context.Context, ids []string) error {
 	}
 	cctx, cancel := c.s.call(ctx)
 	defer cancel()
-	if err := c.s.cli.DeleteByPks(cctx, c.p.phys, "", entity.NewColumnVarChar(fieldID, ids)); err != nil {
+	if err := c.s.cli.DeleteByPks(cctx, c.p.phys, "", entity.NewColumnVarChar(fieldID, c.rowKeys(ids))); err != nil {
 		return fmt.Errorf("delete from %q: %w", c.p.desc.Name, err)
 	}
 	return nil
@@ -128,8 +168,8 @@ func (c *collection) Get(ctx context.Context, ids []string) ([]vectorstore.Item,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	// ids are hex, so quoting them needs no escapes.
-	found, err := c.query(ctx, fmt.Sprintf(`%s in ["%s"]`, fieldID, strings.Join(ids, `","`)))
+	// Keys are hex and digits, so quoting them needs no escapes.
+	found, err := c.query(ctx, fmt.Sprintf(`%s in ["%s"]`, fieldID, strings.Join(c.rowKeys(ids), `","`)))
 	if err != nil {
 		return nil, fmt.Errorf("get from %q: %w", c.p.desc.Name, err)
 	}
@@ -177,7 +217,8 @@ func (c *collection) Has(ctx context.Context, ids []string) ([]bool, error) {
 	return out, nil
 }
 
-// query returns the items matching expr, with their vectors.
+// query returns the items whose rows match expr, with their vectors; an
+// item of several vectors must have all its rows among them.
 func (c *collection) query(ctx context.Context, expr string) ([]vectorstore.Item, error) {
 	cctx, cancel := c.s.call(ctx)
 	defer cancel()
@@ -185,26 +226,58 @@ func (c *collection) query(ctx context.Context, expr string) ([]vectorstore.Item
 	if err != nil {
 		return nil, err
 	}
-	ids, ok1 := rs.GetColumn(fieldID).(*entity.ColumnVarChar)
+	keys, ok1 := rs.GetColumn(fieldID).(*entity.ColumnVarChar)
 	metas, ok2 := rs.GetColumn(fieldMetadata).(*entity.ColumnJSONBytes)
 	vecs, ok3 := rs.GetColumn(fieldVector).(*entity.ColumnFloatVector)
 	if !ok1 || !ok2 || !ok3 {
 		return nil, fmt.Errorf("query %s: the answer lacks the fields %v", c.p.phys, itemFields)
 	}
-	out := make([]vectorstore.Item, ids.Len())
-	for i, id := range ids.Data() {
-		out[i] = vectorstore.Item{ID: id, Vector: vecs.Data()[i]}
-		if err := json.Unmarshal(metas.Data()[i], &out[i].Metadata); err != nil {
-			return nil, fmt.Errorf("item %s: metadata: %w", id, err)
+	per, dim := c.per(), c.p.dim
+	var out []vectorstore.Item
+	at := map[string]int{} // an item's index in out
+	have := map[string]int{}
+	for i, key := range keys.Data() {
+		id, j, ok := splitKey(key, per)
+		if !ok {
+			return nil, fmt.Errorf("row %q: not a key of this collection", key)
+		}
+		k, seen := at[id]
+		if !seen {
+			k, at[id] = len(out), len(out)
+			out = append(out, vectorstore.Item{ID: id, Vector: make([]float32, per*dim)})
+			if err := json.Unmarshal(metas.Data()[i], &out[k].Metadata); err != nil {
+				return nil, fmt.Errorf("item %s: metadata: %w", id, err)
+			}
+		}
+		copy(out[k].Vector[j*dim:(j+1)*dim], vecs.Data()[i])
+		have[id]++
+	}
+	for _, it := range out {
+		if have[it.ID] != per {
+			return nil, fmt.Errorf("item %s has %d of its %d vectors: write it again (deeprank ingest)", it.ID, have[it.ID], per)
 		}
 	}
 	return out, nil
 }
 
+// splitKey is rowKey's inverse for a collection of per vectors an item.
+func splitKey(key string, per int) (id string, j int, ok bool) {
+	id, num, found := strings.Cut(key, ".")
+	if !found {
+		return id, 0, true
+	}
+	j, err := strconv.Atoi(num)
+	return id, j, err == nil && j >= 1 && j < per
+}
+
 func (c *collection) Count(ctx context.Context) (int, error) {
 	cctx, cancel := c.s.call(ctx)
 	defer cancel()
-	rs, err := c.s.cli.Query(cctx, c.p.phys, nil, "", []string{"count(*)"}, c.queryOpts()...)
+	expr := "" // one row an item, or a row for each of its vectors:
+	if c.per() > 1 {
+		expr = fieldVariant + " == 0"
+	}
+	rs, err := c.s.cli.Query(cctx, c.p.phys, nil, expr, []string{"count(*)"}, c.queryOpts()...)
 	if err != nil {
 		return 0, fmt.Errorf("count %q: %w", c.p.desc.Name, err)
 	}
@@ -215,11 +288,11 @@ func (c *collection) Count(ctx context.Context) (int, error) {
 	return int(col.Data()[0]), nil
 }
 
-// scanBucket is the number of items a Scan fetches per query, about.
+// scanBucket is the number of rows a Scan fetches per query, about.
 const scanBucket = 2000
 
 // Scan fetches items by ranges of their hex id: 16^d prefixes, d chosen so
-// that each query returns about scanBucket items, whatever the collection's
+// that each query returns about scanBucket rows, whatever the collection's
 // size (Milvus caps a query's answer, and a message's size; it also refuses
 // an empty expression without a limit, hence at least 16 prefixes).
 func (c *collection) Scan(ctx context.Context, fn func(vectorstore.Item) error) error {
@@ -228,7 +301,7 @@ func (c *collection) Scan(ctx context.Context, fn func(vectorstore.Item) error) 
 		return err
 	}
 	digits := 1
-	for buckets := 16; n/buckets > scanBucket && digits < 4; buckets *= 16 {
+	for buckets := 16; n*c.per()/buckets > scanBucket && digits < 4; buckets *= 16 {
 		digits++
 	}
 	for b := range 1 << (4 * digits) {
@@ -248,22 +321,27 @@ func (c *collection) Scan(ctx context.Context, fn func(vectorstore.Item) error) 
 // maxTopK is Milvus's largest k.
 const maxTopK = 16384
 
+// Search asks for the k nearest rows, or for an item of several vectors
+// as many more as it has (k x vectors an item, at most maxTopK), and keeps
+// each item's nearest row.
 func (c *collection) Search(ctx context.Context, version string, q []float32, k int, filter *vectorstore.Filter) ([]vectorstore.Hit, error) {
-	if err := c.checkModel("search", version, len(q)); err != nil {
+	if err := c.checkModel("search", version, len(q), c.p.dim); err != nil {
 		return nil, err
 	}
 	if k < 1 {
 		return nil, fmt.Errorf("search %q: %w: k = %d", c.p.desc.Name, vectorstore.ErrInvalid, k)
 	}
-	k = min(k, maxTopK)
-	sp, err := c.s.searchParam(k)
+	per := c.per()
+	k = min(k, maxTopK/per)
+	rows := k * per
+	sp, err := c.s.searchParam(rows)
 	if err != nil {
 		return nil, fmt.Errorf("search %q: %w", c.p.desc.Name, err)
 	}
 	cctx, cancel := c.s.call(ctx)
 	defer cancel()
 	res, err := c.s.cli.Search(cctx, c.p.phys, nil, filterExpr(filter), []string{fieldMetadata},
-		[]entity.Vector{entity.FloatVector(q)}, fieldVector, metricType(c.p.desc.Metric), k, sp, c.queryOpts()...)
+		[]entity.Vector{entity.FloatVector(q)}, fieldVector, metricType(c.p.desc.Metric), rows, sp, c.queryOpts()...)
 	if err != nil {
 		return nil, fmt.Errorf("search %q: %w", c.p.desc.Name, err)
 	}
@@ -279,12 +357,22 @@ func (c *collection) Search(ctx context.Context, version string, q []float32, k 
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("search %q: the answer lacks ids or metadata", c.p.desc.Name)
 	}
-	hits := make([]vectorstore.Hit, r.ResultCount)
-	for i := range hits {
-		hits[i] = vectorstore.Hit{ID: ids.Data()[i], Distance: distance(c.p.desc.Metric, r.Scores[i])}
-		if err := json.Unmarshal(metas.Data()[i], &hits[i].Metadata); err != nil {
-			return nil, fmt.Errorf("search %q: item %s: metadata: %w", c.p.desc.Name, hits[i].ID, err)
+	hits := make([]vectorstore.Hit, 0, min(k, r.ResultCount))
+	seen := map[string]bool{}
+	for i := 0; i < r.ResultCount && len(hits) < k; i++ { // rows come nearest first
+		id, _, ok := splitKey(ids.Data()[i], per)
+		if !ok {
+			return nil, fmt.Errorf("search %q: row %q: not a key of this collection", c.p.desc.Name, ids.Data()[i])
 		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		h := vectorstore.Hit{ID: id, Distance: distance(c.p.desc.Metric, r.Scores[i])}
+		if err := json.Unmarshal(metas.Data()[i], &h.Metadata); err != nil {
+			return nil, fmt.Errorf("search %q: item %s: metadata: %w", c.p.desc.Name, id, err)
+		}
+		hits = append(hits, h)
 	}
 	return hits, nil
 }

@@ -12,6 +12,13 @@
 // the new (deeprank reindex). A server without aliases (milvus-lite) cannot
 // hold deeprank collections: Create says so (ErrNoAliases).
 //
+// A collection of several vectors an item (vectorstore.Spec.Variants)
+// holds a row for each, keyed ID, ID.1, ID.2 ..., with the vector's number
+// in a field of its own and the item's path and metadata on every row; a
+// search asks for as many times more rows and keeps each item's nearest.
+// Its description says format 2, which a deeprank that reads format 1
+// alone refuses.
+//
 // Searches and queries run at the configured consistency level (Strong by
 // default, so a query right after an ingest sees it). Transient gRPC
 // failures (Unavailable, ResourceExhausted) are retried with exponential
@@ -122,14 +129,28 @@ type description struct {
 	Name         string             `json:"name"`
 	ModelVersion string             `json:"model_version"`
 	Metric       vectorstore.Metric `json:"metric"`
+	Variants     int                `json:"variants,omitempty"`
 }
 
-const descriptionFormat = 1
+// Description formats: 1 for one vector an item, 2 for several.
+const (
+	descriptionFormat         = 1
+	descriptionFormatVariants = 2
+)
+
+// descriptionFormatOf is the format of a collection of variants vectors an
+// item.
+func descriptionFormatOf(variants int) int {
+	if variants > 1 {
+		return descriptionFormatVariants
+	}
+	return descriptionFormat
+}
 
 // parseDescription reads a physical collection's description; ok is false
 // for collections deeprank did not make.
 func parseDescription(s string) (d description, ok bool) {
-	if json.Unmarshal([]byte(s), &d) != nil || d.Deeprank != descriptionFormat ||
+	if json.Unmarshal([]byte(s), &d) != nil || d.Deeprank != descriptionFormatOf(d.Variants) ||
 		!vectorstore.ValidName(d.Name) || d.ModelVersion == "" || !d.Metric.Valid() {
 		return description{}, false
 	}
@@ -143,8 +164,23 @@ const (
 	fieldVersion  = "model_version"
 	fieldMetadata = "metadata"
 	fieldVector   = "vector"
-	maxPathLen    = 4096
+	// fieldVariant numbers a row's vector among its item's, in
+	// collections of several.
+	fieldVariant = "variant"
+	maxPathLen   = 4096
+	// maxVariants bounds the vectors an item, so that a row's key
+	// (keyLen) stays short and a search of k items asks for few rows.
+	maxVariants = 64
 )
+
+// keyLen is the longest row key of a collection of variants vectors an
+// item: a hex SHA-256, and ".N" after it for all but the first.
+func keyLen(variants int) int {
+	if variants > 1 {
+		return 64 + 3
+	}
+	return 64
+}
 
 // maxNameLen leaves room for the physical suffix "__xxxxxxxx" within
 // Milvus's 255 characters.
@@ -183,21 +219,28 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 
 // createPhysical makes, indexes and loads a physical collection for name.
 func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstore.Spec) (physical, error) {
-	if !spec.Valid() || spec.Dim > 32768 || len(spec.ModelVersion) > 64 {
+	if !spec.Valid() || spec.Dim > 32768 || len(spec.ModelVersion) > 64 || spec.PerItem() > maxVariants {
 		return physical{}, fmt.Errorf("create collection %q: %w: spec %+v", name, vectorstore.ErrInvalid, spec)
 	}
 	var suffix [4]byte
 	rand.Read(suffix[:])
 	phys := name + "__" + hex.EncodeToString(suffix[:])
+	variants := 0
+	if spec.PerItem() > 1 {
+		variants = spec.PerItem()
+	}
 	p := physical{phys: phys, dim: spec.Dim,
-		desc: description{Deeprank: descriptionFormat, Name: name, ModelVersion: spec.ModelVersion, Metric: spec.Metric}}
+		desc: description{Deeprank: descriptionFormatOf(variants), Name: name, ModelVersion: spec.ModelVersion, Metric: spec.Metric, Variants: variants}}
 	desc, _ := json.Marshal(p.desc)
 	schema := entity.NewSchema().WithName(phys).WithDescription(string(desc)).
-		WithField(entity.NewField().WithName(fieldID).WithDataType(entity.FieldTypeVarChar).WithMaxLength(64).WithIsPrimaryKey(true)).
+		WithField(entity.NewField().WithName(fieldID).WithDataType(entity.FieldTypeVarChar).WithMaxLength(int64(keyLen(variants))).WithIsPrimaryKey(true)).
 		WithField(entity.NewField().WithName(fieldPath).WithDataType(entity.FieldTypeVarChar).WithMaxLength(maxPathLen)).
 		WithField(entity.NewField().WithName(fieldVersion).WithDataType(entity.FieldTypeVarChar).WithMaxLength(64)).
 		WithField(entity.NewField().WithName(fieldMetadata).WithDataType(entity.FieldTypeJSON)).
 		WithField(entity.NewField().WithName(fieldVector).WithDataType(entity.FieldTypeFloatVector).WithDim(int64(spec.Dim)))
+	if variants > 1 {
+		schema.WithField(entity.NewField().WithName(fieldVariant).WithDataType(entity.FieldTypeInt64))
+	}
 	idx, err := s.index(spec.Metric)
 	if err != nil {
 		return physical{}, fmt.Errorf("create collection %q: %w", name, err)

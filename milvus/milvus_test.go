@@ -216,3 +216,42 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Errorf("gave up after %v; the connect timeout is 500ms", took)
 	}
 }
+
+// TestRowKeys: an item's rows are keyed by its id and id.N, and only keys
+// of the collection's vectors split back.
+func TestRowKeys(t *testing.T) {
+	id := storetest.ID(1)
+	for j := range 3 {
+		got, gj, ok := splitKey(rowKey(id, j), 3)
+		if !ok || got != id || gj != j {
+			t.Errorf("splitKey(rowKey(id, %d)) = %s, %d, %v", j, got[:8], gj, ok)
+		}
+	}
+	if rowKey(id, 0) != id {
+		t.Errorf("the first row's key is %q, want the id itself", rowKey(id, 0))
+	}
+	if n := len(rowKey(id, maxVariants-1)); n > keyLen(maxVariants) {
+		t.Errorf("a key of %d bytes, over the schema's %d", n, keyLen(maxVariants))
+	}
+	for _, key := range []string{id + ".3", id + ".0", id + ".x", id + ".-1"} {
+		if _, _, ok := splitKey(key, 3); ok {
+			t.Errorf("splitKey(%q, 3) accepted", key[60:])
+		}
+	}
+}
+
+// TestDescriptionFormats: format 2 goes with several vectors an item,
+// format 1 with one; any other pairing is not deeprank's.
+func TestDescriptionFormats(t *testing.T) {
+	for _, tc := range []struct {
+		format, variants int
+		ok               bool
+	}{
+		{1, 0, true}, {2, 3, true}, {1, 3, false}, {2, 0, false}, {3, 3, false},
+	} {
+		js, _ := json.Marshal(description{Deeprank: tc.format, Name: "images", ModelVersion: "m", Metric: vectorstore.MetricL2, Variants: tc.variants})
+		if _, ok := parseDescription(string(js)); ok != tc.ok {
+			t.Errorf("format %d, %d variants: ok %v, want %v", tc.format, tc.variants, ok, tc.ok)
+		}
+	}
+}
