@@ -21,8 +21,13 @@ type Method int
 
 const (
 	// Exact compares every pair, reading every vector into memory once.
+	// It compares images' own vectors, not their variants'
+	// (vectorstore.Spec.Variants).
 	Exact Method = iota
 	// Index asks the store's search for each image's nearest neighbours.
+	// The search ranks an image by the nearest of its vectors, so where
+	// images have variants, one is also found near a greyscale or cropped
+	// copy of itself that Exact, comparing own vectors, may not join.
 	Index
 )
 
@@ -287,7 +292,7 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 		return nil, fmt.Errorf("find duplicates: %w: method %d", vectorstore.ErrInvalid, opts.Method)
 	}
 	res.Images = n
-	res.Groups, err = makeGroups(ctx, coll, info.Metric, uf.components(idOf))
+	res.Groups, err = makeGroups(ctx, coll, info, uf.components(idOf))
 	return res, err
 }
 
@@ -299,7 +304,9 @@ func orderIdx(a, b int32) [2]int32 {
 }
 
 // makeGroups reads the members of each component from coll and orders them.
-func makeGroups(ctx context.Context, coll vectorstore.Collection, metric vectorstore.Metric, comps [][]string) ([]Group, error) {
+// A member's distance is between the images' own vectors, as the exact
+// comparison measures it.
+func makeGroups(ctx context.Context, coll vectorstore.Collection, info vectorstore.Info, comps [][]string) ([]Group, error) {
 	var all []string
 	for _, c := range comps {
 		all = append(all, c...)
@@ -349,7 +356,7 @@ func makeGroups(ctx context.Context, coll vectorstore.Collection, metric vectors
 		}
 		for i, x := range cs {
 			g.Members[i] = Member{ID: x.it.ID, Metadata: x.it.Metadata, Missing: x.missing,
-				Distance: distance(metric, cs[0].it.Vector, x.it.Vector)}
+				Distance: distance(info.Metric, cs[0].it.Vector[:info.Dim], x.it.Vector[:info.Dim])}
 		}
 		rest := g.Members[1:]
 		slices.SortStableFunc(rest, func(a, b Member) int {

@@ -58,12 +58,12 @@ func loadTable(ctx context.Context, coll vectorstore.Collection, info vectorstor
 	}
 	t := &table{dim: info.Dim, ids: make([]byte, 0, 32*n), vecs: make([]float32, 0, n*info.Dim)}
 	err = coll.Scan(ctx, func(it vectorstore.Item) error {
-		if len(it.Vector) != t.dim {
-			return fmt.Errorf("read %q: item %s has %d dimensions, the collection %d", info.Name, it.ID, len(it.Vector), t.dim)
+		if len(it.Vector) != info.ItemLen() {
+			return fmt.Errorf("read %q: item %s has %d values, the collection %d (dim %d, %d vectors an item)", info.Name, it.ID, len(it.Vector), info.ItemLen(), t.dim, info.PerItem())
 		}
 		id := decodeID(it.ID)
 		t.ids = append(t.ids, id[:]...)
-		t.vecs = append(t.vecs, it.Vector...)
+		t.vecs = append(t.vecs, it.Vector[:t.dim]...) // the image's own: dupes compares those
 		return nil
 	})
 	if err != nil {

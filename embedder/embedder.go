@@ -6,6 +6,10 @@
 // vector. An Embedder is safe for concurrent use. EmbedSquares is the batch
 // path for images already decoded and resized (eval, the trainer's held-out
 // pass).
+//
+// A query is one vector (Decode, Embed, EmbedFiles); an image to store is
+// PerItem vectors, its own and its variants' (model.Spec.Variants), one
+// after another (DecodeItem, EmbedItems).
 package embedder
 
 import (
@@ -66,6 +70,10 @@ func New(m *model.Model, opts *Options) (*Embedder, error) {
 // Dim is the length of every vector.
 func (e *Embedder) Dim() int { return e.net.Dim() }
 
+// PerItem is the number of vectors EmbedItems gives an image: its own and
+// its variants'.
+func (e *Embedder) PerItem() int { return e.m.Spec.PerItem() }
+
 // ModelVersion is the version of the model the vectors come from.
 func (e *Embedder) ModelVersion() string { return e.version }
 
@@ -73,19 +81,35 @@ func (e *Embedder) ModelVersion() string { return e.version }
 type Input struct {
 	// Width and Height are the image's own size, before resizing.
 	Width, Height int
-	tensor        []float32
+	// tensors holds the image's input, then, from DecodeItem, its
+	// variants'.
+	tensors []float32
+	n       int
 }
 
-// Decode turns image file bytes into an Input: decoding (within the pixel
-// limit), resizing and normalising. It is safe to call from many goroutines.
-func (e *Embedder) Decode(data []byte) (*Input, error) {
-	size := e.m.Spec.InputSize
+// Decode turns image file bytes into an Input for a query: decoding
+// (within the pixel limit), resizing and normalising. It is safe to call
+// from many goroutines.
+func (e *Embedder) Decode(data []byte) (*Input, error) { return e.decode(data, false) }
+
+// DecodeItem is Decode for an image to store: its Input holds its
+// variants' inputs too, for EmbedItems.
+func (e *Embedder) DecodeItem(data []byte) (*Input, error) { return e.decode(data, true) }
+
+func (e *Embedder) decode(data []byte, item bool) (*Input, error) {
 	square, full, err := imageio.DecodeSquare(data, e.m.Spec.SquareSide(), e.opts.Decode)
 	if err != nil {
 		return nil, err
 	}
-	in := &Input{Width: full.X, Height: full.Y, tensor: make([]float32, 3*size*size)}
-	model.ToTensor(Prepare(e.m.Spec, square), e.m.Normalization, in.tensor)
+	squares := []*image.RGBA{Prepare(e.m.Spec, square)}
+	if item {
+		squares = ItemSquares(e.m.Spec, square)
+	}
+	per := e.net.InputShape().Size()
+	in := &Input{Width: full.X, Height: full.Y, tensors: make([]float32, len(squares)*per), n: len(squares)}
+	for i, sq := range squares {
+		model.ToTensor(sq, e.m.Normalization, in.tensors[i*per:(i+1)*per])
+	}
 	return in, nil
 }
 
@@ -114,21 +138,33 @@ func (e *Embedder) DecodeMemory(data []byte) (int64, error) {
 }
 
 // Embed runs the network over inputs, sharing the work among the workers,
-// and returns one unit-length vector per input.
-func (e *Embedder) Embed(inputs []*Input) [][]float32 {
+// and returns one unit-length vector per input: the image's own.
+func (e *Embedder) Embed(inputs []*Input) [][]float32 { return e.embed(inputs, 1) }
+
+// EmbedItems runs the network over inputs from DecodeItem and returns for
+// each its PerItem unit-length vectors one after another, the image's own
+// first: what a collection stores. An input from Decode, which lacks its
+// variants, is a programming error and panics.
+func (e *Embedder) EmbedItems(inputs []*Input) [][]float32 { return e.embed(inputs, e.PerItem()) }
+
+// embed embeds the first n inputs of each of inputs.
+func (e *Embedder) embed(inputs []*Input, n int) [][]float32 {
 	if len(inputs) == 0 {
 		return nil
 	}
-	per := len(inputs[0].tensor)
-	x := make([]float32, len(inputs)*per)
-	for i, in := range inputs {
-		copy(x[i*per:], in.tensor)
+	per := e.net.InputShape().Size()
+	x := make([]float32, 0, len(inputs)*n*per)
+	for _, in := range inputs {
+		if in.n < n {
+			panic(fmt.Sprintf("embedder: %d vectors asked of an input of %d: EmbedItems takes inputs from DecodeItem", n, in.n))
+		}
+		x = append(x, in.tensors[:n*per]...)
 	}
-	emb := e.net.Forward(x, len(inputs))
-	dim := e.Dim()
+	emb := e.net.Forward(x, len(inputs)*n)
+	w := n * e.Dim()
 	out := make([][]float32, len(inputs))
 	for i := range out {
-		out[i] = emb[i*dim : (i+1)*dim : (i+1)*dim]
+		out[i] = emb[i*w : (i+1)*w : (i+1)*w]
 	}
 	return out
 }
@@ -183,24 +219,40 @@ func (e *Embedder) EmbedFiles(ctx context.Context, paths []string) ([]Result, er
 	return results, nil
 }
 
-// EmbedSquares runs net over the image that img gives for each path, in
-// batches, and returns each path's vector. Paths may repeat.
-func EmbedSquares(net *model.Net, norm model.Normalization, paths []string, img func(path string) *image.RGBA) map[string][]float32 {
+// EmbedSquares runs net over the input squares that squares gives for
+// each path (one, or an item's: ItemSquares), in batches, and returns each
+// path's vectors one after another. Paths may repeat.
+func EmbedSquares(net *model.Net, norm model.Normalization, paths []string, squares func(path string) []*image.RGBA) map[string][]float32 {
 	const chunk = 64
 	paths = slices.Compact(slices.Sorted(slices.Values(paths)))
 	per := net.InputShape().Size()
 	dim := net.Dim()
 	out := make(map[string][]float32, len(paths))
-	x := make([]float32, chunk*per)
-	for lo := 0; lo < len(paths); lo += chunk {
-		hi := min(lo+chunk, len(paths))
-		for i, p := range paths[lo:hi] {
-			model.ToTensor(img(p), norm, x[i*per:(i+1)*per])
+	x := make([]float32, 0, chunk*per)
+	var pending []string
+	var counts []int
+	flush := func() {
+		emb := net.Forward(x, len(x)/per)
+		at := 0
+		for i, p := range pending {
+			out[p] = emb[at*dim : (at+counts[i])*dim : (at+counts[i])*dim]
+			at += counts[i]
 		}
-		emb := net.Forward(x[:(hi-lo)*per], hi-lo)
-		for i, p := range paths[lo:hi] {
-			out[p] = emb[i*dim : (i+1)*dim]
+		x, pending, counts = x[:0], pending[:0], counts[:0]
+	}
+	for _, p := range paths {
+		sq := squares(p)
+		for _, s := range sq {
+			x = slices.Grow(x, per)[:len(x)+per]
+			model.ToTensor(s, norm, x[len(x)-per:])
 		}
+		pending, counts = append(pending, p), append(counts, len(sq))
+		if len(x) >= chunk*per {
+			flush()
+		}
+	}
+	if len(pending) > 0 {
+		flush()
 	}
 	return out
 }

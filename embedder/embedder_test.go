@@ -49,7 +49,7 @@ func TestEmbedSquaresMatchesEmbedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := EmbedSquares(net, m.Normalization, append(slices.Clone(paths), paths[0]), func(p string) *image.RGBA { return squares[p] })
+	got := EmbedSquares(net, m.Normalization, append(slices.Clone(paths), paths[0]), func(p string) []*image.RGBA { return []*image.RGBA{squares[p]} })
 	if len(got) != n {
 		t.Fatalf("EmbedSquares gave %d vectors for %d distinct paths", len(got), n)
 	}

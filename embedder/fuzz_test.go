@@ -47,8 +47,8 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if in.Width*in.Height > 1<<20 || len(in.tensor) != 3*16*16 {
-			t.Fatalf("decoded %dx%d into %d values", in.Width, in.Height, len(in.tensor))
+		if in.Width*in.Height > 1<<20 || len(in.tensors) != 3*16*16 {
+			t.Fatalf("decoded %dx%d into %d values", in.Width, in.Height, len(in.tensors))
 		}
 		if v := e.Embed([]*Input{in}); len(v) != 1 || len(v[0]) != 4 {
 			t.Fatalf("embedding %v", v)

@@ -84,11 +84,11 @@ func TestDecodeTrims(t *testing.T) {
 			ins = append(ins, in)
 		}
 		var diff float64
-		for i := range ins[0].tensor {
-			d := float64(ins[0].tensor[i] - ins[1].tensor[i])
+		for i := range ins[0].tensors {
+			d := float64(ins[0].tensors[i] - ins[1].tensors[i])
 			diff += max(d, -d)
 		}
-		diff /= float64(len(ins[0].tensor))
+		diff /= float64(len(ins[0].tensors))
 		if trim && diff > 0.1 || !trim && diff < 0.3 {
 			t.Errorf("trim %v: mean difference of the two inputs %.3f (normalised units), want under 0.1 trimmed and over 0.3 whole", trim, diff)
 		}

@@ -24,6 +24,18 @@ func SquaredDistance(a, b []float32) float32 {
 	return s
 }
 
+// NearestDistance is the squared Euclidean distance from q to the nearest
+// of the vectors of item, len(q) values each, one after another: a stored
+// image's own and its variants' (model.Spec.Variants), as a store ranks
+// it.
+func NearestDistance(q, item []float32) float32 {
+	d := SquaredDistance(q, item[:len(q)])
+	for at := len(q); at < len(item); at += len(q) {
+		d = min(d, SquaredDistance(q, item[at:at+len(q)]))
+	}
+	return d
+}
+
 // TripletScore is the paper's similarity precision: the share of triplets
 // whose positive is strictly closer to the query than the negative. vec
 // gives each triplet's (query, positive, negative) vectors.
@@ -67,9 +79,11 @@ func (r Retrieval) String() string {
 }
 
 // Rank scores queries against a gallery. A gallery item is relevant to a
-// query when their labels are equal. With sameSet, queries and gallery are
-// one set and each query's own item is left out (leave-one-out). Queries
-// with no relevant item are skipped.
+// query when their labels are equal, and as near as the nearest of its
+// vectors (NearestDistance): a gallery vector may hold several, each as
+// long as a query's. With sameSet, queries and gallery are one set and
+// each query's own item is left out (leave-one-out). Queries with no
+// relevant item are skipped.
 func Rank(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int) Retrieval {
 	r := Retrieval{Recall: map[int]float64{}}
 	type hit struct {
@@ -90,7 +104,7 @@ func Rank(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int
 			if rel {
 				relevant++
 			}
-			hits = append(hits, hit{SquaredDistance(q, g), rel, gi})
+			hits = append(hits, hit{NearestDistance(q, g), rel, gi})
 		}
 		if relevant == 0 {
 			continue

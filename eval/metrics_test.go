@@ -33,6 +33,25 @@ func TestRank(t *testing.T) {
 	}
 }
 
+// TestRankVariants: a gallery image of several vectors is as near as the
+// nearest of them.
+func TestRankVariants(t *testing.T) {
+	queries := [][]float32{{0}, {9}}
+	qLabels := []int{0, 1}
+	gallery := [][]float32{{4, 8.5}, {2, 3}} // image 0's variant is at 8.5
+	gLabels := []int{1, 0}
+	r := Rank(queries, qLabels, gallery, gLabels, false, []int{1})
+	// Query 0: image 1 (2) before image 0 (4): a hit. Query 1: image 0's
+	// variant (8.5) before image 1 (3): a hit, which image 0's own vector
+	// alone would miss.
+	if r.Recall[1] != 1 {
+		t.Errorf("R@1 = %g, want 1", r.Recall[1])
+	}
+	if d := NearestDistance([]float32{9}, gallery[0]); d != 0.25 {
+		t.Errorf("NearestDistance = %g, want 0.25", d)
+	}
+}
+
 func TestTripletScore(t *testing.T) {
 	v := map[string][]float32{"q": {0, 0}, "near": {0, 1}, "far": {3, 0}}
 	ts := [][3]string{{"q", "near", "far"}, {"q", "far", "near"}, {"q", "near", "near"}}

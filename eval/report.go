@@ -136,9 +136,23 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 	if len(opts.Models) > 0 {
 		first = opts.Models[0].Name
 	}
+	// A model with variants (model.Spec.Variants) gives the gallery's
+	// images all their vectors, as a collection stores them, and the
+	// queries their own: those are cached apart.
+	inGallery := map[string]bool{}
+	for _, p := range set.Paths {
+		inGallery[p] = true
+	}
+	stored := func(nm NamedModel) map[string][]float32 { return cache.method(nm.Name + "\x00stored") }
 	var todo []string
 	for _, p := range paths {
-		if _, ok := cache.method(first)[file(p)]; !ok {
+		_, ok := cache.method(first)[file(p)]
+		for _, nm := range opts.Models {
+			if _, have := stored(nm)[file(p)]; inGallery[p] && nm.Model.Spec.PerItem() > 1 && !have {
+				ok = false
+			}
+		}
+		if !ok {
 			todo = append(todo, p)
 		}
 	}
@@ -169,12 +183,33 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
-		vecs := vectors(nm.Name, func(todo []string) map[string][]float32 {
-			return embedder.EmbedSquares(net, nm.Model.Normalization, todo, func(p string) *image.RGBA { return embedder.Prepare(nm.Model.Spec, imgs[p][mi+1]) })
-		})
-		r := score(nm.Name, set, paths, vecs)
+		spec, dim := nm.Model.Spec, net.Dim()
+		variants := spec.PerItem() > 1
+		ownVecs, all := cache.method(nm.Name), stored(nm)
+		squares := func(p string) []*image.RGBA {
+			if variants && inGallery[p] {
+				return embedder.ItemSquares(spec, imgs[p][mi+1])
+			}
+			return []*image.RGBA{embedder.Prepare(spec, imgs[p][mi+1])}
+		}
+		for p, v := range embedder.EmbedSquares(net, nm.Model.Normalization, todo, squares) {
+			ownVecs[file(p)] = v[:dim]
+			if len(v) > dim {
+				all[file(p)] = v
+			}
+		}
+		vecs := make(map[string][]float32, len(paths))
+		for _, p := range paths {
+			vecs[p] = ownVecs[file(p)]
+			if variants && inGallery[p] {
+				vecs[p] = all[file(p)]
+			}
+		}
+		r := score(nm.Name, set, paths, vecs, dim)
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
-			r.CopyDetection = copyThresholds(lookup(vecs, set.QueryPaths), set.QueryLabels, lookup(vecs, set.Paths), set.Labels, *opts.Thresholds)
+			// Thresholds are for deeprank dupes, which compares images'
+			// own vectors.
+			r.CopyDetection = copyThresholds(lookup(vecs, set.QueryPaths), set.QueryLabels, own(lookup(vecs, set.Paths), dim), set.Labels, *opts.Thresholds)
 		}
 		rep.Results = append(rep.Results, r)
 	}
@@ -186,7 +221,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			}
 			return out
 		})
-		rep.Results = append(rep.Results, score(b.Name, set, paths, vecs))
+		rep.Results = append(rep.Results, score(b.Name, set, paths, vecs, 0))
 	}
 	return rep, nil
 }
@@ -206,12 +241,21 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 	return imgs, nil
 }
 
-func score(name string, set Set, paths []string, vecs map[string][]float32) MethodResult {
+// score ranks the set by vecs: the gallery's may hold several vectors of
+// dim values each (a model's variants), queries and triplets use the
+// first. dim 0: every vector is one.
+func score(name string, set Set, paths []string, vecs map[string][]float32, dim int) MethodResult {
 	r := MethodResult{Method: name, Precision: -1}
+	first := func(p string) []float32 {
+		if dim == 0 {
+			return vecs[p]
+		}
+		return vecs[p][:dim]
+	}
 	if len(set.Triplets) > 0 {
 		r.Precision = TripletScore(len(set.Triplets), func(i int) (q, p, n []float32) {
 			t := set.Triplets[i]
-			return vecs[t.Query], vecs[t.Positive], vecs[t.Negative]
+			return first(t.Query), first(t.Positive), first(t.Negative)
 		})
 	}
 	if len(set.Labels) > 0 {
@@ -220,11 +264,24 @@ func score(name string, set Set, paths []string, vecs map[string][]float32) Meth
 		if len(set.QueryPaths) > 0 {
 			ret = Rank(lookup(vecs, set.QueryPaths), set.QueryLabels, g, set.Labels, false, recallKs)
 		} else {
-			ret = Rank(g, set.Labels, g, set.Labels, true, recallKs)
+			ret = Rank(own(g, dim), set.Labels, g, set.Labels, true, recallKs)
 		}
 		r.Retrieval = &ret
 	}
 	return r
+}
+
+// own cuts each of vecs to its first dim values, an image's own vector;
+// dim 0 leaves them as they are.
+func own(vecs [][]float32, dim int) [][]float32 {
+	if dim == 0 {
+		return vecs
+	}
+	out := make([][]float32, len(vecs))
+	for i, v := range vecs {
+		out[i] = v[:dim]
+	}
+	return out
 }
 
 func lookup(vecs map[string][]float32, paths []string) [][]float32 {

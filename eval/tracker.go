@@ -13,9 +13,10 @@ import (
 
 // Tracker scores a model whose weights change (a trainer's validation
 // after each epoch) on a suite's labelled sets: Recall@1 of each, as `eval`
-// reports it. The images are decoded once, framed for the network's input
-// (embedder.Prepare), and kept; each score then costs one forward pass
-// over them.
+// reports it for a model without variants (model.Spec.Variants): it ranks
+// by the images' own vectors. The images are decoded once, framed for the
+// network's input (embedder.Prepare), and kept; each score then costs one
+// forward pass over them.
 type Tracker struct {
 	names   []string
 	sets    []Set
@@ -69,7 +70,7 @@ func (t *Tracker) Images() int { return len(t.files) }
 // Recall1 embeds every image with net and returns each set's Recall@1, in
 // the suite's order.
 func (t *Tracker) Recall1(net *model.Net, norm model.Normalization) []float64 {
-	vecs := embedder.EmbedSquares(net, norm, t.files, func(file string) *image.RGBA { return t.squares[file] })
+	vecs := embedder.EmbedSquares(net, norm, t.files, func(file string) []*image.RGBA { return []*image.RGBA{t.squares[file]} })
 	out := make([]float64, len(t.sets))
 	for i, set := range t.sets {
 		// score ranks exactly as Run does; it reads vectors by the set's
@@ -78,7 +79,7 @@ func (t *Tracker) Recall1(net *model.Net, norm model.Normalization) []float64 {
 		for _, p := range slices.Concat(set.Paths, set.QueryPaths) {
 			byPath[p] = vecs[filepath.Join(set.Root, p)]
 		}
-		out[i] = score("", set, nil, byPath).Retrieval.Recall[1]
+		out[i] = score("", set, nil, byPath, 0).Retrieval.Recall[1]
 	}
 	return out
 }

@@ -171,9 +171,9 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 	if err != nil {
 		return nil, err
 	}
-	if info.ModelVersion != emb.ModelVersion() || info.Dim != emb.Dim() {
-		return nil, fmt.Errorf("ingest into %q: the model is %s (dim %d), the collection holds %s (dim %d): %w",
-			info.Name, emb.ModelVersion(), emb.Dim(), info.ModelVersion, info.Dim, vectorstore.ErrModelMismatch)
+	if info.ModelVersion != emb.ModelVersion() || info.Dim != emb.Dim() || info.PerItem() != emb.PerItem() {
+		return nil, fmt.Errorf("ingest into %q: the model is %s (dim %d, %d vectors an image), the collection holds %s (dim %d, %d vectors an image): %w",
+			info.Name, emb.ModelVersion(), emb.Dim(), emb.PerItem(), info.ModelVersion, info.Dim, info.PerItem(), vectorstore.ErrModelMismatch)
 	}
 
 	start := time.Now()
@@ -286,7 +286,7 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 		for i, p := range batch {
 			inputs[i] = p.input
 		}
-		vecs := emb.Embed(inputs)
+		vecs := emb.EmbedItems(inputs)
 		items := make([]vectorstore.Item, len(batch), len(batch)+len(moved))
 		for i, p := range batch {
 			items[i] = p.item
@@ -522,7 +522,7 @@ func decode(ctx context.Context, emb *embedder.Embedder, data []byte, mem *semap
 	if err := mem.Acquire(ctx, need); err != nil {
 		return nil, err
 	}
-	in, err := emb.Decode(data)
+	in, err := emb.DecodeItem(data)
 	if need >= budget/4 {
 		// The collector paces itself on the live heap, which a decode this
 		// large inflated: left alone, it lets the next decodes allocate

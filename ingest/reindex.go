@@ -108,7 +108,7 @@ func Reindex(ctx context.Context, emb *embedder.Embedder, store vectorstore.Stor
 		}
 	}
 	logf("reindexing %q: %d images, model %s -> %s", name, len(paths), res.From, res.To)
-	spec := vectorstore.Spec{Dim: emb.Dim(), Metric: info.Metric, ModelVersion: res.To}
+	spec := vectorstore.Spec{Dim: emb.Dim(), Metric: info.Metric, ModelVersion: res.To, Variants: emb.PerItem()}
 	err = store.Rebuild(ctx, name, spec, func(ctx context.Context, fresh vectorstore.Collection) error {
 		files := make([]string, 0, len(paths))
 		for _, p := range paths {

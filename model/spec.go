@@ -85,15 +85,70 @@ type Spec struct {
 	// image with no plain border has no trimmed view. One more forward
 	// pass. 0 (the reference): none.
 	TrimView float64 `json:"trim_view,omitempty"`
+	// Variants are copies of each image that a collection stores a vector
+	// of beside the image's own (vectorstore.Spec.Variants), and a query
+	// is as near an image as to the nearest of them: a greyscale or
+	// cropped copy meets the variant that holds what it kept. Unlike
+	// views, which sum into the one vector every image gets, they are
+	// vectors of their own, and only stored images have them: each costs
+	// a forward pass at ingest (none at query) and a vector's storage.
+	// nil (the reference): none.
+	Variants *Variants `json:"variants,omitempty"`
 }
+
+// Variants lists Spec.Variants. An image's vectors come in this order:
+// the image's own, its grey copy, then each grid's crops row by row.
+type Variants struct {
+	// Grey adds the image in grey (imageio.Grey).
+	Grey bool `json:"grey,omitempty"`
+	// Crops adds grids of crops.
+	Crops []CropGrid `json:"crops,omitempty"`
+}
+
+// CropGrid is Grid x Grid crops of an image, each Side of its width and
+// height, spread evenly from one corner to the other (a grid of 1: the
+// centre).
+type CropGrid struct {
+	Grid int     `json:"grid"`
+	Side float64 `json:"side"`
+}
+
+// PerItem is the number of vectors a stored image has: its own, and one
+// for each of Variants.
+func (s Spec) PerItem() int {
+	n := 1
+	if v := s.Variants; v != nil {
+		if v.Grey {
+			n++
+		}
+		for _, g := range v.Crops {
+			n += g.Grid * g.Grid
+		}
+	}
+	return n
+}
+
+// Bounds of Spec.Variants: each is a forward pass at ingest, and a crop
+// is cut from the square of SquareSide, twice the input, so that a crop
+// of half its side still has the input's resolution.
+const (
+	maxVariants   = 32
+	maxCropGrid   = 5
+	minCropSide   = 0.5
+	squareUpscale = 2
+)
+
+// hasCrops reports whether the spec's variants include crops.
+func (s Spec) hasCrops() bool { return s.Variants != nil && len(s.Variants.Crops) > 0 }
 
 // SquareSide is the side images are squared to before they are made the
 // network's input (embedder.Prepare): the input size, or twice it when
 // the spec trims borders, so that the border is found at a finer
-// resolution than the input's.
+// resolution than the input's, or has crops among its variants, so that
+// they are cut at a finer one.
 func (s Spec) SquareSide() int {
-	if s.TrimBorders {
-		return 2 * s.InputSize
+	if s.TrimBorders || s.hasCrops() {
+		return squareUpscale * s.InputSize
 	}
 	return s.InputSize
 }
@@ -229,6 +284,19 @@ func (s Spec) Validate() error {
 	}
 	if !(s.TrimView >= 0 && s.TrimView <= maxTrimView) {
 		return bad("trim_view", "%g is outside [0, %d]: the trimmed view's weight beside the whole image's 1", s.TrimView, maxTrimView)
+	}
+	if v := s.Variants; v != nil {
+		if !v.Grey && len(v.Crops) == 0 {
+			return bad("variants", "none given: leave the field out for none")
+		}
+		for i, g := range v.Crops {
+			if g.Grid < 1 || g.Grid > maxCropGrid || !(g.Side >= minCropSide && g.Side < 1) {
+				return bad(fmt.Sprintf("variants.crops[%d]", i), "grid %d, side %g: a grid is 1..%d crops a side, each %g to less than 1 of the image's side", g.Grid, g.Side, maxCropGrid, minCropSide)
+			}
+		}
+		if n := s.PerItem(); n > maxVariants {
+			return bad("variants", "%d vectors an image, at most %d: each is a forward pass at ingest and a vector stored", n, maxVariants)
+		}
 	}
 	for i, b := range s.PooledBackbones {
 		if err := compact(fmt.Sprintf("pooled_backbones[%d].", i), b.Width, b.Stages); err != nil {

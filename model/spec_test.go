@@ -34,6 +34,12 @@ func TestValidate(t *testing.T) {
 		{"pooled backbone", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 8, Stages: 3}} }, ""},
 		{"pooled backbone stages", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 8, Stages: 3}, {Width: 8, Stages: 7}} }, "pooled_backbones[1].stages"},
 		{"pooled backbone width", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 0, Stages: 3}} }, "pooled_backbones[0].width"},
+		{"variants", func(s *Spec) { s.Variants = &Variants{Grey: true, Crops: []CropGrid{{3, 0.7}, {1, 0.5}}} }, ""},
+		{"no variants given", func(s *Spec) { s.Variants = &Variants{} }, "variants"},
+		{"crop of the whole image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.8}, {2, 1}}} }, "variants.crops[1]"},
+		{"crop too small", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.4}}} }, "variants.crops[0]"},
+		{"crop grid of 0", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{0, 0.7}}} }, "variants.crops[0]"},
+		{"too many variants", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{5, 0.7}, {3, 0.6}}} }, "variants"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,4 +120,27 @@ func addedBranch(t *testing.T, s Spec) (plain, a Arch, added Branch) {
 		t.Fatalf("%d branches, want %d", len(a.Branches), len(plain.Branches)+1)
 	}
 	return plain, a, a.Branches[len(a.Branches)-1]
+}
+
+func TestPerItem(t *testing.T) {
+	cases := []struct {
+		variants *Variants
+		want     int
+		square   int // SquareSide at input 64
+	}{
+		{nil, 1, 64},
+		{&Variants{Grey: true}, 2, 64},
+		{&Variants{Crops: []CropGrid{{2, 0.8}}}, 5, 128},
+		{&Variants{Grey: true, Crops: []CropGrid{{3, 0.7}, {1, 0.5}}}, 12, 128},
+	}
+	for _, tc := range cases {
+		s := DefaultSpec()
+		s.Variants = tc.variants
+		if got := s.PerItem(); got != tc.want {
+			t.Errorf("%+v: PerItem %d, want %d", tc.variants, got, tc.want)
+		}
+		if got := s.SquareSide(); got != tc.square {
+			t.Errorf("%+v: SquareSide %d, want %d", tc.variants, got, tc.square)
+		}
+	}
 }

@@ -359,7 +359,7 @@ func formFields(r *http.Request, req *searchRequest) error {
 func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, []float32, error) {
 	switch {
 	case req.image != nil:
-		v, _, err := s.embed(ctx, req.image)
+		v, _, err := s.embed(ctx, req.image, false)
 		return s.emb.ModelVersion(), v, err
 	case req.ID != "":
 		if !vectorstore.ValidID(req.ID) {
@@ -372,7 +372,8 @@ func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info
 		if len(items) == 0 {
 			return "", nil, notStored(req.ID)
 		}
-		return info.ModelVersion, items[0].Vector, nil
+		return info.ModelVersion, items[0].Vector[:info.Dim], nil // the image's own, before its variants'
+
 	}
 	if len(req.Vector) != info.Dim {
 		return "", nil, badRequest("vector has %d values; the collection's are %d long", len(req.Vector), info.Dim)
@@ -381,8 +382,10 @@ func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info
 }
 
 // embed embeds one image in an embedding slot, waiting for one unless the
-// queue is full. It returns the decoded input too, for the image's size.
-func (s *Server) embed(ctx context.Context, data []byte) ([]float32, *embedder.Input, error) {
+// queue is full: a query's vector, or with item an image to store's
+// (embedder.EmbedItems). It returns the decoded input too, for the image's
+// size.
+func (s *Server) embed(ctx context.Context, data []byte, item bool) ([]float32, *embedder.Input, error) {
 	if s.waiting.Add(1) > int64(s.o.Queue)+int64(cap(s.embeds)) {
 		s.waiting.Add(-1)
 		return nil, nil, &apiError{http.StatusServiceUnavailable, "busy", "too many images to embed at once; retry after a second"}
@@ -395,11 +398,15 @@ func (s *Server) embed(ctx context.Context, data []byte) ([]float32, *embedder.I
 	}
 	defer func() { <-s.embeds }()
 	began := time.Now()
-	in, err := s.emb.Decode(data)
+	decode, embed := s.emb.Decode, s.emb.Embed
+	if item {
+		decode, embed = s.emb.DecodeItem, s.emb.EmbedItems
+	}
+	in, err := decode(data)
 	if err != nil {
 		return nil, nil, err
 	}
-	v := s.emb.Embed([]*embedder.Input{in})[0]
+	v := embed([]*embedder.Input{in})[0]
 	s.metrics.embedded(time.Since(began))
 	return v, in, nil
 }

@@ -114,7 +114,7 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, name string
 	} else if len(items) == 1 {
 		return items[0], false, nil
 	}
-	vector, in, err := s.embed(ctx, data)
+	vector, in, err := s.embed(ctx, data, true)
 	if err != nil {
 		return vectorstore.Item{}, false, err
 	}

@@ -643,6 +643,9 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	if best, err = r.tuneGrey(best); err != nil {
 		return nil, err
 	}
+	if best, err = r.setVariants(best); err != nil {
+		return nil, err
+	}
 	res.Model = best
 	res.Version, _ = best.Version()
 	res.Best, res.History = st.Best, st.History
@@ -712,12 +715,12 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 			paths = append(paths, copyOf(p))
 		}
 	}
-	vecs := embedder.EmbedSquares(r.net, r.m.Normalization, paths, func(p string) *image.RGBA {
+	vecs := embedder.EmbedSquares(r.net, r.m.Normalization, paths, func(p string) []*image.RGBA {
 		if orig, ok := strings.CutPrefix(p, "\x00"); ok {
 			rng := rand.New(rand.NewPCG(seedFor(r.opts.Seed, -1), uint64(dataset.HashFraction(orig)*(1<<53))))
-			return r.filler.augmented(orig, r.augmentFor(orig), rng)
+			return []*image.RGBA{r.filler.augmented(orig, r.augmentFor(orig), rng)}
 		}
-		return r.filler.input(r.filler.cache[p])
+		return []*image.RGBA{r.filler.input(r.filler.cache[p])}
 	})
 	var lossSum float64
 	m.ValPrecision = eval.TripletScore(len(val), func(i int) (q, p, n []float32) {

@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -61,6 +62,21 @@ func (r *run) tuneGrey(kept *model.Model) (*model.Model, error) {
 	return r.tuneView(kept, "tune_grey", tunedGreyMetric, "grey view", r.opts.TuneGrey, func(s *model.Spec, w float64) {
 		s.GreyView = w
 	})
+}
+
+// setVariants gives the kept model Options.Variants and saves it to
+// Options.Output; a model that has them is left as it is.
+func (r *run) setVariants(kept *model.Model) (*model.Model, error) {
+	if r.opts.Variants == nil || reflect.DeepEqual(kept.Spec.Variants, r.opts.Variants) {
+		return kept, nil
+	}
+	m := kept.Clone()
+	m.Spec.Variants = r.opts.Variants
+	if _, err := m.Save(r.opts.Output); err != nil {
+		return nil, fmt.Errorf("variants: %w", err)
+	}
+	fmt.Fprintf(r.log, "variants: %d vectors an image stored (model.Spec.Variants), written to %s\n", m.Spec.PerItem(), r.opts.Output)
+	return m, nil
 }
 
 // tuneView chooses one inference view of the kept model under step: none

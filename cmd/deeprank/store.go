@@ -206,7 +206,7 @@ func openOrCreate(ctx context.Context, s vectorstore.Store, name string, metric 
 	if !errors.Is(err, vectorstore.ErrNotFound) {
 		return nil, false, err
 	}
-	spec := vectorstore.Spec{Dim: e.Dim(), Metric: metric, ModelVersion: e.ModelVersion()}
+	spec := vectorstore.Spec{Dim: e.Dim(), Metric: metric, ModelVersion: e.ModelVersion(), Variants: e.PerItem()}
 	if err := s.Create(ctx, name, spec); err != nil {
 		return nil, false, err
 	}

@@ -143,6 +143,12 @@ type Options struct {
 	// TuneGrey, when it lists weights, then chooses the kept model's grey
 	// view the same way: none, or each weight as model.Spec.GreyView.
 	TuneGrey []float64 `json:"tune_grey"`
+	// Variants, when set, are given to the kept model once training and
+	// tuning end (model.Spec.Variants): the copies of each image that a
+	// collection stores a vector of beside its own. Nothing trains on
+	// them, and the validation suite, which ranks by images' own vectors,
+	// does not see them: `deeprank eval` measures them.
+	Variants *model.Variants `json:"variants"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
 	RunDir string `json:"run_dir"`
 	// CheckpointEvery is the longest time between checkpoints.
@@ -487,6 +493,16 @@ func (o Options) Validate() error {
 	for i, f := range o.TuneViews {
 		if !(f >= 0.25 && f < 1) {
 			return bad(fmt.Sprintf("tune_views[%d]", i), "%g is outside [0.25, 1): a view keeps that fraction of each side of the image, e.g. 0.85", f)
+		}
+	}
+	if o.Model.Variants != nil {
+		return bad("model.variants", "give the variants as variants, beside model: they are set on the kept model when training ends")
+	}
+	if o.Variants != nil {
+		s := model.DefaultSpec()
+		s.Variants = o.Variants
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}
 	if len(o.TuneGrey) > 0 && o.ValidationSuite == "" {

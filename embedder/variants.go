@@ -1,0 +1,62 @@
+package embedder
+
+import (
+	"image"
+	"math"
+	"slices"
+
+	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/model"
+)
+
+// ItemSquares returns the network's input squares for a stored image's
+// vectors (model.Spec.Variants), in their order: the image's own
+// (Prepare), its grey copy, then each grid's crops row by row. square is
+// the image squared to spec.SquareSide(), as for Prepare; a crop of it is
+// a crop of the image, squashed alike. Every path that stores images
+// (EmbedItems, eval's galleries) goes through it.
+func ItemSquares(spec model.Spec, square *image.RGBA) []*image.RGBA {
+	whole := Prepare(spec, square)
+	out := make([]*image.RGBA, 1, spec.PerItem())
+	out[0] = whole
+	v := spec.Variants
+	if v == nil {
+		return out
+	}
+	if v.Grey {
+		grey := &image.RGBA{Pix: slices.Clone(whole.Pix), Stride: whole.Stride, Rect: whole.Rect}
+		imageio.Grey(grey)
+		out = append(out, grey)
+	}
+	b := square.Rect
+	for _, g := range v.Crops {
+		for _, r := range cropRects(b, g) {
+			crop := square.SubImage(r).(*image.RGBA)
+			out = append(out, Prepare(spec, imageio.Square(crop, spec.SquareSide())))
+		}
+	}
+	return out
+}
+
+// cropRects lays a grid of crops over b: g.Grid x g.Grid boxes, each g.Side
+// of b's width and height, the first in b's top-left corner and the last
+// in its bottom-right, evenly between (one: the centre).
+func cropRects(b image.Rectangle, g model.CropGrid) []image.Rectangle {
+	w, h := b.Dx(), b.Dy()
+	cw := max(1, int(math.Round(g.Side*float64(w))))
+	ch := max(1, int(math.Round(g.Side*float64(h))))
+	at := func(i, room int) int {
+		if g.Grid == 1 {
+			return room / 2
+		}
+		return i * room / (g.Grid - 1)
+	}
+	var out []image.Rectangle
+	for gy := range g.Grid {
+		for gx := range g.Grid {
+			x0, y0 := b.Min.X+at(gx, w-cw), b.Min.Y+at(gy, h-ch)
+			out = append(out, image.Rect(x0, y0, x0+cw, y0+ch))
+		}
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package embedder
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"slices"
+	"testing"
+
+	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/internal/fixture"
+	"github.com/deeprank/deeprank/model"
+)
+
+func TestCropRects(t *testing.T) {
+	b := image.Rect(10, 20, 110, 70) // 100 x 50
+	for _, tc := range []struct {
+		grid model.CropGrid
+		want []image.Rectangle
+	}{
+		{model.CropGrid{Grid: 1, Side: 0.5}, []image.Rectangle{image.Rect(35, 32, 85, 57)}},
+		{model.CropGrid{Grid: 2, Side: 0.8}, []image.Rectangle{
+			image.Rect(10, 20, 90, 60), image.Rect(30, 20, 110, 60),
+			image.Rect(10, 30, 90, 70), image.Rect(30, 30, 110, 70),
+		}},
+		{model.CropGrid{Grid: 3, Side: 0.7}, []image.Rectangle{
+			image.Rect(10, 20, 80, 55), image.Rect(25, 20, 95, 55), image.Rect(40, 20, 110, 55),
+			image.Rect(10, 27, 80, 62), image.Rect(25, 27, 95, 62), image.Rect(40, 27, 110, 62),
+			image.Rect(10, 35, 80, 70), image.Rect(25, 35, 95, 70), image.Rect(40, 35, 110, 70),
+		}},
+	} {
+		if got := cropRects(b, tc.grid); !slices.Equal(got, tc.want) {
+			t.Errorf("%+v: %v, want %v", tc.grid, got, tc.want)
+		}
+	}
+}
+
+// gradient is a picture whose every region differs from the others.
+func gradient(w, h int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetRGBA(x, y, color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x*y)%200 + 30), 255})
+		}
+	}
+	return img
+}
+
+// TestItemSquares: a stored image's squares are its own input, its grey
+// copy and each crop, in that order, a crop being the input of the same
+// part of the square cut out on its own.
+func TestItemSquares(t *testing.T) {
+	spec := model.DefaultSpec()
+	spec.InputSize = 16
+	spec.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Side: 0.75}}}
+	square := imageio.Square(gradient(90, 60), spec.SquareSide())
+	got := ItemSquares(spec, square)
+	if len(got) != spec.PerItem() || len(got) != 6 {
+		t.Fatalf("%d squares, want PerItem %d = 6", len(got), spec.PerItem())
+	}
+	whole := Prepare(spec, square)
+	if !bytes.Equal(got[0].Pix, whole.Pix) {
+		t.Error("the first square is not the image's own input")
+	}
+	grey := imageio.Square(whole, spec.InputSize)
+	imageio.Grey(grey)
+	if !bytes.Equal(got[1].Pix, grey.Pix) {
+		t.Error("the second square is not the grey copy of the first")
+	}
+	if bytes.Equal(square.Pix[:4], got[1].Pix[:4]) {
+		t.Error("the grey copy was made in the square itself")
+	}
+	for i, r := range cropRects(square.Rect, spec.Variants.Crops[0]) {
+		cut := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+		draw.Draw(cut, cut.Rect, square, r.Min, draw.Src)
+		want := Prepare(spec, imageio.Square(cut, spec.SquareSide()))
+		if got := got[2+i]; got.Rect.Dx() != spec.InputSize || !bytes.Equal(got.Pix, want.Pix) {
+			t.Errorf("crop %d (%v) differs from the same part cut out on its own", i, r)
+		}
+	}
+}
+
+// TestEmbedItems: an image's stored vectors begin with the one a query of
+// it gets, and each is the network's vector of its square.
+func TestEmbedItems(t *testing.T) {
+	m, err := model.Load(fixture.TinyModel(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.6}}}
+	e, err := New(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, gradient(70, 50)); err != nil {
+		t.Fatal(err)
+	}
+	query, err := e.Decode(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	item, err := e.DecodeItem(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dim, per := e.Dim(), e.PerItem()
+	q := e.Embed([]*Input{query})[0]
+	stored := e.EmbedItems([]*Input{item, item})
+	if per != 3 || len(stored) != 2 || len(stored[0]) != per*dim {
+		t.Fatalf("EmbedItems: %d items of %d values, want 2 of %d x %d", len(stored), len(stored[0]), per, dim)
+	}
+	if !slices.Equal(stored[0][:dim], q) {
+		t.Error("the stored image's own vector differs from its query's")
+	}
+	if !slices.Equal(e.Embed([]*Input{item})[0], q) {
+		t.Error("Embed of an input from DecodeItem differs from its query's")
+	}
+	square, _, err := imageio.DecodeSquare(buf.Bytes(), m.Spec.SquareSide(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := model.NewNet(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := EmbedSquares(net, m.Normalization, []string{"x"}, func(string) []*image.RGBA { return ItemSquares(m.Spec, square) })["x"]
+	for j := range want {
+		if d := want[j] - stored[1][j]; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("value %d (vector %d): %g by EmbedItems, %g by EmbedSquares of ItemSquares", j, j/dim, stored[1][j], want[j])
+		}
+	}
+	if slices.Equal(stored[0][dim:2*dim], q) || slices.Equal(stored[0][2*dim:], q) {
+		t.Error("a variant's vector is the image's own")
+	}
+}
