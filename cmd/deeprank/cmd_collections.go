@@ -94,8 +94,9 @@ func describe(ctx context.Context, store vectorstore.Store, name string) (vector
 	return c.Info(ctx)
 }
 
-// printInfos prints collections: a table of name, count, dim, metric and
-// model, or an indented JSON array.
+// printInfos prints collections: a table of name, count, dim, the vectors
+// stored an image (its own and its variants', model.Spec.Variants), metric
+// and model, or an indented JSON array.
 func printInfos(w io.Writer, infos []vectorstore.Info, asJSON bool) error {
 	if asJSON {
 		if infos == nil {
@@ -106,9 +107,9 @@ func printInfos(w io.Writer, infos []vectorstore.Info, asJSON bool) error {
 		return enc.Encode(infos)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "name\tcount\tdim\tmetric\tmodel")
+	fmt.Fprintln(tw, "name\tcount\tdim\tvectors/image\tmetric\tmodel")
 	for _, i := range infos {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", i.Name, i.Count, i.Dim, i.Metric, i.ModelVersion)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", i.Name, i.Count, i.Dim, i.PerItem(), i.Metric, i.ModelVersion)
 	}
 	return tw.Flush()
 }

@@ -67,6 +67,23 @@ func mustModel(t *testing.T, dir string, seed uint64) (path, version string) {
 	return path, version
 }
 
+// mustVariantsModel saves the model at path with a grey variant and one
+// centre crop, beside it, and returns its path and version.
+func mustVariantsModel(t *testing.T, path string) (string, string) {
+	t.Helper()
+	m, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.6}}}
+	path = strings.TrimSuffix(path, ".drk") + "-variants.drk"
+	version, err := m.Save(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, version
+}
+
 func writePNG(t *testing.T, path string, c color.Gray) {
 	t.Helper()
 	img := image.NewGray(image.Rect(0, 0, 12, 12))
@@ -85,6 +102,7 @@ func TestCLI(t *testing.T) {
 	}
 	modelPath, _ := mustModel(t, dir, 1)
 	model2, v2 := mustModel(t, dir, 2)
+	withVariants, v3 := mustVariantsModel(t, model2)
 	badConfig := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(badConfig, []byte("train:\n  epochs: \"ten\"\n"), 0o644)
 	unknownKey := filepath.Join(dir, "unknown.yaml")
@@ -103,6 +121,7 @@ func TestCLI(t *testing.T) {
 	const st = "STORE"
 	ingest1 := []string{"ingest", "--model", modelPath, "--store-dir", st, filepath.Join(dir, "data")}
 	reindex2 := []string{"reindex", "--store-dir", st, "--model", model2}
+	reindex3 := []string{"reindex", "--store-dir", st, "--model", withVariants}
 	triplets := filepath.Join(dir, "t.txt")
 	if out, code := runCLI(t, "triplets", "--input", filepath.Join(dir, "data"), "--pos", "2", "--neg", "1", "--out", triplets); code != exitOK {
 		t.Fatalf("triplets: exit %d: %s", code, out)
@@ -140,6 +159,11 @@ func TestCLI(t *testing.T) {
 		{"query with the old model", [][]string{ingest1, reindex2}, []string{"query", "--image", img, "--model", modelPath, "--store-dir", st}, exitFailure, "model mismatch"},
 		{"query with the new model", [][]string{ingest1, reindex2}, []string{"query", "--image", img, "--model", model2, "--store-dir", st, "--top-k", "1"}, exitOK, "1     0.0000    " + img},
 		{"reindex again is a no-op", [][]string{ingest1, reindex2}, reindex2, exitOK, "nothing to do"},
+		{"reindex to a model with variants", [][]string{ingest1}, reindex3, exitOK, `switched collection "images" to model ` + v3},
+		{"collections of variants", [][]string{ingest1, reindex3}, []string{"collections", "--store-dir", st}, exitOK, "images  6      128  3              L2      " + v3},
+		{"query finds itself among variants", [][]string{ingest1, reindex3}, []string{"query", "--image", img, "--model", withVariants, "--store-dir", st, "--top-k", "1"}, exitOK, "1     0.0000    " + img},
+		{"ingest with variants", nil, []string{"ingest", "--model", withVariants, "--store-dir", st, filepath.Join(dir, "data")}, exitOK, "ingested 6, skipped 0"},
+		{"dupes among variants", [][]string{ingest1, reindex3}, []string{"dupes", "--store-dir", st, "--max-distance", "0.0001"}, exitOK, "0 groups of near-duplicates among 6 images"},
 		{"milvus unreachable", nil, []string{"collections", "--store", "milvus", "--milvus-address", "127.0.0.1:9"}, exitFailure, "milvus is unreachable"},
 		{"config show from env", nil, []string{"config", "show"}, exitOK, "env DEEPRANK_QUERY_TOP_K"},
 		{"eval without set", nil, []string{"eval", "--model", modelPath}, exitUsage, "give one of --classes, --queries with --gallery"},
