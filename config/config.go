@@ -315,7 +315,9 @@ func Flatten(c Config) (map[string]any, error) {
 // with its json keys under prefix: every time.Duration in its text form
 // ("5m0s"), where json would give nanoseconds; and every field left out
 // when empty (omitempty: zero, or a slice or map of length 0) with its
-// value, since it still is a valid key.
+// value, since it still is a valid key. A nil pointer is no key: it is how
+// a value that another key sets stays out of the file (the model block's
+// variants, which train.variants sets).
 func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
 	for i := range v.NumField() {
 		name, opts, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
@@ -327,6 +329,7 @@ func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
 			out[prefix+name] = time.Duration(f.Int()).String()
 		case f.Kind() == reflect.Struct:
 			fixLeaves(out, prefix+name+".", f)
+		case f.Kind() == reflect.Pointer:
 		case slices.Contains(strings.Split(opts, ","), "omitempty") && (f.IsZero() ||
 			(f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0):
 			out[prefix+name] = f.Interface()

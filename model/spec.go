@@ -113,6 +113,9 @@ type CropGrid struct {
 	Side float64 `json:"side"`
 }
 
+// Any reports whether v lists a variant.
+func (v Variants) Any() bool { return v.Grey || len(v.Crops) > 0 }
+
 // PerItem is the number of vectors a stored image has: its own, and one
 // for each of Variants.
 func (s Spec) PerItem() int {
@@ -286,7 +289,7 @@ func (s Spec) Validate() error {
 		return bad("trim_view", "%g is outside [0, %d]: the trimmed view's weight beside the whole image's 1", s.TrimView, maxTrimView)
 	}
 	if v := s.Variants; v != nil {
-		if !v.Grey && len(v.Crops) == 0 {
+		if !v.Any() {
 			return bad("variants", "none given: leave the field out for none")
 		}
 		for i, g := range v.Crops {

@@ -67,11 +67,12 @@ func (r *run) tuneGrey(kept *model.Model) (*model.Model, error) {
 // setVariants gives the kept model Options.Variants and saves it to
 // Options.Output; a model that has them is left as it is.
 func (r *run) setVariants(kept *model.Model) (*model.Model, error) {
-	if r.opts.Variants == nil || reflect.DeepEqual(kept.Spec.Variants, r.opts.Variants) {
+	want := r.opts.Variants
+	if !want.Any() || kept.Spec.Variants != nil && reflect.DeepEqual(*kept.Spec.Variants, want) {
 		return kept, nil
 	}
 	m := kept.Clone()
-	m.Spec.Variants = r.opts.Variants
+	m.Spec.Variants = &want
 	if _, err := m.Save(r.opts.Output); err != nil {
 		return nil, fmt.Errorf("variants: %w", err)
 	}

@@ -145,7 +145,7 @@ func TestTuneOnly(t *testing.T) {
 	o.InitModel, o.InitWeights = o.Output, ""
 	o.Output, o.RunDir = filepath.Join(dir, "model.drk"), filepath.Join(dir, "run")
 	o.Epochs, o.TuneGrey = 0, []float64{0.5, 1}
-	o.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.7}}}
+	o.Variants = model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.7}}}
 	var log bytes.Buffer
 	tuned, err := Train(context.Background(), o, &log, Fresh)
 	if err != nil {
@@ -167,7 +167,7 @@ func TestTuneOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(saved.Spec.Variants, o.Variants) || !reflect.DeepEqual(tuned.Model.Spec.Variants, o.Variants) || saved.Spec.GreyView != tuned.Model.Spec.GreyView {
+	if !reflect.DeepEqual(saved.Spec.Variants, &o.Variants) || !reflect.DeepEqual(tuned.Model.Spec.Variants, &o.Variants) || saved.Spec.GreyView != tuned.Model.Spec.GreyView {
 		t.Errorf("saved variants %+v, returned %+v, want %+v on the tuned model", saved.Spec.Variants, tuned.Model.Spec.Variants, o.Variants)
 	}
 }

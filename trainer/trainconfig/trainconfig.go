@@ -147,8 +147,9 @@ type Options struct {
 	// tuning end (model.Spec.Variants): the copies of each image that a
 	// collection stores a vector of beside its own. Nothing trains on
 	// them, and the validation suite, which ranks by images' own vectors,
-	// does not see them: `deeprank eval` measures them.
-	Variants *model.Variants `json:"variants"`
+	// does not see them: `deeprank eval` measures them. None (the
+	// default): the kept model's own, if any, stay.
+	Variants model.Variants `json:"variants"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
 	RunDir string `json:"run_dir"`
 	// CheckpointEvery is the longest time between checkpoints.
@@ -345,6 +346,7 @@ func Default() Options {
 		TuneHead:      TuneHead{Branches: []string{}, Scales: []float64{}},
 		TuneViews:     []float64{},
 		TuneGrey:      []float64{},
+		Variants:      model.Variants{Crops: []model.CropGrid{}},
 		Data: Data{
 			ValFraction:    0.2,
 			SplitBy:        "path",
@@ -498,9 +500,9 @@ func (o Options) Validate() error {
 	if o.Model.Variants != nil {
 		return bad("model.variants", "give the variants as variants, beside model: they are set on the kept model when training ends")
 	}
-	if o.Variants != nil {
+	if o.Variants.Any() {
 		s := model.DefaultSpec()
-		s.Variants = o.Variants
+		s.Variants = &o.Variants
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}

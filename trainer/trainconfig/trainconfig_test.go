@@ -68,10 +68,10 @@ func TestValidate(t *testing.T) {
 		{"tune grey without a suite", func(o *Options) { o.TuneGrey = []float64{0.5} }, "config: tune_grey: needs validation_suite"},
 		{"tune grey of no weight", func(o *Options) { o.ValidationSuite, o.TuneGrey = "v.yaml", []float64{0.5, 0} }, "config: tune_grey[1]: 0 is outside (0, 1]"},
 		{"variants", func(o *Options) {
-			o.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Side: 0.8}}}
+			o.Variants = model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Side: 0.8}}}
 		}, ""},
 		{"variants in the model block", func(o *Options) { o.Model.Variants = &model.Variants{Grey: true} }, "config: model.variants: give the variants as variants"},
-		{"variants of a crop too small", func(o *Options) { o.Variants = &model.Variants{Crops: []model.CropGrid{{Grid: 2, Side: 0.3}}} }, "variants.crops[0]"},
+		{"variants of a crop too small", func(o *Options) { o.Variants = model.Variants{Crops: []model.CropGrid{{Grid: 2, Side: 0.3}}} }, "variants.crops[0]"},
 		{"tune grey", func(o *Options) { o.ValidationSuite, o.TuneGrey = "v.yaml", []float64{0.25, 0.5} }, ""},
 		{"distill", func(o *Options) { o.Distill = Distill{Model: "teacher.drk", Weight: 1} }, ""},
 		{"distill without a teacher", func(o *Options) { o.Distill.Weight = 1 }, "config: distill.model: a distill.weight of 1 needs the teacher's model file"},
