@@ -34,6 +34,10 @@ type Options struct {
 	BatchSize int
 	// Decode bounds decoded images (see imageio.Options).
 	Decode *imageio.Options
+	// OwnOnly stores images with their own vector only, leaving out the
+	// model's variants (model.Spec.Variants): PerItem is then 1, and
+	// DecodeItem and EmbedItems are Decode and Embed.
+	OwnOnly bool
 }
 
 // Embedder embeds images with one model.
@@ -72,7 +76,12 @@ func (e *Embedder) Dim() int { return e.net.Dim() }
 
 // PerItem is the number of vectors EmbedItems gives an image: its own and
 // its variants'.
-func (e *Embedder) PerItem() int { return e.m.Spec.PerItem() }
+func (e *Embedder) PerItem() int {
+	if e.opts.OwnOnly {
+		return 1
+	}
+	return e.m.Spec.PerItem()
+}
 
 // ModelVersion is the version of the model the vectors come from.
 func (e *Embedder) ModelVersion() string { return e.version }
@@ -102,7 +111,7 @@ func (e *Embedder) decode(data []byte, item bool) (*Input, error) {
 		return nil, err
 	}
 	squares := []*image.RGBA{Prepare(e.m.Spec, square)}
-	if item {
+	if item && !e.opts.OwnOnly {
 		squares = ItemSquares(e.m.Spec, square)
 	}
 	per := e.net.InputShape().Size()

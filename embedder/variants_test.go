@@ -136,3 +136,29 @@ func TestEmbedItems(t *testing.T) {
 		t.Error("a variant's vector is the image's own")
 	}
 }
+
+// TestOwnOnly: with Options.OwnOnly an image to store has its own vector
+// alone, the one a query of it gets.
+func TestOwnOnly(t *testing.T) {
+	m, err := model.Load(fixture.TinyModel(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.Variants = &model.Variants{Grey: true}
+	e, err := New(m, &Options{OwnOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, gradient(40, 30)); err != nil {
+		t.Fatal(err)
+	}
+	item, err := e.DecodeItem(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := e.EmbedItems([]*Input{item})[0]
+	if e.PerItem() != 1 || !slices.Equal(stored, e.Embed([]*Input{item})[0]) {
+		t.Errorf("PerItem %d, a stored image of %d values: want 1 and its own vector of %d", e.PerItem(), len(stored), e.Dim())
+	}
+}

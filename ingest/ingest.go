@@ -171,9 +171,13 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 	if err != nil {
 		return nil, err
 	}
-	if info.ModelVersion != emb.ModelVersion() || info.Dim != emb.Dim() || info.PerItem() != emb.PerItem() {
-		return nil, fmt.Errorf("ingest into %q: the model is %s (dim %d, %d vectors an image), the collection holds %s (dim %d, %d vectors an image): %w",
-			info.Name, emb.ModelVersion(), emb.Dim(), emb.PerItem(), info.ModelVersion, info.Dim, info.PerItem(), vectorstore.ErrModelMismatch)
+	if info.ModelVersion != emb.ModelVersion() || info.Dim != emb.Dim() {
+		return nil, fmt.Errorf("ingest into %q: the model is %s (dim %d), the collection holds %s (dim %d): %w",
+			info.Name, emb.ModelVersion(), emb.Dim(), info.ModelVersion, info.Dim, vectorstore.ErrModelMismatch)
+	}
+	if info.PerItem() != emb.PerItem() {
+		return nil, fmt.Errorf("ingest into %q: the collection stores %d vectors an image, this ingest %d (ingest.variants): set ingest.variants to %v, as when the collection was made",
+			info.Name, info.PerItem(), emb.PerItem(), info.PerItem() > 1)
 	}
 
 	start := time.Now()

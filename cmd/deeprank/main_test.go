@@ -122,6 +122,8 @@ func TestCLI(t *testing.T) {
 	ingest1 := []string{"ingest", "--model", modelPath, "--store-dir", st, filepath.Join(dir, "data")}
 	reindex2 := []string{"reindex", "--store-dir", st, "--model", model2}
 	reindex3 := []string{"reindex", "--store-dir", st, "--model", withVariants}
+	ownOnly := filepath.Join(dir, "own-only.yaml")
+	os.WriteFile(ownOnly, []byte("ingest:\n  variants: false\n"), 0o644)
 	triplets := filepath.Join(dir, "t.txt")
 	if out, code := runCLI(t, "triplets", "--input", filepath.Join(dir, "data"), "--pos", "2", "--neg", "1", "--out", triplets); code != exitOK {
 		t.Fatalf("triplets: exit %d: %s", code, out)
@@ -163,6 +165,9 @@ func TestCLI(t *testing.T) {
 		{"collections of variants", [][]string{ingest1, reindex3}, []string{"collections", "--store-dir", st}, exitOK, "images  6      128  3              L2      " + v3},
 		{"query finds itself among variants", [][]string{ingest1, reindex3}, []string{"query", "--image", img, "--model", withVariants, "--store-dir", st, "--top-k", "1"}, exitOK, "1     0.0000    " + img},
 		{"ingest with variants", nil, []string{"ingest", "--model", withVariants, "--store-dir", st, filepath.Join(dir, "data")}, exitOK, "ingested 6, skipped 0"},
+		{"ingest own vectors only", nil, []string{"ingest", "--config", ownOnly, "--model", withVariants, "--store-dir", st, filepath.Join(dir, "data")}, exitOK, "ingested 6, skipped 0"},
+		{"collections of own vectors", [][]string{{"ingest", "--config", ownOnly, "--model", withVariants, "--store-dir", st, filepath.Join(dir, "data")}}, []string{"collections", "--store-dir", st}, exitOK, "images  6      128  1              L2      " + v3},
+		{"ingest own vectors into variants", [][]string{ingest1, reindex3}, []string{"ingest", "--config", ownOnly, "--model", withVariants, "--store-dir", st, filepath.Join(dir, "data")}, exitFailure, "the collection stores 3 vectors an image, this ingest 1 (ingest.variants): set ingest.variants to true"},
 		{"dupes among variants", [][]string{ingest1, reindex3}, []string{"dupes", "--store-dir", st, "--max-distance", "0.0001"}, exitOK, "0 groups of near-duplicates among 6 images"},
 		{"milvus unreachable", nil, []string{"collections", "--store", "milvus", "--milvus-address", "127.0.0.1:9"}, exitFailure, "milvus is unreachable"},
 		{"config show from env", nil, []string{"config", "show"}, exitOK, "env DEEPRANK_QUERY_TOP_K"},
