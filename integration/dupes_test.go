@@ -199,8 +199,10 @@ func checkFamilies(t *testing.T, env []string, storeArgs []string, collection st
 		len(family), len(res.Groups), split, len(members), missed)
 	// The acceptance: every photo grouped whole with its copies, and no
 	// group mixing photos. The default model meets it since fd74276de3e37a74
-	// (with its centre view); the one before (14df531b502794b9) lost one
-	// crop and made three groups of two photos each.
+	// (with its centre view), and 3edc7f8ea41348b5 (the same weights with
+	// variants, which dupes does not compare, at 0.4590); the one before
+	// (14df531b502794b9) lost one crop and made three groups of two
+	// photos each.
 	const maxSplit, maxMixed = 0, 0
 	if split > maxSplit {
 		t.Errorf("%d of %d photos are not grouped with all their copies at the default threshold, want at most %d (files apart by kind: %v)", split, len(members), maxSplit, missed)

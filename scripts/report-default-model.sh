@@ -8,11 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
 # Each stage's curves and log.
-for n in 1 2 3 6a 6b 10d; do
+for n in 1 2 3 6a 6b 10d 13a; do
+  [ -f runs/default-stage$n/train.log ] || continue
+  cp runs/default-stage$n/train.log models/default/stage$n.log
+  # Stage 13a trains no epoch, so it has no curves.
   [ -f runs/default-stage$n/metrics.csv ] || continue
   cp runs/default-stage$n/metrics.csv models/default/metrics-stage$n.csv
   cp runs/default-stage$n/curves.png models/default/curves-stage$n.png
-  cp runs/default-stage$n/train.log models/default/stage$n.log
 done
 version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 {
@@ -21,7 +23,7 @@ version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 
 $version
 
-Made by deeprank's own trainer in six stages (scripts/train-default-model.sh
+Made by deeprank's own trainer in seven stages (scripts/train-default-model.sh
 runs them): [stage1.yaml](stage1.yaml) from random weights, then
 [stage2.yaml](stage2.yaml) and [stage3.yaml](stage3.yaml), each from the
 result of the one before; [stage6a.yaml](stage6a.yaml), a second compact
@@ -31,7 +33,11 @@ whose share of the head is then tuned on the validation suite; and
 [stage10d.yaml](stage10d.yaml), stage 6b's model fine-tuned with its deep
 branch frozen and the emoji pairs weighted up, then given a centre view
 (the centre 85% of each side, embedded beside the whole image) chosen on
-the validation suite (stage4.yaml, stage5.yaml, stage7a-7c.yaml,
+the validation suite; and [stage13a.yaml](stage13a.yaml), which trains
+nothing and gives stage 10d's model variants: beside each stored image's
+own vector, one of its grey copy and one of each of a 2x2 grid of crops of
+80% of each side, a query meeting an image at the nearest of its six
+(stage4.yaml, stage5.yaml, stage7a-7c.yaml,
 stage8a.yaml, stage9a-9g.yaml, stage10a-10c.yaml, stage10e.yaml,
 stage11a-11f.yaml and stage12a-12h.yaml record candidates and
 measurements the recipe does not run):
@@ -53,7 +59,7 @@ whole; and 24 wallpapers of two other Debian packages (mate-backgrounds'
 nature photos, ukui-wallpapers), a check of how the model does on photos
 unlike its training photos. Each stage's curves are in metrics-stageN.csv
 and curves-stageN.png, and its log in stageN.log (N = 1, 2, 3, 6a, 6b,
-10d); stage 10d's, which made this model, are
+10d, 13a); stage 10d's, which trained this model's weights, are
 [metrics-stage10d.csv](metrics-stage10d.csv), below.
 
 ![training curves of stage 10d](curves-stage10d.png)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in six stages, each started from
+# Trains the default model from scratch, in seven stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -12,8 +12,10 @@
 #             the head tuned on the validation suite (tune_head)
 #   stage 10d  6 epochs: stage 6b's model fine-tuned, its deep branch
 #             frozen, with the emoji pairs weighted up; then a centre view
-#             chosen on the validation suite (tune_views). Its model is
-#             copied to models/default/model.drk
+#             chosen on the validation suite (tune_views)
+#   stage 13a  no epochs: stage 10d's model given variants (a grey copy
+#             and 2x2 crops of 80% of each side stored beside each image).
+#             Its model is copied to models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
 # committed model from the stage 3 it was made from (the previous default):
@@ -37,11 +39,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d; do
+for n in 1 2 3 6a 6b 10d 13a; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage10d/model.drk models/default/model.drk
+cp runs/default-stage13a/model.drk models/default/model.drk
