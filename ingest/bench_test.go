@@ -113,7 +113,8 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 // BenchmarkQuery measures query latency (embed the query photo, then search
-// the top 10) on an embedded collection of 100,000 vectors: p50 and p99.
+// the top 10) on an embedded collection of 100,000 images, each with the
+// default model's vectors (its own and its variants'): p50 and p99.
 func BenchmarkQuery(b *testing.B) {
 	paths := samplePhotos(b)
 	e := defaultEmbedder(b, 0)
@@ -122,7 +123,7 @@ func BenchmarkQuery(b *testing.B) {
 	ctx := context.Background()
 	const n = 100_000
 	for lo := 0; lo < n; lo += 5000 {
-		items := storetest.Items(5000, e.Dim(), uint64(lo))
+		items := storetest.VariantItems(5000, e.Dim(), e.PerItem(), uint64(lo))
 		for i := range items {
 			items[i].ID = storetest.ID(lo + i)
 		}

@@ -50,7 +50,7 @@ func mustCollection(t testing.TB, dir string, e *embedder.Embedder) (vectorstore
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.Create(ctx, "images", vectorstore.Spec{Dim: e.Dim(), Metric: vectorstore.MetricL2, ModelVersion: e.ModelVersion()}); err != nil {
+	if err := s.Create(ctx, "images", vectorstore.Spec{Dim: e.Dim(), Metric: vectorstore.MetricL2, ModelVersion: e.ModelVersion(), Variants: e.PerItem()}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Open(ctx, "images")
