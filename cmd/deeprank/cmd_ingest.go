@@ -112,7 +112,7 @@ func (o *ingestOptions) run(cmd *cobra.Command, paths []string) error {
 		return err
 	}
 	if created {
-		fmt.Fprintf(cmd.ErrOrStderr(), "created collection %q (model %s, %d dimensions)\n", o.collection, emb.ModelVersion(), emb.Dim())
+		fmt.Fprintf(cmd.ErrOrStderr(), "created collection %q (model %s, %d dimensions, %d vectors an image)\n", o.collection, emb.ModelVersion(), emb.Dim(), emb.PerItem())
 	}
 	progress := newProgressPrinter(cmd.ErrOrStderr())
 	opts := l.Ingest.Options(progress.update)
