@@ -11,7 +11,8 @@ import (
 
 // ItemSquares returns the network's input squares for a stored image's
 // vectors (model.Spec.Variants), in their order: the image's own
-// (Prepare), its grey copy, then each grid's crops row by row. square is
+// (Prepare), its grey copy, its mirror image, then each grid's crops row
+// by row. square is
 // the image squared to spec.SquareSide(), as for Prepare; a crop of it is
 // a crop of the image, squashed alike. Every path that stores images
 // (EmbedItems, eval's galleries) goes through it.
@@ -28,11 +29,28 @@ func ItemSquares(spec model.Spec, square *image.RGBA) []*image.RGBA {
 		imageio.Grey(grey)
 		out = append(out, grey)
 	}
+	if v.Mirror {
+		out = append(out, mirror(whole))
+	}
 	b := square.Rect
 	for _, g := range v.Crops {
 		for _, r := range cropRects(b, g) {
 			crop := square.SubImage(r).(*image.RGBA)
 			out = append(out, Prepare(spec, imageio.Square(crop, spec.SquareSide())))
+		}
+	}
+	return out
+}
+
+// mirror returns img flipped left to right.
+func mirror(img *image.RGBA) *image.RGBA {
+	out := image.NewRGBA(img.Rect)
+	w := img.Rect.Dx()
+	for y := range img.Rect.Dy() {
+		src := img.Pix[y*img.Stride : y*img.Stride+4*w]
+		dst := out.Pix[y*out.Stride : y*out.Stride+4*w]
+		for x := range w {
+			copy(dst[4*x:4*x+4], src[4*(w-1-x):4*(w-x)])
 		}
 	}
 	return out

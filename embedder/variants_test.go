@@ -54,11 +54,11 @@ func gradient(w, h int) *image.RGBA {
 func TestItemSquares(t *testing.T) {
 	spec := model.DefaultSpec()
 	spec.InputSize = 16
-	spec.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Side: 0.75}}}
+	spec.Variants = &model.Variants{Grey: true, Mirror: true, Crops: []model.CropGrid{{Grid: 2, Side: 0.75}}}
 	square := imageio.Square(gradient(90, 60), spec.SquareSide())
 	got := ItemSquares(spec, square)
-	if len(got) != spec.PerItem() || len(got) != 6 {
-		t.Fatalf("%d squares, want PerItem %d = 6", len(got), spec.PerItem())
+	if len(got) != spec.PerItem() || len(got) != 7 {
+		t.Fatalf("%d squares, want PerItem %d = 7", len(got), spec.PerItem())
 	}
 	whole := Prepare(spec, square)
 	if !bytes.Equal(got[0].Pix, whole.Pix) {
@@ -72,11 +72,19 @@ func TestItemSquares(t *testing.T) {
 	if bytes.Equal(square.Pix[:4], got[1].Pix[:4]) {
 		t.Error("the grey copy was made in the square itself")
 	}
+	size := spec.InputSize
+	for y := range size {
+		for x := range size {
+			if got[2].RGBAAt(x, y) != whole.RGBAAt(size-1-x, y) {
+				t.Fatalf("the third square at (%d, %d) is not the first's at (%d, %d): not its mirror image", x, y, size-1-x, y)
+			}
+		}
+	}
 	for i, r := range cropRects(square.Rect, spec.Variants.Crops[0]) {
 		cut := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
 		draw.Draw(cut, cut.Rect, square, r.Min, draw.Src)
 		want := Prepare(spec, imageio.Square(cut, spec.SquareSide()))
-		if got := got[2+i]; got.Rect.Dx() != spec.InputSize || !bytes.Equal(got.Pix, want.Pix) {
+		if got := got[3+i]; got.Rect.Dx() != spec.InputSize || !bytes.Equal(got.Pix, want.Pix) {
 			t.Errorf("crop %d (%v) differs from the same part cut out on its own", i, r)
 		}
 	}

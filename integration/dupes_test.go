@@ -199,7 +199,7 @@ func checkFamilies(t *testing.T, env []string, storeArgs []string, collection st
 		len(family), len(res.Groups), split, len(members), missed)
 	// The acceptance: every photo grouped whole with its copies, and no
 	// group mixing photos. The default model meets it since fd74276de3e37a74
-	// (with its centre view), and 3edc7f8ea41348b5 (the same weights with
+	// (with its centre view), and 2b63a43b2e072d4d (the same weights with
 	// variants, which dupes does not compare, at 0.4590); the one before
 	// (14df531b502794b9) lost one crop and made three groups of two
 	// photos each.

@@ -97,10 +97,13 @@ type Spec struct {
 }
 
 // Variants lists Spec.Variants. An image's vectors come in this order:
-// the image's own, its grey copy, then each grid's crops row by row.
+// the image's own, its grey copy, its mirror image, then each grid's crops
+// row by row.
 type Variants struct {
 	// Grey adds the image in grey (imageio.Grey).
 	Grey bool `json:"grey,omitempty"`
+	// Mirror adds the image flipped left to right.
+	Mirror bool `json:"mirror,omitempty"`
 	// Crops adds grids of crops.
 	Crops []CropGrid `json:"crops,omitempty"`
 }
@@ -114,7 +117,7 @@ type CropGrid struct {
 }
 
 // Any reports whether v lists a variant.
-func (v Variants) Any() bool { return v.Grey || len(v.Crops) > 0 }
+func (v Variants) Any() bool { return v.Grey || v.Mirror || len(v.Crops) > 0 }
 
 // PerItem is the number of vectors a stored image has: its own, and one
 // for each of Variants.
@@ -122,6 +125,9 @@ func (s Spec) PerItem() int {
 	n := 1
 	if v := s.Variants; v != nil {
 		if v.Grey {
+			n++
+		}
+		if v.Mirror {
 			n++
 		}
 		for _, g := range v.Crops {

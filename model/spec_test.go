@@ -132,6 +132,7 @@ func TestPerItem(t *testing.T) {
 		{&Variants{Grey: true}, 2, 64},
 		{&Variants{Crops: []CropGrid{{2, 0.8}}}, 5, 128},
 		{&Variants{Grey: true, Crops: []CropGrid{{3, 0.7}, {1, 0.5}}}, 12, 128},
+		{&Variants{Mirror: true}, 2, 64},
 	}
 	for _, tc := range cases {
 		s := DefaultSpec()

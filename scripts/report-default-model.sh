@@ -8,10 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
 # Each stage's curves and log.
-for n in 1 2 3 6a 6b 10d 13a; do
+for n in 1 2 3 6a 6b 10d 13b; do
   [ -f runs/default-stage$n/train.log ] || continue
   cp runs/default-stage$n/train.log models/default/stage$n.log
-  # Stage 13a trains no epoch, so it has no curves.
+  # Stage 13b trains no epoch, so it has no curves.
   [ -f runs/default-stage$n/metrics.csv ] || continue
   cp runs/default-stage$n/metrics.csv models/default/metrics-stage$n.csv
   cp runs/default-stage$n/curves.png models/default/curves-stage$n.png
@@ -33,13 +33,13 @@ whose share of the head is then tuned on the validation suite; and
 [stage10d.yaml](stage10d.yaml), stage 6b's model fine-tuned with its deep
 branch frozen and the emoji pairs weighted up, then given a centre view
 (the centre 85% of each side, embedded beside the whole image) chosen on
-the validation suite; and [stage13a.yaml](stage13a.yaml), which trains
+the validation suite; and [stage13b.yaml](stage13b.yaml), which trains
 nothing and gives stage 10d's model variants: beside each stored image's
-own vector, one of its grey copy and one of each of a 2x2 grid of crops of
-80% of each side, a query meeting an image at the nearest of its six
-(stage4.yaml, stage5.yaml, stage7a-7c.yaml,
+own vector, one of its grey copy, one of its mirror image and one of each
+of a 2x2 grid of crops of 80% of each side, a query meeting an image at
+the nearest of its seven (stage4.yaml, stage5.yaml, stage7a-7c.yaml,
 stage8a.yaml, stage9a-9g.yaml, stage10a-10c.yaml, stage10e.yaml,
-stage11a-11f.yaml and stage12a-12h.yaml record candidates and
+stage11a-11f.yaml, stage12a-12h.yaml and stage13a.yaml record candidates and
 measurements the recipe does not run):
 
     scripts/fetch-default-data.sh
@@ -59,7 +59,7 @@ whole; and 24 wallpapers of two other Debian packages (mate-backgrounds'
 nature photos, ukui-wallpapers), a check of how the model does on photos
 unlike its training photos. Each stage's curves are in metrics-stageN.csv
 and curves-stageN.png, and its log in stageN.log (N = 1, 2, 3, 6a, 6b,
-10d, 13a); stage 10d's, which trained this model's weights, are
+10d, 13b); stage 10d's, which trained this model's weights, are
 [metrics-stage10d.csv](metrics-stage10d.csv), below.
 
 ![training curves of stage 10d](curves-stage10d.png)

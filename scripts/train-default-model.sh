@@ -13,9 +13,10 @@
 #   stage 10d  6 epochs: stage 6b's model fine-tuned, its deep branch
 #             frozen, with the emoji pairs weighted up; then a centre view
 #             chosen on the validation suite (tune_views)
-#   stage 13a  no epochs: stage 10d's model given variants (a grey copy
-#             and 2x2 crops of 80% of each side stored beside each image).
-#             Its model is copied to models/default/model.drk
+#   stage 13b  no epochs: stage 10d's model given variants (a grey copy,
+#             a mirror image and 2x2 crops of 80% of each side stored
+#             beside each image). Its model is copied to
+#             models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
 # committed model from the stage 3 it was made from (the previous default):
@@ -23,7 +24,8 @@
 #   touch runs/default-stage1/stage.done runs/default-stage2/stage.done runs/default-stage3/stage.done
 # (mkdir -p those folders first.)
 # stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
-# stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml and stage12a-12h.yaml
+# stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml and
+# stage13a.yaml
 # record general-model candidates and measurements (RUN-NOTES.md): the
 # recipe does not run them.
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
@@ -39,11 +41,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d 13a; do
+for n in 1 2 3 6a 6b 10d 13b; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage13a/model.drk models/default/model.drk
+cp runs/default-stage13b/model.drk models/default/model.drk
