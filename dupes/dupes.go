@@ -25,9 +25,9 @@ const (
 	// (vectorstore.Spec.Variants).
 	Exact Method = iota
 	// Index asks the store's search for each image's nearest neighbours.
-	// The search ranks an image by the nearest of its vectors, so where
-	// images have variants, one is also found near a greyscale or cropped
-	// copy of itself that Exact, comparing own vectors, may not join.
+	// Where images have variants, which the search meets too, each hit is
+	// measured again between own vectors, so both methods join the same
+	// pairs.
 	Index
 )
 

@@ -240,6 +240,51 @@ func TestFindMatchesBruteForce(t *testing.T) {
 	}
 }
 
+// TestVariantsCompareOwn: in a collection whose images have a second
+// vector, each one equal to another image's own vector (a lure the store's
+// search meets at distance 0), every method groups by own vectors alone,
+// as brute force over them does.
+func TestVariantsCompareOwn(t *testing.T) {
+	smallTiles(t)
+	rng := rand.New(rand.NewPCG(3, 7))
+	own := planted(rng, 300, 24, 0.3)
+	items := make([]vectorstore.Item, len(own))
+	for i, it := range own {
+		items[i] = it
+		items[i].Vector = slices.Concat(it.Vector, own[(i+150)%len(own)].Vector)
+	}
+	d := FromL2(0.25, vectorstore.MetricL2)
+	want, pairs, degree := bruteGroups(own, vectorstore.MetricL2, d, &Distinct{})
+	s, err := embedded.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Create(ctx, "c", vectorstore.Spec{Dim: 24, Metric: vectorstore.MetricL2, ModelVersion: testModel, Variants: 2}); err != nil {
+		t.Fatal(err)
+	}
+	coll, err := s.Open(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := coll.Upsert(ctx, testModel, items); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []struct {
+		coll vectorstore.Collection
+		m    Method
+	}{{coll, Exact}, {scanOnly{coll}, Exact}, {coll, Index}} {
+		res, err := Find(ctx, run.coll, &Options{MaxDistance: d, Method: run.m, Neighbours: degree + 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := groupKeys(res.Groups); !slices.Equal(got, want) || res.Pairs != pairs {
+			t.Errorf("method %d, %T: %d groups and %d pairs, brute force over own vectors %d and %d", run.m, run.coll, len(got), res.Pairs, len(want), pairs)
+		}
+	}
+}
+
 // TestDistinctSplits checks that a pair marked distinct is not an edge:
 // two images alone fall apart, and a chain a-b-c stays whole through b when
 // a-c is marked.

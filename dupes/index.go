@@ -28,19 +28,29 @@ func scanIDs(ctx context.Context, coll vectorstore.Collection) ([]string, map[[3
 // before searching with each.
 const searchBatch = 64
 
+// searchResult is the hits near image q.
+type searchResult struct {
+	q    int32
+	hits []vectorstore.Hit
+}
+
 // searchAll searches other with the vector of every image ids[i] of coll,
 // opts.Workers searches at a time, and calls found, from the calling
 // goroutine, with i and the hits within opts.MaxDistance (the image itself
-// included, when other is coll).
+// included, when other is coll). Where other's images have variants, its
+// search meets them at their nearest, so each hit is measured again
+// between own vectors, as Exact measures it, and kept only within the
+// threshold.
 func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstore.Info, ids []string, other vectorstore.Collection, opts *Options, found func(int32, []vectorstore.Hit)) error {
-	type result struct {
-		q    int32
-		hits []vectorstore.Hit
+	oinfo, err := other.Info(ctx)
+	if err != nil {
+		return err
 	}
+	remeasure := oinfo.PerItem() > 1
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan int)
-	results := make(chan []result, opts.workers())
+	results := make(chan []searchResult, opts.workers())
 	errs := make(chan error, opts.workers())
 	go func() {
 		defer close(jobs)
@@ -71,9 +81,10 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 				for i := lo; i < hi; i++ {
 					pos[ids[i]] = int32(i)
 				}
-				out := make([]result, 0, len(items))
+				out := make([]searchResult, 0, len(items))
+				own := make([][]float32, 0, len(items))
 				for _, it := range items {
-					hits, err := other.Search(ctx, info.ModelVersion, it.Vector, k, nil)
+					hits, err := other.Search(ctx, info.ModelVersion, it.Vector[:info.Dim], k, nil) // the image's own vector
 					if err != nil {
 						errs <- fmt.Errorf("search near %s: %w", it.ID, err)
 						cancel()
@@ -85,7 +96,15 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 							near = append(near, h)
 						}
 					}
-					out = append(out, result{pos[it.ID], near})
+					out = append(out, searchResult{pos[it.ID], near})
+					own = append(own, it.Vector[:info.Dim])
+				}
+				if remeasure {
+					if err := ownDistances(ctx, other, info, own, out, opts.MaxDistance); err != nil {
+						errs <- err
+						cancel()
+						return
+					}
 				}
 				select {
 				case results <- out:
@@ -96,7 +115,7 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 		}()
 	}
 	go func() { wg.Wait(); close(results) }()
-	collect(results, func(r result) {
+	collect(results, func(r searchResult) {
 		found(r.q, r.hits)
 		done.Add(1)
 	}, opts.Progress, len(ids), func() int { return int(done.Load()) })
@@ -106,4 +125,34 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 	default:
 		return ctx.Err()
 	}
+}
+
+// ownDistances measures each of out's hits again between the own vectors
+// (the first info.Dim values) of its image and of the image that searched,
+// own[i] for out[i], and keeps those within maxDistance, with that distance.
+func ownDistances(ctx context.Context, other vectorstore.Collection, info vectorstore.Info, own [][]float32, out []searchResult, maxDistance float32) error {
+	var ids []string
+	for _, r := range out {
+		for _, h := range r.hits {
+			ids = append(ids, h.ID)
+		}
+	}
+	items, err := getAll(ctx, other, ids)
+	if err != nil {
+		return err
+	}
+	for i, r := range out {
+		kept := r.hits[:0]
+		for _, h := range r.hits {
+			it, ok := items[h.ID]
+			if !ok {
+				continue // deleted meanwhile
+			}
+			if h.Distance = distance(info.Metric, own[i], it.Vector[:info.Dim]); h.Distance <= maxDistance {
+				kept = append(kept, h)
+			}
+		}
+		out[i].hits = kept
+	}
+	return nil
 }
