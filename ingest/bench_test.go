@@ -96,24 +96,28 @@ func BenchmarkEmbed(b *testing.B) {
 }
 
 // BenchmarkIngest measures end-to-end ingestion of real photos (read, hash,
-// decode, embed, upsert into the embedded store) in images/s; compare with
-// BenchmarkEmbed.
+// decode, embed, upsert into the embedded store) in images/s, storing each
+// image's own vector alone (ingest.variants: false) and the default
+// model's vectors (its own and its variants'); compare with BenchmarkEmbed.
 func BenchmarkIngest(b *testing.B) {
 	paths := samplePhotos(b)
-	e := defaultEmbedder(b, 0)
-	var images int
-	for b.Loop() {
-		b.StopTimer()
-		s, c := mustCollection(b, b.TempDir(), e)
-		b.StartTimer()
-		sum, err := Run(context.Background(), e, c, []string{filepath.Dir(filepath.Dir(paths[0]))}, nil)
-		if err != nil || sum.Failed > 0 {
-			b.Fatal(err, sum)
-		}
-		images += sum.Ingested
-		s.Close()
+	for _, e := range []*embedder.Embedder{newDefaultEmbedder(b, &embedder.Options{OwnOnly: true}), defaultEmbedder(b, 0)} {
+		b.Run(fmt.Sprintf("vectors=%d", e.PerItem()), func(b *testing.B) {
+			var images int
+			for b.Loop() {
+				b.StopTimer()
+				s, c := mustCollection(b, b.TempDir(), e)
+				b.StartTimer()
+				sum, err := Run(context.Background(), e, c, []string{filepath.Dir(filepath.Dir(paths[0]))}, nil)
+				if err != nil || sum.Failed > 0 {
+					b.Fatal(err, sum)
+				}
+				images += sum.Ingested
+				s.Close()
+			}
+			b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
+		})
 	}
-	b.ReportMetric(float64(images)/b.Elapsed().Seconds(), "images/s")
 }
 
 // BenchmarkQuery measures query latency (embed the query photo, then search
