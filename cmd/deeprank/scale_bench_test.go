@@ -176,7 +176,9 @@ func writeQueryImage(b *testing.B, path string) {
 }
 
 // defaultModelSpec is the spec of an L2 collection for the built-in
-// default model, as ingest creates one.
+// default model, as ingest creates one with ingest.variants false: one
+// vector an image (BenchmarkQuery in package ingest times the default's
+// variants beside it).
 func defaultModelSpec(b *testing.B) vectorstore.Spec {
 	m, err := defaultmodel.Load()
 	if err != nil {
