@@ -169,7 +169,14 @@ func (e *Embedder) embed(inputs []*Input, n int) [][]float32 {
 		}
 		x = append(x, in.tensors[:n*per]...)
 	}
-	emb := e.net.Forward(x, len(inputs)*n)
+	// At most BatchSize images a pass, whatever the vectors an image: a
+	// pass's activations grow with its images.
+	total := len(inputs) * n
+	emb := make([]float32, 0, total*e.Dim())
+	for lo := 0; lo < total; lo += e.opts.BatchSize {
+		hi := min(lo+e.opts.BatchSize, total)
+		emb = append(emb, e.net.Forward(x[lo*per:hi*per], hi-lo)...)
+	}
 	w := n * e.Dim()
 	out := make([][]float32, len(inputs))
 	for i := range out {

@@ -140,6 +140,17 @@ func TestEmbedItems(t *testing.T) {
 			t.Fatalf("value %d (vector %d): %g by EmbedItems, %g by EmbedSquares of ItemSquares", j, j/dim, stored[1][j], want[j])
 		}
 	}
+	small, err := New(m, &Options{BatchSize: 2}) // passes of 2 images cut across items
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range small.EmbedItems([]*Input{item, item}) {
+		for j := range v {
+			if d := v[j] - stored[i][j]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("item %d value %d: %g in passes of 2 images, %g in one", i, j, v[j], stored[i][j])
+			}
+		}
+	}
 	if slices.Equal(stored[0][dim:2*dim], q) || slices.Equal(stored[0][2*dim:], q) {
 		t.Error("a variant's vector is the image's own")
 	}
