@@ -93,19 +93,8 @@ func TestItemSquares(t *testing.T) {
 // TestEmbedItems: an image's stored vectors begin with the one a query of
 // it gets, and each is the network's vector of its square.
 func TestEmbedItems(t *testing.T) {
-	m, err := model.Load(fixture.TinyModel(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Spec.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.6}}}
-	e, err := New(m, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, gradient(70, 50)); err != nil {
-		t.Fatal(err)
-	}
+	m, e := variantsEmbedder(t, &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.6}}}, nil)
+	buf := pngOf(t, gradient(70, 50))
 	query, err := e.Decode(buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
@@ -159,20 +148,8 @@ func TestEmbedItems(t *testing.T) {
 // TestOwnOnly: with Options.OwnOnly an image to store has its own vector
 // alone, the one a query of it gets.
 func TestOwnOnly(t *testing.T) {
-	m, err := model.Load(fixture.TinyModel(t, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Spec.Variants = &model.Variants{Grey: true}
-	e, err := New(m, &Options{OwnOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, gradient(40, 30)); err != nil {
-		t.Fatal(err)
-	}
-	item, err := e.DecodeItem(buf.Bytes())
+	_, e := variantsEmbedder(t, &model.Variants{Grey: true}, &Options{OwnOnly: true})
+	item, err := e.DecodeItem(pngOf(t, gradient(40, 30)).Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,4 +157,29 @@ func TestOwnOnly(t *testing.T) {
 	if e.PerItem() != 1 || !slices.Equal(stored, e.Embed([]*Input{item})[0]) {
 		t.Errorf("PerItem %d, a stored image of %d values: want 1 and its own vector of %d", e.PerItem(), len(stored), e.Dim())
 	}
+}
+
+// variantsEmbedder is an embedder of the tiny test model given variants.
+func variantsEmbedder(t *testing.T, v *model.Variants, opts *Options) (*model.Model, *Embedder) {
+	t.Helper()
+	m, err := model.Load(fixture.TinyModel(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.Variants = v
+	e, err := New(m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, e
+}
+
+// pngOf encodes img as a PNG file's bytes.
+func pngOf(t *testing.T, img image.Image) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
 }

@@ -388,21 +388,11 @@ func Run(t *testing.T, fresh Fresh) {
 				if err := c.Upsert(ctx, version, items); err != nil {
 					t.Fatal(err)
 				}
-				q := items[0].Vector
-				hits, err := c.Search(ctx, version, q, 10, nil)
-				if err != nil || len(hits) != 10 {
-					t.Fatalf("search: %d hits, %v", len(hits), err)
-				}
-				want := rank(items, q, metric)
-				for i, h := range hits {
-					if h.ID != want[i].id || math.Abs(float64(h.Distance)-want[i].d) > 1e-3 {
-						t.Fatalf("hit %d: %s at %g, want %s at %g", i, h.ID[:8], h.Distance, want[i].id[:8], want[i].d)
-					}
-				}
+				checkTop10(t, c, items, items[0].Vector, metric, "query item 0")
 				// A unit vector's distance to itself: 0 for L2 and cosine, -1
 				// for the inner product.
 				self := map[vectorstore.Metric]float64{vectorstore.MetricL2: 0, vectorstore.MetricCosine: 0, vectorstore.MetricIP: -1}[metric]
-				hits, _ = c.Search(ctx, version, items[3].Vector, len(items), nil)
+				hits, _ := c.Search(ctx, version, items[3].Vector, len(items), nil)
 				i := slices.IndexFunc(hits, func(h vectorstore.Hit) bool { return h.ID == ID(3) })
 				if i < 0 || math.Abs(float64(hits[i].Distance)-self) > 1e-4 {
 					t.Errorf("a unit vector's own distance: %+v, want %g", hits[max(i, 0)], self)
@@ -457,16 +447,7 @@ func Run(t *testing.T, fresh Fresh) {
 				for _, x := range []int{3, 17, 41} {
 					j := x % per
 					q := NearCopy(rng, items[x].Vector[j*dim:(j+1)*dim], 0.05)
-					hits, err := c.Search(ctx, version, q, 10, nil)
-					if err != nil || len(hits) != 10 {
-						t.Fatalf("search: %d hits, %v", len(hits), err)
-					}
-					want := rank(items, q, metric)
-					for i, h := range hits {
-						if h.ID != want[i].id || math.Abs(float64(h.Distance)-want[i].d) > 1e-3 {
-							t.Fatalf("query near item %d's vector %d: hit %d is %s at %g, want %s at %g", x, j, i, h.ID[:8], h.Distance, want[i].id[:8], want[i].d)
-						}
-					}
+					checkTop10(t, c, items, q, metric, fmt.Sprintf("query near item %d's vector %d", x, j))
 				}
 				if err := c.Delete(ctx, []string{ID(3)}); err != nil {
 					t.Fatal(err)
@@ -627,6 +608,22 @@ func nearest(items []vectorstore.Item, q []float32, f *vectorstore.Filter) []str
 		ids[i] = ds[i].id
 	}
 	return ids
+}
+
+// checkTop10 searches c for the 10 nearest items to q and checks them,
+// and their distances, against brute force over items.
+func checkTop10(t *testing.T, c vectorstore.Collection, items []vectorstore.Item, q []float32, metric vectorstore.Metric, query string) {
+	t.Helper()
+	hits, err := c.Search(context.Background(), version, q, 10, nil)
+	if err != nil || len(hits) != 10 {
+		t.Fatalf("%s: %d hits, %v", query, len(hits), err)
+	}
+	want := rank(items, q, metric)
+	for i, h := range hits {
+		if h.ID != want[i].id || math.Abs(float64(h.Distance)-want[i].d) > 1e-3 {
+			t.Fatalf("%s: hit %d is %s at %g, want %s at %g", query, i, h.ID[:8], h.Distance, want[i].id[:8], want[i].d)
+		}
+	}
 }
 
 type ranked struct {
