@@ -411,7 +411,9 @@ func Against(ctx context.Context, coll, other vectorstore.Collection, opts *Opti
 	if err != nil {
 		return nil, err
 	}
-	if info.Spec != oinfo.Spec {
+	// Both methods compare own vectors, so the vectors an image (variants,
+	// or none) may differ.
+	if info.Dim != oinfo.Dim || info.Metric != oinfo.Metric || info.ModelVersion != oinfo.ModelVersion {
 		return nil, fmt.Errorf("compare %q with %q: %q holds %s vectors of model %s (dim %d), %q %s of model %s (dim %d): %w",
 			info.Name, oinfo.Name, info.Name, info.Metric, info.ModelVersion, info.Dim, oinfo.Name, oinfo.Metric, oinfo.ModelVersion, oinfo.Dim, vectorstore.ErrModelMismatch)
 	}

@@ -1,8 +1,10 @@
 package dupes
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -38,9 +40,10 @@ type searchResult struct {
 // opts.Workers searches at a time, and calls found, from the calling
 // goroutine, with i and the hits within opts.MaxDistance (the image itself
 // included, when other is coll). Where other's images have variants, its
-// search meets them at their nearest, so each hit is measured again
-// between own vectors, as Exact measures it, and kept only within the
-// threshold.
+// search meets them at their nearest: it then asks for as many times more
+// hits, measures each again between own vectors, as Exact measures it,
+// and keeps the nearest opts.Neighbours within the threshold, so that
+// images near only through a variant do not take the places of near ones.
 func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstore.Info, ids []string, other vectorstore.Collection, opts *Options, found func(int32, []vectorstore.Hit)) error {
 	oinfo, err := other.Info(ctx)
 	if err != nil {
@@ -63,6 +66,9 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 		}
 	}()
 	k := opts.neighbours() + 1 // the image itself comes first
+	if remeasure {
+		k *= oinfo.PerItem()
+	}
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	for range opts.workers() {
@@ -100,7 +106,7 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 					own = append(own, it.Vector[:info.Dim])
 				}
 				if remeasure {
-					if err := ownDistances(ctx, other, info, own, out, opts.MaxDistance); err != nil {
+					if err := ownDistances(ctx, other, info, own, out, opts.MaxDistance, opts.neighbours()); err != nil {
 						errs <- err
 						cancel()
 						return
@@ -129,8 +135,9 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 
 // ownDistances measures each of out's hits again between the own vectors
 // (the first info.Dim values) of its image and of the image that searched,
-// own[i] for out[i], and keeps those within maxDistance, with that distance.
-func ownDistances(ctx context.Context, other vectorstore.Collection, info vectorstore.Info, own [][]float32, out []searchResult, maxDistance float32) error {
+// own[i] for out[i], and keeps the nearest keep within maxDistance, with
+// that distance.
+func ownDistances(ctx context.Context, other vectorstore.Collection, info vectorstore.Info, own [][]float32, out []searchResult, maxDistance float32, keep int) error {
 	var ids []string
 	for _, r := range out {
 		for _, h := range r.hits {
@@ -152,7 +159,8 @@ func ownDistances(ctx context.Context, other vectorstore.Collection, info vector
 				kept = append(kept, h)
 			}
 		}
-		out[i].hits = kept
+		slices.SortStableFunc(kept, func(a, b vectorstore.Hit) int { return cmp.Compare(a.Distance, b.Distance) })
+		out[i].hits = kept[:min(len(kept), keep)]
 	}
 	return nil
 }

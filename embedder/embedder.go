@@ -30,7 +30,8 @@ type Options struct {
 	// Workers decode images and share each batch's forward pass; 0 means
 	// GOMAXPROCS.
 	Workers int
-	// BatchSize is the number of images per forward pass; 0 means 32.
+	// BatchSize is the number of network inputs per forward pass (images,
+	// or an image's own and its variants' for EmbedItems); 0 means 32.
 	BatchSize int
 	// Decode bounds decoded images (see imageio.Options).
 	Decode *imageio.Options

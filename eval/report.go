@@ -209,7 +209,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
 			// Thresholds are for deeprank dupes, which compares images'
 			// own vectors.
-			r.CopyDetection = copyThresholds(lookup(vecs, set.QueryPaths), set.QueryLabels, own(lookup(vecs, set.Paths), dim), set.Labels, *opts.Thresholds)
+			r.CopyDetection = copyThresholds(own(lookup(vecs, set.QueryPaths), dim), set.QueryLabels, own(lookup(vecs, set.Paths), dim), set.Labels, *opts.Thresholds)
 		}
 		rep.Results = append(rep.Results, r)
 	}
@@ -262,7 +262,7 @@ func score(name string, set Set, paths []string, vecs map[string][]float32, dim 
 		g := lookup(vecs, set.Paths)
 		var ret Retrieval
 		if len(set.QueryPaths) > 0 {
-			ret = Rank(lookup(vecs, set.QueryPaths), set.QueryLabels, g, set.Labels, false, recallKs)
+			ret = Rank(own(lookup(vecs, set.QueryPaths), dim), set.QueryLabels, g, set.Labels, false, recallKs)
 		} else {
 			ret = Rank(own(g, dim), set.Labels, g, set.Labels, true, recallKs)
 		}

@@ -176,8 +176,8 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 			info.Name, emb.ModelVersion(), emb.Dim(), info.ModelVersion, info.Dim, vectorstore.ErrModelMismatch)
 	}
 	if info.PerItem() != emb.PerItem() {
-		return nil, fmt.Errorf("ingest into %q: the collection stores %d vectors an image, this ingest %d (ingest.variants): set ingest.variants to %v, as when the collection was made",
-			info.Name, info.PerItem(), emb.PerItem(), info.PerItem() > 1)
+		return nil, fmt.Errorf("ingest into %q: the collection stores %d vectors an image, this ingest %d (ingest.variants): set ingest.variants to %v, as when the collection was made, or run deeprank reindex to store %d",
+			info.Name, info.PerItem(), emb.PerItem(), info.PerItem() > 1, emb.PerItem())
 	}
 
 	start := time.Now()

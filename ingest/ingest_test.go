@@ -28,6 +28,17 @@ func mustEmbedder(t testing.TB) *embedder.Embedder { t.Helper(); return mustEmbe
 // from seed: another seed is another model version.
 func mustEmbedderSeed(t testing.TB, seed uint64) *embedder.Embedder {
 	t.Helper()
+	e, err := embedder.New(mustModelSeed(t, seed), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// mustModelSeed is a small model of the default's layout initialised with
+// seed.
+func mustModelSeed(t testing.TB, seed uint64) *model.Model {
+	t.Helper()
 	s := model.DefaultSpec()
 	s.InputSize, s.Width, s.Stages, s.DenseDim, s.EmbeddingDim = 32, 4, 2, 16, 8
 	s.Shallow = model.ScaledShallowBranches(32)
@@ -36,11 +47,7 @@ func mustEmbedderSeed(t testing.TB, seed uint64) *embedder.Embedder {
 		t.Fatal(err)
 	}
 	m.Initialize(seed)
-	e, err := embedder.New(m, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return m
 }
 
 func mustCollection(t testing.TB, dir string, e *embedder.Embedder) (vectorstore.Store, vectorstore.Collection) {

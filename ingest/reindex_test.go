@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/model"
 )
 
 // TestReindex moves a collection of 6 images from one model to another,
@@ -109,10 +112,46 @@ func TestReindex(t *testing.T) {
 			if info.ModelVersion != want || info.Count != tc.wantCount {
 				t.Errorf("after: model %s with %d items, want %s with %d", info.ModelVersion, info.Count, want, tc.wantCount)
 			}
-			if tc.wantSwitch && !slices.Contains(logged, "reindexing %q: %d images, model %s -> %s") {
+			if tc.wantSwitch && !slices.Contains(logged, "reindexing %q: %d images, model %s -> %s, %d -> %d vectors an image") {
 				t.Errorf("Logf got %q, want the line that starts the embedding", logged)
 			}
 		})
+	}
+}
+
+// TestReindexVariants: the same model, from own vectors only to its
+// variants and back: each way embeds every image again and switches.
+func TestReindexVariants(t *testing.T) {
+	ctx := t.Context()
+	m := mustModelSeed(t, 1)
+	m.Spec.Variants = &model.Variants{Grey: true}
+	own, err := embedder.New(m, &embedder.Options{OwnOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := embedder.New(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	writeImages(t, data, 6)
+	store, coll := mustCollection(t, t.TempDir(), own)
+	defer store.Close()
+	if _, err := Run(ctx, own, coll, []string{data}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*embedder.Embedder{all, own} {
+		res, err := Reindex(ctx, e, store, "images", nil)
+		if err != nil || !res.Switched || res.Summary == nil || res.Summary.Ingested != 6 {
+			t.Fatalf("reindex to %d vectors an image: %+v, %v; want 6 embedded again and a switch", e.PerItem(), res, err)
+		}
+		c, err := store.Open(ctx, "images")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, err := c.Info(ctx); err != nil || info.PerItem() != e.PerItem() || info.Count != 6 {
+			t.Errorf("after: %+v, %v; want 6 images of %d vectors", info, err, e.PerItem())
+		}
 	}
 }
 

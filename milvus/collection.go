@@ -86,8 +86,8 @@ func (c *collection) Upsert(ctx context.Context, version string, items []vectors
 	}
 	for len(items) > 0 {
 		n, size := 0, 0
-		for n < len(items) && (n == 0 || size+itemBytes(items[n]) <= c.s.cfg.BatchBytes) {
-			size += itemBytes(items[n])
+		for n < len(items) && (n == 0 || size+itemBytes(items[n], c.per()) <= c.s.cfg.BatchBytes) {
+			size += itemBytes(items[n], c.per())
 			n++
 		}
 		if err := c.upsert(ctx, version, items[:n]); err != nil {
@@ -98,8 +98,11 @@ func (c *collection) Upsert(ctx context.Context, version string, items []vectors
 	return nil
 }
 
-// itemBytes estimates an item's share of a request.
-func itemBytes(it vectorstore.Item) int { return 4*len(it.Vector) + 2*len(it.Metadata.Path) + 400 }
+// itemBytes estimates an item's share of a request: its vectors, and its
+// path and the rest on each of its per rows.
+func itemBytes(it vectorstore.Item, per int) int {
+	return 4*len(it.Vector) + per*(2*len(it.Metadata.Path)+400)
+}
 
 // upsert writes items in one request: a row for each of their vectors,
 // so that an item's rows land together.
@@ -322,8 +325,9 @@ func (c *collection) Scan(ctx context.Context, fn func(vectorstore.Item) error) 
 const maxTopK = 16384
 
 // Search asks for the k nearest rows, or for an item of several vectors
-// as many more as it has (k x vectors an item, at most maxTopK), and keeps
-// each item's nearest row.
+// as many more as it has (k x vectors an item), and keeps each item's
+// nearest row. Milvus answers at most maxTopK rows, so k is at most
+// maxTopK / vectors an item (2,340 items at 7).
 func (c *collection) Search(ctx context.Context, version string, q []float32, k int, filter *vectorstore.Filter) ([]vectorstore.Hit, error) {
 	if err := c.checkModel("search", version, len(q), c.p.dim); err != nil {
 		return nil, err

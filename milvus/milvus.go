@@ -17,7 +17,7 @@
 // in a field of its own and the item's path and metadata on every row; a
 // search asks for as many times more rows and keeps each item's nearest.
 // Its description says format 2, which a deeprank that reads format 1
-// alone refuses.
+// alone does not take for its own (it asks for another name).
 //
 // Searches and queries run at the configured consistency level (Strong by
 // default, so a query right after an ingest sees it). Transient gRPC

@@ -159,7 +159,7 @@ func (c *upsertClient) Upsert(_ context.Context, _, _ string, columns ...entity.
 func TestBatching(t *testing.T) {
 	// 128 dimensions and a short path are about 1 KB an item.
 	it := vectorstore.Item{Vector: make([]float32, 128), Metadata: vectorstore.Metadata{Path: "/p/x.jpg"}}
-	if b := itemBytes(it); b < 4*128 || b > 2048 {
+	if b := itemBytes(it, 1); b < 4*128 || b > 2048 {
 		t.Errorf("itemBytes = %d, want about 1 KB", b)
 	}
 	const dim, limit = 128, 3000
@@ -170,7 +170,7 @@ func TestBatching(t *testing.T) {
 	items[7].Metadata.Path = "/p/" + strings.Repeat("y", limit) // alone over the limit
 	size := map[string]int{}
 	for _, it := range items {
-		size[it.ID] = itemBytes(it)
+		size[it.ID] = itemBytes(it, 1)
 	}
 	cli := &upsertClient{}
 	cfg := milvusconfig.Default()

@@ -373,7 +373,6 @@ func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info
 			return "", nil, notStored(req.ID)
 		}
 		return info.ModelVersion, items[0].Vector[:info.Dim], nil // the image's own, before its variants'
-
 	}
 	if len(req.Vector) != info.Dim {
 		return "", nil, badRequest("vector has %d values; the collection's are %d long", len(req.Vector), info.Dim)

@@ -97,6 +97,10 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, name string
 		return vectorstore.Item{}, false, &apiError{http.StatusConflict, "model_mismatch",
 			fmt.Sprintf("collection %s holds vectors of model %s, the server embeds with %s; serve with that model or reindex the collection", name, info.ModelVersion, s.emb.ModelVersion())}
 	}
+	if info.PerItem() != s.emb.PerItem() {
+		return vectorstore.Item{}, false, &apiError{http.StatusConflict, "model_mismatch",
+			fmt.Sprintf("collection %s stores %d vectors an image, the server %d (ingest.variants); serve with ingest.variants %v, as the collection was made, or reindex it", name, info.PerItem(), s.emb.PerItem(), info.PerItem() > 1)}
+	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "multipart/form-data" {
 		return vectorstore.Item{}, false, badRequest("Content-Type %q: send multipart/form-data with an \"image\" file", ct)
 	}

@@ -185,7 +185,7 @@ type Collection interface {
 // where they are stored, for jobs that read every vector many times and
 // should not hold a copy of them all (`deeprank dupes` compares every
 // pair). It is optional: where a collection lacks it, Scan reads the same
-// items.
+// items (with all their vectors, where blocks lend the first).
 type BlockReader interface {
 	// ReadBlocks calls fn with the collection's live items as they are
 	// when it starts; they stay so until fn returns, whatever is written

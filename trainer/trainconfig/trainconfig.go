@@ -147,7 +147,9 @@ type Options struct {
 	// tuning end (model.Spec.Variants): the copies of each image that a
 	// collection stores a vector of beside its own. Nothing trains on
 	// them, and the validation suite, which ranks by images' own vectors,
-	// does not see them: `deeprank eval` measures them. None (the
+	// does not see them: `deeprank eval` measures them. With crops, images
+	// are squared at twice the input before they are reduced to it, so own
+	// vectors move a little from those the tuning steps scored. None (the
 	// default): the kept model's own, if any, stay.
 	Variants model.Variants `json:"variants"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
