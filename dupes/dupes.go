@@ -356,7 +356,7 @@ func makeGroups(ctx context.Context, coll vectorstore.Collection, info vectorsto
 		}
 		for i, x := range cs {
 			g.Members[i] = Member{ID: x.it.ID, Metadata: x.it.Metadata, Missing: x.missing,
-				Distance: distance(info.Metric, cs[0].it.Vector[:info.Dim], x.it.Vector[:info.Dim])}
+				Distance: distance(info.Metric, info.Own(cs[0].it.Vector), info.Own(x.it.Vector))}
 		}
 		rest := g.Members[1:]
 		slices.SortStableFunc(rest, func(a, b Member) int {

@@ -63,7 +63,7 @@ func loadTable(ctx context.Context, coll vectorstore.Collection, info vectorstor
 		}
 		id := decodeID(it.ID)
 		t.ids = append(t.ids, id[:]...)
-		t.vecs = append(t.vecs, it.Vector[:t.dim]...) // the image's own: dupes compares those
+		t.vecs = append(t.vecs, info.Own(it.Vector)...) // dupes compares own vectors
 		return nil
 	})
 	if err != nil {

@@ -90,7 +90,8 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 				out := make([]searchResult, 0, len(items))
 				own := make([][]float32, 0, len(items))
 				for _, it := range items {
-					hits, err := other.Search(ctx, info.ModelVersion, it.Vector[:info.Dim], k, nil) // the image's own vector
+					q := info.Own(it.Vector)
+					hits, err := other.Search(ctx, info.ModelVersion, q, k, nil)
 					if err != nil {
 						errs <- fmt.Errorf("search near %s: %w", it.ID, err)
 						cancel()
@@ -103,7 +104,7 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 						}
 					}
 					out = append(out, searchResult{pos[it.ID], near})
-					own = append(own, it.Vector[:info.Dim])
+					own = append(own, q)
 				}
 				if remeasure {
 					if err := ownDistances(ctx, other, info, own, out, opts.MaxDistance, opts.neighbours()); err != nil {
@@ -134,7 +135,7 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 }
 
 // ownDistances measures each of out's hits again between the own vectors
-// (the first info.Dim values) of its image and of the image that searched,
+// (Spec.Own) of its image and of the image that searched,
 // own[i] for out[i], and keeps the nearest keep within maxDistance, with
 // that distance.
 func ownDistances(ctx context.Context, other vectorstore.Collection, info vectorstore.Info, own [][]float32, out []searchResult, maxDistance float32, keep int) error {
@@ -155,7 +156,7 @@ func ownDistances(ctx context.Context, other vectorstore.Collection, info vector
 			if !ok {
 				continue // deleted meanwhile
 			}
-			if h.Distance = distance(info.Metric, own[i], it.Vector[:info.Dim]); h.Distance <= maxDistance {
+			if h.Distance = distance(info.Metric, own[i], info.Own(it.Vector)); h.Distance <= maxDistance {
 				kept = append(kept, h)
 			}
 		}

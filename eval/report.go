@@ -143,12 +143,14 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 	for _, p := range set.Paths {
 		inGallery[p] = true
 	}
+	// storesAll reports whether nm gives p all its vectors.
+	storesAll := func(nm NamedModel, p string) bool { return inGallery[p] && nm.Model.Spec.PerItem() > 1 }
 	stored := func(nm NamedModel) map[string][]float32 { return cache.method(nm.Name + "\x00stored") }
 	var todo []string
 	for _, p := range paths {
 		_, ok := cache.method(first)[file(p)]
 		for _, nm := range opts.Models {
-			if _, have := stored(nm)[file(p)]; inGallery[p] && nm.Model.Spec.PerItem() > 1 && !have {
+			if _, have := stored(nm)[file(p)]; storesAll(nm, p) && !have {
 				ok = false
 			}
 		}
@@ -184,16 +186,15 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
 		spec, dim := nm.Model.Spec, net.Dim()
-		variants := spec.PerItem() > 1
 		ownVecs, all := cache.method(nm.Name), stored(nm)
 		squares := func(p string) []*image.RGBA {
-			if variants && inGallery[p] {
+			if storesAll(nm, p) {
 				return embedder.ItemSquares(spec, imgs[p][mi+1])
 			}
 			return []*image.RGBA{embedder.Prepare(spec, imgs[p][mi+1])}
 		}
 		for p, v := range embedder.EmbedSquares(net, nm.Model.Normalization, todo, squares) {
-			ownVecs[file(p)] = v[:dim]
+			ownVecs[file(p)] = ownVector(v, dim)
 			if len(v) > dim {
 				all[file(p)] = v
 			}
@@ -201,7 +202,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		vecs := make(map[string][]float32, len(paths))
 		for _, p := range paths {
 			vecs[p] = ownVecs[file(p)]
-			if variants && inGallery[p] {
+			if storesAll(nm, p) {
 				vecs[p] = all[file(p)]
 			}
 		}
@@ -246,12 +247,7 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 // first. dim 0: every vector is one.
 func score(name string, set Set, paths []string, vecs map[string][]float32, dim int) MethodResult {
 	r := MethodResult{Method: name, Precision: -1}
-	first := func(p string) []float32 {
-		if dim == 0 {
-			return vecs[p]
-		}
-		return vecs[p][:dim]
-	}
+	first := func(p string) []float32 { return ownVector(vecs[p], dim) }
 	if len(set.Triplets) > 0 {
 		r.Precision = TripletScore(len(set.Triplets), func(i int) (q, p, n []float32) {
 			t := set.Triplets[i]
@@ -271,17 +267,24 @@ func score(name string, set Set, paths []string, vecs map[string][]float32, dim 
 	return r
 }
 
-// own cuts each of vecs to its first dim values, an image's own vector;
-// dim 0 leaves them as they are.
+// own is ownVector of each of vecs.
 func own(vecs [][]float32, dim int) [][]float32 {
 	if dim == 0 {
 		return vecs
 	}
 	out := make([][]float32, len(vecs))
 	for i, v := range vecs {
-		out[i] = v[:dim]
+		out[i] = ownVector(v, dim)
 	}
 	return out
+}
+
+// ownVector is v's first dim values, an image's own vector; dim 0: v.
+func ownVector(v []float32, dim int) []float32 {
+	if dim == 0 {
+		return v
+	}
+	return v[:dim]
 }
 
 func lookup(vecs map[string][]float32, paths []string) [][]float32 {

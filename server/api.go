@@ -372,7 +372,7 @@ func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info
 		if len(items) == 0 {
 			return "", nil, notStored(req.ID)
 		}
-		return info.ModelVersion, items[0].Vector[:info.Dim], nil // the image's own, before its variants'
+		return info.ModelVersion, info.Own(items[0].Vector), nil
 	}
 	if len(req.Vector) != info.Dim {
 		return "", nil, badRequest("vector has %d values; the collection's are %d long", len(req.Vector), info.Dim)

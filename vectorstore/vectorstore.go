@@ -66,6 +66,10 @@ func (s Spec) PerItem() int { return max(1, s.Variants) }
 // ItemLen is the length of an item's Vector: Dim x PerItem.
 func (s Spec) ItemLen() int { return s.Dim * s.PerItem() }
 
+// Own is the image's own vector among an item's vectors v: the first Dim
+// values, before its variants'.
+func (s Spec) Own(v []float32) []float32 { return v[:s.Dim] }
+
 // Info describes a collection.
 type Info struct {
 	Name string `json:"name"`
