@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/deeprank/deeprank/internal/fixture"
+	"github.com/deeprank/deeprank/model"
+	defaultmodel "github.com/deeprank/deeprank/models/default"
 )
 
 // TestServe runs `deeprank serve --store milvus` over a collection of
@@ -47,8 +49,8 @@ func TestServe(t *testing.T) {
 		}
 	}
 	getJSON(t, api, &list)
-	if len(list.Collections) != 1 || list.Collections[0].Name != "photos" || list.Collections[0].Count != stored || list.Collections[0].Dim != 128 {
-		t.Fatalf("GET /v1/collections: %+v; want photos with %d vectors of 128 dimensions", list.Collections, stored)
+	if dim := defaultDim(t); len(list.Collections) != 1 || list.Collections[0].Name != "photos" || list.Collections[0].Count != stored || list.Collections[0].Dim != dim {
+		t.Fatalf("GET /v1/collections: %+v; want photos with %d vectors of the default model's %d dimensions", list.Collections, stored, dim)
 	}
 	var info struct{ Count int }
 	getJSON(t, api+"/photos", &info)
@@ -162,4 +164,18 @@ func getJSON(t *testing.T, url string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("GET %s: %v: %s", url, err, b)
 	}
+}
+
+// defaultDim is the size of the default model's vectors.
+func defaultDim(t *testing.T) int {
+	t.Helper()
+	m, err := defaultmodel.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := model.NewNet(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.Dim()
 }

@@ -66,9 +66,11 @@ type Net struct {
 	spatial  []int    // how many of each branch's steps run image by image
 	width    int      // the branches' outputs, concatenated
 	head     []step
-	views    Views     // Spec.CenterViews and GreyView
-	scratch  sync.Pool // of *scratch
-	batches  sync.Pool // of *batchScratch
+	views    Views         // Spec.CenterViews and GreyView
+	thumb    *Thumbnail    // Spec.Thumbnail
+	norm     Normalization // the inputs', for the thumbnail
+	scratch  sync.Pool     // of *scratch
+	batches  sync.Pool     // of *batchScratch
 }
 
 // step is one operation of the compiled network: a layer, and for a
@@ -176,6 +178,7 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 	}
 	n := newNet(a, m.Weights, workers)
 	n.views = NewViews(m)
+	n.thumb, n.norm = m.Spec.Thumbnail, m.Normalization
 	return n, nil
 }
 
@@ -204,8 +207,14 @@ func newNet(a Arch, weights map[string][]float32, workers int) *Net {
 	return n
 }
 
-// Dim is the embedding size.
-func (n *Net) Dim() int { return n.arch.Dim() }
+// Dim is the embedding size: the learned embedding's and, with
+// Spec.Thumbnail, the thumbnail's.
+func (n *Net) Dim() int {
+	if n.thumb != nil {
+		return n.arch.Dim() + n.thumb.Dim()
+	}
+	return n.arch.Dim()
+}
 
 // InputShape is the (3, size, size) shape of one input image.
 func (n *Net) InputShape() Shape { return n.arch.Input }
@@ -213,15 +222,27 @@ func (n *Net) InputShape() Shape { return n.arch.Input }
 // Forward embeds count images. x holds them normalised and laid out
 // (count, 3, size, size); the result is (count, Dim), each row of unit
 // length. With views (Spec.CenterViews, Spec.GreyView, Spec.TrimView),
-// each row is the normalised sum of the image's embedding and its views',
-// each times its weight (none for a trimmed view of an image with no plain
-// border). It panics if len(x) does not match count.
+// each row's learned embedding is the normalised sum of the image's
+// embedding and its views', each times its weight (none for a trimmed view
+// of an image with no plain border). With Spec.Thumbnail, each row is the
+// learned embedding and the image's thumbnail, weighted (appendThumbnails).
+// It panics if len(x) does not match count.
 func (n *Net) Forward(x []float32, count int) []float32 {
 	in := n.arch.Input.Size()
 	if len(x) != count*in {
 		panic(fmt.Sprintf("model: Forward: %d values for %d images of %d", len(x), count, in))
 	}
-	out := make([]float32, count*n.Dim())
+	learned := n.embed(x, count)
+	if n.thumb == nil {
+		return learned
+	}
+	return n.appendThumbnails(x, count, learned)
+}
+
+// embed is Forward's learned embedding, with its views.
+func (n *Net) embed(x []float32, count int) []float32 {
+	in := n.arch.Input.Size()
+	out := make([]float32, count*n.arch.Dim())
 	bs := n.batches.Get().(*batchScratch)
 	defer n.batches.Put(bs)
 	if n.views.Len() == 0 {
@@ -234,7 +255,7 @@ func (n *Net) Forward(x []float32, count int) []float32 {
 	all := grow(&bs.views, (1+views)*count*in)
 	weights := grow(&bs.viewWeights, views*count)
 	n.views.Expand(all, weights, x, count)
-	dim := n.Dim()
+	dim := n.arch.Dim()
 	emb := grow(&bs.viewEmb, (1+views)*count*dim)
 	n.forward(all, (1+views)*count, bs, emb)
 	copy(out, emb[:count*dim])
@@ -355,7 +376,8 @@ func (n *Net) dense(x []float32, lo, hi int, bs *batchScratch, sc *scratch, out 
 		off += bw
 	}
 	h := n.denseSteps(n.head, bs.concat[lo*n.width:hi*n.width], rows, sc)
-	copy(out[lo*n.Dim():hi*n.Dim()], h)
+	dim := n.arch.Dim()
+	copy(out[lo*dim:hi*dim], h)
 }
 
 // denseSteps runs steps on rows activations at once, in sc's two buffers

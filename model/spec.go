@@ -94,7 +94,44 @@ type Spec struct {
 	// a forward pass at ingest (none at query) and a vector's storage.
 	// nil (the reference): none.
 	Variants *Variants `json:"variants,omitempty"`
+	// Thumbnail sets a coarse picture of the input beside the learned
+	// embedding: the input's luma box-averaged to Side x Side, centred
+	// and of unit length. The embedding is the learned one times
+	// sqrt(1-Weight) followed by the thumbnail times sqrt(Weight), so
+	// the squared distance between two images is (1-Weight) times their
+	// learned distance plus Weight times their thumbnails'. A downscaled,
+	// recompressed or recoloured copy keeps its thumbnail where features
+	// learned on fine detail move. It has no weights and the trainer's
+	// loss does not see it (trainer: tune_thumbnail). nil (the
+	// reference): none.
+	Thumbnail *Thumbnail `json:"thumbnail,omitempty"`
 }
+
+// Thumbnail is Spec.Thumbnail.
+type Thumbnail struct {
+	// Side is the thumbnail's side in pixels; it divides the input size.
+	Side int `json:"side"`
+	// Weight is the thumbnail's share of the squared distance, in (0, 1).
+	Weight float64 `json:"weight"`
+	// Fold sums each row of the thumbnail with its mirror image, keeping
+	// Side/2 values a row: a mirrored copy then has the same thumbnail,
+	// as its learned embedding is nearly the same, and near-duplicates
+	// that differ by a mirror stay near (deeprank dupes compares whole
+	// vectors). Side is then even.
+	Fold bool `json:"fold,omitempty"`
+}
+
+// Dim is the number of values the thumbnail adds to an embedding.
+func (t Thumbnail) Dim() int {
+	if t.Fold {
+		return t.Side * t.Side / 2
+	}
+	return t.Side * t.Side
+}
+
+// maxThumbnailSide bounds Thumbnail.Side: a thumbnail of Side x Side
+// values is that many more dimensions in every vector stored.
+const maxThumbnailSide = 32
 
 // Variants lists Spec.Variants. An image's vectors come in this order:
 // the image's own, its grey copy, its mirror image, then each grid's crops
@@ -305,6 +342,17 @@ func (s Spec) Validate() error {
 		}
 		if n := s.PerItem(); n > maxVariants {
 			return bad("variants", "%d vectors an image, at most %d: each is a forward pass at ingest and a vector stored", n, maxVariants)
+		}
+	}
+	if t := s.Thumbnail; t != nil {
+		if t.Side < 2 || t.Side > maxThumbnailSide || s.InputSize%t.Side != 0 {
+			return bad("thumbnail.side", "%d: a side of 2..%d pixels that divides the input size %d, e.g. 8", t.Side, maxThumbnailSide, s.InputSize)
+		}
+		if t.Fold && t.Side%2 != 0 {
+			return bad("thumbnail.side", "%d: a folded thumbnail has an even side, e.g. 8", t.Side)
+		}
+		if !(t.Weight > 0 && t.Weight < 1) {
+			return bad("thumbnail.weight", "%g is outside (0, 1): the thumbnail's share of the squared distance, e.g. 0.15", t.Weight)
 		}
 	}
 	for i, b := range s.PooledBackbones {

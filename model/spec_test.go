@@ -39,6 +39,14 @@ func TestValidate(t *testing.T) {
 		{"crop of the whole image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.8}, {2, 1}}} }, "variants.crops[1]"},
 		{"crop too small", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.4}}} }, "variants.crops[0]"},
 		{"crop grid of 0", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{0, 0.7}}} }, "variants.crops[0]"},
+		{"thumbnail", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 0.15} }, ""},
+		{"thumbnail of one pixel", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 1, Weight: 0.15} }, "thumbnail.side"},
+		{"thumbnail side not dividing the input", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 12, Weight: 0.15} }, "thumbnail.side"},
+		{"thumbnail too large", func(s *Spec) { s.InputSize, s.Thumbnail = 128, &Thumbnail{Side: 64, Weight: 0.15} }, "thumbnail.side"},
+		{"thumbnail of no weight", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8} }, "thumbnail.weight"},
+		{"thumbnail alone", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 1} }, "thumbnail.weight"},
+		{"folded thumbnail", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 0.1, Fold: true} }, ""},
+		{"folded thumbnail of an odd side", func(s *Spec) { s.InputSize, s.Thumbnail = 63, &Thumbnail{Side: 7, Weight: 0.1, Fold: true} }, "thumbnail.side"},
 		{"too many variants", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{5, 0.7}, {3, 0.6}}} }, "variants"},
 	}
 	for _, tc := range cases {

@@ -82,10 +82,7 @@ func greyView(norm Normalization) func(src, dst []float32, size int) bool {
 	return func(src, dst []float32, size int) bool {
 		plane := size * size
 		for i := range plane {
-			var luma float32
-			for c, w := range [3]float32{0.299, 0.587, 0.114} {
-				luma += w * (src[c*plane+i]*norm.Std[c] + norm.Mean[c])
-			}
+			luma := lumaAt(src, plane, i, norm)
 			for c := range 3 {
 				dst[c*plane+i] = (luma - norm.Mean[c]) / norm.Std[c]
 			}

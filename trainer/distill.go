@@ -28,7 +28,9 @@ func newTeacher(path string, dim int, cache imageCache, workers int) (*teacher, 
 	if m.Spec.EmbeddingDim != dim {
 		return nil, fmt.Errorf("distill.model %s: its embedding has %d dimensions, the model trained %d: the pull compares the two, so they must match", path, m.Spec.EmbeddingDim, dim)
 	}
-	net, err := model.NewNet(m, &model.NetOptions{Workers: workers})
+	// The pull compares learned embeddings: a teacher's thumbnail is not
+	// one.
+	net, err := model.NewNet(learnedOnly(m), &model.NetOptions{Workers: workers})
 	if err != nil {
 		return nil, fmt.Errorf("distill.model %s: %w", path, err)
 	}

@@ -275,12 +275,33 @@ func (r *run) setupModel(resume bool) error {
 		r.frozen = f
 		fmt.Fprintln(r.log, desc)
 	}
-	net, err := model.NewNet(r.m, &model.NetOptions{Workers: o.Workers})
+	if t := o.TuneThumbnail; len(t.Weights) > 0 {
+		// A side the input does not divide is an error now, not after
+		// training.
+		s := r.m.Spec
+		s.Thumbnail = &model.Thumbnail{Side: t.Side, Weight: t.Weights[0], Fold: t.Fold}
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("config: tune_thumbnail: %w", err)
+		}
+	}
+	net, err := model.NewNet(learnedOnly(r.m), &model.NetOptions{Workers: o.Workers})
 	if err != nil {
 		return err
 	}
 	r.net = net
 	return nil
+}
+
+// learnedOnly returns m without its thumbnail (model.Spec.Thumbnail),
+// sharing its weights: what a run trains, mines on and tracks. A thumbnail
+// has no weights and the loss does not see it; the model file keeps it.
+func learnedOnly(m *model.Model) *model.Model {
+	if m.Spec.Thumbnail == nil {
+		return m
+	}
+	learned := *m
+	learned.Spec.Thumbnail = nil
+	return &learned
 }
 
 // warmStart copies into m every weight of the model file at path whose name
@@ -641,6 +662,9 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if best, err = r.tuneGrey(best); err != nil {
+		return nil, err
+	}
+	if best, err = r.tuneThumbnail(best); err != nil {
 		return nil, err
 	}
 	if best, err = r.setVariants(best); err != nil {

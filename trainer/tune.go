@@ -15,6 +15,7 @@ const (
 	tunedScaleMetric = "tune_head_scale"
 	tunedViewMetric  = "tune_views_center"
 	tunedGreyMetric  = "tune_grey_weight"
+	tunedThumbMetric = "tune_thumbnail_weight"
 )
 
 // tuneHead replaces the kept model (Options.Output) by its copy, among
@@ -78,6 +79,19 @@ func (r *run) setVariants(kept *model.Model) (*model.Model, error) {
 	}
 	fmt.Fprintf(r.log, "variants: %d vectors an image stored (model.Spec.Variants), written to %s\n", m.Spec.PerItem(), r.opts.Output)
 	return m, nil
+}
+
+// tuneThumbnail replaces the kept model by its copy, without a thumbnail
+// or with one of Options.TuneThumbnail's weights, with the best mean
+// Recall@1 over the validation suite (tuneView).
+func (r *run) tuneThumbnail(kept *model.Model) (*model.Model, error) {
+	t := r.opts.TuneThumbnail
+	return r.tuneView(kept, "tune_thumbnail", tunedThumbMetric, "thumbnail", t.Weights, func(s *model.Spec, w float64) {
+		s.Thumbnail = nil
+		if w > 0 {
+			s.Thumbnail = &model.Thumbnail{Side: t.Side, Weight: w, Fold: t.Fold}
+		}
+	})
 }
 
 // tuneView chooses one inference view of the kept model under step: none

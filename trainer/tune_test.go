@@ -145,6 +145,7 @@ func TestTuneOnly(t *testing.T) {
 	o.InitModel, o.InitWeights = o.Output, ""
 	o.Output, o.RunDir = filepath.Join(dir, "model.drk"), filepath.Join(dir, "run")
 	o.Epochs, o.TuneGrey = 0, []float64{0.5, 1}
+	o.TuneThumbnail = trainconfig.TuneThumbnail{Side: 4, Fold: true, Weights: []float64{0.2, 0.5}}
 	o.Variants = model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.7}}}
 	var log bytes.Buffer
 	tuned, err := Train(context.Background(), o, &log, Fresh)
@@ -163,11 +164,81 @@ func TestTuneOnly(t *testing.T) {
 	if want := bestLogged(t, log.String(), `tune_grey: (?:grey view (\S+)|no grey view)`, 3); grey != want || tuned.Model.Spec.GreyView != want {
 		t.Errorf("kept grey view %g (spec %g), but %g has the first best mean:\n%s", grey, tuned.Model.Spec.GreyView, want, log.String())
 	}
+	weight := tuned.Model.Provenance.Metrics[tunedThumbMetric]
+	if want := bestLogged(t, log.String(), `tune_thumbnail: (?:thumbnail (\S+)|no thumbnail)`, 3); weight != want || thumbnailWeight(tuned.Model) != want {
+		t.Errorf("kept thumbnail weight %g (spec %+v), but %g has the first best mean:\n%s", weight, tuned.Model.Spec.Thumbnail, want, log.String())
+	}
 	saved, err := model.Load(o.Output)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if th := tuned.Model.Spec.Thumbnail; th != nil && (th.Side != 4 || !th.Fold) {
+		t.Errorf("tuned thumbnail %+v, want side 4, folded", th)
+	}
+	if !reflect.DeepEqual(saved.Spec.Thumbnail, tuned.Model.Spec.Thumbnail) {
+		t.Errorf("saved thumbnail %+v, returned %+v", saved.Spec.Thumbnail, tuned.Model.Spec.Thumbnail)
+	}
 	if !reflect.DeepEqual(saved.Spec.Variants, &o.Variants) || !reflect.DeepEqual(tuned.Model.Spec.Variants, &o.Variants) || saved.Spec.GreyView != tuned.Model.Spec.GreyView {
 		t.Errorf("saved variants %+v, returned %+v, want %+v on the tuned model", saved.Spec.Variants, tuned.Model.Spec.Variants, o.Variants)
+	}
+}
+
+// thumbnailWeight is m's thumbnail weight, 0 for none.
+func thumbnailWeight(m *model.Model) float64 {
+	if t := m.Spec.Thumbnail; t != nil {
+		return t.Weight
+	}
+	return 0
+}
+
+// TestTrainKeepsThumbnail fine-tunes a model with a thumbnail: training
+// must not see it (the weights, the held-out metrics and the mining are
+// those of the same run from the model without one) and the model trained
+// must keep it.
+func TestTrainKeepsThumbnail(t *testing.T) {
+	root := mustClassImages(t, 3, 4)
+	o, _ := grownOptions(t, root)
+	o.Epochs = 1
+	start, err := Train(context.Background(), o, io.Discard, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumb := &model.Thumbnail{Side: 4, Weight: 0.3}
+	withThumb := start.Model.Clone()
+	withThumb.Spec.Thumbnail = thumb
+	run := func(init *model.Model) *Result {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "init.drk")
+		if _, err := init.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		o := o
+		o.InitModel, o.InitWeights = path, ""
+		o.Output, o.RunDir = filepath.Join(dir, "model.drk"), filepath.Join(dir, "run")
+		o.Mining = trainconfig.Hard
+		res, err := Train(context.Background(), o, io.Discard, Fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	plain, thumbed := run(start.Model), run(withThumb)
+	if !reflect.DeepEqual(thumbed.Model.Spec.Thumbnail, thumb) {
+		t.Errorf("trained model's thumbnail %+v, want %+v kept", thumbed.Model.Spec.Thumbnail, thumb)
+	}
+	for name, w := range plain.Model.Weights {
+		if !slices.Equal(thumbed.Model.Weights[name], w) {
+			t.Errorf("%s: trained differently with a thumbnail", name)
+		}
+	}
+	untimed := func(h []EpochMetrics) []EpochMetrics {
+		h = slices.Clone(h)
+		for i := range h {
+			h[i].Seconds, h[i].TripletsPerSec = 0, 0
+		}
+		return h
+	}
+	if !reflect.DeepEqual(untimed(plain.History), untimed(thumbed.History)) {
+		t.Errorf("held-out metrics with a thumbnail %+v, want %+v", thumbed.History, plain.History)
 	}
 }

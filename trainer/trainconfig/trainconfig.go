@@ -143,6 +143,11 @@ type Options struct {
 	// TuneGrey, when it lists weights, then chooses the kept model's grey
 	// view the same way: none, or each weight as model.Spec.GreyView.
 	TuneGrey []float64 `json:"tune_grey"`
+	// TuneThumbnail, when it lists weights, then chooses the kept model's
+	// thumbnail (model.Spec.Thumbnail) the same way: none, or a thumbnail
+	// of TuneThumbnail.Side at each weight. Training never sees a
+	// thumbnail, so it is chosen, or kept from init_model or model, after.
+	TuneThumbnail TuneThumbnail `json:"tune_thumbnail"`
 	// Variants, when set, are given to the kept model once training and
 	// tuning end (model.Spec.Variants): the copies of each image that a
 	// collection stores a vector of beside its own. Nothing trains on
@@ -187,6 +192,16 @@ type TuneHead struct {
 	// Scales are the factors tried, in order; the first of the best means
 	// wins. List 1 to keep the rows as trained among the choices.
 	Scales []float64 `json:"scales"`
+}
+
+// TuneThumbnail is Options.TuneThumbnail.
+type TuneThumbnail struct {
+	// Side is the thumbnail's side in pixels (model.Thumbnail.Side).
+	Side int `json:"side"`
+	// Fold folds the thumbnail left to right (model.Thumbnail.Fold).
+	Fold bool `json:"fold"`
+	// Weights are the thumbnail's shares of the distance tried, in order.
+	Weights []float64 `json:"weights"`
 }
 
 // Distill names a teacher model and the weight of the pull towards it.
@@ -348,6 +363,7 @@ func Default() Options {
 		TuneHead:      TuneHead{Branches: []string{}, Scales: []float64{}},
 		TuneViews:     []float64{},
 		TuneGrey:      []float64{},
+		TuneThumbnail: TuneThumbnail{Side: 8, Weights: []float64{}},
 		Variants:      model.Variants{Crops: []model.CropGrid{}},
 		Data: Data{
 			ValFraction:    0.2,
@@ -515,6 +531,16 @@ func (o Options) Validate() error {
 	for i, w := range o.TuneGrey {
 		if !(w > 0 && w <= 1) {
 			return bad(fmt.Sprintf("tune_grey[%d]", i), "%g is outside (0, 1]: the grey view's weight beside the whole image's 1, e.g. 0.5", w)
+		}
+	}
+	if t := o.TuneThumbnail; len(t.Weights) > 0 {
+		if o.ValidationSuite == "" {
+			return bad("tune_thumbnail", "needs validation_suite: the suite whose mean Recall@1 chooses the weight")
+		}
+		for i, w := range t.Weights {
+			if !(w > 0 && w < 1) {
+				return bad(fmt.Sprintf("tune_thumbnail.weights[%d]", i), "%g is outside (0, 1): the thumbnail's share of the distance, e.g. 0.15", w)
+			}
 		}
 	}
 	for i, ib := range o.InitBranches {

@@ -1,0 +1,158 @@
+package model
+
+import (
+	"image"
+	"image/color"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// referenceThumbnail is the thumbnail of an 8-bit image, computed apart
+// from Net: mean luma over each box, each box added to its mirror image's
+// if folded, centred, unit length; nil if flat.
+func referenceThumbnail(img *image.RGBA, side int, fold bool) []float64 {
+	size := img.Rect.Dx()
+	k := size / side
+	boxes := make([]float64, side*side)
+	for y := range size {
+		for x := range size {
+			c := img.RGBAAt(x, y)
+			boxes[(y/k)*side+x/k] += (0.299*float64(c.R) + 0.587*float64(c.G) + 0.114*float64(c.B)) / 255 / float64(k*k)
+		}
+	}
+	t := boxes
+	if fold {
+		t = nil
+		for y := range side {
+			for x := range side / 2 {
+				t = append(t, boxes[y*side+x]+boxes[y*side+side-1-x])
+			}
+		}
+	}
+	var mean, sq float64
+	for _, v := range t {
+		mean += v / float64(len(t))
+	}
+	for i := range t {
+		t[i] -= mean
+		sq += t[i] * t[i]
+	}
+	if sq < float64(len(t))*flatThumbnail*flatThumbnail {
+		return nil
+	}
+	for i := range t {
+		t[i] /= math.Sqrt(sq)
+	}
+	return t
+}
+
+func TestForwardThumbnail(t *testing.T) {
+	norm := Normalization{Mean: [3]float32{0.5, 0.4, 0.3}, Std: [3]float32{0.2, 0.25, 0.5}}
+	size := tinySpec().InputSize
+	rng := rand.New(rand.NewPCG(7, 8))
+	noise := image.NewRGBA(image.Rect(0, 0, size, size))
+	for i := range noise.Pix {
+		noise.Pix[i] = uint8(rng.IntN(256))
+	}
+	flat := image.NewRGBA(noise.Rect)
+	gradient := image.NewRGBA(noise.Rect)
+	for y := range size {
+		for x := range size {
+			flat.SetRGBA(x, y, color.RGBA{90, 140, 200, 255})
+			gradient.SetRGBA(x, y, color.RGBA{uint8(12 * x), uint8(200 - 9*y), 60, 255})
+		}
+	}
+	// The gradient with contrast x1.3 and brightness +20, unclipped: the
+	// same thumbnail.
+	brighter := image.NewRGBA(noise.Rect)
+	for i, v := range gradient.Pix {
+		brighter.Pix[i] = uint8(min(255, math.Round(1.3*float64(v)+20)))
+		if i%4 == 3 {
+			brighter.Pix[i] = 255
+		}
+	}
+	mirrored := image.NewRGBA(noise.Rect)
+	for y := range size {
+		for x := range size {
+			mirrored.SetRGBA(size-1-x, y, gradient.RGBAAt(x, y))
+		}
+	}
+	images := []*image.RGBA{noise, flat, gradient, brighter, mirrored}
+	in := 3 * size * size
+	x := make([]float32, len(images)*in)
+	for i, img := range images {
+		ToTensor(img, norm, x[i*in:(i+1)*in])
+	}
+	for _, tc := range []struct {
+		side   int
+		weight float64
+		fold   bool
+	}{{2, 0.5, false}, {4, 0.15, false}, {8, 0.2, false}, {16, 0.9, false}, {2, 0.5, true}, {8, 0.1, true}} {
+		m, err := New(tinySpec(), norm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Initialize(3)
+		plain, err := NewNet(m, &NetOptions{Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Spec.Thumbnail = &Thumbnail{Side: tc.side, Weight: tc.weight, Fold: tc.fold}
+		if err := m.Spec.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		net, err := NewNet(m, &NetOptions{Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ldim, dim := plain.Dim(), net.Dim()
+		tdim := tc.side * tc.side
+		if tc.fold {
+			tdim /= 2
+		}
+		if dim != ldim+tdim {
+			t.Fatalf("%+v: Dim %d, want %d", tc, dim, ldim+tdim)
+		}
+		learned, got := plain.Forward(x, len(images)), net.Forward(x, len(images))
+		for i, img := range images {
+			row := got[i*dim : (i+1)*dim]
+			want := referenceThumbnail(img, tc.side, tc.fold)
+			a, b := math.Sqrt(1-tc.weight), math.Sqrt(tc.weight)
+			if want == nil {
+				a, want = 1, make([]float64, tdim)
+			}
+			var norm2 float64
+			for j, v := range row {
+				norm2 += float64(v) * float64(v)
+				w := b * want[max(j-ldim, 0)]
+				if j < ldim {
+					w = a * float64(learned[i*ldim+j])
+				}
+				if !(math.Abs(float64(v)-w) <= 2e-4) { // NaN fails too
+					t.Fatalf("%+v, image %d, value %d: %g, want %g", tc, i, j, v, w)
+				}
+			}
+			if !(math.Abs(norm2-1) <= 1e-4) {
+				t.Errorf("%+v, image %d: squared length %g, want 1", tc, i, norm2)
+			}
+		}
+		if d := thumbnailDistance(got, 2, 3, ldim, dim); !(d <= 1e-2) {
+			t.Errorf("%+v: the gradient and its brighter, more contrasted copy have thumbnails %g apart, want about 0", tc, d)
+		}
+		if d := thumbnailDistance(got, 2, 4, ldim, dim); tc.fold != (d <= 1e-6) {
+			t.Errorf("%+v: the gradient and its mirror image have thumbnails %g apart, want 0 only when folded", tc, d)
+		}
+	}
+}
+
+// thumbnailDistance is the squared distance between rows i and j's
+// thumbnails.
+func thumbnailDistance(rows []float32, i, j, ldim, dim int) float64 {
+	var d float64
+	for k := ldim; k < dim; k++ {
+		e := float64(rows[i*dim+k] - rows[j*dim+k])
+		d += e * e
+	}
+	return d
+}
