@@ -36,11 +36,11 @@ func BenchmarkDupesMilvus(b *testing.B) {
 	items, planted := plantedItems(benchVectors(), 128, threshold)
 	ctx := context.Background()
 	cfg, s := benchMilvus(b)
-	mustFill(b, s, metric, items)
+	mustFill(b, s, "bench", vectorstore.Spec{Dim: 128, Metric: metric, ModelVersion: "bench"}, items)
 	if err := s.WaitIndexed(ctx, "bench"); err != nil {
 		b.Fatal(err)
 	}
-	bc := openBounded(b, cfg)
+	bc := openBounded(b, cfg, "bench")
 	var res *dupes.Result
 	for b.Loop() {
 		res, err = dupes.Find(ctx, bc, &dupes.Options{MaxDistance: dupes.FromL2(threshold, metric), Method: dupes.Index})
