@@ -67,7 +67,7 @@ type Net struct {
 	width    int      // the branches' outputs, concatenated
 	head     []step
 	views    Views         // Spec.CenterViews and GreyView
-	thumb    *Thumbnail    // Spec.Thumbnail
+	thumb    *Thumbnail    // a copy of Spec.Thumbnail
 	norm     Normalization // the inputs', for the thumbnail
 	scratch  sync.Pool     // of *scratch
 	batches  sync.Pool     // of *batchScratch
@@ -178,7 +178,11 @@ func NewNet(m *Model, opts *NetOptions) (*Net, error) {
 	}
 	n := newNet(a, m.Weights, workers)
 	n.views = NewViews(m)
-	n.thumb, n.norm = m.Spec.Thumbnail, m.Normalization
+	if t := m.Spec.Thumbnail; t != nil {
+		thumb := *t // the Net's own: a clone of m shares the pointer
+		n.thumb = &thumb
+	}
+	n.norm = m.Normalization
 	return n, nil
 }
 

@@ -52,8 +52,8 @@ type Spec struct {
 	// its own (trainconfig's freeze) while the old branches stay as they
 	// were. None in the reference.
 	PooledBackbones []PooledBackbone `json:"pooled_backbones,omitempty"`
-	// EmbeddingDim is the size of the final, L2-normalised embedding
-	// (reference 4096).
+	// EmbeddingDim is the size of the learned, L2-normalised embedding
+	// (reference 4096). A Thumbnail adds its values after it.
 	EmbeddingDim int `json:"embedding_dim"`
 	// CenterViews adds views of every image at inference: for each, the
 	// centre of the image, that fraction of each side, resampled to the
@@ -101,9 +101,10 @@ type Spec struct {
 	// the squared distance between two images is (1-Weight) times their
 	// learned distance plus Weight times their thumbnails'. A downscaled,
 	// recompressed or recoloured copy keeps its thumbnail where features
-	// learned on fine detail move. It has no weights and the trainer's
-	// loss does not see it (trainer: tune_thumbnail). nil (the
-	// reference): none.
+	// learned on fine detail move. A nearly flat thumbnail takes less
+	// than its share, none when flat (thumbnailFade). It has no weights
+	// and the trainer's loss does not see it (trainer: tune_thumbnail).
+	// nil (the reference): none.
 	Thumbnail *Thumbnail `json:"thumbnail,omitempty"`
 }
 

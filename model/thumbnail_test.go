@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"image"
 	"image/color"
 	"math"
@@ -10,8 +11,9 @@ import (
 
 // referenceThumbnail is the thumbnail of an 8-bit image, computed apart
 // from Net: mean luma over each box, each box added to its mirror image's
-// if folded, centred, unit length; nil if flat.
-func referenceThumbnail(img *image.RGBA, side int, fold bool) []float64 {
+// if folded, centred, unit length; and its share of the weight, which
+// fades from 1 at thumbnailFade (root mean square, centred) to 0 at flat.
+func referenceThumbnail(img *image.RGBA, side int, fold bool) (t []float64, share float64) {
 	size := img.Rect.Dx()
 	k := size / side
 	boxes := make([]float64, side*side)
@@ -21,7 +23,7 @@ func referenceThumbnail(img *image.RGBA, side int, fold bool) []float64 {
 			boxes[(y/k)*side+x/k] += (0.299*float64(c.R) + 0.587*float64(c.G) + 0.114*float64(c.B)) / 255 / float64(k*k)
 		}
 	}
-	t := boxes
+	t = boxes
 	if fold {
 		t = nil
 		for y := range side {
@@ -38,13 +40,13 @@ func referenceThumbnail(img *image.RGBA, side int, fold bool) []float64 {
 		t[i] -= mean
 		sq += t[i] * t[i]
 	}
-	if sq < float64(len(t))*flatThumbnail*flatThumbnail {
-		return nil
+	if sq == 0 {
+		return make([]float64, len(t)), 0
 	}
 	for i := range t {
 		t[i] /= math.Sqrt(sq)
 	}
-	return t
+	return t, min(1, math.Sqrt(sq/float64(len(t)))/thumbnailFade)
 }
 
 func TestForwardThumbnail(t *testing.T) {
@@ -60,14 +62,14 @@ func TestForwardThumbnail(t *testing.T) {
 	for y := range size {
 		for x := range size {
 			flat.SetRGBA(x, y, color.RGBA{90, 140, 200, 255})
-			gradient.SetRGBA(x, y, color.RGBA{uint8(12 * x), uint8(200 - 9*y), 60, 255})
+			gradient.SetRGBA(x, y, color.RGBA{uint8(12 * x), uint8(150 - 9*y), 60, 255})
 		}
 	}
-	// The gradient with contrast x1.3 and brightness +20, unclipped: the
-	// same thumbnail.
+	// The gradient with contrast x1.3 and brightness +20, no value
+	// clipped: the same thumbnail.
 	brighter := image.NewRGBA(noise.Rect)
 	for i, v := range gradient.Pix {
-		brighter.Pix[i] = uint8(min(255, math.Round(1.3*float64(v)+20)))
+		brighter.Pix[i] = uint8(math.Round(1.3*float64(v) + 20))
 		if i%4 == 3 {
 			brighter.Pix[i] = 255
 		}
@@ -78,7 +80,11 @@ func TestForwardThumbnail(t *testing.T) {
 			mirrored.SetRGBA(size-1-x, y, gradient.RGBAAt(x, y))
 		}
 	}
-	images := []*image.RGBA{noise, flat, gradient, brighter, mirrored}
+	// Flat but for one pixel a grey level up: a thumbnail of a small share.
+	faint := image.NewRGBA(noise.Rect)
+	copy(faint.Pix, flat.Pix)
+	faint.SetRGBA(3, 5, color.RGBA{91, 141, 201, 255})
+	images := []*image.RGBA{noise, flat, gradient, brighter, mirrored, faint}
 	in := 3 * size * size
 	x := make([]float32, len(images)*in)
 	for i, img := range images {
@@ -117,11 +123,11 @@ func TestForwardThumbnail(t *testing.T) {
 		learned, got := plain.Forward(x, len(images)), net.Forward(x, len(images))
 		for i, img := range images {
 			row := got[i*dim : (i+1)*dim]
-			want := referenceThumbnail(img, tc.side, tc.fold)
-			a, b := math.Sqrt(1-tc.weight), math.Sqrt(tc.weight)
-			if want == nil {
-				a, want = 1, make([]float64, tdim)
+			want, share := referenceThumbnail(img, tc.side, tc.fold)
+			if wantShare := map[int]string{1: "none", 5: "part"}[i]; wantShare == "none" && !(share < 1e-6) || wantShare == "part" && !(share > 0 && share < 1) || wantShare == "" && share != 1 {
+				t.Fatalf("%+v, image %d: the reference's share %g, want %s", tc, i, share, cmp.Or(wantShare, "all"))
 			}
+			a, b := math.Sqrt(1-tc.weight*share*share), math.Sqrt(tc.weight)*share
 			var norm2 float64
 			for j, v := range row {
 				norm2 += float64(v) * float64(v)
@@ -137,7 +143,7 @@ func TestForwardThumbnail(t *testing.T) {
 				t.Errorf("%+v, image %d: squared length %g, want 1", tc, i, norm2)
 			}
 		}
-		if d := thumbnailDistance(got, 2, 3, ldim, dim); !(d <= 1e-2) {
+		if d := thumbnailDistance(got, 2, 3, ldim, dim); !(d <= 1e-4) {
 			t.Errorf("%+v: the gradient and its brighter, more contrasted copy have thumbnails %g apart, want about 0", tc, d)
 		}
 		if d := thumbnailDistance(got, 2, 4, ldim, dim); tc.fold != (d <= 1e-6) {

@@ -86,7 +86,11 @@ func (r *run) setVariants(kept *model.Model) (*model.Model, error) {
 // Recall@1 over the validation suite (tuneView).
 func (r *run) tuneThumbnail(kept *model.Model) (*model.Model, error) {
 	t := r.opts.TuneThumbnail
-	return r.tuneView(kept, "tune_thumbnail", tunedThumbMetric, "thumbnail", t.Weights, func(s *model.Spec, w float64) {
+	what := fmt.Sprintf("%dx%d thumbnail", t.Side, t.Side)
+	if t.Fold {
+		what = "folded " + what
+	}
+	return r.tuneView(kept, "tune_thumbnail", tunedThumbMetric, what, t.Weights, func(s *model.Spec, w float64) {
 		s.Thumbnail = nil
 		if w > 0 {
 			s.Thumbnail = &model.Thumbnail{Side: t.Side, Weight: w, Fold: t.Fold}

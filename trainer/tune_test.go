@@ -165,7 +165,8 @@ func TestTuneOnly(t *testing.T) {
 		t.Errorf("kept grey view %g (spec %g), but %g has the first best mean:\n%s", grey, tuned.Model.Spec.GreyView, want, log.String())
 	}
 	weight := tuned.Model.Provenance.Metrics[tunedThumbMetric]
-	if want := bestLogged(t, log.String(), `tune_thumbnail: (?:thumbnail (\S+)|no thumbnail)`, 3); weight != want || thumbnailWeight(tuned.Model) != want {
+	// The log names the side and the fold of every thumbnail tried.
+	if want := bestLogged(t, log.String(), `tune_thumbnail: (?:folded 4x4 thumbnail (\S+)|no folded 4x4 thumbnail)`, 3); weight != want || thumbnailWeight(tuned.Model) != want {
 		t.Errorf("kept thumbnail weight %g (spec %+v), but %g has the first best mean:\n%s", weight, tuned.Model.Spec.Thumbnail, want, log.String())
 	}
 	saved, err := model.Load(o.Output)

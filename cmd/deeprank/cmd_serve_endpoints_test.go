@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -55,7 +56,7 @@ func TestServeEndpoints(t *testing.T) {
 		{"API without the token", "GET", "/v1/collections", "", nil, true, 401, `"unauthorized"`},
 		{"metrics", "GET", "/metrics", "", nil, false, 200, "deeprank_"},
 		{"collections", "GET", "/v1/collections", "", nil, false, 200, `"sample"`},
-		{"collection", "GET", api, "", nil, false, 200, `"dim": 128`},
+		{"collection", "GET", api, "", nil, false, 200, fmt.Sprintf(`"dim": %d`, defaultModelSpec(t).Dim)},
 		{"unknown collection", "GET", "/v1/collections/nope", "", nil, false, 404, `"not_found"`},
 		{"search by upload", "POST", api + "/search", photoType, photoBody, false, 200, id},
 		{"search by id", "POST", api + "/search", "application/json", []byte(`{"id":"` + id + `"}`), false, 200, id},

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 	"github.com/deeprank/deeprank/vectorstore"
 	"github.com/deeprank/deeprank/vectorstore/embedded"
@@ -21,8 +22,8 @@ import (
 )
 
 // BenchmarkStoreScale measures the embedded store at 100,000 and 1,000,000
-// images, each one random unit vector of the default model's 128
-// dimensions (vectors=1, ingest.variants false) or as many as the default
+// images, each one random unit vector of the default model's size (128
+// dimensions) (vectors=1, ingest.variants false) or as many as the default
 // model stores an image (its own and its variants'), written through the
 // store's API: upserts/s while writing them (batches of 1,000,
 // compacting as it goes), the time to open the store and the collection,
@@ -196,14 +197,19 @@ func writeQueryImage(b *testing.B, path string) {
 // default model, as ingest creates one with ingest.variants false: one
 // vector an image (BenchmarkQuery in package ingest times the default's
 // variants beside it).
-func defaultModelSpec(b *testing.B) vectorstore.Spec {
+func defaultModelSpec(tb testing.TB) vectorstore.Spec {
 	m, err := defaultmodel.Load()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	version, err := m.Version()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	return vectorstore.Spec{Dim: m.Spec.EmbeddingDim, Metric: vectorstore.MetricL2, ModelVersion: version}
+	// The network's size, a thumbnail's (model.Spec.Thumbnail) included.
+	net, err := model.NewNet(m, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return vectorstore.Spec{Dim: net.Dim(), Metric: vectorstore.MetricL2, ModelVersion: version}
 }
