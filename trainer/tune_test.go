@@ -243,3 +243,34 @@ func TestTrainKeepsThumbnail(t *testing.T) {
 		t.Errorf("held-out metrics with a thumbnail %+v, want %+v", thumbed.History, plain.History)
 	}
 }
+
+// TestTeacherIgnoresThumbnail: a distillation teacher with a thumbnail
+// pulls towards its learned embedding, the same targets as without one.
+func TestTeacherIgnoresThumbnail(t *testing.T) {
+	classes := mustClassImages(t, 3, 2)
+	teacher, plainPath := newModel(t, smallSpec(16), 7, true)
+	thumbed := teacher.Clone()
+	thumbed.Spec.Thumbnail = &model.Thumbnail{Side: 4, Weight: 0.5}
+	thumbedPath := filepath.Join(t.TempDir(), "thumbed.drk")
+	if _, err := thumbed.Save(thumbedPath); err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions(t, classes)
+	r := prepareRun(t, o)
+	var paths []string
+	for p := range r.filler.cache {
+		paths = append(paths, p)
+	}
+	targets := func(path string) []float32 {
+		tc, err := newTeacher(path, o.Model.EmbeddingDim, r.filler.cache, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, len(paths)*o.Model.EmbeddingDim)
+		tc.targets(paths, out)
+		return out
+	}
+	if plain, got := targets(plainPath), targets(thumbedPath); !slices.Equal(plain, got) {
+		t.Errorf("a teacher with a thumbnail gives other targets than without")
+	}
+}
