@@ -39,8 +39,8 @@ own vector, one of its grey copy, one of its mirror image and one of each
 of a 2x2 grid of crops of 80% of each side, a query meeting an image at
 the nearest of its seven (stage4.yaml, stage5.yaml, stage7a-7c.yaml,
 stage8a.yaml, stage9a-9g.yaml, stage10a-10c.yaml, stage10e.yaml,
-stage11a-11f.yaml, stage12a-12h.yaml and stage13a.yaml record candidates and
-measurements the recipe does not run):
+stage11a-11f.yaml, stage12a-12h.yaml, stage13a.yaml and stage13c-13e.yaml
+record candidates and measurements the recipe does not run):
 
     scripts/fetch-default-data.sh
     scripts/fetch-corpus.sh
