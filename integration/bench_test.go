@@ -99,9 +99,7 @@ func unitItems(n int, spec vectorstore.Spec) []vectorstore.Item {
 	items := storetest.Items(n, spec.Dim, 1)
 	rng := rand.New(rand.NewPCG(3, 3))
 	for i := range items {
-		for range spec.PerItem() - 1 {
-			items[i].Vector = append(items[i].Vector, storetest.UnitVector(rng, spec.Dim)...)
-		}
+		items[i].Vector = append(items[i].Vector, storetest.UnitVectors(rng, spec.Dim, spec.PerItem()-1)...)
 	}
 	return items
 }

@@ -279,7 +279,7 @@ func (r *run) setupModel(resume bool) error {
 		// A side the input does not divide is an error now, not after
 		// training.
 		s := r.m.Spec
-		s.Thumbnail = &model.Thumbnail{Side: t.Side, Weight: t.Weights[0], Fold: t.Fold}
+		s.Thumbnail = t.At(t.Weights[0])
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("config: tune_thumbnail: %w", err)
 		}

@@ -93,7 +93,7 @@ func (r *run) tuneThumbnail(kept *model.Model) (*model.Model, error) {
 	return r.tuneView(kept, "tune_thumbnail", tunedThumbMetric, what, t.Weights, func(s *model.Spec, w float64) {
 		s.Thumbnail = nil
 		if w > 0 {
-			s.Thumbnail = &model.Thumbnail{Side: t.Side, Weight: w, Fold: t.Fold}
+			s.Thumbnail = t.At(w)
 		}
 	})
 }

@@ -122,11 +122,7 @@ func fillRandom(tb testing.TB, dir, name string, spec vectorstore.Spec, n int) f
 	for lo := have; lo < n; lo += batch {
 		items := make([]vectorstore.Item, min(batch, n-lo))
 		for i := range items {
-			vec := make([]float32, 0, spec.ItemLen())
-			for range spec.PerItem() {
-				vec = append(vec, storetest.UnitVector(rng, spec.Dim)...)
-			}
-			items[i] = vectorstore.Item{ID: storetest.ID(lo + i), Vector: vec, Metadata: vectorstore.Metadata{
+			items[i] = vectorstore.Item{ID: storetest.ID(lo + i), Vector: storetest.UnitVectors(rng, spec.Dim, spec.PerItem()), Metadata: vectorstore.Metadata{
 				Path: fmt.Sprintf("/photos/%07d.jpg", lo+i), Size: 1 << 20, Width: 4032, Height: 3024,
 				ModTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Class: fmt.Sprintf("album%d", (lo+i)%50)}}
 		}

@@ -204,6 +204,11 @@ type TuneThumbnail struct {
 	Weights []float64 `json:"weights"`
 }
 
+// At is the thumbnail of t's side and fold at weight w.
+func (t TuneThumbnail) At(w float64) *model.Thumbnail {
+	return &model.Thumbnail{Side: t.Side, Weight: w, Fold: t.Fold}
+}
+
 // Distill names a teacher model and the weight of the pull towards it.
 type Distill struct {
 	// Model is the teacher's model file. Its embedding must have as many

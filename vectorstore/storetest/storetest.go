@@ -40,6 +40,16 @@ func UnitVector(rng *rand.Rand, dim int) []float32 {
 	return v
 }
 
+// UnitVectors is n random unit vectors of dim, one after another: an
+// item's own vector and its variants'.
+func UnitVectors(rng *rand.Rand, dim, n int) []float32 {
+	v := make([]float32, 0, n*dim)
+	for range n {
+		v = append(v, UnitVector(rng, dim)...)
+	}
+	return v
+}
+
 // NearCopy returns a unit vector at a random distance up to r from the
 // unit vector v (0.3 r to 0.9 r, in a random direction): a planted
 // near-duplicate for the dupes benchmarks.
