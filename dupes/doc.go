@@ -9,6 +9,12 @@
 // Distinct.Save). Two images far apart may share a group through a chain
 // of near pairs, as a photo and two different crops of it do.
 //
+// Distances are between images' own vectors (not their variants'), and
+// where a model puts a thumbnail after what it learned
+// (vectorstore.Spec.Learned), between the learned parts, each scaled back
+// to its vector's length: a thumbnail keeps where things are, so a crop or
+// a mirror image moves it.
+//
 // Nothing here builds an N x N matrix. Two methods, both streamed:
 //
 //   - Exact compares all pairs exactly. It holds 16,384 vectors of the

@@ -22,7 +22,9 @@ type Method int
 const (
 	// Exact compares every pair, reading every vector into memory once.
 	// It compares images' own vectors, not their variants'
-	// (vectorstore.Spec.Variants).
+	// (vectorstore.Spec.Variants), and of those the learned part
+	// (vectorstore.Spec.Learned): a thumbnail moves under a crop or a
+	// mirror image.
 	Exact Method = iota
 	// Index asks the store's search for each image's nearest neighbours.
 	// Where images have variants, which the search meets too, each hit is
@@ -71,7 +73,9 @@ type Progress struct {
 type Member struct {
 	ID       string               `json:"id"`
 	Metadata vectorstore.Metadata `json:"metadata"`
-	// Distance to the group's first member, under the collection's metric.
+	// Distance to the group's first member, under the collection's metric
+	// (between learned parts where the vectors have one: see the package
+	// documentation).
 	Distance float32 `json:"distance"`
 	// Missing is set when no file is at Metadata.Path any more.
 	Missing bool `json:"missing,omitempty"`
@@ -257,7 +261,7 @@ func Find(ctx context.Context, coll vectorstore.Collection, opts *Options) (*Res
 			n, idOf = len(ids)/32, func(i int) string { return hexID(ids, i) }
 			uf.init(n)
 			mapDistinct(lookupIDs(ids, opts.Distinct.IDs()))
-			return compareBlocks(ctx, b, b, true, info.Dim, info.Metric, opts, take)
+			return compareBlocks(ctx, b, b, true, info.LearnedDim(), info.Metric, opts, take)
 		})
 		if err != nil {
 			return nil, err
@@ -354,9 +358,10 @@ func makeGroups(ctx context.Context, coll vectorstore.Collection, info vectorsto
 		if !cs[0].missing {
 			g.Keeper = cs[0].it.ID
 		}
+		keeper := info.LearnedPart(nil, info.Own(cs[0].it.Vector))
 		for i, x := range cs {
 			g.Members[i] = Member{ID: x.it.ID, Metadata: x.it.Metadata, Missing: x.missing,
-				Distance: distance(info.Metric, info.Own(cs[0].it.Vector), info.Own(x.it.Vector))}
+				Distance: distance(info.Metric, keeper, info.LearnedPart(nil, info.Own(x.it.Vector)))}
 		}
 		rest := g.Members[1:]
 		slices.SortStableFunc(rest, func(a, b Member) int {
@@ -413,7 +418,7 @@ func Against(ctx context.Context, coll, other vectorstore.Collection, opts *Opti
 	}
 	// Both methods compare own vectors, so the vectors an image (variants,
 	// or none) may differ.
-	if info.Dim != oinfo.Dim || info.Metric != oinfo.Metric || info.ModelVersion != oinfo.ModelVersion {
+	if info.Dim != oinfo.Dim || info.Metric != oinfo.Metric || info.ModelVersion != oinfo.ModelVersion || info.Learned != oinfo.Learned {
 		return nil, fmt.Errorf("compare %q with %q: %q holds %s vectors of model %s (dim %d), %q %s of model %s (dim %d): %w",
 			info.Name, oinfo.Name, info.Name, info.Metric, info.ModelVersion, info.Dim, oinfo.Name, oinfo.Metric, oinfo.ModelVersion, oinfo.Dim, vectorstore.ErrModelMismatch)
 	}
@@ -432,7 +437,7 @@ func Against(ctx context.Context, coll, other vectorstore.Collection, opts *Opti
 					return err
 				}
 				qids, gids := hexIDs(qb), hexIDs(gb)
-				return compareBlocks(ctx, q, g, false, info.Dim, info.Metric, opts, func(e edge) {
+				return compareBlocks(ctx, q, g, false, info.LearnedDim(), info.Metric, opts, func(e edge) {
 					id := qids[e.a]
 					found[id] = keepNearest(append(found[id], vectorstore.Hit{ID: gids[e.b], Distance: e.d}), k)
 				})

@@ -40,13 +40,19 @@ func mustCollection(t testing.TB, dir, name string, metric vectorstore.Metric, i
 // mustCollectionWith is mustCollection with the store opened with opts.
 func mustCollectionWith(t testing.TB, dir, name string, metric vectorstore.Metric, items []vectorstore.Item, opts *embedded.Options) vectorstore.Collection {
 	t.Helper()
+	return mustSpecCollection(t, dir, name, vectorstore.Spec{Dim: len(items[0].Vector), Metric: metric, ModelVersion: testModel}, items, opts)
+}
+
+// mustSpecCollection is mustCollectionWith for a collection of spec.
+func mustSpecCollection(t testing.TB, dir, name string, spec vectorstore.Spec, items []vectorstore.Item, opts *embedded.Options) vectorstore.Collection {
+	t.Helper()
 	s, err := embedded.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	ctx := context.Background()
-	if err := s.Create(ctx, name, vectorstore.Spec{Dim: len(items[0].Vector), Metric: metric, ModelVersion: testModel}); err != nil {
+	if err := s.Create(ctx, name, spec); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Open(ctx, name)
@@ -257,22 +263,8 @@ func TestVariantsCompareOwn(t *testing.T) {
 	}
 	d := FromL2(0.25, vectorstore.MetricL2)
 	want, pairs, degree := bruteGroups(own, vectorstore.MetricL2, d, &Distinct{})
-	s, err := embedded.Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	ctx := context.Background()
-	if err := s.Create(ctx, "c", vectorstore.Spec{Dim: 24, Metric: vectorstore.MetricL2, ModelVersion: testModel, Variants: 2}); err != nil {
-		t.Fatal(err)
-	}
-	coll, err := s.Open(ctx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := coll.Upsert(ctx, testModel, items); err != nil {
-		t.Fatal(err)
-	}
+	coll := mustSpecCollection(t, t.TempDir(), "c", vectorstore.Spec{Dim: 24, Metric: vectorstore.MetricL2, ModelVersion: testModel, Variants: 2}, items, nil)
 	for _, run := range []struct {
 		coll vectorstore.Collection
 		m    Method
@@ -299,6 +291,63 @@ func TestVariantsCompareOwn(t *testing.T) {
 		want, err := Against(ctx, plain, plainCopy, opts)
 		if err != nil || len(got) != len(want) {
 			t.Errorf("method %d: %d matches against the collection of variants, %d against a copy of own vectors (%v)", m, len(got), len(want), err)
+		}
+	}
+}
+
+// TestLearnedCompared: in a collection whose vectors are a learned part
+// and then a random "thumbnail" (vectorstore.Spec.Learned), the parts
+// sharing each vector in proportions that vary by image, every method
+// groups by the learned parts alone, as brute force over them does, and
+// gives members' distances between them. Over whole vectors the planted
+// pairs are far apart.
+func TestLearnedCompared(t *testing.T) {
+	smallTiles(t)
+	const learned, rest = 24, 8
+	rng := rand.New(rand.NewPCG(5, 7))
+	own := planted(rng, 300, learned, 0.3)
+	vecs := map[string][]float32{}
+	items := make([]vectorstore.Item, len(own))
+	for i, it := range own {
+		vecs[it.ID] = it.Vector
+		share := 0.2 + 0.2*rng.Float64() // the thumbnail's share of the squared length
+		v := make([]float32, 0, learned+rest)
+		for _, x := range it.Vector {
+			v = append(v, x*float32(math.Sqrt(1-share)))
+		}
+		for _, x := range planted(rng, 1, rest, 0)[0].Vector {
+			v = append(v, x*float32(math.Sqrt(share)))
+		}
+		items[i] = it
+		items[i].Vector = v
+	}
+	ctx := context.Background()
+	for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine} {
+		d := FromL2(0.25, metric)
+		want, pairs, degree := bruteGroups(own, metric, d, &Distinct{})
+		if whole, _, _ := bruteGroups(items, metric, d, &Distinct{}); len(whole) > len(want)/2 {
+			t.Fatalf("%s: %d groups over whole vectors, %d over learned parts: the thumbnails do not hide the pairs", metric, len(whole), len(want))
+		}
+		coll := mustSpecCollection(t, t.TempDir(), "c", vectorstore.Spec{Dim: learned + rest, Metric: metric, ModelVersion: testModel, Learned: learned}, items, nil)
+		for _, run := range []struct {
+			coll vectorstore.Collection
+			m    Method
+		}{{coll, Exact}, {scanOnly{coll}, Exact}, {coll, Index}} {
+			res, err := Find(ctx, run.coll, &Options{MaxDistance: d, Method: run.m, Neighbours: degree + 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := groupKeys(res.Groups); !slices.Equal(got, want) || res.Pairs != pairs {
+				t.Errorf("%s, method %d, %T: %d groups and %d pairs, brute force over learned parts %d and %d", metric, run.m, run.coll, len(got), res.Pairs, len(want), pairs)
+			}
+			for _, g := range res.Groups {
+				for _, mem := range g.Members {
+					want := distance(metric, vecs[g.Members[0].ID], vecs[mem.ID])
+					if math.Abs(float64(mem.Distance-want)) > 1e-5 {
+						t.Fatalf("%s, method %d: member %s at %g from the first, want %g", metric, run.m, mem.ID, mem.Distance, want)
+					}
+				}
+			}
 		}
 	}
 }

@@ -18,12 +18,18 @@ import (
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
-// readBlocks calls fn with the items of coll lent in blocks: where they
-// are stored when coll is a vectorstore.BlockReader (the embedded store),
-// else read once by Scan into memory.
+// readBlocks calls fn with the items of coll lent in blocks, each item's
+// vector the part dupes compares (info.LearnedPart, info.LearnedDim()
+// values): where they are stored when coll is a vectorstore.BlockReader
+// (the embedded store), else read once by Scan into memory.
 func readBlocks(ctx context.Context, coll vectorstore.Collection, info vectorstore.Info, fn func(vectorstore.Blocks) error) error {
 	if br, ok := coll.(vectorstore.BlockReader); ok {
-		return br.ReadBlocks(ctx, fn)
+		return br.ReadBlocks(ctx, func(b vectorstore.Blocks) error {
+			if info.Learned > 0 {
+				b = learnedBlocks{b, info.Spec}
+			}
+			return fn(b)
+		})
 	}
 	t, err := loadTable(ctx, coll, info)
 	if err != nil {
@@ -36,6 +42,27 @@ func readBlocks(ctx context.Context, coll vectorstore.Collection, info vectorsto
 // be lent twice at once (a BlockReader may hold a lock while it lends).
 func sameCollection(a, b vectorstore.Collection) bool {
 	return reflect.TypeOf(a).Comparable() && a == b
+}
+
+// learnedBlocks lends the learned part of each vector of Blocks
+// (vectorstore.Spec.LearnedPart), copied a block at a time.
+type learnedBlocks struct {
+	vectorstore.Blocks
+	spec vectorstore.Spec
+}
+
+func (l learnedBlocks) Each(ctx context.Context, from int, fn func(vectorstore.Block) error) error {
+	dim := l.spec.Dim
+	var part, vecs []float32
+	return l.Blocks.Each(ctx, from, func(blk vectorstore.Block) error {
+		vecs = vecs[:0]
+		for i := range blk.Len() {
+			part = l.spec.LearnedPart(part, blk.Vectors[i*dim:(i+1)*dim])
+			vecs = append(vecs, part...)
+		}
+		blk.Vectors = vecs
+		return fn(blk)
+	})
 }
 
 // table is every vector of a collection in memory, for collections that
@@ -56,14 +83,17 @@ func loadTable(ctx context.Context, coll vectorstore.Collection, info vectorstor
 	if err != nil {
 		return nil, err
 	}
-	t := &table{dim: info.Dim, ids: make([]byte, 0, 32*n), vecs: make([]float32, 0, n*info.Dim)}
+	dim := info.LearnedDim()
+	t := &table{dim: dim, ids: make([]byte, 0, 32*n), vecs: make([]float32, 0, n*dim)}
+	var part []float32
 	err = coll.Scan(ctx, func(it vectorstore.Item) error {
 		if len(it.Vector) != info.ItemLen() {
-			return fmt.Errorf("read %q: item %s has %d values, the collection %d (dim %d, %d vectors an item)", info.Name, it.ID, len(it.Vector), info.ItemLen(), t.dim, info.PerItem())
+			return fmt.Errorf("read %q: item %s has %d values, the collection %d (dim %d, %d vectors an item)", info.Name, it.ID, len(it.Vector), info.ItemLen(), info.Dim, info.PerItem())
 		}
 		id := decodeID(it.ID)
 		t.ids = append(t.ids, id[:]...)
-		t.vecs = append(t.vecs, info.Own(it.Vector)...) // dupes compares own vectors
+		part = info.LearnedPart(part, info.Own(it.Vector)) // dupes compares own vectors
+		t.vecs = append(t.vecs, part...)
 		return nil
 	})
 	if err != nil {

@@ -44,12 +44,17 @@ type searchResult struct {
 // hits, measures each again between own vectors, as Exact measures it,
 // and keeps the nearest opts.Neighbours within the threshold, so that
 // images near only through a variant do not take the places of near ones.
+// Where vectors are partly learned (vectorstore.Spec.Learned), it searches
+// with the learned part (searchQuery) and measures each hit again between
+// learned parts.
 func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstore.Info, ids []string, other vectorstore.Collection, opts *Options, found func(int32, []vectorstore.Hit)) error {
 	oinfo, err := other.Info(ctx)
 	if err != nil {
 		return err
 	}
-	remeasure := oinfo.PerItem() > 1
+	// A store measures whole vectors: with variants it meets an image at
+	// its nearest, and with a learned part it counts the rest too.
+	remeasure := oinfo.PerItem() > 1 || info.Learned > 0
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan int)
@@ -90,8 +95,8 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 				out := make([]searchResult, 0, len(items))
 				own := make([][]float32, 0, len(items))
 				for _, it := range items {
-					q := info.Own(it.Vector)
-					hits, err := other.Search(ctx, info.ModelVersion, q, k, nil)
+					q := info.LearnedPart(nil, info.Own(it.Vector))
+					hits, err := other.Search(ctx, info.ModelVersion, searchQuery(info, q), k, nil)
 					if err != nil {
 						errs <- fmt.Errorf("search near %s: %w", it.ID, err)
 						cancel()
@@ -99,7 +104,9 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 					}
 					near := hits[:0]
 					for _, h := range hits {
-						if h.Distance <= opts.MaxDistance && h.ID != it.ID {
+						// The store's distance bounds the own vectors' from
+						// below with variants, but not with a learned part.
+						if (h.Distance <= opts.MaxDistance || info.Learned > 0) && h.ID != it.ID {
 							near = append(near, h)
 						}
 					}
@@ -134,10 +141,23 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 	}
 }
 
-// ownDistances measures each of out's hits again between the own vectors
-// (Spec.Own) of its image and of the image that searched,
-// own[i] for out[i], and keeps the nearest keep within maxDistance, with
-// that distance.
+// searchQuery is the query that searches for images near learned, the
+// learned part of an image's own vector: that part with zeros for the rest,
+// which ranks a store's vectors by their learned parts, each scaled by the
+// share its image's other values left it (nearly the same for every image).
+func searchQuery(info vectorstore.Info, learned []float32) []float32 {
+	if info.Learned == 0 {
+		return learned
+	}
+	q := make([]float32, info.Dim)
+	copy(q, learned)
+	return q
+}
+
+// ownDistances measures each of out's hits again between the learned part
+// of the own vectors (Spec.Own, Spec.LearnedPart) of its image and of the
+// image that searched, own[i] for out[i], and keeps the nearest keep within
+// maxDistance, with that distance.
 func ownDistances(ctx context.Context, other vectorstore.Collection, info vectorstore.Info, own [][]float32, out []searchResult, maxDistance float32, keep int) error {
 	var ids []string
 	for _, r := range out {
@@ -149,6 +169,7 @@ func ownDistances(ctx context.Context, other vectorstore.Collection, info vector
 	if err != nil {
 		return err
 	}
+	var part []float32
 	for i, r := range out {
 		kept := r.hits[:0]
 		for _, h := range r.hits {
@@ -156,7 +177,8 @@ func ownDistances(ctx context.Context, other vectorstore.Collection, info vector
 			if !ok {
 				continue // deleted meanwhile
 			}
-			if h.Distance = distance(info.Metric, own[i], info.Own(it.Vector)); h.Distance <= maxDistance {
+			part = info.LearnedPart(part, info.Own(it.Vector))
+			if h.Distance = distance(info.Metric, own[i], part); h.Distance <= maxDistance {
 				kept = append(kept, h)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/vectorstore"
 )
 
 // baselineSize is the side images are resized to for the baselines, the
@@ -208,9 +209,20 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		}
 		r := score(nm.Name, set, paths, vecs, dim)
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
-			// Thresholds are for deeprank dupes, which compares images'
-			// own vectors.
-			r.CopyDetection = copyThresholds(own(lookup(vecs, set.QueryPaths), dim), set.QueryLabels, own(lookup(vecs, set.Paths), dim), set.Labels, *opts.Thresholds)
+			// Thresholds are for deeprank dupes, which compares the learned
+			// part of images' own vectors, as a collection records it.
+			vs := vectorstore.Spec{Dim: dim}
+			if l := net.LearnedDim(); l < dim {
+				vs.Learned = l
+			}
+			compared := func(paths []string) [][]float32 {
+				out := own(lookup(vecs, paths), dim)
+				for i, v := range out {
+					out[i] = vs.LearnedPart(nil, v)
+				}
+				return out
+			}
+			r.CopyDetection = copyThresholds(compared(set.QueryPaths), set.QueryLabels, compared(set.Paths), set.Labels, *opts.Thresholds)
 		}
 		rep.Results = append(rep.Results, r)
 	}

@@ -89,3 +89,66 @@ func TestRunCache(t *testing.T) {
 		t.Error("without the cache, a run on deleted files succeeded: the test proves nothing")
 	}
 }
+
+// TestThresholdsCompareLearned: the copy-detection thresholds of a model
+// with a thumbnail are those of the same model without it, as deeprank
+// dupes compares the learned part alone; queries are mirror images of the
+// gallery's, which move a thumbnail.
+func TestThresholdsCompareLearned(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeSet(t, dir, 5)
+	paths, _ := filepath.Glob(filepath.Join(dir, "queries", "*", "x.png"))
+	for _, p := range paths {
+		f, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := img.Bounds()
+		mirror := image.NewRGBA(b)
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				mirror.Set(b.Max.X-1-(x-b.Min.X), y, img.At(x, y))
+			}
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, mirror); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := spec.Build(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	learned := randomModel(t)
+	thumbed := *learned
+	thumbed.Spec.Thumbnail = &model.Thumbnail{Side: 8, Weight: 0.3}
+	// A fine sweep, so that any pair's distance that moved shows.
+	at := make([]float64, 2000)
+	for i := range at {
+		at[i] = float64(i) / 1000
+	}
+	opts := &ThresholdOptions{Target: 0.5, At: at}
+	thresholds := func(m *model.Model) *Thresholds {
+		rep, err := Run(context.Background(), set, Options{Models: []NamedModel{{Name: "model", Model: m}}, Thresholds: opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Results[0].CopyDetection
+	}
+	want, got := thresholds(learned), thresholds(&thumbed)
+	if want == nil || got == nil {
+		t.Fatal("no copy-detection report")
+	}
+	for i, p := range want.Sweep {
+		if q := got.Sweep[i]; q.Precision != p.Precision || q.Recall != p.Recall {
+			t.Fatalf("at distance %g: precision %g, recall %g with a thumbnail; %g, %g without", p.Distance, q.Precision, q.Recall, p.Precision, p.Recall)
+		}
+	}
+}

@@ -58,7 +58,7 @@ func Example() {
 	}
 	defer store.Close()
 	ctx := context.Background()
-	spec := vectorstore.Spec{Dim: emb.Dim(), Metric: vectorstore.MetricL2, ModelVersion: emb.ModelVersion(), Variants: emb.PerItem()}
+	spec := ingest.CollectionSpec(emb, vectorstore.MetricL2)
 	if err := store.Create(ctx, "images", spec); err != nil {
 		panic(err)
 	}

@@ -140,6 +140,12 @@ type outcome struct {
 	fatal error
 }
 
+// CollectionSpec is the spec of a collection for emb's vectors, compared
+// by metric.
+func CollectionSpec(emb *embedder.Embedder, metric vectorstore.Metric) vectorstore.Spec {
+	return vectorstore.Spec{Dim: emb.Dim(), Metric: metric, ModelVersion: emb.ModelVersion(), Variants: emb.PerItem(), Learned: emb.Learned()}
+}
+
 // Run ingests the files and folders of paths into coll. Files in folders
 // are taken when their name has an image extension; files named directly
 // are always tried. A file that fails is reported in the summary and the
@@ -178,6 +184,10 @@ func Run(ctx context.Context, emb *embedder.Embedder, coll vectorstore.Collectio
 	if info.PerItem() != emb.PerItem() {
 		return nil, fmt.Errorf("ingest into %q: the collection stores %d vectors an image, this ingest %d (ingest.variants): set ingest.variants to %v, as when the collection was made, or run deeprank reindex to store %d",
 			info.Name, info.PerItem(), emb.PerItem(), info.PerItem() > 1, emb.PerItem())
+	}
+	if info.Learned != emb.Learned() {
+		return nil, fmt.Errorf("ingest into %q: the collection says %d of its values are learned, the model %d (a collection made before deeprank recorded it): run deeprank reindex: %w",
+			info.Name, info.LearnedDim(), CollectionSpec(emb, info.Metric).LearnedDim(), vectorstore.ErrModelMismatch)
 	}
 
 	start := time.Now()

@@ -57,7 +57,7 @@ func mustCollection(t testing.TB, dir string, e *embedder.Embedder) (vectorstore
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.Create(ctx, "images", vectorstore.Spec{Dim: e.Dim(), Metric: vectorstore.MetricL2, ModelVersion: e.ModelVersion(), Variants: e.PerItem()}); err != nil {
+	if err := s.Create(ctx, "images", CollectionSpec(e, vectorstore.MetricL2)); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.Open(ctx, "images")

@@ -27,8 +27,8 @@ type ReindexResult struct {
 	// From and To are the model versions before and after.
 	From, To string
 	// Switched is false when the collection already held vectors of the
-	// embedder's model, as many an image as it makes, and Reindex did
-	// nothing.
+	// embedder's model, as many an image as it makes and with their learned
+	// part recorded, and Reindex did nothing.
 	Switched bool
 	// Summary is the run that embedded the images again; nil when nothing
 	// was done.
@@ -85,7 +85,7 @@ func Reindex(ctx context.Context, emb *embedder.Embedder, store vectorstore.Stor
 		return nil, err
 	}
 	res := &ReindexResult{From: info.ModelVersion, To: emb.ModelVersion()}
-	if res.From == res.To && info.PerItem() == emb.PerItem() {
+	if res.From == res.To && info.PerItem() == emb.PerItem() && info.Learned == emb.Learned() {
 		return res, nil
 	}
 	// The old collection's items: the images to embed again.
@@ -109,7 +109,7 @@ func Reindex(ctx context.Context, emb *embedder.Embedder, store vectorstore.Stor
 		}
 	}
 	logf("reindexing %q: %d images, model %s -> %s, %d -> %d vectors an image", name, len(paths), res.From, res.To, info.PerItem(), emb.PerItem())
-	spec := vectorstore.Spec{Dim: emb.Dim(), Metric: info.Metric, ModelVersion: res.To, Variants: emb.PerItem()}
+	spec := CollectionSpec(emb, info.Metric)
 	err = store.Rebuild(ctx, name, spec, func(ctx context.Context, fresh vectorstore.Collection) error {
 		files := make([]string, 0, len(paths))
 		for _, p := range paths {

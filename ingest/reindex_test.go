@@ -5,10 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/vectorstore"
+	"github.com/deeprank/deeprank/vectorstore/embedded"
 )
 
 // TestReindex moves a collection of 6 images from one model to another,
@@ -183,4 +186,56 @@ func missingPaths(ms []MissingImage) []string {
 		out = append(out, m.Path)
 	}
 	return out
+}
+
+// TestReindexLearned: a collection of a model with a thumbnail that does
+// not record its learned part (made before deeprank recorded it) takes no
+// ingest, which says to reindex; a reindex records it, ingests go on, and
+// a second reindex has nothing to do.
+func TestReindexLearned(t *testing.T) {
+	ctx := t.Context()
+	m := mustModelSeed(t, 1)
+	m.Spec.Thumbnail = &model.Thumbnail{Side: 4, Weight: 0.1}
+	e, err := embedder.New(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Learned() != 8 || e.Dim() != 8+16 {
+		t.Fatalf("embedder: %d of %d values learned, want 8 of 24", e.Learned(), e.Dim())
+	}
+	data := t.TempDir()
+	writeImages(t, data, 6)
+	store, err := embedded.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	unrecorded := CollectionSpec(e, vectorstore.MetricL2)
+	unrecorded.Learned = 0
+	if err := store.Create(ctx, "images", unrecorded); err != nil {
+		t.Fatal(err)
+	}
+	coll, err := store.Open(ctx, "images")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, e, coll, []string{data}, nil); !errors.Is(err, vectorstore.ErrModelMismatch) || !strings.Contains(err.Error(), "reindex") {
+		t.Fatalf("ingest into a collection without its learned part: %v, want a model mismatch that says to reindex", err)
+	}
+	res, err := Reindex(ctx, e, store, "images", nil)
+	if err != nil || !res.Switched {
+		t.Fatalf("reindex: %+v, %v; want a switch", res, err)
+	}
+	if coll, err = store.Open(ctx, "images"); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := coll.Info(ctx); err != nil || info.Learned != 8 {
+		t.Fatalf("after the reindex: %+v, %v; want 8 values learned", info, err)
+	}
+	if sum, err := Run(ctx, e, coll, []string{data}, nil); err != nil || sum.Found != 6 {
+		t.Fatalf("ingest after the reindex: %+v, %v", sum, err)
+	}
+	if res, err := Reindex(ctx, e, store, "images", nil); err != nil || res.Switched {
+		t.Errorf("second reindex: %+v, %v; want nothing done", res, err)
+	}
 }

@@ -22,7 +22,8 @@ type collection struct {
 }
 
 func (c *collection) spec() vectorstore.Spec {
-	return vectorstore.Spec{Dim: c.p.dim, Metric: c.p.desc.Metric, ModelVersion: c.p.desc.ModelVersion, Variants: c.p.desc.Variants}
+	return vectorstore.Spec{Dim: c.p.dim, Metric: c.p.desc.Metric, ModelVersion: c.p.desc.ModelVersion,
+		Variants: c.p.desc.Variants, Learned: c.p.desc.Learned}
 }
 
 // per is the number of vectors, and of rows, an item has.

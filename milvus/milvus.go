@@ -17,7 +17,9 @@
 // in a field of its own and the item's path and metadata on every row; a
 // search asks for as many times more rows and keeps each item's nearest.
 // Its description says format 2, which a deeprank that reads format 1
-// alone does not take for its own (it asks for another name).
+// alone does not take for its own (it asks for another name). A
+// collection of partly learned vectors (vectorstore.Spec.Learned) says
+// format 3, so that a deeprank that does not know the field refuses it.
 //
 // Searches and queries run at the configured consistency level (Strong by
 // default, so a query right after an ingest sees it). Transient gRPC
@@ -130,27 +132,33 @@ type description struct {
 	ModelVersion string             `json:"model_version"`
 	Metric       vectorstore.Metric `json:"metric"`
 	Variants     int                `json:"variants,omitempty"`
+	Learned      int                `json:"learned,omitempty"`
 }
 
-// Description formats: 1 for one vector an item, 2 for several.
+// Description formats: 1 for one vector an item, 2 for several, 3 for
+// partly learned vectors (vectorstore.Spec.Learned) whatever their number.
 const (
 	descriptionFormat         = 1
 	descriptionFormatVariants = 2
+	descriptionFormatLearned  = 3
 )
 
-// descriptionFormatOf is the format of a collection of variants vectors an
-// item.
-func descriptionFormatOf(variants int) int {
-	if variants > 1 {
+// format is the description format of a collection described by d.
+func (d description) format() int {
+	switch {
+	case d.Learned > 0:
+		return descriptionFormatLearned
+	case d.Variants > 1:
 		return descriptionFormatVariants
 	}
 	return descriptionFormat
 }
 
 // parseDescription reads a physical collection's description; ok is false
-// for collections deeprank did not make.
+// for collections deeprank did not make. The learned part is checked
+// against the dimension by toPhysical, which knows it.
 func parseDescription(s string) (d description, ok bool) {
-	if json.Unmarshal([]byte(s), &d) != nil || d.Deeprank != descriptionFormatOf(d.Variants) ||
+	if json.Unmarshal([]byte(s), &d) != nil || d.Deeprank != d.format() || d.Variants < 0 || d.Learned < 0 ||
 		!vectorstore.ValidName(d.Name) || d.ModelVersion == "" || !d.Metric.Valid() {
 		return description{}, false
 	}
@@ -230,7 +238,8 @@ func (s *Store) createPhysical(ctx context.Context, name string, spec vectorstor
 		variants = spec.PerItem()
 	}
 	p := physical{phys: phys, dim: spec.Dim,
-		desc: description{Deeprank: descriptionFormatOf(variants), Name: name, ModelVersion: spec.ModelVersion, Metric: spec.Metric, Variants: variants}}
+		desc: description{Name: name, ModelVersion: spec.ModelVersion, Metric: spec.Metric, Variants: variants, Learned: spec.Learned}}
+	p.desc.Deeprank = p.desc.format()
 	desc, _ := json.Marshal(p.desc)
 	schema := entity.NewSchema().WithName(phys).WithDescription(string(desc)).
 		WithField(entity.NewField().WithName(fieldID).WithDataType(entity.FieldTypeVarChar).WithMaxLength(int64(keyLen(variants))).WithIsPrimaryKey(true)).
@@ -342,7 +351,7 @@ func toPhysical(coll *entity.Collection) (physical, bool) {
 			fmt.Sscan(f.TypeParams[entity.TypeParamDim], &p.dim)
 		}
 	}
-	return p, p.dim > 0
+	return p, p.dim > 0 && d.Learned < p.dim
 }
 
 // isNotFound reports Milvus's "collection not found" error; the 2.3

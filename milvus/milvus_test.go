@@ -93,7 +93,15 @@ func TestParseDescription(t *testing.T) {
 		ok   bool
 	}{
 		{`{"deeprank":1,"name":"images","model_version":"abc","metric":"L2"}`, true},
-		{`{"deeprank":2,"name":"images","model_version":"abc","metric":"L2"}`, false}, // a future format
+		{`{"deeprank":2,"name":"images","model_version":"abc","metric":"L2"}`, false}, // format 2 is for variants
+		{`{"deeprank":2,"name":"images","model_version":"abc","metric":"L2","variants":7}`, true},
+		{`{"deeprank":3,"name":"images","model_version":"abc","metric":"L2","learned":64}`, true},
+		{`{"deeprank":3,"name":"images","model_version":"abc","metric":"L2","variants":7,"learned":64}`, true},
+		{`{"deeprank":2,"name":"images","model_version":"abc","metric":"L2","variants":7,"learned":64}`, false},
+		{`{"deeprank":1,"name":"images","model_version":"abc","metric":"L2","learned":64}`, false},
+		{`{"deeprank":3,"name":"images","model_version":"abc","metric":"L2"}`, false},
+		{`{"deeprank":3,"name":"images","model_version":"abc","metric":"L2","learned":-1}`, false},
+		{`{"deeprank":4,"name":"images","model_version":"abc","metric":"L2","learned":64}`, false}, // a future format
 		{`{"deeprank":1,"name":"bad name","model_version":"abc","metric":"L2"}`, false},
 		{`{"deeprank":1,"name":"images","model_version":"","metric":"L2"}`, false},
 		{`{"deeprank":1,"name":"images","model_version":"abc","metric":"HAMMING"}`, false},
@@ -109,32 +117,36 @@ func TestParseDescription(t *testing.T) {
 }
 
 // FuzzParseDescription builds descriptions from fuzzed fields and checks
-// parseDescription against the rules written out here (format 1, a name of
-// a letter or _ then letters, digits or _, at most 255; a model version; a
-// metric of L2, COSINE or IP), not against the code's own checks; accepted
-// fields come back as they went in.
+// parseDescription against the rules written out here (format 1, or 3
+// with a positive learned part; a name of a letter or _ then letters,
+// digits or _, at most 255; a model version; a metric of L2, COSINE or
+// IP), not against the code's own checks; accepted fields come back as
+// they went in.
 func FuzzParseDescription(f *testing.F) {
-	f.Add(1, "images", "abc", "COSINE")
-	f.Add(2, "images", "abc", "L2")
-	f.Add(1, "9lives", "abc", "IP")
-	f.Add(1, "images", "", "IP")
-	f.Add(1, "images", "abc", "cosine")
-	f.Add(0, "", "", "")
+	f.Add(1, "images", "abc", "COSINE", 0)
+	f.Add(2, "images", "abc", "L2", 0)
+	f.Add(3, "images", "abc", "L2", 64)
+	f.Add(3, "images", "abc", "L2", 0)
+	f.Add(1, "9lives", "abc", "IP", 0)
+	f.Add(1, "images", "", "IP", 0)
+	f.Add(1, "images", "abc", "cosine", 0)
+	f.Add(0, "", "", "", -3)
 	name := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
-	f.Fuzz(func(t *testing.T, format int, coll, version, metric string) {
+	f.Fuzz(func(t *testing.T, format int, coll, version, metric string, learned int) {
 		if !utf8.ValidString(coll + version + metric) {
 			t.Skip("JSON would change the text")
 		}
-		text, err := json.Marshal(map[string]any{"deeprank": format, "name": coll, "model_version": version, "metric": metric})
+		text, err := json.Marshal(map[string]any{"deeprank": format, "name": coll, "model_version": version, "metric": metric, "learned": learned})
 		if err != nil {
 			t.Skip(err)
 		}
-		want := format == 1 && name.MatchString(coll) && version != "" && (metric == "L2" || metric == "COSINE" || metric == "IP")
+		want := (format == 1 && learned == 0 || format == 3 && learned > 0) &&
+			name.MatchString(coll) && version != "" && (metric == "L2" || metric == "COSINE" || metric == "IP")
 		d, ok := parseDescription(string(text))
 		if ok != want {
 			t.Fatalf("parseDescription(%s) ok = %v, want %v", text, ok, want)
 		}
-		if ok && (d.Name != coll || d.ModelVersion != version || string(d.Metric) != metric) {
+		if ok && (d.Name != coll || d.ModelVersion != version || string(d.Metric) != metric || d.Learned != learned) {
 			t.Fatalf("parseDescription(%s) = %+v", text, d)
 		}
 	})

@@ -220,6 +220,10 @@ func (n *Net) Dim() int {
 	return n.arch.Dim()
 }
 
+// LearnedDim is how many leading values of each row the network learned:
+// all Dim but a thumbnail's (Spec.Thumbnail).
+func (n *Net) LearnedDim() int { return n.arch.Dim() }
+
 // InputShape is the (3, size, size) shape of one input image.
 func (n *Net) InputShape() Shape { return n.arch.Input }
 

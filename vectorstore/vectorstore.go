@@ -16,6 +16,7 @@ package vectorstore
 import (
 	"context"
 	"errors"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -58,6 +59,12 @@ type Spec struct {
 	// whole image's first, then those of its variants (a greyscale copy,
 	// crops), so that a query matches a copy of any of them. 0 means 1.
 	Variants int `json:"variants,omitempty"`
+	// Learned is how many leading values of each vector the model learned,
+	// when fewer than Dim; 0 means all of them. The rest describe the image
+	// by a fixed rule (a thumbnail, model.Spec.Thumbnail) that keeps where
+	// things are, so a crop or a mirror image moves it: deeprank dupes
+	// judges copies by the learned part alone (Spec.LearnedPart).
+	Learned int `json:"learned,omitempty"`
 }
 
 // PerItem is the number of vectors an item holds: Variants, at least 1.
@@ -69,6 +76,42 @@ func (s Spec) ItemLen() int { return s.Dim * s.PerItem() }
 // Own is the image's own vector among an item's vectors v: the first Dim
 // values, before its variants'.
 func (s Spec) Own(v []float32) []float32 { return v[:s.Dim] }
+
+// LearnedDim is the length of the learned part of a vector: Learned, or
+// Dim when all of it is.
+func (s Spec) LearnedDim() int {
+	if s.Learned > 0 {
+		return s.Learned
+	}
+	return s.Dim
+}
+
+// LearnedPart is the learned part of own vector v (LearnedDim values), at
+// v's length. When all of v is learned it is v itself; otherwise it is
+// written to dst, grown as needed, scaled up from the share the vector's
+// other part left it (none if it is all zero).
+func (s Spec) LearnedPart(dst, v []float32) []float32 {
+	if s.Learned <= 0 {
+		return v[:s.Dim]
+	}
+	part := v[:s.Learned]
+	var whole, kept float64
+	for i, x := range v[:s.Dim] {
+		whole += float64(x) * float64(x)
+		if i < s.Learned {
+			kept += float64(x) * float64(x)
+		}
+	}
+	scale := float32(0)
+	if kept > 0 {
+		scale = float32(math.Sqrt(whole / kept))
+	}
+	dst = append(dst[:0], part...)
+	for i := range dst {
+		dst[i] *= scale
+	}
+	return dst
+}
 
 // Info describes a collection.
 type Info struct {
@@ -251,8 +294,9 @@ func ValidID(id string) bool {
 func (m Metric) Valid() bool { return m == MetricL2 || m == MetricCosine || m == MetricIP }
 
 // Valid reports whether every store can make a collection under s: a
-// positive dimension, a known metric, a model version and no negative
-// Variants. A store may have narrower limits of its own.
+// positive dimension, a known metric, a model version, no negative
+// Variants, and a learned part within the vector but not all of it (that
+// is 0). A store may have narrower limits of its own.
 func (s Spec) Valid() bool {
-	return s.Dim >= 1 && s.Metric.Valid() && s.ModelVersion != "" && s.Variants >= 0
+	return s.Dim >= 1 && s.Metric.Valid() && s.ModelVersion != "" && s.Variants >= 0 && s.Learned >= 0 && s.Learned < s.Dim
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/milvus"
 	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
@@ -206,8 +207,7 @@ func openOrCreate(ctx context.Context, s vectorstore.Store, name string, metric 
 	if !errors.Is(err, vectorstore.ErrNotFound) {
 		return nil, false, err
 	}
-	spec := vectorstore.Spec{Dim: e.Dim(), Metric: metric, ModelVersion: e.ModelVersion(), Variants: e.PerItem()}
-	if err := s.Create(ctx, name, spec); err != nil {
+	if err := s.Create(ctx, name, ingest.CollectionSpec(e, metric)); err != nil {
 		return nil, false, err
 	}
 	c, err = s.Open(ctx, name)

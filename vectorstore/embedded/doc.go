@@ -20,7 +20,9 @@
 // An item of several vectors (vectorstore.Spec.Variants) keeps them one
 // after another in its row, each with its norm; search scores the item by
 // the nearest of them. Such a collection's manifest says format 3, which a
-// deeprank that reads format 2 alone refuses.
+// deeprank that reads format 2 alone refuses. A collection whose vectors
+// are partly learned (vectorstore.Spec.Learned) says format 4, so that a
+// deeprank that does not know the field refuses it rather than drop it.
 //
 // # Durability and damage
 //

@@ -885,25 +885,33 @@ func TestRepairMissingFiles(t *testing.T) {
 
 // TestManifestFormat: a collection of several vectors an item is format
 // 3, which deeprank of format 2 alone refuses rather than taking its rows'
-// width for damage; a manifest whose format does not fit its spec is
-// refused.
+// width for damage; one of partly learned vectors is format 4, which
+// deeprank of format 3 refuses rather than drop the field; a manifest
+// whose format does not fit its spec, or whose learned part is not within
+// its vectors, is refused.
 func TestManifestFormat(t *testing.T) {
 	for _, tc := range []struct {
-		variants, format int
-		ok               bool
+		variants, learned, format int
+		ok                        bool
 	}{
-		{0, 2, true}, {1, 2, true}, {3, 3, true},
-		{3, 2, false}, {0, 3, false}, {1, 3, false}, {2, 4, false},
+		{0, 0, 2, true}, {1, 0, 2, true}, {3, 0, 3, true},
+		{0, 5, 4, true}, {3, 5, 4, true}, {3, spec.Dim - 1, 4, true},
+		{3, 0, 2, false}, {0, 0, 3, false}, {1, 0, 3, false}, {2, 0, 4, false},
+		{0, 5, 2, false}, {3, 5, 3, false}, {0, 0, 5, false},
+		{0, spec.Dim, 4, false}, {0, -1, 2, false},
 	} {
 		vs := spec
-		vs.Variants = tc.variants
+		vs.Variants, vs.Learned = tc.variants, tc.learned
 		if tc.ok && formatOf(vs) != tc.format {
-			t.Errorf("variants %d: format %d, want %d", tc.variants, formatOf(vs), tc.format)
+			t.Errorf("variants %d, learned %d: format %d, want %d", tc.variants, tc.learned, formatOf(vs), tc.format)
 		}
 		m := &manifest{Format: tc.format, UID: "0123456789abcdef", Spec: vs, Log: newName("log-")}
-		_, err := decodeManifest(encodeManifest(m))
+		got, err := decodeManifest(encodeManifest(m))
 		if (err == nil) != tc.ok {
-			t.Errorf("variants %d, format %d: decode gave %v, want ok %v", tc.variants, tc.format, err, tc.ok)
+			t.Errorf("variants %d, learned %d, format %d: decode gave %v, want ok %v", tc.variants, tc.learned, tc.format, err, tc.ok)
+		}
+		if err == nil && got.Spec != vs {
+			t.Errorf("variants %d, learned %d: decoded spec %+v, want %+v", tc.variants, tc.learned, got.Spec, vs)
 		}
 	}
 }

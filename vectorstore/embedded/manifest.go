@@ -28,10 +28,18 @@ const (
 	// formatVariants is the format of a collection of several vectors an
 	// item, whose rows a deeprank of format 2 alone would take for damage.
 	formatVariants = 3
+	// formatLearned is the format of a collection whose vectors are
+	// partly learned (vectorstore.Spec.Learned), which a deeprank of
+	// format 3 would rewrite without saying so, and whose duplicates it
+	// would judge by the whole vectors.
+	formatLearned = 4
 )
 
 // formatOf is the format of a collection of spec.
 func formatOf(spec vectorstore.Spec) int {
+	if spec.Learned > 0 {
+		return formatLearned
+	}
 	if spec.PerItem() > 1 {
 		return formatVariants
 	}
@@ -87,14 +95,14 @@ func decodeManifest(data []byte) (*manifest, error) {
 	if err := json.Unmarshal([]byte(js), m); err != nil {
 		return nil, err
 	}
-	if m.Format != formatVersion && m.Format != formatVariants {
-		return nil, fmt.Errorf("format %d, this deeprank reads %d and %d", m.Format, formatVersion, formatVariants)
+	if m.Format < formatVersion || m.Format > formatLearned {
+		return nil, fmt.Errorf("format %d, this deeprank reads %d to %d", m.Format, formatVersion, formatLearned)
 	}
 	if !m.Spec.Valid() || !validFile(m.Log, "log-") {
 		return nil, fmt.Errorf("bad spec or log name")
 	}
 	if m.Format != formatOf(m.Spec) {
-		return nil, fmt.Errorf("format %d for %d vectors an item", m.Format, m.Spec.PerItem())
+		return nil, fmt.Errorf("format %d for %d vectors an item, %d values learned", m.Format, m.Spec.PerItem(), m.Spec.LearnedDim())
 	}
 	for _, s := range m.Segments {
 		if !validFile(s.File, "seg-") || s.Mask != "" && !validFile(s.Mask, "mask-") || s.Live < 0 || s.Live > s.Rows {

@@ -479,6 +479,48 @@ func Run(t *testing.T, fresh Fresh) {
 		}
 	})
 
+	t.Run("Learned", func(t *testing.T) {
+		// A collection's learned part (Spec.Learned) survives a reopen,
+		// with one vector an item and with several; a learned part as long
+		// as the vector is refused.
+		openIt := fresh(t)
+		s := openIt()
+		specs := map[string]vectorstore.Spec{
+			"learned":          {Dim: dim, Metric: vectorstore.MetricCosine, ModelVersion: version, Learned: dim - 4},
+			"learned_variants": {Dim: dim, Metric: vectorstore.MetricL2, ModelVersion: version, Variants: 3, Learned: 2},
+		}
+		for name, ls := range specs {
+			if err := s.Create(ctx, name, ls); err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.Open(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Upsert(ctx, version, VariantItems(20, dim, ls.PerItem(), 14)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		whole := vectorstore.Spec{Dim: dim, Metric: vectorstore.MetricL2, ModelVersion: version, Learned: dim}
+		if err := s.Create(ctx, "learned_whole", whole); !errors.Is(err, vectorstore.ErrInvalid) {
+			t.Errorf("create with all %d values learned: err = %v, want ErrInvalid (that is Learned 0)", dim, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = openIt()
+		defer s.Close()
+		for name, ls := range specs {
+			c, err := s.Open(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info, err := c.Info(ctx); err != nil || info.Spec != ls || info.Count != 20 {
+				t.Errorf("%s after reopen: info %+v, %v; want spec %+v and 20 items", name, info, err, ls)
+			}
+		}
+	})
+
 	t.Run("Reopen", func(t *testing.T) {
 		openIt := fresh(t)
 		s := openIt()

@@ -1,0 +1,69 @@
+package vectorstore
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestSpecValid(t *testing.T) {
+	ok := Spec{Dim: 8, Metric: MetricCosine, ModelVersion: "v"}
+	for _, tc := range []struct {
+		name string
+		edit func(*Spec)
+		want bool
+	}{
+		{"plain", func(*Spec) {}, true},
+		{"variants", func(s *Spec) { s.Variants = 7 }, true},
+		{"learned part", func(s *Spec) { s.Learned = 6 }, true},
+		{"learned part, variants", func(s *Spec) { s.Learned, s.Variants = 1, 7 }, true},
+		{"all learned is 0", func(s *Spec) { s.Learned = 8 }, false},
+		{"learned beyond the vector", func(s *Spec) { s.Learned = 9 }, false},
+		{"negative learned", func(s *Spec) { s.Learned = -1 }, false},
+		{"negative variants", func(s *Spec) { s.Variants = -1 }, false},
+		{"no dimension", func(s *Spec) { s.Dim = 0 }, false},
+		{"no metric", func(s *Spec) { s.Metric = "" }, false},
+		{"no model", func(s *Spec) { s.ModelVersion = "" }, false},
+	} {
+		s := ok
+		tc.edit(&s)
+		if got := s.Valid(); got != tc.want {
+			t.Errorf("%s: %+v.Valid() = %v, want %v", tc.name, s, got, tc.want)
+		}
+	}
+}
+
+// TestLearnedPart: the learned part of a vector comes back scaled to the
+// vector's length, a vector all learned comes back as it is, and a
+// vector whose learned part is all zero gives zeros.
+func TestLearnedPart(t *testing.T) {
+	// A unit vector: learned part (0.6, 0) at 0.6 of the length, the rest
+	// (0.8) not learned; variants after it are not looked at.
+	v := []float32{0.6, 0, 0.8, 9, 9, 9}
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		v    []float32
+		want []float32
+	}{
+		{"all learned", Spec{Dim: 3}, v, v[:3]},
+		{"two learned", Spec{Dim: 3, Learned: 2}, v, []float32{1, 0}},
+		{"one learned", Spec{Dim: 3, Learned: 1}, v, []float32{1}},
+		{"keeps the length", Spec{Dim: 3, Learned: 2}, []float32{1.2, 0, 1.6}, []float32{2, 0}},
+		{"keeps the sign", Spec{Dim: 3, Learned: 2}, []float32{0, -0.6, 0.8}, []float32{0, -1}},
+		{"no learned signal", Spec{Dim: 3, Learned: 2}, []float32{0, 0, 1}, []float32{0, 0}},
+		{"all zero", Spec{Dim: 3, Learned: 2}, []float32{0, 0, 0}, []float32{0, 0}},
+	} {
+		got := tc.spec.LearnedPart(nil, tc.v)
+		if len(got) != tc.spec.LearnedDim() || !slices.EqualFunc(got, tc.want, func(a, b float32) bool { return math.Abs(float64(a-b)) < 1e-6 }) {
+			t.Errorf("%s: LearnedPart = %v, want %v (LearnedDim %d)", tc.name, got, tc.want, tc.spec.LearnedDim())
+		}
+	}
+	// dst is reused, and v is left as it was.
+	s := Spec{Dim: 3, Learned: 2}
+	dst := make([]float32, 0, 8)
+	got := s.LearnedPart(dst, v)
+	if &got[0] != &dst[:1][0] || !slices.Equal(v, []float32{0.6, 0, 0.8, 9, 9, 9}) {
+		t.Errorf("LearnedPart did not write into dst, or wrote into v: %v, v %v", got, v)
+	}
+}
