@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in seven stages, each started from
+# Trains the default model from scratch, in eight stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -15,7 +15,10 @@
 #             chosen on the validation suite (tune_views)
 #   stage 13b  no epochs: stage 10d's model given variants (a grey copy,
 #             a mirror image and 2x2 crops of 80% of each side stored
-#             beside each image). Its model is copied to
+#             beside each image)
+#   stage 13c  no epochs: stage 13b's model given an 8x8 luma thumbnail
+#             beside its learned embedding, its share chosen on the
+#             validation suite (tune_thumbnail). Its model is copied to
 #             models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
@@ -25,7 +28,7 @@
 # (mkdir -p those folders first.)
 # stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
 # stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml and
-# stage13a.yaml
+# stage13a.yaml, stage13d.yaml and stage13e.yaml
 # record general-model candidates and measurements (RUN-NOTES.md): the
 # recipe does not run them.
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
@@ -41,11 +44,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d 13b; do
+for n in 1 2 3 6a 6b 10d 13b 13c; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage13b/model.drk models/default/model.drk
+cp runs/default-stage13c/model.drk models/default/model.drk

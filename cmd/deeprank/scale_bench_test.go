@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/embedder"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 	"github.com/deeprank/deeprank/vectorstore"
 	"github.com/deeprank/deeprank/vectorstore/embedded"
@@ -22,15 +22,15 @@ import (
 )
 
 // BenchmarkStoreScale measures the embedded store at 100,000 and 1,000,000
-// images, each one random unit vector of the default model's size (128
-// dimensions) (vectors=1, ingest.variants false) or as many as the default
-// model stores an image (its own and its variants'), written through the
-// store's API: upserts/s while writing them (batches of 1,000,
+// images, each one random unit vector of the default model's size (192
+// dimensions, 128 learned) (vectors=1, ingest.variants false) or as many as
+// the default model stores an image (its own and its variants'), written
+// through the store's API: upserts/s while writing them (batches of 1,000,
 // compacting as it goes), the time to open the store and the collection,
 // exact search (k = 10) in a process that stays open (ns/op, and p50/p99),
 // and the whole `deeprank query` command, embedding a photo and searching:
-// its wall time and peak RSS. The data lives in a temporary folder (about
-// 700 MB at a million images of one vector, 4.3 GB of seven).
+// its wall time and peak RSS. The data lives in a temporary folder (about 1
+// GB at a million images of one vector, 6.4 GB of seven).
 //
 //	go test -run '^$' -bench StoreScale -benchtime 200x ./cmd/deeprank
 func BenchmarkStoreScale(b *testing.B) {
@@ -198,14 +198,11 @@ func defaultModelSpec(tb testing.TB) vectorstore.Spec {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	version, err := m.Version()
+	// The embedder's size, a thumbnail's (model.Spec.Thumbnail) included,
+	// and its learned part, as ingest records them.
+	e, err := embedder.New(m, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// The network's size, a thumbnail's (model.Spec.Thumbnail) included.
-	net, err := model.NewNet(m, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return vectorstore.Spec{Dim: net.Dim(), Metric: vectorstore.MetricL2, ModelVersion: version}
+	return vectorstore.Spec{Dim: e.Dim(), Metric: vectorstore.MetricL2, ModelVersion: e.ModelVersion(), Learned: e.Learned()}
 }
