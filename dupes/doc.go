@@ -42,7 +42,9 @@
 //     without reading every vector. A pair is found when one of its images
 //     is among the other's Neighbours nearest, so groups of more than
 //     Neighbours identical images may split, and an approximate index may
-//     miss pairs.
+//     miss pairs. Where vectors are partly learned, the search's ranking
+//     by learned parts is itself approximate (each is scaled by its
+//     image's share), so it asks for three times the Neighbours.
 //
 // Caveats: the collection should not change while Find runs (a concurrent
 // ingest's items may or may not be seen); the suggested keeper is read from

@@ -29,7 +29,9 @@ const (
 	// Index asks the store's search for each image's nearest neighbours.
 	// Where images have variants, which the search meets too, each hit is
 	// measured again between own vectors, so both methods join the same
-	// pairs.
+	// pairs. Where vectors are partly learned, the search ranks by
+	// learned parts only nearly (each scaled by its image's share), so it
+	// asks for three times more hits and measures each again.
 	Index
 )
 
@@ -419,8 +421,8 @@ func Against(ctx context.Context, coll, other vectorstore.Collection, opts *Opti
 	// Both methods compare own vectors, so the vectors an image (variants,
 	// or none) may differ.
 	if info.Dim != oinfo.Dim || info.Metric != oinfo.Metric || info.ModelVersion != oinfo.ModelVersion || info.Learned != oinfo.Learned {
-		return nil, fmt.Errorf("compare %q with %q: %q holds %s vectors of model %s (dim %d), %q %s of model %s (dim %d): %w",
-			info.Name, oinfo.Name, info.Name, info.Metric, info.ModelVersion, info.Dim, oinfo.Name, oinfo.Metric, oinfo.ModelVersion, oinfo.Dim, vectorstore.ErrModelMismatch)
+		return nil, fmt.Errorf("compare %q with %q: %q holds %s vectors of model %s (dim %d, %d learned), %q %s of model %s (dim %d, %d learned): %w",
+			info.Name, oinfo.Name, info.Name, info.Metric, info.ModelVersion, info.Dim, info.LearnedDim(), oinfo.Name, oinfo.Metric, oinfo.ModelVersion, oinfo.Dim, oinfo.LearnedDim(), vectorstore.ErrModelMismatch)
 	}
 	k := opts.neighbours()
 	found := map[string][]vectorstore.Hit{} // by ID of coll; hits carry only ID and distance until the end

@@ -352,6 +352,52 @@ func TestLearnedCompared(t *testing.T) {
 	}
 }
 
+// TestLearnedSearchSlack: the index method's search ranks by learned parts
+// each scaled by its image's share, which favours images whose thumbnail
+// has none (nearly flat pictures); a copy ranked behind more of those than
+// Neighbours, though nearer by its learned part, is still found, as the
+// exact method finds it.
+func TestLearnedSearchSlack(t *testing.T) {
+	const learned, rest, flats = 32, 8, 24
+	// at is a vector whose learned part is c0 along the first axis and c1
+	// along axis, the thumbnail taking share of it.
+	at := func(c0 float64, axis int, c1, share float64, thumb []float32) []float32 {
+		v := make([]float32, learned+rest)
+		scale := math.Sqrt(1 - share)
+		v[0], v[axis] = float32(c0*scale), float32(c1*scale)
+		for i, x := range thumb {
+			v[learned+i] = x * float32(math.Sqrt(share))
+		}
+		return v
+	}
+	rng := rand.New(rand.NewPCG(8, 7))
+	thumb := func() []float32 { return planted(rng, 1, rest, 0)[0].Vector }
+	// The image and its copy at learned distance 0.44 either side of the
+	// first axis, a tenth of each vector a thumbnail; flat images at 0.5
+	// from both, beyond the threshold (0.459), whose full-length learned
+	// parts the store ranks before the copy from either side.
+	sin := 0.22
+	cos := math.Sqrt(1 - sin*sin)
+	items := []vectorstore.Item{
+		{ID: idOf(0), Vector: at(cos, 1, sin, 0.1, thumb())},
+		{ID: idOf(1), Vector: at(cos, 1, -sin, 0.1, thumb())},
+	}
+	flatCos := (1 - 0.5*0.5/2) / cos
+	for i := range flats {
+		items = append(items, vectorstore.Item{ID: idOf(2 + i), Vector: at(flatCos, 2+i, math.Sqrt(1-flatCos*flatCos), 0, nil)})
+	}
+	coll := mustSpecCollection(t, t.TempDir(), "c", vectorstore.Spec{Dim: learned + rest, Metric: vectorstore.MetricL2, ModelVersion: testModel, Learned: learned}, items, nil)
+	for _, m := range []Method{Exact, Index} {
+		res, err := Find(context.Background(), coll, &Options{MaxDistance: 0.459, Method: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := groupKeys(res.Groups), groupKeys([]Group{{Members: []Member{{ID: idOf(0)}, {ID: idOf(1)}}}}); !slices.Equal(got, want) {
+			t.Errorf("method %d: groups %v, want the image and its copy", m, got)
+		}
+	}
+}
+
 // TestDistinctSplits checks that a pair marked distinct is not an edge:
 // two images alone fall apart, and a chain a-b-c stays whole through b when
 // a-c is marked.

@@ -119,6 +119,9 @@ func (t *table) Each(ctx context.Context, from int, fn func(vectorstore.Block) e
 
 // readIDs copies the IDs of every item of b, 32 bytes an item.
 func readIDs(ctx context.Context, b vectorstore.Blocks) ([]byte, error) {
+	if l, ok := b.(learnedBlocks); ok {
+		b = l.Blocks // the vectors are not read
+	}
 	ids := make([]byte, 0, 32*b.Len())
 	err := b.Each(ctx, 0, func(blk vectorstore.Block) error {
 		ids = append(ids, blk.IDs...)

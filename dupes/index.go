@@ -30,6 +30,10 @@ func scanIDs(ctx context.Context, coll vectorstore.Collection) ([]string, map[[3
 // before searching with each.
 const searchBatch = 64
 
+// learnedSlack is how many times more hits a search asks for where
+// vectors are partly learned (searchQuery).
+const learnedSlack = 3
+
 // searchResult is the hits near image q.
 type searchResult struct {
 	q    int32
@@ -73,6 +77,12 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 	k := opts.neighbours() + 1 // the image itself comes first
 	if remeasure {
 		k *= oinfo.PerItem()
+	}
+	if info.Learned > 0 {
+		// searchQuery ranks by learned parts each scaled by its image's
+		// share, which differs a little between images (a nearly flat
+		// one's thumbnail has none): room for what that reorders.
+		k *= learnedSlack
 	}
 	var done atomic.Int64
 	var wg sync.WaitGroup

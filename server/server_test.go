@@ -748,13 +748,67 @@ func TestModelMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(tb.store, other, &Options{Config: Config{UploadDir: t.TempDir()}, OpenWriter: writerFor(tb, 0)})
+	ts, ct, body := serveUpload(t, tb, other)
+	wantModelMismatch(t, "search by upload", ts.URL+"/v1/collections/photos/search", ct, body)
+	wantModelMismatch(t, "store an upload", ts.URL+"/v1/collections/photos/images", ct, body)
+	resp, err := http.Post(ts.URL+"/v1/collections/photos/search", "application/json", strings.NewReader(`{"id":"`+tb.ids["r0.png"]+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("search by id: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestUnrecordedLearned: storing an upload into a collection of the
+// server's model that does not record its learned part (made before
+// collections recorded it) is refused with 409, saying to reindex, as
+// ingest refuses it.
+func TestUnrecordedLearned(t *testing.T) {
+	tb := mustTestbed(t)
+	m, err := model.Load(fixture.TinyModel(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Spec.Thumbnail = &model.Thumbnail{Side: 4, Weight: 0.1}
+	thumbed, err := embedder.New(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, closeW, err := writerFor(tb, 0)(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := vectorstore.Spec{Dim: thumbed.Dim(), Metric: vectorstore.MetricL2, ModelVersion: thumbed.ModelVersion()}
+	if err := w.Create(t.Context(), "unrecorded", spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := closeW(); err != nil {
+		t.Fatal(err)
+	}
+	ts, ct, body := serveUpload(t, tb, thumbed)
+	wantModelMismatch(t, "store an upload", ts.URL+"/v1/collections/unrecorded/images", ct, body)
+}
+
+// serveUpload serves tb's store with emb, writes allowed, and makes an
+// upload of r0.png.
+func serveUpload(t *testing.T, tb *testbed, emb *embedder.Embedder) (*httptest.Server, string, []byte) {
+	t.Helper()
+	s := New(tb.store, emb, &Options{Config: Config{UploadDir: t.TempDir()}, OpenWriter: writerFor(tb, 0)})
 	record(t, s)
 	ts := httptest.NewServer(s.Handler())
-	defer ts.Close()
+	t.Cleanup(ts.Close)
 	r0, _ := os.ReadFile(tb.files["r0.png"])
 	ct, body := upload(t, r0, nil)
-	resp, err := postImage(ts.URL, ct, body)
+	return ts, ct, body
+}
+
+// wantModelMismatch posts body to url and wants 409 model_mismatch with a
+// message that says to reindex.
+func wantModelMismatch(t *testing.T, what, url, ct string, body []byte) {
+	t.Helper()
+	resp, err := http.Post(url, ct, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -762,25 +816,7 @@ func TestModelMismatch(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&e)
 	resp.Body.Close()
 	if resp.StatusCode != 409 || e.Error.Code != "model_mismatch" || !strings.Contains(e.Error.Message, "reindex") {
-		t.Errorf("search by upload: %d %+v; want 409 model_mismatch saying to reindex", resp.StatusCode, e.Error)
-	}
-	resp, err = http.Post(ts.URL+"/v1/collections/photos/images", ct, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e = errorResponse{}
-	json.NewDecoder(resp.Body).Decode(&e)
-	resp.Body.Close()
-	if resp.StatusCode != 409 || e.Error.Code != "model_mismatch" || !strings.Contains(e.Error.Message, "reindex") {
-		t.Errorf("store an upload: %d %+v; want 409 model_mismatch saying to reindex", resp.StatusCode, e.Error)
-	}
-	resp, err = http.Post(ts.URL+"/v1/collections/photos/search", "application/json", strings.NewReader(`{"id":"`+tb.ids["r0.png"]+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("search by id: status %d, want 200", resp.StatusCode)
+		t.Errorf("%s: %d %+v; want 409 model_mismatch saying to reindex", what, resp.StatusCode, e.Error)
 	}
 }
 

@@ -101,6 +101,10 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, name string
 		return vectorstore.Item{}, false, &apiError{http.StatusConflict, "model_mismatch",
 			fmt.Sprintf("collection %s stores %d vectors an image, the server %d (ingest.variants); serve with ingest.variants %v, as the collection was made, or reindex it", name, info.PerItem(), s.emb.PerItem(), info.PerItem() > 1)}
 	}
+	if info.Learned != s.emb.Learned() {
+		return vectorstore.Item{}, false, &apiError{http.StatusConflict, "model_mismatch",
+			fmt.Sprintf("collection %s does not record which of its values the model learned (made by an older deeprank); reindex it", name)}
+	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "multipart/form-data" {
 		return vectorstore.Item{}, false, badRequest("Content-Type %q: send multipart/form-data with an \"image\" file", ct)
 	}

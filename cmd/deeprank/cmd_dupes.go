@@ -11,6 +11,7 @@ import (
 
 	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/dupes"
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/internal/atomicfile"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
@@ -40,8 +41,10 @@ JPEG, colour changes, flips) against other photos, it is the largest distance
 at which 99% of the pairs it takes as duplicates are copies (precision 0.99;
 README, "Finding duplicates", gives the recall). A lower --max-distance finds
 fewer copies but even fewer false pairs; a higher one finds more and mixes in
-similar but different photos. It is given under the collection's metric (as
-query prints distances). A collection of another model needs --max-distance,
+similar but different photos. It is given under the collection's metric,
+between images' own vectors or, for a model with a thumbnail, their learned
+parts (query's distances are over whole vectors, so they may differ). A
+collection of another model needs --max-distance,
 or the key dupes.max_distance in the configuration file (once per model):
 'deeprank eval --thresholds' calibrates one.
 
@@ -229,6 +232,15 @@ func dupesThreshold(cmd *cobra.Command, l *config.Loaded, coll vectorstore.Colle
 	}
 	if info.ModelVersion != version {
 		return 0, usagef("dupes: collection %q holds vectors of model %s, not the built-in model, whose calibrated threshold is the default: give --max-distance or set %s (`deeprank eval --thresholds` calibrates one)", info.Name, info.ModelVersion, config.EnvName("dupes.max_distance"))
+	}
+	// The threshold is calibrated on learned parts; a collection made
+	// before collections recorded theirs would be compared whole.
+	emb, err := embedder.New(m, nil)
+	if err != nil {
+		return 0, err
+	}
+	if info.Learned != emb.Learned() {
+		return 0, fmt.Errorf("dupes: collection %q does not record which of its values the model learned (made by an older deeprank), so dupes would compare whole vectors against a threshold calibrated on learned parts: run deeprank reindex --collection %s: %w", info.Name, info.Name, vectorstore.ErrModelMismatch)
 	}
 	d, err := defaultmodel.CopyThreshold()
 	return dupes.FromL2(d, info.Metric), err

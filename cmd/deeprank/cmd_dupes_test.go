@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deeprank/deeprank/vectorstore/embedded"
 )
 
 // TestDupesCLI runs dupes over a few images: two near-identical (one grey
@@ -94,5 +96,31 @@ func TestDupesCLI(t *testing.T) {
 		if _, _, code := dupesCmd(args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
+	}
+}
+
+// TestDupesUnrecordedLearned: a collection of the built-in model that does
+// not record its learned part (made before collections recorded it) gets
+// no default threshold, which is calibrated on learned parts: dupes says
+// to reindex it.
+func TestDupesUnrecordedLearned(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "store")
+	s, err := embedded.Open(store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := defaultModelSpec(t)
+	if spec.Learned == 0 {
+		t.Fatal("the built-in model has no thumbnail: the test proves nothing")
+	}
+	spec.Learned = 0
+	if err := s.Create(t.Context(), "c", spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runCLIStreams(t, "dupes", "--store-dir", store, "--collection", "c"); code == exitOK || !strings.Contains(stderr, "deeprank reindex --collection c") {
+		t.Errorf("dupes on a collection without its learned part: exit %d, %s; want an error saying to reindex", code, stderr)
 	}
 }
