@@ -322,7 +322,7 @@ func TestLearnedCompared(t *testing.T) {
 		items[i].Vector = v
 	}
 	ctx := context.Background()
-	for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine} {
+	for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
 		d := FromL2(0.25, metric)
 		want, pairs, degree := bruteGroups(own, metric, d, &Distinct{})
 		if whole, _, _ := bruteGroups(items, metric, d, &Distinct{}); len(whole) > len(want)/2 {

@@ -297,7 +297,9 @@ func Run(t *testing.T, fresh Fresh) {
 		if err := c.Upsert(ctx, version, Items(20, dim, 6)); err != nil {
 			t.Fatal(err)
 		}
-		next := vectorstore.Spec{Dim: dim + 2, Metric: vectorstore.MetricL2, ModelVersion: "model-b"}
+		// The new spec records a learned part, which the rebuilt
+		// collection keeps.
+		next := vectorstore.Spec{Dim: dim + 2, Metric: vectorstore.MetricL2, ModelVersion: "model-b", Learned: dim}
 		assertSpec := func(when string, want vectorstore.Spec) {
 			t.Helper()
 			c, err := s.Open(ctx, "rebuilt")
