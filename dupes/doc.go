@@ -44,7 +44,8 @@
 //     Neighbours identical images may split, and an approximate index may
 //     miss pairs. Where vectors are partly learned, the search's ranking
 //     by learned parts is itself approximate (each is scaled by its
-//     image's share), so it asks for three times the Neighbours.
+//     image's share), so it asks for at least three times the Neighbours
+//     (as many as variants give).
 //
 // Caveats: the collection should not change while Find runs (a concurrent
 // ingest's items may or may not be seen); the suggested keeper is read from

@@ -31,7 +31,8 @@ const (
 	// measured again between own vectors, so both methods join the same
 	// pairs. Where vectors are partly learned, the search ranks by
 	// learned parts only nearly (each scaled by its image's share), so it
-	// asks for three times more hits and measures each again.
+	// asks for at least three times the hits (as many as variants give) and
+	// measures each again.
 	Index
 )
 

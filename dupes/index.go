@@ -30,8 +30,8 @@ func scanIDs(ctx context.Context, coll vectorstore.Collection) ([]string, map[[3
 // before searching with each.
 const searchBatch = 64
 
-// learnedSlack is how many times more hits a search asks for where
-// vectors are partly learned (searchQuery).
+// learnedSlack is how many times more hits, at least, a search asks for
+// where vectors are partly learned (searchQuery).
 const learnedSlack = 3
 
 // searchResult is the hits near image q.
@@ -74,15 +74,14 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 			}
 		}
 	}()
-	k := opts.neighbours() + 1 // the image itself comes first
-	if remeasure {
-		k *= oinfo.PerItem()
-	}
+	n := opts.neighbours() + 1 // the image itself comes first
+	k := n * oinfo.PerItem()
 	if info.Learned > 0 {
 		// searchQuery ranks by learned parts each scaled by its image's
 		// share, which differs a little between images (a nearly flat
-		// one's thumbnail has none): room for what that reorders.
-		k *= learnedSlack
+		// one's thumbnail has none): room for what that reorders, which
+		// variants' room already gives.
+		k = max(k, n*learnedSlack)
 	}
 	var done atomic.Int64
 	var wg sync.WaitGroup
