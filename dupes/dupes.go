@@ -318,7 +318,7 @@ func makeGroups(ctx context.Context, coll vectorstore.Collection, info vectorsto
 	for _, c := range comps {
 		all = append(all, c...)
 	}
-	items, err := getAll(ctx, coll, all)
+	items, err := getAll(ctx, coll, all, memberChunk)
 	if err != nil {
 		return nil, err
 	}
@@ -384,18 +384,20 @@ func makeGroups(ctx context.Context, coll vectorstore.Collection, info vectorsto
 	return groups, nil
 }
 
-// getChunk is how many items one Get asks for: few enough that the pages
-// one Get reads at random from the embedded store's files stay a few MB
-// before it releases them. Each read maps the pages around it in every
-// column (64 KB each): at 64 items a Get, reading groups' members raised
-// the peak RSS at 100,000 images of 192 values from 80 MB to 104.
-const getChunk = 8
+// memberChunk is how many of the images found one Get asks for: few
+// enough that the pages one Get reads at random from the embedded store's
+// files stay a few MB before it releases them. Each read maps the pages
+// around it in every column (64 KB each): at 64 items a Get, reading
+// groups' members raised the peak RSS at 100,000 images of 192 values from
+// 80 MB to 104. The reads are few (only images found), so their number
+// does not matter; the index method's, one per neighbour, use searchBatch.
+const memberChunk = 8
 
-// getAll fetches the items of ids, keyed by ID.
-func getAll(ctx context.Context, coll vectorstore.Collection, ids []string) (map[string]vectorstore.Item, error) {
+// getAll fetches the items of ids, keyed by ID, chunk at a time.
+func getAll(ctx context.Context, coll vectorstore.Collection, ids []string, chunk int) (map[string]vectorstore.Item, error) {
 	out := make(map[string]vectorstore.Item, len(ids))
-	for lo := 0; lo < len(ids); lo += getChunk {
-		got, err := coll.Get(ctx, ids[lo:min(lo+getChunk, len(ids))])
+	for lo := 0; lo < len(ids); lo += chunk {
+		got, err := coll.Get(ctx, ids[lo:min(lo+chunk, len(ids))])
 		if err != nil {
 			return nil, fmt.Errorf("read near-duplicates: %w", err)
 		}
@@ -501,11 +503,11 @@ func describeMatches(ctx context.Context, coll, other vectorstore.Collection, fo
 		}
 	}
 	slices.Sort(gids)
-	qs, err := getAll(ctx, coll, qids)
+	qs, err := getAll(ctx, coll, qids, memberChunk)
 	if err != nil {
 		return nil, err
 	}
-	gs, err := getAll(ctx, other, slices.Compact(gids))
+	gs, err := getAll(ctx, other, slices.Compact(gids), memberChunk)
 	if err != nil {
 		return nil, err
 	}

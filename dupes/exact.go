@@ -57,12 +57,19 @@ func (l learnedBlocks) Each(ctx context.Context, from int, fn func(vectorstore.B
 	return l.Blocks.Each(ctx, from, func(blk vectorstore.Block) error {
 		vecs = vecs[:0]
 		for i := range blk.Len() {
-			part = l.spec.LearnedPart(part, blk.Vectors[i*dim:(i+1)*dim])
-			vecs = append(vecs, part...)
+			vecs, part = appendLearned(vecs, part, l.spec, blk.Vectors[i*dim:(i+1)*dim])
 		}
 		blk.Vectors = vecs
 		return fn(blk)
 	})
+}
+
+// appendLearned appends the learned part of the own vector v
+// (vectorstore.Spec.LearnedPart) to dst, using part as scratch space; it
+// returns both, grown as needed.
+func appendLearned(dst, part []float32, spec vectorstore.Spec, v []float32) (grown, scratch []float32) {
+	part = spec.LearnedPart(part, v)
+	return append(dst, part...), part
 }
 
 // table is every vector of a collection in memory, for collections that
@@ -92,8 +99,7 @@ func loadTable(ctx context.Context, coll vectorstore.Collection, info vectorstor
 		}
 		id := decodeID(it.ID)
 		t.ids = append(t.ids, id[:]...)
-		part = info.LearnedPart(part, info.Own(it.Vector)) // dupes compares own vectors
-		t.vecs = append(t.vecs, part...)
+		t.vecs, part = appendLearned(t.vecs, part, info.Spec, info.Own(it.Vector)) // dupes compares own vectors
 		return nil
 	})
 	if err != nil {

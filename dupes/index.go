@@ -174,7 +174,7 @@ func ownDistances(ctx context.Context, other vectorstore.Collection, info vector
 			ids = append(ids, h.ID)
 		}
 	}
-	items, err := getAll(ctx, other, ids)
+	items, err := getAll(ctx, other, ids, searchBatch)
 	if err != nil {
 		return err
 	}

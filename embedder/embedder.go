@@ -78,12 +78,7 @@ func (e *Embedder) Dim() int { return e.net.Dim() }
 // Learned is how many leading values of each vector the model learned,
 // when fewer than Dim (a thumbnail follows them, model.Spec.Thumbnail),
 // and 0 when all are: a collection's vectorstore.Spec.Learned.
-func (e *Embedder) Learned() int {
-	if d := e.net.LearnedDim(); d < e.Dim() {
-		return d
-	}
-	return 0
-}
+func (e *Embedder) Learned() int { return e.net.Learned() }
 
 // PerItem is the number of vectors EmbedItems gives an image: its own and
 // its variants'.

@@ -211,10 +211,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
 			// Thresholds are for deeprank dupes, which compares the learned
 			// part of images' own vectors, as a collection records it.
-			vs := vectorstore.Spec{Dim: dim}
-			if l := net.LearnedDim(); l < dim {
-				vs.Learned = l
-			}
+			vs := vectorstore.Spec{Dim: dim, Learned: net.Learned()}
 			compared := func(paths []string) [][]float32 {
 				out := own(lookup(vecs, paths), dim)
 				for i, v := range out {

@@ -220,9 +220,15 @@ func (n *Net) Dim() int {
 	return n.arch.Dim()
 }
 
-// LearnedDim is how many leading values of each row the network learned:
-// all Dim but a thumbnail's (Spec.Thumbnail).
-func (n *Net) LearnedDim() int { return n.arch.Dim() }
+// Learned is how many leading values of each row the network learned when
+// a thumbnail follows them (Spec.Thumbnail), and 0 when it learned all Dim:
+// a collection's vectorstore.Spec.Learned.
+func (n *Net) Learned() int {
+	if n.thumb != nil {
+		return n.arch.Dim()
+	}
+	return 0
+}
 
 // InputShape is the (3, size, size) shape of one input image.
 func (n *Net) InputShape() Shape { return n.arch.Input }
