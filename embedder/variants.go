@@ -11,12 +11,13 @@ import (
 
 // ItemSquares returns the network's input squares for a stored image's
 // vectors (model.Spec.Variants), in their order: the image's own
-// (Prepare), its grey copy, its mirror image, then each grid's crops row
-// by row. square is
-// the image squared to spec.SquareSide(), as for Prepare; a crop of it is
-// a crop of the image, squashed alike. Every path that stores images
-// (EmbedItems, eval's galleries) goes through it.
-func ItemSquares(spec model.Spec, square *image.RGBA) []*image.RGBA {
+// (Prepare), its grey copy, its mirror image, its rotations, then each
+// grid's crops row by row. square is the image squared to
+// spec.SquareSide(), as for Prepare, and aspect the image's width over its
+// height; a crop or rotation of square is one of the image, squashed
+// alike. Every path that stores images (EmbedItems, eval's galleries)
+// goes through it.
+func ItemSquares(spec model.Spec, square *image.RGBA, aspect float64) []*image.RGBA {
 	whole := Prepare(spec, square)
 	out := make([]*image.RGBA, 1, spec.PerItem())
 	out[0] = whole
@@ -31,6 +32,9 @@ func ItemSquares(spec model.Spec, square *image.RGBA) []*image.RGBA {
 	}
 	if v.Mirror {
 		out = append(out, mirror(whole))
+	}
+	for _, deg := range v.Rotations {
+		out = append(out, Prepare(spec, imageio.Rotate(square, deg, aspect)))
 	}
 	b := square.Rect
 	for _, g := range v.Crops {

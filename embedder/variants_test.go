@@ -49,16 +49,17 @@ func gradient(w, h int) *image.RGBA {
 }
 
 // TestItemSquares: a stored image's squares are its own input, its grey
-// copy and each crop, in that order, a crop being the input of the same
-// part of the square cut out on its own.
+// copy, its mirror image, its rotations and each crop, in that order, a
+// rotation being the input of the square turned as the image is, and a
+// crop the input of the same part of the square cut out on its own.
 func TestItemSquares(t *testing.T) {
 	spec := model.DefaultSpec()
 	spec.InputSize = 16
-	spec.Variants = &model.Variants{Grey: true, Mirror: true, Crops: []model.CropGrid{{Grid: 2, Side: 0.75}}}
+	spec.Variants = &model.Variants{Grey: true, Mirror: true, Rotations: []float64{-8, 8}, Crops: []model.CropGrid{{Grid: 2, Side: 0.75}}}
 	square := imageio.Square(gradient(90, 60), spec.SquareSide())
-	got := ItemSquares(spec, square)
-	if len(got) != spec.PerItem() || len(got) != 7 {
-		t.Fatalf("%d squares, want PerItem %d = 7", len(got), spec.PerItem())
+	got := ItemSquares(spec, square, 1.5)
+	if len(got) != spec.PerItem() || len(got) != 9 {
+		t.Fatalf("%d squares, want PerItem %d = 9", len(got), spec.PerItem())
 	}
 	whole := Prepare(spec, square)
 	if !bytes.Equal(got[0].Pix, whole.Pix) {
@@ -80,11 +81,16 @@ func TestItemSquares(t *testing.T) {
 			}
 		}
 	}
+	for i, deg := range spec.Variants.Rotations {
+		if want := Prepare(spec, imageio.Rotate(square, deg, 1.5)); !bytes.Equal(got[3+i].Pix, want.Pix) {
+			t.Errorf("square %d is not the rotation by %g of the image", 3+i, deg)
+		}
+	}
 	for i, r := range cropRects(square.Rect, spec.Variants.Crops[0]) {
 		cut := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
 		draw.Draw(cut, cut.Rect, square, r.Min, draw.Src)
 		want := Prepare(spec, imageio.Square(cut, spec.SquareSide()))
-		if got := got[3+i]; got.Rect.Dx() != spec.InputSize || !bytes.Equal(got.Pix, want.Pix) {
+		if got := got[5+i]; got.Rect.Dx() != spec.InputSize || !bytes.Equal(got.Pix, want.Pix) {
 			t.Errorf("crop %d (%v) differs from the same part cut out on its own", i, r)
 		}
 	}
@@ -93,7 +99,7 @@ func TestItemSquares(t *testing.T) {
 // TestEmbedItems: an image's stored vectors begin with the one a query of
 // it gets, and each is the network's vector of its square.
 func TestEmbedItems(t *testing.T) {
-	m, e := variantsEmbedder(t, &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.6}}}, nil)
+	m, e := variantsEmbedder(t, &model.Variants{Grey: true, Rotations: []float64{10}, Crops: []model.CropGrid{{Grid: 1, Side: 0.6}}}, nil)
 	buf := pngOf(t, gradient(70, 50))
 	query, err := e.Decode(buf.Bytes())
 	if err != nil {
@@ -106,7 +112,7 @@ func TestEmbedItems(t *testing.T) {
 	dim, per := e.Dim(), e.PerItem()
 	q := e.Embed([]*Input{query})[0]
 	stored := e.EmbedItems([]*Input{item, item})
-	if per != 3 || len(stored) != 2 || len(stored[0]) != per*dim {
+	if per != 4 || len(stored) != 2 || len(stored[0]) != per*dim {
 		t.Fatalf("EmbedItems: %d items of %d values, want 2 of %d x %d", len(stored), len(stored[0]), per, dim)
 	}
 	if !slices.Equal(stored[0][:dim], q) {
@@ -123,7 +129,7 @@ func TestEmbedItems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := EmbedSquares(net, m.Normalization, []string{"x"}, func(string) []*image.RGBA { return ItemSquares(m.Spec, square) })["x"]
+	want := EmbedSquares(net, m.Normalization, []string{"x"}, func(string) []*image.RGBA { return ItemSquares(m.Spec, square, 70.0/50) })["x"]
 	for j := range want {
 		if d := want[j] - stored[1][j]; d > 1e-5 || d < -1e-5 {
 			t.Fatalf("value %d (vector %d): %g by EmbedItems, %g by EmbedSquares of ItemSquares", j, j/dim, stored[1][j], want[j])

@@ -190,9 +190,9 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		ownVecs, all := cache.method(nm.Name), stored(nm)
 		squares := func(p string) []*image.RGBA {
 			if storesAll(nm, p) {
-				return embedder.ItemSquares(spec, imgs[p][mi+1])
+				return embedder.ItemSquares(spec, imgs[p].squares[mi+1], imgs[p].aspect)
 			}
-			return []*image.RGBA{embedder.Prepare(spec, imgs[p][mi+1])}
+			return []*image.RGBA{embedder.Prepare(spec, imgs[p].squares[mi+1])}
 		}
 		for p, v := range embedder.EmbedSquares(net, nm.Model.Normalization, todo, squares) {
 			ownVecs[file(p)] = ownVector(v, dim)
@@ -227,7 +227,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		vecs := vectors(b.Name, func(todo []string) map[string][]float32 {
 			out := make(map[string][]float32, len(todo))
 			for _, p := range todo {
-				out[p] = b.Describe(imgs[p][0])
+				out[p] = b.Describe(imgs[p].squares[0])
 			}
 			return out
 		})
@@ -236,14 +236,21 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-// decodeAll decodes every image once and resizes it to each size.
-func decodeAll(ctx context.Context, root string, paths []string, sizes []int, workers int) (map[string][]*image.RGBA, error) {
-	imgs, err := imageio.LoadAll(ctx, root, paths, slices.Max(sizes), workers, func(img image.Image, full image.Rectangle) []*image.RGBA {
-		rs := make([]*image.RGBA, len(sizes))
+// decoded is an image squared to each size decodeAll was given, in order,
+// and its width over its height before (for a rotated variant).
+type decoded struct {
+	squares []*image.RGBA
+	aspect  float64
+}
+
+// decodeAll decodes every image once and squares it to each size.
+func decodeAll(ctx context.Context, root string, paths []string, sizes []int, workers int) (map[string]decoded, error) {
+	imgs, err := imageio.LoadAll(ctx, root, paths, slices.Max(sizes), workers, func(img image.Image, full image.Rectangle) decoded {
+		d := decoded{squares: make([]*image.RGBA, len(sizes)), aspect: float64(full.Dx()) / float64(full.Dy())}
 		for i, s := range sizes {
-			rs[i] = imageio.SquareReduced(img, full, s)
+			d.squares[i] = imageio.SquareReduced(img, full, s)
 		}
-		return rs
+		return d
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)

@@ -52,7 +52,7 @@ func NewTracker(ctx context.Context, suite *Suite, spec model.Spec, workers int)
 		}
 		for _, p := range todo {
 			file := filepath.Join(set.Root, p)
-			t.squares[file] = embedder.Prepare(spec, imgs[p][0])
+			t.squares[file] = embedder.Prepare(spec, imgs[p].squares[0])
 			t.files = append(t.files, file)
 		}
 		t.names = append(t.names, setSpec.Name)

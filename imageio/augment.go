@@ -146,6 +146,33 @@ func (a Augment) geometric(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 	return out
 }
 
+// Rotate returns img turned deg degrees about its centre, anticlockwise as
+// seen for a positive deg, its size kept and points from outside taken
+// from the nearest edge pixel, as Augment's rotation fills them. img may
+// show a picture squashed (Square): aspect is that picture's width over
+// its height, and the turn is the picture's, squashed alike, so that it
+// matches a copy turned before it was squared. aspect must be positive.
+func Rotate(img *image.RGBA, deg, aspect float64) *image.RGBA {
+	t := deg * math.Pi / 180
+	cos, sin := math.Cos(t), math.Sin(t)
+	// In the picture's own proportions src = R(t) * dst; img's axes scale
+	// them by the side over the width and over the height.
+	imgAspect := float64(img.Rect.Dx()) / float64(img.Rect.Dy())
+	a := aspect / imgAspect
+	m := [4]float64{cos, -sin / a, sin * a, cos}
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	cx, cy := float64(w-1)/2, float64(h-1)/2
+	for y := range h {
+		dy := float64(y) - cy
+		for x := range w {
+			dx := float64(x) - cx
+			bilinear(img, m[0]*dx+m[1]*dy+cx, m[2]*dx+m[3]*dy+cy, out.Pix[y*out.Stride+4*x:y*out.Stride+4*x+4])
+		}
+	}
+	return out
+}
+
 // bilinear samples img at (x, y), clamping to the edge, into px (RGBA).
 func bilinear(img *image.RGBA, x, y float64, px []byte) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()

@@ -10,6 +10,7 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -420,4 +421,61 @@ func boxShrinkReference(row func(y int) []byte, scale, kx, ky int, full image.Re
 		}
 	}
 	return out
+}
+
+// TestRotate: a quarter turn moves every pixel exactly, no turn moves
+// none, a sub-image turns as a copy of it does, and a squashed picture
+// turns as the picture would before it was squashed.
+func TestRotate(t *testing.T) {
+	pattern := func(w, h int) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := range h {
+			for x := range w {
+				img.SetRGBA(x, y, color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8(128 + 127*math.Sin(float64(x+2*y)/3)), 255})
+			}
+		}
+		return img
+	}
+	img := pattern(24, 24)
+	sub := img.SubImage(image.Rect(4, 6, 20, 22)).(*image.RGBA)
+	subCopy := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	draw.Draw(subCopy, subCopy.Rect, sub, sub.Rect.Min, draw.Src)
+	for _, tc := range []struct {
+		name string
+		got  *image.RGBA
+		want func(x, y int) color.RGBA
+	}{
+		{"quarter turn", Rotate(img, 90, 1), func(x, y int) color.RGBA { return img.RGBAAt(23-y, x) }},
+		{"no turn", Rotate(img, 0, 1), img.RGBAAt},
+		{"sub-image", Rotate(sub, 30, 1), Rotate(subCopy, 30, 1).RGBAAt},
+	} {
+		b := tc.got.Rect
+		if b != image.Rect(0, 0, b.Dx(), b.Dy()) || b.Dx() != tc.got.Rect.Dy() {
+			t.Fatalf("%s: bounds %v", tc.name, b)
+		}
+		for y := range b.Dy() {
+			for x := range b.Dx() {
+				if got, want := tc.got.RGBAAt(x, y), tc.want(x, y); got != want {
+					t.Fatalf("%s: (%d, %d) is %v, want %v", tc.name, x, y, got, want)
+				}
+			}
+		}
+	}
+
+	// A 3:1 picture squared to 48: turned squashed with its aspect, it is
+	// near the picture turned, then squared; turned as if square, far.
+	wide := pattern(288, 96)
+	want := Square(Rotate(wide, 10, 3), 48)
+	diff := func(a, b *image.RGBA) float64 {
+		var sum float64
+		for i := range a.Pix {
+			sum += math.Abs(float64(a.Pix[i]) - float64(b.Pix[i]))
+		}
+		return sum / float64(len(a.Pix))
+	}
+	squashed := Square(wide, 48)
+	near, far := diff(Rotate(squashed, 10, 3), want), diff(Rotate(squashed, 10, 1), want)
+	if near > 6 || far < 2*near {
+		t.Errorf("mean difference from the picture turned then squared: %.2f with its aspect, %.2f as if square; want under 6, and under half", near, far)
+	}
 }

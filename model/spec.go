@@ -135,13 +135,16 @@ func (t Thumbnail) Dim() int {
 const maxThumbnailSide = 32
 
 // Variants lists Spec.Variants. An image's vectors come in this order:
-// the image's own, its grey copy, its mirror image, then each grid's crops
-// row by row.
+// the image's own, its grey copy, its mirror image, its rotations, then
+// each grid's crops row by row.
 type Variants struct {
 	// Grey adds the image in grey (imageio.Grey).
 	Grey bool `json:"grey,omitempty"`
 	// Mirror adds the image flipped left to right.
 	Mirror bool `json:"mirror,omitempty"`
+	// Rotations adds the image turned by each of these angles, in degrees,
+	// anticlockwise for a positive one (imageio.Rotate).
+	Rotations []float64 `json:"rotations,omitempty"`
 	// Crops adds grids of crops.
 	Crops []CropGrid `json:"crops,omitempty"`
 }
@@ -155,7 +158,9 @@ type CropGrid struct {
 }
 
 // Any reports whether v lists a variant.
-func (v Variants) Any() bool { return v.Grey || v.Mirror || len(v.Crops) > 0 }
+func (v Variants) Any() bool {
+	return v.Grey || v.Mirror || len(v.Rotations) > 0 || len(v.Crops) > 0
+}
 
 // PerItem is the number of vectors a stored image has: its own, and one
 // for each of Variants.
@@ -168,6 +173,7 @@ func (s Spec) PerItem() int {
 		if v.Mirror {
 			n++
 		}
+		n += len(v.Rotations)
 		for _, g := range v.Crops {
 			n += g.Grid * g.Grid
 		}
@@ -180,6 +186,7 @@ func (s Spec) PerItem() int {
 // of half its side still has the input's resolution.
 const (
 	maxVariants   = 32
+	maxRotation   = 45
 	maxCropGrid   = 5
 	minCropSide   = 0.5
 	squareUpscale = 2
@@ -335,6 +342,11 @@ func (s Spec) Validate() error {
 	if v := s.Variants; v != nil {
 		if !v.Any() {
 			return bad("variants", "none given: leave the field out for none")
+		}
+		for i, deg := range v.Rotations {
+			if !(deg != 0 && math.Abs(deg) <= maxRotation) {
+				return bad(fmt.Sprintf("variants.rotations[%d]", i), "%g: an angle in degrees, not 0, from -%d to %d, e.g. 8", deg, maxRotation, maxRotation)
+			}
 		}
 		for i, g := range v.Crops {
 			if g.Grid < 1 || g.Grid > maxCropGrid || !(g.Side >= minCropSide && g.Side < 1) {

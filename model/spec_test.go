@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,10 @@ func TestValidate(t *testing.T) {
 		{"pooled backbone width", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 0, Stages: 3}} }, "pooled_backbones[0].width"},
 		{"variants", func(s *Spec) { s.Variants = &Variants{Grey: true, Crops: []CropGrid{{3, 0.7}, {1, 0.5}}} }, ""},
 		{"no variants given", func(s *Spec) { s.Variants = &Variants{} }, "variants"},
+		{"rotations", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{-8, 8, 45}} }, ""},
+		{"rotation by 0", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{8, 0}} }, "variants.rotations[1]"},
+		{"rotation too far", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{-46}} }, "variants.rotations[0]"},
+		{"rotation not a number", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{math.NaN()}} }, "variants.rotations[0]"},
 		{"crop of the whole image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.8}, {2, 1}}} }, "variants.crops[1]"},
 		{"crop too small", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.4}}} }, "variants.crops[0]"},
 		{"crop grid of 0", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{0, 0.7}}} }, "variants.crops[0]"},
@@ -141,6 +146,7 @@ func TestPerItem(t *testing.T) {
 		{&Variants{Crops: []CropGrid{{2, 0.8}}}, 5, 128},
 		{&Variants{Grey: true, Crops: []CropGrid{{3, 0.7}, {1, 0.5}}}, 12, 128},
 		{&Variants{Mirror: true}, 2, 64},
+		{&Variants{Mirror: true, Rotations: []float64{-8, 8}, Crops: []CropGrid{{2, 0.8}}}, 8, 128},
 	}
 	for _, tc := range cases {
 		s := DefaultSpec()

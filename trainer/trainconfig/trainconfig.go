@@ -369,7 +369,7 @@ func Default() Options {
 		TuneViews:     []float64{},
 		TuneGrey:      []float64{},
 		TuneThumbnail: TuneThumbnail{Side: 8, Weights: []float64{}},
-		Variants:      model.Variants{Crops: []model.CropGrid{}},
+		Variants:      model.Variants{Rotations: []float64{}, Crops: []model.CropGrid{}},
 		Data: Data{
 			ValFraction:    0.2,
 			SplitBy:        "path",
