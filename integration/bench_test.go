@@ -22,8 +22,9 @@ import (
 // metric (cosine, Milvus's default here): batched upserts (items/s, once)
 // and then b.N queries (k = 10) at the full size, ns/op with p50 and p99.
 // Each store holds items of one vector (vectors=1, ingest.variants false)
-// and, in another collection, of seven (vectors=7, the default model's
-// own vector and six variants'), every vector a random unit vector: a
+// and, in another collection, of seven (vectors=7: an own vector and six
+// variants', the default model's when the README's figures were taken;
+// today's stores nine), every vector a random unit vector: a
 // search reads seven times the vectors, and Milvus's asks for seven times
 // the rows. On Milvus the queries run twice: at Strong consistency (the
 // default: each waits for the server's next time tick) and at Bounded. The
@@ -34,7 +35,8 @@ import (
 //	go test ./integration -run XXX -bench Stores -benchtime 300x -timeout 60m
 func BenchmarkStores(b *testing.B) {
 	n := benchVectors()
-	// The default model's: 128 dimensions, seven vectors an image.
+	// The default model's of the README's figures: 128 dimensions, seven
+	// vectors an image.
 	const dim, metric, variants = 128, vectorstore.MetricCosine, 7
 	ctx := context.Background()
 	// bench creates a collection of one vector an item and one of
