@@ -19,8 +19,10 @@ out=${1:-data/corpus}
 # copy_eval lays out OUT/eval from the held-out screenshots, game art and
 # icons (each source at least 200 images).
 copy_eval() {
-  [ -d "$out/eval" ] && return
-  rm -rf "$out/eval.tmp"
+  # The sets of turns off 10 degrees (queries/rotate-off) are the newest
+  # part: sets laid out before them are made again, the same files and those.
+  [ -d "$out/eval/gimp-help/queries/rotate-off" ] && return
+  rm -rf "$out/eval" "$out/eval.tmp" "$out/val" "$out/val.tmp"
   go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/eval.tmp" \
     -source screenshot/gimp-help -source screenshot/gnome-help \
     -source rendered/hedgewars -source icon/oxygen-icons

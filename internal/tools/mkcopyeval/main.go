@@ -4,6 +4,7 @@
 //
 //	OUT/SOURCE/gallery/KEY/orig.EXT     every image of the source (links)
 //	OUT/SOURCE/queries/T/KEY/q.EXT      a copy of each of N originals under transform T
+//	OUT/SOURCE/queries/rotate-off/KEY/q-15.png ...   four turns of each (below)
 //
 // With -validation it lays out, instead, one such set for choosing between
 // models without the evaluation sources: the images of the corpus's
@@ -37,7 +38,8 @@
 // grey, rotate (10 degrees, corners filled from the nearest edge), jpeg
 // (quality 15), color (contrast x1.3, then brightness +25), downscale (to
 // 40% of each side, left small as a thumbnail is) and mix (three of the
-// others, drawn at random). Transparent images are composited on white
+// others, drawn at random), and rotate-off holds four copies of each
+// original, turned -15, -5, 5 and 15 degrees. Transparent images are composited on white
 // first, as deeprank's decoder does, so that the copies differ from their
 // original by the transform alone. The originals are the N images of the
 // source whose names hash lowest (dataset.HashFraction), and every random
@@ -325,12 +327,12 @@ func writeSet(dir string, names []string, out string, n int) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms and a mix\n", out, len(names), n, len(transforms))
+	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix and %d turns\n", out, len(names), n, len(transforms), len(offAngles))
 	return nil
 }
 
 // writeCopies writes the copies of the image at src under every transform
-// and the mix (dir/T/KEY/q.EXT).
+// and the mix (dir/T/KEY/q.EXT), and its turns (dir/rotate-off/KEY).
 func writeCopies(src, dir, key string) error {
 	img, err := imageio.DecodeFile(src, nil)
 	if err != nil {
@@ -353,8 +355,21 @@ func writeCopies(src, dir, key string) error {
 			ext = ".jpg"
 		}
 	}
-	return write(filepath.Join(dir, "mix", key), ext, mix)
+	if err := write(filepath.Join(dir, "mix", key), ext, mix); err != nil {
+		return err
+	}
+	for _, deg := range offAngles {
+		if err := writePNG(filepath.Join(dir, "rotate-off", key, fmt.Sprintf("q%+g.png", deg)), rotate(orig, deg)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// offAngles are the turns of the rotate-off set, four copies of each
+// original: the rotate transform's 10 degrees is exactly the angle of the
+// default model's rotated variants, which these miss by 5 degrees.
+var offAngles = []float64{-15, -5, 5, 15}
 
 // write stores img as dir/q.EXT: PNG, or JPEG at jpegQuality.
 func write(dir, ext string, img *image.RGBA) error {
