@@ -55,3 +55,25 @@ func ExampleTrimSquare() {
 	// Output:
 	// (16,16) {200 0 0 255} {200 0 0 255}
 }
+
+func ExampleRotate() {
+	// A 300x100 picture with a red block right of its centre, squared to
+	// 32 as the network's input is: turned a quarter anticlockwise in the
+	// picture's own proportions (aspect 3), the block moves above the
+	// centre, as far up as it was right in the picture: 30 of the
+	// picture's 100 rows, 10 of the square's 32.
+	img := image.NewRGBA(image.Rect(0, 0, 300, 100))
+	draw.Draw(img, img.Rect, image.NewUniform(color.White), image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(170, 40, 190, 60), image.NewUniform(color.RGBA{200, 0, 0, 255}), image.Point{}, draw.Src)
+	sq := imageio.Square(img, 32)
+	red := func(c color.RGBA) bool { return c.R > 150 && c.G < 60 }
+
+	turned := imageio.Rotate(sq, 90, 3)
+	fmt.Println("before, right of the centre:", red(sq.RGBAAt(19, 16)))
+	fmt.Println("after, right of the centre:", red(turned.RGBAAt(19, 16)))
+	fmt.Println("after, above it:", red(turned.RGBAAt(16, 6)))
+	// Output:
+	// before, right of the centre: true
+	// after, right of the centre: false
+	// after, above it: true
+}
