@@ -151,7 +151,8 @@ func (a Augment) geometric(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 // from the nearest edge pixel, as Augment's rotation fills them. img may
 // show a picture squashed (Square): aspect is that picture's width over
 // its height, and the turn is the picture's, squashed alike, so that it
-// matches a copy turned before it was squared. aspect must be positive.
+// matches a copy turned before it was squared. An aspect that is not a
+// positive number (of an empty picture) is taken as img's own.
 func Rotate(img *image.RGBA, deg, aspect float64) *image.RGBA {
 	t := deg * math.Pi / 180
 	cos, sin := math.Cos(t), math.Sin(t)
@@ -159,6 +160,9 @@ func Rotate(img *image.RGBA, deg, aspect float64) *image.RGBA {
 	// them by the side over the width and over the height.
 	imgAspect := float64(img.Rect.Dx()) / float64(img.Rect.Dy())
 	a := aspect / imgAspect
+	if !(a > 0 && a < math.Inf(1)) {
+		a = 1
+	}
 	m := [4]float64{cos, -sin / a, sin * a, cos}
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	out := image.NewRGBA(image.Rect(0, 0, w, h))

@@ -448,6 +448,8 @@ func TestRotate(t *testing.T) {
 		{"quarter turn", Rotate(img, 90, 1), func(x, y int) color.RGBA { return img.RGBAAt(23-y, x) }},
 		{"no turn", Rotate(img, 0, 1), img.RGBAAt},
 		{"sub-image", Rotate(sub, 30, 1), Rotate(subCopy, 30, 1).RGBAAt},
+		{"aspect of an empty picture", Rotate(img, 30, math.NaN()), Rotate(img, 30, 1).RGBAAt},
+		{"aspect of zero", Rotate(img, 30, 0), Rotate(img, 30, 1).RGBAAt},
 	} {
 		b := tc.got.Rect
 		if b != image.Rect(0, 0, b.Dx(), b.Dy()) || b.Dx() != tc.got.Rect.Dy() {

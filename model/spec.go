@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Backbone names accepted in Spec.Backbone.
@@ -346,6 +347,9 @@ func (s Spec) Validate() error {
 		for i, deg := range v.Rotations {
 			if !(deg != 0 && math.Abs(deg) <= maxRotation) {
 				return bad(fmt.Sprintf("variants.rotations[%d]", i), "%g: an angle in degrees, not 0, from -%d to %d, e.g. 8", deg, maxRotation, maxRotation)
+			}
+			if slices.Contains(v.Rotations[:i], deg) {
+				return bad(fmt.Sprintf("variants.rotations[%d]", i), "%g is listed twice: each angle is a forward pass at ingest and a vector stored", deg)
 			}
 		}
 		for i, g := range v.Crops {

@@ -41,6 +41,7 @@ func TestValidate(t *testing.T) {
 		{"rotation by 0", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{8, 0}} }, "variants.rotations[1]"},
 		{"rotation too far", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{-46}} }, "variants.rotations[0]"},
 		{"rotation not a number", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{math.NaN()}} }, "variants.rotations[0]"},
+		{"rotation twice", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{-8, 8, -8}} }, "variants.rotations[2]"},
 		{"crop of the whole image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.8}, {2, 1}}} }, "variants.crops[1]"},
 		{"crop too small", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.4}}} }, "variants.crops[0]"},
 		{"crop grid of 0", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{0, 0.7}}} }, "variants.crops[0]"},

@@ -17,20 +17,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-data/corpus}
 # copy_eval lays out OUT/eval from the held-out screenshots, game art and
-# icons (each source at least 200 images).
+# icons (each source at least 200 images), and OUT/val from the training
+# sources' held-out images. The sets of turns off 10 degrees
+# (queries/rotate-off) are their newest part: sets laid out before them
+# are made again (the same files, and those), both before either replaces
+# what is there, so that an interrupted run leaves the old sets whole.
 copy_eval() {
-  # The sets of turns off 10 degrees (queries/rotate-off) are the newest
-  # part: sets laid out before them are made again, the same files and those.
-  [ -d "$out/eval/gimp-help/queries/rotate-off" ] && return
-  rm -rf "$out/eval" "$out/eval.tmp" "$out/val" "$out/val.tmp"
+  [ -d "$out/eval/gimp-help/queries/rotate-off" ] && [ -d "$out/val/queries/rotate-off" ] && return
+  rm -rf "$out/eval.tmp" "$out/val.tmp"
   go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/eval.tmp" \
     -source screenshot/gimp-help -source screenshot/gnome-help \
     -source rendered/hedgewars -source icon/oxygen-icons
   go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/eval.tmp/hedgewars-frames" -frames rendered/hedgewars
-  mv "$out/eval.tmp" "$out/eval"
-  rm -rf "$out/val.tmp"
   go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/val.tmp" -validation -originals 400
-  mv "$out/val.tmp" "$out/val"
+  rm -rf "$out/eval" "$out/val"
+  mv -T "$out/eval.tmp" "$out/eval"
+  mv -T "$out/val.tmp" "$out/val"
 }
 # frames_val writes OUT/groups.tsv, the animations of the training sources
 # whose files are frames (NAME-N.png; internal/tools/mkgroups), for

@@ -1,8 +1,9 @@
 package trainer
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -69,7 +70,7 @@ func (r *run) tuneGrey(kept *model.Model) (*model.Model, error) {
 // Options.Output; a model that has them is left as it is.
 func (r *run) setVariants(kept *model.Model) (*model.Model, error) {
 	want := r.opts.Variants
-	if !want.Any() || kept.Spec.Variants != nil && reflect.DeepEqual(*kept.Spec.Variants, want) {
+	if !want.Any() || kept.Spec.Variants != nil && sameVariants(*kept.Spec.Variants, want) {
 		return kept, nil
 	}
 	m := kept.Clone()
@@ -79,6 +80,15 @@ func (r *run) setVariants(kept *model.Model) (*model.Model, error) {
 	}
 	fmt.Fprintf(r.log, "variants: %d vectors an image stored (model.Spec.Variants), written to %s\n", m.Spec.PerItem(), r.opts.Output)
 	return m, nil
+}
+
+// sameVariants reports whether a and b store the same vectors, as a model
+// file records them: a list left out (a model's, from JSON) and an empty
+// one (a configuration's default) are the same.
+func sameVariants(a, b model.Variants) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // tuneThumbnail replaces the kept model by its copy, without a thumbnail

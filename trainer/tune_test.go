@@ -274,3 +274,24 @@ func TestTeacherIgnoresThumbnail(t *testing.T) {
 		t.Errorf("a teacher with a thumbnail gives other targets than without")
 	}
 }
+
+// TestSameVariants: a list a model file leaves out and a configuration's
+// empty one are the same variants; any vector more or less is not.
+func TestSameVariants(t *testing.T) {
+	grid := []model.CropGrid{{Grid: 2, Side: 0.8}}
+	for _, tc := range []struct {
+		name string
+		a, b model.Variants
+		want bool
+	}{
+		{"nil and empty lists", model.Variants{Grey: true}, model.Variants{Grey: true, Rotations: []float64{}, Crops: []model.CropGrid{}}, true},
+		{"the same", model.Variants{Mirror: true, Rotations: []float64{-10, 10}, Crops: grid}, model.Variants{Mirror: true, Rotations: []float64{-10, 10}, Crops: grid}, true},
+		{"a rotation more", model.Variants{Grey: true}, model.Variants{Grey: true, Rotations: []float64{10}}, false},
+		{"another angle", model.Variants{Rotations: []float64{-10, 10}}, model.Variants{Rotations: []float64{-8, 8}}, false},
+		{"no mirror", model.Variants{Mirror: true, Crops: grid}, model.Variants{Crops: grid}, false},
+	} {
+		if got := sameVariants(tc.a, tc.b); got != tc.want {
+			t.Errorf("%s: sameVariants = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

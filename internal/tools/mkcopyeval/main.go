@@ -413,7 +413,9 @@ func grey(img *image.RGBA) *image.RGBA {
 }
 
 // rotate turns img by deg degrees about its centre, keeping its size and
-// taking points outside from the nearest edge pixel.
+// taking points outside from the nearest edge pixel. It is the tool's own,
+// not imageio.Rotate (which the model's rotated variants use), so that the
+// evaluation's copies stay as they are whatever the product's code does.
 func rotate(img *image.RGBA, deg float64) *image.RGBA {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
