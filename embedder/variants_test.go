@@ -2,9 +2,11 @@ package embedder
 
 import (
 	"bytes"
+	"encoding/binary"
 	"image"
 	"image/color"
 	"image/draw"
+	"image/jpeg"
 	"image/png"
 	"slices"
 	"testing"
@@ -189,3 +191,46 @@ func pngOf(t *testing.T, img image.Image) *bytes.Buffer {
 	}
 	return &buf
 }
+
+// TestRotationsUpright: a photo whose EXIF says to turn it a quarter gets
+// rotated variants of its upright picture, in the upright proportions (50
+// wide, 70 tall), not the stored 70x50.
+func TestRotationsUpright(t *testing.T) {
+	m, e := variantsEmbedder(t, &model.Variants{Rotations: []float64{15}}, nil)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, gradient(70, 50), &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	data := fixture.WithOrientation(buf.Bytes(), 6, binary.BigEndian)
+	item, err := e.DecodeItem(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if item.Width != 50 || item.Height != 70 {
+		t.Fatalf("decoded %dx%d, want the upright 50x70", item.Width, item.Height)
+	}
+	square, _, err := imageio.DecodeSquare(data, m.Spec.SquareSide(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := model.NewNet(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.EmbedItems([]*Input{item})[0]
+	for _, tc := range []struct {
+		aspect float64
+		same   bool
+	}{{50.0 / 70, true}, {70.0 / 50, false}} {
+		want := EmbedSquares(net, m.Normalization, []string{"x"}, func(string) []*image.RGBA { return ItemSquares(m.Spec, square, tc.aspect) })["x"]
+		var most float32
+		for j := range want {
+			most = max(most, abs32(want[j]-got[j]))
+		}
+		if same := most <= 1e-5; same != tc.same {
+			t.Errorf("against rotations at aspect %.3f: largest difference %g, want the same %v", tc.aspect, most, tc.same)
+		}
+	}
+}
+
+func abs32(x float32) float32 { return max(x, -x) }

@@ -8,32 +8,9 @@ import (
 	"image/jpeg"
 	"image/png"
 	"testing"
-)
 
-// withOrientation inserts an EXIF APP1 segment with the given orientation
-// right after the JPEG's SOI marker.
-func withOrientation(jpg []byte, o uint16, order binary.ByteOrder) []byte {
-	var tiff bytes.Buffer
-	if order == binary.BigEndian {
-		tiff.WriteString("MM")
-	} else {
-		tiff.WriteString("II")
-	}
-	binary.Write(&tiff, order, uint16(42))
-	binary.Write(&tiff, order, uint32(8))
-	binary.Write(&tiff, order, uint16(2)) // two entries
-	binary.Write(&tiff, order, []uint16{0x010f, 2})
-	binary.Write(&tiff, order, []uint32{1, 0}) // Make, ignored
-	binary.Write(&tiff, order, []uint16{0x0112, 3})
-	binary.Write(&tiff, order, uint32(1))
-	binary.Write(&tiff, order, []uint16{o, 0})
-	binary.Write(&tiff, order, uint32(0))
-	seg := append([]byte("Exif\x00\x00"), tiff.Bytes()...)
-	out := []byte{0xFF, 0xD8, 0xFF, 0xE1}
-	out = binary.BigEndian.AppendUint16(out, uint16(len(seg)+2))
-	out = append(out, seg...)
-	return append(out, jpg[2:]...)
-}
+	"github.com/deeprank/deeprank/internal/fixture"
+)
 
 // cornerImage is 40x20: red top-left corner, blue top-right, rest grey.
 func cornerImage() *image.RGBA {
@@ -71,7 +48,7 @@ func TestEXIFOrientation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			img, err := Decode(withOrientation(buf.Bytes(), tc.o, tc.order), nil)
+			img, err := Decode(fixture.WithOrientation(buf.Bytes(), tc.o, tc.order), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,8 +113,8 @@ func TestPixelFormats(t *testing.T) {
 func FuzzJPEGOrientation(f *testing.F) {
 	var buf bytes.Buffer
 	jpeg.Encode(&buf, cornerImage(), nil)
-	f.Add(withOrientation(buf.Bytes(), 6, binary.BigEndian))
-	f.Add(withOrientation(buf.Bytes(), 3, binary.LittleEndian)[:60])
+	f.Add(fixture.WithOrientation(buf.Bytes(), 6, binary.BigEndian))
+	f.Add(fixture.WithOrientation(buf.Bytes(), 3, binary.LittleEndian)[:60])
 	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xE1, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if o := jpegOrientation(data); o < 1 || o > 8 {

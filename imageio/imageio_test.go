@@ -17,6 +17,8 @@ import (
 	"github.com/gen2brain/avif"
 	"golang.org/x/image/bmp"
 	xdraw "golang.org/x/image/draw"
+
+	"github.com/deeprank/deeprank/internal/fixture"
 )
 
 func testImage() *image.RGBA {
@@ -124,7 +126,7 @@ func TestDecodeMemory(t *testing.T) {
 		{"paletted PNG", paletted, nil, 40 * 30 * 1, nil},
 		{"baseline JPEG", jpegData, nil, 40 * 30 * 3, nil},
 		{"progressive JPEG", progressive, nil, 40 * 30 * (3 + 3*4), nil},
-		{"rotated JPEG", withOrientation(jpegData, 6, binary.BigEndian), nil, 40 * 30 * (3 + 8), nil},
+		{"rotated JPEG", fixture.WithOrientation(jpegData, 6, binary.BigEndian), nil, 40 * 30 * (3 + 8), nil},
 		{"over the pixel limit", pngHeader(7000, 7000, 16, 2), &Options{MaxPixels: 1000}, 0, ErrTooLarge},
 		{"text", []byte("not a picture"), nil, 0, ErrNotImage},
 	}
@@ -269,7 +271,7 @@ func FuzzDecode(f *testing.F) {
 	buf.Reset()
 	jpeg.Encode(&buf, img, nil)
 	f.Add(buf.Bytes())
-	f.Add(withOrientation(buf.Bytes(), 6, binary.BigEndian))
+	f.Add(fixture.WithOrientation(buf.Bytes(), 6, binary.BigEndian))
 	buf.Reset()
 	bmp.Encode(&buf, img)
 	f.Add(buf.Bytes())

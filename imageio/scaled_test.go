@@ -126,7 +126,7 @@ func TestDecodeForJPEG(t *testing.T) {
 			if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 90}); err != nil {
 				t.Fatal(err)
 			}
-			data := withOrientation(buf.Bytes(), uint16(c.orientation), binary.BigEndian)
+			data := fixture.WithOrientation(buf.Bytes(), uint16(c.orientation), binary.BigEndian)
 			if s := jpegScale(c.w, c.h, size); s != c.scale {
 				t.Fatalf("jpegScale = %d, want %d", s, c.scale)
 			}
