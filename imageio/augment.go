@@ -128,15 +128,24 @@ func (a Augment) geometric(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 		mul([4]float64{1, 0, 0, -1})
 		changed = true
 	}
-	out := image.NewRGBA(image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy()))
 	if !changed {
+		out := image.NewRGBA(image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy()))
 		copy(out.Pix, img.Pix)
 		return out
 	}
-	cx, cy := (w-1)/2, (h-1)/2
-	for y := range img.Rect.Dy() {
+	return affine(img, m, tx, ty)
+}
+
+// affine returns an image of img's size whose every pixel samples img
+// (bilinear, clamped to the edge) where m, then a shift by (tx, ty), maps
+// it, both measured from the centre: src = m * dst + t.
+func affine(img *image.RGBA, m [4]float64, tx, ty float64) *image.RGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	cx, cy := float64(w-1)/2, float64(h-1)/2
+	for y := range h {
 		dy := float64(y) - cy
-		for x := range img.Rect.Dx() {
+		for x := range w {
 			dx := float64(x) - cx
 			sx := m[0]*dx + m[1]*dy + cx + tx
 			sy := m[2]*dx + m[3]*dy + cy + ty
@@ -163,18 +172,7 @@ func Rotate(img *image.RGBA, deg, aspect float64) *image.RGBA {
 	if !(a > 0 && a < math.Inf(1)) {
 		a = 1
 	}
-	m := [4]float64{cos, -sin / a, sin * a, cos}
-	w, h := img.Rect.Dx(), img.Rect.Dy()
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	cx, cy := float64(w-1)/2, float64(h-1)/2
-	for y := range h {
-		dy := float64(y) - cy
-		for x := range w {
-			dx := float64(x) - cx
-			bilinear(img, m[0]*dx+m[1]*dy+cx, m[2]*dx+m[3]*dy+cy, out.Pix[y*out.Stride+4*x:y*out.Stride+4*x+4])
-		}
-	}
-	return out
+	return affine(img, [4]float64{cos, -sin / a, sin * a, cos}, 0, 0)
 }
 
 // bilinear samples img at (x, y), clamping to the edge, into px (RGBA).
