@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in nine stages, each started from
+# Trains the default model from scratch, in ten stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -20,7 +20,10 @@
 #             beside its learned embedding, its share chosen on the
 #             validation suite (tune_thumbnail)
 #   stage 13f  no epochs: stage 13c's model given two more variants, the
-#             image turned 10 degrees each way. Its model is copied to
+#             image turned 10 degrees each way
+#   stage 13g  no epochs: stage 13f's model with a 16x16 thumbnail at 0.3
+#             of the distance for its 8x8 one, chosen on the validation
+#             suite (RUN-NOTES.md). Its model is copied to
 #             models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
@@ -46,11 +49,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d 13b 13c 13f; do
+for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage13f/model.drk models/default/model.drk
+cp runs/default-stage13g/model.drk models/default/model.drk

@@ -275,13 +275,20 @@ func (r *run) setupModel(resume bool) error {
 		r.frozen = f
 		fmt.Fprintln(r.log, desc)
 	}
+	// A thumbnail's side that the input does not divide is an error now,
+	// not after training.
 	if t := o.TuneThumbnail; len(t.Weights) > 0 {
-		// A side the input does not divide is an error now, not after
-		// training.
 		s := r.m.Spec
 		s.Thumbnail = t.At(t.Weights[0])
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("config: tune_thumbnail: %w", err)
+		}
+	}
+	if t := o.Thumbnail; t != (model.Thumbnail{}) {
+		s := r.m.Spec
+		s.Thumbnail = &t
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
 		}
 	}
 	net, err := model.NewNet(learnedOnly(r.m), &model.NetOptions{Workers: o.Workers})
@@ -665,6 +672,9 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if best, err = r.tuneThumbnail(best); err != nil {
+		return nil, err
+	}
+	if best, err = r.setThumbnail(best); err != nil {
 		return nil, err
 	}
 	if best, err = r.setVariants(best); err != nil {

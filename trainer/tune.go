@@ -73,12 +73,32 @@ func (r *run) setVariants(kept *model.Model) (*model.Model, error) {
 	if !want.Any() || kept.Spec.Variants != nil && sameVariants(*kept.Spec.Variants, want) {
 		return kept, nil
 	}
-	m := kept.Clone()
-	m.Spec.Variants = &want
-	if _, err := m.Save(r.opts.Output); err != nil {
-		return nil, fmt.Errorf("variants: %w", err)
+	return r.saveSpec(kept, "variants", func(s *model.Spec) { s.Variants = &want }, func(s model.Spec) string {
+		return fmt.Sprintf("%d vectors an image stored (model.Spec.Variants)", s.PerItem())
+	})
+}
+
+// setThumbnail gives the kept model Options.Thumbnail and saves it to
+// Options.Output; a model that has it is left as it is.
+func (r *run) setThumbnail(kept *model.Model) (*model.Model, error) {
+	want := r.opts.Thumbnail
+	if want == (model.Thumbnail{}) || kept.Spec.Thumbnail != nil && *kept.Spec.Thumbnail == want {
+		return kept, nil
 	}
-	fmt.Fprintf(r.log, "variants: %d vectors an image stored (model.Spec.Variants), written to %s\n", m.Spec.PerItem(), r.opts.Output)
+	return r.saveSpec(kept, "thumbnail", func(s *model.Spec) { s.Thumbnail = &want }, func(model.Spec) string {
+		return fmt.Sprintf("%dx%d at %g of the distance (model.Spec.Thumbnail)", want.Side, want.Side, want.Weight)
+	})
+}
+
+// saveSpec saves a copy of kept whose spec set changes to Options.Output,
+// and logs it under step with what describes the new spec.
+func (r *run) saveSpec(kept *model.Model, step string, set func(*model.Spec), what func(model.Spec) string) (*model.Model, error) {
+	m := kept.Clone()
+	set(&m.Spec)
+	if _, err := m.Save(r.opts.Output); err != nil {
+		return nil, fmt.Errorf("%s: %w", step, err)
+	}
+	fmt.Fprintf(r.log, "%s: %s, written to %s\n", step, what(m.Spec), r.opts.Output)
 	return m, nil
 }
 

@@ -184,6 +184,49 @@ func TestTuneOnly(t *testing.T) {
 	}
 }
 
+// TestSetThumbnail: a run given a thumbnail saves the kept model with it,
+// its weights untouched, and a run given one of a side the input does not
+// divide fails before it trains.
+func TestSetThumbnail(t *testing.T) {
+	root := mustClassImages(t, 3, 2)
+	o, _ := grownOptions(t, root)
+	o.Epochs = 0
+	o.Thumbnail = model.Thumbnail{Side: 4, Weight: 0.3}
+	var log bytes.Buffer
+	res, err := Train(context.Background(), o, &log, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := model.Load(o.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*model.Model{res.Model, saved} {
+		if !reflect.DeepEqual(m.Spec.Thumbnail, &o.Thumbnail) {
+			t.Errorf("thumbnail %+v, want %+v", m.Spec.Thumbnail, o.Thumbnail)
+		}
+	}
+	if !strings.Contains(log.String(), "thumbnail: 4x4 at 0.3 of the distance") {
+		t.Errorf("the log does not say the thumbnail was set:\n%s", log.String())
+	}
+	plain := o
+	plain.Thumbnail = model.Thumbnail{}
+	plain.Output, plain.RunDir = filepath.Join(t.TempDir(), "model.drk"), filepath.Join(t.TempDir(), "run")
+	without, err := Train(context.Background(), plain, io.Discard, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(saved.Weights, without.Model.Weights) {
+		t.Error("the weights differ from those of the same run without a thumbnail")
+	}
+
+	o.Thumbnail.Side = 5
+	o.Output, o.RunDir = filepath.Join(t.TempDir(), "model.drk"), filepath.Join(t.TempDir(), "run")
+	if _, err := Train(context.Background(), o, io.Discard, Fresh); err == nil || !strings.Contains(err.Error(), "thumbnail.side") {
+		t.Errorf("a thumbnail of side 5 on a %d-pixel input: err %v, want one naming thumbnail.side", o.Model.InputSize, err)
+	}
+}
+
 // thumbnailWeight is m's thumbnail weight, 0 for none.
 func thumbnailWeight(m *model.Model) float64 {
 	if t := m.Spec.Thumbnail; t != nil {

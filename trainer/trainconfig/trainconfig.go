@@ -148,6 +148,13 @@ type Options struct {
 	// of TuneThumbnail.Side at each weight. Training never sees a
 	// thumbnail, so it is chosen, or kept from init_model or model, after.
 	TuneThumbnail TuneThumbnail `json:"tune_thumbnail"`
+	// Thumbnail, when its weight is set, is given to the kept model once
+	// training and tuning end, replacing any it has (model.Spec.Thumbnail):
+	// a thumbnail chosen outside the trainer, e.g. by `deeprank eval` on a
+	// model with variants, which the validation suite does not see (it
+	// ranks by images' own vectors). Not with tune_thumbnail, which
+	// chooses one itself.
+	Thumbnail model.Thumbnail `json:"thumbnail"`
 	// Variants, when set, are given to the kept model once training and
 	// tuning end (model.Spec.Variants): the copies of each image that a
 	// collection stores a vector of beside its own. Nothing trains on
@@ -536,6 +543,14 @@ func (o Options) Validate() error {
 	for i, w := range o.TuneGrey {
 		if !(w > 0 && w <= 1) {
 			return bad(fmt.Sprintf("tune_grey[%d]", i), "%g is outside (0, 1]: the grey view's weight beside the whole image's 1, e.g. 0.5", w)
+		}
+	}
+	if t := o.Thumbnail; t != (model.Thumbnail{}) {
+		switch {
+		case len(o.TuneThumbnail.Weights) > 0:
+			return bad("thumbnail", "is set and so is tune_thumbnail: give the thumbnail, or the weights to choose one from, not both")
+		case !(t.Weight > 0 && t.Weight < 1):
+			return bad("thumbnail.weight", "%g is outside (0, 1): the thumbnail's share of the distance, e.g. 0.3", t.Weight)
 		}
 	}
 	if t := o.TuneThumbnail; len(t.Weights) > 0 {

@@ -76,6 +76,12 @@ func TestValidate(t *testing.T) {
 		{"tune thumbnail", func(o *Options) { o.ValidationSuite, o.TuneThumbnail.Weights = "v.yaml", []float64{0.1, 0.2} }, ""},
 		{"tune thumbnail without a suite", func(o *Options) { o.TuneThumbnail.Weights = []float64{0.1} }, "config: tune_thumbnail: needs validation_suite"},
 		{"tune thumbnail alone", func(o *Options) { o.ValidationSuite, o.TuneThumbnail.Weights = "v.yaml", []float64{0.1, 1} }, "config: tune_thumbnail.weights[1]: 1 is outside (0, 1)"},
+		{"thumbnail", func(o *Options) { o.Thumbnail = model.Thumbnail{Side: 16, Weight: 0.3} }, ""},
+		{"thumbnail without a weight", func(o *Options) { o.Thumbnail.Side = 16 }, "config: thumbnail.weight: 0 is outside (0, 1)"},
+		{"thumbnail of the whole distance", func(o *Options) { o.Thumbnail = model.Thumbnail{Side: 16, Weight: 1} }, "config: thumbnail.weight: 1 is outside (0, 1)"},
+		{"thumbnail and tune thumbnail", func(o *Options) {
+			o.ValidationSuite, o.TuneThumbnail.Weights, o.Thumbnail = "v.yaml", []float64{0.1}, model.Thumbnail{Side: 16, Weight: 0.3}
+		}, "config: thumbnail: is set and so is tune_thumbnail"},
 		{"distill", func(o *Options) { o.Distill = Distill{Model: "teacher.drk", Weight: 1} }, ""},
 		{"distill without a teacher", func(o *Options) { o.Distill.Weight = 1 }, "config: distill.model: a distill.weight of 1 needs the teacher's model file"},
 		{"teacher without a weight", func(o *Options) { o.Distill.Model = "teacher.drk" }, "config: distill.weight: is 0, so the teacher teacher.drk would be ignored"},
