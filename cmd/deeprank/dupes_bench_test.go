@@ -23,7 +23,7 @@ import (
 )
 
 // BenchmarkDupesScale runs `deeprank dupes` at the default threshold over
-// 100,000 and 1,000,000 random unit vectors of the default model's 192
+// 100,000 and 1,000,000 random unit vectors of the default model's 384
 // dimensions (128 learned, which dupes compares) in the embedded store,
 // with planted groups of near-duplicates (one image in 100 is the base of a
 // group of 2 to 5), and reports the command's wall time, its CPU time and
@@ -31,7 +31,7 @@ import (
 // of the planted groups: the share found exactly, every member together and
 // nothing else with them. It fails below a recall of 1. Each size runs the
 // command once (-benchtime 1x); the store is made in a temporary folder
-// first (about 1 GB at a million; DEEPRANK_BENCH_DIR names a folder to keep
+// first (about 1.5 GB at a million; DEEPRANK_BENCH_DIR names a folder to keep
 // them in instead).
 //
 //	go test -run '^$' -bench 'DupesScale/n=100000$' -benchtime 1x -timeout 60m ./cmd/deeprank
