@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in ten stages, each started from
+# Trains the default model from scratch, in eleven stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -23,8 +23,9 @@
 #             image turned 10 degrees each way
 #   stage 13g  no epochs: stage 13f's model with a 16x16 thumbnail at 0.3
 #             of the distance for its 8x8 one, chosen on the validation
-#             suite (RUN-NOTES.md). Its model is copied to
-#             models/default/model.drk
+#             suite (RUN-NOTES.md)
+#   stage 13h  no epochs: stage 13g's model given one more variant, its
+#             centre 70%. Its model is copied to models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
 # committed model from the stage 3 it was made from (the previous default):
@@ -49,11 +50,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g; do
+for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage13g/model.drk models/default/model.drk
+cp runs/default-stage13h/model.drk models/default/model.drk
