@@ -278,17 +278,13 @@ func (r *run) setupModel(resume bool) error {
 	// A thumbnail's side that the input does not divide is an error now,
 	// not after training.
 	if t := o.TuneThumbnail; len(t.Weights) > 0 {
-		s := r.m.Spec
-		s.Thumbnail = t.At(t.Weights[0])
-		if err := s.Validate(); err != nil {
-			return fmt.Errorf("config: tune_thumbnail: %w", err)
+		if err := checkThumbnail(r.m.Spec, "tune_thumbnail", t.At(t.Weights[0])); err != nil {
+			return err
 		}
 	}
 	if t := o.Thumbnail; t != (model.Thumbnail{}) {
-		s := r.m.Spec
-		s.Thumbnail = &t
-		if err := s.Validate(); err != nil {
-			return fmt.Errorf("config: %w", err)
+		if err := checkThumbnail(r.m.Spec, "thumbnail", &t); err != nil {
+			return err
 		}
 	}
 	net, err := model.NewNet(learnedOnly(r.m), &model.NetOptions{Workers: o.Workers})
@@ -296,6 +292,16 @@ func (r *run) setupModel(resume bool) error {
 		return err
 	}
 	r.net = net
+	return nil
+}
+
+// checkThumbnail reports, as an error of the configuration's key, a
+// thumbnail t that spec cannot have.
+func checkThumbnail(spec model.Spec, key string, t *model.Thumbnail) error {
+	spec.Thumbnail = t
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("config: %s: %w", key, err)
+	}
 	return nil
 }
 
@@ -662,6 +668,11 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: reload best model: %w", err)
 	}
+	// A thumbnail given is set first, so that the tuning steps judge the
+	// model with it.
+	if best, err = r.setThumbnail(best); err != nil {
+		return nil, err
+	}
 	if best, err = r.tuneHead(best); err != nil {
 		return nil, err
 	}
@@ -672,9 +683,6 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if best, err = r.tuneThumbnail(best); err != nil {
-		return nil, err
-	}
-	if best, err = r.setThumbnail(best); err != nil {
 		return nil, err
 	}
 	if best, err = r.setVariants(best); err != nil {

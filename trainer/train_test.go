@@ -319,6 +319,11 @@ func TestTrainErrors(t *testing.T) {
 		{"uneven shards", func(o *trainconfig.Options) { o.BatchShards = 3 }, nil, "batch_shards: 3 does not divide batch_size 4"},
 		{"bad optimizer", func(o *trainconfig.Options) { o.Optimizer = "rmsprop" }, nil, "optimizer"},
 		{"bad schedule", func(o *trainconfig.Options) { o.LRSchedule = "step" }, nil, "lr_schedule"},
+		// Before training, not when the kept model is saved with it.
+		{"thumbnail of a side the input does not divide", func(o *trainconfig.Options) { o.Thumbnail = model.Thumbnail{Side: 5, Weight: 0.3} }, nil,
+			"config: thumbnail: invalid model spec: thumbnail.side: 5:"},
+		{"thumbnail too large", func(o *trainconfig.Options) { o.Thumbnail = model.Thumbnail{Side: 64, Weight: 0.3} }, nil,
+			"config: thumbnail: invalid model spec: thumbnail.side: 64:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -185,8 +185,7 @@ func TestTuneOnly(t *testing.T) {
 }
 
 // TestSetThumbnail: a run given a thumbnail saves the kept model with it,
-// its weights untouched, and a run given one of a side the input does not
-// divide fails before it trains.
+// its weights untouched, and leaves a model that has it as it is.
 func TestSetThumbnail(t *testing.T) {
 	root := mustClassImages(t, 3, 2)
 	o, _ := grownOptions(t, root)
@@ -220,10 +219,17 @@ func TestSetThumbnail(t *testing.T) {
 		t.Error("the weights differ from those of the same run without a thumbnail")
 	}
 
-	o.Thumbnail.Side = 5
-	o.Output, o.RunDir = filepath.Join(t.TempDir(), "model.drk"), filepath.Join(t.TempDir(), "run")
-	if _, err := Train(context.Background(), o, io.Discard, Fresh); err == nil || !strings.Contains(err.Error(), "thumbnail.side") {
-		t.Errorf("a thumbnail of side 5 on a %d-pixel input: err %v, want one naming thumbnail.side", o.Model.InputSize, err)
+	// A model that has the thumbnail already is left as it is.
+	again := o
+	again.InitModel, again.InitWeights = o.Output, ""
+	again.Output, again.RunDir = filepath.Join(t.TempDir(), "model.drk"), filepath.Join(t.TempDir(), "run")
+	log.Reset()
+	kept, err := Train(context.Background(), again, &log, Fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "thumbnail: 4x4") || !reflect.DeepEqual(kept.Model.Spec.Thumbnail, &o.Thumbnail) {
+		t.Errorf("a model with the thumbnail given: thumbnail %+v, log:\n%s", kept.Model.Spec.Thumbnail, log.String())
 	}
 }
 

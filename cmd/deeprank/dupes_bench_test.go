@@ -31,7 +31,7 @@ import (
 // of the planted groups: the share found exactly, every member together and
 // nothing else with them. It fails below a recall of 1. Each size runs the
 // command once (-benchtime 1x); the store is made in a temporary folder
-// first (about 1.5 GB at a million; DEEPRANK_BENCH_DIR names a folder to keep
+// first (about 2 GB at a million; DEEPRANK_BENCH_DIR names a folder to keep
 // them in instead).
 //
 //	go test -run '^$' -bench 'DupesScale/n=100000$' -benchtime 1x -timeout 60m ./cmd/deeprank

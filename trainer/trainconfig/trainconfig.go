@@ -148,12 +148,12 @@ type Options struct {
 	// of TuneThumbnail.Side at each weight. Training never sees a
 	// thumbnail, so it is chosen, or kept from init_model or model, after.
 	TuneThumbnail TuneThumbnail `json:"tune_thumbnail"`
-	// Thumbnail, when its weight is set, is given to the kept model once
-	// training and tuning end, replacing any it has (model.Spec.Thumbnail):
-	// a thumbnail chosen outside the trainer, e.g. by `deeprank eval` on a
-	// model with variants, which the validation suite does not see (it
-	// ranks by images' own vectors). Not with tune_thumbnail, which
-	// chooses one itself.
+	// Thumbnail, unless all zero (none), is given to the kept model once
+	// training ends and before the tuning steps, replacing any it has
+	// (model.Spec.Thumbnail): a thumbnail chosen outside the trainer, e.g.
+	// by `deeprank eval` on a model with variants, which the validation
+	// suite does not see (it ranks by images' own vectors). Not with
+	// tune_thumbnail, which chooses one itself.
 	Thumbnail model.Thumbnail `json:"thumbnail"`
 	// Variants, when set, are given to the kept model once training and
 	// tuning end (model.Spec.Variants): the copies of each image that a
