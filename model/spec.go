@@ -119,16 +119,33 @@ type Thumbnail struct {
 	// Side/2 values a row: a mirrored copy then has the same thumbnail,
 	// as its learned embedding is nearly the same, and near-duplicates
 	// that differ by a mirror stay near (deeprank dupes compares whole
-	// vectors). Side is then even.
+	// vectors). Side and ChromaSide are then even.
 	Fold bool `json:"fold,omitempty"`
+	// ChromaSide, if not 0, adds the input's colour: its two
+	// colour-difference planes (BT.601 Cb and Cr), box-averaged to
+	// ChromaSide x ChromaSide, after the luma. They are not centred, so
+	// an image's overall tint counts, and each value is weighted by the
+	// area it covers, as a luma value is. Icons and frames of an
+	// animation that differ only in colour are then apart; a grey copy
+	// has no colour and is found by its grey variant (Variants.Grey).
+	ChromaSide int `json:"chroma_side,omitempty"`
 }
 
 // Dim is the number of values the thumbnail adds to an embedding.
 func (t Thumbnail) Dim() int {
-	if t.Fold {
-		return t.Side * t.Side / 2
+	return t.lumaDim() + 2*planeDim(t.ChromaSide, t.Fold)
+}
+
+// lumaDim is the number of the thumbnail's luma values, the first.
+func (t Thumbnail) lumaDim() int { return planeDim(t.Side, t.Fold) }
+
+// planeDim is the number of values of a plane of side x side, folded or
+// not.
+func planeDim(side int, fold bool) int {
+	if fold {
+		return side * side / 2
 	}
-	return t.Side * t.Side
+	return side * side
 }
 
 // maxThumbnailSide bounds Thumbnail.Side: a thumbnail of Side x Side
@@ -367,6 +384,9 @@ func (s Spec) Validate() error {
 		}
 		if t.Fold && t.Side%2 != 0 {
 			return bad("thumbnail.side", "%d: a folded thumbnail has an even side, e.g. 8", t.Side)
+		}
+		if c := t.ChromaSide; c != 0 && (c < 2 || c > maxThumbnailSide || s.InputSize%c != 0 || t.Fold && c%2 != 0) {
+			return bad("thumbnail.chroma_side", "%d: 0 (no colour) or a side of 2..%d pixels that divides the input size %d, even if folded, e.g. 8", c, maxThumbnailSide, s.InputSize)
 		}
 		if !(t.Weight > 0 && t.Weight < 1) {
 			return bad("thumbnail.weight", "%g is outside (0, 1): the thumbnail's share of the squared distance, e.g. 0.15", t.Weight)

@@ -52,6 +52,14 @@ func TestValidate(t *testing.T) {
 		{"thumbnail of no weight", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8} }, "thumbnail.weight"},
 		{"thumbnail alone", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 1} }, "thumbnail.weight"},
 		{"folded thumbnail", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 0.1, Fold: true} }, ""},
+		{"thumbnail in colour", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 16, Weight: 0.3, ChromaSide: 8} }, ""},
+		{"thumbnail colour of one pixel", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 0.3, ChromaSide: 1} }, "thumbnail.chroma_side"},
+		{"thumbnail colour not dividing the input", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 0.3, ChromaSide: 12} }, "thumbnail.chroma_side"},
+		{"thumbnail colour too large", func(s *Spec) { s.InputSize, s.Thumbnail = 128, &Thumbnail{Side: 8, Weight: 0.3, ChromaSide: 64} }, "thumbnail.chroma_side"},
+		{"thumbnail colour negative", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 0.3, ChromaSide: -8} }, "thumbnail.chroma_side"},
+		{"folded thumbnail of an odd colour side", func(s *Spec) {
+			s.InputSize, s.Thumbnail = 126, &Thumbnail{Side: 6, Weight: 0.1, Fold: true, ChromaSide: 7}
+		}, "thumbnail.chroma_side"},
 		{"folded thumbnail of an odd side", func(s *Spec) { s.InputSize, s.Thumbnail = 63, &Thumbnail{Side: 7, Weight: 0.1, Fold: true} }, "thumbnail.side"},
 		{"too many variants", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{5, 0.7}, {3, 0.6}}} }, "variants"},
 	}

@@ -2,12 +2,18 @@ package model
 
 import "math"
 
+// channelAt is channel c, in [0, 1], of pixel i of a normalised image of
+// planes of plane values, un-normalised.
+func channelAt(src []float32, plane, c, i int, norm Normalization) float32 {
+	return src[c*plane+i]*norm.Std[c] + norm.Mean[c]
+}
+
 // lumaAt is the ITU-R BT.601 luma, in [0, 1], of pixel i of a normalised
 // image of planes of plane values, taken on the pixel un-normalised.
 func lumaAt(src []float32, plane, i int, norm Normalization) float32 {
 	var luma float32
 	for c, w := range [3]float32{0.299, 0.587, 0.114} {
-		luma += w * (src[c*plane+i]*norm.Std[c] + norm.Mean[c])
+		luma += w * channelAt(src, plane, c, i, norm)
 	}
 	return luma
 }
@@ -22,38 +28,53 @@ const thumbnailFade = 2.0 / 255
 
 // thumbnail writes into dst (t.Dim() values) the luma of img, a
 // normalised (3, size, size) image, box-averaged to t.Side x t.Side,
-// folded if t says so, centred and scaled to unit length. It returns the
-// share of t.Weight the thumbnail takes, in [0, 1]: 1 but for a nearly
-// flat thumbnail (thumbnailFade), 0, dst all zero, for a flat one.
+// folded if t says so and centred, then its colour-difference planes if
+// t has them (Thumbnail.ChromaSide), all scaled to unit length. It
+// returns the share of t.Weight the thumbnail takes, in [0, 1]: 1 but for
+// a nearly flat thumbnail (thumbnailFade), 0, dst all zero, for a flat
+// one.
 func thumbnail(img []float32, size int, t Thumbnail, norm Normalization, dst []float32) float64 {
 	clear(dst)
-	side, k, plane := t.Side, size/t.Side, size*size
-	cols := side
-	if t.Fold {
-		cols = side / 2
-	}
-	for y := range size {
-		row := dst[(y/k)*cols : (y/k+1)*cols]
-		for x := range size {
-			c := x / k
-			if c >= cols { // folded: the mirror image's column
-				c = side - 1 - c
-			}
-			row[c] += lumaAt(img, plane, y*size+x, norm)
-		}
-	}
+	plane := size * size
+	luma := dst[:t.lumaDim()]
+	boxSums(size, t.Side, t.Fold, func(i int) float32 { return lumaAt(img, plane, i, norm) }, luma)
 	var mean float64
-	for _, v := range dst {
+	for _, v := range luma {
 		mean += float64(v)
 	}
-	mean /= float64(len(dst))
+	mean /= float64(len(luma))
+	k := size / t.Side
 	var sq float64
-	for i, v := range dst {
+	for i, v := range luma {
 		d := (float64(v) - mean) / float64(k*k)
-		dst[i] = float32(d)
+		luma[i] = float32(d)
 		sq += d * d
 	}
-	rms := math.Sqrt(sq / float64(len(dst)))
+	if c := t.ChromaSide; c != 0 {
+		n := planeDim(c, t.Fold)
+		cb, cr := dst[len(luma):len(luma)+n], dst[len(luma)+n:]
+		// BT.601's colour differences, each in [-0.5, 0.5].
+		boxSums(size, c, t.Fold, func(i int) float32 {
+			return 0.564 * (channelAt(img, plane, 2, i, norm) - lumaAt(img, plane, i, norm))
+		}, cb)
+		boxSums(size, c, t.Fold, func(i int) float32 {
+			return 0.713 * (channelAt(img, plane, 0, i, norm) - lumaAt(img, plane, i, norm))
+		}, cr)
+		// A box's mean, weighted as the area it covers against a luma
+		// box's, so colour and luma count alike per pixel.
+		kc := size / c
+		scale := float64(t.Side) / float64(c) / float64(kc*kc)
+		for _, p := range [][]float32{cb, cr} {
+			for i, v := range p {
+				d := float64(v) * scale
+				p[i] = float32(d)
+				sq += d * d
+			}
+		}
+	}
+	// Over the luma values only, so that a grey picture fades as it did
+	// without colour.
+	rms := math.Sqrt(sq / float64(len(luma)))
 	if rms == 0 {
 		clear(dst)
 		return 0
@@ -63,6 +84,27 @@ func thumbnail(img []float32, size int, t Thumbnail, norm Normalization, dst []f
 		dst[i] *= inv
 	}
 	return min(1, rms/thumbnailFade)
+}
+
+// boxSums adds into dst, side x side values (side/2 a row when folded),
+// the value of each pixel of a size x size image over the box of
+// size/side pixels a side that holds it, a folded box also over its
+// mirror image's.
+func boxSums(size, side int, fold bool, value func(i int) float32, dst []float32) {
+	k, cols := size/side, side
+	if fold {
+		cols = side / 2
+	}
+	for y := range size {
+		row := dst[(y/k)*cols : (y/k+1)*cols]
+		for x := range size {
+			c := x / k
+			if c >= cols { // folded: the mirror image's column
+				c = side - 1 - c
+			}
+			row[c] += value(y*size + x)
+		}
+	}
 }
 
 // appendThumbnails returns Forward's rows for count images: each image's

@@ -11,27 +11,34 @@ import (
 
 // referenceThumbnail is the thumbnail of an 8-bit image, computed apart
 // from Net: mean luma over each box, each box added to its mirror image's
-// if folded, centred, unit length; and its share of the weight, which
-// fades from 1 at thumbnailFade (root mean square, centred) to 0 at flat.
-func referenceThumbnail(img *image.RGBA, side int, fold bool) (t []float64, share float64) {
+// if folded, centred; then, if chroma is not 0, the mean Cb and Cr over
+// boxes of chroma pixels a side, likewise folded, weighted by the square
+// root of their area against a luma box's; all of unit length. And its
+// share of the weight, which fades from 1 at thumbnailFade (root mean
+// square over the luma values) to 0 at flat.
+func referenceThumbnail(img *image.RGBA, side, chroma int, fold bool) (t []float64, share float64) {
 	size := img.Rect.Dx()
-	k := size / side
-	boxes := make([]float64, side*side)
-	for y := range size {
-		for x := range size {
-			c := img.RGBAAt(x, y)
-			boxes[(y/k)*side+x/k] += (0.299*float64(c.R) + 0.587*float64(c.G) + 0.114*float64(c.B)) / 255 / float64(k*k)
-		}
-	}
-	t = boxes
-	if fold {
-		t = nil
-		for y := range side {
-			for x := range side / 2 {
-				t = append(t, boxes[y*side+x]+boxes[y*side+side-1-x])
+	planes := func(side int, value func(c color.RGBA) float64) []float64 {
+		k := size / side
+		boxes := make([]float64, side*side)
+		for y := range size {
+			for x := range size {
+				boxes[(y/k)*side+x/k] += value(img.RGBAAt(x, y)) / 255 / float64(k*k)
 			}
 		}
+		if !fold {
+			return boxes
+		}
+		var folded []float64
+		for y := range side {
+			for x := range side / 2 {
+				folded = append(folded, boxes[y*side+x]+boxes[y*side+side-1-x])
+			}
+		}
+		return folded
 	}
+	luma := func(c color.RGBA) float64 { return 0.299*float64(c.R) + 0.587*float64(c.G) + 0.114*float64(c.B) }
+	t = planes(side, luma)
 	var mean, sq float64
 	for _, v := range t {
 		mean += v / float64(len(t))
@@ -40,13 +47,23 @@ func referenceThumbnail(img *image.RGBA, side int, fold bool) (t []float64, shar
 		t[i] -= mean
 		sq += t[i] * t[i]
 	}
+	lumaDim := len(t)
+	if chroma != 0 {
+		cb := planes(chroma, func(c color.RGBA) float64 { return 0.564 * (float64(c.B) - luma(c)) })
+		cr := planes(chroma, func(c color.RGBA) float64 { return 0.713 * (float64(c.R) - luma(c)) })
+		for _, v := range append(cb, cr...) {
+			v *= float64(side) / float64(chroma)
+			t = append(t, v)
+			sq += v * v
+		}
+	}
 	if sq == 0 {
 		return make([]float64, len(t)), 0
 	}
 	for i := range t {
 		t[i] /= math.Sqrt(sq)
 	}
-	return t, min(1, math.Sqrt(sq/float64(len(t)))/thumbnailFade)
+	return t, min(1, math.Sqrt(sq/float64(lumaDim))/thumbnailFade)
 }
 
 func TestForwardThumbnail(t *testing.T) {
@@ -80,21 +97,41 @@ func TestForwardThumbnail(t *testing.T) {
 			mirrored.SetRGBA(size-1-x, y, gradient.RGBAAt(x, y))
 		}
 	}
-	// Flat but for one pixel a grey level up: a thumbnail of a small share.
+	// Flat but for one pixel a grey level up: a thumbnail of a small
+	// share, but for its colour.
 	faint := image.NewRGBA(noise.Rect)
 	copy(faint.Pix, flat.Pix)
 	faint.SetRGBA(3, 5, color.RGBA{91, 141, 201, 255})
-	images := []*image.RGBA{noise, flat, gradient, brighter, mirrored, faint}
+	// The gradient's grey copy: the same luma, no colour.
+	grey := image.NewRGBA(noise.Rect)
+	for y := range size {
+		for x := range size {
+			c := gradient.RGBAAt(x, y)
+			l := uint8(math.Round(0.299*float64(c.R) + 0.587*float64(c.G) + 0.114*float64(c.B)))
+			grey.SetRGBA(x, y, color.RGBA{l, l, l, 255})
+		}
+	}
+	// Grey, flat but for one pixel a level up: a small share, colour or
+	// not.
+	greyFaint := image.NewRGBA(noise.Rect)
+	for i := range greyFaint.Pix {
+		greyFaint.Pix[i] = cmp.Or(uint8(i%4/3*255), 128)
+	}
+	greyFaint.SetRGBA(3, 5, color.RGBA{129, 129, 129, 255})
+	images := []*image.RGBA{noise, flat, gradient, brighter, mirrored, faint, grey, greyFaint}
 	in := 3 * size * size
 	x := make([]float32, len(images)*in)
 	for i, img := range images {
 		ToTensor(img, norm, x[i*in:(i+1)*in])
 	}
 	for _, tc := range []struct {
-		side   int
-		weight float64
-		fold   bool
-	}{{2, 0.5, false}, {4, 0.15, false}, {8, 0.2, false}, {16, 0.9, false}, {2, 0.5, true}, {8, 0.1, true}} {
+		side, chroma int
+		weight       float64
+		fold         bool
+	}{
+		{2, 0, 0.5, false}, {4, 0, 0.15, false}, {8, 0, 0.2, false}, {16, 0, 0.9, false}, {2, 0, 0.5, true}, {8, 0, 0.1, true},
+		{16, 8, 0.3, false}, {4, 16, 0.5, false}, {8, 4, 0.2, true}, {2, 2, 0.7, true},
+	} {
 		m, err := New(tinySpec(), norm)
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +141,7 @@ func TestForwardThumbnail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Spec.Thumbnail = &Thumbnail{Side: tc.side, Weight: tc.weight, Fold: tc.fold}
+		m.Spec.Thumbnail = &Thumbnail{Side: tc.side, Weight: tc.weight, Fold: tc.fold, ChromaSide: tc.chroma}
 		if err := m.Spec.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +150,7 @@ func TestForwardThumbnail(t *testing.T) {
 			t.Fatal(err)
 		}
 		ldim, dim := plain.Dim(), net.Dim()
-		tdim := tc.side * tc.side
+		tdim := tc.side*tc.side + 2*tc.chroma*tc.chroma
 		if tc.fold {
 			tdim /= 2
 		}
@@ -123,8 +160,12 @@ func TestForwardThumbnail(t *testing.T) {
 		learned, got := plain.Forward(x, len(images)), net.Forward(x, len(images))
 		for i, img := range images {
 			row := got[i*dim : (i+1)*dim]
-			want, share := referenceThumbnail(img, tc.side, tc.fold)
-			if wantShare := map[int]string{1: "none", 5: "part"}[i]; wantShare == "none" && !(share < 1e-6) || wantShare == "part" && !(share > 0 && share < 1) || wantShare == "" && share != 1 {
+			want, share := referenceThumbnail(img, tc.side, tc.chroma, tc.fold)
+			wantShare := map[int]string{1: "none", 5: "part", 7: "part"}[i]
+			if tc.chroma != 0 && (i == 1 || i == 5) { // coloured
+				wantShare = ""
+			}
+			if wantShare == "none" && !(share < 1e-6) || wantShare == "part" && !(share > 0 && share < 1) || wantShare == "" && share != 1 {
 				t.Fatalf("%+v, image %d: the reference's share %g, want %s", tc, i, share, cmp.Or(wantShare, "all"))
 			}
 			a, b := math.Sqrt(1-tc.weight*share*share), math.Sqrt(tc.weight)*share
@@ -148,6 +189,9 @@ func TestForwardThumbnail(t *testing.T) {
 		}
 		if d := thumbnailDistance(got, 2, 4, ldim, dim); tc.fold != (d <= 1e-6) {
 			t.Errorf("%+v: the gradient and its mirror image have thumbnails %g apart, want 0 only when folded", tc, d)
+		}
+		if d := thumbnailDistance(got, 2, 6, ldim, dim); (tc.chroma == 0) != (d <= 1e-4) {
+			t.Errorf("%+v: the gradient and its grey copy have thumbnails %g apart, want about 0 only without colour", tc, d)
 		}
 	}
 }

@@ -324,6 +324,11 @@ func TestTrainErrors(t *testing.T) {
 			"config: thumbnail: invalid model spec: thumbnail.side: 5:"},
 		{"thumbnail too large", func(o *trainconfig.Options) { o.Thumbnail = model.Thumbnail{Side: 64, Weight: 0.3} }, nil,
 			"config: thumbnail: invalid model spec: thumbnail.side: 64:"},
+		{"thumbnail colour of a side the input does not divide", func(o *trainconfig.Options) { o.Thumbnail = model.Thumbnail{Side: 8, Weight: 0.3, ChromaSide: 5} }, nil,
+			"config: thumbnail: invalid model spec: thumbnail.chroma_side: 5:"},
+		{"tune_thumbnail colour of a side the input does not divide", func(o *trainconfig.Options) {
+			o.ValidationSuite, o.TuneThumbnail = "v.yaml", trainconfig.TuneThumbnail{Side: 8, ChromaSide: 5, Weights: []float64{0.3}}
+		}, nil, "config: tune_thumbnail: invalid model spec: thumbnail.chroma_side: 5:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

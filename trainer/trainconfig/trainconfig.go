@@ -207,13 +207,16 @@ type TuneThumbnail struct {
 	Side int `json:"side"`
 	// Fold folds the thumbnail left to right (model.Thumbnail.Fold).
 	Fold bool `json:"fold"`
+	// ChromaSide is the side of its colour planes, 0 for none
+	// (model.Thumbnail.ChromaSide).
+	ChromaSide int `json:"chroma_side"`
 	// Weights are the thumbnail's shares of the distance tried, in order.
 	Weights []float64 `json:"weights"`
 }
 
-// At is the thumbnail of t's side and fold at weight w.
+// At is the thumbnail of t's side, fold and colour at weight w.
 func (t TuneThumbnail) At(w float64) *model.Thumbnail {
-	return &model.Thumbnail{Side: t.Side, Weight: w, Fold: t.Fold}
+	return &model.Thumbnail{Side: t.Side, Weight: w, Fold: t.Fold, ChromaSide: t.ChromaSide}
 }
 
 // Distill names a teacher model and the weight of the pull towards it.
