@@ -8,10 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
 # Each stage's curves and log.
-for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h; do
+for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i; do
   [ -f runs/default-stage$n/train.log ] || continue
   cp runs/default-stage$n/train.log models/default/stage$n.log
-  # Stages 13b to 13h train no epoch, so they have no curves.
+  # Stages 13b to 13i train no epoch, so they have no curves.
   [ -f runs/default-stage$n/metrics.csv ] || continue
   cp runs/default-stage$n/metrics.csv models/default/metrics-stage$n.csv
   cp runs/default-stage$n/curves.png models/default/curves-stage$n.png
@@ -23,7 +23,7 @@ version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 
 $version
 
-Made by deeprank's own trainer in eleven stages (scripts/train-default-model.sh
+Made by deeprank's own trainer in twelve stages (scripts/train-default-model.sh
 runs them): [stage1.yaml](stage1.yaml) from random weights, then
 [stage2.yaml](stage2.yaml) and [stage3.yaml](stage3.yaml), each from the
 result of the one before; [stage6a.yaml](stage6a.yaml), a second compact
@@ -47,7 +47,10 @@ and [stage13g.yaml](stage13g.yaml), which trains nothing either and
 replaces the thumbnail by a 16x16 one at 0.3 of the squared distance,
 chosen with deeprank eval on the validation suite; and
 [stage13h.yaml](stage13h.yaml), which trains nothing either and adds a
-variant, the centre 70% of each side, ten vectors an image
+variant, the centre 70% of each side, ten vectors an image; and
+[stage13i.yaml](stage13i.yaml), which trains nothing either and makes
+the 2x2 grid of 80% crops a 3x3 grid, fifteen vectors an image, so that a
+crop of 70% of each side at any place lies inside one of them
 (stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
 stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml,
 stage13a.yaml, stage13d.yaml and stage13e.yaml record candidates and
@@ -70,7 +73,7 @@ whole; and 24 wallpapers of two other Debian packages (mate-backgrounds'
 nature photos, ukui-wallpapers), a check of how the model does on photos
 unlike its training photos. Each stage's curves are in metrics-stageN.csv
 and curves-stageN.png, and its log in stageN.log (N = 1, 2, 3, 6a, 6b,
-10d, 13b, 13c, 13f, 13g, 13h); stage 10d's, which trained this model's weights, are
+10d, 13b, 13c, 13f, 13g, 13h, 13i); stage 10d's, which trained this model's weights, are
 [metrics-stage10d.csv](metrics-stage10d.csv), below.
 
 ![training curves of stage 10d](curves-stage10d.png)
