@@ -118,7 +118,7 @@ func (e *Embedder) decode(data []byte, item bool) (*Input, error) {
 	}
 	squares := []*image.RGBA{Prepare(e.m.Spec, square)}
 	if item && !e.opts.OwnOnly {
-		squares = ItemSquares(e.m.Spec, square, float64(full.X)/float64(full.Y))
+		squares = ItemSquares(e.m.Spec, square, full)
 	}
 	per := e.net.InputShape().Size()
 	in := &Input{Width: full.X, Height: full.Y, tensors: make([]float32, len(squares)*per), n: len(squares)}

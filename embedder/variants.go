@@ -11,13 +11,14 @@ import (
 
 // ItemSquares returns the network's input squares for a stored image's
 // vectors (model.Spec.Variants), in their order: the image's own
-// (Prepare), its grey copy, its mirror image, its rotations, then each
-// grid's crops row by row. square is the image squared to
-// spec.SquareSide(), as for Prepare, and aspect the image's width over its
-// height; a crop or rotation of square is one of the image, squashed
-// alike. Every path that stores images (EmbedItems, eval's galleries)
-// goes through it.
-func ItemSquares(spec model.Spec, square *image.RGBA, aspect float64) []*image.RGBA {
+// (Prepare), its grey copy, its mirror image, its rotations, each grid's
+// crops row by row, then its downscaled copies. square is the image
+// squared to spec.SquareSide(), as for Prepare, and full the image's own
+// size; a crop or rotation of square is one of the image, squashed alike,
+// and a downscaled copy is shrunk from full's size
+// (imageio.Downscaled). Every path that stores images (EmbedItems, eval's
+// galleries) goes through it.
+func ItemSquares(spec model.Spec, square *image.RGBA, full image.Point) []*image.RGBA {
 	whole := Prepare(spec, square)
 	out := make([]*image.RGBA, 1, spec.PerItem())
 	out[0] = whole
@@ -34,7 +35,7 @@ func ItemSquares(spec model.Spec, square *image.RGBA, aspect float64) []*image.R
 		out = append(out, mirror(whole))
 	}
 	for _, deg := range v.Rotations {
-		out = append(out, Prepare(spec, imageio.Rotate(square, deg, aspect)))
+		out = append(out, Prepare(spec, imageio.Rotate(square, deg, float64(full.X)/float64(full.Y))))
 	}
 	b := square.Rect
 	for _, g := range v.Crops {
@@ -42,6 +43,9 @@ func ItemSquares(spec model.Spec, square *image.RGBA, aspect float64) []*image.R
 			crop := square.SubImage(r).(*image.RGBA)
 			out = append(out, Prepare(spec, imageio.Square(crop, spec.SquareSide())))
 		}
+	}
+	for _, f := range v.Downscales {
+		out = append(out, Prepare(spec, imageio.Downscaled(square, full, f)))
 	}
 	return out
 }

@@ -51,17 +51,19 @@ func gradient(w, h int) *image.RGBA {
 }
 
 // TestItemSquares: a stored image's squares are its own input, its grey
-// copy, its mirror image, its rotations and each crop, in that order, a
-// rotation being the input of the square turned as the image is, and a
-// crop the input of the same part of the square cut out on its own.
+// copy, its mirror image, its rotations, each crop and each downscaled
+// copy, in that order, a rotation being the input of the square turned as
+// the image is, a crop the input of the same part of the square cut out on
+// its own, and a downscaled copy the input of the square shrunk from the
+// image's size.
 func TestItemSquares(t *testing.T) {
 	spec := model.DefaultSpec()
 	spec.InputSize = 16
-	spec.Variants = &model.Variants{Grey: true, Mirror: true, Rotations: []float64{-8, 8}, Crops: []model.CropGrid{{Grid: 2, Side: 0.75}}}
+	spec.Variants = &model.Variants{Grey: true, Mirror: true, Rotations: []float64{-8, 8}, Crops: []model.CropGrid{{Grid: 2, Side: 0.75}}, Downscales: []float64{0.2, 0.1}}
 	square := imageio.Square(gradient(90, 60), spec.SquareSide())
-	got := ItemSquares(spec, square, 1.5)
-	if len(got) != spec.PerItem() || len(got) != 9 {
-		t.Fatalf("%d squares, want PerItem %d = 9", len(got), spec.PerItem())
+	got := ItemSquares(spec, square, image.Pt(90, 60))
+	if len(got) != spec.PerItem() || len(got) != 11 {
+		t.Fatalf("%d squares, want PerItem %d = 11", len(got), spec.PerItem())
 	}
 	whole := Prepare(spec, square)
 	if !bytes.Equal(got[0].Pix, whole.Pix) {
@@ -95,6 +97,14 @@ func TestItemSquares(t *testing.T) {
 		if got := got[5+i]; got.Rect.Dx() != spec.InputSize || !bytes.Equal(got.Pix, want.Pix) {
 			t.Errorf("crop %d (%v) differs from the same part cut out on its own", i, r)
 		}
+	}
+	for i, f := range spec.Variants.Downscales {
+		if want := Prepare(spec, imageio.Downscaled(square, image.Pt(90, 60), f)); !bytes.Equal(got[9+i].Pix, want.Pix) {
+			t.Errorf("square %d is not the image downscaled to %g", 9+i, f)
+		}
+	}
+	if bytes.Equal(got[9].Pix, got[10].Pix) || bytes.Equal(got[9].Pix, whole.Pix) {
+		t.Error("the downscaled copies are alike, or like the image's own input")
 	}
 }
 
@@ -131,7 +141,7 @@ func TestEmbedItems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := EmbedSquares(net, m.Normalization, []string{"x"}, func(string) []*image.RGBA { return ItemSquares(m.Spec, square, 70.0/50) })["x"]
+	want := EmbedSquares(net, m.Normalization, []string{"x"}, func(string) []*image.RGBA { return ItemSquares(m.Spec, square, image.Pt(70, 50)) })["x"]
 	for j := range want {
 		if d := want[j] - stored[1][j]; d > 1e-5 || d < -1e-5 {
 			t.Fatalf("value %d (vector %d): %g by EmbedItems, %g by EmbedSquares of ItemSquares", j, j/dim, stored[1][j], want[j])
@@ -219,16 +229,16 @@ func TestRotationsUpright(t *testing.T) {
 	}
 	got := e.EmbedItems([]*Input{item})[0]
 	for _, tc := range []struct {
-		aspect float64
-		same   bool
-	}{{50.0 / 70, true}, {70.0 / 50, false}} {
-		want := EmbedSquares(net, m.Normalization, []string{"x"}, func(string) []*image.RGBA { return ItemSquares(m.Spec, square, tc.aspect) })["x"]
+		full image.Point
+		same bool
+	}{{image.Pt(50, 70), true}, {image.Pt(70, 50), false}} {
+		want := EmbedSquares(net, m.Normalization, []string{"x"}, func(string) []*image.RGBA { return ItemSquares(m.Spec, square, tc.full) })["x"]
 		var most float32
 		for j := range want {
 			most = max(most, abs32(want[j]-got[j]))
 		}
 		if same := most <= 1e-5; same != tc.same {
-			t.Errorf("against rotations at aspect %.3f: largest difference %g, want the same %v", tc.aspect, most, tc.same)
+			t.Errorf("against rotations of an image of %v: largest difference %g, want the same %v", tc.full, most, tc.same)
 		}
 	}
 }

@@ -190,7 +190,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		ownVecs, all := cache.method(nm.Name), stored(nm)
 		squares := func(p string) []*image.RGBA {
 			if storesAll(nm, p) {
-				return embedder.ItemSquares(spec, imgs[p].squares[mi+1], imgs[p].aspect)
+				return embedder.ItemSquares(spec, imgs[p].squares[mi+1], imgs[p].full)
 			}
 			return []*image.RGBA{embedder.Prepare(spec, imgs[p].squares[mi+1])}
 		}
@@ -237,16 +237,16 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 }
 
 // decoded is an image squared to each size decodeAll was given, in order,
-// and its width over its height before (for a rotated variant).
+// and its own size before (for a rotated or downscaled variant).
 type decoded struct {
 	squares []*image.RGBA
-	aspect  float64
+	full    image.Point
 }
 
 // decodeAll decodes every image once and squares it to each size.
 func decodeAll(ctx context.Context, root string, paths []string, sizes []int, workers int) (map[string]decoded, error) {
 	imgs, err := imageio.LoadAll(ctx, root, paths, slices.Max(sizes), workers, func(img image.Image, full image.Rectangle) decoded {
-		d := decoded{squares: make([]*image.RGBA, len(sizes)), aspect: float64(full.Dx()) / float64(full.Dy())}
+		d := decoded{squares: make([]*image.RGBA, len(sizes)), full: full.Size()}
 		for i, s := range sizes {
 			d.squares[i] = imageio.SquareReduced(img, full, s)
 		}

@@ -191,6 +191,22 @@ func bilinear(img *image.RGBA, x, y float64, px []byte) {
 	}
 }
 
+// Downscaled returns square, an image of full's size squared, as the
+// square of that image shrunk to f of its width and height would be: square
+// shrunk to f of full's size (no larger than square) and scaled back up
+// with Square's filter. A copy shrunk below the square's side loses the
+// detail it would have lost; one that stays larger loses nothing.
+func Downscaled(square *image.RGBA, full image.Point, f float64) *image.RGBA {
+	b := square.Rect
+	w := min(b.Dx(), max(1, int(math.Round(f*float64(full.X)))))
+	h := min(b.Dy(), max(1, int(math.Round(f*float64(full.Y)))))
+	small := image.NewRGBA(image.Rect(0, 0, w, h))
+	xdraw.CatmullRom.Scale(small, small.Rect, square, b, xdraw.Src, nil)
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	xdraw.CatmullRom.Scale(out, out.Rect, small, small.Rect, xdraw.Src, nil)
+	return out
+}
+
 // downscale scales img by s and back to its size.
 func downscale(img *image.RGBA, s float64) *image.RGBA {
 	w, h := img.Rect.Dx(), img.Rect.Dy()

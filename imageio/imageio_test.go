@@ -483,3 +483,40 @@ func TestRotate(t *testing.T) {
 		t.Errorf("mean difference from the picture turned then squared: %.2f with its aspect, %.2f as if square; want under 6, and under half", near, far)
 	}
 }
+
+// TestDownscaled: the square of a small image's shrunk copy is what
+// Downscaled makes of the image's square, close to it and far from the
+// image's own square (the detail the copy lost); an image large enough
+// that its shrunk copy covers the square keeps its square.
+func TestDownscaled(t *testing.T) {
+	const side = 128
+	for _, tc := range []struct {
+		w, h    int
+		f       float64
+		changed bool
+	}{{60, 40, 0.4, true}, {90, 200, 0.25, true}, {1000, 800, 0.4, false}, {700, 300, 0.5, false}} {
+		img := image.NewRGBA(image.Rect(0, 0, tc.w, tc.h))
+		for y := range tc.h {
+			for x := range tc.w {
+				// Fine stripes and a slow gradient: the stripes blur away.
+				v := uint8(40 + 150*x/tc.w + 60*((x/2+y/3)%2))
+				img.SetRGBA(x, y, color.RGBA{v, uint8(200 - 150*y/tc.h), v / 2, 255})
+			}
+		}
+		square := Square(img, side)
+		got := Downscaled(square, image.Pt(tc.w, tc.h), tc.f)
+		if got.Rect != square.Rect {
+			t.Fatalf("%+v: %v, want the square's %v", tc, got.Rect, square.Rect)
+		}
+		small := image.NewRGBA(image.Rect(0, 0, int(math.Round(tc.f*float64(tc.w))), int(math.Round(tc.f*float64(tc.h)))))
+		xdraw.BiLinear.Scale(small, small.Rect, img, img.Rect, xdraw.Src, nil)
+		copySquare := Square(small, side)
+		toCopy, ownToCopy, toOwn := meanDiff(got, copySquare), meanDiff(square, copySquare), meanDiff(got, square)
+		if tc.changed && !(toCopy < ownToCopy/3) {
+			t.Errorf("%+v: %.2f levels from the copy's square, the image's own square %.2f: want under a third", tc, toCopy, ownToCopy)
+		}
+		if !tc.changed && !(toOwn < 0.5) {
+			t.Errorf("%+v: %.2f levels from the image's own square, want about none", tc, toOwn)
+		}
+	}
+}

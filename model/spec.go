@@ -153,8 +153,8 @@ func planeDim(side int, fold bool) int {
 const maxThumbnailSide = 32
 
 // Variants lists Spec.Variants. An image's vectors come in this order:
-// the image's own, its grey copy, its mirror image, its rotations, then
-// each grid's crops row by row.
+// the image's own, its grey copy, its mirror image, its rotations, each
+// grid's crops row by row, then its downscaled copies.
 type Variants struct {
 	// Grey adds the image in grey (imageio.Grey).
 	Grey bool `json:"grey,omitempty"`
@@ -165,6 +165,13 @@ type Variants struct {
 	Rotations []float64 `json:"rotations,omitempty"`
 	// Crops adds grids of crops.
 	Crops []CropGrid `json:"crops,omitempty"`
+	// Downscales adds the image shrunk to each of these fractions of its
+	// own width and height, then framed as any image is: a small image's
+	// small copy, blurred when it is scaled up to the input, meets a
+	// variant blurred alike. An image large enough that the shrunk copy
+	// still covers the input at full resolution gets a vector nearly its
+	// own.
+	Downscales []float64 `json:"downscales,omitempty"`
 }
 
 // CropGrid is Grid x Grid crops of an image, each Side of its width and
@@ -177,7 +184,7 @@ type CropGrid struct {
 
 // Any reports whether v lists a variant.
 func (v Variants) Any() bool {
-	return v.Grey || v.Mirror || len(v.Rotations) > 0 || len(v.Crops) > 0
+	return v.Grey || v.Mirror || len(v.Rotations) > 0 || len(v.Crops) > 0 || len(v.Downscales) > 0
 }
 
 // PerItem is the number of vectors a stored image has: its own, and one
@@ -195,6 +202,7 @@ func (s Spec) PerItem() int {
 		for _, g := range v.Crops {
 			n += g.Grid * g.Grid
 		}
+		n += len(v.Downscales)
 	}
 	return n
 }
@@ -207,6 +215,7 @@ const (
 	maxRotation   = 45
 	maxCropGrid   = 5
 	minCropSide   = 0.5
+	minDownscale  = 0.1
 	squareUpscale = 2
 )
 
@@ -372,6 +381,14 @@ func (s Spec) Validate() error {
 		for i, g := range v.Crops {
 			if g.Grid < 1 || g.Grid > maxCropGrid || !(g.Side >= minCropSide && g.Side < 1) {
 				return bad(fmt.Sprintf("variants.crops[%d]", i), "grid %d, side %g: a grid is 1..%d crops a side, each %g to less than 1 of the image's side", g.Grid, g.Side, maxCropGrid, minCropSide)
+			}
+		}
+		for i, f := range v.Downscales {
+			if !(f >= minDownscale && f < 1) {
+				return bad(fmt.Sprintf("variants.downscales[%d]", i), "%g: a fraction of the image's width and height, %g to less than 1, e.g. 0.4", f, minDownscale)
+			}
+			if slices.Contains(v.Downscales[:i], f) {
+				return bad(fmt.Sprintf("variants.downscales[%d]", i), "%g is listed twice: each is a forward pass at ingest and a vector stored", f)
 			}
 		}
 		if n := s.PerItem(); n > maxVariants {

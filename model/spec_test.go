@@ -61,6 +61,10 @@ func TestValidate(t *testing.T) {
 			s.InputSize, s.Thumbnail = 126, &Thumbnail{Side: 6, Weight: 0.1, Fold: true, ChromaSide: 7}
 		}, "thumbnail.chroma_side"},
 		{"folded thumbnail of an odd side", func(s *Spec) { s.InputSize, s.Thumbnail = 63, &Thumbnail{Side: 7, Weight: 0.1, Fold: true} }, "thumbnail.side"},
+		{"downscaled variants", func(s *Spec) { s.Variants = &Variants{Downscales: []float64{0.4, 0.25}} }, ""},
+		{"downscaled variant of the whole size", func(s *Spec) { s.Variants = &Variants{Downscales: []float64{1}} }, "variants.downscales[0]"},
+		{"downscaled variant too small", func(s *Spec) { s.Variants = &Variants{Grey: true, Downscales: []float64{0.4, 0.05}} }, "variants.downscales[1]"},
+		{"downscaled variant twice", func(s *Spec) { s.Variants = &Variants{Downscales: []float64{0.4, 0.4}} }, "variants.downscales[1]"},
 		{"too many variants", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{5, 0.7}, {3, 0.6}}} }, "variants"},
 	}
 	for _, tc := range cases {
@@ -156,6 +160,8 @@ func TestPerItem(t *testing.T) {
 		{&Variants{Grey: true, Crops: []CropGrid{{3, 0.7}, {1, 0.5}}}, 12, 128},
 		{&Variants{Mirror: true}, 2, 64},
 		{&Variants{Mirror: true, Rotations: []float64{-8, 8}, Crops: []CropGrid{{2, 0.8}}}, 8, 128},
+		{&Variants{Downscales: []float64{0.4}}, 2, 64},
+		{&Variants{Grey: true, Crops: []CropGrid{{3, 0.8}}, Downscales: []float64{0.25, 0.5}}, 13, 128},
 	}
 	for _, tc := range cases {
 		s := DefaultSpec()

@@ -379,7 +379,7 @@ func Default() Options {
 		TuneViews:     []float64{},
 		TuneGrey:      []float64{},
 		TuneThumbnail: TuneThumbnail{Side: 8, Weights: []float64{}},
-		Variants:      model.Variants{Rotations: []float64{}, Crops: []model.CropGrid{}},
+		Variants:      model.Variants{Rotations: []float64{}, Crops: []model.CropGrid{}, Downscales: []float64{}},
 		Data: Data{
 			ValFraction:    0.2,
 			SplitBy:        "path",

@@ -5,6 +5,7 @@
 //	OUT/SOURCE/gallery/KEY/orig.EXT     every image of the source (links)
 //	OUT/SOURCE/queries/T/KEY/q.EXT      a copy of each of N originals under transform T
 //	OUT/SOURCE/queries/rotate-off/KEY/q-15.png ...   four turns of each (below)
+//	OUT/SOURCE/queries/downscale-off/KEY/q0.25.png, q0.6.png   two sizes of each
 //
 // With -validation it lays out, instead, one such set for choosing between
 // models without the evaluation sources: the images of the corpus's
@@ -39,7 +40,8 @@
 // (quality 15), color (contrast x1.3, then brightness +25), downscale (to
 // 40% of each side, left small as a thumbnail is) and mix (three of the
 // others, drawn at random), and rotate-off holds four copies of each
-// original, turned -15, -5, 5 and 15 degrees. Transparent images are composited on white
+// original, turned -15, -5, 5 and 15 degrees, and downscale-off two, at 25%
+// and 60% of each side. Transparent images are composited on white
 // first, as deeprank's decoder does, so that the copies differ from their
 // original by the transform alone. The originals are the N images of the
 // source whose names hash lowest (dataset.HashFraction), and every random
@@ -327,12 +329,13 @@ func writeSet(dir string, names []string, out string, n int) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix and %d turns\n", out, len(names), n, len(transforms), len(offAngles))
+	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix, %d turns and %d sizes\n", out, len(names), n, len(transforms), len(offAngles), len(offScales))
 	return nil
 }
 
 // writeCopies writes the copies of the image at src under every transform
-// and the mix (dir/T/KEY/q.EXT), and its turns (dir/rotate-off/KEY).
+// and the mix (dir/T/KEY/q.EXT), its turns (dir/rotate-off/KEY) and its
+// sizes (dir/downscale-off/KEY).
 func writeCopies(src, dir, key string) error {
 	img, err := imageio.DecodeFile(src, nil)
 	if err != nil {
@@ -363,8 +366,18 @@ func writeCopies(src, dir, key string) error {
 			return err
 		}
 	}
+	for _, s := range offScales {
+		if err := writePNG(filepath.Join(dir, "downscale-off", key, fmt.Sprintf("q%g.png", s)), resize(orig, s)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// offScales are the sizes of the downscale-off set, two copies of each
+// original: smaller and larger than the downscale transform's 40%, which a
+// model's downscaled variant may match exactly.
+var offScales = []float64{0.25, 0.6}
 
 // offAngles are the turns of the rotate-off set, four copies of each
 // original: the rotate transform's 10 degrees is exactly the angle of the

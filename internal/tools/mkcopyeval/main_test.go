@@ -104,6 +104,14 @@ func TestWriteSource(t *testing.T) {
 				}
 			}
 		}
+		for _, s := range []struct {
+			name string
+			w, h int
+		}{{"q0.25.png", 10, 8}, {"q0.6.png", 24, 18}} {
+			if b := decode(t, filepath.Join(out, "queries", "downscale-off", key, s.name)).Bounds(); b.Dx() != s.w || b.Dy() != s.h {
+				t.Errorf("downscale-off/%s/%s is %dx%d, want %dx%d", key, s.name, b.Dx(), b.Dy(), s.w, s.h)
+			}
+		}
 		if matches, _ := filepath.Glob(filepath.Join(out, "queries", "mix", key, "q.*")); len(matches) != 1 {
 			t.Errorf("mix/%s: %v, want one copy", key, matches)
 		}
