@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in twelve stages, each started from
+# Trains the default model from scratch, in thirteen stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -27,7 +27,10 @@
 #   stage 13h  no epochs: stage 13g's model given one more variant, its
 #             centre 70%
 #   stage 13i  no epochs: stage 13h's model, its 2x2 grid of 80% crops
-#             made 3x3. Its model is copied to models/default/model.drk
+#             made 3x3
+#   stage 13j  no epochs: stage 13i's model given one more variant, the
+#             image shrunk to 40%. Its model is copied to
+#             models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
 # committed model from the stage 3 it was made from (the previous default):
@@ -52,11 +55,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i; do
+for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage13i/model.drk models/default/model.drk
+cp runs/default-stage13j/model.drk models/default/model.drk
