@@ -96,14 +96,16 @@ type Spec struct {
 	// nil (the reference): none.
 	Variants *Variants `json:"variants,omitempty"`
 	// Thumbnail sets a coarse picture of the input beside the learned
-	// embedding: the input's luma box-averaged to Side x Side, centred
-	// and of unit length. The embedding is the learned one times
+	// embedding: the input's luma box-averaged to Side x Side and
+	// centred, then its colour if ChromaSide says so (not centred), of
+	// unit length together. The embedding is the learned one times
 	// sqrt(1-Weight) followed by the thumbnail times sqrt(Weight), so
 	// the squared distance between two images is (1-Weight) times their
 	// learned distance plus Weight times their thumbnails'. A downscaled,
-	// recompressed or recoloured copy keeps its thumbnail where features
-	// learned on fine detail move. A nearly flat thumbnail takes less
-	// than its share, none when flat (thumbnailFade). It has no weights
+	// recompressed or recoloured copy keeps its luma thumbnail where
+	// features learned on fine detail move (colour planes move with a
+	// recolouring's tint). A nearly flat thumbnail takes less than its
+	// share, none when flat and grey (thumbnailFade). It has no weights
 	// and the trainer's loss does not see it (trainer: tune_thumbnail).
 	// nil (the reference): none.
 	Thumbnail *Thumbnail `json:"thumbnail,omitempty"`
@@ -131,6 +133,19 @@ type Thumbnail struct {
 	ChromaSide int `json:"chroma_side,omitempty"`
 }
 
+// Layout describes the thumbnail's pictures, e.g. "16x16" or "folded
+// 16x16 and 8x8 colour", for logs.
+func (t Thumbnail) Layout() string {
+	s := fmt.Sprintf("%dx%d", t.Side, t.Side)
+	if t.Fold {
+		s = "folded " + s
+	}
+	if c := t.ChromaSide; c != 0 {
+		s += fmt.Sprintf(" and %dx%d colour", c, c)
+	}
+	return s
+}
+
 // Dim is the number of values the thumbnail adds to an embedding.
 func (t Thumbnail) Dim() int {
 	return t.lumaDim() + 2*planeDim(t.ChromaSide, t.Fold)
@@ -148,8 +163,9 @@ func planeDim(side int, fold bool) int {
 	return side * side
 }
 
-// maxThumbnailSide bounds Thumbnail.Side: a thumbnail of Side x Side
-// values is that many more dimensions in every vector stored.
+// maxThumbnailSide bounds Thumbnail.Side and ChromaSide: a thumbnail of
+// Side x Side luma values and twice ChromaSide x ChromaSide colour values
+// is that many more dimensions in every vector stored.
 const maxThumbnailSide = 32
 
 // Variants lists Spec.Variants. An image's vectors come in this order:

@@ -174,3 +174,18 @@ func TestPerItem(t *testing.T) {
 		}
 	}
 }
+
+func TestThumbnailLayout(t *testing.T) {
+	for _, tc := range []struct {
+		t    Thumbnail
+		want string
+	}{
+		{Thumbnail{Side: 16, Weight: 0.3}, "16x16"},
+		{Thumbnail{Side: 8, Weight: 0.1, Fold: true}, "folded 8x8"},
+		{Thumbnail{Side: 16, Weight: 0.3, ChromaSide: 8}, "16x16 and 8x8 colour"},
+	} {
+		if got := tc.t.Layout(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.t, got, tc.want)
+		}
+	}
+}

@@ -32,7 +32,7 @@ const thumbnailFade = 2.0 / 255
 // t has them (Thumbnail.ChromaSide), all scaled to unit length. It
 // returns the share of t.Weight the thumbnail takes, in [0, 1]: 1 but for
 // a nearly flat thumbnail (thumbnailFade), 0, dst all zero, for a flat
-// one.
+// grey one (a flat tint keeps its colour values).
 func thumbnail(img []float32, size int, t Thumbnail, norm Normalization, dst []float32) float64 {
 	clear(dst)
 	plane := size * size
@@ -72,8 +72,9 @@ func thumbnail(img []float32, size int, t Thumbnail, norm Normalization, dst []f
 			}
 		}
 	}
-	// Over the luma values only, so that a grey picture fades as it did
-	// without colour.
+	// The whole thumbnail's sum of squares over the number of luma
+	// values: a grey picture fades as it did without colour, and a flat
+	// tint of more than thumbnailFade keeps its share.
 	rms := math.Sqrt(sq / float64(len(luma)))
 	if rms == 0 {
 		clear(dst)

@@ -12,10 +12,10 @@ import (
 // referenceThumbnail is the thumbnail of an 8-bit image, computed apart
 // from Net: mean luma over each box, each box added to its mirror image's
 // if folded, centred; then, if chroma is not 0, the mean Cb and Cr over
-// boxes of chroma pixels a side, likewise folded, weighted by the square
-// root of their area against a luma box's; all of unit length. And its
-// share of the weight, which fades from 1 at thumbnailFade (root mean
-// square over the luma values) to 0 at flat.
+// chroma x chroma boxes, likewise folded, weighted by the square root of
+// their area against a luma box's; all of unit length. And its share of
+// the weight, which fades from 1 at thumbnailFade (the root of the whole
+// sum of squares over the number of luma values) to 0 at flat and grey.
 func referenceThumbnail(img *image.RGBA, side, chroma int, fold bool) (t []float64, share float64) {
 	size := img.Rect.Dx()
 	planes := func(side int, value func(c color.RGBA) float64) []float64 {

@@ -86,7 +86,7 @@ func (r *run) setThumbnail(kept *model.Model) (*model.Model, error) {
 		return kept, nil
 	}
 	return r.saveSpec(kept, "thumbnail", func(s *model.Spec) { s.Thumbnail = &want }, func(model.Spec) string {
-		return fmt.Sprintf("%dx%d at %g of the distance (model.Spec.Thumbnail)", want.Side, want.Side, want.Weight)
+		return fmt.Sprintf("%s at %g of the distance (model.Spec.Thumbnail)", want.Layout(), want.Weight)
 	})
 }
 
@@ -116,10 +116,7 @@ func sameVariants(a, b model.Variants) bool {
 // Recall@1 over the validation suite (tuneView).
 func (r *run) tuneThumbnail(kept *model.Model) (*model.Model, error) {
 	t := r.opts.TuneThumbnail
-	what := fmt.Sprintf("%dx%d thumbnail", t.Side, t.Side)
-	if t.Fold {
-		what = "folded " + what
-	}
+	what := t.At(0).Layout() + " thumbnail"
 	return r.tuneView(kept, "tune_thumbnail", tunedThumbMetric, what, t.Weights, func(s *model.Spec, w float64) {
 		s.Thumbnail = nil
 		if w > 0 {
