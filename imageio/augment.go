@@ -200,20 +200,22 @@ func Downscaled(square *image.RGBA, full image.Point, f float64) *image.RGBA {
 	b := square.Rect
 	w := min(b.Dx(), max(1, int(math.Round(f*float64(full.X)))))
 	h := min(b.Dy(), max(1, int(math.Round(f*float64(full.Y)))))
-	small := image.NewRGBA(image.Rect(0, 0, w, h))
-	xdraw.CatmullRom.Scale(small, small.Rect, square, b, xdraw.Src, nil)
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	xdraw.CatmullRom.Scale(out, out.Rect, small, small.Rect, xdraw.Src, nil)
-	return out
+	return throughSize(square, w, h, xdraw.CatmullRom)
 }
 
 // downscale scales img by s and back to its size.
 func downscale(img *image.RGBA, s float64) *image.RGBA {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
-	small := image.NewRGBA(image.Rect(0, 0, max(1, int(float64(w)*s)), max(1, int(float64(h)*s))))
-	xdraw.ApproxBiLinear.Scale(small, small.Bounds(), img, img.Bounds(), xdraw.Src, nil)
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	xdraw.ApproxBiLinear.Scale(out, out.Bounds(), small, small.Bounds(), xdraw.Src, nil)
+	return throughSize(img, max(1, int(float64(w)*s)), max(1, int(float64(h)*s)), xdraw.ApproxBiLinear)
+}
+
+// throughSize scales img to w x h with k and back to its own size: the
+// picture a copy of that size keeps.
+func throughSize(img *image.RGBA, w, h int, k xdraw.Interpolator) *image.RGBA {
+	small := image.NewRGBA(image.Rect(0, 0, w, h))
+	k.Scale(small, small.Rect, img, img.Rect, xdraw.Src, nil)
+	out := image.NewRGBA(image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy()))
+	k.Scale(out, out.Rect, small, small.Rect, xdraw.Src, nil)
 	return out
 }
 
