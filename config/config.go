@@ -286,7 +286,19 @@ func decodeMessage(err error) string {
 // Flatten lists the leaf keys of c with their values. Slices and arrays
 // are leaves.
 func Flatten(c Config) (map[string]any, error) {
-	b, err := json.Marshal(c)
+	out, err := jsonLeaves(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := fixLeaves(out, "", reflect.ValueOf(c)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// jsonLeaves lists the leaf keys json gives v, with their values.
+func jsonLeaves(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +319,6 @@ func Flatten(c Config) (map[string]any, error) {
 		}
 	}
 	walk("", tree)
-	fixLeaves(out, "", reflect.ValueOf(c))
 	return out, nil
 }
 
@@ -315,10 +326,11 @@ func Flatten(c Config) (map[string]any, error) {
 // with its json keys under prefix: every time.Duration in its text form
 // ("5m0s"), where json would give nanoseconds; and every field left out
 // when empty (omitempty: zero, or a slice or map of length 0) with its
-// value, since it still is a valid key. A nil pointer is no key: it is how
+// value, since it still is a valid key, and the leaves of a struct left
+// out when zero (omitzero). A nil pointer is no key: it is how
 // a value that another key sets stays out of the file (the model block's
 // variants, which train.variants sets).
-func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
+func fixLeaves(out map[string]any, prefix string, v reflect.Value) error {
 	for i := range v.NumField() {
 		name, opts, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
 		if name == "" || name == "-" {
@@ -328,13 +340,25 @@ func fixLeaves(out map[string]any, prefix string, v reflect.Value) {
 		case f.Type() == reflect.TypeOf(time.Duration(0)):
 			out[prefix+name] = time.Duration(f.Int()).String()
 		case f.Kind() == reflect.Struct:
-			fixLeaves(out, prefix+name+".", f)
+			if slices.Contains(strings.Split(opts, ","), "omitzero") && f.IsZero() {
+				leaves, err := jsonLeaves(f.Interface())
+				if err != nil {
+					return err
+				}
+				for k, val := range leaves {
+					out[prefix+name+"."+k] = val
+				}
+			}
+			if err := fixLeaves(out, prefix+name+".", f); err != nil {
+				return err
+			}
 		case f.Kind() == reflect.Pointer:
 		case slices.Contains(strings.Split(opts, ","), "omitempty") && (f.IsZero() ||
 			(f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0):
 			out[prefix+name] = f.Interface()
 		}
 	}
+	return nil
 }
 
 // secretKeys are the keys whose values must not be shown: whoever reads

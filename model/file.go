@@ -22,6 +22,44 @@ import (
 type Normalization struct {
 	Mean [3]float32 `json:"mean"`
 	Std  [3]float32 `json:"std"`
+	// Standardize, when set, comes first: it maps each image's own
+	// values to a set mean and spread (Standardization).
+	Standardize Standardization `json:"standardize,omitzero"`
+}
+
+// Standardization maps an image's values, the three channels pooled, to
+// mean Mean and standard deviation Std (in [0,1] units) by one gain and
+// offset for the whole image. A copy made brighter or more contrasted
+// then reaches the network as the image itself, but for the values the
+// change clipped at 0 or 255; the network would otherwise have to learn
+// that invariance, and its colour branch sees absolute colours. The gain
+// is at most MaxStandardizeGain, so that a nearly flat image keeps its
+// noise small. The zero value standardizes nothing.
+type Standardization struct {
+	Mean float32 `json:"mean"`
+	Std  float32 `json:"std"`
+}
+
+// MaxStandardizeGain caps Standardization's gain: an image of a quarter
+// of the target spread or less is stretched four times, no more.
+const MaxStandardizeGain = 4
+
+// On says whether s standardizes.
+func (s Standardization) On() bool { return s != Standardization{} }
+
+// Validate checks that a set s has a mean in [0, 1] and a spread in
+// (0, 0.5], the most [0, 1] values can have.
+func (s Standardization) Validate() error {
+	if !s.On() {
+		return nil
+	}
+	if !(s.Mean >= 0 && s.Mean <= 1) {
+		return fmt.Errorf("standardize.mean is %g; it must be in [0, 1], e.g. 0.5", s.Mean)
+	}
+	if !(s.Std > 0 && s.Std <= 0.5) {
+		return fmt.Errorf("standardize.std is %g; it must be above 0 and at most 0.5, e.g. 0.25", s.Std)
+	}
+	return nil
 }
 
 // UnitNormalization only rescales to [0,1], as the reference does.
@@ -252,6 +290,9 @@ func Decode(data []byte) (*Model, error) {
 		if !(s > 0) {
 			return nil, fmt.Errorf("%w: normalization std of channel %d is %g", ErrCorrupt, c, s)
 		}
+	}
+	if err := m.Normalization.Standardize.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: normalization: %v", ErrCorrupt, err)
 	}
 	if format == legacyFileVersion {
 		content, err := m.contentVersion()

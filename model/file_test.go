@@ -213,6 +213,7 @@ func TestVersion(t *testing.T) {
 		{"metrics", func(m *Model) { m.Provenance.Metrics = map[string]float64{"val_precision": 0.5} }, true},
 		{"a weight", func(m *Model) { m.Weights["embedding.b"][0] += 1e-6 }, false},
 		{"normalization", func(m *Model) { m.Normalization.Mean[1] = 0.5 }, false},
+		{"standardization", func(m *Model) { m.Normalization.Standardize = Standardization{Mean: 0.5, Std: 0.25} }, false},
 		{"spec", func(m *Model) {
 			spec := m.Spec
 			spec.ColorFeatures = 2

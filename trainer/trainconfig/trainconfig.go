@@ -434,6 +434,9 @@ func (o Options) Validate() error {
 			return bad("normalization.std", "channel %d is %g; it must be above 0", c, s)
 		}
 	}
+	if err := o.Normalization.Standardize.Validate(); err != nil {
+		return configerr.New(ErrInvalid, "config: normalization.%v", err)
+	}
 	switch {
 	case o.InitModel != "" && o.InitWeights != "":
 		return bad("init_weights", "set init_model (fine-tune a model as it is) or init_weights (start a new spec from its matching weights), not both")
