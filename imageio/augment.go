@@ -33,6 +33,11 @@ type Augment struct {
 	// ColorJitter scales brightness, contrast and saturation by random
 	// factors in [1-ColorJitter, 1+ColorJitter].
 	ColorJitter float64 `json:"color_jitter"`
+	// BrightnessShift adds one random offset in [-BrightnessShift,
+	// BrightnessShift] of full scale to every channel, as a photo editor's
+	// brightness slider does: black lifts, and light areas clip to white
+	// (ColorJitter's factors keep black black). 0 disables it.
+	BrightnessShift float64 `json:"brightness_shift"`
 	// Downscale shrinks the image to a random side in [1-Downscale, 1] of
 	// its size and scales it back up, losing detail as a thumbnail does.
 	Downscale float64 `json:"downscale"`
@@ -44,7 +49,7 @@ type Augment struct {
 	// luma), as a copy printed or filtered in black and white.
 	Grayscale float64 `json:"grayscale"`
 	// Skip leaves out each enabled change (crop, rotation, shear, zoom,
-	// downscale, colour jitter) with this probability, independently, so
+	// downscale, colour jitter, brightness shift) with this probability, independently, so
 	// that views range from single changes to combinations rather than
 	// always combining them all. 0 applies every enabled change.
 	Skip float64 `json:"skip"`
@@ -63,6 +68,9 @@ func (a Augment) Apply(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 	}
 	if a.ColorJitter > 0 && a.keep(rng) {
 		jitter(out, a.ColorJitter, rng)
+	}
+	if a.BrightnessShift > 0 && a.keep(rng) {
+		shiftBrightness(out, 255*uniform(rng, -a.BrightnessShift, a.BrightnessShift))
 	}
 	if a.Grayscale > 0 && rng.Float64() < a.Grayscale {
 		Grey(out)
@@ -231,6 +239,16 @@ func jpegRoundTrip(img *image.RGBA, quality int) *image.RGBA {
 	out := image.NewRGBA(image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy()))
 	draw.Draw(out, out.Bounds(), dec, dec.Bounds().Min, draw.Src)
 	return out
+}
+
+// shiftBrightness adds by to every channel of img in place, clipped to
+// 0..255.
+func shiftBrightness(img *image.RGBA, by float64) {
+	for i := 0; i < len(img.Pix); i += 4 {
+		for c := range 3 {
+			img.Pix[i+c] = uint8(math.Round(min(max(float64(img.Pix[i+c])+by, 0), 255)))
+		}
+	}
 }
 
 // jitter changes brightness, contrast and saturation in place.

@@ -263,6 +263,50 @@ func TestAugmentGreyAndSkip(t *testing.T) {
 	}
 }
 
+// TestAugmentBrightnessShift checks that a brightness shift adds one
+// offset, within its bound, to every channel of every pixel (clipped at 0
+// and 255), and that over seeds it lifts and darkens.
+func TestAugmentBrightnessShift(t *testing.T) {
+	img := Square(testImage(), 32)
+	// Black and white pixels, to see the clipping.
+	copy(img.Pix[0:3], []uint8{0, 0, 0})
+	copy(img.Pix[4:7], []uint8{255, 255, 255})
+	a := Augment{BrightnessShift: 0.2}
+	var lifted, darkened int
+	for seed := range uint64(32) {
+		out := a.Apply(img, rand.New(rand.NewPCG(seed, 0)))
+		// The offset, read where neither end clips it: a mid-grey value.
+		by := 0
+		for i := range img.Pix {
+			if i%4 != 3 && img.Pix[i] > 60 && img.Pix[i] < 190 {
+				by = int(out.Pix[i]) - int(img.Pix[i])
+				break
+			}
+		}
+		if by < -51 || by > 51 {
+			t.Fatalf("seed %d: offset %d, outside 0.2 of 255", seed, by)
+		}
+		for i, v := range img.Pix {
+			want := v // alpha stays
+			if i%4 != 3 {
+				want = uint8(min(max(int(v)+by, 0), 255))
+			}
+			if d := int(out.Pix[i]) - int(want); d < -1 || d > 1 {
+				t.Fatalf("seed %d, byte %d: %d -> %d, want %d (offset %d)", seed, i, v, out.Pix[i], want, by)
+			}
+		}
+		switch {
+		case by > 0:
+			lifted++
+		case by < 0:
+			darkened++
+		}
+	}
+	if lifted == 0 || darkened == 0 {
+		t.Errorf("%d of 32 seeds lifted and %d darkened, want both", lifted, darkened)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	img := testImage()
 	var buf bytes.Buffer

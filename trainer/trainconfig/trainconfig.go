@@ -616,6 +616,8 @@ func validateAugment(key string, a imageio.Augment) error {
 		return bad("crop", "%g is outside [0, 1)", a.Crop)
 	case a.ColorJitter < 0 || a.ColorJitter >= 1:
 		return bad("color_jitter", "%g is outside [0, 1)", a.ColorJitter)
+	case a.BrightnessShift < 0 || a.BrightnessShift >= 1:
+		return bad("brightness_shift", "%g is outside [0, 1)", a.BrightnessShift)
 	case a.Downscale < 0 || a.Downscale >= 1:
 		return bad("downscale", "%g is outside [0, 1)", a.Downscale)
 	case a.Grayscale < 0 || a.Grayscale > 1:

@@ -91,6 +91,7 @@ func TestValidate(t *testing.T) {
 		{"distill weight", func(o *Options) { o.Distill = Distill{Model: "teacher.drk", Weight: -1} }, "config: distill.weight: -1 is outside 0..100"},
 		{"grayscale", func(o *Options) { o.Augment.Grayscale = 1.5 }, "config: augment.grayscale: 1.5 is outside [0, 1]"},
 		{"skip", func(o *Options) { o.Augment.Skip = 1 }, "config: augment.skip: 1 is outside [0, 1)"},
+		{"brightness shift", func(o *Options) { o.Augment.BrightnessShift = -0.1 }, "config: augment.brightness_shift: -0.1 is outside [0, 1)"},
 		{"augment size", func(o *Options) { o.AugmentSize = -1 }, "config: augment_size: -1 is outside 0..1024"},
 		{"select by", func(o *Options) { o.SelectBy = "map" }, `config: select_by: "map" is not precision, recall1, loss or suite`},
 		{"suite without a suite", func(o *Options) { o.SelectBy = "suite" }, "config: select_by: suite needs validation_suite"},
