@@ -241,12 +241,15 @@ func jpegRoundTrip(img *image.RGBA, quality int) *image.RGBA {
 	return out
 }
 
+// toByte rounds v to the nearest 8-bit value, clipped to 0..255.
+func toByte(v float64) uint8 { return uint8(math.Round(min(max(v, 0), 255))) }
+
 // shiftBrightness adds by to every channel of img in place, clipped to
 // 0..255.
 func shiftBrightness(img *image.RGBA, by float64) {
 	for i := 0; i < len(img.Pix); i += 4 {
 		for c := range 3 {
-			img.Pix[i+c] = uint8(math.Round(min(max(float64(img.Pix[i+c])+by, 0), 255)))
+			img.Pix[i+c] = toByte(float64(img.Pix[i+c]) + by)
 		}
 	}
 }
@@ -262,14 +265,13 @@ func jitter(img *image.RGBA, strength float64, rng *rand.Rand) {
 		mean += 0.299*float64(img.Pix[i]) + 0.587*float64(img.Pix[i+1]) + 0.114*float64(img.Pix[i+2])
 	}
 	mean /= float64(n)
-	clamp := func(v float64) uint8 { return uint8(math.Round(min(max(v, 0), 255))) }
 	for i := 0; i < len(img.Pix); i += 4 {
 		r, g, b := float64(img.Pix[i]), float64(img.Pix[i+1]), float64(img.Pix[i+2])
 		grey := 0.299*r + 0.587*g + 0.114*b
 		for c, v := range [3]float64{r, g, b} {
 			v = grey + (v-grey)*sat
 			v = mean + (v-mean)*contrast
-			img.Pix[i+c] = clamp(v * bright)
+			img.Pix[i+c] = toByte(v * bright)
 		}
 	}
 }
