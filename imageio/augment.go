@@ -49,9 +49,10 @@ type Augment struct {
 	// luma), as a copy printed or filtered in black and white.
 	Grayscale float64 `json:"grayscale"`
 	// Skip leaves out each enabled change (crop, rotation, shear, zoom,
-	// downscale, colour jitter, brightness shift) with this probability, independently, so
-	// that views range from single changes to combinations rather than
-	// always combining them all. 0 applies every enabled change.
+	// downscale, colour jitter, brightness shift) with this probability,
+	// independently, so that views range from single changes to
+	// combinations rather than always combining them all. 0 applies every
+	// enabled change.
 	Skip float64 `json:"skip"`
 }
 

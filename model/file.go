@@ -34,7 +34,10 @@ type Normalization struct {
 // change clipped at 0 or 255; the network would otherwise have to learn
 // that invariance, and its colour branch sees absolute colours. The gain
 // is at most MaxStandardizeGain, so that a nearly flat image keeps its
-// noise small. The zero value standardizes nothing.
+// noise small. A Spec.Thumbnail is taken from the standardized values:
+// centred and of unit length it is the same, but for its fade near flat
+// pictures (thumbnailFade), which reads the stretched values. The zero
+// value standardizes nothing.
 type Standardization struct {
 	Mean float32 `json:"mean"`
 	Std  float32 `json:"std"`
