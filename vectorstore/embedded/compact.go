@@ -144,7 +144,7 @@ func (c *collection) compactLocked(full bool) error {
 	src := mergeRuns(runs)
 
 	man := *st.man
-	man.Segments = nil
+	man.Format, man.Segments = formatCodes, nil
 	var created []string
 	fail := func(err error) error {
 		removeFiles(c, created)
@@ -363,7 +363,7 @@ func (c *collection) publishMerge(j *mergeJob) error {
 	mv := &segView{segment: seg, ref: ref, dead: dead, live: ref.Live}
 
 	man := *st.man
-	man.Segments = nil
+	man.Format, man.Segments = formatCodes, nil
 	var segs []*segView
 	for _, v := range st.segs {
 		switch {

@@ -5,7 +5,9 @@
 //
 // Each collection is a folder holding a manifest, immutable segments and a
 // log. A segment holds items sorted by id in columns (vectors, their
-// norms, ids, classes, paths, metadata), each checksummed, and is opened
+// norms, ids, classes, paths, metadata, and each vector's int8 code, which
+// search scans in a quarter of the bytes and then scores exactly the rows
+// its bounds cannot rule out), each checksummed, and is opened
 // with mmap, so opening a collection reads its manifest and its small log
 // only, and every process reading it shares one copy in the page cache.
 // The log holds what was written since: one checksummed record per batch,
@@ -55,5 +57,8 @@
 //
 // Collections of the format before segments (spec.json and one log) are
 // migrated by the first writer that opens them; a reader asks for one
-// (ErrOldFormat).
+// (ErrOldFormat). This package writes format 5, whose segments carry
+// codes, and reads formats 2 to 5: a segment written before codes is
+// searched by its float32 vectors until a merge or a compaction (deeprank
+// compact) rewrites it.
 package embedded

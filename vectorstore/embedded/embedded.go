@@ -185,7 +185,7 @@ func (s *Store) Create(ctx context.Context, name string, spec vectorstore.Spec) 
 // newCollectionFiles writes an empty collection's log and manifest into
 // dir, the manifest under mname.
 func newCollectionFiles(dir, mname string, spec vectorstore.Spec) error {
-	m := &manifest{Format: formatOf(spec), UID: newName("")[:16], Spec: spec, Log: newName("log-")}
+	m := &manifest{Format: formatCodes, UID: newName("")[:16], Spec: spec, Log: newName("log-")}
 	f, err := createLog(filepath.Join(dir, m.Log))
 	if err != nil {
 		return err

@@ -568,6 +568,8 @@ func TestSegmentDamage(t *testing.T) {
 		{"metadata", secMetas, false},
 		{"path offsets", secPathOffs, true},
 		{"classes", secClasses, true},
+		{"codes", secCodes, false},
+		{"code scales", secQuant, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -598,31 +600,42 @@ func TestSegmentDamage(t *testing.T) {
 	}
 }
 
-func TestDotBlock(t *testing.T) {
+// TestDotKernels: both kernels, on float32 rows and on int8 codes, in
+// assembly and in Go, against float64 sums, for lengths on and off their
+// loops' strides.
+func TestDotKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, d := range []int{1, 3, 7, 8, 9, 16, 31, 32, 33, 64, 100, 128, 129, 512} {
+	for _, d := range []int{1, 3, 7, 8, 9, 16, 31, 32, 33, 64, 100, 128, 129, 384, 512} {
 		for _, n := range []int{1, 2, 5} {
 			q := make([]float32, d)
 			rows := make([]float32, n*d+3) // longer than needed: only n rows count
+			codes := make([]int8, n*d+3)
 			for i := range q {
 				q[i] = float32(rng.NormFloat64())
 			}
 			for i := range rows {
 				rows[i] = float32(rng.NormFloat64())
+				codes[i] = int8(rng.IntN(255) - 127)
 			}
-			got := make([]float32, n)
-			dotBlock(q, rows, got)
-			gen := make([]float32, n)
-			dotBlockGeneric(q, rows, gen)
-			for r := range n {
-				var want, mag float64
-				for j := range d {
-					want += float64(q[j]) * float64(rows[r*d+j])
-					mag += math.Abs(float64(q[j]) * float64(rows[r*d+j]))
+			got := map[string][]float32{"float32": make([]float32, n), "float32 in Go": make([]float32, n), "codes": make([]float32, n), "codes in Go": make([]float32, n)}
+			dotBlock(q, rows, got["float32"])
+			dotBlockGeneric(q, rows, got["float32 in Go"])
+			dotCodes(q, codes, got["codes"])
+			dotCodesGeneric(q, codes, got["codes in Go"])
+			for kernel, out := range got {
+				value := func(i int) float64 { return float64(rows[i]) }
+				if strings.HasPrefix(kernel, "codes") {
+					value = func(i int) float64 { return float64(codes[i]) }
 				}
-				tol := 1e-6 * (mag + 1)
-				if math.Abs(float64(got[r])-want) > tol || math.Abs(float64(gen[r])-want) > tol {
-					t.Errorf("d %d row %d: kernel %g, generic %g, want %g", d, r, got[r], gen[r], want)
+				for r := range n {
+					var want, mag float64
+					for j := range d {
+						want += float64(q[j]) * value(r*d+j)
+						mag += math.Abs(float64(q[j]) * value(r*d+j))
+					}
+					if math.Abs(float64(out[r])-want) > 1e-6*(mag+1) {
+						t.Errorf("%s, d %d row %d: %g, want %g", kernel, d, r, out[r], want)
+					}
 				}
 			}
 		}
@@ -888,7 +901,8 @@ func TestRepairMissingFiles(t *testing.T) {
 // width for damage; one of partly learned vectors is format 4, which
 // deeprank of format 3 refuses rather than drop the field; a manifest
 // whose format does not fit its spec, or whose learned part is not within
-// its vectors, is refused.
+// its vectors, is refused. Format 5, whose segments may carry codes, is
+// any spec's.
 func TestManifestFormat(t *testing.T) {
 	for _, tc := range []struct {
 		variants, learned, format int
@@ -897,12 +911,13 @@ func TestManifestFormat(t *testing.T) {
 		{0, 0, 2, true}, {1, 0, 2, true}, {3, 0, 3, true},
 		{0, 5, 4, true}, {3, 5, 4, true}, {3, spec.Dim - 1, 4, true},
 		{3, 0, 2, false}, {0, 0, 3, false}, {1, 0, 3, false}, {2, 0, 4, false},
-		{0, 5, 2, false}, {3, 5, 3, false}, {0, 0, 5, false},
+		{0, 5, 2, false}, {3, 5, 3, false}, {0, 0, 6, false},
+		{0, 0, 5, true}, {3, 0, 5, true}, {3, 5, 5, true},
 		{0, spec.Dim, 4, false}, {0, -1, 2, false},
 	} {
 		vs := spec
 		vs.Variants, vs.Learned = tc.variants, tc.learned
-		if tc.ok && formatOf(vs) != tc.format {
+		if tc.ok && tc.format != formatCodes && formatOf(vs) != tc.format {
 			t.Errorf("variants %d, learned %d: format %d, want %d", tc.variants, tc.learned, formatOf(vs), tc.format)
 		}
 		m := &manifest{Format: tc.format, UID: "0123456789abcdef", Spec: vs, Log: newName("log-")}

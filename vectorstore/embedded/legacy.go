@@ -102,7 +102,7 @@ func (c *collection) migrateWith(salvage bool) error {
 			mem.remove(e.id)
 		}
 	}
-	m := &manifest{Format: formatOf(spec), UID: newName("")[:16], Spec: spec, Log: newName("log-")}
+	m := &manifest{Format: formatCodes, UID: newName("")[:16], Spec: spec, Log: newName("log-")}
 	var created []string
 	fail := func(err error) error {
 		for _, f := range created {

@@ -33,9 +33,15 @@ const (
 	// format 3 would rewrite without saying so, and whose duplicates it
 	// would judge by the whole vectors.
 	formatLearned = 4
+	// formatCodes is the format of every collection this deeprank writes:
+	// its segments may carry codes (DRSEG003), which a deeprank of format
+	// 4 would take for damage. It reads collections of the formats before,
+	// and a writer's first compaction moves one to this format.
+	formatCodes = 5
 )
 
-// formatOf is the format of a collection of spec.
+// formatOf is the format a deeprank before format 5 gave a collection of
+// spec, which a manifest of such a format must say.
 func formatOf(spec vectorstore.Spec) int {
 	if spec.Learned > 0 {
 		return formatLearned
@@ -95,13 +101,13 @@ func decodeManifest(data []byte) (*manifest, error) {
 	if err := json.Unmarshal([]byte(js), m); err != nil {
 		return nil, err
 	}
-	if m.Format < formatVersion || m.Format > formatLearned {
-		return nil, fmt.Errorf("format %d, this deeprank reads %d to %d", m.Format, formatVersion, formatLearned)
+	if m.Format < formatVersion || m.Format > formatCodes {
+		return nil, fmt.Errorf("format %d, this deeprank reads %d to %d", m.Format, formatVersion, formatCodes)
 	}
 	if !m.Spec.Valid() || !validFile(m.Log, "log-") {
 		return nil, fmt.Errorf("bad spec or log name")
 	}
-	if m.Format != formatOf(m.Spec) {
+	if m.Format != formatCodes && m.Format != formatOf(m.Spec) {
 		return nil, fmt.Errorf("format %d for %d vectors an item, %d values learned", m.Format, m.Spec.PerItem(), m.Spec.LearnedDim())
 	}
 	for _, s := range m.Segments {

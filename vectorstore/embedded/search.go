@@ -14,12 +14,14 @@ import (
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
-// Search is exact: every live vector is scored. A segment's vectors are
-// streamed from the mapping in blocks, scored by a SIMD dot-product kernel
-// (dot_amd64.s) in parallel across cores, and kept in a bounded top-k heap
-// per worker; every metric is a function of the dot product and the norms
-// the segment stores (under L2 the k results' distances are then measured
-// directly). An item of several vectors scores as the nearest of them.
+// Search is exact: it returns what scoring every live vector returns. A
+// segment's int8 codes are streamed from the mapping in blocks, scored by
+// a SIMD kernel (dot_amd64.s) in parallel across cores, and bound each
+// row's score from both sides (quant.go); the rows that may be among the
+// k best are then scored from their float32 vectors. Every metric is a
+// function of the dot product and the norms the segment stores (under L2
+// the k results' distances are then measured directly). An item of
+// several vectors scores as the nearest of them.
 // Filters read the class and path columns, never the metadata JSON, which
 // is decoded for the k results only.
 func (c *collection) Search(ctx context.Context, version string, q []float32, k int, filter *vectorstore.Filter) ([]vectorstore.Hit, error) {
@@ -128,8 +130,12 @@ const blockRows = 256
 func (st *state) search(q []float32, k int, filter *vectorstore.Filter, releaseScanned bool) []hit {
 	qq := dot(q, q)
 	sc := scorer{metric: st.man.Spec.Metric, qq: qq, qn: float32(math.Sqrt(float64(qq)))}
+	bd := newBounder(sc, st.man.Spec.Dim)
 	sh := shapeOf(st.man.Spec)
-	var all hitHeap
+	// all gathers rows scored exactly; bounds, the k best upper bounds of
+	// each scan of codes; cands, the rows whose lower bound may yet be
+	// within them.
+	var all, bounds, cands []hit
 	// The memtable: small, scored in place.
 	h := make(hitHeap, 0, k+1)
 	dots, norms := make([]float32, sh.per), make([]float32, sh.per)
@@ -147,7 +153,20 @@ func (st *state) search(q []float32, k int, filter *vectorstore.Filter, releaseS
 	}
 	all = append(all, h...)
 	for si, v := range st.segs {
-		all = append(all, v.search(si, q, k, filter, sc, releaseScanned)...)
+		best, c := v.search(si, q, k, filter, bd, releaseScanned)
+		if v.codes == nil {
+			all = append(all, best...)
+		} else {
+			bounds, cands = append(bounds, best...), append(cands, c...)
+		}
+	}
+	if len(cands) > 0 {
+		limit := kth(append(scores(all), scores(bounds)...), k)
+		for _, c := range cands {
+			if c.d <= limit {
+				all = append(all, st.rescore(c, q, sc, dots))
+			}
+		}
 	}
 	byScore := func(a, b hit) int {
 		if a.less(b) {
@@ -174,6 +193,33 @@ func (st *state) search(q []float32, k int, filter *vectorstore.Filter, releaseS
 	return top
 }
 
+// rescore scores a segment's row from its float32 vectors, by the same
+// kernel a scan of them uses, so that its score is the one that scan
+// would give.
+func (st *state) rescore(h hit, q []float32, sc scorer, dots []float32) hit {
+	v := st.segs[h.src]
+	dotBlock(q, v.vector(h.row), dots[:v.per])
+	h.d = sc.nearest(dots[:v.per], v.norms[h.row*v.per:(h.row+1)*v.per])
+	return h
+}
+
+func scores(hs []hit) []float32 {
+	out := make([]float32, len(hs))
+	for i, h := range hs {
+		out[i] = h.d
+	}
+	return out
+}
+
+// kth is the k-th smallest of xs, or +Inf when there are fewer.
+func kth(xs []float32, k int) float32 {
+	if len(xs) < k {
+		return float32(math.Inf(1))
+	}
+	slices.Sort(xs)
+	return xs[k-1]
+}
+
 // vector is the stored row of a hit: its vectors one after another.
 func (st *state) vector(h hit) []float32 {
 	if h.src < 0 {
@@ -193,8 +239,12 @@ func squaredL2(a, b []float32) float32 {
 }
 
 // search scores a segment's live rows, split across cores when it is big
-// enough to pay for the goroutines.
-func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter, sc scorer, releaseScanned bool) []hit {
+// enough to pay for the goroutines. A segment without codes returns its k
+// best rows, scored exactly. One with codes returns the k best upper
+// bounds, and the rows (scored by their lower bounds) that may be among
+// the k best: every row whose lower bound is not above the k-th upper
+// bound seen so far.
+func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter, bd bounder, releaseScanned bool) (best, cands []hit) {
 	var allowed []bool // per class number, when the filter names classes
 	if filter != nil && len(filter.Classes) > 0 {
 		allowed = make([]bool, len(v.table))
@@ -207,7 +257,8 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 	if v.n >= 16384 {
 		parts = runtime.GOMAXPROCS(0)
 	}
-	results := make([]hitHeap, parts)
+	type result struct{ best, cands []hit }
+	results := make([]result, parts)
 	var wg sync.WaitGroup
 	for p := range parts {
 		wg.Add(1)
@@ -215,37 +266,59 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 			defer wg.Done()
 			lo, hi := p*v.n/parts, (p+1)*v.n/parts
 			h := make(hitHeap, 0, k+1)
+			var cands []hit
+			prune := 4096
 			w, per := v.width(), v.per
+			sec, rowBytes := secVectors, 4*w
+			if v.codes != nil {
+				sec, rowBytes = secCodes, w
+			}
 			// The kernel takes a row of several vectors for as many rows
 			// of one.
 			dots := make([]float32, blockRows*per)
 			for b := lo; b < hi; b += blockRows {
 				e := min(b+blockRows, hi)
-				dotBlock(q, v.vecs[b*w:e*w], dots[:(e-b)*per])
+				if v.codes == nil {
+					dotBlock(q, v.vecs[b*w:e*w], dots[:(e-b)*per])
+				} else {
+					dotCodes(q, v.codes[b*w:e*w], dots[:(e-b)*per])
+				}
 				for i := b; i < e; i++ {
 					if v.dead.has(i) || allowed != nil && !allowed[v.classes[i]] ||
 						pathFilter && !hasAnyPrefix(v.pathBytes(i), filter.PathPrefixes) {
 						continue
 					}
 					at := (i - b) * per
-					h.offer(hit{sc.nearest(dots[at:at+per], v.norms[i*per:(i+1)*per]), si, i}, k)
+					norms := v.norms[i*per : (i+1)*per]
+					if v.codes == nil {
+						h.offer(hit{bd.nearest(dots[at:at+per], norms), si, i}, k)
+						continue
+					}
+					lower, upper := bd.bounds(dots[at:at+per], norms, v.quant[2*i*per:2*(i+1)*per])
+					h.offer(hit{upper, si, i}, k)
+					if len(h) < k || lower <= h[0].d {
+						cands = append(cands, hit{lower, si, i})
+					}
+				}
+				if len(cands) >= prune && len(h) == k {
+					cands = slices.DeleteFunc(cands, func(c hit) bool { return c.d > h[0].d })
+					prune = max(prune, 2*len(cands))
 				}
 				if releaseScanned && (e-lo)%(64*blockRows) == 0 {
-					v.releaseRows(secVectors, 4*w, max(lo, e-64*blockRows), e)
+					v.releaseRows(sec, rowBytes, max(lo, e-64*blockRows), e)
 				}
 			}
 			if releaseScanned {
-				v.releaseRows(secVectors, 4*w, lo, hi)
+				v.releaseRows(sec, rowBytes, lo, hi)
 			}
-			results[p] = h
+			results[p] = result{h, cands}
 		}()
 	}
 	wg.Wait()
-	var out []hit
 	for _, r := range results {
-		out = append(out, r...)
+		best, cands = append(best, r.best...), append(cands, r.cands...)
 	}
-	return out
+	return best, cands
 }
 
 func (st *state) hitItem(h hit) (vectorstore.Item, error) {

@@ -21,7 +21,7 @@ import (
 // compaction and then only read, through mmap, by every process. Its header
 // is
 //
-//	magic "DRSEG002" | uint32 width | uint32 section count | uint64 rows |
+//	magic "DRSEG003" | uint32 width | uint32 section count | uint64 rows |
 //	per section: uint64 offset, uint64 length, uint32 CRC-32C, 4 zero bytes |
 //	uint32 CRC-32C of the header before it
 //
@@ -31,10 +31,17 @@ import (
 // SHA-256s in ascending order, which makes the id column its own index.
 // A row's width is its item's vectors one after another (the shape): a
 // row has a norm for each of them. The manifest's spec gives the shape,
-// which the width and the norms' length are checked against.
+// which the width and the norms' length are checked against. Each vector
+// also has an int8 code, a scale and a residual's norm (quant.go), which
+// search scans in place of the float32 values.
+//
+// A segment of "DRSEG002", written before the codes, has the first nine
+// sections only; it is read, and searched by its float32 values, until a
+// merge or `deeprank compact` rewrites it.
 const (
-	segMagic = "DRSEG002"
-	segHead  = 512
+	segMagic   = "DRSEG003"
+	segMagicV2 = "DRSEG002"
+	segHead    = 512
 )
 
 // Sections of a segment, in file order.
@@ -48,8 +55,13 @@ const (
 	secPaths             // the paths, concatenated
 	secMetaOffs          // rows+1 uint64 into the metadata bytes
 	secMetas             // each row's metadata JSON, concatenated
+	secCodes             // rows x width int8: each vector's code
+	secQuant             // rows x vectors a row x 2 float32: scale, residual norm
 	numSections
 )
+
+// sectionsV2 is the number of sections of a DRSEG002 segment.
+const sectionsV2 = secCodes
 
 // Sections verified on every open: those the code indexes with, so that
 // damage in them cannot send a read out of bounds, and the ids, which every
@@ -59,7 +71,7 @@ const (
 // in milliseconds at a million items.
 var verifiedOnOpen = []int{secIDs, secClasses, secClassTable, secPathOffs, secMetaOffs}
 
-var sectionNames = [numSections]string{"vectors", "norms", "ids", "classes", "class table", "path offsets", "paths", "metadata offsets", "metadata"}
+var sectionNames = [numSections]string{"vectors", "norms", "ids", "classes", "class table", "path offsets", "paths", "metadata offsets", "metadata", "codes", "code scales"}
 
 // shape is how a collection lays out an item's vectors in a row.
 type shape struct {
@@ -193,6 +205,26 @@ func writeSegment(path string, sh shape, src rowSource, stop func() bool) (err e
 				emit(src.metaJSON(i))
 			}
 		},
+		secCodes: func(emit func([]byte)) {
+			codes := make([]int8, sh.dim)
+			for i := range n {
+				row := src.vector(i)
+				for j := range sh.per {
+					quantize(row[j*sh.dim:(j+1)*sh.dim], codes)
+					emit(int8Bytes(codes))
+				}
+			}
+		},
+		secQuant: func(emit func([]byte)) {
+			codes, pair := make([]int8, sh.dim), make([]float32, 2)
+			for i := range n {
+				row := src.vector(i)
+				for j := range sh.per {
+					pair[0], pair[1] = quantize(row[j*sh.dim:(j+1)*sh.dim], codes)
+					emit(floatBytes(pair))
+				}
+			}
+		},
 	}
 	for s, fill := range steps {
 		if err := section(s, fill); err != nil {
@@ -239,23 +271,34 @@ func floatBytes(v []float32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
 }
 
+// int8Bytes views int8s as bytes.
+func int8Bytes(v []int8) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v))
+}
+
 // segment is an open, mapped segment file.
 type segment struct {
 	file  string // name within the collection folder
 	data  []byte // the whole file, mapped read-only
 	unmap func() error
 	shape
-	n       int
-	vecs    []float32
-	norms   []float32
-	ids     []byte
-	classes []uint32
-	table   []string
-	pathOff []uint64
-	paths   []byte
-	metaOff []uint64
-	metas   []byte
-	secs    [numSections][3]uint64
+	n         int
+	nSections int // numSections, or sectionsV2
+	vecs      []float32
+	norms     []float32
+	codes     []int8    // nil in a DRSEG002 segment
+	quant     []float32 // scale and residual norm a vector; nil in DRSEG002
+	ids       []byte
+	classes   []uint32
+	table     []string
+	pathOff   []uint64
+	paths     []byte
+	metaOff   []uint64
+	metas     []byte
+	secs      [numSections][3]uint64
 	// prefix holds each id's first 8 bytes as a big-endian number, in
 	// memory: a look-up searches it rather than the mapped ids, whose
 	// pages a binary search would touch at random (every upsert looks up
@@ -297,14 +340,22 @@ func (s *segment) damage(format string, args ...any) error {
 
 func (s *segment) parse(sh shape) error {
 	d := s.data
-	if len(d) < segHead || string(d[:8]) != segMagic {
-		return s.damage("not a segment file (bad magic or %d bytes)", len(d))
+	if len(d) < segHead {
+		return s.damage("not a segment file (%d bytes)", len(d))
 	}
-	hl := 8 + 4 + 4 + 8 + numSections*24
+	switch string(d[:8]) {
+	case segMagic:
+		s.nSections = numSections
+	case segMagicV2:
+		s.nSections = sectionsV2
+	default:
+		return s.damage("not a segment file (bad magic)")
+	}
+	hl := 8 + 4 + 4 + 8 + s.nSections*24
 	if crc(d[:hl]) != binary.LittleEndian.Uint32(d[hl:]) {
 		return s.damage("header fails its checksum")
 	}
-	if width := int(binary.LittleEndian.Uint32(d[8:])); width != sh.width() || binary.LittleEndian.Uint32(d[12:]) != numSections {
+	if width := int(binary.LittleEndian.Uint32(d[8:])); width != sh.width() || binary.LittleEndian.Uint32(d[12:]) != uint32(s.nSections) {
 		return s.damage("header says %d values a row, %d sections; the collection has %d (dim %d, %d vectors an item)", width, binary.LittleEndian.Uint32(d[12:]), sh.width(), sh.dim, sh.per)
 	}
 	s.shape = sh
@@ -316,8 +367,9 @@ func (s *segment) parse(sh shape) error {
 	want := [numSections]uint64{
 		secVectors: rows * uint64(sh.width()) * 4, secNorms: rows * uint64(sh.per) * 4, secIDs: rows * 32, secClasses: rows * 4,
 		secPathOffs: (rows + 1) * 8, secMetaOffs: (rows + 1) * 8,
+		secCodes: rows * uint64(sh.width()), secQuant: rows * uint64(sh.per) * 8,
 	}
-	for i := range numSections {
+	for i := range s.nSections {
 		p := d[24+24*i:]
 		off, n := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])
 		if off%64 != 0 || off > uint64(len(d)) || n > uint64(len(d))-off {
@@ -337,6 +389,10 @@ func (s *segment) parse(sh shape) error {
 	s.paths = sec(secPaths)
 	s.metaOff = uint64s(sec(secMetaOffs))
 	s.metas = sec(secMetas)
+	if s.nSections == numSections {
+		s.codes = int8s(sec(secCodes))
+		s.quant = floats(sec(secQuant))
+	}
 	return nil
 }
 
@@ -382,9 +438,10 @@ func (s *segment) verify(sec int) error {
 }
 
 // verifyAll checks every section; with decode, it also decodes every
-// row's metadata (what check does; a compaction trusts the checksums).
+// row's metadata and checks every code against its vector (what check
+// does; a compaction trusts the checksums).
 func (s *segment) verifyAll(decode bool) error {
-	for sec := range numSections {
+	for sec := range s.nSections {
 		if err := s.verify(sec); err != nil {
 			return err
 		}
@@ -394,12 +451,28 @@ func (s *segment) verifyAll(decode bool) error {
 			return s.damage("ids out of order at row %d", i)
 		}
 	}
+	if !decode {
+		return nil
+	}
 	for i := range s.n {
-		if !decode {
-			break
-		}
 		if _, err := s.meta(i); err != nil {
 			return err
+		}
+	}
+	return s.verifyCodes()
+}
+
+// verifyCodes checks that each code, scale and residual is what quantize
+// makes of its vector: search's exactness rests on them.
+func (s *segment) verifyCodes() error {
+	if s.codes == nil {
+		return nil
+	}
+	want := make([]int8, s.dim)
+	for v := range s.n * s.per {
+		scale, resid := quantize(s.vecs[v*s.dim:(v+1)*s.dim], want)
+		if !slices.Equal(want, s.codes[v*s.dim:(v+1)*s.dim]) || scale != s.quant[2*v] || resid != s.quant[2*v+1] {
+			return s.damage("codes of row %d differ from its vectors", v/s.per)
 		}
 	}
 	return nil
@@ -472,6 +545,13 @@ func floats(b []byte) []float32 {
 		return nil
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+func int8s(b []byte) []int8 {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*int8)(unsafe.Pointer(&b[0])), len(b))
 }
 
 func uint32s(b []byte) []uint32 {

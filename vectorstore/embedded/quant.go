@@ -1,0 +1,128 @@
+package embedded
+
+import (
+	"math"
+)
+
+// Search scans int8 codes of the vectors, a quarter of their bytes, and
+// measures exactly only the rows that could be among the best.
+//
+// A vector v is stored beside its code c and scale s: c = round(v/s),
+// s = max|v|/127, and r, the norm of the residual v - s*c, rounded up.
+// For a query q, s*(q.c) is within |q|*r of q.v (Cauchy-Schwarz), so it
+// bounds q.v from both sides, and with it every metric's score. The
+// scan keeps the k best upper bounds and every row whose lower bound is
+// not above the k-th of them; only those rows' float32 vectors are read
+// and scored as before, so a search returns what a scan of every float32
+// vector returns, and reads about 0.3 of the bytes (a code's byte and a
+// residual's 8 bytes a vector, against its 4 bytes a value).
+
+// quantize writes v's code into codes and returns its scale and the norm
+// of what the code leaves out, rounded up.
+func quantize(v []float32, codes []int8) (scale, resid float32) {
+	// Comparisons, not max and min, which order NaNs and zeros' signs
+	// at several times the cost (the input is finite: upserts check).
+	var m float32
+	for _, x := range v {
+		if x > m {
+			m = x
+		} else if -x > m {
+			m = -x
+		}
+	}
+	if m == 0 {
+		clear(codes[:len(v)])
+		return 0, 0
+	}
+	// Any integer code keeps the bound, since the residual is measured
+	// from the code made: the rounding only needs to be near, and fast.
+	scale, inv := m/127, 127/m
+	// Adding and taking away 1.5 x 2^23 rounds a float32 below 2^22 in
+	// magnitude to the nearest integer, ties to even, in two adds.
+	const round = 1 << 23 * 1.5
+	var r0, r1 float64
+	i := 0
+	for ; i+2 <= len(v); i += 2 {
+		c0, c1 := v[i]*inv+round-round, v[i+1]*inv+round-round
+		codes[i], codes[i+1] = int8(c0), int8(c1)
+		d0, d1 := float64(v[i])-float64(scale)*float64(c0), float64(v[i+1])-float64(scale)*float64(c1)
+		r0 += d0 * d0
+		r1 += d1 * d1
+	}
+	if i < len(v) {
+		c := v[i]*inv + round - round
+		codes[i] = int8(c)
+		d := float64(v[i]) - float64(scale)*float64(c)
+		r0 += d * d
+	}
+	r2 := r0 + r1
+	r := math.Sqrt(r2)
+	resid = float32(r)
+	if float64(resid) < r {
+		resid = math.Nextafter32(resid, float32(math.Inf(1)))
+	}
+	return scale, resid
+}
+
+// dotCodesGeneric sets out[r] to the dot product of q and row r of codes,
+// rows of len(q) codes one after another.
+func dotCodesGeneric(q []float32, codes []int8, out []float32) {
+	d := len(q)
+	for r := range out {
+		row := codes[r*d : (r+1)*d]
+		var s0, s1, s2, s3 float32
+		i := 0
+		for ; i+4 <= d; i += 4 {
+			s0 += q[i] * float32(row[i])
+			s1 += q[i+1] * float32(row[i+1])
+			s2 += q[i+2] * float32(row[i+2])
+			s3 += q[i+3] * float32(row[i+3])
+		}
+		for ; i < d; i++ {
+			s0 += q[i] * float32(row[i])
+		}
+		out[r] = (s0 + s1) + (s2 + s3)
+	}
+}
+
+// dotCodes is dotCodesGeneric on the fastest kernel the CPU has.
+func dotCodes(q []float32, codes []int8, out []float32) {
+	if len(codes) < len(out)*len(q) {
+		panic("embedded: dotCodes: codes shorter than out x len(q)")
+	}
+	if len(out) == 0 || len(q) == 0 {
+		clear(out)
+		return
+	}
+	dotCodesKernel(q, codes, out)
+}
+
+// bounder turns a code's dot product into bounds on a vector's score.
+type bounder struct {
+	scorer
+	// slack covers float32 rounding, in both the code's dot product and
+	// the exact one it bounds: a multiple of d*2^-24 (the worst case of a
+	// sum of d products in any order) of |q| times the magnitudes.
+	slack float32
+}
+
+func newBounder(sc scorer, dim int) bounder {
+	return bounder{scorer: sc, slack: 2 * float32(dim+2) / (1 << 24)}
+}
+
+// bounds returns the lower and upper bounds of the score of the nearest
+// of a row's vectors, given their codes' dot products with the query,
+// their norms, and their scales and residuals (quant, two values a
+// vector).
+func (b bounder) bounds(codeDots, norms, quant []float32) (lo, hi float32) {
+	lo, hi = float32(math.Inf(1)), float32(math.Inf(1))
+	for j, cd := range codeDots {
+		scale, resid, norm := quant[2*j], quant[2*j+1], norms[j]
+		approx := scale * cd
+		e := b.qn*resid + b.slack*b.qn*(2*norm+resid)
+		// Every score falls as the dot product rises.
+		lo = min(lo, b.score(approx+e, norm))
+		hi = min(hi, b.score(approx-e, norm))
+	}
+	return lo, hi
+}
