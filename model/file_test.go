@@ -102,6 +102,23 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	badSpec := mustModel(t)
 	badSpec.Spec.Backbone = "resnet"
+	// Encode writes what it is given; Decode must refuse a file whose
+	// normalization would divide by zero or stretch without bound.
+	encoded := func(n Normalization) []byte {
+		m := mustModel(t)
+		m.Normalization = n
+		b, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	zeroStd := UnitNormalization()
+	zeroStd.Std[1] = 0
+	wideStandardize := UnitNormalization()
+	wideStandardize.Standardize = Standardization{Mean: 0.5, Std: 0.9}
+	zeroStandardize := UnitNormalization()
+	zeroStandardize.Standardize = Standardization{Mean: 0.5}
 	cases := []struct {
 		name string
 		data []byte
@@ -116,6 +133,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"flipped checksum bit", flip(len(good) - 1), ErrCorrupt},
 		{"future format", func() []byte { b := bytes.Clone(good); b[len(fileMagic)] = 9; return b }(), ErrIncompatible},
 		{"huge header length", func() []byte { b := bytes.Clone(good); b[len(fileMagic)+7] = 0x7f; return b }(), ErrCorrupt},
+		{"channel std of zero", encoded(zeroStd), ErrCorrupt},
+		{"standardize std above 0.5", encoded(wideStandardize), ErrCorrupt},
+		{"standardize std of zero", encoded(zeroStandardize), ErrCorrupt},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
