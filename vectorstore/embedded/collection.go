@@ -719,6 +719,9 @@ func (s *sortedMem) vector(i int) []float32 { return s.m.vector(s.order[i]) }
 func (s *sortedMem) class(i int) string     { return s.m.meta[s.order[i]].Class }
 func (s *sortedMem) path(i int) string      { return s.m.meta[s.order[i]].Path }
 func (s *sortedMem) metaJSON(i int) []byte  { return s.m.js[s.order[i]] }
+func (s *sortedMem) code(i int, codes []int8, quant []float32) ([]int8, []float32) {
+	return quantizeRow(s.vector(i), codes, quant)
+}
 
 // loadWith is the state of a manifest the writer has just published, with
 // its segments' masks read afresh and an empty memtable.

@@ -97,6 +97,9 @@ func (m *merged) vector(i int) []float32 { return m.refs[i].src.vector(m.refs[i]
 func (m *merged) class(i int) string     { return m.refs[i].src.class(m.refs[i].i) }
 func (m *merged) path(i int) string      { return m.refs[i].src.path(m.refs[i].i) }
 func (m *merged) metaJSON(i int) []byte  { return m.refs[i].src.metaJSON(m.refs[i].i) }
+func (m *merged) code(i int, codes []int8, quant []float32) ([]int8, []float32) {
+	return m.refs[i].src.code(m.refs[i].i, codes, quant)
+}
 
 // flush compacts the log once it has passed the threshold, first waiting
 // for a running merge if segments have piled up behind it. The caller

@@ -56,12 +56,16 @@ func quantize(v []float32, codes []int8) (scale, resid float32) {
 		r0 += d * d
 	}
 	r2 := r0 + r1
-	r := math.Sqrt(r2)
-	resid = float32(r)
-	if float64(resid) < r {
-		resid = math.Nextafter32(resid, float32(math.Inf(1)))
+	return scale, roundUp(math.Sqrt(r2))
+}
+
+// roundUp is x as a float32 no smaller than x.
+func roundUp(x float64) float32 {
+	f := float32(x)
+	if float64(f) < x {
+		f = math.Nextafter32(f, float32(math.Inf(1)))
 	}
-	return scale, resid
+	return f
 }
 
 // dotCodesGeneric sets out[r] to the dot product of q and row r of codes,

@@ -239,6 +239,9 @@ func TestSegmentV2(t *testing.T) {
 	if err != nil || !slices.EqualFunc(got, want, func(a, b vectorstore.Hit) bool { return a.ID == b.ID && a.Distance == b.Distance }) {
 		t.Fatalf("search after compaction: %v, %v; want %v", got, err, want)
 	}
+	if rep, err := s.Check(ctx, "c"); err != nil || !rep.OK() {
+		t.Fatalf("check of the codes the compaction made: %+v, %v", rep, err)
+	}
 }
 
 // toV2 rewrites a segment's header as a DRSEG002 one: its first nine

@@ -92,6 +92,19 @@ type rowSource interface {
 	class(i int) string
 	path(i int) string
 	metaJSON(i int) []byte
+	// code is the row's codes and their scales and residuals (two values
+	// a vector): a segment's own, or made into the buffers given.
+	code(i int, codes []int8, quant []float32) ([]int8, []float32)
+}
+
+// quantizeRow codes each of a row's vectors into codes (as long as the
+// row), and their scales and residuals into quant (two values a vector).
+func quantizeRow(row []float32, codes []int8, quant []float32) ([]int8, []float32) {
+	dim := len(row) / (len(quant) / 2)
+	for j := range len(quant) / 2 {
+		quant[2*j], quant[2*j+1] = quantize(row[j*dim:(j+1)*dim], codes[j*dim:(j+1)*dim])
+	}
+	return codes, quant
 }
 
 // errStopped is what writeSegment returns when told to stop.
@@ -163,6 +176,9 @@ func writeSegment(path string, sh shape, src rowSource, stop func() bool) (err e
 		table[s] = [3]uint64{start, off - start, uint64(sum)}
 		return werr
 	}
+	// A merge copies its segments' codes; the log's rows are coded here,
+	// once for each of the two sections (a log is small).
+	codeBuf, quantBuf := make([]int8, sh.width()), make([]float32, 2*sh.per)
 	u32 := func(v uint32) []byte { scratch = binary.LittleEndian.AppendUint32(scratch[:0], v); return scratch }
 	steps := []func(emit func([]byte)){
 		secVectors: func(emit func([]byte)) {
@@ -206,23 +222,15 @@ func writeSegment(path string, sh shape, src rowSource, stop func() bool) (err e
 			}
 		},
 		secCodes: func(emit func([]byte)) {
-			codes := make([]int8, sh.dim)
 			for i := range n {
-				row := src.vector(i)
-				for j := range sh.per {
-					quantize(row[j*sh.dim:(j+1)*sh.dim], codes)
-					emit(int8Bytes(codes))
-				}
+				codes, _ := src.code(i, codeBuf, quantBuf)
+				emit(int8Bytes(codes))
 			}
 		},
 		secQuant: func(emit func([]byte)) {
-			codes, pair := make([]int8, sh.dim), make([]float32, 2)
 			for i := range n {
-				row := src.vector(i)
-				for j := range sh.per {
-					pair[0], pair[1] = quantize(row[j*sh.dim:(j+1)*sh.dim], codes)
-					emit(floatBytes(pair))
-				}
+				_, quant := src.code(i, codeBuf, quantBuf)
+				emit(floatBytes(quant))
 			}
 		},
 	}
@@ -517,6 +525,13 @@ func (s *segment) bloomBits(p uint64) (word int, bits uint64) {
 func (s *segment) vector(i int) []float32 {
 	w := s.width()
 	return s.vecs[i*w : (i+1)*w]
+}
+func (s *segment) code(i int, codes []int8, quant []float32) ([]int8, []float32) {
+	if s.codes == nil { // DRSEG002
+		return quantizeRow(s.vector(i), codes, quant)
+	}
+	w := s.width()
+	return s.codes[i*w : (i+1)*w], s.quant[2*i*s.per : 2*(i+1)*s.per]
 }
 func (s *segment) class(i int) string     { return s.table[s.classes[i]] }
 func (s *segment) path(i int) string      { return string(s.pathBytes(i)) }
