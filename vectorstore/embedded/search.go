@@ -269,10 +269,6 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 			var cands []hit
 			prune := 4096
 			w, per := v.width(), v.per
-			sec, rowBytes := secVectors, 4*w
-			if v.codes != nil {
-				sec, rowBytes = secCodes, w
-			}
 			// The kernel takes a row of several vectors for as many rows
 			// of one.
 			dots := make([]float32, blockRows*per)
@@ -305,11 +301,11 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 					prune = max(prune, 2*len(cands))
 				}
 				if releaseScanned && (e-lo)%(64*blockRows) == 0 {
-					v.releaseRows(sec, rowBytes, max(lo, e-64*blockRows), e)
+					v.releaseScanned(max(lo, e-64*blockRows), e)
 				}
 			}
 			if releaseScanned {
-				v.releaseRows(sec, rowBytes, lo, hi)
+				v.releaseScanned(lo, hi)
 			}
 			results[p] = result{h, cands}
 		}()
@@ -319,6 +315,18 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 		best, cands = append(best, r.best...), append(cands, r.cands...)
 	}
 	return best, cands
+}
+
+// releaseScanned drops from the resident set the pages of rows [lo, hi)
+// of the sections a search scans.
+func (v *segView) releaseScanned(lo, hi int) {
+	v.releaseRows(secNorms, 4*v.per, lo, hi)
+	if v.codes == nil {
+		v.releaseRows(secVectors, 4*v.width(), lo, hi)
+		return
+	}
+	v.releaseRows(secCodes, v.width(), lo, hi)
+	v.releaseRows(secQuant, 8*v.per, lo, hi)
 }
 
 func (st *state) hitItem(h hit) (vectorstore.Item, error) {
