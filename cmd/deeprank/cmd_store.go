@@ -159,6 +159,9 @@ is left as it is. It waits for other writers, like ingest.`,
 				}
 				fmt.Fprintf(out, "%s: %d items; kept %d log records, lost %d damaged log bytes and %d segment items\n",
 					r.Collection, r.Items, r.RecordsKept, r.DamagedBytes, r.RowsLost)
+				for _, f := range r.Rebuilt {
+					fmt.Fprintf(out, "  segment %s written again from its vectors (its damage was in its norms or codes)\n", f)
+				}
 				for _, f := range r.MovedAside {
 					fmt.Fprintf(out, "  damaged file kept as %s\n", f)
 				}

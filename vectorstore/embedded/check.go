@@ -147,6 +147,36 @@ func checkSegment(dir string, ref segmentRef, sh shape) []*Damage {
 	return out
 }
 
+// rebuildSegment writes a segment whose damage is only in its derived
+// sections again, under a new name, from its vectors and the rest, which
+// must verify; the rows keep their order, so its mask still holds.
+func rebuildSegment(dir string, ref segmentRef, sh shape) (string, error) {
+	seg, err := openSegment(dir, ref.File, sh)
+	if err != nil {
+		return "", err
+	}
+	defer seg.close()
+	if err := seg.verifyStored(true); err != nil {
+		return "", err
+	}
+	if seg.n != ref.Rows {
+		return "", seg.damage("%d rows, the manifest says %d", seg.n, ref.Rows)
+	}
+	file := newName("seg-")
+	if err := writeSegment(filepath.Join(dir, file), sh, recoded{seg}, nil); err != nil {
+		return "", err
+	}
+	return file, nil
+}
+
+// recoded is a segment as a source of rows whose codes are made afresh
+// (writeSegment makes the norms afresh from any source).
+type recoded struct{ *segment }
+
+func (r recoded) code(i int, codes []int8, quant []float32) ([]int8, []float32) {
+	return quantizeRow(r.vector(i), codes, quant)
+}
+
 func asDamage(file string, err error) *Damage {
 	var d *Damage
 	if errors.As(err, &d) {
@@ -199,14 +229,20 @@ type RepairReport struct {
 	DamagedBytes int64 `json:"damaged_bytes"`
 	// RowsLost counts the items of segments that failed their checks.
 	RowsLost int `json:"rows_lost"`
+	// Rebuilt names the segments whose damage was only in what is made
+	// from their vectors (norms, codes), written again whole: nothing of
+	// them is lost.
+	Rebuilt []string `json:"rebuilt,omitempty"`
 	// MovedAside names the damaged files, renamed within the collection's
 	// folder with the suffix .damaged and never deleted.
 	MovedAside []string `json:"moved_aside,omitempty"`
 }
 
 // Repair keeps everything of a collection that verifies: the log records
-// that pass their checks go into a new log, a segment that fails is set
-// aside with its rows counted as lost, and the damaged files are renamed
+// that pass their checks go into a new log, a segment damaged only in its
+// derived sections (norms, codes) is written again from its vectors, one
+// damaged elsewhere is set aside with its rows counted as lost, and the
+// damaged files are renamed
 // (never deleted) before the new manifest is published. A collection that
 // verifies is left as it is. It needs the writer lock.
 func (s *Store) Repair(ctx context.Context, name string) (*RepairReport, error) {
@@ -271,6 +307,16 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 	fixed.Segments = nil
 	for _, ref := range man.Segments {
 		if bad := checkSegment(c.dir, ref, shapeOf(man.Spec)); len(bad) > 0 {
+			if file, err := rebuildSegment(c.dir, ref, shapeOf(man.Spec)); err == nil {
+				if err := aside(ref.File); err != nil {
+					os.Remove(c.path(file))
+					return err
+				}
+				r.Rebuilt = append(r.Rebuilt, ref.File)
+				ref.File, fixed.Format = file, formatCodes
+				fixed.Segments = append(fixed.Segments, ref)
+				continue
+			}
 			r.RowsLost += ref.Live
 			for _, f := range []string{ref.File, ref.Mask} {
 				if f != "" {

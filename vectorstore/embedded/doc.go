@@ -37,10 +37,12 @@
 // opening the collection fails with ErrCorrupt and a *Damage naming the
 // file and offset, and nothing is changed. Open checks the manifest, the
 // masks, every log record and a segment's header, ids and index columns;
-// the bulk of a segment (vectors, norms, paths, metadata) is checked by
-// Check, Repair and each compaction that reads it. Check verifies every
-// byte; Repair keeps everything that verifies and keeps the damaged files
-// under a second name, never deleting them.
+// the bulk of a segment (vectors, norms, codes, paths, metadata) is
+// checked by Check, Repair and each compaction that reads it. Check
+// verifies every byte, and every code against its vector; Repair keeps
+// everything that verifies, writes a segment damaged only in its norms or
+// codes again from its vectors, and keeps the damaged files under a
+// second name, never deleting them.
 //
 // # Readers and the writer
 //

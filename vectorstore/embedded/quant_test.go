@@ -265,7 +265,8 @@ func toV2(t *testing.T, file string) {
 
 // TestCheckCodes: codes that pass their checksums but differ from their
 // vectors (what a writer's bug would leave) are damage to check, since
-// search's exactness rests on them.
+// search's exactness rests on them; repair codes the segment again, its
+// rows and its mask of deleted rows kept.
 func TestCheckCodes(t *testing.T) {
 	ctx := context.Background()
 	dir := batches(t, 30)
@@ -273,7 +274,15 @@ func TestCheckCodes(t *testing.T) {
 	if err := s.Compact(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
+	c, _ := s.Open(ctx, "c")
+	if err := c.Delete(ctx, []string{storetest.ID(4)}); err != nil {
+		t.Fatal(err)
+	}
+	flushLog(t, c)
 	seg := s.open["c"].st.segs[0]
+	if seg.ref.Mask == "" {
+		t.Fatal("no mask after a delete and a flush")
+	}
 	file := filepath.Join(dir, "c", seg.file)
 	at, n := seg.secs[secCodes][0], seg.secs[secCodes][1]
 	s.Close()
@@ -290,6 +299,16 @@ func TestCheckCodes(t *testing.T) {
 	rep, err := s.Check(ctx, "c")
 	if err != nil || rep.OK() || !strings.Contains(rep.Damage[0].Reason, "codes of row 0 differ") {
 		t.Errorf("check: %+v, %v; want the codes of row 0 named", rep, err)
+	}
+	s.Close()
+	w, _ := Open(dir, nil)
+	defer w.Close()
+	fixed, err := w.Repair(ctx, "c")
+	if err != nil || fixed.Items != 29 || fixed.RowsLost != 0 || len(fixed.Rebuilt) != 1 || len(fixed.MovedAside) != 1 {
+		t.Fatalf("repair: %+v, %v; want the segment rebuilt, 29 items", fixed, err)
+	}
+	if rep, err := w.Check(ctx, "c"); err != nil || !rep.OK() || rep.Items != 29 {
+		t.Errorf("check after repair: %+v, %v", rep, err)
 	}
 }
 

@@ -445,11 +445,37 @@ func (s *segment) verify(sec int) error {
 	return nil
 }
 
+// derivedSections are made from the vectors alone: Repair makes them
+// again rather than give up a segment's rows for damage in them.
+var derivedSections = []int{secNorms, secCodes, secQuant}
+
 // verifyAll checks every section; with decode, it also decodes every
 // row's metadata and checks every code against its vector (what check
 // does; a compaction trusts the checksums).
 func (s *segment) verifyAll(decode bool) error {
+	if err := s.verifyStored(decode); err != nil {
+		return err
+	}
+	for _, sec := range derivedSections {
+		if sec < s.nSections {
+			if err := s.verify(sec); err != nil {
+				return err
+			}
+		}
+	}
+	if !decode {
+		return nil
+	}
+	return s.verifyCodes()
+}
+
+// verifyStored checks what cannot be made again: every section but the
+// derived ones, the ids' order, and with decode every row's metadata.
+func (s *segment) verifyStored(decode bool) error {
 	for sec := range s.nSections {
+		if slices.Contains(derivedSections, sec) {
+			continue
+		}
 		if err := s.verify(sec); err != nil {
 			return err
 		}
@@ -459,15 +485,15 @@ func (s *segment) verifyAll(decode bool) error {
 			return s.damage("ids out of order at row %d", i)
 		}
 	}
-	if !decode {
-		return nil
-	}
 	for i := range s.n {
+		if !decode {
+			break
+		}
 		if _, err := s.meta(i); err != nil {
 			return err
 		}
 	}
-	return s.verifyCodes()
+	return nil
 }
 
 // verifyCodes checks that each code, scale and residual is what quantize
