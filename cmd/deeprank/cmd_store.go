@@ -123,6 +123,8 @@ func printCheck(w io.Writer, reports []*embedded.CheckReport, asJSON bool) {
 			}
 		case r.OldFormat:
 			fmt.Fprintf(w, "%s: ok, %d items (old format: any writing command, or deeprank compact, migrates it)\n", r.Collection, r.Items)
+		case r.Uncoded > 0:
+			fmt.Fprintf(w, "%s: ok, %d items (%d segments written before codes are searched at a quarter of the speed; deeprank compact --collection %s rewrites them)\n", r.Collection, r.Items, r.Uncoded, r.Collection)
 		case r.TornBytes > 0:
 			fmt.Fprintf(w, "%s: ok, %d items (a write cut short left %d bytes at the end of the log; the next writing command drops them)\n", r.Collection, r.Items, r.TornBytes)
 		default:

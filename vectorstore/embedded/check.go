@@ -24,6 +24,10 @@ type CheckReport struct {
 	Items int `json:"items"`
 	// OldFormat is set for a collection that a writer has yet to migrate.
 	OldFormat bool `json:"old_format,omitempty"`
+	// Uncoded counts the segments written before codes (collection
+	// format 4 and older), which search scans in float32, four times the
+	// bytes, until a merge or a full compaction rewrites them.
+	Uncoded int `json:"uncoded_segments,omitempty"`
 	// TornBytes is a write cut short at the end of the log: never
 	// acknowledged, harmless; the next writer drops it.
 	TornBytes int64 `json:"torn_bytes,omitempty"`
@@ -119,6 +123,11 @@ func (s *Store) checkOnce(ctx context.Context, name string) (*CheckReport, []byt
 		default:
 			c.st = st
 			r.Items = st.count()
+			for _, v := range st.segs {
+				if v.codes == nil {
+					r.Uncoded++
+				}
+			}
 		}
 	}
 	return r, data, nil

@@ -214,8 +214,8 @@ func TestSegmentV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if rep, err := s.Check(ctx, "c"); err != nil || !rep.OK() || rep.Items != 100 {
-		t.Fatalf("check of the DRSEG002 segment: %+v, %v", rep, err)
+	if rep, err := s.Check(ctx, "c"); err != nil || !rep.OK() || rep.Items != 100 || rep.Uncoded != 1 {
+		t.Fatalf("check of the DRSEG002 segment: %+v, %v; want it ok, one segment uncoded", rep, err)
 	}
 	c, err = s.Open(ctx, "c")
 	if err != nil {
@@ -239,7 +239,7 @@ func TestSegmentV2(t *testing.T) {
 	if err != nil || !slices.EqualFunc(got, want, func(a, b vectorstore.Hit) bool { return a.ID == b.ID && a.Distance == b.Distance }) {
 		t.Fatalf("search after compaction: %v, %v; want %v", got, err, want)
 	}
-	if rep, err := s.Check(ctx, "c"); err != nil || !rep.OK() {
+	if rep, err := s.Check(ctx, "c"); err != nil || !rep.OK() || rep.Uncoded != 0 {
 		t.Fatalf("check of the codes the compaction made: %+v, %v", rep, err)
 	}
 }
