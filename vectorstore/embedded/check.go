@@ -156,6 +156,15 @@ func checkSegment(dir string, ref segmentRef, sh shape) []*Damage {
 	return out
 }
 
+// rebuildIf is rebuildSegment when ok (the segment's mask verifies), and
+// an error otherwise.
+func rebuildIf(ok bool, dir string, ref segmentRef, sh shape) (string, error) {
+	if !ok {
+		return "", errors.New("mask damaged")
+	}
+	return rebuildSegment(dir, ref, sh)
+}
+
 // rebuildSegment writes a segment whose damage is only in its derived
 // sections again, under a new name, from its vectors and the rest, which
 // must verify; the rows keep their order, so its mask still holds.
@@ -316,7 +325,12 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 	fixed.Segments = nil
 	for _, ref := range man.Segments {
 		if bad := checkSegment(c.dir, ref, shapeOf(man.Spec)); len(bad) > 0 {
-			if file, err := rebuildSegment(c.dir, ref, shapeOf(man.Spec)); err == nil {
+			maskOK := ref.Mask == ""
+			if !maskOK {
+				dead, err := readMask(c.path(ref.Mask), ref.Rows)
+				maskOK = err == nil && ref.Rows-dead.count() == ref.Live
+			}
+			if file, err := rebuildIf(maskOK, c.dir, ref, shapeOf(man.Spec)); err == nil {
 				if err := aside(ref.File); err != nil {
 					os.Remove(c.path(file))
 					return err

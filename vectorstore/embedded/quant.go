@@ -37,6 +37,15 @@ func quantize(v []float32, codes []int8) (scale, resid float32) {
 	// Any integer code keeps the bound, since the residual is measured
 	// from the code made: the rounding only needs to be near, and fast.
 	scale, inv := m/127, 127/m
+	if math.IsInf(float64(inv), 0) || scale == 0 {
+		// Too small to code: all the vector is residual.
+		var n2 float64
+		for _, x := range v {
+			n2 += float64(x) * float64(x)
+		}
+		clear(codes[:len(v)])
+		return 0, roundUp(math.Sqrt(n2))
+	}
 	// Adding and taking away 1.5 x 2^23 rounds a float32 below 2^22 in
 	// magnitude to the nearest integer, ties to even, in two adds.
 	const round = 1 << 23 * 1.5
@@ -123,10 +132,18 @@ func (b bounder) bounds(codeDots, norms, quant []float32) (lo, hi float32) {
 	for j, cd := range codeDots {
 		scale, resid, norm := quant[2*j], quant[2*j+1], norms[j]
 		approx := scale * cd
-		e := b.qn*resid + b.slack*b.qn*(2*norm+resid)
-		// Every score falls as the dot product rises.
-		lo = min(lo, b.score(approx+e, norm))
-		hi = min(hi, b.score(approx-e, norm))
+		// The last term covers subnormal products' absolute rounding.
+		e := b.qn*resid + b.slack*b.qn*(2*norm+resid) + b.slack*(1<<24)*math.SmallestNonzeroFloat32
+		// Every score falls as the dot product rises. A bound that
+		// overflows to NaN bounds nothing: the row is then rescored.
+		l, h := b.score(approx+e, norm), b.score(approx-e, norm)
+		if l != l {
+			l = float32(math.Inf(-1))
+		}
+		if h != h {
+			h = float32(math.Inf(1))
+		}
+		lo, hi = min(lo, l), min(hi, h)
 	}
 	return lo, hi
 }
