@@ -146,29 +146,36 @@ func checkSegment(dir string, ref segmentRef, sh shape) []*Damage {
 	} else if seg.n != ref.Rows {
 		out = append(out, &Damage{File: ref.File, Offset: -1, Reason: fmt.Sprintf("%d rows, the manifest says %d", seg.n, ref.Rows)})
 	}
-	if ref.Mask != "" {
-		if dead, err := readMask(dir+string(os.PathSeparator)+ref.Mask, ref.Rows); err != nil {
-			out = append(out, asDamage(ref.Mask, err))
-		} else if ref.Rows-dead.count() != ref.Live {
-			out = append(out, &Damage{File: ref.Mask, Offset: -1, Reason: "live rows differ from the manifest's"})
-		}
+	if d := checkMask(dir, ref); d != nil {
+		out = append(out, d)
 	}
 	return out
 }
 
-// rebuildIf is rebuildSegment when ok (the segment's mask verifies), and
-// an error otherwise.
-func rebuildIf(ok bool, dir string, ref segmentRef, sh shape) (string, error) {
-	if !ok {
-		return "", errors.New("mask damaged")
+// checkMask verifies a segment's mask, if it has one, against the
+// manifest's count of live rows.
+func checkMask(dir string, ref segmentRef) *Damage {
+	if ref.Mask == "" {
+		return nil
 	}
-	return rebuildSegment(dir, ref, sh)
+	dead, err := readMask(dir+string(os.PathSeparator)+ref.Mask, ref.Rows)
+	if err != nil {
+		return asDamage(ref.Mask, err)
+	}
+	if ref.Rows-dead.count() != ref.Live {
+		return &Damage{File: ref.Mask, Offset: -1, Reason: "live rows differ from the manifest's"}
+	}
+	return nil
 }
 
 // rebuildSegment writes a segment whose damage is only in its derived
 // sections again, under a new name, from its vectors and the rest, which
-// must verify; the rows keep their order, so its mask still holds.
+// must verify, as must its mask: the rows keep their order, so the mask
+// still holds.
 func rebuildSegment(dir string, ref segmentRef, sh shape) (string, error) {
+	if d := checkMask(dir, ref); d != nil {
+		return "", d
+	}
 	seg, err := openSegment(dir, ref.File, sh)
 	if err != nil {
 		return "", err
@@ -325,12 +332,8 @@ func (c *collection) repairFiles(r *RepairReport, stamp string) error {
 	fixed.Segments = nil
 	for _, ref := range man.Segments {
 		if bad := checkSegment(c.dir, ref, shapeOf(man.Spec)); len(bad) > 0 {
-			maskOK := ref.Mask == ""
-			if !maskOK {
-				dead, err := readMask(c.path(ref.Mask), ref.Rows)
-				maskOK = err == nil && ref.Rows-dead.count() == ref.Live
-			}
-			if file, err := rebuildIf(maskOK, c.dir, ref, shapeOf(man.Spec)); err == nil {
+			// The rebuilt segment keeps the mask, which must verify.
+			if file, err := rebuildSegment(c.dir, ref, shapeOf(man.Spec)); err == nil {
 				if err := aside(ref.File); err != nil {
 					os.Remove(c.path(file))
 					return err

@@ -37,7 +37,7 @@ func quantize(v []float32, codes []int8) (scale, resid float32) {
 	// Any integer code keeps the bound, since the residual is measured
 	// from the code made: the rounding only needs to be near, and fast.
 	scale, inv := m/127, 127/m
-	if math.IsInf(float64(inv), 0) || scale == 0 {
+	if math.IsInf(float64(inv), 0) {
 		// Too small to code: all the vector is residual.
 		var n2 float64
 		for _, x := range v {
@@ -117,10 +117,14 @@ type bounder struct {
 	// the exact one it bounds: a multiple of d*2^-24 (the worst case of a
 	// sum of d products in any order) of |q| times the magnitudes.
 	slack float32
+	// floor is slack's absolute part, which covers subnormal products'
+	// rounding.
+	floor float32
 }
 
 func newBounder(sc scorer, dim int) bounder {
-	return bounder{scorer: sc, slack: 2 * float32(dim+2) / (1 << 24)}
+	slack := 2 * float32(dim+2) / (1 << 24)
+	return bounder{scorer: sc, slack: slack, floor: slack * (1 << 24) * math.SmallestNonzeroFloat32}
 }
 
 // bounds returns the lower and upper bounds of the score of the nearest
@@ -132,8 +136,7 @@ func (b bounder) bounds(codeDots, norms, quant []float32) (lo, hi float32) {
 	for j, cd := range codeDots {
 		scale, resid, norm := quant[2*j], quant[2*j+1], norms[j]
 		approx := scale * cd
-		// The last term covers subnormal products' absolute rounding.
-		e := b.qn*resid + b.slack*b.qn*(2*norm+resid) + b.slack*(1<<24)*math.SmallestNonzeroFloat32
+		e := b.qn*resid + b.slack*b.qn*(2*norm+resid) + b.floor
 		// Every score falls as the dot product rises. A bound that
 		// overflows to NaN bounds nothing: the row is then rescored.
 		l, h := b.score(approx+e, norm), b.score(approx-e, norm)
