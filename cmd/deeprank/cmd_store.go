@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -115,21 +116,28 @@ func printCheck(w io.Writer, reports []*embedded.CheckReport, asJSON bool) {
 		return
 	}
 	for _, r := range reports {
-		switch {
-		case !r.OK():
+		if !r.OK() {
 			fmt.Fprintf(w, "%s: DAMAGED\n", r.Collection)
 			for _, d := range r.Damage {
 				fmt.Fprintf(w, "  %v\n", d)
 			}
-		case r.OldFormat:
-			fmt.Fprintf(w, "%s: ok, %d items (old format: any writing command, or deeprank compact, migrates it)\n", r.Collection, r.Items)
-		case r.Uncoded > 0:
-			fmt.Fprintf(w, "%s: ok, %d items (%d segments written before codes are searched at a quarter of the speed; deeprank compact --collection %s rewrites them)\n", r.Collection, r.Items, r.Uncoded, r.Collection)
-		case r.TornBytes > 0:
-			fmt.Fprintf(w, "%s: ok, %d items (a write cut short left %d bytes at the end of the log; the next writing command drops them)\n", r.Collection, r.Items, r.TornBytes)
-		default:
-			fmt.Fprintf(w, "%s: ok, %d items\n", r.Collection, r.Items)
+			continue
 		}
+		var notes []string
+		if r.OldFormat {
+			notes = append(notes, "old format: any writing command, or deeprank compact, migrates it")
+		}
+		if r.Uncoded > 0 {
+			notes = append(notes, fmt.Sprintf("%d segments written before codes are searched at a quarter of the speed; deeprank compact --collection %s rewrites them", r.Uncoded, r.Collection))
+		}
+		if r.TornBytes > 0 {
+			notes = append(notes, fmt.Sprintf("a write cut short left %d bytes at the end of the log; the next writing command drops them", r.TornBytes))
+		}
+		fmt.Fprintf(w, "%s: ok, %d items", r.Collection, r.Items)
+		if len(notes) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(notes, "; "))
+		}
+		fmt.Fprintln(w)
 	}
 }
 

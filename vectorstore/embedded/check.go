@@ -124,7 +124,7 @@ func (s *Store) checkOnce(ctx context.Context, name string) (*CheckReport, []byt
 			c.st = st
 			r.Items = st.count()
 			for _, v := range st.segs {
-				if v.codes == nil {
+				if !v.coded() {
 					r.Uncoded++
 				}
 			}

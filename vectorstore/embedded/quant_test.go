@@ -47,6 +47,9 @@ func TestQuantize(t *testing.T) {
 			if float64(resid) < math.Sqrt(r2) {
 				t.Errorf("residual %g below the real %g", resid, math.Sqrt(r2))
 			}
+			if !codeFits(tc.v, codes, scale, resid) {
+				t.Errorf("check rejects quantize's code")
+			}
 			zero := !slices.ContainsFunc(tc.v, func(x float32) bool { return x != 0 })
 			if scale == 0 && (zero && resid != 0 || slices.ContainsFunc(codes, func(c int8) bool { return c != 0 })) {
 				t.Errorf("zero scale with residual %g, codes %v", resid, codes)
@@ -61,6 +64,43 @@ func TestQuantize(t *testing.T) {
 				if math.Abs(exact-approx) > float64(resid) {
 					t.Fatalf("q.v %g, from the code %g: apart by more than the residual %g", exact, approx, resid)
 				}
+			}
+		})
+	}
+}
+
+// TestCodeFits: check accepts a code another build may make (a value at
+// a tie rounded either way, its residual measured from it) and rejects
+// codes, scales and residuals that no build makes.
+func TestCodeFits(t *testing.T) {
+	// Largest value 127: scale 1, so a code is the value rounded.
+	v := []float32{127, 2.5, -0.2, 10.4}
+	codes := make([]int8, len(v))
+	scale, resid := quantize(v, codes)
+	other := slices.Clone(codes)
+	other[1] = 3 // 2.5 rounded up, not to even
+	otherResid := roundUp(math.Sqrt(residual2(v, other, scale)))
+	offByOne := slices.Clone(codes)
+	offByOne[3] = 11
+	for _, tc := range []struct {
+		name         string
+		v            []float32
+		codes        []int8
+		scale, resid float32
+		fits         bool
+	}{
+		{"as made", v, codes, scale, resid, true},
+		{"tie rounded the other way", v, other, scale, otherResid, true},
+		{"larger residual", v, codes, scale, resid * 2, true},
+		{"code off by one", v, offByOne, scale, roundUp(math.Sqrt(residual2(v, offByOne, scale))), false},
+		{"residual too small", v, codes, scale, resid * 0.99, false},
+		{"scale not the code's", v, codes, scale * 1.01, resid * 2, false},
+		{"zeros with a code", []float32{0, 0}, []int8{0, 1}, 0, 0, false},
+		{"zeros", []float32{0, 0}, []int8{0, 0}, 0, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := codeFits(tc.v, tc.codes, tc.scale, tc.resid); got != tc.fits {
+				t.Errorf("codeFits = %v, want %v", got, tc.fits)
 			}
 		})
 	}
@@ -299,7 +339,7 @@ func TestCheckCodes(t *testing.T) {
 	s, _ = Open(dir, &Options{ReadOnly: true})
 	defer s.Close()
 	rep, err := s.Check(ctx, "c")
-	if err != nil || rep.OK() || !strings.Contains(rep.Damage[0].Reason, "codes of row 0 differ") {
+	if err != nil || rep.OK() || !strings.Contains(rep.Damage[0].Reason, "codes of row 0 do not fit") {
 		t.Errorf("check: %+v, %v; want the codes of row 0 named", rep, err)
 	}
 	s.Close()

@@ -496,21 +496,24 @@ func (s *segment) verifyStored(decode bool) error {
 	return nil
 }
 
-// verifyCodes checks that each code, scale and residual is what quantize
-// makes of its vector: search's exactness rests on them.
+// verifyCodes checks each vector's code, scale and residual against the
+// vector (codeFits): search's exactness rests on them.
 func (s *segment) verifyCodes() error {
-	if s.codes == nil {
+	if !s.coded() {
 		return nil
 	}
-	want := make([]int8, s.dim)
 	for v := range s.n * s.per {
-		scale, resid := quantize(s.vecs[v*s.dim:(v+1)*s.dim], want)
-		if !slices.Equal(want, s.codes[v*s.dim:(v+1)*s.dim]) || scale != s.quant[2*v] || resid != s.quant[2*v+1] {
-			return s.damage("codes of row %d differ from its vectors", v/s.per)
+		at := v * s.dim
+		if !codeFits(s.vecs[at:at+s.dim], s.codes[at:at+s.dim], s.quant[2*v], s.quant[2*v+1]) {
+			return s.damage("codes of row %d do not fit its vectors", v/s.per)
 		}
 	}
 	return nil
 }
+
+// coded reports whether the segment has codes (DRSEG003): a search of a
+// DRSEG002 segment scans its float32 vectors.
+func (s *segment) coded() bool { return s.nSections == numSections }
 
 func (s *segment) id(i int) []byte { return s.ids[32*i : 32*i+32] }
 
