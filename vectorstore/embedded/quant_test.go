@@ -447,3 +447,21 @@ func BenchmarkQuantize(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(v)), "ns/value")
 }
+
+// TestSegmentNoRows: a segment of no rows written with codes counts as
+// coded (check's Uncoded), though it has no code to map.
+func TestSegmentNoRows(t *testing.T) {
+	sh := shapeOf(spec)
+	dir := t.TempDir()
+	if err := writeSegment(filepath.Join(dir, "empty"), sh, sortedItems(nil, sh), nil); err != nil {
+		t.Fatal(err)
+	}
+	seg, err := openSegment(dir, "empty", sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.close()
+	if seg.n != 0 || !seg.coded() || seg.verifyAll(true) != nil {
+		t.Errorf("%d rows, coded %v, verify %v; want 0 rows, coded, verified", seg.n, seg.coded(), seg.verifyAll(true))
+	}
+}
