@@ -6,6 +6,7 @@
 //	OUT/SOURCE/queries/T/KEY/q.EXT      a copy of each of N originals under transform T
 //	OUT/SOURCE/queries/rotate-off/KEY/q-15.png ...   four turns of each (below)
 //	OUT/SOURCE/queries/downscale-off/KEY/q0.25.png, q0.6.png   two sizes of each
+//	OUT/SOURCE/queries/crop-off/KEY/q0.65.png, q0.85.png   two crops of each
 //
 // With -validation it lays out, instead, one such set for choosing between
 // models without the evaluation sources: the images of the corpus's
@@ -40,8 +41,9 @@
 // (quality 15), color (contrast x1.3, then brightness +25), downscale (to
 // 40% of each side, left small as a thumbnail is) and mix (three of the
 // others, drawn at random), and rotate-off holds four copies of each
-// original, turned -15, -5, 5 and 15 degrees, and downscale-off two, at 25%
-// and 60% of each side. Transparent images are composited on white
+// original, turned -15, -5, 5 and 15 degrees, downscale-off two, at 25%
+// and 60% of each side, and crop-off two, of 65% and 85% of each side at
+// random places. Transparent images are composited on white
 // first, as deeprank's decoder does, so that the copies differ from their
 // original by the transform alone. The originals are the N images of the
 // source whose names hash lowest (dataset.HashFraction), and every random
@@ -329,13 +331,13 @@ func writeSet(dir string, names []string, out string, n int) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix, %d turns and %d sizes\n", out, len(names), n, len(transforms), len(offAngles), len(offScales))
+	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix, %d turns, %d sizes and %d crops\n", out, len(names), n, len(transforms), len(offAngles), len(offScales), len(offCrops))
 	return nil
 }
 
 // writeCopies writes the copies of the image at src under every transform
-// and the mix (dir/T/KEY/q.EXT), its turns (dir/rotate-off/KEY) and its
-// sizes (dir/downscale-off/KEY).
+// and the mix (dir/T/KEY/q.EXT), its turns (dir/rotate-off/KEY), its
+// sizes (dir/downscale-off/KEY) and its crops (dir/crop-off/KEY).
 func writeCopies(src, dir, key string) error {
 	img, err := imageio.DecodeFile(src, nil)
 	if err != nil {
@@ -371,6 +373,13 @@ func writeCopies(src, dir, key string) error {
 			return err
 		}
 	}
+	// A stream of its own, so that the other copies stay as they were.
+	rng = rand.New(rand.NewPCG(seed, uint64(len(transforms)+1)))
+	for _, s := range offCrops {
+		if err := writePNG(filepath.Join(dir, "crop-off", key, fmt.Sprintf("q%g.png", s)), crop(orig, s, rng)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -378,6 +387,12 @@ func writeCopies(src, dir, key string) error {
 // original: smaller and larger than the downscale transform's 40%, which a
 // model's downscaled variant may match exactly.
 var offScales = []float64{0.25, 0.6}
+
+// offCrops are the sides of the crop-off set, two crops of each original
+// at random places: smaller and larger than the crop transform's 70%,
+// which a model's crop variants may be laid out to fit (the smaller keeps
+// 42% of the area, within the 40-100% that copies are trained on).
+var offCrops = []float64{0.65, 0.85}
 
 // offAngles are the turns of the rotate-off set, four copies of each
 // original: the rotate transform's 10 degrees is exactly the angle of the

@@ -105,11 +105,11 @@ func TestWriteSource(t *testing.T) {
 			}
 		}
 		for _, s := range []struct {
-			name string
-			w, h int
-		}{{"q0.25.png", 10, 8}, {"q0.6.png", 24, 18}} {
-			if b := decode(t, filepath.Join(out, "queries", "downscale-off", key, s.name)).Bounds(); b.Dx() != s.w || b.Dy() != s.h {
-				t.Errorf("downscale-off/%s/%s is %dx%d, want %dx%d", key, s.name, b.Dx(), b.Dy(), s.w, s.h)
+			set, name string
+			w, h      int
+		}{{"downscale-off", "q0.25.png", 10, 8}, {"downscale-off", "q0.6.png", 24, 18}, {"crop-off", "q0.65.png", 26, 20}, {"crop-off", "q0.85.png", 34, 26}} {
+			if b := decode(t, filepath.Join(out, "queries", s.set, key, s.name)).Bounds(); b.Dx() != s.w || b.Dy() != s.h {
+				t.Errorf("%s/%s/%s is %dx%d, want %dx%d", s.set, key, s.name, b.Dx(), b.Dy(), s.w, s.h)
 			}
 		}
 		if matches, _ := filepath.Glob(filepath.Join(out, "queries", "mix", key, "q.*")); len(matches) != 1 {
