@@ -53,8 +53,8 @@ func gradient(w, h int) *image.RGBA {
 // TestItemSquares: a stored image's squares are its own input, its grey
 // copy, its mirror image, its rotations, each crop and each downscaled
 // copy, in that order, a rotation being the input of the square turned as
-// the image is, a crop the input of the same part of the square cut out on
-// its own, and a downscaled copy the input of the square shrunk from the
+// the image is, a crop the same part of the square cut out on its own and
+// resampled to the input size, and a downscaled copy the input of the square shrunk from the
 // image's size.
 func TestItemSquares(t *testing.T) {
 	spec := model.DefaultSpec()
@@ -93,9 +93,9 @@ func TestItemSquares(t *testing.T) {
 	for i, r := range cropRects(square.Rect, spec.Variants.Crops[0]) {
 		cut := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
 		draw.Draw(cut, cut.Rect, square, r.Min, draw.Src)
-		want := Prepare(spec, imageio.Square(cut, spec.SquareSide()))
+		want := imageio.Square(cut, spec.InputSize)
 		if got := got[5+i]; got.Rect.Dx() != spec.InputSize || !bytes.Equal(got.Pix, want.Pix) {
-			t.Errorf("crop %d (%v) differs from the same part cut out on its own", i, r)
+			t.Errorf("crop %d (%v) differs from the same part cut out on its own and resampled to the input", i, r)
 		}
 	}
 	for i, f := range spec.Variants.Downscales {
@@ -105,6 +105,22 @@ func TestItemSquares(t *testing.T) {
 	}
 	if bytes.Equal(got[9].Pix, got[10].Pix) || bytes.Equal(got[9].Pix, whole.Pix) {
 		t.Error("the downscaled copies are alike, or like the image's own input")
+	}
+}
+
+// TestItemSquaresTrim: with borders trimmed, a crop is framed by its
+// content at the square's size, as a whole image is.
+func TestItemSquaresTrim(t *testing.T) {
+	spec := model.DefaultSpec()
+	spec.InputSize, spec.TrimBorders = 16, true
+	spec.Variants = &model.Variants{Crops: []model.CropGrid{{Grid: 1, Side: 0.5}}}
+	square := imageio.Square(gradient(90, 60), spec.SquareSide())
+	got := ItemSquares(spec, square, image.Pt(90, 60))
+	r := cropRects(square.Rect, spec.Variants.Crops[0])[0]
+	cut := image.NewRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	draw.Draw(cut, cut.Rect, square, r.Min, draw.Src)
+	if want := Prepare(spec, imageio.Square(cut, spec.SquareSide())); len(got) != 2 || !bytes.Equal(got[1].Pix, want.Pix) {
+		t.Error("the crop is not its part of the square framed by its content")
 	}
 }
 
@@ -244,3 +260,16 @@ func TestRotationsUpright(t *testing.T) {
 }
 
 func abs32(x float32) float32 { return max(x, -x) }
+
+// BenchmarkItemSquares: the inputs of a stored image of the default
+// model's sixteen vectors, from its square (what EmbedItems adds to a
+// query's decode).
+func BenchmarkItemSquares(b *testing.B) {
+	spec := model.DefaultSpec()
+	spec.Variants = &model.Variants{Grey: true, Mirror: true, Rotations: []float64{-10, 10},
+		Crops: []model.CropGrid{{Grid: 3, Side: 0.8}, {Grid: 1, Side: 0.7}}, Downscales: []float64{0.4}}
+	square := imageio.Square(gradient(640, 480), spec.SquareSide())
+	for b.Loop() {
+		ItemSquares(spec, square, image.Pt(640, 480))
+	}
+}
