@@ -196,16 +196,18 @@ func TestSearchCodesMatchFloat(t *testing.T) {
 	}
 }
 
-// floatSearch is st.search with every segment's codes set aside, so that
-// it scans the float32 vectors, as a segment written before codes is.
+// floatSearch is st.search with every segment read as one written before
+// codes (DRSEG002's sections, no codes), so that it scans the float32
+// vectors.
 func floatSearch(st *state, q []float32, k int, f *vectorstore.Filter) []hit {
-	saved := make([][]int8, len(st.segs))
+	codes, sections := make([][]int8, len(st.segs)), make([]int, len(st.segs))
 	for i, v := range st.segs {
-		saved[i], v.codes = v.codes, nil
+		codes[i], sections[i] = v.codes, v.nSections
+		v.codes, v.nSections = nil, sectionsV2
 	}
 	defer func() {
 		for i, v := range st.segs {
-			v.codes = saved[i]
+			v.codes, v.nSections = codes[i], sections[i]
 		}
 	}()
 	return st.search(q, k, f, false)
@@ -274,7 +276,7 @@ func TestSegmentV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := c.(*collection).st
-	if len(st.segs) != 1 || st.segs[0].codes == nil || st.man.Format != formatCodes {
+	if len(st.segs) != 1 || !st.segs[0].coded() || st.man.Format != formatCodes {
 		t.Fatalf("after compaction: %d segments, codes %v, format %d; want one with codes, format 5", len(st.segs), st.segs[0].codes != nil, st.man.Format)
 	}
 	got, err = c.Search(ctx, "v1", items[5].Vector[:16], 5, nil)

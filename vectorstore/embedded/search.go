@@ -154,7 +154,7 @@ func (st *state) search(q []float32, k int, filter *vectorstore.Filter, releaseS
 	all = append(all, h...)
 	for si, v := range st.segs {
 		best, c := v.search(si, q, k, filter, bd, releaseScanned)
-		if v.codes == nil {
+		if !v.coded() {
 			all = append(all, best...)
 		} else {
 			bounds, cands = append(bounds, best...), append(cands, c...)
@@ -274,7 +274,7 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 			dots := make([]float32, blockRows*per)
 			for b := lo; b < hi; b += blockRows {
 				e := min(b+blockRows, hi)
-				if v.codes == nil {
+				if !v.coded() {
 					dotBlock(q, v.vecs[b*w:e*w], dots[:(e-b)*per])
 				} else {
 					dotCodes(q, v.codes[b*w:e*w], dots[:(e-b)*per])
@@ -286,7 +286,7 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 					}
 					at := (i - b) * per
 					norms := v.norms[i*per : (i+1)*per]
-					if v.codes == nil {
+					if !v.coded() {
 						h.offer(hit{bd.nearest(dots[at:at+per], norms), si, i}, k)
 						continue
 					}
@@ -321,7 +321,7 @@ func (v *segView) search(si int, q []float32, k int, filter *vectorstore.Filter,
 // of the sections a search scans.
 func (v *segView) releaseScanned(lo, hi int) {
 	v.releaseRows(secNorms, 4*v.per, lo, hi)
-	if v.codes == nil {
+	if !v.coded() {
 		v.releaseRows(secVectors, 4*v.width(), lo, hi)
 		return
 	}

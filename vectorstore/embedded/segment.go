@@ -556,7 +556,7 @@ func (s *segment) vector(i int) []float32 {
 	return s.vecs[i*w : (i+1)*w]
 }
 func (s *segment) code(i int, codes []int8, quant []float32) ([]int8, []float32) {
-	if s.codes == nil { // DRSEG002
+	if !s.coded() { // DRSEG002
 		return quantizeRow(s.vector(i), codes, quant)
 	}
 	w := s.width()
