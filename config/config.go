@@ -39,6 +39,7 @@ import (
 
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/milvus/milvusconfig"
+	"github.com/deeprank/deeprank/rerank"
 	"github.com/deeprank/deeprank/server"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 	"github.com/deeprank/deeprank/vectorstore"
@@ -105,6 +106,11 @@ func (s Store) MetricOrDefault() vectorstore.Metric {
 // Query tunes searches.
 type Query struct {
 	TopK int `json:"top_k"`
+	// Rerank orders the nearest hits again by how each hit's picture
+	// lines up with the query's (package rerank), reading their image
+	// files; deeprank eval ranks its model rows the same way. top: 0
+	// turns it off.
+	Rerank rerank.Options `json:"rerank"`
 }
 
 // Dupes tunes `deeprank dupes`.
@@ -123,7 +129,7 @@ func Default() Config {
 	return Config{
 		Store:  Store{Kind: Embedded, CompactLogBytes: 16 << 20, Milvus: milvusconfig.Default()},
 		Ingest: ingest.DefaultConfig(),
-		Query:  Query{TopK: 10},
+		Query:  Query{TopK: 10, Rerank: rerank.Default()},
 		Serve:  server.DefaultConfig(),
 		Train:  trainconfig.Default(),
 	}
@@ -168,6 +174,9 @@ func (c Config) Validate() error {
 	}
 	if c.Query.TopK < 1 || c.Query.TopK > 10000 {
 		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
+	}
+	if err := c.Query.Rerank.Validate(); err != nil {
+		return fmt.Errorf("%w: query.rerank.%w", ErrInvalid, err)
 	}
 	if d := c.Dupes.MaxDistance; math.IsNaN(d) || math.IsInf(d, 0) {
 		return fmt.Errorf("%w: dupes.max_distance: %g is not a finite distance: give the calibrated one, e.g. 0.46", ErrInvalid, d)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/rerank"
 )
 
 // Options tunes an Embedder. nil means defaults.
@@ -100,7 +101,13 @@ type Input struct {
 	// variants'.
 	tensors []float32
 	n       int
+	// picture is a query's picture for re-ranking; nil from DecodeItem.
+	picture *rerank.Picture
 }
+
+// Picture is the image's picture for re-ranking a search's hits
+// (package rerank): Decode takes it, DecodeItem does not (nil).
+func (in *Input) Picture() *rerank.Picture { return in.picture }
 
 // Decode turns image file bytes into an Input for a query: decoding
 // (within the pixel limit), resizing and normalising. It is safe to call
@@ -122,6 +129,9 @@ func (e *Embedder) decode(data []byte, item bool) (*Input, error) {
 	}
 	per := e.net.InputShape().Size()
 	in := &Input{Width: full.X, Height: full.Y, tensors: make([]float32, len(squares)*per), n: len(squares)}
+	if !item {
+		in.picture = rerank.NewPicture(square, full)
+	}
 	for i, sq := range squares {
 		model.ToTensor(sq, e.m.Normalization, in.tensors[i*per:(i+1)*per])
 	}
@@ -142,6 +152,17 @@ func Prepare(spec model.Spec, square *image.RGBA) *image.RGBA {
 	default:
 		return imageio.Square(square, spec.InputSize)
 	}
+}
+
+// Picture decodes image file bytes into the picture re-ranking compares
+// (rerank.NewPicture), from the square Decode makes, as deeprank eval
+// takes it: a search's hits are compared with a query's by it.
+func (e *Embedder) Picture(data []byte) (*rerank.Picture, error) {
+	square, full, err := imageio.DecodeSquare(data, e.m.Spec.SquareSide(), e.opts.Decode)
+	if err != nil {
+		return nil, err
+	}
+	return rerank.NewPicture(square, full), nil
 }
 
 // DecodeMemory estimates, from data's header alone, the most memory Decode
@@ -194,7 +215,10 @@ func (e *Embedder) embed(inputs []*Input, n int) [][]float32 {
 // Result is the outcome for one input.
 type Result struct {
 	Vector []float32 // nil when Err is set
-	Err    error
+	// Picture is the image's picture for re-ranking the hits of a search
+	// by Vector (Input.Picture).
+	Picture *rerank.Picture
+	Err     error
 }
 
 // EmbedFiles embeds the images at paths. It returns one Result per path, in
@@ -220,6 +244,8 @@ func (e *Embedder) EmbedFiles(ctx context.Context, paths []string) ([]Result, er
 					inputs[i-lo], err = e.Decode(data)
 					if err != nil {
 						err = &os.PathError{Op: "decode", Path: paths[i], Err: err}
+					} else {
+						results[i].Picture = inputs[i-lo].Picture()
 					}
 				}
 				results[i].Err = err

@@ -85,6 +85,19 @@ func (r Retrieval) String() string {
 // each query's own item is left out (leave-one-out). Queries with no
 // relevant item are skipped.
 func Rank(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int) Retrieval {
+	return RankReordered(queries, qLabels, gallery, gLabels, sameSet, ks, nil)
+}
+
+// Reorder orders a query's nearest gallery items again, as a search's
+// re-ranking step does (rerank.Options.Order): given the query's index,
+// the gallery indexes of its nearest items and their squared distances,
+// nearest first, it returns the order to rank them in, as indexes into
+// both.
+type Reorder func(query int, nearest []int, dist []float64) []int
+
+// RankReordered is Rank with each query's ranking passed through reorder,
+// if not nil, before it is scored.
+func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int, reorder Reorder) Retrieval {
 	r := Retrieval{Recall: map[int]float64{}}
 	type hit struct {
 		d   float32
@@ -118,6 +131,16 @@ func Rank(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int
 			}
 			return a.idx - b.idx
 		})
+		if reorder != nil {
+			nearest, dist := make([]int, len(hits)), make([]float64, len(hits))
+			for i, h := range hits {
+				nearest[i], dist[i] = h.idx, float64(h.d)
+			}
+			was := slices.Clone(hits)
+			for i, j := range reorder(qi, nearest, dist) {
+				hits[i] = was[j]
+			}
+		}
 		r.Queries++
 		first := -1
 		found := 0

@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -49,6 +50,39 @@ func TestRankVariants(t *testing.T) {
 	}
 	if d := NearestDistance([]float32{9}, gallery[0]); d != 0.25 {
 		t.Errorf("NearestDistance = %g, want 0.25", d)
+	}
+}
+
+// TestRankReordered: a reorder sees each query's ranking, nearest first,
+// and its order is the one scored.
+func TestRankReordered(t *testing.T) {
+	queries := [][]float32{{0}, {10}}
+	qLabels := []int{0, 1}
+	gallery := [][]float32{{1}, {2}, {3}, {11}}
+	gLabels := []int{1, 0, 1, 1}
+	// Query 0's nearest: 0 (wrong), 1, 2, 3; query 1's: 3, 2, 1, 0.
+	swapFirstTwo := func(q int, nearest []int, dist []float64) []int {
+		want := [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}}[q]
+		if !slices.Equal(nearest, want) || !slices.IsSorted(dist) || dist[0] != float64(SquaredDistance(queries[q], gallery[nearest[0]])) {
+			t.Errorf("query %d: nearest %v at %v, want %v nearest first", q, nearest, dist, want)
+		}
+		return []int{1, 0, 2, 3}
+	}
+	tests := []struct {
+		name    string
+		reorder Reorder
+		want    float64 // R@1
+	}{
+		{"none", nil, 0.5},
+		// Swapped, query 0 finds image 1 (label 0) first and query 1 image
+		// 2 (label 1): both hits, where only query 1 was.
+		{"the first two swapped", swapFirstTwo, 1},
+	}
+	for _, tc := range tests {
+		r := RankReordered(queries, qLabels, gallery, gLabels, false, []int{1}, tc.reorder)
+		if r.Recall[1] != tc.want {
+			t.Errorf("%s: R@1 = %g, want %g", tc.name, r.Recall[1], tc.want)
+		}
 	}
 }
 

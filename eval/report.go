@@ -14,6 +14,7 @@ import (
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/rerank"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -55,8 +56,13 @@ type Options struct {
 	// Cache, if set, keeps each method's vector of each image file across
 	// the Runs that share it, so that an image in several sets (a suite's
 	// sets often share a gallery) is decoded and described once. It must
-	// serve one Models list only: vectors are keyed by method name.
+	// serve one Models list and one Rerank only: vectors are keyed by
+	// method name.
 	Cache *Cache
+	// Rerank, when on, orders each model's first hits again by how the
+	// pictures line up, as a search does (package rerank); the baselines
+	// keep their own order.
+	Rerank rerank.Options
 }
 
 // Cache holds the vectors Run computed, by method name and image file. The
@@ -64,10 +70,25 @@ type Options struct {
 // Runs.
 type Cache struct {
 	vecs map[string]map[string][]float32
+	// pics holds each model's pictures for re-ranking, by model name and
+	// image file.
+	pics map[string]map[string]*rerank.Picture
 }
 
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{vecs: map[string]map[string][]float32{}} }
+func NewCache() *Cache {
+	return &Cache{vecs: map[string]map[string][]float32{}, pics: map[string]map[string]*rerank.Picture{}}
+}
+
+// pictures returns a model's pictures, by file.
+func (c *Cache) pictures(name string) map[string]*rerank.Picture {
+	m := c.pics[name]
+	if m == nil {
+		m = map[string]*rerank.Picture{}
+		c.pics[name] = m
+	}
+	return m
+}
 
 // method returns the vectors of one method, by file.
 func (c *Cache) method(name string) map[string][]float32 {
@@ -100,9 +121,11 @@ type MethodResult struct {
 
 // Report holds the results of every method on one set.
 type Report struct {
-	Images   int            `json:"images"`
-	Triplets int            `json:"triplets"`
-	Results  []MethodResult `json:"results"`
+	Images   int `json:"images"`
+	Triplets int `json:"triplets"`
+	// Rerank is the re-ranking the models' rows were ranked with, if any.
+	Rerank  *rerank.Options `json:"rerank,omitempty"`
+	Results []MethodResult  `json:"results"`
 }
 
 // Run evaluates the models of opts and every baseline on set.
@@ -181,6 +204,9 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		return vecs
 	}
 	rep := &Report{Images: len(paths), Triplets: len(set.Triplets)}
+	if opts.Rerank.On() && len(opts.Models) > 0 {
+		rep.Rerank = &opts.Rerank
+	}
 	for mi, nm := range opts.Models {
 		net, err := model.NewNet(nm.Model, nil)
 		if err != nil {
@@ -207,7 +233,15 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 				vecs[p] = all[file(p)]
 			}
 		}
-		r := score(nm.Name, set, paths, vecs, dim)
+		var reorder Reorder
+		if opts.Rerank.On() {
+			pics := cache.pictures(nm.Name)
+			for _, p := range todo {
+				pics[file(p)] = rerank.NewPicture(imgs[p].squares[mi+1], imgs[p].full)
+			}
+			reorder = reranking(set, opts.Rerank, func(p string) *rerank.Picture { return pics[file(p)] })
+		}
+		r := score(nm.Name, set, paths, vecs, dim, reorder)
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
 			// Thresholds are for deeprank dupes, which compares the learned
 			// part of images' own vectors, as a collection records it.
@@ -231,7 +265,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			}
 			return out
 		})
-		rep.Results = append(rep.Results, score(b.Name, set, paths, vecs, 0))
+		rep.Results = append(rep.Results, score(b.Name, set, paths, vecs, 0, nil))
 	}
 	return rep, nil
 }
@@ -261,7 +295,7 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 // score ranks the set by vecs: the gallery's may hold several vectors of
 // dim values each (a model's variants), queries and triplets use the
 // first. dim 0: every vector is one.
-func score(name string, set Set, paths []string, vecs map[string][]float32, dim int) MethodResult {
+func score(name string, set Set, paths []string, vecs map[string][]float32, dim int, reorder Reorder) MethodResult {
 	r := MethodResult{Method: name, Precision: -1}
 	first := func(p string) []float32 { return ownVector(vecs[p], dim) }
 	if len(set.Triplets) > 0 {
@@ -274,13 +308,34 @@ func score(name string, set Set, paths []string, vecs map[string][]float32, dim 
 		g := lookup(vecs, set.Paths)
 		var ret Retrieval
 		if len(set.QueryPaths) > 0 {
-			ret = Rank(own(lookup(vecs, set.QueryPaths), dim), set.QueryLabels, g, set.Labels, false, recallKs)
+			ret = RankReordered(own(lookup(vecs, set.QueryPaths), dim), set.QueryLabels, g, set.Labels, false, recallKs, reorder)
 		} else {
-			ret = Rank(own(g, dim), set.Labels, g, set.Labels, true, recallKs)
+			ret = RankReordered(own(g, dim), set.Labels, g, set.Labels, true, recallKs, reorder)
 		}
 		r.Retrieval = &ret
 	}
 	return r
+}
+
+// reranking is the Reorder of a set's rankings under o, with the
+// pictures of its images by path: the queries' (the gallery's when it is
+// ranked against itself) line up with the gallery's.
+func reranking(set Set, o rerank.Options, picture func(path string) *rerank.Picture) Reorder {
+	queries := set.QueryPaths
+	if len(queries) == 0 {
+		queries = set.Paths
+	}
+	thumbs := make([]*rerank.Thumb, len(set.Paths))
+	return func(qi int, nearest []int, dist []float64) []int {
+		q := picture(queries[qi]).NewQuery()
+		return o.Order(dist, func(i int) float64 {
+			g := nearest[i]
+			if thumbs[g] == nil {
+				thumbs[g] = picture(set.Paths[g]).Thumb()
+			}
+			return q.Match(thumbs[g])
+		})
+	}
 }
 
 // own is ownVector of each of vecs.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/deeprank/deeprank/imageio"
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/queryfilter"
+	"github.com/deeprank/deeprank/rerank"
 	"github.com/deeprank/deeprank/vectorstore"
 	"github.com/deeprank/deeprank/vectorstore/embedded"
 )
@@ -238,7 +240,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	version, vector, err := s.queryVector(r.Context(), c, info, req)
+	version, vector, picture, err := s.queryVector(r.Context(), c, info, req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -253,11 +255,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if req.MaxDistance != nil {
+		// Nearest first: the rest are farther.
+		hits = hits[:sort.Search(len(hits), func(i int) bool { return float64(hits[i].Distance) > *req.MaxDistance })]
+	}
+	hits = s.o.Rerank.Hits(picture, hits, info.Metric, s.emb.Picture)
 	results := []result{}
 	for _, h := range hits {
-		if req.MaxDistance != nil && float64(h.Distance) > *req.MaxDistance {
-			break // nearest first: the rest are farther
-		}
 		img := "/v1/collections/" + name + "/images/" + h.ID
 		results = append(results, result{Rank: len(results) + 1, ID: h.ID, Path: h.Metadata.Path, Distance: h.Distance,
 			Metadata: h.Metadata, Image: img, Thumbnail: img + "/thumbnail"})
@@ -356,28 +360,31 @@ func formFields(r *http.Request, req *searchRequest) error {
 // queryVector gives the vector to search with and the model version it
 // comes from: an uploaded image embedded now, a stored image's vector, or
 // the vector sent, taken to be of the collection's model.
-func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, []float32, error) {
+func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, []float32, *rerank.Picture, error) {
 	switch {
 	case req.image != nil:
-		v, _, err := s.embed(ctx, req.image, false)
-		return s.emb.ModelVersion(), v, err
+		v, in, err := s.embed(ctx, req.image, false)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		return s.emb.ModelVersion(), v, in.Picture(), nil
 	case req.ID != "":
 		if !vectorstore.ValidID(req.ID) {
-			return "", nil, badID(req.ID)
+			return "", nil, nil, badID(req.ID)
 		}
 		items, err := c.Get(ctx, []string{req.ID})
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		if len(items) == 0 {
-			return "", nil, notStored(req.ID)
+			return "", nil, nil, notStored(req.ID)
 		}
-		return info.ModelVersion, info.Own(items[0].Vector), nil
+		return info.ModelVersion, info.Own(items[0].Vector), nil, nil
 	}
 	if len(req.Vector) != info.Dim {
-		return "", nil, badRequest("vector has %d values; the collection's are %d long", len(req.Vector), info.Dim)
+		return "", nil, nil, badRequest("vector has %d values; the collection's are %d long", len(req.Vector), info.Dim)
 	}
-	return info.ModelVersion, req.Vector, nil
+	return info.ModelVersion, req.Vector, nil, nil
 }
 
 // embed embeds one image in an embedding slot, waiting for one unless the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/rerank"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -36,6 +37,9 @@ type Options struct {
 	MaxPixels int64
 	// TopK is the number of results when a search does not say; 0 means 10.
 	TopK int
+	// Rerank orders the nearest hits of a search by an image again, as
+	// deeprank query does (package rerank); the zero value does not.
+	Rerank rerank.Options
 	// Log receives one line per request and the server's own errors; nil
 	// discards them.
 	Log io.Writer

@@ -68,7 +68,11 @@ thumbnail, as 'deeprank dupes' compares them) is at most a threshold. It prints 
 (the share of flagged pairs that are copies) and recall (the share of copies
 flagged) at distances 0.05 to 1.5, at each --at-distance, and the largest
 distance at which precision is still 0.99: the calibrated threshold that
-'deeprank dupes' uses by default for the built-in model.`
+'deeprank dupes' uses by default for the built-in model.
+
+The model rows are ranked as 'deeprank query' ranks, with its re-ranking of the
+nearest hits (query.rerank in the configuration; DEEPRANK_QUERY_RERANK_TOP=0
+turns it off); the baselines keep their own order.`
 
 const evalExample = `  deeprank eval --model model.drk --classes data/fashion-mnist/test
   deeprank eval --model model.drk --untrained --suite models/default/eval.yaml --markdown
@@ -119,6 +123,8 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	// The model rows rank as deeprank query does, re-ranking included.
+	opts.Rerank = l.Query.Rerank
 	if o.thresholds || len(o.atDistance) > 0 {
 		opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
 	}

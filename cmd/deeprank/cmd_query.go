@@ -39,6 +39,13 @@ have unit length) and path. --max-distance leaves out results farther than
 it. On the embedded store, a query takes no lock: it runs beside an ingest or
 a reindex and sees what they have stored.
 
+The nearest five are then ordered again by how each one's picture lines up with
+the query's, so that a cropped, mirrored or recoloured copy comes first: their
+image files are read (one gone or changed since ingest keeps its place), and
+their distances are printed as the search gave them, so they need not rise.
+query.rerank in the configuration tunes it; DEEPRANK_QUERY_RERANK_TOP=0 turns
+it off.
+
 With several --image flags, or --images DIR (every image file under DIR), it
 runs one query per image, embedding them in batches on all cores, and prints
 JSON lines: one object per query, {"query": PATH, "results": [...]}, or
@@ -120,18 +127,27 @@ func (o *queryOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	coll := opened.coll
-	search := func(v []float32) ([]vectorstore.Hit, error) {
-		hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), v, l.Query.TopK, filter)
+	var metric vectorstore.Metric
+	if l.Query.Rerank.On() {
+		info, err := coll.Info(cmd.Context())
+		if err != nil {
+			return err
+		}
+		metric = info.Metric
+	}
+	search := func(r embedder.Result) ([]vectorstore.Hit, error) {
+		hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), r.Vector, l.Query.TopK, filter)
 		if err != nil {
 			return nil, err
 		}
-		return withinDistance(hits, o.maxDistance), nil
+		hits = withinDistance(hits, o.maxDistance)
+		return l.Query.Rerank.Hits(r.Picture, hits, metric, emb.Picture), nil
 	}
 	out := cmd.OutOrStdout()
 	if batch {
 		return printQueries(out, paths, res, search)
 	}
-	hits, err := search(res[0].Vector)
+	hits, err := search(res[0])
 	if err != nil {
 		return err
 	}
@@ -246,7 +262,7 @@ type queryLine struct {
 
 // printQueries runs and prints one query per embedded image, as JSON lines;
 // images that failed get an error line, and the run errPartial.
-func printQueries(w io.Writer, paths []string, res []embedder.Result, search func([]float32) ([]vectorstore.Hit, error)) error {
+func printQueries(w io.Writer, paths []string, res []embedder.Result, search func(embedder.Result) ([]vectorstore.Hit, error)) error {
 	enc := json.NewEncoder(w)
 	failed := 0
 	for i, r := range res {
@@ -255,7 +271,7 @@ func printQueries(w io.Writer, paths []string, res []embedder.Result, search fun
 			line.Error = r.Err.Error()
 			failed++
 		} else {
-			hits, err := search(r.Vector)
+			hits, err := search(r)
 			if err != nil {
 				return err
 			}

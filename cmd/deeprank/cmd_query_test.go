@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"image"
 	"image/color"
 	"os"
 	"path/filepath"
@@ -11,6 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deeprank/deeprank/embedder"
+	"github.com/deeprank/deeprank/internal/fixture"
+	"github.com/deeprank/deeprank/model"
+	"github.com/deeprank/deeprank/rerank"
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
@@ -210,6 +217,95 @@ func TestQueryErrors(t *testing.T) {
 			out, code := runCLI(t, "query", "--model", m, "--store-dir", tc.store, "--collection", tc.collection, "--image", tc.image)
 			if code != tc.wantCode || !strings.Contains(out, tc.wantOut) {
 				t.Fatalf("exit %d, want %d with %q: %s", code, tc.wantCode, tc.wantOut, out)
+			}
+		})
+	}
+}
+
+// TestQueryReranks: query orders its nearest hits again by how their
+// pictures line up with the query's (query.rerank), reading their files;
+// DEEPRANK_QUERY_RERANK_TOP=0 leaves them nearest first.
+func TestQueryReranks(t *testing.T) {
+	dir := t.TempDir()
+	// Stripes at an angle that each image's seed sets: alike to a random
+	// model, told apart by lining them up.
+	stripes := func(seed int) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, 96, 64))
+		for y := range 64 {
+			for x := range 96 {
+				d := uint8((x*seed + y*3) % 40)
+				img.SetRGBA(x, y, color.RGBA{150 + d, 90 + d, 120 - d, 255})
+			}
+		}
+		return img
+	}
+	for seed := range 6 {
+		fixture.WritePNG(t, filepath.Join(dir, "photos", fmt.Sprintf("s%d.png", seed)), stripes(seed))
+	}
+	m, _ := mustModel(t, dir, 1)
+	store := filepath.Join(dir, "store")
+	if out, code := runCLI(t, "ingest", "--model", m, "--store-dir", store, filepath.Join(dir, "photos")); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, out)
+	}
+	query := filepath.Join(dir, "query.png")
+	// The mirror image of a crop of 70% of each side of s4.png, which the
+	// vectors of a random model miss.
+	mirrored := image.NewRGBA(image.Rect(0, 0, 67, 45))
+	for y := range 45 {
+		for x := range 67 {
+			mirrored.Set(66-x, y, stripes(4).At(20+x, 10+y))
+		}
+	}
+	fixture.WritePNG(t, query, mirrored)
+	loaded, err := model.Load(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := embedder.New(loaded, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	picture := func(path string) *rerank.Picture {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := emb.Picture(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	q := picture(query).NewQuery()
+	cases := []struct {
+		name string
+		top  string
+	}{{"off", "0"}, {"on", "6"}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("DEEPRANK_QUERY_RERANK_TOP", tc.top)
+			t.Setenv("DEEPRANK_QUERY_RERANK_WEIGHT", "100") // the line-up outweighs any distance
+			t.Setenv("DEEPRANK_QUERY_RERANK_FLOOR", "-1")
+			out, code := runCLI(t, "query", "--model", m, "--store-dir", store, "--image", query, "--json")
+			var hits []vectorstore.Hit
+			if code != exitOK || json.Unmarshal([]byte(out), &hits) != nil || len(hits) != 6 {
+				t.Fatalf("exit %d, %s", code, out)
+			}
+			var matches []float64
+			var nearest []float32
+			for _, h := range hits {
+				matches = append(matches, q.Match(picture(h.Metadata.Path).Thumb()))
+				nearest = append(nearest, h.Distance)
+			}
+			lineUp := slices.IsSortedFunc(matches, func(a, b float64) int { return cmp.Compare(b, a) })
+			if tc.top == "0" {
+				if !slices.IsSorted(nearest) || lineUp {
+					t.Fatalf("distances %v, line-ups %v: want nearest first, not in line-up order (else the test cannot tell)", nearest, matches)
+				}
+				return
+			}
+			if !lineUp || filepath.Base(hits[0].Metadata.Path) != "s4.png" {
+				t.Errorf("line-ups %v, first %s: want s4.png, the image the query is cut from, and the rest in line-up order", matches, hits[0].Metadata.Path)
 			}
 		})
 	}

@@ -99,7 +99,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	opts := &server.Options{Config: c.Serve, Collections: o.collections,
-		MaxPixels: c.Ingest.MaxPixels, TopK: c.Query.TopK, Log: cmd.ErrOrStderr(),
+		MaxPixels: c.Ingest.MaxPixels, TopK: c.Query.TopK, Rerank: c.Query.Rerank, Log: cmd.ErrOrStderr(),
 		OpenWriter: storeWriter(c, store, cmd.ErrOrStderr())}
 	opts.UploadDir = uploads
 	srv := server.New(store, emb, opts)

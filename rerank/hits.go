@@ -1,0 +1,76 @@
+package rerank
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+// SquaredDistance turns a hit's distance under metric into the squared
+// Euclidean distance between unit vectors that Options.Weight is measured
+// against (vectorstore.Metric: L2 is Euclidean, COSINE 1 - cosine, IP the
+// negated inner product).
+func SquaredDistance(metric vectorstore.Metric, d float32) float64 {
+	switch metric {
+	case vectorstore.MetricCosine:
+		return 2 * float64(d)
+	case vectorstore.MetricIP:
+		return 2 + 2*float64(d)
+	}
+	return float64(d) * float64(d)
+}
+
+// Hits returns hits, nearest first under metric, with the first o.Top
+// ordered again by how each lines up with the query's picture q (Order);
+// without q (a search by a vector) they are returned as they are. A hit's picture is
+// read from its file (Metadata.Path) by picture, given the file's bytes;
+// a file that is gone, cannot be decoded, or no longer holds the bytes
+// the hit's ID names (the SHA-256 of the file ingested) gains nothing and
+// keeps its place by distance. The files are read concurrently.
+// Distances are left as the search gave them.
+func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Metric, picture func(data []byte) (*Picture, error)) []vectorstore.Hit {
+	if !o.On() || q == nil || len(hits) < 2 {
+		return hits
+	}
+	query := q.NewQuery()
+	top := min(o.Top, len(hits))
+	matches := make([]float64, top)
+	var wg sync.WaitGroup
+	for i := range top {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			matches[i] = -1 // no bonus: below any floor
+			if p, err := hitPicture(hits[i], picture); err == nil {
+				matches[i] = query.Match(p.Thumb())
+			}
+		}()
+	}
+	wg.Wait()
+	dist := make([]float64, len(hits))
+	for i, h := range hits {
+		dist[i] = SquaredDistance(metric, h.Distance)
+	}
+	out := make([]vectorstore.Hit, len(hits))
+	for i, j := range o.Order(dist, func(i int) float64 { return matches[i] }) {
+		out[i] = hits[j]
+	}
+	return out
+}
+
+// hitPicture reads the picture of a hit's file, if it still holds the
+// image the hit was stored from.
+func hitPicture(h vectorstore.Hit, picture func(data []byte) (*Picture, error)) (*Picture, error) {
+	data, err := os.ReadFile(h.Metadata.Path)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != h.ID {
+		return nil, fmt.Errorf("%s: changed since it was stored", h.Metadata.Path)
+	}
+	return picture(data)
+}

@@ -1,0 +1,111 @@
+package rerank
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/deeprank/deeprank/imageio"
+	"github.com/deeprank/deeprank/internal/fixture"
+	"github.com/deeprank/deeprank/vectorstore"
+)
+
+// decodePicture is a hit's picture from its file's bytes, squared to 128
+// as the default model's embedder squares it.
+func decodePicture(data []byte) (*Picture, error) {
+	sq, full, err := imageio.DecodeSquare(data, 128, nil)
+	if err != nil {
+		return nil, err
+	}
+	return NewPicture(sq, full), nil
+}
+
+// stored writes img as a PNG in dir and returns its hit at distance d,
+// with the ID ingest gives it.
+func stored(t *testing.T, dir, name string, img image.Image, d float32) vectorstore.Hit {
+	path := filepath.Join(dir, name)
+	fixture.WritePNG(t, path, img)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return vectorstore.Hit{ID: hex.EncodeToString(sum[:]), Metadata: vectorstore.Metadata{Path: path}, Distance: d}
+}
+
+func TestHits(t *testing.T) {
+	dir := t.TempDir()
+	src := scene(1, 240, 180)
+	query := picture(crop(src, 0.7, 0.2, 0.8))
+	other := stored(t, dir, "other.png", scene(2, 240, 180), 0.3)
+	source := stored(t, dir, "source.png", src, 0.5)
+	gone := stored(t, dir, "gone.png", src, 0.55)
+	if err := os.Remove(gone.Metadata.Path); err != nil {
+		t.Fatal(err)
+	}
+	changed := stored(t, dir, "changed.png", scene(3, 240, 180), 0.6)
+	fixture.WritePNG(t, changed.Metadata.Path, src) // the source's picture, no longer the bytes its ID names
+	broken := stored(t, dir, "broken.png", src, 0.65)
+	if err := os.WriteFile(broken.Metadata.Path, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("not an image"))
+	broken.ID = hex.EncodeToString(sum[:])
+	far := stored(t, dir, "far.png", src, 0.9)
+	hits := []vectorstore.Hit{other, source, gone, changed, broken, far}
+	ids := func(hs []vectorstore.Hit) []string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, filepath.Base(h.Metadata.Path))
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		o     Options
+		query *Picture
+		want  []string
+	}{
+		{"the source comes first; the rest keep their places", Default(),
+			query, []string{"source.png", "other.png", "gone.png", "changed.png", "broken.png", "far.png"}},
+		{"a top of 6 and more weight move the far copy up too", Options{Top: 6, Weight: 10, Floor: 0.85},
+			query, []string{"source.png", "far.png", "other.png", "gone.png", "changed.png", "broken.png"}},
+		{"off", Options{}, query, ids(hits)},
+		{"a search by a vector", Default(), nil, ids(hits)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.o.Hits(tc.query, slices.Clone(hits), vectorstore.MetricL2, decodePicture)
+			if !slices.Equal(ids(got), tc.want) {
+				t.Errorf("order %v, want %v", ids(got), tc.want)
+			}
+			for _, h := range got {
+				if i := slices.IndexFunc(hits, func(o vectorstore.Hit) bool { return o.Metadata.Path == h.Metadata.Path }); hits[i].Distance != h.Distance {
+					t.Errorf("%s: distance %v, want the search's %v", h.Metadata.Path, h.Distance, hits[i].Distance)
+				}
+			}
+		})
+	}
+}
+
+func TestSquaredDistance(t *testing.T) {
+	// Two unit vectors at 60 degrees: Euclidean 1, cosine 0.5.
+	tests := []struct {
+		metric vectorstore.Metric
+		d      float32
+	}{
+		{vectorstore.MetricL2, 1},
+		{vectorstore.MetricCosine, 0.5},
+		{vectorstore.MetricIP, -0.5},
+	}
+	for _, tc := range tests {
+		if got := SquaredDistance(tc.metric, tc.d); math.Abs(got-1) > 1e-9 {
+			t.Errorf("%s %v: %v, want 1", tc.metric, tc.d, got)
+		}
+	}
+}

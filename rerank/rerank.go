@@ -1,0 +1,330 @@
+// Package rerank orders a search's first hits again by how well the
+// query's picture lines up with each hit's picture.
+//
+// A model's vectors know what a picture shows but not where a crop of it
+// sits, so a cropped copy is often found among the first few hits and not
+// first. Lining the pictures up tells the copy from images that merely
+// look alike: the query's luma, shrunk to 55% to 100% of a small
+// thumbnail's side (and mirrored, and turned back by 5 or 10 degrees
+// either way), is slid over every place of the hit's luma thumbnail, and
+// the best normalised cross-correlation (NCC) is the hit's match. NCC
+// ignores brightness and contrast, so greyscale and colour-shifted copies
+// line up as well. A hit's squared distance d is then ranked as
+// d - Weight*max(0, match-Floor): only a match above Floor counts, which
+// leaves images that are alike but not copies in the vectors' order.
+package rerank
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"slices"
+
+	"github.com/deeprank/deeprank/imageio"
+)
+
+const (
+	// pictureSide is the side of a Picture's luma, which templates are
+	// cut from.
+	pictureSide = 64
+	// thumbSide is the side of the thumbnail templates slide over.
+	thumbSide = 32
+)
+
+// Options tune re-ranking. The zero value turns it off.
+type Options struct {
+	// Top is how many of the nearest hits are ordered again; 0 or 1
+	// leaves the order as it is.
+	Top int `json:"top"`
+	// Weight is what a perfect match takes off a squared Euclidean
+	// distance between unit vectors, per unit of match above Floor.
+	Weight float64 `json:"weight"`
+	// Floor is the match (NCC, at most 1) at and below which a hit gains
+	// nothing.
+	Floor float64 `json:"floor"`
+}
+
+// Default returns the options chosen on the default model's validation
+// sets (models/default/RUN-NOTES.md, the fifty-ninth candidate).
+func Default() Options { return Options{Top: 5, Weight: 2, Floor: 0.85} }
+
+// On reports whether o changes any order.
+func (o Options) On() bool { return o.Top > 1 && o.Weight > 0 }
+
+// Validate reports a field out of range, by its name.
+func (o Options) Validate() error {
+	switch {
+	case o.Top < 0:
+		return fmt.Errorf("top %d is negative; 0 turns re-ranking off", o.Top)
+	case o.Weight < 0 || math.IsNaN(o.Weight) || math.IsInf(o.Weight, 0):
+		return fmt.Errorf("weight %v must be a number of 0 or more", o.Weight)
+	case !(o.Floor >= -1 && o.Floor < 1):
+		return fmt.Errorf("floor %v must be in [-1, 1)", o.Floor)
+	}
+	return nil
+}
+
+// Order returns the order of the first hits after re-ranking: indexes
+// into dist, which holds the hits' squared Euclidean distances, nearest
+// first. Only the first o.Top are ordered again, by dist[i] -
+// o.Weight*max(0, match(i)-o.Floor), ties kept in their order; match is
+// called once for each of them. The hits after them keep their places.
+func (o Options) Order(dist []float64, match func(i int) float64) []int {
+	order := make([]int, len(dist))
+	for i := range order {
+		order[i] = i
+	}
+	if !o.On() {
+		return order
+	}
+	top := order[:min(o.Top, len(order))]
+	score := make([]float64, len(top))
+	for _, i := range top {
+		score[i] = dist[i] - o.Weight*max(0, match(i)-o.Floor)
+	}
+	slices.SortStableFunc(top, func(a, b int) int {
+		switch {
+		case score[a] < score[b]:
+			return -1
+		case score[a] > score[b]:
+			return 1
+		}
+		return 0
+	})
+	return order
+}
+
+// Picture is the luma of an image, as re-ranking compares it.
+type Picture struct {
+	luma []float32 // pictureSide x pictureSide, in [0, 1]
+	// aspect is the image's own width over its height: the square
+	// squashes it, and a turn is the picture's, squashed alike.
+	aspect float64
+}
+
+// NewPicture takes the picture of an image from its square (as imageio
+// squares it: a multiple of 64 pixels a side is averaged down, any other
+// size resampled) and its own size.
+func NewPicture(square *image.RGBA, full image.Point) *Picture {
+	if b := square.Rect; b.Dx() != b.Dy() || b.Dx() == 0 || b.Dx()%pictureSide != 0 {
+		square = imageio.Square(square, pictureSide)
+	}
+	b := square.Rect
+	k := b.Dx() / pictureSide
+	p := &Picture{luma: make([]float32, pictureSide*pictureSide), aspect: 1}
+	if full.X > 0 && full.Y > 0 {
+		p.aspect = float64(full.X) / float64(full.Y)
+	}
+	norm := float32(1) / float32(255*k*k)
+	for y := range b.Dy() {
+		row := square.Pix[square.PixOffset(b.Min.X, b.Min.Y+y):]
+		for x := range b.Dx() {
+			r, g, bl := row[4*x], row[4*x+1], row[4*x+2]
+			p.luma[(y/k)*pictureSide+x/k] += (0.299*float32(r) + 0.587*float32(g) + 0.114*float32(bl)) * norm
+		}
+	}
+	return p
+}
+
+// Thumb is a hit's side of a comparison: its picture shrunk to the
+// thumbnail, with running sums that give any window's mean and spread at
+// once.
+type Thumb struct {
+	pix []float32
+	// sum and sq are summed-area tables of pix and its squares, one row
+	// and column larger.
+	sum, sq []float64
+}
+
+// Thumb returns the picture's thumbnail, for matching against queries.
+func (p *Picture) Thumb() *Thumb {
+	t := &Thumb{pix: shrink(p.luma, pictureSide, thumbSide)}
+	const n = thumbSide + 1
+	t.sum, t.sq = make([]float64, n*n), make([]float64, n*n)
+	for y := range thumbSide {
+		var rs, rq float64
+		for x := range thumbSide {
+			v := float64(t.pix[y*thumbSide+x])
+			rs += v
+			rq += v * v
+			t.sum[(y+1)*n+x+1] = t.sum[y*n+x+1] + rs
+			t.sq[(y+1)*n+x+1] = t.sq[y*n+x+1] + rq
+		}
+	}
+	return t
+}
+
+// window returns the sum and the sum of squares of the m x m window at
+// (x, y).
+func (t *Thumb) window(x, y, m int) (sum, sq float64) {
+	const n = thumbSide + 1
+	a, b, c, d := y*n+x, y*n+x+m, (y+m)*n+x, (y+m)*n+x+m
+	return t.sum[d] - t.sum[b] - t.sum[c] + t.sum[a], t.sq[d] - t.sq[b] - t.sq[c] + t.sq[a]
+}
+
+// Query is a query's side of a comparison: its picture at every size and
+// pose it is looked for in.
+type Query struct {
+	templates []template
+}
+
+// template is a centred, unit-length square of luma, side m.
+type template struct {
+	m   int
+	pix []float32
+}
+
+// Template sizes, as shares of the thumbnail's side: the whole picture
+// and crops of it down to 55% of each side.
+var scales = []float64{0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1}
+
+// Turns undone, in degrees, and the sizes a turned template is looked for
+// at: its middle 80% (the corners of a turned copy come from outside the
+// picture) as a share of the thumbnail's side.
+var (
+	turns      = []float64{-10, -5, 5, 10}
+	turnScales = []float64{0.8, 0.72, 0.64}
+)
+
+// NewQuery prepares the query's templates.
+func (p *Picture) NewQuery() *Query {
+	q := &Query{}
+	add := func(src []float32, side, m int, mirror bool) {
+		pix := shrink(src, side, m)
+		if mirror {
+			for y := range m {
+				slices.Reverse(pix[y*m : (y+1)*m])
+			}
+		}
+		if centre(pix) {
+			q.templates = append(q.templates, template{m, pix})
+		}
+	}
+	for _, f := range scales {
+		m := int(math.Round(f * thumbSide))
+		add(p.luma, pictureSide, m, false)
+		add(p.luma, pictureSide, m, true)
+	}
+	const margin = pictureSide / 10
+	inner := pictureSide - 2*margin
+	for _, deg := range turns {
+		turned := p.turn(deg)
+		middle := make([]float32, inner*inner)
+		for y := range inner {
+			copy(middle[y*inner:(y+1)*inner], turned[(y+margin)*pictureSide+margin:])
+		}
+		for _, f := range turnScales {
+			add(middle, inner, int(math.Round(f*thumbSide)), false)
+		}
+	}
+	return q
+}
+
+// Match returns the best normalised cross-correlation of any of the
+// query's templates with any window of t, in [-1, 1]; -1 when no template
+// or window has any contrast (a flat picture matches nothing).
+func (q *Query) Match(t *Thumb) float64 {
+	best := -1.0
+	for _, tp := range q.templates {
+		m := tp.m
+		area := float64(m * m)
+		for y := 0; y+m <= thumbSide; y++ {
+			for x := 0; x+m <= thumbSide; x++ {
+				sum, sq := t.window(x, y, m)
+				spread := sq - sum*sum/area
+				if spread < 1e-9 {
+					continue
+				}
+				// The template is centred, so its dot product with the
+				// window is the one with the window centred.
+				var dot float32
+				for r := range m {
+					win := t.pix[(y+r)*thumbSide+x : (y+r)*thumbSide+x+m]
+					for c, v := range tp.pix[r*m : (r+1)*m] {
+						dot += v * win[c]
+					}
+				}
+				best = max(best, float64(dot)/math.Sqrt(spread))
+			}
+		}
+	}
+	return best
+}
+
+// shrink averages a side x side image down to m x m, each source pixel
+// counted in the one target pixel its top-left corner falls in.
+func shrink(src []float32, side, m int) []float32 {
+	out := make([]float32, m*m)
+	count := make([]int, m*m)
+	for y := range side {
+		ty := y * m / side
+		for x := range side {
+			i := ty*m + x*m/side
+			out[i] += src[y*side+x]
+			count[i]++
+		}
+	}
+	for i, n := range count {
+		out[i] /= float32(n)
+	}
+	return out
+}
+
+// centre makes pix zero-mean and unit-length; it reports false for a flat
+// pix, which can be neither.
+func centre(pix []float32) bool {
+	var mean float64
+	for _, v := range pix {
+		mean += float64(v)
+	}
+	mean /= float64(len(pix))
+	var norm float64
+	for i, v := range pix {
+		d := float64(v) - mean
+		pix[i] = float32(d)
+		norm += d * d
+	}
+	if norm < 1e-9 {
+		return false
+	}
+	inv := float32(1 / math.Sqrt(norm))
+	for i := range pix {
+		pix[i] *= inv
+	}
+	return true
+}
+
+// turn returns the picture's luma turned deg degrees about its centre,
+// anticlockwise for a positive deg, in the picture's own proportions (as
+// imageio.Rotate turns a square), points from outside taken from the
+// nearest edge, sampled bilinearly.
+func (p *Picture) turn(deg float64) []float32 {
+	t := deg * math.Pi / 180
+	cos, sin := math.Cos(t), math.Sin(t)
+	a := p.aspect
+	out := make([]float32, len(p.luma))
+	c := float64(pictureSide-1) / 2
+	for y := range pictureSide {
+		dy := float64(y) - c
+		for x := range pictureSide {
+			dx := float64(x) - c
+			sx := cos*dx - sin/a*dy + c
+			sy := sin*a*dx + cos*dy + c
+			out[y*pictureSide+x] = bilinear(p.luma, sx, sy)
+		}
+	}
+	return out
+}
+
+// bilinear samples the picture's luma at (x, y), clamped to its edges.
+func bilinear(luma []float32, x, y float64) float32 {
+	const last = pictureSide - 1
+	x, y = min(max(x, 0), last), min(max(y, 0), last)
+	x0, y0 := int(x), int(y)
+	x1, y1 := min(x0+1, last), min(y0+1, last)
+	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
+	at := func(x, y int) float32 { return luma[y*pictureSide+x] }
+	top := at(x0, y0)*(1-fx) + at(x1, y0)*fx
+	bottom := at(x0, y1)*(1-fx) + at(x1, y1)*fx
+	return top*(1-fy) + bottom*fy
+}
