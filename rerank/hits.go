@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/deeprank/deeprank/vectorstore"
@@ -30,7 +31,8 @@ func SquaredDistance(metric vectorstore.Metric, d float32) float64 {
 // read from its file (Metadata.Path) by picture, given the file's bytes;
 // a file that is gone, cannot be decoded, or no longer holds the bytes
 // the hit's ID names (the SHA-256 of the file ingested) gains nothing and
-// keeps its place by distance. The files are read concurrently.
+// keeps its place by distance. The files are read concurrently, one per
+// core.
 // Distances are left as the search gave them.
 func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Metric, picture func(data []byte) (*Picture, error)) []vectorstore.Hit {
 	if !o.On() || q == nil || len(hits) < 2 {
@@ -40,10 +42,13 @@ func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Met
 	top := min(o.Top, len(hits))
 	matches := make([]float64, top)
 	var wg sync.WaitGroup
+	// A decode per core at most: more would only hold more memory.
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i := range top {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-slots; wg.Done() }()
 			matches[i] = -1 // no bonus: below any floor
 			if p, err := hitPicture(hits[i], picture); err == nil {
 				matches[i] = query.Match(p.Thumb())

@@ -109,3 +109,30 @@ func TestSquaredDistance(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHitsCamera times what re-ranking adds to a query of a
+// collection of camera photos: reading, checking and decoding the five
+// nearest hits' files (12 MP JPEGs from scripts/fetch-camera-photos.sh)
+// and lining each up with the query.
+//
+//	go test -run '^$' -bench HitsCamera -benchtime 10x ./rerank
+func BenchmarkHitsCamera(b *testing.B) {
+	photos := fixture.CameraPhotos(b, "../data/camera", "420")
+	if len(photos) < 5 {
+		b.Skipf("%d camera photos, want 5", len(photos))
+	}
+	var hits []vectorstore.Hit
+	for i, p := range photos[:5] {
+		_, id := fixture.ReadID(b, p)
+		hits = append(hits, vectorstore.Hit{ID: id, Metadata: vectorstore.Metadata{Path: p}, Distance: 0.1 * float32(i+1)})
+	}
+	data, _ := fixture.ReadID(b, photos[len(photos)-1])
+	q, err := decodePicture(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		Default().Hits(q, hits, vectorstore.MetricL2, decodePicture)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/query")
+}
