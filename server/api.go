@@ -359,7 +359,9 @@ func formFields(r *http.Request, req *searchRequest) error {
 
 // queryVector gives the vector to search with and the model version it
 // comes from: an uploaded image embedded now, a stored image's vector, or
-// the vector sent, taken to be of the collection's model.
+// the vector sent, taken to be of the collection's model. For an upload
+// it also gives the image's picture, which re-ranks the hits; nil
+// otherwise.
 func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, []float32, *rerank.Picture, error) {
 	switch {
 	case req.image != nil:
