@@ -45,7 +45,7 @@ type Options struct {
 	// MaxDistance makes two images near-duplicates when their distance,
 	// under the collection's metric, is at most this. For unit vectors and
 	// an L2 threshold t, the COSINE threshold is t*t/2 and the IP one
-	// t*t/2 - 1 (see FromL2).
+	// t*t/2 - 1 (see vectorstore.Metric.FromL2).
 	MaxDistance float32
 	// Method is Exact (the zero value) or Index.
 	Method Method
@@ -118,18 +118,6 @@ type Match struct {
 	// Matches are the near-duplicates in the other collection, nearest
 	// first, at most Options.Neighbours.
 	Matches []vectorstore.Hit `json:"matches"`
-}
-
-// FromL2 converts a Euclidean distance between unit vectors (what
-// `deeprank eval` calibrates) into the same threshold under metric.
-func FromL2(d float32, metric vectorstore.Metric) float32 {
-	switch metric {
-	case vectorstore.MetricCosine:
-		return d * d / 2
-	case vectorstore.MetricIP:
-		return d*d/2 - 1
-	}
-	return d
 }
 
 // distance is the distance of a and b under metric, as the stores define

@@ -195,7 +195,7 @@ func TestFindMatchesBruteForce(t *testing.T) {
 		}
 		for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
 			coll := mustCollection(t, t.TempDir(), "c", metric, items)
-			d := FromL2(0.25, metric)
+			d := metric.FromL2(0.25)
 			distinct := &Distinct{}
 			for range 20 { // mark some near pairs distinct
 				i := rng.IntN(n)
@@ -261,7 +261,7 @@ func TestVariantsCompareOwn(t *testing.T) {
 		items[i] = it
 		items[i].Vector = slices.Concat(it.Vector, own[(i+150)%len(own)].Vector)
 	}
-	d := FromL2(0.25, vectorstore.MetricL2)
+	d := vectorstore.MetricL2.FromL2(0.25)
 	want, pairs, degree := bruteGroups(own, vectorstore.MetricL2, d, &Distinct{})
 	ctx := context.Background()
 	coll := mustSpecCollection(t, t.TempDir(), "c", vectorstore.Spec{Dim: 24, Metric: vectorstore.MetricL2, ModelVersion: testModel, Variants: 2}, items, nil)
@@ -323,7 +323,7 @@ func TestLearnedCompared(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
-		d := FromL2(0.25, metric)
+		d := metric.FromL2(0.25)
 		want, pairs, degree := bruteGroups(own, metric, d, &Distinct{})
 		if whole, _, _ := bruteGroups(items, metric, d, &Distinct{}); len(whole) > len(want)/2 {
 			t.Fatalf("%s: %d groups over whole vectors, %d over learned parts: the thumbnails do not hide the pairs", metric, len(whole), len(want))

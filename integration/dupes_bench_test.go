@@ -43,7 +43,7 @@ func BenchmarkDupesMilvus(b *testing.B) {
 	bc := openBounded(b, cfg, "bench")
 	var res *dupes.Result
 	for b.Loop() {
-		res, err = dupes.Find(ctx, bc, &dupes.Options{MaxDistance: dupes.FromL2(threshold, metric), Method: dupes.Index})
+		res, err = dupes.Find(ctx, bc, &dupes.Options{MaxDistance: metric.FromL2(threshold), Method: dupes.Index})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,20 +11,6 @@ import (
 	"github.com/deeprank/deeprank/vectorstore"
 )
 
-// SquaredDistance turns a hit's distance under metric into the squared
-// Euclidean distance between unit vectors that Options.Weight is measured
-// against (vectorstore.Metric: L2 is Euclidean, COSINE 1 - cosine, IP the
-// negated inner product).
-func SquaredDistance(metric vectorstore.Metric, d float32) float64 {
-	switch metric {
-	case vectorstore.MetricCosine:
-		return 2 * float64(d)
-	case vectorstore.MetricIP:
-		return 2 + 2*float64(d)
-	}
-	return float64(d) * float64(d)
-}
-
 // Hits returns hits, nearest first under metric, with the first o.Top
 // ordered again by how each lines up with the query's picture q (Order);
 // without q (a search by a vector) they are returned as they are. A hit's picture is
@@ -58,7 +44,7 @@ func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Met
 	wg.Wait()
 	dist := make([]float64, len(hits))
 	for i, h := range hits {
-		dist[i] = SquaredDistance(metric, h.Distance)
+		dist[i] = metric.SquaredL2(h.Distance)
 	}
 	out := make([]vectorstore.Hit, len(hits))
 	for i, j := range o.Order(dist, func(i int) float64 { return matches[i] }) {

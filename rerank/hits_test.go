@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"image"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,23 +89,6 @@ func TestHits(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestSquaredDistance(t *testing.T) {
-	// Two unit vectors at 60 degrees: Euclidean 1, cosine 0.5.
-	tests := []struct {
-		metric vectorstore.Metric
-		d      float32
-	}{
-		{vectorstore.MetricL2, 1},
-		{vectorstore.MetricCosine, 0.5},
-		{vectorstore.MetricIP, -0.5},
-	}
-	for _, tc := range tests {
-		if got := SquaredDistance(tc.metric, tc.d); math.Abs(got-1) > 1e-9 {
-			t.Errorf("%s %v: %v, want 1", tc.metric, tc.d, got)
-		}
 	}
 }
 

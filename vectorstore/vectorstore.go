@@ -293,6 +293,32 @@ func ValidID(id string) bool {
 // Valid reports whether m is one of the metrics.
 func (m Metric) Valid() bool { return m == MetricL2 || m == MetricCosine || m == MetricIP }
 
+// FromL2 turns a Euclidean distance between unit vectors into the same
+// distance under m (for unit vectors, |a-b|^2 = 2 - 2 cos = 2 + 2 IP):
+// how a threshold calibrated as Euclidean applies to any collection.
+// SquaredL2 is its inverse.
+func (m Metric) FromL2(d float32) float32 {
+	switch m {
+	case MetricCosine:
+		return d * d / 2
+	case MetricIP:
+		return d*d/2 - 1
+	}
+	return d
+}
+
+// SquaredL2 turns a distance under m between unit vectors into their
+// squared Euclidean distance: the one scale for hits of every metric.
+func (m Metric) SquaredL2(d float32) float64 {
+	switch m {
+	case MetricCosine:
+		return 2 * float64(d)
+	case MetricIP:
+		return 2 + 2*float64(d)
+	}
+	return float64(d) * float64(d)
+}
+
 // Valid reports whether every store can make a collection under s: a
 // positive dimension, a known metric, a model version, no negative
 // Variants, and a learned part within the vector but not all of it (that

@@ -6,6 +6,30 @@ import (
 	"testing"
 )
 
+func TestMetricConversions(t *testing.T) {
+	// Two unit vectors at 60 degrees: Euclidean 1, cosine distance 0.5,
+	// negated inner product -0.5.
+	for _, tc := range []struct {
+		metric Metric
+		d      float32
+	}{
+		{MetricL2, 1},
+		{MetricCosine, 0.5},
+		{MetricIP, -0.5},
+	} {
+		if got := tc.metric.FromL2(1); got != tc.d {
+			t.Errorf("%s FromL2(1) = %v, want %v", tc.metric, got, tc.d)
+		}
+		if got := tc.metric.SquaredL2(tc.d); math.Abs(got-1) > 1e-9 {
+			t.Errorf("%s SquaredL2(%v) = %v, want 1", tc.metric, tc.d, got)
+		}
+		// Inverses at another angle too: Euclidean 0.3.
+		if got := tc.metric.SquaredL2(tc.metric.FromL2(0.3)); math.Abs(got-0.09) > 1e-6 {
+			t.Errorf("%s SquaredL2(FromL2(0.3)) = %v, want 0.09", tc.metric, got)
+		}
+	}
+}
+
 func TestSpecValid(t *testing.T) {
 	ok := Spec{Dim: 8, Metric: MetricCosine, ModelVersion: "v"}
 	for _, tc := range []struct {

@@ -243,7 +243,7 @@ func dupesThreshold(cmd *cobra.Command, l *config.Loaded, coll vectorstore.Colle
 		return 0, fmt.Errorf("dupes: collection %q does not record which of its values the model learned (made by an older deeprank), so dupes would compare whole vectors against a threshold calibrated on learned parts: run deeprank reindex --collection %s: %w", info.Name, info.Name, vectorstore.ErrModelMismatch)
 	}
 	d, err := defaultmodel.CopyThreshold()
-	return dupes.FromL2(d, info.Metric), err
+	return info.Metric.FromL2(d), err
 }
 
 // recordDistinct adds the pair of args, or the pairs of file, to distinct
