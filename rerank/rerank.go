@@ -24,10 +24,9 @@ import (
 )
 
 const (
-	// pictureSide is the side of a Picture's luma, which templates are
-	// cut from: the square's own pixels, each template shrunk from them
-	// once (64, the square's 2x2 averages, found a crop in a hundred
-	// fewer: RUN-NOTES' sixtieth).
+	// pictureSide is the side of a Picture's square, which templates are
+	// cut from: each template is shrunk from it once (64 found a crop in
+	// a hundred fewer: RUN-NOTES' sixtieth).
 	pictureSide = 128
 	// thumbSide is the side of the thumbnail templates slide over.
 	thumbSide = 32
@@ -96,34 +95,30 @@ func (o Options) Order(dist []float64, match func(i int) float64) []int {
 	return order
 }
 
-// Picture is the luma of an image, as re-ranking compares it.
+// Picture is an image as re-ranking compares it.
 type Picture struct {
-	luma []float32 // pictureSide x pictureSide, in [0, 1]
+	square *image.RGBA // pictureSide a side, its own copy
 	// aspect is the image's own width over its height: the square
 	// squashes it, and a turn is the picture's, squashed alike.
 	aspect float64
 }
 
 // NewPicture takes the picture of an image from its square (as imageio
-// squares it: the default model's 128 pixels a side, or a multiple, is
-// averaged down, any other size resampled) and its own size.
+// squares it: the default model's 128 pixels a side, any other size
+// resampled) and its own size. It keeps a copy of the square's pixels.
 func NewPicture(square *image.RGBA, full image.Point) *Picture {
-	if b := square.Rect; b.Dx() != b.Dy() || b.Dx() == 0 || b.Dx()%pictureSide != 0 {
-		square = imageio.Square(square, pictureSide)
-	}
 	b := square.Rect
-	k := b.Dx() / pictureSide
-	p := &Picture{luma: make([]float32, pictureSide*pictureSide), aspect: 1}
+	own := image.NewRGBA(image.Rect(0, 0, pictureSide, pictureSide))
+	if b.Dx() == pictureSide && b.Dy() == pictureSide {
+		for y := range pictureSide {
+			copy(own.Pix[y*own.Stride:(y+1)*own.Stride], square.Pix[square.PixOffset(b.Min.X, b.Min.Y+y):])
+		}
+	} else {
+		own = imageio.Square(square, pictureSide)
+	}
+	p := &Picture{square: own, aspect: 1}
 	if full.X > 0 && full.Y > 0 {
 		p.aspect = float64(full.X) / float64(full.Y)
-	}
-	norm := float32(1) / float32(255*k*k)
-	for y := range b.Dy() {
-		row := square.Pix[square.PixOffset(b.Min.X, b.Min.Y+y):]
-		for x := range b.Dx() {
-			r, g, bl := row[4*x], row[4*x+1], row[4*x+2]
-			p.luma[(y/k)*pictureSide+x/k] += (0.299*float32(r) + 0.587*float32(g) + 0.114*float32(bl)) * norm
-		}
 	}
 	return p
 }
@@ -140,7 +135,7 @@ type Thumb struct {
 
 // Thumb returns the picture's thumbnail, for matching against queries.
 func (p *Picture) Thumb() *Thumb {
-	t := &Thumb{pix: shrink(p.luma, pictureSide, thumbSide)}
+	t := &Thumb{pix: shrink(luma(p.square), pictureSide, thumbSide)}
 	const n = thumbSide + 1
 	t.sum, t.sq = make([]float64, n*n), make([]float64, n*n)
 	for y := range thumbSide {
@@ -202,15 +197,16 @@ func (p *Picture) NewQuery() *Query {
 			q.templates = append(q.templates, template{m, pix})
 		}
 	}
+	whole := luma(p.square)
 	for _, f := range scales {
 		m := int(math.Round(f * thumbSide))
-		add(p.luma, pictureSide, m, false)
-		add(p.luma, pictureSide, m, true)
+		add(whole, pictureSide, m, false)
+		add(whole, pictureSide, m, true)
 	}
 	const margin = pictureSide / 10
 	inner := pictureSide - 2*margin
 	for _, deg := range turns {
-		turned := p.turn(deg)
+		turned := luma(imageio.Rotate(p.square, deg, p.aspect))
 		middle := make([]float32, inner*inner)
 		for y := range inner {
 			copy(middle[y*inner:(y+1)*inner], turned[(y+margin)*pictureSide+margin:])
@@ -296,37 +292,15 @@ func centre(pix []float32) bool {
 	return true
 }
 
-// turn returns the picture's luma turned deg degrees about its centre,
-// anticlockwise for a positive deg, in the picture's own proportions (as
-// imageio.Rotate turns a square), points from outside taken from the
-// nearest edge, sampled bilinearly.
-func (p *Picture) turn(deg float64) []float32 {
-	t := deg * math.Pi / 180
-	cos, sin := math.Cos(t), math.Sin(t)
-	a := p.aspect
-	out := make([]float32, len(p.luma))
-	c := float64(pictureSide-1) / 2
+// luma returns the luma of a pictureSide square, in [0, 1].
+func luma(img *image.RGBA) []float32 {
+	out := make([]float32, 0, pictureSide*pictureSide)
 	for y := range pictureSide {
-		dy := float64(y) - c
+		row := img.Pix[img.PixOffset(img.Rect.Min.X, img.Rect.Min.Y+y):]
 		for x := range pictureSide {
-			dx := float64(x) - c
-			sx := cos*dx - sin/a*dy + c
-			sy := sin*a*dx + cos*dy + c
-			out[y*pictureSide+x] = bilinear(p.luma, sx, sy)
+			r, g, b := row[4*x], row[4*x+1], row[4*x+2]
+			out = append(out, (0.299*float32(r)+0.587*float32(g)+0.114*float32(b))/255)
 		}
 	}
 	return out
-}
-
-// bilinear samples the picture's luma at (x, y), clamped to its edges.
-func bilinear(luma []float32, x, y float64) float32 {
-	const last = pictureSide - 1
-	x, y = min(max(x, 0), last), min(max(y, 0), last)
-	x0, y0 := int(x), int(y)
-	x1, y1 := min(x0+1, last), min(y0+1, last)
-	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
-	at := func(x, y int) float32 { return luma[y*pictureSide+x] }
-	top := at(x0, y0)*(1-fx) + at(x1, y0)*fx
-	bottom := at(x0, y1)*(1-fx) + at(x1, y1)*fx
-	return top*(1-fy) + bottom*fy
 }

@@ -118,12 +118,22 @@ func TestNewPictureSizes(t *testing.T) {
 	want := picture(src)
 	for _, side := range []int{64, 96, 128, 256} {
 		p := NewPicture(imageio.Square(src, side), src.Bounds().Size())
-		if len(p.luma) != pictureSide*pictureSide || p.aspect != 1.5 {
-			t.Fatalf("side %d: %d values, aspect %v", side, len(p.luma), p.aspect)
+		if p.square.Rect.Size() != image.Pt(pictureSide, pictureSide) || p.aspect != 1.5 {
+			t.Fatalf("side %d: a square of %v, aspect %v", side, p.square.Rect.Size(), p.aspect)
 		}
 		if got := p.NewQuery().Match(want.Thumb()); got < 0.99 {
 			t.Errorf("side %d: matches the 128-pixel picture at %.4f, want >= 0.99", side, got)
 		}
+	}
+}
+
+func TestNewPictureCopies(t *testing.T) {
+	square := imageio.Square(scene(6, 200, 150), pictureSide)
+	p := NewPicture(square, image.Pt(200, 150))
+	want := p.NewQuery().Match(p.Thumb())
+	clear(square.Pix) // the caller reuses its square
+	if got := p.NewQuery().Match(p.Thumb()); got != want || got < 0.999 {
+		t.Errorf("after the square was cleared: match %.4f, want %.4f", got, want)
 	}
 }
 
