@@ -17,6 +17,7 @@ package rerank
 import (
 	"fmt"
 	"image"
+	"image/draw"
 	"math"
 	"slices"
 
@@ -107,12 +108,10 @@ type Picture struct {
 // squares it: the default model's 128 pixels a side, any other size
 // resampled) and its own size. It keeps a copy of the square's pixels.
 func NewPicture(square *image.RGBA, full image.Point) *Picture {
-	b := square.Rect
-	own := image.NewRGBA(image.Rect(0, 0, pictureSide, pictureSide))
-	if b.Dx() == pictureSide && b.Dy() == pictureSide {
-		for y := range pictureSide {
-			copy(own.Pix[y*own.Stride:(y+1)*own.Stride], square.Pix[square.PixOffset(b.Min.X, b.Min.Y+y):])
-		}
+	var own *image.RGBA
+	if b := square.Rect; b.Dx() == pictureSide && b.Dy() == pictureSide {
+		own = image.NewRGBA(image.Rect(0, 0, pictureSide, pictureSide))
+		draw.Draw(own, own.Rect, square, b.Min, draw.Src)
 	} else {
 		own = imageio.Square(square, pictureSide)
 	}
