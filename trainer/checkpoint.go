@@ -22,6 +22,9 @@ type checkpointState struct {
 	History   []EpochMetrics
 	Best      EpochMetrics
 	BestEpoch int
+	// Memory is the contrastive loss's cross-batch memory; of no rows
+	// without one (trainconfig.Options.Memory).
+	Memory memory
 }
 
 type checkpointFile struct {
@@ -73,6 +76,15 @@ func (st checkpointState) check(m *model.Model) error {
 	if st.Epoch < 0 || st.Step < 0 || st.LossN < 0 || st.BestEpoch < 0 || st.Optimizer.Step < 0 {
 		return fmt.Errorf("damaged state: epoch %d, step %d, loss count %d, best epoch %d, optimizer step %d",
 			st.Epoch, st.Step, st.LossN, st.BestEpoch, st.Optimizer.Step)
+	}
+	if mem := st.Memory; mem.rows() > 0 {
+		a, err := m.Spec.Arch()
+		if err != nil {
+			return err
+		}
+		if err := mem.check(mem.rows(), a.Dim()); err != nil {
+			return err
+		}
 	}
 	for _, buffers := range []map[string][]float32{st.Optimizer.M, st.Optimizer.V} {
 		for name, b := range buffers {

@@ -34,6 +34,7 @@ func smallCheckpoint(t testing.TB) (*model.Model, checkpointState) {
 
 func TestCheckpointState(t *testing.T) {
 	m, good := smallCheckpoint(t)
+	dim := modelDim(t, m)
 	var name string
 	for n := range good.Optimizer.M {
 		name = n
@@ -48,6 +49,9 @@ func TestCheckpointState(t *testing.T) {
 		{"negative epoch", func(st *checkpointState) { st.Epoch = -2 }, "epoch -2"},
 		{"short buffer", func(st *checkpointState) { st.Optimizer.V = map[string][]float32{name: {1}} }, "has 1 values"},
 		{"unknown parameter", func(st *checkpointState) { st.Optimizer.M = map[string][]float32{"nope.w": {1}} }, `"nope.w"`},
+		{"with a memory", func(st *checkpointState) { st.Memory = filledMemory(dim) }, ""},
+		{"a memory of another dim", func(st *checkpointState) { st.Memory = filledMemory(dim + 1) }, "rows of"},
+		{"a memory past its end", func(st *checkpointState) { st.Memory = filledMemory(dim); st.Memory.Next = 9 }, "next 9"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,13 +65,33 @@ func TestCheckpointState(t *testing.T) {
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("load: %v", err)
-			case tc.want == "" && (got.Step != st.Step || got.Optimizer.Step != st.Optimizer.Step):
+			case tc.want == "" && (got.Step != st.Step || got.Optimizer.Step != st.Optimizer.Step || fmt.Sprint(got.Memory) != fmt.Sprint(st.Memory)):
 				t.Errorf("loaded state %+v, saved %+v", got, st)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "delete it")):
 				t.Errorf("err = %v, want one naming %q and the way out", err, tc.want)
 			}
 		})
 	}
+}
+
+// filledMemory is a memory of 5 rows of dim values with 4 pushed.
+func filledMemory(dim int) memory {
+	m := newMemory(5, dim)
+	emb := make([]float32, 4*dim)
+	for i := range emb {
+		emb[i] = float32(i)
+	}
+	m.push(emb, []int{3, 1, 4, 1})
+	return m
+}
+
+func modelDim(t testing.TB, m *model.Model) int {
+	t.Helper()
+	a, err := m.Spec.Arch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Dim()
 }
 
 // FuzzLoadCheckpoint reads damaged checkpoint files: an error, or a state a
@@ -98,6 +122,8 @@ func FuzzLoadCheckpoint(f *testing.F) {
 		func(st *checkpointState) { st.Optimizer.V = map[string][]float32{name: {1}} },
 		func(st *checkpointState) { st.Optimizer.M = map[string][]float32{"nope.w": {1}} },
 		func(st *checkpointState) { st.BestEpoch = -1 },
+		func(st *checkpointState) { st.Memory = filledMemory(modelDim(f, m)) },
+		func(st *checkpointState) { st.Memory = filledMemory(modelDim(f, m)); st.Memory.Next = 5 },
 	} {
 		bad := st
 		edit(&bad)
@@ -130,6 +156,9 @@ func FuzzLoadCheckpoint(f *testing.F) {
 					t.Fatalf("loaded an optimizer buffer %q of %d values; the model's parameter has %d", name, len(b), n)
 				}
 			}
+		}
+		if mem := st.Memory; mem.rows() > 0 && (mem.Dim != a.Dim() || len(mem.Emb) != mem.rows()*mem.Dim || mem.Next < 0 || mem.Next >= mem.rows()) {
+			t.Fatalf("loaded a memory of %d rows of %d values (%d values, next %d) for a model of %d", mem.rows(), mem.Dim, len(mem.Emb), mem.Next, a.Dim())
 		}
 		if min(st.Epoch, st.Step, st.LossN, st.BestEpoch, st.Optimizer.Step) < 0 {
 			t.Fatalf("loaded negative counters: epoch %d, step %d, loss count %d, best epoch %d, optimizer step %d",

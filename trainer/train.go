@@ -136,7 +136,11 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 	fmt.Fprintf(log, "data: %s\n", src.describe())
 	fmt.Fprintf(log, "matrix products: %s\n", model.BLAS())
 	if opts.Loss == trainconfig.Contrastive {
-		fmt.Fprintf(log, "loss: contrastive at temperature %g over shards of %d triplets\n", opts.Temperature, opts.BatchSize/opts.BatchShards)
+		fmt.Fprintf(log, "loss: contrastive at temperature %g over shards of %d triplets", opts.Temperature, opts.BatchSize/opts.BatchShards)
+		if opts.Memory > 0 {
+			fmt.Fprintf(log, ", and a memory of the last %d images' embeddings", opts.Memory)
+		}
+		fmt.Fprintln(log)
 	} else {
 		fmt.Fprintf(log, "loss: triplet, gap %g\n", opts.Gap)
 	}
@@ -255,6 +259,9 @@ func (r *run) setupModel(resume bool) error {
 		r.m = m
 	}
 	r.arch, _ = r.m.Spec.Arch()
+	if err := r.setupMemory(); err != nil {
+		return err
+	}
 	if o.TrainViews {
 		n := model.NewViews(r.m).Len()
 		if n == 0 {
@@ -497,7 +504,7 @@ func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 	for i, s := range r.shards {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(seed, 0xd409+uint64(i)))
-			losses[i], errs[i] = s.run(r.x, r.target, r.labels, b, i*s.b, rng)
+			losses[i], errs[i] = s.run(r.x, r.target, r.labels, &r.state.Memory, b, i*s.b, rng)
 		})
 	}
 	wg.Wait()
@@ -532,6 +539,11 @@ func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 	r.opt.update(r.names, r.weights, grads, lrScale)
 	if r.frozen != nil {
 		r.frozen.restore()
+	}
+	if r.state.Memory.rows() > 0 {
+		for _, s := range r.shards {
+			r.state.Memory.push(s.embeddings(), s.own)
+		}
 	}
 	return loss, nil
 }
@@ -696,6 +708,24 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
+// setupMemory starts an empty cross-batch memory for a run that asks for
+// one and has none from its checkpoint, and refuses a checkpoint's memory
+// of another size than the options ask for.
+func (r *run) setupMemory() error {
+	n, dim := r.opts.Memory, r.arch.Dim()
+	switch mem := &r.state.Memory; {
+	case mem.rows() == 0 && n > 0:
+		*mem = newMemory(n, dim)
+	case mem.rows() > 0 && n == 0:
+		return fmt.Errorf("config: memory: the checkpoint in %s was trained with a memory of %d images: give memory: %d to resume it, or --restart", r.opts.RunDir, mem.rows(), mem.rows())
+	case mem.rows() > 0:
+		if err := mem.check(n, dim); err != nil {
+			return fmt.Errorf("config: memory: the checkpoint in %s: %w: give memory: %d to resume it, or --restart", r.opts.RunDir, err, mem.rows())
+		}
+	}
+	return nil
+}
+
 // better reports whether m beats best on the metric named by selectBy.
 func better(selectBy string, m, best EpochMetrics) bool {
 	switch selectBy {
@@ -809,7 +839,7 @@ func (r *run) heldOutContrastive(val []dataset.Triplet, vecs map[string][]float3
 			}
 			emb = append(emb, vecs[p]...)
 		}
-		sum += float64(b) * contrastiveLossOf(emb, dim, r.src.batchLabels(group), b, r.opts.Temperature)
+		sum += float64(b) * contrastiveLossOf(emb, dim, r.src.batchLabels(group), b, r.opts.Temperature, nil)
 	}
 	return sum / float64(max(len(val), 1))
 }

@@ -204,17 +204,42 @@ func TestBatchShards(t *testing.T) {
 
 // TestTrainReproducibleAndResumable trains once straight through, then
 // again with interruptions at random moments and --resume: both must write
-// the very same model.
+// the very same model, with the triplet loss and with the contrastive loss
+// and its memory, which the checkpoint must carry over.
 func TestTrainReproducibleAndResumable(t *testing.T) {
 	classes := mustClassImages(t, 3, 8)
-	straight := testOptions(t, classes)
+	cases := []struct {
+		name string
+		edit func(o *trainconfig.Options)
+	}{
+		{"triplet", func(o *trainconfig.Options) {}},
+		{"contrastive with a memory", func(o *trainconfig.Options) { o.Loss, o.Memory = trainconfig.Contrastive, 20 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			options := func() trainconfig.Options {
+				o := testOptions(t, classes)
+				// The cosine schedule's factor must follow from the saved
+				// epoch and step, or a resumed run would drift from the
+				// straight one.
+				o.LRSchedule = trainconfig.Cosine
+				// Shards run in parallel goroutines: their results must not
+				// depend on which finishes first.
+				o.BatchShards = 2
+				tc.edit(&o)
+				return o
+			}
+			checkResumable(t, options(), options())
+		})
+	}
+}
+
+// checkResumable trains straight once with straight, then again with
+// broken (the same options in another run folder), interrupted at random
+// moments and resumed, and fails unless both write the same model.
+func checkResumable(t *testing.T, straight, broken trainconfig.Options) {
+	t.Helper()
 	straight.CheckpointEvery = time.Hour
-	// The cosine schedule's factor must follow from the saved epoch and
-	// step, or a resumed run would drift from the straight one.
-	straight.LRSchedule = trainconfig.Cosine
-	// Shards run in parallel goroutines: their results must not depend on
-	// which finishes first.
-	straight.BatchShards = 2
 	began := time.Now()
 	res, err := Train(context.Background(), straight, io.Discard, Fresh)
 	took := time.Since(began)
@@ -231,9 +256,6 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 	}
 	want := modelWeights(t, straight.Output)
 
-	broken := testOptions(t, classes)
-	broken.LRSchedule = trainconfig.Cosine
-	broken.BatchShards = 2
 	broken.CheckpointEvery = time.Nanosecond // a checkpoint after every step
 	rng := rand.New(rand.NewPCG(5, 5))
 	interrupted := 0
