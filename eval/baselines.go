@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	xdraw "golang.org/x/image/draw"
+
+	"github.com/deeprank/deeprank/imageio"
 )
 
 // Baseline is a fixed image descriptor that needs no training.
@@ -71,7 +73,7 @@ func perceptualHash(img *image.RGBA) []float32 {
 	for y := range n {
 		for x := range n {
 			p := small.Pix[y*small.Stride+4*x:]
-			grey[y][x] = 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
+			grey[y][x] = imageio.Luma[float64](p[0], p[1], p[2])
 		}
 	}
 	var coef [64]float64

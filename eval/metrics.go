@@ -92,7 +92,8 @@ func Rank(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int
 // re-ranking step does (rerank.Options.Order): given the query's index,
 // the gallery indexes of its nearest items and their squared distances,
 // nearest first, it returns the order to rank them in, as indexes into
-// both.
+// both. nearest and dist are reused for the next query: a Reorder must not
+// keep them.
 type Reorder func(query int, nearest []int, dist []float64) []int
 
 // RankReordered is Rank with each query's ranking passed through reorder,
@@ -105,6 +106,11 @@ func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLab
 		idx int
 	}
 	hits := make([]hit, 0, len(gallery))
+	// The reorder's inputs and the ranking it reorders, reused for every
+	// query.
+	var nearest []int
+	var dist []float64
+	var was []hit
 	var apSum float64
 	for qi, q := range queries {
 		hits = hits[:0]
@@ -132,11 +138,11 @@ func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLab
 			return a.idx - b.idx
 		})
 		if reorder != nil {
-			nearest, dist := make([]int, len(hits)), make([]float64, len(hits))
-			for i, h := range hits {
-				nearest[i], dist[i] = h.idx, float64(h.d)
+			nearest, dist = nearest[:0], dist[:0]
+			for _, h := range hits {
+				nearest, dist = append(nearest, h.idx), append(dist, float64(h.d))
 			}
-			was := slices.Clone(hits)
+			was = append(was[:0], hits...)
 			for i, j := range reorder(qi, nearest, dist) {
 				hits[i] = was[j]
 			}

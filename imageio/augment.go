@@ -86,6 +86,12 @@ func (a Augment) keep(rng *rand.Rand) bool {
 	return a.Skip == 0 || rng.Float64() >= a.Skip
 }
 
+// Luma is the ITU-R BT.601 luma of 8-bit R, G, B, in [0, 255], unrounded,
+// computed in T's precision (Grey rounds it, through contentbox.Luma).
+func Luma[T float32 | float64](r, g, b uint8) T {
+	return 0.299*T(r) + 0.587*T(g) + 0.114*T(b)
+}
+
 // Grey replaces each pixel's colour by its ITU-R BT.601 luma, in place.
 func Grey(img *image.RGBA) {
 	for i := 0; i < len(img.Pix); i += 4 {
@@ -263,12 +269,12 @@ func jitter(img *image.RGBA, strength float64, rng *rand.Rand) {
 	var mean float64
 	n := img.Rect.Dx() * img.Rect.Dy()
 	for i := 0; i < len(img.Pix); i += 4 {
-		mean += 0.299*float64(img.Pix[i]) + 0.587*float64(img.Pix[i+1]) + 0.114*float64(img.Pix[i+2])
+		mean += Luma[float64](img.Pix[i], img.Pix[i+1], img.Pix[i+2])
 	}
 	mean /= float64(n)
 	for i := 0; i < len(img.Pix); i += 4 {
 		r, g, b := float64(img.Pix[i]), float64(img.Pix[i+1]), float64(img.Pix[i+2])
-		grey := 0.299*r + 0.587*g + 0.114*b
+		grey := Luma[float64](img.Pix[i], img.Pix[i+1], img.Pix[i+2])
 		for c, v := range [3]float64{r, g, b} {
 			v = grey + (v-grey)*sat
 			v = mean + (v-mean)*contrast

@@ -13,13 +13,12 @@ import (
 
 // Hits returns hits, nearest first under metric, with the first o.Top
 // ordered again by how each lines up with the query's picture q (Order);
-// without q (a search by a vector) they are returned as they are. A hit's picture is
-// read from its file (Metadata.Path) by picture, given the file's bytes;
-// a file that is gone, cannot be decoded, or no longer holds the bytes
-// the hit's ID names (the SHA-256 of the file ingested) gains nothing and
-// keeps its place by distance. The files are read concurrently, one per
-// core.
-// Distances are left as the search gave them.
+// without q (a search by a vector) they are returned as they are. A hit's
+// picture is read from its file (Metadata.Path) by picture, given the
+// file's bytes; a file that is gone, cannot be decoded, or no longer holds
+// the bytes the hit's ID names (the SHA-256 of the file ingested) gains
+// nothing and keeps its place by distance. The files are read
+// concurrently, one per core. Distances are left as the search gave them.
 func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Metric, picture func(data []byte) (*Picture, error)) []vectorstore.Hit {
 	if !o.On() || q == nil || len(hits) < 2 {
 		return hits

@@ -298,7 +298,7 @@ func luma(img *image.RGBA) []float32 {
 		row := img.Pix[img.PixOffset(img.Rect.Min.X, img.Rect.Min.Y+y):]
 		for x := range pictureSide {
 			r, g, b := row[4*x], row[4*x+1], row[4*x+2]
-			out = append(out, (0.299*float32(r)+0.587*float32(g)+0.114*float32(b))/255)
+			out = append(out, imageio.Luma[float32](r, g, b)/255)
 		}
 	}
 	return out
