@@ -43,7 +43,7 @@ type shard struct {
 	// without one.
 	memory, memoryMask []float32
 	own                []int
-	embedded           *G.Node // a snapshot of the embeddings (snapshotOp)
+	embedded           *G.Node     // a snapshot of the embeddings (snapshotOp)
 	masks              [][]float32 // dropout masks, in layer order
 	grads              [][]float32 // in ng.params order; nil until the first run
 }
