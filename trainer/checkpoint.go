@@ -13,17 +13,19 @@ import (
 // checkpointState is everything besides the weights that a resumed run
 // needs to continue exactly where it stopped.
 type checkpointState struct {
-	Epoch     int // epoch being run (0-based)
-	Step      int // next step within it
-	LossSum   float64
-	LossN     int
-	Optimizer optimizer
-	Initial   EpochMetrics
-	History   []EpochMetrics
-	Best      EpochMetrics
-	BestEpoch int
-	// Memory is the contrastive loss's cross-batch memory; of no rows
-	// without one (trainconfig.Options.Memory).
+	Epoch   int // epoch being run (0-based)
+	Step    int // next step within it
+	LossSum float64
+	LossN   int
+	// Remembered counts the epoch's negatives mined from Memory.
+	Remembered int
+	Optimizer  optimizer
+	Initial    EpochMetrics
+	History    []EpochMetrics
+	Best       EpochMetrics
+	BestEpoch  int
+	// Memory is mining's memory; of no rows without one
+	// (trainconfig.Options.MiningMemory).
 	Memory memory
 }
 
@@ -82,7 +84,7 @@ func (st checkpointState) check(m *model.Model) error {
 		if err != nil {
 			return err
 		}
-		if err := mem.check(mem.rows(), a.Dim()); err != nil {
+		if err := mem.check(mem.rows(), a.Dim(), nil); err != nil {
 			return err
 		}
 	}

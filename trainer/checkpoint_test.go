@@ -74,14 +74,14 @@ func TestCheckpointState(t *testing.T) {
 	}
 }
 
-// filledMemory is a memory of 5 rows of dim values with 4 pushed.
+// filledMemory is a memory of 5 rows of dim values with 4 remembered.
 func filledMemory(dim int) memory {
 	m := newMemory(5, dim)
 	emb := make([]float32, 4*dim)
 	for i := range emb {
 		emb[i] = float32(i)
 	}
-	m.push(emb, []int{3, 1, 4, 1})
+	m.remember(emb, []int{3, 1, 4, 1}, []string{"a", "b", "c", "b"}, 99)
 	return m
 }
 
@@ -124,6 +124,7 @@ func FuzzLoadCheckpoint(f *testing.F) {
 		func(st *checkpointState) { st.BestEpoch = -1 },
 		func(st *checkpointState) { st.Memory = filledMemory(modelDim(f, m)) },
 		func(st *checkpointState) { st.Memory = filledMemory(modelDim(f, m)); st.Memory.Next = 5 },
+		func(st *checkpointState) { st.Memory = filledMemory(modelDim(f, m)); st.Memory.Seeds = nil },
 	} {
 		bad := st
 		edit(&bad)
@@ -157,8 +158,10 @@ func FuzzLoadCheckpoint(f *testing.F) {
 				}
 			}
 		}
-		if mem := st.Memory; mem.rows() > 0 && (mem.Dim != a.Dim() || len(mem.Emb) != mem.rows()*mem.Dim || mem.Next < 0 || mem.Next >= mem.rows()) {
-			t.Fatalf("loaded a memory of %d rows of %d values (%d values, next %d) for a model of %d", mem.rows(), mem.Dim, len(mem.Emb), mem.Next, a.Dim())
+		if mem := st.Memory; mem.rows() > 0 && (mem.Dim != a.Dim() || len(mem.Emb) != mem.rows()*mem.Dim ||
+			len(mem.Paths) != mem.rows() || len(mem.Seeds) != mem.rows() || len(mem.Slots) != mem.rows() || mem.Next < 0 || mem.Next >= mem.rows()) {
+			t.Fatalf("loaded a memory of %d rows of %d values (%d values, %d paths, %d seeds, %d slots, next %d) for a model of %d",
+				mem.rows(), mem.Dim, len(mem.Emb), len(mem.Paths), len(mem.Seeds), len(mem.Slots), mem.Next, a.Dim())
 		}
 		if min(st.Epoch, st.Step, st.LossN, st.BestEpoch, st.Optimizer.Step) < 0 {
 			t.Fatalf("loaded negative counters: epoch %d, step %d, loss count %d, best epoch %d, optimizer step %d",

@@ -18,9 +18,7 @@ import (
 // but a itself and the rows of a's class other than its partner, which
 // must not be pushed away from a. The shard's loss is the mean over its 2b
 // anchors. Every other image of the shard, mined negatives included, is a
-// negative, where the triplet loss has one per query. With a cross-batch
-// memory (memory.go), C(a) also holds the memory's rows of other classes:
-// images of earlier steps, as the network embedded them then.
+// negative, where the triplet loss has one per query.
 
 // contrastivePartner is the row of anchor a's other view in a shard of b
 // triplets.
@@ -52,92 +50,61 @@ func contrastiveMask[T float](labels []int, b int, mask []T) {
 	}
 }
 
-// contrastiveGraph is the contrastive loss in a graph, with the inputs to
-// set for every batch.
-type contrastiveGraph struct {
-	loss *G.Node
-	// mask, (2b, 3b), says which of the shard's rows each anchor's softmax
-	// runs over (contrastiveMask).
-	mask *G.Node
-	// memory, (n, dim), and memoryMask, (2b, n), with a cross-batch memory
-	// of n rows, are its embeddings and which of them each anchor's
-	// softmax runs over besides (memory.mask); nil without one.
-	memory, memoryMask *G.Node
-}
-
 // contrastiveLoss builds the contrastive loss of embed's 3b rows at
-// temperature tau, with memRows rows of a cross-batch memory as more
-// negatives (0 for none). The partners are fixed by the layout, a
-// constant one-hot matrix. Rows are never sliced one at a time: gorgonia
-// drops the dimension of a slice of length 1, which would break a shard of
-// one triplet.
-func contrastiveLoss(embed *G.Node, b, memRows int, tau float64, dt tensor.Dtype) (contrastiveGraph, error) {
-	var c contrastiveGraph
-	g := embed.Graph()
+// temperature tau. Its mask, (2b, 3b), is an input to set for every
+// batch (contrastiveMask); it says which rows each anchor's softmax runs
+// over. The partners are fixed by the layout, a constant one-hot matrix.
+// Rows are never sliced one at a time: gorgonia drops the dimension of a
+// slice of length 1, which would break a shard of one triplet.
+func contrastiveLoss(embed *G.Node, b int, tau float64, dt tensor.Dtype) (loss, mask *G.Node, err error) {
 	anchors, err := G.Slice(embed, G.S(0, 2*b))
 	if err != nil {
-		return c, err
+		return nil, nil, err
 	}
-	// expSum is, for each anchor, the sum of exp(s(a, j)/tau) over the j
-	// of rows that mask marks; it also returns the scaled cosines.
-	expSum := func(rows *G.Node, name string, n int) (sum, sim, mask *G.Node, err error) {
-		if rows, err = G.Transpose(rows); err != nil {
-			return nil, nil, nil, err
-		}
-		if sim, err = G.Mul(anchors, rows); err != nil { // (2b, n) cosines
-			return nil, nil, nil, err
-		}
-		if sim, err = G.Mul(sim, scalar(dt, 1/tau)); err != nil {
-			return nil, nil, nil, err
-		}
-		// No max is subtracted before the exponential: the cosines lie in
-		// [-1, 1] and tau >= trainconfig.MinTemperature, so exp stays
-		// within float32's range.
-		e, err := G.Exp(sim)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		mask = G.NewMatrix(g, dt, G.WithShape(2*b, n), G.WithName(name))
-		if e, err = G.HadamardProd(e, mask); err != nil {
-			return nil, nil, nil, err
-		}
-		sum, err = G.Sum(e, 1)
-		return sum, sim, mask, err
-	}
-	sum, sim, mask, err := expSum(embed, "contrastive-mask", 3*b)
+	rows, err := G.Transpose(embed)
 	if err != nil {
-		return c, err
+		return nil, nil, err
 	}
-	c.mask = mask
-	if memRows > 0 {
-		c.memory = G.NewMatrix(g, dt, G.WithShape(memRows, embed.Shape()[1]), G.WithName("contrastive-memory"))
-		memSum, _, memMask, err := expSum(c.memory, "contrastive-memory-mask", memRows)
-		if err != nil {
-			return c, err
-		}
-		c.memoryMask = memMask
-		if sum, err = G.Add(sum, memSum); err != nil {
-			return c, err
-		}
-	}
-	lse, err := G.Log(sum)
+	sim, err := G.Mul(anchors, rows) // (2b, 3b) cosines
 	if err != nil {
-		return c, err
+		return nil, nil, err
+	}
+	if sim, err = G.Mul(sim, scalar(dt, 1/tau)); err != nil {
+		return nil, nil, err
+	}
+	// No max is subtracted before the exponential: the cosines lie in
+	// [-1, 1] and tau >= trainconfig.MinTemperature, so exp stays within
+	// float32's range.
+	e, err := G.Exp(sim)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := embed.Graph()
+	mask = G.NewMatrix(g, dt, G.WithShape(2*b, 3*b), G.WithName("contrastive-mask"))
+	if e, err = G.HadamardProd(e, mask); err != nil {
+		return nil, nil, err
+	}
+	if e, err = G.Sum(e, 1); err != nil {
+		return nil, nil, err
+	}
+	lse, err := G.Log(e)
+	if err != nil {
+		return nil, nil, err
 	}
 	partners := G.NewMatrix(g, dt, G.WithShape(2*b, 3*b), G.WithName("contrastive-partners"), G.WithValue(partnerMatrix(b, dt)))
 	pos, err := G.HadamardProd(sim, partners)
 	if err != nil {
-		return c, err
+		return nil, nil, err
 	}
 	if pos, err = G.Sum(pos, 1); err != nil { // s(a, partner)/tau
-		return c, err
+		return nil, nil, err
 	}
 	perAnchor, err := G.Sub(lse, pos)
 	if err != nil {
-		return c, err
+		return nil, nil, err
 	}
-	c.loss, err = G.Mean(perAnchor)
-	return c, err
+	loss, err = G.Mean(perAnchor)
+	return loss, mask, err
 }
 
 // partnerMatrix is the (2b, 3b) matrix of data type dt (float32 or
@@ -159,11 +126,10 @@ func partnerOneHot[T float](b int) []T {
 
 // contrastiveLossOf is the contrastive loss written out in plain Go, with
 // float64 sums: emb holds a shard's 3b embeddings of dim values each, in
-// the graph's row order, and labels their classes; mem, when not nil, is a
-// cross-batch memory whose rows of other classes are more negatives. It is
-// the held-out loss of a contrastive run (without a memory), and the
-// reference the graph is tested against.
-func contrastiveLossOf(emb []float32, dim int, labels []int, b int, tau float64, mem *memory) float64 {
+// the graph's row order, and labels their classes. It is the held-out
+// loss of a contrastive run, and the reference the graph is tested
+// against.
+func contrastiveLossOf(emb []float32, dim int, labels []int, b int, tau float64) float64 {
 	row := func(i int) []float32 { return emb[i*dim : (i+1)*dim] }
 	dot := func(u, v []float32) float64 {
 		s := 0.0
@@ -178,13 +144,6 @@ func contrastiveLossOf(emb []float32, dim int, labels []int, b int, tau float64,
 		for j := range 3 * b {
 			if contrastiveCandidate(labels, b, a, j) {
 				sum += math.Exp(dot(row(a), row(j)) / tau)
-			}
-		}
-		if mem != nil {
-			for j, l := range mem.Labels {
-				if l >= 0 && l != labels[a] {
-					sum += math.Exp(dot(row(a), mem.Emb[j*dim:(j+1)*dim]) / tau)
-				}
 			}
 		}
 		total += math.Log(sum) - dot(row(a), row(contrastivePartner(b, a)))/tau

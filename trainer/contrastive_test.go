@@ -71,36 +71,25 @@ func TestContrastiveGraphMatchesReference(t *testing.T) {
 		b      int
 		tau    float64
 		labels func(b int) []int // of the 3b rows
-		memory int               // rows of a cross-batch memory; 0 for none
 	}{
-		{"all distinct, b 1", 1, 0.1, distinctLabels, 0},
-		{"all distinct, b 8", 8, 0.1, distinctLabels, 0},
-		{"all distinct, lowest tau", 8, trainconfig.MinTemperature, distinctLabels, 0},
-		{"all distinct, highest tau", 8, trainconfig.MaxTemperature, distinctLabels, 0},
-		{"pairs of triplets share a class", 6, 0.1, pairedLabels, 0},
-		{"pairs of triplets share a class, lowest tau", 6, trainconfig.MinTemperature, pairedLabels, 0},
-		{"pairs of triplets share a class, b 24", 24, 0.2, pairedLabels, 0},
+		{"all distinct, b 1", 1, 0.1, distinctLabels},
+		{"all distinct, b 8", 8, 0.1, distinctLabels},
+		{"all distinct, lowest tau", 8, trainconfig.MinTemperature, distinctLabels},
+		{"all distinct, highest tau", 8, trainconfig.MaxTemperature, distinctLabels},
+		{"pairs of triplets share a class", 6, 0.1, pairedLabels},
+		{"pairs of triplets share a class, lowest tau", 6, trainconfig.MinTemperature, pairedLabels},
+		{"pairs of triplets share a class, b 24", 24, 0.2, pairedLabels},
 		// Every row of one class: each anchor's softmax holds only its
 		// partner, so every anchor's loss is 0.
-		{"one class", 4, 0.1, func(b int) []int { return make([]int, 3*b) }, 0},
-		// The memory holds rows of the shard's classes (left out of their
-		// anchors' softmax), of other classes, and empty rows.
-		{"all distinct, memory", 8, 0.1, distinctLabels, 40},
-		{"pairs of triplets share a class, memory", 6, 0.1, pairedLabels, 40},
-		{"pairs of triplets share a class, memory, lowest tau", 6, trainconfig.MinTemperature, pairedLabels, 40},
-		{"b 1, memory of one row", 1, 0.1, distinctLabels, 1},
+		{"one class", 4, 0.1, func(b int) []int { return make([]int, 3*b) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tc.b), 7))
 			emb := unitRows(rng, 3*tc.b, dim)
 			labels := tc.labels(tc.b)
-			var mem *memory
-			if tc.memory > 0 {
-				mem = partlyFilledMemory(rng, tc.memory, dim, tc.b)
-			}
-			want := contrastiveLossOf(emb, dim, labels, tc.b, tc.tau, mem)
-			got := graphContrastiveLoss(t, emb, dim, labels, tc.b, tc.tau, mem)
+			want := contrastiveLossOf(emb, dim, labels, tc.b, tc.tau)
+			got := graphContrastiveLoss(t, emb, dim, labels, tc.b, tc.tau)
 			if math.Abs(got-want) > 1e-5 {
 				t.Errorf("graph %.8f, reference %.8f", got, want)
 			}
@@ -133,20 +122,6 @@ func pairedLabels(b int) []int {
 	return labels
 }
 
-// partlyFilledMemory is a memory of n rows of dim values for a shard of b
-// triplets: its last row empty, the rest pushed with random unit
-// embeddings whose classes run through 0..2b, so that some are of the
-// shard's classes and some are not.
-func partlyFilledMemory(rng *rand.Rand, n, dim, b int) *memory {
-	m := newMemory(n, dim)
-	labels := make([]int, n-1)
-	for i := range labels {
-		labels[i] = i % (2*b + 1)
-	}
-	m.push(unitRows(rng, n-1, dim), labels)
-	return &m
-}
-
 func unitRows(rng *rand.Rand, n, dim int) []float32 {
 	x := make([]float32, n*dim)
 	for i := range n {
@@ -164,47 +139,32 @@ func unitRows(rng *rand.Rand, n, dim int) []float32 {
 	return x
 }
 
-// graphContrastiveLoss runs the contrastive loss graph in float32 on emb,
-// with the memory mem (nil for none).
-func graphContrastiveLoss(t *testing.T, emb []float32, dim int, labels []int, b int, tau float64, mem *memory) float64 {
+// graphContrastiveLoss runs the contrastive loss graph in float32 on emb.
+func graphContrastiveLoss(t *testing.T, emb []float32, dim int, labels []int, b int, tau float64) float64 {
 	t.Helper()
 	g := G.NewGraph()
 	in := G.NewMatrix(g, tensor.Float32, G.WithShape(3*b, dim), G.WithName("embed"),
 		G.WithValue(tensor.New(tensor.WithBacking(slices.Clone(emb)), tensor.WithShape(3*b, dim))))
-	rows := 0
-	if mem != nil {
-		rows = mem.rows()
-	}
-	c, err := contrastiveLoss(in, b, rows, tau, tensor.Float32)
+	loss, mask, err := contrastiveLoss(in, b, tau, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	let := func(n *G.Node, v []float32) {
-		t.Helper()
-		if err := G.Let(n, tensor.New(tensor.WithBacking(v), tensor.WithShape(n.Shape()...))); err != nil {
-			t.Fatal(err)
-		}
-	}
 	m := make([]float32, 2*b*3*b)
 	contrastiveMask(labels, b, m)
-	let(c.mask, m)
-	if mem != nil {
-		mm := make([]float32, 2*b*rows)
-		mem.mask(labels, b, mm)
-		let(c.memory, slices.Clone(mem.Emb))
-		let(c.memoryMask, mm)
+	if err := G.Let(mask, tensor.New(tensor.WithBacking(m), tensor.WithShape(2*b, 3*b))); err != nil {
+		t.Fatal(err)
 	}
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	return float64(c.loss.Value().Data().(float32))
+	return float64(loss.Value().Data().(float32))
 }
 
 // TestTrainContrastive trains briefly with the contrastive loss on
 // generated images, every image its own class (copy detection), with
-// semi-hard mining, two shards, a memory and distillation: the training and
+// semi-hard mining from a memory, two shards and distillation: the training and
 // held-out losses fall, and the held-out copies are found well above
 // chance.
 func TestTrainContrastive(t *testing.T) {
@@ -217,7 +177,7 @@ func TestTrainContrastive(t *testing.T) {
 	o.LearningRate = 0.01
 	o.SelectBy = "recall1"
 	o.Distill = trainconfig.Distill{Model: teacherPath, Weight: 0.1}
-	o.Memory = 48
+	o.MiningMemory = 48
 	res, err := Train(context.Background(), o, io.Discard, Fresh)
 	if err != nil {
 		t.Fatal(err)
@@ -266,8 +226,8 @@ func TestHeldOutContrastive(t *testing.T) {
 		}
 		return emb
 	}
-	first := contrastiveLossOf(rows(copyOf("a"), copyOf("c"), "a", "d", "b", "a"), dim, []int{0, 2, 0, 2, 1, 0}, 2, 0.1, nil)
-	last := contrastiveLossOf(rows(copyOf("b"), "b", "e"), dim, []int{1, 1, 3}, 1, 0.1, nil)
+	first := contrastiveLossOf(rows(copyOf("a"), copyOf("c"), "a", "d", "b", "a"), dim, []int{0, 2, 0, 2, 1, 0}, 2, 0.1)
+	last := contrastiveLossOf(rows(copyOf("b"), "b", "e"), dim, []int{1, 1, 3}, 1, 0.1)
 	want := (2*first + last) / 3
 
 	o := trainconfig.Default()

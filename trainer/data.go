@@ -124,18 +124,20 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, augment func(pa
 				if j >= 3*b {
 					return
 				}
-				path := paths[j]
-				var img *image.RGBA
-				if augment != nil {
-					img = f.augmented(path, augment(path), rand.New(rand.NewPCG(seed, uint64(j))))
-				} else {
-					img = f.input(f.cache[path])
-				}
-				model.ToTensor(img, f.norm, x[j*per:(j+1)*per])
+				model.ToTensor(f.slotImage(paths[j], augment, seed, j), f.norm, x[j*per:(j+1)*per])
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// slotImage is the network's input that fill writes for path in slot of
+// a batch of seed.
+func (f *batchFiller) slotImage(path string, augment func(path string) *imageio.Augment, seed uint64, slot int) *image.RGBA {
+	if augment == nil {
+		return f.input(f.cache[path])
+	}
+	return f.augmented(path, augment(path), rand.New(rand.NewPCG(seed, uint64(slot))))
 }
 
 // slotPaths lists the image of each of a batch's 3B slots, in the layout
@@ -152,55 +154,94 @@ func slotPaths(batch []dataset.Triplet) []string {
 // afterMining returns slots, something of each of a batch's 3b images in
 // the layout fill writes (its path, its class), as it is after
 // mineNegatives returned mined: each negative slot holds that of the slot
-// mined names, where it names one.
-func afterMining[T any](slots []T, mined []int, b int) []T {
+// or memory row mined names, where it names one; remembered holds that of
+// each memory row (nil without a memory).
+func afterMining[T any](slots []T, mined []negative, b int, remembered []T) []T {
 	out := slices.Clone(slots)
-	for i, j := range mined {
-		if j >= 0 {
-			out[2*b+i] = slots[j]
+	for i, n := range mined {
+		switch {
+		case n.slot >= 0:
+			out[2*b+i] = slots[n.slot]
+		case n.row >= 0:
+			out[2*b+i] = remembered[n.row]
 		}
 	}
 	return out
 }
 
-// mineNegatives replaces each triplet's negative in x by an image of the
-// batch from another class, chosen on the current embeddings: "hard" takes
-// the closest; "semihard" the closest that is farther than the positive,
-// else the closest. labels gives the class of each of the 3B images. It
-// returns, for each triplet, the slot its new negative was copied from (-1
-// where none was: the batch held no other class).
-func mineNegatives(net *model.Net, x []float32, labels []int, b int, mode trainconfig.Mining) []int {
-	emb := net.Forward(x, 3*b)
-	dim := net.Dim()
+// negative says where mining took a triplet's negative from: slot, a slot
+// of the batch, or row, a row of mining's memory; -1 in both where it kept
+// the one drawn (nothing of another class was there).
+type negative struct{ slot, row int }
+
+// chooser picks a query's negative among the candidates offered: "hard"
+// takes the closest; "semihard" the closest farther than the positive,
+// else the closest.
+type chooser struct {
+	semiHard bool
+	dpos     float32 // the query's squared distance to its positive
+	best     negative
+	bestD    float32
+	semi     negative
+	semiD    float32
+}
+
+func newChooser(mode trainconfig.Mining, dpos float32) chooser {
+	none := negative{-1, -1}
+	return chooser{semiHard: mode == trainconfig.SemiHard, dpos: dpos, best: none, semi: none}
+}
+
+// offer considers candidate n at squared distance d from the query.
+func (c *chooser) offer(n negative, d float32) {
+	if c.best == (negative{-1, -1}) || d < c.bestD {
+		c.best, c.bestD = n, d
+	}
+	if d > c.dpos && (c.semi == (negative{-1, -1}) || d < c.semiD) {
+		c.semi, c.semiD = n, d
+	}
+}
+
+func (c *chooser) chosen() negative {
+	if c.semiHard && c.semi != (negative{-1, -1}) {
+		return c.semi
+	}
+	return c.best
+}
+
+// mineNegatives replaces each triplet's negative in x by an image of
+// another class, chosen as a chooser does on emb, the batch's embeddings
+// (rows of dim): an image of the batch, or with mem (nil for none) a row
+// of mining's memory, whose view draws into the slot's input (called
+// concurrently). labels
+// gives the class of each of the 3b images. It returns where each
+// triplet's new negative came from.
+func mineNegatives(emb []float32, dim int, x []float32, labels []int, b int, mode trainconfig.Mining, mem *memory, view func(row int, dst []float32)) []negative {
 	per := len(x) / (3 * b)
 	vec := func(j int) []float32 { return emb[j*dim : (j+1)*dim] }
-	chosen := make([]int, b)
+	chosen := make([]negative, b)
 	for i := range b {
-		dpos := eval.SquaredDistance(vec(i), vec(b+i))
-		best, bestD := -1, float32(0)
-		semi, semiD := -1, float32(0)
+		c := newChooser(mode, eval.SquaredDistance(vec(i), vec(b+i)))
 		for j := range 3 * b {
-			if labels[j] == labels[i] {
-				continue
-			}
-			d := eval.SquaredDistance(vec(i), vec(j))
-			if best < 0 || d < bestD {
-				best, bestD = j, d
-			}
-			if d > dpos && (semi < 0 || d < semiD) {
-				semi, semiD = j, d
+			if labels[j] != labels[i] {
+				c.offer(negative{j, -1}, eval.SquaredDistance(vec(i), vec(j)))
 			}
 		}
-		if mode == trainconfig.SemiHard && semi >= 0 {
-			best = semi
+		if mem != nil {
+			mem.offer(&c, vec(i), labels[i])
 		}
-		chosen[i] = best
+		chosen[i] = c.chosen()
 	}
 	src := append([]float32(nil), x...)
-	for i, j := range chosen {
-		if j >= 0 {
-			copy(x[(2*b+i)*per:(2*b+i+1)*per], src[j*per:(j+1)*per])
+	var wg sync.WaitGroup // the memory's views are augmented side by side, as fill's images are
+	for i, n := range chosen {
+		dst := x[(2*b+i)*per : (2*b+i+1)*per]
+		switch {
+		case n.slot >= 0:
+			copy(dst, src[n.slot*per:(n.slot+1)*per])
+		case n.row >= 0:
+			wg.Go(func() { view(n.row, dst) })
 		}
 	}
+	wg.Wait()
 	return chosen
 }

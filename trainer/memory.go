@@ -2,23 +2,30 @@ package trainer
 
 import (
 	"fmt"
+	"image"
 
-	"github.com/chewxy/hm"
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
+	"github.com/deeprank/deeprank/eval"
+	"github.com/deeprank/deeprank/imageio"
 )
 
-// memory is the contrastive loss's cross-batch memory
-// (trainconfig.Options.Memory; Wang et al., "Cross-Batch Memory for
-// Embedding Learning", CVPR 2020): the embeddings of the last images
-// trained on, as the network embedded them at their step, with their
-// classes, kept as more negatives for every anchor. It is a ring: each
-// step's images overwrite the oldest rows. Its fields are exported for
-// the checkpoint, so that a resumed run goes on with the same negatives.
+// memory is mining's memory (trainconfig.Options.MiningMemory): the last
+// images drawn into batches, each as the augmented view its batch held,
+// with the embedding mining gave it then and its class. Mining may take a
+// triplet's negative from it as well as from the batch, so that a query
+// meets the hardest of thousands of recent images instead of a batch's
+// few dozen. The view chosen is drawn again exactly (its path, its step's
+// seed and its slot give fill's generator) and embedded afresh in the
+// step: the memory's embeddings are a step or a few hundred old, so they
+// only choose; the loss never sees them. It is a ring, each batch
+// overwriting the oldest rows. Its fields are exported for the
+// checkpoint, so that a resumed run mines as the straight one does.
 type memory struct {
 	Dim    int
 	Emb    []float32 // rows of Dim values; zero where empty
 	Labels []int     // each row's class; -1 where empty
+	Paths  []string  // each row's image
+	Seeds  []uint64  // the seed of the batch each row was drawn in
+	Slots  []int     // and its slot there
 	Next   int       // the row the next image overwrites
 }
 
@@ -28,78 +35,58 @@ func newMemory(n, dim int) memory {
 	for i := range labels {
 		labels[i] = -1
 	}
-	return memory{Dim: dim, Emb: make([]float32, n*dim), Labels: labels}
+	return memory{Dim: dim, Emb: make([]float32, n*dim), Labels: labels,
+		Paths: make([]string, n), Seeds: make([]uint64, n), Slots: make([]int, n)}
 }
 
-// rows is the number of embeddings the memory holds when full; 0 for the
+// rows is the number of images the memory holds when full; 0 for the
 // zero memory, a run without one.
 func (m *memory) rows() int { return len(m.Labels) }
 
-// push writes the embeddings emb (rows of m.Dim) of images of the classes
-// labels over the oldest rows.
-func (m *memory) push(emb []float32, labels []int) {
-	for i, l := range labels {
-		copy(m.Emb[m.Next*m.Dim:(m.Next+1)*m.Dim], emb[i*m.Dim:(i+1)*m.Dim])
-		m.Labels[m.Next] = l
+// remember writes a batch's images over the oldest rows: their embeddings
+// emb (rows of m.Dim), classes labels and paths, all in slot order, and
+// the batch's seed.
+func (m *memory) remember(emb []float32, labels []int, paths []string, seed uint64) {
+	for slot, l := range labels {
+		r := m.Next
+		copy(m.Emb[r*m.Dim:(r+1)*m.Dim], emb[slot*m.Dim:(slot+1)*m.Dim])
+		m.Labels[r], m.Paths[r], m.Seeds[r], m.Slots[r] = l, paths[slot], seed, slot
 		m.Next = (m.Next + 1) % m.rows()
 	}
 }
 
-// mask writes into dst, (2b, rows) row-major, 1 where memory row j is a
-// negative of anchor a and 0 elsewhere: rows not yet filled are none, and
-// nor are rows of the anchor's class, which are other views of the
-// anchor's own image (or of its class) and must not be pushed away. own
-// holds the classes of a shard's 3b images, anchors first.
-func (m *memory) mask(own []int, b int, dst []float32) {
-	n := m.rows()
-	for a := range 2 * b {
-		row := dst[a*n : (a+1)*n]
-		for j, l := range m.Labels {
-			row[j] = 0
-			if l >= 0 && l != own[a] {
-				row[j] = 1
-			}
+// offer offers c every filled row of another class than label, at its
+// squared distance from v.
+func (m *memory) offer(c *chooser, v []float32, label int) {
+	for r, l := range m.Labels {
+		if l >= 0 && l != label {
+			c.offer(negative{-1, r}, eval.SquaredDistance(v, m.Emb[r*m.Dim:(r+1)*m.Dim]))
 		}
 	}
+}
+
+// view draws row r's image again as its batch held it, at the network's
+// input, augmented as augment says for its path (nil: not augmented).
+func (m *memory) view(f *batchFiller, r int, augment func(path string) *imageio.Augment) *image.RGBA {
+	return f.slotImage(m.Paths[r], augment, m.Seeds[r], m.Slots[r])
 }
 
 // check reports a memory that cannot belong to a run whose options ask
-// for rows embeddings of dim values: the checkpoint's state is not
-// checksummed.
-func (m *memory) check(rows, dim int) error {
-	if rows < 1 || m.Dim != dim || m.rows() != rows || len(m.Emb) != rows*dim || m.Next < 0 || m.Next >= rows {
-		return fmt.Errorf("damaged or foreign state: a memory of %d rows of %d values (next %d, %d values), where the options ask for %d rows of %d",
-			m.rows(), m.Dim, m.Next, len(m.Emb), rows, dim)
+// for rows images of dim values, or that names images the run does not
+// have: the checkpoint's state is not checksummed.
+func (m *memory) check(rows, dim int, known func(path string) bool) error {
+	if rows < 1 || m.Dim != dim || m.rows() != rows || len(m.Emb) != rows*dim ||
+		len(m.Paths) != rows || len(m.Seeds) != rows || len(m.Slots) != rows || m.Next < 0 || m.Next >= rows {
+		return fmt.Errorf("damaged or foreign state: a mining memory of %d rows of %d values (next %d; %d values, %d paths, %d seeds, %d slots), where the options ask for %d rows of %d",
+			m.rows(), m.Dim, m.Next, len(m.Emb), len(m.Paths), len(m.Seeds), len(m.Slots), rows, dim)
 	}
-	for _, l := range m.Labels {
-		if l < -1 {
-			return fmt.Errorf("damaged state: a memory row of class %d", l)
+	for r, l := range m.Labels {
+		switch {
+		case l < -1 || m.Slots[r] < 0:
+			return fmt.Errorf("damaged state: a mining memory row of class %d, slot %d", l, m.Slots[r])
+		case l >= 0 && known != nil && !known(m.Paths[r]):
+			return fmt.Errorf("a mining memory row names %q, which this run's data does not hold", m.Paths[r])
 		}
 	}
 	return nil
-}
-
-// snapshotOp copies its input, a matrix, into its own output tensor when
-// the forward pass runs it. The contrastive memory needs each step's
-// embeddings, and the embedding node's value cannot be read after the
-// step: gorgonia's backward pass reuses the memory of some forward values
-// for gradients, and the embeddings come out scaled. Nothing depends on
-// the snapshot, so no gradient runs through it.
-type snapshotOp struct{ kernelOp }
-
-func newSnapshotOp(shape tensor.Shape) *snapshotOp {
-	return &snapshotOp{newKernelOp(shape, "snapshot%v", shape)}
-}
-
-func (o *snapshotOp) Arity() int    { return 1 }
-func (o *snapshotOp) Type() hm.Type { return fnType(2, 2) }
-
-func (o *snapshotOp) InferShape(inputs ...G.DimSizer) (tensor.Shape, error) {
-	return o.inferShape(inputs, o.shape)
-}
-
-func (o *snapshotOp) Do(values ...G.Value) (G.Value, error) {
-	return o.run(values, []tensor.Shape{o.shape},
-		func(in [][]float32, out []float32) { copy(out, in[0]) },
-		func(in [][]float64, out []float64) { copy(out, in[0]) })
 }

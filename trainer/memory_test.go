@@ -1,62 +1,148 @@
 package trainer
 
 import (
-	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/deeprank/deeprank/dataset"
 	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
-// TestMemoryPushAndMask pushes more rows than the memory holds, so that it
-// wraps, and checks which rows each anchor may take as negatives.
-func TestMemoryPushAndMask(t *testing.T) {
+// TestMemoryRemember remembers more images than the memory holds, so that
+// it wraps, and checks what each row keeps.
+func TestMemoryRemember(t *testing.T) {
 	m := newMemory(3, 2)
-	if got := m.Labels; !slices.Equal(got, []int{-1, -1, -1}) {
-		t.Fatalf("a new memory's labels %v, want all empty", got)
+	if !slices.Equal(m.Labels, []int{-1, -1, -1}) {
+		t.Fatalf("a new memory's labels %v, want all empty", m.Labels)
 	}
-	m.push([]float32{1, 1, 2, 2}, []int{7, 8})
-	m.push([]float32{3, 3, 4, 4}, []int{9, 7}) // the fourth overwrites the first
-	if want := []float32{4, 4, 2, 2, 3, 3}; !slices.Equal(m.Emb, want) {
-		t.Errorf("embeddings %v, want %v", m.Emb, want)
-	}
-	if want := []int{7, 8, 9}; !slices.Equal(m.Labels, want) {
-		t.Errorf("labels %v, want %v", m.Labels, want)
-	}
-	if m.Next != 1 {
-		t.Errorf("next row %d, want 1", m.Next)
-	}
-
-	// One triplet: the query and the positive are the anchors.
-	cases := []struct {
-		name string
-		mem  memory
-		own  []int // query, positive, negative
-		want []float32
+	m.remember([]float32{1, 1, 2, 2}, []int{7, 8}, []string{"a", "b"}, 100)
+	m.remember([]float32{3, 3, 4, 4}, []int{9, 7}, []string{"c", "a"}, 200) // the fourth overwrites the first
+	checks := []struct {
+		name      string
+		got, want any
 	}{
-		{"rows of the anchors' class left out", m, []int{7, 7, 9}, []float32{0, 1, 1, 0, 1, 1}},
-		{"a positive of another class", m, []int{8, 9, 7}, []float32{1, 0, 1, 1, 1, 0}},
-		{"empty rows left out", newMemory(3, 2), []int{7, 7, 9}, []float32{0, 0, 0, 0, 0, 0}},
+		{"embeddings", m.Emb, []float32{4, 4, 2, 2, 3, 3}},
+		{"labels", m.Labels, []int{7, 8, 9}},
+		{"paths", m.Paths, []string{"a", "b", "c"}},
+		{"seeds", m.Seeds, []uint64{200, 100, 200}},
+		{"slots", m.Slots, []int{1, 1, 0}},
+		{"next row", m.Next, 1},
+	}
+	for _, c := range checks {
+		if !equalAny(c.got, c.want) {
+			t.Errorf("%s %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func equalAny(a, b any) bool {
+	switch a := a.(type) {
+	case []float32:
+		return slices.Equal(a, b.([]float32))
+	case []int:
+		return slices.Equal(a, b.([]int))
+	case []string:
+		return slices.Equal(a, b.([]string))
+	case []uint64:
+		return slices.Equal(a, b.([]uint64))
+	default:
+		return a == b
+	}
+}
+
+// TestMineNegativesFromMemory mines one triplet's negative among the batch
+// and a memory, on one-dimensional embeddings: the query at 0, its
+// positive at 1 (squared distance 1).
+func TestMineNegativesFromMemory(t *testing.T) {
+	none := negative{-1, -1}
+	cases := []struct {
+		name   string
+		mode   trainconfig.Mining
+		batchN float32   // the negative drawn, in the batch
+		mem    []float32 // the memory's rows; their classes are 20, 21, ...
+		query  int       // the query's class, when a row shares it
+		want   negative
+	}{
+		{"a harder row in the memory", trainconfig.SemiHard, 3, []float32{2, 5}, 0, negative{-1, 0}},
+		{"the batch's is harder", trainconfig.SemiHard, 1.2, []float32{2, 5}, 0, negative{2, -1}},
+		// Semi-hard skips rows nearer than the positive, when any is farther.
+		{"semi-hard skips the nearest", trainconfig.SemiHard, 3, []float32{0.5, 2}, 0, negative{-1, 1}},
+		{"hard takes the nearest", trainconfig.Hard, 3, []float32{0.5, 2}, 0, negative{-1, 0}},
+		{"a row of the query's class is no negative", trainconfig.Hard, 3, []float32{0.5, 2}, 20, negative{-1, 1}},
+		{"an empty memory", trainconfig.SemiHard, 3, nil, 0, negative{2, -1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := make([]float32, 2*3)
-			for i := range got {
-				got[i] = 5 // every value must be written
+			const b, per = 1, 2 // one triplet, images of two values
+			query := 10
+			if tc.query != 0 {
+				query = tc.query
 			}
-			tc.mem.mask(tc.own, 1, got)
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("mask %v, want %v", got, tc.want)
+			labels := []int{query, query, 11}
+			emb := []float32{0, 1, tc.batchN}
+			x := []float32{0, 0, 1, 1, 2, 2} // each slot's input
+			mem := newMemory(4, 1)
+			for r, v := range tc.mem {
+				mem.remember([]float32{v}, []int{20 + r}, []string{"m"}, uint64(r))
+			}
+			view := func(row int, dst []float32) {
+				for k := range dst {
+					dst[k] = float32(100 + row)
+				}
+			}
+			got := mineNegatives(emb, 1, x, labels, b, tc.mode, &mem, view)
+			if len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("mined %v, want [%v]", got, tc.want)
+			}
+			wantX := []float32{2, 2}
+			switch {
+			case tc.want.row >= 0:
+				wantX = []float32{float32(100 + tc.want.row), float32(100 + tc.want.row)}
+			case tc.want != none && tc.want.slot != 2:
+				wantX = x[tc.want.slot*per : (tc.want.slot+1)*per]
+			}
+			if !slices.Equal(x[2*per:], wantX) {
+				t.Errorf("the negative's input %v, want %v", x[2*per:], wantX)
 			}
 		})
 	}
 }
 
+// TestMemoryView remembers a batch and draws each remembered image again:
+// it must be the very input the batch held in that slot.
+func TestMemoryView(t *testing.T) {
+	classes := mustClassImages(t, 3, 2)
+	o := testOptions(t, classes)
+	o.Augment.Rotation, o.Augment.HorizontalFlip = 10, true
+	r := prepareRun(t, o)
+	ts := r.src.epochTriplets(o, 0)
+	batch := make([]dataset.Triplet, o.BatchSize)
+	for i := range batch {
+		batch[i] = ts[i%len(ts)]
+	}
+	const seed = 12345
+	r.filler.fill(batch, r.x, r.augmentFor, seed)
+	b := len(batch)
+	labels := r.src.batchLabels(batch)
+	mem := newMemory(3*b, r.net.Dim())
+	mem.remember(r.net.Forward(r.x, 3*b), labels, slotPaths(batch), seed)
+	per := len(r.x) / (3 * b)
+	got := make([]float32, per)
+	for slot := range 3 * b {
+		held := r.x[slot*per : (slot+1)*per]
+		model.ToTensor(mem.view(r.filler, slot, r.augmentFor), r.filler.norm, got)
+		if !slices.Equal(got, held) {
+			t.Errorf("row %d (%s) drawn again differs from the batch's slot %d", slot, mem.Paths[slot], slot)
+		}
+	}
+}
+
 func TestMemoryCheck(t *testing.T) {
 	good := newMemory(4, 2)
+	good.remember([]float32{1, 2}, []int{5}, []string{"a.png"}, 7)
+	known := func(path string) bool { return path == "a.png" }
 	cases := []struct {
 		name      string
 		edit      func(m *memory)
@@ -64,20 +150,23 @@ func TestMemoryCheck(t *testing.T) {
 		want      string // substring of the error; "" for none
 	}{
 		{"as made", func(m *memory) {}, 4, 2, ""},
-		{"another size asked", func(m *memory) {}, 8, 2, "a memory of 4 rows of 2 values"},
+		{"another size asked", func(m *memory) {}, 8, 2, "a mining memory of 4 rows of 2 values"},
 		{"another dim asked", func(m *memory) {}, 4, 3, "where the options ask for 4 rows of 3"},
 		{"next past the end", func(m *memory) { m.Next = 4 }, 4, 2, "next 4"},
 		{"next negative", func(m *memory) { m.Next = -1 }, 4, 2, "next -1"},
 		{"short embeddings", func(m *memory) { m.Emb = m.Emb[:7] }, 4, 2, "7 values"},
+		{"short paths", func(m *memory) { m.Paths = m.Paths[:3] }, 4, 2, "3 paths"},
 		{"a bad class", func(m *memory) { m.Labels[2] = -3 }, 4, 2, "class -3"},
+		{"a bad slot", func(m *memory) { m.Slots[0] = -1 }, 4, 2, "slot -1"},
+		{"an image the run lacks", func(m *memory) { m.Paths[0] = "gone.png" }, 4, 2, `"gone.png"`},
 		{"no rows", func(m *memory) { *m = memory{Dim: 2} }, 0, 2, "0 rows"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := good
-			m.Labels, m.Emb = slices.Clone(good.Labels), slices.Clone(good.Emb)
+			m.Labels, m.Emb, m.Paths, m.Slots = slices.Clone(good.Labels), slices.Clone(good.Emb), slices.Clone(good.Paths), slices.Clone(good.Slots)
 			tc.edit(&m)
-			err := m.check(tc.rows, tc.dim)
+			err := m.check(tc.rows, tc.dim, known)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("unexpected error: %v", err)
@@ -88,52 +177,48 @@ func TestMemoryCheck(t *testing.T) {
 	}
 }
 
-// TestShardMemory runs a training shard with a memory holding rows of its
-// own images' classes and of others: the loss it returns must be the
-// reference loss of the embeddings it made over that memory, which it
-// differs from without the memory.
-func TestShardMemory(t *testing.T) {
-	const b, rows = 2, 9
-	m, err := model.New(smallSpec(16), model.UnitNormalization())
-	if err != nil {
+// TestLoadMinesMemory loads batches of a run that mines a memory: the
+// first mines the batch alone (the memory is empty), later ones take
+// negatives from the memory too, each a row of another class than its
+// query whose label the loss is given.
+func TestLoadMinesMemory(t *testing.T) {
+	classes := mustClassImages(t, 4, 6)
+	o := testOptions(t, classes)
+	o.Loss, o.MiningMemory = trainconfig.Contrastive, 64
+	r := prepareRun(t, o)
+	if err := r.setupMemory(r.filler.cache); err != nil {
 		t.Fatal(err)
 	}
-	m.Initialize(3)
-	a, err := m.Spec.Arch()
-	if err != nil {
-		t.Fatal(err)
+	ts := r.src.epochTriplets(o, 0)
+	b := o.BatchSize
+	batch := make([]dataset.Triplet, b)
+	remembered := 0
+	for step := range 6 {
+		for i := range batch {
+			batch[i] = ts[(step*b+i)%len(ts)]
+		}
+		mined := r.load(batch, seedFor(o.Seed, 0, step))
+		labels := r.src.batchLabels(batch)
+		for i, n := range mined {
+			if n.row < 0 {
+				continue
+			}
+			if step == 0 {
+				t.Errorf("step 0 mined row %d of an empty memory", n.row)
+			}
+			remembered++
+			mem := r.state.Memory
+			if mem.Labels[n.row] == labels[i] || r.labels[2*b+i] != mem.Labels[n.row] {
+				t.Errorf("step %d: triplet %d (class %d) mined row %d of class %d; the loss was given class %d",
+					step, i, labels[i], n.row, mem.Labels[n.row], r.labels[2*b+i])
+			}
+		}
 	}
-	o := trainconfig.Default()
-	o.Loss, o.Temperature, o.Memory = trainconfig.Contrastive, 0.1, rows
-	s, err := newShard(a, m, b, o, fastOps)
-	if err != nil {
-		t.Fatal(err)
+	if want := 6 * 3 * b; r.state.Memory.Next != want%o.MiningMemory {
+		t.Errorf("the memory's next row is %d after %d images, want %d", r.state.Memory.Next, want, want%o.MiningMemory)
 	}
-	defer s.Close()
-	rng := rand.New(rand.NewPCG(4, 4))
-	x := make([]float32, 3*b*a.Input.Size())
-	for i := range x {
-		x[i] = rng.Float32()
+	if remembered == 0 {
+		t.Error("no negative was mined from the memory in 6 steps")
 	}
-	labels := []int{10, 11, 10, 11, 12, 13} // q0 q1 p0 p1 n0 n1
-	mem := newMemory(rows, a.Dim())
-	memLabels := []int{10, 12, 20, 11, 21, 22, 23, 10}
-	mem.push(unitRows(rng, len(memLabels), a.Dim()), memLabels)
-
-	loss, err := s.run(x, nil, labels, &mem, b, 0, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := contrastiveLossOf(s.embeddings(), a.Dim(), labels, b, o.Temperature, &mem)
-	without := contrastiveLossOf(s.embeddings(), a.Dim(), labels, b, o.Temperature, nil)
-	t.Logf("loss %.6f, reference %.6f, without the memory %.6f", loss, want, without)
-	if math.Abs(loss-want) > 1e-5 {
-		t.Errorf("shard loss %.6f, reference over its memory %.6f", loss, want)
-	}
-	if math.Abs(without-want) < 1e-3 {
-		t.Errorf("the memory moved the loss only from %.6f to %.6f: the test cannot tell it is used", without, want)
-	}
-	if !slices.Equal(s.own, labels) {
-		t.Errorf("the shard keeps the classes %v for the memory, want %v", s.own, labels)
-	}
+	t.Logf("%d of %d negatives mined from the memory", remembered, 6*b)
 }

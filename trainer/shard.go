@@ -35,22 +35,13 @@ type shard struct {
 	// set from the classes of the shard's images for every batch; nil
 	// with the triplet loss.
 	classMask []float32
-	// memory and memoryMask, with a cross-batch memory, are the graph's
-	// inputs of its rows, copied in for every batch, and of which of them
-	// each anchor's softmax runs over; own and embedded are the classes
-	// and the embeddings (rows of the model's dim; embeddings) of the
-	// shard's last batch, which the memory takes after the step. All nil
-	// without one.
-	memory, memoryMask []float32
-	own                []int
-	embedded           *G.Node     // a snapshot of the embeddings (snapshotOp)
-	masks              [][]float32 // dropout masks, in layer order
-	grads              [][]float32 // in ng.params order; nil until the first run
+	masks     [][]float32 // dropout masks, in layer order
+	grads     [][]float32 // in ng.params order; nil until the first run
 }
 
 // newShard builds the graph of b triplets over m's weights, its
 // convolutions and max-pools made by ops, with the loss o names (o.Loss,
-// o.Gap, o.Temperature, o.Memory). With o.Distill.Weight above 0, the loss adds that
+// o.Gap, o.Temperature). With o.Distill.Weight above 0, the loss adds that
 // weight times the mean squared distance of each image's embedding to its
 // target (see shard.target).
 func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops layerOps) (*shard, error) {
@@ -69,28 +60,18 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 		}
 	}
 	var loss *G.Node
-	s := &shard{ng: ng, b: b}
+	var classMask []float32
 	switch o.Loss {
 	case trainconfig.Contrastive:
-		c, err := contrastiveLoss(ng.embed, b, o.Memory, o.Temperature, tensor.Float32)
-		if err != nil {
+		var mask *G.Node
+		if loss, mask, err = contrastiveLoss(ng.embed, b, o.Temperature, tensor.Float32); err != nil {
 			return nil, fmt.Errorf("build contrastive loss: %w", err)
 		}
-		loss = c.loss
-		if s.classMask, err = letZeros(c.mask); err != nil {
+		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mask.Shape()...))
+		if err := G.Let(mask, t); err != nil {
 			return nil, err
 		}
-		if o.Memory > 0 {
-			if s.memory, err = letZeros(c.memory); err != nil {
-				return nil, err
-			}
-			if s.memoryMask, err = letZeros(c.memoryMask); err != nil {
-				return nil, err
-			}
-			if s.embedded, err = G.ApplyOp(newSnapshotOp(ng.embed.Shape()), ng.embed); err != nil {
-				return nil, fmt.Errorf("build the memory's snapshot: %w", err)
-			}
-		}
+		classMask = t.Data().([]float32)
 	default:
 		if loss, _, _, err = tripletLoss(ng.embed, b, o.Gap, tensor.Float32); err != nil {
 			return nil, fmt.Errorf("build loss: %w", err)
@@ -110,43 +91,30 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
-	s.loss, s.x, s.target = loss, x.Data().([]float32), target
+	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target, classMask: classMask}
 	if views.Len() > 0 {
 		s.views, s.images = views, make([]float32, 3*b*in.Size())
 		s.viewWeights = viewWeights
 	}
 	for _, mn := range ng.masks {
-		d, err := letZeros(mn)
-		if err != nil {
+		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mn.Shape()...))
+		if err := G.Let(mn, t); err != nil {
 			return nil, err
 		}
-		s.masks = append(s.masks, d)
+		s.masks = append(s.masks, t.Data().([]float32))
 	}
 	s.vm = G.NewTapeMachine(ng.g, G.BindDualValues(ng.params...))
 	return s, nil
-}
-
-// embeddings are the embeddings of the shard's last batch, with a memory.
-func (s *shard) embeddings() []float32 { return s.embedded.Value().Data().([]float32) }
-
-// letZeros sets input n to a float32 tensor of zeros of its shape, and
-// returns the tensor's backing, which is what to write the input through.
-func letZeros(n *G.Node) ([]float32, error) {
-	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n.Shape()...))
-	if err := G.Let(n, t); err != nil {
-		return nil, err
-	}
-	return t.Data().([]float32), nil
 }
 
 // run copies triplets [lo, lo+s.b) of batch x (b queries, then b
 // positives, then b negatives), and their rows of the teacher's targets
 // when the loss has a distillation term, into the shard, sets the
 // contrastive loss's mask from the classes of those rows (labels holds the
-// batch's, in x's order) and, with a memory, its rows from mem, draws its dropout masks from rng, and runs the forward and
-// backward pass. Gradients add up in s.grads until cleared; it returns the
-// shard's mean loss.
-func (s *shard) run(x, target []float32, labels []int, mem *memory, b, lo int, rng *rand.Rand) (float64, error) {
+// batch's, in x's order), draws its dropout masks from rng, and runs the
+// forward and backward pass. Gradients add up in s.grads until cleared; it
+// returns the shard's mean loss.
+func (s *shard) run(x, target []float32, labels []int, b, lo int, rng *rand.Rand) (float64, error) {
 	if s.views.Len() == 0 {
 		copyRows(s.x, x, s.b, b, lo)
 	} else {
@@ -160,11 +128,6 @@ func (s *shard) run(x, target []float32, labels []int, mem *memory, b, lo int, r
 		own := make([]int, 3*s.b)
 		copyRows(own, labels, s.b, b, lo)
 		contrastiveMask(own, s.b, s.classMask)
-		if s.memory != nil {
-			copy(s.memory, mem.Emb)
-			mem.mask(own, s.b, s.memoryMask)
-			s.own = own
-		}
 	}
 	for i, d := range s.masks {
 		rate := float32(s.ng.rates[i])

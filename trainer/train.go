@@ -136,11 +136,7 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 	fmt.Fprintf(log, "data: %s\n", src.describe())
 	fmt.Fprintf(log, "matrix products: %s\n", model.BLAS())
 	if opts.Loss == trainconfig.Contrastive {
-		fmt.Fprintf(log, "loss: contrastive at temperature %g over shards of %d triplets", opts.Temperature, opts.BatchSize/opts.BatchShards)
-		if opts.Memory > 0 {
-			fmt.Fprintf(log, ", and a memory of the last %d images' embeddings", opts.Memory)
-		}
-		fmt.Fprintln(log)
+		fmt.Fprintf(log, "loss: contrastive at temperature %g over shards of %d triplets\n", opts.Temperature, opts.BatchSize/opts.BatchShards)
 	} else {
 		fmt.Fprintf(log, "loss: triplet, gap %g\n", opts.Gap)
 	}
@@ -154,6 +150,9 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 		return nil, err
 	}
 	r.filler = newBatchFiller(cache, r.m.Normalization, r.m.Spec, opts.Workers)
+	if err := r.setupMemory(cache); err != nil {
+		return nil, err
+	}
 	if opts.Distill.Weight > 0 {
 		if r.teacher, err = newTeacher(opts.Distill.Model, r.m.Spec.EmbeddingDim, cache, opts.Workers); err != nil {
 			return nil, err
@@ -259,9 +258,6 @@ func (r *run) setupModel(resume bool) error {
 		r.m = m
 	}
 	r.arch, _ = r.m.Spec.Arch()
-	if err := r.setupMemory(); err != nil {
-		return err
-	}
 	if o.TrainViews {
 		n := model.NewViews(r.m).Len()
 		if n == 0 {
@@ -504,7 +500,7 @@ func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 	for i, s := range r.shards {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(seed, 0xd409+uint64(i)))
-			losses[i], errs[i] = s.run(r.x, r.target, r.labels, &r.state.Memory, b, i*s.b, rng)
+			losses[i], errs[i] = s.run(r.x, r.target, r.labels, b, i*s.b, rng)
 		})
 	}
 	wg.Wait()
@@ -540,19 +536,15 @@ func (r *run) step(seed uint64, lrScale float64) (float64, error) {
 	if r.frozen != nil {
 		r.frozen.restore()
 	}
-	if r.state.Memory.rows() > 0 {
-		for _, s := range r.shards {
-			r.state.Memory.push(s.embeddings(), s.own)
-		}
-	}
 	return loss, nil
 }
 
 // load fills r.x with batch, augmented with the generator of seed, mines
 // its negatives, and sets what the loss needs besides: the teacher's
 // targets with distillation, the images' classes with the contrastive
-// loss.
-func (r *run) load(batch []dataset.Triplet, seed uint64) {
+// loss. It returns where mining took each negative from (nil without
+// mining).
+func (r *run) load(batch []dataset.Triplet, seed uint64) []negative {
 	o := &r.opts
 	b := len(batch)
 	r.filler.fill(batch, r.x, r.augmentFor, seed)
@@ -560,16 +552,40 @@ func (r *run) load(batch []dataset.Triplet, seed uint64) {
 	if o.Mining != trainconfig.NoMining || o.Loss == trainconfig.Contrastive {
 		labels = r.src.batchLabels(batch)
 	}
-	var mined []int
+	var mined []negative
+	mem := &r.state.Memory
 	if o.Mining != trainconfig.NoMining {
-		mined = mineNegatives(r.net, r.x, labels, b, o.Mining)
+		emb := r.net.Forward(r.x, 3*b)
+		if mem.rows() == 0 {
+			mined = mineNegatives(emb, r.net.Dim(), r.x, labels, b, o.Mining, nil, nil)
+		} else {
+			view := func(row int, dst []float32) {
+				model.ToTensor(mem.view(r.filler, row, r.augmentFor), r.filler.norm, dst)
+			}
+			mined = mineNegatives(emb, r.net.Dim(), r.x, labels, b, o.Mining, mem, view)
+			// The batch's own draws, not the views mined into it, which
+			// the memory holds already.
+			mem.remember(emb, labels, slotPaths(batch), seed)
+		}
 	}
 	if r.teacher != nil {
-		r.teacher.targets(afterMining(slotPaths(batch), mined, b), r.target)
+		r.teacher.targets(afterMining(slotPaths(batch), mined, b, mem.Paths), r.target)
 	}
 	if o.Loss == trainconfig.Contrastive {
-		r.labels = afterMining(labels, mined, b)
+		r.labels = afterMining(labels, mined, b, mem.Labels)
 	}
+	return mined
+}
+
+// fromMemory counts the negatives mined from mining's memory.
+func fromMemory(mined []negative) int {
+	n := 0
+	for _, m := range mined {
+		if m.row >= 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *run) loop(ctx context.Context) (*Result, error) {
@@ -615,7 +631,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 				batch[i] = ts[(st.Step*b+i)%len(ts)]
 			}
 			seed := seedFor(o.Seed, st.Epoch, st.Step)
-			r.load(batch, seed)
+			st.Remembered += fromMemory(r.load(batch, seed))
 			progress := (float64(st.Epoch) + float64(st.Step)/float64(steps)) / float64(o.Epochs)
 			loss, err := r.step(seed, lrScale(o.LRSchedule, progress))
 			if err != nil {
@@ -640,9 +656,12 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 		secs := time.Since(start).Seconds()
 		m := r.evaluate(st.Epoch+1, st.LossSum/float64(max(st.LossN, 1)), float64((steps-firstStep)*b)/secs, secs)
 		st.History = append(st.History, m)
-		st.Step, st.LossSum, st.LossN = 0, 0, 0
 		fmt.Fprintf(r.log, "epoch %d/%d done: train loss %.4f  held-out loss %.4f  precision %.4f  recall@1 %s  (%.0fs)\n",
 			m.Epoch, o.Epochs, m.TrainLoss, m.ValLoss, m.ValPrecision, recallText(m.ValRecall1), secs)
+		if o.MiningMemory > 0 {
+			fmt.Fprintf(r.log, "  negatives mined from the memory: %.1f%%\n", 100*float64(st.Remembered)/float64(max(1, steps*b)))
+		}
+		st.Step, st.LossSum, st.LossN, st.Remembered = 0, 0, 0, 0
 		r.logSuite(m)
 		if st.BestEpoch == 0 || better(o.SelectBy, m, st.Best) {
 			st.Best, st.BestEpoch = m, m.Epoch
@@ -708,19 +727,20 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// setupMemory starts an empty cross-batch memory for a run that asks for
-// one and has none from its checkpoint, and refuses a checkpoint's memory
-// of another size than the options ask for.
-func (r *run) setupMemory() error {
-	n, dim := r.opts.Memory, r.arch.Dim()
+// setupMemory starts an empty mining memory for a run that asks for one
+// and has none from its checkpoint, and refuses a checkpoint's memory of
+// another size than the options ask for, or of images not in cache.
+func (r *run) setupMemory(cache imageCache) error {
+	n, dim := r.opts.MiningMemory, r.arch.Dim()
 	switch mem := &r.state.Memory; {
 	case mem.rows() == 0 && n > 0:
 		*mem = newMemory(n, dim)
 	case mem.rows() > 0 && n == 0:
-		return fmt.Errorf("config: memory: the checkpoint in %s was trained with a memory of %d images: give memory: %d to resume it, or --restart", r.opts.RunDir, mem.rows(), mem.rows())
+		return fmt.Errorf("config: mining_memory: the checkpoint in %s was trained with a mining memory of %d images: give mining_memory: %d to resume it, or --restart", r.opts.RunDir, mem.rows(), mem.rows())
 	case mem.rows() > 0:
-		if err := mem.check(n, dim); err != nil {
-			return fmt.Errorf("config: memory: the checkpoint in %s: %w: give memory: %d to resume it, or --restart", r.opts.RunDir, err, mem.rows())
+		known := func(path string) bool { return cache[path] != nil }
+		if err := mem.check(n, dim, known); err != nil {
+			return fmt.Errorf("config: mining_memory: the checkpoint in %s: %w: give the run's own mining_memory (%d) and data to resume it, or --restart", r.opts.RunDir, err, mem.rows())
 		}
 	}
 	return nil
@@ -839,7 +859,7 @@ func (r *run) heldOutContrastive(val []dataset.Triplet, vecs map[string][]float3
 			}
 			emb = append(emb, vecs[p]...)
 		}
-		sum += float64(b) * contrastiveLossOf(emb, dim, r.src.batchLabels(group), b, r.opts.Temperature, nil)
+		sum += float64(b) * contrastiveLossOf(emb, dim, r.src.batchLabels(group), b, r.opts.Temperature)
 	}
 	return sum / float64(max(len(val), 1))
 }

@@ -205,7 +205,7 @@ func TestBatchShards(t *testing.T) {
 // TestTrainReproducibleAndResumable trains once straight through, then
 // again with interruptions at random moments and --resume: both must write
 // the very same model, with the triplet loss and with the contrastive loss
-// and its memory, which the checkpoint must carry over.
+// mining a memory, which the checkpoint must carry over.
 func TestTrainReproducibleAndResumable(t *testing.T) {
 	classes := mustClassImages(t, 3, 8)
 	cases := []struct {
@@ -213,7 +213,7 @@ func TestTrainReproducibleAndResumable(t *testing.T) {
 		edit func(o *trainconfig.Options)
 	}{
 		{"triplet", func(o *trainconfig.Options) {}},
-		{"contrastive with a memory", func(o *trainconfig.Options) { o.Loss, o.Memory = trainconfig.Contrastive, 20 }},
+		{"contrastive, mining a memory", func(o *trainconfig.Options) { o.Loss, o.MiningMemory = trainconfig.Contrastive, 20 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -953,25 +953,31 @@ func TestTrainDistill(t *testing.T) {
 func TestAfterMining(t *testing.T) {
 	batch := []dataset.Triplet{{Query: "q0", Positive: "p0", Negative: "n0"}, {Query: "q1", Positive: "p1", Negative: "n1"}}
 	labels := []int{10, 11, 10, 11, 12, 13}
+	// A memory of two rows.
+	memPaths, memLabels := []string{"m0", "m1"}, []int{20, 21}
+	none := negative{-1, -1}
+	slot := func(j int) negative { return negative{j, -1} }
+	row := func(r int) negative { return negative{-1, r} }
 	cases := []struct {
 		name       string
-		mined      []int
+		mined      []negative
 		want       []string
 		wantLabels []int
 	}{
 		{"no mining", nil, []string{"q0", "q1", "p0", "p1", "n0", "n1"}, []int{10, 11, 10, 11, 12, 13}},
-		{"both mined", []int{3, 0}, []string{"q0", "q1", "p0", "p1", "p1", "q0"}, []int{10, 11, 10, 11, 11, 10}},
+		{"both mined", []negative{slot(3), slot(0)}, []string{"q0", "q1", "p0", "p1", "p1", "q0"}, []int{10, 11, 10, 11, 11, 10}},
 		// The slots are read as they were before mining: the second
 		// negative takes the first negative's old image, not its new one.
-		{"from a negative slot, and none found", []int{5, -1}, []string{"q0", "q1", "p0", "p1", "n1", "n1"}, []int{10, 11, 10, 11, 13, 13}},
-		{"from a mined slot", []int{1, 4}, []string{"q0", "q1", "p0", "p1", "q1", "n0"}, []int{10, 11, 10, 11, 11, 12}},
+		{"from a negative slot, and none found", []negative{slot(5), none}, []string{"q0", "q1", "p0", "p1", "n1", "n1"}, []int{10, 11, 10, 11, 13, 13}},
+		{"from a mined slot", []negative{slot(1), slot(4)}, []string{"q0", "q1", "p0", "p1", "q1", "n0"}, []int{10, 11, 10, 11, 11, 12}},
+		{"from the memory", []negative{row(1), slot(0)}, []string{"q0", "q1", "p0", "p1", "m1", "q0"}, []int{10, 11, 10, 11, 21, 10}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := afterMining(slotPaths(batch), tc.mined, len(batch)); !slices.Equal(got, tc.want) {
+			if got := afterMining(slotPaths(batch), tc.mined, len(batch), memPaths); !slices.Equal(got, tc.want) {
 				t.Errorf("paths after mining = %v, want %v", got, tc.want)
 			}
-			if got := afterMining(labels, tc.mined, len(batch)); !slices.Equal(got, tc.wantLabels) {
+			if got := afterMining(labels, tc.mined, len(batch), memLabels); !slices.Equal(got, tc.wantLabels) {
 				t.Errorf("labels after mining = %v, want %v", got, tc.wantLabels)
 			}
 		})

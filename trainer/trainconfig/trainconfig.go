@@ -92,16 +92,6 @@ type Options struct {
 	// contrastive loss; contrastive loss only. Lower values weigh the
 	// hardest negatives more.
 	Temperature float64 `json:"temperature"`
-	// Memory, with the contrastive loss, keeps the embeddings of the last
-	// Memory images trained on, as the network embedded them at their
-	// step, and adds them to every anchor's negatives, those of its own
-	// class left out: a cross-batch memory (Wang et al., CVPR 2020). A
-	// shard holds 3*BatchSize/BatchShards images; a memory gives each
-	// anchor thousands of negatives, and so harder ones, for one matrix
-	// product a step. It works because a network trained at a small rate
-	// moves little over a few hundred steps, so the old embeddings stay
-	// near what it would give now. 0 keeps none.
-	Memory int `json:"memory"`
 	// Optimizer is sgd (with momentum) or adam.
 	Optimizer    Optimizer `json:"optimizer"`
 	LearningRate float64   `json:"learning_rate"`
@@ -115,7 +105,18 @@ type Options struct {
 	// Mining replaces each triplet's negative by one chosen in the batch:
 	// none, semihard or hard. Needs class labels (data.classes).
 	Mining Mining `json:"mining"`
-	Seed   uint64 `json:"seed"`
+	// MiningMemory, with Mining, keeps the last MiningMemory images drawn
+	// into batches, each as the augmented view its batch held and with
+	// the embedding mining gave it, and lets mining take a triplet's
+	// negative from them as well as from the batch: a query meets the
+	// hardest of thousands of recent images instead of a batch's few
+	// dozen. The view chosen is drawn again and embedded afresh in the
+	// step, so the loss never sees an old embedding (one that did would
+	// let the network lower it by moving all its embeddings away from
+	// the old ones; RUN-NOTES' sixty-third candidate). 0 mines in the
+	// batch alone.
+	MiningMemory int    `json:"mining_memory"`
+	Seed         uint64 `json:"seed"`
 
 	Augment imageio.Augment `json:"augment"`
 	// AugmentSize is the side at which training images are held and
@@ -295,9 +296,9 @@ const (
 	MaxTemperature = 1.0
 )
 
-// MaxMemory caps Options.Memory: at MinTemperature each row adds up to
-// exp(50) to a float32 sum, and 65,536 of them stay far from its limit.
-const MaxMemory = 65536
+// MaxMiningMemory caps Options.MiningMemory: each step compares every
+// query with every row.
+const MaxMiningMemory = 65536
 
 // Mining names how a batch's negatives are chosen.
 type Mining string
@@ -488,10 +489,10 @@ func (o Options) Validate() error {
 		return bad("loss", "%q is not triplet or contrastive", o.Loss)
 	case o.Loss == Contrastive && !(o.Temperature >= MinTemperature && o.Temperature <= MaxTemperature):
 		return bad("temperature", "%g is outside [%g, %g]: exp(1/temperature) must stay finite in float32 (0.1 is the usual choice)", o.Temperature, MinTemperature, MaxTemperature)
-	case o.Memory < 0 || o.Memory > MaxMemory:
-		return bad("memory", "%d is outside 0..%d", o.Memory, MaxMemory)
-	case o.Memory > 0 && o.Loss != Contrastive:
-		return bad("memory", "keeps negatives for the contrastive loss: set loss: contrastive, or memory: 0")
+	case o.MiningMemory < 0 || o.MiningMemory > MaxMiningMemory:
+		return bad("mining_memory", "%d is outside 0..%d", o.MiningMemory, MaxMiningMemory)
+	case o.MiningMemory > 0 && o.Mining == NoMining:
+		return bad("mining_memory", "keeps images for mining to choose negatives from: set mining: semihard or hard, or mining_memory: 0")
 	case o.Loss == Contrastive && o.Data.Triplets != "":
 		return bad("loss", "contrastive needs class labels, so that images of one class are not pushed apart: use data.classes or data.mix, or set loss: triplet")
 	case !o.Optimizer.Valid():
