@@ -211,10 +211,9 @@ func (c *chooser) chosen() negative {
 // mineNegatives replaces each triplet's negative in x by an image of
 // another class, chosen as a chooser does on emb, the batch's embeddings
 // (rows of dim): an image of the batch, or with mem (nil for none) a row
-// of mining's memory, whose view draws into the slot's input (called
-// concurrently). labels
-// gives the class of each of the 3b images. It returns where each
-// triplet's new negative came from.
+// of mining's memory, which view draws into the slot's input (called
+// concurrently). labels gives the class of each of the 3b images. It
+// returns where each triplet's new negative came from.
 func mineNegatives(emb []float32, dim int, x []float32, labels []int, b int, mode trainconfig.Mining, mem *memory, view func(row int, dst []float32)) []negative {
 	per := len(x) / (3 * b)
 	vec := func(j int) []float32 { return emb[j*dim : (j+1)*dim] }
