@@ -76,38 +76,75 @@ func BenchmarkForward(b *testing.B) {
 // that run in parallel (compare the triplets/s side by side). The
 // mining=... cases train with the triplet loss; loss=contrastive/...
 // the same with the contrastive loss (its names leave the triplet loss's
-// alone, which scripts/bench-peers.sh selects).
+// alone, which scripts/bench-peers.sh selects); .../memory=8192/... mines
+// a full memory of 8,192 images besides (mining_memory).
 func BenchmarkTrainStep(b *testing.B) {
 	classes := mustClassImages(b, 4, 16)
+	type variant struct {
+		loss   trainconfig.Loss
+		shards int
+		memory int
+	}
+	var variants []variant
 	for _, loss := range []trainconfig.Loss{trainconfig.Triplet, trainconfig.Contrastive} {
-		prefix := ""
-		if loss != trainconfig.Triplet {
-			prefix = "loss=" + string(loss) + "/"
-		}
 		for _, shards := range []int{1, 2, 4} {
-			b.Run(fmt.Sprintf("%smining=semihard/shards=%d", prefix, shards), func(b *testing.B) {
-				o := testOptions(b, classes)
-				o.Model = model.DefaultSpec()
-				o.BatchSize = 48
-				o.BatchShards = shards
-				o.Mining = trainconfig.SemiHard
-				o.Loss = loss
-				r := prepareRun(b, o)
-				ts := r.src.epochTriplets(o, 0)
-				step := 0
-				for b.Loop() {
-					batch := make([]dataset.Triplet, o.BatchSize)
-					for i := range batch {
-						batch[i] = ts[(step*o.BatchSize+i)%len(ts)]
-					}
-					r.load(batch, uint64(step))
-					if _, err := r.step(uint64(step), 1); err != nil {
-						b.Fatal(err)
-					}
-					step++
-				}
-				b.ReportMetric(float64(b.N*o.BatchSize)/b.Elapsed().Seconds(), "triplets/s")
-			})
+			variants = append(variants, variant{loss, shards, 0})
 		}
+	}
+	variants = append(variants, variant{trainconfig.Contrastive, 2, 8192})
+	for _, v := range variants {
+		name := fmt.Sprintf("mining=semihard/shards=%d", v.shards)
+		if v.memory > 0 {
+			name = fmt.Sprintf("mining=semihard/memory=%d/shards=%d", v.memory, v.shards)
+		}
+		if v.loss != trainconfig.Triplet {
+			name = "loss=" + string(v.loss) + "/" + name
+		}
+		b.Run(name, func(b *testing.B) {
+			o := testOptions(b, classes)
+			o.Model = model.DefaultSpec()
+			o.BatchSize = 48
+			o.BatchShards = v.shards
+			o.Mining = trainconfig.SemiHard
+			o.Loss = v.loss
+			o.MiningMemory = v.memory
+			r := prepareRun(b, o)
+			ts := r.src.epochTriplets(o, 0)
+			batchAt := func(step int) []dataset.Triplet {
+				batch := make([]dataset.Triplet, o.BatchSize)
+				for i := range batch {
+					batch[i] = ts[(step*o.BatchSize+i)%len(ts)]
+				}
+				return batch
+			}
+			if v.memory > 0 {
+				fillMemory(b, r, batchAt(0))
+			}
+			step := 0
+			for b.Loop() {
+				r.load(batchAt(step), uint64(step))
+				if _, err := r.step(uint64(step), 1); err != nil {
+					b.Fatal(err)
+				}
+				step++
+			}
+			b.ReportMetric(float64(b.N*o.BatchSize)/b.Elapsed().Seconds(), "triplets/s")
+		})
+	}
+}
+
+// fillMemory fills r's mining memory with batch's images, as a run does
+// after its first steps, so that every step scans a full memory.
+func fillMemory(b *testing.B, r *run, batch []dataset.Triplet) {
+	b.Helper()
+	if err := r.setupMemory(r.filler.cache); err != nil {
+		b.Fatal(err)
+	}
+	r.filler.fill(batch, r.x, r.augmentFor, 1)
+	emb := r.net.Forward(r.x, 3*len(batch))
+	labels, paths := r.src.batchLabels(batch), slotPaths(batch)
+	mem := &r.state.Memory
+	for range (mem.rows() + len(labels) - 1) / len(labels) {
+		mem.remember(emb, labels, paths, 1)
 	}
 }
