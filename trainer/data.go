@@ -218,20 +218,26 @@ func mineNegatives(emb []float32, dim int, x []float32, labels []int, b int, mod
 	per := len(x) / (3 * b)
 	vec := func(j int) []float32 { return emb[j*dim : (j+1)*dim] }
 	chosen := make([]negative, b)
+	// The queries choose side by side: a memory of thousands of rows
+	// makes this a good part of a step.
+	var wg sync.WaitGroup
 	for i := range b {
-		c := newChooser(mode, eval.SquaredDistance(vec(i), vec(b+i)))
-		for j := range 3 * b {
-			if labels[j] != labels[i] {
-				c.offer(negative{j, -1}, eval.SquaredDistance(vec(i), vec(j)))
+		wg.Go(func() {
+			c := newChooser(mode, eval.SquaredDistance(vec(i), vec(b+i)))
+			for j := range 3 * b {
+				if labels[j] != labels[i] {
+					c.offer(negative{j, -1}, eval.SquaredDistance(vec(i), vec(j)))
+				}
 			}
-		}
-		if mem != nil {
-			mem.offer(&c, vec(i), labels[i])
-		}
-		chosen[i] = c.chosen()
+			if mem != nil {
+				mem.offer(&c, vec(i), labels[i])
+			}
+			chosen[i] = c.chosen()
+		})
 	}
+	wg.Wait()
 	src := append([]float32(nil), x...)
-	var wg sync.WaitGroup // the memory's views are augmented side by side, as fill's images are
+	// The memory's views are augmented side by side, as fill's images are.
 	for i, n := range chosen {
 		dst := x[(2*b+i)*per : (2*b+i+1)*per]
 		switch {
