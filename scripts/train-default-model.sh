@@ -38,8 +38,8 @@
 #   touch runs/default-stage1/stage.done runs/default-stage2/stage.done runs/default-stage3/stage.done
 # (mkdir -p those folders first.)
 # stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
-# stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml and
-# stage13a.yaml, stage13d.yaml and stage13e.yaml
+# stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml,
+# stage13a.yaml, stage13d.yaml, stage13e.yaml and stage13k-13o.yaml
 # record general-model candidates and measurements (RUN-NOTES.md): the
 # recipe does not run them.
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
