@@ -9,7 +9,6 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
-	"math"
 	"runtime"
 	"testing"
 )
@@ -138,31 +137,6 @@ func BenchmarkSquarePNG(b *testing.B) {
 			runtime.ReadMemStats(&after)
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(n)/(1<<20), "MB-alloc/image")
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "images/s")
-		})
-	}
-}
-
-func TestLuma(t *testing.T) {
-	cases := []struct {
-		name    string
-		r, g, b uint8
-		want    float64
-	}{
-		{"black", 0, 0, 0, 0},
-		{"white", 255, 255, 255, 255},
-		{"red", 255, 0, 0, 76.245},
-		{"green", 0, 255, 0, 149.685},
-		{"blue", 0, 0, 255, 29.07},
-		{"grey", 128, 128, 128, 128},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := Luma[float64](tc.r, tc.g, tc.b); math.Abs(got-tc.want) > 1e-9 {
-				t.Errorf("float64: %v, want %v", got, tc.want)
-			}
-			if got := Luma[float32](tc.r, tc.g, tc.b); math.Abs(float64(got)-tc.want) > 1e-4 {
-				t.Errorf("float32: %v, want %v", got, tc.want)
-			}
 		})
 	}
 }

@@ -113,20 +113,25 @@ func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, augment func(pa
 	b := len(batch)
 	per := 3 * f.size * f.size
 	paths := slotPaths(batch)
+	forEach(3*b, f.workers, func(j int) {
+		model.ToTensor(f.slotImage(paths[j], augment, seed, j), f.norm, x[j*per:(j+1)*per])
+	})
+}
+
+// forEach calls f(i) for each i in [0, n) on up to workers goroutines (0:
+// one per core), and returns when all calls have.
+func forEach(n, workers int, f func(i int)) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range min(f.workers, 3*b) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				j := int(next.Add(1) - 1)
-				if j >= 3*b {
-					return
-				}
-				model.ToTensor(f.slotImage(paths[j], augment, seed, j), f.norm, x[j*per:(j+1)*per])
+	var next atomic.Int64
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
@@ -174,6 +179,9 @@ func afterMining[T any](slots []T, mined []negative, b int, remembered []T) []T 
 // the one drawn (nothing of another class was there).
 type negative struct{ slot, row int }
 
+// noNegative is the negative of a triplet mining left as it was drawn.
+var noNegative = negative{-1, -1}
+
 // chooser picks a query's negative among the candidates offered: "hard"
 // takes the closest; "semihard" the closest farther than the positive,
 // else the closest.
@@ -186,23 +194,25 @@ type chooser struct {
 	semiD    float32
 }
 
+// newChooser starts choosing, by mode, the negative of a query whose
+// positive is dpos away (squared).
 func newChooser(mode trainconfig.Mining, dpos float32) chooser {
-	none := negative{-1, -1}
-	return chooser{semiHard: mode == trainconfig.SemiHard, dpos: dpos, best: none, semi: none}
+	return chooser{semiHard: mode == trainconfig.SemiHard, dpos: dpos, best: noNegative, semi: noNegative}
 }
 
 // offer considers candidate n at squared distance d from the query.
 func (c *chooser) offer(n negative, d float32) {
-	if c.best == (negative{-1, -1}) || d < c.bestD {
+	if c.best == noNegative || d < c.bestD {
 		c.best, c.bestD = n, d
 	}
-	if d > c.dpos && (c.semi == (negative{-1, -1}) || d < c.semiD) {
+	if d > c.dpos && (c.semi == noNegative || d < c.semiD) {
 		c.semi, c.semiD = n, d
 	}
 }
 
+// chosen is the negative chosen among those offered.
 func (c *chooser) chosen() negative {
-	if c.semiHard && c.semi != (negative{-1, -1}) {
+	if c.semiHard && c.semi != noNegative {
 		return c.semi
 	}
 	return c.best
@@ -214,39 +224,35 @@ func (c *chooser) chosen() negative {
 // of mining's memory, which view draws into the slot's input (called
 // concurrently). labels gives the class of each of the 3b images. It
 // returns where each triplet's new negative came from.
-func mineNegatives(emb []float32, dim int, x []float32, labels []int, b int, mode trainconfig.Mining, mem *memory, view func(row int, dst []float32)) []negative {
+func mineNegatives(emb []float32, dim int, x []float32, labels []int, b int, mode trainconfig.Mining, mem *memory, view func(row int, dst []float32), workers int) []negative {
 	per := len(x) / (3 * b)
 	vec := func(j int) []float32 { return emb[j*dim : (j+1)*dim] }
 	chosen := make([]negative, b)
 	// The queries choose side by side: a memory of thousands of rows
 	// makes this a good part of a step.
-	var wg sync.WaitGroup
-	for i := range b {
-		wg.Go(func() {
-			c := newChooser(mode, eval.SquaredDistance(vec(i), vec(b+i)))
-			for j := range 3 * b {
-				if labels[j] != labels[i] {
-					c.offer(negative{j, -1}, eval.SquaredDistance(vec(i), vec(j)))
-				}
+	forEach(b, workers, func(i int) {
+		c := newChooser(mode, eval.SquaredDistance(vec(i), vec(b+i)))
+		for j := range 3 * b {
+			if labels[j] != labels[i] {
+				c.offer(negative{j, -1}, eval.SquaredDistance(vec(i), vec(j)))
 			}
-			if mem != nil {
-				mem.offer(&c, vec(i), labels[i])
-			}
-			chosen[i] = c.chosen()
-		})
-	}
-	wg.Wait()
+		}
+		if mem != nil {
+			mem.offer(&c, vec(i), labels[i])
+		}
+		chosen[i] = c.chosen()
+	})
 	src := append([]float32(nil), x...)
-	// The memory's views are augmented side by side, as fill's images are.
 	for i, n := range chosen {
-		dst := x[(2*b+i)*per : (2*b+i+1)*per]
-		switch {
-		case n.slot >= 0:
-			copy(dst, src[n.slot*per:(n.slot+1)*per])
-		case n.row >= 0:
-			wg.Go(func() { view(n.row, dst) })
+		if n.slot >= 0 {
+			copy(x[(2*b+i)*per:(2*b+i+1)*per], src[n.slot*per:(n.slot+1)*per])
 		}
 	}
-	wg.Wait()
+	// The memory's views are augmented side by side, as fill's images are.
+	forEach(b, workers, func(i int) {
+		if n := chosen[i]; n.row >= 0 {
+			view(n.row, x[(2*b+i)*per:(2*b+i+1)*per])
+		}
+	})
 	return chosen
 }

@@ -3,6 +3,7 @@ package trainer
 import (
 	"fmt"
 	"image"
+	"math"
 
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/imageio"
@@ -11,9 +12,9 @@ import (
 // memory is mining's memory (trainconfig.Options.MiningMemory): the last
 // images drawn into batches, each as the augmented view its batch held,
 // with the embedding mining gave it then and its class. Mining may take a
-// triplet's negative from it as well as from the batch, so that a query
-// meets the hardest of thousands of recent images instead of a batch's
-// few dozen. The view chosen is drawn again exactly (its path, its step's
+// triplet's negative from it as well as from the batch, so that a query's
+// negative is the semi-hard (or hardest) of thousands of recent images
+// instead of a batch's few dozen. The view chosen is drawn again exactly (its path, its step's
 // seed and its slot give fill's generator) and embedded afresh in the
 // step: the memory's embeddings are a step or a few hundred old, so they
 // only choose; the loss never sees them. It is a ring, each batch
@@ -71,21 +72,26 @@ func (m *memory) view(f *batchFiller, r int, augment func(path string) *imageio.
 	return f.slotImage(m.Paths[r], augment, m.Seeds[r], m.Slots[r])
 }
 
-// check reports a memory that cannot belong to a run whose options ask
-// for rows images of dim values, or that names images the run does not
-// have: the checkpoint's state is not checksummed.
-func (m *memory) check(rows, dim int, known func(path string) bool) error {
+// check reports a memory that is damaged, or not of rows images of dim
+// values, or (with known not nil) that holds an image the run does not
+// train on with that class: the checkpoint's state is not checksummed.
+func (m *memory) check(rows, dim int, known func(path string, label int) bool) error {
 	if rows < 1 || m.Dim != dim || m.rows() != rows || len(m.Emb) != rows*dim ||
 		len(m.Paths) != rows || len(m.Seeds) != rows || len(m.Slots) != rows || m.Next < 0 || m.Next >= rows {
-		return fmt.Errorf("damaged or foreign state: a mining memory of %d rows of %d values (next %d; %d values, %d paths, %d seeds, %d slots), where the options ask for %d rows of %d",
+		return fmt.Errorf("damaged state: a mining memory of %d rows of %d values (next %d; %d values, %d paths, %d seeds, %d slots), not %d rows of %d",
 			m.rows(), m.Dim, m.Next, len(m.Emb), len(m.Paths), len(m.Seeds), len(m.Slots), rows, dim)
 	}
 	for r, l := range m.Labels {
 		switch {
 		case l < -1 || m.Slots[r] < 0:
 			return fmt.Errorf("damaged state: a mining memory row of class %d, slot %d", l, m.Slots[r])
-		case l >= 0 && known != nil && !known(m.Paths[r]):
-			return fmt.Errorf("a mining memory row names %q, which this run's data does not hold", m.Paths[r])
+		case l >= 0 && known != nil && !known(m.Paths[r], l):
+			return fmt.Errorf("a mining memory row holds %q of class %d, which this run's training data does not", m.Paths[r], l)
+		}
+	}
+	for _, v := range m.Emb {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("damaged state: a mining memory embedding holds %v", v)
 		}
 	}
 	return nil

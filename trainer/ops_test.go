@@ -81,7 +81,7 @@ func TestTrainingMatchesGorgonia(t *testing.T) {
 			}
 			seed := seedFor(o.Seed, 0, step)
 			r.filler.fill(batch, r.x, r.augmentFor, seed)
-			mineNegatives(r.net.Forward(r.x, 3*o.BatchSize), r.net.Dim(), r.x, r.src.batchLabels(batch), o.BatchSize, o.Mining, nil, nil)
+			mineNegatives(r.net.Forward(r.x, 3*o.BatchSize), r.net.Dim(), r.x, r.src.batchLabels(batch), o.BatchSize, o.Mining, nil, nil, 0)
 			loss, err := r.step(seed, 1)
 			if err != nil {
 				t.Fatal(err)

@@ -553,26 +553,29 @@ func (r *run) load(batch []dataset.Triplet, seed uint64) []negative {
 		labels = r.src.batchLabels(batch)
 	}
 	var mined []negative
+	var emb []float32 // the batch's embeddings as drawn, with mining
 	mem := &r.state.Memory
 	if o.Mining != trainconfig.NoMining {
-		emb := r.net.Forward(r.x, 3*b)
-		if mem.rows() == 0 {
-			mined = mineNegatives(emb, r.net.Dim(), r.x, labels, b, o.Mining, nil, nil)
-		} else {
-			view := func(row int, dst []float32) {
+		emb = r.net.Forward(r.x, 3*b)
+		var view func(row int, dst []float32)
+		if mem.rows() > 0 {
+			view = func(row int, dst []float32) {
 				model.ToTensor(mem.view(r.filler, row, r.augmentFor), r.filler.norm, dst)
 			}
-			mined = mineNegatives(emb, r.net.Dim(), r.x, labels, b, o.Mining, mem, view)
-			// The batch's own draws, not the views mined into it, which
-			// the memory holds already.
-			mem.remember(emb, labels, slotPaths(batch), seed)
 		}
+		mined = mineNegatives(emb, r.net.Dim(), r.x, labels, b, o.Mining, mem, view, o.Workers)
 	}
 	if r.teacher != nil {
 		r.teacher.targets(afterMining(slotPaths(batch), mined, b, mem.Paths), r.target)
 	}
 	if o.Loss == trainconfig.Contrastive {
 		r.labels = afterMining(labels, mined, b, mem.Labels)
+	}
+	if emb != nil && mem.rows() > 0 {
+		// The batch's own draws, not the views mined into it, which the
+		// memory holds already; only now, as the rows just mined (read
+		// above) may be among those this overwrites.
+		mem.remember(emb, labels, slotPaths(batch), seed)
 	}
 	return mined
 }
@@ -648,7 +651,7 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 				lastLog = now
 			}
 			if time.Since(r.lastSave) >= o.CheckpointEvery {
-				if err := r.saveCheckpoint(); err != nil {
+				if err := r.saveAfterStep(); err != nil {
 					return nil, err
 				}
 			}
@@ -727,21 +730,34 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// setupMemory starts an empty mining memory for a run that asks for one
-// and has none from its checkpoint, and refuses a checkpoint's memory of
-// another size than the options ask for, or of images not in cache.
+// setupMemory gives the run the mining memory its options ask for: the
+// checkpoint's, when it is of that size and holds this run's training
+// images, else an empty one (none with mining_memory 0); the log says when
+// a resumed run's memory changes. A damaged memory is an error.
 func (r *run) setupMemory(cache imageCache) error {
 	n, dim := r.opts.MiningMemory, r.arch.Dim()
-	switch mem := &r.state.Memory; {
-	case mem.rows() == 0 && n > 0:
-		*mem = newMemory(n, dim)
-	case mem.rows() > 0 && n == 0:
-		return fmt.Errorf("config: mining_memory: the checkpoint in %s was trained with a mining memory of %d images: give mining_memory: %d to resume it, or --restart", r.opts.RunDir, mem.rows(), mem.rows())
-	case mem.rows() > 0:
-		known := func(path string) bool { return cache[path] != nil }
-		if err := mem.check(n, dim, known); err != nil {
-			return fmt.Errorf("config: mining_memory: the checkpoint in %s: %w: give the run's own mining_memory (%d) and data to resume it, or --restart", r.opts.RunDir, err, mem.rows())
+	mem := &r.state.Memory
+	if mem.rows() == n && n > 0 {
+		training := map[string]bool{}
+		for _, p := range r.src.parts {
+			for _, path := range p.set.Paths {
+				training[path] = true
+			}
 		}
+		known := func(path string, label int) bool {
+			return training[path] && r.src.labels[path] == label && cache[path] != nil
+		}
+		if err := mem.check(n, dim, known); err != nil {
+			return fmt.Errorf("config: mining_memory: the checkpoint in %s: %w (--restart starts the run afresh)", r.opts.RunDir, err)
+		}
+		return nil
+	}
+	if resumed := r.state.Epoch > 0 || r.state.Step > 0; mem.rows() != n && (mem.rows() > 0 || resumed) {
+		fmt.Fprintf(r.log, "mining_memory: the checkpoint's memory held %d images, the options ask for %d: mining goes on with an empty one\n", mem.rows(), n)
+	}
+	*mem = memory{}
+	if n > 0 {
+		*mem = newMemory(n, dim)
 	}
 	return nil
 }
@@ -865,6 +881,15 @@ func (r *run) heldOutContrastive(val []dataset.Triplet, vecs map[string][]float3
 }
 
 func (r *run) checkpointPath() string { return filepath.Join(r.opts.RunDir, "checkpoint.drc") }
+
+// saveAfterStep writes a checkpoint after the step st.Step, whose weights,
+// losses and memory the state holds: one that resumes at the next step,
+// not at this one again.
+func (r *run) saveAfterStep() error {
+	r.state.Step++
+	defer func() { r.state.Step-- }()
+	return r.saveCheckpoint()
+}
 
 func (r *run) saveCheckpoint() error {
 	r.state.Optimizer = *r.opt

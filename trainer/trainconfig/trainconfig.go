@@ -102,15 +102,16 @@ type Options struct {
 	// LearningRate to zero along a half cosine over the run's steps, which
 	// lets the last epochs settle into a minimum instead of bouncing around it.
 	LRSchedule Schedule `json:"lr_schedule"`
-	// Mining replaces each triplet's negative by one chosen in the batch:
-	// none, semihard or hard. Needs class labels (data.classes).
+	// Mining replaces each triplet's negative by one chosen in the batch
+	// (and, with MiningMemory, among recent images): none, semihard or
+	// hard. Needs class labels (data.classes).
 	Mining Mining `json:"mining"`
 	// MiningMemory, with Mining, keeps the last MiningMemory images drawn
 	// into batches, each as the augmented view its batch held and with
 	// the embedding mining gave it, and lets mining take a triplet's
-	// negative from them as well as from the batch: a query meets the
-	// hardest of thousands of recent images instead of a batch's few
-	// dozen. The view chosen is drawn again and embedded afresh in the
+	// negative from them as well as from the batch: a query's negative is
+	// the semi-hard (or hardest) of thousands of recent images instead of
+	// a batch's few dozen. The view chosen is drawn again and embedded afresh in the
 	// step, so the loss never sees an old embedding (one that did would
 	// let the network lower it by moving all its embeddings away from
 	// the old ones; RUN-NOTES' sixty-third candidate). 0 mines in the
