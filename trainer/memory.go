@@ -14,10 +14,10 @@ import (
 // with the embedding mining gave it then and its class. Mining may take a
 // triplet's negative from it as well as from the batch, so that a query's
 // negative is the semi-hard (or hardest) of thousands of recent images
-// instead of a batch's few dozen. The view chosen is drawn again exactly (its path, its step's
-// seed and its slot give fill's generator) and embedded afresh in the
-// step: the memory's embeddings are a step or a few hundred old, so they
-// only choose; the loss never sees them. It is a ring, each batch
+// instead of a batch's few dozen. The view chosen is drawn again exactly
+// (its path, its step's seed and its slot give fill's generator) and
+// embedded afresh in the step: the memory's embeddings are a step or a few
+// hundred old, so they only choose; the loss never sees them. It is a ring, each batch
 // overwriting the oldest rows. Its fields are exported for the
 // checkpoint, so that a resumed run mines as the straight one does.
 type memory struct {

@@ -3,6 +3,7 @@ package trainer
 import (
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -33,24 +34,9 @@ func TestMemoryRemember(t *testing.T) {
 		{"next row", m.Next, 1},
 	}
 	for _, c := range checks {
-		if !equalAny(c.got, c.want) {
+		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s %v, want %v", c.name, c.got, c.want)
 		}
-	}
-}
-
-func equalAny(a, b any) bool {
-	switch a := a.(type) {
-	case []float32:
-		return slices.Equal(a, b.([]float32))
-	case []int:
-		return slices.Equal(a, b.([]int))
-	case []string:
-		return slices.Equal(a, b.([]string))
-	case []uint64:
-		return slices.Equal(a, b.([]uint64))
-	default:
-		return a == b
 	}
 }
 

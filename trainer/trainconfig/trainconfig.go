@@ -111,11 +111,11 @@ type Options struct {
 	// the embedding mining gave it, and lets mining take a triplet's
 	// negative from them as well as from the batch: a query's negative is
 	// the semi-hard (or hardest) of thousands of recent images instead of
-	// a batch's few dozen. The view chosen is drawn again and embedded afresh in the
-	// step, so the loss never sees an old embedding (one that did would
-	// let the network lower it by moving all its embeddings away from
-	// the old ones; RUN-NOTES' sixty-third candidate). 0 mines in the
-	// batch alone.
+	// a batch's few dozen. The view chosen is drawn again and embedded
+	// afresh in the step, so the loss never sees an old embedding (one
+	// that did would let the network lower it by moving all its
+	// embeddings away from the old ones; RUN-NOTES' sixty-third
+	// candidate). 0 mines in the batch alone.
 	MiningMemory int    `json:"mining_memory"`
 	Seed         uint64 `json:"seed"`
 
