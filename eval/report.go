@@ -328,12 +328,12 @@ func reranking(set Set, o rerank.Options, picture func(path string) *rerank.Pict
 	thumbs := make([]*rerank.Thumb, len(set.Paths))
 	return func(qi int, nearest []int, dist []float64) []int {
 		q := picture(queries[qi]).NewQuery()
-		return o.Order(dist, func(i int) float64 {
+		return o.Order(dist, func(i int) rerank.Match {
 			g := nearest[i]
 			if thumbs[g] == nil {
 				thumbs[g] = picture(set.Paths[g]).Thumb()
 			}
-			return q.Match(thumbs[g])
+			return o.Match(q, thumbs[g])
 		})
 	}
 }

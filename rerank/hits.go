@@ -25,7 +25,7 @@ func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Met
 	}
 	query := q.NewQuery()
 	top := min(o.Top, len(hits))
-	matches := make([]float64, top)
+	matches := make([]Match, top)
 	var wg sync.WaitGroup
 	// A decode per core at most: more would only hold more memory.
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -34,9 +34,9 @@ func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Met
 		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			matches[i] = -1 // no bonus: below any floor
+			matches[i] = NoMatch
 			if p, err := hitPicture(hits[i], picture); err == nil {
-				matches[i] = query.Match(p.Thumb())
+				matches[i] = o.Match(query, p.Thumb())
 			}
 		}()
 	}
@@ -46,7 +46,7 @@ func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Met
 		dist[i] = metric.SquaredL2(h.Distance)
 	}
 	out := make([]vectorstore.Hit, len(hits))
-	for i, j := range o.Order(dist, func(i int) float64 { return matches[i] }) {
+	for i, j := range o.Order(dist, func(i int) Match { return matches[i] }) {
 		out[i] = hits[j]
 	}
 	return out

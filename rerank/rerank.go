@@ -4,14 +4,19 @@
 // A model's vectors know what a picture shows but not where a crop of it
 // sits, so a cropped copy is often found among the first few hits and not
 // first. Lining the pictures up tells the copy from images that merely
-// look alike: the query's luma, shrunk to 55% to 100% of a small
-// thumbnail's side (and mirrored, and turned back by 5 or 10 degrees
-// either way), is slid over every place of the hit's luma thumbnail, and
-// the best normalised cross-correlation (NCC) is the hit's match. NCC
-// ignores brightness and contrast, so greyscale and colour-shifted copies
-// line up as well. A hit's squared distance d is then ranked as
-// d - Weight*max(0, match-Floor): only a match above Floor counts, which
-// leaves images that are alike but not copies in the vectors' order.
+// look alike, in two ways. First, the query's luma, shrunk to 55% to 100%
+// of a small thumbnail's side (and mirrored, and turned back by 5 or 10
+// degrees either way), is slid over every place of the hit's luma
+// thumbnail, and the best normalised cross-correlation (NCC) is taken.
+// NCC ignores brightness and contrast, so greyscale and colour-shifted
+// copies line up as well. Second, corners are matched (Features.Inliers):
+// how many of the query's corners one shift, turn and zoom carries onto
+// the hit's. Many windows of one layout correlate at a thumbnail's
+// size; few keep their corners in place. A hit's squared distance d is
+// then ranked as d - Weight*max(0, NCC-Floor) - Corners*c, where c rises
+// from 0 at CornersFrom inliers to 1 at CornersTo: only a match above its
+// floor counts, which leaves images that are alike but not copies in the
+// vectors' order.
 package rerank
 
 import (
@@ -20,6 +25,7 @@ import (
 	"image/draw"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/deeprank/deeprank/imageio"
 )
@@ -44,14 +50,26 @@ type Options struct {
 	// Floor is the match (NCC, at most 1) at and below which a hit gains
 	// nothing.
 	Floor float64 `json:"floor"`
+	// Corners is what a hit whose corners line up with the query's takes
+	// off its squared distance at most; 0 leaves corners out.
+	Corners float64 `json:"corners"`
+	// CornersFrom is the number of inliers (Features.Inliers) at and
+	// below which a hit gains nothing from its corners, CornersTo the
+	// number from which it gains all of Corners; in between, a share in
+	// proportion.
+	CornersFrom int `json:"corners_from"`
+	CornersTo   int `json:"corners_to"`
 }
 
 // Default returns the options chosen on the default model's validation
-// sets (models/default/RUN-NOTES.md, the fifty-ninth candidate).
-func Default() Options { return Options{Top: 5, Weight: 2, Floor: 0.85} }
+// sets (models/default/RUN-NOTES.md, the fifty-ninth and sixty-fifth
+// candidates).
+func Default() Options {
+	return Options{Top: 10, Weight: 2, Floor: 0.85, Corners: 1, CornersFrom: 4, CornersTo: 28}
+}
 
 // On reports whether o changes any order.
-func (o Options) On() bool { return o.Top > 1 && o.Weight > 0 }
+func (o Options) On() bool { return o.Top > 1 && (o.Weight > 0 || o.Corners > 0) }
 
 // Validate reports a field out of range, by its name.
 func (o Options) Validate() error {
@@ -62,16 +80,38 @@ func (o Options) Validate() error {
 		return fmt.Errorf("weight %v must be a number of 0 or more", o.Weight)
 	case !(o.Floor >= -1 && o.Floor < 1):
 		return fmt.Errorf("floor %v must be in [-1, 1)", o.Floor)
+	case o.Corners < 0 || math.IsNaN(o.Corners) || math.IsInf(o.Corners, 0):
+		return fmt.Errorf("corners %v must be a number of 0 or more", o.Corners)
+	case o.CornersFrom < 0:
+		return fmt.Errorf("corners_from %d is negative", o.CornersFrom)
+	case o.Corners > 0 && o.CornersTo <= o.CornersFrom:
+		return fmt.Errorf("corners_to %d must be above corners_from %d", o.CornersTo, o.CornersFrom)
 	}
 	return nil
 }
 
+// Match is how a hit's picture lines up with the query's.
+type Match struct {
+	// NCC is the best normalised cross-correlation of the query's
+	// templates with the hit's thumbnail, in [-1, 1]; -1 when either is
+	// flat.
+	NCC float64
+	// Inliers is how many of the query's corners (or its mirror image's)
+	// one similarity carries onto the hit's corners they match.
+	Inliers int
+}
+
+// NoMatch is the Match of a hit whose picture cannot be read: it gains
+// nothing.
+var NoMatch = Match{NCC: -1}
+
 // Order returns the order of the first hits after re-ranking: indexes
 // into dist, which holds the hits' squared Euclidean distances, nearest
-// first. Only the first o.Top are ordered again, by dist[i] -
-// o.Weight*max(0, match(i)-o.Floor), ties kept in their order; match is
-// called once for each of them. The hits after them keep their places.
-func (o Options) Order(dist []float64, match func(i int) float64) []int {
+// first. Only the first o.Top are ordered again, by dist[i] less the
+// bonus their Match earns (see the package doc), ties kept in their
+// order; match is called once for each of them. The hits after them keep
+// their places.
+func (o Options) Order(dist []float64, match func(i int) Match) []int {
 	order := make([]int, len(dist))
 	for i := range order {
 		order[i] = i
@@ -82,7 +122,12 @@ func (o Options) Order(dist []float64, match func(i int) float64) []int {
 	top := order[:min(o.Top, len(order))]
 	score := make([]float64, len(top))
 	for _, i := range top {
-		score[i] = dist[i] - o.Weight*max(0, match(i)-o.Floor)
+		m := match(i)
+		score[i] = dist[i] - o.Weight*max(0, m.NCC-o.Floor)
+		if o.Corners > 0 {
+			share := float64(m.Inliers-o.CornersFrom) / float64(o.CornersTo-o.CornersFrom)
+			score[i] -= o.Corners * min(1, max(0, share))
+		}
 	}
 	slices.SortStableFunc(top, func(a, b int) int {
 		switch {
@@ -130,11 +175,16 @@ type Thumb struct {
 	// sum and sq are summed-area tables of pix and its squares, one row
 	// and column larger.
 	sum, sq []float64
+	// corners are the picture's, found when first asked for.
+	corners func() *features
 }
 
 // Thumb returns the picture's thumbnail, for matching against queries.
 func (p *Picture) Thumb() *Thumb {
-	t := &Thumb{pix: shrink(luma(p.square), pictureSide, thumbSide)}
+	t := &Thumb{
+		pix:     shrink(luma(p.square), pictureSide, thumbSide),
+		corners: sync.OnceValue(func() *features { return p.features(false) }),
+	}
 	const n = thumbSide + 1
 	t.sum, t.sq = make([]float64, n*n), make([]float64, n*n)
 	for y := range thumbSide {
@@ -162,6 +212,9 @@ func (t *Thumb) window(x, y, m int) (sum, sq float64) {
 // pose it is looked for in.
 type Query struct {
 	templates []template
+	// corners are the picture's and its mirror image's, found when
+	// first asked for.
+	corners func() [2]*features
 }
 
 // template is a centred, unit-length square of luma, side m.
@@ -184,7 +237,9 @@ var (
 
 // NewQuery prepares the query's templates.
 func (p *Picture) NewQuery() *Query {
-	q := &Query{}
+	q := &Query{corners: sync.OnceValue(func() [2]*features {
+		return [2]*features{p.features(false), p.features(true)}
+	})}
 	add := func(src []float32, side, m int, mirror bool) {
 		pix := shrink(src, side, m)
 		if mirror {
@@ -217,10 +272,31 @@ func (p *Picture) NewQuery() *Query {
 	return q
 }
 
-// Match returns the best normalised cross-correlation of any of the
+// Match lines the query up with a hit's thumbnail in the ways o weighs:
+// a way it gives no weight is left at NoMatch's value.
+func (o Options) Match(q *Query, t *Thumb) Match {
+	m := NoMatch
+	if o.Weight > 0 {
+		m.NCC = q.NCC(t)
+	}
+	if o.Corners > 0 {
+		m.Inliers = q.Inliers(t)
+	}
+	return m
+}
+
+// Inliers returns how many of the query's corners, or of its mirror
+// image's, one similarity (a shift, a turn of up to 30 degrees, a zoom of
+// 0.4 to 2) carries onto the corners of t's picture they match.
+func (q *Query) Inliers(t *Thumb) int {
+	c, h := q.corners(), t.corners()
+	return max(c[0].inliers(h), c[1].inliers(h))
+}
+
+// NCC returns the best normalised cross-correlation of any of the
 // query's templates with any window of t, in [-1, 1]; -1 when no template
 // or window has any contrast (a flat picture matches nothing).
-func (q *Query) Match(t *Thumb) float64 {
+func (q *Query) NCC(t *Thumb) float64 {
 	best := -1.0
 	for _, tp := range q.templates {
 		m := tp.m

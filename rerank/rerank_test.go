@@ -3,6 +3,7 @@ package rerank
 import (
 	"image"
 	"image/color"
+	"image/draw"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -38,6 +39,46 @@ func scene(seed uint64, w, h int) *image.RGBA {
 
 func clamp(v float64) uint8 { return uint8(min(max(v, 0), 255)) }
 
+// shapes draws a w x h picture of hard-edged rectangles from seed, as
+// screenshots, icons and drawings have: corners at every scale, and no
+// two seeds alike.
+func shapes(seed uint64, w, h int) *image.RGBA {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Rect, image.NewUniform(color.RGBA{230, 230, 225, 255}), image.Point{}, draw.Src)
+	for range 40 {
+		x, y := rng.IntN(w), rng.IntN(h)
+		rw, rh := 4+rng.IntN(w/4), 4+rng.IntN(h/4)
+		c := color.RGBA{uint8(rng.IntN(256)), uint8(rng.IntN(256)), uint8(rng.IntN(256)), 255}
+		draw.Draw(img, image.Rect(x, y, x+rw, y+rh), image.NewUniform(c), image.Point{}, draw.Src)
+	}
+	return img
+}
+
+// edited returns a copy of img with f applied to each colour channel.
+func edited(img *image.RGBA, f func(v uint8) uint8) *image.RGBA {
+	out := image.NewRGBA(img.Rect)
+	for i, v := range img.Pix {
+		out.Pix[i] = v
+		if i%4 != 3 {
+			out.Pix[i] = f(v)
+		}
+	}
+	return out
+}
+
+// mirror returns img mirrored left to right.
+func mirror(src *image.RGBA) *image.RGBA {
+	b := src.Rect
+	out := image.NewRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			out.SetRGBA(b.Max.X-1-(x-b.Min.X), y, src.RGBAAt(x, y))
+		}
+	}
+	return out
+}
+
 // picture is the Picture of img as a search takes it: squared to 128.
 func picture(img image.Image) *Picture {
 	return NewPicture(imageio.Square(img, 128), img.Bounds().Size())
@@ -52,50 +93,60 @@ func crop(img *image.RGBA, side, atX, atY float64) image.Image {
 	return img.SubImage(image.Rect(x, y, x+w, y+h))
 }
 
+// TestMatch: a copy lines up with its source however it was edited, and
+// another picture does not. Soft blobs (few corners) check the luma
+// match; hard-edged shapes check the corners.
 func TestMatch(t *testing.T) {
-	src := scene(1, 240, 180)
-	rotated := imageio.Rotate(src, 10, 1)
-	grey := image.NewRGBA(src.Rect)
-	copy(grey.Pix, src.Pix)
-	imageio.Grey(grey)
-	brighter := image.NewRGBA(src.Rect)
-	for i, v := range src.Pix {
-		brighter.Pix[i] = v
-		if i%4 != 3 {
-			brighter.Pix[i] = clamp(1.3*float64(v) - 10)
-		}
+	type draw func(seed uint64) *image.RGBA
+	blobs := func(seed uint64) *image.RGBA { return scene(seed, 240, 180) }
+	hard := func(seed uint64) *image.RGBA { return shapes(seed, 320, 240) }
+	edit := func(f func(src *image.RGBA) image.Image) func(draw) image.Image {
+		return func(d draw) image.Image { return f(d(1)) }
 	}
-	mirrored := image.NewRGBA(src.Rect)
-	for y := range 180 {
-		for x := range 240 {
-			mirrored.SetRGBA(239-x, y, src.RGBAAt(x, y))
-		}
-	}
-	thumb := picture(src).Thumb()
 	tests := []struct {
-		name     string
-		query    image.Image
-		atLeast  float64
-		lessThan float64
+		name  string
+		query func(d draw) image.Image // of the picture d(1)
+		// A copy lines up on blobs and keeps inliers on shapes at least
+		// these; another picture stays below them.
+		ncc     float64
+		inliers int
+		copy    bool
 	}{
-		{"the image itself", src, 0.999, 2},
-		{"a crop of 70% at the top left", crop(src, 0.7, 0, 0), 0.99, 2},
-		{"a crop of 70% at the bottom right", crop(src, 0.7, 1, 1), 0.99, 2},
-		{"a crop of 60% in the middle", crop(src, 0.6, 0.5, 0.5), 0.99, 2},
-		{"its mirror image", mirrored, 0.99, 2},
-		{"its grey copy", grey, 0.98, 2},
-		{"brighter, with more contrast", brighter, 0.95, 2},
-		{"turned by 10 degrees", rotated, 0.98, 2},
-		{"another picture", scene(2, 240, 180), -1, 0.85},
-		{"a crop of another picture", crop(scene(3, 240, 180), 0.7, 0.5, 0.5), -1, 0.85},
+		{"the image itself", edit(func(s *image.RGBA) image.Image { return s }), 0.999, 100, true},
+		{"a crop of 70% at the top left", edit(func(s *image.RGBA) image.Image { return crop(s, 0.7, 0, 0) }), 0.99, 20, true},
+		{"a crop of 70% at the bottom right", edit(func(s *image.RGBA) image.Image { return crop(s, 0.7, 1, 1) }), 0.99, 20, true},
+		{"a crop of 60% in the middle", edit(func(s *image.RGBA) image.Image { return crop(s, 0.6, 0.5, 0.5) }), 0.99, 12, true},
+		{"its mirror image", edit(func(s *image.RGBA) image.Image { return mirror(s) }), 0.99, 100, true},
+		{"a mirrored crop", edit(func(s *image.RGBA) image.Image { return mirror(crop(s, 0.7, 0.2, 0.8).(*image.RGBA)) }), 0.99, 20, true},
+		{"its grey copy", edit(func(s *image.RGBA) image.Image {
+			g := edited(s, func(v uint8) uint8 { return v })
+			imageio.Grey(g)
+			return g
+		}), 0.98, 100, true},
+		{"brighter, with more contrast", edit(func(s *image.RGBA) image.Image {
+			return edited(s, func(v uint8) uint8 { return clamp(1.3*float64(v) - 10) })
+		}), 0.95, 40, true},
+		{"turned by 10 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 10, 1) }), 0.98, 50, true},
+		{"another picture", func(d draw) image.Image { return d(2) }, 0.85, 8, false},
+		{"a crop of another picture", func(d draw) image.Image { return crop(d(3), 0.7, 0.5, 0.5) }, 0.85, 8, false},
 	}
+	blobThumb, hardThumb := picture(blobs(1)).Thumb(), picture(hard(1)).Thumb()
+	relation := map[bool]string{true: ">=", false: "<"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := picture(tc.query).NewQuery().Match(thumb)
-			if got < tc.atLeast || got >= tc.lessThan || got > 1+1e-6 {
-				t.Errorf("match %.4f, want in [%v, %v)", got, tc.atLeast, tc.lessThan)
+			ncc := picture(tc.query(blobs)).NewQuery().NCC(blobThumb)
+			if ncc >= tc.ncc != tc.copy || ncc > 1+1e-6 {
+				t.Errorf("line-up %.4f, want %s %v", ncc, relation[tc.copy], tc.ncc)
+			}
+			if got := picture(tc.query(hard)).NewQuery().Inliers(hardThumb); got >= tc.inliers != tc.copy {
+				t.Errorf("%d inliers, want %s %d", got, relation[tc.copy], tc.inliers)
 			}
 		})
+	}
+	// A mirror image is found through the query's mirrored corners, not
+	// its own.
+	if got := picture(mirror(hard(1))).features(false).inliers(hardThumb.corners()); got >= 8 {
+		t.Errorf("the mirror image's own corners: %d inliers, want fewer than 8", got)
 	}
 }
 
@@ -105,10 +156,10 @@ func TestMatchFlat(t *testing.T) {
 		flat.Pix[i] = 200
 	}
 	busy := picture(scene(4, 64, 64))
-	if got := picture(flat).NewQuery().Match(busy.Thumb()); got != -1 {
+	if got := picture(flat).NewQuery().NCC(busy.Thumb()); got != -1 {
 		t.Errorf("a flat query matches %v, want -1", got)
 	}
-	if got := busy.NewQuery().Match(picture(flat).Thumb()); got != -1 {
+	if got := busy.NewQuery().NCC(picture(flat).Thumb()); got != -1 {
 		t.Errorf("a flat hit matches %v, want -1", got)
 	}
 }
@@ -121,7 +172,7 @@ func TestNewPictureSizes(t *testing.T) {
 		if p.square.Rect.Size() != image.Pt(pictureSide, pictureSide) || p.aspect != 1.5 {
 			t.Fatalf("side %d: a square of %v, aspect %v", side, p.square.Rect.Size(), p.aspect)
 		}
-		if got := p.NewQuery().Match(want.Thumb()); got < 0.99 {
+		if got := p.NewQuery().NCC(want.Thumb()); got < 0.99 {
 			t.Errorf("side %d: matches the 128-pixel picture at %.4f, want >= 0.99", side, got)
 		}
 	}
@@ -130,40 +181,84 @@ func TestNewPictureSizes(t *testing.T) {
 func TestNewPictureCopies(t *testing.T) {
 	square := imageio.Square(scene(6, 200, 150), pictureSide)
 	p := NewPicture(square, image.Pt(200, 150))
-	want := p.NewQuery().Match(p.Thumb())
+	want := p.NewQuery().NCC(p.Thumb())
 	clear(square.Pix) // the caller reuses its square
-	if got := p.NewQuery().Match(p.Thumb()); got != want || got < 0.999 {
+	if got := p.NewQuery().NCC(p.Thumb()); got != want || got < 0.999 {
 		t.Errorf("after the square was cleared: match %.4f, want %.4f", got, want)
 	}
 }
 
 func TestOrder(t *testing.T) {
+	ncc := Options{Top: 3, Weight: 2, Floor: 0.85}
+	corners := Options{Top: 3, Corners: 1, CornersFrom: 4, CornersTo: 28}
 	tests := []struct {
 		name    string
 		o       Options
 		dist    []float64
-		matches []float64
+		matches []float64 // NCC
+		inliers []int     // nil: none
 		want    []int
 	}{
-		{"off", Options{}, []float64{0.1, 0.2, 0.3}, []float64{0, 1, 1}, []int{0, 1, 2}},
-		{"no weight", Options{Top: 3, Floor: 0.5}, []float64{0.1, 0.2, 0.3}, []float64{0, 1, 1}, []int{0, 1, 2}},
-		{"a line-up moves a hit up", Options{Top: 3, Weight: 2, Floor: 0.85}, []float64{0.1, 0.2, 0.3}, []float64{0.5, 0.6, 1}, []int{2, 0, 1}},
-		{"not above the floor: nothing", Options{Top: 3, Weight: 2, Floor: 0.85}, []float64{0.1, 0.2, 0.3}, []float64{0.1, 0.85, 0.8}, []int{0, 1, 2}},
-		{"too little to overtake", Options{Top: 3, Weight: 2, Floor: 0.85}, []float64{0.1, 0.5, 0.3}, []float64{0.5, 0.95, 0.5}, []int{0, 2, 1}},
-		{"only the top", Options{Top: 2, Weight: 2, Floor: 0.85}, []float64{0.1, 0.2, 0.3}, []float64{0.5, 0.5, 1}, []int{0, 1, 2}},
-		{"ties keep their order", Options{Top: 3, Weight: 1, Floor: 0}, []float64{0.5, 0.5, 0.6}, []float64{0.1, 0.1, 0.05}, []int{0, 1, 2}},
-		{"fewer hits than top", Options{Top: 5, Weight: 2, Floor: 0.85}, []float64{0.1, 0.2}, []float64{0, 1}, []int{1, 0}},
-		{"no hits", Options{Top: 5, Weight: 2, Floor: 0.85}, nil, nil, []int{}},
+		{"off", Options{}, []float64{0.1, 0.2, 0.3}, []float64{0, 1, 1}, nil, []int{0, 1, 2}},
+		{"no weight", Options{Top: 3, Floor: 0.5}, []float64{0.1, 0.2, 0.3}, []float64{0, 1, 1}, nil, []int{0, 1, 2}},
+		{"a line-up moves a hit up", ncc, []float64{0.1, 0.2, 0.3}, []float64{0.5, 0.6, 1}, nil, []int{2, 0, 1}},
+		{"not above the floor: nothing", ncc, []float64{0.1, 0.2, 0.3}, []float64{0.1, 0.85, 0.8}, nil, []int{0, 1, 2}},
+		{"too little to overtake", ncc, []float64{0.1, 0.5, 0.3}, []float64{0.5, 0.95, 0.5}, nil, []int{0, 2, 1}},
+		{"only the top", Options{Top: 2, Weight: 2, Floor: 0.85}, []float64{0.1, 0.2, 0.3}, []float64{0.5, 0.5, 1}, nil, []int{0, 1, 2}},
+		{"ties keep their order", Options{Top: 3, Weight: 1, Floor: 0}, []float64{0.5, 0.5, 0.6}, []float64{0.1, 0.1, 0.05}, nil, []int{0, 1, 2}},
+		{"fewer hits than top", Options{Top: 5, Weight: 2, Floor: 0.85}, []float64{0.1, 0.2}, []float64{0, 1}, nil, []int{1, 0}},
+		{"no hits", Options{Top: 5, Weight: 2, Floor: 0.85}, nil, nil, nil, []int{}},
+		// Corners alone: 28 inliers or more take off all of 1, 16 half.
+		{"corners move a hit up", corners, []float64{0.1, 0.2, 0.9}, []float64{0, 0, 0}, []int{3, 4, 40}, []int{2, 0, 1}},
+		{"corners in proportion", corners, []float64{0.1, 0.55, 0.7}, []float64{0, 0, 0}, []int{0, 16, 28}, []int{2, 1, 0}},
+		{"corners at the floor: nothing", corners, []float64{0.1, 0.2, 0.3}, []float64{1, 1, 1}, []int{0, 4, 4}, []int{0, 1, 2}},
+		// Both: the two bonuses add up.
+		{"line-up and corners together", Options{Top: 3, Weight: 2, Floor: 0.85, Corners: 1, CornersFrom: 4, CornersTo: 28},
+			[]float64{0.1, 0.45, 1.35}, []float64{0.5, 1, 1}, []int{0, 0, 28}, []int{2, 0, 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			got := tc.o.Order(tc.dist, func(i int) float64 { calls++; return tc.matches[i] })
+			got := tc.o.Order(tc.dist, func(i int) Match {
+				calls++
+				m := Match{NCC: tc.matches[i]}
+				if tc.inliers != nil {
+					m.Inliers = tc.inliers[i]
+				}
+				return m
+			})
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("order %v, want %v", got, tc.want)
 			}
 			if want := min(tc.o.Top, len(tc.dist)); tc.o.On() && calls != want {
 				t.Errorf("match called %d times, want %d", calls, want)
+			}
+		})
+	}
+}
+
+// TestOptionsMatch: a match computes only what the options weigh.
+func TestOptionsMatch(t *testing.T) {
+	src := shapes(8, 240, 180)
+	q := picture(crop(src, 0.7, 0.5, 0.5)).NewQuery()
+	thumb := picture(src).Thumb()
+	tests := []struct {
+		name         string
+		o            Options
+		ncc, inliers bool
+	}{
+		{"both", Default(), true, true},
+		{"the line-up only", Options{Top: 5, Weight: 2, Floor: 0.85}, true, false},
+		{"corners only", Options{Top: 5, Corners: 1, CornersTo: 10}, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.o.Match(q, thumb)
+			if got := m.NCC > 0.9; got != tc.ncc {
+				t.Errorf("NCC %.4f: computed %v, want %v", m.NCC, got, tc.ncc)
+			}
+			if got := m.Inliers > 20; got != tc.inliers {
+				t.Errorf("%d inliers: computed %v, want %v", m.Inliers, got, tc.inliers)
 			}
 		})
 	}
@@ -181,6 +276,11 @@ func TestValidate(t *testing.T) {
 		{Options{Top: 5, Weight: math.Inf(1)}, "weight +Inf must be a number of 0 or more"},
 		{Options{Top: 5, Weight: 1, Floor: 1}, "floor 1 must be in [-1, 1)"},
 		{Options{Top: 5, Weight: 1, Floor: math.NaN()}, "floor NaN must be in [-1, 1)"},
+		{Options{Top: 5, Corners: -1}, "corners -1 must be a number of 0 or more"},
+		{Options{Top: 5, Corners: math.NaN()}, "corners NaN must be a number of 0 or more"},
+		{Options{Top: 5, CornersFrom: -1}, "corners_from -1 is negative"},
+		{Options{Top: 5, Corners: 1, CornersFrom: 10, CornersTo: 10}, "corners_to 10 must be above corners_from 10"},
+		{Options{Top: 5, CornersFrom: 10, CornersTo: 10}, ""},
 	}
 	for _, tc := range tests {
 		err := tc.o.Validate()
@@ -200,7 +300,7 @@ func BenchmarkMatch(b *testing.B) {
 	thumb := picture(scene(1, 240, 180)).Thumb()
 	b.ResetTimer()
 	for b.Loop() {
-		q.Match(thumb)
+		q.NCC(thumb)
 	}
 }
 

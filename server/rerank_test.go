@@ -42,7 +42,7 @@ func TestSearchReranks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return q.Match(p.Thumb())
+		return q.NCC(p.Thumb())
 	}
 	// descending reports whether each result lines up at least as well as
 	// the next.

@@ -286,6 +286,7 @@ func TestQueryReranks(t *testing.T) {
 			t.Setenv("DEEPRANK_QUERY_RERANK_TOP", tc.top)
 			t.Setenv("DEEPRANK_QUERY_RERANK_WEIGHT", "100") // the line-up outweighs any distance
 			t.Setenv("DEEPRANK_QUERY_RERANK_FLOOR", "-1")
+			t.Setenv("DEEPRANK_QUERY_RERANK_CORNERS", "0") // the line-up alone decides
 			out, code := runCLI(t, "query", "--model", m, "--store-dir", store, "--image", query, "--json")
 			var hits []vectorstore.Hit
 			if code != exitOK || json.Unmarshal([]byte(out), &hits) != nil || len(hits) != 6 {
@@ -294,7 +295,7 @@ func TestQueryReranks(t *testing.T) {
 			var matches []float64
 			var nearest []float32
 			for _, h := range hits {
-				matches = append(matches, q.Match(picture(h.Metadata.Path).Thumb()))
+				matches = append(matches, q.NCC(picture(h.Metadata.Path).Thumb()))
 				nearest = append(nearest, h.Distance)
 			}
 			lineUp := slices.IsSortedFunc(matches, func(a, b float64) int { return cmp.Compare(b, a) })
