@@ -34,7 +34,7 @@ func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Met
 		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			matches[i] = NoMatch
+			matches[i] = noMatch
 			if p, err := hitPicture(hits[i], picture); err == nil {
 				matches[i] = o.Match(query, p.Thumb())
 			}

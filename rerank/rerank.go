@@ -9,10 +9,10 @@
 // degrees either way), is slid over every place of the hit's luma
 // thumbnail, and the best normalised cross-correlation (NCC) is taken.
 // NCC ignores brightness and contrast, so greyscale and colour-shifted
-// copies line up as well. Second, corners are matched (Features.Inliers):
+// copies line up as well. Second, corners are matched (Query.Inliers):
 // how many of the query's corners one shift, turn and zoom carries onto
 // the hit's. Many windows of one layout correlate at a thumbnail's
-// size; few keep their corners in place. A hit's squared distance d is
+// size; far fewer keep their corners in place. A hit's squared distance d is
 // then ranked as d - Weight*max(0, NCC-Floor) - Corners*c, where c rises
 // from 0 at CornersFrom inliers to 1 at CornersTo: only a match above its
 // floor counts, which leaves images that are alike but not copies in the
@@ -53,10 +53,11 @@ type Options struct {
 	// Corners is what a hit whose corners line up with the query's takes
 	// off its squared distance at most; 0 leaves corners out.
 	Corners float64 `json:"corners"`
-	// CornersFrom is the number of inliers (Features.Inliers) at and
-	// below which a hit gains nothing from its corners, CornersTo the
-	// number from which it gains all of Corners; in between, a share in
-	// proportion.
+	// CornersFrom is the number of inliers (Query.Inliers) at and below
+	// which a hit gains nothing from its corners, CornersTo the number
+	// from which it gains all of Corners; in between, a share in
+	// proportion. CornersTo at or below CornersFrom makes it a step: all
+	// of Corners above CornersFrom, nothing at or below.
 	CornersFrom int `json:"corners_from"`
 	CornersTo   int `json:"corners_to"`
 }
@@ -90,20 +91,22 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Match is how a hit's picture lines up with the query's.
+// Match is how a hit's picture lines up with the query's. Its zero
+// value but NCC -1 gains nothing: the Match of a hit whose picture
+// cannot be read, and what Options.Match leaves in a field the options
+// do not weigh.
 type Match struct {
 	// NCC is the best normalised cross-correlation of the query's
 	// templates with the hit's thumbnail, in [-1, 1]; -1 when either is
 	// flat.
 	NCC float64
-	// Inliers is how many of the query's corners (or its mirror image's)
-	// one similarity carries onto the hit's corners they match.
+	// Inliers is Query.Inliers: how many of the query's corners (or its
+	// mirror image's) one similarity carries onto the hit's.
 	Inliers int
 }
 
-// NoMatch is the Match of a hit whose picture cannot be read: it gains
-// nothing.
-var NoMatch = Match{NCC: -1}
+// noMatch gains nothing.
+var noMatch = Match{NCC: -1}
 
 // Order returns the order of the first hits after re-ranking: indexes
 // into dist, which holds the hits' squared Euclidean distances, nearest
@@ -125,8 +128,7 @@ func (o Options) Order(dist []float64, match func(i int) Match) []int {
 		m := match(i)
 		score[i] = dist[i] - o.Weight*max(0, m.NCC-o.Floor)
 		if o.Corners > 0 {
-			share := float64(m.Inliers-o.CornersFrom) / float64(o.CornersTo-o.CornersFrom)
-			score[i] -= o.Corners * min(1, max(0, share))
+			score[i] -= o.Corners * o.cornerShare(m.Inliers)
 		}
 	}
 	slices.SortStableFunc(top, func(a, b int) int {
@@ -139,6 +141,18 @@ func (o Options) Order(dist []float64, match func(i int) Match) []int {
 		return 0
 	})
 	return order
+}
+
+// cornerShare is the share of Corners a hit of the given inliers gains.
+func (o Options) cornerShare(inliers int) float64 {
+	if o.CornersTo <= o.CornersFrom {
+		if inliers > o.CornersFrom {
+			return 1
+		}
+		return 0
+	}
+	share := float64(inliers-o.CornersFrom) / float64(o.CornersTo-o.CornersFrom)
+	return min(1, max(0, share))
 }
 
 // Picture is an image as re-ranking compares it.
@@ -169,7 +183,7 @@ func NewPicture(square *image.RGBA, full image.Point) *Picture {
 
 // Thumb is a hit's side of a comparison: its picture shrunk to the
 // thumbnail, with running sums that give any window's mean and spread at
-// once.
+// once, and its corners, found the first time a query asks for them.
 type Thumb struct {
 	pix []float32
 	// sum and sq are summed-area tables of pix and its squares, one row
@@ -209,7 +223,8 @@ func (t *Thumb) window(x, y, m int) (sum, sq float64) {
 }
 
 // Query is a query's side of a comparison: its picture at every size and
-// pose it is looked for in.
+// pose it is looked for in, and its corners and its mirror image's, found
+// the first time a hit is matched by them.
 type Query struct {
 	templates []template
 	// corners are the picture's and its mirror image's, found when
@@ -243,9 +258,7 @@ func (p *Picture) NewQuery() *Query {
 	add := func(src []float32, side, m int, mirror bool) {
 		pix := shrink(src, side, m)
 		if mirror {
-			for y := range m {
-				slices.Reverse(pix[y*m : (y+1)*m])
-			}
+			mirrorRows(pix, m)
 		}
 		if centre(pix) {
 			q.templates = append(q.templates, template{m, pix})
@@ -272,10 +285,11 @@ func (p *Picture) NewQuery() *Query {
 	return q
 }
 
-// Match lines the query up with a hit's thumbnail in the ways o weighs:
-// a way it gives no weight is left at NoMatch's value.
+// Match lines the query up with a hit's thumbnail in the ways o weighs;
+// a way it gives no weight is not computed, and left at NCC -1 or 0
+// inliers. (The templates of NewQuery are made either way.)
 func (o Options) Match(q *Query, t *Thumb) Match {
-	m := NoMatch
+	m := noMatch
 	if o.Weight > 0 {
 		m.NCC = q.NCC(t)
 	}
@@ -287,7 +301,10 @@ func (o Options) Match(q *Query, t *Thumb) Match {
 
 // Inliers returns how many of the query's corners, or of its mirror
 // image's, one similarity (a shift, a turn of up to 30 degrees, a zoom of
-// 0.4 to 2) carries onto the corners of t's picture they match.
+// 0.4 to 2) carries onto the corners of t's picture they match; 0 when
+// fewer than three match at all. A corner is counted at each pyramid
+// level it is found on, so one corner of the picture may count up to
+// four times: CornersFrom and CornersTo are in these units.
 func (q *Query) Inliers(t *Thumb) int {
 	c, h := q.corners(), t.corners()
 	return max(c[0].inliers(h), c[1].inliers(h))
@@ -365,6 +382,13 @@ func centre(pix []float32) bool {
 		pix[i] *= inv
 	}
 	return true
+}
+
+// mirrorRows mirrors a side x side image left to right, in place.
+func mirrorRows(pix []float32, side int) {
+	for y := range side {
+		slices.Reverse(pix[y*side : (y+1)*side])
+	}
 }
 
 // luma returns the luma of a pictureSide square, in [0, 1].

@@ -127,6 +127,12 @@ func TestMatch(t *testing.T) {
 			return edited(s, func(v uint8) uint8 { return clamp(1.3*float64(v) - 10) })
 		}), 0.95, 40, true},
 		{"turned by 10 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 10, 1) }), 0.98, 50, true},
+		// Corners are described turned to their own orientation, so a
+		// turn the templates do not undo keeps them; a turn beyond 30
+		// degrees is not a copy the transform is allowed to find. (Their
+		// line-ups are not asserted: -1 and 2 are beyond any NCC.)
+		{"turned by 25 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 25, 1) }), -1, 40, true},
+		{"turned by 45 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 45, 1) }), 2, 8, false},
 		{"another picture", func(d draw) image.Image { return d(2) }, 0.85, 8, false},
 		{"a crop of another picture", func(d draw) image.Image { return crop(d(3), 0.7, 0.5, 0.5) }, 0.85, 8, false},
 	}
@@ -212,6 +218,9 @@ func TestOrder(t *testing.T) {
 		{"corners move a hit up", corners, []float64{0.1, 0.2, 0.9}, []float64{0, 0, 0}, []int{3, 4, 40}, []int{2, 0, 1}},
 		{"corners in proportion", corners, []float64{0.1, 0.55, 0.7}, []float64{0, 0, 0}, []int{0, 16, 28}, []int{2, 1, 0}},
 		{"corners at the floor: nothing", corners, []float64{0.1, 0.2, 0.3}, []float64{1, 1, 1}, []int{0, 4, 4}, []int{0, 1, 2}},
+		{"corners take off at most Corners", corners, []float64{0.1, 1.5}, []float64{0, 0}, []int{0, 100}, []int{0, 1}},
+		{"corners_to at corners_from: a step", Options{Top: 3, Corners: 1, CornersFrom: 4, CornersTo: 4},
+			[]float64{0.1, 0.2, 0.9}, []float64{0, 0, 0}, []int{4, 4, 9}, []int{2, 0, 1}},
 		// Both: the two bonuses add up.
 		{"line-up and corners together", Options{Top: 3, Weight: 2, Floor: 0.85, Corners: 1, CornersFrom: 4, CornersTo: 28},
 			[]float64{0.1, 0.45, 1.35}, []float64{0.5, 1, 1}, []int{0, 0, 28}, []int{2, 0, 1}},
@@ -237,28 +246,29 @@ func TestOrder(t *testing.T) {
 	}
 }
 
-// TestOptionsMatch: a match computes only what the options weigh.
+// TestOptionsMatch: a match computes only what the options weigh, and
+// leaves the rest at the values that gain nothing.
 func TestOptionsMatch(t *testing.T) {
 	src := shapes(8, 240, 180)
 	q := picture(crop(src, 0.7, 0.5, 0.5)).NewQuery()
 	thumb := picture(src).Thumb()
+	ncc, inliers := q.NCC(thumb), q.Inliers(thumb)
+	if ncc < 0.9 || inliers < 20 {
+		t.Fatalf("a crop matches at NCC %.4f with %d inliers: too little for the test to tell", ncc, inliers)
+	}
 	tests := []struct {
-		name         string
-		o            Options
-		ncc, inliers bool
+		name string
+		o    Options
+		want Match
 	}{
-		{"both", Default(), true, true},
-		{"the line-up only", Options{Top: 5, Weight: 2, Floor: 0.85}, true, false},
-		{"corners only", Options{Top: 5, Corners: 1, CornersTo: 10}, false, true},
+		{"both", Default(), Match{ncc, inliers}},
+		{"the line-up only", Options{Top: 5, Weight: 2, Floor: 0.85}, Match{ncc, 0}},
+		{"corners only", Options{Top: 5, Corners: 1, CornersTo: 10}, Match{-1, inliers}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := tc.o.Match(q, thumb)
-			if got := m.NCC > 0.9; got != tc.ncc {
-				t.Errorf("NCC %.4f: computed %v, want %v", m.NCC, got, tc.ncc)
-			}
-			if got := m.Inliers > 20; got != tc.inliers {
-				t.Errorf("%d inliers: computed %v, want %v", m.Inliers, got, tc.inliers)
+			if got := tc.o.Match(q, thumb); got != tc.want {
+				t.Errorf("%+v, want %+v", got, tc.want)
 			}
 		})
 	}
