@@ -1,6 +1,7 @@
 package rerank
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 	"math/rand/v2"
@@ -147,15 +148,7 @@ func corners(img []float32, side, most int) []corner {
 			}
 		}
 	}
-	slices.SortStableFunc(found, func(a, b corner) int {
-		switch {
-		case a.response > b.response:
-			return -1
-		case a.response < b.response:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(found, func(a, b corner) int { return cmp.Compare(b.response, a.response) })
 	return found[:min(most, len(found))]
 }
 
@@ -204,8 +197,9 @@ func (q *features) inliers(h *features) int {
 	for j := range nearestD {
 		nearestD[j] = math.MaxInt
 	}
+	// best is each query corner's match: its nearest hit corner, if near
+	// enough and clearly nearer than the second nearest; -1 if none.
 	best := make([]int, len(q.points))
-	bestD := make([]int, len(q.points))
 	for i, a := range q.points {
 		d1, d2, j1 := math.MaxInt, math.MaxInt, -1
 		for j, b := range h.points {
@@ -219,11 +213,10 @@ func (q *features) inliers(h *features) int {
 				nearestD[j], nearest[j] = d, i
 			}
 		}
-		best[i], bestD[i] = j1, d1
-		if j1 >= 0 && d1 <= kpMaxHam && (d2 == math.MaxInt || float64(d1) < kpRatio*float64(d2)) {
-			continue
+		if d1 > kpMaxHam || (d2 != math.MaxInt && float64(d1) >= kpRatio*float64(d2)) {
+			j1 = -1
 		}
-		best[i] = -1
+		best[i] = j1
 	}
 	for i, j := range best {
 		// Kept only if each is the other's nearest.
