@@ -7,6 +7,7 @@
 //	OUT/SOURCE/queries/rotate-off/KEY/q-15.png ...   four turns of each (below)
 //	OUT/SOURCE/queries/downscale-off/KEY/q0.25.png, q0.6.png   two sizes of each
 //	OUT/SOURCE/queries/crop-off/KEY/q0.65.png, q0.85.png   two crops of each
+//	OUT/SOURCE/queries/crop-sides/KEY/q0.5x0.9.png, q0.9x0.5.png   two more
 //
 // With -validation it lays out, instead, one such set for choosing between
 // models without the evaluation sources: the images of the corpus's
@@ -42,8 +43,9 @@
 // 40% of each side, left small as a thumbnail is) and mix (three of the
 // others, drawn at random), and rotate-off holds four copies of each
 // original, turned -15, -5, 5 and 15 degrees, downscale-off two, at 25%
-// and 60% of each side, and crop-off two, of 65% and 85% of each side at
-// random places. Transparent images are composited on white
+// and 60% of each side, crop-off two, of 65% and 85% of each side at
+// random places, and crop-sides two that change the aspect, of half the
+// width and 90% of the height and the other way round. Transparent images are composited on white
 // first, as deeprank's decoder does, so that the copies differ from their
 // original by the transform alone. The originals are the N images of the
 // source whose names hash lowest (dataset.HashFraction), and every random
@@ -85,7 +87,7 @@ type transform struct {
 
 // transforms are the copies evaluated one by one; mix combines three.
 var transforms = []transform{
-	{"crop", ".png", func(img *image.RGBA, rng *rand.Rand) *image.RGBA { return crop(img, 0.7, rng) }},
+	{"crop", ".png", func(img *image.RGBA, rng *rand.Rand) *image.RGBA { return crop(img, 0.7, 0.7, rng) }},
 	{"flip", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return layout.Flip(img) }},
 	{"grey", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return grey(img) }},
 	{"rotate", ".png", func(img *image.RGBA, _ *rand.Rand) *image.RGBA { return rotate(img, 10) }},
@@ -331,13 +333,14 @@ func writeSet(dir string, names []string, out string, n int) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix, %d turns, %d sizes and %d crops\n", out, len(names), n, len(transforms), len(offAngles), len(offScales), len(offCrops))
+	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix, %d turns, %d sizes and %d crops\n", out, len(names), n, len(transforms), len(offAngles), len(offScales), len(offCrops)+len(sideCrops))
 	return nil
 }
 
 // writeCopies writes the copies of the image at src under every transform
 // and the mix (dir/T/KEY/q.EXT), its turns (dir/rotate-off/KEY), its
-// sizes (dir/downscale-off/KEY) and its crops (dir/crop-off/KEY).
+// sizes (dir/downscale-off/KEY) and its crops (dir/crop-off/KEY,
+// dir/crop-sides/KEY).
 func writeCopies(src, dir, key string) error {
 	img, err := imageio.DecodeFile(src, nil)
 	if err != nil {
@@ -376,7 +379,13 @@ func writeCopies(src, dir, key string) error {
 	// A stream of its own, so that the other copies stay as they were.
 	rng = rand.New(rand.NewPCG(seed, uint64(len(transforms)+1)))
 	for _, s := range offCrops {
-		if err := writePNG(filepath.Join(dir, "crop-off", key, fmt.Sprintf("q%g.png", s)), crop(orig, s, rng)); err != nil {
+		if err := writePNG(filepath.Join(dir, "crop-off", key, fmt.Sprintf("q%g.png", s)), crop(orig, s, s, rng)); err != nil {
+			return err
+		}
+	}
+	rng = rand.New(rand.NewPCG(seed, uint64(len(transforms)+2)))
+	for _, s := range sideCrops {
+		if err := writePNG(filepath.Join(dir, "crop-sides", key, fmt.Sprintf("q%gx%g.png", s[0], s[1])), crop(orig, s[0], s[1], rng)); err != nil {
 			return err
 		}
 	}
@@ -393,6 +402,13 @@ var offScales = []float64{0.25, 0.6}
 // which a model's crop variants may be laid out to fit (the smaller keeps
 // 42% of the area, within the 40-100% that copies are trained on).
 var offCrops = []float64{0.65, 0.85}
+
+// sideCrops are the shares of the width and the height of the crop-sides
+// set's two crops of each original, at random places: a crop users make
+// of part of a picture changes its aspect, which the square that models
+// see squashes in another way than the original's (each keeps 45% of the
+// area).
+var sideCrops = [][2]float64{{0.5, 0.9}, {0.9, 0.5}}
 
 // offAngles are the turns of the rotate-off set, four copies of each
 // original: the rotate transform's 10 degrees is exactly the angle of the
@@ -423,10 +439,11 @@ func onWhite(img image.Image) *image.RGBA {
 	return out
 }
 
-// crop keeps a window of side fraction s of each side at a random place.
-func crop(img *image.RGBA, s float64, rng *rand.Rand) *image.RGBA {
+// crop keeps a window of fraction sw of the width and sh of the height at
+// a random place.
+func crop(img *image.RGBA, sw, sh float64, rng *rand.Rand) *image.RGBA {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
-	cw, ch := max(1, int(math.Round(float64(w)*s))), max(1, int(math.Round(float64(h)*s)))
+	cw, ch := max(1, int(math.Round(float64(w)*sw))), max(1, int(math.Round(float64(h)*sh)))
 	x0, y0 := rng.IntN(w-cw+1), rng.IntN(h-ch+1)
 	out := image.NewRGBA(image.Rect(0, 0, cw, ch))
 	draw.Draw(out, out.Bounds(), img, image.Pt(x0, y0), draw.Src)
