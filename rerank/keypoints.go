@@ -9,11 +9,12 @@ import (
 )
 
 // Keypoint verification: a second, stricter way to tell a copy from a
-// look-alike. Corners are found on a small pyramid of each picture's luma,
-// each described by binary intensity tests turned to the corner's own
-// orientation (as ORB does), and matched between query and hit; the hit's
-// score is the number of matches one similarity transform (shift, turn,
-// zoom) carries onto each other. A copy cropped, turned, shrunk, greyed or
+// look-alike. Corners are found on a small pyramid of each picture's luma
+// (in its square and at its own aspect: views), each described by binary
+// intensity tests turned to the corner's own orientation (as ORB does),
+// and matched between query and hit; the hit's score is the number of
+// matches one similarity transform (shift, turn, zoom) carries onto each
+// other. A copy cropped, turned, shrunk, greyed or
 // recoloured keeps many of its corners in place (on the validation sets,
 // a median of 17 to 118 by edit), an image that merely shares a layout or
 // a style few (a median of 2); a copy blurred past its corners (a
@@ -57,7 +58,7 @@ var kpPattern = func() [kpBits][4]float32 {
 }()
 
 type keypoint struct {
-	x, y float32 // in the picture's coordinates (pictureSide a side)
+	x, y float32 // in the coordinates of the plane it was found on
 	desc [kpBits / 64]uint64
 }
 
@@ -66,27 +67,81 @@ type features struct {
 	points []keypoint
 }
 
-// features returns the picture's corners and descriptors; mirror takes
-// them from its mirror image instead (a query's, so that a mirrored copy
-// matches too).
-func (p *Picture) features(mirror bool) *features {
-	img := luma(p.square)
-	if mirror {
-		mirrorRows(img, pictureSide)
+// plane is a luma picture of w x h pixels, row by row.
+type plane struct {
+	w, h int
+	pix  []float32
+}
+
+func (p plane) at(x, y int) float32 { return p.pix[y*p.w+x] }
+
+// kpMaxAspect bounds the aspect corners are found at: a banner longer
+// than this keeps too few rows for a corner's descriptor.
+const kpMaxAspect = 4
+
+// views are a picture's corners found two ways: in the square that
+// squashes it, and at its own aspect, at about the square's number of
+// pixels. In the square, a turn of a picture that is not square, or a
+// crop that changes its aspect, stretches corners unlike the original's
+// and is not a similarity; at its own aspect, the resampling moves a few
+// corners of a picture that is nearly square, and so a few matches either
+// way (RUN-NOTES, the sixty-sixth and sixty-seventh).
+type views struct {
+	squashed *features
+	own      *features // nil for a square picture, whose two are one
+}
+
+// atOwnAspect returns the corners found at the picture's own aspect.
+func (v views) atOwnAspect() *features {
+	if v.own != nil {
+		return v.own
 	}
+	return v.squashed
+}
+
+// inliers is the larger of the inliers the two ways give, each matched
+// with h's of the same way.
+func (v views) inliers(h views) int {
+	n := v.squashed.inliers(h.squashed)
+	if v.own != nil || h.own != nil {
+		n = max(n, v.atOwnAspect().inliers(h.atOwnAspect()))
+	}
+	return n
+}
+
+// views returns the picture's corners and descriptors both ways; mirror
+// takes them from its mirror image instead (a query's, so that a mirrored
+// copy matches too).
+func (p *Picture) views(mirror bool) views {
+	square := luma(p.square)
+	if mirror {
+		mirrorRows(square, pictureSide)
+	}
+	base := plane{pictureSide, pictureSide, square}
+	v := views{squashed: find(base)}
+	a := min(max(p.aspect, 1.0/kpMaxAspect), kpMaxAspect)
+	if w, h := int(math.Round(pictureSide*math.Sqrt(a))), int(math.Round(pictureSide/math.Sqrt(a))); w != pictureSide || h != pictureSide {
+		v.own = find(resample(base, w, h))
+	}
+	return v
+}
+
+// find returns the described corners of a pyramid of base, in base's
+// coordinates.
+func find(base plane) *features {
 	f := &features{}
-	side := pictureSide
+	img := base
 	for level := range kpLevels {
 		if level > 0 {
-			n := int(math.Round(pictureSide / math.Pow(kpStep, float64(level))))
-			img, side = resample(img, side, n), n
+			shrink := math.Pow(kpStep, float64(level))
+			img = resample(img, int(math.Round(float64(base.w)/shrink)), int(math.Round(float64(base.h)/shrink)))
 		}
-		smooth := blur(img, side, 1.2)
-		most := int(kpMost * float64(side*side) / (pictureSide * pictureSide))
-		scale := float32(pictureSide) / float32(side)
-		for _, c := range corners(smooth, side, most) {
-			k := keypoint{x: float32(c.x) * scale, y: float32(c.y) * scale}
-			k.desc = describe(smooth, side, c.x, c.y)
+		smooth := blur(img, 1.2, 1.2)
+		most := int(kpMost * float64(img.w*img.h) / (pictureSide * pictureSide))
+		sx, sy := float32(base.w)/float32(img.w), float32(base.h)/float32(img.h)
+		for _, c := range corners(smooth, most) {
+			k := keypoint{x: float32(c.x) * sx, y: float32(c.y) * sy}
+			k.desc = describe(smooth, c.x, c.y)
 			f.points = append(f.points, k)
 		}
 	}
@@ -101,25 +156,26 @@ type corner struct {
 // corners returns up to most Harris corners of img, strongest first, each
 // the strongest of its 3x3 neighbourhood and far enough from the edge for
 // its descriptor.
-func corners(img []float32, side, most int) []corner {
-	ixx := make([]float32, side*side)
-	iyy := make([]float32, side*side)
-	ixy := make([]float32, side*side)
-	at := func(x, y int) float32 { return img[y*side+x] }
-	for y := 1; y < side-1; y++ {
-		for x := 1; x < side-1; x++ {
+func corners(img plane, most int) []corner {
+	w, h := img.w, img.h
+	ixx := plane{w, h, make([]float32, w*h)}
+	iyy := plane{w, h, make([]float32, w*h)}
+	ixy := plane{w, h, make([]float32, w*h)}
+	at := img.at
+	for y := 1; y < h-1; y++ {
+		for x := 1; x < w-1; x++ {
 			gx := (at(x+1, y-1) + 2*at(x+1, y) + at(x+1, y+1) - at(x-1, y-1) - 2*at(x-1, y) - at(x-1, y+1)) / 8
 			gy := (at(x-1, y+1) + 2*at(x, y+1) + at(x+1, y+1) - at(x-1, y-1) - 2*at(x, y-1) - at(x+1, y-1)) / 8
-			i := y*side + x
-			ixx[i], iyy[i], ixy[i] = gx*gx, gy*gy, gx*gy
+			i := y*w + x
+			ixx.pix[i], iyy.pix[i], ixy.pix[i] = gx*gx, gy*gy, gx*gy
 		}
 	}
-	ixx, iyy, ixy = blur(ixx, side, 1.5), blur(iyy, side, 1.5), blur(ixy, side, 1.5)
-	resp := make([]float32, side*side)
+	xx, yy, xy := blur(ixx, 1.5, 1.5).pix, blur(iyy, 1.5, 1.5).pix, blur(ixy, 1.5, 1.5).pix
+	resp := make([]float32, w*h)
 	var strongest float32
 	for i := range resp {
-		tr := ixx[i] + iyy[i]
-		resp[i] = ixx[i]*iyy[i] - ixy[i]*ixy[i] - 0.04*tr*tr
+		tr := xx[i] + yy[i]
+		resp[i] = xx[i]*yy[i] - xy[i]*xy[i] - 0.04*tr*tr
 		strongest = max(strongest, resp[i])
 	}
 	// Flat pictures have no corners; faint ones, next to the strongest,
@@ -127,16 +183,16 @@ func corners(img []float32, side, most int) []corner {
 	floor := max(strongest*0.01, 1e-9)
 	border := kpRadius + 2
 	var found []corner
-	for y := border; y < side-border; y++ {
-		for x := border; x < side-border; x++ {
-			r := resp[y*side+x]
+	for y := border; y < h-border; y++ {
+		for x := border; x < w-border; x++ {
+			r := resp[y*w+x]
 			if r <= floor {
 				continue
 			}
 			peak := true
 			for dy := -1; dy <= 1 && peak; dy++ {
 				for dx := -1; dx <= 1; dx++ {
-					v := resp[(y+dy)*side+x+dx]
+					v := resp[(y+dy)*w+x+dx]
 					if v > r || (v == r && (dy < 0 || (dy == 0 && dx < 0))) {
 						peak = false
 						break
@@ -156,7 +212,7 @@ func corners(img []float32, side, most int) []corner {
 // its orientation: the direction from the corner to the centroid of the
 // luma around it, which a brightness shift or a contrast gain leaves
 // where it is.
-func describe(img []float32, side, cx, cy int) [kpBits / 64]uint64 {
+func describe(img plane, cx, cy int) [kpBits / 64]uint64 {
 	const r = 7
 	var mx, my float64
 	for dy := -r; dy <= r; dy++ {
@@ -164,7 +220,7 @@ func describe(img []float32, side, cx, cy int) [kpBits / 64]uint64 {
 			if dx*dx+dy*dy > r*r {
 				continue
 			}
-			v := float64(img[(cy+dy)*side+cx+dx])
+			v := float64(img.at(cx+dx, cy+dy))
 			mx += float64(dx) * v
 			my += float64(dy) * v
 		}
@@ -174,7 +230,7 @@ func describe(img []float32, side, cx, cy int) [kpBits / 64]uint64 {
 	sample := func(dx, dy float32) float32 {
 		x := float32(cx) + dx*cos - dy*sin
 		y := float32(cy) + dx*sin + dy*cos
-		return bilinear(img, side, x, y)
+		return bilinear(img, x, y)
 	}
 	var d [kpBits / 64]uint64
 	for i, t := range kpPattern {
@@ -268,69 +324,79 @@ func hamming(a, b *[kpBits / 64]uint64) int {
 	return n
 }
 
-// blur returns img smoothed by a Gaussian of the given sigma, edges
-// clamped.
-func blur(img []float32, side int, sigma float64) []float32 {
-	radius := int(math.Ceil(2.5 * sigma))
-	kernel := make([]float32, 2*radius+1)
-	var total float32
-	for i := range kernel {
-		d := float64(i - radius)
-		kernel[i] = float32(math.Exp(-d * d / (2 * sigma * sigma)))
-		total += kernel[i]
-	}
-	for i := range kernel {
-		kernel[i] /= total
-	}
+// blur returns img smoothed by a Gaussian of sigma sx across and sy down
+// (none where it is 0), edges clamped.
+func blur(img plane, sx, sy float64) plane {
 	// Each pass pads its line by the edge values, so that the sums need
 	// no clamping.
-	line := make([]float32, side+2*radius)
-	pass := func(dst, src []float32, start, stride int) {
-		for i := range line {
-			line[i] = src[start+min(max(i-radius, 0), side-1)*stride]
+	pass := func(dst, src []float32, sigma float64, lines, n, lineStride, stride int) {
+		radius := int(math.Ceil(2.5 * sigma))
+		kernel := make([]float32, 2*radius+1)
+		var total float32
+		for i := range kernel {
+			d := float64(i - radius)
+			kernel[i] = float32(math.Exp(-d * d / (2 * sigma * sigma)))
+			total += kernel[i]
 		}
-		for i := range side {
-			win := line[i : i+len(kernel)]
-			var s float32
-			for k, w := range kernel {
-				s += w * win[k]
+		for i := range kernel {
+			kernel[i] /= total
+		}
+		line := make([]float32, n+2*radius)
+		for l := range lines {
+			start := l * lineStride
+			for i := range line {
+				line[i] = src[start+min(max(i-radius, 0), n-1)*stride]
 			}
-			dst[start+i*stride] = s
+			for i := range n {
+				var s float32
+				for k, w := range kernel {
+					s += w * line[i+k]
+				}
+				dst[start+i*stride] = s
+			}
 		}
 	}
-	tmp := make([]float32, len(img))
-	for y := range side {
-		pass(tmp, img, y*side, 1)
+	out := plane{img.w, img.h, make([]float32, len(img.pix))}
+	if sx > 0 {
+		pass(out.pix, img.pix, sx, img.h, img.w, img.w, 1)
+	} else {
+		copy(out.pix, img.pix)
 	}
-	out := make([]float32, len(img))
-	for x := range side {
-		pass(out, tmp, x, side)
+	if sy > 0 {
+		src := slices.Clone(out.pix)
+		pass(out.pix, src, sy, img.w, img.h, 1, img.w)
 	}
 	return out
 }
 
-// resample returns the side x side img at n x n, smoothed first so that
-// it does not alias.
-func resample(img []float32, side, n int) []float32 {
-	smooth := blur(img, side, 0.5*float64(side)/float64(n))
-	out := make([]float32, n*n)
-	f := float32(side) / float32(n)
-	for y := range n {
-		for x := range n {
-			out[y*n+x] = bilinear(smooth, side, (float32(x)+0.5)*f-0.5, (float32(y)+0.5)*f-0.5)
+// resample returns img at w x h, smoothed first along each side it
+// shrinks so that it does not alias.
+func resample(img plane, w, h int) plane {
+	sigma := func(from, to int) float64 {
+		if to >= from {
+			return 0
+		}
+		return 0.5 * float64(from) / float64(to)
+	}
+	smooth := blur(img, sigma(img.w, w), sigma(img.h, h))
+	out := plane{w, h, make([]float32, w*h)}
+	fx, fy := float32(img.w)/float32(w), float32(img.h)/float32(h)
+	for y := range h {
+		for x := range w {
+			out.pix[y*w+x] = bilinear(smooth, (float32(x)+0.5)*fx-0.5, (float32(y)+0.5)*fy-0.5)
 		}
 	}
 	return out
 }
 
 // bilinear samples img at (x, y), edges clamped.
-func bilinear(img []float32, side int, x, y float32) float32 {
-	x = min(max(x, 0), float32(side-1))
-	y = min(max(y, 0), float32(side-1))
+func bilinear(img plane, x, y float32) float32 {
+	x = min(max(x, 0), float32(img.w-1))
+	y = min(max(y, 0), float32(img.h-1))
 	x0, y0 := int(x), int(y)
-	x1, y1 := min(x0+1, side-1), min(y0+1, side-1)
+	x1, y1 := min(x0+1, img.w-1), min(y0+1, img.h-1)
 	fx, fy := x-float32(x0), y-float32(y0)
-	top := img[y0*side+x0]*(1-fx) + img[y0*side+x1]*fx
-	bottom := img[y1*side+x0]*(1-fx) + img[y1*side+x1]*fx
+	top := img.at(x0, y0)*(1-fx) + img.at(x1, y0)*fx
+	bottom := img.at(x0, y1)*(1-fx) + img.at(x1, y1)*fx
 	return top*(1-fy) + bottom*fy
 }

@@ -159,7 +159,8 @@ func (o Options) cornerShare(inliers int) float64 {
 type Picture struct {
 	square *image.RGBA // pictureSide a side, its own copy
 	// aspect is the image's own width over its height: the square
-	// squashes it, and a turn is the picture's, squashed alike.
+	// squashes it, a template's turn is the picture's, squashed alike,
+	// and corners are found with the squashing undone as well.
 	aspect float64
 }
 
@@ -190,14 +191,14 @@ type Thumb struct {
 	// and column larger.
 	sum, sq []float64
 	// corners are the picture's, found when first asked for.
-	corners func() *features
+	corners func() views
 }
 
 // Thumb returns the picture's thumbnail, for matching against queries.
 func (p *Picture) Thumb() *Thumb {
 	t := &Thumb{
 		pix:     shrink(luma(p.square), pictureSide, thumbSide),
-		corners: sync.OnceValue(func() *features { return p.features(false) }),
+		corners: sync.OnceValue(func() views { return p.views(false) }),
 	}
 	const n = thumbSide + 1
 	t.sum, t.sq = make([]float64, n*n), make([]float64, n*n)
@@ -229,7 +230,7 @@ type Query struct {
 	templates []template
 	// corners are the picture's and its mirror image's, found when
 	// first asked for.
-	corners func() [2]*features
+	corners func() [2]views
 }
 
 // template is a centred, unit-length square of luma, side m.
@@ -252,8 +253,8 @@ var (
 
 // NewQuery prepares the query's templates.
 func (p *Picture) NewQuery() *Query {
-	q := &Query{corners: sync.OnceValue(func() [2]*features {
-		return [2]*features{p.features(false), p.features(true)}
+	q := &Query{corners: sync.OnceValue(func() [2]views {
+		return [2]views{p.views(false), p.views(true)}
 	})}
 	add := func(src []float32, side, m int, mirror bool) {
 		pix := shrink(src, side, m)
@@ -301,8 +302,9 @@ func (o Options) Match(q *Query, t *Thumb) Match {
 
 // Inliers returns how many of the query's corners, or of its mirror
 // image's, one similarity (a shift, a turn of up to 30 degrees, a zoom of
-// 0.4 to 2) carries onto the corners of t's picture they match; 0 when
-// fewer than three match at all. A corner is counted at each pyramid
+// 0.4 to 2) carries onto the corners of t's picture they match, found in
+// the squares or at the pictures' own aspects, whichever keeps more; 0
+// when fewer than three match at all. A corner is counted at each pyramid
 // level it is found on, so one corner of the picture may count up to
 // four times: CornersFrom and CornersTo are in these units.
 func (q *Query) Inliers(t *Thumb) int {

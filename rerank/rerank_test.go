@@ -84,11 +84,16 @@ func picture(img image.Image) *Picture {
 	return NewPicture(imageio.Square(img, 128), img.Bounds().Size())
 }
 
-// crop returns the part of img of the given shares of each side, its
+// crop returns the part of img of the given share of each side, its
 // top-left corner at the given shares of what is left over.
 func crop(img *image.RGBA, side, atX, atY float64) image.Image {
+	return cropSides(img, side, side, atX, atY)
+}
+
+// cropSides is crop with a share of the width and another of the height.
+func cropSides(img *image.RGBA, width, height, atX, atY float64) image.Image {
 	b := img.Rect
-	w, h := int(side*float64(b.Dx())), int(side*float64(b.Dy()))
+	w, h := int(width*float64(b.Dx())), int(height*float64(b.Dy()))
 	x, y := int(atX*float64(b.Dx()-w)), int(atY*float64(b.Dy()-h))
 	return img.SubImage(image.Rect(x, y, x+w, y+h))
 }
@@ -126,13 +131,18 @@ func TestMatch(t *testing.T) {
 		{"brighter, with more contrast", edit(func(s *image.RGBA) image.Image {
 			return edited(s, func(v uint8) uint8 { return clamp(1.3*float64(v) - 10) })
 		}), 0.95, 40, true},
-		{"turned by 10 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 10, 1) }), 0.98, 50, true},
+		{"turned by 10 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 10, 0) }), 0.98, 50, true},
+		// Corners are found at the picture's own aspect, so a crop that
+		// changes it keeps them in place; the templates keep the
+		// picture's aspect, and their line-up is not asserted.
+		{"half its width, all its height", edit(func(s *image.RGBA) image.Image { return cropSides(s, 0.5, 1, 0.3, 0) }), -1, 16, true},
+		{"all its width, half its height", edit(func(s *image.RGBA) image.Image { return cropSides(s, 1, 0.5, 0, 0.4) }), -1, 16, true},
 		// Corners are described turned to their own orientation, so a
 		// turn the templates do not undo keeps them; a turn beyond 30
 		// degrees is not a copy the transform is allowed to find. (Their
 		// line-ups are not asserted: -1 and 2 are beyond any NCC.)
-		{"turned by 25 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 25, 1) }), -1, 40, true},
-		{"turned by 45 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 45, 1) }), 2, 8, false},
+		{"turned by 25 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 25, 0) }), -1, 40, true},
+		{"turned by 45 degrees", edit(func(s *image.RGBA) image.Image { return imageio.Rotate(s, 45, 0) }), 2, 8, false},
 		{"another picture", func(d draw) image.Image { return d(2) }, 0.85, 8, false},
 		{"a crop of another picture", func(d draw) image.Image { return crop(d(3), 0.7, 0.5, 0.5) }, 0.85, 8, false},
 	}
@@ -151,7 +161,7 @@ func TestMatch(t *testing.T) {
 	}
 	// A mirror image is found through the query's mirrored corners, not
 	// its own.
-	if got := picture(mirror(hard(1))).features(false).inliers(hardThumb.corners()); got >= 8 {
+	if got := picture(mirror(hard(1))).views(false).inliers(hardThumb.corners()); got >= 8 {
 		t.Errorf("the mirror image's own corners: %d inliers, want fewer than 8", got)
 	}
 }
