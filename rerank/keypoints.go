@@ -10,7 +10,7 @@ import (
 
 // Keypoint verification: a second, stricter way to tell a copy from a
 // look-alike. Corners are found on a small pyramid of each picture's luma
-// (in its square and at its own aspect: views), each described by binary
+// (in its square, or at its own aspect), each described by binary
 // intensity tests turned to the corner's own orientation (as ORB does),
 // and matched between query and hit; the hit's score is the number of
 // matches one similarity transform (shift, turn, zoom) carries onto each
@@ -79,51 +79,26 @@ func (p plane) at(x, y int) float32 { return p.pix[y*p.w+x] }
 // than this keeps too few rows for a corner's descriptor.
 const kpMaxAspect = 4
 
-// views are a picture's corners found two ways: in the square that
-// squashes it, and at its own aspect, at about the square's number of
-// pixels. In the square, a turn of a picture that is not square, or a
+// features returns the picture's corners and descriptors; mirror takes
+// them from its mirror image instead (a query's, so that a mirrored copy
+// matches too). They are found in the square that squashes the picture,
+// or, with ownAspect, at its own aspect at about the square's number of
+// pixels: in the square, a turn of a picture that is not square, or a
 // crop that changes its aspect, stretches corners unlike the original's
-// and is not a similarity; at its own aspect, the resampling moves a few
-// corners of a picture that is nearly square, and so a few matches either
-// way (RUN-NOTES, the sixty-sixth and sixty-seventh).
-type views struct {
-	squashed *features
-	own      *features // nil for a square picture, whose two are one
-}
-
-// atOwnAspect returns the corners found at the picture's own aspect.
-func (v views) atOwnAspect() *features {
-	if v.own != nil {
-		return v.own
-	}
-	return v.squashed
-}
-
-// inliers is the larger of the inliers the two ways give, each matched
-// with h's of the same way.
-func (v views) inliers(h views) int {
-	n := v.squashed.inliers(h.squashed)
-	if v.own != nil || h.own != nil {
-		n = max(n, v.atOwnAspect().inliers(h.atOwnAspect()))
-	}
-	return n
-}
-
-// views returns the picture's corners and descriptors both ways; mirror
-// takes them from its mirror image instead (a query's, so that a mirrored
-// copy matches too).
-func (p *Picture) views(mirror bool) views {
+// and is not a similarity (Options.OwnAspect says what each way gives).
+func (p *Picture) features(mirror, ownAspect bool) *features {
 	square := luma(p.square)
 	if mirror {
 		mirrorRows(square, pictureSide)
 	}
 	base := plane{pictureSide, pictureSide, square}
-	v := views{squashed: find(base)}
-	a := min(max(p.aspect, 1.0/kpMaxAspect), kpMaxAspect)
-	if w, h := int(math.Round(pictureSide*math.Sqrt(a))), int(math.Round(pictureSide/math.Sqrt(a))); w != pictureSide || h != pictureSide {
-		v.own = find(resample(base, w, h))
+	if ownAspect {
+		a := min(max(p.aspect, 1.0/kpMaxAspect), kpMaxAspect)
+		if w, h := int(math.Round(pictureSide*math.Sqrt(a))), int(math.Round(pictureSide/math.Sqrt(a))); w != pictureSide || h != pictureSide {
+			base = resample(base, w, h)
+		}
 	}
-	return v
+	return find(base)
 }
 
 // find returns the described corners of a pyramid of base, in base's

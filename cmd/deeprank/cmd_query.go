@@ -45,7 +45,8 @@ a cropped, mirrored or recoloured copy comes first: their image files are read
 (one gone or changed since ingest keeps its place), and their distances are
 printed as the search gave them, so they need not rise.
 query.rerank in the configuration tunes it; DEEPRANK_QUERY_RERANK_TOP=0 turns
-it off.
+it off, and DEEPRANK_QUERY_RERANK_OWN_ASPECT=true finds more crops that change
+the picture's aspect (and a few fewer of other copies).
 
 With several --image flags, or --images DIR (every image file under DIR), it
 runs one query per image, embedding them in batches on all cores, and prints
