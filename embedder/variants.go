@@ -75,23 +75,26 @@ func mirror(img *image.RGBA) *image.RGBA {
 	return out
 }
 
-// cropRects lays a grid of crops over b: g.Grid x g.Grid boxes, each g.Side
-// of b's width and height, the first in b's top-left corner and the last
-// in its bottom-right, evenly between (one: the centre).
+// cropRects lays a grid of crops over b (g.Places across and down), each
+// g.Shares of b's width and height, the first in b's top-left corner and
+// the last in its bottom-right, evenly between (one along an axis: its
+// middle).
 func cropRects(b image.Rectangle, g model.CropGrid) []image.Rectangle {
 	w, h := b.Dx(), b.Dy()
-	cw := max(1, int(math.Round(g.Side*float64(w))))
-	ch := max(1, int(math.Round(g.Side*float64(h))))
-	at := func(i, room int) int {
-		if g.Grid == 1 {
+	sw, sh := g.Shares()
+	across, down := g.Places()
+	cw := max(1, int(math.Round(sw*float64(w))))
+	ch := max(1, int(math.Round(sh*float64(h))))
+	at := func(i, n, room int) int {
+		if n == 1 {
 			return room / 2
 		}
-		return i * room / (g.Grid - 1)
+		return i * room / (n - 1)
 	}
 	var out []image.Rectangle
-	for gy := range g.Grid {
-		for gx := range g.Grid {
-			x0, y0 := b.Min.X+at(gx, w-cw), b.Min.Y+at(gy, h-ch)
+	for gy := range down {
+		for gx := range across {
+			x0, y0 := b.Min.X+at(gx, across, w-cw), b.Min.Y+at(gy, down, h-ch)
 			out = append(out, image.Rect(x0, y0, x0+cw, y0+ch))
 		}
 	}

@@ -32,6 +32,16 @@ func TestCropRects(t *testing.T) {
 			image.Rect(10, 27, 80, 62), image.Rect(25, 27, 95, 62), image.Rect(40, 27, 110, 62),
 			image.Rect(10, 35, 80, 70), image.Rect(25, 35, 95, 70), image.Rect(40, 35, 110, 70),
 		}},
+		{model.CropGrid{Grid: 3, Width: 0.5, Height: 1}, []image.Rectangle{
+			image.Rect(10, 20, 60, 70), image.Rect(35, 20, 85, 70), image.Rect(60, 20, 110, 70),
+		}},
+		{model.CropGrid{Grid: 3, Width: 1, Height: 0.5}, []image.Rectangle{
+			image.Rect(10, 20, 110, 45), image.Rect(10, 32, 110, 57), image.Rect(10, 45, 110, 70),
+		}},
+		{model.CropGrid{Grid: 2, Width: 0.6, Height: 0.9}, []image.Rectangle{
+			image.Rect(10, 20, 70, 65), image.Rect(50, 20, 110, 65),
+			image.Rect(10, 25, 70, 70), image.Rect(50, 25, 110, 70),
+		}},
 	} {
 		if got := cropRects(b, tc.grid); !slices.Equal(got, tc.want) {
 			t.Errorf("%+v: %v, want %v", tc.grid, got, tc.want)

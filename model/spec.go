@@ -192,10 +192,39 @@ type Variants struct {
 
 // CropGrid is Grid x Grid crops of an image, each Side of its width and
 // height, spread evenly from one corner to the other (a grid of 1: the
-// centre).
+// centre). Width and Height, when given, replace Side: crops of that share
+// of the width and of the height, which change the picture's aspect, and
+// an axis whose share is 1 holds one crop, not Grid (Width 0.5, Height 1
+// and a grid of 3: strips of half the width at the left, the middle and
+// the right).
 type CropGrid struct {
-	Grid int     `json:"grid"`
-	Side float64 `json:"side"`
+	Grid   int     `json:"grid"`
+	Side   float64 `json:"side,omitempty"`
+	Width  float64 `json:"width,omitempty"`
+	Height float64 `json:"height,omitempty"`
+}
+
+// Shares returns the share of the width and of the height each crop
+// keeps.
+func (g CropGrid) Shares() (width, height float64) {
+	if g.Width == 0 && g.Height == 0 {
+		return g.Side, g.Side
+	}
+	return g.Width, g.Height
+}
+
+// Places returns how many crops the grid lays across and down: Grid along
+// an axis the crops do not fill, one along an axis they do.
+func (g CropGrid) Places() (across, down int) {
+	w, h := g.Shares()
+	across, down = g.Grid, g.Grid
+	if w >= 1 {
+		across = 1
+	}
+	if h >= 1 {
+		down = 1
+	}
+	return across, down
 }
 
 // Any reports whether v lists a variant.
@@ -216,7 +245,8 @@ func (s Spec) PerItem() int {
 		}
 		n += len(v.Rotations)
 		for _, g := range v.Crops {
-			n += g.Grid * g.Grid
+			across, down := g.Places()
+			n += across * down
 		}
 		n += len(v.Downscales)
 	}
@@ -395,8 +425,21 @@ func (s Spec) Validate() error {
 			}
 		}
 		for i, g := range v.Crops {
-			if g.Grid < 1 || g.Grid > maxCropGrid || !(g.Side >= minCropSide && g.Side < 1) {
-				return bad(fmt.Sprintf("variants.crops[%d]", i), "grid %d, side %g: a grid is 1..%d crops a side, each %g to less than 1 of the image's side", g.Grid, g.Side, maxCropGrid, minCropSide)
+			field := fmt.Sprintf("variants.crops[%d]", i)
+			if g.Grid < 1 || g.Grid > maxCropGrid {
+				return bad(field, "grid %d: a grid is 1..%d crops a side", g.Grid, maxCropGrid)
+			}
+			share := func(v float64) bool { return v >= minCropSide && v <= 1 }
+			switch w, h := g.Shares(); {
+			case g.Width == 0 && g.Height == 0 && !(g.Side >= minCropSide && g.Side < 1):
+				return bad(field, "side %g: each crop is %g to less than 1 of the image's side", g.Side, minCropSide)
+			case g.Width != 0 || g.Height != 0:
+				if g.Side != 0 {
+					return bad(field, "side %g with width %g and height %g: give side, or width and height", g.Side, g.Width, g.Height)
+				}
+				if !share(w) || !share(h) || w == 1 && h == 1 {
+					return bad(field, "width %g, height %g: each share is %g to 1 of the image's width or height, and not both 1", w, h, minCropSide)
+				}
 			}
 		}
 		for i, f := range v.Downscales {

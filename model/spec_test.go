@@ -35,16 +35,26 @@ func TestValidate(t *testing.T) {
 		{"pooled backbone", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 8, Stages: 3}} }, ""},
 		{"pooled backbone stages", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 8, Stages: 3}, {Width: 8, Stages: 7}} }, "pooled_backbones[1].stages"},
 		{"pooled backbone width", func(s *Spec) { s.PooledBackbones = []PooledBackbone{{Width: 0, Stages: 3}} }, "pooled_backbones[0].width"},
-		{"variants", func(s *Spec) { s.Variants = &Variants{Grey: true, Crops: []CropGrid{{3, 0.7}, {1, 0.5}}} }, ""},
+		{"variants", func(s *Spec) {
+			s.Variants = &Variants{Grey: true, Crops: []CropGrid{{Grid: 3, Side: 0.7}, {Grid: 1, Side: 0.5}}}
+		}, ""},
 		{"no variants given", func(s *Spec) { s.Variants = &Variants{} }, "variants"},
 		{"rotations", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{-8, 8, 45}} }, ""},
 		{"rotation by 0", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{8, 0}} }, "variants.rotations[1]"},
 		{"rotation too far", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{-46}} }, "variants.rotations[0]"},
 		{"rotation not a number", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{math.NaN()}} }, "variants.rotations[0]"},
 		{"rotation twice", func(s *Spec) { s.Variants = &Variants{Rotations: []float64{-8, 8, -8}} }, "variants.rotations[2]"},
-		{"crop of the whole image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.8}, {2, 1}}} }, "variants.crops[1]"},
-		{"crop too small", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{2, 0.4}}} }, "variants.crops[0]"},
-		{"crop grid of 0", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{0, 0.7}}} }, "variants.crops[0]"},
+		{"crop of the whole image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 2, Side: 0.8}, {Grid: 2, Side: 1}}} }, "variants.crops[1]"},
+		{"crop too small", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 2, Side: 0.4}}} }, "variants.crops[0]"},
+		{"crop grid of 0", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 0, Side: 0.7}}} }, "variants.crops[0]"},
+		{"strips", func(s *Spec) {
+			s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Width: 0.5, Height: 1}, {Grid: 3, Width: 1, Height: 0.5}}}
+		}, ""},
+		{"strips of the whole image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Width: 1, Height: 1}}} }, "variants.crops[0]"},
+		{"strips too narrow", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Width: 0.4, Height: 1}}} }, "variants.crops[0]"},
+		{"strips wider than the image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Width: 1.2, Height: 0.5}}} }, "variants.crops[0]"},
+		{"strips with a side too", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Side: 0.7, Width: 0.5, Height: 1}}} }, "variants.crops[0]"},
+		{"strips of no height", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Width: 0.5}}} }, "variants.crops[0]"},
 		{"thumbnail", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 0.15} }, ""},
 		{"thumbnail of one pixel", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 1, Weight: 0.15} }, "thumbnail.side"},
 		{"thumbnail side not dividing the input", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 12, Weight: 0.15} }, "thumbnail.side"},
@@ -65,7 +75,7 @@ func TestValidate(t *testing.T) {
 		{"downscaled variant of the whole size", func(s *Spec) { s.Variants = &Variants{Downscales: []float64{1}} }, "variants.downscales[0]"},
 		{"downscaled variant too small", func(s *Spec) { s.Variants = &Variants{Grey: true, Downscales: []float64{0.4, 0.05}} }, "variants.downscales[1]"},
 		{"downscaled variant twice", func(s *Spec) { s.Variants = &Variants{Downscales: []float64{0.4, 0.4}} }, "variants.downscales[1]"},
-		{"too many variants", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{5, 0.7}, {3, 0.6}}} }, "variants"},
+		{"too many variants", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 5, Side: 0.7}, {Grid: 3, Side: 0.6}}} }, "variants"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,12 +166,13 @@ func TestPerItem(t *testing.T) {
 	}{
 		{nil, 1, 64},
 		{&Variants{Grey: true}, 2, 64},
-		{&Variants{Crops: []CropGrid{{2, 0.8}}}, 5, 128},
-		{&Variants{Grey: true, Crops: []CropGrid{{3, 0.7}, {1, 0.5}}}, 12, 128},
+		{&Variants{Crops: []CropGrid{{Grid: 2, Side: 0.8}}}, 5, 128},
+		{&Variants{Grey: true, Crops: []CropGrid{{Grid: 3, Side: 0.7}, {Grid: 1, Side: 0.5}}}, 12, 128},
 		{&Variants{Mirror: true}, 2, 64},
-		{&Variants{Mirror: true, Rotations: []float64{-8, 8}, Crops: []CropGrid{{2, 0.8}}}, 8, 128},
+		{&Variants{Mirror: true, Rotations: []float64{-8, 8}, Crops: []CropGrid{{Grid: 2, Side: 0.8}}}, 8, 128},
 		{&Variants{Downscales: []float64{0.4}}, 2, 64},
-		{&Variants{Grey: true, Crops: []CropGrid{{3, 0.8}}, Downscales: []float64{0.25, 0.5}}, 13, 128},
+		{&Variants{Grey: true, Crops: []CropGrid{{Grid: 3, Side: 0.8}}, Downscales: []float64{0.25, 0.5}}, 13, 128},
+		{&Variants{Crops: []CropGrid{{Grid: 3, Width: 0.5, Height: 1}, {Grid: 2, Width: 1, Height: 0.5}, {Grid: 2, Width: 0.6, Height: 0.9}}}, 10, 128},
 	}
 	for _, tc := range cases {
 		s := DefaultSpec()
