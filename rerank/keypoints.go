@@ -14,11 +14,11 @@ import (
 // intensity tests turned to the corner's own orientation (as ORB does),
 // and matched between query and hit; the hit's score is the number of
 // matches one similarity transform (shift, turn, zoom) carries onto each
-// other. A copy cropped, turned, shrunk, greyed or
-// recoloured keeps many of its corners in place (on the validation sets,
-// a median of 17 to 118 by edit), an image that merely shares a layout or
-// a style few (a median of 2); a copy blurred past its corners (a
-// small image cropped and enlarged, thin line art) keeps none either.
+// other. A copy cropped, turned, shrunk, greyed or recoloured keeps many
+// of its corners in place (on the validation sets, a median of 17 to 118
+// by edit), an image that merely shares a layout or a style few (a median
+// of 2); a copy blurred past its corners (a small image cropped and
+// enlarged, thin line art) keeps none either.
 
 const (
 	kpLevels     = 4   // pyramid levels, each kpStep smaller
