@@ -13,6 +13,7 @@ import (
 
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/milvus/milvusconfig"
+	"github.com/deeprank/deeprank/model"
 	"github.com/deeprank/deeprank/server"
 	"github.com/deeprank/deeprank/trainer/trainconfig"
 	"github.com/spf13/pflag"
@@ -100,6 +101,20 @@ func TestPrecedence(t *testing.T) {
 		if tc.got != tc.want || l.Sources[tc.key] != tc.source {
 			t.Errorf("%s = %v from %s, want %v from %s", tc.key, tc.got, l.Sources[tc.key], tc.want, tc.source)
 		}
+	}
+}
+
+// TestCropGrids: a variant's crop grid is read with a side, or with a
+// width and a height.
+func TestCropGrids(t *testing.T) {
+	file := writeFile(t, "train:\n  variants:\n    crops:\n      - {grid: 3, side: 0.8}\n      - {grid: 3, width: 0.5, height: 1}\n")
+	l, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []model.CropGrid{{Grid: 3, Side: 0.8}, {Grid: 3, Width: 0.5, Height: 1}}
+	if got := l.Train.Variants.Crops; !slices.Equal(got, want) {
+		t.Errorf("crops %+v, want %+v", got, want)
 	}
 }
 

@@ -440,6 +440,9 @@ func (s Spec) Validate() error {
 				if !share(w) || !share(h) || w == 1 && h == 1 {
 					return bad(field, "width %g, height %g: each share is %g to 1 of the image's width or height, and not both 1", w, h, minCropSide)
 				}
+				if w == h {
+					return bad(field, "width and height are both %g: give it as side", w)
+				}
 			}
 		}
 		for i, f := range v.Downscales {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -55,6 +56,7 @@ func TestValidate(t *testing.T) {
 		{"strips wider than the image", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Width: 1.2, Height: 0.5}}} }, "variants.crops[0]"},
 		{"strips with a side too", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Side: 0.7, Width: 0.5, Height: 1}}} }, "variants.crops[0]"},
 		{"strips of no height", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Width: 0.5}}} }, "variants.crops[0]"},
+		{"square crops by width and height", func(s *Spec) { s.Variants = &Variants{Crops: []CropGrid{{Grid: 3, Width: 0.8, Height: 0.8}}} }, "variants.crops[0]"},
 		{"thumbnail", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 8, Weight: 0.15} }, ""},
 		{"thumbnail of one pixel", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 1, Weight: 0.15} }, "thumbnail.side"},
 		{"thumbnail side not dividing the input", func(s *Spec) { s.Thumbnail = &Thumbnail{Side: 12, Weight: 0.15} }, "thumbnail.side"},
@@ -156,6 +158,28 @@ func addedBranch(t *testing.T, s Spec) (plain, a Arch, added Branch) {
 		t.Fatalf("%d branches, want %d", len(a.Branches), len(plain.Branches)+1)
 	}
 	return plain, a, a.Branches[len(a.Branches)-1]
+}
+
+// TestCropGridJSON: a grid of a side is written as it was before grids
+// had a width and a height, so that a model file's spec, and with it its
+// version, stays as it was.
+func TestCropGridJSON(t *testing.T) {
+	for _, tc := range []struct {
+		grid CropGrid
+		json string
+	}{
+		{CropGrid{Grid: 3, Side: 0.8}, `{"grid":3,"side":0.8}`},
+		{CropGrid{Grid: 3, Width: 0.5, Height: 1}, `{"grid":3,"width":0.5,"height":1}`},
+	} {
+		b, err := json.Marshal(tc.grid)
+		if err != nil || string(b) != tc.json {
+			t.Errorf("%+v: %s, %v; want %s", tc.grid, b, err, tc.json)
+		}
+		var back CropGrid
+		if err := json.Unmarshal([]byte(tc.json), &back); err != nil || back != tc.grid {
+			t.Errorf("%s read as %+v, %v", tc.json, back, err)
+		}
+	}
 }
 
 func TestPerItem(t *testing.T) {

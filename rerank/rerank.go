@@ -53,17 +53,21 @@ type Options struct {
 	// Corners is what a hit whose corners line up with the query's takes
 	// off its squared distance at most; 0 leaves corners out.
 	Corners float64 `json:"corners"`
-	// CornersFrom is the number of inliers (Query.Inliers) at and below
-	// which a hit gains nothing from its corners, CornersTo the number
-	// from which it gains all of Corners; in between, a share in
-	// proportion. CornersTo at or below CornersFrom makes it a step: all
-	// of Corners above CornersFrom, nothing at or below.
+	// CornersFrom is the number of inliers (Query.Inliers, or
+	// Query.InliersAtOwnAspect with OwnAspect; Default's 4 and 28 were
+	// chosen for the first) at and below which a hit gains nothing from
+	// its corners, CornersTo the number from which it gains all of
+	// Corners; in between, a share in proportion. CornersTo at or below
+	// CornersFrom makes it a step: all of Corners above CornersFrom,
+	// nothing at or below.
 	CornersFrom int `json:"corners_from"`
 	CornersTo   int `json:"corners_to"`
 	// OwnAspect finds corners at each picture's own aspect rather than
 	// in the square that squashes it (Query.InliersAtOwnAspect), so that
 	// a crop that changes the aspect, or a turn of a picture that is not
-	// square, keeps its corners in place. On the default model's
+	// square, keeps its corners in place. Aspects beyond 1/4..4 are
+	// taken as 1/4 or 4, so a longer banner stays partly squashed (and
+	// may keep fewer corners than in the square). On the default model's
 	// validation sets it finds crops of half of one side and 90% of the
 	// other first 67% of the time rather than 58%, and a query or a few
 	// fewer of the other edits (RUN-NOTES, the sixty-sixth), which is
@@ -109,8 +113,9 @@ type Match struct {
 	// templates with the hit's thumbnail, in [-1, 1]; -1 when either is
 	// flat.
 	NCC float64
-	// Inliers is Query.Inliers: how many of the query's corners (or its
-	// mirror image's) one similarity carries onto the hit's.
+	// Inliers is Query.Inliers (or Query.InliersAtOwnAspect, with
+	// Options.OwnAspect): how many of the query's corners (or its mirror
+	// image's) one similarity carries onto the hit's.
 	Inliers int
 }
 

@@ -45,11 +45,12 @@
 // original, turned -15, -5, 5 and 15 degrees, downscale-off two, at 25%
 // and 60% of each side, crop-off two, of 65% and 85% of each side at
 // random places, and crop-sides two that change the aspect, of half the
-// width and 90% of the height and the other way round. Transparent images are composited on white
-// first, as deeprank's decoder does, so that the copies differ from their
-// original by the transform alone. The originals are the N images of the
-// source whose names hash lowest (dataset.HashFraction), and every random
-// choice is seeded by the image's name: a rerun gives the same files.
+// width and 90% of the height and the other way round. Transparent images
+// are composited on white first, as deeprank's decoder does, so that the
+// copies differ from their original by the transform alone. The originals
+// are the N images of the source whose names hash lowest
+// (dataset.HashFraction), and every random choice is seeded by the
+// image's name: a rerun gives the same files.
 //
 //	go run ./internal/tools/mkcopyeval -corpus data/corpus -out data/copyeval \
 //	    -source screenshot/gimp-help -source rendered/hedgewars -source icon/oxygen-icons
