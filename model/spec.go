@@ -430,19 +430,18 @@ func (s Spec) Validate() error {
 				return bad(field, "grid %d: a grid is 1..%d crops a side", g.Grid, maxCropGrid)
 			}
 			share := func(v float64) bool { return v >= minCropSide && v <= 1 }
-			switch w, h := g.Shares(); {
-			case g.Width == 0 && g.Height == 0 && !(g.Side >= minCropSide && g.Side < 1):
-				return bad(field, "side %g: each crop is %g to less than 1 of the image's side", g.Side, minCropSide)
-			case g.Width != 0 || g.Height != 0:
-				if g.Side != 0 {
-					return bad(field, "side %g with width %g and height %g: give side, or width and height", g.Side, g.Width, g.Height)
+			w, h := g.Width, g.Height
+			switch {
+			case w == 0 && h == 0:
+				if !(g.Side >= minCropSide && g.Side < 1) {
+					return bad(field, "side %g: each crop is %g to less than 1 of the image's side", g.Side, minCropSide)
 				}
-				if !share(w) || !share(h) || w == 1 && h == 1 {
-					return bad(field, "width %g, height %g: each share is %g to 1 of the image's width or height, and not both 1", w, h, minCropSide)
-				}
-				if w == h {
-					return bad(field, "width and height are both %g: give it as side", w)
-				}
+			case g.Side != 0:
+				return bad(field, "side %g with width %g and height %g: give side, or width and height", g.Side, w, h)
+			case !share(w) || !share(h) || w == 1 && h == 1:
+				return bad(field, "width %g, height %g: each share is %g to 1 of the image's width or height, and not both 1", w, h, minCropSide)
+			case w == h:
+				return bad(field, "width and height are both %g: give it as side", w)
 			}
 		}
 		for i, f := range v.Downscales {

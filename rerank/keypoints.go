@@ -331,15 +331,16 @@ func blur(img plane, sx, sy float64) plane {
 			}
 		}
 	}
-	out := plane{img.w, img.h, make([]float32, len(img.pix))}
+	across := img.pix
 	if sx > 0 {
-		pass(out.pix, img.pix, sx, img.h, img.w, img.w, 1)
-	} else {
-		copy(out.pix, img.pix)
+		across = make([]float32, len(img.pix))
+		pass(across, img.pix, sx, img.h, img.w, img.w, 1)
 	}
+	out := plane{img.w, img.h, make([]float32, len(img.pix))}
 	if sy > 0 {
-		src := slices.Clone(out.pix)
-		pass(out.pix, src, sy, img.w, img.h, 1, img.w)
+		pass(out.pix, across, sy, img.w, img.h, 1, img.w)
+	} else {
+		copy(out.pix, across)
 	}
 	return out
 }

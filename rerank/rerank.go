@@ -328,16 +328,18 @@ func (o Options) Match(q *Query, t *Thumb) Match {
 // corner is counted at each pyramid level it is found on, so one corner
 // of the picture may count up to four times: CornersFrom and CornersTo
 // are in these units.
-func (q *Query) Inliers(t *Thumb) int {
-	c, h := q.corners(), t.corners()
-	return max(c[0].inliers(h), c[1].inliers(h))
-}
+func (q *Query) Inliers(t *Thumb) int { return mostInliers(q.corners(), t.corners()) }
 
 // InliersAtOwnAspect is Inliers with the corners found at each picture's
 // own aspect.
 func (q *Query) InliersAtOwnAspect(t *Thumb) int {
-	c, h := q.ownCorners(), t.ownCorners()
-	return max(c[0].inliers(h), c[1].inliers(h))
+	return mostInliers(q.ownCorners(), t.ownCorners())
+}
+
+// mostInliers is the larger of the inliers of a query's corners and of
+// its mirror image's with a hit's.
+func mostInliers(query [2]*features, hit *features) int {
+	return max(query[0].inliers(hit), query[1].inliers(hit))
 }
 
 // NCC returns the best normalised cross-correlation of any of the
