@@ -30,6 +30,14 @@ type Augment struct {
 	// Crop keeps a random square of side between (1-Crop) and 1 of the
 	// image, scaled back up to full size. 0 disables it.
 	Crop float64 `json:"crop"`
+	// CropAspect lets a crop change the picture's aspect, as a user's crop
+	// of half a screenshot does: its width over its height is multiplied
+	// by a factor drawn log-uniformly from [1/CropAspect, CropAspect], at
+	// the area a square crop of the drawn side keeps (no side beyond the
+	// whole). 0 or 1 keeps crops square and draws nothing more, so
+	// configurations without it see the same random stream as before it
+	// existed.
+	CropAspect float64 `json:"crop_aspect"`
 	// ColorJitter scales brightness, contrast and saturation by random
 	// factors in [1-ColorJitter, 1+ColorJitter].
 	ColorJitter float64 `json:"color_jitter"`
@@ -115,10 +123,15 @@ func (a Augment) geometric(img *image.RGBA, rng *rand.Rand) *image.RGBA {
 	changed := false
 	if a.Crop > 0 && a.keep(rng) {
 		s := uniform(rng, 1-a.Crop, 1)
-		mul([4]float64{s, 0, 0, s})
+		sx, sy := s, s
+		if a.CropAspect > 1 {
+			r := math.Sqrt(math.Pow(a.CropAspect, uniform(rng, -1, 1)))
+			sx, sy = min(s*r, 1), min(s/r, 1)
+		}
+		mul([4]float64{sx, 0, 0, sy})
 		// Keep the crop inside the image.
-		tx = uniform(rng, -1, 1) * (1 - s) * w / 2
-		ty = uniform(rng, -1, 1) * (1 - s) * h / 2
+		tx = uniform(rng, -1, 1) * (1 - sx) * w / 2
+		ty = uniform(rng, -1, 1) * (1 - sy) * h / 2
 		changed = true
 	}
 	if a.Rotation > 0 && a.keep(rng) {

@@ -263,6 +263,57 @@ func TestAugmentGreyAndSkip(t *testing.T) {
 	}
 }
 
+// TestAugmentCropAspect checks the aspect a crop keeps, read from a
+// picture whose red and green give each pixel's column and row: a square
+// crop keeps the aspect, CropAspect changes it both ways within its bound,
+// and CropAspect 1 draws what square crops draw.
+func TestAugmentCropAspect(t *testing.T) {
+	const side = 64
+	img := image.NewRGBA(image.Rect(0, 0, side, side))
+	for y := range side {
+		for x := range side {
+			img.SetRGBA(x, y, color.RGBA{uint8(4 * x), uint8(4 * y), 0, 255})
+		}
+	}
+	// aspect is the crop's width over its height, from the columns and
+	// rows its corners sample.
+	aspect := func(out *image.RGBA) float64 {
+		first, last := out.RGBAAt(0, 0), out.RGBAAt(side-1, side-1)
+		return float64(int(last.R)-int(first.R)) / float64(int(last.G)-int(first.G))
+	}
+	for _, tc := range []struct {
+		name                  string
+		cropAspect            float64
+		minAspect, maxAspect  float64 // bounds on every crop's aspect
+		wantWider, wantTaller bool    // some crop beyond 1.3 that way
+	}{
+		{"square crops", 0, 0.95, 1.05, false, false},
+		{"aspect 1 is square", 1, 0.95, 1.05, false, false},
+		{"aspect up to 2", 2, 1 / 2.1, 2.1, true, true},
+		{"aspect up to 4", 4, 1 / 4.3, 4.3, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := Augment{Crop: 0.4, CropAspect: tc.cropAspect}
+			wider, taller := false, false
+			for seed := range uint64(64) {
+				got := aspect(a.Apply(img, rand.New(rand.NewPCG(seed, 0))))
+				if got < tc.minAspect || got > tc.maxAspect {
+					t.Fatalf("seed %d: crop of aspect %.3f, want %.3f..%.3f", seed, got, tc.minAspect, tc.maxAspect)
+				}
+				wider = wider || got > 1.3
+				taller = taller || got < 1/1.3
+			}
+			if wider != tc.wantWider || taller != tc.wantTaller {
+				t.Errorf("over 64 seeds: a crop wider than 1.3 %v (want %v), taller %v (want %v)", wider, tc.wantWider, taller, tc.wantTaller)
+			}
+		})
+	}
+	square := Augment{Crop: 0.4}.Apply(img, rand.New(rand.NewPCG(7, 0)))
+	if one := (Augment{Crop: 0.4, CropAspect: 1}).Apply(img, rand.New(rand.NewPCG(7, 0))); !bytes.Equal(one.Pix, square.Pix) {
+		t.Error("CropAspect 1 gave another crop than square crops for the same seed")
+	}
+}
+
 // TestAugmentBrightnessShift checks that a brightness shift adds one
 // offset, within its bound, to every channel of every pixel (clipped at 0
 // and 255), and that over seeds it lifts and darkens.

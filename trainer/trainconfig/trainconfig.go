@@ -634,6 +634,8 @@ func validateAugment(key string, a imageio.Augment) error {
 		return bad("zoom", "%g is outside [0, 1)", a.Zoom)
 	case a.Crop < 0 || a.Crop >= 1:
 		return bad("crop", "%g is outside [0, 1)", a.Crop)
+	case a.CropAspect != 0 && (a.CropAspect < 1 || a.CropAspect > 4):
+		return bad("crop_aspect", "%g is outside 1..4 (or 0, square crops)", a.CropAspect)
 	case a.ColorJitter < 0 || a.ColorJitter >= 1:
 		return bad("color_jitter", "%g is outside [0, 1)", a.ColorJitter)
 	case a.BrightnessShift < 0 || a.BrightnessShift >= 1:
