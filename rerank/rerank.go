@@ -243,7 +243,8 @@ func (t *Thumb) window(x, y, m int) (sum, sq float64) {
 // pose it is looked for in, and its corners and its mirror image's, found
 // the first time a hit is matched by them.
 type Query struct {
-	templates []template
+	// templates are made when NCC first asks for them.
+	templates func() []template
 	// corners are the picture's and its mirror image's, found in its
 	// square and at its own aspect when first asked for.
 	corners, ownCorners func() [2]*features
@@ -267,21 +268,28 @@ var (
 	turnScales = []float64{0.8, 0.72, 0.64}
 )
 
-// NewQuery prepares the query's templates.
+// NewQuery prepares the query's side of a comparison; its templates and
+// corners are made when first used.
 func (p *Picture) NewQuery() *Query {
 	both := func(ownAspect bool) func() [2]*features {
 		return sync.OnceValue(func() [2]*features {
 			return [2]*features{p.features(false, ownAspect), p.features(true, ownAspect)}
 		})
 	}
-	q := &Query{corners: both(false), ownCorners: both(true)}
+	return &Query{templates: sync.OnceValue(p.templates), corners: both(false), ownCorners: both(true)}
+}
+
+// templates cuts the picture's templates: the whole and crops of it at
+// every scale, each mirrored too, and its middle turned each way.
+func (p *Picture) templates() []template {
+	var out []template
 	add := func(src []float32, side, m int, mirror bool) {
 		pix := shrink(src, side, m)
 		if mirror {
 			mirrorRows(pix, m)
 		}
 		if centre(pix) {
-			q.templates = append(q.templates, template{m, pix})
+			out = append(out, template{m, pix})
 		}
 	}
 	whole := luma(p.square)
@@ -302,12 +310,12 @@ func (p *Picture) NewQuery() *Query {
 			add(middle, inner, int(math.Round(f*thumbSide)), false)
 		}
 	}
-	return q
+	return out
 }
 
 // Match lines the query up with a hit's thumbnail in the ways o weighs;
 // a way it gives no weight is not computed, and left at NCC -1 or 0
-// inliers. (The templates of NewQuery are made either way.)
+// inliers.
 func (o Options) Match(q *Query, t *Thumb) Match {
 	m := noMatch
 	if o.Weight > 0 {
@@ -347,7 +355,7 @@ func mostInliers(query [2]*features, hit *features) int {
 // or window has any contrast (a flat picture matches nothing).
 func (q *Query) NCC(t *Thumb) float64 {
 	best := -1.0
-	for _, tp := range q.templates {
+	for _, tp := range q.templates() {
 		m := tp.m
 		area := float64(m * m)
 		for y := 0; y+m <= thumbSide; y++ {
