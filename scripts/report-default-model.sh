@@ -58,7 +58,7 @@ variant does not hold)
 (stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
 stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml,
 stage13a.yaml, stage13d.yaml, stage13e.yaml, stage13k-13m.yaml,
-stage13o.yaml and stage13p.yaml record candidates and measurements the recipe does not run):
+stage13o-13r.yaml record candidates and measurements the recipe does not run):
 
     scripts/fetch-default-data.sh
     scripts/fetch-corpus.sh
