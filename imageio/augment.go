@@ -33,10 +33,11 @@ type Augment struct {
 	// CropAspect lets a crop change the picture's aspect, as a user's crop
 	// of half a screenshot does: its width over its height is multiplied
 	// by a factor drawn log-uniformly from [1/CropAspect, CropAspect], at
-	// the area a square crop of the drawn side keeps (no side beyond the
-	// whole). 0 or 1 keeps crops square and draws nothing more, so
+	// the area a square crop of the drawn side keeps. A side that would
+	// pass the whole is cut to it, which lessens both the change and the
+	// area kept. 0 or 1 keeps crops square and draws nothing more, so
 	// configurations without it see the same random stream as before it
-	// existed.
+	// existed. It needs Crop.
 	CropAspect float64 `json:"crop_aspect"`
 	// ColorJitter scales brightness, contrast and saturation by random
 	// factors in [1-ColorJitter, 1+ColorJitter].

@@ -263,23 +263,33 @@ func TestAugmentGreyAndSkip(t *testing.T) {
 	}
 }
 
-// TestAugmentCropAspect checks the aspect a crop keeps, read from a
-// picture whose red and green give each pixel's column and row: a square
-// crop keeps the aspect, CropAspect changes it both ways within its bound,
-// and CropAspect 1 draws what square crops draw.
+// TestAugmentCropAspect checks the crops CropAspect draws, read from a
+// picture whose red and green give each pixel's column and row: every crop
+// lies inside the picture (its columns rise along the top row and its rows
+// down the left column, where a point outside would repeat the edge),
+// keeps at least the area of the smallest square crop (less only where a
+// side is cut to the whole), and keeps the
+// aspect within its bound; CropAspect changes the aspect both ways, and
+// CropAspect 1 draws what square crops draw.
 func TestAugmentCropAspect(t *testing.T) {
-	const side = 64
+	const side, crop = 64, 0.4
 	img := image.NewRGBA(image.Rect(0, 0, side, side))
 	for y := range side {
 		for x := range side {
 			img.SetRGBA(x, y, color.RGBA{uint8(4 * x), uint8(4 * y), 0, 255})
 		}
 	}
-	// aspect is the crop's width over its height, from the columns and
-	// rows its corners sample.
-	aspect := func(out *image.RGBA) float64 {
+	// shares returns the crop's width and height as shares of the
+	// picture's, or ok false when it reads outside the picture.
+	shares := func(out *image.RGBA) (w, h float64, ok bool) {
+		for i := 1; i < side; i++ {
+			if out.RGBAAt(i, 0).R <= out.RGBAAt(i-1, 0).R || out.RGBAAt(0, i).G <= out.RGBAAt(0, i-1).G {
+				return 0, 0, false
+			}
+		}
 		first, last := out.RGBAAt(0, 0), out.RGBAAt(side-1, side-1)
-		return float64(int(last.R)-int(first.R)) / float64(int(last.G)-int(first.G))
+		whole := float64(4 * (side - 1))
+		return float64(int(last.R)-int(first.R)) / whole, float64(int(last.G)-int(first.G)) / whole, true
 	}
 	for _, tc := range []struct {
 		name                  string
@@ -293,23 +303,31 @@ func TestAugmentCropAspect(t *testing.T) {
 		{"aspect up to 4", 4, 1 / 4.3, 4.3, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := Augment{Crop: 0.4, CropAspect: tc.cropAspect}
+			a := Augment{Crop: crop, CropAspect: tc.cropAspect}
+			// The smallest square's area, or less where a side is cut to
+			// the whole: then the area is the other side, s/sqrt(factor).
+			minArea := min((1-crop)*(1-crop), (1-crop)/math.Sqrt(max(tc.cropAspect, 1)))
 			wider, taller := false, false
 			for seed := range uint64(64) {
-				got := aspect(a.Apply(img, rand.New(rand.NewPCG(seed, 0))))
-				if got < tc.minAspect || got > tc.maxAspect {
-					t.Fatalf("seed %d: crop of aspect %.3f, want %.3f..%.3f", seed, got, tc.minAspect, tc.maxAspect)
+				w, h, ok := shares(a.Apply(img, rand.New(rand.NewPCG(seed, 0))))
+				switch {
+				case !ok:
+					t.Fatalf("seed %d: the crop reads outside the picture", seed)
+				case w/h < tc.minAspect || w/h > tc.maxAspect:
+					t.Fatalf("seed %d: a crop of %.3f x %.3f, aspect %.3f, want %.3f..%.3f", seed, w, h, w/h, tc.minAspect, tc.maxAspect)
+				case w*h < 0.97*minArea:
+					t.Fatalf("seed %d: a crop of %.3f x %.3f keeps less than the least area %.3f", seed, w, h, minArea)
 				}
-				wider = wider || got > 1.3
-				taller = taller || got < 1/1.3
+				wider = wider || w/h > 1.3
+				taller = taller || w/h < 1/1.3
 			}
 			if wider != tc.wantWider || taller != tc.wantTaller {
 				t.Errorf("over 64 seeds: a crop wider than 1.3 %v (want %v), taller %v (want %v)", wider, tc.wantWider, taller, tc.wantTaller)
 			}
 		})
 	}
-	square := Augment{Crop: 0.4}.Apply(img, rand.New(rand.NewPCG(7, 0)))
-	if one := (Augment{Crop: 0.4, CropAspect: 1}).Apply(img, rand.New(rand.NewPCG(7, 0))); !bytes.Equal(one.Pix, square.Pix) {
+	square := Augment{Crop: crop}.Apply(img, rand.New(rand.NewPCG(7, 0)))
+	if one := (Augment{Crop: crop, CropAspect: 1}).Apply(img, rand.New(rand.NewPCG(7, 0))); !bytes.Equal(one.Pix, square.Pix) {
 		t.Error("CropAspect 1 gave another crop than square crops for the same seed")
 	}
 }

@@ -636,6 +636,8 @@ func validateAugment(key string, a imageio.Augment) error {
 		return bad("crop", "%g is outside [0, 1)", a.Crop)
 	case a.CropAspect != 0 && (a.CropAspect < 1 || a.CropAspect > 4):
 		return bad("crop_aspect", "%g is outside 1..4 (or 0, square crops)", a.CropAspect)
+	case a.CropAspect > 1 && a.Crop == 0:
+		return bad("crop_aspect", "%g shapes crops, but crop is 0 (no crops): set crop too", a.CropAspect)
 	case a.ColorJitter < 0 || a.ColorJitter >= 1:
 		return bad("color_jitter", "%g is outside [0, 1)", a.ColorJitter)
 	case a.BrightnessShift < 0 || a.BrightnessShift >= 1:
