@@ -268,9 +268,9 @@ func TestAugmentGreyAndSkip(t *testing.T) {
 // lies inside the picture (its columns rise along the top row and its rows
 // down the left column, where a point outside would repeat the edge),
 // keeps at least the area of the smallest square crop (less only where a
-// side is cut to the whole), and keeps the
-// aspect within its bound; CropAspect changes the aspect both ways, and
-// CropAspect 1 draws what square crops draw.
+// side is cut to the whole), and keeps the aspect within its bound;
+// CropAspect changes the aspect both ways, and CropAspect 1 draws what
+// square crops draw.
 func TestAugmentCropAspect(t *testing.T) {
 	const side, crop = 64, 0.4
 	img := image.NewRGBA(image.Rect(0, 0, side, side))
