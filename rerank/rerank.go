@@ -374,7 +374,8 @@ func (q *Query) NCC(t *Thumb) float64 {
 						dot += v * win[c]
 					}
 				}
-				best = max(best, float64(dot)/math.Sqrt(spread))
+				// float32 sums can put a perfect match a hair above 1.
+				best = max(best, min(1, float64(dot)/math.Sqrt(spread)))
 			}
 		}
 	}

@@ -146,7 +146,7 @@ func TestMatch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ncc := picture(tc.query(blobs)).NewQuery().NCC(blobThumb)
-			if ncc >= tc.ncc != tc.copy || ncc > 1+1e-6 {
+			if ncc >= tc.ncc != tc.copy || ncc > 1 {
 				t.Errorf("line-up %.4f, want %s %v", ncc, relation[tc.copy], tc.ncc)
 			}
 			if got := picture(tc.query(hard)).NewQuery().Inliers(hardThumb); got >= tc.inliers != tc.copy {
