@@ -10,10 +10,10 @@
 // of near pairs, as a photo and two different crops of it do.
 //
 // Distances are between images' own vectors (not their variants'), and
-// where a model puts a thumbnail after what it learned
+// where a model puts a thumbnail or an aspect value after what it learned
 // (vectorstore.Spec.Learned), between the learned parts, each scaled back
-// to its vector's length: a thumbnail keeps where things are, so a crop or
-// a mirror image moves it.
+// to unit length: a thumbnail keeps where things are, so a crop or a
+// mirror image moves it.
 //
 // Nothing here builds an N x N matrix. Two methods, both streamed:
 //

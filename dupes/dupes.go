@@ -55,6 +55,12 @@ type Options struct {
 	Neighbours int
 	// Distinct pairs are never joined (Find only).
 	Distinct *Distinct
+	// AspectValue says that each vector ends with an aspect value
+	// (model.Spec.AspectWeight), which Index's searches then set to the
+	// searching image's own: the store's distance counts it, and with the
+	// rest left zero an image of another shape than a square would fall
+	// behind every square one.
+	AspectValue bool
 	// Workers is how many tiles (Exact) or searches (Index) run at once;
 	// 0 means GOMAXPROCS for Exact, and 8 x GOMAXPROCS for Index, whose
 	// searches mostly wait on the store (Milvus answers a search under

@@ -398,6 +398,52 @@ func TestLearnedSearchSlack(t *testing.T) {
 	}
 }
 
+// TestAspectSearch: where vectors end with an aspect value, the index
+// method's search sets the searching image's own (Options.AspectValue), so
+// a wide image and its wide copy are found though more square images than
+// a search asks for are nearer by the store's distance; without it they
+// are not, and the exact method, which compares learned parts alone, finds
+// them either way.
+func TestAspectSearch(t *testing.T) {
+	const learned, squares = 48, 40
+	// at is a unit learned part, c0 along the first axis and the rest
+	// along axis, then an aspect value.
+	at := func(c0 float64, axis int, aspect float32) []float32 {
+		v := make([]float32, learned+1)
+		v[0], v[axis] = float32(c0), float32(math.Sqrt(1-c0*c0))
+		v[learned] = aspect
+		return v
+	}
+	// The image and its copy 0.3 apart, each twice as wide as high at
+	// weight 0.8; square images 0.5 from the image, beyond the threshold,
+	// and further from each other.
+	half := 0.15
+	items := []vectorstore.Item{
+		{ID: idOf(0), Vector: at(math.Sqrt(1-half*half), 1, 0.8)},
+		{ID: idOf(1), Vector: at(math.Sqrt(1-half*half), 2, 0.8)},
+	}
+	items[1].Vector[1], items[1].Vector[2] = -items[0].Vector[1], 0
+	far := (1 - 0.5*0.5/2) / math.Sqrt(1-half*half)
+	for i := range squares {
+		items = append(items, vectorstore.Item{ID: idOf(2 + i), Vector: at(far, 3+i, 0)})
+	}
+	coll := mustSpecCollection(t, t.TempDir(), "c", vectorstore.Spec{Dim: learned + 1, Metric: vectorstore.MetricL2, ModelVersion: testModel, Learned: learned}, items, nil)
+	pair := groupKeys([]Group{{Members: []Member{{ID: idOf(0)}, {ID: idOf(1)}}}})
+	for _, tc := range []struct {
+		m      Method
+		aspect bool
+		found  bool
+	}{{Exact, false, true}, {Exact, true, true}, {Index, true, true}, {Index, false, false}} {
+		res, err := Find(context.Background(), coll, &Options{MaxDistance: 0.459, Method: tc.m, Neighbours: 2, AspectValue: tc.aspect})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := groupKeys(res.Groups); slices.Equal(got, pair) != tc.found {
+			t.Errorf("method %d, aspect value %v: groups %v, want the pair found: %v", tc.m, tc.aspect, got, tc.found)
+		}
+	}
+}
+
 // TestDistinctSplits checks that a pair marked distinct is not an edge:
 // two images alone fall apart, and a chain a-b-c stays whole through b when
 // a-c is marked.

@@ -105,7 +105,7 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 				own := make([][]float32, 0, len(items))
 				for _, it := range items {
 					q := info.LearnedPart(nil, info.Own(it.Vector))
-					hits, err := other.Search(ctx, info.ModelVersion, searchQuery(info, q), k, nil)
+					hits, err := other.Search(ctx, info.ModelVersion, searchQuery(info, q, info.Own(it.Vector), opts.AspectValue), k, nil)
 					if err != nil {
 						errs <- fmt.Errorf("search near %s: %w", it.ID, err)
 						cancel()
@@ -151,15 +151,20 @@ func searchAll(ctx context.Context, coll vectorstore.Collection, info vectorstor
 }
 
 // searchQuery is the query that searches for images near learned, the
-// learned part of an image's own vector: that part with zeros for the rest,
-// which ranks a store's vectors by their learned parts, each scaled by the
-// share its image's other values left it (nearly the same for every image).
-func searchQuery(info vectorstore.Info, learned []float32) []float32 {
+// learned part of own, an image's own vector: that part with zeros for the
+// rest, which ranks a store's vectors by their learned parts, each scaled
+// by the share its image's other values left it (nearly the same for every
+// image). With an aspect value (Options.AspectValue) it ends with own's, so
+// that images of its shape rank by their learned parts alone.
+func searchQuery(info vectorstore.Info, learned, own []float32, aspect bool) []float32 {
 	if info.Learned == 0 {
 		return learned
 	}
 	q := make([]float32, info.Dim)
 	copy(q, learned)
+	if aspect {
+		q[info.Dim-1] = own[info.Dim-1]
+	}
 	return q
 }
 

@@ -74,12 +74,13 @@ func New(m *model.Model, opts *Options) (*Embedder, error) {
 }
 
 // Dim is the length of every vector.
-func (e *Embedder) Dim() int { return e.net.Dim() }
+func (e *Embedder) Dim() int { return VectorDim(e.net, e.m.Spec) }
 
 // Learned is how many leading values of each vector the model learned,
-// when fewer than Dim (a thumbnail follows them, model.Spec.Thumbnail),
-// and 0 when all are: a collection's vectorstore.Spec.Learned.
-func (e *Embedder) Learned() int { return e.net.Learned() }
+// when fewer than Dim (a thumbnail, model.Spec.Thumbnail, or an aspect
+// value, model.Spec.AspectWeight, follows them), and 0 when all are: a
+// collection's vectorstore.Spec.Learned.
+func (e *Embedder) Learned() int { return Learned(e.net, e.m.Spec) }
 
 // PerItem is the number of vectors EmbedItems gives an image: its own and
 // its variants'.
@@ -101,6 +102,8 @@ type Input struct {
 	// variants'.
 	tensors []float32
 	n       int
+	// aspects are the values that end its vectors (Aspects), or nil.
+	aspects []float32
 	// picture is a query's picture for re-ranking; nil from DecodeItem.
 	picture *rerank.Picture
 }
@@ -128,7 +131,8 @@ func (e *Embedder) decode(data []byte, item bool) (*Input, error) {
 		squares = ItemSquares(e.m.Spec, square, full)
 	}
 	per := e.net.InputShape().Size()
-	in := &Input{Width: full.X, Height: full.Y, tensors: make([]float32, len(squares)*per), n: len(squares)}
+	in := &Input{Width: full.X, Height: full.Y, tensors: make([]float32, len(squares)*per), n: len(squares),
+		aspects: Aspects(e.m.Spec, full, item && !e.opts.OwnOnly)}
 	if !item {
 		in.picture = rerank.NewPicture(square, full)
 	}
@@ -174,11 +178,12 @@ func (e *Embedder) DecodeMemory(data []byte) (int64, error) {
 }
 
 // Embed runs the network over inputs, sharing the work among the workers,
-// and returns one unit-length vector per input: the image's own.
+// and returns one vector per input, the image's own: of unit length but
+// for its aspect value (model.Spec.AspectWeight).
 func (e *Embedder) Embed(inputs []*Input) [][]float32 { return e.embed(inputs, 1) }
 
 // EmbedItems runs the network over inputs from DecodeItem and returns for
-// each its PerItem unit-length vectors one after another, the image's own
+// each its PerItem vectors (as Embed's) one after another, the image's own
 // first: what a collection stores. An input from Decode, which lacks its
 // variants, is a programming error and panics.
 func (e *Embedder) EmbedItems(inputs []*Input) [][]float32 { return e.embed(inputs, e.PerItem()) }
@@ -199,15 +204,18 @@ func (e *Embedder) embed(inputs []*Input, n int) [][]float32 {
 	// At most BatchSize images a pass, whatever the vectors an image: a
 	// pass's activations grow with its images.
 	total := len(inputs) * n
-	emb := make([]float32, 0, total*e.Dim())
+	emb := make([]float32, 0, total*e.net.Dim())
 	for lo := 0; lo < total; lo += e.opts.BatchSize {
 		hi := min(lo+e.opts.BatchSize, total)
 		emb = append(emb, e.net.Forward(x[lo*per:hi*per], hi-lo)...)
 	}
-	w := n * e.Dim()
+	w := n * e.net.Dim()
 	out := make([][]float32, len(inputs))
 	for i := range out {
 		out[i] = emb[i*w : (i+1)*w : (i+1)*w]
+		if a := inputs[i].aspects; a != nil {
+			out[i] = WithAspects(out[i], e.net.Dim(), a[:n])
+		}
 	}
 	return out
 }

@@ -100,3 +100,73 @@ func cropRects(b image.Rectangle, g model.CropGrid) []image.Rectangle {
 	}
 	return out
 }
+
+// VectorDim is the length of the vectors an embedder gives with net, a
+// network of spec: the network's and, with model.Spec.AspectWeight, the
+// aspect value.
+func VectorDim(net *model.Net, spec model.Spec) int {
+	if spec.AspectWeight > 0 {
+		return net.Dim() + 1
+	}
+	return net.Dim()
+}
+
+// Learned is Embedder.Learned for net, a network of spec.
+func Learned(net *model.Net, spec model.Spec) int {
+	if l := net.Learned(); l > 0 || spec.AspectWeight <= 0 {
+		return l
+	}
+	return net.Dim()
+}
+
+// Aspects returns the values that end an image's vectors
+// (model.Spec.AspectWeight): the weight times log2 of the width over the
+// height of what each describes, in ItemSquares' order for an image to
+// store (item), or of the image alone for a query. full is the image's own
+// size. A crop of a share w of the width and h of the height has the
+// image's shape times w/h; every other variant keeps the image's. nil when
+// the spec has no aspect value.
+func Aspects(spec model.Spec, full image.Point, item bool) []float32 {
+	if spec.AspectWeight <= 0 {
+		return nil
+	}
+	own := math.Log2(float64(full.X) / float64(full.Y))
+	value := func(shape float64) float32 { return float32(spec.AspectWeight * shape) }
+	out := []float32{value(own)}
+	v := spec.Variants
+	if !item || v == nil {
+		return out
+	}
+	same := len(v.Rotations)
+	if v.Grey {
+		same++
+	}
+	if v.Mirror {
+		same++
+	}
+	for range same {
+		out = append(out, out[0])
+	}
+	for _, g := range v.Crops {
+		w, h := g.Shares()
+		across, down := g.Places()
+		for range across * down {
+			out = append(out, value(own+math.Log2(w/h)))
+		}
+	}
+	for range v.Downscales {
+		out = append(out, out[0])
+	}
+	return out
+}
+
+// WithAspects returns vectors, dim values each one after another, each
+// followed by its aspect value (Aspects): values holds one a vector.
+func WithAspects(vectors []float32, dim int, values []float32) []float32 {
+	out := make([]float32, 0, len(vectors)+len(values))
+	for i, a := range values {
+		out = append(out, vectors[i*dim:(i+1)*dim]...)
+		out = append(out, a)
+	}
+	return out
+}

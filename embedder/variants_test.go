@@ -8,6 +8,7 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"slices"
 	"testing"
 
@@ -281,5 +282,92 @@ func BenchmarkItemSquares(b *testing.B) {
 	square := imageio.Square(gradient(640, 480), spec.SquareSide())
 	for b.Loop() {
 		ItemSquares(spec, square, image.Pt(640, 480))
+	}
+}
+
+// TestAspects: each vector's aspect value is the weight times log2 of the
+// width over the height of what it describes, in ItemSquares' order.
+func TestAspects(t *testing.T) {
+	strips := &model.Variants{Grey: true, Mirror: true, Rotations: []float64{-10, 10},
+		Crops:      []model.CropGrid{{Grid: 2, Side: 0.8}, {Grid: 3, Width: 0.5, Height: 1}, {Grid: 2, Width: 1, Height: 0.25}},
+		Downscales: []float64{0.4}}
+	for _, tc := range []struct {
+		name     string
+		weight   float64
+		variants *model.Variants
+		full     image.Point
+		item     bool
+		want     []float32
+	}{
+		{"no aspect value", 0, strips, image.Pt(200, 100), true, nil},
+		{"a query, twice as wide", 0.5, strips, image.Pt(200, 100), false, []float32{0.5}},
+		{"a query, twice as tall", 0.5, strips, image.Pt(100, 200), false, []float32{-0.5}},
+		{"a square image without variants", 0.25, nil, image.Pt(64, 64), true, []float32{0}},
+		// Its own, grey, mirror and two rotations; 2x2 crops of 80%, of its
+		// shape; strips of half the width, square; strips of a quarter of
+		// the height; shrunk.
+		{"an image to store", 0.5, strips, image.Pt(200, 100), true, []float32{
+			0.5, 0.5, 0.5, 0.5, 0.5,
+			0.5, 0.5, 0.5, 0.5,
+			0, 0, 0,
+			1.5, 1.5,
+			0.5,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := model.DefaultSpec()
+			spec.Variants, spec.AspectWeight = tc.variants, tc.weight
+			got := Aspects(spec, tc.full, tc.item)
+			if !slices.EqualFunc(got, tc.want, func(a, b float32) bool { return math.Abs(float64(a-b)) < 1e-6 }) {
+				t.Errorf("Aspects = %v, want %v", got, tc.want)
+			}
+			if tc.item && got != nil && len(got) != spec.PerItem() {
+				t.Errorf("%d values for %d vectors an image", len(got), spec.PerItem())
+			}
+		})
+	}
+}
+
+// TestEmbedAspect: with an aspect value, every vector is the network's
+// followed by its value, for a query and for each of a stored image's
+// vectors, and the learned part is the whole network's output.
+func TestEmbedAspect(t *testing.T) {
+	v := &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Width: 0.5, Height: 1}}}
+	plainModel, plain := variantsEmbedder(t, v, nil)
+	m := plainModel.Clone()
+	m.Spec.AspectWeight = 0.5
+	e, err := New(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Dim() != plain.Dim()+1 || e.Learned() != plain.Dim() || plain.Learned() != 0 {
+		t.Fatalf("Dim %d, Learned %d; without the value Dim %d, Learned %d", e.Dim(), e.Learned(), plain.Dim(), plain.Learned())
+	}
+	buf := pngOf(t, gradient(80, 40))
+	decode := func(e *Embedder, item bool) *Input {
+		t.Helper()
+		in, err := e.decode(buf.Bytes(), item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	dim := plain.Dim()
+	q, wantQ := e.Embed([]*Input{decode(e, false)})[0], plain.Embed([]*Input{decode(plain, false)})[0]
+	if !slices.Equal(q[:dim], wantQ) || q[dim] != 0.5 {
+		t.Errorf("query: %v..., value %g; want the plain vector and 0.5", q[:3], q[dim])
+	}
+	stored, wantS := e.EmbedItems([]*Input{decode(e, true)})[0], plain.EmbedItems([]*Input{decode(plain, true)})[0]
+	// Own and grey, twice as wide as high; two strips of half the width,
+	// square.
+	values := []float32{0.5, 0.5, 0, 0}
+	if len(stored) != len(values)*(dim+1) {
+		t.Fatalf("%d values stored, want %d x %d", len(stored), len(values), dim+1)
+	}
+	for i, a := range values {
+		got := stored[i*(dim+1) : (i+1)*(dim+1)]
+		if !slices.Equal(got[:dim], wantS[i*dim:(i+1)*dim]) || got[dim] != a {
+			t.Errorf("vector %d: value %g, want %g after the plain vector", i, got[dim], a)
+		}
 	}
 }

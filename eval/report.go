@@ -212,7 +212,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evaluate %s: %w", nm.Name, err)
 		}
-		spec, dim := nm.Model.Spec, net.Dim()
+		spec, dim := nm.Model.Spec, embedder.VectorDim(net, nm.Model.Spec)
 		ownVecs, all := cache.method(nm.Name), stored(nm)
 		squares := func(p string) []*image.RGBA {
 			if storesAll(nm, p) {
@@ -221,6 +221,9 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			return []*image.RGBA{embedder.Prepare(spec, imgs[p].squares[mi+1])}
 		}
 		for p, v := range embedder.EmbedSquares(net, nm.Model.Normalization, todo, squares) {
+			if a := embedder.Aspects(spec, imgs[p].full, storesAll(nm, p)); a != nil {
+				v = embedder.WithAspects(v, net.Dim(), a)
+			}
 			ownVecs[file(p)] = ownVector(v, dim)
 			if len(v) > dim {
 				all[file(p)] = v
@@ -245,7 +248,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
 			// Thresholds are for deeprank dupes, which compares the learned
 			// part of images' own vectors, as a collection records it.
-			vs := vectorstore.Spec{Dim: dim, Learned: net.Learned()}
+			vs := vectorstore.Spec{Dim: dim, Learned: embedder.Learned(net, spec)}
 			compared := func(paths []string) [][]float32 {
 				out := own(lookup(vecs, paths), dim)
 				for i, v := range out {

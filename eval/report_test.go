@@ -15,13 +15,15 @@ import (
 )
 
 // writeSet writes a gallery of n one-image classes and a query folder with
-// a copy of each under dir, and returns the spec reading them.
+// a copy of each under dir, and returns the spec reading them. Image i is
+// 24+12i pixels wide and 24 high: each of its own shape.
 func writeSet(t *testing.T, dir string, n int) SetSpec {
 	t.Helper()
 	for i := range n {
-		img := image.NewRGBA(image.Rect(0, 0, 24, 24))
+		w := 24 + 12*i
+		img := image.NewRGBA(image.Rect(0, 0, w, 24))
 		for y := range 24 {
-			for x := range 24 {
+			for x := range w {
 				img.SetRGBA(x, y, color.RGBA{uint8(x * 10 * (i + 1)), uint8(y * 9), uint8(60 * i), 255})
 			}
 		}
@@ -91,9 +93,10 @@ func TestRunCache(t *testing.T) {
 }
 
 // TestThresholdsCompareLearned: the copy-detection thresholds of a model
-// with a thumbnail are those of the same model without it, as deeprank
-// dupes compares the learned part alone; queries are mirror images of the
-// gallery's, which move a thumbnail.
+// with a thumbnail or an aspect value are those of the same model without
+// them, as deeprank dupes compares the learned part alone; queries are
+// mirror images of the gallery's, which move a thumbnail, and the images'
+// shapes differ, which sets their aspect values apart.
 func TestThresholdsCompareLearned(t *testing.T) {
 	dir := t.TempDir()
 	spec := writeSet(t, dir, 5)
@@ -142,13 +145,18 @@ func TestThresholdsCompareLearned(t *testing.T) {
 		}
 		return rep.Results[0].CopyDetection
 	}
-	want, got := thresholds(learned), thresholds(&thumbed)
-	if want == nil || got == nil {
-		t.Fatal("no copy-detection report")
-	}
-	for i, p := range want.Sweep {
-		if q := got.Sweep[i]; q.Precision != p.Precision || q.Recall != p.Recall {
-			t.Fatalf("at distance %g: precision %g, recall %g with a thumbnail; %g, %g without", p.Distance, q.Precision, q.Recall, p.Precision, p.Recall)
+	aspect, both := *learned, thumbed
+	aspect.Spec.AspectWeight, both.Spec.AspectWeight = 2, 2
+	want := thresholds(learned)
+	for name, m := range map[string]*model.Model{"a thumbnail": &thumbed, "an aspect value": &aspect, "both": &both} {
+		got := thresholds(m)
+		if want == nil || got == nil {
+			t.Fatal("no copy-detection report")
+		}
+		for i, p := range want.Sweep {
+			if q := got.Sweep[i]; q.Precision != p.Precision || q.Recall != p.Recall {
+				t.Fatalf("at distance %g: precision %g, recall %g with %s; %g, %g without", p.Distance, q.Precision, q.Recall, name, p.Precision, p.Recall)
+			}
 		}
 	}
 }

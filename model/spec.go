@@ -109,6 +109,18 @@ type Spec struct {
 	// and the trainer's loss does not see it (trainer: tune_thumbnail).
 	// nil (the reference): none.
 	Thumbnail *Thumbnail `json:"thumbnail,omitempty"`
+	// AspectWeight, when above 0, ends every vector with one more value:
+	// this weight times log2 of the width over the height of what the
+	// vector describes, the image or a variant's part of it (a strip of
+	// half its width: one less). The network sees every image squashed to
+	// a square, so a part of one shape and a whole of another look alike
+	// to it; the value keeps them a distance apart, by (weight times the
+	// log2 of their shapes' ratio) squared, while a copy that keeps the
+	// image's shape loses nothing. Stored strips (Variants.Crops of width
+	// or height 1) then meet the crops of their shape and not a square
+	// query. The value has no weights and the trainer's loss does not see
+	// it. 0 (the reference): none.
+	AspectWeight float64 `json:"aspect_weight,omitempty"`
 }
 
 // Thumbnail is Spec.Thumbnail.
@@ -167,6 +179,10 @@ func planeDim(side int, fold bool) int {
 // Side x Side luma values and twice ChromaSide x ChromaSide colour values
 // is that many more dimensions in every vector stored.
 const maxThumbnailSide = 32
+
+// maxAspectWeight bounds Spec.AspectWeight: at 2, a square and a shape
+// twice as wide are as far apart as two unrelated unit vectors.
+const maxAspectWeight = 2
 
 // Variants lists Spec.Variants. An image's vectors come in this order:
 // the image's own, its grey copy, its mirror image, its rotations, each
@@ -455,6 +471,9 @@ func (s Spec) Validate() error {
 		if n := s.PerItem(); n > maxVariants {
 			return bad("variants", "%d vectors an image, at most %d: each is a forward pass at ingest and a vector stored", n, maxVariants)
 		}
+	}
+	if !(s.AspectWeight >= 0 && s.AspectWeight <= maxAspectWeight) {
+		return bad("aspect_weight", "%g is outside [0, %d]: the aspect value's weight, e.g. 0.25, or 0 for none", s.AspectWeight, maxAspectWeight)
 	}
 	if t := s.Thumbnail; t != nil {
 		if t.Side < 2 || t.Side > maxThumbnailSide || s.InputSize%t.Side != 0 {

@@ -722,6 +722,9 @@ func (r *run) loop(ctx context.Context) (*Result, error) {
 	if best, err = r.setVariants(best); err != nil {
 		return nil, err
 	}
+	if best, err = r.setAspect(best); err != nil {
+		return nil, err
+	}
 	res.Model = best
 	res.Version, _ = best.Version()
 	res.Best, res.History = st.Best, st.History

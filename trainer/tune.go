@@ -78,6 +78,18 @@ func (r *run) setVariants(kept *model.Model) (*model.Model, error) {
 	})
 }
 
+// setAspect gives the kept model Options.AspectWeight and saves it to
+// Options.Output; a model that has it is left as it is.
+func (r *run) setAspect(kept *model.Model) (*model.Model, error) {
+	want := r.opts.AspectWeight
+	if want == 0 || kept.Spec.AspectWeight == want {
+		return kept, nil
+	}
+	return r.saveSpec(kept, "aspect_weight", func(s *model.Spec) { s.AspectWeight = want }, func(model.Spec) string {
+		return fmt.Sprintf("an aspect value at weight %g ends each vector (model.Spec.AspectWeight)", want)
+	})
+}
+
 // setThumbnail gives the kept model Options.Thumbnail and saves it to
 // Options.Output; a model that has it is left as it is.
 func (r *run) setThumbnail(kept *model.Model) (*model.Model, error) {

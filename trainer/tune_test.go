@@ -147,6 +147,7 @@ func TestTuneOnly(t *testing.T) {
 	o.Epochs, o.TuneGrey = 0, []float64{0.5, 1}
 	o.TuneThumbnail = trainconfig.TuneThumbnail{Side: 4, Fold: true, Weights: []float64{0.2, 0.5}}
 	o.Variants = model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.7}}}
+	o.AspectWeight = 0.25
 	var log bytes.Buffer
 	tuned, err := Train(context.Background(), o, &log, Fresh)
 	if err != nil {
@@ -181,6 +182,9 @@ func TestTuneOnly(t *testing.T) {
 	}
 	if !reflect.DeepEqual(saved.Spec.Variants, &o.Variants) || !reflect.DeepEqual(tuned.Model.Spec.Variants, &o.Variants) || saved.Spec.GreyView != tuned.Model.Spec.GreyView {
 		t.Errorf("saved variants %+v, returned %+v, want %+v on the tuned model", saved.Spec.Variants, tuned.Model.Spec.Variants, o.Variants)
+	}
+	if saved.Spec.AspectWeight != 0.25 || tuned.Model.Spec.AspectWeight != 0.25 {
+		t.Errorf("saved aspect weight %g, returned %g, want 0.25", saved.Spec.AspectWeight, tuned.Model.Spec.AspectWeight)
 	}
 }
 

@@ -61,9 +61,10 @@ type Spec struct {
 	Variants int `json:"variants,omitempty"`
 	// Learned is how many leading values of each vector the model learned,
 	// when fewer than Dim; 0 means all of them. The rest describe the image
-	// by a fixed rule (a thumbnail, model.Spec.Thumbnail) that keeps where
-	// things are, so a crop or a mirror image moves it: deeprank dupes
-	// judges copies by the learned part alone (Spec.LearnedPart).
+	// by a fixed rule (a thumbnail, model.Spec.Thumbnail, which keeps where
+	// things are, so a crop or a mirror image moves it; the image's shape,
+	// model.Spec.AspectWeight): deeprank dupes judges copies by the learned
+	// part alone (Spec.LearnedPart).
 	Learned int `json:"learned,omitempty"`
 }
 
@@ -87,24 +88,24 @@ func (s Spec) LearnedDim() int {
 }
 
 // LearnedPart is the learned part of own vector v (LearnedDim values), at
-// v's length. When all of v is learned it is v itself; otherwise it is
-// written to dst, grown as needed, scaled up from the share the vector's
-// other part left it (none if it is all zero).
+// unit length, the model's learned embedding before it shared the vector.
+// When all of v is learned it is v itself; otherwise it is written to dst,
+// grown as needed, scaled up from the share the vector's other part left
+// it (none if it is all zero). The whole of a vector is of unit length but
+// for an aspect value (model.Spec.AspectWeight), which the learned part
+// does not depend on.
 func (s Spec) LearnedPart(dst, v []float32) []float32 {
 	if s.Learned <= 0 {
 		return v[:s.Dim]
 	}
 	part := v[:s.Learned]
-	var whole, kept float64
-	for i, x := range v[:s.Dim] {
-		whole += float64(x) * float64(x)
-		if i < s.Learned {
-			kept += float64(x) * float64(x)
-		}
+	var kept float64
+	for _, x := range part {
+		kept += float64(x) * float64(x)
 	}
 	scale := float32(0)
 	if kept > 0 {
-		scale = float32(math.Sqrt(whole / kept))
+		scale = float32(1 / math.Sqrt(kept))
 	}
 	dst = append(dst[:0], part...)
 	for i := range dst {

@@ -57,9 +57,10 @@ func TestSpecValid(t *testing.T) {
 	}
 }
 
-// TestLearnedPart: the learned part of a vector comes back scaled to the
-// vector's length, a vector all learned comes back as it is, and a
-// vector whose learned part is all zero gives zeros.
+// TestLearnedPart: the learned part of a vector comes back at unit length
+// whatever follows it (a thumbnail, an aspect value), a vector all learned
+// comes back as it is, and a vector whose learned part is all zero gives
+// zeros.
 func TestLearnedPart(t *testing.T) {
 	// A unit vector: learned part (0.6, 0) at 0.6 of the length, the rest
 	// (0.8) not learned; variants after it are not looked at.
@@ -73,7 +74,8 @@ func TestLearnedPart(t *testing.T) {
 		{"all learned", Spec{Dim: 3}, v, v[:3]},
 		{"two learned", Spec{Dim: 3, Learned: 2}, v, []float32{1, 0}},
 		{"one learned", Spec{Dim: 3, Learned: 1}, v, []float32{1}},
-		{"keeps the length", Spec{Dim: 3, Learned: 2}, []float32{1.2, 0, 1.6}, []float32{2, 0}},
+		{"unit length", Spec{Dim: 3, Learned: 2}, []float32{1.2, 0, 1.6}, []float32{1, 0}},
+		{"an aspect value after it", Spec{Dim: 4, Learned: 2}, []float32{0, 0.6, 0.8, -1.5}, []float32{0, 1}},
 		{"keeps the sign", Spec{Dim: 3, Learned: 2}, []float32{0, -0.6, 0.8}, []float32{0, -1}},
 		{"no learned signal", Spec{Dim: 3, Learned: 2}, []float32{0, 0, 1}, []float32{0, 0}},
 		{"all zero", Spec{Dim: 3, Learned: 2}, []float32{0, 0, 0}, []float32{0, 0}},

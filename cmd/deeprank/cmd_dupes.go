@@ -42,8 +42,8 @@ at which 99% of the pairs it takes as duplicates are copies (precision 0.99;
 README, "Finding duplicates", gives the recall). A lower --max-distance finds
 fewer copies but even fewer false pairs; a higher one finds more and mixes in
 similar but different photos. It is given under the collection's metric,
-between images' own vectors or, for a model with a thumbnail, their learned
-parts (query's distances are over whole vectors, so they may differ). A
+between images' own vectors or, for a model with a thumbnail or an aspect
+value, their learned parts (query's distances are over whole vectors, so they may differ). A
 collection of another model needs --max-distance,
 or the key dupes.max_distance in the configuration file (once per model):
 'deeprank eval --thresholds' calibrates one.
@@ -127,6 +127,9 @@ func (o *dupesOptions) run(cmd *cobra.Command, args []string) error {
 		opts.Method = dupes.Index
 	}
 	if opts.MaxDistance, err = dupesThreshold(cmd, l, coll); err != nil {
+		return err
+	}
+	if opts.AspectValue, err = endsWithAspect(cmd, l.Config, coll); err != nil {
 		return err
 	}
 	// What a run holds is a few large pointer-free arrays (IDs, held
@@ -244,6 +247,23 @@ func dupesThreshold(cmd *cobra.Command, l *config.Loaded, coll vectorstore.Colle
 	}
 	d, err := defaultmodel.CopyThreshold()
 	return info.Metric.FromL2(d), err
+}
+
+// endsWithAspect reports whether coll's vectors end with an aspect value
+// (dupes.Options.AspectValue): whether they are of the configured model
+// (the built-in one without --model) and it gives them one. A collection
+// of another model is searched as if they did not.
+func endsWithAspect(cmd *cobra.Command, c config.Config, coll vectorstore.Collection) (bool, error) {
+	info, err := coll.Info(cmd.Context())
+	if err != nil {
+		return false, err
+	}
+	m, err := loadModel(c)
+	if err != nil {
+		return false, err
+	}
+	version, err := m.Version()
+	return err == nil && version == info.ModelVersion && m.Spec.AspectWeight > 0, err
 }
 
 // recordDistinct adds the pair of args, or the pairs of file, to distinct

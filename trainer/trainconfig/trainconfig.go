@@ -176,6 +176,13 @@ type Options struct {
 	// vectors move a little from those the tuning steps scored. None (the
 	// default): the kept model's own, if any, stay.
 	Variants model.Variants `json:"variants"`
+	// AspectWeight, when above 0, is given to the kept model once training
+	// and tuning end (model.Spec.AspectWeight): each vector ends with the
+	// weight times log2 of the width over the height of what it describes,
+	// so that stored strips meet crops of their shape. Nothing trains on
+	// it, and the validation suite does not see it. 0 (the default): the
+	// kept model's own, if any, stays.
+	AspectWeight float64 `json:"aspect_weight"`
 	// RunDir receives checkpoints, the metrics CSV and the curves PNG.
 	RunDir string `json:"run_dir"`
 	// CheckpointEvery is the longest time between checkpoints.
@@ -556,9 +563,15 @@ func (o Options) Validate() error {
 	if o.Model.Variants != nil {
 		return bad("model.variants", "give the variants as variants, beside model: they are set on the kept model when training ends")
 	}
-	if o.Variants.Any() {
+	if o.Model.AspectWeight != 0 {
+		return bad("model.aspect_weight", "give it as aspect_weight, beside model: it is set on the kept model when training ends")
+	}
+	if o.Variants.Any() || o.AspectWeight != 0 {
 		s := model.DefaultSpec()
-		s.Variants = &o.Variants
+		if o.Variants.Any() {
+			s.Variants = &o.Variants
+		}
+		s.AspectWeight = o.AspectWeight
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}

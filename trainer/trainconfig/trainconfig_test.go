@@ -79,6 +79,9 @@ func TestValidate(t *testing.T) {
 			o.Variants = model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Side: 0.8}}}
 		}, ""},
 		{"variants in the model block", func(o *Options) { o.Model.Variants = &model.Variants{Grey: true} }, "config: model.variants: give the variants as variants"},
+		{"aspect value", func(o *Options) { o.AspectWeight = 0.25 }, ""},
+		{"aspect value too heavy", func(o *Options) { o.AspectWeight = 3 }, "aspect_weight: 3 is outside [0, 2]"},
+		{"aspect value in the model block", func(o *Options) { o.Model.AspectWeight = 0.25 }, "config: model.aspect_weight: give it as aspect_weight"},
 		{"variants of a crop too small", func(o *Options) { o.Variants = model.Variants{Crops: []model.CropGrid{{Grid: 2, Side: 0.3}}} }, "variants.crops[0]"},
 		{"tune grey", func(o *Options) { o.ValidationSuite, o.TuneGrey = "v.yaml", []float64{0.25, 0.5} }, ""},
 		{"tune thumbnail", func(o *Options) { o.ValidationSuite, o.TuneThumbnail.Weights = "v.yaml", []float64{0.1, 0.2} }, ""},
