@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in thirteen stages, each started from
+# Trains the default model from scratch, in fourteen stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -29,8 +29,11 @@
 #   stage 13i  no epochs: stage 13h's model, its 2x2 grid of 80% crops
 #             made 3x3
 #   stage 13j  no epochs: stage 13i's model given one more variant, the
-#             image shrunk to 40%. Its model is copied to
-#             models/default/model.drk
+#             image shrunk to 40%
+#   stage 13u  no epochs: stage 13j's model given six strips as variants
+#             (half the width or half the height, three of each) and an
+#             aspect value in every vector (RUN-NOTES.md). Its model is
+#             copied to models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
 # committed model from the stage 3 it was made from (the previous default):
@@ -40,7 +43,7 @@
 # stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
 # stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml,
 # stage13a.yaml, stage13d.yaml, stage13e.yaml, stage13k-13m.yaml,
-# stage13o-13r.yaml record general-model candidates and measurements
+# stage13o-13t.yaml record general-model candidates and measurements
 # (RUN-NOTES.md): the recipe does not run them.
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
 # the default model was. Needs the data of scripts/fetch-default-data.sh
@@ -55,11 +58,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j; do
+for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j 13u; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage13j/model.drk models/default/model.drk
+cp runs/default-stage13u/model.drk models/default/model.drk

@@ -23,7 +23,7 @@ import (
 )
 
 // BenchmarkDupesScale runs `deeprank dupes` at the default threshold over
-// 100,000 and 1,000,000 random unit vectors of the default model's 384
+// 100,000 and 1,000,000 random unit vectors of the default model's 385
 // dimensions (128 learned, which dupes compares) in the embedded store,
 // with planted groups of near-duplicates (one image in 100 is the base of a
 // group of 2 to 5), and reports the command's wall time, its CPU time and

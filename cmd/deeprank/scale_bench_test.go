@@ -22,7 +22,7 @@ import (
 )
 
 // BenchmarkStoreScale measures the embedded store at 100,000 and 1,000,000
-// images, each one random unit vector of the default model's size (384
+// images, each one random unit vector of the default model's size (385
 // dimensions, 128 learned) (vectors=1, ingest.variants false) or as many as
 // the default model stores an image (its own and its variants'), written
 // through the store's API: upserts/s while writing them (batches of 1,000,
@@ -30,8 +30,8 @@ import (
 // exact search (k = 10) in a process that stays open (ns/op, and p50/p99),
 // and the whole `deeprank query` command, embedding a photo and searching:
 // its wall time and peak RSS. The data lives in a temporary folder (its
-// vectors alone 1.5 GB at a million images of one vector, 24.6 GB of
-// sixteen, and their int8 codes, which search scans, a quarter of that).
+// vectors alone 1.5 GB at a million images of one vector, 33.9 GB of
+// twenty-two, and their int8 codes, which search scans, a quarter of that).
 //
 //	go test -run '^$' -bench StoreScale -benchtime 200x ./cmd/deeprank
 func BenchmarkStoreScale(b *testing.B) {
