@@ -57,9 +57,10 @@ type Options struct {
 	Distinct *Distinct
 	// AspectValue says that each vector ends with an aspect value
 	// (model.Spec.AspectWeight), which Index's searches then set to the
-	// searching image's own: the store's distance counts it, and with the
-	// rest left zero an image of another shape than a square would fall
-	// behind every square one.
+	// searching image's own (under L2 and COSINE; IP, which scores it as
+	// a product, leaves it zero): the store's distance counts it, and
+	// with the rest left zero an image of another shape than a square
+	// would fall behind every square one.
 	AspectValue bool
 	// Workers is how many tiles (Exact) or searches (Index) run at once;
 	// 0 means GOMAXPROCS for Exact, and 8 x GOMAXPROCS for Index, whose

@@ -402,8 +402,8 @@ func TestLearnedSearchSlack(t *testing.T) {
 // method's search sets the searching image's own (Options.AspectValue), so
 // a wide image and its wide copy are found though more square images than
 // a search asks for are nearer by the store's distance; without it they
-// are not, and the exact method, which compares learned parts alone, finds
-// them either way.
+// are not (but under IP, where a zero leaves the value out), and the exact
+// method, which compares learned parts alone, finds them either way.
 func TestAspectSearch(t *testing.T) {
 	const learned, squares = 48, 40
 	// at is a unit learned part, c0 along the first axis and the rest
@@ -427,19 +427,26 @@ func TestAspectSearch(t *testing.T) {
 	for i := range squares {
 		items = append(items, vectorstore.Item{ID: idOf(2 + i), Vector: at(far, 3+i, 0)})
 	}
-	coll := mustSpecCollection(t, t.TempDir(), "c", vectorstore.Spec{Dim: learned + 1, Metric: vectorstore.MetricL2, ModelVersion: testModel, Learned: learned}, items, nil)
 	pair := groupKeys([]Group{{Members: []Member{{ID: idOf(0)}, {ID: idOf(1)}}}})
-	for _, tc := range []struct {
-		m      Method
-		aspect bool
-		found  bool
-	}{{Exact, false, true}, {Exact, true, true}, {Index, true, true}, {Index, false, false}} {
-		res, err := Find(context.Background(), coll, &Options{MaxDistance: 0.459, Method: tc.m, Neighbours: 2, AspectValue: tc.aspect})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := groupKeys(res.Groups); slices.Equal(got, pair) != tc.found {
-			t.Errorf("method %d, aspect value %v: groups %v, want the pair found: %v", tc.m, tc.aspect, got, tc.found)
+	for _, metric := range []vectorstore.Metric{vectorstore.MetricL2, vectorstore.MetricCosine, vectorstore.MetricIP} {
+		coll := mustSpecCollection(t, t.TempDir(), "c", vectorstore.Spec{Dim: learned + 1, Metric: metric, ModelVersion: testModel, Learned: learned}, items, nil)
+		for _, tc := range []struct {
+			m      Method
+			aspect bool
+			found  bool
+		}{
+			{Exact, false, true}, {Exact, true, true}, {Index, true, true},
+			// Under IP a zero in the query leaves the value out; under
+			// L2 and COSINE it counts against the wide images.
+			{Index, false, metric == vectorstore.MetricIP},
+		} {
+			res, err := Find(context.Background(), coll, &Options{MaxDistance: metric.FromL2(0.459), Method: tc.m, Neighbours: 2, AspectValue: tc.aspect})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := groupKeys(res.Groups); slices.Equal(got, pair) != tc.found {
+				t.Errorf("%s, method %d, aspect value %v: groups %v, want the pair found: %v", metric, tc.m, tc.aspect, got, tc.found)
+			}
 		}
 	}
 }

@@ -162,7 +162,9 @@ func searchQuery(info vectorstore.Info, learned, own []float32, aspect bool) []f
 	}
 	q := make([]float32, info.Dim)
 	copy(q, learned)
-	if aspect {
+	// Under IP a value scores as a product, not a difference: zero leaves
+	// it out.
+	if aspect && info.Metric != vectorstore.MetricIP {
 		q[info.Dim-1] = own[info.Dim-1]
 	}
 	return q

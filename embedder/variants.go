@@ -1,6 +1,7 @@
 package embedder
 
 import (
+	"fmt"
 	"image"
 	"math"
 	"slices"
@@ -161,8 +162,12 @@ func Aspects(spec model.Spec, full image.Point, item bool) []float32 {
 }
 
 // WithAspects returns vectors, dim values each one after another, each
-// followed by its aspect value (Aspects): values holds one a vector.
+// followed by its aspect value (Aspects): values holds one a vector, and
+// any other count is a programming error and panics.
 func WithAspects(vectors []float32, dim int, values []float32) []float32 {
+	if len(vectors) != len(values)*dim {
+		panic(fmt.Sprintf("embedder: %d aspect values for %d values of vectors of %d", len(values), len(vectors), dim))
+	}
 	out := make([]float32, 0, len(vectors)+len(values))
 	for i, a := range values {
 		out = append(out, vectors[i*dim:(i+1)*dim]...)

@@ -357,6 +357,16 @@ func TestEmbedAspect(t *testing.T) {
 	if !slices.Equal(q[:dim], wantQ) || q[dim] != 0.5 {
 		t.Errorf("query: %v..., value %g; want the plain vector and 0.5", q[:3], q[dim])
 	}
+	if own := e.Embed([]*Input{decode(e, true)})[0]; !slices.Equal(own, q) {
+		t.Errorf("Embed of an input from DecodeItem: %d values, not the query's %d", len(own), len(q))
+	}
+	ownOnly, err := New(m, &Options{OwnOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own := ownOnly.EmbedItems([]*Input{decode(ownOnly, true)})[0]; !slices.Equal(own, q) {
+		t.Errorf("EmbedItems with OwnOnly: %d values, not the query's %d", len(own), len(q))
+	}
 	stored, wantS := e.EmbedItems([]*Input{decode(e, true)})[0], plain.EmbedItems([]*Input{decode(plain, true)})[0]
 	// Own and grey, twice as wide as high; two strips of half the width,
 	// square.

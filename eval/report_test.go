@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/model"
 )
 
@@ -156,6 +157,68 @@ func TestThresholdsCompareLearned(t *testing.T) {
 		for i, p := range want.Sweep {
 			if q := got.Sweep[i]; q.Precision != p.Precision || q.Recall != p.Recall {
 				t.Fatalf("at distance %g: precision %g, recall %g with %s; %g, %g without", p.Distance, q.Precision, q.Recall, name, p.Precision, p.Recall)
+			}
+		}
+	}
+}
+
+// TestVectorsAsEmbedder: for a model with variants and an aspect value,
+// eval's vectors are the embedder's, a query's from Embed and a gallery
+// image's from EmbedItems, so that eval ranks as ingest and query do.
+func TestVectorsAsEmbedder(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeSet(t, dir, 3)
+	set, err := spec.Build(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := randomModel(t)
+	m.Spec.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Width: 0.5, Height: 1}}}
+	m.Spec.AspectWeight = 0.5
+	cache := NewCache()
+	if _, err := Run(context.Background(), set, Options{Models: []NamedModel{{Name: "model", Model: m}}, Cache: cache}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := embedder.New(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []struct {
+		folder, cache string
+		embed         func(data []byte) []float32
+	}{
+		{"queries", "model", func(data []byte) []float32 {
+			in, err := e.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e.Embed([]*embedder.Input{in})[0]
+		}},
+		{"gallery", "model\x00stored", func(data []byte) []float32 {
+			in, err := e.DecodeItem(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e.EmbedItems([]*embedder.Input{in})[0]
+		}},
+	} {
+		files, _ := filepath.Glob(filepath.Join(dir, side.folder, "*", "x.png"))
+		if len(files) != 3 {
+			t.Fatalf("%d %s", len(files), side.folder)
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, got := side.embed(data), cache.method(side.cache)[f]
+			if len(got) != len(want) || len(want) != e.Dim()*map[string]int{"queries": 1, "gallery": 4}[side.folder] {
+				t.Fatalf("%s: %d values by eval, %d by the embedder (Dim %d)", f, len(got), len(want), e.Dim())
+			}
+			for i := range want {
+				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("%s: value %d of %d: %g by eval, %g by the embedder", f, i, len(want), got[i], want[i])
+				}
 			}
 		}
 	}

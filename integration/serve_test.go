@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/internal/fixture"
-	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 )
 
@@ -173,9 +173,9 @@ func defaultDim(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	net, err := model.NewNet(m, nil)
+	e, err := embedder.New(m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return net.Dim()
+	return e.Dim()
 }

@@ -119,7 +119,9 @@ type Spec struct {
 	// image's shape loses nothing. Stored strips (Variants.Crops of width
 	// or height 1) then meet the crops of their shape and not a square
 	// query. The value has no weights and the trainer's loss does not see
-	// it. 0 (the reference): none.
+	// it. The distance it adds is L2's, which COSINE nearly follows; under
+	// IP it is a product of two shapes' values and favours the widest. 0
+	// (the reference): none.
 	AspectWeight float64 `json:"aspect_weight,omitempty"`
 }
 
@@ -181,7 +183,7 @@ func planeDim(side int, fold bool) int {
 const maxThumbnailSide = 32
 
 // maxAspectWeight bounds Spec.AspectWeight: at 2, a square and a shape
-// twice as wide are as far apart as two unrelated unit vectors.
+// twice as wide are as far apart as two opposite unit vectors.
 const maxAspectWeight = 2
 
 // Variants lists Spec.Variants. An image's vectors come in this order:

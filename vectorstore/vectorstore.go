@@ -24,7 +24,10 @@ import (
 )
 
 // Metric is the distance a collection ranks by. For the unit-length
-// vectors of deeprank models all three rank alike.
+// vectors of deeprank models all three rank alike; a model's aspect value
+// (model.Spec.AspectWeight) makes them a little longer, which COSINE
+// nearly follows and IP does not (a product of two shapes' values ranks
+// the widest first).
 type Metric string
 
 // The metrics.

@@ -16,7 +16,7 @@ func newDistanceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "distance --model M --image1 A --image2 B",
 		Short:   "Print the Euclidean distance between two images' embeddings",
-		Long:    `Distance embeds two images with a model and prints the Euclidean distance between the embeddings: 0 for the same image, at most 2 (embeddings have unit length).`,
+		Long:    `Distance embeds two images with a model and prints the Euclidean distance between the embeddings: 0 for the same image, at most 2 (embeddings have unit length, but for a model's aspect value, which adds the difference of the two images' shapes).`,
 		Example: `  deeprank distance --model model.drk --image1 a.jpg --image2 b.jpg`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

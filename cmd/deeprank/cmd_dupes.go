@@ -14,6 +14,7 @@ import (
 	"github.com/deeprank/deeprank/embedder"
 	"github.com/deeprank/deeprank/ingest"
 	"github.com/deeprank/deeprank/internal/atomicfile"
+	"github.com/deeprank/deeprank/model"
 	defaultmodel "github.com/deeprank/deeprank/models/default"
 	"github.com/deeprank/deeprank/vectorstore"
 )
@@ -129,8 +130,10 @@ func (o *dupesOptions) run(cmd *cobra.Command, args []string) error {
 	if opts.MaxDistance, err = dupesThreshold(cmd, l, coll); err != nil {
 		return err
 	}
-	if opts.AspectValue, err = endsWithAspect(cmd, l.Config, coll); err != nil {
-		return err
+	if opts.Method == dupes.Index {
+		if opts.AspectValue, err = endsWithAspect(cmd, l.Config, coll); err != nil {
+			return err
+		}
 	}
 	// What a run holds is a few large pointer-free arrays (IDs, held
 	// vectors), and reading makes short-lived garbage: collecting early
@@ -250,20 +253,26 @@ func dupesThreshold(cmd *cobra.Command, l *config.Loaded, coll vectorstore.Colle
 }
 
 // endsWithAspect reports whether coll's vectors end with an aspect value
-// (dupes.Options.AspectValue): whether they are of the configured model
-// (the built-in one without --model) and it gives them one. A collection
-// of another model is searched as if they did not.
+// (dupes.Options.AspectValue), which the index search needs to know: they
+// do when they are of the built-in model or of the configured one (--model)
+// and that model gives them one. A collection of another model, or a
+// configured model that does not load (dupes needs none otherwise), is
+// searched as if they did not.
 func endsWithAspect(cmd *cobra.Command, c config.Config, coll vectorstore.Collection) (bool, error) {
 	info, err := coll.Info(cmd.Context())
 	if err != nil {
 		return false, err
 	}
-	m, err := loadModel(c)
-	if err != nil {
-		return false, err
+	for _, load := range []func() (*model.Model, error){defaultmodel.Load, func() (*model.Model, error) { return loadModel(c) }} {
+		m, err := load()
+		if err != nil {
+			continue
+		}
+		if v, err := m.Version(); err == nil && v == info.ModelVersion {
+			return m.Spec.AspectWeight > 0, nil
+		}
 	}
-	version, err := m.Version()
-	return err == nil && version == info.ModelVersion && m.Spec.AspectWeight > 0, err
+	return false, nil
 }
 
 // recordDistinct adds the pair of args, or the pairs of file, to distinct
