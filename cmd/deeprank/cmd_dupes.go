@@ -44,8 +44,8 @@ README, "Finding duplicates", gives the recall). A lower --max-distance finds
 fewer copies but even fewer false pairs; a higher one finds more and mixes in
 similar but different photos. It is given under the collection's metric,
 between images' own vectors or, for a model with a thumbnail or an aspect
-value, their learned parts (query's distances are over whole vectors, so they may differ). A
-collection of another model needs --max-distance,
+value, their learned parts (query's distances are over whole vectors, so
+they may differ). A collection of another model needs --max-distance,
 or the key dupes.max_distance in the configuration file (once per model):
 'deeprank eval --thresholds' calibrates one.
 
@@ -131,9 +131,11 @@ func (o *dupesOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if opts.Method == dupes.Index {
-		if opts.AspectValue, err = endsWithAspect(cmd, l.Config, coll); err != nil {
+		info, err := coll.Info(ctx)
+		if err != nil {
 			return err
 		}
+		opts.AspectValue = endsWithAspect(l.Config, info)
 	}
 	// What a run holds is a few large pointer-free arrays (IDs, held
 	// vectors), and reading makes short-lived garbage: collecting early
@@ -252,27 +254,28 @@ func dupesThreshold(cmd *cobra.Command, l *config.Loaded, coll vectorstore.Colle
 	return info.Metric.FromL2(d), err
 }
 
-// endsWithAspect reports whether coll's vectors end with an aspect value
-// (dupes.Options.AspectValue), which the index search needs to know: they
-// do when they are of the built-in model or of the configured one (--model)
-// and that model gives them one. A collection of another model, or a
-// configured model that does not load (dupes needs none otherwise), is
-// searched as if they did not.
-func endsWithAspect(cmd *cobra.Command, c config.Config, coll vectorstore.Collection) (bool, error) {
-	info, err := coll.Info(cmd.Context())
-	if err != nil {
-		return false, err
+// endsWithAspect reports whether the vectors of the collection info
+// describes end with an aspect value (dupes.Options.AspectValue), which the
+// index search needs to know: they do when they are of the configured model
+// (--model) or the built-in one and that model gives them one. A
+// collection of another model, or a configured model that does not load
+// (dupes needs none otherwise), is searched as if they did not.
+func endsWithAspect(c config.Config, info vectorstore.Info) bool {
+	// loadModel gives the built-in model when none is configured.
+	loads := []func() (*model.Model, error){func() (*model.Model, error) { return loadModel(c) }}
+	if c.Model != "" {
+		loads = append(loads, defaultmodel.Load)
 	}
-	for _, load := range []func() (*model.Model, error){defaultmodel.Load, func() (*model.Model, error) { return loadModel(c) }} {
+	for _, load := range loads {
 		m, err := load()
 		if err != nil {
 			continue
 		}
 		if v, err := m.Version(); err == nil && v == info.ModelVersion {
-			return m.Spec.AspectWeight > 0, nil
+			return m.Spec.AspectWeight > 0
 		}
 	}
-	return false, nil
+	return false
 }
 
 // recordDistinct adds the pair of args, or the pairs of file, to distinct

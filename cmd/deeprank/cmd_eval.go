@@ -64,9 +64,9 @@ copy-detection threshold report: over every (query, gallery image) pair, a
 pair is a copy when their class folders match (a transformed copy and its
 original: the copy-detection sets), and is flagged when the Euclidean
 distance between their vectors (their learned parts, for a model with a
-thumbnail or an aspect value, as 'deeprank dupes' compares them) is at most a threshold. It prints precision
-(the share of flagged pairs that are copies) and recall (the share of copies
-flagged) at distances 0.05 to 1.5, at each --at-distance, and the largest
+thumbnail or an aspect value, as 'deeprank dupes' compares them) is at
+most a threshold. It prints precision (the share of flagged pairs that
+are copies) and recall (the share of copies flagged) at distances 0.05 to 1.5, at each --at-distance, and the largest
 distance at which precision is still 0.99: the calibrated threshold that
 'deeprank dupes' uses by default for the built-in model.
 

@@ -36,9 +36,9 @@ var queryFlags = map[string]string{"query.top_k": "top-k"}
 const queryLong = `Query embeds one image with the model and prints the nearest images of the
 collection: rank, distance (0 for the same image; at most 2 for L2, as vectors
 have unit length, plus what a model's aspect value adds for another shape)
-and path. --max-distance leaves out results farther than
-it. On the embedded store, a query takes no lock: it runs beside an ingest or
-a reindex and sees what they have stored.
+and path. --max-distance leaves out results farther than it. On the
+embedded store, a query takes no lock: it runs beside an ingest or a
+reindex and sees what they have stored.
 
 The nearest ten are then ordered again by how each one's picture lines up with
 the query's (its luma, and its corners under one shift, turn and zoom), so that
