@@ -52,6 +52,24 @@ func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Met
 	return out
 }
 
+// Search returns the first k hits of a search, with the first o.Top
+// ordered again (Hits). It asks search for the larger of k and o.Top, so
+// that a copy the vectors put just beyond the first k is still lined up
+// and may come first, and it cuts the hits to k after ordering them.
+// Without q (a search by a vector) it asks for k alone.
+func (o Options) Search(k int, q *Picture, metric vectorstore.Metric, picture func(data []byte) (*Picture, error), search func(n int) ([]vectorstore.Hit, error)) ([]vectorstore.Hit, error) {
+	n := k
+	if o.On() && q != nil {
+		n = max(k, o.Top)
+	}
+	hits, err := search(n)
+	if err != nil {
+		return nil, err
+	}
+	hits = o.Hits(q, hits, metric, picture)
+	return hits[:min(k, len(hits))], nil
+}
+
 // hitPicture reads the picture of a hit's file, if it still holds the
 // image the hit was stored from.
 func hitPicture(h vectorstore.Hit, picture func(data []byte) (*Picture, error)) (*Picture, error) {

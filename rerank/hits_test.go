@@ -3,6 +3,8 @@ package rerank
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"image"
 	"os"
 	"path/filepath"
@@ -87,6 +89,62 @@ func TestHits(t *testing.T) {
 				if i := slices.IndexFunc(hits, func(o vectorstore.Hit) bool { return o.Metadata.Path == h.Metadata.Path }); hits[i].Distance != h.Distance {
 					t.Errorf("%s: distance %v, want the search's %v", h.Metadata.Path, h.Distance, hits[i].Distance)
 				}
+			}
+		})
+	}
+}
+
+// TestSearch: a search asks for enough hits to order Top of them again,
+// a copy beyond the first k can come first, and k hits come back.
+func TestSearch(t *testing.T) {
+	dir := t.TempDir()
+	src := scene(1, 240, 180)
+	query := picture(crop(src, 0.7, 0.2, 0.8))
+	var hits []vectorstore.Hit
+	for i := range 4 {
+		hits = append(hits, stored(t, dir, fmt.Sprintf("other%d.png", i), scene(uint64(10+i), 240, 180), 0.3+0.01*float32(i)))
+	}
+	hits = append(hits, stored(t, dir, "source.png", src, 0.4))
+	failed := errors.New("the store is down")
+	// A floor the other scenes' soft blobs stay below, so that only the
+	// source moves.
+	on := Options{Top: 10, Weight: 2, Floor: 0.95}
+	tests := []struct {
+		name    string
+		o       Options
+		k       int
+		query   *Picture
+		err     error
+		asked   int
+		want    []string
+		wantErr error
+	}{
+		{"the source beyond k comes first", on, 2, query, nil, 10, []string{"source.png", "other0.png"}, nil},
+		{"k above top", Options{Top: 2, Weight: 2, Floor: 0.95}, 4, query, nil, 4, []string{"other0.png", "other1.png", "other2.png", "other3.png"}, nil},
+		{"off", Options{}, 2, query, nil, 2, []string{"other0.png", "other1.png"}, nil},
+		{"a search by a vector", Default(), 2, nil, nil, 2, []string{"other0.png", "other1.png"}, nil},
+		{"fewer hits than k", on, 8, query, nil, 10, []string{"source.png", "other0.png", "other1.png", "other2.png", "other3.png"}, nil},
+		{"the search fails", on, 2, query, failed, 10, nil, failed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := 0
+			got, err := tc.o.Search(tc.k, tc.query, vectorstore.MetricL2, decodePicture, func(n int) ([]vectorstore.Hit, error) {
+				asked = n
+				return slices.Clone(hits[:min(n, len(hits))]), tc.err
+			})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error %v, want %v", err, tc.wantErr)
+			}
+			if asked != tc.asked {
+				t.Errorf("asked for %d hits, want %d", asked, tc.asked)
+			}
+			var names []string
+			for _, h := range got {
+				names = append(names, filepath.Base(h.Metadata.Path))
+			}
+			if !slices.Equal(names, tc.want) {
+				t.Errorf("hits %v, want %v", names, tc.want)
 			}
 		})
 	}

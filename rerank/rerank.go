@@ -75,6 +75,10 @@ type Options struct {
 	OwnAspect bool `json:"own_aspect"`
 }
 
+// maxTop is the most hits Options may order again: a search asks for
+// that many (Options.Search), and each is read from its file.
+const maxTop = 1000
+
 // Default returns the options chosen on the default model's validation
 // sets (models/default/RUN-NOTES.md, the fifty-ninth and sixty-fifth
 // candidates).
@@ -90,6 +94,8 @@ func (o Options) Validate() error {
 	switch {
 	case o.Top < 0:
 		return fmt.Errorf("top %d is negative; 0 turns re-ranking off", o.Top)
+	case o.Top > maxTop:
+		return fmt.Errorf("top %d is above %d: each hit ordered again reads its file", o.Top, maxTop)
 	case o.Weight < 0 || math.IsNaN(o.Weight) || math.IsInf(o.Weight, 0):
 		return fmt.Errorf("weight %v must be a number of 0 or more", o.Weight)
 	case !(o.Floor >= -1 && o.Floor < 1):

@@ -290,6 +290,8 @@ func TestValidate(t *testing.T) {
 		{Default(), ""},
 		{Options{}, ""},
 		{Options{Top: -1}, "top -1 is negative; 0 turns re-ranking off"},
+		{Options{Top: 1000, Weight: 1}, ""},
+		{Options{Top: 1001, Weight: 1}, "top 1001 is above 1000: each hit ordered again reads its file"},
 		{Options{Top: 5, Weight: -1}, "weight -1 must be a number of 0 or more"},
 		{Options{Top: 5, Weight: math.Inf(1)}, "weight +Inf must be a number of 0 or more"},
 		{Options{Top: 5, Weight: 1, Floor: 1}, "floor 1 must be in [-1, 1)"},

@@ -250,16 +250,18 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("filter %q: %v", req.Filter, err))
 		return
 	}
-	hits, err := c.Search(r.Context(), version, vector, *req.TopK, filter)
+	hits, err := s.o.Rerank.Search(*req.TopK, picture, info.Metric, s.emb.Picture, func(n int) ([]vectorstore.Hit, error) {
+		hits, err := c.Search(r.Context(), version, vector, n, filter)
+		if err != nil || req.MaxDistance == nil {
+			return hits, err
+		}
+		// Nearest first: the rest are farther.
+		return hits[:sort.Search(len(hits), func(i int) bool { return float64(hits[i].Distance) > *req.MaxDistance })], nil
+	})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if req.MaxDistance != nil {
-		// Nearest first: the rest are farther.
-		hits = hits[:sort.Search(len(hits), func(i int) bool { return float64(hits[i].Distance) > *req.MaxDistance })]
-	}
-	hits = s.o.Rerank.Hits(picture, hits, info.Metric, s.emb.Picture)
 	results := []result{}
 	for _, h := range hits {
 		img := "/v1/collections/" + name + "/images/" + h.ID

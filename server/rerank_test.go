@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/deeprank/deeprank/imageio"
@@ -18,17 +20,8 @@ import (
 // Options.Rerank says, and leaves them nearest first without it.
 func TestSearchReranks(t *testing.T) {
 	f := mustTestbed(t)
-	img, err := imageio.DecodeFile(f.files["r4.png"], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var query bytes.Buffer
-	if err := png.Encode(&query, img.(interface {
-		SubImage(image.Rectangle) image.Image
-	}).SubImage(image.Rect(20, 10, 87, 55))); err != nil { // 70% of each side
-		t.Fatal(err)
-	}
-	qp, err := f.emb.Picture(query.Bytes())
+	query := r4Crop(t, f)
+	qp, err := f.emb.Picture(query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +64,7 @@ func TestSearchReranks(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, ts := mustServe(t, f, &Options{Rerank: tc.o})
-			ct, body := upload(t, query.Bytes(), map[string]string{"top_k": "8"})
+			ct, body := upload(t, query, map[string]string{"top_k": "8"})
 			resp, err := postImage(ts.URL, ct, body)
 			if err != nil {
 				t.Fatal(err)
@@ -106,4 +99,50 @@ func TestSearchReranks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSearchReranksBeyondTopK: a search of top_k below the re-ranker's Top
+// still lines up Top hits, and returns the first top_k of their new order.
+func TestSearchReranksBeyondTopK(t *testing.T) {
+	f := mustTestbed(t)
+	query := r4Crop(t, f)
+	search := func(o rerank.Options, topK string) []string {
+		_, ts := mustServe(t, f, &Options{Rerank: o})
+		ct, body := upload(t, query, map[string]string{"top_k": topK})
+		resp, err := postImage(ts.URL, ct, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var out []string
+		for _, r := range decodeSearch(t, b).Results {
+			out = append(out, filepath.Base(r.Path))
+		}
+		return out
+	}
+	on := rerank.Options{Top: testbedImages, Weight: 100, Floor: -1}
+	all := search(on, strconv.Itoa(testbedImages))
+	nearest := search(rerank.Options{}, "2")
+	if slices.Equal(all[:2], nearest) {
+		t.Fatalf("the two nearest %v are the first two lined up: the test cannot tell", nearest)
+	}
+	if got := search(on, "2"); !slices.Equal(got, all[:2]) {
+		t.Errorf("top_k 2: %v, want the first two of all %d lined up, %v", got, testbedImages, all[:2])
+	}
+}
+
+// r4Crop is a PNG of 70% of each side of the testbed's r4.png.
+func r4Crop(t *testing.T, f *testbed) []byte {
+	img, err := imageio.DecodeFile(f.files["r4.png"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(image.Rect(20, 10, 87, 55))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -42,9 +42,10 @@ reindex and sees what they have stored.
 
 The nearest ten are then ordered again by how each one's picture lines up with
 the query's (its luma, and its corners under one shift, turn and zoom), so that
-a cropped, mirrored or recoloured copy comes first: their image files are read
-(one gone or changed since ingest keeps its place), and their distances are
-printed as the search gave them, so they need not rise.
+a cropped, mirrored or recoloured copy comes first; with --top-k below ten, ten
+are still lined up and the first of their new order printed. Their image files
+are read (one gone or changed since ingest keeps its place), and their
+distances are printed as the search gave them, so they need not rise.
 query.rerank in the configuration tunes it; DEEPRANK_QUERY_RERANK_TOP=0 turns
 it off, and DEEPRANK_QUERY_RERANK_OWN_ASPECT=true finds more crops that change
 the picture's aspect (and a few fewer of other copies).
@@ -139,12 +140,10 @@ func (o *queryOptions) run(cmd *cobra.Command) error {
 		metric = info.Metric
 	}
 	search := func(r embedder.Result) ([]vectorstore.Hit, error) {
-		hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), r.Vector, l.Query.TopK, filter)
-		if err != nil {
-			return nil, err
-		}
-		hits = withinDistance(hits, o.maxDistance)
-		return l.Query.Rerank.Hits(r.Picture, hits, metric, emb.Picture), nil
+		return l.Query.Rerank.Search(l.Query.TopK, r.Picture, metric, emb.Picture, func(n int) ([]vectorstore.Hit, error) {
+			hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), r.Vector, n, filter)
+			return withinDistance(hits, o.maxDistance), err
+		})
 	}
 	out := cmd.OutOrStdout()
 	if batch {
