@@ -40,12 +40,12 @@ and path. --max-distance leaves out results farther than it. On the
 embedded store, a query takes no lock: it runs beside an ingest or a
 reindex and sees what they have stored.
 
-The nearest ten are then ordered again by how each one's picture lines up with
-the query's (its luma, and its corners under one shift, turn and zoom), so that
-a cropped, mirrored or recoloured copy comes first; with --top-k below ten, ten
-are still lined up and the first of their new order printed. Their image files
-are read (one gone or changed since ingest keeps its place), and their
-distances are printed as the search gave them, so they need not rise.
+The nearest twenty are then ordered again by how each one's picture lines up
+with the query's (its luma, and its corners under one shift, turn and zoom), so
+that a cropped, mirrored or recoloured copy comes first; with --top-k below
+twenty, twenty are still lined up and the first of their new order printed.
+Their image files are read (one gone or changed since ingest keeps its place),
+and their distances are printed as the search gave them, so they need not rise.
 query.rerank in the configuration tunes it; DEEPRANK_QUERY_RERANK_TOP=0 turns
 it off, and DEEPRANK_QUERY_RERANK_OWN_ASPECT=true finds more crops that change
 the picture's aspect (and a few fewer of other copies).
