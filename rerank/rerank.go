@@ -8,6 +8,9 @@
 // of a small thumbnail's side (and mirrored, and turned back by 5 or 10
 // degrees either way), is slid over every place of the hit's luma
 // thumbnail, and the best normalised cross-correlation (NCC) is taken.
+// Both are squashed to squares; for a hit of another shape than the
+// query's, the query is shrunk to the rectangle a crop of its shape takes
+// in the hit's square instead.
 // NCC ignores brightness and contrast, so greyscale and colour-shifted
 // copies line up as well. Second, corners are matched (Query.Inliers):
 // how many of the query's corners one shift, turn and zoom carries onto
@@ -213,14 +216,18 @@ type Thumb struct {
 	// corners are the picture's, found in its square and at its own
 	// aspect when first asked for.
 	corners, ownCorners func() *features
+	// aspect is the picture's own width over its height, which shapes
+	// the templates a query lines up with it.
+	aspect float64
 }
 
 // Thumb returns the picture's thumbnail, for matching against queries.
 func (p *Picture) Thumb() *Thumb {
 	t := &Thumb{
-		pix:        shrink(luma(p.square), pictureSide, thumbSide),
+		pix:        shrink(luma(p.square), pictureSide, thumbSide, thumbSide),
 		corners:    sync.OnceValue(func() *features { return p.features(false, false) }),
 		ownCorners: sync.OnceValue(func() *features { return p.features(false, true) }),
+		aspect:     p.aspect,
 	}
 	const n = thumbSide + 1
 	t.sum, t.sq = make([]float64, n*n), make([]float64, n*n)
@@ -237,11 +244,11 @@ func (p *Picture) Thumb() *Thumb {
 	return t
 }
 
-// window returns the sum and the sum of squares of the m x m window at
+// window returns the sum and the sum of squares of the w x h window at
 // (x, y).
-func (t *Thumb) window(x, y, m int) (sum, sq float64) {
+func (t *Thumb) window(x, y, w, h int) (sum, sq float64) {
 	const n = thumbSide + 1
-	a, b, c, d := y*n+x, y*n+x+m, (y+m)*n+x, (y+m)*n+x+m
+	a, b, c, d := y*n+x, y*n+x+w, (y+h)*n+x, (y+h)*n+x+w
 	return t.sum[d] - t.sum[b] - t.sum[c] + t.sum[a], t.sq[d] - t.sq[b] - t.sq[c] + t.sq[a]
 }
 
@@ -251,15 +258,21 @@ func (t *Thumb) window(x, y, m int) (sum, sq float64) {
 type Query struct {
 	// templates are made when NCC first asks for them.
 	templates func() []template
+	// picture is the query's, which shaped templates are cut from.
+	picture *Picture
+	// shaped are the templates cut for hits of another shape, by the
+	// step of the ratio of shapes (shapeStep) they were cut for.
+	mu     sync.Mutex
+	shaped map[int][]template
 	// corners are the picture's and its mirror image's, found in its
 	// square and at its own aspect when first asked for.
 	corners, ownCorners func() [2]*features
 }
 
-// template is a centred, unit-length square of luma, side m.
+// template is a centred, unit-length w x h rectangle of luma.
 type template struct {
-	m   int
-	pix []float32
+	w, h int
+	pix  []float32
 }
 
 // Template sizes, as shares of the thumbnail's side: the whole picture
@@ -274,6 +287,18 @@ var (
 	turnScales = []float64{0.8, 0.72, 0.64}
 )
 
+// The query's aspect over a hit's is taken in steps of shapeStep of a
+// doubling (6%). A hit within sameShape steps of the query's shape is
+// lined up with the square templates; a hit of another shape with
+// templates squashed as a crop of that shape would be in the hit's
+// square: a crop of half the width and 90% of the height of a square
+// picture is 16 by 29 pixels of its 32-pixel thumbnail, not a square.
+// Copies that keep the shape (within 15%) are lined up as before.
+const (
+	shapeStep = 12
+	sameShape = 2
+)
+
 // NewQuery prepares the query's side of a comparison; its templates and
 // corners are made when first used.
 func (p *Picture) NewQuery() *Query {
@@ -282,27 +307,68 @@ func (p *Picture) NewQuery() *Query {
 			return [2]*features{p.features(false, ownAspect), p.features(true, ownAspect)}
 		})
 	}
-	return &Query{templates: sync.OnceValue(p.templates), corners: both(false), ownCorners: both(true)}
+	return &Query{templates: sync.OnceValue(p.templates), picture: p, shaped: map[int][]template{}, corners: both(false), ownCorners: both(true)}
+}
+
+// templatesFor returns the templates the query lines up with a hit of the
+// given aspect by: the square ones for a hit of the query's shape, else
+// shaped ones, cut once for each step of the ratio of their shapes.
+func (q *Query) templatesFor(hitAspect float64) []template {
+	step := int(math.Round(shapeStep * math.Log2(q.picture.aspect/hitAspect)))
+	if step >= -sameShape && step <= sameShape {
+		return q.templates()
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.shaped[step]; !ok {
+		q.shaped[step] = q.picture.shapedTemplates(math.Exp2(float64(step) / shapeStep))
+	}
+	return q.shaped[step]
+}
+
+// shapedTemplates cuts the whole picture, and its mirror image, at every
+// scale, shrunk to a rectangle whose width over its height is ratio (the
+// query's aspect over the hit's): the shape a crop of the picture's shape
+// takes in the hit's square. Its longer side is the scale's share of the
+// thumbnail's side. Turns are left to the square templates.
+func (p *Picture) shapedTemplates(ratio float64) []template {
+	var out []template
+	whole := luma(p.square)
+	for _, f := range scales {
+		w, h := f*thumbSide, f*thumbSide
+		if ratio > 1 {
+			h /= ratio
+		} else {
+			w *= ratio
+		}
+		out = cut(out, whole, pictureSide, max(2, int(math.Round(w))), max(2, int(math.Round(h))))
+	}
+	return out
+}
+
+// cut appends to out the side x side src shrunk to w x h, and its mirror
+// image, each as a template unless flat.
+func cut(out []template, src []float32, side, w, h int) []template {
+	for _, mirror := range []bool{false, true} {
+		pix := shrink(src, side, w, h)
+		if mirror {
+			mirrorRows(pix, w)
+		}
+		if centre(pix) {
+			out = append(out, template{w, h, pix})
+		}
+	}
+	return out
 }
 
 // templates cuts the picture's templates: the whole and crops of it at
 // every scale, each mirrored too, and its middle turned each way.
 func (p *Picture) templates() []template {
 	var out []template
-	add := func(src []float32, side, m int, mirror bool) {
-		pix := shrink(src, side, m)
-		if mirror {
-			mirrorRows(pix, m)
-		}
-		if centre(pix) {
-			out = append(out, template{m, pix})
-		}
-	}
 	whole := luma(p.square)
 	for _, f := range scales {
 		m := int(math.Round(f * thumbSide))
-		add(whole, pictureSide, m, false)
-		add(whole, pictureSide, m, true)
+		out = cut(out, whole, pictureSide, m, m)
 	}
 	const margin = pictureSide / 10
 	inner := pictureSide - 2*margin
@@ -313,7 +379,10 @@ func (p *Picture) templates() []template {
 			copy(middle[y*inner:(y+1)*inner], turned[(y+margin)*pictureSide+margin:])
 		}
 		for _, f := range turnScales {
-			add(middle, inner, int(math.Round(f*thumbSide)), false)
+			m := int(math.Round(f * thumbSide))
+			if pix := shrink(middle, inner, m, m); centre(pix) {
+				out = append(out, template{m, m, pix})
+			}
 		}
 	}
 	return out
@@ -357,16 +426,17 @@ func mostInliers(query [2]*features, hit *features) int {
 }
 
 // NCC returns the best normalised cross-correlation of any of the
-// query's templates with any window of t, in [-1, 1]; -1 when no template
-// or window has any contrast (a flat picture matches nothing).
+// query's templates for t's shape with any window of t, in [-1, 1]; -1
+// when no template or window has any contrast (a flat picture matches
+// nothing).
 func (q *Query) NCC(t *Thumb) float64 {
 	best := -1.0
-	for _, tp := range q.templates() {
-		m := tp.m
-		area := float64(m * m)
-		for y := 0; y+m <= thumbSide; y++ {
-			for x := 0; x+m <= thumbSide; x++ {
-				sum, sq := t.window(x, y, m)
+	for _, tp := range q.templatesFor(t.aspect) {
+		w, h := tp.w, tp.h
+		area := float64(w * h)
+		for y := 0; y+h <= thumbSide; y++ {
+			for x := 0; x+w <= thumbSide; x++ {
+				sum, sq := t.window(x, y, w, h)
 				spread := sq - sum*sum/area
 				if spread < 1e-9 {
 					continue
@@ -374,9 +444,9 @@ func (q *Query) NCC(t *Thumb) float64 {
 				// The template is centred, so its dot product with the
 				// window is the one with the window centred.
 				var dot float32
-				for r := range m {
-					win := t.pix[(y+r)*thumbSide+x : (y+r)*thumbSide+x+m]
-					for c, v := range tp.pix[r*m : (r+1)*m] {
+				for r := range h {
+					win := t.pix[(y+r)*thumbSide+x : (y+r)*thumbSide+x+w]
+					for c, v := range tp.pix[r*w : (r+1)*w] {
 						dot += v * win[c]
 					}
 				}
@@ -388,15 +458,15 @@ func (q *Query) NCC(t *Thumb) float64 {
 	return best
 }
 
-// shrink averages a side x side image down to m x m, each source pixel
+// shrink averages a side x side image down to w x h, each source pixel
 // counted in the one target pixel its top-left corner falls in.
-func shrink(src []float32, side, m int) []float32 {
-	out := make([]float32, m*m)
-	count := make([]int, m*m)
+func shrink(src []float32, side, w, h int) []float32 {
+	out := make([]float32, w*h)
+	count := make([]int, w*h)
 	for y := range side {
-		ty := y * m / side
+		ty := y * h / side
 		for x := range side {
-			i := ty*m + x*m/side
+			i := ty*w + x*w/side
 			out[i] += src[y*side+x]
 			count[i]++
 		}
@@ -431,10 +501,11 @@ func centre(pix []float32) bool {
 	return true
 }
 
-// mirrorRows mirrors a side x side image left to right, in place.
-func mirrorRows(pix []float32, side int) {
-	for y := range side {
-		slices.Reverse(pix[y*side : (y+1)*side])
+// mirrorRows mirrors an image of rows of the given width left to right,
+// in place.
+func mirrorRows(pix []float32, width int) {
+	for y := range len(pix) / width {
+		slices.Reverse(pix[y*width : (y+1)*width])
 	}
 }
 

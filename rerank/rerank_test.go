@@ -161,6 +161,83 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// TestMatchShapes: a crop that changes the picture's shape lines up with
+// its source through templates of its own shape, and a crop of another
+// picture of that shape does not.
+func TestMatchShapes(t *testing.T) {
+	blobs := func(seed uint64) *image.RGBA { return scene(seed, 240, 180) }
+	hard := func(seed uint64) *image.RGBA { return shapes(seed, 320, 240) }
+	tests := []struct {
+		name          string
+		width, height float64 // shares of the source's sides
+		mirrored      bool
+	}{
+		{"half the width, 90% of the height", 0.5, 0.9, false},
+		{"90% of the width, half the height", 0.9, 0.5, false},
+		{"60% of the width, the whole height", 0.6, 1, false},
+		{"a mirrored crop of half the width", 0.5, 0.9, true},
+	}
+	for _, tc := range tests {
+		for name, draw := range map[string]func(uint64) *image.RGBA{"blobs": blobs, "shapes": hard} {
+			t.Run(tc.name+", "+name, func(t *testing.T) {
+				query := func(seed uint64) image.Image {
+					c := cropSides(draw(seed), tc.width, tc.height, 0.3, 0.6)
+					if tc.mirrored {
+						return mirror(c.(*image.RGBA))
+					}
+					return c
+				}
+				thumb := picture(draw(1)).Thumb()
+				if got := picture(query(1)).NewQuery().NCC(thumb); got < 0.95 {
+					t.Errorf("its source: line-up %.4f, want >= 0.95", got)
+				}
+				if got := picture(query(2)).NewQuery().NCC(thumb); got >= 0.85 {
+					t.Errorf("another picture: line-up %.4f, want < 0.85", got)
+				}
+			})
+		}
+	}
+}
+
+// TestTemplatesFor: a hit of the query's shape, within 15%, is lined up
+// with the square templates, and one of another shape with templates of
+// the ratio of their shapes, cut once.
+func TestTemplatesFor(t *testing.T) {
+	q := picture(scene(9, 200, 100)).NewQuery() // aspect 2
+	square := q.templates()
+	tests := []struct {
+		hitAspect float64
+		ratio     float64 // of the templates' width to their height; 1: the square ones
+	}{
+		{2, 1},
+		{2.2, 1},
+		{1.8, 1},
+		{1, 2},
+		{4, 0.5},
+		{2.5, 0.8},
+	}
+	for _, tc := range tests {
+		got := q.templatesFor(tc.hitAspect)
+		if tc.ratio == 1 {
+			if &got[0] != &square[0] {
+				t.Errorf("a hit of aspect %v: not the square templates", tc.hitAspect)
+			}
+			continue
+		}
+		if len(got) != 2*len(scales) {
+			t.Errorf("a hit of aspect %v: %d templates, want %d", tc.hitAspect, len(got), 2*len(scales))
+		}
+		for _, tp := range got {
+			if r := float64(tp.w) / float64(tp.h); math.Abs(math.Log2(r/tc.ratio)) > 0.2 || len(tp.pix) != tp.w*tp.h {
+				t.Errorf("a hit of aspect %v: a template of %d x %d, want a ratio of %v", tc.hitAspect, tp.w, tp.h, tc.ratio)
+			}
+		}
+		if again := q.templatesFor(tc.hitAspect); &again[0] != &got[0] {
+			t.Errorf("a hit of aspect %v: templates cut again", tc.hitAspect)
+		}
+	}
+}
+
 func TestMatchFlat(t *testing.T) {
 	flat := image.NewRGBA(image.Rect(0, 0, 64, 64))
 	for i := range flat.Pix {
@@ -319,6 +396,18 @@ func BenchmarkMatch(b *testing.B) {
 	q := picture(crop(scene(1, 240, 180), 0.7, 0.3, 0.6)).NewQuery()
 	thumb := picture(scene(1, 240, 180)).Thumb()
 	q.NCC(thumb) // the templates are made on first use; BenchmarkTemplates times them
+	b.ResetTimer()
+	for b.Loop() {
+		q.NCC(thumb)
+	}
+}
+
+// BenchmarkMatchShaped times a hit of another shape than the query's,
+// lined up by templates of the ratio of their shapes.
+func BenchmarkMatchShaped(b *testing.B) {
+	q := picture(cropSides(scene(1, 240, 180), 0.5, 0.9, 0.3, 0.6)).NewQuery()
+	thumb := picture(scene(1, 240, 180)).Thumb()
+	q.NCC(thumb)
 	b.ResetTimer()
 	for b.Loop() {
 		q.NCC(thumb)

@@ -95,10 +95,12 @@ Every table below comes from one run of:
 "untrained" is the same network with its initial random weights; the other
 rows are the baselines: raw 16x16 pixels, an RGB colour histogram and a DCT
 perceptual hash. The model rows are ranked as \`deeprank query\` ranks: the
-nearest ten hits are then ordered again by how each one's picture lines up
-with the query's, its luma and its corners (package rerank, query.rerank in
-the configuration; chosen on the validation sets, RUN-NOTES' fifty-ninth,
-sixtieth and sixty-fifth); the baselines keep their own order. R@K: the
+nearest twenty hits are then ordered again by how each one's picture lines
+up with the query's, its luma (in the shape a crop of the query's shape
+takes in the hit's) and its corners (package rerank, query.rerank in the
+configuration; chosen on the validation sets, RUN-NOTES' fifty-ninth,
+sixtieth, sixty-fifth, seventy-third and seventy-fourth); the baselines keep
+their own order. R@K: the
 share of queries whose match is among the K
 nearest; for copy detection the gallery is every held-out photo and each
 query a transformed copy of one of them.
