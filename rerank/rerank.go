@@ -9,8 +9,9 @@
 // degrees either way), is slid over every place of the hit's luma
 // thumbnail, and the best normalised cross-correlation (NCC) is taken.
 // Both are squashed to squares; for a hit of another shape than the
-// query's, the query is shrunk to the rectangle a crop of its shape takes
-// in the hit's square instead.
+// query's, the query (and its mirror image) is shrunk to the rectangle a
+// crop of its shape takes in the hit's square instead, and neither the
+// square nor the turned templates are tried.
 // NCC ignores brightness and contrast, so greyscale and colour-shifted
 // copies line up as well. Second, corners are matched (Query.Inliers):
 // how many of the query's corners one shift, turn and zoom carries onto
@@ -44,8 +45,9 @@ const (
 
 // Options tune re-ranking. The zero value turns it off.
 type Options struct {
-	// Top is how many of the nearest hits are ordered again; 0 or 1
-	// leaves the order as it is.
+	// Top is how many of the nearest hits are ordered again, at most
+	// 1000; 0 or 1 leaves the order as it is. Search asks the store for
+	// at least Top hits, and each of them is read from its file.
 	Top int `json:"top"`
 	// Weight is what a perfect match takes off a squared Euclidean
 	// distance between unit vectors, per unit of match above Floor.
@@ -330,7 +332,9 @@ func (q *Query) templatesFor(hitAspect float64) []template {
 // scale, shrunk to a rectangle whose width over its height is ratio (the
 // query's aspect over the hit's): the shape a crop of the picture's shape
 // takes in the hit's square. Its longer side is the scale's share of the
-// thumbnail's side. Turns are left to the square templates.
+// thumbnail's side. A hit of another shape is lined up with these alone,
+// neither square nor turned: a copy stretched to another aspect, or
+// turned and cropped to one, lines up worse than in the square.
 func (p *Picture) shapedTemplates(ratio float64) []template {
 	var out []template
 	whole := luma(p.square)
