@@ -56,11 +56,12 @@ func (o Options) Hits(q *Picture, hits []vectorstore.Hit, metric vectorstore.Met
 // ordered again (Hits). It asks search for the larger of k and o.Top, so
 // that a copy the vectors put just beyond the first k is still lined up
 // and may come first, and it cuts the hits to k after ordering them.
-// Without q (a search by a vector) it asks for k alone.
+// Without q (a search by a vector) it asks for k alone. A Top above 1000,
+// which Validate refuses, asks for 1000.
 func (o Options) Search(k int, q *Picture, metric vectorstore.Metric, picture func(data []byte) (*Picture, error), search func(n int) ([]vectorstore.Hit, error)) ([]vectorstore.Hit, error) {
 	n := k
 	if o.On() && q != nil {
-		n = max(k, o.Top)
+		n = max(k, min(o.Top, maxTop))
 	}
 	hits, err := search(n)
 	if err != nil {

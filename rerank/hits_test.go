@@ -123,6 +123,7 @@ func TestSearch(t *testing.T) {
 		{"k above top", Options{Top: 2, Weight: 2, Floor: 0.95}, 4, query, nil, 4, []string{"other0.png", "other1.png", "other2.png", "other3.png"}, nil},
 		{"off", Options{}, 2, query, nil, 2, []string{"other0.png", "other1.png"}, nil},
 		{"a search by a vector", Default(), 2, nil, nil, 2, []string{"other0.png", "other1.png"}, nil},
+		{"a top above the limit asks for the limit", Options{Top: 5000, Weight: 2, Floor: 0.95}, 2, query, nil, 1000, []string{"source.png", "other0.png"}, nil},
 		{"fewer hits than k", on, 8, query, nil, 10, []string{"source.png", "other0.png", "other1.png", "other2.png", "other3.png"}, nil},
 		{"the search fails", on, 2, query, failed, 10, nil, failed},
 	}
