@@ -18,12 +18,12 @@ cd "$(dirname "$0")/.."
 out=${1:-data/corpus}
 # copy_eval lays out OUT/eval from the held-out screenshots, game art and
 # icons (each source at least 200 images), and OUT/val from the training
-# sources' held-out images. The crops that change the aspect
-# (queries/crop-sides) are their newest part: sets laid out before them are
+# sources' held-out images. The resizes that change the aspect
+# (queries/stretch) are their newest part: sets laid out before them are
 # made again (the same files, and those), both before either replaces what
 # is there, so that an interrupted run leaves the old sets whole.
 copy_eval() {
-  [ -d "$out/eval/gimp-help/queries/crop-sides" ] && [ -d "$out/val/queries/crop-sides" ] && return
+  [ -d "$out/eval/gimp-help/queries/stretch" ] && [ -d "$out/val/queries/stretch" ] && return
   rm -rf "$out/eval.tmp" "$out/val.tmp"
   go run ./internal/tools/mkcopyeval -corpus "$out" -out "$out/eval.tmp" \
     -source screenshot/gimp-help -source screenshot/gnome-help \

@@ -8,6 +8,7 @@
 //	OUT/SOURCE/queries/downscale-off/KEY/q0.25.png, q0.6.png   two sizes of each
 //	OUT/SOURCE/queries/crop-off/KEY/q0.65.png, q0.85.png   two crops of each
 //	OUT/SOURCE/queries/crop-sides/KEY/q0.5x0.9.png, q0.9x0.5.png   two more
+//	OUT/SOURCE/queries/stretch/KEY/q0.5x1.png, q1x0.5.png   two resizes that change the aspect
 //
 // With -validation it lays out, instead, one such set for choosing between
 // models without the evaluation sources: the images of the corpus's
@@ -44,8 +45,10 @@
 // others, drawn at random), and rotate-off holds four copies of each
 // original, turned -15, -5, 5 and 15 degrees, downscale-off two, at 25%
 // and 60% of each side, crop-off two, of 65% and 85% of each side at
-// random places, and crop-sides two that change the aspect, of half the
-// width and 90% of the height and the other way round. Transparent images
+// random places, crop-sides two that change the aspect, of half the
+// width and 90% of the height and the other way round, and stretch two
+// resizes of the whole that change it, to half the width or half the
+// height (as a thumbnail forced to another shape is). Transparent images
 // are composited on white first, as deeprank's decoder does, so that the
 // copies differ from their original by the transform alone. The originals
 // are the N images of the source whose names hash lowest
@@ -334,14 +337,14 @@ func writeSet(dir string, names []string, out string, n int) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix, %d turns, %d sizes and %d crops\n", out, len(names), n, len(transforms), len(offAngles), len(offScales), len(offCrops)+len(sideCrops))
+	fmt.Printf("%s: gallery of %d, copies of %d under %d transforms, a mix, %d turns, %d sizes, %d crops and %d stretches\n", out, len(names), n, len(transforms), len(offAngles), len(offScales), len(offCrops)+len(sideCrops), len(stretches))
 	return nil
 }
 
 // writeCopies writes the copies of the image at src under every transform
 // and the mix (dir/T/KEY/q.EXT), its turns (dir/rotate-off/KEY), its
-// sizes (dir/downscale-off/KEY) and its crops (dir/crop-off/KEY,
-// dir/crop-sides/KEY).
+// sizes (dir/downscale-off/KEY), its crops (dir/crop-off/KEY,
+// dir/crop-sides/KEY) and its stretches (dir/stretch/KEY).
 func writeCopies(src, dir, key string) error {
 	img, err := imageio.DecodeFile(src, nil)
 	if err != nil {
@@ -390,6 +393,11 @@ func writeCopies(src, dir, key string) error {
 			return err
 		}
 	}
+	for _, s := range stretches {
+		if err := writePNG(filepath.Join(dir, "stretch", key, fmt.Sprintf("q%gx%g.png", s[0], s[1])), resizeSides(orig, s[0], s[1])); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -410,6 +418,12 @@ var offCrops = []float64{0.65, 0.85}
 // see squashes in another way than the original's (each keeps 45% of the
 // area).
 var sideCrops = [][2]float64{{0.5, 0.9}, {0.9, 0.5}}
+
+// stretches are the shares of the width and the height of the stretch
+// set's two resizes of each original: the whole picture, squashed to
+// twice or half its aspect, as a thumbnail made to fit a box of another
+// shape is.
+var stretches = [][2]float64{{0.5, 1}, {1, 0.5}}
 
 // offAngles are the turns of the rotate-off set, four copies of each
 // original: the rotate transform's 10 degrees is exactly the angle of the
@@ -503,9 +517,13 @@ func colour(img *image.RGBA, contrast, brightness float64) *image.RGBA {
 
 // resize scales img by s with a bilinear filter (as photo tools make
 // thumbnails).
-func resize(img *image.RGBA, s float64) *image.RGBA {
-	w := max(1, int(math.Round(float64(img.Rect.Dx())*s)))
-	h := max(1, int(math.Round(float64(img.Rect.Dy())*s)))
+func resize(img *image.RGBA, s float64) *image.RGBA { return resizeSides(img, s, s) }
+
+// resizeSides scales img's width by sw and its height by sh with a
+// bilinear filter.
+func resizeSides(img *image.RGBA, sw, sh float64) *image.RGBA {
+	w := max(1, int(math.Round(float64(img.Rect.Dx())*sw)))
+	h := max(1, int(math.Round(float64(img.Rect.Dy())*sh)))
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
 	xdraw.BiLinear.Scale(out, out.Bounds(), img, img.Bounds(), xdraw.Src, nil)
 	return out

@@ -108,7 +108,8 @@ func TestWriteSource(t *testing.T) {
 			set, name string
 			w, h      int
 		}{{"downscale-off", "q0.25.png", 10, 8}, {"downscale-off", "q0.6.png", 24, 18}, {"crop-off", "q0.65.png", 26, 20}, {"crop-off", "q0.85.png", 34, 26},
-			{"crop-sides", "q0.5x0.9.png", 20, 27}, {"crop-sides", "q0.9x0.5.png", 36, 15}} {
+			{"crop-sides", "q0.5x0.9.png", 20, 27}, {"crop-sides", "q0.9x0.5.png", 36, 15},
+			{"stretch", "q0.5x1.png", 20, 30}, {"stretch", "q1x0.5.png", 40, 15}} {
 			if b := decode(t, filepath.Join(out, "queries", s.set, key, s.name)).Bounds(); b.Dx() != s.w || b.Dy() != s.h {
 				t.Errorf("%s/%s/%s is %dx%d, want %dx%d", s.set, key, s.name, b.Dx(), b.Dy(), s.w, s.h)
 			}
