@@ -38,7 +38,9 @@ type Options struct {
 	// TopK is the number of results when a search does not say; 0 means 10.
 	TopK int
 	// Rerank orders the nearest hits of a search by an image again, as
-	// deeprank query does (package rerank); the zero value does not.
+	// deeprank query does (package rerank); the zero value does not. New
+	// takes it as it is: check it with its Validate method first, as
+	// deeprank serve does on loading its configuration.
 	Rerank rerank.Options
 	// Log receives one line per request and the server's own errors; nil
 	// discards them.
