@@ -9,9 +9,9 @@
 // degrees either way), is slid over every place of the hit's luma
 // thumbnail, and the best normalised cross-correlation (NCC) is taken.
 // Both are squashed to squares; for a hit of another shape than the
-// query's, the query (and its mirror image) is shrunk to the rectangle a
-// crop of its shape takes in the hit's square instead, and neither the
-// square nor the turned templates are tried.
+// query's (up to a ratio of 2.8), the query (and its mirror image) is
+// also shrunk to the rectangle a crop of its shape takes in the hit's
+// square.
 // NCC ignores brightness and contrast, so greyscale and colour-shifted
 // copies line up as well. Second, corners are matched (Query.Inliers):
 // how many of the query's corners one shift, turn and zoom carries onto
@@ -262,8 +262,9 @@ type Query struct {
 	templates func() []template
 	// picture is the query's, which shaped templates are cut from.
 	picture *Picture
-	// shaped are the templates cut for hits of another shape, by the
-	// step of the ratio of shapes (shapeStep) they were cut for.
+	// shaped are the templates for hits of another shape, the square
+	// ones and those cut to that shape, by the step of the ratio of
+	// shapes (shapeStep) they were cut for.
 	mu     sync.Mutex
 	shaped map[int][]template
 	// corners are the picture's and its mirror image's, found in its
@@ -291,14 +292,19 @@ var (
 
 // The query's aspect over a hit's is taken in steps of shapeStep of a
 // doubling (6%). A hit within sameShape steps of the query's shape is
-// lined up with the square templates; a hit of another shape with
-// templates squashed as a crop of that shape would be in the hit's
-// square: a crop of half the width and 90% of the height of a square
-// picture is 16 by 29 pixels of its 32-pixel thumbnail, not a square.
-// Copies that keep the shape (within 15%) are lined up as before.
+// lined up with the square templates alone. A hit of another shape is
+// lined up with templates squashed as a crop of that shape would be in
+// the hit's square as well (a crop of half the width and 90% of the
+// height of a square picture is 16 by 29 pixels of its 32-pixel
+// thumbnail, not a square), and with the square ones still, which a copy
+// stretched to the hit's shape lines up with. Beyond mostShape steps
+// (a ratio of 2.8) the shaped templates are too thin to tell pictures
+// apart, lining up unrelated ones often, and only the square ones are
+// tried.
 const (
 	shapeStep = 12
 	sameShape = 2
+	mostShape = 18
 )
 
 // NewQuery prepares the query's side of a comparison; its templates and
@@ -313,17 +319,19 @@ func (p *Picture) NewQuery() *Query {
 }
 
 // templatesFor returns the templates the query lines up with a hit of the
-// given aspect by: the square ones for a hit of the query's shape, else
-// shaped ones, cut once for each step of the ratio of their shapes.
+// given aspect by: the square ones, and for a hit of another shape (but
+// not too far from the query's) shaped ones as well, cut once for each
+// step of the ratio of their shapes.
 func (q *Query) templatesFor(hitAspect float64) []template {
 	step := int(math.Round(shapeStep * math.Log2(q.picture.aspect/hitAspect)))
-	if step >= -sameShape && step <= sameShape {
+	if abs := max(step, -step); abs <= sameShape || abs > mostShape {
 		return q.templates()
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if _, ok := q.shaped[step]; !ok {
-		q.shaped[step] = q.picture.shapedTemplates(math.Exp2(float64(step) / shapeStep))
+		square := slices.Clip(q.templates())
+		q.shaped[step] = append(square, q.picture.shapedTemplates(math.Exp2(float64(step)/shapeStep))...)
 	}
 	return q.shaped[step]
 }
@@ -332,9 +340,7 @@ func (q *Query) templatesFor(hitAspect float64) []template {
 // scale, shrunk to a rectangle whose width over its height is ratio (the
 // query's aspect over the hit's): the shape a crop of the picture's shape
 // takes in the hit's square. Its longer side is the scale's share of the
-// thumbnail's side. A hit of another shape is lined up with these alone,
-// neither square nor turned: a copy stretched to another aspect, or
-// turned and cropped to one, lines up worse than in the square.
+// thumbnail's side.
 func (p *Picture) shapedTemplates(ratio float64) []template {
 	var out []template
 	whole := luma(p.square)

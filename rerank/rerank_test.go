@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/deeprank/deeprank/imageio"
+	xdraw "golang.org/x/image/draw"
 )
 
 // scene draws a w x h picture of soft coloured blobs from seed: detail at
@@ -162,36 +163,35 @@ func TestMatch(t *testing.T) {
 }
 
 // TestMatchShapes: a crop that changes the picture's shape lines up with
-// its source through templates of its own shape, and a crop of another
-// picture of that shape does not.
+// its source through templates of its own shape, a copy stretched to
+// another shape through the square ones, and neither made of another
+// picture does.
 func TestMatchShapes(t *testing.T) {
 	blobs := func(seed uint64) *image.RGBA { return scene(seed, 240, 180) }
 	hard := func(seed uint64) *image.RGBA { return shapes(seed, 320, 240) }
+	cut := func(width, height float64) func(*image.RGBA) image.Image {
+		return func(src *image.RGBA) image.Image { return cropSides(src, width, height, 0.3, 0.6) }
+	}
 	tests := []struct {
-		name          string
-		width, height float64 // shares of the source's sides
-		mirrored      bool
+		name string
+		edit func(src *image.RGBA) image.Image
 	}{
-		{"half the width, 90% of the height", 0.5, 0.9, false},
-		{"90% of the width, half the height", 0.9, 0.5, false},
-		{"60% of the width, the whole height", 0.6, 1, false},
-		{"a mirrored crop of half the width", 0.5, 0.9, true},
+		{"half the width, 90% of the height", cut(0.5, 0.9)},
+		{"90% of the width, half the height", cut(0.9, 0.5)},
+		{"60% of the width, the whole height", cut(0.6, 1)},
+		{"a mirrored crop of half the width", func(src *image.RGBA) image.Image { return mirror(cut(0.5, 0.9)(src).(*image.RGBA)) }},
+		{"stretched to half the width", func(src *image.RGBA) image.Image { return stretch(src, 0.5, 1) }},
+		{"stretched to half the height", func(src *image.RGBA) image.Image { return stretch(src, 1, 0.5) }},
+		{"stretched to 40% of the width", func(src *image.RGBA) image.Image { return stretch(src, 0.4, 1) }},
 	}
 	for _, tc := range tests {
 		for name, draw := range map[string]func(uint64) *image.RGBA{"blobs": blobs, "shapes": hard} {
 			t.Run(tc.name+", "+name, func(t *testing.T) {
-				query := func(seed uint64) image.Image {
-					c := cropSides(draw(seed), tc.width, tc.height, 0.3, 0.6)
-					if tc.mirrored {
-						return mirror(c.(*image.RGBA))
-					}
-					return c
-				}
 				thumb := picture(draw(1)).Thumb()
-				if got := picture(query(1)).NewQuery().NCC(thumb); got < 0.95 {
+				if got := picture(tc.edit(draw(1))).NewQuery().NCC(thumb); got < 0.95 {
 					t.Errorf("its source: line-up %.4f, want >= 0.95", got)
 				}
-				if got := picture(query(2)).NewQuery().NCC(thumb); got >= 0.85 {
+				if got := picture(tc.edit(draw(2))).NewQuery().NCC(thumb); got >= 0.85 {
 					t.Errorf("another picture: line-up %.4f, want < 0.85", got)
 				}
 			})
@@ -199,41 +199,62 @@ func TestMatchShapes(t *testing.T) {
 	}
 }
 
+// stretch resizes img to the given shares of its width and its height.
+func stretch(img *image.RGBA, width, height float64) *image.RGBA {
+	b := img.Rect
+	out := image.NewRGBA(image.Rect(0, 0, int(width*float64(b.Dx())), int(height*float64(b.Dy()))))
+	xdraw.BiLinear.Scale(out, out.Rect, img, b, xdraw.Src, nil)
+	return out
+}
+
 // TestTemplatesFor: a hit of the query's shape, within 15%, is lined up
-// with the square templates, and one of another shape with templates of
-// the ratio of their shapes, cut once.
+// with the square templates; one of another shape with those and
+// templates of the ratio of their shapes, cut once; one beyond a ratio of
+// 2.8 with the square ones alone.
 func TestTemplatesFor(t *testing.T) {
 	q := picture(scene(9, 200, 100)).NewQuery() // aspect 2
 	square := q.templates()
 	tests := []struct {
 		hitAspect float64
-		ratio     float64 // of the templates' width to their height; 1: the square ones
+		ratio     float64 // of the shaped templates' width to their height; 0: none
 	}{
-		{2, 1},
-		{2.2, 1},
-		{1.8, 1},
+		{2, 0},
+		{2.2, 0},
+		{1.8, 0},
 		{1, 2},
 		{4, 0.5},
 		{2.5, 0.8},
+		{0.75, 2.67},
+		{0.5, 0},
+		{8, 0},
 	}
 	for _, tc := range tests {
 		got := q.templatesFor(tc.hitAspect)
-		if tc.ratio == 1 {
-			if &got[0] != &square[0] {
-				t.Errorf("a hit of aspect %v: not the square templates", tc.hitAspect)
+		if tc.ratio == 0 {
+			if &got[0] != &square[0] || len(got) != len(square) {
+				t.Errorf("a hit of aspect %v: not the square templates alone", tc.hitAspect)
 			}
 			continue
 		}
-		if len(got) != 2*len(scales) {
-			t.Errorf("a hit of aspect %v: %d templates, want %d", tc.hitAspect, len(got), 2*len(scales))
+		if len(got) != len(square)+2*len(scales) {
+			t.Errorf("a hit of aspect %v: %d templates, want %d", tc.hitAspect, len(got), len(square)+2*len(scales))
+			continue
 		}
-		for _, tp := range got {
+		for i, tp := range got[:len(square)] {
+			if &tp.pix[0] != &square[i].pix[0] {
+				t.Errorf("a hit of aspect %v: template %d is not the square one", tc.hitAspect, i)
+			}
+		}
+		for _, tp := range got[len(square):] {
 			if r := float64(tp.w) / float64(tp.h); math.Abs(math.Log2(r/tc.ratio)) > 0.2 || len(tp.pix) != tp.w*tp.h {
 				t.Errorf("a hit of aspect %v: a template of %d x %d, want a ratio of %v", tc.hitAspect, tp.w, tp.h, tc.ratio)
 			}
 		}
 		if again := q.templatesFor(tc.hitAspect); &again[0] != &got[0] {
 			t.Errorf("a hit of aspect %v: templates cut again", tc.hitAspect)
+		}
+		if len(square) != len(q.templates()) {
+			t.Errorf("a hit of aspect %v: the square templates grew", tc.hitAspect)
 		}
 	}
 }
@@ -403,7 +424,8 @@ func BenchmarkMatch(b *testing.B) {
 }
 
 // BenchmarkMatchShaped times a hit of another shape than the query's,
-// lined up by templates of the ratio of their shapes.
+// lined up by the square templates and those of the ratio of their
+// shapes.
 func BenchmarkMatchShaped(b *testing.B) {
 	q := picture(cropSides(scene(1, 240, 180), 0.5, 0.9, 0.3, 0.6)).NewQuery()
 	thumb := picture(scene(1, 240, 180)).Thumb()
