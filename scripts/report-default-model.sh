@@ -96,10 +96,11 @@ Every table below comes from one run of:
 rows are the baselines: raw 16x16 pixels, an RGB colour histogram and a DCT
 perceptual hash. The model rows are ranked as \`deeprank query\` ranks: the
 nearest twenty hits are then ordered again by how each one's picture lines
-up with the query's, its luma (in the shape a crop of the query's shape
-takes in the hit's) and its corners (package rerank, query.rerank in the
-configuration; chosen on the validation sets, RUN-NOTES' fifty-ninth,
-sixtieth, sixty-fifth, seventy-third and seventy-fourth); the baselines keep
+up with the query's, its luma (in the square, and for a hit of another
+shape in the shape a crop of the query's shape takes in the hit's) and
+its corners (package rerank, query.rerank in the configuration; chosen on
+the validation sets, RUN-NOTES' fifty-ninth, sixtieth, sixty-fifth,
+seventy-third, seventy-fourth and seventy-sixth); the baselines keep
 their own order. R@K: the
 share of queries whose match is among the K
 nearest; for copy detection the gallery is every held-out photo and each
