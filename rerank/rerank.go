@@ -9,7 +9,7 @@
 // degrees either way), is slid over every place of the hit's luma
 // thumbnail, and the best normalised cross-correlation (NCC) is taken.
 // Both are squashed to squares; for a hit of another shape than the
-// query's (up to a ratio of 2.8), the query (and its mirror image) is
+// query's (up to a ratio of about 2.9), the query (and its mirror image) is
 // also shrunk to the rectangle a crop of its shape takes in the hit's
 // square.
 // NCC ignores brightness and contrast, so greyscale and colour-shifted
@@ -264,7 +264,7 @@ type Query struct {
 	picture *Picture
 	// shaped are the templates for hits of another shape, the square
 	// ones and those cut to that shape, by the step of the ratio of
-	// shapes (shapeStep) they were cut for.
+	// shapes (shapeStep) they were cut for; mu guards it.
 	mu     sync.Mutex
 	shaped map[int][]template
 	// corners are the picture's and its mirror image's, found in its
@@ -298,9 +298,9 @@ var (
 // height of a square picture is 16 by 29 pixels of its 32-pixel
 // thumbnail, not a square), and with the square ones still, which a copy
 // stretched to the hit's shape lines up with. Beyond mostShape steps
-// (a ratio of 2.8) the shaped templates are too thin to tell pictures
-// apart, lining up unrelated ones often, and only the square ones are
-// tried.
+// (rounded: a ratio of about 2.9) the shaped templates are too thin to
+// tell pictures apart, lining up unrelated ones often, and only the
+// square ones are tried.
 const (
 	shapeStep = 12
 	sameShape = 2
