@@ -106,6 +106,13 @@ func (s Store) MetricOrDefault() vectorstore.Metric {
 // Query tunes searches.
 type Query struct {
 	TopK int `json:"top_k"`
+	// Views searches with a query image's views too, its mirror image and
+	// its turns where the model stores those variants
+	// (embedder.Options.Views), and keeps each stored image's nearest:
+	// a copy that went through two edits (a crop mirrored or turned)
+	// meets the variant that holds one of them. It costs a forward pass
+	// and a search a view. deeprank eval ranks its model rows the same way.
+	Views bool `json:"views"`
 	// Rerank orders the nearest hits again by how each hit's picture
 	// lines up with the query's (package rerank), reading their image
 	// files; deeprank eval ranks its model rows the same way. top: 0
@@ -129,7 +136,7 @@ func Default() Config {
 	return Config{
 		Store:  Store{Kind: Embedded, CompactLogBytes: 16 << 20, Milvus: milvusconfig.Default()},
 		Ingest: ingest.DefaultConfig(),
-		Query:  Query{TopK: 10, Rerank: rerank.Default()},
+		Query:  Query{TopK: 10, Views: true, Rerank: rerank.Default()},
 		Serve:  server.DefaultConfig(),
 		Train:  trainconfig.Default(),
 	}

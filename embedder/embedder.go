@@ -40,6 +40,11 @@ type Options struct {
 	// model's variants (model.Spec.Variants): PerItem is then 1, and
 	// DecodeItem and EmbedItems are Decode and Embed.
 	OwnOnly bool
+	// Views embeds a query (Decode, EmbedFiles) in its views too
+	// (QueryViews): its mirror image and its turns, where the model
+	// stores those variants. A search with every view (vectorstore.SearchViews)
+	// finds copies that went through two edits.
+	Views bool
 }
 
 // Embedder embeds images with one model.
@@ -127,12 +132,19 @@ func (e *Embedder) decode(data []byte, item bool) (*Input, error) {
 		return nil, err
 	}
 	squares := []*image.RGBA{Prepare(e.m.Spec, square)}
-	if item && !e.opts.OwnOnly {
+	aspects := Aspects(e.m.Spec, full, item && !e.opts.OwnOnly)
+	switch {
+	case item && !e.opts.OwnOnly:
 		squares = ItemSquares(e.m.Spec, square, full)
+	case !item && e.opts.Views:
+		squares = QueryViews(e.m.Spec, square, full)
+		for aspects != nil && len(aspects) < len(squares) {
+			aspects = append(aspects, aspects[0])
+		}
 	}
 	per := e.net.InputShape().Size()
 	in := &Input{Width: full.X, Height: full.Y, tensors: make([]float32, len(squares)*per), n: len(squares),
-		aspects: Aspects(e.m.Spec, full, item && !e.opts.OwnOnly)}
+		aspects: aspects}
 	if !item {
 		in.picture = rerank.NewPicture(square, full)
 	}
@@ -182,6 +194,25 @@ func (e *Embedder) DecodeMemory(data []byte) (int64, error) {
 // for its aspect value (model.Spec.AspectWeight).
 func (e *Embedder) Embed(inputs []*Input) [][]float32 { return e.embed(inputs, 1) }
 
+// EmbedViews runs the network over inputs from Decode and returns for
+// each the vectors of its views (Options.Views), the image's own first,
+// each as Embed's; without Options.Views, its own alone.
+func (e *Embedder) EmbedViews(inputs []*Input) [][][]float32 {
+	if len(inputs) == 0 {
+		return nil
+	}
+	n := inputs[0].n
+	dim := e.Dim()
+	out := make([][][]float32, len(inputs))
+	for i, v := range e.embed(inputs, n) {
+		out[i] = make([][]float32, n)
+		for j := range n {
+			out[i][j] = v[j*dim : (j+1)*dim : (j+1)*dim]
+		}
+	}
+	return out
+}
+
 // EmbedItems runs the network over inputs from DecodeItem and returns for
 // each its PerItem vectors (as Embed's) one after another, the image's own
 // first: what a collection stores. An input from Decode, which lacks its
@@ -223,6 +254,10 @@ func (e *Embedder) embed(inputs []*Input, n int) [][]float32 {
 // Result is the outcome for one input.
 type Result struct {
 	Vector []float32 // nil when Err is set
+	// Views are the vectors of the image's views (Options.Views), Vector
+	// first: a search with each finds what any of them is near
+	// (vectorstore.SearchViews).
+	Views [][]float32
 	// Picture is the image's picture for re-ranking the hits of a search
 	// by Vector (Input.Picture).
 	Picture *rerank.Picture
@@ -268,8 +303,8 @@ func (e *Embedder) EmbedFiles(ctx context.Context, paths []string) ([]Result, er
 				at = append(at, lo+i)
 			}
 		}
-		for j, v := range e.Embed(good) {
-			results[at[j]].Vector = v
+		for j, v := range e.EmbedViews(good) {
+			results[at[j]].Vector, results[at[j]].Views = v[0], v
 		}
 	}
 	return results, nil

@@ -36,6 +36,20 @@ func NearestDistance(q, item []float32) float32 {
 	return d
 }
 
+// ViewsDistance is the squared distance from the nearest of a query's
+// views, viewDim values each one after another in views (0: views is one
+// vector), to the nearest of item's vectors (NearestDistance).
+func ViewsDistance(views []float32, viewDim int, item []float32) float32 {
+	if viewDim == 0 {
+		return NearestDistance(views, item)
+	}
+	d := NearestDistance(views[:viewDim], item)
+	for at := viewDim; at < len(views); at += viewDim {
+		d = min(d, NearestDistance(views[at:at+viewDim], item))
+	}
+	return d
+}
+
 // TripletScore is the paper's similarity precision: the share of triplets
 // whose positive is strictly closer to the query than the negative. vec
 // gives each triplet's (query, positive, negative) vectors.
@@ -85,7 +99,7 @@ func (r Retrieval) String() string {
 // each query's own item is left out (leave-one-out). Queries with no
 // relevant item are skipped.
 func Rank(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int) Retrieval {
-	return RankReordered(queries, qLabels, gallery, gLabels, sameSet, ks, nil)
+	return RankReordered(queries, qLabels, gallery, gLabels, sameSet, ks, nil, 0)
 }
 
 // Reorder orders a query's nearest gallery items again, as a search's
@@ -97,8 +111,9 @@ func Rank(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int
 type Reorder func(query int, nearest []int, dist []float64) []int
 
 // RankReordered is Rank with each query's ranking passed through reorder,
-// if not nil, before it is scored.
-func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int, reorder Reorder) Retrieval {
+// if not nil, before it is scored, and with queries that may each hold
+// several views, viewDim values each (ViewsDistance; 0: one vector).
+func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int, reorder Reorder, viewDim int) Retrieval {
 	r := Retrieval{Recall: map[int]float64{}}
 	type hit struct {
 		d   float32
@@ -123,7 +138,7 @@ func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLab
 			if rel {
 				relevant++
 			}
-			hits = append(hits, hit{NearestDistance(q, g), rel, gi})
+			hits = append(hits, hit{ViewsDistance(q, viewDim, g), rel, gi})
 		}
 		if relevant == 0 {
 			continue

@@ -63,6 +63,11 @@ type Options struct {
 	// pictures line up, as a search does (package rerank); the baselines
 	// keep their own order.
 	Rerank rerank.Options
+	// Views ranks each query of a set of queries and a gallery by the
+	// nearest of its views, as a search does (embedder.QueryViews,
+	// config's query.views). A gallery ranked against itself is ranked
+	// by its images' own vectors.
+	Views bool
 }
 
 // Cache holds the vectors Run computed, by method name and image file. The
@@ -170,11 +175,23 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 	// storesAll reports whether nm gives p all its vectors.
 	storesAll := func(nm NamedModel, p string) bool { return inGallery[p] && nm.Model.Spec.PerItem() > 1 }
 	stored := func(nm NamedModel) map[string][]float32 { return cache.method(nm.Name + "\x00stored") }
+	// A query's views are cached apart too: the same file may be another
+	// set's gallery image.
+	isQuery := map[string]bool{}
+	if opts.Views {
+		for _, p := range set.QueryPaths {
+			isQuery[p] = !inGallery[p]
+		}
+	}
+	viewsOf := func(nm NamedModel) map[string][]float32 { return cache.method(nm.Name + "\x00views") }
 	var todo []string
 	for _, p := range paths {
 		_, ok := cache.method(first)[file(p)]
 		for _, nm := range opts.Models {
 			if _, have := stored(nm)[file(p)]; storesAll(nm, p) && !have {
+				ok = false
+			}
+			if _, have := viewsOf(nm)[file(p)]; isQuery[p] && !have {
 				ok = false
 			}
 		}
@@ -215,17 +232,27 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 		spec, dim := nm.Model.Spec, embedder.VectorDim(net, nm.Model.Spec)
 		ownVecs, all := cache.method(nm.Name), stored(nm)
 		squares := func(p string) []*image.RGBA {
-			if storesAll(nm, p) {
+			switch {
+			case storesAll(nm, p):
 				return embedder.ItemSquares(spec, imgs[p].squares[mi+1], imgs[p].full)
+			case isQuery[p]:
+				return embedder.QueryViews(spec, imgs[p].squares[mi+1], imgs[p].full)
 			}
 			return []*image.RGBA{embedder.Prepare(spec, imgs[p].squares[mi+1])}
 		}
 		for p, v := range embedder.EmbedSquares(net, nm.Model.Normalization, todo, squares) {
 			if a := embedder.Aspects(spec, imgs[p].full, storesAll(nm, p)); a != nil {
+				// A query's views keep its shape.
+				for len(a)*net.Dim() < len(v) {
+					a = append(a, a[0])
+				}
 				v = embedder.WithAspects(v, net.Dim(), a)
 			}
 			ownVecs[file(p)] = ownVector(v, dim)
-			if len(v) > dim {
+			switch {
+			case isQuery[p]:
+				viewsOf(nm)[file(p)] = v
+			case len(v) > dim:
 				all[file(p)] = v
 			}
 		}
@@ -234,6 +261,9 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			vecs[p] = ownVecs[file(p)]
 			if storesAll(nm, p) {
 				vecs[p] = all[file(p)]
+			}
+			if isQuery[p] {
+				vecs[p] = viewsOf(nm)[file(p)]
 			}
 		}
 		var reorder Reorder
@@ -296,8 +326,9 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 }
 
 // score ranks the set by vecs: the gallery's may hold several vectors of
-// dim values each (a model's variants), queries and triplets use the
-// first. dim 0: every vector is one.
+// dim values each (a model's variants), and so may a query that is not in
+// the gallery (its views, Options.Views); triplets, and queries in the
+// gallery, use the first. dim 0: every vector is one.
 func score(name string, set Set, paths []string, vecs map[string][]float32, dim int, reorder Reorder) MethodResult {
 	r := MethodResult{Method: name, Precision: -1}
 	first := func(p string) []float32 { return ownVector(vecs[p], dim) }
@@ -311,9 +342,19 @@ func score(name string, set Set, paths []string, vecs map[string][]float32, dim 
 		g := lookup(vecs, set.Paths)
 		var ret Retrieval
 		if len(set.QueryPaths) > 0 {
-			ret = RankReordered(own(lookup(vecs, set.QueryPaths), dim), set.QueryLabels, g, set.Labels, false, recallKs, reorder)
+			inGallery := map[string]bool{}
+			for _, p := range set.Paths {
+				inGallery[p] = true
+			}
+			queries := lookup(vecs, set.QueryPaths)
+			for i, p := range set.QueryPaths {
+				if inGallery[p] {
+					queries[i] = ownVector(queries[i], dim)
+				}
+			}
+			ret = RankReordered(queries, set.QueryLabels, g, set.Labels, false, recallKs, reorder, dim)
 		} else {
-			ret = RankReordered(own(g, dim), set.Labels, g, set.Labels, true, recallKs, reorder)
+			ret = RankReordered(own(g, dim), set.Labels, g, set.Labels, true, recallKs, reorder, 0)
 		}
 		r.Retrieval = &ret
 	}

@@ -240,7 +240,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	version, vector, picture, err := s.queryVector(r.Context(), c, info, req)
+	version, views, picture, err := s.queryViews(r.Context(), c, info, req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -251,7 +251,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hits, err := s.o.Rerank.Search(*req.TopK, picture, info.Metric, s.emb.Picture, func(n int) ([]vectorstore.Hit, error) {
-		hits, err := c.Search(r.Context(), version, vector, n, filter)
+		hits, err := vectorstore.SearchViews(r.Context(), c, version, views, n, filter)
 		if err != nil || req.MaxDistance == nil {
 			return hits, err
 		}
@@ -359,19 +359,19 @@ func formFields(r *http.Request, req *searchRequest) error {
 	return nil
 }
 
-// queryVector gives the vector to search with and the model version it
-// comes from: an uploaded image embedded now, a stored image's vector, or
-// the vector sent, taken to be of the collection's model. For an upload
-// it also gives the image's picture, which re-ranks the hits; nil
-// otherwise.
-func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, []float32, *rerank.Picture, error) {
+// queryViews gives the vectors to search with and the model version they
+// come from: an uploaded image's views embedded now (embedder.EmbedViews),
+// a stored image's own vector, or the vector sent, taken to be of the
+// collection's model. For an upload it also gives the image's picture,
+// which re-ranks the hits; nil otherwise.
+func (s *Server) queryViews(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, [][]float32, *rerank.Picture, error) {
 	switch {
 	case req.image != nil:
-		v, in, err := s.embed(ctx, req.image, false)
+		views, in, err := s.embed(ctx, req.image, false)
 		if err != nil {
 			return "", nil, nil, err
 		}
-		return s.emb.ModelVersion(), v, in.Picture(), nil
+		return s.emb.ModelVersion(), views, in.Picture(), nil
 	case req.ID != "":
 		if !vectorstore.ValidID(req.ID) {
 			return "", nil, nil, badID(req.ID)
@@ -383,19 +383,20 @@ func (s *Server) queryVector(ctx context.Context, c vectorstore.Collection, info
 		if len(items) == 0 {
 			return "", nil, nil, notStored(req.ID)
 		}
-		return info.ModelVersion, info.Own(items[0].Vector), nil, nil
+		return info.ModelVersion, [][]float32{info.Own(items[0].Vector)}, nil, nil
 	}
 	if len(req.Vector) != info.Dim {
 		return "", nil, nil, badRequest("vector has %d values; the collection's are %d long", len(req.Vector), info.Dim)
 	}
-	return info.ModelVersion, req.Vector, nil, nil
+	return info.ModelVersion, [][]float32{req.Vector}, nil, nil
 }
 
 // embed embeds one image in an embedding slot, waiting for one unless the
-// queue is full: a query's vector, or with item an image to store's
-// (embedder.EmbedItems). It returns the decoded input too, for the image's
-// size.
-func (s *Server) embed(ctx context.Context, data []byte, item bool) ([]float32, *embedder.Input, error) {
+// queue is full: a query's views (embedder.EmbedViews), or with item an
+// image to store's vectors, one after another in the one slice
+// (embedder.EmbedItems). It returns the decoded input too, for the
+// image's size.
+func (s *Server) embed(ctx context.Context, data []byte, item bool) ([][]float32, *embedder.Input, error) {
 	if s.waiting.Add(1) > int64(s.o.Queue)+int64(cap(s.embeds)) {
 		s.waiting.Add(-1)
 		return nil, nil, &apiError{http.StatusServiceUnavailable, "busy", "too many images to embed at once; retry after a second"}
@@ -408,15 +409,20 @@ func (s *Server) embed(ctx context.Context, data []byte, item bool) ([]float32, 
 	}
 	defer func() { <-s.embeds }()
 	began := time.Now()
-	decode, embed := s.emb.Decode, s.emb.Embed
+	decode := s.emb.Decode
 	if item {
-		decode, embed = s.emb.DecodeItem, s.emb.EmbedItems
+		decode = s.emb.DecodeItem
 	}
 	in, err := decode(data)
 	if err != nil {
 		return nil, nil, err
 	}
-	v := embed([]*embedder.Input{in})[0]
+	var v [][]float32
+	if item {
+		v = s.emb.EmbedItems([]*embedder.Input{in})
+	} else {
+		v = s.emb.EmbedViews([]*embedder.Input{in})[0]
+	}
 	s.metrics.embedded(time.Since(began))
 	return v, in, nil
 }

@@ -14,6 +14,7 @@
 package vectorstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -329,4 +330,49 @@ func (m Metric) SquaredL2(d float32) float64 {
 // is 0). A store may have narrower limits of its own.
 func (s Spec) Valid() bool {
 	return s.Dim >= 1 && s.Metric.Valid() && s.ModelVersion != "" && s.Variants >= 0 && s.Learned >= 0 && s.Learned < s.Dim
+}
+
+// SearchViews returns the k items of c nearest to any of views, vectors
+// of one query (its own and, say, its mirror image's), each at the
+// distance of the view nearest to it, nearest first; items as near break
+// ties by the first view that found them. The searches run side by side;
+// one view is a plain Search. It is exact: an item among the k nearest
+// to any view is among the k nearest to the view nearest to it.
+func SearchViews(ctx context.Context, c Collection, modelVersion string, views [][]float32, k int, filter *Filter) ([]Hit, error) {
+	if len(views) == 1 {
+		return c.Search(ctx, modelVersion, views[0], k, filter)
+	}
+	found := make([][]Hit, len(views))
+	errs := make([]error, len(views))
+	done := make(chan struct{})
+	for i, v := range views {
+		go func() {
+			found[i], errs[i] = c.Search(ctx, modelVersion, v, k, filter)
+			done <- struct{}{}
+		}()
+	}
+	for range views {
+		<-done
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	at := map[string]int{}
+	var out []Hit
+	for _, hits := range found {
+		for _, h := range hits {
+			i, seen := at[h.ID]
+			switch {
+			case !seen:
+				at[h.ID] = len(out)
+				out = append(out, h)
+			case h.Distance < out[i].Distance:
+				out[i].Distance = h.Distance
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Hit) int { return cmp.Compare(a.Distance, b.Distance) })
+	return out[:min(k, len(out))], nil
 }

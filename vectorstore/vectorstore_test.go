@@ -1,6 +1,8 @@
 package vectorstore
 
 import (
+	"context"
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -91,5 +93,60 @@ func TestLearnedPart(t *testing.T) {
 	got := s.LearnedPart(dst, v)
 	if &got[0] != &dst[:1][0] || !slices.Equal(v, []float32{0.6, 0, 0.8, 9, 9, 9}) {
 		t.Errorf("LearnedPart did not write into dst, or wrote into v: %v, v %v", got, v)
+	}
+}
+
+// viewsCollection answers each search by the query's first value: the
+// hits of that view, or its error.
+type viewsCollection struct {
+	Collection
+	hits [][]Hit
+	errs []error
+}
+
+func (c viewsCollection) Search(_ context.Context, _ string, q []float32, k int, _ *Filter) ([]Hit, error) {
+	i := int(q[0])
+	if c.errs != nil && c.errs[i] != nil {
+		return nil, c.errs[i]
+	}
+	return c.hits[i][:min(k, len(c.hits[i]))], nil
+}
+
+func TestSearchViews(t *testing.T) {
+	hit := func(id string, d float32) Hit { return Hit{ID: id, Distance: d} }
+	views := func(n int) [][]float32 {
+		out := make([][]float32, n)
+		for i := range out {
+			out[i] = []float32{float32(i)}
+		}
+		return out
+	}
+	broken := errors.New("broken")
+	for _, tc := range []struct {
+		name  string
+		coll  viewsCollection
+		views int
+		k     int
+		want  []Hit
+		err   error
+	}{
+		{"one view is a plain search", viewsCollection{hits: [][]Hit{{hit("a", 0.5), hit("b", 0.7)}}}, 1, 2,
+			[]Hit{hit("a", 0.5), hit("b", 0.7)}, nil},
+		{"each item at its nearest view", viewsCollection{hits: [][]Hit{
+			{hit("a", 0.5), hit("b", 0.7), hit("c", 0.9)},
+			{hit("c", 0.1), hit("a", 0.6), hit("d", 0.8)},
+		}}, 2, 3, []Hit{hit("c", 0.1), hit("a", 0.5), hit("b", 0.7)}, nil},
+		{"ties keep the first view's order", viewsCollection{hits: [][]Hit{
+			{hit("b", 0.5)},
+			{hit("a", 0.5)},
+		}}, 2, 5, []Hit{hit("b", 0.5), hit("a", 0.5)}, nil},
+		{"an error fails the search", viewsCollection{hits: [][]Hit{{hit("a", 0.5)}, nil}, errs: []error{nil, broken}}, 2, 1, nil, broken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := SearchViews(t.Context(), tc.coll, "v", views(tc.views), tc.k, nil)
+			if !errors.Is(err, tc.err) || !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, %v; want %v, %v", got, err, tc.want, tc.err)
+			}
+		})
 	}
 }

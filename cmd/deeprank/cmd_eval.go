@@ -124,7 +124,7 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	// The model rows rank as deeprank query does, re-ranking included.
-	opts.Rerank = l.Query.Rerank
+	opts.Rerank, opts.Views = l.Query.Rerank, l.Query.Views
 	if o.thresholds || len(o.atDistance) > 0 {
 		opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
 	}

@@ -141,7 +141,7 @@ func (o *queryOptions) run(cmd *cobra.Command) error {
 	}
 	search := func(r embedder.Result) ([]vectorstore.Hit, error) {
 		return l.Query.Rerank.Search(l.Query.TopK, r.Picture, metric, emb.Picture, func(n int) ([]vectorstore.Hit, error) {
-			hits, err := coll.Search(cmd.Context(), emb.ModelVersion(), r.Vector, n, filter)
+			hits, err := vectorstore.SearchViews(cmd.Context(), coll, emb.ModelVersion(), r.Views, n, filter)
 			return withinDistance(hits, o.maxDistance), err
 		})
 	}

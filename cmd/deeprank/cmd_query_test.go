@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -309,5 +310,79 @@ func TestQueryReranks(t *testing.T) {
 				t.Errorf("line-ups %v, first %s: want s4.png, the image the query is cut from, and the rest in line-up order", matches, hits[0].Metadata.Path)
 			}
 		})
+	}
+}
+
+// TestQueryViews: with query.views (the default) a query searches with its
+// mirror image too, where the model stores mirror images, and finds the
+// image a mirrored crop was cut from nearer than its own vector alone
+// does; DEEPRANK_QUERY_VIEWS=false searches with its own alone.
+func TestQueryViews(t *testing.T) {
+	dir := t.TempDir()
+	// Waves of each seed's own frequencies, brighter to the right so that
+	// a mirror image differs.
+	waves := func(seed int) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, 96, 64))
+		for y := range 64 {
+			for x := range 96 {
+				fx, fy := float64(x)*float64(seed+2)/40, float64(y)*float64(7-seed)/30
+				img.SetRGBA(x, y, color.RGBA{uint8(100 + 60*math.Sin(fx) + float64(x)), uint8(120 + 80*math.Cos(fy+fx/3)), uint8(128 + 100*math.Sin(fx*fy/5)), 255})
+			}
+		}
+		return img
+	}
+	for seed := range 5 {
+		fixture.WritePNG(t, filepath.Join(dir, "photos", fmt.Sprintf("r%d.png", seed)), waves(seed))
+	}
+	plain, _ := mustModel(t, dir, 1)
+	loaded, err := model.Load(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded.Spec.Variants = &model.Variants{Mirror: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.6}}}
+	m := filepath.Join(dir, "views.drk")
+	if _, err := loaded.Save(m); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(dir, "store")
+	if out, code := runCLI(t, "ingest", "--model", m, "--store-dir", store, filepath.Join(dir, "photos")); code != exitOK {
+		t.Fatalf("ingest: exit %d: %s", code, out)
+	}
+	// The mirror image of r3.png's centre crop, which its stored centre
+	// crop holds unmirrored.
+	src := waves(3)
+	query := image.NewRGBA(image.Rect(0, 0, 58, 38))
+	for y := range 38 {
+		for x := range 58 {
+			query.Set(57-x, y, src.At(19+x, 13+y))
+		}
+	}
+	path := filepath.Join(dir, "query.png")
+	fixture.WritePNG(t, path, query)
+	t.Setenv("DEEPRANK_QUERY_RERANK_TOP", "0") // distances as searched
+	distances := func(views string) map[string]float32 {
+		t.Setenv("DEEPRANK_QUERY_VIEWS", views)
+		out, code := runCLI(t, "query", "--model", m, "--store-dir", store, "--image", path, "--json")
+		var hits []vectorstore.Hit
+		if code != exitOK || json.Unmarshal([]byte(out), &hits) != nil || len(hits) != 5 {
+			t.Fatalf("views %s: exit %d, %s", views, code, out)
+		}
+		if name := filepath.Base(hits[0].Metadata.Path); views == "true" && name != "r3.png" {
+			t.Errorf("views on: first %s, want r3.png", name)
+		}
+		d := map[string]float32{}
+		for _, h := range hits {
+			d[filepath.Base(h.Metadata.Path)] = h.Distance
+		}
+		return d
+	}
+	off, on := distances("false"), distances("true")
+	for name, d := range on {
+		if d > off[name] {
+			t.Errorf("%s: %g with views, %g without: a view can only bring an image nearer", name, d, off[name])
+		}
+	}
+	if on["r3.png"] >= off["r3.png"]/2 {
+		t.Errorf("r3.png: %g with views, %g without: want the mirror view far nearer", on["r3.png"], off["r3.png"])
 	}
 }
