@@ -111,7 +111,10 @@ type Query struct {
 	// (embedder.Options.Views), and keeps each stored image's nearest:
 	// a copy that went through two edits (a crop mirrored or turned)
 	// meets the variant that holds one of them. It costs a forward pass
-	// and a search a view. deeprank eval ranks its model rows the same way.
+	// and a search a view. deeprank eval ranks its model rows the same
+	// way. Off by default: with the default model it finds more copies
+	// edited twice and fewer emoji of another vendor (RUN-NOTES, the
+	// seventy-ninth).
 	Views bool `json:"views"`
 	// Rerank orders the nearest hits again by how each hit's picture
 	// lines up with the query's (package rerank), reading their image
@@ -136,7 +139,7 @@ func Default() Config {
 	return Config{
 		Store:  Store{Kind: Embedded, CompactLogBytes: 16 << 20, Milvus: milvusconfig.Default()},
 		Ingest: ingest.DefaultConfig(),
-		Query:  Query{TopK: 10, Views: true, Rerank: rerank.Default()},
+		Query:  Query{TopK: 10, Rerank: rerank.Default()},
 		Serve:  server.DefaultConfig(),
 		Train:  trainconfig.Default(),
 	}

@@ -313,10 +313,10 @@ func TestQueryReranks(t *testing.T) {
 	}
 }
 
-// TestQueryViews: with query.views (the default) a query searches with its
-// mirror image too, where the model stores mirror images, and finds the
-// image a mirrored crop was cut from nearer than its own vector alone
-// does; DEEPRANK_QUERY_VIEWS=false searches with its own alone.
+// TestQueryViews: with query.views a query searches with its mirror image
+// too, where the model stores mirror images, and finds the image a
+// mirrored crop was cut from nearer than its own vector alone does;
+// without it (the default), with its own alone.
 func TestQueryViews(t *testing.T) {
 	dir := t.TempDir()
 	// Waves of each seed's own frequencies, brighter to the right so that
