@@ -123,7 +123,8 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	// The model rows rank as deeprank query does, re-ranking included.
+	// The model rows rank as deeprank query does, views and re-ranking
+	// included.
 	opts.Rerank, opts.Views = l.Query.Rerank, l.Query.Views
 	if o.thresholds || len(o.atDistance) > 0 {
 		opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
