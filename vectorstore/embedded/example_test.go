@@ -49,7 +49,18 @@ func Example() {
 	for _, h := range hits {
 		fmt.Printf("%s %.3f\n", h.Metadata.Path, h.Distance)
 	}
+	// Searched with a second view too (a query's mirror image, say), an
+	// item is as near as the nearer view.
+	hits, err = vectorstore.SearchViews(ctx, images, "m1", [][]float32{{0.8, 0.6}, {-0.8, 0.6}}, 2, nil)
+	if err != nil {
+		panic(err)
+	}
+	for _, h := range hits {
+		fmt.Printf("%s %.3f\n", h.Metadata.Path, h.Distance)
+	}
 	// Output:
 	// east.jpg 0.632
 	// north.jpg 0.894
+	// east.jpg 0.632
+	// west.jpg 0.632
 }
