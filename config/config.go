@@ -106,16 +106,16 @@ func (s Store) MetricOrDefault() vectorstore.Metric {
 // Query tunes searches.
 type Query struct {
 	TopK int `json:"top_k"`
-	// Views searches with a query image's views too, its mirror image and
-	// its turns where the model stores those variants
-	// (embedder.Options.Views), and keeps each stored image's nearest:
-	// a copy that went through two edits (a crop mirrored or turned)
-	// meets the variant that holds one of them. It costs a forward pass
-	// and a search a view. deeprank eval ranks its model rows the same
-	// way. Off by default: with the default model it finds more copies
-	// edited twice and fewer emoji of another vendor (RUN-NOTES, the
-	// seventy-ninth).
-	Views bool `json:"views"`
+	// Variants searches with a query image's variants too, its mirror
+	// image and its turns back where the model stores those variants
+	// (embedder.Options.QueryVariants), and keeps each stored image's
+	// nearest: a copy that went through two edits (a crop mirrored or
+	// turned) meets the stored variant that holds one of them. It costs a
+	// forward pass and a search a variant. deeprank eval ranks its model
+	// rows the same way. Off by default: with the default model it finds
+	// more copies edited twice and fewer emoji of another vendor
+	// (RUN-NOTES, the seventy-ninth).
+	Variants bool `json:"variants"`
 	// Rerank orders the nearest hits again by how each hit's picture
 	// lines up with the query's (package rerank), reading their image
 	// files; deeprank eval ranks its model rows the same way. top: 0

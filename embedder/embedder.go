@@ -7,9 +7,11 @@
 // path for images already decoded and resized (eval, the trainer's held-out
 // pass).
 //
-// A query is one vector (Decode, Embed, EmbedFiles); an image to store is
-// PerItem vectors, its own and its variants' (model.Spec.Variants), one
-// after another (DecodeItem, EmbedItems).
+// A query is one vector (Decode, Embed, EmbedFiles), or with
+// Options.QueryVariants its own and its mirror image's and turns'
+// (EmbedQueryVariants); an image to store is PerItem vectors, its own and
+// its variants' (model.Spec.Variants), one after another (DecodeItem,
+// EmbedItems).
 package embedder
 
 import (
@@ -32,7 +34,8 @@ type Options struct {
 	// GOMAXPROCS.
 	Workers int
 	// BatchSize is the number of network inputs per forward pass (images,
-	// or an image's own and its variants' for EmbedItems); 0 means 32.
+	// or an image's own and its variants' for EmbedItems and
+	// EmbedQueryVariants); 0 means 32.
 	BatchSize int
 	// Decode bounds decoded images (see imageio.Options).
 	Decode *imageio.Options
@@ -40,11 +43,11 @@ type Options struct {
 	// model's variants (model.Spec.Variants): PerItem is then 1, and
 	// DecodeItem and EmbedItems are Decode and Embed.
 	OwnOnly bool
-	// Views embeds a query (Decode, EmbedFiles) in its views too
-	// (QueryViews): its mirror image and its turns, where the model
-	// stores those variants. A search with every view (vectorstore.SearchViews)
-	// finds copies that went through two edits.
-	Views bool
+	// QueryVariants embeds a query (Decode, EmbedFiles) as its variants
+	// too (QueryVariants): its mirror image and its turns back, where the
+	// model stores those variants. A search with them all
+	// (vectorstore.SearchAny) finds copies that went through two edits.
+	QueryVariants bool
 }
 
 // Embedder embeds images with one model.
@@ -136,11 +139,9 @@ func (e *Embedder) decode(data []byte, item bool) (*Input, error) {
 	switch {
 	case item && !e.opts.OwnOnly:
 		squares = ItemSquares(e.m.Spec, square, full)
-	case !item && e.opts.Views:
-		squares = QueryViews(e.m.Spec, square, full)
-		for aspects != nil && len(aspects) < len(squares) {
-			aspects = append(aspects, aspects[0])
-		}
+	case !item && e.opts.QueryVariants:
+		squares = QueryVariants(e.m.Spec, square, full)
+		aspects = QueryAspects(aspects, len(squares))
 	}
 	per := e.net.InputShape().Size()
 	in := &Input{Width: full.X, Height: full.Y, tensors: make([]float32, len(squares)*per), n: len(squares),
@@ -194,14 +195,20 @@ func (e *Embedder) DecodeMemory(data []byte) (int64, error) {
 // for its aspect value (model.Spec.AspectWeight).
 func (e *Embedder) Embed(inputs []*Input) [][]float32 { return e.embed(inputs, 1) }
 
-// EmbedViews runs the network over inputs from Decode and returns for
-// each the vectors of its views (Options.Views), the image's own first,
-// each as Embed's; without Options.Views, its own alone.
-func (e *Embedder) EmbedViews(inputs []*Input) [][][]float32 {
+// EmbedQueryVariants runs the network over inputs from Decode and returns
+// for each the vectors of its variants (Options.QueryVariants), the
+// image's own first, each as Embed's; without Options.QueryVariants, its
+// own alone. An input from DecodeItem is a programming error and panics.
+func (e *Embedder) EmbedQueryVariants(inputs []*Input) [][][]float32 {
 	if len(inputs) == 0 {
 		return nil
 	}
 	n := inputs[0].n
+	for _, in := range inputs {
+		if in.picture == nil || in.n != n {
+			panic("embedder: EmbedQueryVariants takes inputs from Decode")
+		}
+	}
 	dim := e.Dim()
 	out := make([][][]float32, len(inputs))
 	for i, v := range e.embed(inputs, n) {
@@ -254,12 +261,12 @@ func (e *Embedder) embed(inputs []*Input, n int) [][]float32 {
 // Result is the outcome for one input.
 type Result struct {
 	Vector []float32 // nil when Err is set
-	// Views are the vectors of the image's views (Options.Views), Vector
-	// first: a search with each finds what any of them is near
-	// (vectorstore.SearchViews).
-	Views [][]float32
+	// Variants are the vectors of the image's variants as a query
+	// (Options.QueryVariants), Vector first: a search with them all
+	// finds what any of them is near (vectorstore.SearchAny).
+	Variants [][]float32
 	// Picture is the image's picture for re-ranking the hits of a search
-	// by Vector (Input.Picture).
+	// by Vector or Variants (Input.Picture).
 	Picture *rerank.Picture
 	Err     error
 }
@@ -303,8 +310,8 @@ func (e *Embedder) EmbedFiles(ctx context.Context, paths []string) ([]Result, er
 				at = append(at, lo+i)
 			}
 		}
-		for j, v := range e.EmbedViews(good) {
-			results[at[j]].Vector, results[at[j]].Views = v[0], v
+		for j, v := range e.EmbedQueryVariants(good) {
+			results[at[j]].Vector, results[at[j]].Variants = v[0], v
 		}
 	}
 	return results, nil

@@ -50,14 +50,15 @@ func ItemSquares(spec model.Spec, square *image.RGBA, full image.Point) []*image
 	return out
 }
 
-// QueryViews returns the network's input squares for a query's views
-// (Options.Views), in their order: the image's own (Prepare), its mirror
-// image if the spec stores one, then its turns by each of the spec's
-// rotations. A stored variant holds one edit of its image; a copy that
-// went through two (a crop mirrored, a crop turned) meets a variant that
-// holds one of them in the view that undoes the other. square and full
-// are as for ItemSquares.
-func QueryViews(spec model.Spec, square *image.RGBA, full image.Point) []*image.RGBA {
+// QueryVariants returns the network's input squares for a query's
+// variants (Options.QueryVariants), in their order: the image's own
+// (Prepare), its mirror image if the spec stores one, then its turns back
+// by each of the spec's rotations (by -deg, undoing a turn by deg). A
+// stored variant holds one edit of its image; a copy that went through
+// two (a crop mirrored, a crop turned) meets a variant that holds one of
+// them in the query variant that undoes the other. square and full are
+// as for ItemSquares.
+func QueryVariants(spec model.Spec, square *image.RGBA, full image.Point) []*image.RGBA {
 	whole := Prepare(spec, square)
 	out := []*image.RGBA{whole}
 	v := spec.Variants
@@ -68,7 +69,7 @@ func QueryViews(spec model.Spec, square *image.RGBA, full image.Point) []*image.
 		out = append(out, mirror(whole))
 	}
 	for _, deg := range v.Rotations {
-		out = append(out, Prepare(spec, imageio.Rotate(square, deg, float64(full.X)/float64(full.Y))))
+		out = append(out, Prepare(spec, imageio.Rotate(square, -deg, float64(full.X)/float64(full.Y))))
 	}
 	return out
 }
@@ -146,8 +147,8 @@ func Learned(net *model.Net, spec model.Spec) int {
 // Aspects returns the values that end an image's vectors
 // (model.Spec.AspectWeight): the weight times log2 of the width over the
 // height of what each describes, in ItemSquares' order for an image to
-// store (item), or of the image alone for a query (whose views, mirrored
-// or turned, keep its shape). full is the image's own size. A crop of a share w of the width and h of the height has the
+// store (item), or of the image alone for a query (QueryAspects gives its
+// variants theirs). full is the image's own size. A crop of a share w of the width and h of the height has the
 // image's shape times w/h; every other variant keeps the image's. nil when
 // the spec has no aspect value.
 func Aspects(spec model.Spec, full image.Point, item bool) []float32 {
@@ -180,6 +181,20 @@ func Aspects(spec model.Spec, full image.Point, item bool) []float32 {
 	}
 	for range v.Downscales {
 		out = append(out, out[0])
+	}
+	return out
+}
+
+// QueryAspects returns a query's aspect values (Aspects) for n variants
+// of it (QueryVariants): a mirror image or a turn keeps its shape. nil
+// stays nil.
+func QueryAspects(own []float32, n int) []float32 {
+	if own == nil {
+		return nil
+	}
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = own[0]
 	}
 	return out
 }

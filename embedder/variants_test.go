@@ -384,9 +384,9 @@ func TestEmbedAspect(t *testing.T) {
 	}
 }
 
-// TestQueryViews: a query's views are its own input, its mirror image and
-// its turns, those the spec stores, and no others.
-func TestQueryViews(t *testing.T) {
+// TestQueryVariants: a query's variants are its own input, its mirror
+// image and its turns back, those the spec stores, and no others.
+func TestQueryVariants(t *testing.T) {
 	spec := model.DefaultSpec()
 	spec.InputSize = 16
 	square := imageio.Square(gradient(90, 60), spec.SquareSide())
@@ -400,29 +400,30 @@ func TestQueryViews(t *testing.T) {
 		{"no variants", nil, []*image.RGBA{whole}},
 		{"grey and crops only", &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Side: 0.75}}}, []*image.RGBA{whole}},
 		{"mirror", &model.Variants{Mirror: true}, []*image.RGBA{whole, mirror(whole)}},
-		{"turns", &model.Variants{Rotations: []float64{-8, 8}}, []*image.RGBA{whole, turned(-8), turned(8)}},
+		{"turns back", &model.Variants{Rotations: []float64{-8, 12}}, []*image.RGBA{whole, turned(8), turned(-12)}},
 		{"all", &model.Variants{Grey: true, Mirror: true, Rotations: []float64{-10, 10}, Downscales: []float64{0.4}},
-			[]*image.RGBA{whole, mirror(whole), turned(-10), turned(10)}},
+			[]*image.RGBA{whole, mirror(whole), turned(10), turned(-10)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec.Variants = tc.variants
-			got := QueryViews(spec, square, image.Pt(90, 60))
+			got := QueryVariants(spec, square, image.Pt(90, 60))
 			if len(got) != len(tc.want) {
-				t.Fatalf("%d views, want %d", len(got), len(tc.want))
+				t.Fatalf("%d variants, want %d", len(got), len(tc.want))
 			}
 			for i := range got {
 				if !bytes.Equal(got[i].Pix, tc.want[i].Pix) {
-					t.Errorf("view %d differs from the one wanted", i)
+					t.Errorf("variant %d differs from the one wanted", i)
 				}
 			}
 		})
 	}
 }
 
-// TestEmbedViews: with Options.Views a query's first view is the vector
-// Embed gives, the others its mirror image's and turns', each ending in
-// the query's own aspect value; without it, the query has one view.
-func TestEmbedViews(t *testing.T) {
+// TestEmbedQueryVariants: with Options.QueryVariants a query's first
+// vector is the one Embed gives, the others its mirror image's and
+// turns', each ending in the query's own aspect value; without it, the
+// query has one vector.
+func TestEmbedQueryVariants(t *testing.T) {
 	variants := &model.Variants{Mirror: true, Rotations: []float64{10}, Crops: []model.CropGrid{{Grid: 1, Width: 0.5, Height: 1}}}
 	buf := pngOf(t, gradient(70, 50))
 	for _, tc := range []struct {
@@ -430,10 +431,13 @@ func TestEmbedViews(t *testing.T) {
 		views int
 	}{
 		{nil, 1},
-		{&Options{Views: true}, 3},
+		{&Options{QueryVariants: true}, 3},
 	} {
-		m, _ := variantsEmbedder(t, variants, tc.opts)
-		m.Spec.AspectWeight = 0.25
+		m, err := model.Load(fixture.TinyModel(t, t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Spec.Variants, m.Spec.AspectWeight = variants, 0.25
 		e, err := New(m, tc.opts)
 		if err != nil {
 			t.Fatal(err)
@@ -442,21 +446,21 @@ func TestEmbedViews(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		views := e.EmbedViews([]*Input{in, in})
+		views := e.EmbedQueryVariants([]*Input{in, in})
 		if len(views) != 2 || len(views[0]) != tc.views {
-			t.Fatalf("Views %v: %d inputs of %d views, want 2 of %d", tc.opts != nil, len(views), len(views[0]), tc.views)
+			t.Fatalf("QueryVariants %v: %d inputs of %d vectors, want 2 of %d", tc.opts != nil, len(views), len(views[0]), tc.views)
 		}
 		own := e.Embed([]*Input{in})[0]
 		if !slices.Equal(views[0][0], own) || !slices.Equal(views[1][0], own) {
-			t.Error("the first view is not the query's own vector")
+			t.Error("the first vector is not the query's own")
 		}
 		aspect := float32(0.25 * math.Log2(70.0/50))
 		for i, v := range views[0] {
 			if len(v) != e.Dim() || v[len(v)-1] != aspect {
-				t.Errorf("view %d: %d values ending %g, want %d ending the query's aspect %g", i, len(v), v[len(v)-1], e.Dim(), aspect)
+				t.Errorf("vector %d: %d values ending %g, want %d ending the query's aspect %g", i, len(v), v[len(v)-1], e.Dim(), aspect)
 			}
 			if i > 0 && slices.Equal(v, own) {
-				t.Errorf("view %d is the query's own vector", i)
+				t.Errorf("variant %d's vector is the query's own", i)
 			}
 		}
 		path := filepath.Join(t.TempDir(), "q.png")
@@ -467,8 +471,8 @@ func TestEmbedViews(t *testing.T) {
 		if err != nil || res[0].Err != nil {
 			t.Fatal(err, res[0].Err)
 		}
-		if !slices.Equal(res[0].Vector, own) || len(res[0].Views) != tc.views || !slices.Equal(res[0].Views[0], own) {
-			t.Errorf("EmbedFiles: Vector or Views unlike Embed's and EmbedViews'")
+		if !slices.Equal(res[0].Vector, own) || len(res[0].Variants) != tc.views || !slices.Equal(res[0].Variants[0], own) {
+			t.Errorf("EmbedFiles: Vector or Variants unlike Embed's and EmbedQueryVariants'")
 		}
 	}
 }

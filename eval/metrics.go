@@ -36,16 +36,16 @@ func NearestDistance(q, item []float32) float32 {
 	return d
 }
 
-// ViewsDistance is the squared distance from the nearest of a query's
-// views, viewDim values each one after another in views (0: views is one
-// vector), to the nearest of item's vectors (NearestDistance).
-func ViewsDistance(views []float32, viewDim int, item []float32) float32 {
-	if viewDim == 0 {
-		return NearestDistance(views, item)
+// AnyDistance is the squared distance from the nearest of a query's
+// vectors (its variants), queryDim values each one after another in q (0:
+// q is one vector), to the nearest of item's vectors (NearestDistance).
+func AnyDistance(q []float32, queryDim int, item []float32) float32 {
+	if queryDim == 0 {
+		return NearestDistance(q, item)
 	}
-	d := NearestDistance(views[:viewDim], item)
-	for at := viewDim; at < len(views); at += viewDim {
-		d = min(d, NearestDistance(views[at:at+viewDim], item))
+	d := NearestDistance(q[:queryDim], item)
+	for at := queryDim; at < len(q); at += queryDim {
+		d = min(d, NearestDistance(q[at:at+queryDim], item))
 	}
 	return d
 }
@@ -112,8 +112,8 @@ type Reorder func(query int, nearest []int, dist []float64) []int
 
 // RankReordered is Rank with each query's ranking passed through reorder,
 // if not nil, before it is scored, and with queries that may each hold
-// several views, viewDim values each (ViewsDistance; 0: one vector).
-func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int, reorder Reorder, viewDim int) Retrieval {
+// several vectors, queryDim values each (AnyDistance; 0: one vector).
+func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLabels []int, sameSet bool, ks []int, reorder Reorder, queryDim int) Retrieval {
 	r := Retrieval{Recall: map[int]float64{}}
 	type hit struct {
 		d   float32
@@ -138,7 +138,7 @@ func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLab
 			if rel {
 				relevant++
 			}
-			hits = append(hits, hit{ViewsDistance(q, viewDim, g), rel, gi})
+			hits = append(hits, hit{AnyDistance(q, queryDim, g), rel, gi})
 		}
 		if relevant == 0 {
 			continue

@@ -59,20 +59,20 @@ func TestRankViews(t *testing.T) {
 	gallery := [][]float32{{4, 8.5}, {2, 3}} // image 0's variant is at 8.5
 	gLabels := []int{0, 1}
 	for _, tc := range []struct {
-		name    string
-		query   []float32
-		viewDim int
-		want    float32 // ViewsDistance to image 0
-		r1      float64
+		name     string
+		query    []float32
+		queryDim int
+		want     float32 // AnyDistance to image 0
+		r1       float64
 	}{
 		{"one vector", []float32{2.5}, 0, 2.25, 0},
 		{"its second view meets a variant", []float32{2.5, 8.25}, 1, 0.0625, 1},
 		{"its second view is farther", []float32{2.5, 20}, 1, 2.25, 0},
 	} {
-		if d := ViewsDistance(tc.query, tc.viewDim, gallery[0]); d != tc.want {
-			t.Errorf("%s: ViewsDistance = %g, want %g", tc.name, d, tc.want)
+		if d := AnyDistance(tc.query, tc.queryDim, gallery[0]); d != tc.want {
+			t.Errorf("%s: AnyDistance = %g, want %g", tc.name, d, tc.want)
 		}
-		if r := RankReordered([][]float32{tc.query}, []int{0}, gallery, gLabels, false, []int{1}, nil, tc.viewDim); r.Recall[1] != tc.r1 {
+		if r := RankReordered([][]float32{tc.query}, []int{0}, gallery, gLabels, false, []int{1}, nil, tc.queryDim); r.Recall[1] != tc.r1 {
 			t.Errorf("%s: R@1 = %g, want %g", tc.name, r.Recall[1], tc.r1)
 		}
 	}

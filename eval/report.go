@@ -63,11 +63,12 @@ type Options struct {
 	// pictures line up, as a search does (package rerank); the baselines
 	// keep their own order.
 	Rerank rerank.Options
-	// Views ranks each query of a set of queries and a gallery by the
-	// nearest of its views, as a search does (embedder.QueryViews,
-	// config's query.views). A gallery ranked against itself is ranked
-	// by its images' own vectors.
-	Views bool
+	// QueryVariants ranks each query of a set of queries and a gallery by
+	// the nearest of its variants, as a search does
+	// (embedder.QueryVariants, config's query.variants). A query that is
+	// also a gallery image, and a gallery ranked against itself, are
+	// ranked by the image's own vector.
+	QueryVariants bool
 }
 
 // Cache holds the vectors Run computed, by method name and image file. The
@@ -129,8 +130,11 @@ type Report struct {
 	Images   int `json:"images"`
 	Triplets int `json:"triplets"`
 	// Rerank is the re-ranking the models' rows were ranked with, if any.
-	Rerank  *rerank.Options `json:"rerank,omitempty"`
-	Results []MethodResult  `json:"results"`
+	Rerank *rerank.Options `json:"rerank,omitempty"`
+	// QueryVariants reports whether the models' rows ranked each query by
+	// its variants (Options.QueryVariants).
+	QueryVariants bool           `json:"query_variants,omitempty"`
+	Results       []MethodResult `json:"results"`
 }
 
 // Run evaluates the models of opts and every baseline on set.
@@ -175,15 +179,15 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 	// storesAll reports whether nm gives p all its vectors.
 	storesAll := func(nm NamedModel, p string) bool { return inGallery[p] && nm.Model.Spec.PerItem() > 1 }
 	stored := func(nm NamedModel) map[string][]float32 { return cache.method(nm.Name + "\x00stored") }
-	// A query's views are cached apart too: the same file may be another
-	// set's gallery image.
-	isQuery := map[string]bool{}
-	if opts.Views {
+	// A query's variants are cached apart too: the same file may be
+	// another set's gallery image.
+	asQuery := map[string]bool{}
+	if opts.QueryVariants {
 		for _, p := range set.QueryPaths {
-			isQuery[p] = !inGallery[p]
+			asQuery[p] = !inGallery[p]
 		}
 	}
-	viewsOf := func(nm NamedModel) map[string][]float32 { return cache.method(nm.Name + "\x00views") }
+	queryVariants := func(nm NamedModel) map[string][]float32 { return cache.method(nm.Name + "\x00query") }
 	var todo []string
 	for _, p := range paths {
 		_, ok := cache.method(first)[file(p)]
@@ -191,7 +195,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			if _, have := stored(nm)[file(p)]; storesAll(nm, p) && !have {
 				ok = false
 			}
-			if _, have := viewsOf(nm)[file(p)]; isQuery[p] && !have {
+			if _, have := queryVariants(nm)[file(p)]; asQuery[p] && !have {
 				ok = false
 			}
 		}
@@ -224,6 +228,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 	if opts.Rerank.On() && len(opts.Models) > 0 {
 		rep.Rerank = &opts.Rerank
 	}
+	rep.QueryVariants = opts.QueryVariants && len(opts.Models) > 0
 	for mi, nm := range opts.Models {
 		net, err := model.NewNet(nm.Model, nil)
 		if err != nil {
@@ -235,23 +240,22 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			switch {
 			case storesAll(nm, p):
 				return embedder.ItemSquares(spec, imgs[p].squares[mi+1], imgs[p].full)
-			case isQuery[p]:
-				return embedder.QueryViews(spec, imgs[p].squares[mi+1], imgs[p].full)
+			case asQuery[p]:
+				return embedder.QueryVariants(spec, imgs[p].squares[mi+1], imgs[p].full)
 			}
 			return []*image.RGBA{embedder.Prepare(spec, imgs[p].squares[mi+1])}
 		}
 		for p, v := range embedder.EmbedSquares(net, nm.Model.Normalization, todo, squares) {
 			if a := embedder.Aspects(spec, imgs[p].full, storesAll(nm, p)); a != nil {
-				// A query's views keep its shape.
-				for len(a)*net.Dim() < len(v) {
-					a = append(a, a[0])
+				if asQuery[p] {
+					a = embedder.QueryAspects(a, len(v)/net.Dim())
 				}
 				v = embedder.WithAspects(v, net.Dim(), a)
 			}
 			ownVecs[file(p)] = ownVector(v, dim)
 			switch {
-			case isQuery[p]:
-				viewsOf(nm)[file(p)] = v
+			case asQuery[p]:
+				queryVariants(nm)[file(p)] = v
 			case len(v) > dim:
 				all[file(p)] = v
 			}
@@ -262,8 +266,8 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			if storesAll(nm, p) {
 				vecs[p] = all[file(p)]
 			}
-			if isQuery[p] {
-				vecs[p] = viewsOf(nm)[file(p)]
+			if asQuery[p] {
+				vecs[p] = queryVariants(nm)[file(p)]
 			}
 		}
 		var reorder Reorder
@@ -327,7 +331,7 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 
 // score ranks the set by vecs: the gallery's may hold several vectors of
 // dim values each (a model's variants), and so may a query that is not in
-// the gallery (its views, Options.Views); triplets, and queries in the
+// the gallery (its variants, Options.QueryVariants); triplets, and queries in the
 // gallery, use the first. dim 0: every vector is one.
 func score(name string, set Set, paths []string, vecs map[string][]float32, dim int, reorder Reorder) MethodResult {
 	r := MethodResult{Method: name, Precision: -1}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/deeprank/deeprank/embedder"
@@ -173,51 +174,60 @@ func TestVectorsAsEmbedder(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := randomModel(t)
-	m.Spec.Variants = &model.Variants{Grey: true, Crops: []model.CropGrid{{Grid: 2, Width: 0.5, Height: 1}}}
+	m.Spec.Variants = &model.Variants{Grey: true, Mirror: true, Rotations: []float64{7}, Crops: []model.CropGrid{{Grid: 2, Width: 0.5, Height: 1}}}
 	m.Spec.AspectWeight = 0.5
-	cache := NewCache()
-	if _, err := Run(context.Background(), set, Options{Models: []NamedModel{{Name: "model", Model: m}}, Cache: cache}); err != nil {
-		t.Fatal(err)
-	}
-	e, err := embedder.New(m, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, side := range []struct {
-		folder, cache string
-		embed         func(data []byte) []float32
-	}{
-		{"queries", "model", func(data []byte) []float32 {
-			in, err := e.Decode(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return e.Embed([]*embedder.Input{in})[0]
-		}},
-		{"gallery", "model\x00stored", func(data []byte) []float32 {
-			in, err := e.DecodeItem(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return e.EmbedItems([]*embedder.Input{in})[0]
-		}},
-	} {
-		files, _ := filepath.Glob(filepath.Join(dir, side.folder, "*", "x.png"))
-		if len(files) != 3 {
-			t.Fatalf("%d %s", len(files), side.folder)
+	// With QueryVariants a query's vectors are its variants', one after
+	// another, cached apart from its own.
+	for _, queryVariants := range []bool{false, true} {
+		cache := NewCache()
+		if _, err := Run(context.Background(), set, Options{Models: []NamedModel{{Name: "model", Model: m}}, Cache: cache, QueryVariants: queryVariants}); err != nil {
+			t.Fatal(err)
 		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+		e, err := embedder.New(m, &embedder.Options{QueryVariants: queryVariants})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queryCache, perQuery := "model", 1
+		if queryVariants {
+			queryCache, perQuery = "model\x00query", 3
+		}
+		for _, side := range []struct {
+			folder, cache string
+			per           int
+			embed         func(data []byte) []float32
+		}{
+			{"queries", queryCache, perQuery, func(data []byte) []float32 {
+				in, err := e.Decode(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return slices.Concat(e.EmbedQueryVariants([]*embedder.Input{in})[0]...)
+			}},
+			{"gallery", "model\x00stored", 6, func(data []byte) []float32 {
+				in, err := e.DecodeItem(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e.EmbedItems([]*embedder.Input{in})[0]
+			}},
+		} {
+			files, _ := filepath.Glob(filepath.Join(dir, side.folder, "*", "x.png"))
+			if len(files) != 3 {
+				t.Fatalf("%d %s", len(files), side.folder)
 			}
-			want, got := side.embed(data), cache.method(side.cache)[f]
-			if len(got) != len(want) || len(want) != e.Dim()*map[string]int{"queries": 1, "gallery": 4}[side.folder] {
-				t.Fatalf("%s: %d values by eval, %d by the embedder (Dim %d)", f, len(got), len(want), e.Dim())
-			}
-			for i := range want {
-				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
-					t.Fatalf("%s: value %d of %d: %g by eval, %g by the embedder", f, i, len(want), got[i], want[i])
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, got := side.embed(data), cache.method(side.cache)[f]
+				if len(got) != len(want) || len(want) != e.Dim()*side.per {
+					t.Fatalf("query variants %v, %s: %d values by eval, %d by the embedder (Dim %d)", queryVariants, f, len(got), len(want), e.Dim())
+				}
+				for i := range want {
+					if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+						t.Fatalf("query variants %v, %s: value %d of %d: %g by eval, %g by the embedder", queryVariants, f, i, len(want), got[i], want[i])
+					}
 				}
 			}
 		}

@@ -240,7 +240,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	version, views, picture, err := s.queryViews(r.Context(), c, info, req)
+	version, vectors, picture, err := s.queryVectors(r.Context(), c, info, req)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -251,7 +251,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hits, err := s.o.Rerank.Search(*req.TopK, picture, info.Metric, s.emb.Picture, func(n int) ([]vectorstore.Hit, error) {
-		hits, err := vectorstore.SearchViews(r.Context(), c, version, views, n, filter)
+		hits, err := vectorstore.SearchAny(r.Context(), c, version, vectors, n, filter)
 		if err != nil || req.MaxDistance == nil {
 			return hits, err
 		}
@@ -359,19 +359,19 @@ func formFields(r *http.Request, req *searchRequest) error {
 	return nil
 }
 
-// queryViews gives the vectors to search with and the model version they
-// come from: an uploaded image's views embedded now (embedder.EmbedViews),
-// a stored image's own vector, or the vector sent, taken to be of the
-// collection's model. For an upload it also gives the image's picture,
+// queryVectors gives the vectors to search with and the model version
+// they come from: an uploaded image's embedded now (its own, and its
+// variants' with query.variants: embedQuery), a stored image's own
+// vector, or the vector sent, taken to be of the collection's model. For an upload it also gives the image's picture,
 // which re-ranks the hits; nil otherwise.
-func (s *Server) queryViews(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, [][]float32, *rerank.Picture, error) {
+func (s *Server) queryVectors(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, [][]float32, *rerank.Picture, error) {
 	switch {
 	case req.image != nil:
-		views, in, err := s.embed(ctx, req.image, false)
+		vectors, in, err := s.embedQuery(ctx, req.image)
 		if err != nil {
 			return "", nil, nil, err
 		}
-		return s.emb.ModelVersion(), views, in.Picture(), nil
+		return s.emb.ModelVersion(), vectors, in.Picture(), nil
 	case req.ID != "":
 		if !vectorstore.ValidID(req.ID) {
 			return "", nil, nil, badID(req.ID)
@@ -391,40 +391,58 @@ func (s *Server) queryViews(ctx context.Context, c vectorstore.Collection, info 
 	return info.ModelVersion, [][]float32{req.Vector}, nil, nil
 }
 
-// embed embeds one image in an embedding slot, waiting for one unless the
-// queue is full: a query's views (embedder.EmbedViews), or with item an
-// image to store's vectors, one after another in the one slice
-// (embedder.EmbedItems). It returns the decoded input too, for the
-// image's size.
-func (s *Server) embed(ctx context.Context, data []byte, item bool) ([][]float32, *embedder.Input, error) {
+// inSlot runs embed in an embedding slot, waiting for one unless the
+// queue is full, and records how long it took.
+func (s *Server) inSlot(ctx context.Context, embed func() error) error {
 	if s.waiting.Add(1) > int64(s.o.Queue)+int64(cap(s.embeds)) {
 		s.waiting.Add(-1)
-		return nil, nil, &apiError{http.StatusServiceUnavailable, "busy", "too many images to embed at once; retry after a second"}
+		return &apiError{http.StatusServiceUnavailable, "busy", "too many images to embed at once; retry after a second"}
 	}
 	defer s.waiting.Add(-1)
 	select {
 	case s.embeds <- struct{}{}:
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return ctx.Err()
 	}
 	defer func() { <-s.embeds }()
 	began := time.Now()
-	decode := s.emb.Decode
-	if item {
-		decode = s.emb.DecodeItem
-	}
-	in, err := decode(data)
-	if err != nil {
-		return nil, nil, err
-	}
-	var v [][]float32
-	if item {
-		v = s.emb.EmbedItems([]*embedder.Input{in})
-	} else {
-		v = s.emb.EmbedViews([]*embedder.Input{in})[0]
+	if err := embed(); err != nil {
+		return err
 	}
 	s.metrics.embedded(time.Since(began))
-	return v, in, nil
+	return nil
+}
+
+// embedQuery embeds a query image in a slot (inSlot): its vectors, its
+// own and with embedder.Options.QueryVariants its variants'
+// (embedder.EmbedQueryVariants), and its decoded input.
+func (s *Server) embedQuery(ctx context.Context, data []byte) ([][]float32, *embedder.Input, error) {
+	var vectors [][]float32
+	var in *embedder.Input
+	err := s.inSlot(ctx, func() error {
+		var err error
+		if in, err = s.emb.Decode(data); err == nil {
+			vectors = s.emb.EmbedQueryVariants([]*embedder.Input{in})[0]
+		}
+		return err
+	})
+	return vectors, in, err
+}
+
+// embedItem embeds an image to store in a slot (inSlot): its vectors, one
+// after another (embedder.EmbedItems), and its decoded input, for the
+// image's size.
+func (s *Server) embedItem(ctx context.Context, data []byte) ([]float32, *embedder.Input, error) {
+	var vector []float32
+	var in *embedder.Input
+	err := s.inSlot(ctx, func() error {
+		var err error
+		if in, err = s.emb.DecodeItem(data); err == nil {
+			vector = s.emb.EmbedItems([]*embedder.Input{in})[0]
+		}
+		return err
+	})
+	return vector, in, err
 }
 
 func badID(id string) *apiError {

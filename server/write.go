@@ -122,7 +122,7 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, name string
 	} else if len(items) == 1 {
 		return items[0], false, nil
 	}
-	vectors, in, err := s.embed(ctx, data, true)
+	vector, in, err := s.embedItem(ctx, data)
 	if err != nil {
 		return vectorstore.Item{}, false, err
 	}
@@ -145,7 +145,7 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, name string
 	if err != nil {
 		return vectorstore.Item{}, false, fmt.Errorf("upload folder: %w", err)
 	}
-	item := vectorstore.Item{ID: id, Vector: vectors[0], Metadata: vectorstore.Metadata{Path: path, Size: int64(len(data)),
+	item := vectorstore.Item{ID: id, Vector: vector, Metadata: vectorstore.Metadata{Path: path, Size: int64(len(data)),
 		Width: in.Width, Height: in.Height, ModTime: fi.ModTime().UTC(), Class: filepath.Base(filepath.Dir(path))}}
 	if err := c.Upsert(ctx, s.emb.ModelVersion(), []vectorstore.Item{item}); err != nil {
 		os.Remove(path) // no item names it

@@ -17,6 +17,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -332,36 +333,28 @@ func (s Spec) Valid() bool {
 	return s.Dim >= 1 && s.Metric.Valid() && s.ModelVersion != "" && s.Variants >= 0 && s.Learned >= 0 && s.Learned < s.Dim
 }
 
-// SearchViews returns the k items of c nearest to any of views, vectors
+// SearchAny returns the k items of c nearest to any of queries, vectors
 // of one query (its own and, say, its mirror image's), each at the
-// distance of the view nearest to it, nearest first; items as near break
-// ties by the first view that found them. The searches run side by side;
-// one view is a plain Search. It is exact: an item among the k nearest
-// to any view is among the k nearest to the view nearest to it.
-func SearchViews(ctx context.Context, c Collection, modelVersion string, views [][]float32, k int, filter *Filter) ([]Hit, error) {
-	if len(views) == 1 {
-		return c.Search(ctx, modelVersion, views[0], k, filter)
+// distance of the vector nearest to it, nearest first; items as near
+// break ties by the first vector that found them. One vector is a plain
+// Search. It is as exact as Search: an item among the k nearest by its
+// nearest vector is among that vector's k nearest (though a tie at the
+// k-th place may pick another item). The searches run one after another:
+// the embedded store's already spreads over every core.
+func SearchAny(ctx context.Context, c Collection, modelVersion string, queries [][]float32, k int, filter *Filter) ([]Hit, error) {
+	if len(queries) == 0 {
+		return nil, fmt.Errorf("%w: no query vectors", ErrInvalid)
 	}
-	found := make([][]Hit, len(views))
-	errs := make([]error, len(views))
-	done := make(chan struct{})
-	for i, v := range views {
-		go func() {
-			found[i], errs[i] = c.Search(ctx, modelVersion, v, k, filter)
-			done <- struct{}{}
-		}()
-	}
-	for range views {
-		<-done
-	}
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if len(queries) == 1 {
+		return c.Search(ctx, modelVersion, queries[0], k, filter)
 	}
 	at := map[string]int{}
 	var out []Hit
-	for _, hits := range found {
+	for _, q := range queries {
+		hits, err := c.Search(ctx, modelVersion, q, k, filter)
+		if err != nil {
+			return nil, err
+		}
 		for _, h := range hits {
 			i, seen := at[h.ID]
 			switch {

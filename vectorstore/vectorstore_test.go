@@ -97,7 +97,7 @@ func TestLearnedPart(t *testing.T) {
 }
 
 // viewsCollection answers each search by the query's first value: the
-// hits of that view, or its error.
+// hits of that vector, or its error.
 type viewsCollection struct {
 	Collection
 	hits [][]Hit
@@ -112,7 +112,7 @@ func (c viewsCollection) Search(_ context.Context, _ string, q []float32, k int,
 	return c.hits[i][:min(k, len(c.hits[i]))], nil
 }
 
-func TestSearchViews(t *testing.T) {
+func TestSearchAny(t *testing.T) {
 	hit := func(id string, d float32) Hit { return Hit{ID: id, Distance: d} }
 	views := func(n int) [][]float32 {
 		out := make([][]float32, n)
@@ -130,20 +130,21 @@ func TestSearchViews(t *testing.T) {
 		want  []Hit
 		err   error
 	}{
-		{"one view is a plain search", viewsCollection{hits: [][]Hit{{hit("a", 0.5), hit("b", 0.7)}}}, 1, 2,
+		{"one vector is a plain search", viewsCollection{hits: [][]Hit{{hit("a", 0.5), hit("b", 0.7)}}}, 1, 2,
 			[]Hit{hit("a", 0.5), hit("b", 0.7)}, nil},
-		{"each item at its nearest view", viewsCollection{hits: [][]Hit{
+		{"each item at its nearest vector", viewsCollection{hits: [][]Hit{
 			{hit("a", 0.5), hit("b", 0.7), hit("c", 0.9)},
 			{hit("c", 0.1), hit("a", 0.6), hit("d", 0.8)},
 		}}, 2, 3, []Hit{hit("c", 0.1), hit("a", 0.5), hit("b", 0.7)}, nil},
-		{"ties keep the first view's order", viewsCollection{hits: [][]Hit{
+		{"ties keep the first vector's order", viewsCollection{hits: [][]Hit{
 			{hit("b", 0.5)},
 			{hit("a", 0.5)},
 		}}, 2, 5, []Hit{hit("b", 0.5), hit("a", 0.5)}, nil},
 		{"an error fails the search", viewsCollection{hits: [][]Hit{{hit("a", 0.5)}, nil}, errs: []error{nil, broken}}, 2, 1, nil, broken},
+		{"no vectors is refused", viewsCollection{}, 0, 1, nil, ErrInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := SearchViews(t.Context(), tc.coll, "v", views(tc.views), tc.k, nil)
+			got, err := SearchAny(t.Context(), tc.coll, "v", views(tc.views), tc.k, nil)
 			if !errors.Is(err, tc.err) || !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, %v; want %v, %v", got, err, tc.want, tc.err)
 			}

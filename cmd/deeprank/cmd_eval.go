@@ -72,7 +72,8 @@ distance at which precision is still 0.99: the calibrated threshold that
 
 The model rows are ranked as 'deeprank query' ranks, with its re-ranking of the
 nearest hits (query.rerank in the configuration; DEEPRANK_QUERY_RERANK_TOP=0
-turns it off); the baselines keep their own order.`
+turns it off) and, with query.variants, a query's variants; the baselines keep
+their own order.`
 
 const evalExample = `  deeprank eval --model model.drk --classes data/fashion-mnist/test
   deeprank eval --model model.drk --untrained --suite models/default/eval.yaml --markdown
@@ -123,9 +124,9 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	// The model rows rank as deeprank query does, views and re-ranking
-	// included.
-	opts.Rerank, opts.Views = l.Query.Rerank, l.Query.Views
+	// The model rows rank as deeprank query does, the query's variants
+	// and re-ranking included.
+	opts.Rerank, opts.QueryVariants = l.Query.Rerank, l.Query.Variants
 	if o.thresholds || len(o.atDistance) > 0 {
 		opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
 	}

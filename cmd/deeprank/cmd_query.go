@@ -50,6 +50,12 @@ query.rerank in the configuration tunes it; DEEPRANK_QUERY_RERANK_TOP=0 turns
 it off, and DEEPRANK_QUERY_RERANK_OWN_ASPECT=true finds more crops that change
 the picture's aspect (and a few fewer of other copies).
 
+DEEPRANK_QUERY_VARIANTS=true (query.variants) also searches with the image's
+mirror image and its turns back, where the model stores those variants, each
+stored image as near as the nearest of them: more copies edited twice (a crop
+mirrored or turned) are found, a few fewer drawings merely alike; a forward
+pass and a search each.
+
 With several --image flags, or --images DIR (every image file under DIR), it
 runs one query per image, embedding them in batches on all cores, and prints
 JSON lines: one object per query, {"query": PATH, "results": [...]}, or
@@ -141,7 +147,7 @@ func (o *queryOptions) run(cmd *cobra.Command) error {
 	}
 	search := func(r embedder.Result) ([]vectorstore.Hit, error) {
 		return l.Query.Rerank.Search(l.Query.TopK, r.Picture, metric, emb.Picture, func(n int) ([]vectorstore.Hit, error) {
-			hits, err := vectorstore.SearchViews(cmd.Context(), coll, emb.ModelVersion(), r.Views, n, filter)
+			hits, err := vectorstore.SearchAny(cmd.Context(), coll, emb.ModelVersion(), r.Variants, n, filter)
 			return withinDistance(hits, o.maxDistance), err
 		})
 	}

@@ -313,11 +313,11 @@ func TestQueryReranks(t *testing.T) {
 	}
 }
 
-// TestQueryViews: with query.views a query searches with its mirror image
+// TestQueryVariants: with query.variants a query searches with its mirror image
 // too, where the model stores mirror images, and finds the image a
 // mirrored crop was cut from nearer than its own vector alone does;
 // without it (the default), with its own alone.
-func TestQueryViews(t *testing.T) {
+func TestQueryVariants(t *testing.T) {
 	dir := t.TempDir()
 	// Waves of each seed's own frequencies, brighter to the right so that
 	// a mirror image differs.
@@ -340,7 +340,7 @@ func TestQueryViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded.Spec.Variants = &model.Variants{Mirror: true, Crops: []model.CropGrid{{Grid: 1, Side: 0.6}}}
-	m := filepath.Join(dir, "views.drk")
+	m := filepath.Join(dir, "variants.drk")
 	if _, err := loaded.Save(m); err != nil {
 		t.Fatal(err)
 	}
@@ -360,15 +360,15 @@ func TestQueryViews(t *testing.T) {
 	path := filepath.Join(dir, "query.png")
 	fixture.WritePNG(t, path, query)
 	t.Setenv("DEEPRANK_QUERY_RERANK_TOP", "0") // distances as searched
-	distances := func(views string) map[string]float32 {
-		t.Setenv("DEEPRANK_QUERY_VIEWS", views)
+	distances := func(variants string) map[string]float32 {
+		t.Setenv("DEEPRANK_QUERY_VARIANTS", variants)
 		out, code := runCLI(t, "query", "--model", m, "--store-dir", store, "--image", path, "--json")
 		var hits []vectorstore.Hit
 		if code != exitOK || json.Unmarshal([]byte(out), &hits) != nil || len(hits) != 5 {
-			t.Fatalf("views %s: exit %d, %s", views, code, out)
+			t.Fatalf("variants %s: exit %d, %s", variants, code, out)
 		}
-		if name := filepath.Base(hits[0].Metadata.Path); views == "true" && name != "r3.png" {
-			t.Errorf("views on: first %s, want r3.png", name)
+		if name := filepath.Base(hits[0].Metadata.Path); variants == "true" && name != "r3.png" {
+			t.Errorf("variants on: first %s, want r3.png", name)
 		}
 		d := map[string]float32{}
 		for _, h := range hits {
@@ -379,10 +379,10 @@ func TestQueryViews(t *testing.T) {
 	off, on := distances("false"), distances("true")
 	for name, d := range on {
 		if d > off[name] {
-			t.Errorf("%s: %g with views, %g without: a view can only bring an image nearer", name, d, off[name])
+			t.Errorf("%s: %g with variants, %g without: a variant can only bring an image nearer", name, d, off[name])
 		}
 	}
 	if on["r3.png"] >= off["r3.png"]/2 {
-		t.Errorf("r3.png: %g with views, %g without: want the mirror view far nearer", on["r3.png"], off["r3.png"])
+		t.Errorf("r3.png: %g with variants, %g without: want the mirror image far nearer", on["r3.png"], off["r3.png"])
 	}
 }

@@ -194,7 +194,7 @@ func newEmbedder(c config.Config) (*embedder.Embedder, error) {
 		return nil, err
 	}
 	return embedder.New(m, &embedder.Options{Workers: c.Ingest.Workers, BatchSize: c.Ingest.BatchSize,
-		Decode: &imageio.Options{MaxPixels: c.Ingest.MaxPixels}, OwnOnly: !c.Ingest.Variants, Views: c.Query.Views})
+		Decode: &imageio.Options{MaxPixels: c.Ingest.MaxPixels}, OwnOnly: !c.Ingest.Variants, QueryVariants: c.Query.Variants})
 }
 
 // openOrCreate opens a collection, creating it for the embedder's model if

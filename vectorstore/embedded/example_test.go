@@ -51,7 +51,7 @@ func Example() {
 	}
 	// Searched with a second view too (a query's mirror image, say), an
 	// item is as near as the nearer view.
-	hits, err = vectorstore.SearchViews(ctx, images, "m1", [][]float32{{0.8, 0.6}, {-0.8, 0.6}}, 2, nil)
+	hits, err = vectorstore.SearchAny(ctx, images, "m1", [][]float32{{0.8, 0.6}, {-0.8, 0.6}}, 2, nil)
 	if err != nil {
 		panic(err)
 	}
