@@ -148,9 +148,9 @@ func Learned(net *model.Net, spec model.Spec) int {
 // (model.Spec.AspectWeight): the weight times log2 of the width over the
 // height of what each describes, in ItemSquares' order for an image to
 // store (item), or of the image alone for a query (QueryAspects gives its
-// variants theirs). full is the image's own size. A crop of a share w of the width and h of the height has the
-// image's shape times w/h; every other variant keeps the image's. nil when
-// the spec has no aspect value.
+// variants theirs). full is the image's own size. A crop of a share w of
+// the width and h of the height has the image's shape times w/h; every
+// other variant keeps the image's. nil when the spec has no aspect value.
 func Aspects(spec model.Spec, full image.Point, item bool) []float32 {
 	if spec.AspectWeight <= 0 {
 		return nil

@@ -278,7 +278,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			}
 			reorder = reranking(set, opts.Rerank, func(p string) *rerank.Picture { return pics[file(p)] })
 		}
-		r := score(nm.Name, set, paths, vecs, dim, reorder)
+		r := score(nm.Name, set, paths, vecs, dim, reorder, asQuery)
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
 			// Thresholds are for deeprank dupes, which compares the learned
 			// part of images' own vectors, as a collection records it.
@@ -302,7 +302,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			}
 			return out
 		})
-		rep.Results = append(rep.Results, score(b.Name, set, paths, vecs, 0, nil))
+		rep.Results = append(rep.Results, score(b.Name, set, paths, vecs, 0, nil, nil))
 	}
 	return rep, nil
 }
@@ -330,10 +330,10 @@ func decodeAll(ctx context.Context, root string, paths []string, sizes []int, wo
 }
 
 // score ranks the set by vecs: the gallery's may hold several vectors of
-// dim values each (a model's variants), and so may a query that is not in
-// the gallery (its variants, Options.QueryVariants); triplets, and queries in the
-// gallery, use the first. dim 0: every vector is one.
-func score(name string, set Set, paths []string, vecs map[string][]float32, dim int, reorder Reorder) MethodResult {
+// dim values each (a model's variants), and so may the queries asQuery
+// holds (their variants, Options.QueryVariants); triplets and other
+// queries use the first. dim 0: every vector is one.
+func score(name string, set Set, paths []string, vecs map[string][]float32, dim int, reorder Reorder, asQuery map[string]bool) MethodResult {
 	r := MethodResult{Method: name, Precision: -1}
 	first := func(p string) []float32 { return ownVector(vecs[p], dim) }
 	if len(set.Triplets) > 0 {
@@ -346,13 +346,9 @@ func score(name string, set Set, paths []string, vecs map[string][]float32, dim 
 		g := lookup(vecs, set.Paths)
 		var ret Retrieval
 		if len(set.QueryPaths) > 0 {
-			inGallery := map[string]bool{}
-			for _, p := range set.Paths {
-				inGallery[p] = true
-			}
 			queries := lookup(vecs, set.QueryPaths)
 			for i, p := range set.QueryPaths {
-				if inGallery[p] {
+				if !asQuery[p] {
 					queries[i] = ownVector(queries[i], dim)
 				}
 			}

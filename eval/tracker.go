@@ -79,7 +79,7 @@ func (t *Tracker) Recall1(net *model.Net, norm model.Normalization) []float64 {
 		for _, p := range slices.Concat(set.Paths, set.QueryPaths) {
 			byPath[p] = vecs[filepath.Join(set.Root, p)]
 		}
-		out[i] = score("", set, nil, byPath, 0, nil).Retrieval.Recall[1]
+		out[i] = score("", set, nil, byPath, 0, nil, nil).Retrieval.Recall[1]
 	}
 	return out
 }

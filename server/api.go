@@ -362,8 +362,9 @@ func formFields(r *http.Request, req *searchRequest) error {
 // queryVectors gives the vectors to search with and the model version
 // they come from: an uploaded image's embedded now (its own, and its
 // variants' with query.variants: embedQuery), a stored image's own
-// vector, or the vector sent, taken to be of the collection's model. For an upload it also gives the image's picture,
-// which re-ranks the hits; nil otherwise.
+// vector, or the vector sent, taken to be of the collection's model. For
+// an upload it also gives the image's picture, which re-ranks the hits;
+// nil otherwise.
 func (s *Server) queryVectors(ctx context.Context, c vectorstore.Collection, info vectorstore.Info, req *searchRequest) (string, [][]float32, *rerank.Picture, error) {
 	switch {
 	case req.image != nil:
@@ -417,32 +418,33 @@ func (s *Server) inSlot(ctx context.Context, embed func() error) error {
 // own and with embedder.Options.QueryVariants its variants'
 // (embedder.EmbedQueryVariants), and its decoded input.
 func (s *Server) embedQuery(ctx context.Context, data []byte) ([][]float32, *embedder.Input, error) {
-	var vectors [][]float32
-	var in *embedder.Input
-	err := s.inSlot(ctx, func() error {
-		var err error
-		if in, err = s.emb.Decode(data); err == nil {
-			vectors = s.emb.EmbedQueryVariants([]*embedder.Input{in})[0]
-		}
-		return err
+	return embedInSlot(ctx, s, data, s.emb.Decode, func(in *embedder.Input) [][]float32 {
+		return s.emb.EmbedQueryVariants([]*embedder.Input{in})[0]
 	})
-	return vectors, in, err
 }
 
 // embedItem embeds an image to store in a slot (inSlot): its vectors, one
 // after another (embedder.EmbedItems), and its decoded input, for the
 // image's size.
 func (s *Server) embedItem(ctx context.Context, data []byte) ([]float32, *embedder.Input, error) {
-	var vector []float32
+	return embedInSlot(ctx, s, data, s.emb.DecodeItem, func(in *embedder.Input) []float32 {
+		return s.emb.EmbedItems([]*embedder.Input{in})[0]
+	})
+}
+
+// embedInSlot decodes data and embeds its input in a slot (inSlot),
+// returning what embed gives and the input.
+func embedInSlot[V any](ctx context.Context, s *Server, data []byte, decode func([]byte) (*embedder.Input, error), embed func(*embedder.Input) V) (V, *embedder.Input, error) {
+	var v V
 	var in *embedder.Input
 	err := s.inSlot(ctx, func() error {
 		var err error
-		if in, err = s.emb.DecodeItem(data); err == nil {
-			vector = s.emb.EmbedItems([]*embedder.Input{in})[0]
+		if in, err = decode(data); err == nil {
+			v = embed(in)
 		}
 		return err
 	})
-	return vector, in, err
+	return v, in, err
 }
 
 func badID(id string) *apiError {
