@@ -24,7 +24,7 @@ import (
 // Each store holds items of one vector (vectors=1, ingest.variants false)
 // and, in another collection, of seven (vectors=7: an own vector and six
 // variants', the default model's when the README's figures were taken;
-// today's stores twenty-two), every vector a random unit vector: a
+// today's stores twenty-six), every vector a random unit vector: a
 // search reads seven times the vectors, and Milvus's asks for seven times
 // the rows. On Milvus the queries run twice: at Strong consistency (the
 // default: each waits for the server's next time tick) and at Bounded. The

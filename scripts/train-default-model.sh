@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in fourteen stages, each started from
+# Trains the default model from scratch, in fifteen stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -32,8 +32,10 @@
 #             image shrunk to 40%
 #   stage 13u  no epochs: stage 13j's model given six strips as variants
 #             (half the width or half the height, three of each) and an
-#             aspect value in every vector (RUN-NOTES.md). Its model is
-#             copied to models/default/model.drk
+#             aspect value in every vector (RUN-NOTES.md)
+#   stage 13v  no epochs: stage 13u's model, its strips five a side
+#             (RUN-NOTES.md, the eighty-second). Its model is copied to
+#             models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
 # committed model from the stage 3 it was made from (the previous default):
@@ -58,11 +60,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j 13u; do
+for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j 13u 13v; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage13u/model.drk models/default/model.drk
+cp runs/default-stage13v/model.drk models/default/model.drk

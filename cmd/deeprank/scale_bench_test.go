@@ -30,8 +30,8 @@ import (
 // exact search (k = 10) in a process that stays open (ns/op, and p50/p99),
 // and the whole `deeprank query` command, embedding a photo and searching:
 // its wall time and peak RSS. The data lives in a temporary folder (its
-// vectors alone 1.5 GB at a million images of one vector, 33.9 GB of
-// twenty-two, and their int8 codes, which search scans, a quarter of that).
+// vectors alone 1.5 GB at a million images of one vector, 40.0 GB of
+// twenty-six, and their int8 codes, which search scans, a quarter of that).
 //
 //	go test -run '^$' -bench StoreScale -benchtime 200x ./cmd/deeprank
 func BenchmarkStoreScale(b *testing.B) {

@@ -394,7 +394,7 @@ func TestSearchCodesManyRows(t *testing.T) {
 
 // BenchmarkSearchScan times a search of 100,000 items of sixteen vectors
 // of 384 values (the shape of the default model b1ae77c3aca0ba13, which
-// README's figures were measured on; today's stores 22 of 385), scanning
+// README's figures were measured on; today's stores 26 of 385), scanning
 // the codes and, side by side, the float32 vectors (as a segment written
 // before codes is).
 func BenchmarkSearchScan(b *testing.B) {
