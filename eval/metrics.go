@@ -76,6 +76,20 @@ type Retrieval struct {
 	// MAP is the mean over queries of average precision over the whole
 	// ranked gallery.
 	MAP float64 `json:"map"`
+	// Misses are the queries whose nearest item is not relevant, in query
+	// order, for a look at what a method gets wrong (MethodResult.Misses
+	// names them).
+	Misses []Miss `json:"-"`
+}
+
+// Miss is a query whose nearest gallery item is not relevant.
+type Miss struct {
+	// Query is the query's index.
+	Query int
+	// Rank is the 1-based place of its first relevant item.
+	Rank int
+	// Nearest is the gallery index of the item ranked first.
+	Nearest int
 }
 
 // String formats the metrics on one line.
@@ -176,6 +190,9 @@ func RankReordered(queries [][]float32, qLabels []int, gallery [][]float32, gLab
 			}
 		}
 		apSum += ap / float64(relevant)
+		if first > 0 {
+			r.Misses = append(r.Misses, Miss{Query: qi, Rank: first + 1, Nearest: hits[0].idx})
+		}
 		for _, k := range ks {
 			if first < k {
 				r.Recall[k]++

@@ -32,6 +32,11 @@ func TestRank(t *testing.T) {
 			t.Errorf("%s = %g, want %g", tc.name, tc.got, tc.want)
 		}
 	}
+	// Queries 1 and 2 miss: their first relevant image second and third,
+	// image 2 and image 1 first.
+	if want := []Miss{{Query: 1, Rank: 2, Nearest: 2}, {Query: 2, Rank: 3, Nearest: 1}}; !slices.Equal(r.Misses, want) {
+		t.Errorf("misses %+v, want %+v", r.Misses, want)
+	}
 }
 
 // TestRankVariants: a gallery image of several vectors is as near as the
@@ -97,16 +102,20 @@ func TestRankReordered(t *testing.T) {
 		name    string
 		reorder Reorder
 		want    float64 // R@1
+		misses  []Miss
 	}{
-		{"none", nil, 0.5},
+		{"none", nil, 0.5, []Miss{{Query: 0, Rank: 2, Nearest: 0}}},
 		// Swapped, query 0 finds image 1 (label 0) first and query 1 image
 		// 2 (label 1): both hits, where only query 1 was.
-		{"the first two swapped", swapFirstTwo, 1},
+		{"the first two swapped", swapFirstTwo, 1, nil},
 	}
 	for _, tc := range tests {
 		r := RankReordered(queries, qLabels, gallery, gLabels, false, []int{1}, tc.reorder, 0)
 		if r.Recall[1] != tc.want {
 			t.Errorf("%s: R@1 = %g, want %g", tc.name, r.Recall[1], tc.want)
+		}
+		if !slices.Equal(r.Misses, tc.misses) {
+			t.Errorf("%s: misses %+v, want %+v (the reordered ranking's)", tc.name, r.Misses, tc.misses)
 		}
 	}
 }

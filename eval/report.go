@@ -123,6 +123,19 @@ type MethodResult struct {
 	// CopyDetection is the threshold report, for models on sets of
 	// queries and a gallery when Options.Thresholds asks for it.
 	CopyDetection *Thresholds `json:"copy_detection,omitempty"`
+	// Misses are the queries a model ranks another image first for, in
+	// query order (the baselines' rows leave them out).
+	Misses []MissedQuery `json:"misses,omitempty"`
+}
+
+// MissedQuery is a query whose first hit is not relevant (Miss), by path
+// (joined to Set.Root).
+type MissedQuery struct {
+	Query string `json:"query"`
+	// Rank is the 1-based place of its first relevant image.
+	Rank int `json:"rank"`
+	// Nearest is the image ranked first.
+	Nearest string `json:"nearest"`
 }
 
 // Report holds the results of every method on one set.
@@ -279,6 +292,7 @@ func Run(ctx context.Context, set Set, opts Options) (*Report, error) {
 			reorder = reranking(set, opts.Rerank, func(p string) *rerank.Picture { return pics[file(p)] })
 		}
 		r := score(nm.Name, set, paths, vecs, dim, reorder, asQuery)
+		r.Misses = missedQueries(set, r.Retrieval)
 		if opts.Thresholds != nil && len(set.QueryPaths) > 0 {
 			// Thresholds are for deeprank dupes, which compares the learned
 			// part of images' own vectors, as a collection records it.
@@ -359,6 +373,23 @@ func score(name string, set Set, paths []string, vecs map[string][]float32, dim 
 		r.Retrieval = &ret
 	}
 	return r
+}
+
+// missedQueries names ret's misses by path: the set's queries (its
+// gallery when it is ranked against itself) and the gallery.
+func missedQueries(set Set, ret *Retrieval) []MissedQuery {
+	if ret == nil || len(ret.Misses) == 0 {
+		return nil
+	}
+	queries := set.QueryPaths
+	if len(queries) == 0 {
+		queries = set.Paths
+	}
+	out := make([]MissedQuery, len(ret.Misses))
+	for i, m := range ret.Misses {
+		out[i] = MissedQuery{Query: filepath.Join(set.Root, queries[m.Query]), Rank: m.Rank, Nearest: filepath.Join(set.Root, set.Paths[m.Nearest])}
+	}
+	return out
 }
 
 // reranking is the Reorder of a set's rankings under o, with the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +29,8 @@ type evalOptions struct {
 	// report.
 	thresholds bool
 	atDistance []float64
+	// misses is the file the model rows' missed queries go to.
+	misses string
 }
 
 // namedReport is one set's report, as printed.
@@ -73,7 +76,12 @@ distance at which precision is still 0.99: the calibrated threshold that
 The model rows are ranked as 'deeprank query' ranks, with its re-ranking of the
 nearest hits (query.rerank in the configuration; DEEPRANK_QUERY_RERANK_TOP=0
 turns it off) and, with query.variants, a query's variants; the baselines keep
-their own order.`
+their own order.
+
+--misses FILE writes the model rows' misses to FILE, tab-separated with a
+header: each query whose first hit is not relevant, by set and model, with
+the place of its first relevant image and the image ranked first, to look
+at what the model gets wrong.`
 
 const evalExample = `  deeprank eval --model model.drk --classes data/fashion-mnist/test
   deeprank eval --model model.drk --untrained --suite models/default/eval.yaml --markdown
@@ -106,6 +114,7 @@ func newEvalCmd() *cobra.Command {
 	f.BoolVar(&o.markdown, "markdown", false, "print markdown tables")
 	f.BoolVar(&o.thresholds, "thresholds", false, "add the copy-detection threshold report (precision and recall by distance) on sets of queries and a gallery")
 	f.Float64SliceVar(&o.atDistance, "at-distance", nil, "with --thresholds, also report precision and recall at this distance (repeatable)")
+	f.StringVar(&o.misses, "misses", "", "write each query the model ranks another image first for to this TSV file")
 	return cmd
 }
 
@@ -130,6 +139,15 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 	if o.thresholds || len(o.atDistance) > 0 {
 		opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
 	}
+	// The misses file is made first: a path that cannot be written fails
+	// before the evaluation rather than after it.
+	var misses *os.File
+	if o.misses != "" {
+		if misses, err = os.Create(o.misses); err != nil {
+			return fmt.Errorf("eval: --misses: %w", err)
+		}
+		defer misses.Close()
+	}
 	// The sets of a suite often share a gallery: each image is embedded
 	// once.
 	opts.Cache = eval.NewCache()
@@ -145,7 +163,30 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 		}
 		reports = append(reports, namedReport{spec.Name, rep})
 	}
+	if misses != nil {
+		if err := writeMisses(misses, reports); err != nil {
+			return fmt.Errorf("eval: --misses: %w", err)
+		}
+	}
 	return printReports(cmd.OutOrStdout(), reports, *o)
+}
+
+// writeMisses writes the model rows' missed queries (eval.MethodResult.
+// Misses) to f, tab-separated under a header, and closes it.
+func writeMisses(f *os.File, reports []namedReport) error {
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "set\tmodel\tquery\trank\tnearest")
+	for _, r := range reports {
+		for _, m := range r.Report.Results {
+			for _, q := range m.Misses {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", r.Name, m.Method, q.Query, q.Rank, q.Nearest)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // sets are the sets to score: those of --suite, or the one the flags give.
