@@ -84,6 +84,10 @@ type batchFiller struct {
 	spec    model.Spec // the network's; cached images may be larger than its input
 	size    int        // the network's input side
 	workers int
+	// augmentedSlots, when above 0, is how many of a batch's first slots
+	// are augmented (train.augment_queries_only: the B queries); the
+	// others are taken as they are.
+	augmentedSlots int
 }
 
 // input returns img as the network's input, framed as inference frames
@@ -106,9 +110,9 @@ func newBatchFiller(cache imageCache, norm model.Normalization, spec model.Spec,
 	return &batchFiller{cache: cache, norm: norm, spec: spec, size: spec.InputSize, workers: workers}
 }
 
-// fill writes batch into x. With augment non-nil, every image is augmented
-// as augment says for its path, with a generator seeded from seed and its
-// slot.
+// fill writes batch into x. With augment non-nil, every image (or, with
+// augmentedSlots, every query) is augmented as augment says for its path,
+// with a generator seeded from seed and its slot.
 func (f *batchFiller) fill(batch []dataset.Triplet, x []float32, augment func(path string) *imageio.Augment, seed uint64) {
 	b := len(batch)
 	per := 3 * f.size * f.size
@@ -139,7 +143,7 @@ func forEach(n, workers int, f func(i int)) {
 // slotImage is the network's input that fill writes for path in slot of
 // a batch of seed.
 func (f *batchFiller) slotImage(path string, augment func(path string) *imageio.Augment, seed uint64, slot int) *image.RGBA {
-	if augment == nil {
+	if augment == nil || (f.augmentedSlots > 0 && slot >= f.augmentedSlots) {
 		return f.input(f.cache[path])
 	}
 	return f.augmented(path, augment(path), rand.New(rand.NewPCG(seed, uint64(slot))))

@@ -150,6 +150,10 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 		return nil, err
 	}
 	r.filler = newBatchFiller(cache, r.m.Normalization, r.m.Spec, opts.Workers)
+	if opts.AugmentQueriesOnly {
+		r.filler.augmentedSlots = opts.BatchSize
+		fmt.Fprintf(log, "augmenting queries only: positives and negatives as they are\n")
+	}
 	if err := r.setupMemory(cache); err != nil {
 		return nil, err
 	}

@@ -487,6 +487,39 @@ func TestMixAugment(t *testing.T) {
 	}
 }
 
+// TestFillAugmentedSlots checks that with augmentedSlots (train.
+// augment_queries_only) a batch's queries are augmented and its positives
+// and negatives are not, and that without it all three are.
+func TestFillAugmentedSlots(t *testing.T) {
+	red := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	draw.Draw(red, red.Rect, image.NewUniform(color.RGBA{200, 30, 30, 255}), image.Point{}, draw.Src)
+	grey := func(string) *imageio.Augment { return &imageio.Augment{Grayscale: 1} }
+	batch := []dataset.Triplet{{Query: "a", Positive: "a", Negative: "b"}, {Query: "b", Positive: "b", Negative: "a"}}
+	cases := []struct {
+		name     string
+		slots    int
+		wantGrey []bool // each of the 3B slots: queries, positives, negatives
+	}{
+		{"all augmented", 0, []bool{true, true, true, true, true, true}},
+		{"queries only", len(batch), []bool{true, true, false, false, false, false}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newBatchFiller(imageCache{"a": red, "b": red}, model.UnitNormalization(), model.Spec{InputSize: 4}, 2)
+			f.augmentedSlots = c.slots
+			const plane = 4 * 4
+			x := make([]float32, len(c.wantGrey)*3*plane)
+			f.fill(batch, x, grey, 1)
+			for slot, want := range c.wantGrey {
+				img := x[slot*3*plane:]
+				if got := img[0] == img[plane] && img[plane] == img[2*plane]; got != want {
+					t.Errorf("slot %d: channels %g %g %g, grey = %v, want %v", slot, img[0], img[plane], img[2*plane], got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestBetter(t *testing.T) {
 	base := EpochMetrics{ValPrecision: 0.9, ValRecall1: 0.5, ValLoss: 0.2, SuiteMean: 0.3}
 	cases := []struct {

@@ -120,6 +120,11 @@ type Options struct {
 	Seed         uint64 `json:"seed"`
 
 	Augment imageio.Augment `json:"augment"`
+	// AugmentQueriesOnly augments the triplets' queries alone and takes
+	// their positives and negatives as they are: a search compares a
+	// user's edited copy with stored originals, not two edited copies.
+	// false augments all three, each its own way.
+	AugmentQueriesOnly bool `json:"augment_queries_only"`
 	// AugmentSize is the side at which training images are held and
 	// augmented before being reduced to the network's input: a crop of a
 	// larger image keeps detail that a crop of the input-sized one would
