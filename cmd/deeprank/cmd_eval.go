@@ -140,13 +140,21 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 		opts.Thresholds = &eval.ThresholdOptions{Target: copyPrecision, At: o.atDistance}
 	}
 	// The misses file is made first: a path that cannot be written fails
-	// before the evaluation rather than after it.
+	// before the evaluation rather than after it. Until the misses are
+	// written, a failure removes it, so that no empty or partial list is
+	// left behind.
 	var misses *os.File
+	missesWritten := false
 	if o.misses != "" {
 		if misses, err = os.Create(o.misses); err != nil {
 			return fmt.Errorf("eval: --misses: %w", err)
 		}
-		defer misses.Close()
+		defer func() {
+			if !missesWritten {
+				misses.Close()
+				os.Remove(o.misses)
+			}
+		}()
 	}
 	// The sets of a suite often share a gallery: each image is embedded
 	// once.
@@ -164,16 +172,21 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 		reports = append(reports, namedReport{spec.Name, rep})
 	}
 	if misses != nil {
-		if err := writeMisses(misses, reports); err != nil {
+		err := writeMisses(misses, reports)
+		if err == nil {
+			err = misses.Close()
+		}
+		if err != nil {
 			return fmt.Errorf("eval: --misses: %w", err)
 		}
+		missesWritten = true
 	}
 	return printReports(cmd.OutOrStdout(), reports, *o)
 }
 
 // writeMisses writes the model rows' missed queries (eval.MethodResult.
-// Misses) to f, tab-separated under a header, and closes it.
-func writeMisses(f *os.File, reports []namedReport) error {
+// Misses) to f, tab-separated under a header.
+func writeMisses(f io.Writer, reports []namedReport) error {
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, "set\tmodel\tquery\trank\tnearest")
 	for _, r := range reports {
@@ -183,10 +196,7 @@ func writeMisses(f *os.File, reports []namedReport) error {
 			}
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return f.Close()
+	return w.Flush()
 }
 
 // sets are the sets to score: those of --suite, or the one the flags give.

@@ -93,4 +93,11 @@ func TestEvalMisses(t *testing.T) {
 	if code == exitOK || !strings.Contains(out, "--misses") || strings.Contains(out, "R@1") {
 		t.Errorf("an unwritable --misses file: exit %d, output %q; want an error naming --misses before any report", code, out)
 	}
+
+	// An evaluation that fails after the file is made leaves none behind.
+	failed := filepath.Join(dir, "failed.tsv")
+	out, code = runCLI(t, "eval", "--model", modelPath, "--queries", filepath.Join(dir, "no-queries"), "--gallery", data, "--misses", failed)
+	if _, err := os.Stat(failed); code == exitOK || !os.IsNotExist(err) {
+		t.Errorf("a failed evaluation: exit %d, output %q, misses file: %v; want a failure and no file", code, out, err)
+	}
 }
