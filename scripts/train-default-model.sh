@@ -45,7 +45,7 @@
 # stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
 # stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml,
 # stage13a.yaml, stage13d.yaml, stage13e.yaml, stage13k-13m.yaml,
-# stage13o-13t.yaml, stage14a-14c.yaml record general-model candidates and measurements
+# stage13o-13t.yaml, stage14a-14d.yaml record general-model candidates and measurements
 # (RUN-NOTES.md): the recipe does not run them.
 # Built with OpenBLAS (scripts/openblas.sh installs it; -tags openblas), as
 # the default model was. Needs the data of scripts/fetch-default-data.sh
