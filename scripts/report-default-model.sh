@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/deeprank ./cmd/deeprank
 # Each stage's curves and log.
-for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j 13u 13v; do
+for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j 13u 13v 14e; do
   [ -f runs/default-stage$n/train.log ] || continue
   cp runs/default-stage$n/train.log models/default/stage$n.log
   # Stages 13b to 13v train no epoch, so they have no curves.
@@ -23,7 +23,7 @@ version=$(go run ./internal/tools/modelinfo models/default/model.drk)
 
 $version
 
-Made by deeprank's own trainer in fifteen stages (scripts/train-default-model.sh
+Made by deeprank's own trainer in sixteen stages (scripts/train-default-model.sh
 runs them): [stage1.yaml](stage1.yaml) from random weights, then
 [stage2.yaml](stage2.yaml) and [stage3.yaml](stage3.yaml), each from the
 result of the one before; [stage6a.yaml](stage6a.yaml), a second compact
@@ -62,11 +62,14 @@ the width over the height of what it describes, so that a strip meets a
 crop of its shape and not a square query; and
 [stage13v.yaml](stage13v.yaml), which trains nothing either and lays
 the strips five a side (at 0, 1/8, 1/4, 3/8 and 1/2 of the width or the
-height), 26 vectors an image
+height), 26 vectors an image; and [stage14e.yaml](stage14e.yaml), which
+fine-tunes stage 13v's model whole for 10 epochs with the query alone
+augmented (its positive and negatives as they are) and the photos given
+four times their share of each batch, so that they stay apart
 (stage4.yaml, stage5.yaml, stage7a-7c.yaml, stage8a.yaml, stage9a-9g.yaml,
 stage10a-10c.yaml, stage10e.yaml, stage11a-11f.yaml, stage12a-12h.yaml,
 stage13a.yaml, stage13d.yaml, stage13e.yaml, stage13k-13m.yaml,
-stage13o-13t.yaml record candidates and measurements the recipe does not run):
+stage13o-13t.yaml, stage14a-14d.yaml record candidates and measurements the recipe does not run):
 
     scripts/fetch-default-data.sh
     scripts/fetch-corpus.sh
@@ -85,10 +88,10 @@ whole; and 24 wallpapers of two other Debian packages (mate-backgrounds'
 nature photos, ukui-wallpapers), a check of how the model does on photos
 unlike its training photos. Each stage's curves are in metrics-stageN.csv
 and curves-stageN.png, and its log in stageN.log (N = 1, 2, 3, 6a, 6b,
-10d, 13b, 13c, 13f, 13g, 13h, 13i, 13j, 13u, 13v); stage 10d's, which trained this model's weights, are
-[metrics-stage10d.csv](metrics-stage10d.csv), below.
+10d, 13b, 13c, 13f, 13g, 13h, 13i, 13j, 13u, 13v, 14e); stage 14e's, which trained this model's weights last, are
+[metrics-stage14e.csv](metrics-stage14e.csv), below.
 
-![training curves of stage 10d](curves-stage10d.png)
+![training curves of stage 14e](curves-stage14e.png)
 
 Every table below comes from one run of:
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the default model from scratch, in fifteen stages, each started from
+# Trains the default model from scratch, in sixteen stages, each started from
 # what the ones before made (models/default/stageN.yaml, run folder
 # runs/default-stageN):
 #   stage 1   32 epochs from random weights, on emoji vendor pairs and photos
@@ -34,8 +34,11 @@
 #             (half the width or half the height, three of each) and an
 #             aspect value in every vector (RUN-NOTES.md)
 #   stage 13v  no epochs: stage 13u's model, its strips five a side
-#             (RUN-NOTES.md, the eighty-second). Its model is copied to
-#             models/default/model.drk
+#             (RUN-NOTES.md, the eighty-second)
+#   stage 14e 10 epochs: stage 13v's model fine-tuned whole, the query
+#             alone augmented, the photos given four times their share
+#             of each batch (RUN-NOTES.md, the eighty-sixth). Its model
+#             is copied to models/default/model.drk
 # Stages 1-3 ran on gorgonia's convolution ops, which the trainer's own
 # replaced, so today they make a stage 3 of another version; to make the
 # committed model from the stage 3 it was made from (the previous default):
@@ -60,11 +63,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/openblas.sh
 go build -tags openblas -o bin/deeprank-openblas ./cmd/deeprank
-for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j 13u 13v; do
+for n in 1 2 3 6a 6b 10d 13b 13c 13f 13g 13h 13i 13j 13u 13v 14e; do
   run=runs/default-stage$n
   [ -f "$run/stage.done" ] && continue
   mkdir -p "$run"
   bin/deeprank-openblas train --config "models/default/stage$n.yaml" "$@" 2>&1 | tee -a "$run/train.log"
   touch "$run/stage.done"
 done
-cp runs/default-stage13v/model.drk models/default/model.drk
+cp runs/default-stage14e/model.drk models/default/model.drk
