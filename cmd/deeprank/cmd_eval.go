@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
 )
@@ -123,6 +124,11 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 	l, err := loadConfig(cmd, modelFlag)
 	if err != nil {
 		return err
+	}
+	// The model rows are re-ranked as query re-ranks, so its options are
+	// checked as query checks them, before any work.
+	if err := l.Query.Rerank.Validate(); err != nil {
+		return fmt.Errorf("%w: query.rerank.%w", config.ErrInvalid, err)
 	}
 	o.model = l.Model
 	suite, err := o.sets()

@@ -101,3 +101,21 @@ func TestEvalMisses(t *testing.T) {
 		t.Errorf("a failed evaluation: exit %d, output %q, misses file: %v; want a failure and no file", code, out, err)
 	}
 }
+
+// TestEvalBadRerank: eval ranks its model rows as query does, so a
+// re-ranking option out of range is refused by name, before any work.
+func TestEvalBadRerank(t *testing.T) {
+	tests := []struct{ env, value, want string }{
+		{"DEEPRANK_QUERY_RERANK_TOP", "-1", "query.rerank.top -1 is negative"},
+		{"DEEPRANK_QUERY_RERANK_FLOOR", "1", "query.rerank.floor 1 must be in [-1, 1)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.env, func(t *testing.T) {
+			t.Setenv(tc.env, tc.value)
+			out, code := runCLI(t, "eval", "--model", filepath.Join(t.TempDir(), "absent.drk"), "--classes", t.TempDir())
+			if code != exitUsage || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, output %q; want exit %d and %q", code, out, exitUsage, tc.want)
+			}
+		})
+	}
+}
