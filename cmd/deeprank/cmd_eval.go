@@ -125,8 +125,8 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	// The model rows are re-ranked as query re-ranks, so its options are
-	// checked as query checks them, before any work.
+	// The model rows are re-ranked as query re-ranks, so the re-ranking
+	// options are checked as query checks them, before any work.
 	if err := l.Query.Rerank.Validate(); err != nil {
 		return fmt.Errorf("%w: query.rerank.%w", config.ErrInvalid, err)
 	}
