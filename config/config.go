@@ -185,8 +185,8 @@ func (c Config) Validate() error {
 	if c.Query.TopK < 1 || c.Query.TopK > 10000 {
 		return fmt.Errorf("%w: query.top_k: %d is outside 1..10000", ErrInvalid, c.Query.TopK)
 	}
-	if err := c.Query.Rerank.Validate(); err != nil {
-		return fmt.Errorf("%w: query.rerank.%w", ErrInvalid, err)
+	if err := c.ValidateRerank(); err != nil {
+		return err
 	}
 	if d := c.Dupes.MaxDistance; math.IsNaN(d) || math.IsInf(d, 0) {
 		return fmt.Errorf("%w: dupes.max_distance: %g is not a finite distance: give the calibrated one, e.g. 0.46", ErrInvalid, d)
@@ -198,6 +198,15 @@ func (c Config) Validate() error {
 		if err := c.Store.Milvus.Validate(); err != nil {
 			return fmt.Errorf("%w: store.%w", ErrInvalid, err)
 		}
+	}
+	return nil
+}
+
+// ValidateRerank checks query.rerank, which eval uses as well as query
+// and serve.
+func (c Config) ValidateRerank() error {
+	if err := c.Query.Rerank.Validate(); err != nil {
+		return fmt.Errorf("%w: query.rerank.%w", ErrInvalid, err)
 	}
 	return nil
 }

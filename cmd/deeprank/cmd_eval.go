@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/deeprank/deeprank/config"
 	"github.com/deeprank/deeprank/eval"
 	"github.com/deeprank/deeprank/model"
 )
@@ -127,8 +126,8 @@ func (o *evalOptions) run(cmd *cobra.Command) error {
 	}
 	// The model rows are re-ranked as query re-ranks, so the re-ranking
 	// options are checked as query checks them, before any work.
-	if err := l.Query.Rerank.Validate(); err != nil {
-		return fmt.Errorf("%w: query.rerank.%w", config.ErrInvalid, err)
+	if err := l.ValidateRerank(); err != nil {
+		return err
 	}
 	o.model = l.Model
 	suite, err := o.sets()
