@@ -48,16 +48,22 @@ func TestContrastiveMask(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := make([]float32, 4*6)
 			contrastiveMask(tc.labels, 2, got)
-			want := make([]float32, 0, len(got))
-			for _, row := range tc.want {
-				for _, v := range row {
-					want = append(want, float32(v))
-				}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("mask %v, want %v", got, want)
-			}
+			checkMask(t, got, tc.want)
 		})
+	}
+}
+
+// checkMask fails t unless mask, row-major, holds the rows of want.
+func checkMask(t *testing.T, mask []float32, want [][]int) {
+	t.Helper()
+	var flat []float32
+	for _, row := range want {
+		for _, v := range row {
+			flat = append(flat, float32(v))
+		}
+	}
+	if !slices.Equal(mask, flat) {
+		t.Errorf("mask %v, want %v", mask, flat)
 	}
 }
 
@@ -164,7 +170,8 @@ func graphContrastiveLoss(t *testing.T, emb []float32, dim int, labels []int, b 
 
 // TestTrainContrastive trains briefly with the contrastive loss on
 // generated images, every image its own class (copy detection), with
-// semi-hard mining from a memory, two shards and distillation: the training and
+// semi-hard mining from a memory, two shards, distillation and the KoLeo
+// term: the training and
 // held-out losses fall, and the held-out copies are found well above
 // chance.
 func TestTrainContrastive(t *testing.T) {
@@ -178,6 +185,7 @@ func TestTrainContrastive(t *testing.T) {
 	o.SelectBy = "recall1"
 	o.Distill = trainconfig.Distill{Model: teacherPath, Weight: 0.1}
 	o.MiningMemory = 48
+	o.KoLeoWeight = 0.5
 	res, err := Train(context.Background(), o, io.Discard, Fresh)
 	if err != nil {
 		t.Fatal(err)

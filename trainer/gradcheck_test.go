@@ -61,7 +61,7 @@ func gradCases() []gradCase {
 			loss, _, _, err := tripletLoss(x, 1, 1, tensor.Float64)
 			return loss, err
 		}},
-		contrastiveCase(0.1), contrastiveCase(0.02),
+		contrastiveCase(0.1, 0), contrastiveCase(0.02, 0), contrastiveCase(0.1, 2),
 	}
 }
 
@@ -69,10 +69,11 @@ func gradCases() []gradCase {
 // triplets, L2-normalised first as in the network, two of the triplets of
 // one class and a negative of that class too (rows left out of some
 // anchors' softmax). It checks Transpose, Exp, Log and HadamardProd,
-// which the checked list of /work/shared/facts.md leaves out.
-func contrastiveCase(tau float64) gradCase {
+// which the checked list of /work/shared/facts.md leaves out. With koleo
+// above 0 it adds that weight times the KoLeo term (nearestOp's gradient).
+func contrastiveCase(tau, koleo float64) gradCase {
 	const b, dim = 3, 4
-	return gradCase{name: fmt.Sprintf("contrastive-loss-tau-%g", tau), inShape: tensor.Shape{3 * b, dim},
+	return gradCase{name: fmt.Sprintf("contrastive-loss-tau-%g-koleo-%g", tau, koleo), inShape: tensor.Shape{3 * b, dim},
 		build: func(ng *netGraph, x *G.Node, _ func(string, tensor.Shape) *G.Node) (*G.Node, error) {
 			h, err := ng.l2Normalize(x, 3*b, dim, tensor.Float64)
 			if err != nil {
@@ -82,9 +83,18 @@ func contrastiveCase(tau float64) gradCase {
 			if err != nil {
 				return nil, err
 			}
+			labels := []int{0, 1, 0, 0, 1, 0, 2, 0, 3}
 			m := make([]float64, 2*b*3*b)
-			contrastiveMask([]int{0, 1, 0, 0, 1, 0, 2, 0, 3}, b, m)
-			return loss, G.Let(mask, tensor.New(tensor.WithBacking(m), tensor.WithShape(2*b, 3*b)))
+			contrastiveMask(labels, b, m)
+			if err := G.Let(mask, tensor.New(tensor.WithBacking(m), tensor.WithShape(2*b, 3*b))); err != nil || koleo == 0 {
+				return loss, err
+			}
+			if loss, mask, err = addKoLeo(h, loss, 3*b, koleo, tensor.Float64); err != nil {
+				return nil, err
+			}
+			km := make([]float64, 3*b*3*b)
+			koleoMask(labels, km)
+			return loss, G.Let(mask, tensor.New(tensor.WithBacking(km), tensor.WithShape(3*b, 3*b)))
 		}}
 }
 

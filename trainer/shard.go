@@ -35,13 +35,16 @@ type shard struct {
 	// set from the classes of the shard's images for every batch; nil
 	// with the triplet loss.
 	classMask []float32
+	// koleoMask is the KoLeo term's mask, (3b, 3b), set with classMask;
+	// nil without the term.
+	koleoMask []float32
 	masks     [][]float32 // dropout masks, in layer order
 	grads     [][]float32 // in ng.params order; nil until the first run
 }
 
 // newShard builds the graph of b triplets over m's weights, its
 // convolutions and max-pools made by ops, with the loss o names (o.Loss,
-// o.Gap, o.Temperature). With o.Distill.Weight above 0, the loss adds that
+// o.Gap, o.Temperature, o.KoLeoWeight). With o.Distill.Weight above 0, the loss adds that
 // weight times the mean squared distance of each image's embedding to its
 // target (see shard.target).
 func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops layerOps) (*shard, error) {
@@ -60,18 +63,24 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 		}
 	}
 	var loss *G.Node
-	var classMask []float32
+	var classMask, koleoMask []float32
 	switch o.Loss {
 	case trainconfig.Contrastive:
 		var mask *G.Node
 		if loss, mask, err = contrastiveLoss(ng.embed, b, o.Temperature, tensor.Float32); err != nil {
 			return nil, fmt.Errorf("build contrastive loss: %w", err)
 		}
-		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mask.Shape()...))
-		if err := G.Let(mask, t); err != nil {
+		if classMask, err = letInput(mask); err != nil {
 			return nil, err
 		}
-		classMask = t.Data().([]float32)
+		if o.KoLeoWeight > 0 {
+			if loss, mask, err = addKoLeo(ng.embed, loss, 3*b, o.KoLeoWeight, tensor.Float32); err != nil {
+				return nil, fmt.Errorf("build the KoLeo term: %w", err)
+			}
+			if koleoMask, err = letInput(mask); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		if loss, _, _, err = tripletLoss(ng.embed, b, o.Gap, tensor.Float32); err != nil {
 			return nil, fmt.Errorf("build loss: %w", err)
@@ -91,17 +100,17 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
-	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target, classMask: classMask}
+	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target, classMask: classMask, koleoMask: koleoMask}
 	if views.Len() > 0 {
 		s.views, s.images = views, make([]float32, 3*b*in.Size())
 		s.viewWeights = viewWeights
 	}
 	for _, mn := range ng.masks {
-		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(mn.Shape()...))
-		if err := G.Let(mn, t); err != nil {
+		d, err := letInput(mn)
+		if err != nil {
 			return nil, err
 		}
-		s.masks = append(s.masks, t.Data().([]float32))
+		s.masks = append(s.masks, d)
 	}
 	s.vm = G.NewTapeMachine(ng.g, G.BindDualValues(ng.params...))
 	return s, nil
@@ -110,8 +119,8 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 // run copies triplets [lo, lo+s.b) of batch x (b queries, then b
 // positives, then b negatives), and their rows of the teacher's targets
 // when the loss has a distillation term, into the shard, sets the
-// contrastive loss's mask from the classes of those rows (labels holds the
-// batch's, in x's order), draws its dropout masks from rng, and runs the
+// contrastive loss's masks from the classes of those rows (labels holds
+// the batch's, in x's order), draws its dropout masks from rng, and runs the
 // forward and backward pass. Gradients add up in s.grads until cleared; it
 // returns the shard's mean loss.
 func (s *shard) run(x, target []float32, labels []int, b, lo int, rng *rand.Rand) (float64, error) {
@@ -128,6 +137,9 @@ func (s *shard) run(x, target []float32, labels []int, b, lo int, rng *rand.Rand
 		own := make([]int, 3*s.b)
 		copyRows(own, labels, s.b, b, lo)
 		contrastiveMask(own, s.b, s.classMask)
+		if s.koleoMask != nil {
+			koleoMask(own, s.koleoMask)
+		}
 	}
 	for i, d := range s.masks {
 		rate := float32(s.ng.rates[i])
@@ -154,6 +166,16 @@ func (s *shard) run(x, target []float32, labels []int, b, lo int, rng *rand.Rand
 		}
 	}
 	return float64(s.loss.Value().Data().(float32)), nil
+}
+
+// letInput gives input node n a float32 tensor of its shape and returns
+// the tensor's data, which the shard fills before every run.
+func letInput(n *G.Node) ([]float32, error) {
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(n.Shape()...))
+	if err := G.Let(n, t); err != nil {
+		return nil, err
+	}
+	return t.Data().([]float32), nil
 }
 
 // copyRows copies into dst, laid out as 3 parts of sb rows, rows [lo,

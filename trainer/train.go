@@ -136,7 +136,11 @@ func Train(ctx context.Context, opts trainconfig.Options, log io.Writer, start S
 	fmt.Fprintf(log, "data: %s\n", src.describe())
 	fmt.Fprintf(log, "matrix products: %s\n", model.BLAS())
 	if opts.Loss == trainconfig.Contrastive {
-		fmt.Fprintf(log, "loss: contrastive at temperature %g over shards of %d triplets\n", opts.Temperature, opts.BatchSize/opts.BatchShards)
+		fmt.Fprintf(log, "loss: contrastive at temperature %g over shards of %d triplets", opts.Temperature, opts.BatchSize/opts.BatchShards)
+		if opts.KoLeoWeight > 0 {
+			fmt.Fprintf(log, ", plus %g times the KoLeo term", opts.KoLeoWeight)
+		}
+		fmt.Fprintln(log)
 	} else {
 		fmt.Fprintf(log, "loss: triplet, gap %g\n", opts.Gap)
 	}
@@ -865,8 +869,9 @@ func (r *run) evaluate(epoch int, trainLoss, rate, secs float64) EpochMetrics {
 }
 
 // heldOutContrastive is the contrastive loss of the held-out triplets,
-// taken in groups of a training shard's size, as training takes them, and
-// averaged over all their anchors. vecs holds each image's embedding, and
+// with the KoLeo term when it is weighted, taken in groups of a training
+// shard's size, as training takes them, and averaged over the groups by
+// their triplets. vecs holds each image's embedding, and
 // copyOf names a query's held-out copy in it.
 func (r *run) heldOutContrastive(val []dataset.Triplet, vecs map[string][]float32, copyOf func(string) string) float64 {
 	size := r.opts.BatchSize / r.opts.BatchShards
@@ -882,7 +887,12 @@ func (r *run) heldOutContrastive(val []dataset.Triplet, vecs map[string][]float3
 			}
 			emb = append(emb, vecs[p]...)
 		}
-		sum += float64(b) * contrastiveLossOf(emb, dim, r.src.batchLabels(group), b, r.opts.Temperature)
+		labels := r.src.batchLabels(group)
+		loss := contrastiveLossOf(emb, dim, labels, b, r.opts.Temperature)
+		if w := r.opts.KoLeoWeight; w > 0 {
+			loss += w * koleoLossOf(emb, dim, labels)
+		}
+		sum += float64(b) * loss
 	}
 	return sum / float64(max(len(val), 1))
 }

@@ -92,6 +92,13 @@ type Options struct {
 	// contrastive loss; contrastive loss only. Lower values weigh the
 	// hardest negatives more.
 	Temperature float64 `json:"temperature"`
+	// KoLeoWeight, with the contrastive loss, adds this weight times the
+	// Kozachenko-Leonenko entropy estimate's term, the mean over the
+	// shard's images of -log of the distance to the nearest image of
+	// another class (as SSCD does): it spreads the embeddings apart, so
+	// that one distance threshold separates copies from different images
+	// across the whole space. 0 leaves it out.
+	KoLeoWeight float64 `json:"koleo_weight"`
 	// Optimizer is sgd (with momentum) or adam.
 	Optimizer    Optimizer `json:"optimizer"`
 	LearningRate float64   `json:"learning_rate"`
@@ -309,6 +316,9 @@ const (
 	MaxTemperature = 1.0
 )
 
+// MaxKoLeoWeight caps Options.KoLeoWeight; SSCD's 30 is within it.
+const MaxKoLeoWeight = 100
+
 // MaxMiningMemory caps Options.MiningMemory: each step compares every
 // query with every row.
 const MaxMiningMemory = 65536
@@ -502,6 +512,10 @@ func (o Options) Validate() error {
 		return bad("loss", "%q is not triplet or contrastive", o.Loss)
 	case o.Loss == Contrastive && !(o.Temperature >= MinTemperature && o.Temperature <= MaxTemperature):
 		return bad("temperature", "%g is outside [%g, %g]: exp(1/temperature) must stay finite in float32 (0.1 is the usual choice)", o.Temperature, MinTemperature, MaxTemperature)
+	case !(o.KoLeoWeight >= 0 && o.KoLeoWeight <= MaxKoLeoWeight):
+		return bad("koleo_weight", "%g is outside [0, %d]", o.KoLeoWeight, MaxKoLeoWeight)
+	case o.KoLeoWeight > 0 && o.Loss != Contrastive:
+		return bad("koleo_weight", "spreads the classes of a contrastive shard: set loss: contrastive, or koleo_weight: 0")
 	case o.MiningMemory < 0 || o.MiningMemory > MaxMiningMemory:
 		return bad("mining_memory", "%d is outside 0..%d", o.MiningMemory, MaxMiningMemory)
 	case o.MiningMemory > 0 && o.Mining == NoMining:

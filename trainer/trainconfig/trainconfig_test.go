@@ -2,6 +2,7 @@ package trainconfig
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -38,6 +39,12 @@ func TestValidate(t *testing.T) {
 		{"temperature too high", func(o *Options) { o.Loss, o.Temperature = Contrastive, 2 }, "config: temperature: 2 is outside [0.02, 1]"},
 		{"temperature zero", func(o *Options) { o.Loss, o.Temperature = Contrastive, 0 }, "config: temperature: 0 is outside"},
 		{"temperature ignored by the triplet loss", func(o *Options) { o.Temperature = 0 }, ""},
+		{"koleo", func(o *Options) { o.Loss, o.KoLeoWeight = Contrastive, 1 }, ""},
+		{"the largest koleo weight", func(o *Options) { o.Loss, o.KoLeoWeight = Contrastive, MaxKoLeoWeight }, ""},
+		{"koleo weight too large", func(o *Options) { o.Loss, o.KoLeoWeight = Contrastive, 101 }, "config: koleo_weight: 101 is outside [0, 100]"},
+		{"koleo weight negative", func(o *Options) { o.Loss, o.KoLeoWeight = Contrastive, -0.5 }, "config: koleo_weight: -0.5 is outside [0, 100]"},
+		{"koleo weight not a number", func(o *Options) { o.Loss, o.KoLeoWeight = Contrastive, math.NaN() }, "config: koleo_weight: NaN is outside [0, 100]"},
+		{"koleo with the triplet loss", func(o *Options) { o.KoLeoWeight = 1 }, "config: koleo_weight: spreads the classes of a contrastive shard"},
 		{"mining memory", func(o *Options) { o.Mining, o.MiningMemory = SemiHard, 4096 }, ""},
 		{"the largest mining memory", func(o *Options) { o.Mining, o.MiningMemory = Hard, MaxMiningMemory }, ""},
 		{"mining memory too large", func(o *Options) { o.Mining, o.MiningMemory = SemiHard, MaxMiningMemory+1 }, "config: mining_memory: 65537 is outside 0..65536"},

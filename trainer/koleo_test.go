@@ -1,0 +1,131 @@
+package trainer
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// TestKoLeoMask checks which rows each row's nearest is chosen from,
+// written out by hand for two triplets.
+func TestKoLeoMask(t *testing.T) {
+	cases := []struct {
+		name   string
+		labels []int // q0 q1 p0 p1 n0 n1
+		want   [][]int
+	}{
+		{"all distinct but pairs", []int{0, 1, 0, 1, 2, 3}, [][]int{
+			{0, 1, 0, 1, 1, 1}, // q0: neither itself nor its positive
+			{1, 0, 1, 0, 1, 1},
+			{0, 1, 0, 1, 1, 1},
+			{1, 0, 1, 0, 1, 1},
+			{1, 1, 1, 1, 0, 1}, // n0: every other image
+			{1, 1, 1, 1, 1, 0},
+		}},
+		// Mining took n0 from q1's class and n1 from q0's.
+		{"mined negatives", []int{0, 1, 0, 1, 1, 0}, [][]int{
+			{0, 1, 0, 1, 1, 0},
+			{1, 0, 1, 0, 0, 1},
+			{0, 1, 0, 1, 1, 0},
+			{1, 0, 1, 0, 0, 1},
+			{1, 0, 1, 0, 0, 1},
+			{0, 1, 0, 1, 1, 0},
+		}},
+		{"one class", []int{4, 4, 4, 4, 4, 4}, [][]int{
+			{0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0},
+			{0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make([]float32, 6*6)
+			koleoMask(tc.labels, got)
+			checkMask(t, got, tc.want)
+		})
+	}
+}
+
+// TestKoLeoGraphMatchesReference runs the KoLeo term's graph in float32,
+// as training does, on random unit embeddings, and compares it with the
+// plain-Go reference (float64 sums).
+func TestKoLeoGraphMatchesReference(t *testing.T) {
+	const dim = 16
+	cases := []struct {
+		name   string
+		b      int
+		weight float64
+		labels func(b int) []int // of the 3b rows
+	}{
+		{"all distinct, b 1", 1, 1, distinctLabels},
+		{"all distinct, b 8", 8, 1, distinctLabels},
+		{"all distinct, b 8, weight 30", 8, 30, distinctLabels},
+		{"pairs of triplets share a class", 6, 0.5, pairedLabels},
+		{"pairs of triplets share a class, b 32", 32, 1, pairedLabels},
+		// No row has another class to be pushed from: each adds
+		// -1/2 log(2 + eps), whatever the embeddings.
+		{"one class", 4, 1, func(b int) []int { return make([]int, 3*b) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(tc.b), 9))
+			emb := unitRows(rng, 3*tc.b, dim)
+			labels := tc.labels(tc.b)
+			want := tc.weight * koleoLossOf(emb, dim, labels)
+			got := graphKoLeo(t, emb, dim, labels, tc.weight)
+			if math.Abs(got-want) > 1e-5*max(1, tc.weight) {
+				t.Errorf("graph %.8f, reference %.8f", got, want)
+			}
+			t.Logf("term %.6f, graph - reference %.2g", want, got-want)
+			if tc.name == "one class" {
+				if c := -0.5 * math.Log(2+koleoEps); math.Abs(want-c) > 1e-12 {
+					t.Errorf("reference %g, want %g", want, c)
+				}
+			}
+		})
+	}
+}
+
+// TestKoLeoReferenceNearest checks the reference on three embeddings
+// worked out by hand: the term follows each row's nearest of another
+// class, never one of its own.
+func TestKoLeoReferenceNearest(t *testing.T) {
+	c := float32(math.Sqrt(0.5))
+	// a and a' (one class) 45 degrees apart; b at 90 degrees from a and
+	// 45 from a'.
+	emb := []float32{1, 0, c, c, 0, 1}
+	labels := []int{0, 0, 1}
+	rho2 := func(cos float64) float64 { return 2 - 2*cos + koleoEps }
+	want := -0.5 * (math.Log(rho2(0)) + math.Log(rho2(float64(c))) + math.Log(rho2(float64(c)))) / 3
+	if got := koleoLossOf(emb, 2, labels); math.Abs(got-want) > 1e-7 {
+		t.Errorf("term %.8f, want %.8f", got, want)
+	}
+}
+
+// graphKoLeo runs addKoLeo's graph in float32 on emb, added to a loss of 0,
+// and returns the loss.
+func graphKoLeo(t *testing.T, emb []float32, dim int, labels []int, weight float64) float64 {
+	t.Helper()
+	n := len(labels)
+	g := G.NewGraph()
+	in := G.NewMatrix(g, tensor.Float32, G.WithShape(n, dim), G.WithName("embed"),
+		G.WithValue(tensor.New(tensor.WithBacking(slices.Clone(emb)), tensor.WithShape(n, dim))))
+	loss, mask, err := addKoLeo(in, scalar(tensor.Float32, 0), n, weight, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := make([]float32, n*n)
+	koleoMask(labels, m)
+	if err := G.Let(mask, tensor.New(tensor.WithBacking(m), tensor.WithShape(n, n))); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return float64(loss.Value().Data().(float32))
+}
