@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -212,8 +213,15 @@ func TestTrainContrastive(t *testing.T) {
 // TestHeldOutContrastive checks that the held-out loss of a contrastive
 // run groups the held-out triplets as a training shard would (here 2 a
 // group, the last group short), ranks each query's held-out copy, takes
-// the classes of the images, and weighs each group by its anchors.
+// the classes of the images, weighs each group by its triplets, and adds
+// the KoLeo term when it is weighted.
 func TestHeldOutContrastive(t *testing.T) {
+	for _, koleo := range []float64{0, 2} {
+		t.Run(fmt.Sprintf("koleo %g", koleo), func(t *testing.T) { checkHeldOutContrastive(t, koleo) })
+	}
+}
+
+func checkHeldOutContrastive(t *testing.T, koleo float64) {
 	arch, err := smallSpec(16).Arch()
 	if err != nil {
 		t.Fatal(err)
@@ -234,12 +242,16 @@ func TestHeldOutContrastive(t *testing.T) {
 		}
 		return emb
 	}
-	first := contrastiveLossOf(rows(copyOf("a"), copyOf("c"), "a", "d", "b", "a"), dim, []int{0, 2, 0, 2, 1, 0}, 2, 0.1)
-	last := contrastiveLossOf(rows(copyOf("b"), "b", "e"), dim, []int{1, 1, 3}, 1, 0.1)
+	loss := func(emb []float32, labels []int) float64 {
+		return contrastiveLossOf(emb, dim, labels, len(labels)/3, 0.1) + koleo*koleoLossOf(emb, dim, labels)
+	}
+	first := loss(rows(copyOf("a"), copyOf("c"), "a", "d", "b", "a"), []int{0, 2, 0, 2, 1, 0})
+	last := loss(rows(copyOf("b"), "b", "e"), []int{1, 1, 3})
 	want := (2*first + last) / 3
 
 	o := trainconfig.Default()
 	o.Loss, o.Temperature, o.BatchSize, o.BatchShards = trainconfig.Contrastive, 0.1, 4, 2
+	o.KoLeoWeight = koleo
 	r := &run{opts: o, arch: arch, src: &source{labels: labels}}
 	if got := r.heldOutContrastive(val, vecs, copyOf); math.Abs(got-want) > 1e-12 {
 		t.Errorf("held-out loss %.12f, want %.12f", got, want)

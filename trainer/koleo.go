@@ -18,7 +18,8 @@ import (
 // with s the cosine and N(i) the rows of classes other than i's: an
 // image's own views and the images of its class are not pushed away. Its
 // gradient pushes each image away from its nearest image of another
-// class alone, the harder the nearer, where InfoNCE spreads its push over
+// class alone, the harder the nearer (down to koleoEps), where InfoNCE
+// spreads its push over
 // every negative by softmax weight: it evens out the distances between
 // different images, so that one threshold (dupes' max_distance) holds
 // for copies anywhere in the space. A row with no other class in its
@@ -26,8 +27,10 @@ import (
 
 // koleoEps bounds the push on a near pair: a row at distance rho from its
 // nearest gets a gradient of rho/(rho^2 + eps), at most 1/(2 sqrt(eps)),
-// about 16, where two near-identical images of different classes (a
-// corpus's duplicates) would otherwise get an unbounded one.
+// about 16 at rho = sqrt(eps), where two near-identical images of
+// different classes (a corpus's duplicates) would otherwise get an
+// unbounded one. Below that distance the push falls off, to none between
+// identical embeddings, which no direction would part.
 const koleoEps = 1e-3
 
 // koleoCandidate reports whether row j is in N(i), given the rows' classes.
@@ -62,7 +65,8 @@ func addKoLeo(embed, loss *G.Node, n int, weight float64, dt tensor.Dtype) (*G.N
 		return nil, nil, err
 	}
 	mask := G.NewMatrix(embed.Graph(), dt, G.WithShape(n, n), G.WithName("koleo-mask"))
-	nearest, err := G.ApplyOp(&nearestOp{kernelOp: newKernelOp(tensor.Shape{n}, "nearest(%d)", n), n: n}, sim, mask)
+	op := &nearestOp{kernelOp: newKernelOp(tensor.Shape{n}, "nearest(%d)", n), n: n, argmax: make([]int32, n)}
+	nearest, err := G.ApplyOp(op, sim, mask)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,9 +117,6 @@ func (op *nearestOp) Do(values ...G.Value) (G.Value, error) {
 }
 
 func nearestForward[T float](op *nearestOp, sim, mask, y []T) {
-	if op.argmax == nil {
-		op.argmax = make([]int32, op.n)
-	}
 	for i := range op.n {
 		best, v := int32(-1), T(0)
 		for j, s := range sim[i*op.n:][:op.n] {

@@ -8,6 +8,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/deeprank/deeprank/trainer/trainconfig"
 )
 
 // TestKoLeoMask checks which rows each row's nearest is chosen from,
@@ -128,4 +130,36 @@ func graphKoLeo(t *testing.T, emb []float32, dim int, labels []int, weight float
 		t.Fatal(err)
 	}
 	return float64(loss.Value().Data().(float32))
+}
+
+// TestShardKoLeoLoss runs one training shard with the KoLeo term on a
+// batch of instances and checks its loss against the references on the
+// inference network's embeddings of the batch (without dropout the two
+// agree): the shard must set the term's mask from the batch's classes.
+func TestShardKoLeoLoss(t *testing.T) {
+	o := instanceOptions(t, mustClassImages(t, 4, 6))
+	o.Model.Dropout = 0
+	o.Loss, o.KoLeoWeight = trainconfig.Contrastive, 0.7
+	o.BatchSize, o.BatchShards = 6, 1
+	r := prepareRun(t, o)
+	batch := r.src.epochTriplets(o, 0)[:o.BatchSize]
+	r.filler.fill(batch, r.x, r.augmentFor, seedFor(o.Seed, 0, 0))
+	labels := r.src.batchLabels(batch)
+	dim := r.arch.Dim()
+	emb := r.net.Forward(r.x, 3*o.BatchSize)
+	koleo := koleoLossOf(emb, dim, labels)
+	want := contrastiveLossOf(emb, dim, labels, o.BatchSize, o.Temperature) + o.KoLeoWeight*koleo
+	got, err := r.shards[0].run(r.x, nil, labels, o.BatchSize, 0, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(math.Abs(got-want) <= 1e-4) {
+		t.Errorf("shard loss %.6f, want %.6f", got, want)
+	}
+	// An unset mask would give every row the constant of a shard of one
+	// class: the term must be far enough from it for the check to tell.
+	if unset := -0.5 * math.Log(2+koleoEps); !(math.Abs(o.KoLeoWeight*(koleo-unset)) >= 1e-3) {
+		t.Fatalf("the term %.6f is the unset mask's %.6f: the test proves nothing", koleo, unset)
+	}
+	t.Logf("shard loss %.6f, KoLeo term %.6f", got, koleo)
 }

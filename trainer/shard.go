@@ -63,7 +63,7 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 		}
 	}
 	var loss *G.Node
-	var classMask, koleoMask []float32
+	var classMask, spreadMask []float32
 	switch o.Loss {
 	case trainconfig.Contrastive:
 		var mask *G.Node
@@ -77,7 +77,7 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 			if loss, mask, err = addKoLeo(ng.embed, loss, 3*b, o.KoLeoWeight, tensor.Float32); err != nil {
 				return nil, fmt.Errorf("build the KoLeo term: %w", err)
 			}
-			if koleoMask, err = letInput(mask); err != nil {
+			if spreadMask, err = letInput(mask); err != nil {
 				return nil, err
 			}
 		}
@@ -100,7 +100,7 @@ func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops la
 	if err := G.Let(ng.input, x); err != nil {
 		return nil, err
 	}
-	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target, classMask: classMask, koleoMask: koleoMask}
+	s := &shard{ng: ng, b: b, loss: loss, x: x.Data().([]float32), target: target, classMask: classMask, koleoMask: spreadMask}
 	if views.Len() > 0 {
 		s.views, s.images = views, make([]float32, 3*b*in.Size())
 		s.viewWeights = viewWeights
