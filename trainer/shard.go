@@ -44,9 +44,9 @@ type shard struct {
 
 // newShard builds the graph of b triplets over m's weights, its
 // convolutions and max-pools made by ops, with the loss o names (o.Loss,
-// o.Gap, o.Temperature, o.KoLeoWeight). With o.Distill.Weight above 0, the loss adds that
-// weight times the mean squared distance of each image's embedding to its
-// target (see shard.target).
+// o.Gap, o.Temperature, o.KoLeoWeight). With o.Distill.Weight above 0,
+// the loss adds that weight times the mean squared distance of each
+// image's embedding to its target (see shard.target).
 func newShard(a model.Arch, m *model.Model, b int, o trainconfig.Options, ops layerOps) (*shard, error) {
 	var views model.Views
 	if o.TrainViews {
