@@ -96,7 +96,9 @@ func TestContrastiveGraphMatchesReference(t *testing.T) {
 			emb := unitRows(rng, 3*tc.b, dim)
 			labels := tc.labels(tc.b)
 			want := contrastiveLossOf(emb, dim, labels, tc.b, tc.tau)
-			got := graphContrastiveLoss(t, emb, dim, labels, tc.b, tc.tau)
+			got := graphLoss(t, emb, 3*tc.b, dim,
+				func(in *G.Node) (*G.Node, *G.Node, error) { return contrastiveLoss(in, tc.b, tc.tau, tensor.Float32) },
+				func(m []float32) { contrastiveMask(labels, tc.b, m) })
 			if math.Abs(got-want) > 1e-5 {
 				t.Errorf("graph %.8f, reference %.8f", got, want)
 			}
@@ -146,21 +148,23 @@ func unitRows(rng *rand.Rand, n, dim int) []float32 {
 	return x
 }
 
-// graphContrastiveLoss runs the contrastive loss graph in float32 on emb.
-func graphContrastiveLoss(t *testing.T, emb []float32, dim int, labels []int, b int, tau float64) float64 {
+// graphLoss builds with build a loss over emb's n rows of dim values in
+// float32, as training does, fills its mask input with fill, runs it and
+// returns the loss.
+func graphLoss(t *testing.T, emb []float32, n, dim int, build func(embed *G.Node) (loss, mask *G.Node, err error), fill func(mask []float32)) float64 {
 	t.Helper()
 	g := G.NewGraph()
-	in := G.NewMatrix(g, tensor.Float32, G.WithShape(3*b, dim), G.WithName("embed"),
-		G.WithValue(tensor.New(tensor.WithBacking(slices.Clone(emb)), tensor.WithShape(3*b, dim))))
-	loss, mask, err := contrastiveLoss(in, b, tau, tensor.Float32)
+	in := G.NewMatrix(g, tensor.Float32, G.WithShape(n, dim), G.WithName("embed"),
+		G.WithValue(tensor.New(tensor.WithBacking(slices.Clone(emb)), tensor.WithShape(n, dim))))
+	loss, mask, err := build(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := make([]float32, 2*b*3*b)
-	contrastiveMask(labels, b, m)
-	if err := G.Let(mask, tensor.New(tensor.WithBacking(m), tensor.WithShape(2*b, 3*b))); err != nil {
+	m, err := letInput(mask)
+	if err != nil {
 		t.Fatal(err)
 	}
+	fill(m)
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()
 	if err := vm.RunAll(); err != nil {
@@ -172,9 +176,8 @@ func graphContrastiveLoss(t *testing.T, emb []float32, dim int, labels []int, b 
 // TestTrainContrastive trains briefly with the contrastive loss on
 // generated images, every image its own class (copy detection), with
 // semi-hard mining from a memory, two shards, distillation and the KoLeo
-// term: the training and
-// held-out losses fall, and the held-out copies are found well above
-// chance.
+// term: the training and held-out losses fall, and the held-out copies are
+// found well above chance.
 func TestTrainContrastive(t *testing.T) {
 	root := mustClassImages(t, 4, 10)
 	_, teacherPath := newModel(t, smallSpec(16), 7, true)

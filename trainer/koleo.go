@@ -19,11 +19,11 @@ import (
 // image's own views and the images of its class are not pushed away. Its
 // gradient pushes each image away from its nearest image of another
 // class alone, the harder the nearer (down to koleoEps), where InfoNCE
-// spreads its push over
-// every negative by softmax weight: it evens out the distances between
-// different images, so that one threshold (dupes' max_distance) holds
-// for copies anywhere in the space. A row with no other class in its
-// shard adds a constant, as if its nearest were orthogonal.
+// spreads its push over every negative by softmax weight: it evens out
+// the distances between different images, so that one threshold (dupes'
+// max_distance) holds for copies anywhere in the space. A row with no
+// other class in its shard adds a constant, as if its nearest were
+// orthogonal.
 
 // koleoEps bounds the push on a near pair: a row at distance rho from its
 // nearest gets a gradient of rho/(rho^2 + eps), at most 1/(2 sqrt(eps)),
@@ -36,8 +36,8 @@ const koleoEps = 1e-3
 // koleoCandidate reports whether row j is in N(i), given the rows' classes.
 func koleoCandidate(labels []int, i, j int) bool { return labels[j] != labels[i] }
 
-// koleoMask writes into mask, (n, n) row-major for the n rows labels
-// classes, 1 where row j is in N(i) and 0 elsewhere: the graph's mask
+// koleoMask writes into mask, (n, n) row-major for n rows of the classes
+// labels, 1 where row j is in N(i) and 0 elsewhere: the graph's mask
 // input.
 func koleoMask[T float](labels []int, mask []T) {
 	n := len(labels)

@@ -3,7 +3,6 @@ package trainer
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -51,9 +50,9 @@ func TestKoLeoMask(t *testing.T) {
 	}
 }
 
-// TestKoLeoGraphMatchesReference runs the KoLeo term's graph in float32,
-// as training does, on random unit embeddings, and compares it with the
-// plain-Go reference (float64 sums).
+// TestKoLeoGraphMatchesReference runs the KoLeo term's graph, added to a
+// loss of 0, in float32, as training does, on random unit embeddings, and
+// compares it with the plain-Go reference (float64 sums).
 func TestKoLeoGraphMatchesReference(t *testing.T) {
 	const dim = 16
 	cases := []struct {
@@ -77,7 +76,11 @@ func TestKoLeoGraphMatchesReference(t *testing.T) {
 			emb := unitRows(rng, 3*tc.b, dim)
 			labels := tc.labels(tc.b)
 			want := tc.weight * koleoLossOf(emb, dim, labels)
-			got := graphKoLeo(t, emb, dim, labels, tc.weight)
+			got := graphLoss(t, emb, len(labels), dim,
+				func(in *G.Node) (*G.Node, *G.Node, error) {
+					return addKoLeo(in, scalar(tensor.Float32, 0), len(labels), tc.weight, tensor.Float32)
+				},
+				func(m []float32) { koleoMask(labels, m) })
 			if math.Abs(got-want) > 1e-5*max(1, tc.weight) {
 				t.Errorf("graph %.8f, reference %.8f", got, want)
 			}
@@ -105,31 +108,6 @@ func TestKoLeoReferenceNearest(t *testing.T) {
 	if got := koleoLossOf(emb, 2, labels); math.Abs(got-want) > 1e-7 {
 		t.Errorf("term %.8f, want %.8f", got, want)
 	}
-}
-
-// graphKoLeo runs addKoLeo's graph in float32 on emb, added to a loss of 0,
-// and returns the loss.
-func graphKoLeo(t *testing.T, emb []float32, dim int, labels []int, weight float64) float64 {
-	t.Helper()
-	n := len(labels)
-	g := G.NewGraph()
-	in := G.NewMatrix(g, tensor.Float32, G.WithShape(n, dim), G.WithName("embed"),
-		G.WithValue(tensor.New(tensor.WithBacking(slices.Clone(emb)), tensor.WithShape(n, dim))))
-	loss, mask, err := addKoLeo(in, scalar(tensor.Float32, 0), n, weight, tensor.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := make([]float32, n*n)
-	koleoMask(labels, m)
-	if err := G.Let(mask, tensor.New(tensor.WithBacking(m), tensor.WithShape(n, n))); err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	return float64(loss.Value().Data().(float32))
 }
 
 // TestShardKoLeoLoss runs one training shard with the KoLeo term on a
